@@ -1,0 +1,281 @@
+"""Integration events: facts a service announces, named in the past tense.
+
+Each class says who publishes it and who reads it. Every report event is keyed by report id
+on Kafka so one report's history stays in order on one partition.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, SlaStage
+from aduan_contracts.envelope import Contract, Envelope
+from aduan_contracts.values import (
+    Actor,
+    EvidenceCheck,
+    FollowUp,
+    Location,
+    PhotoRef,
+    ReceiptCode,
+    SealedIdentity,
+)
+
+__all__ = [
+    "CommandAccepted",
+    "CommandRefused",
+    "CommandReply",
+    "NotificationDelivered",
+    "NotificationEvent",
+    "NotificationFailed",
+    "PublicReportEvent",
+    "PublicReportPublished",
+    "PublicReportWithdrawn",
+    "PublicTimelineEntry",
+    "ReportAmended",
+    "ReportIntakeEvent",
+    "ReportStatusChanged",
+    "ReportSubmitted",
+    "ReporterErasureRequested",
+    "ReporterKeyEvent",
+    "ReporterKeyIssued",
+    "ReporterKeyShredded",
+    "SlaBreached",
+    "SlaEvent",
+    "SlaReminderDue",
+]
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+class ReportSubmitted(Envelope):
+    """A complaint normalized from any channel. Published by intake; read by workflow (to
+    open the case), the privacy gateway (content for its read model) and the notifier (how to
+    answer the reporter). The reporter's identity is sealed, never in clear."""
+
+    event_type: Literal["ReportSubmitted"] = "ReportSubmitted"
+    report_id: UUID
+    receipt_code: ReceiptCode
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, max_length=256)
+    text: str = Field(min_length=1, max_length=10000)
+    title: str | None = Field(default=None, max_length=300)
+    category_hint: str | None = Field(default=None, max_length=100)
+    location: Location | None = None
+    photos: tuple[PhotoRef, ...] = ()
+    privacy: Privacy = Privacy.PRIVATE
+    language: Literal["id", "en"] = "id"
+    received_at: datetime
+    reporter: SealedIdentity | None = None
+    entered_by: Actor | None = None  # staff entry (call centre, walk-in, letter)
+
+
+class ReportAmended(Envelope):
+    """The reporter added to an existing report (e.g. an e-mail reply quoting the receipt
+    code). Published by intake; read by the gateway and workflow."""
+
+    event_type: Literal["ReportAmended"] = "ReportAmended"
+    report_id: UUID
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, max_length=256)
+    text: str = Field(min_length=1, max_length=10000)
+    photos: tuple[PhotoRef, ...] = ()
+    received_at: datetime
+
+
+ReportIntakeEvent = Annotated[ReportSubmitted | ReportAmended, Field(discriminator="event_type")]
+
+
+class ReporterKeyIssued(Envelope):
+    """A per-reporter data key. Published by intake on a compacted, access-restricted topic;
+    read only by the privacy gateway and the notifier, which open sealed identities with it."""
+
+    event_type: Literal["ReporterKeyIssued"] = "ReporterKeyIssued"
+    key_id: UUID
+    key: str = Field(description="base64 AES-256 key", min_length=44, max_length=44)
+
+
+class ReporterKeyShredded(Envelope):
+    """The key is destroyed: every sealed copy of that identity is now unreadable. Published
+    by intake after an erasure request; every key holder deletes its copy."""
+
+    event_type: Literal["ReporterKeyShredded"] = "ReporterKeyShredded"
+    key_id: UUID
+
+
+ReporterKeyEvent = Annotated[
+    ReporterKeyIssued | ReporterKeyShredded, Field(discriminator="event_type")
+]
+
+
+# --- workflow -------------------------------------------------------------------------------
+
+
+class ReportStatusChanged(Envelope):
+    """One transition of a report's lifecycle (the first one is `None -> received`).
+    Published by workflow; read by the gateway (read model, public projection) and the
+    notifier (what to tell the reporter). `version` increases by one per transition."""
+
+    event_type: Literal["ReportStatusChanged"] = "ReportStatusChanged"
+    report_id: UUID
+    receipt_code: ReceiptCode
+    channel: Channel
+    version: int = Field(ge=1)
+    from_status: ReportStatus | None
+    to_status: ReportStatus
+    actor: Actor
+    reason: str | None = Field(default=None, max_length=2000)
+    category: str | None = Field(default=None, max_length=100)
+    agency_id: str | None = Field(default=None, max_length=64)
+    merged_into: UUID | None = None
+    follow_up: FollowUp | None = None
+    field_result: str | None = Field(default=None, max_length=2000)
+    evidence: EvidenceCheck | None = None
+
+
+class SlaReminderDue(Envelope):
+    """A stage deadline is near. Published by workflow; read by the gateway (badges)."""
+
+    event_type: Literal["SlaReminderDue"] = "SlaReminderDue"
+    report_id: UUID
+    stage: SlaStage
+    due_at: datetime
+    agency_id: str | None = None
+
+
+class SlaBreached(Envelope):
+    """A stage deadline passed: escalated to the validator bureau. Published by workflow;
+    read by the gateway and the notifier (apology where configured)."""
+
+    event_type: Literal["SlaBreached"] = "SlaBreached"
+    report_id: UUID
+    stage: SlaStage
+    due_at: datetime
+    agency_id: str | None = None
+
+
+SlaEvent = Annotated[SlaReminderDue | SlaBreached, Field(discriminator="event_type")]
+
+
+class CommandAccepted(Envelope):
+    """Reply to a workflow command that was applied. Published by workflow to the caller's
+    reply topic; read by the gateway instance that asked."""
+
+    event_type: Literal["CommandAccepted"] = "CommandAccepted"
+    command_id: UUID
+    report_id: UUID
+    status: ReportStatus
+    version: int
+
+
+class CommandRefused(Envelope):
+    """Reply to a command that changed nothing, with a specific reason for the user."""
+
+    event_type: Literal["CommandRefused"] = "CommandRefused"
+    command_id: UUID
+    report_id: UUID
+    code: Literal[
+        "forbidden_role",
+        "wrong_agency",
+        "invalid_transition",
+        "version_conflict",
+        "not_found",
+        "invalid",
+        "reopen_window_closed",
+    ]
+    reason: str = Field(max_length=500)
+
+
+CommandReply = Annotated[CommandAccepted | CommandRefused, Field(discriminator="event_type")]
+
+
+# --- privacy gateway ------------------------------------------------------------------------
+
+
+class PublicTimelineEntry(Contract):
+    """One step of a public report's history as the public may see it (coarse date)."""
+
+    status: ReportStatus
+    label: str
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    agency_id: str | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PublicReportPublished(Envelope):
+    """The redacted public view of a public report. Published by the privacy gateway
+    (compacted, keyed by report id); read by the portal. Never contains personal data, the
+    exact time, or the precise location."""
+
+    event_type: Literal["PublicReportPublished"] = "PublicReportPublished"
+    report_id: UUID
+    public_id: str = Field(min_length=4, max_length=64)
+    title: str | None = Field(default=None, max_length=300)
+    text: str = Field(max_length=10000)
+    category: str | None = None
+    agency_id: str | None = None
+    status: ReportStatus
+    status_label: str
+    channel: Channel
+    area: str | None = None
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    confidentiality_label: str
+    timeline: tuple[PublicTimelineEntry, ...] = ()
+    completed_hours: float | None = None
+
+
+class PublicReportWithdrawn(Envelope):
+    """A report left the public surface (made private, rejected as spam, or erased)."""
+
+    event_type: Literal["PublicReportWithdrawn"] = "PublicReportWithdrawn"
+    report_id: UUID
+    public_id: str
+
+
+PublicReportEvent = Annotated[
+    PublicReportPublished | PublicReportWithdrawn, Field(discriminator="event_type")
+]
+
+
+class ReporterErasureRequested(Envelope):
+    """A reporter asked for their personal data to be erased. Published by the gateway;
+    read by intake, which shreds the key."""
+
+    event_type: Literal["ReporterErasureRequested"] = "ReporterErasureRequested"
+    key_id: UUID
+    requested_by: Actor
+
+
+# --- notifier -------------------------------------------------------------------------------
+
+
+class NotificationDelivered(Envelope):
+    """A message reached (or was recorded for) the reporter. Published by the notifier."""
+
+    event_type: Literal["NotificationDelivered"] = "NotificationDelivered"
+    report_id: UUID
+    status_event_id: UUID
+    channel: Channel
+    template: str
+    attempts: int = Field(ge=1)
+
+
+class NotificationFailed(Envelope):
+    """A message could not be delivered on any channel; visible to operators."""
+
+    event_type: Literal["NotificationFailed"] = "NotificationFailed"
+    report_id: UUID
+    status_event_id: UUID
+    channel: Channel
+    template: str
+    attempts: int = Field(ge=1)
+    error: str = Field(max_length=1000)
+
+
+NotificationEvent = Annotated[
+    NotificationDelivered | NotificationFailed, Field(discriminator="event_type")
+]

@@ -1,0 +1,154 @@
+"""Every Kafka topic in one place: name, payload, partitions, retention.
+
+Names follow `<service>.<event>.v<N>`. This list is the declarative topic definition that
+`python -m aduan_contracts.topics` (and `deploy/`) creates; a namespace prefix lets tests and
+parallel environments share one broker without seeing each other's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aduan_contracts.commands import WorkflowCommand
+from aduan_contracts.events import (
+    CommandReply,
+    NotificationEvent,
+    PublicReportEvent,
+    ReporterErasureRequested,
+    ReporterKeyEvent,
+    ReportIntakeEvent,
+    ReportStatusChanged,
+    SlaEvent,
+)
+
+__all__ = [
+    "ALL_TOPICS",
+    "COMMAND_REPLIES",
+    "ERASURE_REQUESTS",
+    "NOTIFICATIONS",
+    "PUBLIC_REPORTS",
+    "REPORTER_KEYS",
+    "REPORT_INTAKE",
+    "SLA_EVENTS",
+    "STATUS_CHANGED",
+    "WORKFLOW_COMMANDS",
+    "TopicSpec",
+    "dead_letter",
+]
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic and what travels on it. `payload` is the (union) type a consumer parses."""
+
+    name: str
+    payload: Any
+    owner: str
+    partitions: int = 6
+    retention_ms: int = 30 * DAY_MS
+    cleanup_policy: Literal["delete", "compact"] = "delete"
+    description: str = ""
+
+    def qualified(self, namespace: str = "") -> str:
+        """The real topic name in a namespace ("" in production)."""
+        return f"{namespace}.{self.name}" if namespace else self.name
+
+    def configs(self) -> dict[str, str]:
+        configs = {"cleanup.policy": self.cleanup_policy, "min.insync.replicas": "1"}
+        if self.cleanup_policy == "delete":
+            configs["retention.ms"] = str(self.retention_ms)
+        return configs
+
+
+REPORT_INTAKE = TopicSpec(
+    "intake.report-submitted.v1",
+    ReportIntakeEvent,
+    owner="intake",
+    retention_ms=365 * DAY_MS,
+    description="Normalized reports and amendments from every channel, keyed by report id.",
+)
+REPORTER_KEYS = TopicSpec(
+    "intake.reporter-keys.v1",
+    ReporterKeyEvent,
+    owner="intake",
+    partitions=3,
+    cleanup_policy="compact",
+    description="Per-reporter data keys (compacted; restricted to gateway and notifier).",
+)
+STATUS_CHANGED = TopicSpec(
+    "workflow.status-changed.v1",
+    ReportStatusChanged,
+    owner="workflow",
+    retention_ms=365 * DAY_MS,
+    description="Every lifecycle transition, keyed by report id.",
+)
+SLA_EVENTS = TopicSpec(
+    "workflow.sla-events.v1",
+    SlaEvent,
+    owner="workflow",
+    partitions=3,
+    description="SLA reminders and breaches, keyed by report id.",
+)
+WORKFLOW_COMMANDS = TopicSpec(
+    "workflow.commands.v1",
+    WorkflowCommand,
+    owner="workflow",
+    retention_ms=7 * DAY_MS,
+    description="Officer and reporter commands, keyed by report id.",
+)
+COMMAND_REPLIES = TopicSpec(
+    "workflow.command-replies.v1",
+    CommandReply,
+    owner="workflow",
+    partitions=3,
+    retention_ms=1 * DAY_MS,
+    description="Verdicts on commands, correlated by correlation id.",
+)
+PUBLIC_REPORTS = TopicSpec(
+    "gateway.public-reports.v1",
+    PublicReportEvent,
+    owner="privacy-gateway",
+    cleanup_policy="compact",
+    description="Redacted public views of public reports (compacted, keyed by report id).",
+)
+ERASURE_REQUESTS = TopicSpec(
+    "gateway.erasure-requested.v1",
+    ReporterErasureRequested,
+    owner="privacy-gateway",
+    partitions=3,
+    description="Reporter identity erasure requests, keyed by key id.",
+)
+NOTIFICATIONS = TopicSpec(
+    "notifier.notifications.v1",
+    NotificationEvent,
+    owner="notifier",
+    partitions=3,
+    description="Delivery outcomes of reporter notifications, keyed by report id.",
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    REPORT_INTAKE,
+    REPORTER_KEYS,
+    STATUS_CHANGED,
+    SLA_EVENTS,
+    WORKFLOW_COMMANDS,
+    COMMAND_REPLIES,
+    PUBLIC_REPORTS,
+    ERASURE_REQUESTS,
+    NOTIFICATIONS,
+)
+
+
+def dead_letter(spec: TopicSpec) -> TopicSpec:
+    """The dead-letter topic of a topic: messages that kept failing, with their error."""
+    return TopicSpec(
+        f"{spec.name}.dlq",
+        bytes,
+        owner=spec.owner,
+        partitions=1,
+        retention_ms=90 * DAY_MS,
+        description=f"Dead letters of {spec.name}, with the error in headers.",
+    )

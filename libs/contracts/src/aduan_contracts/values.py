@@ -1,0 +1,93 @@
+"""Value objects that appear inside events and commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import Field
+
+from aduan_contracts.enums import Role
+from aduan_contracts.envelope import Contract
+
+__all__ = [
+    "Actor",
+    "EvidenceCheck",
+    "FollowUp",
+    "GeoPoint",
+    "Location",
+    "PhotoRef",
+    "ReceiptCode",
+    "SealedIdentity",
+]
+
+ReceiptCode = Annotated[str, Field(pattern=r"^ADU-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")]
+"""What the reporter gets back: short, unambiguous (Crockford base32), safe to read aloud."""
+
+
+class GeoPoint(Contract):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Location(Contract):
+    """Where the problem is. Precise point and address are re-identifying (privacy rule 6);
+    `area` is the coarse place (kelurahan/kecamatan or grid cell) others may see."""
+
+    point: GeoPoint | None = None
+    address: str | None = Field(default=None, max_length=500)
+    area: str | None = Field(default=None, max_length=200)
+
+
+class PhotoRef(Contract):
+    """A photo stored content-addressed in the blob store; events never carry bytes."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_type: str = Field(pattern=r"^image/(jpeg|png|webp)$")
+    size_bytes: int = Field(gt=0)
+    taken_at: datetime | None = None
+    point: GeoPoint | None = None
+
+
+class SealedIdentity(Contract):
+    """The reporter's identity (name, contacts, channel handle, how to reply) encrypted with
+    a per-reporter key (AES-256-GCM). Only services holding the key can open it; deleting the
+    key erases the identity from every copy, the Kafka log included (crypto-shredding)."""
+
+    key_id: UUID
+    alg: str = "AES-256-GCM"
+    nonce: str = Field(min_length=16, max_length=32, description="base64, 12 bytes")
+    ciphertext: str = Field(min_length=1, max_length=16384, description="base64")
+
+
+class Actor(Contract):
+    """Who did something. `display_name` is the officer's name shown on a follow-up (TL) so a
+    leak can be traced to who handled the report; never the reporter's name."""
+
+    id: str = Field(min_length=1, max_length=128)
+    role: Role
+    agency_id: str | None = Field(default=None, max_length=64)
+    display_name: str | None = Field(default=None, max_length=200)
+
+
+class EvidenceCheck(Contract):
+    """Result of checking a follow-up's after-photos against the report: it informs the
+    validator, it does not decide."""
+
+    photos_checked: int = Field(ge=0)
+    newer_than_report: bool | None = None
+    within_distance: bool | None = None
+    max_distance_m: float | None = None
+    nearest_distance_m: float | None = None
+    summary: str = Field(max_length=500)
+
+
+class FollowUp(Contract):
+    """A follow-up (tindak lanjut, "TL"): what the agency says it did, with after-photos."""
+
+    follow_up_id: UUID
+    note: str = Field(min_length=1, max_length=5000)
+    photos: tuple[PhotoRef, ...] = ()
+    officer: Actor
+    evidence: EvidenceCheck | None = None

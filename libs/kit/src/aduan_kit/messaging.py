@@ -1,0 +1,379 @@
+"""Exactly-once plumbing over at-least-once Kafka: inbox, transactional outbox, relay,
+dead-letter middleware, broker and producer factories, topic administration.
+
+- A handler records the incoming `event_id` in the inbox *in the same transaction* as its
+  state change; a redelivered message finds its id there and changes nothing.
+- A service never publishes from a handler directly: it adds the event to the outbox in the
+  same transaction; the relay publishes committed rows with an idempotent producer
+  (acks=all) and deletes them. One relay per database at a time (advisory lock), so events of
+  one report keep their order.
+- A message that keeps failing goes to `<topic>.dlq` with the error, and is acknowledged so
+  it never blocks its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy, BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from prometheus_client import Counter, Gauge
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aduan_contracts.envelope import Envelope
+from aduan_contracts.serialization import encode
+from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
+from aduan_kit.logging import correlation_id, get_logger
+
+__all__ = [
+    "OutboxRelay",
+    "PermanentError",
+    "add_to_outbox",
+    "claim_inbox",
+    "create_messaging_tables",
+    "dead_letter_middleware",
+    "ensure_topics",
+    "make_broker",
+    "make_producer",
+    "messaging_tables",
+]
+
+log = get_logger(__name__)
+
+CONSUMED = Counter("aduan_messages_consumed_total", "Messages handled", ["topic", "outcome"])
+DEAD_LETTERED = Counter("aduan_messages_dead_lettered_total", "Messages sent to a DLQ", ["topic"])
+RELAYED = Counter("aduan_outbox_relayed_total", "Outbox rows published", ["topic"])
+OUTBOX_BACKLOG = Gauge("aduan_outbox_backlog", "Outbox rows seen waiting at the last relay pass")
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (the message is wrong, not the world): dead-letter at once."""
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The outbox and inbox tables, added to a service's own metadata."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("topic", String(255), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(255), primary_key=True),
+        Column("event_id", PgUUID(as_uuid=True), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return outbox, inbox
+
+
+def create_messaging_tables(op: Any) -> None:
+    """For a service's first Alembic revision: `create_messaging_tables(op)`."""
+    outbox, inbox = messaging_tables(MetaData())
+    for table in (outbox, inbox):
+        op.create_table(table.name, *[c.copy() for c in table.columns])  # type: ignore[attr-defined]
+
+
+async def claim_inbox(session: AsyncSession, inbox: Table, consumer: str, event_id: UUID) -> bool:
+    """True the first time `consumer` sees `event_id`; False for a redelivery. Must run in
+    the transaction that applies the message's effect."""
+    stmt = (
+        insert(inbox)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def add_to_outbox(
+    session: AsyncSession,
+    outbox: Table,
+    topic: str,
+    event: BaseModel,
+    key: str | UUID | None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Queue `event` for publication when (and only if) the transaction commits."""
+    all_headers = dict(headers or {})
+    if isinstance(event, Envelope):
+        all_headers.setdefault("correlation_id", event.correlation_id)
+        all_headers.setdefault("event_type", type(event).__name__)
+    await session.execute(
+        outbox.insert().values(
+            topic=topic,
+            key=str(key).encode() if key is not None else None,
+            payload=encode(event),
+            headers=all_headers,
+        )
+    )
+
+
+# --- relay ----------------------------------------------------------------------------------
+
+
+def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    """Idempotent producer, all in-sync replicas acknowledge: an accepted event is durable."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        request_timeout_ms=15000,
+    )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in id order, then deletes them."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        producer: AIOKafkaProducer,
+        poll_interval_s: float = 0.05,
+        batch_size: int = 500,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._producer = producer
+        self._poll = poll_interval_s
+        self._batch = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Called after a commit that added rows, so they leave without waiting a poll."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        async with self._sessions() as session, session.begin():
+            # One relay at a time per database keeps per-key order across replicas.
+            got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(4242)"))
+            if not got:
+                return 0
+            rows = (
+                await session.execute(
+                    select(self._outbox).order_by(self._outbox.c.id).limit(self._batch)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_BACKLOG.set(0)
+                return 0
+            OUTBOX_BACKLOG.set(len(rows))
+            futures = [
+                await self._producer.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.key,
+                    headers=[(k, str(v).encode()) for k, v in row.headers.items()],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+            await session.execute(
+                delete(self._outbox).where(self._outbox.c.id.in_([r.id for r in rows]))
+            )
+            for row in rows:
+                RELAYED.labels(row.topic).inc()
+            return len(rows)
+
+    async def run(self) -> None:
+        backoff = self._poll
+        while not self._stopping:
+            try:
+                sent = await self.relay_once()
+                backoff = self._poll
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: keep rows, retry later
+                log.warning("outbox relay failed; will retry", error=type(exc).__name__)
+                sent = 0
+                backoff = min(backoff * 2, 5.0)
+            if sent < self._batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Drain what is committed (best effort), then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except TimeoutError:
+                self._task.cancel()
+        try:
+            while await self.relay_once():
+                pass
+        except Exception as exc:
+            log.warning("outbox not drained at shutdown; rows stay for next start",
+                        error=type(exc).__name__)
+
+
+# --- consuming ------------------------------------------------------------------------------
+
+PERMANENT = (PermanentError, ValidationError, json.JSONDecodeError, UnicodeDecodeError)
+
+
+def dead_letter_middleware(
+    max_attempts: int,
+    backoff_s: float = 0.2,
+) -> type[BaseMiddleware[Any, Any]]:
+    """A broker middleware: retry a failing message up to `max_attempts` (the subscriber's
+    NACK_ON_ERROR policy seeks back so Kafka redelivers it), then publish it unchanged to
+    `<topic>.dlq` with the error in headers and let it be acknowledged.
+
+    Attempts are counted in memory per (topic, partition, offset): after a restart a poison
+    message gets at most `max_attempts` more tries, never an endless loop.
+    """
+    attempts: dict[tuple[str, int, int], int] = {}
+
+    class DeadLetter(BaseMiddleware[Any, Any]):
+        async def consume_scope(
+            self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+        ) -> Any:
+            raw = msg.raw_message
+            topic, partition, offset = raw.topic, raw.partition, raw.offset
+            token = correlation_id.set(msg.correlation_id)
+            try:
+                result = await call_next(msg)
+                attempts.pop((topic, partition, offset), None)
+                CONSUMED.labels(topic, "ok").inc()
+                return result
+            except Exception as exc:
+                where = (topic, partition, offset)
+                count = attempts.get(where, 0) + 1
+                attempts[where] = count
+                if isinstance(exc, PERMANENT) or count >= max_attempts:
+                    attempts.pop(where, None)
+                    if topic.endswith(".dlq"):
+                        # Never dead-letter a dead letter: log it and move on.
+                        log.error("dead-letter consumer failed", topic=topic, offset=offset,
+                                  error=type(exc).__name__)
+                        return None
+                    await self._dead_letter(raw, exc, count)
+                    CONSUMED.labels(topic, "dead_lettered").inc()
+                    return None
+                CONSUMED.labels(topic, "retried").inc()
+                log.warning("handler failed; will retry", topic=topic, partition=partition,
+                            offset=offset, attempt=count, error=type(exc).__name__)
+                await asyncio.sleep(backoff_s * 2 ** (count - 1))
+                raise
+            finally:
+                correlation_id.reset(token)
+
+        async def _dead_letter(self, raw: Any, exc: Exception, count: int) -> None:
+            broker: KafkaBroker = self.context.get("broker")
+            headers = {k: v.decode(errors="replace") for k, v in (raw.headers or ())}
+            headers.update(
+                {
+                    "dlq_error": f"{type(exc).__name__}: {exc}"[:2000],
+                    "dlq_source_topic": raw.topic,
+                    "dlq_source_partition": str(raw.partition),
+                    "dlq_source_offset": str(raw.offset),
+                    "dlq_attempts": str(count),
+                    "dlq_at": str(time.time()),
+                }
+            )
+            await broker.publish(raw.value, f"{raw.topic}.dlq", key=raw.key, headers=headers)
+            DEAD_LETTERED.labels(raw.topic).inc()
+            log.error("message dead-lettered", topic=raw.topic, partition=raw.partition,
+                      offset=raw.offset, attempts=count, error=type(exc).__name__)
+
+    return DeadLetter
+
+
+def make_broker(
+    bootstrap_servers: str, client_id: str, max_attempts: int, graceful_timeout: float
+) -> KafkaBroker:
+    """A broker whose subscribers never lose a message: offsets are committed only after the
+    handler finished (NACK_ON_ERROR), and poison messages leave through the DLQ."""
+    import logging
+
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        middlewares=[dead_letter_middleware(max_attempts)],
+        graceful_timeout=graceful_timeout,
+        enable_idempotence=True,
+        acks="all",
+        log_level=logging.DEBUG,
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    namespace: str = "",
+    specs: Iterable[TopicSpec] = ALL_TOPICS,
+    replication_factor: int = 1,
+) -> list[str]:
+    """Create every topic (and its dead-letter topic) from the declarative list; existing
+    topics are left as they are. Returns the names created."""
+    wanted: list[TopicSpec] = []
+    for spec in specs:
+        wanted += [spec, dead_letter(spec)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                s.qualified(namespace),
+                num_partitions=s.partitions,
+                replication_factor=replication_factor,
+                topic_configs=s.configs(),
+            )
+            for s in wanted
+            if s.qualified(namespace) not in existing
+        ]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # created concurrently
+        return [t.name for t in new]
+    finally:
+        await admin.close()

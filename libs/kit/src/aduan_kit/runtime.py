@@ -1,0 +1,223 @@
+"""The composition root every service shares: settings in, running parts out.
+
+Nothing is built at import time. `ServiceRuntime` owns the engine, Redis client, Kafka
+broker (consumers), producer and outbox relay; its `lifespan` starts them in order and stops
+them in reverse, so SIGTERM drains in-flight messages before the process exits. `/health`
+answers 200 only when PostgreSQL, Redis and Kafka all answer; `/metrics` is Prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from aduan_kit.db import make_engine, make_sessionmaker, migrate
+from aduan_kit.logging import configure_logging, correlation_id, get_logger
+from aduan_kit.messaging import OutboxRelay, ensure_topics, make_broker, make_producer
+from aduan_kit.settings import ServiceSettings
+
+__all__ = ["ServiceRuntime", "serve"]
+
+log = get_logger(__name__)
+
+HTTP_LATENCY = Histogram(
+    "aduan_http_request_seconds", "HTTP request latency", ["method", "route", "status"]
+)
+
+
+class ServiceRuntime:
+    """Holds a service's infrastructure clients; built from settings, started in lifespan."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        migrations: str | None,
+        outbox: Table | None = None,
+    ) -> None:
+        self.settings = settings
+        self.migrations = migrations
+        self.outbox_table = outbox
+        self.broker: KafkaBroker = make_broker(
+            settings.kafka_bootstrap_servers,
+            client_id=settings.service_name,
+            max_attempts=settings.kafka_max_attempts,
+            graceful_timeout=settings.shutdown_grace_s,
+        )
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._redis: Redis | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.started = False
+
+    # Accessors fail loudly if used before the lifespan started them.
+    @property
+    def engine(self) -> AsyncEngine:
+        assert self._engine is not None, "runtime not started"
+        return self._engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        assert self._sessions is not None, "runtime not started"
+        return self._sessions
+
+    @property
+    def redis(self) -> Redis:
+        assert self._redis is not None, "runtime not started"
+        return self._redis
+
+    def topic(self, name: str) -> str:
+        ns = self.settings.topic_namespace
+        return f"{ns}.{name}" if ns else name
+
+    def wake_relay(self) -> None:
+        if self.relay:
+            self.relay.wake()
+
+    async def start(self) -> None:
+        s = self.settings
+        configure_logging(s.service_name, s.log_level)
+        if self.migrations:
+            await migrate(s.database_url, self.migrations)
+        self._engine = make_engine(s.database_url, s.database_pool_size)
+        self._sessions = make_sessionmaker(self._engine)
+        self._redis = Redis.from_url(s.redis_url, decode_responses=False)
+        if s.environment != "production":
+            # Production topics come from deploy/ (with replication); locally, make sure.
+            await ensure_topics(s.kafka_bootstrap_servers, s.topic_namespace)
+        if self.outbox_table is not None:
+            self._producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
+            await self._producer.start()
+            self.relay = OutboxRelay(
+                self.sessions, self.outbox_table, self._producer, s.outbox_poll_interval_s
+            )
+            self.relay.start()
+        await self.broker.start()
+        self.started = True
+        log.info("service started", port=s.port)
+
+    async def stop(self) -> None:
+        log.info("service stopping")
+        # Consumers first (finish in-flight handlers), then drain the outbox, then clients.
+        await self.broker.stop()
+        if self.relay:
+            await self.relay.stop()
+        if self._producer:
+            await self._producer.stop()
+        if self._redis:
+            await self._redis.aclose()
+        if self._engine:
+            await self._engine.dispose()
+        self.started = False
+
+    async def check_health(self) -> dict[str, str]:
+        async def database() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def cache() -> None:
+            await self.redis.ping()
+
+        async def kafka() -> None:
+            if not await self.broker.ping(timeout=2.0):
+                raise ConnectionError("broker did not answer")
+
+        checks: dict[str, Callable[[], Awaitable[None]]] = {
+            "database": database,
+            "redis": cache,
+            "kafka": kafka,
+        }
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=3.0)
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"down: {type(exc).__name__}"
+        return results
+
+    def lifespan(self) -> Callable[[FastAPI], Any]:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return lifespan
+
+    def ops_router(self) -> APIRouter:
+        router = APIRouter(tags=["operations"])
+
+        @router.get("/health")
+        async def health() -> JSONResponse:
+            """Ready only when the database, Redis and Kafka all answer."""
+            if not self.started:
+                return JSONResponse({"status": "starting"}, status_code=503)
+            results = await self.check_health()
+            ok = all(v == "ok" for v in results.values())
+            return JSONResponse(
+                {"status": "ok" if ok else "degraded", "service": self.settings.service_name,
+                 "checks": results},
+                status_code=200 if ok else 503,
+            )
+
+        @router.get("/metrics")
+        async def metrics() -> Response:
+            """Prometheus metrics."""
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return router
+
+    def create_app(self, **kwargs: Any) -> FastAPI:
+        """A FastAPI app with this runtime's lifespan, health, metrics, and request
+        correlation ids (taken from `X-Correlation-ID` or made up, echoed back)."""
+        app = FastAPI(lifespan=self.lifespan(), **kwargs)
+        app.include_router(self.ops_router())
+        app.state.runtime = self
+
+        @app.middleware("http")
+        async def correlate(request: Request, call_next: Any) -> Response:
+            import uuid
+
+            cid = request.headers.get("x-correlation-id") or uuid.uuid4().hex
+            token = correlation_id.set(cid[:128])
+            started = time.perf_counter()
+            try:
+                response: Response = await call_next(request)
+            finally:
+                correlation_id.reset(token)
+            route = request.scope.get("route")
+            HTTP_LATENCY.labels(
+                request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+            ).observe(time.perf_counter() - started)
+            response.headers["X-Correlation-ID"] = cid[:128]
+            return response
+
+        return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run under uvicorn; SIGTERM/SIGINT trigger the lifespan's orderly shutdown."""
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )

@@ -1,0 +1,48 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServiceSettings"]
+
+
+class ServiceSettings(BaseSettings):
+    """Local defaults work with `make up`; production sets every address explicitly.
+
+    A subclass sets `model_config = SettingsConfigDict(env_prefix="ADUAN_<SERVICE>_")`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ADUAN_", extra="ignore")
+
+    service_name: str = "aduan"
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_namespace: str = Field(default="", description="prefix for topic names (tests)")
+    consumer_group: str = ""
+    kafka_max_attempts: int = Field(default=3, ge=1, le=20)
+
+    database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan"
+    database_pool_size: int = 10
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = ""
+
+    outbox_poll_interval_s: float = 0.05
+    shutdown_grace_s: float = 10.0
+
+    @model_validator(mode="after")
+    def _defaults_from_name(self) -> ServiceSettings:
+        if not self.consumer_group:
+            self.consumer_group = f"{self.topic_namespace + '.' if self.topic_namespace else ''}{self.service_name}"
+        if not self.redis_prefix:
+            self.redis_prefix = f"aduan:{self.service_name}:"
+        if self.environment == "production" and "postgres:postgres@" in self.database_url:
+            raise ValueError("refusing the development database password in production")
+        return self
