@@ -25,6 +25,7 @@ ensure_run_dirs() {
 
 # port_open HOST PORT -> 0 when a TCP connect succeeds within 1 s.
 port_open() {
+  # shellcheck disable=SC2016 # $1/$2 belong to the inner shell
   timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
@@ -54,6 +55,17 @@ tail_log() {
   fi
 }
 
+# hold_lock NAME [TIMEOUT] -> serialises start/stop/reset of one component: parallel
+# test sessions call `<name>.sh start` at the same time. The lock lives on fd 9 until
+# the script exits; anything started from a locked script that outlives it (broker,
+# postmaster, redis) must be started with `9>&-`, or it would keep the lock.
+hold_lock() {
+  ensure_run_dirs
+  local lock="${PID_DIR}/$1.lock"
+  exec 9>"${lock}"
+  flock -w "${2:-300}" 9 || die "timed out waiting for ${lock} (another $1 start/stop still running?)"
+}
+
 # apt_install PKG... -> installs Debian packages as root. Runs `apt-get update`
 # at most once per hour (stamp in .run), serialised with a lock so that two of
 # our scripts never race each other; apt itself also waits for a foreign dpkg lock.
@@ -64,7 +76,7 @@ apt_install() {
   local stamp="${RUN_DIR}/apt-updated.stamp" log="${LOG_DIR}/apt.log"
   local -a apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
   (
-    flock -w 900 9 || die "timed out waiting for ${RUN_DIR}/apt.lock"
+    flock -w 900 8 || die "timed out waiting for ${RUN_DIR}/apt.lock"
     if [[ -z "$(find "${stamp}" -mmin -60 2>/dev/null)" ]]; then
       info "apt-get update (log: ${log})"
       apt-get "${apt_opts[@]}" update >>"${log}" 2>&1 ||
@@ -74,5 +86,5 @@ apt_install() {
     info "apt-get install $* (log: ${log})"
     DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends "$@" \
       >>"${log}" 2>&1 || { tail_log "${log}"; die "apt-get install $* failed"; }
-  ) 9>"${RUN_DIR}/apt.lock"
+  ) 8>"${RUN_DIR}/apt.lock"
 }

@@ -1,0 +1,59 @@
+# Aduan — one entry point for people and CI. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION ?= 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+.PHONY: help deps up down restart status test test-unit lint fmt logs topics bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: ## install uv (pinned) and every Python dependency from uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@uv sync --frozen --quiet
+
+up: deps ## start Kafka, PostgreSQL, Redis and the five services; print their URLs
+	@deploy/scripts/infra.sh up
+	@uv run --frozen python -m aduan_kit.topics
+	@deploy/scripts/services.sh start
+	@echo "Portal: http://127.0.0.1:8080/   Web form: http://127.0.0.1:8001/v1/channels/web"
+
+down: ## stop the services and the infrastructure this project started
+	@deploy/scripts/services.sh stop
+	@deploy/scripts/infra.sh down
+
+restart: ## restart the five services only
+	@deploy/scripts/services.sh stop
+	@deploy/scripts/services.sh start
+
+status: ## health of every service
+	@deploy/scripts/services.sh status
+
+topics: deps ## create the Kafka topics from libs/contracts (idempotent)
+	@uv run --frozen python -m aduan_kit.topics
+
+test: deps ## the whole suite on real Kafka, PostgreSQL and Redis (fails if that layer is skipped)
+	@deploy/scripts/infra.sh up
+	ADUAN_REQUIRE_REAL=1 uv run --frozen pytest
+
+test-unit: deps ## unit tests only (no infrastructure)
+	uv run --frozen pytest -m "not integration and not e2e" -p no:cacheprovider
+
+lint: deps ## ruff and mypy --strict over libs and services
+	uv run --frozen ruff check libs services tests
+	uv run --frozen ruff format --check libs services tests
+	uv run --frozen mypy libs/contracts/src libs/kit/src libs/testing/src \
+	  services/intake/src services/workflow/src services/privacy-gateway/src \
+	  services/portal/src services/notifier/src
+
+fmt: deps ## format the code
+	uv run --frozen ruff format libs services tests
+	uv run --frozen ruff check --fix libs services tests
+
+logs: ## follow every service's log
+	@tail -n 20 -F .run/logs/*.log
+
+clean: down ## stop everything and delete local data (Kafka, Redis; PostgreSQL databases stay)
+	rm -rf .run

@@ -1,0 +1,151 @@
+"""The exactly-once plumbing on a real broker and database: the relay publishes committed
+outbox rows (and only those), a handler that fails is redelivered, a poison message goes to
+the dead-letter topic with its cause without blocking the partition."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import MetaData, func, select
+
+from aduan_contracts import encode
+from aduan_contracts.events import ReportAmended
+from aduan_contracts.topics import REPORT_INTAKE, TopicSpec
+from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, transaction
+from aduan_kit.messaging import (
+    OutboxRelay,
+    add_to_outbox,
+    claim_inbox,
+    ensure_topics,
+    make_broker,
+    make_producer,
+    messaging_tables,
+)
+from aduan_testing.plugin import Isolation
+
+pytestmark = pytest.mark.integration
+
+METADATA = MetaData()
+OUTBOX, INBOX = messaging_tables(METADATA)
+
+
+def amended(text: str) -> ReportAmended:
+    return ReportAmended(
+        report_id=uuid.uuid4(), channel="email", channel_message_id=uuid.uuid4().hex,
+        text=text, received_at=datetime.now(UTC),
+    )
+
+
+async def read_all(bootstrap: str, topic: str, want: int, timeout: float = 20) -> list[object]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    got: list[object] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(got) < want and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                got.extend(records)
+    finally:
+        await consumer.stop()
+    return got
+
+
+@pytest_asyncio.fixture
+async def db(isolated: Isolation) -> AsyncIterator[object]:
+    url = isolated.database("kit")
+    await ensure_database(url)
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(METADATA.create_all)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_relay_publishes_committed_rows_only(isolated: Isolation, db: object) -> None:
+    sessions = db
+    topic = f"{isolated.namespace}.{REPORT_INTAKE.name}"
+    committed = amended("committed")
+    async with transaction(sessions) as s:  # type: ignore[arg-type]
+        await add_to_outbox(s, OUTBOX, topic, committed, key=committed.report_id)
+    with pytest.raises(RuntimeError):
+        async with transaction(sessions) as s:  # type: ignore[arg-type]
+            await add_to_outbox(s, OUTBOX, topic, amended("rolled back"), key="x")
+            raise RuntimeError("handler failed after queuing")
+    producer = make_producer(isolated.kafka, "kit-test")
+    await producer.start()
+    try:
+        relay = OutboxRelay(sessions, OUTBOX, producer)  # type: ignore[arg-type]
+        assert await relay.relay_once() == 1
+        assert await relay.relay_once() == 0
+    finally:
+        await producer.stop()
+    records = await read_all(isolated.kafka, topic, want=1)
+    assert [r.value for r in records] == [encode(committed)]  # type: ignore[attr-defined]
+    assert records[0].key == str(committed.report_id).encode()  # type: ignore[attr-defined]
+    async with sessions() as s:  # type: ignore[operator]
+        assert await s.scalar(select(func.count()).select_from(OUTBOX)) == 0
+
+
+async def test_failing_handler_is_redelivered_and_poison_is_dead_lettered(
+    isolated: Isolation, db: object
+) -> None:
+    sessions = db
+    spec = TopicSpec(f"kit.retry-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
+    await ensure_topics(isolated.kafka, isolated.namespace, [spec])
+    topic = spec.qualified(isolated.namespace)
+    broker = make_broker(isolated.kafka, "kit-test", max_attempts=3, graceful_timeout=5)
+    calls: dict[str, int] = {}
+    applied: list[str] = []
+    done = asyncio.Event()
+
+    @broker.subscriber(topic, group_id=f"g-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+    async def handle(event: ReportAmended) -> None:
+        calls[event.text] = calls.get(event.text, 0) + 1
+        if event.text == "flaky" and calls["flaky"] == 1:
+            raise ConnectionError("database blinked")
+        if event.text == "always fails":
+            raise RuntimeError("bug in handler")
+        async with transaction(sessions) as s:  # type: ignore[arg-type]
+            if await claim_inbox(s, INBOX, "kit-test", event.event_id):
+                applied.append(event.text)
+        if event.text == "last":
+            done.set()
+
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    await producer.start()
+    flaky = amended("flaky")
+    try:
+        for payload in (
+            encode(flaky),
+            encode(flaky),  # a duplicate delivery: applied once
+            b'{"not": "an event"}',
+            encode(amended("always fails")),
+            encode(amended("last")),
+        ):
+            await producer.send_and_wait(topic, payload, key=b"k")
+    finally:
+        await producer.stop()
+
+    await broker.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=30)
+    finally:
+        await broker.stop()
+
+    assert applied == ["flaky", "last"]
+    assert calls["flaky"] == 3  # failed once, retried, then the duplicate was a no-op
+    assert calls["always fails"] == 3  # max_attempts, then dead-lettered
+    dead = await read_all(isolated.kafka, f"{topic}.dlq", want=2)
+    errors = sorted(dict(r.headers)["dlq_error"].decode() for r in dead)  # type: ignore[attr-defined]
+    assert len(errors) == 2
+    assert errors[0].startswith("RuntimeError: bug in handler")
+    assert "ValidationError" in errors[1] or "validation" in errors[1].lower()

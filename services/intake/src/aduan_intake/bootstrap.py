@@ -1,0 +1,59 @@
+"""The composition root: settings in, (FastAPI app, ServiceRuntime) out. Nothing connects
+here; `runtime.start()` (the app's lifespan) does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from faststream.specification import AsyncAPI
+
+from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
+from aduan_intake.api import api_router
+from aduan_intake.channels import ChannelContext
+from aduan_intake.config import Settings
+from aduan_intake.filing import Filer
+from aduan_intake.handlers import register_handlers
+from aduan_intake.ratelimit import FixedWindowLimiter
+from aduan_intake.tables import OUTBOX
+from aduan_kit.runtime import ServiceRuntime
+
+__all__ = ["asyncapi_document", "build"]
+
+VERSION = "0.1.0"
+
+
+def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, migrations="aduan_intake:migrations", outbox=OUTBOX)
+    register_handlers(runtime)
+    filer = Filer(
+        sessions=lambda: runtime.sessions,
+        pepper=settings.contact_pepper,
+        intake_topic=runtime.topic(REPORT_INTAKE.name),
+        keys_topic=runtime.topic(REPORTER_KEYS.name),
+        wake_relay=runtime.wake_relay,
+    )
+    limiter = FixedWindowLimiter(
+        redis=lambda: runtime.redis,
+        prefix=settings.redis_prefix,
+        limit=settings.rate_limit_posts,
+        window_s=settings.rate_limit_window_s,
+        # Same secret as contact digests: both exist to keep personal identifiers out of
+        # stores in a form that a dictionary attack could reverse.
+        secret=settings.contact_pepper,
+    )
+    app = runtime.create_app(title="Aduan intake", version=VERSION)
+    app.include_router(api_router(ChannelContext(settings, filer, limiter)))
+
+    @app.get("/docs/asyncapi.json", tags=["operations"], include_in_schema=False)
+    async def asyncapi_json() -> Any:
+        """The AsyncAPI document of what intake publishes and consumes."""
+        return asyncapi_document(runtime)
+
+    return app, runtime
+
+
+def asyncapi_document(runtime: ServiceRuntime) -> Any:
+    spec = AsyncAPI(runtime.broker, title="Aduan intake", version=VERSION)
+    return spec.to_specification().to_jsonable()

@@ -1,0 +1,319 @@
+"""The public web form channel: an accessible HTML form and its POST.
+
+The form carries a fresh `submission_id` in a hidden field, so a double click, a browser
+retry or a proxy replay of the same post files one report and shows the same receipt.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aduan_contracts.enums import Channel, Privacy
+from aduan_contracts.values import GeoPoint, Location
+from aduan_intake.channels.common import (
+    ChannelContext,
+    FieldError,
+    FiledReceipt,
+    ProblemBody,
+    field_error,
+    prefers_json,
+    problem,
+    rate_limited,
+    sender_address,
+)
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.domain.contact import normalize_contact
+from aduan_intake.filing import SubmissionConflict
+
+__all__ = ["normalize_web_form", "render_form", "render_receipt", "router"]
+
+TEXT_MIN, TEXT_MAX = 10, 5000
+PUBLIC_VALUES = frozenset({"on", "true", "1"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Control characters other than tab and newline have no place in a complaint, and NUL
+# breaks PostgreSQL text downstream.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+# --- normalization (no I/O) -----------------------------------------------------------------
+
+
+def _clean(value: str) -> str:
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def _optional(form: Mapping[str, str], field: str, max_len: int) -> str | None:
+    value = _clean(form.get(field, ""))
+    if not value:
+        return None
+    if len(value) > max_len:
+        raise InvalidField(field, f"must be at most {max_len} characters")
+    return value
+
+
+def _coordinate(form: Mapping[str, str], field: str, bound: float) -> float | None:
+    raw = form.get(field, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidField(field, "must be a decimal number") from None
+    if not math.isfinite(value) or not -bound <= value <= bound:
+        raise InvalidField(field, f"must be between -{bound:g} and {bound:g}")
+    return value
+
+
+def normalize_web_form(
+    form: Mapping[str, str],
+    received_at: datetime,
+    default_phone_region: str = "ID",
+) -> NormalizedReport:
+    """Turn the posted fields into a normalized report; raise `InvalidField` naming the
+    first field that cannot be accepted."""
+    text = _clean(form.get("text", ""))
+    if not text:
+        raise InvalidField("text", "is required")
+    if len(text) < TEXT_MIN:
+        raise InvalidField("text", f"must be at least {TEXT_MIN} characters")
+    if len(text) > TEXT_MAX:
+        raise InvalidField("text", f"must be at most {TEXT_MAX} characters")
+
+    title = _optional(form, "title", 300)
+    category = _optional(form, "category", 100)
+    name = _optional(form, "name", 200)
+    raw_contact = _optional(form, "contact", 254)
+    contact = None
+    if raw_contact is not None:
+        try:
+            contact = normalize_contact(raw_contact, default_phone_region).value
+        except ValueError as exc:
+            raise InvalidField("contact", str(exc)) from None
+
+    lat = _coordinate(form, "lat", 90)
+    lon = _coordinate(form, "lon", 180)
+    if (lat is None) != (lon is None):
+        missing = "lon" if lon is None else "lat"
+        raise InvalidField(missing, "is required when the other coordinate is given")
+    point = GeoPoint(lat=lat, lon=lon) if lat is not None and lon is not None else None
+    address = _optional(form, "address", 500)
+    area = _optional(form, "area", 200)
+    location = (
+        Location(point=point, address=address, area=area)
+        if point or address or area
+        else None
+    )
+
+    language_raw = form.get("language", "").strip().lower() or "id"
+    if language_raw not in ("id", "en"):
+        raise InvalidField("language", "must be 'id' or 'en'")
+    language: Literal["id", "en"] = "id" if language_raw == "id" else "en"
+
+    submission_raw = form.get("submission_id", "").strip()
+    if submission_raw:
+        try:
+            submission_id = str(uuid.UUID(submission_raw))
+        except ValueError:
+            raise InvalidField("submission_id", "must be a UUID") from None
+    else:
+        # No id means no way to recognise a retry: this post files a report of its own.
+        submission_id = str(uuid.uuid4())
+
+    # Private unless the box was explicitly ticked (SPEC privacy rule 1).
+    public = form.get("public", "").strip().lower() in PUBLIC_VALUES
+    identity = ReporterIdentity(name=name, contact=contact)
+    return NormalizedReport(
+        channel=Channel.WEB,
+        channel_message_id=submission_id,
+        text=text,
+        title=title,
+        category_hint=category,
+        location=location,
+        reporter=None if identity.is_empty else identity,
+        privacy=Privacy.PUBLIC if public else Privacy.PRIVATE,
+        language=language,
+        received_at=received_at,
+    )
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;
+line-height:1.5;color:#111}
+label{display:block;margin-top:1rem;font-weight:600}
+label small,.hint{font-weight:400;color:#444}
+input,textarea,select{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
+input[type=checkbox]{width:auto}
+fieldset{margin-top:1rem}
+button{margin-top:1.5rem;padding:.6rem 1.2rem;font:inherit}
+:focus{outline:3px solid #1a5fb4;outline-offset:2px}
+.code{font-size:2rem;font-family:monospace;letter-spacing:.1em}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="id">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _label(for_id: str, indonesian: str, english: str, optional: bool = False) -> str:
+    tag = ' <small>(opsional / <span lang="en">optional</span>)</small>' if optional else ""
+    return (
+        f'<label for="{for_id}">{indonesian} <small lang="en">{english}</small>{tag}</label>'
+    )
+
+
+def render_form(submission_id: str, action: str = "/v1/channels/web") -> str:
+    sid = html.escape(submission_id)
+    body = f"""<h1>Sampaikan Aduan <small lang="en">Submit a complaint</small></h1>
+<p>Laporan Anda <strong>privat</strong> kecuali Anda memilih untuk menampilkannya ke publik.
+<small lang="en">Your report is private unless you choose to make it public.</small></p>
+<form method="post" action="{html.escape(action)}" accept-charset="utf-8">
+<input type="hidden" name="submission_id" value="{sid}">
+{_label("title", "Judul", "Title", optional=True)}
+<input id="title" name="title" type="text" maxlength="300">
+{_label("text", "Isi aduan", "Complaint")}
+<textarea id="text" name="text" rows="8" required minlength="{TEXT_MIN}"
+ maxlength="{TEXT_MAX}" aria-describedby="text-hint"></textarea>
+<p id="text-hint" class="hint">Ceritakan masalahnya, {TEXT_MIN}–{TEXT_MAX} karakter.
+<small lang="en">Describe the problem, {TEXT_MIN}–{TEXT_MAX} characters.</small></p>
+{_label("category", "Kategori", "Category", optional=True)}
+<input id="category" name="category" type="text" maxlength="100">
+<fieldset>
+<legend>Lokasi <small lang="en">Location</small></legend>
+{_label("address", "Alamat", "Address", optional=True)}
+<input id="address" name="address" type="text" maxlength="500" autocomplete="street-address">
+{_label("area", "Kelurahan / kecamatan", "Area", optional=True)}
+<input id="area" name="area" type="text" maxlength="200">
+{_label("lat", "Garis lintang", "Latitude", optional=True)}
+<input id="lat" name="lat" type="number" step="any" min="-90" max="90">
+{_label("lon", "Garis bujur", "Longitude", optional=True)}
+<input id="lon" name="lon" type="number" step="any" min="-180" max="180">
+</fieldset>
+<fieldset>
+<legend>Data pelapor <small lang="en">About you</small></legend>
+<p class="hint">Nama dan kontak Anda tidak ditampilkan kepada petugas atau publik.
+<small lang="en">Your name and contact are not shown to officers or the public.</small></p>
+{_label("name", "Nama", "Name", optional=True)}
+<input id="name" name="name" type="text" maxlength="200" autocomplete="name">
+{_label("contact", "Nomor telepon atau e-mail", "Phone number or e-mail", optional=True)}
+<input id="contact" name="contact" type="text" maxlength="254" autocomplete="tel"
+ aria-describedby="contact-hint">
+<p id="contact-hint" class="hint">Untuk mengabari perkembangan aduan Anda.
+<small lang="en">So we can tell you how your complaint progresses.</small></p>
+</fieldset>
+{_label("language", "Bahasa balasan", "Reply language")}
+<select id="language" name="language">
+<option value="id" selected>Bahasa Indonesia</option>
+<option value="en" lang="en">English</option>
+</select>
+<p><input id="public" name="public" type="checkbox" value="on">
+<label for="public" style="display:inline">Tampilkan aduan ini di portal publik
+<small lang="en">Show this complaint on the public portal</small></label></p>
+<button type="submit">Kirim <small lang="en">Send</small></button>
+</form>"""
+    return _page("Sampaikan Aduan", body)
+
+
+def render_receipt(receipt_code: str, duplicate: bool) -> str:
+    code = html.escape(receipt_code)
+    again = (
+        "<p>Aduan ini sudah kami terima sebelumnya. "
+        '<small lang="en">We had already received this complaint.</small></p>'
+        if duplicate
+        else ""
+    )
+    body = f"""<h1>Aduan diterima <small lang="en">Complaint received</small></h1>
+{again}<p>Nomor tanda terima Anda <small lang="en">Your receipt code</small>:</p>
+<p class="code" role="status" aria-live="polite">{code}</p>
+<p>Simpan nomor ini untuk memantau aduan Anda.
+<small lang="en">Keep this code to track your complaint.</small></p>"""
+    return _page(f"Aduan diterima {receipt_code}", body)
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+def router(ctx: ChannelContext) -> APIRouter:
+    api = APIRouter(prefix="/v1/channels/web", tags=["channel: web form"])
+    settings = ctx.settings
+
+    @api.get("", response_class=HTMLResponse)
+    async def web_form() -> HTMLResponse:
+        """The complaint form (HTML), with a fresh submission id."""
+        return HTMLResponse(render_form(str(uuid.uuid4())), headers={"Cache-Control": "no-store"})
+
+    @api.post(
+        "",
+        status_code=201,
+        responses={
+            200: {"model": FiledReceipt, "description": "already filed (duplicate post)"},
+            201: {"model": FiledReceipt, "description": "filed; HTML receipt unless JSON asked"},
+            409: {"model": ProblemBody},
+            415: {"model": ProblemBody},
+            422: {"model": FieldError},
+            429: {"model": ProblemBody},
+        },
+    )
+    async def submit_web_form(request: Request) -> Response:
+        """File a complaint posted from the web form (urlencoded or multipart)."""
+        verdict = await ctx.limiter.hit(
+            "web", sender_address(request, settings.trust_forwarded_for)
+        )
+        if not verdict.allowed:
+            return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
+
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in FORM_TYPES:
+            return problem(415, "unsupported_media_type", "post the form as "
+                           "application/x-www-form-urlencoded or multipart/form-data")
+        try:
+            # No file parts yet (photos arrive with the blob store); small parts keep a
+            # hostile post from filling memory.
+            form = await request.form(max_files=0, max_fields=32, max_part_size=64 * 1024)
+        except StarletteHTTPException as exc:
+            return problem(400, "invalid_form", str(exc.detail))
+        fields: dict[str, str] = {}
+        for name, value in form.multi_items():
+            if not isinstance(value, str):
+                return field_error(InvalidField(name, "must be text, not a file"))
+            fields[name] = value
+
+        try:
+            report = normalize_web_form(
+                fields, datetime.now(UTC), settings.default_phone_region
+            )
+        except InvalidField as exc:
+            return field_error(exc)
+
+        try:
+            filed = await ctx.filer.file(report)
+        except SubmissionConflict:
+            return problem(409, "submission_id_reused",
+                           "this submission_id was already used for a different complaint")
+
+        status = 200 if filed.duplicate else 201
+        if prefers_json(request.headers.get("accept")):
+            return JSONResponse(FiledReceipt.of(filed).model_dump(mode="json"), status_code=status)
+        return HTMLResponse(
+            render_receipt(filed.receipt_code, filed.duplicate),
+            status_code=status,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return api

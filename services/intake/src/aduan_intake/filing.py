@@ -1,0 +1,146 @@
+"""Filing a normalized report exactly once, whatever channel it came from.
+
+One transaction: claim (channel, channel_message_id) in `submissions`; if another delivery
+of the same message already claimed it, answer with that delivery's receipt; otherwise seal
+the reporter's identity with their key and queue `ReportSubmitted` on the outbox. The answer
+goes out only after the commit, and the outbox makes the event as durable as the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aduan_contracts.values import SealedIdentity
+from aduan_intake.domain import NormalizedReport, contact_digest, new_receipt_code
+from aduan_intake.keyring import get_or_create_key
+from aduan_intake.tables import OUTBOX, SUBMISSIONS
+from aduan_kit.crypto import seal_identity
+from aduan_kit.db import transaction
+from aduan_kit.logging import correlation_id, get_logger
+from aduan_kit.messaging import add_to_outbox
+
+__all__ = ["Filed", "Filer", "SubmissionConflict"]
+
+log = get_logger(__name__)
+
+_RECEIPT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    report_id: UUID
+    receipt_code: str
+    duplicate: bool
+
+
+class SubmissionConflict(Exception):
+    """The channel message id was already used for a *different* report."""
+
+
+class Filer:
+    """Files normalized reports; built once in the composition root."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        pepper: str,
+        intake_topic: str,
+        keys_topic: str,
+        wake_relay: Callable[[], None],
+    ) -> None:
+        # `sessions` is a getter: the session factory exists only once the runtime started.
+        self._sessions = sessions
+        self._pepper = pepper
+        self._intake_topic = intake_topic
+        self._keys_topic = keys_topic
+        self._wake_relay = wake_relay
+
+    def fingerprint(self, report: NormalizedReport) -> bytes:
+        return hmac.new(
+            self._pepper.encode(), f"{report.channel}\0{report.text}".encode(), hashlib.sha256
+        ).digest()
+
+    async def file(self, report: NormalizedReport) -> Filed:
+        for _ in range(_RECEIPT_ATTEMPTS):
+            try:
+                filed = await self._file_once(report)
+            except IntegrityError as exc:
+                # 40 random bits make this rare, but it must not surface as an error.
+                if "uq_submissions_receipt_code" in str(exc):
+                    log.warning("receipt code collision; retrying with a new code")
+                    continue
+                raise
+            if not filed.duplicate:
+                self._wake_relay()
+            log.info(
+                "report filed",
+                report_id=str(filed.report_id),
+                channel=report.channel.value,
+                duplicate=filed.duplicate,
+            )
+            return filed
+        raise RuntimeError("no free receipt code after several attempts")
+
+    async def _file_once(self, report: NormalizedReport) -> Filed:
+        fingerprint = self.fingerprint(report)
+        report_id, receipt_code = uuid4(), new_receipt_code()
+        async with transaction(self._sessions()) as session:
+            # A concurrent delivery of the same message blocks here until the first one
+            # commits (or rolls back); then DO NOTHING returns no row and we read the winner.
+            claimed = (
+                await session.execute(
+                    insert(SUBMISSIONS)
+                    .values(
+                        channel=report.channel.value,
+                        channel_message_id=report.channel_message_id,
+                        report_id=report_id,
+                        receipt_code=receipt_code,
+                        fingerprint=fingerprint,
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[SUBMISSIONS.c.channel, SUBMISSIONS.c.channel_message_id]
+                    )
+                    .returning(SUBMISSIONS.c.report_id)
+                )
+            ).first()
+            if claimed is None:
+                return await self._earlier(session, report, fingerprint)
+
+            sealed: SealedIdentity | None = None
+            cid = correlation_id.get()
+            if report.reporter is not None and not report.reporter.is_empty:
+                reuse = report.reporter.reuse_key(report.channel)
+                digest = contact_digest(self._pepper, reuse) if reuse else None
+                key = await get_or_create_key(session, digest, self._keys_topic, cid)
+                sealed = seal_identity(report.reporter.as_dict(), key.key_id, key.key)
+            event = report.to_event(report_id, receipt_code, sealed, cid)
+            await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
+        return Filed(report_id, receipt_code, duplicate=False)
+
+    async def _earlier(
+        self, session: AsyncSession, report: NormalizedReport, fingerprint: bytes
+    ) -> Filed:
+        row = (
+            await session.execute(
+                select(
+                    SUBMISSIONS.c.report_id,
+                    SUBMISSIONS.c.receipt_code,
+                    SUBMISSIONS.c.fingerprint,
+                ).where(
+                    SUBMISSIONS.c.channel == report.channel.value,
+                    SUBMISSIONS.c.channel_message_id == report.channel_message_id,
+                )
+            )
+        ).one()
+        if not hmac.compare_digest(row.fingerprint, fingerprint):
+            raise SubmissionConflict
+        return Filed(row.report_id, row.receipt_code, duplicate=True)

@@ -1,0 +1,49 @@
+"""Intake's own tables (SQLAlchemy Core) on its own metadata, plus the inbox and outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+from aduan_kit.messaging import messaging_tables
+
+__all__ = ["INBOX", "METADATA", "OUTBOX", "REPORTER_KEYS", "SUBMISSIONS"]
+
+METADATA = MetaData()
+OUTBOX, INBOX = messaging_tables(METADATA)
+
+# One row per filed inbound message: the primary key (channel, channel_message_id) is what
+# files a message exactly once even when a channel delivers it twice at the same moment.
+SUBMISSIONS = Table(
+    "submissions",
+    METADATA,
+    Column("channel", String(32), primary_key=True),
+    Column("channel_message_id", String(256), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False, unique=True),
+    Column("receipt_code", String(13), nullable=False, unique=True),
+    # HMAC of the report text: a replay with the same message id gets the receipt back only
+    # if it carries the same report, so guessing someone's id does not reveal their receipt.
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Per-reporter data keys. `contact_digest` lets a returning reporter reuse their key; it is
+# NULL for identities without a contact (a bare name identifies nobody reliably) and is
+# cleared on shredding, so a later report from the same contact gets a fresh key.
+REPORTER_KEYS = Table(
+    "reporter_keys",
+    METADATA,
+    Column("key_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("contact_digest", LargeBinary, nullable=True, unique=True),
+    Column("key", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("shredded_at", DateTime(timezone=True), nullable=True),
+)

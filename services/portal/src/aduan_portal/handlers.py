@@ -1,0 +1,114 @@
+"""Kafka subscriber: the gateway's public projection -> the portal's read model.
+
+The topic is compacted and keyed by report id, so the portal may see a report's events again
+(replays, redeliveries) or, across a rebalance, an older one after a newer one. Each event is
+applied once (inbox) and only if it is newer than what the row already reflects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aduan_contracts.events import (
+    PublicReportEvent,
+    PublicReportPublished,
+    PublicReportWithdrawn,
+)
+from aduan_contracts.topics import PUBLIC_REPORTS
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
+from aduan_kit.messaging import claim_inbox
+from aduan_kit.runtime import ServiceRuntime
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aduan_portal.tables import INBOX
+from aduan_portal.tables import PUBLIC_REPORTS as TABLE
+
+__all__ = ["apply_public_event", "register_handlers"]
+
+log = get_logger(__name__)
+
+CONSUMER = "portal.on_public_report"
+
+
+def _published_values(event: PublicReportPublished) -> dict[str, Any]:
+    return {
+        "report_id": event.report_id,
+        "public_id": event.public_id,
+        "title": event.title,
+        "text": event.text,
+        "category": event.category,
+        "agency_id": event.agency_id,
+        "status": event.status.value,
+        "status_label": event.status_label,
+        "channel": event.channel.value,
+        "area": event.area,
+        "month": event.month,
+        "confidentiality_label": event.confidentiality_label,
+        "timeline": [t.model_dump(mode="json") for t in event.timeline],
+        "withdrawn": False,
+        "updated_at": event.occurred_at,
+    }
+
+
+def _tombstone_values(event: PublicReportWithdrawn) -> dict[str, Any]:
+    # The content is dropped, not just hidden: what is no longer public is not kept here.
+    return {
+        "report_id": event.report_id,
+        "public_id": event.public_id,
+        "title": None,
+        "text": "",
+        "category": None,
+        "agency_id": None,
+        "status": "withdrawn",
+        "status_label": "",
+        "channel": "",
+        "area": None,
+        "month": "",
+        "confidentiality_label": "",
+        "timeline": [],
+        "withdrawn": True,
+        "updated_at": event.occurred_at,
+    }
+
+
+async def apply_public_event(session: AsyncSession, event: PublicReportEvent) -> bool:
+    """Upsert (published) or tombstone (withdrawn) unless the row already reflects a newer
+    event. Returns whether the row changed."""
+    if isinstance(event, PublicReportPublished):
+        values = _published_values(event)
+        # Strictly newer: a replayed copy of the same publication changes nothing.
+        newer = TABLE.c.updated_at < event.occurred_at
+    else:
+        values = _tombstone_values(event)
+        # A withdrawal wins a tie: when in doubt, the report is not shown.
+        newer = TABLE.c.updated_at <= event.occurred_at
+    stmt = insert(TABLE).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TABLE.c.report_id],
+        set_={k: stmt.excluded[k] for k in values if k != "report_id"},
+        where=newer,
+    ).returning(TABLE.c.report_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+def register_handlers(runtime: ServiceRuntime) -> None:
+    @runtime.broker.subscriber(
+        runtime.topic(PUBLIC_REPORTS.name),
+        group_id=runtime.settings.consumer_group,
+        auto_offset_reset="earliest",
+        title="portal.on_public_report",
+        description="Builds the public read model from the gateway's redacted projection.",
+    )
+    async def on_public_report(event: PublicReportEvent) -> None:
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, CONSUMER, event.event_id):
+                return  # redelivery: already applied
+            changed = await apply_public_event(session, event)
+        log.info(
+            "public report event applied" if changed else "public report event was stale",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            event_type=event.event_type,
+        )

@@ -1,0 +1,48 @@
+"""The portal's own tables: the public read model, plus inbox/outbox."""
+
+from __future__ import annotations
+
+from aduan_kit.messaging import messaging_tables
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+__all__ = ["INBOX", "METADATA", "OUTBOX", "PUBLIC_REPORTS"]
+
+METADATA = MetaData()
+OUTBOX, INBOX = messaging_tables(METADATA)
+
+# One row per report the gateway ever published. A withdrawal keeps the row as a tombstone
+# (content emptied, `withdrawn` set) so that an older "published" event arriving late — a
+# replay of the compacted topic, a redelivery — cannot bring a withdrawn report back.
+# `updated_at` is the occurred_at of the event that wrote the row: it decides "newer" and
+# the list order, and is never shown (the exact time can re-identify; SPEC privacy rule 6).
+PUBLIC_REPORTS = Table(
+    "public_reports",
+    METADATA,
+    Column("report_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("public_id", String(64), nullable=False, index=True),
+    Column("title", String(300), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("category", String(100), nullable=True),
+    Column("agency_id", String(64), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("status_label", String(100), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("area", String(200), nullable=True),
+    Column("month", String(7), nullable=False),
+    Column("confidentiality_label", String(300), nullable=False),
+    Column("timeline", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("withdrawn", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+)

@@ -1,0 +1,62 @@
+"""The gateway's read model of a report, as domain objects (built from its own tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.values import Location, PhotoRef, SealedIdentity
+
+__all__ = ["ReportRecord", "TimelineRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRecord:
+    """One lifecycle transition as workflow announced it."""
+
+    version: int
+    status: ReportStatus
+    occurred_at: datetime
+    actor_role: Role
+    agency_id: str | None = None  # the report's agency after this step
+    actor_agency: str | None = None
+    actor_display_name: str | None = None
+    reason: str | None = None
+    follow_up_note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """A report as the gateway knows it. Content (from intake) and status (from workflow)
+    arrive on different topics in either order, so either half may still be missing:
+    `has_content` / `status is None` say which."""
+
+    report_id: UUID
+    channel: Channel
+    receipt_code: str | None = None
+    privacy: Privacy = Privacy.PRIVATE
+    has_content: bool = False
+    title: str | None = None
+    text: str | None = None
+    category: str | None = None
+    category_hint: str | None = None
+    agency_id: str | None = None
+    location: Location | None = None
+    photos: tuple[PhotoRef, ...] = ()
+    received_at: datetime | None = None
+    status: ReportStatus | None = None
+    status_version: int = 0
+    sealed_identity: SealedIdentity | None = None
+    timeline: tuple[TimelineRecord, ...] = field(default=())
+
+    @property
+    def complete(self) -> bool:
+        """Both halves known: only then may a view of it be shown or published."""
+        return self.has_content and self.status is not None and self.received_at is not None
+
+    @property
+    def shown_category(self) -> str | None:
+        """Workflow's category once triaged, else the reporter's hint."""
+        return self.category or self.category_hint

@@ -1,0 +1,70 @@
+"""The public projection: what the portal is told about a public report (SPEC rule 4, 8).
+
+Private reports are never projected. A public report is published once both its content
+and its status are known, and withdrawn when it is rejected (spam, out of scope).
+"""
+
+from __future__ import annotations
+
+from aduan_contracts.enums import Privacy, ReportStatus
+from aduan_contracts.events import (
+    PublicReportPublished,
+    PublicReportWithdrawn,
+    PublicTimelineEntry,
+)
+
+from aduan_gateway.domain.model import ReportRecord
+from aduan_gateway.domain.views import public_view
+
+__all__ = ["public_event"]
+
+
+def public_event(
+    record: ReportRecord, correlation_id: str, causation_id: str | None = None
+) -> PublicReportPublished | PublicReportWithdrawn | None:
+    """The event to publish after `record` changed, or None when nothing may be published."""
+    if record.privacy is not Privacy.PUBLIC or not record.complete:
+        return None
+    if record.status is ReportStatus.REJECTED:
+        return PublicReportWithdrawn(
+            report_id=record.report_id,
+            public_id=str(record.report_id),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+    view = public_view(record)
+    if view is None:  # pragma: no cover - guarded above; kept so a rule change fails safe
+        return None
+    return PublicReportPublished(
+        report_id=view.report_id,
+        public_id=str(view.report_id),
+        title=view.title,
+        text=view.text,
+        category=view.category,
+        agency_id=view.agency_id,
+        status=view.status,
+        status_label=view.status_label,
+        channel=view.channel,
+        area=view.area,
+        month=view.month,
+        confidentiality_label=view.confidentiality_label,
+        timeline=tuple(
+            PublicTimelineEntry(
+                status=t.status, label=t.label, month=t.month, agency_id=t.agency_id
+            )
+            for t in view.timeline
+        ),
+        completed_hours=_completed_hours(record),
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )
+
+
+def _completed_hours(record: ReportRecord) -> float | None:
+    """Hours from receipt to the latest completion (for the portal's statistics)."""
+    if record.status is not ReportStatus.COMPLETED or record.received_at is None:
+        return None
+    done = [t.occurred_at for t in record.timeline if t.status is ReportStatus.COMPLETED]
+    if not done:
+        return None
+    return round((max(done) - record.received_at).total_seconds() / 3600, 1)

@@ -1,0 +1,182 @@
+"""Which view each role gets, and what is in it; the public projection."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.events import PublicReportPublished, PublicReportWithdrawn
+from aduan_contracts.values import GeoPoint, Location, PhotoRef, SealedIdentity
+from aduan_gateway.domain.model import ReportRecord, TimelineRecord
+from aduan_gateway.domain.projection import public_event
+from aduan_gateway.domain.redaction import PUBLIC_LABEL, pseudonym
+from aduan_gateway.domain.views import officer_view, public_view
+
+SECRET = "pseudonym-secret-for-unit-tests-0123456789"
+RECEIVED = datetime(2024, 5, 17, 9, 31, 12, tzinfo=UTC)
+KEY_ID = uuid4()
+PHOTO = PhotoRef(sha256="a" * 64, content_type="image/jpeg", size_bytes=10)
+
+
+def record(**overrides: object) -> ReportRecord:
+    base = ReportRecord(
+        report_id=uuid4(),
+        channel=Channel.WHATSAPP,
+        receipt_code="ADU-AB12-CD34",
+        privacy=Privacy.PUBLIC,
+        has_content=True,
+        title="Jalan berlubang",
+        text="Lubang besar, hubungi 0812-3456-7890. Mobil B 1234 XYZ terperosok.",
+        category_hint="jalan",
+        category="jalan-rusak",
+        agency_id="dbm",
+        location=Location(point=GeoPoint(lat=-6.19, lon=106.82), address="Jl. Melati 5",
+                          area="Menteng"),
+        photos=(PHOTO,),
+        received_at=RECEIVED,
+        status=ReportStatus.DISPATCHED,
+        status_version=2,
+        sealed_identity=SealedIdentity(key_id=KEY_ID, nonce="A" * 16, ciphertext="xyz"),
+        timeline=(
+            TimelineRecord(1, ReportStatus.RECEIVED, RECEIVED, Role.SYSTEM),
+            TimelineRecord(2, ReportStatus.DISPATCHED, datetime(2024, 6, 2, tzinfo=UTC),
+                           Role.TICKET_ADMIN, agency_id="dbm", actor_display_name="Admin Ani",
+                           reason="jalan kota"),
+        ),
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def test_public_view_is_redacted() -> None:
+    view = public_view(record())
+    assert view is not None
+    dumped = view.model_dump_json()
+    assert "0812" not in dumped
+    assert "B 1234 XYZ" not in dumped
+    assert "Jl. Melati" not in dumped
+    assert "-6.19" not in dumped
+    assert "Admin Ani" not in dumped
+    assert "09:31" not in dumped
+    assert "ADU-AB12-CD34" not in dumped
+    assert view.month == "2024-05"
+    assert view.area == "Menteng"
+    assert view.status_label == "Disposisi"
+    assert view.confidentiality_label == PUBLIC_LABEL
+    assert [t.month for t in view.timeline] == ["2024-05", "2024-06"]
+    assert view.timeline[1].agency_id == "dbm"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"privacy": Privacy.PRIVATE},
+        {"status": None, "status_version": 0},
+        {"has_content": False, "text": None, "received_at": None},
+        {"status": ReportStatus.REJECTED},
+    ],
+)
+def test_public_view_refused(changes: dict[str, object]) -> None:
+    assert public_view(record(**changes)) is None
+
+
+@pytest.mark.parametrize("role", [Role.VALIDATOR, Role.TICKET_ADMIN, Role.ADMINISTRATOR])
+def test_full_roles_see_exact_details_but_only_a_pseudonym(role: Role) -> None:
+    view = officer_view(record(), role, None, SECRET)
+    assert view is not None
+    assert view.access == "full"
+    assert view.received_at == RECEIVED
+    assert view.location is not None
+    assert view.location.point == GeoPoint(lat=-6.19, lon=106.82)
+    assert "0812-3456-7890" in view.text  # full text for the roles that may see it
+    assert view.reporter == pseudonym(SECRET, str(KEY_ID))
+    assert view.photos == (PHOTO,)  # a public report's photos are not locked
+    assert view.timeline[1].actor_display_name == "Admin Ani"
+    assert view.timeline[1].occurred_at is not None
+    dumped = view.model_dump_json()
+    assert "ciphertext" not in dumped
+    assert "xyz" not in dumped
+
+
+def test_private_photos_locked_even_for_validator() -> None:
+    view = officer_view(record(privacy=Privacy.PRIVATE), Role.VALIDATOR, None, SECRET)
+    assert view is not None
+    assert view.photos == ()
+    assert view.photos_locked
+    assert view.confidentiality_label == "Privat"
+
+
+def test_agency_officer_of_the_agency_gets_coarse_view() -> None:
+    view = officer_view(record(privacy=Privacy.PRIVATE), Role.AGENCY_OFFICER, "dbm", SECRET)
+    assert view is not None
+    assert view.access == "agency"
+    assert view.received_at is None
+    assert view.month == "2024-05"
+    assert view.location is not None
+    assert view.location.point is None
+    assert view.location.address is None
+    assert view.location.area == "Menteng"
+    assert view.photos == ()
+    assert view.receipt_code is None
+    assert "0812" not in view.text
+    assert all(t.occurred_at is None for t in view.timeline)
+    assert view.reporter == pseudonym(SECRET, str(KEY_ID))
+
+
+@pytest.mark.parametrize(
+    ("role", "agency"),
+    [
+        (Role.AGENCY_OFFICER, "dlh"),  # another agency
+        (Role.AGENCY_OFFICER, None),  # officer without an agency
+        (Role.PUBLIC, None),
+        (Role.REPORTER, None),
+        (Role.SYSTEM, None),
+    ],
+)
+def test_officer_view_refused(role: Role, agency: str | None) -> None:
+    assert officer_view(record(), role, agency, SECRET) is None
+
+
+def test_officer_view_waits_for_content_and_status() -> None:
+    assert officer_view(record(has_content=False), Role.VALIDATOR, None, SECRET) is None
+    assert officer_view(record(status=None), Role.VALIDATOR, None, SECRET) is None
+
+
+def test_reporter_without_identity_has_no_pseudonym() -> None:
+    view = officer_view(record(sealed_identity=None), Role.VALIDATOR, None, SECRET)
+    assert view is not None
+    assert view.reporter is None
+
+
+def test_projection_publishes_public_reports_only() -> None:
+    event = public_event(record(), "cid", "cause")
+    assert isinstance(event, PublicReportPublished)
+    assert event.public_id == str(event.report_id)
+    assert "0812" not in event.text
+    assert event.month == "2024-05"
+    assert event.area == "Menteng"
+    assert event.status_label == ReportStatus.DISPATCHED.label_id
+    assert event.confidentiality_label == PUBLIC_LABEL
+    assert [t.status for t in event.timeline] == [ReportStatus.RECEIVED, ReportStatus.DISPATCHED]
+    assert event.correlation_id == "cid"
+    assert public_event(record(privacy=Privacy.PRIVATE), "cid") is None
+    assert public_event(record(status=None), "cid") is None
+
+
+def test_projection_withdraws_rejected_and_times_completion() -> None:
+    rejected = public_event(record(status=ReportStatus.REJECTED), "cid")
+    assert isinstance(rejected, PublicReportWithdrawn)
+    done = record(
+        status=ReportStatus.COMPLETED,
+        timeline=(
+            TimelineRecord(1, ReportStatus.RECEIVED, RECEIVED, Role.SYSTEM),
+            TimelineRecord(2, ReportStatus.COMPLETED, datetime(2024, 5, 18, 21, 31, 12, tzinfo=UTC),
+                           Role.VALIDATOR),
+        ),
+    )
+    completed = public_event(done, "cid")
+    assert isinstance(completed, PublicReportPublished)
+    assert completed.completed_hours == 36.0

@@ -1,0 +1,1 @@
+"""Workflow's domain: plain Python, no I/O."""

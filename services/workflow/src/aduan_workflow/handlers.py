@@ -1,0 +1,361 @@
+"""Kafka subscribers: new reports open a case; commands move it through its lifecycle.
+
+Each message is applied in one transaction that also claims the inbox and queues what
+workflow announces (status changes, command replies) in the outbox, so a redelivered message
+changes nothing and nothing is announced that was not committed.
+"""
+
+# No `from __future__ import annotations` here: faststream resolves handler annotations at
+# registration, and the Annotated unions must stay real objects for it.
+
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aduan_contracts.commands import DispatchReport, MergeReport, WorkflowCommand
+from aduan_contracts.enums import Channel, ReportStatus
+from aduan_contracts.envelope import utcnow
+from aduan_contracts.events import (
+    CommandAccepted,
+    CommandRefused,
+    ReportAmended,
+    ReportIntakeEvent,
+    ReportStatusChanged,
+    ReportSubmitted,
+)
+from aduan_contracts.topics import (
+    ALL_TOPICS,
+    COMMAND_REPLIES,
+    REPORT_INTAKE,
+    STATUS_CHANGED,
+    WORKFLOW_COMMANDS,
+)
+from aduan_contracts.values import Actor, FollowUp
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
+from aduan_kit.messaging import add_to_outbox, claim_inbox
+from aduan_kit.runtime import ServiceRuntime
+from faststream.kafka import KafkaMessage
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aduan_workflow.config import Settings
+from aduan_workflow.domain.lifecycle import (
+    SYSTEM_ACTOR,
+    Refusal,
+    Report,
+    Transition,
+    apply,
+    check_merge_target,
+    decide,
+    opening,
+)
+from aduan_workflow.tables import INBOX, OUTBOX, REPORTS, ROUTING_RULES, STATUS_HISTORY
+
+__all__ = ["COMMANDS_CONSUMER", "INTAKE_CONSUMER", "register_handlers"]
+
+log = get_logger(__name__)
+
+INTAKE_CONSUMER = "workflow.intake"
+COMMANDS_CONSUMER = "workflow.commands"
+
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def _row_to_report(row: Any) -> Report:
+    return Report(
+        id=row.id,
+        receipt_code=row.receipt_code,
+        channel=Channel(row.channel),
+        status=ReportStatus(row.status),
+        version=row.version,
+        agency_id=row.agency_id,
+        category=row.category,
+        received_at=row.received_at,
+        completed_at=row.completed_at,
+        merged_into=row.merged_into,
+    )
+
+
+async def load_report(session: AsyncSession, report_id: UUID, lock: bool = False) -> Report | None:
+    stmt = select(REPORTS).where(REPORTS.c.id == report_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).first()
+    return _row_to_report(row) if row is not None else None
+
+
+class Recorder:
+    """Writes a step of a report's history and queues its `ReportStatusChanged`."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.status_topic = runtime.topic(STATUS_CHANGED.name)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        report: Report,
+        from_status: ReportStatus | None,
+        actor: Actor,
+        occurred_at: datetime,
+        reason: str | None,
+        correlation_id: str,
+        causation_id: str,
+        follow_up: FollowUp | None = None,
+        field_result: str | None = None,
+    ) -> None:
+        """`report` is the report *after* the step."""
+        # Append-only: status_history is only ever inserted into.
+        await session.execute(
+            STATUS_HISTORY.insert().values(
+                report_id=report.id,
+                version=report.version,
+                from_status=from_status.value if from_status else None,
+                to_status=report.status.value,
+                actor_id=actor.id,
+                actor_role=actor.role.value,
+                actor_agency=actor.agency_id,
+                actor_display_name=actor.display_name,
+                reason=reason,
+                follow_up=follow_up.model_dump(mode="json") if follow_up else None,
+                occurred_at=occurred_at,
+            )
+        )
+        event = ReportStatusChanged(
+            occurred_at=occurred_at,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            report_id=report.id,
+            receipt_code=report.receipt_code,
+            channel=report.channel,
+            version=report.version,
+            from_status=from_status,
+            to_status=report.status,
+            actor=actor,
+            reason=reason,
+            category=report.category,
+            agency_id=report.agency_id,
+            merged_into=report.merged_into,
+            follow_up=follow_up,
+            field_result=field_result,
+        )
+        await add_to_outbox(session, OUTBOX, self.status_topic, event, key=report.id)
+
+    async def transition(
+        self,
+        session: AsyncSession,
+        report: Report,
+        step: Transition,
+        correlation_id: str,
+        causation_id: str,
+    ) -> Report | None:
+        """Store `step`; None when the report moved on meanwhile (optimistic check)."""
+        after = apply(report, step)
+        updated = await session.execute(
+            REPORTS.update()
+            .where(REPORTS.c.id == report.id, REPORTS.c.version == report.version)
+            .values(
+                status=after.status.value,
+                version=after.version,
+                agency_id=after.agency_id,
+                category=after.category,
+                completed_at=after.completed_at,
+                merged_into=after.merged_into,
+                updated_at=step.occurred_at,
+            )
+            .returning(REPORTS.c.id)
+        )
+        if updated.first() is None:
+            return None
+        await self.record(
+            session,
+            after,
+            step.from_status,
+            step.actor,
+            step.occurred_at,
+            step.reason,
+            correlation_id,
+            causation_id,
+            follow_up=step.follow_up,
+            field_result=step.field_result,
+        )
+        return after
+
+
+def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
+    """Subscribers and (for the AsyncAPI document) publishers on `runtime.broker`."""
+    broker = runtime.broker
+    recorder = Recorder(runtime)
+    replies_topic = runtime.topic(COMMAND_REPLIES.name)
+    # Topics that carry other contracts: a reply must never be written into one of them.
+    reserved = {runtime.topic(spec.name) for spec in ALL_TOPICS} - {replies_topic}
+
+    broker.publisher(
+        recorder.status_topic,
+        title="workflow.status-changed",
+        description=STATUS_CHANGED.description,
+        schema=ReportStatusChanged,
+    )
+    broker.publisher(
+        replies_topic,
+        title="workflow.command-replies",
+        description=COMMAND_REPLIES.description
+        + " Sent to the command's `reply_to` header topic when given, else here.",
+        schema=CommandAccepted | CommandRefused,
+    )
+
+    async def auto_route(session: AsyncSession, report: Report, event: ReportSubmitted) -> None:
+        """Dispatch at once when a routing rule knows the category (SPEC: auto-routing)."""
+        if report.category is None:
+            return
+        agency_id = await session.scalar(
+            select(ROUTING_RULES.c.agency_id).where(ROUTING_RULES.c.category == report.category)
+        )
+        if agency_id is None:
+            return
+        command = DispatchReport(
+            report_id=report.id,
+            actor=SYSTEM_ACTOR,
+            agency_id=agency_id,
+            note=f"auto-routed by the rule for category {report.category}",
+            correlation_id=event.correlation_id,
+        )
+        step = decide(report, command, utcnow(), settings.reopen_window)
+        if isinstance(step, Transition):
+            await recorder.transition(
+                session, report, step, event.correlation_id, str(event.event_id)
+            )
+
+    @broker.subscriber(
+        runtime.topic(REPORT_INTAKE.name),
+        group_id=settings.consumer_group,
+        auto_offset_reset="earliest",
+        title="workflow.on-report-intake",
+        description="Opens a case (status received) for every new report; "
+        "auto-dispatches it when a routing rule knows its category.",
+    )
+    async def on_report_intake(event: ReportIntakeEvent) -> None:
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, INTAKE_CONSUMER, event.event_id):
+                log.info("intake event already applied", event_id=str(event.event_id))
+                return
+            if isinstance(event, ReportAmended):
+                # Amendments add content only, which workflow does not hold.
+                return
+            report = opening(event)
+            now = utcnow()
+            inserted = await session.execute(
+                insert(REPORTS)
+                .values(
+                    id=report.id,
+                    receipt_code=report.receipt_code,
+                    channel=report.channel.value,
+                    status=report.status.value,
+                    version=report.version,
+                    agency_id=None,
+                    category=report.category,
+                    received_at=report.received_at,
+                    updated_at=now,
+                )
+                # The inbox stops the same event; this stops the same report arriving
+                # again under a new event id (e.g. intake re-publishing after a crash).
+                .on_conflict_do_nothing(index_elements=[REPORTS.c.id])
+                .returning(REPORTS.c.id)
+            )
+            if inserted.first() is None:
+                log.warning(
+                    "report already open; event ignored",
+                    report_id=str(report.id),
+                    event_id=str(event.event_id),
+                )
+                return
+            await recorder.record(
+                session,
+                report,
+                None,
+                SYSTEM_ACTOR,
+                now,
+                None,
+                event.correlation_id,
+                str(event.event_id),
+            )
+            await auto_route(session, report, event)
+        log.info("report opened", report_id=str(report.id), event_id=str(event.event_id))
+        runtime.wake_relay()
+
+    def reply_topic(msg: KafkaMessage) -> str:
+        wanted = msg.reply_to
+        if not wanted:
+            return replies_topic
+        if not _TOPIC_NAME.match(wanted) or wanted in reserved or wanted.endswith(".dlq"):
+            log.warning("unusable reply_to header; replying on the default topic")
+            return replies_topic
+        return wanted
+
+    async def execute(
+        session: AsyncSession, command: WorkflowCommand
+    ) -> CommandAccepted | CommandRefused:
+        def refused(refusal: Refusal) -> CommandRefused:
+            return CommandRefused(
+                command_id=command.event_id,
+                report_id=command.report_id,
+                code=refusal.code,
+                reason=refusal.reason,
+                correlation_id=command.correlation_id,
+                causation_id=str(command.event_id),
+            )
+
+        report = await load_report(session, command.report_id, lock=True)
+        if report is None:
+            return refused(Refusal("not_found", f"report {command.report_id} is unknown"))
+        step = decide(report, command, utcnow(), settings.reopen_window)
+        if isinstance(step, Transition) and isinstance(command, MergeReport):
+            primary = await load_report(session, command.primary_report_id)
+            if problem := check_merge_target(report, primary):
+                step = problem
+        if isinstance(step, Refusal):
+            return refused(step)
+        after = await recorder.transition(
+            session, report, step, command.correlation_id, str(command.event_id)
+        )
+        if after is None:
+            # Unreachable while the row is locked FOR UPDATE; kept as the last guard.
+            return refused(Refusal("version_conflict", "the report changed meanwhile; retry"))
+        return CommandAccepted(
+            command_id=command.event_id,
+            report_id=after.id,
+            status=after.status,
+            version=after.version,
+            correlation_id=command.correlation_id,
+            causation_id=str(command.event_id),
+        )
+
+    @broker.subscriber(
+        runtime.topic(WORKFLOW_COMMANDS.name),
+        group_id=settings.consumer_group,
+        auto_offset_reset="earliest",
+        # The reply goes through the outbox (same transaction as the change); faststream's
+        # own reply would be sent before the commit, and once more per redelivery.
+        no_reply=True,
+        title="workflow.on-command",
+        description="Applies an officer's or reporter's command and replies "
+        "CommandAccepted/CommandRefused on the `reply_to` topic.",
+    )
+    async def on_workflow_command(command: WorkflowCommand, msg: KafkaMessage) -> None:
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, COMMANDS_CONSUMER, command.event_id):
+                # Redelivery: its reply was queued with the first delivery.
+                log.info("command already applied", event_id=str(command.event_id))
+                return
+            reply = await execute(session, command)
+            await add_to_outbox(session, OUTBOX, reply_topic(msg), reply, key=command.report_id)
+        log.info(
+            "command handled",
+            report_id=str(command.report_id),
+            command=command.command_type,
+            outcome=reply.event_type,
+            code=getattr(reply, "code", None),
+        )
+        runtime.wake_relay()

@@ -1,0 +1,69 @@
+"""Workflow's own tables (SQLAlchemy Core). No personal data lives here: workflow knows a
+report by id, receipt code, channel, category and assignment only."""
+
+from __future__ import annotations
+
+from aduan_kit.messaging import messaging_tables
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+__all__ = ["INBOX", "METADATA", "OUTBOX", "REPORTS", "ROUTING_RULES", "STATUS_HISTORY"]
+
+METADATA = MetaData()
+OUTBOX, INBOX = messaging_tables(METADATA)
+
+REPORTS = Table(
+    "reports",
+    METADATA,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("receipt_code", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    # Optimistic concurrency: every transition is `... WHERE version = <read version>`.
+    Column("version", Integer, nullable=False),
+    Column("agency_id", String(64), nullable=True),
+    Column("category", String(100), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("merged_into", PgUUID(as_uuid=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+STATUS_HISTORY = Table(
+    "status_history",
+    METADATA,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("from_status", String(32), nullable=True),
+    Column("to_status", String(32), nullable=False),
+    Column("actor_id", String(128), nullable=False),
+    Column("actor_role", String(32), nullable=False),
+    Column("actor_agency", String(64), nullable=True),
+    # The officer's name, shown on their follow-up (SPEC: leaks traceable to who handled it).
+    Column("actor_display_name", String(200), nullable=True),
+    Column("reason", String(5000), nullable=True),
+    Column("follow_up", JSONB, nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    # Append-only: one row per version; a second writer of the same version fails here.
+    UniqueConstraint("report_id", "version", name="uq_status_history_report_version"),
+)
+
+ROUTING_RULES = Table(
+    "routing_rules",
+    METADATA,
+    # Agencies and categories are data, not code (SPEC): operators fill this table.
+    Column("category", String(100), primary_key=True),
+    Column("agency_id", String(64), nullable=False),
+)
