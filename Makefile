@@ -44,9 +44,7 @@ test-unit: deps ## unit tests only (no infrastructure)
 lint: deps ## ruff and mypy --strict over libs and services
 	uv run --frozen ruff check libs services tests
 	uv run --frozen ruff format --check libs services tests
-	uv run --frozen mypy libs/contracts/src libs/kit/src libs/testing/src \
-	  services/intake/src services/workflow/src services/privacy-gateway/src \
-	  services/portal/src services/notifier/src
+	uv run --frozen mypy
 
 fmt: deps ## format the code
 	uv run --frozen ruff format libs services tests

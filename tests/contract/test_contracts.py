@@ -6,13 +6,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import BaseModel, ValidationError
-
 from aduan_contracts import commands, decode, encode, events
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.topics import ALL_TOPICS, REPORT_INTAKE, WORKFLOW_COMMANDS
 from aduan_contracts.values import Actor
+from pydantic import BaseModel, ValidationError
 
 
 def all_messages() -> list[type[Envelope]]:
@@ -66,13 +65,20 @@ def test_command_union_is_discriminated() -> None:
 def test_bad_receipt_code_and_naive_time_are_refused() -> None:
     with pytest.raises(ValidationError):
         events.ReportSubmitted(
-            report_id=uuid.uuid4(), receipt_code="123", channel=Channel.SMS,
-            channel_message_id="x", text="t", received_at=datetime.now(UTC),
+            report_id=uuid.uuid4(),
+            receipt_code="123",
+            channel=Channel.SMS,
+            channel_message_id="x",
+            text="t",
+            received_at=datetime.now(UTC),
         )
     with pytest.raises(ValidationError, match="timezone"):
         events.CommandAccepted(
-            command_id=uuid.uuid4(), report_id=uuid.uuid4(), status=ReportStatus.RECEIVED,
-            version=1, occurred_at=datetime(2026, 1, 1),
+            command_id=uuid.uuid4(),
+            report_id=uuid.uuid4(),
+            status=ReportStatus.RECEIVED,
+            version=1,
+            occurred_at=datetime(2026, 1, 1),
         )
 
 

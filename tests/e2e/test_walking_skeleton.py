@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-
 from aduan_gateway.auth import issue_access_token
 from aduan_testing.plugin import Isolation
 
@@ -54,9 +53,7 @@ class Platform:
         return "\n".join(p.read_text(errors="replace") for p in self.logs.values())
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0
-) -> Any:
+async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
     """Poll until `probe` returns something truthy; the platform is asynchronous."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
@@ -162,7 +159,8 @@ async def test_one_report_through_all_five_services(platform: Platform) -> None:
             "title": "Pungutan liar di kantor kelurahan",
         }
         r = await client.post(
-            f"{u['intake']}/v1/channels/web", data=private_form,
+            f"{u['intake']}/v1/channels/web",
+            data=private_form,
             headers={"Accept": "application/json"},
         )
         assert r.status_code == 201, r.text

@@ -12,9 +12,8 @@ import os
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from aduan_contracts.values import SealedIdentity
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = ["new_key", "open_identity", "seal_identity"]
 

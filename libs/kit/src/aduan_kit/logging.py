@@ -19,9 +19,24 @@ correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=No
 
 PERSONAL_FIELDS = frozenset(
     {
-        "name", "reporter", "reporter_name", "contact", "phone", "email", "address",
-        "text", "body", "identity", "handle", "nik", "lat", "lon", "point", "password",
-        "token", "key",
+        "name",
+        "reporter",
+        "reporter_name",
+        "contact",
+        "phone",
+        "email",
+        "address",
+        "text",
+        "body",
+        "identity",
+        "handle",
+        "nik",
+        "lat",
+        "lon",
+        "point",
+        "password",
+        "token",
+        "key",
     }
 )
 
@@ -75,4 +90,4 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

@@ -14,12 +14,16 @@ dead-letter middleware, broker and producer factories, topic administration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from uuid import UUID
 
+from aduan_contracts.envelope import Envelope
+from aduan_contracts.serialization import encode
+from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -45,9 +49,6 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aduan_contracts.envelope import Envelope
-from aduan_contracts.serialization import encode
-from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
 from aduan_kit.logging import correlation_id, get_logger
 
 __all__ = [
@@ -104,7 +105,7 @@ def create_messaging_tables(op: Any) -> None:
     """For a service's first Alembic revision: `create_messaging_tables(op)`."""
     outbox, inbox = messaging_tables(MetaData())
     for table in (outbox, inbox):
-        op.create_table(table.name, *[c.copy() for c in table.columns])  # type: ignore[attr-defined]
+        op.create_table(table.name, *[c._copy() for c in table.columns])
 
 
 async def claim_inbox(session: AsyncSession, inbox: Table, consumer: str, event_id: UUID) -> bool:
@@ -227,10 +228,8 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
             if sent < self._batch:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
@@ -248,8 +247,9 @@ class OutboxRelay:
             while await self.relay_once():
                 pass
         except Exception as exc:
-            log.warning("outbox not drained at shutdown; rows stay for next start",
-                        error=type(exc).__name__)
+            log.warning(
+                "outbox not drained at shutdown; rows stay for next start", error=type(exc).__name__
+            )
 
 
 # --- consuming ------------------------------------------------------------------------------
@@ -290,15 +290,25 @@ def dead_letter_middleware(
                     attempts.pop(where, None)
                     if topic.endswith(".dlq"):
                         # Never dead-letter a dead letter: log it and move on.
-                        log.error("dead-letter consumer failed", topic=topic, offset=offset,
-                                  error=type(exc).__name__)
+                        log.error(
+                            "dead-letter consumer failed",
+                            topic=topic,
+                            offset=offset,
+                            error=type(exc).__name__,
+                        )
                         return None
                     await self._dead_letter(raw, exc, count)
                     CONSUMED.labels(topic, "dead_lettered").inc()
                     return None
                 CONSUMED.labels(topic, "retried").inc()
-                log.warning("handler failed; will retry", topic=topic, partition=partition,
-                            offset=offset, attempt=count, error=type(exc).__name__)
+                log.warning(
+                    "handler failed; will retry",
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    attempt=count,
+                    error=type(exc).__name__,
+                )
                 await asyncio.sleep(backoff_s * 2 ** (count - 1))
                 raise
             finally:
@@ -319,8 +329,14 @@ def dead_letter_middleware(
             )
             await broker.publish(raw.value, f"{raw.topic}.dlq", key=raw.key, headers=headers)
             DEAD_LETTERED.labels(raw.topic).inc()
-            log.error("message dead-lettered", topic=raw.topic, partition=raw.partition,
-                      offset=raw.offset, attempts=count, error=type(exc).__name__)
+            log.error(
+                "message dead-lettered",
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                attempts=count,
+                error=type(exc).__name__,
+            )
 
     return DeadLetter
 
@@ -370,10 +386,8 @@ async def ensure_topics(
             if s.qualified(namespace) not in existing
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently
         return [t.name for t in new]
     finally:
         await admin.close()

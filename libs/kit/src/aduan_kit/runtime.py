@@ -171,8 +171,11 @@ class ServiceRuntime:
             results = await self.check_health()
             ok = all(v == "ok" for v in results.values())
             return JSONResponse(
-                {"status": "ok" if ok else "degraded", "service": self.settings.service_name,
-                 "checks": results},
+                {
+                    "status": "ok" if ok else "degraded",
+                    "service": self.settings.service_name,
+                    "checks": results,
+                },
                 status_code=200 if ok else 503,
             )
 

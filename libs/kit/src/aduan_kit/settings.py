@@ -40,7 +40,9 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _defaults_from_name(self) -> ServiceSettings:
         if not self.consumer_group:
-            self.consumer_group = f"{self.topic_namespace + '.' if self.topic_namespace else ''}{self.service_name}"
+            self.consumer_group = (
+                f"{self.topic_namespace + '.' if self.topic_namespace else ''}{self.service_name}"
+            )
         if not self.redis_prefix:
             self.redis_prefix = f"aduan:{self.service_name}:"
         if self.environment == "production" and "postgres:postgres@" in self.database_url:

@@ -7,6 +7,7 @@ import asyncio
 import os
 
 from aduan_contracts.topics import ALL_TOPICS
+
 from aduan_kit.messaging import ensure_topics
 
 
@@ -17,7 +18,9 @@ def main() -> None:
     )
     parser.add_argument("--namespace", default=os.environ.get("ADUAN_TOPIC_NAMESPACE", ""))
     parser.add_argument(
-        "--replication-factor", type=int, default=int(os.environ.get("ADUAN_TOPIC_REPLICATION", "1"))
+        "--replication-factor",
+        type=int,
+        default=int(os.environ.get("ADUAN_TOPIC_REPLICATION", "1")),
     )
     args = parser.parse_args()
     created = asyncio.run(

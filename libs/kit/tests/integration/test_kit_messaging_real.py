@@ -11,9 +11,6 @@ from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import MetaData, func, select
-
 from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.topics import REPORT_INTAKE, TopicSpec
@@ -28,6 +25,8 @@ from aduan_kit.messaging import (
     messaging_tables,
 )
 from aduan_testing.plugin import Isolation
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import MetaData, func, select
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +36,11 @@ OUTBOX, INBOX = messaging_tables(METADATA)
 
 def amended(text: str) -> ReportAmended:
     return ReportAmended(
-        report_id=uuid.uuid4(), channel="email", channel_message_id=uuid.uuid4().hex,
-        text=text, received_at=datetime.now(UTC),
+        report_id=uuid.uuid4(),
+        channel="email",
+        channel_message_id=uuid.uuid4().hex,
+        text=text,
+        received_at=datetime.now(UTC),
     )
 
 

@@ -31,9 +31,12 @@ def _docker_answers() -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        return subprocess.run(
-            ["docker", "info"], capture_output=True, timeout=10, check=False
-        ).returncode == 0
+        return (
+            subprocess.run(
+                ["docker", "info"], capture_output=True, timeout=10, check=False
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -81,12 +84,12 @@ class Infra:
         if url := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             infra.kafka, infra.source["kafka"] = url, "environment"
         elif use_docker():
-            from testcontainers.community.kafka import KafkaContainer  # type: ignore[import-not-found]
+            from testcontainers.community.kafka import KafkaContainer
 
-            c = KafkaContainer("apache/kafka:4.1.0").with_kraft()
-            c.start()
-            infra._containers.append(c)
-            infra.kafka, infra.source["kafka"] = c.get_bootstrap_server(), "testcontainers"
+            kc = KafkaContainer("apache/kafka:4.1.0").with_kraft()
+            kc.start()
+            infra._containers.append(kc)
+            infra.kafka, infra.source["kafka"] = kc.get_bootstrap_server(), "testcontainers"
         else:
             _script("kafka")
             infra.kafka, infra.source["kafka"] = "127.0.0.1:9092", "deploy/scripts/kafka.sh"
@@ -94,12 +97,12 @@ class Infra:
         if url := os.environ.get("DATABASE_URL"):
             infra.database_url, infra.source["postgres"] = url, "environment"
         elif use_docker():
-            from testcontainers.community.postgres import PostgresContainer  # type: ignore[import-not-found]
+            from testcontainers.community.postgres import PostgresContainer
 
-            c = PostgresContainer("postgres:15", driver="asyncpg")
-            c.start()
-            infra._containers.append(c)
-            infra.database_url, infra.source["postgres"] = c.get_connection_url(), "testcontainers"
+            pc = PostgresContainer("postgres:15", driver="asyncpg")
+            pc.start()
+            infra._containers.append(pc)
+            infra.database_url, infra.source["postgres"] = pc.get_connection_url(), "testcontainers"
         else:
             _script("postgres")
             infra.database_url = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres"
@@ -108,16 +111,19 @@ class Infra:
         if url := os.environ.get("REDIS_URL"):
             infra.redis_url, infra.source["redis"] = url, "environment"
         elif use_docker():
-            from testcontainers.community.redis import RedisContainer  # type: ignore[import-not-found]
+            from testcontainers.community.redis import RedisContainer
 
-            c = RedisContainer("redis:7")
-            c.start()
-            infra._containers.append(c)
-            host, port = c.get_container_host_ip(), c.get_exposed_port(6379)
+            rc = RedisContainer("redis:7")
+            rc.start()
+            infra._containers.append(rc)
+            host, port = rc.get_container_host_ip(), rc.get_exposed_port(6379)
             infra.redis_url, infra.source["redis"] = f"redis://{host}:{port}/0", "testcontainers"
         else:
             _script("redis")
-            infra.redis_url, infra.source["redis"] = "redis://127.0.0.1:6379/0", "deploy/scripts/redis.sh"
+            infra.redis_url, infra.source["redis"] = (
+                "redis://127.0.0.1:6379/0",
+                "deploy/scripts/redis.sh",
+            )
         return infra
 
     def close(self) -> None:

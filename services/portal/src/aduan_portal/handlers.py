@@ -84,13 +84,13 @@ async def apply_public_event(session: AsyncSession, event: PublicReportEvent) ->
         values = _tombstone_values(event)
         # A withdrawal wins a tie: when in doubt, the report is not shown.
         newer = TABLE.c.updated_at <= event.occurred_at
-    stmt = insert(TABLE).values(**values)
-    stmt = stmt.on_conflict_do_update(
+    insert_row = insert(TABLE).values(**values)
+    upsert = insert_row.on_conflict_do_update(
         index_elements=[TABLE.c.report_id],
-        set_={k: stmt.excluded[k] for k in values if k != "report_id"},
+        set_={k: insert_row.excluded[k] for k in values if k != "report_id"},
         where=newer,
     ).returning(TABLE.c.report_id)
-    return (await session.execute(stmt)).first() is not None
+    return (await session.execute(upsert)).first() is not None
 
 
 def register_handlers(runtime: ServiceRuntime) -> None:

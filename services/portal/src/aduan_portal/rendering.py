@@ -57,8 +57,12 @@ def _common(lang: Language, path: str, **params: Any) -> dict[str, Any]:
         "t": ui_strings(lang),
         "link": lambda p, **kw: _link(p, lang, **kw),
         "switch": [
-            {"code": code, "label": "Bahasa Indonesia" if code == "id" else "English",
-             "href": _link(path, code, **params), "current": code == lang}
+            {
+                "code": code,
+                "label": "Bahasa Indonesia" if code == "id" else "English",
+                "href": _link(path, code, **params),
+                "current": code == lang,
+            }
             for code in LANGUAGES
         ],
     }
@@ -71,20 +75,22 @@ def render_index(
     has_next: bool = False,
     status: str | None = None,
 ) -> str:
-    return _environment().get_template("index.html").render(
-        reports=reports,
-        page=page,
-        has_next=has_next,
-        status=status or "",
-        **_common(lang, "/", page=page if page > 1 else None, status=status),
+    return (
+        _environment()
+        .get_template("index.html")
+        .render(
+            reports=reports,
+            page=page,
+            has_next=has_next,
+            status=status or "",
+            **_common(lang, "/", page=page if page > 1 else None, status=status),
+        )
     )
 
 
 def render_report(report: PublicReport, lang: Language) -> str:
     path = f"/reports/{report.public_id}"
-    return _environment().get_template("report.html").render(
-        report=report, **_common(lang, path)
-    )
+    return _environment().get_template("report.html").render(report=report, **_common(lang, path))
 
 
 def render_not_found(lang: Language, path: str) -> str:

@@ -73,7 +73,9 @@ def field_error(exc: InvalidField) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=422)
 
 
-def problem(status: int, error: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def problem(
+    status: int, error: str, reason: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         ProblemBody(error=error, reason=reason).model_dump(), status_code=status, headers=headers
     )

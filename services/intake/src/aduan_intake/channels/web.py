@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
+from aduan_contracts.enums import Channel, Privacy
+from aduan_contracts.values import GeoPoint, Location
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aduan_contracts.enums import Channel, Privacy
-from aduan_contracts.values import GeoPoint, Location
 from aduan_intake.channels.common import (
     ChannelContext,
     FieldError,
@@ -190,8 +190,8 @@ def render_form(submission_id: str, action: str = "/v1/channels/web") -> str:
 {_label("text", "Isi aduan", "Complaint")}
 <textarea id="text" name="text" rows="8" required minlength="{TEXT_MIN}"
  maxlength="{TEXT_MAX}" aria-describedby="text-hint"></textarea>
-<p id="text-hint" class="hint">Ceritakan masalahnya, {TEXT_MIN}–{TEXT_MAX} karakter.
-<small lang="en">Describe the problem, {TEXT_MIN}–{TEXT_MAX} characters.</small></p>
+<p id="text-hint" class="hint">Ceritakan masalahnya, {TEXT_MIN}&ndash;{TEXT_MAX} karakter.
+<small lang="en">Describe the problem, {TEXT_MIN}&ndash;{TEXT_MAX} characters.</small></p>
 {_label("category", "Kategori", "Category", optional=True)}
 <input id="category" name="category" type="text" maxlength="100">
 <fieldset>

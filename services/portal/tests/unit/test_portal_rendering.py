@@ -1,0 +1,119 @@
+"""Server-rendered pages: labels shown, language switch, escaping, no invented data."""
+
+from __future__ import annotations
+
+import uuid
+
+from aduan_contracts.enums import Channel, ReportStatus
+from aduan_contracts.events import PublicReportPublished, PublicTimelineEntry
+from aduan_portal.domain import PublicReport, month_name, pick_language
+from aduan_portal.rendering import render_index, render_not_found, render_report
+
+CONFIDENTIAL = "Publik — detail laporan dan data pelapor tidak boleh disebarluaskan"
+
+
+def published(**overrides: object) -> PublicReportPublished:
+    fields: dict[str, object] = {
+        "report_id": uuid.uuid4(),
+        "public_id": "P-7K3M9Q",
+        "title": "Jalan berlubang di Gambir",
+        "text": "Lubang besar di depan sekolah.",
+        "category": "jalan",
+        "agency_id": "bina-marga",
+        "status": ReportStatus.IN_PROGRESS,
+        "status_label": "Dalam Proses",
+        "channel": Channel.WEB,
+        "area": "Gambir",
+        "month": "2026-03",
+        "confidentiality_label": CONFIDENTIAL,
+        "timeline": (
+            PublicTimelineEntry(status=ReportStatus.RECEIVED, label="Menunggu", month="2026-03"),
+            PublicTimelineEntry(
+                status=ReportStatus.IN_PROGRESS,
+                label="Dalam Proses",
+                month="2026-03",
+                agency_id="bina-marga",
+            ),
+        ),
+    }
+    fields.update(overrides)
+    return PublicReportPublished.model_validate(fields)
+
+
+def report(**overrides: object) -> PublicReport:
+    return PublicReport.from_event(published(**overrides))
+
+
+def test_report_page_shows_text_labels_area_month_and_timeline() -> None:
+    html = render_report(report(), "id")
+    assert '<html lang="id">' in html
+    assert "Lubang besar di depan sekolah." in html
+    assert "Dalam Proses" in html
+    assert CONFIDENTIAL in html
+    assert "Gambir" in html
+    assert "Maret 2026" in html
+    assert "Menunggu" in html  # the timeline's first step
+    assert "Riwayat" in html
+
+
+def test_english_switch_translates_ui_and_status_but_not_content() -> None:
+    html = render_report(report(), "en")
+    assert '<html lang="en">' in html
+    assert "Timeline" in html and "Riwayat" not in html
+    assert "In progress" in html and "Dalam Proses" not in html
+    assert "March 2026" in html
+    # Content is shown as the gateway published it.
+    assert "Lubang besar di depan sekolah." in html
+    assert CONFIDENTIAL in html
+    # Links keep the chosen language; the switch offers the way back.
+    assert 'href="/?lang=en"' in html
+    assert 'href="/reports/P-7K3M9Q"' in html
+
+
+def test_index_lists_reports_with_status_and_confidentiality_labels() -> None:
+    reports = [
+        report(),
+        report(
+            public_id="P-2222", title=None, status=ReportStatus.COMPLETED, status_label="Selesai"
+        ),
+    ]
+    html = render_index(reports, "id")
+    assert "Laporan publik" in html
+    assert "Dalam Proses" in html and "Selesai" in html
+    assert html.count(CONFIDENTIAL) == 2
+    assert 'href="/reports/P-7K3M9Q"' in html
+    assert "Laporan tanpa judul" in html
+    html_en = render_index(reports, "en")
+    assert "Public reports" in html_en and "Completed" in html_en
+    assert 'href="/reports/P-7K3M9Q?lang=en"' in html_en
+
+
+def test_empty_index_and_not_found_page() -> None:
+    assert "Belum ada laporan publik." in render_index([], "id")
+    assert "No public reports yet." in render_index([], "en")
+    assert "Laporan tidak ditemukan" in render_not_found("id", "/reports/x")
+    assert "Report not found" in render_not_found("en", "/reports/x")
+
+
+def test_content_is_escaped() -> None:
+    html = render_report(report(text='<script>alert("x")</script>'), "id")
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_nothing_beyond_the_event_is_shown() -> None:
+    event = published()
+    html = render_report(PublicReport.from_event(event), "id")
+    # The event's exact time never reaches the page (SPEC privacy rule 6).
+    assert event.occurred_at.isoformat() not in html
+    assert event.occurred_at.strftime("%H:%M") not in html
+    assert "occurred_at" not in PublicReport.model_fields
+
+
+def test_language_choice_and_month_names() -> None:
+    assert pick_language(None) == "id"
+    assert pick_language("EN") == "en"
+    assert pick_language("fr") == "id"
+    assert month_name("2026-12", "id") == "Desember 2026"
+    assert month_name("2026-12", "en") == "December 2026"
+    assert month_name("garbage", "en") == "garbage"
