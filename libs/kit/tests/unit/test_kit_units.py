@@ -1,0 +1,68 @@
+"""Kit behaviour that needs no infrastructure: sealing identities, log redaction, settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from pydantic import ValidationError
+
+from aduan_kit.crypto import new_key, open_identity, seal_identity
+from aduan_kit.logging import configure_logging, correlation_id, get_logger
+from aduan_kit.settings import ServiceSettings
+
+IDENTITY = {"name": "Budi Santoso", "contact": "+6281234567890", "handle": "@budi"}
+
+
+def test_sealed_identity_opens_only_with_its_key() -> None:
+    key_id, key = uuid.uuid4(), new_key()
+    sealed = seal_identity(IDENTITY, key_id, key)
+    assert "Budi" not in sealed.model_dump_json()
+    assert "6281234567890" not in sealed.model_dump_json()
+    assert open_identity(sealed, key) == IDENTITY
+    with pytest.raises(InvalidTag):
+        open_identity(sealed, new_key())  # a shredded key cannot be replaced by another
+
+
+def test_ciphertext_cannot_be_moved_under_another_key_id() -> None:
+    key = new_key()
+    sealed = seal_identity(IDENTITY, uuid.uuid4(), key)
+    moved = sealed.model_copy(update={"key_id": uuid.uuid4()})
+    with pytest.raises(InvalidTag):
+        open_identity(moved, key)
+
+
+def test_logs_are_json_with_correlation_id_and_no_personal_fields(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("unit", "INFO")
+    token = correlation_id.set("corr-123")
+    try:
+        get_logger("t").info("filed", report_id="r-1", phone="+6281234567890", name="Budi")
+    finally:
+        correlation_id.reset(token)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["event"] == "filed"
+    assert record["correlation_id"] == "corr-123"
+    assert record["report_id"] == "r-1"
+    assert "6281234567890" not in line and "Budi" not in line
+    logging.getLogger().handlers.clear()
+
+
+def test_production_refuses_the_development_database_password() -> None:
+    with pytest.raises(ValidationError, match="development database password"):
+        ServiceSettings(environment="production")
+    ok = ServiceSettings(
+        environment="production", database_url="postgresql+asyncpg://svc:s3cret@db/aduan"
+    )
+    assert ok.consumer_group == "aduan"
+
+
+def test_namespace_prefixes_the_consumer_group() -> None:
+    s = ServiceSettings(service_name="workflow", topic_namespace="t1")
+    assert s.consumer_group == "t1.workflow"
+    assert s.redis_prefix == "aduan:workflow:"
