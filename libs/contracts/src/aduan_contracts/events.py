@@ -118,7 +118,9 @@ ReporterKeyEvent = Annotated[
 class ReportStatusChanged(Envelope):
     """One transition of a report's lifecycle (the first one is `None -> received`).
     Published by workflow; read by the gateway (read model, public projection) and the
-    notifier (what to tell the reporter). `version` increases by one per transition."""
+    notifier (what to tell the reporter). `version` increases by one per transition;
+    `category` and `agency_id` are the report's values *after* the transition (None means
+    none, not "unchanged"), so a consumer can always replace what it holds."""
 
     event_type: Literal["ReportStatusChanged"] = "ReportStatusChanged"
     report_id: UUID

@@ -12,9 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select
-
 from aduan_contracts import encode
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.events import (
@@ -28,6 +25,8 @@ from aduan_portal.bootstrap import build
 from aduan_portal.config import Settings
 from aduan_portal.tables import INBOX
 from aduan_testing.plugin import Isolation
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,6 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import BaseModel
-from sqlalchemy import func, select
-
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
     PublicReportPublished,
@@ -36,6 +32,9 @@ from aduan_gateway.tables import ACCESS_LOG, OUTBOX, REPORTS
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
+from sqlalchemy import func, select
 
 pytestmark = pytest.mark.integration
 
@@ -154,14 +153,20 @@ async def public_topic_events(gw: Gateway) -> list[PublicReportPublished | Publi
         partitions = [TopicPartition(topic, p)
                       for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             partitions = [TopicPartition(topic, p)
                           for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         events: list[PublicReportPublished | PublicReportWithdrawn] = []
-        while any(await consumer.position(tp) < end[tp] for tp in partitions):
+        async def behind() -> bool:
+            for tp in partitions:
+                if await consumer.position(tp) < end[tp]:
+                    return True
+            return False
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 for rec in records:

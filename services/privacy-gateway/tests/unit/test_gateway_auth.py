@@ -6,11 +6,10 @@ import time
 
 import jwt
 import pytest
-from pydantic import ValidationError
-
 from aduan_contracts.enums import Role
 from aduan_gateway.auth import AuthError, decode_access_token, issue_access_token
 from aduan_gateway.config import Settings
+from pydantic import ValidationError
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
-
 from aduan_contracts.enums import Privacy
 from aduan_contracts.values import GeoPoint, Location
 from aduan_gateway.domain.audit import AccessEntry, chain_hash, verify_chain

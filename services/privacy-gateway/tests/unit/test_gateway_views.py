@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
-
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import PublicReportPublished, PublicReportWithdrawn
 from aduan_contracts.values import GeoPoint, Location, PhotoRef, SealedIdentity

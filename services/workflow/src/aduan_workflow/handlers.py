@@ -8,7 +8,9 @@ changes nothing and nothing is announced that was not committed.
 # No `from __future__ import annotations` here: faststream resolves handler annotations at
 # registration, and the Annotated unions must stay real objects for it.
 
+import math
 import re
+import time
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -36,6 +38,7 @@ from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox, claim_inbox
 from aduan_kit.runtime import ServiceRuntime
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaMessage
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -85,6 +88,46 @@ async def load_report(session: AsyncSession, report_id: UUID, lock: bool = False
         stmt = stmt.with_for_update()
     row = (await session.execute(stmt)).first()
     return _row_to_report(row) if row is not None else None
+
+
+class ReplyTopics:
+    """Where a command's reply may go: the caller's `reply_to` topic when it exists and is
+    not another contract's topic, else the shared replies topic.
+
+    Topics are not auto-created, and the outbox relay sends rows strictly in order, so a
+    reply queued for a missing topic would stall every later status change; hence the
+    check against the broker's topic list (cached, refreshed at most once per second on a
+    miss, and done before the transaction so no row lock waits on Kafka).
+    """
+
+    def __init__(self, bootstrap_servers: str, default: str, reserved: set[str]) -> None:
+        self.default = default
+        self._bootstrap = bootstrap_servers
+        self._reserved = reserved
+        self._known: set[str] = set()
+        self._listed_at = -math.inf
+
+    async def _list_topics(self) -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    async def resolve(self, wanted: str) -> str:
+        if not wanted:
+            return self.default
+        if not _TOPIC_NAME.match(wanted) or wanted in self._reserved or wanted.endswith(".dlq"):
+            log.warning("reply_to names a topic that may not carry replies; using the default")
+            return self.default
+        if wanted not in self._known and time.monotonic() - self._listed_at >= 1.0:
+            self._known = await self._list_topics()
+            self._listed_at = time.monotonic()
+        if wanted not in self._known:
+            log.warning("reply_to names a topic that does not exist; using the default")
+            return self.default
+        return wanted
 
 
 class Recorder:
@@ -189,8 +232,12 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
     broker = runtime.broker
     recorder = Recorder(runtime)
     replies_topic = runtime.topic(COMMAND_REPLIES.name)
-    # Topics that carry other contracts: a reply must never be written into one of them.
-    reserved = {runtime.topic(spec.name) for spec in ALL_TOPICS} - {replies_topic}
+    reply_topics = ReplyTopics(
+        settings.kafka_bootstrap_servers,
+        replies_topic,
+        # Topics that carry other contracts: a reply must never be written into one of them.
+        reserved={runtime.topic(spec.name) for spec in ALL_TOPICS} - {replies_topic},
+    )
 
     broker.publisher(
         recorder.status_topic,
@@ -285,15 +332,6 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
         log.info("report opened", report_id=str(report.id), event_id=str(event.event_id))
         runtime.wake_relay()
 
-    def reply_topic(msg: KafkaMessage) -> str:
-        wanted = msg.reply_to
-        if not wanted:
-            return replies_topic
-        if not _TOPIC_NAME.match(wanted) or wanted in reserved or wanted.endswith(".dlq"):
-            log.warning("unusable reply_to header; replying on the default topic")
-            return replies_topic
-        return wanted
-
     async def execute(
         session: AsyncSession, command: WorkflowCommand
     ) -> CommandAccepted | CommandRefused:
@@ -344,13 +382,14 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
         "CommandAccepted/CommandRefused on the `reply_to` topic.",
     )
     async def on_workflow_command(command: WorkflowCommand, msg: KafkaMessage) -> None:
+        reply_topic = await reply_topics.resolve(msg.reply_to)
         async with transaction(runtime.sessions) as session:
             if not await claim_inbox(session, INBOX, COMMANDS_CONSUMER, command.event_id):
                 # Redelivery: its reply was queued with the first delivery.
                 log.info("command already applied", event_id=str(command.event_id))
                 return
             reply = await execute(session, command)
-            await add_to_outbox(session, OUTBOX, reply_topic(msg), reply, key=command.report_id)
+            await add_to_outbox(session, OUTBOX, reply_topic, reply, key=command.report_id)
         log.info(
             "command handled",
             report_id=str(command.report_id),

@@ -37,7 +37,7 @@ from aduan_workflow.bootstrap import build
 from aduan_workflow.config import Settings
 from aduan_workflow.tables import OUTBOX, REPORTS, ROUTING_RULES, STATUS_HISTORY
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -286,9 +286,20 @@ async def replies(
     return mine(records)
 
 
+async def create_topic(service: Service, name: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=service.iso.kafka)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
 async def test_dispatch_command_is_accepted_and_replied(service: Service) -> None:
     event = await open_report(service)
+    # A gateway instance's own reply topic (topics are not auto-created: it makes its own).
     reply_topic = service.topic("gateway.replies.test")
+    await create_topic(service, reply_topic)
     cmd = await dispatch(service, event.report_id, reply_topic, expected_version=1)
 
     [reply] = await replies(service, reply_topic, {cmd.event_id})
@@ -400,3 +411,21 @@ async def test_a_handler_that_fails_once_is_redelivered(
     assert len(await history_rows(service, event.report_id)) == 1
     dlq = await service.read(f"{REPORT_INTAKE.name}.dlq", lambda rs: True, within=2)
     assert dlq == []
+
+
+async def test_reply_to_a_missing_topic_falls_back_and_does_not_stall(service: Service) -> None:
+    """A reply queued for a topic that does not exist would block the in-order outbox relay
+    (and with it every status change); it goes to the shared replies topic instead."""
+    event = await open_report(service)
+    cmd = await dispatch(service, event.report_id, service.topic("no.such.topic"))
+    hijack = await dispatch(
+        service, event.report_id, service.topic(STATUS_CHANGED.name), expected_version=2
+    )
+    got = await replies(
+        service, service.topic(COMMAND_REPLIES.name), {cmd.event_id, hijack.event_id}
+    )
+    assert {type(r) for r in got} == {CommandAccepted, CommandRefused}
+    changes = await service.status_changes(event.report_id, count=2)
+    assert [c.to_status for c in changes] == [ReportStatus.RECEIVED, ReportStatus.DISPATCHED]
+    later = await open_report(service)  # the relay still flows
+    assert later.report_id != event.report_id

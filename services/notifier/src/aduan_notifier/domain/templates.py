@@ -1,0 +1,200 @@
+"""Message templates: Indonesian by default, English on request, one shape per channel family.
+
+A message carries the receipt code and status news only. It never repeats the report's text
+or the reporter's data; the one free text it may carry is the ticket-admin's reason for a
+rejection, and only by e-mail (never in a short message, never on a public channel's DM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aduan_contracts.enums import Channel
+from aduan_contracts.events import ReportStatusChanged
+from aduan_notifier.domain.channels import PUBLIC_CHANNELS, ChannelFamily, family_of
+from aduan_notifier.domain.policy import Template, template_for
+
+__all__ = [
+    "Language",
+    "Message",
+    "compose",
+    "normalize_language",
+    "render",
+    "tracking_url",
+]
+
+Language = Literal["id", "en"]
+
+REASON_LIMIT = 500
+
+# (template) -> language -> (e-mail subject, status sentence). `{code}` is the receipt code.
+_TEXTS: dict[Template, dict[Language, tuple[str, str]]] = {
+    Template.RECEIVED: {
+        "id": ("Laporan {code} diterima", "Laporan Anda sudah kami terima dengan kode {code}."),
+        "en": ("Report {code} received", "We have received your report, code {code}."),
+    },
+    Template.DISPATCHED: {
+        "id": (
+            "Laporan {code} diteruskan",
+            "Laporan {code} sudah diteruskan ke instansi yang berwenang.",
+        ),
+        "en": (
+            "Report {code} forwarded",
+            "Report {code} has been forwarded to the responsible agency.",
+        ),
+    },
+    Template.IN_PROGRESS: {
+        "id": (
+            "Laporan {code} sedang ditangani",
+            "Laporan {code} sedang ditangani oleh instansi terkait.",
+        ),
+        "en": ("Report {code} in progress", "Report {code} is being handled by the agency."),
+    },
+    Template.COMPLETED: {
+        "id": (
+            "Laporan {code} selesai",
+            "Laporan {code} selesai ditindaklanjuti. Terima kasih atas laporan Anda.",
+        ),
+        "en": ("Report {code} resolved", "Report {code} has been resolved. Thank you for reporting."),
+    },
+    Template.FOLLOWUP_REJECTED: {
+        "id": (
+            "Tindak lanjut laporan {code} belum diterima",
+            "Tindak lanjut laporan {code} belum diterima pemeriksa; instansi terkait akan "
+            "menanganinya lagi.",
+        ),
+        "en": (
+            "Follow-up on report {code} not accepted",
+            "The follow-up on report {code} was not accepted by the reviewer; the agency will "
+            "work on it again.",
+        ),
+    },
+    Template.REJECTED: {
+        "id": (
+            "Laporan {code} tidak dapat diproses",
+            "Laporan {code} tidak dapat diproses lebih lanjut.",
+        ),
+        "en": ("Report {code} cannot be processed", "Report {code} cannot be processed further."),
+    },
+    Template.MERGED: {
+        "id": (
+            "Laporan {code} digabung",
+            "Laporan {code} digabung dengan laporan lain tentang masalah yang sama; kabar "
+            "selanjutnya tetap kami kirimkan.",
+        ),
+        "en": (
+            "Report {code} merged",
+            "Report {code} was merged with another report about the same problem; we will keep "
+            "you informed.",
+        ),
+    },
+    Template.REOPENED: {
+        "id": (
+            "Laporan {code} dibuka kembali",
+            "Laporan {code} dibuka kembali dan ditangani lagi oleh instansi terkait.",
+        ),
+        "en": (
+            "Report {code} reopened",
+            "Report {code} was reopened and the agency is working on it again.",
+        ),
+    },
+}
+
+_WORDS: dict[Language, dict[str, str]] = {
+    "id": {
+        "track": "Pantau",
+        "greeting": "Yth. Pelapor,",
+        "code": "Kode laporan",
+        "track_long": "Pantau laporan Anda",
+        "reason": "Alasan",
+        "footer": "Pesan ini dikirim otomatis oleh Aduan. Jangan bagikan kode laporan Anda "
+        "kepada orang lain.",
+    },
+    "en": {
+        "track": "Track",
+        "greeting": "Dear reporter,",
+        "code": "Report code",
+        "track_long": "Track your report",
+        "reason": "Reason",
+        "footer": "This message was sent automatically by Aduan. Do not share your report code "
+        "with anyone.",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What the reporter is told. `direct_message` marks a private DM on a public channel."""
+
+    template: Template
+    channel: Channel
+    family: ChannelFamily
+    language: Language
+    subject: str | None
+    body: str
+    direct_message: bool
+
+
+def normalize_language(value: str | None) -> Language:
+    """Indonesian unless the reporter asked for English."""
+    return "en" if value == "en" else "id"
+
+
+def tracking_url(portal_base_url: str, receipt_code: str) -> str:
+    return f"{portal_base_url.rstrip('/')}/track/{receipt_code}"
+
+
+def render(
+    template: Template,
+    channel: Channel,
+    language: Language,
+    receipt_code: str,
+    portal_base_url: str,
+    reason: str | None = None,
+) -> Message:
+    family = family_of(channel)
+    words = _WORDS[language]
+    subject, sentence = (s.format(code=receipt_code) for s in _TEXTS[template][language])
+    url = tracking_url(portal_base_url, receipt_code)
+    # Short forms link to the tracking page only on the first message: it is the one the
+    # reporter keeps, and the link would push later SMS into a second part.
+    link = f" {words['track']}: {url}" if template is Template.RECEIVED else ""
+    if family is ChannelFamily.EMAIL:
+        lines = [words["greeting"], "", sentence]
+        if reason and template is Template.REJECTED and channel not in PUBLIC_CHANNELS:
+            lines.append(f"{words['reason']}: {reason.strip()[:REASON_LIMIT]}")
+        lines += [
+            "",
+            f"{words['code']}: {receipt_code}",
+            f"{words['track_long']}: {url}",
+            "",
+            words["footer"],
+        ]
+        return Message(template, channel, family, language, subject, "\n".join(lines), False)
+    if family is ChannelFamily.SMS:
+        body = f"Aduan: {sentence}{link}"
+    else:
+        body = f"{sentence}{link}"
+    return Message(template, channel, family, language, None, body, channel in PUBLIC_CHANNELS)
+
+
+def compose(
+    event: ReportStatusChanged, language: str | None, portal_base_url: str
+) -> Message | None:
+    """The message for a status change, or None when the reporter need not hear of it.
+
+    Everything comes from the status event itself (receipt code, channel), so a message
+    never waits for intake's event to arrive first.
+    """
+    template = template_for(event.from_status, event.to_status)
+    if template is None:
+        return None
+    return render(
+        template,
+        event.channel,
+        normalize_language(language),
+        event.receipt_code,
+        portal_base_url,
+        reason=event.reason,
+    )

@@ -1,0 +1,3 @@
+from aduan_kit.db import run_alembic_env
+
+run_alembic_env()

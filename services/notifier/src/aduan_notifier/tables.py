@@ -1,0 +1,97 @@
+"""The notifier's own tables: recipients, reporter keys, parked notifications, deliveries."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+from aduan_kit.messaging import messaging_tables
+
+__all__ = [
+    "DELIVERIES",
+    "DELIVERY_STATES",
+    "INBOX",
+    "METADATA",
+    "OUTBOX",
+    "PENDING",
+    "RECIPIENTS",
+    "REPORTER_KEYS",
+]
+
+METADATA = MetaData()
+OUTBOX, INBOX = messaging_tables(METADATA)
+
+# How to answer a report's reporter, from intake's ReportSubmitted. The identity stays sealed
+# (AES-GCM under the reporter's key); `erased_at` is set when that key was shredded, after
+# which the reporter is never contacted again.
+RECIPIENTS = Table(
+    "recipients",
+    METADATA,
+    Column("report_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("receipt_code", String(32), nullable=False),
+    Column("key_id", PgUUID(as_uuid=True), nullable=True, index=True),
+    Column("sealed_identity", JSONB, nullable=True),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Per-reporter data keys. A shredded key stays as a tombstone (key NULL) so that a replayed
+# "issued" event, or an identity sealed under it that arrives later, is recognised as erased.
+REPORTER_KEYS = Table(
+    "reporter_keys",
+    METADATA,
+    Column("key_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("key", Text, nullable=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("shredded_at", DateTime(timezone=True), nullable=True),
+)
+
+# Status changes of staff-entered reports (walk-in, letter, call centre) that arrived before
+# the intake event that says whether the reporter left a contact. Resolved (delivered or
+# dropped) when ReportSubmitted arrives; the row holds the status event as published.
+PENDING = Table(
+    "pending_notifications",
+    METADATA,
+    Column("status_event_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False, index=True),
+    Column("event", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+DELIVERY_STATES = ("recorded", "sent", "failed")
+
+# One row per (status change, channel): the unique constraint is what makes a message
+# exactly-once even if the inbox were bypassed (replays, a second consumer group).
+DELIVERIES = Table(
+    "deliveries",
+    METADATA,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False, index=True),
+    Column("status_event_id", PgUUID(as_uuid=True), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("receipt_code", String(32), nullable=False),
+    Column("subject", String(300), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("status_event_id", "channel", name="uq_deliveries_status_event_channel"),
+    CheckConstraint("state IN ('recorded', 'sent', 'failed')", name="ck_deliveries_state"),
+)
