@@ -60,6 +60,12 @@ class TopicSpec:
         configs = {"cleanup.policy": self.cleanup_policy, "min.insync.replicas": "1"}
         if self.cleanup_policy == "delete":
             configs["retention.ms"] = str(self.retention_ms)
+        else:
+            # A shredded key must disappear from the log in bounded time, not "eventually":
+            # roll segments hourly and force compaction of a dirty key within a day.
+            configs["segment.ms"] = str(3600 * 1000)
+            configs["max.compaction.lag.ms"] = str(DAY_MS)
+            configs["min.cleanable.dirty.ratio"] = "0.1"
         return configs
 
 

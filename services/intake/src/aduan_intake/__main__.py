@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from aduan_kit.runtime import serve
-
 from aduan_intake.bootstrap import build
 from aduan_intake.config import Settings
+from aduan_kit.runtime import serve
 
 
 def main() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
-from aduan_kit.runtime import ServiceRuntime
 from fastapi import FastAPI
 from faststream.specification import AsyncAPI
 
+from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
 from aduan_intake.api import api_router
 from aduan_intake.channels import ChannelContext
 from aduan_intake.config import Settings
@@ -17,6 +16,7 @@ from aduan_intake.filing import Filer
 from aduan_intake.handlers import register_handlers
 from aduan_intake.ratelimit import FixedWindowLimiter
 from aduan_intake.tables import OUTBOX
+from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["asyncapi_document", "build"]
 

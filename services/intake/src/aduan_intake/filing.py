@@ -14,19 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from aduan_contracts.values import SealedIdentity
-from aduan_kit.crypto import seal_identity
-from aduan_kit.db import transaction
-from aduan_kit.logging import correlation_id, get_logger
-from aduan_kit.messaging import add_to_outbox
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aduan_contracts.values import SealedIdentity
 from aduan_intake.domain import NormalizedReport, contact_digest, new_receipt_code
 from aduan_intake.keyring import get_or_create_key
 from aduan_intake.tables import OUTBOX, SUBMISSIONS
+from aduan_kit.crypto import seal_identity
+from aduan_kit.db import transaction
+from aduan_kit.logging import correlation_id, get_logger
+from aduan_kit.messaging import add_to_outbox
 
 __all__ = ["Filed", "Filer", "SubmissionConflict"]
 

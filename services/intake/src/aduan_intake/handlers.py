@@ -10,13 +10,12 @@ from aduan_contracts.events import (
     ReportSubmitted,
 )
 from aduan_contracts.topics import ERASURE_REQUESTS, REPORT_INTAKE, REPORTER_KEYS
+from aduan_intake.keyring import shred_key
+from aduan_intake.tables import INBOX
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
-
-from aduan_intake.keyring import shred_key
-from aduan_intake.tables import INBOX
 
 __all__ = ["register_handlers"]
 

@@ -11,14 +11,14 @@ import base64
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from aduan_contracts.events import ReporterKeyIssued, ReporterKeyShredded
-from aduan_kit.crypto import new_key
-from aduan_kit.messaging import add_to_outbox
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aduan_contracts.events import ReporterKeyIssued, ReporterKeyShredded
 from aduan_intake.tables import OUTBOX, REPORTER_KEYS
+from aduan_kit.crypto import new_key
+from aduan_kit.messaging import add_to_outbox
 
 __all__ = ["ReporterKey", "get_or_create_key", "shred_key"]
 

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aduan_kit.logging import get_logger
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from aduan_kit.logging import get_logger
 
 __all__ = ["FixedWindowLimiter", "Verdict"]
 

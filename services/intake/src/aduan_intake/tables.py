@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aduan_kit.messaging import messaging_tables
 from sqlalchemy import (
     Column,
     DateTime,
@@ -13,6 +12,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+from aduan_kit.messaging import messaging_tables
 
 __all__ = ["INBOX", "METADATA", "OUTBOX", "REPORTER_KEYS", "SUBMISSIONS"]
 

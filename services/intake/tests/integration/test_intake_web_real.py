@@ -128,7 +128,8 @@ async def test_a_posted_form_is_published_with_a_sealed_identity(isolated: Isola
         )
         assert html_answer.status_code == 201
         assert html_answer.headers["content-type"].startswith("text/html")
-        second_code = html_answer.text.split('class="code" role="status" aria-live="polite">')[1][:13]
+        marker = 'class="code" role="status" aria-live="polite">'
+        second_code = html_answer.text.split(marker)[1][:13]
 
         records = await read_topic(isolated.kafka, intake_topic, want=2)
         keys = await read_topic(isolated.kafka, keys_topic, want=1)
@@ -136,8 +137,11 @@ async def test_a_posted_form_is_published_with_a_sealed_identity(isolated: Isola
             stored = (await session.execute(select(SUBMISSIONS))).all()
 
     assert len(records) == 2
-    first = records[0] if decode(REPORT_INTAKE, records[0].value).channel_message_id == sid \
+    first = (
+        records[0]
+        if decode(REPORT_INTAKE, records[0].value).channel_message_id == sid
         else records[1]
+    )
     event = decode(REPORT_INTAKE, first.value)
     assert isinstance(event, ReportSubmitted)
     assert str(event.report_id) == body["report_id"]
@@ -160,7 +164,9 @@ async def test_a_posted_form_is_published_with_a_sealed_identity(isolated: Isola
     assert event.reporter.key_id == issued.key_id == others[0].reporter.key_id
     identity = open_identity(event.reporter, base64.b64decode(issued.key))
     assert identity == {
-        "name": "Siti Rahmawati", "contact": "siti.rahmawati@example.id", "handle": None,
+        "name": "Siti Rahmawati",
+        "contact": "siti.rahmawati@example.id",
+        "handle": None,
     }
     assert {row.receipt_code for row in stored} == {body["receipt_code"], second_code}
 
@@ -178,13 +184,18 @@ async def test_the_same_submission_posted_concurrently_files_one_report(
     try:
         async with client_for(app_a) as a, client_for(app_b) as b:
             for _ in range(rounds):
-                form = {"text": TEXT, "contact": "0812-1111-2222", "submission_id": str(uuid.uuid4())}
+                form = {
+                    "text": TEXT,
+                    "contact": "0812-1111-2222",
+                    "submission_id": str(uuid.uuid4()),
+                }
                 one, two = await asyncio.gather(
                     a.post("/v1/channels/web", data=form, headers=JSON),
                     b.post("/v1/channels/web", data=form, headers=JSON),
                 )
                 assert sorted([one.status_code, two.status_code]) == [200, 201], (
-                    one.text, two.text,
+                    one.text,
+                    two.text,
                 )
                 assert one.json()["receipt_code"] == two.json()["receipt_code"]
                 assert one.json()["report_id"] == two.json()["report_id"]
@@ -205,9 +216,10 @@ async def test_the_same_submission_posted_concurrently_files_one_report(
     assert filed == rounds
     assert keys == 1  # the same phone number under one key, despite the races
     assert await count_messages(isolated.kafka, intake_topic) == rounds
-    events = [decode(REPORT_INTAKE, r.value) for r in await read_topic(
-        isolated.kafka, intake_topic, want=rounds
-    )]
+    events = [
+        decode(REPORT_INTAKE, r.value)
+        for r in await read_topic(isolated.kafka, intake_topic, want=rounds)
+    ]
     assert len({e.report_id for e in events}) == rounds
 
 
@@ -219,23 +231,25 @@ async def test_bad_input_is_refused_with_the_field_named(isolated: Isolation) ->
         )
         lat = await client.post("/v1/channels/web", data={"text": TEXT, "lat": "-6.2"})
         missing = await client.post(
-            "/v1/channels/web", files={"title": (None, "no text")}  # multipart, no text
+            "/v1/channels/web",
+            files={"title": (None, "no text")},  # multipart, no text
         )
         as_json = await client.post("/v1/channels/web", json={"text": TEXT})
     assert short.status_code == 422
     assert short.json() == {
-        "error": "invalid_field", "field": "text", "reason": "must be at least 10 characters",
+        "error": "invalid_field",
+        "field": "text",
+        "reason": "must be at least 10 characters",
     }
     assert (contact.status_code, contact.json()["field"]) == (422, "contact")
     assert "surat" not in contact.text
     assert (lat.status_code, lat.json()["field"]) == (422, "lon")
     assert (missing.status_code, missing.json()) == (
-        422, {"error": "invalid_field", "field": "text", "reason": "is required"},
+        422,
+        {"error": "invalid_field", "field": "text", "reason": "is required"},
     )
     assert as_json.status_code == 415
-    assert await count_messages(
-        isolated.kafka, f"{isolated.namespace}.{REPORT_INTAKE.name}"
-    ) == 0
+    assert await count_messages(isolated.kafka, f"{isolated.namespace}.{REPORT_INTAKE.name}") == 0
 
 
 async def test_a_flooding_sender_is_told_to_wait(isolated: Isolation) -> None:
@@ -251,7 +265,8 @@ async def test_a_flooding_sender_is_told_to_wait(isolated: Isolation) -> None:
         ]
         refused = await client.post("/v1/channels/web", data={"text": TEXT}, headers=flood)
         neighbour = await client.post(
-            "/v1/channels/web", data={"text": TEXT},
+            "/v1/channels/web",
+            data={"text": TEXT},
             headers={"X-Forwarded-For": "198.51.100.2, 10.0.0.1", **JSON},
         )
         redis_keys = [k async for k in runtime.redis.scan_iter(match=f"{isolated.redis_prefix}*")]
@@ -295,9 +310,8 @@ async def test_erasure_shreds_the_key_once_and_a_returning_reporter_gets_a_new_o
         assert again.status_code == 201
         after = await read_topic(isolated.kafka, keys_topic, want=3)
         async with runtime.sessions() as session:
-            row = (
-                await session.execute(select(KEYS_TABLE).where(KEYS_TABLE.c.key_id == issued.key_id))
-            ).one()
+            query = select(KEYS_TABLE).where(KEYS_TABLE.c.key_id == issued.key_id)
+            row = (await session.execute(query)).one()
     shredded = decode(REPORTER_KEYS, records[1].value)
     assert isinstance(shredded, ReporterKeyShredded)
     assert shredded.key_id == issued.key_id
@@ -307,7 +321,9 @@ async def test_erasure_shreds_the_key_once_and_a_returning_reporter_gets_a_new_o
     assert row.shredded_at is not None
     events = [decode(REPORTER_KEYS, r.value) for r in after]
     assert [type(e).__name__ for e in events] == [
-        "ReporterKeyIssued", "ReporterKeyShredded", "ReporterKeyIssued",
+        "ReporterKeyIssued",
+        "ReporterKeyShredded",
+        "ReporterKeyIssued",
     ]
     assert events[2].key_id != issued.key_id
     await asyncio.sleep(1)  # give a wrongly re-applied duplicate the time to show up

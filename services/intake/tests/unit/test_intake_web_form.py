@@ -71,7 +71,11 @@ def test_fields_are_cleaned_and_carried() -> None:
     assert report.title == "Lampu mati"
     assert report.category_hint == "penerangan"
     assert report.reporter is not None
-    assert report.reporter.as_dict() == {"name": "Budi", "contact": "+6281234567890", "handle": None}
+    assert report.reporter.as_dict() == {
+        "name": "Budi",
+        "contact": "+6281234567890",
+        "handle": None,
+    }
     assert report.location is not None
     assert report.location.point is not None
     assert (report.location.point.lat, report.location.point.lon) == (-6.2, 106.8166)
@@ -134,8 +138,17 @@ def test_form_page_labels_every_field_and_carries_the_submission_id() -> None:
     page = render_form("0b0e6a9e-0000-4000-8000-000000000000")
     ids = set(re.findall(r'<(?:input|textarea|select) id="([a-z_]+)"', page))
     assert ids == {
-        "title", "text", "category", "address", "area", "lat", "lon", "name", "contact",
-        "language", "public",
+        "title",
+        "text",
+        "category",
+        "address",
+        "area",
+        "lat",
+        "lon",
+        "name",
+        "contact",
+        "language",
+        "public",
     }
     for field in ids:
         assert f'<label for="{field}"' in page
@@ -217,7 +230,11 @@ async def test_fixed_window_counts_per_sender_and_says_when_to_retry() -> None:
     redis, now = _FakeRedis(), [1000.0]
     limiter = FixedWindowLimiter(
         lambda: redis,  # type: ignore[arg-type,return-value]
-        "p:", limit=2, window_s=60, secret="s" * 32, clock=lambda: now[0],
+        "p:",
+        limit=2,
+        window_s=60,
+        secret="s" * 32,
+        clock=lambda: now[0],
     )
     verdicts = [await limiter.hit("web", "10.0.0.1") for _ in range(3)]
     assert [v.allowed for v in verdicts] == [True, True, False]

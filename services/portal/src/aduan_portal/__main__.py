@@ -1,7 +1,6 @@
 """`python -m aduan_portal`: Settings() -> build() -> serve()."""
 
 from aduan_kit.runtime import serve
-
 from aduan_portal.bootstrap import build
 from aduan_portal.config import Settings
 

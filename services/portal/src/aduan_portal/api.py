@@ -6,12 +6,12 @@ import contextlib
 import uuid
 from typing import Annotated, Any
 
-from aduan_contracts.enums import ReportStatus
-from aduan_kit.runtime import ServiceRuntime
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Row, or_, select
 
+from aduan_contracts.enums import ReportStatus
+from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.domain import PublicReport, PublicTimelineStep, pick_language
 from aduan_portal.rendering import STATIC_DIR, render_index, render_not_found, render_report
 from aduan_portal.tables import PUBLIC_REPORTS

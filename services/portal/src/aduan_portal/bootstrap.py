@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from aduan_kit.runtime import ServiceRuntime
 from fastapi import FastAPI
 
+from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.api import api_router
 from aduan_portal.config import Settings
 from aduan_portal.handlers import register_handlers

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from aduan_kit.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from aduan_kit.settings import ServiceSettings
 
 __all__ = ["Settings"]
 

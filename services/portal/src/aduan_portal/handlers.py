@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from aduan_contracts.events import (
     PublicReportEvent,
     PublicReportPublished,
@@ -19,9 +22,6 @@ from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from aduan_portal.tables import INBOX
 from aduan_portal.tables import PUBLIC_REPORTS as TABLE
 

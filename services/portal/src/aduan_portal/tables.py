@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aduan_kit.messaging import messaging_tables
 from sqlalchemy import (
     Boolean,
     Column,
@@ -16,6 +15,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+from aduan_kit.messaging import messaging_tables
 
 __all__ = ["INBOX", "METADATA", "OUTBOX", "PUBLIC_REPORTS"]
 

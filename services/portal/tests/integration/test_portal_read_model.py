@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+
 from aduan_contracts import encode
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.events import (
@@ -25,8 +28,6 @@ from aduan_portal.bootstrap import build
 from aduan_portal.config import Settings
 from aduan_portal.tables import INBOX
 from aduan_testing.plugin import Isolation
-from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select
 
 pytestmark = pytest.mark.integration
 
@@ -43,11 +44,14 @@ class Portal:
     ) -> None:
         self.iso, self.runtime, self.client, self.producer = iso, runtime, client, producer
 
-    async def publish(self, event: PublicReportPublished | PublicReportWithdrawn) -> None:
+    async def publish(
+        self, event: PublicReportPublished | PublicReportWithdrawn, key: uuid.UUID | None = None
+    ) -> None:
+        """Keyed by report id; a marker keyed like another report is handled after it."""
         await self.producer.send_and_wait(
             f"{self.iso.namespace}.{PUBLIC_REPORTS.name}",
             encode(event),
-            key=str(event.report_id).encode(),
+            key=str(key or event.report_id).encode(),
         )
 
 
@@ -147,7 +151,7 @@ async def test_published_report_has_a_page_and_withdrawal_removes_it(portal: Por
     # A late copy of the older publication (compacted-topic replay) does not resurrect it.
     await portal.publish(published(rid, "Sampah belum diangkut tiga hari.", now))
     marker = published(uuid.uuid4(), "penanda", now)
-    await portal.publish(marker)
+    await portal.publish(marker, key=rid)
     await eventually(page_of(portal, marker.public_id), "the marker report")
     assert (await portal.client.get(f"/reports/{event.public_id}")).status_code == 404
 
@@ -176,7 +180,7 @@ async def test_redelivered_and_stale_events_are_applied_once(portal: Portal) -> 
     # An older event arriving after the newer one (different event id) must not win.
     await portal.publish(published(rid, "Teks basi.", now - timedelta(seconds=5)))
     marker = published(uuid.uuid4(), "penanda", now)
-    await portal.publish(marker)
+    await portal.publish(marker, key=rid)
     await eventually(page_of(portal, marker.public_id), "the marker report")
 
     data = (await portal.client.get(f"/api/reports/{first.public_id}")).json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aduan_kit.runtime import serve
-
 from aduan_workflow.bootstrap import build
 from aduan_workflow.config import Settings
 

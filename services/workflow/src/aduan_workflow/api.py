@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from aduan_contracts.enums import ReportStatus, Role
-from aduan_kit.runtime import ServiceRuntime
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from aduan_contracts.enums import ReportStatus, Role
+from aduan_kit.runtime import ServiceRuntime
 from aduan_workflow.handlers import load_report
 from aduan_workflow.tables import STATUS_HISTORY
 

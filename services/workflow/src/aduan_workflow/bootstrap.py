@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from aduan_kit.runtime import ServiceRuntime
 from fastapi import FastAPI
 
+from aduan_kit.runtime import ServiceRuntime
 from aduan_workflow.api import api_router
 from aduan_workflow.config import Settings
 from aduan_workflow.handlers import register_handlers

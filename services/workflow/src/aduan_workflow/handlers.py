@@ -15,12 +15,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from aiokafka.admin import AIOKafkaAdminClient
+from faststream.kafka import KafkaMessage
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from aduan_contracts.commands import DispatchReport, MergeReport, WorkflowCommand
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import (
     CommandAccepted,
     CommandRefused,
+    CommandReply,
     ReportAmended,
     ReportIntakeEvent,
     ReportStatusChanged,
@@ -38,12 +45,6 @@ from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox, claim_inbox
 from aduan_kit.runtime import ServiceRuntime
-from aiokafka.admin import AIOKafkaAdminClient
-from faststream.kafka import KafkaMessage
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from aduan_workflow.config import Settings
 from aduan_workflow.domain.lifecycle import (
     SYSTEM_ACTOR,
@@ -250,7 +251,7 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
         title="workflow.command-replies",
         description=COMMAND_REPLIES.description
         + " Sent to the command's `reply_to` header topic when given, else here.",
-        schema=CommandAccepted | CommandRefused,
+        schema=CommandReply,
     )
 
     async def auto_route(session: AsyncSession, report: Report, event: ReportSubmitted) -> None:

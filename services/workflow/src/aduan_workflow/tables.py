@@ -3,11 +3,11 @@ report by id, receipt code, channel, category and assignment only."""
 
 from __future__ import annotations
 
-from aduan_kit.messaging import messaging_tables
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -17,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+from aduan_kit.messaging import messaging_tables
 
 __all__ = ["INBOX", "METADATA", "OUTBOX", "REPORTS", "ROUTING_RULES", "STATUS_HISTORY"]
 
@@ -38,6 +40,9 @@ REPORTS = Table(
     Column("completed_at", DateTime(timezone=True), nullable=True),
     Column("merged_into", PgUUID(as_uuid=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Officers' work lists ("my agency's reports in this status") and receipt-code lookups.
+    Index("ix_reports_agency_status", "agency_id", "status"),
+    Index("ix_reports_receipt_code", "receipt_code"),
 )
 
 STATUS_HISTORY = Table(

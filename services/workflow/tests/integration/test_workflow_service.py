@@ -13,6 +13,11 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
 from aduan_contracts.commands import AcceptReport, DispatchReport
 from aduan_contracts.enums import Channel, ReportStatus, Role
 from aduan_contracts.events import (
@@ -30,16 +35,13 @@ from aduan_contracts.topics import (
     TopicSpec,
 )
 from aduan_contracts.values import Actor
+from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
 from aduan_workflow import handlers as handlers_module
 from aduan_workflow.bootstrap import build
 from aduan_workflow.config import Settings
 from aduan_workflow.tables import OUTBOX, REPORTS, ROUTING_RULES, STATUS_HISTORY
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from pydantic import BaseModel
-from sqlalchemy import func, select
 
 pytestmark = pytest.mark.integration
 
@@ -236,8 +238,6 @@ async def test_the_same_event_twice_opens_one_case(service: Service) -> None:
     await service.drained(REPORT_INTAKE)
 
     changes = await service.status_changes(event.report_id)
-    await asyncio.sleep(0.5)
-    changes = await service.status_changes(event.report_id)
     assert len(changes) == 1
     assert len(await history_rows(service, event.report_id)) == 1
 
@@ -388,7 +388,7 @@ async def test_a_handler_that_fails_once_is_redelivered(
     """The kit's NACK_ON_ERROR policy and dead-letter middleware on the real broker: an
     exception rolls the transaction back, the offset is not committed, Kafka hands the same
     message again, and the second delivery is applied once."""
-    real_claim = handlers_module.claim_inbox
+    real_claim = claim_inbox
     calls: list[UUID] = []
     failing: set[UUID] = set()
 
@@ -400,17 +400,61 @@ async def test_a_handler_that_fails_once_is_redelivered(
         return await real_claim(session, inbox, consumer, event_id)
 
     monkeypatch.setattr(handlers_module, "claim_inbox", flaky_claim)
-    event = submitted()
-    failing.add(event.event_id)
-    await service.send(REPORT_INTAKE.name, event, key=event.report_id)
+    first = submitted()
+    behind = [submitted() for _ in range(3)]
+    failing.add(first.event_id)
+    # One partition, so the three behind it are already fetched when the first one fails:
+    # the seek back must also throw those away, or they would overtake it.
+    for event in (first, *behind):
+        await service.producer.send_and_wait(
+            service.topic(REPORT_INTAKE.name),
+            value=encode(event),
+            key=str(event.report_id).encode(),
+            partition=0,
+        )
 
-    [change] = await service.status_changes(event.report_id)
+    [change] = await service.status_changes(first.report_id)
     assert change.to_status is ReportStatus.RECEIVED
     await service.drained(REPORT_INTAKE)
-    assert calls.count(event.event_id) == 2  # failed once, redelivered once
-    assert len(await history_rows(service, event.report_id)) == 1
+    order = [first.event_id, first.event_id, *(e.event_id for e in behind)]
+    assert calls == order  # failed once, redelivered once, and nothing overtook it
+    for event in (first, *behind):
+        assert len(await history_rows(service, event.report_id)) == 1
     dlq = await service.read(f"{REPORT_INTAKE.name}.dlq", lambda rs: True, within=2)
     assert dlq == []
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `kafka_max_attempts` (3) deliveries the message goes to the DLQ with its error,
+    the offset is committed, and the partition moves on."""
+    real_claim = claim_inbox
+    calls: list[UUID] = []
+    doomed = submitted()
+
+    async def broken_claim(session: Any, inbox: Any, consumer: str, event_id: UUID) -> bool:
+        calls.append(event_id)
+        if event_id == doomed.event_id:
+            raise ConnectionError("still down")
+        return await real_claim(session, inbox, consumer, event_id)
+
+    monkeypatch.setattr(handlers_module, "claim_inbox", broken_claim)
+    after = submitted()
+    for event in (doomed, after):
+        await service.producer.send_and_wait(
+            service.topic(REPORT_INTAKE.name),
+            value=encode(event),
+            key=str(event.report_id).encode(),
+            partition=0,
+        )
+    await service.status_changes(after.report_id)
+    [dead] = await service.read(f"{REPORT_INTAKE.name}.dlq", lambda rs: len(rs) >= 1)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["dlq_error"] == "ConnectionError: still down"
+    assert headers["dlq_attempts"] == "3"
+    assert decode(REPORT_INTAKE, dead.value) == doomed
+    assert calls == [doomed.event_id] * 3 + [after.event_id]
 
 
 async def test_reply_to_a_missing_topic_falls_back_and_does_not_stall(service: Service) -> None:
@@ -424,7 +468,7 @@ async def test_reply_to_a_missing_topic_falls_back_and_does_not_stall(service: S
     got = await replies(
         service, service.topic(COMMAND_REPLIES.name), {cmd.event_id, hijack.event_id}
     )
-    assert {type(r) for r in got} == {CommandAccepted, CommandRefused}
+    assert {r.event_type for r in got} == {"CommandAccepted", "CommandRefused"}
     changes = await service.status_changes(event.report_id, count=2)
     assert [c.to_status for c in changes] == [ReportStatus.RECEIVED, ReportStatus.DISPATCHED]
     later = await open_report(service)  # the relay still flows

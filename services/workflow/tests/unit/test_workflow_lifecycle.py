@@ -9,6 +9,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from aduan_contracts.commands import (
     AcceptReport,
     CoordinateReport,
@@ -37,8 +40,6 @@ from aduan_workflow.domain.lifecycle import (
     decide,
     opening,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 S = ReportStatus
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

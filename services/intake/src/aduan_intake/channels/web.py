@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
-from aduan_contracts.enums import Channel, Privacy
-from aduan_contracts.values import GeoPoint, Location
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aduan_contracts.enums import Channel, Privacy
+from aduan_contracts.values import GeoPoint, Location
 from aduan_intake.channels.common import (
     ChannelContext,
     FieldError,
@@ -109,9 +109,7 @@ def normalize_web_form(
     address = _optional(form, "address", 500)
     area = _optional(form, "area", 200)
     location = (
-        Location(point=point, address=address, area=area)
-        if point or address or area
-        else None
+        Location(point=point, address=address, area=area) if point or address or area else None
     )
 
     language_raw = form.get("language", "").strip().lower() or "id"
@@ -173,9 +171,7 @@ def _page(title: str, body: str) -> str:
 
 def _label(for_id: str, indonesian: str, english: str, optional: bool = False) -> str:
     tag = ' <small>(opsional / <span lang="en">optional</span>)</small>' if optional else ""
-    return (
-        f'<label for="{for_id}">{indonesian} <small lang="en">{english}</small>{tag}</label>'
-    )
+    return f'<label for="{for_id}">{indonesian} <small lang="en">{english}</small>{tag}</label>'
 
 
 def render_form(submission_id: str, action: str = "/v1/channels/web") -> str:
@@ -280,8 +276,11 @@ def router(ctx: ChannelContext) -> APIRouter:
 
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in FORM_TYPES:
-            return problem(415, "unsupported_media_type", "post the form as "
-                           "application/x-www-form-urlencoded or multipart/form-data")
+            return problem(
+                415,
+                "unsupported_media_type",
+                "post the form as application/x-www-form-urlencoded or multipart/form-data",
+            )
         try:
             # No file parts yet (photos arrive with the blob store); small parts keep a
             # hostile post from filling memory.
@@ -295,17 +294,18 @@ def router(ctx: ChannelContext) -> APIRouter:
             fields[name] = value
 
         try:
-            report = normalize_web_form(
-                fields, datetime.now(UTC), settings.default_phone_region
-            )
+            report = normalize_web_form(fields, datetime.now(UTC), settings.default_phone_region)
         except InvalidField as exc:
             return field_error(exc)
 
         try:
             filed = await ctx.filer.file(report)
         except SubmissionConflict:
-            return problem(409, "submission_id_reused",
-                           "this submission_id was already used for a different complaint")
+            return problem(
+                409,
+                "submission_id_reused",
+                "this submission_id was already used for a different complaint",
+            )
 
         status = 200 if filed.duplicate else 201
         if prefers_json(request.headers.get("accept")):

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import ReportSubmitted
 from aduan_contracts.values import Location, PhotoRef, SealedIdentity
-from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["NormalizedReport", "ReporterIdentity"]
 

@@ -6,7 +6,7 @@ from aduan_notifier.domain.channels import (
     ChannelFamily,
     family_of,
 )
-from aduan_notifier.domain.policy import Template, template_for
+from aduan_notifier.domain.policy import Reach, Template, reach, template_for
 from aduan_notifier.domain.sms import is_gsm7, sms_segments
 from aduan_notifier.domain.templates import (
     Language,
@@ -23,11 +23,13 @@ __all__ = [
     "ChannelFamily",
     "Language",
     "Message",
+    "Reach",
     "Template",
     "compose",
     "family_of",
     "is_gsm7",
     "normalize_language",
+    "reach",
     "render",
     "sms_segments",
     "template_for",

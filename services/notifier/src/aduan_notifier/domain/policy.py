@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from aduan_contracts.enums import ReportStatus
 
-__all__ = ["Template", "template_for"]
+__all__ = ["Reach", "Template", "reach", "template_for"]
 
 
 class Template(StrEnum):
@@ -44,3 +44,24 @@ def template_for(from_status: ReportStatus | None, to_status: ReportStatus) -> T
             return None
         return Template.IN_PROGRESS
     return _DIRECT.get(to_status)
+
+
+class Reach(StrEnum):
+    """Whether a reporter can be told about a change now."""
+
+    DELIVER = "deliver"
+    WAIT_FOR_INTAKE = "wait_for_intake"  # staff-entered, and whether a contact was left is unknown
+    UNREACHABLE = "unreachable"  # no contact left, or identity erased: record nothing
+
+
+def reach(staff_entered: bool, recipient_known: bool, has_identity: bool, erased: bool) -> Reach:
+    """Walk-in, letter and call-centre reporters are answered only if they left a contact;
+    an erased reporter is never contacted again. Everyone else is answered on their channel
+    even before intake's event arrived (the status event carries channel and receipt code)."""
+    if erased:
+        return Reach.UNREACHABLE
+    if not staff_entered:
+        return Reach.DELIVER
+    if not recipient_known:
+        return Reach.WAIT_FOR_INTAKE
+    return Reach.DELIVER if has_identity else Reach.UNREACHABLE

@@ -56,7 +56,10 @@ _TEXTS: dict[Template, dict[Language, tuple[str, str]]] = {
             "Laporan {code} selesai",
             "Laporan {code} selesai ditindaklanjuti. Terima kasih atas laporan Anda.",
         ),
-        "en": ("Report {code} resolved", "Report {code} has been resolved. Thank you for reporting."),
+        "en": (
+            "Report {code} resolved",
+            "Report {code} has been resolved. Thank you for reporting.",
+        ),
     },
     Template.FOLLOWUP_REJECTED: {
         "id": (
@@ -172,10 +175,8 @@ def render(
             words["footer"],
         ]
         return Message(template, channel, family, language, subject, "\n".join(lines), False)
-    if family is ChannelFamily.SMS:
-        body = f"Aduan: {sentence}{link}"
-    else:
-        body = f"{sentence}{link}"
+    # SMS arrives from a bare number: say who is writing.
+    body = f"Aduan: {sentence}{link}" if family is ChannelFamily.SMS else f"{sentence}{link}"
     return Message(template, channel, family, language, None, body, channel in PUBLIC_CHANNELS)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from aduan_contracts.enums import Channel, ReportStatus
-from aduan_contracts.events import PublicReportPublished
 from pydantic import BaseModel, ConfigDict
 
+from aduan_contracts.enums import Channel, ReportStatus
+from aduan_contracts.events import PublicReportPublished
 from aduan_portal.domain.i18n import Language
 
 __all__ = ["PublicReport", "PublicTimelineStep", "shown_status_label"]

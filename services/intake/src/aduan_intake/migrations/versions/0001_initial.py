@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from aduan_kit.messaging import create_messaging_tables
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from aduan_kit.messaging import create_messaging_tables
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -6,6 +6,7 @@ Create Date: 2026-01-01
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _now() -> sa.Column[sa.DateTime]:
+def _now() -> sa.Column[datetime]:
     return sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
@@ -55,9 +56,7 @@ def upgrade() -> None:
         sa.Column("event", postgresql.JSONB, nullable=False),
         _now(),
     )
-    op.create_index(
-        "ix_pending_notifications_report_id", "pending_notifications", ["report_id"]
-    )
+    op.create_index("ix_pending_notifications_report_id", "pending_notifications", ["report_id"])
     op.create_table(
         "deliveries",
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
@@ -75,15 +74,18 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "status_event_id", "channel", name="uq_deliveries_status_event_channel"
         ),
-        sa.CheckConstraint(
-            "state IN ('recorded', 'sent', 'failed')", name="ck_deliveries_state"
-        ),
+        sa.CheckConstraint("state IN ('recorded', 'sent', 'failed')", name="ck_deliveries_state"),
     )
     op.create_index("ix_deliveries_report_id", "deliveries", ["report_id"])
 
 
 def downgrade() -> None:
     for table in (
-        "deliveries", "pending_notifications", "reporter_keys", "recipients", "inbox", "outbox"
+        "deliveries",
+        "pending_notifications",
+        "reporter_keys",
+        "recipients",
+        "inbox",
+        "outbox",
     ):
         op.drop_table(table)

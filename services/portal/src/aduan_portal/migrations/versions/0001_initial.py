@@ -8,9 +8,10 @@ Create Date: 2026-01-01
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from aduan_kit.messaging import create_messaging_tables
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from aduan_kit.messaging import create_messaging_tables
 
 revision: str = "0001"
 down_revision: str | None = None

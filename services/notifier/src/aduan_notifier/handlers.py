@@ -1,0 +1,283 @@
+"""Kafka subscribers: intake (how to answer), reporter keys, status changes (what to say).
+
+Each claims its inbox in the transaction that applies the message; a delivery and its
+NotificationDelivered event are written together, through the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aduan_contracts.events import (
+    NotificationDelivered,
+    ReporterKeyEvent,
+    ReporterKeyIssued,
+    ReporterKeyShredded,
+    ReportIntakeEvent,
+    ReportStatusChanged,
+    ReportSubmitted,
+)
+from aduan_contracts.topics import NOTIFICATIONS, REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
+from aduan_kit.messaging import add_to_outbox, claim_inbox
+from aduan_kit.runtime import ServiceRuntime
+from aduan_notifier.domain import STAFF_CHANNELS, Reach, compose, reach, template_for
+from aduan_notifier.tables import (
+    DELIVERIES,
+    INBOX,
+    OUTBOX,
+    PENDING,
+    RECIPIENTS,
+)
+from aduan_notifier.tables import (
+    REPORTER_KEYS as KEYS,
+)
+
+__all__ = ["Notifier", "register_handlers"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """The application service the subscribers call; tests may call it directly."""
+
+    runtime: ServiceRuntime
+    portal_base_url: str
+
+    @property
+    def notifications_topic(self) -> str:
+        return self.runtime.topic(NOTIFICATIONS.name)
+
+    # --- status changes ---------------------------------------------------------------------
+
+    async def on_status_changed(self, session: AsyncSession, event: ReportStatusChanged) -> str:
+        """Apply one status change; returns what happened (for the log)."""
+        recipient = (
+            await session.execute(
+                select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
+            )
+        ).first()
+        decision = reach(
+            staff_entered=event.channel in STAFF_CHANNELS,
+            recipient_known=recipient is not None,
+            has_identity=recipient is not None and recipient.sealed_identity is not None,
+            erased=recipient is not None and recipient.erased_at is not None,
+        )
+        if decision is Reach.WAIT_FOR_INTAKE:
+            await session.execute(
+                insert(PENDING)
+                .values(
+                    status_event_id=event.event_id,
+                    report_id=event.report_id,
+                    event=event.model_dump(mode="json"),
+                )
+                .on_conflict_do_nothing()
+            )
+            return "parked until intake"
+        if decision is Reach.UNREACHABLE:
+            return "unreachable: nothing recorded"
+        language = recipient.language if recipient is not None else None
+        return "recorded" if await self._record(session, event, language) else "already recorded"
+
+    async def _record(
+        self, session: AsyncSession, event: ReportStatusChanged, language: str | None
+    ) -> bool:
+        """Record the message once per (status change, channel) and announce it."""
+        message = compose(event, language, self.portal_base_url)
+        if message is None:
+            return False
+        # In this skeleton "delivery" is recording the message; channel adapters will send
+        # 'recorded' rows and move them to 'sent'/'failed' with attempts counted.
+        inserted = (
+            await session.execute(
+                insert(DELIVERIES)
+                .values(
+                    report_id=event.report_id,
+                    status_event_id=event.event_id,
+                    channel=event.channel.value,
+                    template=message.template.value,
+                    language=message.language,
+                    receipt_code=event.receipt_code,
+                    subject=message.subject,
+                    body=message.body,
+                    state="recorded",
+                    attempts=1,
+                )
+                .on_conflict_do_nothing(index_elements=["status_event_id", "channel"])
+                .returning(DELIVERIES.c.id)
+            )
+        ).first()
+        if inserted is None:
+            return False
+        await add_to_outbox(
+            session,
+            OUTBOX,
+            self.notifications_topic,
+            NotificationDelivered(
+                report_id=event.report_id,
+                status_event_id=event.event_id,
+                channel=event.channel,
+                template=message.template.value,
+                attempts=1,
+                correlation_id=event.correlation_id,
+                causation_id=str(event.event_id),
+            ),
+            key=event.report_id,
+        )
+        return True
+
+    # --- intake ------------------------------------------------------------------------------
+
+    async def on_report_submitted(self, session: AsyncSession, event: ReportSubmitted) -> int:
+        """Remember how to answer the reporter; resolve parked status changes. Returns how
+        many parked messages were recorded."""
+        sealed = event.reporter
+        erased = False
+        if sealed is not None:
+            shredded = await session.scalar(
+                select(KEYS.c.shredded_at).where(KEYS.c.key_id == sealed.key_id)
+            )
+            erased = shredded is not None
+        await session.execute(
+            insert(RECIPIENTS)
+            .values(
+                report_id=event.report_id,
+                channel=event.channel.value,
+                language=event.language,
+                receipt_code=event.receipt_code,
+                key_id=sealed.key_id if sealed is not None else None,
+                # Kept sealed: opening it is the channel adapters' job, not this skeleton's.
+                sealed_identity=sealed.model_dump(mode="json")
+                if sealed is not None and not erased
+                else None,
+                erased_at=func.now() if erased else None,
+            )
+            .on_conflict_do_nothing()
+        )
+        parked = (
+            await session.execute(
+                delete(PENDING).where(PENDING.c.report_id == event.report_id).returning(PENDING)
+            )
+        ).all()
+        recorded = 0
+        if sealed is not None and not erased:
+            events = sorted(
+                (ReportStatusChanged.model_validate(row.event) for row in parked),
+                key=lambda e: e.version,
+            )
+            for status_event in events:
+                recorded += await self._record(session, status_event, event.language)
+        return recorded
+
+    # --- reporter keys -----------------------------------------------------------------------
+
+    async def on_reporter_key(
+        self, session: AsyncSession, event: ReporterKeyIssued | ReporterKeyShredded
+    ) -> None:
+        if isinstance(event, ReporterKeyIssued):
+            # A tombstone (shredded) row wins: a replayed "issued" must not revive a key.
+            await session.execute(
+                insert(KEYS).values(key_id=event.key_id, key=event.key).on_conflict_do_nothing()
+            )
+            return
+        await session.execute(
+            insert(KEYS)
+            .values(key_id=event.key_id, key=None, shredded_at=func.now())
+            .on_conflict_do_update(
+                index_elements=[KEYS.c.key_id],
+                set_={"key": None, "shredded_at": func.now()},
+            )
+        )
+        # The sealed copies are unreadable now anyway; dropping them and marking the
+        # reporter erased also stops every future message to them.
+        await session.execute(
+            update(RECIPIENTS)
+            .where(RECIPIENTS.c.key_id == event.key_id)
+            .values(sealed_identity=None, erased_at=func.now())
+        )
+
+
+def register_handlers(runtime: ServiceRuntime, portal_base_url: str) -> Notifier:
+    notifier = Notifier(runtime, portal_base_url)
+    broker = runtime.broker
+    group = runtime.settings.consumer_group
+
+    broker.publisher(
+        notifier.notifications_topic,
+        title="notifier.notifications",
+        description="One NotificationDelivered per recorded message, keyed by report id "
+        "(published by the outbox relay).",
+        schema=NotificationDelivered,
+    )
+
+    @broker.subscriber(
+        runtime.topic(REPORT_INTAKE.name),
+        group_id=group,
+        auto_offset_reset="earliest",
+        title="notifier.on_intake",
+        description="Keeps channel, language, receipt code and sealed identity per report.",
+    )
+    async def on_intake(event: ReportIntakeEvent) -> None:
+        if not isinstance(event, ReportSubmitted):
+            return  # amendments change nothing about how the reporter is answered
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, "notifier.on_intake", event.event_id):
+                return
+            recorded = await notifier.on_report_submitted(session, event)
+        if recorded:
+            runtime.wake_relay()
+        log.info(
+            "recipient stored",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            parked_recorded=recorded,
+        )
+
+    @broker.subscriber(
+        runtime.topic(REPORTER_KEYS.name),
+        group_id=group,
+        auto_offset_reset="earliest",
+        title="notifier.on_reporter_key",
+        description="Stores per-reporter keys; deletes them (and the sealed identities) when "
+        "shredded.",
+    )
+    async def on_reporter_key(event: ReporterKeyEvent) -> None:
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, "notifier.on_reporter_key", event.event_id):
+                return
+            await notifier.on_reporter_key(session, event)
+        log.info(
+            "reporter key event applied", key_id=str(event.key_id), event_type=event.event_type
+        )
+
+    @broker.subscriber(
+        runtime.topic(STATUS_CHANGED.name),
+        group_id=group,
+        auto_offset_reset="earliest",
+        title="notifier.on_status_changed",
+        description="Records the reporter's message for each status change that concerns them.",
+    )
+    async def on_status_changed(event: ReportStatusChanged) -> None:
+        if template_for(event.from_status, event.to_status) is None:
+            return  # internal step: nothing to tell, nothing to store
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, "notifier.on_status_changed", event.event_id):
+                return
+            outcome = await notifier.on_status_changed(session, event)
+        if outcome == "recorded":
+            runtime.wake_relay()
+        log.info(
+            "status change handled",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            to_status=event.to_status.value,
+            outcome=outcome,
+        )
+
+    return notifier
