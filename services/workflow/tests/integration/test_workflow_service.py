@@ -23,6 +23,7 @@ from aduan_contracts.enums import Channel, ReportStatus, Role
 from aduan_contracts.events import (
     CommandAccepted,
     CommandRefused,
+    ReportAmended,
     ReportStatusChanged,
     ReportSubmitted,
 )
@@ -235,6 +236,15 @@ async def test_the_same_event_twice_opens_one_case(service: Service) -> None:
     # Same report again under a new event id: the row guard, not the inbox, stops it.
     again = event.model_copy(update={"event_id": uuid4()})
     await service.send(REPORT_INTAKE.name, again, key=event.report_id)
+    # An amendment adds content only: no status change.
+    amended = ReportAmended(
+        report_id=event.report_id,
+        channel=Channel.WHATSAPP,
+        channel_message_id="wamid.more",
+        text="Tambahan: lubangnya makin besar",
+        received_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+    await service.send(REPORT_INTAKE.name, amended, key=event.report_id)
     await service.drained(REPORT_INTAKE)
 
     changes = await service.status_changes(event.report_id)
