@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from aduan_contracts import commands, decode, encode, events
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.topics import ALL_TOPICS, REPORT_INTAKE, WORKFLOW_COMMANDS
 from aduan_contracts.values import Actor
-from pydantic import BaseModel, ValidationError
 
 
 def all_messages() -> list[type[Envelope]]:

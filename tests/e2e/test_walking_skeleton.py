@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+
 from aduan_gateway.auth import issue_access_token
 from aduan_testing.plugin import Isolation
 

@@ -12,8 +12,9 @@ import os
 from typing import Any
 from uuid import UUID
 
-from aduan_contracts.values import SealedIdentity
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from aduan_contracts.values import SealedIdentity
 
 __all__ = ["new_key", "open_identity", "seal_identity"]
 

@@ -21,9 +21,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from uuid import UUID
 
-from aduan_contracts.envelope import Envelope
-from aduan_contracts.serialization import encode
-from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -49,6 +46,9 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aduan_contracts.envelope import Envelope
+from aduan_contracts.serialization import encode
+from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
 from aduan_kit.logging import correlation_id, get_logger
 
 __all__ = [
@@ -69,6 +69,9 @@ log = get_logger(__name__)
 CONSUMED = Counter("aduan_messages_consumed_total", "Messages handled", ["topic", "outcome"])
 DEAD_LETTERED = Counter("aduan_messages_dead_lettered_total", "Messages sent to a DLQ", ["topic"])
 RELAYED = Counter("aduan_outbox_relayed_total", "Outbox rows published", ["topic"])
+UNROUTABLE = Counter(
+    "aduan_outbox_unroutable_total", "Outbox rows held back: topic unknown", ["topic"]
+)
 OUTBOX_BACKLOG = Gauge("aduan_outbox_backlog", "Outbox rows seen waiting at the last relay pass")
 
 
@@ -175,6 +178,10 @@ class OutboxRelay:
         self._poll = poll_interval_s
         self._batch = batch_size
         self._wake = asyncio.Event()
+        # Topics the broker does not know (auto-creation is off). Their rows stay in the
+        # outbox, counted and logged, instead of stalling every other topic behind them.
+        self._unroutable: set[str] = set()
+        self._unroutable_checked = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -182,17 +189,37 @@ class OutboxRelay:
         """Called after a commit that added rows, so they leave without waiting a poll."""
         self._wake.set()
 
+    async def _routable(self, topic: str) -> bool:
+        if topic in self._unroutable:
+            return False
+        partitions = self._producer.partitions_for(topic)
+        if not partitions:
+            try:
+                await self._producer.client._wait_on_metadata(topic)
+                partitions = self._producer.partitions_for(topic)
+            except Exception:
+                partitions = None
+        if partitions:
+            return True
+        self._unroutable.add(topic)
+        UNROUTABLE.labels(topic).inc()
+        log.error("outbox rows for an unknown topic are held back", topic=topic)
+        return False
+
     async def relay_once(self) -> int:
+        if self._unroutable and time.monotonic() - self._unroutable_checked > 60:
+            self._unroutable_checked = time.monotonic()
+            self._unroutable.clear()  # the topic may have been created since: retry them
         async with self._sessions() as session, session.begin():
             # One relay at a time per database keeps per-key order across replicas.
             got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(4242)"))
             if not got:
                 return 0
-            rows = (
-                await session.execute(
-                    select(self._outbox).order_by(self._outbox.c.id).limit(self._batch)
-                )
-            ).all()
+            query = select(self._outbox).order_by(self._outbox.c.id).limit(self._batch)
+            if self._unroutable:
+                query = query.where(self._outbox.c.topic.not_in(self._unroutable))
+            rows = (await session.execute(query)).all()
+            rows = [r for r in rows if await self._routable(r.topic)]
             if not rows:
                 OUTBOX_BACKLOG.set(0)
                 return 0
@@ -257,6 +284,18 @@ class OutboxRelay:
 PERMANENT = (PermanentError, ValidationError, json.JSONDecodeError, UnicodeDecodeError)
 
 
+def describe(exc: Exception) -> str:
+    """The cause, for a dead letter's headers, without echoing the payload: pydantic's
+    message quotes the input, which may hold a complaint's text."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)[:10]
+        )
+        return f"ValidationError: {problems}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def dead_letter_middleware(
     max_attempts: int,
     backoff_s: float = 0.2,
@@ -319,7 +358,7 @@ def dead_letter_middleware(
             headers = {k: v.decode(errors="replace") for k, v in (raw.headers or ())}
             headers.update(
                 {
-                    "dlq_error": f"{type(exc).__name__}: {exc}"[:2000],
+                    "dlq_error": describe(exc)[:2000],
                     "dlq_source_topic": raw.topic,
                     "dlq_source_partition": str(raw.partition),
                     "dlq_source_offset": str(raw.offset),

@@ -7,7 +7,6 @@ import asyncio
 import os
 
 from aduan_contracts.topics import ALL_TOPICS
-
 from aduan_kit.messaging import ensure_topics
 
 

@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import MetaData, func, select
+
 from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.topics import REPORT_INTAKE, TopicSpec
@@ -25,8 +28,6 @@ from aduan_kit.messaging import (
     messaging_tables,
 )
 from aduan_testing.plugin import Isolation
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import MetaData, func, select
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 import pytest_asyncio
-from aduan_kit.messaging import ensure_topics
 from sqlalchemy import make_url
 
+from aduan_kit.messaging import ensure_topics
 from aduan_testing.infra import Infra
 
 REAL_MARKERS = ("integration", "e2e")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from aduan_kit.runtime import serve
-
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
+from aduan_kit.runtime import serve
 
 
 def main() -> None:

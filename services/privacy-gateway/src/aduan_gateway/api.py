@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from aduan_kit.db import transaction
-from aduan_kit.logging import get_logger
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +19,8 @@ from aduan_gateway.domain.views import (
     public_view,
 )
 from aduan_gateway.readmodel import append_access_log, list_public, load_report
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
 
 __all__ = ["NOT_FOUND", "PublicReportPage", "api_router"]
 
@@ -131,12 +131,14 @@ def api_router() -> APIRouter:
             if view is None:
                 raise _not_found()
             await append_access_log(
-                session, user.subject, user.role, user.agency_id, report_id,
+                session,
+                user.subject,
+                user.role,
+                user.agency_id,
+                report_id,
                 returned_fields(view),
             )
         log.info("officer read", report_id=str(report_id), role=user.role.value)
         return view
 
     return router
-
-

@@ -11,11 +11,11 @@ import time
 from typing import Annotated, Any
 
 import jwt
-from aduan_contracts.enums import Role
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aduan_contracts.enums import Role
 from aduan_gateway.config import Settings
 
 __all__ = [

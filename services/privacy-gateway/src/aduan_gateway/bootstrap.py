@@ -3,13 +3,13 @@ the app's lifespan starts the runtime."""
 
 from __future__ import annotations
 
-from aduan_kit.runtime import ServiceRuntime
 from fastapi import FastAPI
 
 from aduan_gateway.api import api_router
 from aduan_gateway.config import Settings
 from aduan_gateway.handlers import register_handlers
 from aduan_gateway.tables import OUTBOX
+from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["build"]
 

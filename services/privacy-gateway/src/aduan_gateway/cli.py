@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 from aduan_contracts.enums import Role
-
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.config import Settings
 

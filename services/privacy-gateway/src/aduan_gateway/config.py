@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from aduan_kit.settings import ServiceSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from aduan_kit.settings import ServiceSettings
 
 __all__ = ["DEV_JWT_SECRET", "DEV_PSEUDONYM_SECRET", "Settings"]
 

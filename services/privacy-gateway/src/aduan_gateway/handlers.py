@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from aduan_contracts.events import (
     PublicReportEvent,
     ReportAmended,
@@ -13,15 +15,13 @@ from aduan_contracts.events import (
     ReportSubmitted,
 )
 from aduan_contracts.topics import PUBLIC_REPORTS, REPORT_INTAKE, STATUS_CHANGED
+from aduan_gateway.domain.projection import public_event
+from aduan_gateway.readmodel import apply_content, apply_status, load_report
+from aduan_gateway.tables import INBOX, OUTBOX
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox, claim_inbox
 from aduan_kit.runtime import ServiceRuntime
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from aduan_gateway.domain.projection import public_event
-from aduan_gateway.readmodel import apply_content, apply_status, load_report
-from aduan_gateway.tables import INBOX, OUTBOX
 
 __all__ = ["register_handlers"]
 
@@ -42,8 +42,9 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         schema=PublicReportEvent,
     )
 
-    async def project(session: AsyncSession, report_id: UUID, correlation_id: str,
-                      causation_id: str) -> None:
+    async def project(
+        session: AsyncSession, report_id: UUID, correlation_id: str, causation_id: str
+    ) -> None:
         record = await load_report(session, report_id)
         if record is None:
             return
@@ -69,8 +70,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
                 return
             assert isinstance(event, ReportSubmitted)
             if await apply_content(session, event):
-                await project(session, event.report_id, event.correlation_id,
-                              str(event.event_id))
+                await project(session, event.report_id, event.correlation_id, str(event.event_id))
         runtime.wake_relay()
         log.info("report content stored", report_id=str(event.report_id))
 
@@ -83,13 +83,14 @@ def register_handlers(runtime: ServiceRuntime) -> None:
     )
     async def on_status_changed(event: ReportStatusChanged) -> None:
         async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(
-                session, INBOX, "gateway.on_status_changed", event.event_id
-            ):
+            if not await claim_inbox(session, INBOX, "gateway.on_status_changed", event.event_id):
                 return
             if await apply_status(session, event):
-                await project(session, event.report_id, event.correlation_id,
-                              str(event.event_id))
+                await project(session, event.report_id, event.correlation_id, str(event.event_id))
         runtime.wake_relay()
-        log.info("report status stored", report_id=str(event.report_id),
-                 version=event.version, status=event.to_status.value)
+        log.info(
+            "report status stored",
+            report_id=str(event.report_id),
+            version=event.version,
+            status=event.to_status.value,
+        )

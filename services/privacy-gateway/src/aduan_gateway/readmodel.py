@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
-from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
-from aduan_contracts.values import Location, PhotoRef, SealedIdentity
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
+from aduan_contracts.values import Location, PhotoRef, SealedIdentity
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
 from aduan_gateway.tables import ACCESS_LOG, REPORTS, TIMELINE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aduan_kit.messaging import messaging_tables
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
+
+from aduan_kit.messaging import messaging_tables
 
 __all__ = ["ACCESS_LOG", "INBOX", "METADATA", "OUTBOX", "REPORTS", "TIMELINE"]
 

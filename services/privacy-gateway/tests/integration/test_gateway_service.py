@@ -13,6 +13,10 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
     PublicReportPublished,
@@ -32,9 +36,6 @@ from aduan_gateway.tables import ACCESS_LOG, OUTBOX, REPORTS
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import BaseModel
-from sqlalchemy import func, select
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +46,14 @@ SYSTEM = Actor(id="workflow", role=Role.SYSTEM)
 
 
 class Gateway:
-    def __init__(self, iso: Isolation, runtime: ServiceRuntime, client: httpx.AsyncClient,
-                 producer: AIOKafkaProducer, settings: Settings) -> None:
+    def __init__(
+        self,
+        iso: Isolation,
+        runtime: ServiceRuntime,
+        client: httpx.AsyncClient,
+        producer: AIOKafkaProducer,
+        settings: Settings,
+    ) -> None:
         self.iso, self.runtime, self.client = iso, runtime, client
         self.producer, self.settings = producer, settings
 
@@ -57,15 +64,23 @@ class Gateway:
         )
 
     def token(self, role: Role, agency: str | None = None, ttl_s: int = 900) -> dict[str, str]:
-        token = issue_access_token(self.settings.jwt_secret, f"{role.value}-1", role,
-                                   agency_id=agency, name="Petugas Uji", ttl_s=ttl_s)
+        token = issue_access_token(
+            self.settings.jwt_secret,
+            f"{role.value}-1",
+            role,
+            agency_id=agency,
+            name="Petugas Uji",
+            ttl_s=ttl_s,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     async def row(self, report_id: UUID) -> Any:
         async with self.runtime.sessions() as session:
             return (
-                await session.execute(select(REPORTS).where(REPORTS.c.report_id == report_id))
-            ).mappings().first()
+                (await session.execute(select(REPORTS).where(REPORTS.c.report_id == report_id)))
+                .mappings()
+                .first()
+            )
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
@@ -111,17 +126,20 @@ def submitted(privacy: Privacy, text: str, key_id: UUID) -> ReportSubmitted:
         text=text,
         title="Jalan berlubang",
         category_hint="jalan",
-        location=Location(point=GeoPoint(lat=-6.1951, lon=106.8231),
-                          address="Jl. Melati No. 5", area="Menteng"),
+        location=Location(
+            point=GeoPoint(lat=-6.1951, lon=106.8231), address="Jl. Melati No. 5", area="Menteng"
+        ),
         privacy=privacy,
         received_at=RECEIVED,
-        reporter=seal_identity({"name": "Budi Santoso", "phone": "081234567890"}, key_id,
-                               new_key()),
+        reporter=seal_identity(
+            {"name": "Budi Santoso", "phone": "081234567890"}, key_id, new_key()
+        ),
     )
 
 
-def status(report: ReportSubmitted, version: int, to: ReportStatus,
-           agency: str | None = None) -> ReportStatusChanged:
+def status(
+    report: ReportSubmitted, version: int, to: ReportStatus, agency: str | None = None
+) -> ReportStatusChanged:
     return ReportStatusChanged(
         report_id=report.report_id,
         receipt_code=report.receipt_code,
@@ -129,8 +147,9 @@ def status(report: ReportSubmitted, version: int, to: ReportStatus,
         version=version,
         from_status=None if version == 1 else ReportStatus.RECEIVED,
         to_status=to,
-        actor=SYSTEM if version == 1 else Actor(id="adm-1", role=Role.TICKET_ADMIN,
-                                                display_name="Admin Ani"),
+        actor=SYSTEM
+        if version == 1
+        else Actor(id="adm-1", role=Role.TICKET_ADMIN, display_name="Admin Ani"),
         agency_id=agency,
         category="jalan-rusak" if agency else None,
         reason="spam" if to is ReportStatus.REJECTED else None,
@@ -146,20 +165,27 @@ async def public_topic_events(gw: Gateway) -> list[PublicReportPublished | Publi
 
     await eventually(drained)
     topic = f"{gw.iso.namespace}.{PUBLIC_REPORTS.name}"
-    consumer = AIOKafkaConsumer(bootstrap_servers=gw.iso.kafka, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=gw.iso.kafka,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
         if not partitions:
             await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, p)
-                          for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         events: list[PublicReportPublished | PublicReportWithdrawn] = []
+
         async def behind() -> bool:
             for tp in partitions:
                 if await consumer.position(tp) < end[tp]:
@@ -185,8 +211,9 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
     private = submitted(Privacy.PRIVATE, f"Tetangga saya, telp {PHONE}", uuid4())
     for report in (public, private):
         await gw.send(REPORT_INTAKE.name, report, report.report_id)
-        await gw.send(STATUS_CHANGED.name, status(report, 1, ReportStatus.RECEIVED),
-                      report.report_id)
+        await gw.send(
+            STATUS_CHANGED.name, status(report, 1, ReportStatus.RECEIVED), report.report_id
+        )
 
     async def public_ready() -> httpx.Response | None:
         r = await gw.client.get(f"/v1/public/reports/{public.report_id}")
@@ -222,19 +249,18 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
     no_token = await gw.client.get(f"/v1/reports/{private.report_id}")
     assert no_token.status_code == 401
     assert no_token.json()["detail"] == "missing bearer token"
-    expired = await gw.client.get(f"/v1/reports/{private.report_id}",
-                                  headers=gw.token(Role.VALIDATOR, ttl_s=-5))
+    expired = await gw.client.get(
+        f"/v1/reports/{private.report_id}", headers=gw.token(Role.VALIDATOR, ttl_s=-5)
+    )
     assert expired.status_code == 401
     assert expired.json()["detail"] == "token expired"
 
-    seen = await gw.client.get(f"/v1/reports/{private.report_id}",
-                               headers=gw.token(Role.VALIDATOR))
+    seen = await gw.client.get(f"/v1/reports/{private.report_id}", headers=gw.token(Role.VALIDATOR))
     assert seen.status_code == 200
     view = seen.json()
     assert datetime.fromisoformat(view["received_at"]) == RECEIVED
     assert view["location"]["point"] == {"lat": -6.1951, "lon": 106.8231}
-    assert view["reporter"] == pseudonym(gw.settings.pseudonym_secret,
-                                         str(private.reporter.key_id))  # type: ignore[union-attr]
+    assert view["reporter"] == pseudonym(gw.settings.pseudonym_secret, str(private.reporter.key_id))  # type: ignore[union-attr]
     assert view["confidentiality_label"] == "Privat"
     raw = seen.text
     assert "Budi" not in raw
@@ -251,10 +277,17 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
     assert "received_at" in entry["fields"]
     assert "location.point" in entry["fields"]
     assert entry["prev_hash"] is None
-    assert entry["hash"] == chain_hash(None, AccessEntry(
-        entry["at"], entry["subject"], entry["role"], entry["agency_id"], entry["report_id"],
-        tuple(entry["fields"]),
-    ))
+    assert entry["hash"] == chain_hash(
+        None,
+        AccessEntry(
+            entry["at"],
+            entry["subject"],
+            entry["role"],
+            entry["agency_id"],
+            entry["report_id"],
+            tuple(entry["fields"]),
+        ),
+    )
 
     # The public projection: the public report once, nothing for the private one.
     events = await public_topic_events(gw)
@@ -271,10 +304,10 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
 async def test_status_before_submission_ends_consistent(gateway: Gateway) -> None:
     gw = gateway
     report = submitted(Privacy.PUBLIC, f"Sampah menumpuk, WA {PHONE}", uuid4())
-    await gw.send(STATUS_CHANGED.name, status(report, 1, ReportStatus.RECEIVED),
-                  report.report_id)
-    await gw.send(STATUS_CHANGED.name, status(report, 2, ReportStatus.DISPATCHED, "dlh"),
-                  report.report_id)
+    await gw.send(STATUS_CHANGED.name, status(report, 1, ReportStatus.RECEIVED), report.report_id)
+    await gw.send(
+        STATUS_CHANGED.name, status(report, 2, ReportStatus.DISPATCHED, "dlh"), report.report_id
+    )
 
     async def status_only() -> bool:
         row = await gw.row(report.report_id)
@@ -297,22 +330,26 @@ async def test_status_before_submission_ends_consistent(gateway: Gateway) -> Non
     assert PHONE not in body["text"]
 
     # Agency officers: their own agency sees a coarse view, another agency gets a 404.
-    own = await gw.client.get(f"/v1/reports/{report.report_id}",
-                              headers=gw.token(Role.AGENCY_OFFICER, "dlh"))
+    own = await gw.client.get(
+        f"/v1/reports/{report.report_id}", headers=gw.token(Role.AGENCY_OFFICER, "dlh")
+    )
     assert own.status_code == 200
     assert own.json()["received_at"] is None
     assert own.json()["location"] == {"area": "Menteng", "address": None, "point": None}
-    other = await gw.client.get(f"/v1/reports/{report.report_id}",
-                                headers=gw.token(Role.AGENCY_OFFICER, "dbm"))
+    other = await gw.client.get(
+        f"/v1/reports/{report.report_id}", headers=gw.token(Role.AGENCY_OFFICER, "dbm")
+    )
     assert other.status_code == 404
     assert other.json() == {"detail": "report not found"}
-    public_role = await gw.client.get(f"/v1/reports/{report.report_id}",
-                                      headers=gw.token(Role.PUBLIC))
+    public_role = await gw.client.get(
+        f"/v1/reports/{report.report_id}", headers=gw.token(Role.PUBLIC)
+    )
     assert public_role.status_code == 403
 
     # Rejected as spam: withdrawn from the public surface.
-    await gw.send(STATUS_CHANGED.name, status(report, 3, ReportStatus.REJECTED, "dlh"),
-                  report.report_id)
+    await gw.send(
+        STATUS_CHANGED.name, status(report, 3, ReportStatus.REJECTED, "dlh"), report.report_id
+    )
 
     async def gone() -> bool:
         r = await gw.client.get(f"/v1/public/reports/{report.report_id}")
@@ -320,16 +357,16 @@ async def test_status_before_submission_ends_consistent(gateway: Gateway) -> Non
 
     await eventually(gone)
     events = await public_topic_events(gw)
-    assert [type(e).__name__ for e in events] == ["PublicReportPublished",
-                                                   "PublicReportWithdrawn"]
+    assert [type(e).__name__ for e in events] == ["PublicReportPublished", "PublicReportWithdrawn"]
     first = events[0]
     assert isinstance(first, PublicReportPublished)
     assert first.status is ReportStatus.DISPATCHED
-    assert [t.status for t in first.timeline] == [ReportStatus.RECEIVED,
-                                                  ReportStatus.DISPATCHED]
+    assert [t.status for t in first.timeline] == [ReportStatus.RECEIVED, ReportStatus.DISPATCHED]
 
     async with gw.runtime.sessions() as session:
-        chain = (await session.execute(
-            select(ACCESS_LOG.c.prev_hash, ACCESS_LOG.c.hash).order_by(ACCESS_LOG.c.id)
-        )).all()
+        chain = (
+            await session.execute(
+                select(ACCESS_LOG.c.prev_hash, ACCESS_LOG.c.hash).order_by(ACCESS_LOG.c.id)
+            )
+        ).all()
     assert len(chain) == 1  # only the successful officer read is a read

@@ -6,10 +6,11 @@ import time
 
 import jwt
 import pytest
+from pydantic import ValidationError
+
 from aduan_contracts.enums import Role
 from aduan_gateway.auth import AuthError, decode_access_token, issue_access_token
 from aduan_gateway.config import Settings
-from pydantic import ValidationError
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 
@@ -24,8 +25,7 @@ def test_issue_and_verify_roundtrip() -> None:
 
 
 def test_default_lifetime_is_short() -> None:
-    claims = jwt.decode(issue_access_token(SECRET, "u1", "validator"), SECRET,
-                        algorithms=["HS256"])
+    claims = jwt.decode(issue_access_token(SECRET, "u1", "validator"), SECRET, algorithms=["HS256"])
     assert 0 < claims["exp"] - time.time() <= 900
 
 
@@ -53,8 +53,9 @@ def test_missing_claim_and_alg_none_are_refused() -> None:
     token = jwt.encode({"sub": "u1", "exp": time.time() + 60}, SECRET)
     with pytest.raises(AuthError, match="role"):
         decode_access_token(SECRET, token)
-    unsigned = jwt.encode({"sub": "u1", "role": "administrator", "exp": time.time() + 60},
-                          None, algorithm="none")
+    unsigned = jwt.encode(
+        {"sub": "u1", "role": "administrator", "exp": time.time() + 60}, None, algorithm="none"
+    )
     with pytest.raises(AuthError):
         decode_access_token(SECRET, unsigned)
 
@@ -62,12 +63,15 @@ def test_missing_claim_and_alg_none_are_refused() -> None:
 def test_settings_refuse_dev_secrets_in_production() -> None:
     prod_db = "postgresql+asyncpg://gw:pw@db:5432/aduan_gateway"
     with pytest.raises(ValidationError, match="JWT secret"):
-        Settings(environment="production", database_url=prod_db,
-                 pseudonym_secret="p" * 40)
+        Settings(environment="production", database_url=prod_db, pseudonym_secret="p" * 40)
     with pytest.raises(ValidationError, match="pseudonym secret"):
         Settings(environment="production", database_url=prod_db, jwt_secret="j" * 40)
-    ok = Settings(environment="production", database_url=prod_db,
-                  jwt_secret="j" * 40, pseudonym_secret="p" * 40)
+    ok = Settings(
+        environment="production",
+        database_url=prod_db,
+        jwt_secret="j" * 40,
+        pseudonym_secret="p" * 40,
+    )
     assert ok.service_name == "gateway"
     assert ok.port == 8000
     assert Settings().jwt_secret  # development default allowed

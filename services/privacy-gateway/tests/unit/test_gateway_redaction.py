@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
+
 from aduan_contracts.enums import Privacy
 from aduan_contracts.values import GeoPoint, Location
 from aduan_gateway.domain.audit import AccessEntry, chain_hash, verify_chain
@@ -120,7 +121,8 @@ def test_access_log_chain_detects_edits() -> None:
         rows.append((e, prev, digest))
         prev = digest
     assert verify_chain(rows)
-    tampered = AccessEntry(entries[1].at, "someone-else", "validator", None,
-                           entries[1].report_id, ("text",))
+    tampered = AccessEntry(
+        entries[1].at, "someone-else", "validator", None, entries[1].report_id, ("text",)
+    )
     assert not verify_chain([rows[0], (tampered, rows[1][1], rows[1][2]), rows[2]])
     assert not verify_chain([rows[0], rows[2]])  # a deleted entry breaks the link

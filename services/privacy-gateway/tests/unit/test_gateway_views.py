@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import PublicReportPublished, PublicReportWithdrawn
 from aduan_contracts.values import GeoPoint, Location, PhotoRef, SealedIdentity
@@ -33,8 +34,9 @@ def record(**overrides: object) -> ReportRecord:
         category_hint="jalan",
         category="jalan-rusak",
         agency_id="dbm",
-        location=Location(point=GeoPoint(lat=-6.19, lon=106.82), address="Jl. Melati 5",
-                          area="Menteng"),
+        location=Location(
+            point=GeoPoint(lat=-6.19, lon=106.82), address="Jl. Melati 5", area="Menteng"
+        ),
         photos=(PHOTO,),
         received_at=RECEIVED,
         status=ReportStatus.DISPATCHED,
@@ -42,9 +44,15 @@ def record(**overrides: object) -> ReportRecord:
         sealed_identity=SealedIdentity(key_id=KEY_ID, nonce="A" * 16, ciphertext="xyz"),
         timeline=(
             TimelineRecord(1, ReportStatus.RECEIVED, RECEIVED, Role.SYSTEM),
-            TimelineRecord(2, ReportStatus.DISPATCHED, datetime(2024, 6, 2, tzinfo=UTC),
-                           Role.TICKET_ADMIN, agency_id="dbm", actor_display_name="Admin Ani",
-                           reason="jalan kota"),
+            TimelineRecord(
+                2,
+                ReportStatus.DISPATCHED,
+                datetime(2024, 6, 2, tzinfo=UTC),
+                Role.TICKET_ADMIN,
+                agency_id="dbm",
+                actor_display_name="Admin Ani",
+                reason="jalan kota",
+            ),
         ),
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
@@ -172,8 +180,12 @@ def test_projection_withdraws_rejected_and_times_completion() -> None:
         status=ReportStatus.COMPLETED,
         timeline=(
             TimelineRecord(1, ReportStatus.RECEIVED, RECEIVED, Role.SYSTEM),
-            TimelineRecord(2, ReportStatus.COMPLETED, datetime(2024, 5, 18, 21, 31, 12, tzinfo=UTC),
-                           Role.VALIDATOR),
+            TimelineRecord(
+                2,
+                ReportStatus.COMPLETED,
+                datetime(2024, 5, 18, 21, 31, 12, tzinfo=UTC),
+                Role.VALIDATOR,
+            ),
         ),
     )
     completed = public_event(done, "cid")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from faststream.specification import AsyncAPI
+
 from aduan_contracts.enums import Role
 from aduan_gateway.auth import decode_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.cli import main
 from aduan_gateway.config import Settings
-from faststream.specification import AsyncAPI
 
 
 def test_asyncapi_documents_subscribers_and_public_projection() -> None:
@@ -29,8 +30,22 @@ def test_asyncapi_documents_subscribers_and_public_projection() -> None:
 def test_cli_prints_a_token_signed_with_the_settings_secret(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["token", "--sub", "u1", "--role", "agency-officer", "--agency", "dbm",
-                 "--name", "Sari"]) == 0
+    assert (
+        main(
+            [
+                "token",
+                "--sub",
+                "u1",
+                "--role",
+                "agency-officer",
+                "--agency",
+                "dbm",
+                "--name",
+                "Sari",
+            ]
+        )
+        == 0
+    )
     token = capsys.readouterr().out.strip()
     principal = decode_access_token(Settings().jwt_secret, token)
     assert principal.role is Role.AGENCY_OFFICER

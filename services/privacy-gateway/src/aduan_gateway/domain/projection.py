@@ -12,7 +12,6 @@ from aduan_contracts.events import (
     PublicReportWithdrawn,
     PublicTimelineEntry,
 )
-
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.views import public_view
 

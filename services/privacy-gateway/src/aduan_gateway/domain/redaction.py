@@ -93,7 +93,7 @@ def scrub_text(text: str) -> str:
 
 
 def coarse_month(moment: datetime) -> str:
-    """"YYYY-MM" of `moment` in Jakarta time (a naive datetime is taken as UTC)."""
+    """ "YYYY-MM" of `moment` in Jakarta time (a naive datetime is taken as UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(_JAKARTA)

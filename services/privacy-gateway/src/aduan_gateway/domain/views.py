@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
-from aduan_contracts.values import GeoPoint, PhotoRef
 from pydantic import BaseModel, ConfigDict
 
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.values import GeoPoint, PhotoRef
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import (
     coarse_area,
@@ -165,9 +165,7 @@ def visible_to_officer(record: ReportRecord, role: Role, agency_id: str | None) 
         return record.has_content
     if role is Role.AGENCY_OFFICER:
         # An officer without an agency sees nothing rather than everything unassigned.
-        return (
-            record.has_content and agency_id is not None and record.agency_id == agency_id
-        )
+        return record.has_content and agency_id is not None and record.agency_id == agency_id
     return False
 
 

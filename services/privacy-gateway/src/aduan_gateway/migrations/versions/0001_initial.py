@@ -7,9 +7,10 @@ Create Date: 2026-01-01
 
 from __future__ import annotations
 
+from alembic import op
+
 from aduan_gateway.tables import ACCESS_LOG, REPORTS, TIMELINE
 from aduan_kit.messaging import create_messaging_tables
-from alembic import op
 
 revision = "0001"
 down_revision = None
