@@ -114,11 +114,15 @@ async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platfor
                 proc.send_signal(signal.SIGTERM)
         for name, proc in procs.items():
             try:
-                proc.wait(timeout=30)
+                code = proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
                 raise AssertionError(f"{name} ignored SIGTERM for 30 s") from None
+            # uvicorn finishes the lifespan shutdown, then re-raises SIGTERM (exit -15).
+            log = logs[name].read_text()
+            assert code in (0, -signal.SIGTERM), f"{name} exited {code}:\n{log[-2000:]}"
+            assert "Application shutdown complete" in log, f"{name} did not shut down cleanly"
 
 
 async def test_one_report_through_all_five_services(platform: Platform) -> None:

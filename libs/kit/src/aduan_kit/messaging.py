@@ -23,7 +23,7 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
@@ -192,15 +192,16 @@ class OutboxRelay:
     async def _routable(self, topic: str) -> bool:
         if topic in self._unroutable:
             return False
-        partitions = self._producer.partitions_for(topic)
-        if not partitions:
-            try:
-                await self._producer.client._wait_on_metadata(topic)
-                partitions = self._producer.partitions_for(topic)
-            except Exception:
-                partitions = None
-        if partitions:
+        if self._producer.client.cluster.partitions_for_topic(topic):
             return True
+        try:
+            # Refreshes metadata; raises UnknownTopicOrPartitionError only when the broker
+            # answered and does not know the topic (a broker outage raises something else,
+            # which fails this pass and is retried).
+            await self._producer.partitions_for(topic)
+            return True
+        except UnknownTopicOrPartitionError:
+            pass
         self._unroutable.add(topic)
         UNROUTABLE.labels(topic).inc()
         log.error("outbox rows for an unknown topic are held back", topic=topic)
@@ -395,6 +396,9 @@ def make_broker(
         graceful_timeout=graceful_timeout,
         enable_idempotence=True,
         acks="all",
+        # faststream's own logger has a coloured text handler; ours propagates to the JSON
+        # handler on the root. Per-message access lines only at DEBUG (they are per event).
+        logger=logging.getLogger("aduan.broker"),
         log_level=logging.DEBUG,
     )
 
