@@ -312,19 +312,18 @@ async def test_erasure_shreds_the_key_once_and_a_returning_reporter_gets_a_new_o
         async with runtime.sessions() as session:
             query = select(KEYS_TABLE).where(KEYS_TABLE.c.key_id == issued.key_id)
             row = (await session.execute(query)).one()
-    shredded = decode(REPORTER_KEYS, records[1].value)
+    # The keys topic has several partitions: order holds per key, not across keys.
+    same_key = [r for r in records if r.key == str(issued.key_id).encode()]
+    shredded = decode(REPORTER_KEYS, same_key[1].value)
     assert isinstance(shredded, ReporterKeyShredded)
     assert shredded.key_id == issued.key_id
     assert shredded.causation_id == str(request.event_id)
-    assert records[1].key == str(issued.key_id).encode()
     assert (row.key, row.contact_digest) == (None, None)
     assert row.shredded_at is not None
     events = [decode(REPORTER_KEYS, r.value) for r in after]
-    assert [type(e).__name__ for e in events] == [
-        "ReporterKeyIssued",
-        "ReporterKeyShredded",
-        "ReporterKeyIssued",
-    ]
-    assert events[2].key_id != issued.key_id
+    of_first = [type(e).__name__ for e in events if e.key_id == issued.key_id]
+    assert of_first == ["ReporterKeyIssued", "ReporterKeyShredded"]
+    others = [e for e in events if e.key_id != issued.key_id]
+    assert [type(e).__name__ for e in others] == ["ReporterKeyIssued"]
     await asyncio.sleep(1)  # give a wrongly re-applied duplicate the time to show up
     assert await count_messages(isolated.kafka, keys_topic) == 3
