@@ -18,7 +18,7 @@ up: deps ## start Kafka, PostgreSQL, Redis and the five services; print their UR
 	@deploy/scripts/infra.sh up
 	@uv run --frozen python -m aduan_kit.topics
 	@deploy/scripts/services.sh start
-	@echo "Portal: http://127.0.0.1:8080/   Web form: http://127.0.0.1:8001/v1/channels/web"
+	@echo "Portal: http://127.0.0.1:8080/   Web form: http://127.0.0.1:8001/v1/channels/web   Outgoing messages (local sinks): http://127.0.0.1:8090/"
 
 down: ## stop the services and the infrastructure this project started
 	@deploy/scripts/services.sh stop

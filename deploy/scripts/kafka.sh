@@ -5,7 +5,7 @@
 #   deploy/scripts/kafka.sh start|stop|status|reset
 #
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_START_TIMEOUT (120 s),
-#      KAFKA_HEAP_OPTS ("-Xms256m -Xmx512m").
+#      KAFKA_HEAP_OPTS ("-Xms256m -Xmx1g").
 set -euo pipefail
 
 LOG_TAG=kafka
@@ -175,7 +175,7 @@ cmd_start() {
 
   # zstd-jni/snappy unpack native libs into java.io.tmpdir: keep it off a noexec /tmp.
   local -a heap jvm
-  read -r -a heap <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+  read -r -a heap <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
   jvm=(
     "${heap[@]}"
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35

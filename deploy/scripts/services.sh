@@ -8,9 +8,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN="$ROOT/.run"
 PY="$ROOT/.venv/bin/python"
 mkdir -p "$RUN/logs" "$RUN/pids"
+export ADUAN_SINKS_DIR="${ADUAN_SINKS_DIR:-$RUN/sinks}"
 
 # name module port-variable default-port
+# `sinks` is the local stand-in for the e-mail, SMS, WhatsApp, Messenger/Instagram, X and push
+# providers (aduan_notifier.sinks): the notifier's defaults send there, and its front page
+# lists what would have been sent. Started first so the notifier's first messages land.
 SERVICES=(
+  "sinks aduan_notifier.sinks ADUAN_SINKS_HTTP_PORT 8090"
   "gateway aduan_gateway ADUAN_GATEWAY_PORT 8000"
   "intake aduan_intake ADUAN_INTAKE_PORT 8001"
   "workflow aduan_workflow ADUAN_WORKFLOW_PORT 8002"

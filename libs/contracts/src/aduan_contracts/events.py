@@ -137,6 +137,19 @@ class ReportStatusChanged(Envelope):
     follow_up: FollowUp | None = None
     field_result: str | None = Field(default=None, max_length=2000)
     evidence: EvidenceCheck | None = None
+    primary_status: ReportStatus | None = Field(
+        default=None,
+        description="on a merged report (to_status merged): the status of the primary it "
+        "follows. Workflow emits one such event per merged report (from_status = to_status = "
+        "merged, version + 1) each time the primary changes status, so every merged reporter "
+        "can be told the outcome.",
+    )
+    sla_stage: SlaStage | None = Field(
+        default=None, description="the running SLA stage with the nearest deadline, if any"
+    )
+    due_at: datetime | None = Field(
+        default=None, description="that stage's deadline (working-day calendar)"
+    )
 
 
 class SlaReminderDue(Envelope):

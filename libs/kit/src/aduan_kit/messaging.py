@@ -58,6 +58,7 @@ __all__ = [
     "claim_inbox",
     "create_messaging_tables",
     "dead_letter_middleware",
+    "delete_namespace_topics",
     "ensure_topics",
     "make_broker",
     "make_producer",
@@ -408,6 +409,7 @@ async def ensure_topics(
     namespace: str = "",
     specs: Iterable[TopicSpec] = ALL_TOPICS,
     replication_factor: int = 1,
+    max_partitions: int | None = None,
 ) -> list[str]:
     """Create every topic (and its dead-letter topic) from the declarative list; existing
     topics are left as they are. Returns the names created."""
@@ -421,7 +423,7 @@ async def ensure_topics(
         new = [
             NewTopic(
                 s.qualified(namespace),
-                num_partitions=s.partitions,
+                num_partitions=min(s.partitions, max_partitions or s.partitions),
                 replication_factor=replication_factor,
                 topic_configs=s.configs(),
             )
@@ -432,5 +434,21 @@ async def ensure_topics(
             with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently
                 await admin.create_topics(new)
         return [t.name for t in new]
+    finally:
+        await admin.close()
+
+
+async def delete_namespace_topics(bootstrap_servers: str, namespace: str) -> int:
+    """Delete every topic of a (test) namespace; a broker that keeps thousands of dead test
+    partitions slows down until it fences itself."""
+    if not namespace:
+        raise ValueError("refusing to delete the production (empty) namespace")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
     finally:
         await admin.close()

@@ -7,6 +7,7 @@ one broker/server without seeing each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,10 +18,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import make_url
 
-from aduan_kit.messaging import ensure_topics
+from aduan_kit.messaging import delete_namespace_topics, ensure_topics
 from aduan_testing.infra import Infra
 
 REAL_MARKERS = ("integration", "e2e")
+TEST_PARTITIONS = 2
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolation]:
     """A unique topic namespace (topics created), database name and Redis prefix."""
     suffix = uuid.uuid4().hex[:10]
     namespace = f"t{suffix}"
-    await ensure_topics(infra.kafka, namespace)
+    # Two partitions per topic: enough to catch ordering assumptions across partitions,
+    # few enough that a whole suite does not load the single test broker with thousands.
+    await ensure_topics(infra.kafka, namespace, max_partitions=TEST_PARTITIONS)
     base = make_url(infra.database_url)
     db_name = f"test_{suffix}"
     iso = Isolation(
@@ -77,6 +81,10 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolation]:
     yield iso
     admin = base.set(drivername="postgresql", database="postgres")
     await _drop_databases(admin.render_as_string(hide_password=False), db_name)
+    # Best effort (a broker test may have stopped it). Left behind, test partitions pile up
+    # across runs until the single local broker runs out of heap and fences itself.
+    with contextlib.suppress(Exception):
+        await delete_namespace_topics(infra.kafka, namespace)
 
 
 # --- CI guard -------------------------------------------------------------------------------

@@ -1,15 +1,28 @@
-"""HTTP routes: every HTTP channel adapter, mounted under /v1/channels/<channel>."""
+"""HTTP routes: every HTTP channel adapter, mounted under /v1/channels/<channel> (and
+Open311 under /open311/v2)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from aduan_intake.channels import ChannelContext, web
+from aduan_intake.channels import (
+    ChannelContext,
+    app,
+    instagram,
+    messenger,
+    open311,
+    sms,
+    staff,
+    web,
+    whatsapp,
+    x,
+)
 
 __all__ = ["api_router"]
 
 
 def api_router(ctx: ChannelContext) -> APIRouter:
     router = APIRouter()
-    router.include_router(web.router(ctx))
+    for channel in (web, app, sms, whatsapp, x, messenger, instagram, staff, open311):
+        router.include_router(channel.router(ctx))
     return router

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from faststream.specification import AsyncAPI
 
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
 from aduan_intake.api import api_router
+from aduan_intake.background import IntakeRuntime
 from aduan_intake.channels import ChannelContext
+from aduan_intake.channels.email import SmtpListener
+from aduan_intake.channels.lapor import LaporPuller
 from aduan_intake.config import Settings
 from aduan_intake.filing import Filer
 from aduan_intake.handlers import register_handlers
+from aduan_intake.photos import PhotoStore
 from aduan_intake.ratelimit import FixedWindowLimiter
 from aduan_intake.tables import OUTBOX
+from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["asyncapi_document", "build"]
@@ -23,9 +29,9 @@ __all__ = ["asyncapi_document", "build"]
 VERSION = "0.1.0"
 
 
-def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, migrations="aduan_intake:migrations", outbox=OUTBOX)
+    runtime = IntakeRuntime(settings, migrations="aduan_intake:migrations", outbox=OUTBOX)
     register_handlers(runtime)
     filer = Filer(
         sessions=lambda: runtime.sessions,
@@ -43,8 +49,21 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
         # stores in a form that a dictionary attack could reverse.
         secret=settings.contact_pepper,
     )
+    photos = PhotoStore(
+        FilesystemBlobStore(settings.blob_root),
+        max_bytes=settings.photo_max_bytes,
+        max_count=settings.photo_max_count,
+    )
+    # No connection is made until the first request; the runtime closes it on stop.
+    runtime.http = httpx.AsyncClient(timeout=settings.provider_timeout_s, follow_redirects=False)
+    ctx = ChannelContext(settings, filer, limiter, photos, runtime.http)
+    if settings.smtp_enabled:
+        runtime.background.append(SmtpListener(ctx))
+    if settings.lapor_api_url:
+        runtime.background.append(LaporPuller(ctx, lambda: runtime.sessions))
     app = runtime.create_app(title="Aduan intake", version=VERSION)
-    app.include_router(api_router(ChannelContext(settings, filer, limiter)))
+    app.state.channels = ctx
+    app.include_router(api_router(ctx))
 
     @app.get("/docs/asyncapi.json", tags=["operations"], include_in_schema=False)
     async def asyncapi_json() -> Any:

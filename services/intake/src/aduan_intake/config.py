@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from aduan_kit.settings import ServiceSettings
 
-__all__ = ["DEV_CONTACT_PEPPER", "Settings"]
+__all__ = ["DEFAULT_BLOB_ROOT", "DEV_CONTACT_PEPPER", "DEV_JWT_SECRET", "Settings"]
+
+# `.run/blobs` at the repository root: the directory the gateway serves photos from by
+# default, whatever directory either service was started in.
+DEFAULT_BLOB_ROOT = str(Path(__file__).resolve().parents[4] / ".run" / "blobs")
 
 # Long enough for HMAC-SHA256 and refused in production by the validator below.
 DEV_CONTACT_PEPPER = "dev-only-aduan-intake-contact-pepper-not-for-production"
+# The same development value as the gateway's, so `make up` tokens work on both.
+DEV_JWT_SECRET = "dev-only-aduan-gateway-jwt-secret-not-for-production"  # noqa: S105
 
 
 class Settings(ServiceSettings):
@@ -34,8 +42,84 @@ class Settings(ServiceSettings):
     # Phone numbers written without a country code are read as numbers of this region.
     default_phone_region: str = Field(default="ID", min_length=2, max_length=2)
 
+    # --- photos (every channel) ----------------------------------------------------------
+    # Content-addressed store shared with the gateway, which serves the photos.
+    blob_root: str = DEFAULT_BLOB_ROOT
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    photo_max_count: int = Field(default=5, ge=0, le=20)
+    # Biggest request body any HTTP channel accepts (photos included).
+    max_body_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+
+    # --- citizen app (REST) ---------------------------------------------------------------
+    # Keys the official apps send in `X-App-Key`; empty refuses every app request.
+    app_keys: list[SecretStr] = Field(default_factory=list)
+
+    # --- e-mail (inbound SMTP, inside the intake process) ---------------------------------
+    smtp_enabled: bool = True
+    smtp_host: str = "127.0.0.1"
+    # None: 2525, or an ephemeral port (0) under ENVIRONMENT=test, so test services and a
+    # `make up` intake on the same machine never fight over one port.
+    smtp_port: int | None = Field(default=None, ge=0, le=65535)
+    smtp_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Recipient domains the listener accepts mail for; empty accepts any recipient.
+    smtp_domains: list[str] = Field(default_factory=list)
+
+    # --- SMS gateway (Twilio-compatible form webhook) -------------------------------------
+    sms_auth_token: SecretStr | None = None
+    # The public URL the gateway posts to and signs; behind a proxy the URL this process
+    # sees differs, so it must be configured. None: the request's own URL.
+    sms_public_url: str | None = None
+
+    # --- WhatsApp Cloud API ----------------------------------------------------------------
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
+
+    # --- X Account Activity API ------------------------------------------------------------
+    x_consumer_secret: SecretStr | None = None
+
+    # --- Facebook Messenger and Instagram (Meta webhooks) ---------------------------------
+    facebook_verify_token: SecretStr | None = None
+    facebook_app_secret: SecretStr | None = None
+    instagram_verify_token: SecretStr | None = None
+    instagram_app_secret: SecretStr | None = None
+    # Attachment URLs in Meta payloads are fetched only from these host suffixes (the
+    # payload is signed, but a fetch to an arbitrary host would still be an SSRF door).
+    meta_media_hosts: list[str] = Field(
+        default_factory=lambda: ["fbcdn.net", "fbsbx.com", "cdninstagram.com"]
+    )
+
+    # --- LAPOR! SP4N sync ------------------------------------------------------------------
+    lapor_api_url: str | None = None
+    lapor_api_token: SecretStr | None = None
+    lapor_poll_interval_s: float = Field(default=300.0, ge=0.05)
+    lapor_page_limit: int = Field(default=20, ge=1, le=1000)
+
+    # --- staff entry (call centre, walk-in counter, scanned letter) -----------------------
+    # HS256 tokens issued by the gateway: the same secret as its `jwt_secret`.
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
+    staff_roles: list[str] = Field(default_factory=lambda: ["ticket-admin", "administrator"])
+
+    # --- Open311 GeoReport v2 ------------------------------------------------------------
+    open311_api_keys: list[SecretStr] = Field(default_factory=list)
+    # A JSON file of categories ([{code, name, description, group, keywords}]); None: the
+    # list shipped with intake.
+    categories_file: str | None = None
+
+    # Timeout for fetching media from providers (WhatsApp, Meta) and for LAPOR! pulls.
+    provider_timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def smtp_bind_port(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return 0 if self.environment == "test" else 2525
+
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production" and self.contact_pepper == DEV_CONTACT_PEPPER:
             raise ValueError("refusing the development contact pepper in production")
+        if self.environment == "production" and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("refusing the development JWT secret in production")
         return self

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import select
@@ -19,10 +20,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aduan_contracts.values import SealedIdentity
+from aduan_contracts.enums import Channel
+from aduan_contracts.events import ReportAmended
+from aduan_contracts.values import PhotoRef, SealedIdentity
 from aduan_intake.domain import NormalizedReport, contact_digest, new_receipt_code
 from aduan_intake.keyring import get_or_create_key
-from aduan_intake.tables import OUTBOX, SUBMISSIONS
+from aduan_intake.tables import AMENDMENTS, OUTBOX, SUBMISSIONS
 from aduan_kit.crypto import seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
@@ -40,6 +43,8 @@ class Filed:
     report_id: UUID
     receipt_code: str
     duplicate: bool
+    # True when the message was added to an existing report rather than filed as one.
+    amended: bool = False
 
 
 class SubmissionConflict(Exception):
@@ -125,6 +130,108 @@ class Filer:
             event = report.to_event(report_id, receipt_code, sealed, cid)
             await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
         return Filed(report_id, receipt_code, duplicate=False)
+
+    async def known(self, channel: Channel, channel_message_id: str) -> bool:
+        """Whether this message was already filed or added to a report: lets an adapter
+        skip fetching a redelivered message's media (the duplicate answer needs no photos,
+        since the fingerprint covers channel and text only)."""
+        async with self._sessions()() as session:
+            for table in (SUBMISSIONS, AMENDMENTS):
+                found = await session.scalar(
+                    select(table.c.report_id).where(
+                        table.c.channel == channel.value,
+                        table.c.channel_message_id == channel_message_id,
+                    )
+                )
+                if found is not None:
+                    return True
+        return False
+
+    async def report_for_message(
+        self, channel: Channel, channel_message_id: str
+    ) -> tuple[UUID, str] | None:
+        """The report a channel message was filed as (report id, receipt code)."""
+        async with self._sessions()() as session:
+            row = (
+                await session.execute(
+                    select(SUBMISSIONS.c.report_id, SUBMISSIONS.c.receipt_code).where(
+                        SUBMISSIONS.c.channel == channel.value,
+                        SUBMISSIONS.c.channel_message_id == channel_message_id,
+                    )
+                )
+            ).first()
+        return (row.report_id, row.receipt_code) if row is not None else None
+
+    async def report_for_receipt(self, receipt_code: str) -> tuple[UUID, str] | None:
+        async with self._sessions()() as session:
+            row = (
+                await session.execute(
+                    select(SUBMISSIONS.c.report_id, SUBMISSIONS.c.receipt_code).where(
+                        SUBMISSIONS.c.receipt_code == receipt_code
+                    )
+                )
+            ).first()
+        return (row.report_id, row.receipt_code) if row is not None else None
+
+    async def amend(
+        self,
+        report_id: UUID,
+        receipt_code: str,
+        channel: Channel,
+        channel_message_id: str,
+        text: str,
+        photos: tuple[PhotoRef, ...],
+        received_at: datetime,
+    ) -> Filed:
+        """Add a message to an existing report (`ReportAmended`), exactly once per
+        (channel, channel message id), with the same race handling as `file`."""
+        fingerprint = hmac.new(
+            self._pepper.encode(), f"{channel}\0amend\0{text}".encode(), hashlib.sha256
+        ).digest()
+        async with transaction(self._sessions()) as session:
+            claimed = (
+                await session.execute(
+                    insert(AMENDMENTS)
+                    .values(
+                        channel=channel.value,
+                        channel_message_id=channel_message_id,
+                        report_id=report_id,
+                        fingerprint=fingerprint,
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[AMENDMENTS.c.channel, AMENDMENTS.c.channel_message_id]
+                    )
+                    .returning(AMENDMENTS.c.report_id)
+                )
+            ).first()
+            if claimed is None:
+                row = (
+                    await session.execute(
+                        select(AMENDMENTS.c.report_id, AMENDMENTS.c.fingerprint).where(
+                            AMENDMENTS.c.channel == channel.value,
+                            AMENDMENTS.c.channel_message_id == channel_message_id,
+                        )
+                    )
+                ).one()
+                if row.report_id != report_id or not hmac.compare_digest(
+                    row.fingerprint, fingerprint
+                ):
+                    raise SubmissionConflict
+                return Filed(report_id, receipt_code, duplicate=True, amended=True)
+            cid = correlation_id.get()
+            event = ReportAmended(
+                report_id=report_id,
+                channel=channel,
+                channel_message_id=channel_message_id,
+                text=text,
+                photos=photos,
+                received_at=received_at,
+                **({"correlation_id": cid} if cid else {}),
+            )
+            await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
+        self._wake_relay()
+        log.info("report amended", report_id=str(report_id), channel=channel.value)
+        return Filed(report_id, receipt_code, duplicate=False, amended=True)
 
     async def _earlier(
         self, session: AsyncSession, report: NormalizedReport, fingerprint: bytes

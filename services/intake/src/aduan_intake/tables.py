@@ -15,7 +15,15 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
 from aduan_kit.messaging import messaging_tables
 
-__all__ = ["INBOX", "METADATA", "OUTBOX", "REPORTER_KEYS", "SUBMISSIONS"]
+__all__ = [
+    "AMENDMENTS",
+    "INBOX",
+    "METADATA",
+    "OUTBOX",
+    "REPORTER_KEYS",
+    "SUBMISSIONS",
+    "SYNC_CURSORS",
+]
 
 METADATA = MetaData()
 OUTBOX, INBOX = messaging_tables(METADATA)
@@ -46,4 +54,25 @@ REPORTER_KEYS = Table(
     Column("key", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("shredded_at", DateTime(timezone=True), nullable=True),
+)
+
+# One row per inbound message that was added to an existing report (an e-mail reply quoting
+# a receipt code, a changed LAPOR! record): the same exactly-once key as `submissions`.
+AMENDMENTS = Table(
+    "amendments",
+    METADATA,
+    Column("channel", String(32), primary_key=True),
+    Column("channel_message_id", String(256), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Where a scheduled pull (LAPOR!) got to, so the next pull asks only for what changed.
+SYNC_CURSORS = Table(
+    "sync_cursors",
+    METADATA,
+    Column("source", String(64), primary_key=True),
+    Column("cursor", String(256), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -158,7 +158,14 @@ def test_production_refuses_the_development_pepper() -> None:
     prod_db = "postgresql+asyncpg://intake:s3cret@db:5432/aduan_intake"
     with pytest.raises(ValidationError, match="pepper"):
         Settings(environment="production", database_url=prod_db)
-    ok = Settings(environment="production", database_url=prod_db, contact_pepper="x" * 40)
+    with pytest.raises(ValidationError, match="JWT"):
+        Settings(environment="production", database_url=prod_db, contact_pepper="x" * 40)
+    ok = Settings(
+        environment="production",
+        database_url=prod_db,
+        contact_pepper="x" * 40,
+        jwt_secret="y" * 40,
+    )
     assert ok.contact_pepper != DEV_CONTACT_PEPPER
     local = Settings()
     assert (local.port, local.service_name) == (8001, "intake")

@@ -143,6 +143,7 @@ def test_form_page_labels_every_field_and_carries_the_submission_id() -> None:
         "category",
         "address",
         "area",
+        "photos",
         "lat",
         "lon",
         "name",

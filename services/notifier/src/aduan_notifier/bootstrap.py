@@ -1,12 +1,22 @@
-"""The notifier's composition root: settings in, (FastAPI app, runtime) out. Connects nothing."""
+"""The notifier's composition root: settings in, (FastAPI app, runtime) out. Connects nothing.
+
+The delivery worker (`app.state.deliveries`) starts after the runtime (database, Kafka) and
+stops before it, inside the same lifespan.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
 from fastapi import FastAPI
 
 from aduan_kit.runtime import ServiceRuntime
+from aduan_notifier.adapters import build_adapters
 from aduan_notifier.api import api_router
 from aduan_notifier.config import Settings
+from aduan_notifier.delivery import DeliveryWorker
 from aduan_notifier.handlers import register_handlers
 from aduan_notifier.tables import OUTBOX
 
@@ -16,7 +26,26 @@ __all__ = ["build"]
 def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations="aduan_notifier:migrations", outbox=OUTBOX)
-    register_handlers(runtime, settings.portal_base_url)
-    app = runtime.create_app(title="Aduan notifier", version="0.1.0")
+    # Redirects are not followed: a provider redirecting a message POST is a misconfiguration.
+    client = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
+    worker = DeliveryWorker(runtime, settings, build_adapters(settings, client))
+    register_handlers(runtime, settings.portal_base_url, worker.wake, settings.sla_apology_stages)
+    app = runtime.create_app(title="Aduan notifier", version="0.2.0")
     app.include_router(api_router(runtime))
+    app.state.deliveries = worker
+
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app_):
+            if settings.delivery_enabled:
+                worker.start()
+            try:
+                yield
+            finally:
+                await worker.stop()
+                await client.aclose()
+
+    app.router.lifespan_context = lifespan
     return app, runtime

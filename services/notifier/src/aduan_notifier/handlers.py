@@ -1,36 +1,57 @@
 """Kafka subscribers: intake (how to answer), reporter keys, status changes (what to say).
 
-Each claims its inbox in the transaction that applies the message; a delivery and its
-NotificationDelivered event are written together, through the outbox.
+Each claims its inbox in the transaction that applies the message. A status change that
+concerns the reporter becomes one 'pending' row in `deliveries` per (status change,
+channel); the delivery worker (`delivery.py`) sends it and announces the outcome through
+the outbox.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aduan_contracts.enums import Channel, SlaStage
 from aduan_contracts.events import (
-    NotificationDelivered,
+    NotificationEvent,
+    ReportAmended,
     ReporterKeyEvent,
     ReporterKeyIssued,
     ReporterKeyShredded,
     ReportIntakeEvent,
     ReportStatusChanged,
     ReportSubmitted,
+    SlaBreached,
+    SlaEvent,
 )
-from aduan_contracts.topics import NOTIFICATIONS, REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
+from aduan_contracts.topics import (
+    NOTIFICATIONS,
+    REPORT_INTAKE,
+    REPORTER_KEYS,
+    SLA_EVENTS,
+    STATUS_CHANGED,
+)
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
-from aduan_kit.messaging import add_to_outbox, claim_inbox
+from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
-from aduan_notifier.domain import STAFF_CHANNELS, Reach, compose, reach, template_for
+from aduan_notifier.domain import (
+    STAFF_CHANNELS,
+    Reach,
+    Template,
+    compose,
+    normalize_language,
+    reach,
+    render,
+    template_for,
+)
 from aduan_notifier.tables import (
     DELIVERIES,
     INBOX,
-    OUTBOX,
     PENDING,
     RECIPIENTS,
 )
@@ -42,6 +63,9 @@ __all__ = ["Notifier", "register_handlers"]
 
 log = get_logger(__name__)
 
+# Channels whose free-form replies are allowed only within 24 hours of the user's message.
+CHAT_WINDOW_CHANNELS = frozenset({Channel.WHATSAPP, Channel.FACEBOOK, Channel.INSTAGRAM})
+
 
 @dataclass(frozen=True)
 class Notifier:
@@ -49,6 +73,8 @@ class Notifier:
 
     runtime: ServiceRuntime
     portal_base_url: str
+    # Called after a commit that recorded deliveries, so the worker picks them up at once.
+    wake: Callable[[], None] = lambda: None
 
     @property
     def notifications_topic(self) -> str:
@@ -88,12 +114,11 @@ class Notifier:
     async def _record(
         self, session: AsyncSession, event: ReportStatusChanged, language: str | None
     ) -> bool:
-        """Record the message once per (status change, channel) and announce it."""
+        """Record the message once per (status change, channel) as 'pending'; the delivery
+        worker sends it after this transaction committed, and announces the outcome."""
         message = compose(event, language, self.portal_base_url)
         if message is None:
             return False
-        # In this skeleton "delivery" is recording the message; channel adapters will send
-        # 'recorded' rows and move them to 'sent'/'failed' with attempts counted.
         inserted = (
             await session.execute(
                 insert(DELIVERIES)
@@ -106,31 +131,60 @@ class Notifier:
                     receipt_code=event.receipt_code,
                     subject=message.subject,
                     body=message.body,
-                    state="recorded",
-                    attempts=1,
+                    reason=event.reason,
+                    status_changed_at=event.occurred_at,
+                    state="pending",
+                    attempts=0,
                 )
                 .on_conflict_do_nothing(index_elements=["status_event_id", "channel"])
                 .returning(DELIVERIES.c.id)
             )
         ).first()
-        if inserted is None:
-            return False
-        await add_to_outbox(
-            session,
-            OUTBOX,
-            self.notifications_topic,
-            NotificationDelivered(
-                report_id=event.report_id,
-                status_event_id=event.event_id,
-                channel=event.channel,
-                template=message.template.value,
-                attempts=1,
-                correlation_id=event.correlation_id,
-                causation_id=str(event.event_id),
-            ),
-            key=event.report_id,
+        return inserted is not None
+
+    # --- SLA breaches ------------------------------------------------------------------------
+
+    async def on_sla_breached(self, session: AsyncSession, event: SlaBreached) -> str:
+        """An apology for a missed deadline, once per breach event, on the reporter's channel.
+        The breach carries no channel: it comes from what intake told us about the report."""
+        recipient = (
+            await session.execute(
+                select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
+            )
+        ).first()
+        if recipient is None or recipient.erased_at is not None:
+            return "no known reporter"
+        if recipient.sealed_identity is None:
+            return "no contact"
+        channel = Channel(recipient.channel)
+        message = render(
+            Template.SLA_APOLOGY,
+            channel,
+            normalize_language(recipient.language),
+            recipient.receipt_code,
+            self.portal_base_url,
         )
-        return True
+        inserted = (
+            await session.execute(
+                insert(DELIVERIES)
+                .values(
+                    report_id=event.report_id,
+                    status_event_id=event.event_id,
+                    channel=channel.value,
+                    template=message.template.value,
+                    language=message.language,
+                    receipt_code=recipient.receipt_code,
+                    subject=message.subject,
+                    body=message.body,
+                    status_changed_at=event.occurred_at,
+                    state="pending",
+                    attempts=0,
+                )
+                .on_conflict_do_nothing(index_elements=["status_event_id", "channel"])
+                .returning(DELIVERIES.c.id)
+            )
+        ).first()
+        return "recorded" if inserted is not None else "already recorded"
 
     # --- intake ------------------------------------------------------------------------------
 
@@ -157,6 +211,9 @@ class Notifier:
                 if sealed is not None and not erased
                 else None,
                 erased_at=func.now() if erased else None,
+                last_inbound_at=(
+                    event.received_at if event.channel in CHAT_WINDOW_CHANNELS else None
+                ),
             )
             .on_conflict_do_nothing()
         )
@@ -174,6 +231,21 @@ class Notifier:
             for status_event in events:
                 recorded += await self._record(session, status_event, event.language)
         return recorded
+
+    async def on_report_amended(self, session: AsyncSession, event: ReportAmended) -> None:
+        """A reporter wrote again on a chat channel: the 24-hour window reopens."""
+        if event.channel not in CHAT_WINDOW_CHANNELS:
+            return
+        await session.execute(
+            update(RECIPIENTS)
+            .where(RECIPIENTS.c.report_id == event.report_id)
+            .values(
+                last_inbound_at=func.greatest(
+                    func.coalesce(RECIPIENTS.c.last_inbound_at, event.received_at),
+                    event.received_at,
+                )
+            )
+        )
 
     # --- reporter keys -----------------------------------------------------------------------
 
@@ -196,24 +268,53 @@ class Notifier:
         )
         # The sealed copies are unreadable now anyway; dropping them and marking the
         # reporter erased also stops every future message to them.
-        await session.execute(
-            update(RECIPIENTS)
-            .where(RECIPIENTS.c.key_id == event.key_id)
-            .values(sealed_identity=None, erased_at=func.now())
+        erased = (
+            (
+                await session.execute(
+                    update(RECIPIENTS)
+                    .where(RECIPIENTS.c.key_id == event.key_id)
+                    .values(sealed_identity=None, erased_at=func.now())
+                    .returning(RECIPIENTS.c.report_id)
+                )
+            )
+            .scalars()
+            .all()
         )
+        if erased:
+            # Nothing still waiting goes out; a message already handed to a provider
+            # cannot be called back.
+            await session.execute(
+                update(DELIVERIES)
+                .where(
+                    DELIVERIES.c.report_id.in_(erased),
+                    DELIVERIES.c.state.in_(("pending", "sending")),
+                )
+                .values(
+                    state="skipped",
+                    last_error="reporter erased",
+                    finished_at=func.now(),
+                    lease_until=None,
+                )
+            )
 
 
-def register_handlers(runtime: ServiceRuntime, portal_base_url: str) -> Notifier:
-    notifier = Notifier(runtime, portal_base_url)
+def register_handlers(
+    runtime: ServiceRuntime,
+    portal_base_url: str,
+    wake: Callable[[], None] = lambda: None,
+    sla_apology_stages: Collection[SlaStage] = (),
+) -> Notifier:
+    notifier = Notifier(runtime, portal_base_url, wake)
     broker = runtime.broker
     group = runtime.settings.consumer_group
 
     broker.publisher(
         notifier.notifications_topic,
         title="notifier.notifications",
-        description="One NotificationDelivered per recorded message, keyed by report id "
-        "(published by the outbox relay).",
-        schema=NotificationDelivered,
+        description="One NotificationDelivered per message a provider accepted, or one "
+        "NotificationFailed when every route failed; keyed by report id (published by the "
+        "outbox relay).",
+        schema=NotificationEvent,
     )
 
     @broker.subscriber(
@@ -225,13 +326,17 @@ def register_handlers(runtime: ServiceRuntime, portal_base_url: str) -> Notifier
     )
     async def on_intake(event: ReportIntakeEvent) -> None:
         if not isinstance(event, ReportSubmitted):
-            return  # amendments change nothing about how the reporter is answered
+            # An amendment is the reporter writing again: it only reopens a chat window.
+            async with transaction(runtime.sessions) as session:
+                if await claim_inbox(session, INBOX, "notifier.on_intake", event.event_id):
+                    await notifier.on_report_amended(session, event)
+            return
         async with transaction(runtime.sessions) as session:
             if not await claim_inbox(session, INBOX, "notifier.on_intake", event.event_id):
                 return
             recorded = await notifier.on_report_submitted(session, event)
         if recorded:
-            runtime.wake_relay()
+            notifier.wake()
         log.info(
             "recipient stored",
             report_id=str(event.report_id),
@@ -271,12 +376,38 @@ def register_handlers(runtime: ServiceRuntime, portal_base_url: str) -> Notifier
                 return
             outcome = await notifier.on_status_changed(session, event)
         if outcome == "recorded":
-            runtime.wake_relay()
+            notifier.wake()
         log.info(
             "status change handled",
             report_id=str(event.report_id),
             event_id=str(event.event_id),
             to_status=event.to_status.value,
+            outcome=outcome,
+        )
+
+    apology_stages = frozenset(sla_apology_stages)
+
+    @broker.subscriber(
+        runtime.topic(SLA_EVENTS.name),
+        group_id=group,
+        auto_offset_reset="earliest",
+        title="notifier.on_sla_event",
+        description="Records an apology to the reporter when a configured SLA stage is breached.",
+    )
+    async def on_sla_event(event: SlaEvent) -> None:
+        if not isinstance(event, SlaBreached) or event.stage not in apology_stages:
+            return  # reminders are for officers; unconfigured stages stay internal
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, "notifier.on_sla_event", event.event_id):
+                return
+            outcome = await notifier.on_sla_breached(session, event)
+        if outcome == "recorded":
+            notifier.wake()
+        log.info(
+            "SLA breach handled",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            stage=event.stage.value,
             outcome=outcome,
         )
 

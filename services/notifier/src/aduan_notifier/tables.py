@@ -7,6 +7,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -22,6 +23,7 @@ from aduan_kit.messaging import messaging_tables
 
 __all__ = [
     "DELIVERIES",
+    "DELIVERY_ATTEMPTS",
     "DELIVERY_STATES",
     "INBOX",
     "METADATA",
@@ -48,6 +50,9 @@ RECIPIENTS = Table(
     Column("sealed_identity", JSONB, nullable=True),
     Column("erased_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The reporter's last message to us on a chat channel (WhatsApp, Messenger, Instagram):
+    # free-form replies are allowed only within 24 hours of it.
+    Column("last_inbound_at", DateTime(timezone=True), nullable=True),
 )
 
 # Per-reporter data keys. A shredded key stays as a tombstone (key NULL) so that a replayed
@@ -73,10 +78,14 @@ PENDING = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-DELIVERY_STATES = ("recorded", "sent", "failed")
+# pending -> sending (claimed under a lease, attempts + 1) -> sent | failed | skipped, or
+# back to pending with a later next_attempt_at after a transient failure. A 'sending' row
+# whose lease ran out (its worker died) is claimed again.
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped")
 
 # One row per (status change, channel): the unique constraint is what makes a message
-# exactly-once even if the inbox were bypassed (replays, a second consumer group).
+# exactly-once even if the inbox were bypassed (replays, a second consumer group). The body
+# is the message for the channel's own shape; a fallback transport re-renders it.
 DELIVERIES = Table(
     "deliveries",
     METADATA,
@@ -92,6 +101,38 @@ DELIVERIES = Table(
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reason", Text, nullable=True),
+    Column("status_changed_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("transport", String(16), nullable=True),
+    Column("provider_message_id", String(256), nullable=True),
+    Column("last_error", String(1000), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("status_event_id", "channel", name="uq_deliveries_status_event_channel"),
-    CheckConstraint("state IN ('recorded', 'sent', 'failed')", name="ck_deliveries_state"),
+    CheckConstraint(
+        "state IN ('pending', 'sending', 'sent', 'failed', 'skipped')", name="ck_deliveries_state"
+    ),
+)
+
+# One row per claimed attempt, written before the provider is called. A row without an
+# outcome is an attempt whose worker died mid-call: the provider may or may not have the
+# message (see docs/notifier.md, "At the provider boundary").
+DELIVERY_ATTEMPTS = Table(
+    "delivery_attempts",
+    METADATA,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        BigInteger,
+        ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("transport", String(16), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("error", String(1000), nullable=True),
+    UniqueConstraint("delivery_id", "attempt", name="uq_delivery_attempts"),
 )

@@ -1,38 +1,54 @@
-"""The notifier on real Kafka and PostgreSQL: a status change is recorded once per channel and
-announced on the notifications topic; staff-entered reports wait for intake to learn whether
-a contact was left; a shredded key silences the reporter for good."""
+"""The notifier on real Kafka and PostgreSQL, delivering to simulated providers (a real SMTP
+server and a local HTTP server, both from `aduan_notifier.sinks`): a status change reaches
+the reporter once per channel, on their channel, with retries, dead letters and fallback;
+staff-entered reports wait for intake; a shredded key silences the reporter for good."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from starlette.responses import JSONResponse, Response
 
 from aduan_contracts import decode, encode
-from aduan_contracts.enums import Channel, ReportStatus, Role
+from aduan_contracts.enums import Channel, ReportStatus, Role, SlaStage
 from aduan_contracts.events import (
     NotificationDelivered,
+    NotificationFailed,
+    ReportAmended,
     ReporterKeyIssued,
     ReporterKeyShredded,
     ReportStatusChanged,
     ReportSubmitted,
+    SlaBreached,
+    SlaReminderDue,
 )
-from aduan_contracts.topics import NOTIFICATIONS, REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
+from aduan_contracts.topics import (
+    NOTIFICATIONS,
+    REPORT_INTAKE,
+    REPORTER_KEYS,
+    SLA_EVENTS,
+    STATUS_CHANGED,
+)
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.runtime import ServiceRuntime
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
-from aduan_notifier.tables import DELIVERIES, PENDING, RECIPIENTS
+from aduan_notifier.sinks import HttpSink, MailSink, Recorded
+from aduan_notifier.tables import DELIVERY_ATTEMPTS, PENDING, RECIPIENTS
 from aduan_notifier.tables import REPORTER_KEYS as KEYS
 from aduan_testing.plugin import Isolation
 
@@ -40,17 +56,42 @@ pytestmark = pytest.mark.integration
 
 SYSTEM = {"id": "workflow", "role": Role.SYSTEM}
 PORTAL = "https://aduan.example.go.id"
+REPORT_TEXT = "Lampu jalan mati di depan rumah saya, Jl. Melati 7."
+PHONE, PHONE_E164 = "081234567890", "+6281234567890"
+TOKEN = "test-provider-token-1234"
 
 
-class Notifier:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class World:
+    """The notifier under test plus the outside world it talks to."""
+
     def __init__(
         self,
         iso: Isolation,
         runtime: ServiceRuntime,
         client: httpx.AsyncClient,
         producer: AIOKafkaProducer,
+        http: HttpSink,
+        mail: MailSink,
     ) -> None:
         self.iso, self.runtime, self.client, self.producer = iso, runtime, client, producer
+        self.http, self.mail = http, mail
+        # Scripted provider answers, per recipient address found in the request.
+        self.script: dict[str, list[Response]] = {}
+
+    async def respond(self, rec: Recorded) -> Response | None:
+        for address, answers in self.script.items():
+            if address in rec.body or address in rec.path:
+                return answers.pop(0) if answers else None
+        return None
+
+    def requests_for(self, address: str) -> list[Recorded]:
+        return [r for r in self.http.requests if address in r.body or address in r.path]
 
     async def publish(self, topic: str, event: BaseModel, key: uuid.UUID) -> None:
         await self.producer.send_and_wait(
@@ -63,13 +104,40 @@ class Notifier:
         items: list[dict[str, Any]] = r.json()
         return items
 
+    async def finished(self, report_id: uuid.UUID, count: int = 1) -> list[dict[str, Any]]:
+        async def probe() -> list[dict[str, Any]] | None:
+            items = await self.deliveries(report_id)
+            done = [i for i in items if i["state"] in ("sent", "failed", "skipped")]
+            return items if len(done) >= count else None
+
+        result: list[dict[str, Any]] = await eventually(probe, f"{count} finished deliveries")
+        return result
+
     async def scalar(self, query: Any) -> Any:
         async with self.runtime.sessions() as session:
             return await session.scalar(query)
 
+    async def reporter(
+        self, contact: str | None = None, handle: str | None = None
+    ) -> tuple[uuid.UUID, bytes]:
+        """A reporter key, published as intake does, so the notifier can open identities."""
+        key_id, key = uuid.uuid4(), new_key()
+        await self.publish(
+            REPORTER_KEYS.name,
+            ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode()),
+            key_id,
+        )
+        return key_id, key
+
 
 @pytest_asyncio.fixture
-async def notifier(isolated: Isolation) -> AsyncIterator[Notifier]:
+async def world(isolated: Isolation) -> AsyncIterator[World]:
+    http = HttpSink()
+    mail = MailSink()
+    smtp_port = free_port()
+    controller = mail.controller("127.0.0.1", smtp_port)
+    controller.start()
+    base = await http.start()
     settings = Settings(
         kafka_bootstrap_servers=isolated.kafka,
         database_url=isolated.database("notifier"),
@@ -78,18 +146,45 @@ async def notifier(isolated: Isolation) -> AsyncIterator[Notifier]:
         topic_namespace=isolated.namespace,
         environment="test",
         portal_base_url=PORTAL + "/",
+        delivery_poll_interval_s=0.1,
+        retry_base_s=0.1,
+        retry_cap_s=1.0,
+        recipient_poll_s=0.2,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        sms_url=f"{base}/sms/send",
+        sms_api_key=TOKEN,
+        whatsapp_base_url=f"{base}/wa",
+        whatsapp_phone_number_id="555000111",
+        whatsapp_token=TOKEN,
+        whatsapp_templates={"received": "aduan_laporan_diterima"},
+        messenger_base_url=f"{base}/graph",
+        messenger_page_id="777",
+        messenger_token=TOKEN,
+        instagram_base_url=f"{base}/ig",
+        instagram_account_id="888",
+        instagram_token=TOKEN,
+        x_base_url=f"{base}/x",
+        x_token=TOKEN,
+        push_url=f"{base}/push",
+        push_token=TOKEN,
+        sla_apology_stages=["follow_up"],
     )
     app, runtime = build(settings)
-    await runtime.start()
     producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
-    await producer.start()
-    try:
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        stack.push_async_callback(http.stop)
+        stack.callback(controller.stop)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as client:
-            yield Notifier(isolated, runtime, client, producer)
-    finally:
-        await producer.stop()
-        await runtime.stop()
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://notifier")
+        )
+        w = World(isolated, runtime, client, producer, http, mail)
+        http.responder = w.respond
+        yield w
 
 
 async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 30) -> Any:
@@ -97,11 +192,11 @@ async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: fl
     while asyncio.get_running_loop().time() < deadline:
         if result := await probe():
             return result
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def read_topic(bootstrap: str, topic: str, settle: float = 3.0) -> list[Any]:
+async def read_topic(bootstrap: str, topic: str, settle: float = 2.0) -> list[Any]:
     """Everything on `topic`, reading until nothing new arrived for `settle` seconds."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
@@ -132,6 +227,7 @@ def status(
     version: int,
     from_status: ReportStatus | None,
     to_status: ReportStatus,
+    **extra: Any,
 ) -> ReportStatusChanged:
     return ReportStatusChanged.model_validate(
         {
@@ -142,6 +238,7 @@ def status(
             "from_status": from_status,
             "to_status": to_status,
             "actor": SYSTEM,
+            **extra,
         }
     )
 
@@ -151,124 +248,378 @@ def submitted(
     receipt: str,
     channel: Channel,
     language: str = "id",
-    key_id: uuid.UUID | None = None,
-    key: bytes | None = None,
+    key: tuple[uuid.UUID, bytes] | None = None,
+    contact: str | None = None,
+    handle: str | None = None,
+    received_at: datetime | None = None,
 ) -> ReportSubmitted:
     reporter = None
-    if key_id is not None and key is not None:
-        reporter = seal_identity({"name": "Siti", "phone": "081234567890"}, key_id, key)
+    if key is not None:
+        identity = {"name": "Siti Rahmawati", "contact": contact, "handle": handle}
+        reporter = seal_identity(identity, key[0], key[1])
     return ReportSubmitted(
         report_id=report_id,
         receipt_code=receipt,
         channel=channel,
         channel_message_id=uuid.uuid4().hex,
-        text="Lampu jalan mati di depan rumah saya.",
+        text=REPORT_TEXT,
         language=language,  # type: ignore[arg-type]
-        received_at=datetime.now(UTC),
+        received_at=received_at or datetime.now(UTC),
         reporter=reporter,
     )
 
 
-async def test_received_is_recorded_once_and_announced(notifier: Notifier) -> None:
-    rid, receipt = uuid.uuid4(), code()
-    event = status(rid, receipt, Channel.SMS, 1, None, ReportStatus.RECEIVED)
-    await notifier.publish(STATUS_CHANGED.name, event, rid)
-    await notifier.publish(STATUS_CHANGED.name, event, rid)  # redelivered: same event id
+def metric(name: str, channel: str) -> float:
+    return REGISTRY.get_sample_value(name, {"channel": channel}) or 0.0
 
-    items = await eventually(lambda: notifier.deliveries(rid), "the delivery record")
-    marker = uuid.uuid4()
-    await notifier.publish(
-        STATUS_CHANGED.name,
-        status(marker, code(), Channel.SMS, 1, None, ReportStatus.RECEIVED),
-        rid,  # same key, same partition: handled after it
+
+async def file_report(
+    w: World,
+    channel: Channel,
+    contact: str | None = None,
+    handle: str | None = None,
+    language: str = "id",
+    received_at: datetime | None = None,
+) -> tuple[uuid.UUID, str]:
+    rid, receipt = uuid.uuid4(), code()
+    key = await w.reporter()
+    await w.publish(
+        REPORT_INTAKE.name,
+        submitted(rid, receipt, channel, language, key, contact, handle, received_at),
+        rid,
     )
-    await eventually(lambda: notifier.deliveries(marker), "the marker delivery")
-    items = await notifier.deliveries(rid)
-    assert len(items) == 1
-    item = items[0]
-    assert item["template"] == "received"
-    assert item["receipt_code"] == receipt
-    assert item["channel"] == "sms" and item["language"] == "id"
-    assert item["state"] == "recorded" and item["attempts"] == 1
-    assert item["status_event_id"] == str(event.event_id)
+    return rid, receipt
+
+
+# --- exactly once, on the reporter's channel ------------------------------------------------------
+
+
+async def test_same_status_change_twice_sends_once(world: World) -> None:
+    w = world
+    rid, receipt = await file_report(w, Channel.SMS, contact=PHONE)
+    event = status(rid, receipt, Channel.SMS, 1, None, ReportStatus.RECEIVED)
+    sent_before = metric("aduan_notifier_sent_total", "sms")
+    await w.publish(STATUS_CHANGED.name, event, rid)
+    await w.publish(STATUS_CHANGED.name, event, rid)  # redelivered: same event id
+
+    [item] = await w.finished(rid)
+    assert metric("aduan_notifier_sent_total", "sms") == sent_before + 1
+    # A later event on the same partition proves the duplicate was handled (and ignored).
+    marker, marker_code = await file_report(w, Channel.SMS, contact="081299990000")
+    await w.publish(
+        STATUS_CHANGED.name,
+        status(marker, marker_code, Channel.SMS, 1, None, ReportStatus.RECEIVED),
+        rid,
+    )
+    await w.finished(marker)
+    assert len(await w.deliveries(rid)) == 1
+    assert item["state"] == "sent" and item["attempts"] == 1 and item["transport"] == "sms"
+    assert item["template"] == "received" and item["receipt_code"] == receipt
     assert "body" not in item
-    body = await notifier.scalar(select(DELIVERIES.c.body).where(DELIVERIES.c.report_id == rid))
-    assert receipt in body
-    assert f"{PORTAL}/track/{receipt}" in body
 
-    records = await read_topic(notifier.iso.kafka, f"{notifier.iso.namespace}.{NOTIFICATIONS.name}")
-    ours = [r for r in records if r.key == str(rid).encode()]
+    [sms] = w.requests_for(PHONE_E164)
+    assert sms.path == "/sms/send"
+    assert sms.header("authorization") == f"Bearer {TOKEN}"
+    assert sms.json["to"] == PHONE_E164
+    assert sms.json["sender_id"] == "ADUAN"
+    assert receipt in sms.json["message"]
+    assert f"{PORTAL}/track/{receipt}" in sms.json["message"]
+    assert REPORT_TEXT not in sms.json["message"]
+    assert sms.header("idempotency-key") == sms.json["reference"]
+
+    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}")
+    ours = [decode(NOTIFICATIONS, r.value) for r in records if r.key == str(rid).encode()]
     assert len(ours) == 1
-    announced = decode(NOTIFICATIONS, ours[0].value)
-    assert isinstance(announced, NotificationDelivered)
-    assert announced.status_event_id == event.event_id
-    assert announced.template == "received"
-    assert announced.channel is Channel.SMS
-    assert announced.correlation_id == event.correlation_id
+    assert isinstance(ours[0], NotificationDelivered)
+    assert ours[0].status_event_id == event.event_id
+    assert ours[0].attempts == 1 and ours[0].channel is Channel.SMS
 
 
-async def test_internal_steps_record_nothing_and_language_follows_intake(
-    notifier: Notifier,
-) -> None:
-    rid, receipt = uuid.uuid4(), code()
-    await notifier.publish(REPORT_INTAKE.name, submitted(rid, receipt, Channel.EMAIL, "en"), rid)
+async def test_email_round_trip_in_the_reporters_language_and_sla_apology(world: World) -> None:
+    w = world
+    address = "siti.rahma@example.org"
+    rid, receipt = await file_report(w, Channel.EMAIL, contact=address, language="en")
     await eventually(
-        lambda: notifier.scalar(select(RECIPIENTS.c.language).where(RECIPIENTS.c.report_id == rid)),
+        lambda: w.scalar(select(RECIPIENTS.c.language).where(RECIPIENTS.c.report_id == rid)),
         "the recipient row",
     )
-    await notifier.publish(
+    # An internal step says nothing; the dispatch does.
+    await w.publish(
         STATUS_CHANGED.name,
         status(rid, receipt, Channel.EMAIL, 2, ReportStatus.RECEIVED, ReportStatus.COORDINATION),
         rid,
     )
-    await notifier.publish(
+    await w.publish(
         STATUS_CHANGED.name,
         status(rid, receipt, Channel.EMAIL, 3, ReportStatus.COORDINATION, ReportStatus.DISPATCHED),
         rid,
     )
-    items = await eventually(lambda: notifier.deliveries(rid), "the dispatched delivery")
-    assert [(i["template"], i["language"]) for i in items] == [("dispatched", "en")]
-    subject = await notifier.scalar(
-        select(DELIVERIES.c.subject).where(DELIVERIES.c.report_id == rid)
+    [item] = await w.finished(rid)
+    assert (item["template"], item["language"], item["state"]) == ("dispatched", "en", "sent")
+    [mail] = [m for m in w.mail.messages if address in m.rcpt_to]
+    msg = mail.parsed()
+    assert msg["To"] == address
+    assert msg["Subject"] == f"Report {receipt} forwarded"
+    assert msg["Message-ID"].endswith("@aduan.notifier>")
+    assert msg.get_content_type() == "multipart/alternative"
+    plain = msg.get_body(("plain",)).get_content()
+    rich = msg.get_body(("html",)).get_content()
+    assert "forwarded to the responsible agency" in plain
+    assert f'<a href="{PORTAL}/track/{receipt}">' in rich
+    assert REPORT_TEXT not in plain and REPORT_TEXT not in rich
+
+    # An SLA breach earns an apology only for the configured stages (here: follow_up).
+    due = datetime.now(UTC) - timedelta(hours=1)
+    reminder = SlaReminderDue(report_id=rid, stage=SlaStage.FOLLOW_UP, due_at=due)
+    triage = SlaBreached(report_id=rid, stage=SlaStage.TRIAGE, due_at=due)
+    breach = SlaBreached(report_id=rid, stage=SlaStage.FOLLOW_UP, due_at=due)
+    for event in (reminder, triage, breach, breach):  # the last one redelivered
+        await w.publish(SLA_EVENTS.name, event, rid)
+    items = await w.finished(rid, 2)
+    assert [(i["template"], i["status_event_id"]) for i in items][1:] == [
+        ("sla_apology", str(breach.event_id))
+    ]
+    apologies = [m.parsed() for m in w.mail.messages if address in m.rcpt_to][1:]
+    assert [m["Subject"] for m in apologies] == [f"Sorry, report {receipt} is delayed"]
+
+
+# --- retries, dead letters, failures view ---------------------------------------------------------
+
+
+async def test_5xx_is_retried_then_succeeds(world: World) -> None:
+    w = world
+    phone = "081211112222"
+    w.script["+6281211112222"] = [
+        JSONResponse({"error": "upstream"}, status_code=503),
+        JSONResponse({"error": "busy"}, status_code=429, headers={"Retry-After": "1"}),
+    ]
+    retried_before = metric("aduan_notifier_retried_total", "sms")
+    rid, receipt = await file_report(w, Channel.SMS, contact=phone)
+    await w.publish(
+        STATUS_CHANGED.name, status(rid, receipt, Channel.SMS, 1, None, ReportStatus.RECEIVED), rid
     )
-    assert subject == f"Report {receipt} forwarded"
+    [item] = await w.finished(rid)
+    assert item["state"] == "sent" and item["attempts"] == 3
+    calls = w.requests_for("+6281211112222")
+    assert [c.answer_status for c in calls] == [503, 429, 200]
+    # Every attempt carries the same idempotency key, so the gateway can drop repeats.
+    assert len({c.header("idempotency-key") for c in calls}) == 1
+    # Retry-After: 1 is a floor, although the backoff alone would be ~0.2 s.
+    assert calls[2].at - calls[1].at >= 0.95
+    assert metric("aduan_notifier_retried_total", "sms") == retried_before + 2
+    async with w.runtime.sessions() as session:
+        outcomes = (
+            await session.execute(
+                select(DELIVERY_ATTEMPTS.c.outcome).order_by(DELIVERY_ATTEMPTS.c.attempt)
+            )
+        ).scalars()
+        assert list(outcomes)[-3:] == ["transient", "transient", "sent"]
 
 
-async def test_walk_in_waits_for_intake_and_needs_a_contact(notifier: Notifier) -> None:
-    key_id, key = uuid.uuid4(), new_key()
+async def test_4xx_lands_in_the_dead_letter_topic_and_the_failures_view(world: World) -> None:
+    w = world
+    phone = "081233334444"
+    w.script["+6281233334444"] = [
+        JSONResponse(
+            {"error": {"code": 21211, "message": "Invalid 'To' +6281233334444"}}, status_code=400
+        )
+    ]
+    rid, receipt = await file_report(w, Channel.SMS, contact=phone)
+    event = status(rid, receipt, Channel.SMS, 1, None, ReportStatus.RECEIVED)
+    await w.publish(STATUS_CHANGED.name, event, rid)
+    [item] = await w.finished(rid)
+    assert item["state"] == "failed" and item["attempts"] == 1  # never retried
+    assert len(w.requests_for("+6281233334444")) == 1
+    assert item["last_error"] == "sms: HTTP 400, code 21211"  # no echo of the number
+
+    failures = (await w.client.get("/v1/failures", params={"channel": "sms"})).json()
+    mine = [f for f in failures if f["report_id"] == str(rid)]
+    assert len(mine) == 1 and mine[0]["error"] == "sms: HTTP 400, code 21211"
+
+    dlq = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}.dlq")
+    ours = [r for r in dlq if r.key == str(rid).encode()]
+    assert len(ours) == 1
+    headers = {k: v.decode() for k, v in ours[0].headers}
+    assert headers["dlq_error"] == "sms: HTTP 400, code 21211"
+    assert headers["dlq_attempts"] == "1" and headers["dlq_transport"] == "sms"
+    dead = decode(NOTIFICATIONS, ours[0].value)
+    assert isinstance(dead, NotificationFailed) and dead.status_event_id == event.event_id
+
+    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}", 0.5)
+    announced = [decode(NOTIFICATIONS, r.value) for r in records if r.key == str(rid).encode()]
+    assert [type(e).__name__ for e in announced] == ["NotificationFailed"]
+
+
+# --- WhatsApp's window, templates and fallback; public channels -----------------------------------
+
+
+async def test_whatsapp_window_template_and_sms_fallback(world: World) -> None:
+    w = world
+    wa_id = "6281255556666"
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    # Inside the window: free-form text.
+    inside, code_in = await file_report(w, Channel.WHATSAPP, contact=PHONE, handle=wa_id)
+    await w.publish(
+        STATUS_CHANGED.name,
+        status(inside, code_in, Channel.WHATSAPP, 1, None, ReportStatus.RECEIVED),
+        inside,
+    )
+    await w.finished(inside)
+    # Outside it, with an approved template for "received": the template.
+    other_wa = "6281277778888"
+    outside, code_out = await file_report(
+        w, Channel.WHATSAPP, contact="081277778888", handle=other_wa, received_at=long_ago
+    )
+    await w.publish(
+        STATUS_CHANGED.name,
+        status(outside, code_out, Channel.WHATSAPP, 1, None, ReportStatus.RECEIVED),
+        outside,
+    )
+    await w.finished(outside)
+    # Outside it, and no template for "dispatched": SMS to the same reporter instead.
+    await w.publish(
+        STATUS_CHANGED.name,
+        status(
+            outside, code_out, Channel.WHATSAPP, 2, ReportStatus.RECEIVED, ReportStatus.DISPATCHED
+        ),
+        outside,
+    )
+    items = await w.finished(outside, 2)
+    assert [(i["template"], i["transport"], i["state"]) for i in items] == [
+        ("received", "whatsapp", "sent"),
+        ("dispatched", "sms", "sent"),
+    ]
+
+    [free] = [r for r in w.requests_for(wa_id) if r.path.startswith("/wa/")]
+    assert free.path == "/wa/v21.0/555000111/messages"
+    assert free.header("authorization") == f"Bearer {TOKEN}"
+    assert free.json["messaging_product"] == "whatsapp" and free.json["to"] == wa_id
+    assert free.json["type"] == "text" and code_in in free.json["text"]["body"]
+    assert REPORT_TEXT not in free.body
+
+    [templated] = [r for r in w.requests_for(other_wa) if r.path.startswith("/wa/")]
+    assert templated.json["type"] == "template"
+    assert templated.json["template"]["name"] == "aduan_laporan_diterima"
+    assert templated.json["template"]["language"] == {"code": "id"}
+    params = templated.json["template"]["components"][0]["parameters"]
+    assert params == [{"type": "text", "text": code_out}]
+
+    [fallback] = w.requests_for("+6281277778888")
+    assert fallback.path == "/sms/send" and code_out in fallback.json["message"]
+
+    # The reporter writes again: the window reopens, and free-form text is allowed again.
+    await w.publish(
+        REPORT_INTAKE.name,
+        ReportAmended(
+            report_id=outside,
+            channel=Channel.WHATSAPP,
+            channel_message_id=uuid.uuid4().hex,
+            text="Masih belum diperbaiki",
+            received_at=datetime.now(UTC),
+        ),
+        outside,
+    )
+    await w.publish(
+        STATUS_CHANGED.name,
+        status(
+            outside,
+            code_out,
+            Channel.WHATSAPP,
+            3,
+            ReportStatus.DISPATCHED,
+            ReportStatus.IN_PROGRESS,
+        ),
+        outside,
+    )
+    items = await w.finished(outside, 3)
+    assert (items[2]["template"], items[2]["transport"]) == ("in_progress", "whatsapp")
+
+
+PUBLIC = [
+    (Channel.X, "/x/2/dm_conversations/with/{h}/messages", "1459876543210"),
+    (Channel.FACEBOOK, "/graph/v21.0/777/messages", "6011223344"),
+    (Channel.INSTAGRAM, "/ig/v21.0/888/messages", "17841400000000"),
+]
+
+
+async def test_public_channels_get_a_private_dm_without_report_text(world: World) -> None:
+    w = world
+    filed: list[tuple[Channel, str, str, uuid.UUID, str]] = []
+    for channel, path, handle in PUBLIC:
+        rid, receipt = await file_report(w, channel, handle=handle)
+        filed.append((channel, path, handle, rid, receipt))
+        await w.publish(
+            STATUS_CHANGED.name, status(rid, receipt, channel, 1, None, ReportStatus.RECEIVED), rid
+        )
+        await w.publish(
+            STATUS_CHANGED.name,
+            status(
+                rid,
+                receipt,
+                channel,
+                2,
+                ReportStatus.RECEIVED,
+                ReportStatus.REJECTED,
+                reason="Bukan wewenang; pelapor Siti Rahmawati",
+            ),
+            rid,
+        )
+    for channel, path, handle, rid, receipt in filed:
+        items = await w.finished(rid, 2)
+        assert all(i["state"] == "sent" for i in items)
+        calls = w.requests_for(handle)
+        assert len(calls) == 2
+        for call in calls:
+            assert call.path == path.format(h=handle)
+            assert call.header("authorization") == f"Bearer {TOKEN}"
+            assert REPORT_TEXT not in call.body and "Siti" not in call.body
+            assert "Bukan wewenang" not in call.body  # the reason stays out of DMs
+            if channel is Channel.X:
+                assert set(call.json) == {"text"}
+            else:
+                assert call.json["recipient"] == {"id": handle}
+                assert call.json["messaging_type"] == "RESPONSE"  # inside the 24-hour window
+        assert receipt in calls[0].body
+
+
+# --- who gets nothing -----------------------------------------------------------------------------
+
+
+async def test_walk_in_waits_for_intake_and_needs_a_contact(world: World) -> None:
+    w = world
+    key = await w.reporter()
     with_contact, without = uuid.uuid4(), uuid.uuid4()
     code_with, code_without = code(), code()
     # Workflow's first status change usually overtakes intake's event at the notifier.
     for rid, receipt in ((with_contact, code_with), (without, code_without)):
-        await notifier.publish(
+        await w.publish(
             STATUS_CHANGED.name,
             status(rid, receipt, Channel.WALK_IN, 1, None, ReportStatus.RECEIVED),
             rid,
         )
 
     async def parked() -> bool:
-        return bool(await notifier.scalar(select(func.count()).select_from(PENDING)) == 2)
+        return bool(await w.scalar(select(func.count()).select_from(PENDING)) == 2)
 
     await eventually(parked, "both status changes to be parked")
-    assert await notifier.deliveries(with_contact) == []
+    assert await w.deliveries(with_contact) == []
 
-    await notifier.publish(
+    await w.publish(
         REPORT_INTAKE.name,
-        submitted(with_contact, code_with, Channel.WALK_IN, key_id=key_id, key=key),
+        submitted(with_contact, code_with, Channel.WALK_IN, key=key, contact="081244445555"),
         with_contact,
     )
-    await notifier.publish(
-        REPORT_INTAKE.name, submitted(without, code_without, Channel.WALK_IN), without
-    )
-    items = await eventually(lambda: notifier.deliveries(with_contact), "the walk-in delivery")
-    assert [i["template"] for i in items] == ["received"]
-    assert items[0]["receipt_code"] == code_with
+    await w.publish(REPORT_INTAKE.name, submitted(without, code_without, Channel.WALK_IN), without)
+    [item] = await w.finished(with_contact)
+    assert (item["template"], item["transport"], item["state"]) == ("received", "sms", "sent")
+    [sms] = w.requests_for("+6281244445555")
+    assert code_with in sms.json["message"]
 
     async def resolved() -> bool:
-        return bool(await notifier.scalar(select(func.count()).select_from(PENDING)) == 0)
+        return bool(await w.scalar(select(func.count()).select_from(PENDING)) == 0)
 
     await eventually(resolved, "the parked changes to be resolved")
-    await notifier.publish(
+    await w.publish(
         STATUS_CHANGED.name,
         status(
             without,
@@ -280,68 +631,70 @@ async def test_walk_in_waits_for_intake_and_needs_a_contact(notifier: Notifier) 
         ),
         without,
     )
-    # The identity stayed sealed; the recipient row holds it as ciphertext only.
-    sealed = await notifier.scalar(
+    # The identity is stored sealed; only the worker opens it, in memory.
+    sealed = await w.scalar(
         select(RECIPIENTS.c.sealed_identity).where(RECIPIENTS.c.report_id == with_contact)
     )
-    assert sealed["key_id"] == str(key_id) and "Siti" not in str(sealed)
-    marker = uuid.uuid4()
-    await notifier.publish(
+    assert sealed["key_id"] == str(key[0]) and "Siti" not in str(sealed)
+    marker, marker_code = await file_report(w, Channel.APP, handle="device-abc")
+    await w.publish(
         STATUS_CHANGED.name,
-        status(marker, code(), Channel.APP, 1, None, ReportStatus.RECEIVED),
+        status(marker, marker_code, Channel.APP, 1, None, ReportStatus.RECEIVED),
         without,  # same key, same partition: handled after it
     )
-    await eventually(lambda: notifier.deliveries(marker), "the marker delivery")
-    assert await notifier.deliveries(without) == []
-
-
-async def test_shredded_key_erases_the_reporter(notifier: Notifier) -> None:
-    key_id, key = uuid.uuid4(), new_key()
-    rid, receipt = uuid.uuid4(), code()
-    await notifier.publish(
-        REPORTER_KEYS.name,
-        ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode()),
-        key_id,
+    await w.finished(marker)
+    assert await w.deliveries(without) == []
+    [push] = w.requests_for("device-abc")
+    assert push.path == "/push" and push.header("authorization") == f"Bearer {TOKEN}"
+    assert (
+        push.json["recipient"] == "device-abc" and push.json["data"]["receipt_code"] == marker_code
     )
-    await notifier.publish(
+
+
+async def test_shredded_key_erases_the_reporter(world: World) -> None:
+    w = world
+    key_id, key = await w.reporter()
+    rid, receipt = uuid.uuid4(), code()
+    wa_id = "6281299990001"
+    await w.publish(
         REPORT_INTAKE.name,
-        submitted(rid, receipt, Channel.WHATSAPP, key_id=key_id, key=key),
+        submitted(rid, receipt, Channel.WHATSAPP, key=(key_id, key), handle=wa_id),
         rid,
     )
-    await notifier.publish(
+    await w.publish(
         STATUS_CHANGED.name,
         status(rid, receipt, Channel.WHATSAPP, 1, None, ReportStatus.RECEIVED),
         rid,
     )
-    await eventually(lambda: notifier.deliveries(rid), "the first delivery")
-    assert await notifier.scalar(select(KEYS.c.key).where(KEYS.c.key_id == key_id))
+    await w.finished(rid)
+    assert len(w.requests_for(wa_id)) == 1
+    assert await w.scalar(select(KEYS.c.key).where(KEYS.c.key_id == key_id))
 
-    await notifier.publish(REPORTER_KEYS.name, ReporterKeyShredded(key_id=key_id), key_id)
+    await w.publish(REPORTER_KEYS.name, ReporterKeyShredded(key_id=key_id), key_id)
 
     async def erased() -> bool:
-        erased_at = await notifier.scalar(
+        erased_at = await w.scalar(
             select(RECIPIENTS.c.erased_at).where(RECIPIENTS.c.report_id == rid)
         )
         return erased_at is not None
 
     await eventually(erased, "the erasure")
-    assert await notifier.scalar(select(KEYS.c.key).where(KEYS.c.key_id == key_id)) is None
+    assert await w.scalar(select(KEYS.c.key).where(KEYS.c.key_id == key_id)) is None
     assert (
-        await notifier.scalar(
-            select(RECIPIENTS.c.sealed_identity).where(RECIPIENTS.c.report_id == rid)
-        )
+        await w.scalar(select(RECIPIENTS.c.sealed_identity).where(RECIPIENTS.c.report_id == rid))
         is None
     )
-    await notifier.publish(
+    await w.publish(
         STATUS_CHANGED.name,
         status(rid, receipt, Channel.WHATSAPP, 2, ReportStatus.RECEIVED, ReportStatus.DISPATCHED),
         rid,
     )
-    marker = uuid.uuid4()
-    await notifier.publish(
+    marker, marker_code = await file_report(w, Channel.SMS, contact="081299990002")
+    await w.publish(
         STATUS_CHANGED.name,
-        status(marker, code(), Channel.SMS, 1, None, ReportStatus.RECEIVED),
+        status(marker, marker_code, Channel.SMS, 1, None, ReportStatus.RECEIVED),
         rid,  # same key, same partition: handled after it
     )
-    await eventually(lambda: notifier.deliveries(marker), "the marker delivery")
-    assert [i["template"] for i in await notifier.deliveries(rid)] == ["received"]
+    await w.finished(marker)
+    assert [i["template"] for i in await w.deliveries(rid)] == ["received"]
+    assert len(w.requests_for(wa_id)) == 1  # nothing more reached the erased reporter

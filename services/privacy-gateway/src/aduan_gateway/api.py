@@ -1,34 +1,74 @@
-"""HTTP routes: the public portal's reads and officers' reads, each through its view."""
+"""HTTP routes for reading: the public surface, officers' and reporters' views, photos,
+photo-access grants and the access log. Every officer read is logged in the same
+transaction that read the data (rule 7): nothing leaves unlogged."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from aduan_gateway.auth import CurrentUser
+from aduan_contracts.enums import Privacy, ReportStatus, Role
+from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.config import Settings
+from aduan_gateway.deps import (
+    NOT_FOUND,
+    BlobsDep,
+    GrantsDep,
+    SessionsDep,
+    SettingsDep,
+    forbidden,
+    not_found,
+    owns,
+    require_role,
+)
+from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.views import (
+    FULL_ACCESS_ROLES,
     OFFICER_ROLES,
+    AgencyReportView,
+    FullReportView,
     OfficerReportView,
     PublicReportView,
+    ReporterReportView,
     officer_view,
+    photos_allowed,
     public_view,
+    reporter_view,
+    visible_to_officer,
 )
-from aduan_gateway.readmodel import append_access_log, list_public, load_report
+from aduan_gateway.grants import GrantCache, create_grant, list_grants, revoke_grant
+from aduan_gateway.readmodel import (
+    ReportFilter,
+    access_log_rows,
+    append_access_log,
+    get_key,
+    list_public,
+    list_reports,
+    load_report,
+)
+from aduan_kit.blobs import BlobNotFound
+from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 
-__all__ = ["NOT_FOUND", "PublicReportPage", "api_router"]
+__all__ = [
+    "NOT_FOUND",
+    "AccessLogEntry",
+    "GrantView",
+    "PublicReportPage",
+    "api_router",
+    "officer_read",
+    "returned_fields",
+]
 
 log = get_logger(__name__)
 
-# One body for "private", "not yet complete", "other agency" and "does not exist": a caller
-# must not learn that a report exists from the answer (SPEC rule 4).
-NOT_FOUND = "report not found"
+ReportView = FullReportView | AgencyReportView | ReporterReportView
 
 
 class PublicReportPage(BaseModel):
@@ -41,25 +81,64 @@ class PublicReportPage(BaseModel):
     offset: int
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
-    return sessions
+class ReportPage(BaseModel):
+    """A page of reports within the caller's scope, newest first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[ReportView, ...]
+    limit: int
+    offset: int
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+class GrantRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grantee: str = Field(min_length=1, max_length=128, description="user id of the officer")
+    hours: int = Field(ge=1, le=24 * 30, description="how long the grant lasts")
+    reason: str | None = Field(default=None, max_length=500)
 
 
-SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
+class GrantView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    grant_id: UUID
+    report_id: UUID
+    grantee: str
+    granted_by: str
+    reason: str | None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    active: bool
 
 
-def _not_found() -> HTTPException:
-    return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=NOT_FOUND)
+class AccessLogEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    at: datetime
+    subject: str
+    role: str
+    agency_id: str | None
+    report_id: UUID
+    fields: tuple[str, ...]
+    hash: str
 
 
-def returned_fields(view: OfficerReportView) -> tuple[str, ...]:
+class ReporterIdentityView(BaseModel):
+    """The reporter's identity, opened for an administrator (an audited read, rule 5)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: UUID
+    name: str | None
+    contact: str | None
+    handle: str | None
+
+
+def returned_fields(view: BaseModel) -> tuple[str, ...]:
     """Names of the fields a view actually carried, for the access log (rule 7)."""
     fields: list[str] = []
     for name, value in view.model_dump().items():
@@ -72,18 +151,90 @@ def returned_fields(view: OfficerReportView) -> tuple[str, ...]:
     return tuple(sorted(fields))
 
 
+async def officer_read(
+    session: AsyncSession,
+    user: Principal,
+    record: ReportRecord,
+    settings: Settings,
+    grants: GrantCache,
+) -> OfficerReportView | None:
+    """The officer's view of one report, logged; None when they may not see it."""
+    if not visible_to_officer(record, user.role, user.agency_id):
+        return None
+    granted = bool(record.all_photos) and await grants.allowed(
+        session, record.report_id, user.subject
+    )
+    view = officer_view(
+        record, user.role, user.agency_id, settings.pseudonym_secret, granted=granted
+    )
+    if view is None:
+        return None
+    await append_access_log(
+        session, user.subject, user.role, user.agency_id, record.report_id, returned_fields(view)
+    )
+    return view
+
+
+def _filter(
+    status_: ReportStatus | None,
+    category: str | None,
+    agency_id: str | None,
+    area: str | None,
+    q: str | None,
+    privacy: Privacy | None = None,
+) -> ReportFilter:
+    return ReportFilter(
+        status=status_,
+        category=category,
+        agency_id=agency_id,
+        area=area,
+        search=q,
+        privacy=privacy,
+    )
+
+
+def _grant_view(grant: Any) -> GrantView:
+    return GrantView(
+        grant_id=grant.grant_id,
+        report_id=grant.report_id,
+        grantee=grant.grantee,
+        granted_by=grant.granted_by,
+        reason=grant.reason,
+        created_at=grant.created_at,
+        expires_at=grant.expires_at,
+        revoked_at=grant.revoked_at,
+        revoked_by=grant.revoked_by,
+        active=grant.active(datetime.now(UTC)),
+    )
+
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, invalid or expired token"},
+    403: {"description": "the role may not do this"},
+    404: {"description": NOT_FOUND},
+}
+
+
 def api_router() -> APIRouter:
     router = APIRouter()
+
+    # --- public -------------------------------------------------------------------------
 
     @router.get("/v1/public/reports", response_model=PublicReportPage, tags=["public"])
     async def list_public_reports(
         sessions: SessionsDep,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+        status_: Annotated[ReportStatus | None, Query(alias="status")] = None,
+        category: Annotated[str | None, Query(max_length=100)] = None,
+        agency_id: Annotated[str | None, Query(max_length=64)] = None,
+        area: Annotated[str | None, Query(max_length=200)] = None,
     ) -> PublicReportPage:
         """List public reports (redacted), newest first."""
         async with sessions() as session:
-            records = await list_public(session, limit, offset)
+            records = await list_public(
+                session, limit, offset, _filter(status_, category, agency_id, area, None)
+            )
         views = [v for v in (public_view(r) for r in records) if v is not None]
         return PublicReportPage(items=tuple(views), limit=limit, offset=offset)
 
@@ -99,46 +250,305 @@ def api_router() -> APIRouter:
             record = await load_report(session, report_id)
         view = public_view(record) if record is not None else None
         if view is None:
-            raise _not_found()
+            not_found()
         return view
+
+    # --- officers and reporters ---------------------------------------------------------
+
+    @router.get("/v1/reports", response_model=ReportPage, responses=_AUTH_ERRORS, tags=["reports"])
+    async def list_my_reports(
+        user: CurrentUser,
+        sessions: SessionsDep,
+        settings: SettingsDep,
+        grants: GrantsDep,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+        status_: Annotated[ReportStatus | None, Query(alias="status")] = None,
+        category: Annotated[str | None, Query(max_length=100)] = None,
+        agency_id: Annotated[str | None, Query(max_length=64)] = None,
+        area: Annotated[str | None, Query(max_length=200)] = None,
+        privacy: Privacy | None = None,
+        q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
+    ) -> ReportPage:
+        """List and search reports within the caller's scope: an agency officer their
+        agency's, a reporter their own, validators and admins all (each read audited)."""
+        f = _filter(status_, category, agency_id, area, q, privacy)
+        if user.role is Role.REPORTER:
+            if user.reporter_key_id is None:
+                forbidden("reporter token without a reporter key")
+            async with sessions() as session:
+                records = await list_reports(
+                    session, limit, offset, f, reporter_key_id=user.reporter_key_id
+                )
+            items: list[ReportView] = [
+                v for v in (reporter_view(r) for r in records) if v is not None
+            ]
+            return ReportPage(items=tuple(items), limit=limit, offset=offset)
+        require_role(user, OFFICER_ROLES, "list reports")
+        scope = None
+        if user.role is Role.AGENCY_OFFICER:
+            if user.agency_id is None:
+                return ReportPage(items=(), limit=limit, offset=offset)
+            scope = user.agency_id
+        # Searching free text of reports an agency may only see scrubbed would let it probe
+        # for hidden words (a phone number, a name): full-access roles only.
+        if q and user.role not in FULL_ACCESS_ROLES:
+            forbidden("text search is for validators and administrators")
+        async with transaction(sessions) as session:
+            records = await list_reports(session, limit, offset, f, agency_id=scope)
+            items = []
+            for record in records:
+                view = await officer_read(session, user, record, settings, grants)
+                if view is not None:
+                    items.append(view)
+        return ReportPage(items=tuple(items), limit=limit, offset=offset)
 
     @router.get(
         "/v1/reports/{report_id}",
-        response_model=OfficerReportView,
-        responses={
-            401: {"description": "missing, invalid or expired token"},
-            403: {"description": "role may not read officer views"},
-            404: {"description": NOT_FOUND},
-        },
-        tags=["officers"],
+        response_model=ReportView,
+        responses=_AUTH_ERRORS,
+        tags=["reports"],
     )
     async def get_report(
-        report_id: UUID, user: CurrentUser, sessions: SessionsDep, settings: SettingsDep
-    ) -> OfficerReportView:
-        """Read one report as an officer; what is shown depends on the role (audited)."""
-        if user.role not in OFFICER_ROLES:
-            raise HTTPException(
-                status_code=status.HTTP_403_FORBIDDEN, detail="role may not read officer views"
-            )
-        # The read and its access-log entry commit together: no data leaves unlogged.
+        report_id: UUID,
+        user: CurrentUser,
+        sessions: SessionsDep,
+        settings: SettingsDep,
+        grants: GrantsDep,
+    ) -> ReportView:
+        """One report with its timeline; what is shown depends on the role (audited)."""
+        if user.role is Role.REPORTER:
+            async with sessions() as session:
+                record = await load_report(session, report_id)
+            mine = reporter_view(record) if record is not None and owns(user, record) else None
+            if mine is None:
+                not_found()
+            return mine
+        require_role(user, OFFICER_ROLES, "read officer views")
         async with transaction(sessions) as session:
             record = await load_report(session, report_id)
             view = (
-                officer_view(record, user.role, user.agency_id, settings.pseudonym_secret)
+                await officer_read(session, user, record, settings, grants)
                 if record is not None
                 else None
             )
             if view is None:
-                raise _not_found()
+                not_found()
+        log.info("officer read", report_id=str(report_id), role=user.role.value)
+        return view
+
+    @router.get(
+        "/v1/reports/{report_id}/photos/{sha256}",
+        responses={**_AUTH_ERRORS, 200: {"content": {"image/jpeg": {}}}},
+        response_class=Response,
+        tags=["reports"],
+    )
+    async def get_photo(
+        report_id: UUID,
+        sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+        user: CurrentUser,
+        sessions: SessionsDep,
+        grants: GrantsDep,
+        blobs: BlobsDep,
+    ) -> Response:
+        """Stream one photo of a report (or of its follow-ups) when the caller may see it."""
+        async with transaction(sessions) as session:
+            record = await load_report(session, report_id)
+            if record is None:
+                not_found()
+            photo = next((p for p in record.all_photos if p.sha256 == sha256), None)
+            if photo is None:
+                not_found("photo not found")
+            if user.role is Role.REPORTER:
+                if not owns(user, record):
+                    not_found()
+            else:
+                require_role(user, OFFICER_ROLES, "see photos")
+                if not visible_to_officer(record, user.role, user.agency_id):
+                    not_found()
+                granted = await grants.allowed(session, report_id, user.subject)
+                if not photos_allowed(record, user.role, user.agency_id, granted):
+                    forbidden("photos of this report are locked; a validator may grant access")
+                await append_access_log(
+                    session,
+                    user.subject,
+                    user.role,
+                    user.agency_id,
+                    report_id,
+                    (f"photo:{sha256}",),
+                )
+        try:
+            data = await blobs.get(sha256)
+        except BlobNotFound:
+            not_found("photo not stored")
+        return Response(
+            content=data,
+            media_type=photo.content_type,
+            headers={"Cache-Control": "private, no-store"},
+        )
+
+    @router.get(
+        "/v1/reports/{report_id}/reporter-identity",
+        response_model=ReporterIdentityView,
+        responses={**_AUTH_ERRORS, 410: {"description": "identity erased"}},
+        tags=["administration"],
+    )
+    async def reveal_identity(
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep
+    ) -> ReporterIdentityView:
+        """Open the reporter's identity for an administrator; the read is in the access log."""
+        require_role(user, {Role.ADMINISTRATOR}, "open a reporter's identity")
+        async with transaction(sessions) as session:
+            record = await load_report(session, report_id)
+            if record is None or not record.has_content:
+                not_found()
+            key = (
+                await get_key(session, record.sealed_identity.key_id)
+                if record.sealed_identity is not None
+                else None
+            )
+            if record.sealed_identity is None or key is None:
+                raise HTTPException(
+                    status_code=status.HTTP_410_GONE,
+                    detail="no identity: none was given, or it was erased",
+                )
+            identity = open_identity(record.sealed_identity, key)
             await append_access_log(
                 session,
                 user.subject,
                 user.role,
                 user.agency_id,
                 report_id,
-                returned_fields(view),
+                ("reporter.contact", "reporter.handle", "reporter.name"),
             )
-        log.info("officer read", report_id=str(report_id), role=user.role.value)
-        return view
+        log.info("reporter identity opened", report_id=str(report_id))
+        return ReporterIdentityView(
+            report_id=report_id,
+            name=identity.get("name"),
+            contact=identity.get("contact"),
+            handle=identity.get("handle"),
+        )
+
+    # --- photo grants (rule 3) ----------------------------------------------------------
+
+    async def _granting(sessions: SessionsDep, user: Principal, report_id: UUID) -> ReportRecord:
+        require_role(user, {Role.VALIDATOR}, "manage photo access")
+        async with sessions() as session:
+            record = await load_report(session, report_id)
+        if record is None or not record.complete:
+            not_found()
+        return record
+
+    @router.post(
+        "/v1/reports/{report_id}/photo-grants",
+        response_model=GrantView,
+        status_code=status.HTTP_201_CREATED,
+        responses=_AUTH_ERRORS,
+        tags=["photo grants"],
+    )
+    async def grant_photo_access(
+        report_id: UUID,
+        body: GrantRequest,
+        user: CurrentUser,
+        sessions: SessionsDep,
+        settings: SettingsDep,
+        grants: GrantsDep,
+    ) -> GrantView:
+        """A validator lets a named officer see this report's photos until a deadline."""
+        await _granting(sessions, user, report_id)
+        if body.hours > settings.max_grant_hours:
+            raise HTTPException(
+                status_code=422,
+                detail=f"a grant lasts at most {settings.max_grant_hours} hours",
+            )
+        async with transaction(sessions) as session:
+            grant = await create_grant(
+                session,
+                report_id,
+                body.grantee,
+                user.subject,
+                datetime.now(UTC) + timedelta(hours=body.hours),
+                body.reason,
+            )
+        await grants.remember(report_id, grant.grantee, grant.expires_at)
+        log.info("photo access granted", report_id=str(report_id), grant_id=str(grant.grant_id))
+        return _grant_view(grant)
+
+    @router.get(
+        "/v1/reports/{report_id}/photo-grants",
+        response_model=list[GrantView],
+        responses=_AUTH_ERRORS,
+        tags=["photo grants"],
+    )
+    async def list_photo_grants(
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep
+    ) -> list[GrantView]:
+        """Every grant of this report, active or not (the record of who was let in)."""
+        if user.role is not Role.ADMINISTRATOR:
+            await _granting(sessions, user, report_id)
+        async with sessions() as session:
+            return [_grant_view(g) for g in await list_grants(session, report_id)]
+
+    @router.delete(
+        "/v1/reports/{report_id}/photo-grants/{grant_id}",
+        response_model=GrantView,
+        responses=_AUTH_ERRORS,
+        tags=["photo grants"],
+    )
+    async def revoke_photo_access(
+        report_id: UUID,
+        grant_id: UUID,
+        user: CurrentUser,
+        sessions: SessionsDep,
+        grants: GrantsDep,
+    ) -> GrantView:
+        """Revoke a grant at once (the cache entry goes with it)."""
+        await _granting(sessions, user, report_id)
+        async with transaction(sessions) as session:
+            grant = await revoke_grant(session, report_id, grant_id, user.subject)
+            if grant is None:
+                not_found("no active grant with that id")
+            # Forgotten before the commit too: if Redis cannot be reached, the revoke fails
+            # as a whole instead of leaving a cached grant the database no longer has.
+            await grants.forget(report_id, grant.grantee)
+        async with sessions() as session:
+            # And after it: a read between the two may have refilled the cache.
+            await grants.refresh_after_revoke(session, report_id, grant.grantee)
+        log.info("photo access revoked", report_id=str(report_id), grant_id=str(grant_id))
+        return _grant_view(grant)
+
+    # --- audit --------------------------------------------------------------------------
+
+    @router.get(
+        "/v1/audit/access-log",
+        response_model=list[AccessLogEntry],
+        responses=_AUTH_ERRORS,
+        tags=["administration"],
+    )
+    async def read_access_log(
+        user: CurrentUser,
+        sessions: SessionsDep,
+        report_id: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[AccessLogEntry]:
+        """The access log (who read what, when, which fields): administrators only."""
+        require_role(user, {Role.ADMINISTRATOR}, "read the access log")
+        async with sessions() as session:
+            rows = await access_log_rows(
+                session, [report_id] if report_id is not None else None, limit
+            )
+        return [
+            AccessLogEntry(
+                id=r["id"],
+                at=r["at"],
+                subject=r["subject"],
+                role=r["role"],
+                agency_id=r["agency_id"],
+                report_id=r["report_id"],
+                fields=tuple(r["fields"]),
+                hash=r["hash"],
+            )
+            for r in rows
+        ]
 
     return router

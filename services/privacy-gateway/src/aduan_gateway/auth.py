@@ -1,18 +1,27 @@
 """Who is asking: short-lived HS256 access tokens and the FastAPI dependencies that read them.
 
-Tokens carry `sub`, `role` (an `aduan_contracts.enums.Role` value), optional `agency_id` and
-`name`, and `exp`. They are deliberately short-lived (15 minutes by default): the gateway
-keeps no session state, so expiry is what bounds a stolen token.
+Tokens carry `sub`, `role` (an `aduan_contracts.enums.Role` value), optional `agency_id`,
+`name` and (reporters only) `rkey`, the reporter key id that makes a report "their own",
+and `exp`. They are deliberately short-lived (15 minutes by default): expiry bounds a stolen
+access token; refresh tokens (see `identity`) are stored and revocable.
+
+With `oidc_jwks_url` set, tokens from an external OpenID Connect provider are accepted as
+well: asymmetric signatures only, verified against the provider's JWKS (pyjwt's
+`PyJWKClient`, which caches keys), issuer and audience checked when configured, role and
+agency read from configurable claims.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
+from uuid import UUID
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jwt import PyJWKClient
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aduan_contracts.enums import Role
@@ -26,6 +35,8 @@ __all__ = [
     "Principal",
     "current_user",
     "decode_access_token",
+    "decode_any",
+    "decode_oidc_token",
     "issue_access_token",
     "optional_user",
 ]
@@ -44,6 +55,7 @@ class Principal(BaseModel):
     role: Role
     agency_id: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, max_length=200)
+    reporter_key_id: UUID | None = None
 
 
 class AuthError(Exception):
@@ -61,6 +73,7 @@ def issue_access_token(
     agency_id: str | None = None,
     name: str | None = None,
     ttl_s: int = 900,
+    reporter_key_id: UUID | None = None,
 ) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -73,6 +86,8 @@ def issue_access_token(
         claims["agency_id"] = agency_id
     if name is not None:
         claims["name"] = name
+    if reporter_key_id is not None:
+        claims["rkey"] = str(reporter_key_id)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -95,9 +110,69 @@ def decode_access_token(secret: str, token: str) -> Principal:
             role=claims["role"],
             agency_id=claims.get("agency_id"),
             name=claims.get("name"),
+            reporter_key_id=claims.get("rkey"),
         )
     except ValidationError as exc:
         raise AuthError("token claims invalid") from exc
+
+
+_OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+_jwks_clients: dict[str, PyJWKClient] = {}
+
+
+def decode_oidc_token(settings: Settings, token: str) -> Principal:
+    """Verify a token from the configured OpenID Connect provider."""
+    assert settings.oidc_jwks_url is not None
+    client = _jwks_clients.get(settings.oidc_jwks_url)
+    if client is None:
+        client = _jwks_clients[settings.oidc_jwks_url] = PyJWKClient(
+            settings.oidc_jwks_url, cache_keys=True, lifespan=300
+        )
+    try:
+        signing_key = client.get_signing_key_from_jwt(token)
+        claims = jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=_OIDC_ALGORITHMS,
+            audience=settings.oidc_audience,
+            issuer=settings.oidc_issuer,
+            options={
+                "require": ["sub", "exp"],
+                "verify_aud": settings.oidc_audience is not None,
+            },
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("token expired") from exc
+    except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+        raise AuthError("token invalid") from exc
+    role = claims.get(settings.oidc_role_claim)
+    if role is None:
+        raise AuthError(f"token lacks the {settings.oidc_role_claim!r} claim")
+    if role == Role.REPORTER.value:
+        # Reporters prove who they are with a receipt code and their contact, not a
+        # provider's account: an external token never opens a reporter's data.
+        raise AuthError("reporter tokens come from reporter self-service only")
+    try:
+        return Principal(
+            subject=f"oidc:{claims['sub']}"[:128],
+            role=role,
+            agency_id=claims.get(settings.oidc_agency_claim),
+            name=claims.get("name"),
+        )
+    except ValidationError as exc:
+        raise AuthError("token claims invalid") from exc
+
+
+def decode_any(settings: Settings, token: str) -> Principal:
+    """Our own HS256 tokens, or the OIDC provider's when one is configured."""
+    if settings.oidc_jwks_url:
+        try:
+            alg = jwt.get_unverified_header(token).get("alg")
+        except jwt.InvalidTokenError as exc:
+            raise AuthError("token invalid") from exc
+        if alg in _OIDC_ALGORITHMS:
+            return decode_oidc_token(settings, token)
+    return decode_access_token(settings.jwt_secret, token)
 
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from the gateway")
@@ -111,9 +186,9 @@ def _unauthorized(reason: str) -> HTTPException:
     )
 
 
-def _secret(request: Request) -> str:
+def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
-    return settings.jwt_secret
+    return settings
 
 
 async def optional_user(
@@ -124,7 +199,11 @@ async def optional_user(
     if credentials is None:
         return None
     try:
-        return decode_access_token(_secret(request), credentials.credentials)
+        settings = _settings(request)
+        if settings.oidc_jwks_url:
+            # PyJWKClient fetches keys synchronously on a cache miss: off the event loop.
+            return await asyncio.to_thread(decode_any, settings, credentials.credentials)
+        return decode_any(settings, credentials.credentials)
     except AuthError as exc:
         raise _unauthorized(exc.reason) from exc
 

@@ -1,17 +1,42 @@
 """The composition root: settings in, (FastAPI app, runtime) out. Nothing connects here;
-the app's lifespan starts the runtime."""
+the app's lifespan starts the runtime and then the command-reply reader."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from aduan_gateway.api import api_router
+from aduan_gateway.api_actions import actions_router
+from aduan_gateway.api_auth import auth_router
+from aduan_gateway.api_open import open_router
+from aduan_gateway.api_reporter import reporter_router
+from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.handlers import register_handlers
 from aduan_gateway.tables import OUTBOX
+from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.runtime import ServiceRuntime
 
-__all__ = ["build"]
+__all__ = ["Gateway", "build"]
+
+
+class Gateway:
+    """The parts the gateway starts beyond the shared runtime (the reply reader)."""
+
+    def __init__(self, runtime: ServiceRuntime, bus: CommandBus) -> None:
+        self.runtime = runtime
+        self.bus = bus
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        await self.bus.start()
+
+    async def stop(self) -> None:
+        await self.bus.stop()
+        await self.runtime.stop()
 
 
 def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
@@ -20,9 +45,24 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     register_handlers(runtime)
     app = runtime.create_app(
         title="Aduan privacy gateway",
-        version="0.1.0",
+        version="0.2.0",
         description="The only way report data leaves Aduan: role-based, redacted, audited.",
     )
+    gateway = Gateway(runtime, CommandBus(runtime, settings.command_timeout_s))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    app.router.lifespan_context = lifespan
     app.state.settings = settings
-    app.include_router(api_router())
+    app.state.gateway = gateway
+    app.state.command_bus = gateway.bus
+    app.state.blobs = FilesystemBlobStore(settings.blob_root)
+    for router in (api_router(), actions_router(), auth_router(), reporter_router(), open_router()):
+        app.include_router(router)
     return app, runtime

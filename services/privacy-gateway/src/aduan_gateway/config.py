@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from aduan_kit.settings import ServiceSettings
 
-__all__ = ["DEV_JWT_SECRET", "DEV_PSEUDONYM_SECRET", "Settings"]
+__all__ = ["DEFAULT_BLOB_ROOT", "DEV_JWT_SECRET", "DEV_PSEUDONYM_SECRET", "Settings"]
+
+# The same directory intake writes photos to by default (`.run/blobs` at the repository
+# root), so a local `make up` serves what intake stored.
+DEFAULT_BLOB_ROOT = str(Path(__file__).resolve().parents[4] / ".run" / "blobs")
 
 # Development defaults: long enough for HS256 (RFC 7518 wants >= 256 bits) so local runs do
 # not warn, and refused in production by the validator below.
@@ -27,6 +33,27 @@ class Settings(ServiceSettings):
     # Separate from the JWT secret: rotating token keys must not change every reporter's
     # pseudonym, and a leaked token key must not let anyone link pseudonyms to key ids.
     pseudonym_secret: str = Field(default=DEV_PSEUDONYM_SECRET, min_length=32)
+    refresh_ttl_s: int = Field(default=14 * 24 * 3600, ge=60)
+    # Reporter self-service tokens are shorter still: they open a person's own data.
+    reporter_token_ttl_s: int = Field(default=600, ge=30, le=3600)
+    # Tries per receipt code per hour at proving a contact (guessing a contact is cheap).
+    reporter_proof_attempts: int = Field(default=5, ge=1, le=100)
+
+    # Optional external identity provider (OpenID Connect): tokens signed with a key from
+    # this JWKS URL are accepted too; role and agency come from the named claims.
+    oidc_jwks_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_role_claim: str = "aduan_role"
+    oidc_agency_claim: str = "aduan_agency"
+
+    blob_root: str = DEFAULT_BLOB_ROOT
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_photos_per_follow_up: int = Field(default=6, ge=1, le=20)
+
+    # How long the caller waits for workflow's verdict on a command before a 504.
+    command_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    max_grant_hours: int = Field(default=72, ge=1, le=24 * 30)
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

@@ -3,20 +3,40 @@ public projection of public reports in the same transaction (inbox -> state -> o
 
 from __future__ import annotations
 
+import base64
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import (
     PublicReportEvent,
     ReportAmended,
+    ReporterErasureRequested,
+    ReporterKeyEvent,
+    ReporterKeyIssued,
     ReportIntakeEvent,
     ReportStatusChanged,
     ReportSubmitted,
 )
-from aduan_contracts.topics import PUBLIC_REPORTS, REPORT_INTAKE, STATUS_CHANGED
+from aduan_contracts.topics import (
+    ERASURE_REQUESTS,
+    PUBLIC_REPORTS,
+    REPORT_INTAKE,
+    REPORTER_KEYS,
+    STATUS_CHANGED,
+    WORKFLOW_COMMANDS,
+)
 from aduan_gateway.domain.projection import public_event
-from aduan_gateway.readmodel import apply_content, apply_status, load_report
+from aduan_gateway.readmodel import (
+    apply_content,
+    apply_status,
+    delete_key,
+    erase_identity,
+    load_report,
+    reports_of_key,
+    store_key,
+)
 from aduan_gateway.tables import INBOX, OUTBOX
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
@@ -40,6 +60,21 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         description="Redacted public views of PUBLIC reports (never private ones), keyed by "
         "report id; PublicReportWithdrawn when a report is rejected.",
         schema=PublicReportEvent,
+    )
+
+    broker.publisher(
+        runtime.topic(ERASURE_REQUESTS.name),
+        title="gateway.erasure-requested",
+        description="A reporter (or an administrator for them) asked for their identity to be "
+        "erased; intake shreds the key. Keyed by key id.",
+        schema=ReporterErasureRequested,
+    )
+    broker.publisher(
+        runtime.topic(WORKFLOW_COMMANDS.name),
+        title="gateway.workflow-commands",
+        description="Officer and reporter actions for workflow, keyed by report id, with a "
+        "`reply_to` header naming the replies topic this gateway reads (no consumer group).",
+        schema=WorkflowCommand,
     )
 
     async def project(
@@ -94,3 +129,29 @@ def register_handlers(runtime: ServiceRuntime) -> None:
             version=event.version,
             status=event.to_status.value,
         )
+
+    @broker.subscriber(
+        runtime.topic(REPORTER_KEYS.name),
+        group_id=group,
+        auto_offset_reset="earliest",
+        title="gateway.on-reporter-key",
+        description="Per-reporter keys, kept to open identities for administrators' audited "
+        "reads and reporter self-service; a shredded key is deleted with every sealed copy.",
+    )
+    async def on_reporter_key(event: ReporterKeyEvent) -> None:
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, "gateway.on_reporter_key", event.event_id):
+                return
+            if isinstance(event, ReporterKeyIssued):
+                await store_key(session, event.key_id, base64.b64decode(event.key))
+                # The key may come after the report: project again, now able to hide the
+                # reporter's name in public text.
+                touched = await reports_of_key(session, event.key_id)
+            else:
+                # Scrub the name from stored text first: it needs the key to open it.
+                touched = await erase_identity(session, event.key_id)
+                await delete_key(session, event.key_id)
+                log.info("reporter key shredded", key_id=str(event.key_id), reports=len(touched))
+            for report_id in touched:
+                await project(session, report_id, event.correlation_id, str(event.event_id))
+        runtime.wake_relay()

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -22,7 +23,19 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
 from aduan_kit.messaging import messaging_tables
 
-__all__ = ["ACCESS_LOG", "INBOX", "METADATA", "OUTBOX", "REPORTS", "TIMELINE"]
+__all__ = [
+    "ACCESS_LOG",
+    "AGENCIES",
+    "INBOX",
+    "METADATA",
+    "OUTBOX",
+    "PHOTO_GRANTS",
+    "REFRESH_TOKENS",
+    "REPORTER_KEYS",
+    "REPORTS",
+    "TIMELINE",
+    "USERS",
+]
 
 METADATA = MetaData()
 OUTBOX, INBOX = messaging_tables(METADATA)
@@ -43,15 +56,20 @@ REPORTS = Table(
     Column("category", String(100), nullable=True),
     Column("category_hint", String(100), nullable=True),
     Column("agency_id", String(64), nullable=True),
-    Column("location", JSONB, nullable=True),
+    Column("location", JSONB(none_as_null=True), nullable=True),
     Column("photos", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("received_at", DateTime(timezone=True), nullable=True),
     Column("status", String(32), nullable=True),
     Column("status_version", Integer, nullable=False, server_default=text("0")),
-    Column("sealed_identity", JSONB, nullable=True),
+    Column("sealed_identity", JSONB(none_as_null=True), nullable=True),
+    # Kept after erasure (the sealed copy is dropped): it links a reporter's reports and
+    # gives the stable pseudonym, and without the key it opens nothing.
+    Column("reporter_key_id", PgUUID(as_uuid=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_reports_public_list", "privacy", "received_at"),
     Index("ix_reports_agency", "agency_id"),
+    Index("ix_reports_receipt_code", "receipt_code"),
+    Index("ix_reports_reporter_key", "reporter_key_id"),
 )
 
 TIMELINE = Table(
@@ -66,6 +84,10 @@ TIMELINE = Table(
     Column("actor_display_name", String(200), nullable=True),
     Column("reason", Text, nullable=True),
     Column("follow_up_note", Text, nullable=True),
+    # The whole follow-up (TL): id, note, after-photos, officer, evidence check.
+    Column("follow_up", JSONB(none_as_null=True), nullable=True),
+    # Additive fields workflow may send (due_at, sla_stage, evidence, field_result).
+    Column("extra", JSONB(none_as_null=True), nullable=True),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("report_id", "version", name="uq_timeline_report_version"),
 )
@@ -86,4 +108,72 @@ ACCESS_LOG = Table(
     Column("prev_hash", String(64), nullable=True),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_access_log_report", "report_id"),
+)
+
+# --- identity -------------------------------------------------------------------------------
+
+AGENCIES = Table(
+    "agencies",
+    METADATA,
+    Column("agency_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+USERS = Table(
+    "users",
+    METADATA,
+    Column("user_id", String(128), primary_key=True),
+    Column("username", String(128), nullable=False, unique=True),
+    # argon2id (argon2-cffi); never the password itself.
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("agency_id", String(64), nullable=True),
+    Column("display_name", String(200), nullable=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Refresh tokens are stored as SHA-256 digests only: a stolen table cannot be replayed.
+# Each refresh rotates the token; presenting a used one revokes its whole family (theft).
+REFRESH_TOKENS = Table(
+    "refresh_tokens",
+    METADATA,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(128), nullable=False, index=True),
+    Column("family_id", PgUUID(as_uuid=True), nullable=False, index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# --- photo grants (rule 3) and reporter keys (rules 5, 9) -------------------------------------
+
+PHOTO_GRANTS = Table(
+    "photo_grants",
+    METADATA,
+    Column("grant_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("grantee", String(128), nullable=False),
+    Column("granted_by", String(128), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(128), nullable=True),
+    Index("ix_photo_grants_report_grantee", "report_id", "grantee"),
+)
+
+# The gateway's copy of intake's per-reporter keys (from the compacted keys topic); the key
+# bytes are deleted when intake announces the key shredded, which makes every sealed copy
+# unreadable here.
+REPORTER_KEYS = Table(
+    "reporter_keys",
+    METADATA,
+    Column("key_id", PgUUID(as_uuid=True), primary_key=True),
+    # NULL once shredded: the row stays so a report replayed later is known to be erased.
+    Column("key", LargeBinary, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("shredded_at", DateTime(timezone=True), nullable=True),
 )

@@ -4,6 +4,7 @@ projection out, officer reads audited."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -17,15 +18,24 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from aduan_contracts.commands import DispatchReport
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
     PublicReportPublished,
     PublicReportWithdrawn,
+    ReporterKeyIssued,
     ReportStatusChanged,
     ReportSubmitted,
 )
 from aduan_contracts.serialization import decode, encode
-from aduan_contracts.topics import PUBLIC_REPORTS, REPORT_INTAKE, STATUS_CHANGED
+from aduan_contracts.topics import (
+    COMMAND_REPLIES,
+    PUBLIC_REPORTS,
+    REPORT_INTAKE,
+    REPORTER_KEYS,
+    STATUS_CHANGED,
+    WORKFLOW_COMMANDS,
+)
 from aduan_contracts.values import Actor, GeoPoint, Location
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
@@ -33,6 +43,7 @@ from aduan_gateway.config import Settings
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
 from aduan_gateway.domain.redaction import PUBLIC_LABEL, pseudonym
 from aduan_gateway.tables import ACCESS_LOG, OUTBOX, REPORTS
+from aduan_gateway.tables import REPORTER_KEYS as GW_KEYS
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
@@ -105,7 +116,7 @@ async def gateway(isolated: Isolation) -> AsyncIterator[Gateway]:
         environment="test",
     )
     app, runtime = build(settings)
-    await runtime.start()
+    await app.state.gateway.start()
     producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
     await producer.start()
     try:
@@ -114,7 +125,32 @@ async def gateway(isolated: Isolation) -> AsyncIterator[Gateway]:
             yield Gateway(isolated, runtime, client, producer, settings)
     finally:
         await producer.stop()
-        await runtime.stop()
+        await app.state.gateway.stop()
+
+
+KEYS: dict[UUID, bytes] = {}
+
+
+def _key(key_id: UUID) -> bytes:
+    return KEYS.setdefault(key_id, new_key())
+
+
+async def issue_key(gw: Gateway, report: ReportSubmitted) -> None:
+    """As intake does: the reporter's key on the keys topic, stored before the report
+    (so the projection below happens once, at the report's arrival)."""
+    assert report.reporter is not None
+    key_id = report.reporter.key_id
+    event = ReporterKeyIssued(key_id=key_id, key=base64.b64encode(_key(key_id)).decode())
+    await gw.send(REPORTER_KEYS.name, event, key_id)
+
+    async def stored() -> bool:
+        async with gw.runtime.sessions() as session:
+            return (
+                await session.scalar(select(GW_KEYS.c.key).where(GW_KEYS.c.key_id == key_id))
+                is not None
+            )
+
+    await eventually(stored)
 
 
 def submitted(privacy: Privacy, text: str, key_id: UUID) -> ReportSubmitted:
@@ -132,7 +168,7 @@ def submitted(privacy: Privacy, text: str, key_id: UUID) -> ReportSubmitted:
         privacy=privacy,
         received_at=RECEIVED,
         reporter=seal_identity(
-            {"name": "Budi Santoso", "phone": "081234567890"}, key_id, new_key()
+            {"name": "Budi Santoso", "phone": "081234567890"}, key_id, _key(key_id)
         ),
     )
 
@@ -210,6 +246,7 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
     public = submitted(Privacy.PUBLIC, f"Lubang besar. Hubungi saya {PHONE}.", key_id)
     private = submitted(Privacy.PRIVATE, f"Tetangga saya, telp {PHONE}", uuid4())
     for report in (public, private):
+        await issue_key(gw, report)
         await gw.send(REPORT_INTAKE.name, report, report.report_id)
         await gw.send(
             STATUS_CHANGED.name, status(report, 1, ReportStatus.RECEIVED), report.report_id
@@ -316,6 +353,7 @@ async def test_status_before_submission_ends_consistent(gateway: Gateway) -> Non
     await eventually(status_only)
     partial = await gw.client.get(f"/v1/public/reports/{report.report_id}")
     assert partial.status_code == 404  # not complete yet: nothing leaves
+    await issue_key(gw, report)
     await gw.send(REPORT_INTAKE.name, report, report.report_id)
 
     async def ready() -> httpx.Response | None:
@@ -334,8 +372,10 @@ async def test_status_before_submission_ends_consistent(gateway: Gateway) -> Non
         f"/v1/reports/{report.report_id}", headers=gw.token(Role.AGENCY_OFFICER, "dlh")
     )
     assert own.status_code == 200
-    assert own.json()["received_at"] is None
-    assert own.json()["location"] == {"area": "Menteng", "address": None, "point": None}
+    assert own.json()["access"] == "agency"
+    assert "received_at" not in own.json()
+    assert "location" not in own.json()
+    assert own.json()["area"] == "Menteng"
     other = await gw.client.get(
         f"/v1/reports/{report.report_id}", headers=gw.token(Role.AGENCY_OFFICER, "dbm")
     )
@@ -370,3 +410,73 @@ async def test_status_before_submission_ends_consistent(gateway: Gateway) -> Non
             )
         ).all()
     assert len(chain) == 1  # only the successful officer read is a read
+
+
+async def test_action_without_an_answer_is_a_504_and_the_command_is_on_the_wire(
+    isolated: Isolation,
+) -> None:
+    """No workflow is running here: the caller gets a 504 with a reason, and the command
+    left on the commands topic keyed by report id, with `reply_to` and the token's actor."""
+    settings = Settings(
+        kafka_bootstrap_servers=isolated.kafka,
+        database_url=isolated.database("gateway"),
+        redis_url=isolated.redis_url,
+        redis_prefix=isolated.redis_prefix,
+        topic_namespace=isolated.namespace,
+        environment="test",
+        command_timeout_s=1.5,
+    )
+    app, runtime = build(settings)
+    async with app.router.lifespan_context(app):
+        producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+        await producer.start()
+        try:
+            gw = Gateway(
+                isolated,
+                runtime,
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"),
+                producer,
+                settings,
+            )
+            report = submitted(Privacy.PRIVATE, "Jalan rusak parah", uuid4())
+            await gw.send(REPORT_INTAKE.name, report, report.report_id)
+            await gw.send(
+                STATUS_CHANGED.name, status(report, 1, ReportStatus.RECEIVED), report.report_id
+            )
+
+            async def stored() -> bool:
+                row = await gw.row(report.report_id)
+                return row is not None and row["has_content"] and row["status"] == "received"
+
+            await eventually(stored)
+            r = await gw.client.post(
+                f"/v1/reports/{report.report_id}/dispatch",
+                json={"agency_id": "dbm", "note": "jalan kota"},
+                headers=gw.token(Role.TICKET_ADMIN),
+            )
+            assert r.status_code == 504
+            assert "may still be applied" in r.json()["detail"]
+        finally:
+            await producer.stop()
+
+        topic = f"{isolated.namespace}.{WORKFLOW_COMMANDS.name}"
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=isolated.kafka,
+            group_id=None,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            record = await asyncio.wait_for(consumer.getone(), timeout=20)
+        finally:
+            await consumer.stop()
+    assert record.key == str(report.report_id).encode()
+    headers = dict(record.headers)
+    assert headers["reply_to"] == f"{isolated.namespace}.{COMMAND_REPLIES.name}".encode()
+    command = decode(WORKFLOW_COMMANDS, record.value)
+    assert isinstance(command, DispatchReport)
+    assert command.agency_id == "dbm"
+    assert command.actor == Actor(
+        id="ticket-admin-1", role=Role.TICKET_ADMIN, display_name="Petugas Uji"
+    )

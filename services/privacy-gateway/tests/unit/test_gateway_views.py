@@ -10,11 +10,18 @@ import pytest
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import PublicReportPublished, PublicReportWithdrawn
-from aduan_contracts.values import GeoPoint, Location, PhotoRef, SealedIdentity
+from aduan_contracts.values import Actor, FollowUp, GeoPoint, Location, PhotoRef, SealedIdentity
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.domain.redaction import PUBLIC_LABEL, pseudonym
-from aduan_gateway.domain.views import officer_view, public_view
+from aduan_gateway.domain.views import (
+    AgencyReportView,
+    FullReportView,
+    officer_view,
+    photos_allowed,
+    public_view,
+    reporter_view,
+)
 
 SECRET = "pseudonym-secret-for-unit-tests-0123456789"
 RECEIVED = datetime(2024, 5, 17, 9, 31, 12, tzinfo=UTC)
@@ -93,8 +100,7 @@ def test_public_view_refused(changes: dict[str, object]) -> None:
 @pytest.mark.parametrize("role", [Role.VALIDATOR, Role.TICKET_ADMIN, Role.ADMINISTRATOR])
 def test_full_roles_see_exact_details_but_only_a_pseudonym(role: Role) -> None:
     view = officer_view(record(), role, None, SECRET)
-    assert view is not None
-    assert view.access == "full"
+    assert isinstance(view, FullReportView)
     assert view.received_at == RECEIVED
     assert view.location is not None
     assert view.location.point == GeoPoint(lat=-6.19, lon=106.82)
@@ -116,20 +122,75 @@ def test_private_photos_locked_even_for_validator() -> None:
     assert view.confidentiality_label == "Privat"
 
 
+def test_a_grant_unlocks_private_photos_and_follow_up_photos() -> None:
+    after = PhotoRef(sha256="b" * 64, content_type="image/jpeg", size_bytes=20)
+    fu = FollowUp(
+        follow_up_id=uuid4(),
+        note="Sudah ditambal",
+        photos=(after,),
+        officer=Actor(id="o1", role=Role.AGENCY_OFFICER, agency_id="dbm", display_name="Sari"),
+    )
+    rec = record(
+        privacy=Privacy.PRIVATE,
+        timeline=(
+            TimelineRecord(1, ReportStatus.RECEIVED, RECEIVED, Role.SYSTEM),
+            TimelineRecord(
+                2,
+                ReportStatus.AWAITING_VALIDATION,
+                RECEIVED,
+                Role.AGENCY_OFFICER,
+                agency_id="dbm",
+                follow_up=fu,
+            ),
+        ),
+    )
+    assert rec.all_photos == (PHOTO, after)
+    locked = officer_view(rec, Role.AGENCY_OFFICER, "dbm", SECRET)
+    assert locked is not None and locked.photos == () and locked.photos_locked
+    entry = locked.timeline[1].follow_up
+    assert entry is not None
+    assert entry.photos == () and entry.photos_locked
+    assert entry.confidentiality_label == "Privat"  # rule 2 on every follow-up
+    assert entry.officer_name == "Sari"
+    granted = officer_view(rec, Role.AGENCY_OFFICER, "dbm", SECRET, granted=True)
+    assert granted is not None and granted.photos == (PHOTO,) and not granted.photos_locked
+    assert granted.timeline[1].follow_up is not None
+    assert granted.timeline[1].follow_up.photos == (after,)
+
+
+def test_photo_rule() -> None:
+    private, public = record(privacy=Privacy.PRIVATE), record()
+    for role in (Role.VALIDATOR, Role.TICKET_ADMIN, Role.ADMINISTRATOR):
+        assert not photos_allowed(private, role, None, granted=False)
+        assert photos_allowed(private, role, None, granted=True)
+        assert photos_allowed(public, role, None, granted=False)
+    assert not photos_allowed(private, Role.AGENCY_OFFICER, "dbm", granted=False)
+    assert photos_allowed(public, Role.AGENCY_OFFICER, "dbm", granted=False)
+    assert not photos_allowed(public, Role.AGENCY_OFFICER, "dlh", granted=False)
+
+
+def test_reporter_view_is_their_report_in_full_without_officer_names() -> None:
+    view = reporter_view(record(privacy=Privacy.PRIVATE))
+    assert view is not None
+    assert view.received_at == RECEIVED
+    assert view.location is not None and view.location.address == "Jl. Melati 5"
+    assert view.photos == (PHOTO,)
+    assert view.confidentiality_label == "Privat"
+    assert "Admin Ani" not in view.model_dump_json()
+
+
 def test_agency_officer_of_the_agency_gets_coarse_view() -> None:
     view = officer_view(record(privacy=Privacy.PRIVATE), Role.AGENCY_OFFICER, "dbm", SECRET)
-    assert view is not None
-    assert view.access == "agency"
-    assert view.received_at is None
+    assert isinstance(view, AgencyReportView)
+    dumped = view.model_dump()
+    # Not hidden as null: the agency's model has no such fields at all.
+    assert not {"received_at", "location", "receipt_code"} & set(dumped)
+    assert all("occurred_at" not in t for t in dumped["timeline"])
     assert view.month == "2024-05"
-    assert view.location is not None
-    assert view.location.point is None
-    assert view.location.address is None
-    assert view.location.area == "Menteng"
+    assert view.area == "Menteng"
     assert view.photos == ()
-    assert view.receipt_code is None
     assert "0812" not in view.text
-    assert all(t.occurred_at is None for t in view.timeline)
+    assert "Jl. Melati" not in view.model_dump_json()
     assert view.reporter == pseudonym(SECRET, str(KEY_ID))
 
 
@@ -153,6 +214,14 @@ def test_officer_view_waits_for_content_and_status() -> None:
 
 
 def test_reporter_without_identity_has_no_pseudonym() -> None:
+    view = officer_view(record(sealed_identity=None), Role.VALIDATOR, None, SECRET)
+    assert view is not None
+    assert view.reporter is None
+    # After erasure the sealed copy is gone but the key id keeps the pseudonym stable.
+    kept = officer_view(
+        record(sealed_identity=None, reporter_key_id=KEY_ID), Role.VALIDATOR, None, SECRET
+    )
+    assert kept is not None and kept.reporter == pseudonym(SECRET, str(KEY_ID))
     view = officer_view(record(sealed_identity=None), Role.VALIDATOR, None, SECRET)
     assert view is not None
     assert view.reporter is None

@@ -22,6 +22,9 @@ def test_asyncapi_documents_subscribers_and_public_projection() -> None:
         "docs.intake.report-submitted.v1",
         "docs.workflow.status-changed.v1",
         "docs.gateway.public-reports.v1",
+        "docs.intake.reporter-keys.v1",
+        "docs.gateway.erasure-requested.v1",
+        "docs.workflow.commands.v1",
     }
     schemas = doc["components"]["schemas"]
     assert {"PublicReportPublished", "PublicReportWithdrawn"} <= set(schemas)

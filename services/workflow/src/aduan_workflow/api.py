@@ -13,12 +13,13 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from aduan_contracts.enums import ReportStatus, Role
+from aduan_contracts.enums import ReportStatus, Role, SlaStage
+from aduan_contracts.envelope import utcnow
 from aduan_kit.runtime import ServiceRuntime
 from aduan_workflow.handlers import load_report
-from aduan_workflow.tables import STATUS_HISTORY
+from aduan_workflow.tables import SLA_CLOCKS, STATUS_HISTORY
 
-__all__ = ["HistoryEntry", "ReportLifecycleView", "api_router"]
+__all__ = ["HistoryEntry", "ReportLifecycleView", "SlaClockView", "api_router"]
 
 
 class HistoryEntry(BaseModel):
@@ -29,8 +30,27 @@ class HistoryEntry(BaseModel):
     version: int
     from_status: ReportStatus | None
     to_status: ReportStatus
+    actor_id: str
     actor_role: Role
+    actor_agency: str | None
+    actor_display_name: str | None
+    reason: str | None
     occurred_at: datetime
+
+
+class SlaClockView(BaseModel):
+    """One stage clock: running (`closed_at` None) or stopped; reminded/breached when fired."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: SlaStage
+    started_at: datetime
+    due_at: datetime
+    remind_at: datetime
+    reminded_at: datetime | None
+    breached_at: datetime | None
+    closed_at: datetime | None
+    overdue: bool
 
 
 class ReportLifecycleView(BaseModel):
@@ -44,6 +64,11 @@ class ReportLifecycleView(BaseModel):
     status_label: str
     version: int
     agency_id: str | None
+    merged_into: UUID | None
+    primary_status: ReportStatus | None
+    sla_stage: SlaStage | None
+    due_at: datetime | None
+    sla: list[SlaClockView]
     history: list[HistoryEntry]
 
 
@@ -52,7 +77,7 @@ def api_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/reports/{report_id}", response_model=ReportLifecycleView)
     async def get_report(report_id: UUID) -> ReportLifecycleView:
-        """A report's status, Indonesian label, version, agency and status history."""
+        """A report's status, label, version, agency, SLA clocks and status history."""
         async with runtime.sessions() as session:
             report = await load_report(session, report_id)
             if report is None:
@@ -64,6 +89,28 @@ def api_router(runtime: ServiceRuntime) -> APIRouter:
                     .order_by(STATUS_HISTORY.c.version)
                 )
             ).all()
+            clocks = (
+                await session.execute(
+                    select(SLA_CLOCKS)
+                    .where(SLA_CLOCKS.c.report_id == report_id)
+                    .order_by(SLA_CLOCKS.c.started_at, SLA_CLOCKS.c.id)
+                )
+            ).all()
+        now = utcnow()
+        sla = [
+            SlaClockView(
+                stage=SlaStage(c.stage),
+                started_at=c.started_at,
+                due_at=c.due_at,
+                remind_at=c.remind_at,
+                reminded_at=c.reminded_at,
+                breached_at=c.breached_at,
+                closed_at=c.closed_at,
+                overdue=c.closed_at is None and c.due_at <= now,
+            )
+            for c in clocks
+        ]
+        running = sorted((c for c in sla if c.closed_at is None), key=lambda c: c.due_at)
         return ReportLifecycleView(
             report_id=report.id,
             receipt_code=report.receipt_code,
@@ -71,12 +118,21 @@ def api_router(runtime: ServiceRuntime) -> APIRouter:
             status_label=report.status.label_id,
             version=report.version,
             agency_id=report.agency_id,
+            merged_into=report.merged_into,
+            primary_status=report.primary_status,
+            sla_stage=running[0].stage if running else None,
+            due_at=running[0].due_at if running else None,
+            sla=sla,
             history=[
                 HistoryEntry(
                     version=row.version,
                     from_status=ReportStatus(row.from_status) if row.from_status else None,
                     to_status=ReportStatus(row.to_status),
+                    actor_id=row.actor_id,
                     actor_role=Role(row.actor_role),
+                    actor_agency=row.actor_agency,
+                    actor_display_name=row.actor_display_name,
+                    reason=row.reason,
                     occurred_at=row.occurred_at,
                 )
                 for row in rows

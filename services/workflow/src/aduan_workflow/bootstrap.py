@@ -1,12 +1,18 @@
 """The composition root: settings in, (FastAPI app, runtime) out. Nothing connects here;
-`runtime.start()` (the app's lifespan) migrates, connects and starts consuming."""
+`runtime.start()` (the app's lifespan) migrates, connects and starts consuming, and the SLA
+scanner starts after it and stops before it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from aduan_contracts.topics import SLA_EVENTS
 from aduan_kit.runtime import ServiceRuntime
 from aduan_workflow.api import api_router
+from aduan_workflow.clocks import SlaScanner
 from aduan_workflow.config import Settings
 from aduan_workflow.handlers import register_handlers
 from aduan_workflow.tables import OUTBOX
@@ -18,6 +24,27 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations="aduan_workflow:migrations", outbox=OUTBOX)
     register_handlers(runtime, settings)
+    scanner = SlaScanner(
+        lambda: runtime.sessions,
+        runtime.topic(SLA_EVENTS.name),
+        settings.sla_scan_interval_s,
+        settings.sla_scan_batch,
+        runtime.wake_relay,
+    )
     app = runtime.create_app(title="Aduan workflow", version="0.1.0")
+    app.state.sla_scanner = scanner
     app.include_router(api_router(runtime))
+
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app):
+            scanner.start()
+            try:
+                yield
+            finally:
+                await scanner.stop()
+
+    app.router.lifespan_context = lifespan
     return app, runtime

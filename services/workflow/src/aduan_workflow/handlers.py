@@ -11,6 +11,7 @@ changes nothing and nothing is announced that was not committed.
 import math
 import re
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,7 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aduan_contracts.commands import DispatchReport, MergeReport, WorkflowCommand
+from aduan_contracts.commands import (
+    DispatchReport,
+    MergeReport,
+    SubmitFollowUp,
+    WorkflowCommand,
+)
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import (
@@ -32,20 +38,24 @@ from aduan_contracts.events import (
     ReportIntakeEvent,
     ReportStatusChanged,
     ReportSubmitted,
+    SlaEvent,
 )
 from aduan_contracts.topics import (
     ALL_TOPICS,
     COMMAND_REPLIES,
     REPORT_INTAKE,
+    SLA_EVENTS,
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
-from aduan_contracts.values import Actor, FollowUp
+from aduan_contracts.values import GeoPoint
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox, claim_inbox
 from aduan_kit.runtime import ServiceRuntime
+from aduan_workflow.clocks import move_clocks, nearest_deadline
 from aduan_workflow.config import Settings
+from aduan_workflow.domain.evidence import check_evidence
 from aduan_workflow.domain.lifecycle import (
     SYSTEM_ACTOR,
     Refusal,
@@ -54,9 +64,18 @@ from aduan_workflow.domain.lifecycle import (
     apply,
     check_merge_target,
     decide,
+    follow_primary,
     opening,
 )
-from aduan_workflow.tables import INBOX, OUTBOX, REPORTS, ROUTING_RULES, STATUS_HISTORY
+from aduan_workflow.domain.sla import SlaPolicy
+from aduan_workflow.tables import (
+    INBOX,
+    OUTBOX,
+    REPORT_LOCATIONS,
+    REPORTS,
+    ROUTING_RULES,
+    STATUS_HISTORY,
+)
 
 __all__ = ["COMMANDS_CONSUMER", "INTAKE_CONSUMER", "register_handlers"]
 
@@ -80,6 +99,7 @@ def _row_to_report(row: Any) -> Report:
         received_at=row.received_at,
         completed_at=row.completed_at,
         merged_into=row.merged_into,
+        primary_status=ReportStatus(row.primary_status) if row.primary_status else None,
     )
 
 
@@ -132,25 +152,23 @@ class ReplyTopics:
 
 
 class Recorder:
-    """Writes a step of a report's history and queues its `ReportStatusChanged`."""
+    """Writes a step of a report's history, moves its SLA clocks, queues its
+    `ReportStatusChanged`, and has every report merged into it follow it."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, policy: SlaPolicy) -> None:
         self.status_topic = runtime.topic(STATUS_CHANGED.name)
+        self.policy = policy
 
     async def record(
         self,
         session: AsyncSession,
         report: Report,
+        step: Transition,
         from_status: ReportStatus | None,
-        actor: Actor,
-        occurred_at: datetime,
-        reason: str | None,
         correlation_id: str,
         causation_id: str,
-        follow_up: FollowUp | None = None,
-        field_result: str | None = None,
     ) -> None:
-        """`report` is the report *after* the step."""
+        """`report` is the report *after* `step`; `from_status` is None for the opening."""
         # Append-only: status_history is only ever inserted into.
         await session.execute(
             STATUS_HISTORY.insert().values(
@@ -158,17 +176,29 @@ class Recorder:
                 version=report.version,
                 from_status=from_status.value if from_status else None,
                 to_status=report.status.value,
-                actor_id=actor.id,
-                actor_role=actor.role.value,
-                actor_agency=actor.agency_id,
-                actor_display_name=actor.display_name,
-                reason=reason,
-                follow_up=follow_up.model_dump(mode="json") if follow_up else None,
-                occurred_at=occurred_at,
+                actor_id=step.actor.id,
+                actor_role=step.actor.role.value,
+                actor_agency=step.actor.agency_id,
+                actor_display_name=step.actor.display_name,
+                reason=step.reason,
+                follow_up=step.follow_up.model_dump(mode="json") if step.follow_up else None,
+                occurred_at=step.occurred_at,
             )
         )
+        await move_clocks(
+            session,
+            self.policy,
+            report.id,
+            from_status,
+            report.status,
+            # The triage clock runs from when the citizen filed, not when we got to it.
+            report.received_at if from_status is None else step.occurred_at,
+            report.category,
+            report.agency_id,
+        )
+        deadline = await nearest_deadline(session, report.id)
         event = ReportStatusChanged(
-            occurred_at=occurred_at,
+            occurred_at=step.occurred_at,
             correlation_id=correlation_id,
             causation_id=causation_id,
             report_id=report.id,
@@ -177,15 +207,36 @@ class Recorder:
             version=report.version,
             from_status=from_status,
             to_status=report.status,
-            actor=actor,
-            reason=reason,
+            actor=step.actor,
+            reason=step.reason[:2000] if step.reason else None,
             category=report.category,
             agency_id=report.agency_id,
             merged_into=report.merged_into,
-            follow_up=follow_up,
-            field_result=field_result,
+            follow_up=step.follow_up,
+            field_result=step.field_result,
+            evidence=step.evidence,
+            primary_status=report.primary_status if report.status is ReportStatus.MERGED else None,
+            sla_stage=deadline.stage if deadline else None,
+            due_at=deadline.due_at if deadline else None,
         )
         await add_to_outbox(session, OUTBOX, self.status_topic, event, key=report.id)
+
+    async def open(
+        self, session: AsyncSession, report: Report, at: datetime, cid: str, cause: str
+    ) -> None:
+        opened = Transition(
+            from_status=report.status,
+            to_status=report.status,
+            version=report.version,
+            actor=SYSTEM_ACTOR,
+            occurred_at=at,
+            reason=None,
+            agency_id=None,
+            category=report.category,
+            completed_at=None,
+            merged_into=None,
+        )
+        await self.record(session, report, opened, None, cid, cause)
 
     async def transition(
         self,
@@ -207,31 +258,53 @@ class Recorder:
                 category=after.category,
                 completed_at=after.completed_at,
                 merged_into=after.merged_into,
+                primary_status=after.primary_status.value if after.primary_status else None,
                 updated_at=step.occurred_at,
             )
             .returning(REPORTS.c.id)
         )
         if updated.first() is None:
             return None
-        await self.record(
-            session,
-            after,
-            step.from_status,
-            step.actor,
-            step.occurred_at,
-            step.reason,
-            correlation_id,
-            causation_id,
-            follow_up=step.follow_up,
-            field_result=step.field_result,
-        )
+        await self.record(session, after, step, step.from_status, correlation_id, causation_id)
+        await self.fan_out(session, after, step, correlation_id, causation_id)
         return after
+
+    async def fan_out(
+        self,
+        session: AsyncSession,
+        primary: Report,
+        step: Transition,
+        correlation_id: str,
+        causation_id: str,
+    ) -> None:
+        """Every report merged into `primary` records the primary's new status, so its
+        reporter is told too (SPEC: "every merged reporter is told what happens")."""
+        rows = (
+            await session.execute(
+                select(REPORTS)
+                .where(
+                    REPORTS.c.merged_into == primary.id,
+                    REPORTS.c.status == ReportStatus.MERGED.value,
+                )
+                .order_by(REPORTS.c.id)
+                .with_for_update()
+            )
+        ).all()
+        for row in rows:
+            follower = _row_to_report(row)
+            await self.transition(
+                session,
+                follower,
+                follow_primary(follower, primary, step),
+                correlation_id,
+                causation_id,
+            )
 
 
 def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
     """Subscribers and (for the AsyncAPI document) publishers on `runtime.broker`."""
     broker = runtime.broker
-    recorder = Recorder(runtime)
+    recorder = Recorder(runtime, settings.sla_policy())
     replies_topic = runtime.topic(COMMAND_REPLIES.name)
     reply_topics = ReplyTopics(
         settings.kafka_bootstrap_servers,
@@ -252,6 +325,13 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
         description=COMMAND_REPLIES.description
         + " Sent to the command's `reply_to` header topic when given, else here.",
         schema=CommandReply,
+    )
+    broker.publisher(
+        runtime.topic(SLA_EVENTS.name),
+        title="workflow.sla-events",
+        description=SLA_EVENTS.description
+        + " Emitted once per clock by the SLA scanner (one replica at a time).",
+        schema=SlaEvent,
     )
 
     async def auto_route(session: AsyncSession, report: Report, event: ReportSubmitted) -> None:
@@ -319,19 +399,38 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
                     event_id=str(event.event_id),
                 )
                 return
-            await recorder.record(
-                session,
-                report,
-                None,
-                SYSTEM_ACTOR,
-                now,
-                None,
-                event.correlation_id,
-                str(event.event_id),
-            )
+            if event.location is not None and event.location.point is not None:
+                await session.execute(
+                    insert(REPORT_LOCATIONS)
+                    .values(
+                        report_id=report.id,
+                        lat=event.location.point.lat,
+                        lon=event.location.point.lon,
+                    )
+                    .on_conflict_do_nothing(index_elements=[REPORT_LOCATIONS.c.report_id])
+                )
+            await recorder.open(session, report, now, event.correlation_id, str(event.event_id))
             await auto_route(session, report, event)
         log.info("report opened", report_id=str(report.id), event_id=str(event.event_id))
         runtime.wake_relay()
+
+    async def with_evidence(session: AsyncSession, report: Report, step: Transition) -> Transition:
+        """Attach the evidence check of the TL's photos (informs the validator only)."""
+        if step.follow_up is None:
+            return step
+        location = (
+            await session.execute(
+                select(REPORT_LOCATIONS).where(REPORT_LOCATIONS.c.report_id == report.id)
+            )
+        ).first()
+        point = GeoPoint(lat=location.lat, lon=location.lon) if location is not None else None
+        evidence = check_evidence(
+            step.follow_up.photos, report.received_at, point, settings.evidence_max_distance_m
+        )
+        if evidence is None:
+            return step
+        follow_up = step.follow_up.model_copy(update={"evidence": evidence})
+        return replace(step, follow_up=follow_up, evidence=evidence)
 
     async def execute(
         session: AsyncSession, command: WorkflowCommand
@@ -351,9 +450,15 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
             return refused(Refusal("not_found", f"report {command.report_id} is unknown"))
         step = decide(report, command, utcnow(), settings.reopen_window)
         if isinstance(step, Transition) and isinstance(command, MergeReport):
-            primary = await load_report(session, command.primary_report_id)
+            # Locked, so the primary cannot change status between our read of it and our
+            # commit: the merged report would miss that change's fan-out.
+            primary = await load_report(session, command.primary_report_id, lock=True)
             if problem := check_merge_target(report, primary):
                 step = problem
+            elif primary is not None:
+                step = replace(step, primary_status=primary.status)
+        if isinstance(step, Transition) and isinstance(command, SubmitFollowUp):
+            step = await with_evidence(session, report, step)
         if isinstance(step, Refusal):
             return refused(step)
         after = await recorder.transition(

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -14,13 +15,23 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
 from aduan_kit.messaging import messaging_tables
 
-__all__ = ["INBOX", "METADATA", "OUTBOX", "REPORTS", "ROUTING_RULES", "STATUS_HISTORY"]
+__all__ = [
+    "INBOX",
+    "METADATA",
+    "OUTBOX",
+    "REPORTS",
+    "REPORT_LOCATIONS",
+    "ROUTING_RULES",
+    "SLA_CLOCKS",
+    "STATUS_HISTORY",
+]
 
 METADATA = MetaData()
 OUTBOX, INBOX = messaging_tables(METADATA)
@@ -39,10 +50,16 @@ REPORTS = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=True),
     Column("merged_into", PgUUID(as_uuid=True), nullable=True),
+    # A merged report follows its primary: the primary's latest status (migration 0002).
+    Column("primary_status", String(32), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Officers' work lists ("my agency's reports in this status") and receipt-code lookups.
     Index("ix_reports_agency_status", "agency_id", "status"),
     Index("ix_reports_receipt_code", "receipt_code"),
+    # The followers of a primary, found on every transition of the primary.
+    Index(
+        "ix_reports_merged_into", "merged_into", postgresql_where=text("merged_into IS NOT NULL")
+    ),
 )
 
 STATUS_HISTORY = Table(
@@ -71,4 +88,49 @@ ROUTING_RULES = Table(
     # Agencies and categories are data, not code (SPEC): operators fill this table.
     Column("category", String(100), primary_key=True),
     Column("agency_id", String(64), nullable=False),
+)
+
+REPORT_LOCATIONS = Table(
+    "report_locations",
+    METADATA,
+    # The reported point, only for the evidence check of follow-up photos. A precise point is
+    # re-identifying (SPEC privacy rule 6): it is never logged nor returned by any endpoint.
+    Column("report_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+)
+
+SLA_CLOCKS = Table(
+    "sla_clocks",
+    METADATA,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("category", String(100), nullable=True),
+    Column("agency_id", String(64), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("remind_at", DateTime(timezone=True), nullable=False),
+    # Set in the transaction that queues the event: each is emitted at most once.
+    Column("reminded_at", DateTime(timezone=True), nullable=True),
+    Column("breached_at", DateTime(timezone=True), nullable=True),
+    # Set when the report leaves the stage; a stopped clock never fires.
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "uq_sla_clocks_running",
+        "report_id",
+        "stage",
+        unique=True,
+        postgresql_where=text("closed_at IS NULL"),
+    ),
+    Index(
+        "ix_sla_clocks_remind",
+        "remind_at",
+        postgresql_where=text("closed_at IS NULL AND reminded_at IS NULL"),
+    ),
+    Index(
+        "ix_sla_clocks_due",
+        "due_at",
+        postgresql_where=text("closed_at IS NULL AND breached_at IS NULL"),
+    ),
 )

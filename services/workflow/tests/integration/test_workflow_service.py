@@ -7,44 +7,62 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from aduan_contracts.commands import AcceptReport, DispatchReport
-from aduan_contracts.enums import Channel, ReportStatus, Role
+from aduan_contracts.commands import (
+    AcceptReport,
+    DispatchReport,
+    MergeReport,
+    OrderFieldVerification,
+    RecordFieldVerification,
+    RejectFollowUp,
+    ReopenReport,
+    ResumeReport,
+    SubmitFollowUp,
+    ValidateFollowUp,
+)
+from aduan_contracts.enums import Channel, ReportStatus, Role, SlaStage
 from aduan_contracts.events import (
     CommandAccepted,
     CommandRefused,
     ReportAmended,
     ReportStatusChanged,
     ReportSubmitted,
+    SlaBreached,
 )
 from aduan_contracts.serialization import decode, encode
 from aduan_contracts.topics import (
     COMMAND_REPLIES,
     REPORT_INTAKE,
+    SLA_EVENTS,
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
     TopicSpec,
 )
-from aduan_contracts.values import Actor
+from aduan_contracts.values import Actor, GeoPoint, Location, PhotoRef
 from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
 from aduan_workflow import handlers as handlers_module
 from aduan_workflow.bootstrap import build
+from aduan_workflow.cli import routing_delete, routing_list, routing_set
+from aduan_workflow.clocks import SCANNER_LOCK_KEY, SlaScanner
 from aduan_workflow.config import Settings
-from aduan_workflow.tables import OUTBOX, REPORTS, ROUTING_RULES, STATUS_HISTORY
+from aduan_workflow.tables import OUTBOX, REPORTS, ROUTING_RULES, SLA_CLOCKS, STATUS_HISTORY
 
 pytestmark = pytest.mark.integration
+
+S = ReportStatus
 
 TICKET_ADMIN = Actor(id="u-admin", role=Role.TICKET_ADMIN)
 
@@ -483,3 +501,367 @@ async def test_reply_to_a_missing_topic_falls_back_and_does_not_stall(service: S
     assert [c.to_status for c in changes] == [ReportStatus.RECEIVED, ReportStatus.DISPATCHED]
     later = await open_report(service)  # the relay still flows
     assert later.report_id != event.report_id
+
+
+# --- the lifecycle over Kafka ----------------------------------------------------------------
+
+OFFICER = Actor(id="u-off", role=Role.AGENCY_OFFICER, agency_id="dbm", display_name="Budi S.")
+VALIDATOR = Actor(id="u-val", role=Role.VALIDATOR, display_name="Sari W.")
+REPORTER = Actor(id="u-rep", role=Role.REPORTER)
+SPOT = GeoPoint(lat=-6.1862, lon=106.8341)
+
+
+async def command_and_reply(
+    service: Service, cmd: Any, within: float = 30.0
+) -> CommandAccepted | CommandRefused:
+    await service.send(WORKFLOW_COMMANDS.name, cmd, key=cmd.report_id)
+    [reply] = await replies(service, service.topic(COMMAND_REPLIES.name), {cmd.event_id}, within)
+    return reply
+
+
+async def test_full_cycle_over_kafka_with_history(service: Service) -> None:
+    """received -> dispatched -> in_progress -> awaiting_validation -> followup_rejected ->
+    in_progress -> awaiting_validation -> field_verification -> completed, each step a command
+    on Kafka answered on the replies topic, each recorded with who, what and when."""
+    event = await open_report(service, location=Location(point=SPOT, area="Gambir"))
+    rid = event.report_id
+    after_photo = PhotoRef(
+        sha256="c" * 64,
+        content_type="image/jpeg",
+        size_bytes=2048,
+        taken_at=event.received_at + timedelta(days=1),
+        point=GeoPoint(lat=SPOT.lat + 0.0003, lon=SPOT.lon),  # about 33 m away
+    )
+    old_photo = after_photo.model_copy(
+        update={
+            "taken_at": event.received_at - timedelta(days=40),
+            "point": GeoPoint(lat=-6.3, lon=106.8),  # about 12.6 km south
+        }
+    )
+    steps: list[Any] = [
+        DispatchReport(report_id=rid, actor=TICKET_ADMIN, agency_id="dbm", note="ke Bina Marga"),
+        AcceptReport(report_id=rid, actor=OFFICER),
+        SubmitFollowUp(report_id=rid, actor=OFFICER, note="sudah ditambal", photos=(old_photo,)),
+        RejectFollowUp(report_id=rid, actor=VALIDATOR, reason="foto lama dan bukan lokasinya"),
+        ResumeReport(report_id=rid, actor=OFFICER),
+        SubmitFollowUp(report_id=rid, actor=OFFICER, note="ditambal ulang", photos=(after_photo,)),
+        OrderFieldVerification(report_id=rid, actor=VALIDATOR, note="cek ke lokasi"),
+        RecordFieldVerification(
+            report_id=rid, actor=VALIDATOR, confirmed=True, result="lubang sudah tertutup"
+        ),
+    ]
+    for version, cmd in enumerate(steps, start=2):
+        cmd = cmd.model_copy(update={"expected_version": version - 1})
+        reply = await command_and_reply(service, cmd)
+        assert isinstance(reply, CommandAccepted), reply
+        assert reply.version == version
+
+    changes = await service.status_changes(rid, count=len(steps) + 1)
+    assert [(c.version, c.from_status, c.to_status) for c in changes] == [
+        (1, None, S.RECEIVED),
+        (2, S.RECEIVED, S.DISPATCHED),
+        (3, S.DISPATCHED, S.IN_PROGRESS),
+        (4, S.IN_PROGRESS, S.AWAITING_VALIDATION),
+        (5, S.AWAITING_VALIDATION, S.FOLLOWUP_REJECTED),
+        (6, S.FOLLOWUP_REJECTED, S.IN_PROGRESS),
+        (7, S.IN_PROGRESS, S.AWAITING_VALIDATION),
+        (8, S.AWAITING_VALIDATION, S.FIELD_VERIFICATION),
+        (9, S.FIELD_VERIFICATION, S.COMPLETED),
+    ]
+    # The evidence check informs the validator: the first TL's photo fails, the second passes.
+    first_tl, second_tl = changes[3], changes[6]
+    assert first_tl.evidence is not None and first_tl.follow_up is not None
+    assert (first_tl.evidence.newer_than_report, first_tl.evidence.within_distance) == (
+        False,
+        False,
+    )
+    assert first_tl.follow_up.evidence == first_tl.evidence
+    assert first_tl.follow_up.officer.display_name == "Budi S."
+    assert second_tl.evidence is not None
+    assert (second_tl.evidence.newer_than_report, second_tl.evidence.within_distance) == (
+        True,
+        True,
+    )
+    assert second_tl.evidence.nearest_distance_m == pytest.approx(33.4, abs=1)
+    assert changes[8].field_result == "lubang sudah tertutup"
+    # SLA badges ride on the events: the nearest running deadline, none once completed.
+    assert (changes[0].sla_stage, changes[1].sla_stage) == (SlaStage.TRIAGE, SlaStage.DISPATCH)
+    assert changes[2].sla_stage is SlaStage.FOLLOW_UP
+    # Accepting keeps the follow-up clock that started at the dispatch (LAPOR!: 5 working
+    # days of dispatch), so the badge's deadline is the dispatch's follow-up deadline.
+    async with service.runtime.sessions() as s:
+        follow_up_due = await s.scalar(
+            select(SLA_CLOCKS.c.due_at)
+            .where(SLA_CLOCKS.c.report_id == rid, SLA_CLOCKS.c.stage == "follow_up")
+            .order_by(SLA_CLOCKS.c.id)
+            .limit(1)
+        )
+    assert changes[2].due_at == follow_up_due
+    assert changes[3].sla_stage is SlaStage.VALIDATION
+    assert (changes[8].sla_stage, changes[8].due_at) == (None, None)
+
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://workflow") as client:
+        body = (await client.get(f"/internal/reports/{rid}")).json()
+    assert (body["status"], body["status_label"], body["version"]) == ("completed", "Selesai", 9)
+    history = [
+        (h["version"], h["to_status"], h["actor_role"], h["actor_display_name"], h["reason"])
+        for h in body["history"]
+    ]
+    assert history == [
+        (1, "received", "system", None, None),
+        (2, "dispatched", "ticket-admin", None, "ke Bina Marga"),
+        (3, "in_progress", "agency-officer", "Budi S.", None),
+        (4, "awaiting_validation", "agency-officer", "Budi S.", None),
+        (5, "followup_rejected", "validator", "Sari W.", "foto lama dan bukan lokasinya"),
+        (6, "in_progress", "agency-officer", "Budi S.", None),
+        (7, "awaiting_validation", "agency-officer", "Budi S.", None),
+        (8, "field_verification", "validator", "Sari W.", "cek ke lokasi"),
+        (9, "completed", "validator", "Sari W.", "lubang sudah tertutup"),
+    ]
+    officers = [h for h in body["history"] if h["actor_role"] == "agency-officer"]
+    assert {h["actor_agency"] for h in officers} == {"dbm"}
+    # Every stage clock ran and stopped: triage, dispatch, follow-up (twice), validation (twice).
+    stages = [(c["stage"], c["closed_at"] is not None) for c in body["sla"]]
+    assert sorted(stages) == sorted(
+        [
+            ("triage", True),
+            ("dispatch", True),
+            ("follow_up", True),
+            ("follow_up", True),
+            ("validation", True),
+            ("validation", True),
+        ]
+    )
+    assert (body["sla_stage"], body["due_at"]) == (None, None)
+    # The precise point is never served.
+    assert str(SPOT.lat) not in str(body)
+
+
+async def test_conflicting_commands_one_wins_the_other_is_refused(service: Service) -> None:
+    event = await open_report(service)
+    rid = event.report_id
+    for cmd in (
+        DispatchReport(report_id=rid, actor=TICKET_ADMIN, agency_id="dbm"),
+        AcceptReport(report_id=rid, actor=OFFICER),
+        SubmitFollowUp(report_id=rid, actor=OFFICER, note="sudah ditambal"),
+    ):
+        assert isinstance(await command_and_reply(service, cmd), CommandAccepted)
+
+    # Two validators decide at the same moment on the version both saw (4).
+    validate = ValidateFollowUp(report_id=rid, actor=VALIDATOR, expected_version=4)
+    reject = RejectFollowUp(
+        report_id=rid, actor=VALIDATOR, reason="foto kurang jelas", expected_version=4
+    )
+    # And two who did not say which version they saw.
+    order = OrderFieldVerification(report_id=rid, actor=VALIDATOR)
+    validate_again = ValidateFollowUp(report_id=rid, actor=VALIDATOR)
+    await asyncio.gather(
+        *(
+            service.send(WORKFLOW_COMMANDS.name, cmd, key=rid)
+            for cmd in (validate, reject, order, validate_again)
+        )
+    )
+    ids = {validate.event_id, reject.event_id, order.event_id, validate_again.event_id}
+    answers = await replies(service, service.topic(COMMAND_REPLIES.name), ids)
+    got = {r.command_id: r for r in answers}
+    assert len(got) == 4
+    versioned = [got[validate.event_id], got[reject.event_id]]
+    winners = [r for r in versioned if isinstance(r, CommandAccepted)]
+    losers = [r for r in versioned if isinstance(r, CommandRefused)]
+    assert len(winners) == 1 and len(losers) == 1
+    assert losers[0].code == "version_conflict"
+    assert losers[0].reason == "version 4 expected, report is at 5"
+    # Whichever won, the report left awaiting_validation, so neither unversioned command fits
+    # unless the rejection won (then both are still invalid: followup_rejected accepts neither).
+    for late in (got[order.event_id], got[validate_again.event_id]):
+        assert isinstance(late, CommandRefused)
+        assert late.code == "invalid_transition"
+        assert "cannot" in late.reason
+    await service.drained(WORKFLOW_COMMANDS)
+    rows = await history_rows(service, rid)
+    assert [r.version for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[-1].to_status == winners[0].status.value
+
+
+async def test_merged_reporters_are_told_the_primary_outcome(service: Service) -> None:
+    primary = await open_report(service)
+    dupes = [await open_report(service) for _ in range(2)]
+    for dupe in dupes:
+        merge = MergeReport(
+            report_id=dupe.report_id, actor=TICKET_ADMIN, primary_report_id=primary.report_id
+        )
+        reply = await command_and_reply(service, merge)
+        assert isinstance(reply, CommandAccepted) and reply.status is S.MERGED
+    into_merged = MergeReport(
+        report_id=primary.report_id, actor=TICKET_ADMIN, primary_report_id=dupes[0].report_id
+    )
+    refused = await command_and_reply(service, into_merged)
+    assert isinstance(refused, CommandRefused) and refused.code == "invalid"
+
+    dispatch_cmd = DispatchReport(report_id=primary.report_id, actor=TICKET_ADMIN, agency_id="dbm")
+    assert isinstance(await command_and_reply(service, dispatch_cmd), CommandAccepted)
+    for dupe in dupes:
+        changes = await service.status_changes(dupe.report_id, count=3)
+        assert [(c.version, c.from_status, c.to_status, c.primary_status) for c in changes] == [
+            (1, None, S.RECEIVED, None),
+            (2, S.RECEIVED, S.MERGED, S.RECEIVED),
+            (3, S.MERGED, S.MERGED, S.DISPATCHED),
+        ]
+        assert changes[2].merged_into == primary.report_id
+        assert changes[2].causation_id == str(dispatch_cmd.event_id)
+        assert changes[2].actor.role is Role.SYSTEM
+        # A merged report has no clock of its own: its primary's clocks run.
+        assert changes[1].sla_stage is None and changes[2].sla_stage is None
+    # A command on a merged report is refused; only the primary moves it.
+    stray = AcceptReport(report_id=dupes[1].report_id, actor=OFFICER)
+    late = await command_and_reply(service, stray)
+    assert isinstance(late, CommandRefused)
+
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://workflow") as client:
+        body = (await client.get(f"/internal/reports/{dupes[0].report_id}")).json()
+    assert (body["status"], body["primary_status"], body["merged_into"]) == (
+        "merged",
+        "dispatched",
+        str(primary.report_id),
+    )
+
+
+async def sla_events(service: Service, count: int, within: float = 30.0) -> list[Any]:
+    records = await service.read(SLA_EVENTS.name, lambda rs: len(rs) >= count, within)
+    return [decode(SLA_EVENTS, r.value) for r in records]
+
+
+async def test_sla_reminders_and_breaches_fire_once(service: Service) -> None:
+    """Triage: 3 working days from a Friday-evening receipt is Wednesday 16:00 WIB, the
+    reminder Wednesday 08:00 WIB. The scanner fires each once, and a stopped clock never."""
+    wib = ZoneInfo("Asia/Jakarta")
+    friday = datetime(2026, 7, 3, 20, 0, tzinfo=wib)
+    slow = await open_report(service, received_at=friday)
+    quick = await open_report(service, received_at=friday)
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://workflow") as client:
+        body = (await client.get(f"/internal/reports/{slow.report_id}")).json()
+    [clock] = body["sla"]
+    assert clock["stage"] == "triage"
+    assert datetime.fromisoformat(clock["due_at"]) == datetime(2026, 7, 8, 16, 0, tzinfo=wib)
+    assert datetime.fromisoformat(clock["remind_at"]) == datetime(2026, 7, 8, 8, 0, tzinfo=wib)
+    assert datetime.fromisoformat(body["due_at"]) == datetime(2026, 7, 8, 16, 0, tzinfo=wib)
+    [opened] = await service.status_changes(slow.report_id)
+    assert opened.sla_stage is SlaStage.TRIAGE
+    assert opened.due_at == datetime(2026, 7, 8, 16, 0, tzinfo=wib)
+
+    # `quick` is triaged in time: its clock stops and must never fire.
+    dispatch_cmd = DispatchReport(report_id=quick.report_id, actor=TICKET_ADMIN, agency_id="dbm")
+    assert isinstance(await command_and_reply(service, dispatch_cmd), CommandAccepted)
+
+    scanner = service.app.state.sla_scanner
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2026, 7, day, hour, 0, tzinfo=wib)
+
+    assert await scanner.scan_once(at(7, 15)) == (0, 0)  # Tuesday: nothing due yet
+    assert await scanner.scan_once(at(8, 9)) == (1, 0)  # Wednesday morning: reminder
+    assert await scanner.scan_once(at(8, 10)) == (0, 0)  # ... once
+    assert await scanner.scan_once(at(8, 17)) == (0, 1)  # after 16:00: breach
+    assert await scanner.scan_once(at(9, 9)) == (0, 0)  # ... once
+    events = await sla_events(service, 2)
+    assert [(type(e).__name__, e.report_id, e.stage) for e in events] == [
+        ("SlaReminderDue", slow.report_id, SlaStage.TRIAGE),
+        ("SlaBreached", slow.report_id, SlaStage.TRIAGE),
+    ]
+    assert all(e.due_at == at(8, 16) for e in events)
+    assert events[0].event_id != events[1].event_id
+
+    # The dispatched report's running clocks (dispatch: 2 days, follow-up: 5, started when
+    # the command ran) are untouched by the scans above; once overdue they breach too, with
+    # the agency on them.
+    assert await scanner.scan_once(datetime(2027, 2, 1, tzinfo=UTC)) == (0, 2)
+    # (Three partitions: only one report's events are in order relative to each other.)
+    later = [e for e in await sla_events(service, 4) if e.report_id == quick.report_id]
+    assert {(type(e).__name__, e.stage, e.agency_id) for e in later} == {
+        ("SlaBreached", SlaStage.DISPATCH, "dbm"),
+        ("SlaBreached", SlaStage.FOLLOW_UP, "dbm"),
+    }
+    assert len(later) == 2
+
+
+async def test_only_one_replica_scans_at_a_time(service: Service) -> None:
+    event = await open_report(service, received_at=datetime(2026, 7, 3, 12, 0, tzinfo=UTC))
+    scanner = service.app.state.sla_scanner
+    async with service.runtime.sessions() as other, other.begin():
+        # Another replica in the middle of its scan holds the lock.
+        await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCANNER_LOCK_KEY})
+        assert await scanner.scan_once(datetime(2027, 2, 1, tzinfo=UTC)) is None
+    assert await scanner.scan_once(datetime(2027, 2, 1, tzinfo=UTC)) == (0, 1)
+    [breach] = await sla_events(service, 1)
+    assert breach.report_id == event.report_id
+
+
+async def test_the_running_service_scans_periodically(service: Service) -> None:
+    """The scanner the app's lifespan starts: a report received long ago breaches by itself."""
+    event = await open_report(service, received_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    scanner = SlaScanner(
+        lambda: service.runtime.sessions,
+        service.topic(SLA_EVENTS.name),
+        interval_s=0.2,
+        batch=10,
+        wake_relay=service.runtime.wake_relay,
+    )
+    scanner.start()
+    try:
+        [breach] = await sla_events(service, 1)
+    finally:
+        await scanner.stop()
+    assert isinstance(breach, SlaBreached)
+    assert (breach.report_id, breach.stage) == (event.report_id, SlaStage.TRIAGE)
+
+
+async def test_routing_rules_are_edited_from_the_cli(service: Service) -> None:
+    url = service.runtime.settings.database_url
+    await routing_set(url, "drainase", "sda")
+    await routing_set(url, "drainase", "dsda")  # editing replaces
+    assert await routing_list(url) == [("drainase", "dsda")]
+    event = submitted(category_hint="drainase")
+    await service.send(REPORT_INTAKE.name, event, key=event.report_id)
+    changes = await service.status_changes(event.report_id, count=2)
+    assert (changes[1].to_status, changes[1].agency_id) == (S.DISPATCHED, "dsda")
+    assert await routing_delete(url, "drainase") is True
+    assert await routing_delete(url, "drainase") is False
+    plain = submitted(category_hint="drainase")
+    await service.send(REPORT_INTAKE.name, plain, key=plain.report_id)
+    await service.drained(REPORT_INTAKE)
+    assert [c.to_status for c in await service.status_changes(plain.report_id)] == [S.RECEIVED]
+
+
+async def test_reopen_within_the_window_and_poison_commands(service: Service) -> None:
+    """The reporter reopens a completed report (window: 7 days by default) and the follow-up
+    clock starts again; a malformed command goes to the commands' DLQ without blocking."""
+    event = await open_report(service)
+    rid = event.report_id
+    for cmd in (
+        DispatchReport(report_id=rid, actor=TICKET_ADMIN, agency_id="dbm"),
+        AcceptReport(report_id=rid, actor=OFFICER),
+        SubmitFollowUp(report_id=rid, actor=OFFICER, note="sudah ditambal"),
+        ValidateFollowUp(report_id=rid, actor=VALIDATOR),
+    ):
+        assert isinstance(await command_and_reply(service, cmd), CommandAccepted)
+    stranger = ReopenReport(report_id=rid, actor=OFFICER, reason="bukan saya pelapornya")
+    refused = await command_and_reply(service, stranger)
+    assert isinstance(refused, CommandRefused) and refused.code == "forbidden_role"
+
+    await service.send(WORKFLOW_COMMANDS.name, b'{"command_type": "ReopenReport"}', key=rid)
+    reopen = ReopenReport(report_id=rid, actor=REPORTER, reason="lubangnya muncul lagi")
+    reply = await command_and_reply(service, reopen)  # behind the poison, same partition
+    assert isinstance(reply, CommandAccepted)
+    assert (reply.status, reply.version) == (S.IN_PROGRESS, 6)
+    [dead] = await service.read(f"{WORKFLOW_COMMANDS.name}.dlq", lambda rs: len(rs) >= 1)
+    assert dead.value == b'{"command_type": "ReopenReport"}'
+    assert dict(dead.headers)["dlq_error"].startswith(b"ValidationError")
+
+    changes = await service.status_changes(rid, count=6)
+    assert (changes[5].from_status, changes[5].to_status) == (S.COMPLETED, S.IN_PROGRESS)
+    assert changes[5].reason == "lubangnya muncul lagi"
+    assert changes[5].sla_stage is SlaStage.FOLLOW_UP
+    assert changes[5].due_at is not None and changes[5].due_at > changes[5].occurred_at

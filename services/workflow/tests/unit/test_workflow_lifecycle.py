@@ -4,6 +4,7 @@ so a mistake in the domain's table cannot also hide in the test."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -31,6 +32,8 @@ from aduan_contracts.enums import Channel, ReportStatus, Role
 from aduan_contracts.events import CommandRefused, ReportSubmitted
 from aduan_contracts.values import Actor, PhotoRef
 from aduan_workflow.domain.lifecycle import (
+    RULES,
+    SYSTEM_ACTOR,
     Command,
     Refusal,
     Report,
@@ -38,6 +41,7 @@ from aduan_workflow.domain.lifecycle import (
     apply,
     check_merge_target,
     decide,
+    follow_primary,
     opening,
 )
 
@@ -220,6 +224,8 @@ def test_any_command_is_decided_as_spec_says(
     if role_ok and agency_ok and version_ok and (status, kind) in ALLOWED_PAIRS and window_ok:
         assert isinstance(result, Transition)
         assert result.version == 5
+        # The table the docs' diagram is drawn from says where every command may lead.
+        assert result.to_status in RULES[type(cmd)].targets
     else:
         assert isinstance(result, Refusal)
         assert len(result.reason) <= 500
@@ -399,3 +405,47 @@ def test_opening() -> None:
         category="jalan",
         received_at=NOW,
     )
+
+
+def test_the_rules_table_is_spec() -> None:
+    """RULES (drawn in docs/workflow.md) has exactly SPEC's edges, no more, no fewer."""
+    table = {
+        (source, type_.__name__, target)
+        for type_, rule in RULES.items()
+        for source in rule.sources
+        for target in rule.targets
+    }
+    assert table == {(s, k, t) for s, k, _, t in SPEC_TRANSITIONS} | {
+        (S.FIELD_VERIFICATION, "RecordFieldVerification", S.FOLLOWUP_REJECTED)  # refuted
+    }
+
+
+def test_a_merged_report_follows_its_primary() -> None:
+    primary = report_in(S.AWAITING_VALIDATION, id=PRIMARY_ID, version=6)
+    follower = report_in(
+        S.MERGED, version=3, merged_into=PRIMARY_ID, primary_status=S.AWAITING_VALIDATION
+    )
+    step = decide(primary, command("ValidateFollowUp", VALIDATOR, primary.id), NOW, WINDOW)
+    assert isinstance(step, Transition)
+    followed = follow_primary(follower, apply(primary, step), step)
+    assert (followed.from_status, followed.to_status, followed.version) == (S.MERGED, S.MERGED, 4)
+    assert followed.primary_status is S.COMPLETED
+    assert followed.merged_into == PRIMARY_ID
+    assert followed.actor == SYSTEM_ACTOR
+    assert followed.reason == "ok"  # the validator's note on the primary
+    after = apply(follower, followed)
+    assert (after.status, after.primary_status, after.version) == (S.MERGED, S.COMPLETED, 4)
+
+
+def test_followers_of_a_report_merged_away_follow_the_new_primary() -> None:
+    new_primary = uuid4()
+    middle = report_in(S.RECEIVED, id=PRIMARY_ID)
+    follower = report_in(S.MERGED, merged_into=PRIMARY_ID, primary_status=S.RECEIVED)
+    merge = MergeReport(report_id=middle.id, actor=TICKET_ADMIN, primary_report_id=new_primary)
+    step = decide(middle, merge, NOW, WINDOW)
+    assert isinstance(step, Transition)
+    # The handler stamps the new primary's status on the merge (it reads that report).
+    merged_middle = apply(middle, replace(step, primary_status=S.IN_PROGRESS))
+    followed = follow_primary(follower, merged_middle, step)
+    assert followed.merged_into == new_primary
+    assert followed.primary_status is S.IN_PROGRESS

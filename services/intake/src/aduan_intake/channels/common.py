@@ -3,30 +3,50 @@ rate limiting, content negotiation and the error bodies."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 from uuid import UUID
 
+import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
+from aduan_contracts.values import PhotoRef
 from aduan_intake.config import Settings
-from aduan_intake.domain import InvalidField
-from aduan_intake.filing import Filed, Filer
+from aduan_intake.domain import InvalidField, NormalizedReport
+from aduan_intake.filing import Filed, Filer, SubmissionConflict
+from aduan_intake.photos import PhotoError, PhotoStore
 from aduan_intake.ratelimit import FixedWindowLimiter
+from aduan_kit.logging import get_logger
 
 __all__ = [
+    "BodyTooLarge",
     "ChannelContext",
     "FieldError",
     "FiledReceipt",
+    "Ignored",
+    "Inbound",
+    "Media",
     "ProblemBody",
+    "WebhookAnswer",
     "field_error",
+    "file_inbound",
+    "hmac_sha256_hex",
+    "key_matches",
+    "limit_by_address",
     "prefers_json",
     "problem",
     "rate_limited",
+    "read_body",
     "sender_address",
+    "verify_hub_signature",
 ]
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +56,9 @@ class ChannelContext:
     settings: Settings
     filer: Filer
     limiter: FixedWindowLimiter
+    photos: PhotoStore
+    # Outbound HTTP to providers (media downloads); closed by the runtime on stop.
+    http: httpx.AsyncClient
 
 
 class FiledReceipt(BaseModel):
@@ -68,6 +91,22 @@ class ProblemBody(BaseModel):
     reason: str
 
 
+class Ignored(BaseModel):
+    """A message in a webhook delivery that was not filed, and why."""
+
+    message_id: str
+    reason: str
+
+
+class WebhookAnswer(BaseModel):
+    """What a provider's webhook gets back: 200 once every filed message is durable."""
+
+    filed: list[FiledReceipt]
+    ignored: list[Ignored] = []
+    # Photos left out of a filed report (unsupported type, too big, unreadable).
+    notes: list[str] = []
+
+
 def field_error(exc: InvalidField) -> JSONResponse:
     body = FieldError(field=exc.field, reason=exc.reason)
     return JSONResponse(body.model_dump(), status_code=422)
@@ -89,6 +128,18 @@ def rate_limited(retry_after_s: int, limit: int, window_s: int) -> JSONResponse:
         f"try again in {retry_after_s} s",
         headers={"Retry-After": str(retry_after_s)},
     )
+
+
+async def limit_by_address(
+    ctx: ChannelContext, scope: str, request: Request
+) -> JSONResponse | None:
+    """The rate limit for endpoints with no better sender id (pages, handshakes): None when
+    allowed, else the 429 to answer."""
+    sender = sender_address(request, ctx.settings.trust_forwarded_for)
+    verdict = await ctx.limiter.hit(scope, sender)
+    if verdict.allowed:
+        return None
+    return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
 
 
 def sender_address(request: Request, trust_forwarded_for: bool) -> str:
@@ -136,3 +187,127 @@ def prefers_json(accept: str | None) -> bool:
     if not accept:
         return False
     return _quality(accept, "application/json") > _quality(accept, "text/html")
+
+
+# --- bodies and signatures ------------------------------------------------------------------
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused past `limit` bytes (declared or streamed), so a hostile
+    client cannot make us buffer an unbounded upload. Signature checks need these exact
+    bytes, and `request.form()`/`json()` reuse them afterwards."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    # Starlette caches the body here; its form and JSON parsers then read the cache instead
+    # of the (already consumed) stream.
+    request._body = body
+    return body
+
+
+def too_large(limit: int) -> JSONResponse:
+    return problem(413, "body_too_large", f"the request body may be at most {limit} bytes")
+
+
+def hmac_sha256_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_hub_signature(secret: SecretStr | None, body: bytes, header: str | None) -> str | None:
+    """Meta's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`
+    (WhatsApp Cloud API, Messenger, Instagram). Returns why it fails, or None when valid."""
+    if secret is None:
+        return "this channel is not configured (no app secret)"
+    if not header:
+        return "missing X-Hub-Signature-256 header"
+    scheme, _, given = header.partition("=")
+    if scheme.strip().lower() != "sha256" or not given:
+        return "X-Hub-Signature-256 must be 'sha256=<hex digest>'"
+    expected = hmac_sha256_hex(secret.get_secret_value(), body)
+    if not hmac.compare_digest(expected, given.strip().lower()):
+        return "X-Hub-Signature-256 does not match the body"
+    return None
+
+
+def key_matches(given: str | None, keys: Sequence[SecretStr]) -> bool:
+    """Constant-time comparison against every configured key."""
+    if not given:
+        return False
+    found = False
+    for key in keys:
+        # No early exit: the time taken does not tell which key (or how much) matched.
+        found |= hmac.compare_digest(given.encode(), key.get_secret_value().encode())
+    return found
+
+
+# --- filing webhook messages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A photo a provider holds for us: `ref` is what the adapter's fetcher understands
+    (a WhatsApp media id, an attachment URL)."""
+
+    ref: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One provider message, normalized except for its photos (not fetched yet)."""
+
+    report: NormalizedReport
+    sender: str  # the provider's id of the sender: what the rate limit counts
+    media: tuple[Media, ...] = field(default_factory=tuple)
+
+
+async def file_inbound(
+    ctx: ChannelContext,
+    items: Sequence[Inbound | Ignored],
+    fetch: Callable[[Media], Awaitable[bytes]],
+) -> WebhookAnswer:
+    """File each message of a webhook delivery. A provider error while fetching media
+    propagates (the adapter answers 5xx, the provider redelivers, filed messages dedupe)."""
+    filed: list[FiledReceipt] = []
+    ignored: list[Ignored] = []
+    notes: list[str] = []
+    for item in items:
+        if isinstance(item, Ignored):
+            ignored.append(item)
+            continue
+        report = item.report
+        mid = report.channel_message_id
+        verdict = await ctx.limiter.hit(report.channel.value, item.sender)
+        if not verdict.allowed:
+            ignored.append(Ignored(message_id=mid, reason="rate_limited"))
+            continue
+        if item.media and not await ctx.filer.known(report.channel, mid):
+            photos: list[PhotoRef] = []
+            for media in item.media[: ctx.photos.max_count]:
+                try:
+                    ctx.photos.check_declared(media.content_type)
+                    data = await fetch(media)
+                    photos.append(await ctx.photos.store(data, report.channel.value))
+                except PhotoError as exc:
+                    # The complaint still counts; only the unusable photo is left out.
+                    notes.append(f"{mid}: photo refused ({exc.reason})")
+            report = report.model_copy(update={"photos": tuple(photos)})
+        try:
+            result = await ctx.filer.file(report)
+        except SubmissionConflict:
+            ignored.append(Ignored(message_id=mid, reason="message id reused for other content"))
+            continue
+        filed.append(FiledReceipt.of(result))
+    return WebhookAnswer(filed=filed, ignored=ignored, notes=notes)

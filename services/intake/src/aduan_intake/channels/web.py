@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.values import GeoPoint, Location
 from aduan_intake.channels.common import (
+    BodyTooLarge,
     ChannelContext,
     FieldError,
     FiledReceipt,
@@ -29,11 +30,14 @@ from aduan_intake.channels.common import (
     prefers_json,
     problem,
     rate_limited,
+    read_body,
     sender_address,
+    too_large,
 )
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
 from aduan_intake.filing import SubmissionConflict
+from aduan_intake.photos import PhotoError
 
 __all__ = ["normalize_web_form", "render_form", "render_receipt", "router"]
 
@@ -130,7 +134,7 @@ def normalize_web_form(
     # Private unless the box was explicitly ticked (SPEC privacy rule 1).
     public = form.get("public", "").strip().lower() in PUBLIC_VALUES
     identity = ReporterIdentity(name=name, contact=contact)
-    return NormalizedReport(
+    return NormalizedReport.build(
         channel=Channel.WEB,
         channel_message_id=submission_id,
         text=text,
@@ -179,7 +183,8 @@ def render_form(submission_id: str, action: str = "/v1/channels/web") -> str:
     body = f"""<h1>Sampaikan Aduan <small lang="en">Submit a complaint</small></h1>
 <p>Laporan Anda <strong>privat</strong> kecuali Anda memilih untuk menampilkannya ke publik.
 <small lang="en">Your report is private unless you choose to make it public.</small></p>
-<form method="post" action="{html.escape(action)}" accept-charset="utf-8">
+<form method="post" action="{html.escape(action)}" accept-charset="utf-8"
+ enctype="multipart/form-data">
 <input type="hidden" name="submission_id" value="{sid}">
 {_label("title", "Judul", "Title", optional=True)}
 <input id="title" name="title" type="text" maxlength="300">
@@ -201,6 +206,11 @@ def render_form(submission_id: str, action: str = "/v1/channels/web") -> str:
 {_label("lon", "Garis bujur", "Longitude", optional=True)}
 <input id="lon" name="lon" type="number" step="any" min="-180" max="180">
 </fieldset>
+{_label("photos", "Foto", "Photos", optional=True)}
+<input id="photos" name="photos" type="file" accept="image/jpeg,image/png,image/webp" multiple
+ aria-describedby="photos-hint">
+<p id="photos-hint" class="hint">JPEG, PNG atau WebP. Data lokasi dan perangkat di foto dihapus.
+<small lang="en">JPEG, PNG or WebP. Location and device data in photos are removed.</small></p>
 <fieldset>
 <legend>Data pelapor <small lang="en">About you</small></legend>
 <p class="hint">Nama dan kontak Anda tidak ditampilkan kepada petugas atau publik.
@@ -252,6 +262,8 @@ def router(ctx: ChannelContext) -> APIRouter:
     @api.get("", response_class=HTMLResponse)
     async def web_form() -> HTMLResponse:
         """The complaint form (HTML), with a fresh submission id."""
+        # Not rate limited: a static page costs less than the Redis round trip, and it
+        # stays available when Redis is not.
         return HTMLResponse(render_form(str(uuid.uuid4())), headers={"Cache-Control": "no-store"})
 
     @api.post(
@@ -260,7 +272,9 @@ def router(ctx: ChannelContext) -> APIRouter:
         responses={
             200: {"model": FiledReceipt, "description": "already filed (duplicate post)"},
             201: {"model": FiledReceipt, "description": "filed; HTML receipt unless JSON asked"},
+            400: {"model": ProblemBody},
             409: {"model": ProblemBody},
+            413: {"model": ProblemBody},
             415: {"model": ProblemBody},
             422: {"model": FieldError},
             429: {"model": ProblemBody},
@@ -282,21 +296,43 @@ def router(ctx: ChannelContext) -> APIRouter:
                 "post the form as application/x-www-form-urlencoded or multipart/form-data",
             )
         try:
-            # No file parts yet (photos arrive with the blob store); small parts keep a
-            # hostile post from filling memory.
-            form = await request.form(max_files=0, max_fields=32, max_part_size=64 * 1024)
+            await read_body(request, settings.max_body_bytes)
+        except BodyTooLarge:
+            return too_large(settings.max_body_bytes)
+        try:
+            # Small text parts keep a hostile post from filling memory; photos are bounded
+            # by the body limit and checked one by one below.
+            form = await request.form(
+                max_files=settings.photo_max_count, max_fields=32, max_part_size=64 * 1024
+            )
         except StarletteHTTPException as exc:
             return problem(400, "invalid_form", str(exc.detail))
         fields: dict[str, str] = {}
-        for name, value in form.multi_items():
-            if not isinstance(value, str):
-                return field_error(InvalidField(name, "must be text, not a file"))
-            fields[name] = value
+        uploads: list[tuple[str | None, bytes]] = []
+        try:
+            for name, value in form.multi_items():
+                if isinstance(value, str):
+                    fields[name] = value
+                elif name == "photos":
+                    # A browser sends an empty part when no file was chosen.
+                    if value.filename or value.size:
+                        uploads.append((value.content_type, await value.read()))
+                else:
+                    return field_error(InvalidField(name, "must be text, not a file"))
+        finally:
+            # The spooled temporary files behind file parts are ours to close.
+            await form.close()
 
         try:
             report = normalize_web_form(fields, datetime.now(UTC), settings.default_phone_region)
         except InvalidField as exc:
             return field_error(exc)
+        if uploads and not await ctx.filer.known(report.channel, report.channel_message_id):
+            try:
+                photos = [await ctx.photos.store(data, "web", ctype) for ctype, data in uploads]
+            except PhotoError as exc:
+                return problem(exc.status, "invalid_photo", exc.reason)
+            report = report.model_copy(update={"photos": tuple(photos)})
 
         try:
             filed = await ctx.filer.file(report)

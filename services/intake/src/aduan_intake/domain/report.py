@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import ReportSubmitted
-from aduan_contracts.values import Location, PhotoRef, SealedIdentity
+from aduan_contracts.values import Actor, Location, PhotoRef, SealedIdentity
+from aduan_intake.domain.errors import InvalidField
 
 __all__ = ["NormalizedReport", "ReporterIdentity"]
+
+# Control characters other than tab and newline have no place in a complaint, and NUL
+# breaks PostgreSQL text here (the dedupe key) and in every service downstream.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class ReporterIdentity(BaseModel):
@@ -24,6 +30,10 @@ class ReporterIdentity(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     contact: str | None = Field(default=None, max_length=254, description="E.164 or e-mail")
     handle: str | None = Field(default=None, max_length=256, description="channel user id")
+    # How to answer on the channel beyond the handle: the business number a WhatsApp
+    # message reached, the page a Messenger message reached, the tweet to reply under, the
+    # e-mail's Message-ID to thread a reply on. Sealed with the rest: it identifies people.
+    reply: dict[str, str] | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -41,7 +51,10 @@ class ReporterIdentity(BaseModel):
 
     def as_dict(self) -> dict[str, Any]:
         """The plaintext that gets sealed (the notifier and gateway read these keys)."""
-        return {"name": self.name, "contact": self.contact, "handle": self.handle}
+        out: dict[str, Any] = {"name": self.name, "contact": self.contact, "handle": self.handle}
+        if self.reply:
+            out["reply"] = dict(self.reply)
+        return out
 
 
 class NormalizedReport(BaseModel):
@@ -62,6 +75,37 @@ class NormalizedReport(BaseModel):
     privacy: Privacy = Privacy.PRIVATE
     language: Literal["id", "en"] = "id"
     received_at: datetime
+    # The officer who typed it in (call centre, walk-in counter, scanned letter).
+    entered_by: Actor | None = None
+
+    @field_validator("channel_message_id", "text", "title", "category_hint", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _CONTROL.sub("", value).strip()
+        return value
+
+    @field_validator("location", mode="before")
+    @classmethod
+    def _clean_location(cls, value: Any) -> Any:
+        if isinstance(value, Location):
+            address = _CONTROL.sub("", value.address).strip() if value.address else None
+            area = _CONTROL.sub("", value.area).strip() if value.area else None
+            if value.point is None and not address and not area:
+                return None
+            return Location(point=value.point, address=address or None, area=area or None)
+        return value
+
+    @classmethod
+    def build(cls, **fields: Any) -> NormalizedReport:
+        """Construct, turning a validation failure into `InvalidField` (which adapters
+        answer with a 4xx naming the field) instead of an unexpected error."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "report"
+            raise InvalidField(field, str(first["msg"])[:200]) from None
 
     def to_event(
         self,
@@ -85,5 +129,6 @@ class NormalizedReport(BaseModel):
             language=self.language,
             received_at=self.received_at,
             reporter=sealed,
+            entered_by=self.entered_by,
             **extra,
         )

@@ -18,6 +18,7 @@ class Template(StrEnum):
     REJECTED = "rejected"
     MERGED = "merged"
     REOPENED = "reopened"
+    SLA_APOLOGY = "sla_apology"  # a stage deadline passed (SlaBreached), where configured
 
 
 _DIRECT = {

@@ -8,6 +8,7 @@ rejection, and only by e-mail (never in a short message, never on a public chann
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from typing import Literal
 
 from aduan_contracts.enums import Channel
@@ -19,6 +20,7 @@ __all__ = [
     "Language",
     "Message",
     "compose",
+    "email_html",
     "normalize_language",
     "render",
     "tracking_url",
@@ -92,6 +94,18 @@ _TEXTS: dict[Template, dict[Language, tuple[str, str]]] = {
             "you informed.",
         ),
     },
+    Template.SLA_APOLOGY: {
+        "id": (
+            "Maaf, laporan {code} terlambat ditangani",
+            "Mohon maaf, laporan {code} melewati batas waktu layanan; instansi terkait "
+            "sudah diminta segera menanganinya.",
+        ),
+        "en": (
+            "Sorry, report {code} is delayed",
+            "We are sorry: report {code} is past its service deadline; the agency has been "
+            "asked to act on it promptly.",
+        ),
+    },
     Template.REOPENED: {
         "id": (
             "Laporan {code} dibuka kembali",
@@ -155,8 +169,11 @@ def render(
     receipt_code: str,
     portal_base_url: str,
     reason: str | None = None,
+    family: ChannelFamily | None = None,
 ) -> Message:
-    family = family_of(channel)
+    """The message for `channel` in the shape of `family` (by default the channel's own;
+    a fallback transport asks for its shape, e.g. an SMS for a WhatsApp reporter)."""
+    family = family or family_of(channel)
     words = _WORDS[language]
     subject, sentence = (s.format(code=receipt_code) for s in _TEXTS[template][language])
     url = tracking_url(portal_base_url, receipt_code)
@@ -198,4 +215,24 @@ def compose(
         event.receipt_code,
         portal_base_url,
         reason=event.reason,
+    )
+
+
+def email_html(message: Message) -> str:
+    """The HTML part of an e-mail: the same lines as the plain part, escaped, links live."""
+    paragraphs: list[str] = []
+    for block in message.body.split("\n\n"):
+        lines = []
+        for line in block.split("\n"):
+            label, sep, rest = line.partition(": ")
+            if sep and rest.startswith(("http://", "https://")):
+                url = escape(rest, quote=True)
+                lines.append(f'{escape(label)}: <a href="{url}">{escape(rest)}</a>')
+            else:
+                lines.append(escape(line))
+        paragraphs.append("<p>" + "<br>\n".join(lines) + "</p>")
+    title = escape(message.subject or "Aduan")
+    return (
+        f'<!doctype html>\n<html lang="{message.language}"><head><meta charset="utf-8">'
+        f"<title>{title}</title></head>\n<body>\n" + "\n".join(paragraphs) + "\n</body></html>\n"
     )

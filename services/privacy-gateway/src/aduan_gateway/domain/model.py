@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
-from aduan_contracts.values import Location, PhotoRef, SealedIdentity
+from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedIdentity
 
 __all__ = ["ReportRecord", "TimelineRecord"]
 
@@ -25,6 +26,8 @@ class TimelineRecord:
     actor_display_name: str | None = None
     reason: str | None = None
     follow_up_note: str | None = None
+    follow_up: FollowUp | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,11 @@ class ReportRecord:
     status: ReportStatus | None = None
     status_version: int = 0
     sealed_identity: SealedIdentity | None = None
+    reporter_key_id: UUID | None = None
+    # The reporter's name parts, contact and handle, for hiding them in text; filled only
+    # while the gateway holds the reporter's key, never shown, never stored.
+    reporter_terms: tuple[str, ...] = ()
+    identity_pending: bool = False
     timeline: tuple[TimelineRecord, ...] = field(default=())
 
     @property
@@ -60,3 +68,12 @@ class ReportRecord:
     def shown_category(self) -> str | None:
         """Workflow's category once triaged, else the reporter's hint."""
         return self.category or self.category_hint
+
+    @property
+    def all_photos(self) -> tuple[PhotoRef, ...]:
+        """The report's photos and every follow-up's after-photos (all fall under rule 3)."""
+        photos = list(self.photos)
+        for entry in self.timeline:
+            if entry.follow_up is not None:
+                photos += entry.follow_up.photos
+        return tuple(photos)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from aduan_contracts.enums import Privacy
 from aduan_contracts.values import Location
@@ -17,7 +19,9 @@ __all__ = [
     "coarse_area",
     "coarse_month",
     "confidentiality_label",
+    "identity_terms",
     "pseudonym",
+    "scrub_terms",
     "scrub_text",
 ]
 
@@ -79,13 +83,44 @@ def _phone(match: re.Match[str]) -> str:
     return HIDDEN
 
 
-def scrub_text(text: str) -> str:
-    """Replace phone numbers, e-mail addresses, NIKs and vehicle plates with `HIDDEN`.
+_MIN_TERM = 3  # shorter name parts ("Hj", "S") are also ordinary words
+
+
+def identity_terms(identity: dict[str, Any]) -> tuple[str, ...]:
+    """What of a reporter's opened identity to hide from text: the full name, each part of
+    it, the contact and the channel handle (longest first, so a full name goes as one)."""
+    terms: set[str] = set()
+    name = identity.get("name")
+    if isinstance(name, str) and name.strip():
+        terms.add(name.strip())
+        terms.update(part for part in re.split(r"[\s,.]+", name) if len(part) >= _MIN_TERM)
+    for key in ("contact", "handle"):
+        value = identity.get(key)
+        if isinstance(value, str) and len(value.strip()) >= _MIN_TERM:
+            terms.add(value.strip())
+            if key == "handle":
+                terms.add(value.strip().lstrip("@"))
+    return tuple(sorted(terms, key=len, reverse=True))
+
+
+def scrub_terms(text: str, terms: Iterable[str]) -> str:
+    """Hide each term (case-insensitive, whole words only) — the reporter named in text."""
+    for term in terms:
+        text = re.sub(
+            r"(?<![\w])" + re.escape(term) + r"(?![\w])", HIDDEN, text, flags=re.IGNORECASE
+        )
+    return text
+
+
+def scrub_text(text: str, terms: Iterable[str] = ()) -> str:
+    """Replace the reporter's own name, handle and contact (`terms`, when the identity
+    could be opened), phone numbers, e-mail addresses, NIKs and vehicle plates with `HIDDEN`.
 
     Order matters: e-mails first (their digits would otherwise be judged as phone numbers),
     NIKs before phone numbers, plates last (after digits that belong to phone numbers are
     gone, so "B 0812..." cannot half-match).
     """
+    text = scrub_terms(text, terms)
     text = _EMAIL.sub(HIDDEN, text)
     text = _NIK.sub(HIDDEN, text)
     text = _DIGIT_RUN.sub(_phone, text)

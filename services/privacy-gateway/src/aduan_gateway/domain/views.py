@@ -1,27 +1,31 @@
 """What each role may see of a report: one response model per audience, and the rule that
-picks it (SPEC "Privacy by default", rules 3-6).
+picks it (SPEC "Privacy by default", rules 2-6).
 
-- `public` (portal, no login): public reports only; scrubbed text, month, area, no actor names.
+- `public` (portal, Open311, export; no login): public reports only; scrubbed text, month,
+  area, no people, no photos.
 - `validator`, `ticket-admin`, `administrator` ("full" roles): exact time, precise location,
-  full text; the reporter only as a stable pseudonym; photos of a private report stay
-  locked until a validator grants access (grants come later: for now always locked).
-- `agency-officer`: only reports dispatched to their own agency; coarse date and area,
-  scrubbed text, no photos.
-Reporters reading their own reports (rule 4) come with reporter identity linking, later.
+  full text; the reporter only as a stable pseudonym.
+- `agency-officer`: only reports dispatched to their own agency; month and area, scrubbed
+  text; the reporter as the same pseudonym.
+- `reporter`: their own reports in full (what they gave us), no officer names.
+Photos (of the report and of its follow-ups) come only when the caller's photo access was
+decided `allowed` (rule 3: see `photos_allowed`). Each model's field names are its role's
+allow-list: a view cannot carry a field its model does not declare.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
-from aduan_contracts.values import GeoPoint, PhotoRef
+from aduan_contracts.values import EvidenceCheck, GeoPoint, PhotoRef
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import (
+    HIDDEN,
     coarse_area,
     coarse_month,
     confidentiality_label,
@@ -32,13 +36,23 @@ from aduan_gateway.domain.redaction import (
 __all__ = [
     "FULL_ACCESS_ROLES",
     "OFFICER_ROLES",
+    "AgencyReportView",
+    "AgencyTimelineEntry",
+    "FollowUpView",
+    "FullReportView",
+    "FullTimelineEntry",
     "LocationView",
     "OfficerReportView",
-    "OfficerTimelineEntry",
     "PublicReportView",
     "PublicTimelineView",
+    "ReporterFollowUpView",
+    "ReporterReportView",
+    "ReporterTimelineEntry",
     "officer_view",
+    "photos_allowed",
     "public_view",
+    "reporter_pseudonym",
+    "reporter_view",
     "visible_to_officer",
 ]
 
@@ -48,6 +62,9 @@ OFFICER_ROLES = FULL_ACCESS_ROLES | {Role.AGENCY_OFFICER}
 
 class _View(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+# --- public ----------------------------------------------------------------------------------
 
 
 class PublicTimelineView(_View):
@@ -76,35 +93,56 @@ class PublicReportView(_View):
     timeline: tuple[PublicTimelineView, ...]
 
 
+# --- officers -------------------------------------------------------------------------------
+
+
 class LocationView(_View):
-    """Precise location (point, address) only for full-access roles; area for everyone."""
+    """Precise location (point, address) and the area: full-access roles only."""
 
     area: str | None = None
     address: str | None = None
     point: GeoPoint | None = None
 
 
-class OfficerTimelineEntry(_View):
-    """A transition with who made it (officer names are shown so a leak can be traced)."""
+class FollowUpView(_View):
+    """A follow-up (TL) with its label and the officer who wrote it (so a leak can be
+    traced); after-photos only when the caller's photo access allows."""
 
+    follow_up_id: UUID
+    confidentiality_label: str
+    note: str
+    officer_name: str | None
+    officer_agency: str | None
+    photos: tuple[PhotoRef, ...]
+    photos_locked: bool
+    evidence: EvidenceCheck | None
+
+
+class AgencyTimelineEntry(_View):
     version: int
     status: ReportStatus
     label: str
     month: str
-    occurred_at: datetime | None = None  # full-access roles only
     actor_role: Role
-    actor_agency: str | None = None
-    actor_display_name: str | None = None
-    reason: str | None = None
-    follow_up_note: str | None = None
+    actor_agency: str | None
+    actor_display_name: str | None
+    reason: str | None
+    follow_up: FollowUpView | None
+    due_at: datetime | None
+    sla_stage: str | None
 
 
-class OfficerReportView(_View):
-    """A report as an officer sees it; which fields are filled depends on the role."""
+class FullTimelineEntry(AgencyTimelineEntry):
+    occurred_at: datetime
+    field_result: str | None
 
-    access: Literal["full", "agency"]
+
+class AgencyReportView(_View):
+    """A report as an officer of the assigned agency sees it: coarse date and place,
+    scrubbed text, the reporter as a pseudonym."""
+
+    access: Literal["agency"] = "agency"
     report_id: UUID
-    receipt_code: str | None = None  # full-access roles only (call-centre look-ups)
     channel: Channel
     privacy: Privacy
     confidentiality_label: str
@@ -116,12 +154,82 @@ class OfficerReportView(_View):
     status_label: str
     status_version: int
     month: str
-    received_at: datetime | None = None  # exact time: full-access roles only (rule 6)
-    location: LocationView | None
-    reporter: str | None  # pseudonym, never name or contact (rule 5)
-    photos: tuple[PhotoRef, ...] = ()
+    area: str | None
+    reporter: str | None
+    photos: tuple[PhotoRef, ...]
     photos_locked: bool
-    timeline: tuple[OfficerTimelineEntry, ...]
+    timeline: tuple[AgencyTimelineEntry, ...]
+
+
+class FullReportView(_View):
+    """A report as a validator, ticket-admin or administrator sees it (rule 6: exact time
+    and precise location), the reporter still only as a pseudonym (rule 5)."""
+
+    access: Literal["full"] = "full"
+    report_id: UUID
+    receipt_code: str | None
+    channel: Channel
+    privacy: Privacy
+    confidentiality_label: str
+    title: str | None
+    text: str
+    category: str | None
+    agency_id: str | None
+    status: ReportStatus
+    status_label: str
+    status_version: int
+    month: str
+    received_at: datetime
+    location: LocationView | None
+    reporter: str | None
+    photos: tuple[PhotoRef, ...]
+    photos_locked: bool
+    timeline: tuple[FullTimelineEntry, ...]
+
+
+OfficerReportView = FullReportView | AgencyReportView
+
+
+# --- reporters ------------------------------------------------------------------------------
+
+
+class ReporterFollowUpView(_View):
+    confidentiality_label: str
+    note: str
+    photos: tuple[PhotoRef, ...]
+
+
+class ReporterTimelineEntry(_View):
+    status: ReportStatus
+    label: str
+    occurred_at: datetime
+    reason: str | None
+    follow_up: ReporterFollowUpView | None
+
+
+class ReporterReportView(_View):
+    """The reporter's own report, as they gave it, with what happened since."""
+
+    access: Literal["reporter"] = "reporter"
+    report_id: UUID
+    receipt_code: str | None
+    channel: Channel
+    privacy: Privacy
+    confidentiality_label: str
+    title: str | None
+    text: str
+    category: str | None
+    agency_id: str | None
+    status: ReportStatus
+    status_label: str
+    status_version: int
+    received_at: datetime
+    location: LocationView | None
+    photos: tuple[PhotoRef, ...]
+    timeline: tuple[ReporterTimelineEntry, ...]
+
+
+# --- rules ----------------------------------------------------------------------------------
 
 
 def public_view(record: ReportRecord) -> PublicReportView | None:
@@ -131,14 +239,17 @@ def public_view(record: ReportRecord) -> PublicReportView | None:
         record.privacy is not Privacy.PUBLIC
         or not record.complete
         or record.status is ReportStatus.REJECTED
+        # The reporter's name could not be hidden in text yet (their key has not arrived):
+        # published once it has (the key's arrival projects the report again).
+        or record.identity_pending
     ):
         return None
     assert record.status is not None  # complete
     assert record.received_at is not None
     return PublicReportView(
         report_id=record.report_id,
-        title=scrub_text(record.title) if record.title else None,
-        text=scrub_text(record.text or ""),
+        title=scrub_text(record.title, record.reporter_terms) if record.title else None,
+        text=scrub_text(record.text or "", record.reporter_terms),
         category=record.shown_category,
         agency_id=record.agency_id,
         status=record.status,
@@ -169,68 +280,182 @@ def visible_to_officer(record: ReportRecord, role: Role, agency_id: str | None) 
     return False
 
 
+def photos_allowed(record: ReportRecord, role: Role, agency_id: str | None, granted: bool) -> bool:
+    """Rule 3: a private report's photos only with an active grant to this very person; a
+    public report's photos for full-access roles and the assigned agency (who must see the
+    pothole to fix it), or with a grant."""
+    if granted:
+        return True
+    if record.privacy is Privacy.PRIVATE:
+        return False
+    return role in FULL_ACCESS_ROLES or (
+        role is Role.AGENCY_OFFICER and agency_id is not None and record.agency_id == agency_id
+    )
+
+
+def reporter_pseudonym(record: ReportRecord, secret: str) -> str | None:
+    key_id = record.reporter_key_id or (
+        record.sealed_identity.key_id if record.sealed_identity else None
+    )
+    return pseudonym(secret, str(key_id)) if key_id is not None else None
+
+
+def _follow_up(entry: TimelineRecord, label: str, photos_ok: bool) -> FollowUpView | None:
+    fu = entry.follow_up
+    if fu is None:
+        return None
+    return FollowUpView(
+        follow_up_id=fu.follow_up_id,
+        confidentiality_label=label,
+        note=fu.note,
+        officer_name=fu.officer.display_name,
+        officer_agency=fu.officer.agency_id,
+        photos=fu.photos if photos_ok else (),
+        photos_locked=bool(fu.photos) and not photos_ok,
+        evidence=fu.evidence,
+    )
+
+
+def _extra_fields(entry: TimelineRecord) -> dict[str, Any]:
+    due = entry.extra.get("due_at")
+    return {
+        "due_at": datetime.fromisoformat(due) if isinstance(due, str) else None,
+        "sla_stage": entry.extra.get("sla_stage"),
+    }
+
+
 def officer_view(
-    record: ReportRecord, role: Role, agency_id: str | None, pseudonym_secret: str
+    record: ReportRecord,
+    role: Role,
+    agency_id: str | None,
+    pseudonym_secret: str,
+    granted: bool = False,
 ) -> OfficerReportView | None:
     """The view for an officer, or None when they may not see this report (the caller
     answers 404 then, so a report's existence does not leak across agencies)."""
     if not visible_to_officer(record, role, agency_id) or record.status is None:
         return None
     assert record.received_at is not None  # has_content
-    full = role in FULL_ACCESS_ROLES
-    reporter = (
-        pseudonym(pseudonym_secret, str(record.sealed_identity.key_id))
-        if record.sealed_identity is not None
-        else None
-    )
-    location: LocationView | None = None
-    if record.location is not None:
-        location = (
-            LocationView(
-                area=record.location.area,
-                address=record.location.address,
-                point=record.location.point,
-            )
-            if full
-            else LocationView(area=coarse_area(record.location))
+    label = confidentiality_label(record.privacy)
+    photos_ok = photos_allowed(record, role, agency_id, granted)
+    photos = record.photos if photos_ok else ()
+    common: dict[str, Any] = {
+        "report_id": record.report_id,
+        "channel": record.channel,
+        "privacy": record.privacy,
+        "confidentiality_label": label,
+        "category": record.shown_category,
+        "agency_id": record.agency_id,
+        "status": record.status,
+        "status_label": record.status.label_id,
+        "status_version": record.status_version,
+        "month": coarse_month(record.received_at),
+        "reporter": reporter_pseudonym(record, pseudonym_secret),
+        "photos": photos,
+        "photos_locked": bool(record.photos) and not photos_ok,
+    }
+    if role in FULL_ACCESS_ROLES:
+        loc = record.location
+        return FullReportView(
+            **common,
+            receipt_code=record.receipt_code,
+            title=record.title,
+            text=record.text or "",
+            received_at=record.received_at,
+            location=LocationView(area=loc.area, address=loc.address, point=loc.point)
+            if loc is not None
+            else None,
+            timeline=tuple(
+                FullTimelineEntry(
+                    **_agency_entry(t, label, photos_ok, scrub=False).model_dump(),
+                    occurred_at=t.occurred_at,
+                    field_result=t.extra.get("field_result"),
+                )
+                for t in record.timeline
+            ),
         )
-    # Photos of a private report are locked for every role until a validator grants access
-    # (rule 3); agency officers never get photos in this view.
-    photos_locked = record.privacy is Privacy.PRIVATE or not full
-    return OfficerReportView(
-        access="full" if full else "agency",
+    return AgencyReportView(
+        **common,
+        title=_agency_text(record, record.title) if record.title else None,
+        text=_agency_text(record, record.text or ""),
+        area=coarse_area(record.location),
+        timeline=tuple(
+            _agency_entry(t, label, photos_ok, scrub=True, terms=record.reporter_terms)
+            for t in record.timeline
+        ),
+    )
+
+
+def _agency_text(record: ReportRecord, text: str) -> str:
+    # Until the reporter's key arrives their name cannot be hidden: withhold the text.
+    if record.identity_pending:
+        return HIDDEN
+    return scrub_text(text, record.reporter_terms)
+
+
+def _agency_entry(
+    entry: TimelineRecord,
+    label: str,
+    photos_ok: bool,
+    scrub: bool,
+    terms: tuple[str, ...] = (),
+) -> AgencyTimelineEntry:
+    reason = entry.reason
+    if reason and scrub:
+        reason = scrub_text(reason, terms)
+    return AgencyTimelineEntry(
+        version=entry.version,
+        status=entry.status,
+        label=entry.status.label_id,
+        month=coarse_month(entry.occurred_at),
+        actor_role=entry.actor_role,
+        actor_agency=entry.actor_agency,
+        actor_display_name=entry.actor_display_name,
+        reason=reason,
+        follow_up=_follow_up(entry, label, photos_ok),
+        **_extra_fields(entry),
+    )
+
+
+def reporter_view(record: ReportRecord) -> ReporterReportView | None:
+    """The reporter's own report (the caller has checked ownership)."""
+    if not record.complete:
+        return None
+    assert record.status is not None and record.received_at is not None
+    label = confidentiality_label(record.privacy)
+    loc = record.location
+    return ReporterReportView(
         report_id=record.report_id,
-        receipt_code=record.receipt_code if full else None,
+        receipt_code=record.receipt_code,
         channel=record.channel,
         privacy=record.privacy,
-        confidentiality_label=confidentiality_label(record.privacy),
-        title=record.title if full else (scrub_text(record.title) if record.title else None),
-        text=(record.text or "") if full else scrub_text(record.text or ""),
+        confidentiality_label=label,
+        title=record.title,
+        text=record.text or "",
         category=record.shown_category,
         agency_id=record.agency_id,
         status=record.status,
         status_label=record.status.label_id,
         status_version=record.status_version,
-        month=coarse_month(record.received_at),
-        received_at=record.received_at if full else None,
-        location=location,
-        reporter=reporter,
-        photos=() if photos_locked else record.photos,
-        photos_locked=photos_locked and bool(record.photos),
-        timeline=tuple(_officer_entry(t, full) for t in record.timeline),
-    )
-
-
-def _officer_entry(entry: TimelineRecord, full: bool) -> OfficerTimelineEntry:
-    return OfficerTimelineEntry(
-        version=entry.version,
-        status=entry.status,
-        label=entry.status.label_id,
-        month=coarse_month(entry.occurred_at),
-        occurred_at=entry.occurred_at if full else None,
-        actor_role=entry.actor_role,
-        actor_agency=entry.actor_agency,
-        actor_display_name=entry.actor_display_name,
-        reason=entry.reason,
-        follow_up_note=entry.follow_up_note,
+        received_at=record.received_at,
+        location=LocationView(area=loc.area, address=loc.address, point=loc.point)
+        if loc is not None
+        else None,
+        photos=record.photos,
+        timeline=tuple(
+            ReporterTimelineEntry(
+                status=t.status,
+                label=t.status.label_id,
+                occurred_at=t.occurred_at,
+                reason=t.reason,
+                follow_up=ReporterFollowUpView(
+                    confidentiality_label=label,
+                    note=t.follow_up.note,
+                    photos=t.follow_up.photos,
+                )
+                if t.follow_up is not None
+                else None,
+            )
+            for t in record.timeline
+        ),
     )

@@ -30,7 +30,7 @@ from aduan_contracts.commands import (
 )
 from aduan_contracts.enums import Channel, ReportStatus, Role
 from aduan_contracts.events import ReportSubmitted
-from aduan_contracts.values import Actor, FollowUp
+from aduan_contracts.values import Actor, EvidenceCheck, FollowUp
 
 __all__ = [
     "RULES",
@@ -44,6 +44,7 @@ __all__ = [
     "apply",
     "check_merge_target",
     "decide",
+    "follow_primary",
     "opening",
 ]
 
@@ -93,6 +94,8 @@ class Report:
     received_at: datetime
     completed_at: datetime | None = None
     merged_into: UUID | None = None
+    primary_status: ReportStatus | None = None
+    """On a merged report: the status of the primary it follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,8 @@ class Transition:
     merged_into: UUID | None
     follow_up: FollowUp | None = None
     field_result: str | None = None
+    primary_status: ReportStatus | None = None
+    evidence: EvidenceCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +130,12 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """Who may send a command, from which statuses, and as what phrase in an error."""
+    """Who may send a command, from which statuses, to which statuses it leads (the table the
+    docs' diagram is generated from; a unit test checks `decide` never leaves it), and how
+    the command reads in an error."""
 
     sources: frozenset[ReportStatus]
+    targets: frozenset[ReportStatus]
     roles: frozenset[Role]
     agency_bound: bool
     verb: str
@@ -135,70 +143,88 @@ class Rule:
 
 
 def _rule(
-    sources: set[ReportStatus], roles: set[Role], verb: str, who: str, agency_bound: bool = False
+    sources: set[ReportStatus],
+    targets: set[ReportStatus],
+    roles: set[Role],
+    verb: str,
+    who: str,
+    agency_bound: bool = False,
 ) -> Rule:
-    return Rule(frozenset(sources), frozenset(roles), agency_bound, verb, who)
+    return Rule(frozenset(sources), frozenset(targets), frozenset(roles), agency_bound, verb, who)
 
 
 _TRIAGE = {S.RECEIVED, S.COORDINATION}
+_AGENCY = "an officer of the assigned agency"
 
 RULES: dict[type[Command], Rule] = {
     DispatchReport: _rule(
-        _TRIAGE, {Role.TICKET_ADMIN, Role.SYSTEM}, "dispatch", "the ticket-admin or auto-routing"
+        _TRIAGE,
+        {S.DISPATCHED},
+        {Role.TICKET_ADMIN, Role.SYSTEM},
+        "dispatch",
+        "the ticket-admin or auto-routing",
     ),
     CoordinateReport: _rule(
-        {S.RECEIVED}, {Role.TICKET_ADMIN}, "send to coordination", "the ticket-admin"
+        {S.RECEIVED},
+        {S.COORDINATION},
+        {Role.TICKET_ADMIN},
+        "send to coordination",
+        "the ticket-admin",
     ),
-    RejectReport: _rule(_TRIAGE, {Role.TICKET_ADMIN}, "reject", "the ticket-admin"),
-    MergeReport: _rule(_TRIAGE, {Role.TICKET_ADMIN}, "merge", "the ticket-admin"),
+    RejectReport: _rule(_TRIAGE, {S.REJECTED}, {Role.TICKET_ADMIN}, "reject", "the ticket-admin"),
+    MergeReport: _rule(_TRIAGE, {S.MERGED}, {Role.TICKET_ADMIN}, "merge", "the ticket-admin"),
     AcceptReport: _rule(
-        {S.DISPATCHED},
-        {Role.AGENCY_OFFICER},
-        "accept",
-        "an officer of the assigned agency",
-        agency_bound=True,
+        {S.DISPATCHED}, {S.IN_PROGRESS}, {Role.AGENCY_OFFICER}, "accept", _AGENCY, agency_bound=True
     ),
     ReturnReport: _rule(
         {S.DISPATCHED},
+        {S.COORDINATION},
         {Role.AGENCY_OFFICER},
         "return",
-        "an officer of the assigned agency",
+        _AGENCY,
         agency_bound=True,
     ),
     SubmitFollowUp: _rule(
         {S.IN_PROGRESS},
+        {S.AWAITING_VALIDATION},
         {Role.AGENCY_OFFICER},
         "submit a follow-up for",
-        "an officer of the assigned agency",
+        _AGENCY,
         agency_bound=True,
     ),
     ResumeReport: _rule(
         {S.FOLLOWUP_REJECTED},
+        {S.IN_PROGRESS},
         {Role.AGENCY_OFFICER},
         "resume",
-        "an officer of the assigned agency",
+        _AGENCY,
         agency_bound=True,
     ),
-    ValidateFollowUp: _rule({S.AWAITING_VALIDATION}, {Role.VALIDATOR}, "validate", "the validator"),
+    ValidateFollowUp: _rule(
+        {S.AWAITING_VALIDATION}, {S.COMPLETED}, {Role.VALIDATOR}, "validate", "the validator"
+    ),
     RejectFollowUp: _rule(
         {S.AWAITING_VALIDATION, S.FIELD_VERIFICATION},
+        {S.FOLLOWUP_REJECTED},
         {Role.VALIDATOR},
         "reject the follow-up of",
         "the validator",
     ),
     OrderFieldVerification: _rule(
         {S.AWAITING_VALIDATION},
+        {S.FIELD_VERIFICATION},
         {Role.VALIDATOR},
         "order a field verification for",
         "the validator",
     ),
     RecordFieldVerification: _rule(
         {S.FIELD_VERIFICATION},
+        {S.COMPLETED, S.FOLLOWUP_REJECTED},
         {Role.VALIDATOR},
         "record a field verification for",
         "the validator",
     ),
-    ReopenReport: _rule({S.COMPLETED}, {Role.REPORTER}, "reopen", "the reporter"),
+    ReopenReport: _rule({S.COMPLETED}, {S.IN_PROGRESS}, {Role.REPORTER}, "reopen", "the reporter"),
 }
 
 
@@ -272,6 +298,7 @@ def decide(
         merged_into: UUID | None = report.merged_into,
         follow_up: FollowUp | None = None,
         field_result: str | None = None,
+        primary_status: ReportStatus | None = report.primary_status,
     ) -> Transition:
         return Transition(
             from_status=report.status,
@@ -286,6 +313,7 @@ def decide(
             merged_into=merged_into,
             follow_up=follow_up,
             field_result=field_result,
+            primary_status=primary_status,
         )
 
     match command:
@@ -356,6 +384,33 @@ def check_merge_target(report: Report, primary: Report | None) -> Refusal | None
     return None
 
 
+def follow_primary(follower: Report, primary: Report, step: Transition) -> Transition:
+    """What a merged report records when its primary takes `step` (`primary` is the primary
+    *after* it): it stays merged, its version moves on, and `primary_status` tells its
+    reporter the outcome. When the primary is itself merged away, the follower follows the
+    new primary directly, so there are never chains to walk."""
+    if primary.status is S.MERGED and primary.merged_into is not None:
+        merged_into, primary_status = primary.merged_into, primary.primary_status
+    else:
+        merged_into, primary_status = primary.id, primary.status
+    return Transition(
+        from_status=follower.status,
+        to_status=follower.status,
+        version=follower.version + 1,
+        actor=SYSTEM_ACTOR,
+        occurred_at=step.occurred_at,
+        reason=step.reason,
+        agency_id=follower.agency_id,
+        category=follower.category,
+        completed_at=follower.completed_at,
+        merged_into=merged_into,
+        follow_up=step.follow_up,
+        field_result=step.field_result,
+        primary_status=primary_status,
+        evidence=step.evidence,
+    )
+
+
 def apply(report: Report, transition: Transition) -> Report:
     """The report after `transition`."""
     return replace(
@@ -366,4 +421,5 @@ def apply(report: Report, transition: Transition) -> Report:
         category=transition.category,
         completed_at=transition.completed_at,
         merged_into=transition.merged_into,
+        primary_status=transition.primary_status,
     )

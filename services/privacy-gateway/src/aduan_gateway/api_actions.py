@@ -1,0 +1,508 @@
+"""Officer and reporter actions: checked here (role, visibility, ownership), forwarded to
+workflow as commands over Kafka, and answered with workflow's verdict at once.
+
+The actor (id, role, agency, display name) always comes from the token, never from the
+body. Workflow checks role, agency and status again: the gateway's checks only keep a
+caller from learning about reports they may not see, and save a round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from aduan_contracts.commands import (
+    AcceptReport,
+    CoordinateReport,
+    DispatchReport,
+    MergeReport,
+    OrderFieldVerification,
+    RecordFieldVerification,
+    RejectFollowUp,
+    RejectReport,
+    ReopenReport,
+    ResumeReport,
+    ReturnReport,
+    SubmitFollowUp,
+    ValidateFollowUp,
+    WorkflowCommand,
+)
+from aduan_contracts.enums import ReportStatus, Role
+from aduan_contracts.events import CommandAccepted
+from aduan_contracts.values import Actor, PhotoRef
+from aduan_gateway.auth import CurrentUser, Principal
+from aduan_gateway.commands import CommandTimeout
+from aduan_gateway.deps import BlobsDep, BusDep, SessionsDep, SettingsDep, not_found, owns
+from aduan_gateway.domain.views import visible_to_officer
+from aduan_gateway.readmodel import load_report
+from aduan_kit.logging import correlation_id, get_logger
+from aduan_kit.photos import PhotoRejected, clean_photo, photo_ref
+
+__all__ = ["ActionResult", "actions_router"]
+
+log = get_logger(__name__)
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[Any]])
+
+Reason = Annotated[str, Field(min_length=3, max_length=2000)]
+Note = Annotated[str | None, Field(default=None, max_length=2000)]
+
+
+class ActionResult(BaseModel):
+    """Workflow accepted the action: the report's new status and version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: UUID
+    command_id: UUID
+    status: ReportStatus
+    status_label: str
+    version: int
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class DispatchBody(_Body):
+    agency_id: str = Field(min_length=1, max_length=64)
+    category: str | None = Field(default=None, max_length=100)
+    note: Note = None
+
+
+class NoteBody(_Body):
+    note: Note = None
+
+
+class EmptyBody(_Body):
+    pass
+
+
+class ReasonBody(_Body):
+    reason: Reason
+
+
+class FieldResultBody(_Body):
+    confirmed: bool
+    result: Reason
+
+
+class MergeBody(_Body):
+    primary_report_id: UUID
+
+
+# Refusal codes from workflow -> HTTP status the caller gets.
+_REFUSAL_STATUS = {
+    "forbidden_role": 403,
+    "wrong_agency": 403,
+    "invalid_transition": 409,
+    "version_conflict": 409,
+    "reopen_window_closed": 409,
+    "not_found": 404,
+    "invalid": 422,
+}
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, invalid or expired token"},
+    403: {"description": "the role (or agency) may not do this; workflow's reason"},
+    404: {"description": "report not found"},
+    409: {"description": "not possible in the report's current status; workflow's reason"},
+    422: {"description": "invalid input"},
+    504: {"description": "workflow did not answer in time"},
+}
+
+
+def _actor(user: Principal) -> Actor:
+    return Actor(id=user.subject, role=user.role, agency_id=user.agency_id, display_name=user.name)
+
+
+def _envelope() -> dict[str, Any]:
+    cid = correlation_id.get()
+    return {"correlation_id": cid} if cid else {}
+
+
+def actions_router() -> APIRouter:
+    router = APIRouter(tags=["actions"])
+
+    async def check(
+        sessions: SessionsDep, user: Principal, report_id: UUID, roles: frozenset[Role], what: str
+    ) -> None:
+        if user.role not in roles:
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"role {user.role.value!r} may not {what}",
+            )
+        async with sessions() as session:
+            record = await load_report(session, report_id)
+        if record is None or record.status is None:
+            not_found()
+        if user.role is Role.REPORTER:
+            if not owns(user, record):
+                not_found()
+        elif user.role is Role.AGENCY_OFFICER and not visible_to_officer(
+            record, user.role, user.agency_id
+        ):
+            not_found()
+
+    async def run(
+        sessions: SessionsDep,
+        bus: BusDep,
+        user: Principal,
+        report_id: UUID,
+        roles: frozenset[Role],
+        what: str,
+        build: Any,
+        checked: bool = False,
+    ) -> ActionResult:
+        if not checked:
+            await check(sessions, user, report_id, roles, what)
+        command: WorkflowCommand = build(_actor(user))
+        try:
+            reply = await bus.send(command)
+        except CommandTimeout:
+            raise HTTPException(
+                status_code=status.HTTP_504_GATEWAY_TIMEOUT,
+                detail="workflow did not answer in time; the action may still be applied, "
+                "check the report before retrying",
+            ) from None
+        log.info(
+            "action forwarded",
+            report_id=str(report_id),
+            command=command.command_type,
+            outcome=reply.event_type,
+        )
+        if not isinstance(reply, CommandAccepted):
+            raise HTTPException(status_code=_REFUSAL_STATUS[reply.code], detail=reply.reason)
+        return ActionResult(
+            report_id=report_id,
+            command_id=reply.command_id,
+            status=reply.status,
+            status_label=reply.status.label_id,
+            version=reply.version,
+        )
+
+    ticket_admin = frozenset({Role.TICKET_ADMIN})
+    agency = frozenset({Role.AGENCY_OFFICER})
+    validator = frozenset({Role.VALIDATOR})
+
+    def route(path: str, summary: str) -> Callable[[_Handler], _Handler]:
+        return router.post(
+            f"/v1/reports/{{report_id}}/{path}",
+            response_model=ActionResult,
+            responses=_RESPONSES,
+            summary=summary,
+        )
+
+    @route("dispatch", "Dispatch to an agency (ticket-admin)")
+    async def dispatch(
+        report_id: UUID, body: DispatchBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """received/coordination -> dispatched."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            ticket_admin,
+            "dispatch reports",
+            lambda a: DispatchReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                agency_id=body.agency_id,
+                category=body.category,
+                note=body.note,
+                **_envelope(),
+            ),
+        )
+
+    @route("coordinate", "Start coordination (ticket-admin)")
+    async def coordinate(
+        report_id: UUID, body: NoteBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """received -> coordination."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            ticket_admin,
+            "coordinate reports",
+            lambda a: CoordinateReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                note=body.note,
+                **_envelope(),
+            ),
+        )
+
+    @route("accept", "Accept (agency officer)")
+    async def accept(
+        report_id: UUID, body: EmptyBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """dispatched -> in_progress."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            agency,
+            "accept reports",
+            lambda a: AcceptReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                **_envelope(),
+            ),
+        )
+
+    @route("return", "Return: not ours (agency officer)")
+    async def return_report(
+        report_id: UUID, body: ReasonBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """dispatched -> coordination, with a reason."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            agency,
+            "return reports",
+            lambda a: ReturnReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                reason=body.reason,
+                **_envelope(),
+            ),
+        )
+
+    @router.post(
+        "/v1/reports/{report_id}/follow-ups",
+        response_model=ActionResult,
+        responses=_RESPONSES,
+        summary="Submit a follow-up (TL) with photos (agency officer)",
+    )
+    async def submit_follow_up(
+        report_id: UUID,
+        user: CurrentUser,
+        s: SessionsDep,
+        bus: BusDep,
+        blobs: BlobsDep,
+        settings: SettingsDep,
+        note: Annotated[str, Form(min_length=3, max_length=5000)],
+        photos: Annotated[list[UploadFile] | None, File()] = None,
+        expected_version: Annotated[int | None, Form(ge=1)] = None,
+    ) -> ActionResult:
+        """in_progress -> awaiting_validation. Photos are checked, stripped of metadata
+        (capture time and place kept in the reference for the evidence check) and stored
+        content-addressed before the command leaves."""
+        # Checked before any photo is stored: a caller who may not act stores nothing.
+        await check(s, user, report_id, agency, "submit follow-ups")
+        uploads = photos or []
+        if len(uploads) > settings.max_photos_per_follow_up:
+            raise HTTPException(
+                status_code=422,
+                detail=f"at most {settings.max_photos_per_follow_up} photos per follow-up",
+            )
+        refs: list[PhotoRef] = []
+        for upload in uploads:
+            data = await upload.read(settings.max_photo_bytes + 1)
+            try:
+                clean, info = clean_photo(data, max_bytes=settings.max_photo_bytes)
+            except PhotoRejected as exc:
+                raise HTTPException(status_code=422, detail=f"photo refused: {exc}") from None
+            refs.append(photo_ref(await blobs.put(clean), clean, info))
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            agency,
+            "submit follow-ups",
+            lambda a: SubmitFollowUp(
+                report_id=report_id,
+                actor=a,
+                expected_version=expected_version,
+                note=note,
+                photos=tuple(refs),
+                **_envelope(),
+            ),
+            checked=True,
+        )
+
+    @route("resume", "Resume after a rejected follow-up (agency officer)")
+    async def resume(
+        report_id: UUID, body: EmptyBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """followup_rejected -> in_progress."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            agency,
+            "resume reports",
+            lambda a: ResumeReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                **_envelope(),
+            ),
+        )
+
+    @route("validate", "Validate the follow-up (validator)")
+    async def validate(
+        report_id: UUID, body: NoteBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """awaiting_validation -> completed."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            validator,
+            "validate follow-ups",
+            lambda a: ValidateFollowUp(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                note=body.note,
+                **_envelope(),
+            ),
+        )
+
+    @route("reject-follow-up", "Reject the follow-up (validator)")
+    async def reject_follow_up(
+        report_id: UUID, body: ReasonBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """awaiting_validation/field_verification -> followup_rejected."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            validator,
+            "reject follow-ups",
+            lambda a: RejectFollowUp(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                reason=body.reason,
+                **_envelope(),
+            ),
+        )
+
+    @route("field-verification", "Order a field verification (validator)")
+    async def order_field_verification(
+        report_id: UUID, body: NoteBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """awaiting_validation -> field_verification."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            validator,
+            "order field verifications",
+            lambda a: OrderFieldVerification(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                note=body.note,
+                **_envelope(),
+            ),
+        )
+
+    @route("field-verification/result", "Record the field verification (validator)")
+    async def record_field_verification(
+        report_id: UUID, body: FieldResultBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """field_verification -> completed (confirmed) or followup_rejected."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            validator,
+            "record field verifications",
+            lambda a: RecordFieldVerification(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                confirmed=body.confirmed,
+                result=body.result,
+                **_envelope(),
+            ),
+        )
+
+    @route("reject", "Reject as spam or out of scope (ticket-admin)")
+    async def reject(
+        report_id: UUID, body: ReasonBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """received/coordination -> rejected."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            ticket_admin,
+            "reject reports",
+            lambda a: RejectReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                reason=body.reason,
+                **_envelope(),
+            ),
+        )
+
+    @route("merge", "Merge into a primary report (ticket-admin)")
+    async def merge(
+        report_id: UUID, body: MergeBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """received/coordination -> merged."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            ticket_admin,
+            "merge reports",
+            lambda a: MergeReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                primary_report_id=body.primary_report_id,
+                **_envelope(),
+            ),
+        )
+
+    @route("reopen", "Reopen a completed report (its reporter)")
+    async def reopen(
+        report_id: UUID, body: ReasonBody, user: CurrentUser, s: SessionsDep, bus: BusDep
+    ) -> ActionResult:
+        """completed -> in_progress, within the reopen window, own report only."""
+        return await run(
+            s,
+            bus,
+            user,
+            report_id,
+            frozenset({Role.REPORTER}),
+            "reopen reports",
+            lambda a: ReopenReport(
+                report_id=report_id,
+                actor=a,
+                expected_version=body.expected_version,
+                reason=body.reason,
+                **_envelope(),
+            ),
+        )
+
+    return router

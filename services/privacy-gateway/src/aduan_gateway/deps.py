@@ -1,0 +1,94 @@
+"""FastAPI dependencies shared by the gateway's routers, and the checks every route uses."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aduan_contracts.enums import Role
+from aduan_gateway.auth import Principal
+from aduan_gateway.commands import CommandBus
+from aduan_gateway.config import Settings
+from aduan_gateway.domain.model import ReportRecord
+from aduan_gateway.grants import GrantCache
+from aduan_kit.blobs import FilesystemBlobStore
+from aduan_kit.runtime import ServiceRuntime
+
+__all__ = [
+    "NOT_FOUND",
+    "BlobsDep",
+    "BusDep",
+    "GrantsDep",
+    "RuntimeDep",
+    "SessionsDep",
+    "SettingsDep",
+    "forbidden",
+    "not_found",
+    "owns",
+    "require_role",
+]
+
+# One body for "private", "not yet complete", "other agency" and "does not exist": a caller
+# must not learn that a report exists from the answer (SPEC rule 4).
+NOT_FOUND = "report not found"
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    return _runtime(request).sessions
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _bus(request: Request) -> CommandBus:
+    bus: CommandBus = request.app.state.command_bus
+    return bus
+
+
+def _blobs(request: Request) -> FilesystemBlobStore:
+    blobs: FilesystemBlobStore = request.app.state.blobs
+    return blobs
+
+
+def _grants(request: Request) -> GrantCache:
+    runtime = _runtime(request)
+    return GrantCache(runtime.redis, runtime.settings.redis_prefix)
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+BusDep = Annotated[CommandBus, Depends(_bus)]
+BlobsDep = Annotated[FilesystemBlobStore, Depends(_blobs)]
+GrantsDep = Annotated[GrantCache, Depends(_grants)]
+
+
+def not_found(detail: str = NOT_FOUND) -> NoReturn:
+    raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=detail)
+
+
+def forbidden(detail: str) -> NoReturn:
+    raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=detail)
+
+
+def require_role(user: Principal, roles: frozenset[Role] | set[Role], what: str) -> None:
+    if user.role not in roles:
+        forbidden(f"role {user.role.value!r} may not {what}")
+
+
+def owns(user: Principal, record: ReportRecord) -> bool:
+    """A reporter's own report: the token's reporter key is the report's."""
+    return (
+        user.role is Role.REPORTER
+        and user.reporter_key_id is not None
+        and record.reporter_key_id == user.reporter_key_id
+    )

@@ -1,0 +1,247 @@
+"""SLA clocks in PostgreSQL: started and stopped in the transaction of each transition, and
+fired by a periodic scanner that queues `SlaReminderDue`/`SlaBreached` in the outbox.
+
+Exactly once: a clock's `reminded_at`/`breached_at` is set in the same transaction that
+queues its event, and the event id is derived from the clock id, so neither a rerun nor a
+second replica emits it again. Only one replica scans at a time: a scan runs under a
+transaction-scoped PostgreSQL advisory lock, and a replica that does not get it skips the
+round (another one is doing the work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aduan_contracts.enums import ReportStatus, SlaStage
+from aduan_contracts.envelope import utcnow
+from aduan_contracts.events import SlaBreached, SlaReminderDue
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
+from aduan_kit.messaging import add_to_outbox
+from aduan_workflow.domain.sla import SlaPolicy, clock_changes
+from aduan_workflow.tables import OUTBOX, SLA_CLOCKS
+
+__all__ = [
+    "SCANNER_LOCK_KEY",
+    "Deadline",
+    "SlaScanner",
+    "move_clocks",
+    "nearest_deadline",
+    "sla_event_id",
+]
+
+log = get_logger(__name__)
+
+SCANNER_LOCK_KEY = 4_242_001
+"""pg advisory lock key of the SLA scanner (one per database, so one per deployment)."""
+
+_EVENT_NS = uuid5(NAMESPACE_URL, "urn:aduan:workflow:sla")
+
+
+def sla_event_id(clock_id: int, kind: Literal["reminder", "breach"]) -> UUID:
+    """Stable per clock and kind: a consumer's inbox drops a copy even if one ever escaped."""
+    return uuid5(_EVENT_NS, f"{clock_id}:{kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    stage: SlaStage
+    due_at: datetime
+
+
+async def move_clocks(
+    session: AsyncSession,
+    policy: SlaPolicy,
+    report_id: UUID,
+    before: ReportStatus | None,
+    after: ReportStatus,
+    at: datetime,
+    category: str | None,
+    agency_id: str | None,
+) -> None:
+    """Stop the clocks of stages the report left and start those of stages it entered."""
+    stopped, started = clock_changes(before, after)
+    if stopped:
+        await session.execute(
+            SLA_CLOCKS.update()
+            .where(
+                SLA_CLOCKS.c.report_id == report_id,
+                SLA_CLOCKS.c.stage.in_([s.value for s in stopped]),
+                SLA_CLOCKS.c.closed_at.is_(None),
+            )
+            .values(closed_at=at)
+        )
+    for stage in sorted(started):
+        due = policy.due(stage, category, at)
+        await session.execute(
+            SLA_CLOCKS.insert().values(
+                report_id=report_id,
+                stage=stage.value,
+                category=category,
+                agency_id=agency_id,
+                started_at=at,
+                due_at=due.due_at,
+                remind_at=due.remind_at,
+            )
+        )
+    if not started and after is not before:
+        # The running clocks stay, but the agency on them follows the report.
+        await session.execute(
+            SLA_CLOCKS.update()
+            .where(SLA_CLOCKS.c.report_id == report_id, SLA_CLOCKS.c.closed_at.is_(None))
+            .values(agency_id=agency_id)
+        )
+
+
+async def nearest_deadline(session: AsyncSession, report_id: UUID) -> Deadline | None:
+    row = (
+        await session.execute(
+            select(SLA_CLOCKS.c.stage, SLA_CLOCKS.c.due_at)
+            .where(SLA_CLOCKS.c.report_id == report_id, SLA_CLOCKS.c.closed_at.is_(None))
+            .order_by(SLA_CLOCKS.c.due_at, SLA_CLOCKS.c.stage)
+            .limit(1)
+        )
+    ).first()
+    return Deadline(SlaStage(row.stage), row.due_at) if row is not None else None
+
+
+class SlaScanner:
+    """Fires due reminders and breaches; `scan_once` is one round, `start` runs it every
+    `interval_s` until `stop`."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        topic: str,
+        interval_s: float,
+        batch: int,
+        wake_relay: Callable[[], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._topic = topic
+        self._interval = interval_s
+        self._batch = batch
+        self._wake_relay = wake_relay
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def scan_once(self, now: datetime | None = None) -> tuple[int, int] | None:
+        """(reminders, breaches) queued; None when another replica holds the lock."""
+        now = now or self._clock()
+        async with transaction(self._sessions()) as session:
+            locked = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SCANNER_LOCK_KEY}
+            )
+            if not locked:
+                return None
+            # A clock overdue without a reminder gets only the breach: a reminder after the
+            # deadline would tell nobody anything.
+            breaches = (
+                await session.execute(
+                    select(SLA_CLOCKS)
+                    .where(
+                        SLA_CLOCKS.c.closed_at.is_(None),
+                        SLA_CLOCKS.c.breached_at.is_(None),
+                        SLA_CLOCKS.c.due_at <= now,
+                    )
+                    .order_by(SLA_CLOCKS.c.due_at)
+                    .limit(self._batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in breaches:
+                await add_to_outbox(
+                    session,
+                    OUTBOX,
+                    self._topic,
+                    SlaBreached(
+                        event_id=sla_event_id(row.id, "breach"),
+                        occurred_at=now,
+                        report_id=row.report_id,
+                        stage=SlaStage(row.stage),
+                        due_at=row.due_at,
+                        agency_id=row.agency_id,
+                    ),
+                    key=row.report_id,
+                )
+            if breaches:
+                await session.execute(
+                    SLA_CLOCKS.update()
+                    .where(SLA_CLOCKS.c.id.in_([r.id for r in breaches]))
+                    .values(breached_at=now)
+                )
+            reminders = (
+                await session.execute(
+                    select(SLA_CLOCKS)
+                    .where(
+                        SLA_CLOCKS.c.closed_at.is_(None),
+                        SLA_CLOCKS.c.reminded_at.is_(None),
+                        SLA_CLOCKS.c.breached_at.is_(None),
+                        SLA_CLOCKS.c.remind_at <= now,
+                        SLA_CLOCKS.c.due_at > now,
+                    )
+                    .order_by(SLA_CLOCKS.c.remind_at)
+                    .limit(self._batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in reminders:
+                await add_to_outbox(
+                    session,
+                    OUTBOX,
+                    self._topic,
+                    SlaReminderDue(
+                        event_id=sla_event_id(row.id, "reminder"),
+                        occurred_at=now,
+                        report_id=row.report_id,
+                        stage=SlaStage(row.stage),
+                        due_at=row.due_at,
+                        agency_id=row.agency_id,
+                    ),
+                    key=row.report_id,
+                )
+            if reminders:
+                await session.execute(
+                    SLA_CLOCKS.update()
+                    .where(SLA_CLOCKS.c.id.in_([r.id for r in reminders]))
+                    .values(reminded_at=now)
+                )
+        if breaches or reminders:
+            log.info("sla clocks fired", reminders=len(reminders), breaches=len(breaches))
+            self._wake_relay()
+        return len(reminders), len(breaches)
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.scan_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: try again next round
+                log.warning("sla scan failed; will retry", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self.run(), name="sla-scanner")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except TimeoutError:
+                self._task.cancel()
+            self._task = None
