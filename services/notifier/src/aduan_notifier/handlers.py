@@ -47,7 +47,7 @@ from aduan_notifier.domain import (
     normalize_language,
     reach,
     render,
-    template_for,
+    template_for_event,
 )
 from aduan_notifier.tables import (
     DELIVERIES,
@@ -369,7 +369,7 @@ def register_handlers(
         description="Records the reporter's message for each status change that concerns them.",
     )
     async def on_status_changed(event: ReportStatusChanged) -> None:
-        if template_for(event.from_status, event.to_status) is None:
+        if template_for_event(event.from_status, event.to_status, event.primary_status) is None:
             return  # internal step: nothing to tell, nothing to store
         async with transaction(runtime.sessions) as session:
             if not await claim_inbox(session, INBOX, "notifier.on_status_changed", event.event_id):

@@ -222,3 +222,15 @@ def test_only_email_explains_a_rejection_and_only_private_channels_are_not_dms()
         msg = compose(status_event(S.RECEIVED, S.REJECTED, channel, reason="Di luar"), "id", BASE)
         assert msg is not None and "Di luar" not in msg.body
         assert msg.direct_message is False
+
+
+def test_merged_reporters_follow_their_primary() -> None:
+    from aduan_contracts.enums import ReportStatus as S
+    from aduan_notifier.domain.policy import Template as T
+    from aduan_notifier.domain.policy import template_for_event
+
+    assert template_for_event(S.RECEIVED, S.MERGED) is T.MERGED
+    assert template_for_event(S.MERGED, S.MERGED, S.COMPLETED) is T.COMPLETED
+    assert template_for_event(S.MERGED, S.MERGED, S.IN_PROGRESS) is T.IN_PROGRESS
+    assert template_for_event(S.MERGED, S.MERGED, S.AWAITING_VALIDATION) is None
+    assert template_for_event(S.MERGED, S.MERGED, None) is None

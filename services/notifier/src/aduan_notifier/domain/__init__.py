@@ -6,7 +6,7 @@ from aduan_notifier.domain.channels import (
     ChannelFamily,
     family_of,
 )
-from aduan_notifier.domain.policy import Reach, Template, reach, template_for
+from aduan_notifier.domain.policy import Reach, Template, reach, template_for, template_for_event
 from aduan_notifier.domain.routing import (
     DM_TRANSPORTS,
     Contact,
@@ -52,6 +52,7 @@ __all__ = [
     "render",
     "sms_segments",
     "template_for",
+    "template_for_event",
     "tracking_url",
     "window_open",
 ]

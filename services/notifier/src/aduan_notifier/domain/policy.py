@@ -47,6 +47,22 @@ def template_for(from_status: ReportStatus | None, to_status: ReportStatus) -> T
     return _DIRECT.get(to_status)
 
 
+def template_for_event(
+    from_status: ReportStatus | None,
+    to_status: ReportStatus,
+    primary_status: ReportStatus | None = None,
+) -> Template | None:
+    """Like `template_for`, and a merged report follows its primary: when the primary moves
+    on, workflow records `merged -> merged` with the primary's new status, and the merged
+    reporter hears what the primary's reporter hears (SPEC: merged reporters stay informed)."""
+    if from_status is ReportStatus.MERGED and to_status is ReportStatus.MERGED:
+        # Re-pointing to a new primary (no news for the reporter) carries no usable status.
+        if primary_status is None or primary_status is ReportStatus.MERGED:
+            return None
+        return template_for(None, primary_status)
+    return template_for(from_status, to_status)
+
+
 class Reach(StrEnum):
     """Whether a reporter can be told about a change now."""
 

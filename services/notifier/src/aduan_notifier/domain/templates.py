@@ -14,7 +14,7 @@ from typing import Literal
 from aduan_contracts.enums import Channel
 from aduan_contracts.events import ReportStatusChanged
 from aduan_notifier.domain.channels import PUBLIC_CHANNELS, ChannelFamily, family_of
-from aduan_notifier.domain.policy import Template, template_for
+from aduan_notifier.domain.policy import Template, template_for_event
 
 __all__ = [
     "Language",
@@ -205,7 +205,7 @@ def compose(
     Everything comes from the status event itself (receipt code, channel), so a message
     never waits for intake's event to arrive first.
     """
-    template = template_for(event.from_status, event.to_status)
+    template = template_for_event(event.from_status, event.to_status, event.primary_status)
     if template is None:
         return None
     return render(
