@@ -9,11 +9,9 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,32 +33,13 @@ from aduan_contracts.events import (
 from aduan_contracts.topics import NOTIFICATIONS, REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_notifier.sinks import HttpSink, Recorded
+from aduan_testing.helpers import eventually, free_port
 from aduan_testing.plugin import Isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 REPORTS = 6
 TOKEN = "crash-test-push-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        try:
-            last = await probe()
-            if last:
-                return last
-        except httpx.HTTPError as exc:
-            last = exc
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def start_notifier(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

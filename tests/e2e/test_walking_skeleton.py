@@ -4,14 +4,12 @@ privacy gateway, shown by the portal, and acknowledged to the reporter by the no
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from aduan_gateway.auth import issue_access_token
+from aduan_testing.helpers import eventually, free_port
 from aduan_testing.plugin import Isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
@@ -38,12 +37,6 @@ REPORTER_NAME = "Siti Rahmawati"
 REPORTER_EMAIL = "siti.rahma@example.org"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Platform:
     urls: dict[str, str]
@@ -52,21 +45,6 @@ class Platform:
 
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs.values())
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    """Poll until `probe` returns something truthy; the platform is asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        try:
-            last = await probe()
-            if last:
-                return last
-        except httpx.HTTPError as exc:
-            last = exc
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest_asyncio.fixture

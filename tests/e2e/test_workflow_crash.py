@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -39,6 +38,7 @@ from aduan_contracts.topics import (
     TopicSpec,
 )
 from aduan_contracts.values import Actor
+from aduan_testing.helpers import free_port
 from aduan_testing.plugin import Isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -47,12 +47,6 @@ REPORTS = 40
 ADMIN = Actor(id="u-admin", role=Role.TICKET_ADMIN)
 OFFICER = Actor(id="u-off", role=Role.AGENCY_OFFICER, agency_id="dbm", display_name="Budi")
 VALIDATOR = Actor(id="u-val", role=Role.VALIDATOR, display_name="Sari")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Workflow:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from starlette.routing import Route
 from aduan_intake.background import IntakeRuntime
 from aduan_intake.bootstrap import build
 from aduan_intake.config import Settings
+from aduan_testing.helpers import free_port
 from aduan_testing.plugin import Isolation
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -40,12 +40,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,18 +27,13 @@ from aduan_notifier.adapters import (
 from aduan_notifier.config import Settings
 from aduan_notifier.domain import Route, Template, Transport, family_of_transport, render
 from aduan_notifier.sinks import HttpSink, MailSink, Recorded
+from aduan_testing.helpers import free_port
 
 pytestmark = pytest.mark.integration
 
 CODE = "ADU-7K3M-9QXZ"
 PORTAL = "https://aduan.example.go.id"
 KEY = "0b6f6f0e-4a43-5d0c-9f4e-1f3c2b1a0d99"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +49,7 @@ from aduan_notifier.config import Settings
 from aduan_notifier.sinks import HttpSink, MailSink, Recorded
 from aduan_notifier.tables import DELIVERY_ATTEMPTS, PENDING, RECIPIENTS
 from aduan_notifier.tables import REPORTER_KEYS as KEYS
+from aduan_testing.helpers import eventually, free_port
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -59,12 +59,6 @@ PORTAL = "https://aduan.example.go.id"
 REPORT_TEXT = "Lampu jalan mati di depan rumah saya, Jl. Melati 7."
 PHONE, PHONE_E164 = "081234567890", "+6281234567890"
 TOKEN = "test-provider-token-1234"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class World:
@@ -185,15 +179,6 @@ async def world(isolated: Isolation) -> AsyncIterator[World]:
         w = World(isolated, runtime, client, producer, http, mail)
         http.responder = w.respond
         yield w
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 30) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if result := await probe():
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def read_topic(bootstrap: str, topic: str, settle: float = 2.0) -> list[Any]:

@@ -3,7 +3,6 @@ withdrawal removes it, a redelivered or stale event is not applied again."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.bootstrap import build
 from aduan_portal.config import Settings
 from aduan_portal.tables import INBOX
+from aduan_testing.helpers import eventually
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -76,15 +76,6 @@ async def portal(isolated: Isolation) -> AsyncIterator[Portal]:
     finally:
         await producer.stop()
         await runtime.stop()
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 30) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if result := await probe():
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def published(report_id: uuid.UUID, text: str, at: datetime, **kw: Any) -> PublicReportPublished:
