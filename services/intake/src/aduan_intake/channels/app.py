@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_intake.channels.common import (
+    AUTHENTICATED_FILING_ERRORS,
     ChannelContext,
-    FieldError,
     FiledReceipt,
-    ProblemBody,
     field_error,
     key_matches,
     problem,
@@ -108,14 +107,7 @@ def router(ctx: ChannelContext) -> APIRouter:
         response_model=FiledReceipt,
         responses={
             200: {"model": FiledReceipt, "description": "already filed (a retry)"},
-            400: {"model": ProblemBody},
-            401: {"model": ProblemBody},
-            403: {"model": ProblemBody},
-            409: {"model": ProblemBody},
-            413: {"model": ProblemBody},
-            415: {"model": ProblemBody},
-            422: {"model": FieldError},
-            429: {"model": ProblemBody},
+            **AUTHENTICATED_FILING_ERRORS,
         },
     )
     async def submit_app_report(request: Request) -> Response:

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
@@ -24,6 +24,7 @@ from aduan_intake.ratelimit import FixedWindowLimiter
 from aduan_kit.logging import get_logger
 
 __all__ = [
+    "AUTHENTICATED_FILING_ERRORS",
     "BodyTooLarge",
     "ChannelContext",
     "FieldError",
@@ -105,6 +106,19 @@ class WebhookAnswer(BaseModel):
     ignored: list[Ignored] = []
     # Photos left out of a filed report (unsupported type, too big, unreadable).
     notes: list[str] = []
+
+
+# The error answers every authenticated filing endpoint documents (app, staff entry).
+AUTHENTICATED_FILING_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ProblemBody},
+    401: {"model": ProblemBody},
+    403: {"model": ProblemBody},
+    409: {"model": ProblemBody},
+    413: {"model": ProblemBody},
+    415: {"model": ProblemBody},
+    422: {"model": FieldError},
+    429: {"model": ProblemBody},
+}
 
 
 def field_error(exc: InvalidField) -> JSONResponse:

@@ -22,10 +22,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from aduan_contracts.enums import Channel, Privacy, Role
 from aduan_contracts.values import Actor
 from aduan_intake.channels.common import (
+    AUTHENTICATED_FILING_ERRORS,
     ChannelContext,
-    FieldError,
     FiledReceipt,
-    ProblemBody,
     field_error,
     problem,
     rate_limited,
@@ -153,14 +152,7 @@ def router(ctx: ChannelContext) -> APIRouter:
         response_model=FiledReceipt,
         responses={
             200: {"model": FiledReceipt, "description": "already entered (resubmitted)"},
-            400: {"model": ProblemBody},
-            401: {"model": ProblemBody},
-            403: {"model": ProblemBody},
-            409: {"model": ProblemBody},
-            413: {"model": ProblemBody},
-            415: {"model": ProblemBody},
-            422: {"model": FieldError},
-            429: {"model": ProblemBody},
+            **AUTHENTICATED_FILING_ERRORS,
         },
     )
     async def enter_report(request: Request) -> Response:
