@@ -13,6 +13,7 @@ help: ## list the targets
 deps: ## install uv (pinned) and every Python dependency from uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@uv sync --frozen --quiet
+	@deploy/scripts/assets.sh
 
 up: deps ## start Kafka, PostgreSQL, Redis and the five services; print their URLs
 	@deploy/scripts/infra.sh up
@@ -36,6 +37,7 @@ topics: deps ## create the Kafka topics from libs/contracts (idempotent)
 
 test: deps ## the whole suite on real Kafka, PostgreSQL and Redis (fails if that layer is skipped)
 	@deploy/scripts/infra.sh up
+	@deploy/scripts/browser.sh
 	ADUAN_REQUIRE_REAL=1 uv run --frozen pytest
 
 test-unit: deps ## unit tests only (no infrastructure)

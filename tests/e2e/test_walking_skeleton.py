@@ -4,13 +4,8 @@ privacy gateway, shown by the portal, and acknowledged to the reporter by the no
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,88 +14,22 @@ import pytest
 import pytest_asyncio
 
 from aduan_gateway.auth import issue_access_token
-from aduan_testing.helpers import eventually, free_port
+from aduan_testing.helpers import eventually
+from aduan_testing.platform import Platform, running_platform
 from aduan_testing.plugin import Isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
-SERVICES = {
-    "gateway": "aduan_gateway",
-    "intake": "aduan_intake",
-    "workflow": "aduan_workflow",
-    "notifier": "aduan_notifier",
-    "portal": "aduan_portal",
-}
-JWT_SECRET = "e2e-secret-" + uuid.uuid4().hex
 PHONE = "081234567890"
 REPORTER_NAME = "Siti Rahmawati"
 REPORTER_EMAIL = "siti.rahma@example.org"
 
 
-@dataclass
-class Platform:
-    urls: dict[str, str]
-    procs: dict[str, subprocess.Popen[bytes]]
-    logs: dict[str, Path]
-
-    def log_text(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.logs.values())
-
-
 @pytest_asyncio.fixture
 async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platform]:
-    ports = {name: free_port() for name in SERVICES}
-    env = dict(os.environ)
-    for name in SERVICES:
-        p = f"ADUAN_{name.upper()}_"
-        env |= {
-            p + "KAFKA_BOOTSTRAP_SERVERS": isolated.kafka,
-            p + "DATABASE_URL": isolated.database(name),
-            p + "REDIS_URL": isolated.redis_url,
-            p + "REDIS_PREFIX": f"{isolated.redis_prefix}{name}:",
-            p + "TOPIC_NAMESPACE": isolated.namespace,
-            p + "PORT": str(ports[name]),
-            p + "ENVIRONMENT": "test",
-            p + "LOG_LEVEL": "INFO",
-        }
-    env["ADUAN_GATEWAY_JWT_SECRET"] = JWT_SECRET
-    env["ADUAN_NOTIFIER_PORTAL_BASE_URL"] = f"http://127.0.0.1:{ports['portal']}"
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    logs: dict[str, Path] = {}
-    for name, module in SERVICES.items():
-        logs[name] = tmp_path / f"{name}.log"
-        with logs[name].open("wb") as out:
-            procs[name] = subprocess.Popen(
-                [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    plat = Platform(urls=urls, procs=procs, logs=logs)
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            for name, url in urls.items():
-
-                async def healthy(name: str = name, url: str = url) -> bool:
-                    if procs[name].poll() is not None:
-                        raise AssertionError(f"{name} exited:\n{logs[name].read_text()[-3000:]}")
-                    return (await client.get(f"{url}/health")).status_code == 200
-
-                await eventually(healthy, f"{name} /health", timeout=120)
+    # The shared launcher also checks that every service shuts down cleanly on SIGTERM.
+    async with running_platform(isolated, tmp_path) as plat:
         yield plat
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in procs.items():
-            try:
-                code = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise AssertionError(f"{name} ignored SIGTERM for 30 s") from None
-            # uvicorn finishes the lifespan shutdown, then re-raises SIGTERM (exit -15).
-            log = logs[name].read_text()
-            assert code in (0, -signal.SIGTERM), f"{name} exited {code}:\n{log[-2000:]}"
-            assert "Application shutdown complete" in log, f"{name} did not shut down cleanly"
 
 
 async def test_one_report_through_all_five_services(platform: Platform) -> None:
@@ -175,7 +104,9 @@ async def test_one_report_through_all_five_services(platform: Platform) -> None:
         assert view["confidentiality_label"]
 
         async def private_known() -> Any:
-            token = issue_access_token(JWT_SECRET, "val-1", "validator", name="Validator Satu")
+            token = issue_access_token(
+                platform.jwt_secret, "val-1", "validator", name="Validator Satu"
+            )
             resp = await client.get(
                 f"{u['gateway']}/v1/reports/{private_id}",
                 headers={"Authorization": f"Bearer {token}"},

@@ -18,6 +18,7 @@ from aduan_contracts.values import (
     Actor,
     EvidenceCheck,
     FollowUp,
+    GeoPoint,
     Location,
     PhotoRef,
     ReceiptCode,
@@ -241,6 +242,11 @@ class PublicReportPublished(Envelope):
     confidentiality_label: str
     timeline: tuple[PublicTimelineEntry, ...] = ()
     completed_hours: float | None = None
+    coarse_point: GeoPoint | None = Field(
+        default=None,
+        description="the report's point snapped to a 0.01 degree grid (about 1 km), for the "
+        "public map; never the precise point (SPEC privacy rule 6)",
+    )
 
 
 class PublicReportWithdrawn(Envelope):

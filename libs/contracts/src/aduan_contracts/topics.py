@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aduan_contracts.commands import WorkflowCommand
+from aduan_contracts.commands import RoutingCommand, WorkflowCommand
 from aduan_contracts.events import (
     CommandReply,
     NotificationEvent,
@@ -30,6 +30,7 @@ __all__ = [
     "PUBLIC_REPORTS",
     "REPORTER_KEYS",
     "REPORT_INTAKE",
+    "ROUTING_COMMANDS",
     "SLA_EVENTS",
     "STATUS_CHANGED",
     "WORKFLOW_COMMANDS",
@@ -113,6 +114,15 @@ COMMAND_REPLIES = TopicSpec(
     retention_ms=1 * DAY_MS,
     description="Verdicts on commands, correlated by correlation id.",
 )
+ROUTING_COMMANDS = TopicSpec(
+    "workflow.routing-commands.v1",
+    RoutingCommand,
+    owner="workflow",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+    description="Category -> agency routing rule changes from the gateway's category "
+    "catalogue, keyed by category.",
+)
 PUBLIC_REPORTS = TopicSpec(
     "gateway.public-reports.v1",
     PublicReportEvent,
@@ -145,6 +155,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     PUBLIC_REPORTS,
     ERASURE_REQUESTS,
     NOTIFICATIONS,
+    ROUTING_COMMANDS,
 )
 
 

@@ -61,9 +61,11 @@ async def _drop_databases(admin_url: str, prefix: str) -> None:
         await conn.close()
 
 
-@pytest_asyncio.fixture
-async def isolated(infra: Infra) -> AsyncIterator[Isolation]:
-    """A unique topic namespace (topics created), database name and Redis prefix."""
+@contextlib.asynccontextmanager
+async def isolation(infra: Infra) -> AsyncIterator[Isolation]:
+    """A unique topic namespace (topics created), database name and Redis prefix, removed
+    afterwards. The `isolated` fixture is this per test; a module-scoped fixture (one
+    platform shared by a module's tests, as in tests/browser) enters it itself."""
     suffix = uuid.uuid4().hex[:10]
     namespace = f"t{suffix}"
     # Two partitions per topic: enough to catch ordering assumptions across partitions,
@@ -78,13 +80,22 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolation]:
         kafka=infra.kafka,
         redis_url=infra.redis_url,
     )
-    yield iso
-    admin = base.set(drivername="postgresql", database="postgres")
-    await _drop_databases(admin.render_as_string(hide_password=False), db_name)
-    # Best effort (a broker test may have stopped it). Left behind, test partitions pile up
-    # across runs until the single local broker runs out of heap and fences itself.
-    with contextlib.suppress(Exception):
-        await delete_namespace_topics(infra.kafka, namespace)
+    try:
+        yield iso
+    finally:
+        admin = base.set(drivername="postgresql", database="postgres")
+        await _drop_databases(admin.render_as_string(hide_password=False), db_name)
+        # Best effort (a broker test may have stopped it). Left behind, test partitions pile
+        # up across runs until the single local broker runs out of heap and fences itself.
+        with contextlib.suppress(Exception):
+            await delete_namespace_topics(infra.kafka, namespace)
+
+
+@pytest_asyncio.fixture
+async def isolated(infra: Infra) -> AsyncIterator[Isolation]:
+    """A unique topic namespace (topics created), database name and Redis prefix."""
+    async with isolation(infra) as iso:
+        yield iso
 
 
 # --- CI guard -------------------------------------------------------------------------------

@@ -1,122 +1,314 @@
-"""HTTP routes: public pages (HTML) and the same data as JSON. Thin: parse, query, render."""
+"""HTTP routes: public pages (HTML), the same data as JSON, the map data, the open-data
+downloads and the track page. Thin: parse, query, render."""
 
 from __future__ import annotations
 
-import contextlib
-import uuid
+import json
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Row, or_, select
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from aduan_contracts.enums import ReportStatus
 from aduan_kit.runtime import ServiceRuntime
-from aduan_portal.domain import PublicReport, PublicTimelineStep, pick_language
-from aduan_portal.rendering import STATIC_DIR, render_index, render_not_found, render_report
-from aduan_portal.tables import PUBLIC_REPORTS
+from aduan_portal.config import Settings
+from aduan_portal.domain import (
+    Filters,
+    Language,
+    PublicReport,
+    month_name,
+    parse_filters,
+    pick_language,
+    shown_status_label,
+    ui_strings,
+)
+from aduan_portal.domain.opendata import to_csv, to_geojson
+from aduan_portal.public_gateway import RECEIPT_CODE, PublicGateway
+from aduan_portal.readmodel import ReadModel
+from aduan_portal.rendering import (
+    STATIC_DIR,
+    VENDOR_LEAFLET,
+    IndexExtras,
+    MapConfig,
+    render_index,
+    render_not_found,
+    render_open_data,
+    render_report,
+    render_stats,
+    render_track,
+)
 
 __all__ = ["api_router"]
 
 Lang = Annotated[str | None, Query(description="`en` for English; Indonesian otherwise")]
+Page = Annotated[int, Query(ge=1, le=10_000)]
+# Documented for the OpenAPI page; the values are read from the query string by
+# `parse_filters` (invalid ones are ignored with a notice instead of failing the page).
+_FILTER_DOC = (
+    "Filters (all optional): category, agency, status, area (contains), "
+    "from / to (YYYY-MM, inclusive month range)."
+)
+_HTML_NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _to_model(row: Row[Any]) -> PublicReport:
-    return PublicReport(
-        report_id=row.report_id,
-        public_id=row.public_id,
-        title=row.title,
-        text=row.text,
-        category=row.category,
-        agency_id=row.agency_id,
-        status=ReportStatus(row.status),
-        status_label=row.status_label,
-        channel=row.channel,
-        area=row.area,
-        month=row.month,
-        confidentiality_label=row.confidentiality_label,
-        timeline=tuple(PublicTimelineStep.model_validate(t) for t in row.timeline),
+def _tile_origin(template: str) -> str:
+    """The tile server's origin for the CSP (`{s}` subdomains become a wildcard)."""
+    parts = urlsplit(template.replace("{s}", "*"))
+    if parts.scheme in ("http", "https") and parts.netloc and "{" not in parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return "https:"
+
+
+def security_headers(tile_url: str) -> dict[str, str]:
+    """Public pages load nothing from elsewhere but map tiles, and run no inline script."""
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"img-src 'self' data: {_tile_origin(tile_url)}; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+
+
+def _filters(request: Request) -> tuple[Filters, list[str]]:
+    return parse_filters(dict(request.query_params))
+
+
+def _link(path: str, lang: Language, **params: str) -> str:
+    query = {k: v for k, v in params.items() if v}
+    if lang != "id":
+        query["lang"] = lang
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+def _static(path: Path, media_type: str) -> Response:
+    return Response(
+        path.read_bytes(), media_type=media_type, headers={"Cache-Control": "public, max-age=3600"}
     )
 
 
-def api_router(runtime: ServiceRuntime, page_size: int) -> APIRouter:
+def api_router(
+    runtime: ServiceRuntime, page_size: int, settings: Settings | None = None
+) -> APIRouter:
+    settings = settings or Settings()
     router = APIRouter()
-    css = (STATIC_DIR / "portal.css").read_text()
+    model = ReadModel(lambda: runtime.sessions)
+    page_headers = security_headers(settings.map_tile_url)
 
-    async def list_reports(
-        page: int, status: ReportStatus | None
-    ) -> tuple[list[PublicReport], bool]:
-        query = select(PUBLIC_REPORTS).where(PUBLIC_REPORTS.c.withdrawn.is_(False))
-        if status is not None:
-            query = query.where(PUBLIC_REPORTS.c.status == status.value)
-        query = (
-            query.order_by(PUBLIC_REPORTS.c.updated_at.desc(), PUBLIC_REPORTS.c.report_id)
-            .offset((page - 1) * page_size)
-            .limit(page_size + 1)  # one extra row tells whether there is a next page
-        )
-        async with runtime.sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [_to_model(r) for r in rows[:page_size]], len(rows) > page_size
-
-    async def find(public_id: str) -> PublicReport | None:
-        # The gateway's public id, or the report id itself (links built from a report id).
-        match = PUBLIC_REPORTS.c.public_id == public_id
-        with contextlib.suppress(ValueError):
-            match = or_(match, PUBLIC_REPORTS.c.report_id == uuid.UUID(public_id))
-        query = (
-            select(PUBLIC_REPORTS)
-            .where(match, PUBLIC_REPORTS.c.withdrawn.is_(False))
-            .order_by(PUBLIC_REPORTS.c.updated_at.desc())
-            .limit(1)
-        )
-        async with runtime.sessions() as session:
-            row = (await session.execute(query)).first()
-        return _to_model(row) if row is not None else None
-
-    @router.get("/", response_class=HTMLResponse, tags=["pages"])
-    async def index(
-        lang: Lang = None,
-        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-        status: ReportStatus | None = None,
+    def html(
+        content: str, status_code: int = 200, headers: dict[str, str] | None = None
     ) -> HTMLResponse:
-        """List of public reports, newest first."""
-        reports, has_next = await list_reports(page, status)
-        language = pick_language(lang)
         return HTMLResponse(
-            render_index(reports, language, page, has_next, status.value if status else None)
+            content, status_code=status_code, headers={**page_headers, **(headers or {})}
         )
+
+    gateway = PublicGateway(settings.gateway_url, settings.track_timeout_s)
+
+    def map_config() -> MapConfig:
+        # Checked per request: `deploy/scripts/assets.sh` may run after the portal started.
+        available = (VENDOR_LEAFLET / "leaflet.js").is_file() and (
+            VENDOR_LEAFLET / "leaflet.css"
+        ).is_file()
+        return MapConfig(
+            available=available,
+            tile_url=settings.map_tile_url,
+            attribution=settings.map_tile_attribution,
+            center_lat=settings.map_center_lat,
+            center_lon=settings.map_center_lon,
+            zoom=settings.map_zoom,
+        )
+
+    async def category_names(lang: Language) -> dict[str, str]:
+        names = await gateway.category_names()
+        return {code: (c.name_en if lang == "en" else c.name_id) for code, c in names.items()}
+
+    @router.get("/", response_class=HTMLResponse, tags=["pages"], description=_FILTER_DOC)
+    async def index(request: Request, lang: Lang = None, page: Page = 1) -> HTMLResponse:
+        """Public reports with filters, a map and the open-data links, newest first."""
+        language = pick_language(lang)
+        filters, ignored = _filters(request)
+        reports, total = await model.page(filters, page, page_size)
+        extras = IndexExtras(
+            total=total,
+            page_size=page_size,
+            ignored=ignored,
+            choices=await model.choices(),
+            category_names=await category_names(language),
+            map=map_config(),
+        )
+        return html(render_index(reports, language, page, filters=filters, extras=extras))
 
     @router.get("/reports/{public_id}", response_class=HTMLResponse, tags=["pages"])
-    async def report_page(public_id: str, request: Request, lang: Lang = None) -> HTMLResponse:
-        """One public report: text, status, area, month, confidentiality label, timeline."""
+    async def report_page(
+        public_id: str, request: Request, lang: Lang = None, page: Page = 1
+    ) -> HTMLResponse:
+        """One public report: text, status, area, month, confidentiality label, timeline.
+        The list's filters (and page) in the query string come back on the "back" link."""
         language = pick_language(lang)
-        report = await find(public_id)
+        report = await model.find(public_id)
         if report is None:
-            return HTMLResponse(render_not_found(language, request.url.path), status_code=404)
-        return HTMLResponse(render_report(report, language))
+            return html(render_not_found(language, request.url.path), status_code=404)
+        filters, _ = _filters(request)
+        back = {**filters.params(), **({"page": str(page)} if page > 1 else {})}
+        names = await category_names(language)
+        name = names.get(report.category) if report.category else None
+        return html(render_report(report, language, back, name))
 
-    @router.get("/api/reports", tags=["api"])
-    async def reports_json(
-        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-        status: ReportStatus | None = None,
-    ) -> list[PublicReport]:
+    @router.get("/api/reports", tags=["api"], description=_FILTER_DOC)
+    async def reports_json(request: Request, page: Page = 1) -> list[PublicReport]:
         """Public reports as JSON, newest first."""
-        reports, _ = await list_reports(page, status)
+        filters, _ = _filters(request)
+        reports, _ = await model.page(filters, page, page_size)
         return reports
 
     @router.get("/api/reports/{public_id}", tags=["api"])
     async def report_json(public_id: str) -> PublicReport:
         """One public report as JSON."""
-        report = await find(public_id)
+        report = await model.find(public_id)
         if report is None:
             raise HTTPException(status_code=404, detail="report not found")
         return report
 
+    @router.get("/api/map.geojson", tags=["api"], description=_FILTER_DOC)
+    async def map_geojson(request: Request, lang: Lang = None) -> Response:
+        """Map markers: reports with a coarse point (0.01° grid), same filters as the list."""
+        language = pick_language(lang)
+        filters, _ = _filters(request)
+        untitled = ui_strings(language)["untitled"]
+        features = []
+        for row in await model.rows(filters, located_only=True):
+            status = ReportStatus(row["status"])
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+                    "properties": {
+                        "public_id": row["public_id"],
+                        "title": row["title"] or untitled,
+                        "status": status.value,
+                        "status_label": shown_status_label(status, row["status_label"], language),
+                        "month": row["month"],
+                        "month_label": month_name(row["month"], language),
+                        "url": _link(
+                            f"/reports/{quote(row['public_id'], safe='')}",
+                            language,
+                            **filters.params(),
+                        ),
+                    },
+                }
+            )
+        body = {"type": "FeatureCollection", "features": features}
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")
+
+    @router.get("/stats", response_class=HTMLResponse, tags=["pages"])
+    async def stats_page(lang: Lang = None) -> HTMLResponse:
+        """Reports per channel, agency and category, share completed, median time to
+        completion, and reports per month, as SVG charts with data tables."""
+        language = pick_language(lang)
+        return html(render_stats(await model.stats(), language, await category_names(language)))
+
+    @router.get("/track", response_class=HTMLResponse, tags=["pages"], response_model=None)
+    async def track_form(
+        lang: Lang = None, code: Annotated[str | None, Query(max_length=200)] = None
+    ) -> HTMLResponse | RedirectResponse:
+        """The "track my report" form; a submitted code goes to /track/{code}."""
+        language = pick_language(lang)
+        if code is None or not code.strip():
+            return html(render_track(language))
+        cleaned = code.strip().upper()
+        if not RECEIPT_CODE.match(cleaned):
+            message = ui_strings(language)["track_invalid"]
+            return html(render_track(language, code.strip()[:32], message=message), status_code=400)
+        return RedirectResponse(_link(f"/track/{cleaned}", language), status_code=303)
+
+    @router.get("/track/{receipt_code}", response_class=HTMLResponse, tags=["pages"])
+    async def track_page(receipt_code: str, request: Request, lang: Lang = None) -> HTMLResponse:
+        """Status and timeline of a report by its receipt code (asked of the gateway)."""
+        language = pick_language(lang)
+        t = ui_strings(language)
+        code = receipt_code.strip().upper()
+        if not RECEIPT_CODE.match(code):
+            return html(
+                render_track(language, code[:32], message=t["track_invalid"]), status_code=400
+            )
+        peer = request.client.host if request.client is not None else None
+        chain = ", ".join(h for h in (request.headers.get("x-forwarded-for"), peer) if h)
+        outcome = await gateway.track(code, forwarded_for=chain or None)
+        if outcome.kind == "found":
+            body = render_track(language, code, outcome.report)
+            return html(body, headers=_HTML_NO_STORE)
+        if outcome.kind == "unknown":
+            return html(render_track(language, code, message=t["track_unknown"]), status_code=404)
+        if outcome.kind == "limited":
+            return html(
+                render_track(language, code, message=t["track_limited"]),
+                status_code=429,
+                headers={"Retry-After": "60"},
+            )
+        # The form stays on the page so the reader can simply try again later.
+        return html(
+            render_track(language, code, message=t["track_unavailable"]),
+            status_code=503,
+            headers={"Retry-After": "30"},
+        )
+
+    @router.get("/open-data", response_class=HTMLResponse, tags=["pages"])
+    async def open_data(request: Request, lang: Lang = None) -> HTMLResponse:
+        """The downloads and what their columns mean."""
+        filters, _ = _filters(request)
+        return html(render_open_data(pick_language(lang), filters))
+
+    async def export_rows(request: Request, filters: Filters) -> list[dict[str, Any]]:
+        base = str(request.base_url).rstrip("/")
+        rows = await model.rows(filters)
+        for row in rows:
+            row["url"] = f"{base}/reports/{quote(row['public_id'], safe='')}"
+        return rows
+
+    @router.get("/open-data/reports.csv", tags=["open data"], description=_FILTER_DOC)
+    async def export_csv(request: Request) -> Response:
+        """Public reports as CSV (UTF-8, header row; columns on /open-data)."""
+        filters, _ = _filters(request)
+        body = to_csv(await export_rows(request, filters))
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="aduan-reports.csv"'},
+        )
+
+    @router.get("/open-data/reports.geojson", tags=["open data"], description=_FILTER_DOC)
+    async def export_geojson(request: Request) -> Response:
+        """Public reports as a GeoJSON FeatureCollection (coarse points only)."""
+        filters, _ = _filters(request)
+        body = to_geojson(await export_rows(request, filters))
+        return Response(
+            json.dumps(body, ensure_ascii=False),
+            media_type="application/geo+json",
+            headers={"Content-Disposition": 'attachment; filename="aduan-reports.geojson"'},
+        )
+
     @router.get("/static/portal.css", include_in_schema=False)
     async def stylesheet() -> Response:
         """The portal's stylesheet."""
-        return Response(
-            css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
-        )
+        return _static(STATIC_DIR / "portal.css", "text/css")
+
+    @router.get("/static/map.js", include_in_schema=False)
+    async def map_script() -> Response:
+        """The map's script (progressive enhancement)."""
+        return _static(STATIC_DIR / "map.js", "text/javascript")
+
+    @router.get("/static/vendor/leaflet/{path:path}", include_in_schema=False)
+    async def leaflet(path: str) -> FileResponse:
+        """Leaflet as installed by deploy/scripts/assets.sh; 404 when it is not."""
+        root = VENDOR_LEAFLET.resolve()
+        target = (root / path).resolve()
+        # Only files inside the vendor folder; never the integrity stamp or anything above.
+        if not target.is_relative_to(root) or not target.is_file() or target.name.startswith("."):
+            raise HTTPException(status_code=404, detail="not found")
+        return FileResponse(target, headers={"Cache-Control": "public, max-age=86400"})
 
     return router

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.api import api_router
 from aduan_portal.config import Settings
+from aduan_portal.console import install_console
 from aduan_portal.handlers import register_handlers
 
 __all__ = ["build"]
 
 
-def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+def build(
+    settings: Settings | None = None,
+    gateway_transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[FastAPI, ServiceRuntime]:
+    """`gateway_transport` replaces the network under the officer console's gateway client
+    (tests put an in-process gateway there); by default it talks HTTP to `gateway_url`."""
     settings = settings or Settings()
     # No outbox: the portal only reads; it publishes nothing.
     runtime = ServiceRuntime(settings, migrations="aduan_portal:migrations", outbox=None)
     register_handlers(runtime)
     app = runtime.create_app(title="Aduan portal", version="0.1.0")
-    app.include_router(api_router(runtime, settings.page_size))
+    app.include_router(api_router(runtime, settings.page_size, settings))
+    # The officer console (/console): its routes, and its gateway client in the lifespan.
+    install_console(app, runtime, settings, gateway_transport)
     return app, runtime

@@ -17,3 +17,27 @@ class Settings(ServiceSettings):
     port: int = 8080
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan_portal"
     page_size: int = Field(default=50, ge=1, le=500)
+
+    # --- officer console (aduan_portal.console) and "track my report" ----------------------
+    # The privacy gateway's HTTP API: the console's only source of report data.
+    gateway_url: str = "http://127.0.0.1:8000"
+    gateway_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    # How long an idle console session lives in Redis (each request extends it).
+    console_session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    # Secure cookies need HTTPS; local `make up` serves plain HTTP, production sets this.
+    console_cookie_secure: bool = False
+    # Per photo the console accepts before forwarding to the gateway (which checks again).
+    console_max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    # --- public portal: map and "track my report" -------------------------------------------
+    # Any XYZ tile server; the page works without tiles (markers on a blank background).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
+    # Where the map opens when no report has a point (Jakarta).
+    map_center_lat: float = Field(default=-6.2, ge=-90, le=90)
+    map_center_lon: float = Field(default=106.82, ge=-180, le=180)
+    map_zoom: int = Field(default=11, ge=1, le=18)
+    # The public track page waits this long for the gateway, then says it is unavailable.
+    track_timeout_s: float = Field(default=5.0, gt=0, le=60)

@@ -22,6 +22,7 @@ from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
+from aduan_portal.domain import snap
 from aduan_portal.tables import INBOX
 from aduan_portal.tables import PUBLIC_REPORTS as TABLE
 
@@ -32,7 +33,20 @@ log = get_logger(__name__)
 CONSUMER = "portal.on_public_report"
 
 
+def _coarse(event: PublicReportPublished) -> tuple[float | None, float | None]:
+    """The event's `coarse_point` snapped to the public grid, or (None, None).
+
+    Read with getattr: the field is additive in the contract, and events published before
+    it existed have none."""
+    point = getattr(event, "coarse_point", None)
+    lat, lon = getattr(point, "lat", None), getattr(point, "lon", None)
+    if lat is None or lon is None:
+        return None, None
+    return snap(float(lat)), snap(float(lon))
+
+
 def _published_values(event: PublicReportPublished) -> dict[str, Any]:
+    lat, lon = _coarse(event)
     return {
         "report_id": event.report_id,
         "public_id": event.public_id,
@@ -49,6 +63,9 @@ def _published_values(event: PublicReportPublished) -> dict[str, Any]:
         "timeline": [t.model_dump(mode="json") for t in event.timeline],
         "withdrawn": False,
         "updated_at": event.occurred_at,
+        "completed_hours": event.completed_hours,
+        "coarse_lat": lat,
+        "coarse_lon": lon,
     }
 
 
@@ -70,6 +87,9 @@ def _tombstone_values(event: PublicReportWithdrawn) -> dict[str, Any]:
         "timeline": [],
         "withdrawn": True,
         "updated_at": event.occurred_at,
+        "completed_hours": None,
+        "coarse_lat": None,
+        "coarse_lon": None,
     }
 
 

@@ -6,7 +6,9 @@ database or a broker.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,19 +16,74 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from aduan_contracts.enums import ReportStatus
 from aduan_portal.domain import (
     LANGUAGES,
+    Filters,
     Language,
     PublicReport,
+    bar_chart,
     month_name,
     shown_status_label,
+    trend_chart,
     ui_strings,
 )
+from aduan_portal.domain.opendata import column_docs
 
-__all__ = ["STATIC_DIR", "render_index", "render_not_found", "render_report"]
+__all__ = [
+    "STATIC_DIR",
+    "VENDOR_LEAFLET",
+    "MapConfig",
+    "render_index",
+    "render_not_found",
+    "render_open_data",
+    "render_report",
+    "render_stats",
+    "render_track",
+]
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
+# Filled by deploy/scripts/assets.sh (git-ignored); without it the map says it is unavailable.
+VENDOR_LEAFLET = STATIC_DIR / "vendor" / "leaflet"
+
+_CHANNEL_NAMES: dict[str, dict[Language, str]] = {
+    "app": {"id": "Aplikasi", "en": "App"},
+    "web": {"id": "Situs web", "en": "Website"},
+    "email": {"id": "Surel", "en": "Email"},
+    "sms": {"id": "SMS", "en": "SMS"},
+    "whatsapp": {"id": "WhatsApp", "en": "WhatsApp"},
+    "x": {"id": "X", "en": "X"},
+    "facebook": {"id": "Facebook", "en": "Facebook"},
+    "instagram": {"id": "Instagram", "en": "Instagram"},
+    "lapor": {"id": "LAPOR!", "en": "LAPOR!"},
+    "call_centre": {"id": "Pusat panggilan", "en": "Call centre"},
+    "walk_in": {"id": "Datang langsung", "en": "Walk-in"},
+    "letter": {"id": "Surat", "en": "Letter"},
+    "open311": {"id": "Open311", "en": "Open311"},
+}
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """What the map script needs; `available` is False when Leaflet is not installed."""
+
+    available: bool
+    tile_url: str = ""
+    attribution: str = ""
+    center_lat: float = 0.0
+    center_lon: float = 0.0
+    zoom: int = 11
+
+
+@dataclass(frozen=True)
+class IndexExtras:
+    total: int | None = None
+    page_size: int = 50
+    ignored: Sequence[str] = ()
+    choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    category_names: Mapping[str, str] = field(default_factory=dict)
+    map: MapConfig = MapConfig(available=False)
 
 
 @cache
@@ -51,11 +108,19 @@ def _link(path: str, lang: Language, **params: Any) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
-def _common(lang: Language, path: str, **params: Any) -> dict[str, Any]:
+def _common(lang: Language, path: str, section: str = "", **params: Any) -> dict[str, Any]:
+    t = ui_strings(lang)
     return {
         "lang": lang,
-        "t": ui_strings(lang),
+        "t": t,
         "link": lambda p, **kw: _link(p, lang, **kw),
+        "section": section,
+        "nav": [
+            {"key": "reports", "href": _link("/", lang), "label": t["nav_reports"]},
+            {"key": "stats", "href": _link("/stats", lang), "label": t["nav_stats"]},
+            {"key": "track", "href": _link("/track", lang), "label": t["nav_track"]},
+            {"key": "open_data", "href": _link("/open-data", lang), "label": t["nav_open_data"]},
+        ],
         "switch": [
             {
                 "code": code,
@@ -68,30 +133,163 @@ def _common(lang: Language, path: str, **params: Any) -> dict[str, Any]:
     }
 
 
+def channel_name(channel: str, lang: Language) -> str:
+    return _CHANNEL_NAMES.get(channel, {}).get(lang, channel)
+
+
 def render_index(
     reports: Sequence[PublicReport],
     lang: Language,
     page: int = 1,
     has_next: bool = False,
     status: str | None = None,
+    *,
+    filters: Filters | None = None,
+    extras: IndexExtras | None = None,
 ) -> str:
+    extras = extras or IndexExtras()
+    if filters is None:
+        filters = Filters(status=ReportStatus(status) if status else None)
+    params = filters.params()
+    pages = None
+    if extras.total is not None:
+        pages = max(1, math.ceil(extras.total / extras.page_size))
+        has_next = page < pages
+    t = ui_strings(lang)
     return (
         _environment()
         .get_template("index.html")
         .render(
             reports=reports,
             page=page,
+            pages=pages,
             has_next=has_next,
-            status=status or "",
-            **_common(lang, "/", page=page if page > 1 else None, status=status),
+            total=extras.total,
+            filters=filters,
+            params=params,
+            ignored=list(extras.ignored),
+            choices=extras.choices,
+            category_names=extras.category_names,
+            statuses=[(s.value, shown_status_label(s, s.label_id, lang)) for s in ReportStatus],
+            map=extras.map,
+            result_count=(
+                t["result_count"].format(n=extras.total) if extras.total is not None else ""
+            ),
+            page_of=t["page_of"].format(page=page, pages=pages) if pages else "",
+            report_params={**params, **({"page": str(page)} if page > 1 else {})},
+            **_common(lang, "/", "reports", page=page if page > 1 else None, **params),
         )
     )
 
 
-def render_report(report: PublicReport, lang: Language) -> str:
+def render_report(
+    report: PublicReport,
+    lang: Language,
+    back: Mapping[str, str] | None = None,
+    category_name: str | None = None,
+) -> str:
     path = f"/reports/{report.public_id}"
-    return _environment().get_template("report.html").render(report=report, **_common(lang, path))
+    back = dict(back or {})
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(
+            report=report,
+            back=back,
+            category_name=category_name or report.category,
+            channel=channel_name(report.channel.value, lang),
+            **_common(lang, path, "reports", **back),
+        )
+    )
 
 
 def render_not_found(lang: Language, path: str) -> str:
     return _environment().get_template("not_found.html").render(**_common(lang, path))
+
+
+def _hours_text(hours: float | None, lang: Language) -> str:
+    t = ui_strings(lang)
+    if hours is None:
+        return t["no_completed"]
+    if hours >= 48:
+        return f"{hours / 24:.1f} {t['days']}".replace(".", "," if lang == "id" else ".")
+    return f"{hours:.1f} {t['hours']}".replace(".", "," if lang == "id" else ".")
+
+
+def render_stats(stats: Any, lang: Language, category_names: Mapping[str, str]) -> str:
+    """`stats` is a `readmodel.Stats` (typed loosely to keep rendering free of SQL)."""
+    t = ui_strings(lang)
+    unassigned = t["unassigned"]
+    channels = [(channel_name(c, lang), n) for c, n in stats.by_channel]
+    agencies = [(a or unassigned, n) for a, n in stats.by_agency]
+    categories = [(category_names.get(c, c) if c else unassigned, n) for c, n in stats.by_category]
+    months = [(m, n) for m, n in stats.by_month]
+    share = stats.share_completed
+    sections = [
+        ("by-channel", t["by_channel"], t["channel"], channels),
+        ("by-agency", t["by_agency"], t["agency"], agencies),
+        ("by-category", t["by_category"], t["category"], categories),
+    ]
+    return (
+        _environment()
+        .get_template("stats.html")
+        .render(
+            stats=stats,
+            share_text=(
+                f"{share * 100:.0f}% ({stats.completed}/{stats.total})"
+                if share is not None
+                else "—"
+            ),
+            median_text=_hours_text(stats.median_completed_hours, lang),
+            charts=[
+                {
+                    "id": cid,
+                    "title": title,
+                    "key": key,
+                    "rows": rows,
+                    "svg": bar_chart(cid, title, rows),
+                }
+                for cid, title, key, rows in sections
+            ],
+            trend={
+                "id": "trend",
+                "title": t["trend"],
+                "key": t["month"],
+                "rows": [(month_name(m, lang), n) for m, n in months],
+                "svg": trend_chart("trend", t["trend"], months),
+            },
+            **_common(lang, "/stats", "stats"),
+        )
+    )
+
+
+def render_track(
+    lang: Language,
+    code: str = "",
+    report: Any = None,
+    message: str | None = None,
+) -> str:
+    """`report` is a `public_gateway.TrackedReport` or None."""
+    path = f"/track/{code}" if report is not None else "/track"
+    return (
+        _environment()
+        .get_template("track.html")
+        .render(
+            code=code,
+            tracked=report,
+            message=message,
+            **_common(lang, path, "track"),
+        )
+    )
+
+
+def render_open_data(lang: Language, filters: Filters) -> str:
+    return (
+        _environment()
+        .get_template("open_data.html")
+        .render(
+            params=filters.params(),
+            columns=column_docs(lang),
+            **_common(lang, "/open-data", "open_data", **filters.params()),
+        )
+    )

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     MetaData,
     String,
     Table,
@@ -35,15 +36,21 @@ PUBLIC_REPORTS = Table(
     Column("public_id", String(64), nullable=False, index=True),
     Column("title", String(300), nullable=True),
     Column("text", Text, nullable=False),
-    Column("category", String(100), nullable=True),
-    Column("agency_id", String(64), nullable=True),
+    Column("category", String(100), nullable=True, index=True),
+    Column("agency_id", String(64), nullable=True, index=True),
     Column("status", String(32), nullable=False),
     Column("status_label", String(100), nullable=False),
     Column("channel", String(32), nullable=False),
     Column("area", String(200), nullable=True),
-    Column("month", String(7), nullable=False),
+    Column("month", String(7), nullable=False, index=True),
     Column("confidentiality_label", String(300), nullable=False),
     Column("timeline", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("withdrawn", Boolean, nullable=False, server_default=false()),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    # Hours from receipt to completion, for the median on /stats (null until completed).
+    Column("completed_hours", Float, nullable=True),
+    # The gateway's coarse point (0.01° grid, ~1 km), snapped again here: the map never
+    # shows a precise location even if a producer sent one (SPEC privacy rule 6).
+    Column("coarse_lat", Float, nullable=True),
+    Column("coarse_lon", Float, nullable=True),
 )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from aduan_gateway.api import api_router
 from aduan_gateway.api_actions import actions_router
 from aduan_gateway.api_auth import auth_router
+from aduan_gateway.api_console import console_router
 from aduan_gateway.api_open import open_router
 from aduan_gateway.api_reporter import reporter_router
 from aduan_gateway.commands import CommandBus
@@ -63,6 +64,13 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     app.state.gateway = gateway
     app.state.command_bus = gateway.bus
     app.state.blobs = FilesystemBlobStore(settings.blob_root)
-    for router in (api_router(), actions_router(), auth_router(), reporter_router(), open_router()):
+    for router in (
+        api_router(),
+        actions_router(),
+        auth_router(),
+        reporter_router(),
+        open_router(),
+        console_router(),
+    ):
         app.include_router(router)
     return app, runtime

@@ -6,6 +6,11 @@
                                                                    create a user (password
                                                                    from ADUAN_GATEWAY_NEW_PASSWORD
                                                                    or asked for)
+    demo-seed [--yes-this-is-a-demo]                               create demo agencies,
+                                                                   categories and users
+                                                                   (idempotent; refused unless
+                                                                   the flag or
+                                                                   ADUAN_GATEWAY_DEMO_SEED_ALLOWED=1)
     audit verify                                                   check the access log's
                                                                    hash chain; non-zero exit
                                                                    and the first bad row id
@@ -25,8 +30,10 @@ import sys
 from collections.abc import Sequence
 
 from aduan_contracts.enums import Role
+from aduan_contracts.topics import ROUTING_COMMANDS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.config import Settings
+from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV, seed_demo
 from aduan_gateway.identity import IdentityError, create_agency, create_user
 from aduan_gateway.readmodel import verify_access_log
 from aduan_kit.db import make_engine, make_sessionmaker, migrate, transaction
@@ -74,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     audit.add_parser("verify", help="verify the access log's hash chain")
+
+    demo = commands.add_parser("demo-seed", help="create demo data (never in production)")
+    demo.add_argument(
+        "--yes-this-is-a-demo",
+        action="store_true",
+        dest="demo_confirmed",
+        help=f"allow seeding (or set {SEED_ALLOWED_ENV}=1)",
+    )
     return parser
 
 
@@ -86,6 +101,18 @@ async def _with_db(settings: Settings, args: argparse.Namespace) -> int:
             async with transaction(sessions) as session:
                 created = await create_agency(session, args.agency_id, args.name)
             print(f"agency {args.agency_id} {'created' if created else 'already exists'}")
+            return 0
+        if args.command == "demo-seed":
+            topic = ROUTING_COMMANDS.qualified(settings.topic_namespace)
+            async with transaction(sessions) as session:
+                made = await seed_demo(session, topic)
+            for line in made:
+                print(f"created {line}")
+            print(
+                f"demo data: {len(made)} created"
+                + ("" if made else " (everything was already there)")
+                + f"; demo password: {DEMO_PASSWORD}"
+            )
             return 0
         if args.command == "user":
             password = os.environ.get("ADUAN_GATEWAY_NEW_PASSWORD") or getpass.getpass(
@@ -140,6 +167,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "demo-seed" and not (
+        args.demo_confirmed or os.environ.get(SEED_ALLOWED_ENV) == "1"
+    ):
+        # The demo password is public: seeding must be a deliberate act, never a default.
+        print(
+            f"refused: demo-seed creates accounts with a published password; pass "
+            f"--yes-this-is-a-demo or set {SEED_ALLOWED_ENV}=1",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command == "demo-seed" and settings.environment == "production":
+        print("refused: no demo data in production", file=sys.stderr)
+        return 2
     return asyncio.run(_with_db(settings, args))
 
 

@@ -51,6 +51,13 @@ class Settings(ServiceSettings):
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_photos_per_follow_up: int = Field(default=6, ge=1, le=20)
 
+    # "Track my report" lookups per client address per minute: a receipt code is short,
+    # so guessing them must be slow.
+    track_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # Peers whose X-Forwarded-For is believed (the portal calls track on a citizen's
+    # behalf and passes the citizen's address); anyone else is limited by their own.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+
     # How long the caller waits for workflow's verdict on a command before a 504.
     command_timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_grant_hours: int = Field(default=72, ge=1, le=24 * 30)

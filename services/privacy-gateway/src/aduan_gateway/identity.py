@@ -28,15 +28,19 @@ from aduan_gateway.tables import AGENCIES, REFRESH_TOKENS, USERS
 
 __all__ = [
     "STAFF_ROLES",
+    "Account",
     "IdentityError",
     "Tokens",
     "User",
     "create_agency",
     "create_user",
+    "list_agencies",
+    "list_users",
     "login",
     "refresh",
     "revoke",
     "revoke_family",
+    "set_active",
 ]
 
 # Reporters and the public never have accounts here: reporters prove themselves per report
@@ -231,3 +235,58 @@ async def revoke(session: AsyncSession, refresh_token: str) -> bool:
         return False
     await revoke_family(session, family)
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A staff account as administrators list it (never the password hash)."""
+
+    user_id: str
+    username: str
+    display_name: str | None
+    role: Role
+    agency_id: str | None
+    active: bool
+
+
+def _account(row: object) -> Account:
+    return Account(
+        user_id=row.user_id,  # type: ignore[attr-defined]
+        username=row.username,  # type: ignore[attr-defined]
+        display_name=row.display_name,  # type: ignore[attr-defined]
+        role=Role(row.role),  # type: ignore[attr-defined]
+        agency_id=row.agency_id,  # type: ignore[attr-defined]
+        active=row.active,  # type: ignore[attr-defined]
+    )
+
+
+async def list_users(session: AsyncSession) -> list[Account]:
+    rows = await session.execute(select(USERS).order_by(USERS.c.username))
+    return [_account(r) for r in rows]
+
+
+async def set_active(session: AsyncSession, user_id: str, active: bool) -> Account | None:
+    """(De)activate an account; None when it does not exist. Deactivating also revokes
+    every refresh token of the account, so no session outlives it by more than one access
+    token's lifetime (login and refresh both refuse an inactive account)."""
+    row = (
+        await session.execute(
+            update(USERS).where(USERS.c.user_id == user_id).values(active=active).returning(USERS)
+        )
+    ).first()
+    if row is None:
+        return None
+    if not active:
+        await session.execute(
+            update(REFRESH_TOKENS)
+            .where(REFRESH_TOKENS.c.user_id == user_id, REFRESH_TOKENS.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    return _account(row)
+
+
+async def list_agencies(session: AsyncSession) -> list[tuple[str, str]]:
+    rows = await session.execute(
+        select(AGENCIES.c.agency_id, AGENCIES.c.name).order_by(AGENCIES.c.agency_id)
+    )
+    return [(r.agency_id, r.name) for r in rows]

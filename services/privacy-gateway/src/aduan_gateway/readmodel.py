@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ __all__ = [
     "apply_content",
     "apply_status",
     "delete_key",
+    "duplicate_candidates",
     "erase_identity",
     "find_by_receipt",
     "get_key",
@@ -242,6 +243,26 @@ async def find_by_receipt(session: AsyncSession, receipt_code: str) -> ReportRec
     query = _select().where(REPORTS.c.receipt_code == receipt_code, *_complete()).limit(1)
     found = await _records(session, query)
     return found[0] if found else None
+
+
+async def duplicate_candidates(
+    session: AsyncSession, record: ReportRecord, within: timedelta, scan: int = 500
+) -> list[ReportRecord]:
+    """Complete reports of the same category (or hint) received within `within` of
+    `record`, not merged or rejected, not `record` itself; the caller ranks by distance."""
+    category = record.shown_category
+    if category is None or record.received_at is None:
+        return []
+    query = _select().where(
+        *_complete(),
+        REPORTS.c.report_id != record.report_id,
+        func.coalesce(REPORTS.c.category, REPORTS.c.category_hint) == category,
+        REPORTS.c.received_at >= record.received_at - within,
+        REPORTS.c.received_at <= record.received_at + within,
+        REPORTS.c.status.not_in((ReportStatus.MERGED.value, ReportStatus.REJECTED.value)),
+    )
+    query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id).limit(scan)
+    return await _records(session, query)
 
 
 async def store_key(session: AsyncSession, key_id: UUID, key: bytes) -> None:

@@ -26,6 +26,7 @@ from aduan_kit.messaging import messaging_tables
 __all__ = [
     "ACCESS_LOG",
     "AGENCIES",
+    "CATEGORIES",
     "INBOX",
     "METADATA",
     "OUTBOX",
@@ -176,4 +177,20 @@ REPORTER_KEYS = Table(
     Column("key", LargeBinary, nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("shredded_at", DateTime(timezone=True), nullable=True),
+)
+
+
+# --- category catalogue -----------------------------------------------------------------------
+
+# The gateway owns the catalogue (names for the portal's filters and the console); each
+# category's agency is mirrored to workflow's routing table by routing commands sent
+# through the outbox in the same transaction as the change.
+CATEGORIES = Table(
+    "categories",
+    METADATA,
+    Column("code", String(100), primary_key=True),
+    Column("name_id", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("agency_id", String(64), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -42,7 +42,7 @@ def record(**overrides: object) -> ReportRecord:
         category="jalan-rusak",
         agency_id="dbm",
         location=Location(
-            point=GeoPoint(lat=-6.19, lon=106.82), address="Jl. Melati 5", area="Menteng"
+            point=GeoPoint(lat=-6.19512, lon=106.82311), address="Jl. Melati 5", area="Menteng"
         ),
         photos=(PHOTO,),
         received_at=RECEIVED,
@@ -72,7 +72,9 @@ def test_public_view_is_redacted() -> None:
     assert "0812" not in dumped
     assert "B 1234 XYZ" not in dumped
     assert "Jl. Melati" not in dumped
-    assert "-6.19" not in dumped
+    assert "-6.195" not in dumped and "106.823" not in dumped
+    # Only the point snapped to the 0.01 degree grid (rule 6), for the public map.
+    assert view.coarse_point == GeoPoint(lat=-6.2, lon=106.82)
     assert "Admin Ani" not in dumped
     assert "09:31" not in dumped
     assert "ADU-AB12-CD34" not in dumped
@@ -103,7 +105,7 @@ def test_full_roles_see_exact_details_but_only_a_pseudonym(role: Role) -> None:
     assert isinstance(view, FullReportView)
     assert view.received_at == RECEIVED
     assert view.location is not None
-    assert view.location.point == GeoPoint(lat=-6.19, lon=106.82)
+    assert view.location.point == GeoPoint(lat=-6.19512, lon=106.82311)
     assert "0812-3456-7890" in view.text  # full text for the roles that may see it
     assert view.reporter == pseudonym(SECRET, str(KEY_ID))
     assert view.photos == (PHOTO,)  # a public report's photos are not locked
@@ -238,6 +240,8 @@ def test_projection_publishes_public_reports_only() -> None:
     assert event.confidentiality_label == PUBLIC_LABEL
     assert [t.status for t in event.timeline] == [ReportStatus.RECEIVED, ReportStatus.DISPATCHED]
     assert event.correlation_id == "cid"
+    assert event.coarse_point == GeoPoint(lat=-6.2, lon=106.82)
+    assert "106.82311" not in event.model_dump_json()
     assert public_event(record(privacy=Privacy.PRIVATE), "cid") is None
     assert public_event(record(status=None), "cid") is None
 

@@ -18,17 +18,19 @@ from uuid import UUID
 
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaMessage
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.commands import (
     DispatchReport,
     MergeReport,
+    RoutingCommand,
+    SetRoutingRule,
     SubmitFollowUp,
     WorkflowCommand,
 )
-from aduan_contracts.enums import Channel, ReportStatus
+from aduan_contracts.enums import Channel, ReportStatus, Role
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import (
     CommandAccepted,
@@ -44,6 +46,7 @@ from aduan_contracts.topics import (
     ALL_TOPICS,
     COMMAND_REPLIES,
     REPORT_INTAKE,
+    ROUTING_COMMANDS,
     SLA_EVENTS,
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
@@ -77,12 +80,13 @@ from aduan_workflow.tables import (
     STATUS_HISTORY,
 )
 
-__all__ = ["COMMANDS_CONSUMER", "INTAKE_CONSUMER", "register_handlers"]
+__all__ = ["COMMANDS_CONSUMER", "INTAKE_CONSUMER", "ROUTING_CONSUMER", "register_handlers"]
 
 log = get_logger(__name__)
 
 INTAKE_CONSUMER = "workflow.intake"
 COMMANDS_CONSUMER = "workflow.commands"
+ROUTING_CONSUMER = "workflow.routing"
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -504,3 +508,44 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
             code=getattr(reply, "code", None),
         )
         runtime.wake_relay()
+
+    @broker.subscriber(
+        runtime.topic(ROUTING_COMMANDS.name),
+        group_id=settings.consumer_group,
+        auto_offset_reset="earliest",
+        title="workflow.on-routing-command",
+        description="Keeps the routing table (category -> agency) in step with the "
+        "gateway's category catalogue; an administrator's command only.",
+    )
+    async def on_routing_command(command: RoutingCommand) -> None:
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, INBOX, ROUTING_CONSUMER, command.event_id):
+                log.info("routing command already applied", event_id=str(command.event_id))
+                return
+            if command.actor.role is not Role.ADMINISTRATOR:
+                # Claimed (a redelivery changes nothing either), never applied.
+                log.warning(
+                    "routing command refused: not an administrator",
+                    event_id=str(command.event_id),
+                    role=command.actor.role.value,
+                )
+                return
+            if isinstance(command, SetRoutingRule):
+                stmt = insert(ROUTING_RULES).values(
+                    category=command.category, agency_id=command.agency_id
+                )
+                await session.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[ROUTING_RULES.c.category],
+                        set_={"agency_id": stmt.excluded.agency_id},
+                    )
+                )
+            else:
+                await session.execute(
+                    delete(ROUTING_RULES).where(ROUTING_RULES.c.category == command.category)
+                )
+        log.info(
+            "routing rule changed",
+            category=command.category,
+            command=command.command_type,
+        )

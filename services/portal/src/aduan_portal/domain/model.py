@@ -8,9 +8,19 @@ from pydantic import BaseModel, ConfigDict
 
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.events import PublicReportPublished
+from aduan_portal.domain.filters import snap
 from aduan_portal.domain.i18n import Language
 
-__all__ = ["PublicReport", "PublicTimelineStep", "shown_status_label"]
+__all__ = ["CoarsePoint", "PublicReport", "PublicTimelineStep", "shown_status_label"]
+
+
+class CoarsePoint(BaseModel):
+    """A point on the public 0.01° grid (~1 km): where on the map, never where exactly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lat: float
+    lon: float
 
 
 class PublicTimelineStep(BaseModel):
@@ -47,6 +57,7 @@ class PublicReport(BaseModel):
     month: str
     confidentiality_label: str
     timeline: tuple[PublicTimelineStep, ...] = ()
+    coarse_point: CoarsePoint | None = None
 
     @classmethod
     def from_event(cls, event: PublicReportPublished) -> PublicReport:
@@ -66,7 +77,17 @@ class PublicReport(BaseModel):
             timeline=tuple(
                 PublicTimelineStep.model_validate(t.model_dump()) for t in event.timeline
             ),
+            coarse_point=_coarse_point(event),
         )
+
+
+def _coarse_point(event: PublicReportPublished) -> CoarsePoint | None:
+    # getattr: `coarse_point` is an additive contract field; older events have none.
+    point = getattr(event, "coarse_point", None)
+    lat, lon = getattr(point, "lat", None), getattr(point, "lon", None)
+    if lat is None or lon is None:
+        return None
+    return CoarsePoint(lat=snap(float(lat)), lon=snap(float(lon)))
 
 
 def shown_status_label(status: ReportStatus, published_label: str, lang: Language) -> str:

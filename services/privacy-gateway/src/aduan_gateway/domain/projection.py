@@ -54,6 +54,7 @@ def public_event(
             for t in view.timeline
         ),
         completed_hours=_completed_hours(record),
+        coarse_point=view.coarse_point,
         correlation_id=correlation_id,
         causation_id=causation_id,
     )

@@ -15,14 +15,14 @@ allow-list: a view cannot carry a field its model does not declare.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
-from aduan_contracts.values import EvidenceCheck, GeoPoint, PhotoRef
+from aduan_contracts.values import EvidenceCheck, GeoPoint, Location, PhotoRef
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import (
     HIDDEN,
@@ -48,13 +48,22 @@ __all__ = [
     "ReporterFollowUpView",
     "ReporterReportView",
     "ReporterTimelineEntry",
+    "SlaBadge",
+    "coarse_point",
     "officer_view",
     "photos_allowed",
     "public_view",
     "reporter_pseudonym",
     "reporter_view",
+    "sla_state",
     "visible_to_officer",
 ]
+
+SlaBadge = Literal["overdue", "due_soon"]
+# "Due soon" is the simplest honest rule: the deadline falls within the next 24 hours.
+DUE_SOON = timedelta(hours=24)
+# 0.01 degree is about 1.1 km north-south at the equator: a neighbourhood, not a house.
+COARSE_GRID_DEGREES = 0.01
 
 FULL_ACCESS_ROLES = frozenset({Role.VALIDATOR, Role.TICKET_ADMIN, Role.ADMINISTRATOR})
 OFFICER_ROLES = FULL_ACCESS_ROLES | {Role.AGENCY_OFFICER}
@@ -91,6 +100,7 @@ class PublicReportView(_View):
     month: str
     confidentiality_label: str
     timeline: tuple[PublicTimelineView, ...]
+    coarse_point: GeoPoint | None = None
 
 
 # --- officers -------------------------------------------------------------------------------
@@ -159,6 +169,9 @@ class AgencyReportView(_View):
     photos: tuple[PhotoRef, ...]
     photos_locked: bool
     timeline: tuple[AgencyTimelineEntry, ...]
+    sla_stage: str | None = None
+    due_at: datetime | None = None
+    sla_badge: SlaBadge | None = None
 
 
 class FullReportView(_View):
@@ -185,6 +198,9 @@ class FullReportView(_View):
     photos: tuple[PhotoRef, ...]
     photos_locked: bool
     timeline: tuple[FullTimelineEntry, ...]
+    sla_stage: str | None = None
+    due_at: datetime | None = None
+    sla_badge: SlaBadge | None = None
 
 
 OfficerReportView = FullReportView | AgencyReportView
@@ -258,6 +274,7 @@ def public_view(record: ReportRecord) -> PublicReportView | None:
         area=coarse_area(record.location),
         month=coarse_month(record.received_at),
         confidentiality_label=confidentiality_label(record.privacy),
+        coarse_point=coarse_point(record.location),
         timeline=tuple(
             PublicTimelineView(
                 status=t.status,
@@ -268,6 +285,38 @@ def public_view(record: ReportRecord) -> PublicReportView | None:
             for t in record.timeline
         ),
     )
+
+
+def coarse_point(location: Location | None) -> GeoPoint | None:
+    """The point snapped to the 0.01 degree grid (rule 6: never the precise location)."""
+    if location is None or location.point is None:
+        return None
+    return GeoPoint(
+        lat=round(round(location.point.lat / COARSE_GRID_DEGREES) * COARSE_GRID_DEGREES, 2),
+        lon=round(round(location.point.lon / COARSE_GRID_DEGREES) * COARSE_GRID_DEGREES, 2),
+    )
+
+
+def sla_state(
+    record: ReportRecord, now: datetime | None = None
+) -> tuple[str | None, datetime | None, SlaBadge | None]:
+    """(stage, deadline, badge) of the clock that runs now. Workflow sends the running
+    stage with the nearest deadline on every transition, so the latest step's values are
+    the current ones; none there means no clock runs (completed, rejected, merged)."""
+    if not record.timeline:
+        return None, None, None
+    latest = max(record.timeline, key=lambda t: t.version)
+    fields = _extra_fields(latest)
+    stage, due = fields["sla_stage"], fields["due_at"]
+    if due is None:
+        return stage, None, None
+    now = now or datetime.now(UTC)
+    badge: SlaBadge | None = None
+    if due <= now:
+        badge = "overdue"
+    elif due - now <= DUE_SOON:
+        badge = "due_soon"
+    return stage, due, badge
 
 
 def visible_to_officer(record: ReportRecord, role: Role, agency_id: str | None) -> bool:
@@ -339,6 +388,7 @@ def officer_view(
     label = confidentiality_label(record.privacy)
     photos_ok = photos_allowed(record, role, agency_id, granted)
     photos = record.photos if photos_ok else ()
+    stage, due, badge = sla_state(record)
     common: dict[str, Any] = {
         "report_id": record.report_id,
         "channel": record.channel,
@@ -353,6 +403,9 @@ def officer_view(
         "reporter": reporter_pseudonym(record, pseudonym_secret),
         "photos": photos,
         "photos_locked": bool(record.photos) and not photos_ok,
+        "sla_stage": stage,
+        "due_at": due,
+        "sla_badge": badge,
     }
     if role in FULL_ACCESS_ROLES:
         loc = record.location

@@ -1,0 +1,548 @@
+"""`make chaos`: faults at a fixed load, then every accepted report reconciled.
+
+    uv run python -m bench.chaos                 # every fault (run it on its own)
+    uv run python -m bench.chaos --smoke         # short: own-process faults only
+
+The run owns its broker (a second Kafka, advertised through a TCP proxy so that "broker
+unreachable" can be simulated), and in the full run its own PostgreSQL cluster too, so
+killing the broker or stopping PostgreSQL never disturbs anyone else on the machine.
+Redis is the shared one. Faults (full): SIGKILL workflow x5, broker SIGKILL + restart,
+PostgreSQL immediate stop + start, SIGSTOP notifier 20 s, broker unreachable 60 s; 1% of
+messages malformed. Writes bench/results/chaos-latest.json, chaos-latest.md, and appends
+to chaos-history.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from hdrh.histogram import HdrHistogram
+
+from aduan_contracts.topics import ALL_TOPICS, REPORT_INTAKE, STATUS_CHANGED
+from bench import results
+from bench.chaosinfra import ChaosBroker, ChaosPostgres, TcpProxy
+from bench.load import IntakeLoad, new_histogram, open_loop, summary
+from bench.observe import TopicTap, reconcile, wait_for_stages
+from bench.platform import APPS, Platform
+
+__all__ = ["main"]
+
+# Who consumes what (architecture.md): a malformed message on a topic is dead-lettered by
+# each consuming service once.
+CONSUMERS = {
+    REPORT_INTAKE.name: ("workflow", "gateway", "notifier"),
+    STATUS_CHANGED.name: ("gateway", "notifier"),
+}
+_METRIC = re.compile(r"^aduan_messages_consumed_total\{([^}]*)\}\s+([0-9.e+]+)$")
+
+
+@dataclass
+class Fault:
+    name: str
+    start: float
+    end: float = 0.0
+    healthy_after_s: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Scraper:
+    """Each service's `aduan_messages_consumed_total` per process lifetime (a counter
+    restarts at 0 in a new process), scraped every second and right before each kill."""
+
+    platform: Platform
+    last: dict[tuple[str, int], dict[tuple[str, str], float]] = field(default_factory=dict)
+
+    async def scrape(self, client: httpx.AsyncClient, name: str) -> None:
+        life = self.platform.starts.get(name, 0)
+        with contextlib.suppress(httpx.HTTPError):
+            r = await client.get(self.platform.url(name) + "/metrics", timeout=2)
+            counts: dict[tuple[str, str], float] = {}
+            for line in r.text.splitlines():
+                if m := _METRIC.match(line):
+                    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+                    counts[(labels["topic"], labels["outcome"])] = float(m.group(2))
+            if counts:
+                self.last[(name, life)] = counts
+
+    async def run(self, stop: asyncio.Event, names: tuple[str, ...]) -> None:
+        async with httpx.AsyncClient() as client:
+            while not stop.is_set():
+                for name in names:
+                    proc = self.platform.procs.get(name)
+                    if proc is not None and proc.poll() is None:
+                        await self.scrape(client, name)
+                await asyncio.sleep(1.0)
+
+    def handled(self, name: str, topic: str) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for (svc, _), counts in self.last.items():
+            if svc == name:
+                for (t, outcome), n in counts.items():
+                    if t == topic:
+                        out[outcome] += n
+        return dict(out)
+
+
+class Malformed:
+    """Injects malformed records (not JSON, JSON of the wrong shape, an unknown event
+    type) straight onto topics, as a buggy or hostile producer would."""
+
+    KINDS = (
+        b"\x00\xffnot json at all",
+        b'{"event_type": "ReportSubmitted", "report_id": "not-a-uuid"}',
+        b'{"event_type": "NoSuchEvent", "event_id": "00000000-0000-0000-0000-000000000000"}',
+        b"[1, 2, 3]",
+    )
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.sent: list[dict[str, Any]] = []
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=platform.admin_kafka, acks="all", request_timeout_ms=120000
+        )
+
+    async def send(self, n: int) -> None:
+        topic_name = (REPORT_INTAKE.name, STATUS_CHANGED.name)[n % 2]
+        topic = self.platform.topic(topic_name)
+        value = self.KINDS[n % len(self.KINDS)]
+        key = str(uuid.uuid4()).encode()
+        meta = await self.producer.send_and_wait(topic, value, key=key)
+        self.sent.append(
+            {
+                "topic": topic,
+                "name": topic_name,
+                "partition": meta.partition,
+                "offset": meta.offset,
+                "acked": time.time(),
+            }
+        )
+
+
+def _headers(record: Any) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+
+
+def dead_letters(tap: TopicTap, malformed: Malformed, faults: list[Fault]) -> dict[str, Any]:
+    """Every malformed record found on its topic's `.dlq`, once per consuming service."""
+    by_source: dict[tuple[str, int, int], list[dict[str, str]]] = defaultdict(list)
+    for r in tap.records:
+        if r.topic.endswith(".dlq"):
+            h = _headers(r)
+            with contextlib.suppress(KeyError, ValueError):
+                key = (
+                    h["dlq_source_topic"],
+                    int(h["dlq_source_partition"]),
+                    int(h["dlq_source_offset"]),
+                )
+                by_source[key].append(h)
+    missing, short, max_attempts = [], [], 0
+    delays, quiet_delays = [], []
+    for m in malformed.sent:
+        copies = by_source.get((m["topic"], m["partition"], m["offset"]), [])
+        expected = len([c for c in CONSUMERS[m["name"]] if c in malformed.platform.procs])
+        if not copies:
+            missing.append(m)
+            continue
+        if len(copies) < expected:
+            short.append(m)
+        max_attempts = max([max_attempts, *(int(h.get("dlq_attempts", "0")) for h in copies)])
+        delay = max(float(h["dlq_at"]) for h in copies) - m["acked"]
+        delays.append(delay)
+        # A consumer that is paused, killed or cut off cannot dead-letter: only delays of
+        # records sent and handled with no fault under way show whether a partition stalls.
+        if not any(f.start - 1 <= m["acked"] + delay and f.end + 5 >= m["acked"] for f in faults):
+            quiet_delays.append(delay)
+    return {
+        "injected": len(malformed.sent),
+        "dead_lettered": len(malformed.sent) - len(missing),
+        "missing": len(missing),
+        "fewer_copies_than_consumers": len(short),
+        "max_attempts": max_attempts,
+        "max_delay_s": round(max(delays), 2) if delays else None,
+        "max_delay_outside_faults_s": round(max(quiet_delays), 2) if quiet_delays else None,
+        "measured_outside_faults": len(quiet_delays),
+    }
+
+
+def redeliveries(platform: Platform, scraper: Scraper, tap: TopicTap) -> dict[str, Any]:
+    """Messages a consumer handled more often than they exist on the topic: redeliveries
+    (a lower bound: counts since a killed process's last scrape are lost)."""
+    out: dict[str, Any] = {}
+    for spec_name, consumers in CONSUMERS.items():
+        topic = platform.topic(spec_name)
+        on_topic = len(tap.on(topic))
+        for svc in consumers:
+            if svc not in platform.procs:
+                continue
+            handled = scraper.handled(svc, topic)
+            total = handled.get("ok", 0) + handled.get("dead_lettered", 0)
+            out[f"{svc}:{spec_name}"] = {
+                "records": on_topic,
+                "handled": int(total),
+                "redelivered": max(0, int(total) - on_topic),
+                "retried": int(handled.get("retried", 0)),
+            }
+    out["duplicate_records_on_topics"] = tap.duplicates()
+    out["total"] = (
+        sum(v["redelivered"] + v["retried"] for v in out.values() if isinstance(v, dict))
+        + out["duplicate_records_on_topics"]
+    )
+    return out
+
+
+def recovery(
+    accepted: list[Any], stages: dict[str, Any], faults: list[Fault], target_ms: float, end: float
+) -> list[dict[str, Any]]:
+    """Per fault: seconds from the fault's start (and from its end) until the p99 of
+    reports *intended* from then on stays under `target_ms`, per 1-s window."""
+    by_second: dict[int, HdrHistogram] = {}
+    for a in accepted:
+        st = stages.get(a.receipt_code)
+        if st is None or st.recorded is None:
+            continue
+        sec = int(a.intended)
+        by_second.setdefault(sec, new_histogram()).record_value(
+            max(1, int((st.recorded - a.intended) * 1e6))
+        )
+    out = []
+    for i, f in enumerate(faults):
+        horizon = faults[i + 1].start if i + 1 < len(faults) else end
+        seconds = sorted(s for s in by_second if f.start - 1 <= s < horizon)
+        ok_from = None
+        for s in seconds:
+            tail = [t for t in seconds if t >= s]
+            if all(by_second[t].get_value_at_percentile(99) / 1000 <= target_ms for t in tail):
+                ok_from = s
+                break
+        worst = max(
+            (by_second[s].get_value_at_percentile(99) / 1000 for s in seconds), default=None
+        )
+        out.append(
+            {
+                "fault": f.name,
+                "duration_s": round(f.end - f.start, 1),
+                "healthy_after_s": f.healthy_after_s,
+                "worst_p99_ms": round(worst, 1) if worst is not None else None,
+                "recovered_s_after_start": None
+                if ok_from is None
+                else round(max(0.0, ok_from - f.start), 1),
+                "recovered_s_after_end": None
+                if ok_from is None
+                else round(max(0.0, ok_from - f.end), 1),
+                "note": f.note,
+            }
+        )
+    return out
+
+
+async def faults_schedule(
+    args: argparse.Namespace,
+    platform: Platform,
+    broker: ChaosBroker,
+    proxy: TcpProxy,
+    pg: ChaosPostgres | None,
+    scraper: Scraper,
+    faults: list[Fault],
+) -> None:
+    async def kill_restart(name: str) -> None:
+        async with httpx.AsyncClient() as client:
+            await scraper.scrape(client, name)
+        f = Fault(f"SIGKILL {name}", time.time())
+        platform.kill(name)
+        f.healthy_after_s = round(await platform.restart(name), 1)
+        f.end = time.time()
+        faults.append(f)
+
+    await asyncio.sleep(args.warmup)
+    for _ in range(args.workflow_kills):
+        await kill_restart("workflow")
+        await asyncio.sleep(args.gap)
+    if args.full:
+        f = Fault("broker SIGKILL + restart", time.time())
+        broker.kill()
+        await asyncio.sleep(args.broker_down)
+        f.healthy_after_s = round(await broker.start(), 1)
+        f.end = time.time()
+        faults.append(f)
+        await asyncio.sleep(args.gap * 2)
+        if pg is not None:
+            f = Fault("PostgreSQL immediate stop + start", time.time())
+            pg.stop_immediately()
+            await asyncio.sleep(args.postgres_down)
+            f.healthy_after_s = round(pg.start(), 1)
+            f.end = time.time()
+            faults.append(f)
+            await asyncio.sleep(args.gap * 2)
+    f = Fault(f"SIGSTOP notifier {args.pause:g} s", time.time())
+    platform.signal("notifier", signal.SIGSTOP)
+    await asyncio.sleep(args.pause)
+    platform.signal("notifier", signal.SIGCONT)
+    f.end = time.time()
+    faults.append(f)
+    await asyncio.sleep(args.gap)
+    f = Fault(f"broker unreachable {args.outage:g} s (proxy)", time.time())
+    proxy.cut()
+    await asyncio.sleep(args.outage)
+    proxy.restore()
+    f.end = time.time()
+    faults.append(f)
+    await asyncio.sleep(args.settle)
+
+
+def table(result: dict[str, Any]) -> str:
+    rec = result["reconciliation"]
+    red = result["redeliveries"]
+    dlq = result["dead_letters"]
+    lines = [
+        f"# Chaos run — {result['at']}",
+        "",
+        f"Scale: {result['scale']}; load {result['rate']:g} reports/s for "
+        f"{result['load_s']} s; {rec['accepted']} reports accepted.",
+        "",
+        "| fault | lasted s | back healthy s | worst p99 ms | p99 under target after (s from "
+        "start / from end) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["recovery"]:
+        lines.append(
+            f"| {r['fault']} | {r['duration_s']} | {r['healthy_after_s'] or '-'} | "
+            f"{r['worst_p99_ms']} | {r['recovered_s_after_start']} / "
+            f"{r['recovered_s_after_end']} |"
+        )
+    lines += [
+        "",
+        f"Target p99 for recovery: {result['target_p99_ms']:g} ms.",
+        "",
+        f"Reconciliation: missing {rec['missing']}; applied twice {rec['applied_twice']}.",
+        "",
+        f"Redeliveries observed: {red['total']} "
+        f"(duplicate records on topics {red['duplicate_records_on_topics']}; per consumer: "
+        + ", ".join(
+            f"{k} {v['redelivered']} redelivered / {v['retried']} retried"
+            for k, v in red.items()
+            if isinstance(v, dict)
+        )
+        + ").",
+        "",
+        f"Malformed: {dlq['injected']} injected, {dlq['dead_lettered']} dead-lettered, "
+        f"{dlq['missing']} missing, max attempts {dlq['max_attempts']}, max delay "
+        f"{dlq['max_delay_s']} s ({dlq['max_delay_outside_faults_s']} s outside faults).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="aduan-chaos-"))
+    print(f"chaos: work directory {workdir}", flush=True)
+    proxy = TcpProxy(0)
+    broker = ChaosBroker(workdir, proxy.port)
+    proxy.target_port = broker.port
+    pg = ChaosPostgres() if args.own_postgres else None
+    result: dict[str, Any] = {
+        "machine": results.machine(),
+        "scale": args.scale,
+        "rate": args.rate,
+        "target_p99_ms": args.target_p99_ms,
+    }
+    platform: Platform | None = None
+    try:
+        await proxy.start()
+        broker.format()
+        await broker.start()
+        if pg is not None:
+            pg.init()
+            pg.start()
+        database_url = (
+            pg.url
+            if pg is not None
+            else os.environ.get(
+                "DATABASE_URL", "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres"
+            )
+        )
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        platform = Platform(
+            kafka=bootstrap,
+            database_url=database_url,
+            redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            workdir=workdir,
+            partitions=args.partitions,
+            tag="chaos" + uuid.uuid4().hex[:8],
+            extra_env={
+                # Short sessions so that a paused or cut-off consumer is noticed quickly.
+                "ADUAN_NOTIFIER_DELIVERY_LEASE_S": "5",
+            },
+        )
+        await platform.start(("sinks", *args.services))
+        scraper = Scraper(platform)
+        malformed = Malformed(platform)
+        await malformed.producer.start()
+        topics = []
+        for spec in ALL_TOPICS:
+            topics += [platform.topic(spec.name), platform.topic(spec.name) + ".dlq"]
+        faults: list[Fault] = []
+        stop = asyncio.Event()
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        async with (
+            TopicTap(bootstrap, topics) as tap,
+            httpx.AsyncClient(timeout=30, limits=limits) as client,
+        ):
+            intake = IntakeLoad(platform, client)
+            scraping = asyncio.create_task(scraper.run(stop, tuple(args.services)))
+            counter = {"n": 0}
+
+            async def fire(i: int, intended: float) -> None:
+                # 1 in 100 arrivals is a malformed record on a topic instead of a report.
+                if args.malformed_every and i % args.malformed_every == args.malformed_every - 1:
+                    counter["n"] += 1
+                    with contextlib.suppress(Exception):
+                        await malformed.send(counter["n"])
+                    return
+                await intake.fire(i, intended)
+
+            schedule = asyncio.create_task(
+                faults_schedule(args, platform, broker, proxy, pg, scraper, faults)
+            )
+            t0 = time.time()
+            load = asyncio.create_task(open_loop(args.rate, 10**6, fire))
+            await schedule
+            load.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await load
+            load_end = time.time()
+            result["load_s"] = round(load_end - t0, 1)
+            print(f"chaos: faults done after {result['load_s']} s; draining", flush=True)
+            receipts = [a.receipt_code for a in intake.accepted]
+            stages = await wait_for_stages(platform, receipts, args.drain_timeout, need_sent=True)
+            await asyncio.sleep(2)  # last dead letters and re-sent duplicates arrive
+            stop.set()
+            await scraping
+            async with httpx.AsyncClient() as c:
+                for name in args.services:
+                    await scraper.scrape(c, name)
+            rec = await reconcile(platform, intake.accepted)
+            result["reconciliation"] = rec.as_dict()
+            result["intake_failures"] = intake.failures
+            result["accept_latency_ms"] = summary(intake.accept_hist)
+            result["faults"] = [f.__dict__ for f in faults]
+            result["recovery"] = recovery(
+                intake.accepted, stages, faults, args.target_p99_ms, load_end
+            )
+            result["redeliveries"] = redeliveries(platform, scraper, tap)
+            result["dead_letters"] = dead_letters(tap, malformed, faults)
+            result["process_starts"] = platform.starts
+        await malformed.producer.stop()
+    finally:
+        if platform is not None:
+            result["exit_codes"] = platform.stop()
+            if not args.keep:
+                await platform.cleanup()
+        broker.stop()
+        await proxy.stop()
+        if pg is not None:
+            pg.stop()
+            if not args.keep:
+                pg.remove()
+    result["ok"] = bool(
+        result.get("reconciliation", {}).get("ok")
+        and result["redeliveries"]["total"] > 0
+        and result["dead_letters"]["missing"] == 0
+        and result["dead_letters"]["max_attempts"] <= 3
+    )
+    return result
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument(
+        "--smoke", action="store_true", help="short run, faults on own processes and the proxy only"
+    )
+    p.add_argument("--rate", type=float, default=None, help="reports/s during the faults")
+    p.add_argument("--target-p99-ms", type=float, default=500.0)
+    p.add_argument("--partitions", type=int, default=None)
+    p.add_argument(
+        "--services", default=",".join(APPS), type=lambda s: tuple(x for x in s.split(",") if x)
+    )
+    p.add_argument("--malformed-every", type=int, default=100, help="1 in N arrivals (0: none)")
+    p.add_argument("--drain-timeout", type=float, default=240.0)
+    for name, unit in (
+        ("warmup", "s"),
+        ("workflow-kills", "times"),
+        ("gap", "s"),
+        ("pause", "s (notifier SIGSTOP)"),
+        ("outage", "s (proxy cut)"),
+        ("settle", "s"),
+        ("broker-down", "s"),
+        ("postgres-down", "s"),
+    ):
+        p.add_argument(
+            f"--{name}",
+            type=float if name != "workflow-kills" else int,
+            default=None,
+            help=f"override the preset ({unit})",
+        )
+    p.add_argument("--scale", default=None, help="label written with the figures")
+    p.add_argument("--keep", action="store_true")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write only this JSON file (no latest/history): smoke runs",
+    )
+    args = p.parse_args(argv)
+    args.full = not args.smoke
+    args.own_postgres = args.full
+    if args.smoke:
+        # A paused or cut-off consumer is evicted after aiokafka's 10 s session timeout:
+        # 12 s makes both faults force a rebalance (and so redeliveries).
+        defaults: dict[str, Any] = {
+            "rate": 4.0, "partitions": 2, "warmup": 3, "workflow_kills": 1, "gap": 2,
+            "pause": 12, "outage": 12, "settle": 3, "broker_down": 0, "postgres_down": 0,
+            "scale": "smoke",
+        }  # fmt: skip
+    else:
+        defaults = {
+            "rate": 50.0, "partitions": None, "warmup": 10, "workflow_kills": 5, "gap": 10,
+            "pause": 20, "outage": 60, "settle": 30, "broker_down": 5, "postgres_down": 10,
+            "scale": "full",
+        }  # fmt: skip
+    for k, v in defaults.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, v)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    result = asyncio.run(run(args))
+    stamp = time.strftime("%F %T")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        print(f"chaos: wrote {args.output}")
+    else:
+        print(f"chaos: wrote {results.write('chaos', result, table(result | {'at': stamp}))}")
+    print(table(result | {"at": stamp}))
+    print(f"chaos: {'OK' if result['ok'] else 'FAILED'}")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""Open-loop load: complaints into intake over HTTP at a fixed arrival rate, and mixed-role
+reads through the privacy gateway.
+
+Open loop means the i-th request is due at `t0 + i / rate` whether or not earlier ones
+were answered; its latency is measured from that intended time, not from when it was
+actually sent, so a stalled server shows up as latency instead of as a lower rate
+(no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from hdrh.histogram import HdrHistogram
+
+from bench.platform import Platform
+
+__all__ = [
+    "Accepted",
+    "IntakeLoad",
+    "ReadLoad",
+    "new_histogram",
+    "open_loop",
+    "summary",
+]
+
+CATEGORIES = ["jalan-rusak", "lampu-jalan", "saluran-air", "banjir", "sampah", "pohon-tumbang"]
+AREAS = ["Gambir", "Menteng", "Tanah Abang", "Kemayoran", "Cempaka Putih", "Matraman"]
+TEXTS = [
+    "Jalan berlubang cukup dalam di depan sekolah, berbahaya bagi pengendara motor.",
+    "Lampu penerangan jalan mati sejak tiga hari, gelap sekali pada malam hari.",
+    "Saluran air tersumbat sampah sehingga air meluap ke jalan saat hujan.",
+    "Genangan banjir setinggi lutut belum surut sejak kemarin sore.",
+    "Sampah menumpuk di pinggir jalan dan belum diangkut selama seminggu.",
+    "Pohon tumbang menutup separuh jalan setelah angin kencang tadi malam.",
+]
+# Channel mix: web and app dominate in Jakarta's figures; SMS and WhatsApp follow.
+MIX = (("web", 0.35), ("app", 0.35), ("whatsapp", 0.2), ("sms", 0.1))
+
+
+def new_histogram() -> HdrHistogram:
+    """Microseconds from 1 µs to 10 minutes, 3 significant digits."""
+    return HdrHistogram(1, 600_000_000, 3)
+
+
+def summary(h: HdrHistogram) -> dict[str, float | int]:
+    """Percentiles in milliseconds."""
+    if h.get_total_count() == 0:
+        return {"count": 0}
+    return {
+        "count": h.get_total_count(),
+        "p50_ms": round(h.get_value_at_percentile(50) / 1000, 2),
+        "p99_ms": round(h.get_value_at_percentile(99) / 1000, 2),
+        "p99_9_ms": round(h.get_value_at_percentile(99.9) / 1000, 2),
+        "max_ms": round(h.get_max_value() / 1000, 2),
+        "mean_ms": round(h.get_mean_value() / 1000, 2),
+    }
+
+
+async def open_loop(
+    rate: float, duration: float, fire: Callable[[int, float], Coroutine[Any, Any, None]]
+) -> int:
+    """Call `fire(i, intended_wall_time)` at a fixed rate for `duration` seconds without
+    waiting for earlier calls; returns how many were started. Waits for all to finish."""
+    loop = asyncio.get_running_loop()
+    start_mono = loop.time()
+    start_wall = time.time()
+    total = int(rate * duration)
+    tasks: set[asyncio.Task[None]] = set()
+    for i in range(total):
+        due = i / rate
+        delay = start_mono + due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(fire(i, start_wall + due))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return total
+
+
+@dataclass
+class Accepted:
+    """One complaint intake answered 2xx for: what the reconciliation checks."""
+
+    channel: str
+    message_id: str
+    intended: float  # wall-clock epoch seconds the request was due
+    answered: float
+    receipt_code: str
+    report_id: str | None = None
+
+
+@dataclass
+class IntakeLoad:
+    """Mixed-channel complaints, each a real channel payload, signed where the channel is."""
+
+    platform: Platform
+    client: httpx.AsyncClient
+    seed: int = 7
+    accepted: list[Accepted] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
+    accept_hist: HdrHistogram = field(default_factory=new_histogram)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.base = self.platform.url("intake")
+        self.run_id = uuid.uuid4().hex[:6]
+
+    def _channel(self) -> str:
+        x = self.rng.random()
+        for name, share in MIX:
+            if x < share:
+                return name
+            x -= share
+        return MIX[-1][0]
+
+    def _phone(self, i: int) -> str:
+        return f"+62812{(hash(self.run_id) % 1000):03d}{i % 100000:05d}"
+
+    def request(self, i: int, channel: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        """(channel, message id, httpx request kwargs) for complaint number i."""
+        channel = channel or self._channel()
+        rng = self.rng
+        text = f"{rng.choice(TEXTS)} (laporan {self.run_id}-{i})"
+        category = rng.choice(CATEGORIES)
+        area = rng.choice(AREAS)
+        lat, lon = -6.2 + rng.uniform(-0.05, 0.05), 106.83 + rng.uniform(-0.05, 0.05)
+        mid = f"{self.run_id}-{i}"
+        if channel == "web":
+            form = {
+                "title": text[:40],
+                "text": text,
+                "category": category,
+                "name": "Warga Bench",
+                "contact": f"warga{i}@example.org",
+                "public": "on" if i % 2 == 0 else "",
+                "lat": f"{lat:.5f}",
+                "lon": f"{lon:.5f}",
+                "area": area,
+                "submission_id": str(uuid.uuid5(uuid.NAMESPACE_URL, mid)),
+            }
+            return (
+                channel,
+                mid,
+                {
+                    "url": f"{self.base}/v1/channels/web",
+                    "data": form,
+                    "headers": {"Accept": "application/json"},
+                },
+            )
+        if channel == "app":
+            body = {
+                "client_report_id": str(uuid.uuid5(uuid.NAMESPACE_URL, mid)),
+                "text": text,
+                "title": text[:40],
+                "category": category,
+                "location": {"lat": lat, "lon": lon, "area": area},
+                "reporter": {"user_id": f"jaki-{i}", "push_token": f"fcm:bench-{mid}"},
+                "public": i % 3 == 0,
+                "language": "id",
+            }
+            return (
+                channel,
+                mid,
+                {
+                    "url": f"{self.base}/v1/channels/app/reports",
+                    "json": body,
+                    "headers": {"X-App-Key": self.platform.secrets.app_key},
+                },
+            )
+        if channel == "sms":
+            sid = "SM" + hashlib.md5(mid.encode()).hexdigest()  # noqa: S324 - an id, not security
+            params = [
+                ("MessageSid", sid),
+                ("SmsSid", sid),
+                ("AccountSid", "AC" + "0" * 32),
+                ("From", self._phone(i)),
+                ("To", "+6281100002222"),
+                ("Body", text),
+                ("NumMedia", "0"),
+            ]
+            url = f"{self.base}/v1/channels/sms"
+            data = url + "".join(k + v for k, v in sorted(params))
+            sig = base64.b64encode(
+                hmac.new(self.platform.secrets.sms_token.encode(), data.encode(), "sha1").digest()
+            ).decode()
+            return (
+                channel,
+                sid,
+                {
+                    "url": url,
+                    "content": urlencode(params),
+                    "headers": {
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Twilio-Signature": sig,
+                    },
+                },
+            )
+        wa_id = self._phone(i).lstrip("+")
+        wamid = "wamid." + base64.b64encode(mid.encode()).decode()
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "102290129340398",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "6281100001111",
+                                    "phone_number_id": "106540352242922",
+                                },
+                                "contacts": [{"profile": {"name": "Warga"}, "wa_id": wa_id}],
+                                "messages": [
+                                    {
+                                        "from": wa_id,
+                                        "id": wamid,
+                                        "timestamp": str(int(time.time())),
+                                        "text": {"body": text},
+                                        "type": "text",
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+        raw = json.dumps(payload).encode()
+        digest = hmac.new(self.platform.secrets.whatsapp_secret.encode(), raw, "sha256")
+        return (
+            "whatsapp",
+            wamid,
+            {
+                "url": f"{self.base}/v1/channels/whatsapp",
+                "content": raw,
+                "headers": {
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": "sha256=" + digest.hexdigest(),
+                },
+            },
+        )
+
+    async def fire(self, i: int, intended: float) -> None:
+        channel, mid, kwargs = self.request(i)
+        await self.send(channel, mid, kwargs, intended)
+
+    async def send(
+        self, channel: str, mid: str, kwargs: dict[str, Any], intended: float
+    ) -> Accepted | None:
+        """POST until intake answers (a 5xx or a refused connection is retried, as a
+        provider would redeliver); latency counts from the intended time of the first try."""
+        for attempt in range(60):
+            try:
+                r = await self.client.post(**kwargs)
+            except httpx.HTTPError as exc:
+                self._fail(f"{channel}:{type(exc).__name__}")
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+                continue
+            if r.status_code >= 500 or r.status_code == 429:
+                self._fail(f"{channel}:{r.status_code}")
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+                continue
+            if r.status_code >= 300:
+                self._fail(f"{channel}:{r.status_code}")
+                return None
+            now = time.time()
+            receipt, report_id = self._receipt(channel, r)
+            got = Accepted(channel, mid, intended, now, receipt, report_id)
+            self.accepted.append(got)
+            self.accept_hist.record_value(max(1, int((now - intended) * 1e6)))
+            return got
+        return None
+
+    def _fail(self, what: str) -> None:
+        self.failures[what] = self.failures.get(what, 0) + 1
+
+    @staticmethod
+    def _receipt(channel: str, r: httpx.Response) -> tuple[str, str | None]:
+        if channel == "sms":
+            return r.headers["x-aduan-receipt-code"], None
+        body = r.json()
+        if channel == "whatsapp":
+            filed = body["filed"][0]
+            return filed["receipt_code"], filed["report_id"]
+        return body["receipt_code"], body["report_id"]
+
+
+@dataclass
+class ReadLoad:
+    """Mixed-role reads through the gateway: the public, validators, ticket admins and
+    agency officers, on reports the intake load filed."""
+
+    platform: Platform
+    client: httpx.AsyncClient
+    report_ids: Callable[[], list[str]]
+    hist: HdrHistogram = field(default_factory=new_histogram)
+    by_kind: dict[str, HdrHistogram] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    seed: int = 11
+
+    def __post_init__(self) -> None:
+        from aduan_gateway.auth import issue_access_token
+
+        self.rng = random.Random(self.seed)
+        secret = self.platform.secrets.jwt_secret
+        # Long-lived for the run; each role gets one token, as a signed-in officer has.
+        self.tokens = {
+            "validator": issue_access_token(secret, "bench-val", "validator", ttl_s=7200),
+            "ticket-admin": issue_access_token(secret, "bench-adm", "ticket-admin", ttl_s=7200),
+            "agency-officer": issue_access_token(
+                secret, "bench-off", "agency-officer", agency_id="dbm", ttl_s=7200
+            ),
+        }
+        self.base = self.platform.url("gateway")
+
+    def _pick(self) -> tuple[str, str, dict[str, str]]:
+        ids = self.report_ids()
+        rid = self.rng.choice(ids) if ids else str(uuid.uuid4())
+        x = self.rng.random()
+        if x < 0.3:
+            return "public-list", f"{self.base}/v1/public/reports?limit=20", {}
+        if x < 0.55:
+            return "public-get", f"{self.base}/v1/public/reports/{rid}", {}
+        role = self.rng.choice(list(self.tokens))
+        auth = {"Authorization": f"Bearer {self.tokens[role]}"}
+        if x < 0.85:
+            return f"{role}-get", f"{self.base}/v1/reports/{rid}", auth
+        return f"{role}-list", f"{self.base}/v1/reports?limit=20", auth
+
+    async def fire(self, i: int, intended: float) -> None:
+        kind, url, headers = self._pick()
+        try:
+            r = await self.client.get(url, headers=headers)
+            code = str(r.status_code)
+        except httpx.HTTPError as exc:
+            code = type(exc).__name__
+        micros = max(1, int((time.time() - intended) * 1e6))
+        self.hist.record_value(micros)
+        self.by_kind.setdefault(kind, new_histogram()).record_value(micros)
+        self.statuses[code] = self.statuses.get(code, 0) + 1

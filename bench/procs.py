@@ -1,0 +1,124 @@
+"""CPU time and memory of processes, read from /proc (Linux only, no extra dependency).
+
+CPU is user+system time including reaped children (PostgreSQL's postmaster reaps its
+backends, so their CPU lands in its `cutime`/`cstime` once they exit).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ProcessGroup", "cpu_ms", "find_pids", "rss_kb"]
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def cpu_ms(pid: int, children: bool = True) -> float:
+    """User+system CPU milliseconds used so far by `pid` (0 when it is gone)."""
+    fields = _stat(pid)
+    if fields is None:
+        return 0.0
+    # After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks * 1000.0 / _TICK
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) in KiB; (0, 0) when the process is gone."""
+    current = peak = 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1])
+    except OSError:
+        pass
+    return current, peak
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def find_pids(kind: str) -> list[int]:
+    """Pids of shared infrastructure: 'kafka' (kafka.Kafka JVMs), 'postgres' (the
+    postmasters: their children's CPU is counted through them), 'redis'."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        if kind == "kafka":
+            if "kafka.Kafka" in _cmdline(pid):
+                found.append(pid)
+        elif kind == "postgres":
+            stat = _stat(pid)
+            # The postmaster is the postgres process whose parent is not postgres.
+            if _comm(pid) == "postgres" and stat is not None and _comm(int(stat[1])) != "postgres":
+                found.append(pid)
+        elif kind == "redis" and _comm(pid).startswith("redis-server"):
+            found.append(pid)
+    return sorted(found)
+
+
+def _postgres_tree_ms(postmaster: int) -> float:
+    """The postmaster's own and reaped children's CPU plus its live children's."""
+    total = cpu_ms(postmaster)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat is not None and int(stat[1]) == postmaster:
+                total += cpu_ms(int(entry.name))
+    return total
+
+
+@dataclass
+class ProcessGroup:
+    """Named processes whose CPU and memory a benchmark step reports."""
+
+    pids: dict[str, list[int]] = field(default_factory=dict)
+    trees: set[str] = field(default_factory=set)  # names whose children count (postgres)
+
+    def add(self, name: str, pids: list[int], tree: bool = False) -> None:
+        self.pids[name] = pids
+        if tree:
+            self.trees.add(name)
+
+    def cpu(self) -> dict[str, float]:
+        out = {}
+        for name, pids in self.pids.items():
+            if name in self.trees:
+                out[name] = sum(_postgres_tree_ms(p) for p in pids)
+            else:
+                out[name] = sum(cpu_ms(p) for p in pids)
+        return out
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        return {
+            name: round(sum(rss_kb(p)[1] for p in pids) / 1024, 1)
+            for name, pids in self.pids.items()
+        }

@@ -1,0 +1,262 @@
+"""The whole platform as `make up` runs it, for end-to-end and browser tests: the five services
+and the local provider sinks, each its own OS process (`python -m <module>`), on the real
+Kafka, PostgreSQL and Redis, inside one test isolation (topic namespace, databases, Redis
+prefix) and on free ports, so a developer's `make up` on the same machine is never touched.
+
+    async with running_platform(iso, tmp_path) as plat:
+        plat.urls["portal"], plat.urls["gateway"], ...
+        await plat.run("aduan_gateway.cli", "demo-seed", "--yes-this-is-a-demo")
+
+Every process gets the settings `deploy/scripts/services.sh` relies on (`ADUAN_<SERVICE>_*`
+from the environment), pointed at the isolation instead of the defaults; `env` is also what a
+CLI run against the platform needs (`Platform.run`, `Platform.run_script`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from aduan_testing.helpers import eventually, free_port
+from aduan_testing.infra import repo_root
+from aduan_testing.plugin import Isolation
+
+__all__ = ["SERVICES", "Platform", "running_platform", "start_platform", "stop_platform"]
+
+# name -> module, in services.sh's start order (the sinks first, so the notifier's first
+# messages land).
+SERVICES: dict[str, str] = {
+    "gateway": "aduan_gateway",
+    "intake": "aduan_intake",
+    "workflow": "aduan_workflow",
+    "notifier": "aduan_notifier",
+    "portal": "aduan_portal",
+}
+SINKS_MODULE = "aduan_notifier.sinks"
+
+
+@dataclass
+class Platform:
+    """Running processes, their URLs and logs, and the environment they were started with.
+    `urls` names the five services; the sinks (when started) are at `sinks_url`."""
+
+    urls: dict[str, str]
+    sinks_url: str | None
+    procs: dict[str, subprocess.Popen[bytes]]
+    logs: dict[str, Path]
+    env: dict[str, str]
+    jwt_secret: str
+    smtp_port: int
+    directory: Path
+    stopped: bool = field(default=False)
+
+    def log_text(self) -> str:
+        """Every process's log so far (for "no personal data in logs" checks)."""
+        return "\n".join(p.read_text(errors="replace") for p in self.logs.values())
+
+    def tail(self, name: str, chars: int = 3000) -> str:
+        return self.logs[name].read_text(errors="replace")[-chars:]
+
+    async def run(
+        self, module: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m module args` with the platform's settings (e.g. a service's CLI); fails
+        with its output when it exits non-zero."""
+        return await self._run([sys.executable, "-m", module, *args], env, timeout)
+
+    async def run_script(
+        self,
+        script: str | Path,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        """`python <script> args` (a path relative to the repository root) likewise."""
+        path = Path(script)
+        if not path.is_absolute():
+            path = repo_root() / path
+        return await self._run([sys.executable, str(path), *args], env, timeout)
+
+    async def _run(
+        self, argv: list[str], env: Mapping[str, str] | None, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        def call() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                argv,
+                env={**self.env, **(env or {})},
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                cwd=repo_root(),
+            )
+
+        done = await asyncio.to_thread(call)
+        if done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(argv[1:])} exited {done.returncode}:\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        return done
+
+
+def platform_env(
+    iso: Isolation, directory: Path, jwt_secret: str
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The environment and ports for one platform in `iso` (files under `directory`)."""
+    ports = {name: free_port() for name in (*SERVICES, "sinks", "sinks_smtp", "intake_smtp")}
+    env = dict(os.environ)
+    for name in SERVICES:
+        p = f"ADUAN_{name.upper()}_"
+        env |= {
+            p + "KAFKA_BOOTSTRAP_SERVERS": iso.kafka,
+            p + "DATABASE_URL": iso.database(name),
+            p + "REDIS_URL": iso.redis_url,
+            p + "REDIS_PREFIX": f"{iso.redis_prefix}{name}:",
+            p + "TOPIC_NAMESPACE": iso.namespace,
+            p + "PORT": str(ports[name]),
+            p + "ENVIRONMENT": "test",
+            p + "LOG_LEVEL": "INFO",
+            # Services that verify gateway tokens (intake's staff entry) share its secret.
+            p + "JWT_SECRET": jwt_secret,
+        }
+    sinks = f"http://127.0.0.1:{ports['sinks']}"
+    blobs = str(directory / "blobs")
+    env |= {
+        # Intake stores photos, the gateway serves them: one store, as `.run/blobs` in make up.
+        "ADUAN_INTAKE_BLOB_ROOT": blobs,
+        "ADUAN_GATEWAY_BLOB_ROOT": blobs,
+        "ADUAN_INTAKE_SMTP_PORT": str(ports["intake_smtp"]),
+        "ADUAN_PORTAL_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+        "ADUAN_NOTIFIER_PORTAL_BASE_URL": f"http://127.0.0.1:{ports['portal']}",
+        # The notifier's providers are this platform's sinks, not a `make up` sink on 8090.
+        "ADUAN_NOTIFIER_SMTP_PORT": str(ports["sinks_smtp"]),
+        "ADUAN_NOTIFIER_SMS_URL": f"{sinks}/sms/send",
+        "ADUAN_NOTIFIER_WHATSAPP_BASE_URL": f"{sinks}/whatsapp",
+        "ADUAN_NOTIFIER_MESSENGER_BASE_URL": f"{sinks}/graph",
+        "ADUAN_NOTIFIER_INSTAGRAM_BASE_URL": f"{sinks}/instagram",
+        "ADUAN_NOTIFIER_X_BASE_URL": f"{sinks}/x",
+        "ADUAN_NOTIFIER_PUSH_URL": f"{sinks}/push",
+        "ADUAN_SINKS_DIR": str(directory / "sinks"),
+        "ADUAN_SINKS_HTTP_PORT": str(ports["sinks"]),
+        "ADUAN_SINKS_SMTP_PORT": str(ports["sinks_smtp"]),
+    }
+    return env, ports
+
+
+def _spawn(
+    modules: Mapping[str, str], env: dict[str, str], directory: Path
+) -> tuple[dict[str, subprocess.Popen[bytes]], dict[str, Path]]:
+    directory.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    logs: dict[str, Path] = {}
+    for name, module in modules.items():
+        logs[name] = directory / f"{name}.log"
+        with logs[name].open("wb") as out:
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=repo_root(),
+            )
+    return procs, logs
+
+
+async def start_platform(
+    iso: Isolation,
+    directory: Path,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    sinks: bool = True,
+    timeout: float = 120,
+) -> Platform:
+    """Start the processes and wait until each answers /health (a process that exits fails
+    the start with its log)."""
+    jwt_secret = "e2e-secret-" + uuid.uuid4().hex
+    env, ports = platform_env(iso, directory, jwt_secret)
+    env |= dict(extra_env or {})
+    modules = ({"sinks": SINKS_MODULE} if sinks else {}) | SERVICES
+    procs, logs = _spawn(modules, env, directory)
+    urls = {name: f"http://127.0.0.1:{ports[name]}" for name in modules}
+    plat = Platform(
+        urls={name: urls[name] for name in SERVICES},
+        sinks_url=urls.get("sinks"),
+        procs=procs,
+        logs=logs,
+        env=env,
+        jwt_secret=jwt_secret,
+        smtp_port=ports["intake_smtp"],
+        directory=directory,
+    )
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            for name, url in urls.items():
+
+                async def healthy(name: str = name, url: str = url) -> bool:
+                    if procs[name].poll() is not None:
+                        raise AssertionError(f"{name} exited:\n{plat.tail(name)}")
+                    return (await client.get(f"{url}/health")).status_code == 200
+
+                await eventually(healthy, f"{name} /health", timeout=timeout)
+    except BaseException:
+        await stop_platform(plat, check=False)
+        raise
+    return plat
+
+
+async def stop_platform(plat: Platform, *, check: bool = True) -> None:
+    """SIGTERM every process; with `check`, each service must exit cleanly within 30 s
+    (uvicorn finishes the lifespan shutdown, then re-raises SIGTERM: exit -15)."""
+    if plat.stopped:
+        return
+    plat.stopped = True
+    for proc in plat.procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    problems: list[str] = []
+    for name, proc in plat.procs.items():
+        try:
+            code = await asyncio.to_thread(proc.wait, 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+            problems.append(f"{name} ignored SIGTERM for 30 s")
+            continue
+        if not check or name not in SERVICES:
+            continue
+        log = plat.logs[name].read_text(errors="replace")
+        if code not in (0, -signal.SIGTERM):
+            problems.append(f"{name} exited {code}:\n{log[-2000:]}")
+        elif "Application shutdown complete" not in log:
+            problems.append(f"{name} did not shut down cleanly")
+    if check and problems:
+        raise AssertionError("\n".join(problems))
+
+
+@asynccontextmanager
+async def running_platform(
+    iso: Isolation,
+    directory: Path,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    sinks: bool = True,
+) -> AsyncIterator[Platform]:
+    """The platform for the `with` block; stopped (and checked for a clean shutdown) after."""
+    plat = await start_platform(iso, directory, extra_env=extra_env, sinks=sinks)
+    try:
+        yield plat
+    except BaseException:
+        await stop_platform(plat, check=False)
+        raise
+    await stop_platform(plat)

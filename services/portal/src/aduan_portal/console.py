@@ -1,0 +1,1081 @@
+"""The officer console (/console): server-rendered pages over the privacy gateway's API.
+
+Every page is what the gateway answers for the signed-in officer's own token, so role,
+agency scope, redaction, photo locks and the access log are the gateway's decisions; the
+console only chooses which page a role gets. Every action is a plain form POST carrying the
+session's CSRF token, answered with a redirect and a flash message (works without JS).
+Nothing personal and no token is logged or put in a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData, UploadFile
+
+from aduan_kit.logging import get_logger
+from aduan_kit.runtime import ServiceRuntime
+from aduan_portal.config import Settings
+from aduan_portal.console_i18n import ConsoleLanguage, console_strings, role_name
+from aduan_portal.console_session import (
+    COOKIE_NAME,
+    LOGIN_COOKIE_NAME,
+    ConsoleSession,
+    Flash,
+    SessionStore,
+    csrf_matches,
+    new_token,
+)
+from aduan_portal.gateway_client import (
+    AccessLogEntry,
+    ActionResult,
+    AdminUser,
+    Agency,
+    Category,
+    Duplicate,
+    GatewayClient,
+    GatewayError,
+    GatewayUnauthorized,
+    GatewayUnavailable,
+    Grant,
+    OfficerReport,
+    ReportPage,
+)
+
+__all__ = ["install_console", "render_console"]
+
+log = get_logger(__name__)
+
+PACKAGE_DIR = Path(__file__).parent
+LANG_COOKIE = "aduan_console_lang"
+# Refresh the gateway access token this long before it expires.
+REFRESH_MARGIN_S = 30
+PAGE_SIZE = 50
+WIB = timezone(timedelta(hours=7), "WIB")
+STAFF_ROLES = ("ticket-admin", "agency-officer", "validator", "administrator")
+
+ROLE_HOME = {
+    "ticket-admin": "/console/triage",
+    "agency-officer": "/console/agency",
+    "validator": "/console/validation",
+    "administrator": "/console/admin",
+}
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    title_key: str
+    statuses: tuple[str, ...]
+    role: str
+
+
+QUEUES = {
+    "triage": Queue("triage", "triage", ("received", "coordination"), "ticket-admin"),
+    "agency": Queue(
+        "agency",
+        "agency_queue",
+        ("dispatched", "in_progress", "followup_rejected"),
+        "agency-officer",
+    ),
+    "validation": Queue(
+        "validation", "validation", ("awaiting_validation", "field_verification"), "validator"
+    ),
+}
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+class LoginRequired(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WrongRole(Exception):
+    pass
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _when(value: datetime | None) -> str:
+    """Exact times in Western Indonesia Time (only full-access views carry them)."""
+    if value is None:
+        return ""
+    return value.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(PACKAGE_DIR / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def _language(request: Request) -> ConsoleLanguage:
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "id"
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _redirect(url: str) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    _no_store(response)
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    # Only console paths: an open redirect would let a link send officers anywhere.
+    if value and value.startswith("/console") and "//" not in value and "\\" not in value:
+        return value
+    return "/console/"
+
+
+def _explain(err: GatewayError, t: dict[str, str]) -> str:
+    """The gateway's reason verbatim, in a polite sentence chosen by the status."""
+    by_status = {
+        409: "err_conflict",
+        403: "err_forbidden",
+        404: "err_not_found",
+        422: "err_invalid",
+    }
+    key = "err_unavailable" if isinstance(err, GatewayUnavailable) else by_status.get(err.status)
+    return t[key or "err_refused"].format(detail=err.detail)
+
+
+# --- the console ---------------------------------------------------------------------------
+
+
+class Console:
+    """One request's view of the console: the officer's session and gateway calls made
+    with their token (refreshed when it is about to expire or is refused)."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: ConsoleSession,
+        store: SessionStore,
+        gateway: GatewayClient,
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.store = store
+        self.gateway = gateway
+        self.lang = _language(request)
+        self.t = console_strings(self.lang)
+
+    @property
+    def role(self) -> str:
+        return self.session.role
+
+    def require(self, *roles: str) -> None:
+        if self.session.role not in roles:
+            raise WrongRole
+
+    def _adopt(self, fresh: ConsoleSession) -> None:
+        self.session.access_token = fresh.access_token
+        self.session.refresh_token = fresh.refresh_token
+        self.session.access_expires_at = fresh.access_expires_at
+        self.session.role = fresh.role
+        self.session.agency_id = fresh.agency_id
+
+    async def _refresh(self, refused_token: str) -> None:
+        """New tokens for this session, from the gateway or from a parallel request of the
+        same browser that refreshed first (a refresh token works once: rotation)."""
+        sid = self.session.session_id
+        for _ in range(50):
+            if await self.store.lock_refresh(sid):
+                break
+            await asyncio.sleep(0.1)  # another request is refreshing right now
+        else:
+            raise LoginRequired("expired")
+        try:
+            stored = await self.store.load(sid)
+            if stored is None:
+                raise LoginRequired("expired")
+            if (
+                stored.access_token != refused_token
+                and stored.access_expires_at - REFRESH_MARGIN_S > time.time()
+            ):
+                self._adopt(stored)  # refreshed by a parallel request meanwhile
+                return
+            try:
+                pair = await self.gateway.refresh(stored.refresh_token)
+            except GatewayUnavailable:
+                raise
+            except GatewayError:
+                # Refused (expired, revoked, user deactivated): sign in again.
+                await self.store.delete(sid)
+                raise LoginRequired("expired") from None
+            self.session.access_token = pair.access_token
+            self.session.refresh_token = pair.refresh_token
+            self.session.access_expires_at = time.time() + pair.expires_in
+            self.session.role = pair.role
+            self.session.agency_id = pair.agency_id
+            await self.store.save_auth(self.session)
+        finally:
+            await self.store.unlock_refresh(sid)
+
+    async def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.session.access_expires_at - REFRESH_MARGIN_S < time.time():
+            await self._refresh(self.session.access_token)
+        try:
+            return await self.gateway.request(
+                method, path, token=self.session.access_token, **kwargs
+            )
+        except GatewayUnauthorized:
+            await self._refresh(self.session.access_token)
+            return await self.gateway.request(
+                method, path, token=self.session.access_token, **kwargs
+            )
+
+    async def checked_form(self) -> FormData:
+        form = await self.request.form()
+        given = form.get("csrf_token")
+        if not csrf_matches(self.session.csrf_token, given if isinstance(given, str) else None):
+            raise CsrfFailed
+        return form
+
+    async def flash_and_go(self, kind: str, text: str, url: str) -> RedirectResponse:
+        self.session.flash(kind, text)  # type: ignore[arg-type]
+        await self.store.save(self.session)
+        return _redirect(url)
+
+    def nav(self) -> list[dict[str, str]]:
+        items: list[tuple[str, str, str]] = []
+        role = self.session.role
+        if role == "ticket-admin":
+            items.append(("nav-triage", "/console/triage", self.t["triage"]))
+        if role == "agency-officer":
+            items.append(("nav-agency", "/console/agency", self.t["agency_queue"]))
+        if role == "validator":
+            items.append(("nav-validation", "/console/validation", self.t["validation"]))
+        if role == "administrator":
+            items += [
+                ("nav-admin", "/console/admin", self.t["admin"]),
+                ("nav-users", "/console/admin/users", self.t["users"]),
+                ("nav-agencies", "/console/admin/agencies", self.t["agencies"]),
+                ("nav-categories", "/console/admin/categories", self.t["categories"]),
+                ("nav-access-log", "/console/admin/access-log", self.t["access_log"]),
+            ]
+        current = self.request.url.path
+        return [
+            {"id": i, "href": h, "label": label, "current": "page" if current == h else ""}
+            for i, h, label in items
+        ]
+
+    async def page(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        flashes = self.session.pop_flashes()
+        if flashes:
+            await self.store.save(self.session)
+        html = render_console(
+            template,
+            self.lang,
+            self.session,
+            here=self.request.url.path,
+            flashes=flashes,
+            nav=self.nav(),
+            **context,
+        )
+        return _no_store(HTMLResponse(html, status_code=status_code))  # type: ignore[return-value]
+
+
+def render_console(
+    template: str,
+    lang: ConsoleLanguage,
+    session: ConsoleSession | None,
+    here: str,
+    flashes: list[Flash] | None = None,
+    nav: list[dict[str, str]] | None = None,
+    **context: Any,
+) -> str:
+    """A console page as HTML: a pure function of its inputs (unit tests render with it)."""
+    return (
+        _environment()
+        .get_template(f"console/{template}")
+        .render(
+            t=console_strings(lang),
+            lang=lang,
+            session=session,
+            role_label=role_name(session.role, lang) if session else "",
+            role_name=lambda r: role_name(r, lang),
+            csrf=session.csrf_token if session else context.pop("csrf", ""),
+            flashes=flashes or [],
+            nav=nav or [],
+            here=here,
+            **context,
+        )
+    )
+
+
+def _render_bare(
+    request: Request, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page without a session (login, errors before sign-in)."""
+    html = render_console(template, _language(request), None, request.url.path, **context)
+    response = HTMLResponse(html, status_code=status_code)
+    _no_store(response)
+    return response
+
+
+# --- forms ---------------------------------------------------------------------------------
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _version(form: FormData) -> dict[str, int]:
+    raw = _text(form, "expected_version")
+    return {"expected_version": int(raw)} if raw.isdigit() and int(raw) >= 1 else {}
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A report action: who may do it, the gateway path, and how the form becomes a body
+    (None: a required field is missing; the str is the message key to show)."""
+
+    role: str
+    gateway_path: str
+    body: Callable[[FormData], dict[str, Any] | str]
+
+
+def _reason_body(form: FormData) -> dict[str, Any] | str:
+    reason = _text(form, "reason")
+    return {"reason": reason} if len(reason) >= 3 else "reason_required_msg"
+
+
+def _note_body(form: FormData) -> dict[str, Any] | str:
+    note = _text(form, "note")
+    return {"note": note or None}
+
+
+def _dispatch_body(form: FormData) -> dict[str, Any] | str:
+    agency = _text(form, "agency_id")
+    if not agency:
+        return "agency_required_msg"
+    return {
+        "agency_id": agency,
+        "category": _text(form, "category") or None,
+        "note": _text(form, "note") or None,
+    }
+
+
+def _merge_body(form: FormData) -> dict[str, Any] | str:
+    # A typed id wins over a picked suggestion: the officer typed it on purpose.
+    raw = _text(form, "primary_report_id_typed") or _text(form, "primary_report_id")
+    target = _uuid(raw)
+    return {"primary_report_id": str(target)} if target else "merge_target_msg"
+
+
+def _field_result_body(form: FormData) -> dict[str, Any] | str:
+    confirmed = _text(form, "confirmed")
+    result = _text(form, "result")
+    if confirmed not in ("yes", "no") or len(result) < 3:
+        return "fv_required_msg"
+    return {"confirmed": confirmed == "yes", "result": result}
+
+
+ACTIONS: dict[str, Action] = {
+    "dispatch": Action("ticket-admin", "dispatch", _dispatch_body),
+    "coordinate": Action("ticket-admin", "coordinate", _note_body),
+    "reject": Action("ticket-admin", "reject", _reason_body),
+    "merge": Action("ticket-admin", "merge", _merge_body),
+    "accept": Action("agency-officer", "accept", lambda _: {}),
+    "return": Action("agency-officer", "return", _reason_body),
+    "resume": Action("agency-officer", "resume", lambda _: {}),
+    "validate": Action("validator", "validate", _note_body),
+    "reject-follow-up": Action("validator", "reject-follow-up", _reason_body),
+    "field-verification": Action("validator", "field-verification", _note_body),
+    "field-verification-result": Action(
+        "validator", "field-verification/result", _field_result_body
+    ),
+}
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+def console_router(store: SessionStore, gateway: GatewayClient, settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/console", include_in_schema=False)
+    css = (PACKAGE_DIR / "static" / "console.css").read_text()
+
+    def set_cookie(response: Response, name: str, value: str) -> None:
+        response.set_cookie(
+            name,
+            value,
+            httponly=True,
+            samesite="lax",
+            secure=settings.console_cookie_secure,
+            path="/console",
+        )
+
+    async def console(request: Request) -> Console:
+        sid = request.cookies.get(COOKIE_NAME)
+        session = await store.load(sid)
+        if session is None:
+            raise LoginRequired("expired" if sid else "required")
+        return Console(request, session, store, gateway)
+
+    # --- sign-in ---------------------------------------------------------------------------
+
+    @router.get("/static/console.css")
+    async def stylesheet() -> Response:
+        return Response(
+            css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+        )
+
+    @router.get("/lang/{code}")
+    async def switch_language(code: str, next: str | None = None) -> Response:
+        response = _redirect(_safe_next(next))
+        response.set_cookie(
+            LANG_COOKIE,
+            "en" if code == "en" else "id",
+            samesite="lax",
+            secure=settings.console_cookie_secure,
+            path="/console",
+            max_age=365 * 24 * 3600,
+        )
+        return response
+
+    def login_page(request: Request, error: str | None, status_code: int = 200) -> Response:
+        token = new_token()
+        reason = request.query_params.get("reason")
+        t = console_strings(_language(request))
+        notice = (
+            t.get(f"reason_{reason}") if reason in ("expired", "required", "logged_out") else None
+        )
+        response = _render_bare(
+            request, "login.html", status_code, csrf=token, error=error, notice=notice
+        )
+        set_cookie(response, LOGIN_COOKIE_NAME, token)
+        return response
+
+    @router.get("/login")
+    async def login_form(request: Request) -> Response:
+        if await store.load(request.cookies.get(COOKIE_NAME)) is not None:
+            return _redirect("/console/")
+        return login_page(request, None)
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        t = console_strings(_language(request))
+        form = await request.form()
+        given = form.get("csrf_token")
+        if not csrf_matches(
+            request.cookies.get(LOGIN_COOKIE_NAME), given if isinstance(given, str) else None
+        ):
+            return login_page(request, t["csrf_failed"], 403)
+        username = _text(form, "username")
+        password = form.get("password")
+        if not username or not isinstance(password, str) or not password:
+            return login_page(request, t["login_failed"].format(detail="-"), 400)
+        try:
+            pair = await gateway.login(username, password)
+        except GatewayUnavailable as exc:
+            return login_page(request, _explain(exc, t), 503)
+        except GatewayError as exc:
+            return login_page(request, t["login_failed"].format(detail=exc.detail), 401)
+        if pair.role not in STAFF_ROLES:
+            return login_page(request, t["login_not_staff"], 403)
+        session = await store.create(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_in=pair.expires_in,
+            user_id=pair.user_id,
+            username=username,
+            role=pair.role,
+            agency_id=pair.agency_id,
+        )
+        log.info("console sign-in", role=pair.role)
+        response = _redirect("/console/")
+        set_cookie(response, COOKIE_NAME, session.session_id)
+        response.delete_cookie(LOGIN_COOKIE_NAME, path="/console")
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        c = await console(request)
+        await c.checked_form()
+        # The local session ends regardless; a refresh token not revoked expires on its own.
+        with contextlib.suppress(GatewayError):
+            await gateway.logout(c.session.refresh_token)
+        await store.delete(c.session.session_id)
+        response = _redirect("/console/login?reason=logged_out")
+        response.delete_cookie(COOKIE_NAME, path="/console")
+        return response
+
+    @router.get("/")
+    async def home(request: Request) -> Response:
+        c = await console(request)
+        return _redirect(ROLE_HOME.get(c.role, "/console/login"))
+
+    @router.get("/go")
+    async def go(request: Request, report_id: str = "") -> Response:
+        c = await console(request)
+        target = _uuid(report_id.strip())
+        if target is None:
+            return await c.flash_and_go(
+                "error", c.t["err_not_found"].format(detail=report_id[:64]), "/console/"
+            )
+        return _redirect(f"/console/reports/{target}")
+
+    # --- queues ----------------------------------------------------------------------------
+
+    async def queue_page(request: Request, queue: Queue, page: int) -> Response:
+        c = await console(request)
+        c.require(queue.role)
+        page = max(1, min(page, 1000))
+        reports: list[OfficerReport] = []
+        has_next = False
+        error = None
+        try:
+            for status in queue.statuses:
+                r = await c.api(
+                    "GET",
+                    "/v1/reports",
+                    params={"status": status, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
+                )
+                got = GatewayClient.parse(ReportPage, r)
+                reports.extend(got.items)
+                has_next = has_next or len(got.items) == PAGE_SIZE
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            error = _explain(exc, c.t)
+        # Overdue first, then due soon, then oldest first: what needs attention on top.
+        rank = {"overdue": 0, "due_soon": 1}
+        reports.sort(
+            key=lambda r: (
+                rank.get(r.sla_badge or "", 2),
+                r.due_at or datetime.max.replace(tzinfo=WIB),
+            )
+        )
+        return await c.page(
+            "queue.html",
+            queue=queue,
+            title=c.t[queue.title_key],
+            reports=reports,
+            page=page,
+            has_next=has_next,
+            error=error,
+        )
+
+    @router.get("/triage")
+    async def triage(request: Request, page: int = 1) -> Response:
+        return await queue_page(request, QUEUES["triage"], page)
+
+    @router.get("/agency")
+    async def agency_queue(request: Request, page: int = 1) -> Response:
+        return await queue_page(request, QUEUES["agency"], page)
+
+    @router.get("/validation")
+    async def validation_queue(request: Request, page: int = 1) -> Response:
+        return await queue_page(request, QUEUES["validation"], page)
+
+    # --- one report ------------------------------------------------------------------------
+
+    async def optional_list(
+        c: Console, path: str, model: Any, errors: list[str], key: str = "unavailable_list"
+    ) -> list[Any]:
+        try:
+            return GatewayClient.parse_list(model, await c.api("GET", path))
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            errors.append(c.t[key].format(detail=exc.detail))
+            return []
+
+    async def agency_options(c: Console) -> list[Agency]:
+        """Agencies to dispatch to: the admin list when this role may read it, otherwise
+        the agencies categories route to (the ticket-admin's practical choice)."""
+        try:
+            return GatewayClient.parse_list(Agency, await c.api("GET", "/v1/admin/agencies"))
+        except GatewayUnauthorized:
+            raise
+        except GatewayError:
+            pass
+        try:
+            cats = await gateway.categories()
+        except GatewayError:
+            return []
+        ids = sorted({x.agency_id for x in cats if x.agency_id})
+        return [Agency(agency_id=i, name=i) for i in ids]
+
+    @router.get("/reports/{report_id}")
+    async def report_page(request: Request, report_id: uuid.UUID) -> Response:
+        c = await console(request)
+        try:
+            report = GatewayClient.parse(
+                OfficerReport, await c.api("GET", f"/v1/reports/{report_id}")
+            )
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.page(
+                "error.html",
+                exc.status if exc.status in (403, 404) else 502,
+                message=_explain(exc, c.t),
+            )
+        applying, changed = c.session.awaiting(str(report_id), report.status_version)
+        if changed:
+            await store.save(c.session)
+        notes: list[str] = []
+        duplicates: list[Duplicate] = []
+        agencies: list[Agency] = []
+        categories: list[Category] = []
+        grants: list[Grant] = []
+        if c.role == "ticket-admin" and report.status in ("received", "coordination"):
+            duplicates = await optional_list(
+                c,
+                f"/v1/reports/{report_id}/duplicates",
+                Duplicate,
+                notes,
+                "duplicates_unavailable",
+            )
+            agencies = await agency_options(c)
+            try:
+                categories = await gateway.categories()
+            except GatewayError:
+                categories = []
+        if c.role == "validator":
+            grants = await optional_list(c, f"/v1/reports/{report_id}/photo-grants", Grant, notes)
+        return await c.page(
+            "report.html",
+            report=report,
+            applying=applying,
+            duplicates=duplicates,
+            agencies=agencies,
+            categories=categories,
+            grants=grants,
+            notes=notes,
+        )
+
+    @router.get("/reports/{report_id}/photos/{sha256}")
+    async def photo(request: Request, report_id: uuid.UUID, sha256: str) -> Response:
+        """The photo bytes, fetched with the officer's token: the gateway decides (and logs)."""
+        c = await console(request)
+        if not _SHA256.match(sha256):
+            return _no_store(Response("not found", status_code=404, media_type="text/plain"))
+        try:
+            r = await c.api("GET", f"/v1/reports/{report_id}/photos/{sha256}")
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return _no_store(
+                Response(_explain(exc, c.t), status_code=exc.status, media_type="text/plain")
+            )
+        media_type = r.headers.get("content-type", "")
+        if not media_type.startswith("image/"):
+            media_type = "application/octet-stream"
+        response = Response(r.content, media_type=media_type)
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @router.post("/reports/{report_id}/actions/{name}")
+    async def act(request: Request, report_id: uuid.UUID, name: str) -> Response:
+        c = await console(request)
+        form = await c.checked_form()
+        here = f"/console/reports/{report_id}"
+        action = ACTIONS.get(name)
+        if action is None:
+            return await c.page("error.html", 404, message=c.t["err_not_found"].format(detail=name))
+        c.require(action.role)
+        body = action.body(form)
+        if isinstance(body, str):
+            return await c.flash_and_go("error", c.t[body], here)
+        try:
+            r = await c.api(
+                "POST",
+                f"/v1/reports/{report_id}/{action.gateway_path}",
+                json={**body, **_version(form)},
+            )
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        result = GatewayClient.parse(ActionResult, r)
+        c.session.expect(str(report_id), result.version)
+        log.info("console action", report_id=str(report_id), action=name, role=c.role)
+        return await c.flash_and_go(
+            "success", c.t["action_ok"].format(status=result.status_label), here
+        )
+
+    @router.post("/reports/{report_id}/follow-ups")
+    async def follow_up(request: Request, report_id: uuid.UUID) -> Response:
+        c = await console(request)
+        form = await c.checked_form()
+        c.require("agency-officer")
+        here = f"/console/reports/{report_id}"
+        note = _text(form, "note")
+        if len(note) < 3:
+            return await c.flash_and_go("error", c.t["note_required_msg"], here)
+        files: list[tuple[str, tuple[str, bytes, str]]] = []
+        for item in form.getlist("photos"):
+            if not isinstance(item, UploadFile) or not item.filename:
+                continue  # an empty file input still sends a nameless part
+            data = await item.read(settings.console_max_photo_bytes + 1)
+            if len(data) > settings.console_max_photo_bytes:
+                return await c.flash_and_go(
+                    "error", c.t["photo_too_big"].format(name=item.filename[:80]), here
+                )
+            if data:
+                files.append(
+                    (
+                        "photos",
+                        (
+                            item.filename[:200],
+                            data,
+                            item.content_type or "application/octet-stream",
+                        ),
+                    )
+                )
+        data_fields: dict[str, str] = {"note": note}
+        version = _version(form)
+        if version:
+            data_fields["expected_version"] = str(version["expected_version"])
+        try:
+            r = await c.api(
+                "POST",
+                f"/v1/reports/{report_id}/follow-ups",
+                data=data_fields,
+                files=files or None,
+            )
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        result = GatewayClient.parse(ActionResult, r)
+        c.session.expect(str(report_id), result.version)
+        log.info("console follow-up", report_id=str(report_id), photos=len(files))
+        return await c.flash_and_go(
+            "success", c.t["action_ok"].format(status=result.status_label), here
+        )
+
+    @router.post("/reports/{report_id}/grants")
+    async def grant(request: Request, report_id: uuid.UUID) -> Response:
+        c = await console(request)
+        form = await c.checked_form()
+        c.require("validator")
+        here = f"/console/reports/{report_id}"
+        grantee = _text(form, "grantee")
+        hours = _text(form, "hours")
+        if not grantee or not hours.isdigit() or int(hours) < 1:
+            return await c.flash_and_go("error", c.t["grant_required_msg"], here)
+        body: dict[str, Any] = {"grantee": grantee, "hours": int(hours)}
+        if reason := _text(form, "reason"):
+            body["reason"] = reason
+        try:
+            await c.api("POST", f"/v1/reports/{report_id}/photo-grants", json=body)
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        log.info("console photo grant", report_id=str(report_id))
+        return await c.flash_and_go("success", c.t["grant_ok"].format(grantee=grantee), here)
+
+    @router.post("/reports/{report_id}/grants/{grant_id}/revoke")
+    async def revoke(request: Request, report_id: uuid.UUID, grant_id: uuid.UUID) -> Response:
+        c = await console(request)
+        await c.checked_form()
+        c.require("validator")
+        here = f"/console/reports/{report_id}"
+        try:
+            await c.api("DELETE", f"/v1/reports/{report_id}/photo-grants/{grant_id}")
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        log.info("console photo revoke", report_id=str(report_id))
+        return await c.flash_and_go("success", c.t["revoke_ok"], here)
+
+    # --- administration --------------------------------------------------------------------
+
+    async def admin(request: Request) -> Console:
+        c = await console(request)
+        c.require("administrator")
+        return c
+
+    @router.get("/admin")
+    async def admin_home(request: Request) -> Response:
+        c = await admin(request)
+        return await c.page("admin_home.html")
+
+    @router.get("/admin/users")
+    async def users(request: Request) -> Response:
+        c = await admin(request)
+        notes: list[str] = []
+        listed: list[AdminUser] = await optional_list(c, "/v1/admin/users", AdminUser, notes)
+        agencies: list[Agency] = await optional_list(c, "/v1/admin/agencies", Agency, notes)
+        return await c.page(
+            "admin_users.html", users=listed, agencies=agencies, notes=notes, roles=STAFF_ROLES
+        )
+
+    @router.post("/admin/users")
+    async def create_user(request: Request) -> Response:
+        c = await admin(request)
+        form = await c.checked_form()
+        body = {
+            "username": _text(form, "username"),
+            "password": form.get("password") if isinstance(form.get("password"), str) else "",
+            "role": _text(form, "role"),
+            "agency_id": _text(form, "agency_id") or None,
+            "display_name": _text(form, "display_name") or None,
+        }
+        try:
+            await c.api("POST", "/v1/admin/users", json=body)
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), "/console/admin/users")
+        return await c.flash_and_go(
+            "success", c.t["user_created"].format(username=body["username"]), "/console/admin/users"
+        )
+
+    @router.post("/admin/users/{user_id}/active")
+    async def set_active(request: Request, user_id: str) -> Response:
+        c = await admin(request)
+        form = await c.checked_form()
+        active = _text(form, "active") == "true"
+        try:
+            await c.api(
+                "PATCH", f"/v1/admin/users/{quote(user_id, safe='')}", json={"active": active}
+            )
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), "/console/admin/users")
+        return await c.flash_and_go("success", c.t["user_updated"], "/console/admin/users")
+
+    @router.get("/admin/agencies")
+    async def agencies_page(request: Request) -> Response:
+        c = await admin(request)
+        notes: list[str] = []
+        listed = await optional_list(c, "/v1/admin/agencies", Agency, notes)
+        return await c.page("admin_agencies.html", agencies=listed, notes=notes)
+
+    @router.post("/admin/agencies")
+    async def create_agency(request: Request) -> Response:
+        c = await admin(request)
+        form = await c.checked_form()
+        agency_id = _text(form, "agency_id")
+        body = {"agency_id": agency_id, "name": _text(form, "name")}
+        try:
+            await c.api("POST", "/v1/admin/agencies", json=body)
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), "/console/admin/agencies")
+        return await c.flash_and_go(
+            "success", c.t["agency_created"].format(agency_id=agency_id), "/console/admin/agencies"
+        )
+
+    @router.get("/admin/categories")
+    async def categories_page(request: Request) -> Response:
+        c = await admin(request)
+        notes: list[str] = []
+        listed = await optional_list(c, "/v1/categories", Category, notes)
+        agencies = await optional_list(c, "/v1/admin/agencies", Agency, notes)
+        return await c.page(
+            "admin_categories.html", categories=listed, agencies=agencies, notes=notes
+        )
+
+    @router.post("/admin/categories")
+    async def save_category(request: Request) -> Response:
+        c = await admin(request)
+        form = await c.checked_form()
+        back = "/console/admin/categories"
+        code = _text(form, "code")
+        if not _CODE.match(code):
+            return await c.flash_and_go("error", c.t["category_code_msg"], back)
+        body = {
+            "name_id": _text(form, "name_id"),
+            "name_en": _text(form, "name_en"),
+            "agency_id": _text(form, "agency_id") or None,
+        }
+        try:
+            await c.api("PUT", f"/v1/admin/categories/{code}", json=body)
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), back)
+        return await c.flash_and_go("success", c.t["category_saved"].format(code=code), back)
+
+    @router.post("/admin/categories/{code}/delete")
+    async def delete_category(request: Request, code: str) -> Response:
+        c = await admin(request)
+        await c.checked_form()
+        back = "/console/admin/categories"
+        if not _CODE.match(code):
+            return await c.flash_and_go("error", c.t["category_code_msg"], back)
+        try:
+            await c.api("DELETE", f"/v1/admin/categories/{code}")
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), back)
+        return await c.flash_and_go("success", c.t["category_deleted"].format(code=code), back)
+
+    @router.get("/admin/access-log")
+    async def access_log(
+        request: Request, report_id: str = "", actor: str = "", page: int = 1
+    ) -> Response:
+        c = await admin(request)
+        page = max(1, min(page, 20))
+        # The gateway pages by `limit` only (newest first): load up to this page, show its slice.
+        params: dict[str, Any] = {"limit": min(1000, page * PAGE_SIZE)}
+        notes: list[str] = []
+        target = _uuid(report_id.strip()) if report_id.strip() else None
+        if report_id.strip() and target is None:
+            notes.append(c.t["err_invalid"].format(detail=c.t["report_id"]))
+        if target is not None:
+            params["report_id"] = str(target)
+        entries: list[AccessLogEntry] = []
+        try:
+            r = await c.api("GET", "/v1/audit/access-log", params=params)
+            entries = GatewayClient.parse_list(AccessLogEntry, r)
+        except GatewayUnauthorized:
+            raise
+        except GatewayError as exc:
+            notes.append(_explain(exc, c.t))
+        loaded = len(entries)
+        if actor.strip():
+            entries = [e for e in entries if e.subject == actor.strip()]
+        shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        query = {"report_id": report_id.strip(), "actor": actor.strip()}
+        return await c.page(
+            "access_log.html",
+            entries=shown,
+            notes=notes,
+            report_id=report_id.strip(),
+            actor=actor.strip(),
+            page=page,
+            has_next=loaded == params["limit"] and page < 20,
+            page_link=lambda p: (
+                "/console/admin/access-log?"
+                + urlencode({**{k: v for k, v in query.items() if v}, "page": p})
+            ),
+        )
+
+    return router
+
+
+# --- wiring ------------------------------------------------------------------------------------
+
+
+def install_console(
+    app: FastAPI,
+    runtime: ServiceRuntime,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> GatewayClient:
+    """Mount the console on the portal app: routes, error pages, no-store headers, and the
+    gateway client opened and closed with the app's lifespan. `transport` lets tests put
+    an in-process gateway behind the client."""
+    gateway = GatewayClient(settings.gateway_url, settings.gateway_timeout_s, transport)
+    store = SessionStore(
+        lambda: runtime.redis, settings.redis_prefix, settings.console_session_ttl_s
+    )
+    app.state.console_gateway = gateway
+    app.include_router(console_router(store, gateway, settings))
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        response = _redirect(f"/console/login?reason={exc.reason}")
+        response.delete_cookie(COOKIE_NAME, path="/console")
+        return response
+
+    @app.exception_handler(GatewayUnauthorized)
+    async def still_unauthorized(request: Request, exc: GatewayUnauthorized) -> Response:
+        # Refused even with freshly refreshed tokens (e.g. the account was just deactivated).
+        sid = request.cookies.get(COOKIE_NAME)
+        if sid:
+            await store.delete(sid)
+        response = _redirect("/console/login?reason=expired")
+        response.delete_cookie(COOKIE_NAME, path="/console")
+        return response
+
+    @app.exception_handler(WrongRole)
+    async def wrong_role(request: Request, exc: WrongRole) -> Response:
+        t = console_strings(_language(request))
+        return _render_bare(request, "error.html", 403, message=t["wrong_role"], title=t["error"])
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        t = console_strings(_language(request))
+        return _render_bare(request, "error.html", 403, message=t["csrf_failed"], title=t["error"])
+
+    @app.exception_handler(GatewayUnavailable)
+    async def unavailable(request: Request, exc: GatewayUnavailable) -> Response:
+        t = console_strings(_language(request))
+        return _render_bare(request, "error.html", 503, message=_explain(exc, t), title=t["error"])
+
+    @app.middleware("http")
+    async def console_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith("/console") and not path.startswith("/console/static/"):
+            # Officer pages hold personal data: never cached, never framed.
+            response.headers["Cache-Control"] = response.headers.get("Cache-Control", "no-store")
+            if "no-store" not in response.headers["Cache-Control"]:
+                response.headers["Cache-Control"] = "no-store"
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> Any:
+        async with inner(a):
+            gateway.start()
+            try:
+                yield
+            finally:
+                await gateway.close()
+
+    app.router.lifespan_context = lifespan
+    return gateway

@@ -1,0 +1,564 @@
+"""The officer console against the real privacy gateway and workflow (in-process, on real
+Kafka, PostgreSQL and Redis): sign-in, CSRF, role gating, session refresh, and actions that
+go console -> gateway -> workflow (Kafka) -> gateway and back to the page."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from PIL import Image
+
+from aduan_contracts import encode
+from aduan_contracts.enums import Channel, Privacy, Role
+from aduan_contracts.events import ReportSubmitted
+from aduan_contracts.topics import REPORT_INTAKE
+from aduan_contracts.values import GeoPoint, Location
+from aduan_gateway.bootstrap import build as build_gateway
+from aduan_gateway.config import Settings as GatewaySettings
+from aduan_gateway.identity import create_agency, create_user
+from aduan_kit.db import transaction
+from aduan_kit.runtime import ServiceRuntime
+from aduan_portal.bootstrap import build as build_portal
+from aduan_portal.config import Settings as PortalSettings
+from aduan_portal.console_session import COOKIE_NAME, SessionStore
+from aduan_testing.helpers import eventually
+from aduan_testing.plugin import Isolation
+from aduan_workflow.bootstrap import build as build_workflow
+from aduan_workflow.config import Settings as WorkflowSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+PASSWORD = "console-test-password-1"
+AGENCY = "dinas-uji"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+VERSION = re.compile(r'name="expected_version" value="(\d+)"')
+
+
+@dataclass
+class Platform:
+    iso: Isolation
+    portal_app: FastAPI
+    portal_runtime: ServiceRuntime
+    gateway_runtime: ServiceRuntime
+    producer: AIOKafkaProducer
+    settings: PortalSettings
+
+    def browser(self) -> httpx.AsyncClient:
+        """A client with its own cookie jar, like one officer's browser."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.portal_app), base_url="http://portal.test"
+        )
+
+    def sessions(self) -> SessionStore:
+        return SessionStore(
+            lambda: self.portal_runtime.redis,
+            self.settings.redis_prefix,
+            self.settings.console_session_ttl_s,
+        )
+
+    async def submit(self) -> uuid.UUID:
+        """A report as intake publishes it; workflow makes it `received`."""
+        report_id = uuid.uuid4()
+        event = ReportSubmitted(
+            report_id=report_id,
+            receipt_code=f"ADU-{uuid.uuid4().hex[:4].upper()}-{uuid.uuid4().hex[:4].upper()}",
+            channel=Channel.WEB,
+            channel_message_id=f"web.{uuid.uuid4().hex}",
+            text="Lubang besar di depan sekolah, membahayakan pengendara motor.",
+            title="Jalan berlubang depan sekolah",
+            category_hint="jalan-rusak",
+            location=Location(
+                point=GeoPoint(lat=-6.2, lon=106.8), address="Jl. Kenanga 3", area="Menteng"
+            ),
+            privacy=Privacy.PRIVATE,
+            received_at=datetime.now(UTC),
+        )
+        await self.producer.send_and_wait(
+            f"{self.iso.namespace}.{REPORT_INTAKE.name}",
+            encode(event),
+            key=str(report_id).encode(),
+        )
+        return report_id
+
+
+@pytest_asyncio.fixture
+async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platform]:
+    def common(service: str) -> dict[str, object]:
+        return {
+            "kafka_bootstrap_servers": isolated.kafka,
+            "database_url": isolated.database(service),
+            "redis_url": isolated.redis_url,
+            "redis_prefix": f"{isolated.redis_prefix}{service}:",
+            "topic_namespace": isolated.namespace,
+            "environment": "test",
+        }
+
+    gateway_app, gateway_runtime = build_gateway(
+        GatewaySettings(**common("gateway"), blob_root=str(tmp_path / "blobs"))  # type: ignore[arg-type]
+    )
+    workflow_app, _ = build_workflow(WorkflowSettings(**common("workflow")))  # type: ignore[arg-type]
+    settings = PortalSettings(**common("portal"))  # type: ignore[arg-type]
+    portal_app, portal_runtime = build_portal(
+        settings, gateway_transport=httpx.ASGITransport(app=gateway_app)
+    )
+    async with AsyncExitStack() as stack:
+        for app in (gateway_app, workflow_app, portal_app):
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        async with transaction(gateway_runtime.sessions) as session:
+            await create_agency(session, AGENCY, "Dinas Uji")
+            for username, role, agency in (
+                ("tiket-uji", Role.TICKET_ADMIN, None),
+                ("petugas-uji", Role.AGENCY_OFFICER, AGENCY),
+                ("validator-uji", Role.VALIDATOR, None),
+                ("admin-uji", Role.ADMINISTRATOR, None),
+            ):
+                await create_user(session, username, PASSWORD, role, agency, f"{username} (UJI)")
+        producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        yield Platform(isolated, portal_app, portal_runtime, gateway_runtime, producer, settings)
+
+
+def csrf(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+async def login(client: httpx.AsyncClient, username: str) -> httpx.Response:
+    page = await client.get("/console/login")
+    assert page.status_code == 200
+    return await client.post(
+        "/console/login",
+        data={"csrf_token": csrf(page.text), "username": username, "password": PASSWORD},
+    )
+
+
+async def settled(client: httpx.AsyncClient, report_id: uuid.UUID) -> str:
+    """The report page once the console no longer says a change is being applied (the
+    gateway's read model follows workflow's event a moment after the reply)."""
+
+    async def probe() -> str | None:
+        page = await client.get(f"/console/reports/{report_id}")
+        assert page.status_code == 200, page.text
+        return None if 'id="applying"' in page.text else page.text
+
+    text: str = await eventually(probe, "the action's result on the report page", timeout=20)
+    return text
+
+
+@dataclass
+class Acted:
+    first: str  # the page the redirect leads to (with the flash message)
+    page: str  # the same page once the change shows
+
+
+async def act(client: httpx.AsyncClient, report_id: uuid.UUID, action: str, **fields: str) -> Acted:
+    """Submit an action form from the report page, as a browser would (CSRF and version
+    taken from the page)."""
+    page = await client.get(f"/console/reports/{report_id}")
+    assert page.status_code == 200, page.text
+    version = VERSION.search(page.text)
+    data = {"csrf_token": csrf(page.text), **fields}
+    if version:
+        data.setdefault("expected_version", version.group(1))
+    posted = await client.post(f"/console/reports/{report_id}/actions/{action}", data=data)
+    assert posted.status_code == 303, posted.text
+    assert posted.headers["location"] == f"/console/reports/{report_id}"
+    first = await client.get(posted.headers["location"])
+    return Acted(first.text, await settled(client, report_id))
+
+
+def status_of(html: str) -> str:
+    match = re.search(r'id="report-status" data-status="([a-z_]+)"', html)
+    assert match, "no status on the page"
+    return match.group(1)
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 90, 60)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+async def login_csrf_role_gating_and_logout(platform: Platform) -> None:
+    async with platform.browser() as browser:
+        # Not signed in: every console page sends you to the login page.
+        first = await browser.get("/console/")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/console/login?reason=required"
+
+        # A login POST without the login form's token is refused before the gateway is asked.
+        await browser.get("/console/login")
+        forged = await browser.post(
+            "/console/login",
+            data={"csrf_token": "forged", "username": "petugas-uji", "password": PASSWORD},
+        )
+        assert forged.status_code == 403
+        assert COOKIE_NAME not in browser.cookies
+
+        # A wrong password: the gateway's reason, shown on the login page.
+        page = await browser.get("/console/login")
+        wrong = await browser.post(
+            "/console/login",
+            data={"csrf_token": csrf(page.text), "username": "petugas-uji", "password": "nope"},
+        )
+        assert wrong.status_code == 401
+        assert 'id="login-error"' in wrong.text
+        assert COOKIE_NAME not in browser.cookies
+
+        signed_in = await login(browser, "petugas-uji")
+        assert signed_in.status_code == 303
+        cookie = signed_in.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=lax" in cookie
+        assert "path=/console" in cookie
+        # Only an opaque id leaves the server: no token in the cookie.
+        assert "." not in browser.cookies[COOKIE_NAME]
+
+        home = await browser.get("/console/")
+        assert home.headers["location"] == "/console/agency"
+        queue = await browser.get("/console/agency")
+        assert queue.status_code == 200
+        assert queue.headers["cache-control"] == "no-store"
+        assert 'id="whoami-username">petugas-uji<' in queue.text
+
+        # Role gating: an agency officer cannot open the triage queue or the admin pages.
+        for path in ("/console/triage", "/console/validation", "/console/admin/users"):
+            refused = await browser.get(path)
+            assert refused.status_code == 403, path
+            assert "bukan untuk peran Anda" in refused.text
+
+        # A POST without the session's CSRF token is refused (and never reaches the gateway).
+        no_csrf = await browser.post(
+            f"/console/reports/{uuid.uuid4()}/actions/accept", data={"expected_version": "2"}
+        )
+        assert no_csrf.status_code == 403
+        assert "Formulir ini kedaluwarsa" in no_csrf.text
+
+        # Logout ends the session in Redis; the old cookie no longer opens anything.
+        old_cookie = browser.cookies[COOKIE_NAME]
+        out = await browser.post("/console/logout", data={"csrf_token": csrf(queue.text)})
+        assert out.headers["location"] == "/console/login?reason=logged_out"
+        assert await platform.sessions().load(old_cookie) is None
+        browser.cookies.set(COOKIE_NAME, old_cookie, domain="portal.test", path="/console")
+        again = await browser.get("/console/agency")
+        assert again.status_code == 303
+        assert again.headers["location"] == "/console/login?reason=expired"
+
+
+async def expired_access_token_is_refreshed_and_a_dead_session_goes_to_login(
+    platform: Platform,
+) -> None:
+    async with platform.browser() as browser:
+        assert (await login(browser, "validator-uji")).status_code == 303
+        store = platform.sessions()
+        sid = browser.cookies[COOKIE_NAME]
+        session = await store.load(sid)
+        assert session is not None
+        old_refresh = session.refresh_token
+        session.access_expires_at = time.time() - 1  # as if the access token had expired
+        await store.save_auth(session)
+
+        # Several requests of one page at once (a page and its photos): one refresh only.
+        # A second refresh with the rotated-away token would make the gateway revoke the
+        # whole session (reuse detection), and every later request would fail.
+        pages = await asyncio.gather(*(browser.get("/console/validation") for _ in range(4)))
+        assert [p.status_code for p in pages] == [200] * 4
+        renewed = await store.load(sid)
+        assert renewed is not None
+        assert renewed.refresh_token != old_refresh  # rotated by the gateway
+        assert renewed.access_expires_at > time.time()
+        # Later requests still work on the renewed tokens (the session was not revoked).
+        renewed.access_expires_at = time.time() - 1
+        await store.save_auth(renewed)
+        assert (await browser.get("/console/validation")).status_code == 200
+        renewed = await store.load(sid)
+        assert renewed is not None
+
+        # The refresh token revoked at the gateway (e.g. signed out elsewhere): back to login.
+        await platform.portal_app.state.console_gateway.logout(renewed.refresh_token)
+        renewed.access_expires_at = time.time() - 1
+        await store.save_auth(renewed)
+        gone = await browser.get("/console/validation")
+        assert gone.status_code == 303
+        assert gone.headers["location"] == "/console/login?reason=expired"
+        assert await store.load(sid) is None
+
+
+async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
+    report_id = await platform.submit()
+    duplicate_id = await platform.submit()  # the same pothole, reported again nearby
+    async with (
+        platform.browser() as tiket,
+        platform.browser() as petugas,
+        platform.browser() as validator,
+    ):
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+        assert (await login(petugas, "petugas-uji")).status_code == 303
+        assert (await login(validator, "validator-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+
+        async def duplicate_in_triage() -> bool:
+            page = await tiket.get("/console/triage")
+            return f'id="report-row-{duplicate_id}"' in page.text
+
+        await eventually(duplicate_in_triage, "the second report in the triage queue")
+
+        # The second report suggests the first as a duplicate; merging it takes the pick.
+        second = await tiket.get(f"/console/reports/{duplicate_id}")
+        assert f'id="merge-into-{report_id}"' in second.text
+        acted = await act(tiket, duplicate_id, "merge", primary_report_id=str(report_id))
+        assert status_of(acted.page) == "merged"
+
+        detail = await tiket.get(f"/console/reports/{report_id}")
+        assert 'id="dispatch-form"' in detail.text
+        assert 'id="confidentiality-label"' in detail.text
+        assert "Jl. Kenanga 3" in detail.text  # a full-access role sees the address
+        stale_version = VERSION.search(detail.text)
+        assert stale_version
+
+        # Dispatch: console -> gateway -> workflow -> reply, shown as a flash message.
+        acted = await act(tiket, report_id, "dispatch", agency_id=AGENCY, note="tolong dicek")
+        assert "Status sekarang: Disposisi" in acted.first
+        assert status_of(acted.page) == "dispatched"
+
+        # A form from before the dispatch: the gateway's 409, explained.
+        posted = await tiket.post(
+            f"/console/reports/{report_id}/actions/coordinate",
+            data={"csrf_token": csrf(detail.text), "expected_version": stale_version.group(1)},
+        )
+        assert posted.status_code == 303
+        page = await tiket.get(posted.headers["location"])
+        assert "status laporan sudah berubah" in page.text
+        assert status_of(page.text) == "dispatched"
+
+        # A reason is required for a rejection: refused in the console, nothing sent.
+        rejected = await tiket.post(
+            f"/console/reports/{report_id}/actions/reject",
+            data={"csrf_token": csrf(detail.text), "reason": " "},
+        )
+        page = await tiket.get(rejected.headers["location"])
+        assert "Alasan wajib diisi" in page.text
+        assert status_of(page.text) == "dispatched"
+
+        # The agency officer sees it in their queue, with the agency's (coarse) view.
+        agency_queue = await petugas.get("/console/agency")
+        assert f'id="report-row-{report_id}"' in agency_queue.text
+        acted = await act(petugas, report_id, "accept")
+        assert status_of(acted.page) == "in_progress"
+        assert "Jl. Kenanga 3" not in acted.page  # no precise address for an agency
+
+        # Follow-up with a photo: multipart forwarded to the gateway.
+        form = await petugas.get(f"/console/reports/{report_id}")
+        version = VERSION.search(form.text)
+        assert version
+        posted = await petugas.post(
+            f"/console/reports/{report_id}/follow-ups",
+            data={
+                "csrf_token": csrf(form.text),
+                "expected_version": version.group(1),
+                "note": "Lubang sudah ditambal dan dipadatkan.",
+            },
+            files=[("photos", ("sesudah.jpg", jpeg(), "image/jpeg"))],
+        )
+        assert posted.status_code == 303
+        text = await settled(petugas, report_id)
+        assert status_of(text) == "awaiting_validation", text
+        assert "Lubang sudah ditambal" in text
+        officer_id = re.search(r'id="whoami-user-id">([^<]+)<', text)
+        assert officer_id
+
+        # The validator's queue lists it; the private report's photos stay locked to them.
+        queue = await validator.get("/console/validation")
+        assert f'id="report-row-{report_id}"' in queue.text
+        page = await validator.get(f"/console/reports/{report_id}")
+        assert 'class="follow-up"' in page.text
+        assert "follow-up-label" in page.text
+        assert "follow-up-photos-locked" in page.text
+
+        # The agency's photo is locked for the agency officer too until a validator grants.
+        page = await petugas.get(f"/console/reports/{report_id}")
+        assert "follow-up-photos-locked" in page.text
+
+        page = await validator.get(f"/console/reports/{report_id}")
+        granted = await validator.post(
+            f"/console/reports/{report_id}/grants",
+            data={"csrf_token": csrf(page.text), "grantee": officer_id.group(1), "hours": "2"},
+        )
+        assert granted.status_code == 303
+        page = await validator.get(granted.headers["location"])
+        assert f"diberikan kepada {officer_id.group(1)}" in page.text
+        grant_id = re.search(r'id="revoke-([0-9a-f-]{36})"', page.text)
+        assert grant_id
+
+        officer_page = await petugas.get(f"/console/reports/{report_id}")
+        sha = re.search(r'class="follow-up-photo" data-sha256="([0-9a-f]{64})"', officer_page.text)
+        assert sha, "the granted officer sees the photo"
+        photo = await petugas.get(f"/console/reports/{report_id}/photos/{sha.group(1)}")
+        assert photo.status_code == 200
+        assert photo.headers["content-type"] == "image/jpeg"
+        assert photo.content[:2] == b"\xff\xd8"
+        assert "no-store" in photo.headers["cache-control"]
+
+        revoked = await validator.post(
+            f"/console/reports/{report_id}/grants/{grant_id.group(1)}/revoke",
+            data={"csrf_token": csrf(page.text)},
+        )
+        assert revoked.status_code == 303
+        photo = await petugas.get(f"/console/reports/{report_id}/photos/{sha.group(1)}")
+        assert photo.status_code == 403
+
+        # The validator completes it.
+        acted = await act(validator, report_id, "validate", note="sesuai")
+        assert "Status sekarang: Selesai" in acted.first
+        assert status_of(acted.page) == "completed"
+
+
+async def administrator_pages(platform: Platform) -> None:
+    async with platform.browser() as admin:
+        assert (await login(admin, "admin-uji")).status_code == 303
+        home = await admin.get("/console/")
+        assert home.headers["location"] == "/console/admin"
+        agencies = await admin.get("/console/admin/agencies")
+        assert agencies.status_code == 200
+        created = await admin.post(
+            "/console/admin/agencies",
+            data={"csrf_token": csrf(agencies.text), "agency_id": "dinas-baru", "name": "Baru"},
+        )
+        assert created.status_code == 303
+        page = await admin.get("/console/admin/agencies")
+        assert "Instansi dinas-baru dibuat." in page.text
+        # A duplicate: the gateway's 409 reason, verbatim.
+        again = await admin.post(
+            "/console/admin/agencies",
+            data={"csrf_token": csrf(page.text), "agency_id": "dinas-baru", "name": "Baru"},
+        )
+        assert again.status_code == 303
+        page = await admin.get("/console/admin/agencies")
+        assert "agency exists" in page.text
+
+        users = await admin.get("/console/admin/users")
+        assert users.status_code == 200
+        made = await admin.post(
+            "/console/admin/users",
+            data={
+                "csrf_token": csrf(users.text),
+                "username": "petugas-baru",
+                "password": "sandi-yang-panjang-sekali",
+                "role": "agency-officer",
+                "agency_id": "dinas-baru",
+                "display_name": "Petugas Baru",
+            },
+        )
+        assert made.status_code == 303
+        page = await admin.get("/console/admin/users")
+        assert "Pengguna petugas-baru dibuat." in page.text
+        row = re.search(
+            r'<tr id="user-petugas-baru" data-user-id="([^"]+)" data-active="true"', page.text
+        )
+        assert row
+
+        # Signed in before the deactivation below: the next refresh is refused.
+        early = platform.browser()
+        assert (await login(early, "petugas-baru")).status_code == 303
+
+        # Deactivate: the account can no longer sign in.
+        off = await admin.post(
+            f"/console/admin/users/{row.group(1)}/active",
+            data={"csrf_token": csrf(page.text), "active": "false"},
+        )
+        assert off.status_code == 303
+        page = await admin.get("/console/admin/users")
+        assert 'id="user-petugas-baru" data-user-id="' in page.text
+        assert re.search(
+            r'id="user-petugas-baru" data-user-id="[^"]+" data-active="false"', page.text
+        )
+        async with platform.browser() as other:
+            refused = await login(other, "petugas-baru")
+            assert refused.status_code == 401
+        async with early:
+            store = platform.sessions()
+            sid = early.cookies[COOKIE_NAME]
+            session = await store.load(sid)
+            assert session is not None
+            session.access_expires_at = time.time() - 1
+            await store.save_auth(session)
+            ended = await early.get("/console/agency")
+            assert ended.status_code == 303
+            assert ended.headers["location"] == "/console/login?reason=expired"
+            assert await store.load(sid) is None
+
+        # Categories: save one routed to the new agency, then delete it.
+        cats = await admin.get("/console/admin/categories")
+        assert cats.status_code == 200
+        saved = await admin.post(
+            "/console/admin/categories",
+            data={
+                "csrf_token": csrf(cats.text),
+                "code": "trotoar-uji",
+                "name_id": "Trotoar rusak",
+                "name_en": "Broken pavement",
+                "agency_id": "dinas-baru",
+            },
+        )
+        assert saved.status_code == 303
+        cats = await admin.get("/console/admin/categories")
+        assert "Kategori trotoar-uji disimpan." in cats.text
+        assert 'id="category-trotoar-uji"' in cats.text
+        assert '<option value="dinas-baru" selected>' in cats.text
+        deleted = await admin.post(
+            "/console/admin/categories/trotoar-uji/delete", data={"csrf_token": csrf(cats.text)}
+        )
+        assert deleted.status_code == 303
+        cats = await admin.get("/console/admin/categories")
+        assert "Kategori trotoar-uji dihapus." in cats.text
+        assert 'id="category-trotoar-uji"' not in cats.text
+
+        # The access log: the administrator's own read of a report is there, by report id
+        # (the gateway's filter) and by actor (the console's).
+        report_id = await platform.submit()
+
+        async def readable() -> str | None:
+            page = await admin.get(f"/console/reports/{report_id}")
+            return page.text if page.status_code == 200 else None
+
+        report_page = await eventually(readable, "the report readable by the administrator")
+        admin_id = re.search(r'id="whoami-user-id">([^<]+)<', report_page)
+        assert admin_id
+        log_page = await admin.get(
+            "/console/admin/access-log",
+            params={"report_id": str(report_id), "actor": admin_id.group(1)},
+        )
+        assert log_page.status_code == 200
+        assert 'id="access-log"' in log_page.text
+        assert f'data-subject="{admin_id.group(1)}" data-report-id="{report_id}"' in log_page.text
+        nobody = await admin.get("/console/admin/access-log", params={"actor": "nobody"})
+        assert 'id="no-entries"' in nobody.text
+
+
+async def test_sign_in_sessions_and_administration(platform: Platform) -> None:
+    """One platform for three checks (starting gateway, workflow and portal takes ~15 s on
+    the shared machine): sign-in, CSRF, role gating, logout; token refresh and expiry; the
+    administrator's pages."""
+    await login_csrf_role_gating_and_logout(platform)
+    await expired_access_token_is_refreshed_and_a_dead_session_goes_to_login(platform)
+    await administrator_pages(platform)

@@ -1,0 +1,230 @@
+"""Console pages rendered from gateway-shaped data (no I/O): labels verbatim, photo locks,
+SLA badges, role-specific action forms, CSRF tokens in every POST form, and the gateway
+error texts the console shows."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from aduan_portal.console import _explain, _safe_next, render_console
+from aduan_portal.console_i18n import console_strings
+from aduan_portal.console_session import ConsoleSession, csrf_matches
+from aduan_portal.gateway_client import (
+    GatewayError,
+    GatewayUnavailable,
+    OfficerReport,
+    _detail,
+)
+
+LABEL = "Rahasia — hanya untuk petugas yang berwenang; dilarang disebarluaskan"
+SHA = "a" * 64
+
+
+def session(role: str, agency: str | None = None) -> ConsoleSession:
+    return ConsoleSession(
+        session_id="sid",
+        access_token="access",
+        refresh_token="refresh",
+        access_expires_at=0,
+        user_id=f"{role}-id",
+        username=f"{role}-user",
+        role=role,
+        agency_id=agency,
+        csrf_token="the-csrf-token",
+    )
+
+
+def report(**overrides: Any) -> OfficerReport:
+    data: dict[str, Any] = {
+        "access": "agency",
+        "report_id": str(uuid.uuid4()),
+        "channel": "web",
+        "privacy": "private",
+        "confidentiality_label": LABEL,
+        "title": "Jalan berlubang",
+        "text": "Lubang di depan sekolah",
+        "category": "jalan-rusak",
+        "agency_id": "dinas-uji",
+        "status": "awaiting_validation",
+        "status_label": "Menunggu Validasi",
+        "status_version": 5,
+        "month": "2026-11",
+        "area": "Menteng",
+        "reporter": "Pelapor-7F3A",
+        "photos": [],
+        "photos_locked": True,
+        "sla_badge": "overdue",
+        "due_at": "2026-11-20T03:00:00Z",
+        "timeline": [
+            {
+                "version": 5,
+                "status": "awaiting_validation",
+                "label": "Menunggu Validasi",
+                "month": "2026-11",
+                "actor_role": "agency-officer",
+                "actor_agency": "dinas-uji",
+                "actor_display_name": "Petugas A",
+                "follow_up": {
+                    "follow_up_id": str(uuid.uuid4()),
+                    "confidentiality_label": LABEL,
+                    "note": "Sudah ditambal",
+                    "officer_name": "Petugas A",
+                    "officer_agency": "dinas-uji",
+                    "photos": [],
+                    "photos_locked": True,
+                    "evidence": {"photos_checked": 1, "summary": "Foto lebih baru dari laporan"},
+                },
+            }
+        ],
+    }
+    data.update(overrides)
+    return OfficerReport.model_validate(data)
+
+
+def render_report(role: str, r: OfficerReport, **extra: Any) -> str:
+    context: dict[str, Any] = {
+        "duplicates": [],
+        "agencies": [],
+        "categories": [],
+        "grants": [],
+        "notes": [],
+        "applying": False,
+    }
+    context.update(extra)
+    return render_console(
+        "report.html", "id", session(role), f"/console/reports/{r.report_id}", report=r, **context
+    )
+
+
+def test_labels_verbatim_locked_photos_and_sla_badge() -> None:
+    r = report()
+    html = render_report("validator", r)
+    # The label on the report and on the follow-up, exactly as the gateway gave it.
+    assert html.count(LABEL) == 2
+    assert 'id="photos-locked"' in html
+    assert "follow-up-photos-locked" in html
+    assert 'data-sla="overdue"' in html and "Lewat tenggat" in html
+    assert "Foto lebih baru dari laporan" in html  # the evidence check result
+    assert "Pelapor-7F3A" in html
+    assert "<img" not in html  # nothing to show when the gateway returned no photos
+
+
+def test_photos_shown_only_when_the_gateway_returns_them() -> None:
+    r = report(
+        photos=[{"sha256": SHA, "content_type": "image/jpeg", "size_bytes": 10}],
+        photos_locked=False,
+    )
+    html = render_report("agency-officer", r)
+    assert f'src="/console/reports/{r.report_id}/photos/{SHA}"' in html
+    assert 'id="photos-locked"' not in html
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "forms", "absent"),
+    [
+        (
+            "ticket-admin",
+            "received",
+            ["dispatch-form", "coordinate-form", "reject-form", "merge-form"],
+            ["accept-form", "validate-form"],
+        ),
+        ("agency-officer", "dispatched", ["accept-form", "return-form"], ["dispatch-form"]),
+        ("agency-officer", "in_progress", ["followup-form"], ["accept-form"]),
+        ("agency-officer", "followup_rejected", ["resume-form"], ["followup-form"]),
+        (
+            "validator",
+            "awaiting_validation",
+            ["validate-form", "order-fv-form", "reject-followup-form", "grant-form"],
+            ["record-fv-form", "dispatch-form"],
+        ),
+        (
+            "validator",
+            "field_verification",
+            ["record-fv-form", "reject-followup-form"],
+            ["validate-form"],
+        ),
+        ("administrator", "received", [], ["dispatch-form", "grant-form"]),
+    ],
+)
+def test_each_role_gets_its_actions_and_every_post_form_has_csrf(
+    role: str, status: str, forms: list[str], absent: list[str]
+) -> None:
+    html = render_report(role, report(status=status))
+    for form in forms:
+        assert f'id="{form}"' in html, form
+    for form in absent:
+        assert f'id="{form}"' not in html, form
+    if not forms:
+        assert 'id="no-actions"' in html
+    posts = re.findall(r'<form method="post".*?</form>', html, flags=re.S)
+    assert len(posts) >= len(forms)
+    for form_html in posts:
+        assert 'name="csrf_token" value="the-csrf-token"' in form_html
+    # The follow-up form uploads files as multipart.
+    if "followup-form" in forms:
+        assert 'enctype="multipart/form-data"' in html
+
+
+def test_applying_hides_actions_and_refreshes() -> None:
+    html = render_report("agency-officer", report(status="dispatched"), applying=True)
+    assert 'http-equiv="refresh"' in html
+    assert 'id="applying"' in html
+    assert 'id="accept-form"' not in html
+
+
+def test_queue_rows_carry_sla_badges_and_stable_ids() -> None:
+    from aduan_portal.console import QUEUES
+
+    rows = [report(), report(sla_badge="due_soon"), report(sla_badge=None)]
+    html = render_console(
+        "queue.html",
+        "en",
+        session("validator"),
+        "/console/validation",
+        queue=QUEUES["validation"],
+        title="Validation queue",
+        reports=rows,
+        page=1,
+        has_next=False,
+        error=None,
+    )
+    for r in rows:
+        assert f'id="report-row-{r.report_id}"' in html
+    assert html.count('data-sla="overdue"') == 1
+    assert html.count('data-sla="due_soon"') == 1
+    assert "Due soon" in html
+
+
+def test_gateway_reasons_are_shown_verbatim_and_explained() -> None:
+    t = console_strings("id")
+    conflict = _explain(GatewayError(409, "cannot accept a report in status 'received'"), t)
+    assert "cannot accept a report in status 'received'" in conflict
+    assert "Muat ulang" in conflict
+    assert "sedang tidak dapat dihubungi" in _explain(GatewayUnavailable(502, "down"), t)
+    assert _explain(GatewayError(418, "teapot"), t) == "Permintaan ditolak: teapot"
+
+
+def test_gateway_error_bodies_are_read_into_one_sentence() -> None:
+    plain = httpx.Response(409, json={"detail": "agency exists"})
+    assert _detail(plain) == "agency exists"
+    validation = httpx.Response(
+        422,
+        json={"detail": [{"loc": ["body", "reason"], "msg": "String should have at least 3"}]},
+    )
+    assert _detail(validation) == "reason: String should have at least 3"
+    assert _detail(httpx.Response(502, text="<html>bad gateway</html>")) == "Bad Gateway"
+
+
+def test_csrf_and_redirect_targets() -> None:
+    assert csrf_matches("abc", "abc")
+    assert not csrf_matches("abc", "abd")
+    assert not csrf_matches("abc", None)
+    assert not csrf_matches(None, "")
+    assert _safe_next("/console/agency") == "/console/agency"
+    for bad in ("https://evil.example/", "//evil.example", "/console/..\\x", None):
+        assert _safe_next(bad) == "/console/"

@@ -1,0 +1,424 @@
+"""HTTP routes the portal and the officer console need beyond reading reports: "track my
+report" by receipt code, suggested duplicates, the category catalogue, and administrators'
+lists of users and agencies."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from aduan_contracts.enums import ReportStatus, Role
+from aduan_contracts.topics import ROUTING_COMMANDS
+from aduan_contracts.values import Actor, GeoPoint
+from aduan_gateway.auth import CurrentUser, Principal
+from aduan_gateway.categories import (
+    Category,
+    CategoryError,
+    delete_category,
+    list_categories,
+    put_category,
+)
+from aduan_gateway.deps import NOT_FOUND, RuntimeDep, SessionsDep, SettingsDep, require_role
+from aduan_gateway.domain.model import ReportRecord
+from aduan_gateway.domain.redaction import coarse_area, coarse_month
+from aduan_gateway.domain.views import (
+    FULL_ACCESS_ROLES,
+    OFFICER_ROLES,
+    public_view,
+    visible_to_officer,
+)
+from aduan_gateway.identity import Account, list_agencies, list_users, set_active
+from aduan_gateway.readmodel import (
+    append_access_log,
+    duplicate_candidates,
+    find_by_receipt,
+    load_report,
+)
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
+
+__all__ = [
+    "AccountView",
+    "AgencyView",
+    "CategoryView",
+    "DuplicateView",
+    "TrackView",
+    "client_address",
+    "console_router",
+    "distance_m",
+    "rank_duplicates",
+]
+
+log = get_logger(__name__)
+
+TRACK_NOT_FOUND = "no report with that receipt code"
+DUPLICATE_WINDOW = timedelta(days=30)
+DUPLICATE_RADIUS_M = 500.0
+DUPLICATE_MAX = 10
+# The fields a duplicate suggestion carries of each candidate, for the access log (rule 7).
+_DUPLICATE_FIELDS = ("area", "category", "month", "received_at", "status", "title")
+
+
+class TrackStep(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: ReportStatus
+    label: str
+    month: str
+
+
+class TrackView(BaseModel):
+    """What a receipt code tells anyone who holds it: status and months only. A receipt
+    code proves nothing about its holder, so no text, title, place, officer or exact time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    receipt_code: str
+    status: ReportStatus
+    status_label: str
+    status_label_en: str
+    month: str
+    public_id: str | None = Field(description="set only when the report is public")
+    timeline: tuple[TrackStep, ...]
+
+
+class DuplicateView(BaseModel):
+    """A report that may be the same problem as the one being triaged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: UUID
+    title: str | None
+    category: str | None
+    status: ReportStatus
+    status_label: str
+    month: str
+    area: str | None
+    distance_m: float | None
+    received_at: datetime
+
+
+class CategoryView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name_id: str
+    name_en: str
+    agency_id: str | None
+
+
+class CategoryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name_id: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    agency_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class AccountView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    username: str
+    display_name: str | None
+    role: Role
+    agency_id: str | None
+    active: bool
+
+
+class ActiveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class AgencyView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    agency_id: str
+    name: str
+
+
+def client_address(request: Request, trusted: tuple[str, ...]) -> str:
+    """The caller's address; behind a trusted proxy (the portal) the nearest untrusted hop
+    of X-Forwarded-For, so one citizen's guessing does not lock out everyone else."""
+    peer = request.client.host if request.client is not None else "unknown"
+    if peer in trusted:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if hop not in trusted:
+                return hop
+    return peer
+
+
+def distance_m(a: GeoPoint, b: GeoPoint) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat, dlon = lat2 - lat1, math.radians(b.lon - a.lon)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def _point(record: ReportRecord) -> GeoPoint | None:
+    return record.location.point if record.location is not None else None
+
+
+def rank_duplicates(record: ReportRecord, candidates: list[ReportRecord]) -> list[DuplicateView]:
+    here = _point(record)
+    ranked: list[tuple[float, DuplicateView]] = []
+    for c in candidates:
+        there = _point(c)
+        dist = distance_m(here, there) if here is not None and there is not None else None
+        if dist is not None and dist > DUPLICATE_RADIUS_M:
+            continue
+        assert c.status is not None and c.received_at is not None  # complete
+        view = DuplicateView(
+            report_id=c.report_id,
+            title=c.title,
+            category=c.shown_category,
+            status=c.status,
+            status_label=c.status.label_id,
+            month=coarse_month(c.received_at),
+            area=coarse_area(c.location),
+            distance_m=round(dist, 1) if dist is not None else None,
+            received_at=c.received_at,
+        )
+        # Nearest first; candidates without a point after every measured one.
+        ranked.append((dist if dist is not None else math.inf, view))
+    ranked.sort(key=lambda pair: (pair[0], -pair[1].received_at.timestamp()))
+    return [view for _, view in ranked[:DUPLICATE_MAX]]
+
+
+def _account_view(account: Account) -> AccountView:
+    return AccountView(
+        user_id=account.user_id,
+        username=account.username,
+        display_name=account.display_name,
+        role=account.role,
+        agency_id=account.agency_id,
+        active=account.active,
+    )
+
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, invalid or expired token"},
+    403: {"description": "the role may not do this"},
+}
+
+
+def console_router() -> APIRouter:
+    router = APIRouter()
+
+    # --- track my report (public) -------------------------------------------------------
+
+    @router.get(
+        "/v1/public/track/{receipt_code}",
+        response_model=TrackView,
+        responses={
+            404: {"description": TRACK_NOT_FOUND},
+            429: {"description": "too many lookups from this address"},
+        },
+        tags=["public"],
+    )
+    async def track(
+        receipt_code: Annotated[str, Path(max_length=32)],
+        request: Request,
+        sessions: SessionsDep,
+        settings: SettingsDep,
+        runtime: RuntimeDep,
+    ) -> TrackView:
+        """Status of a report by its receipt code: status and months, nothing private."""
+        address = client_address(request, settings.trusted_proxies)
+        # Hashed: the limiter needs to tell addresses apart, not to store them.
+        bucket = hashlib.sha256(address.encode()).hexdigest()[:32]
+        key = f"{settings.redis_prefix}track:{bucket}"
+        count = await runtime.redis.incr(key)
+        if count == 1:
+            await runtime.redis.expire(key, 60)
+        if count > settings.track_per_minute:
+            raise HTTPException(
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                detail="too many lookups from this address; wait a minute",
+                headers={"Retry-After": "60"},
+            )
+        async with sessions() as session:
+            record = await find_by_receipt(session, receipt_code.strip().upper())
+        if record is None:
+            raise HTTPException(status_code=404, detail=TRACK_NOT_FOUND)
+        assert record.status is not None and record.received_at is not None  # complete
+        public = public_view(record)
+        return TrackView(
+            receipt_code=record.receipt_code or receipt_code,
+            status=record.status,
+            status_label=record.status.label_id,
+            status_label_en=record.status.label_en,
+            month=coarse_month(record.received_at),
+            public_id=str(record.report_id) if public is not None else None,
+            timeline=tuple(
+                TrackStep(
+                    status=t.status, label=t.status.label_id, month=coarse_month(t.occurred_at)
+                )
+                for t in record.timeline
+            ),
+        )
+
+    # --- suggested duplicates -----------------------------------------------------------
+
+    @router.get(
+        "/v1/reports/{report_id}/duplicates",
+        response_model=list[DuplicateView],
+        responses={**_AUTH_ERRORS, 404: {"description": NOT_FOUND}},
+        tags=["reports"],
+    )
+    async def duplicates(
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep
+    ) -> list[DuplicateView]:
+        """Possible duplicates: same category, received within 30 days, within 500 m when
+        both have a point, not merged or rejected; nearest first, at most 10 (audited)."""
+        require_role(user, FULL_ACCESS_ROLES, "look for duplicates")
+        async with transaction(sessions) as session:
+            record = await load_report(session, report_id)
+            if record is None or not visible_to_officer(record, user.role, user.agency_id):
+                raise HTTPException(status_code=404, detail=NOT_FOUND)
+            found = rank_duplicates(
+                record, await duplicate_candidates(session, record, DUPLICATE_WINDOW)
+            )
+            for view in found:
+                await append_access_log(
+                    session,
+                    user.subject,
+                    user.role,
+                    user.agency_id,
+                    view.report_id,
+                    _DUPLICATE_FIELDS,
+                )
+        return found
+
+    # --- categories -----------------------------------------------------------------------
+
+    @router.get("/v1/categories", response_model=list[CategoryView], tags=["categories"])
+    async def categories(sessions: SessionsDep) -> list[CategoryView]:
+        """The category catalogue (public: the portal's filters use it)."""
+        async with sessions() as session:
+            found = await list_categories(session)
+        return [
+            CategoryView(code=c.code, name_id=c.name_id, name_en=c.name_en, agency_id=c.agency_id)
+            for c in found
+        ]
+
+    @router.put(
+        "/v1/admin/categories/{code}",
+        response_model=CategoryView,
+        responses={**_AUTH_ERRORS, 422: {"description": "bad code or unknown agency"}},
+        tags=["administration"],
+    )
+    async def upsert_category(
+        code: Annotated[str, Path(max_length=100)],
+        body: Annotated[CategoryBody, Body()],
+        user: CurrentUser,
+        sessions: SessionsDep,
+        runtime: RuntimeDep,
+    ) -> CategoryView:
+        """Create or change a category; a change of agency re-routes it in workflow."""
+        require_role(user, {Role.ADMINISTRATOR}, "manage categories")
+        category = Category(code, body.name_id, body.name_en, body.agency_id)
+        try:
+            async with transaction(sessions) as session:
+                changed = await put_category(
+                    session, runtime.topic(ROUTING_COMMANDS.name), _actor(user), category
+                )
+        except CategoryError as exc:
+            raise HTTPException(status_code=exc.status, detail=exc.reason) from None
+        if changed:
+            runtime.wake_relay()
+            log.info("category saved", category=code)
+        return CategoryView(
+            code=code, name_id=body.name_id, name_en=body.name_en, agency_id=body.agency_id
+        )
+
+    @router.delete(
+        "/v1/admin/categories/{code}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        responses={**_AUTH_ERRORS, 404: {"description": "no such category"}},
+        tags=["administration"],
+    )
+    async def remove_category(
+        code: Annotated[str, Path(max_length=100)],
+        user: CurrentUser,
+        sessions: SessionsDep,
+        runtime: RuntimeDep,
+    ) -> Response:
+        """Delete a category (and its routing rule in workflow)."""
+        require_role(user, {Role.ADMINISTRATOR}, "manage categories")
+        async with transaction(sessions) as session:
+            gone = await delete_category(
+                session, runtime.topic(ROUTING_COMMANDS.name), _actor(user), code
+            )
+        if not gone:
+            raise HTTPException(status_code=404, detail="no such category")
+        runtime.wake_relay()
+        log.info("category deleted", category=code)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    # --- users and agencies -------------------------------------------------------------
+
+    @router.get(
+        "/v1/admin/users",
+        response_model=list[AccountView],
+        responses=_AUTH_ERRORS,
+        tags=["administration"],
+    )
+    async def users(user: CurrentUser, sessions: SessionsDep) -> list[AccountView]:
+        """Every staff account (never a password hash)."""
+        require_role(user, {Role.ADMINISTRATOR}, "manage users")
+        async with sessions() as session:
+            return [_account_view(a) for a in await list_users(session)]
+
+    @router.patch(
+        "/v1/admin/users/{user_id}",
+        response_model=AccountView,
+        responses={**_AUTH_ERRORS, 404: {"description": "no such user"}},
+        tags=["administration"],
+    )
+    async def set_user_active(
+        user_id: Annotated[str, Path(max_length=128)],
+        body: ActiveBody,
+        user: CurrentUser,
+        sessions: SessionsDep,
+    ) -> AccountView:
+        """Deactivate (no login, no refresh; sessions revoked) or reactivate an account."""
+        require_role(user, {Role.ADMINISTRATOR}, "manage users")
+        if user_id == user.subject and not body.active:
+            # The last administrator locking themselves out needs a database to undo.
+            raise HTTPException(status_code=409, detail="you cannot deactivate yourself")
+        async with transaction(sessions) as session:
+            account = await set_active(session, user_id, body.active)
+        if account is None:
+            raise HTTPException(status_code=404, detail="no such user")
+        log.info("account activity changed", user_id=user_id, active=body.active)
+        return _account_view(account)
+
+    @router.get(
+        "/v1/admin/agencies",
+        response_model=list[AgencyView],
+        responses=_AUTH_ERRORS,
+        tags=["administration"],
+    )
+    async def agencies(user: CurrentUser, sessions: SessionsDep) -> list[AgencyView]:
+        """Every agency (OPD). Any staff role: a ticket-admin picks one to dispatch to."""
+        require_role(user, OFFICER_ROLES, "list agencies")
+        async with sessions() as session:
+            return [AgencyView(agency_id=a, name=n) for a, n in await list_agencies(session)]
+
+    return router
+
+
+def _actor(user: Principal) -> Actor:
+    return Actor(id=user.subject, role=user.role, agency_id=user.agency_id, display_name=user.name)

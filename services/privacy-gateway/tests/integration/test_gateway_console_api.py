@@ -1,0 +1,623 @@
+"""The gateway API the portal and the officer console use, on real Kafka, PostgreSQL and
+Redis: track by receipt code, SLA badges, the coarse public point, suggested duplicates,
+administrators' lists, deactivation, the category catalogue (routed into workflow) and the
+demo-seed command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role, SlaStage
+from aduan_contracts.events import PublicReportPublished, ReportStatusChanged, ReportSubmitted
+from aduan_contracts.serialization import decode, encode
+from aduan_contracts.topics import PUBLIC_REPORTS, REPORT_INTAKE, STATUS_CHANGED
+from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_gateway.auth import issue_access_token
+from aduan_gateway.bootstrap import build
+from aduan_gateway.cli import main as cli_main
+from aduan_gateway.config import Settings
+from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV
+from aduan_gateway.tables import ACCESS_LOG, AGENCIES, CATEGORIES, OUTBOX, REPORTS, USERS
+from aduan_kit.runtime import ServiceRuntime
+from aduan_testing.plugin import Isolation
+from aduan_workflow.bootstrap import build as build_workflow
+from aduan_workflow.cli import routing_list
+from aduan_workflow.config import Settings as WorkflowSettings
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECEIVED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2, hours=3, minutes=17)
+TRACK_LIMIT = 6
+SYSTEM = Actor(id="workflow", role=Role.SYSTEM)
+ADMIN = Actor(id="adm-1", role=Role.TICKET_ADMIN, display_name="Admin Ani Rahasia")
+MONAS = GeoPoint(lat=-6.175392, lon=106.827153)
+
+
+def receipt() -> str:
+    part = lambda: "".join(random.choice(CROCKFORD) for _ in range(4))  # noqa: E731
+    return f"ADU-{part()}-{part()}"
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+class Gateway:
+    def __init__(
+        self,
+        iso: Isolation,
+        runtime: ServiceRuntime,
+        client: httpx.AsyncClient,
+        producer: AIOKafkaProducer,
+        settings: Settings,
+    ) -> None:
+        self.iso, self.runtime, self.client = iso, runtime, client
+        self.producer, self.settings = producer, settings
+
+    async def send(self, topic: str, event: BaseModel, key: UUID) -> None:
+        await self.producer.send_and_wait(
+            f"{self.iso.namespace}.{topic}", encode(event), key=str(key).encode()
+        )
+
+    def token(self, role: Role, agency: str | None = None, sub: str | None = None) -> Any:
+        token = issue_access_token(
+            self.settings.jwt_secret,
+            sub or f"{role.value}-1",
+            role,
+            agency_id=agency,
+            name="Petugas Uji",
+            reporter_key_id=uuid4() if role is Role.REPORTER else None,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    async def report(
+        self,
+        *,
+        privacy: Privacy = Privacy.PUBLIC,
+        category: str = "jalan-rusak",
+        point: GeoPoint | None = MONAS,
+        received: datetime = RECEIVED,
+        steps: tuple[tuple[ReportStatus, str | None, datetime | None], ...] = (
+            (ReportStatus.RECEIVED, None, None),
+        ),
+        title: str = "Jalan berlubang",
+        text: str = "Lubang besar di depan sekolah.",
+    ) -> ReportSubmitted:
+        """A report as intake and workflow would announce it; waits until it is stored."""
+        event = ReportSubmitted(
+            report_id=uuid4(),
+            receipt_code=receipt(),
+            channel=Channel.WEB,
+            channel_message_id=f"web.{uuid4().hex}",
+            text=text,
+            title=title,
+            category_hint=category,
+            location=Location(point=point, address="Jl. Kenanga No. 9", area="Gambir")
+            if point is not None
+            else Location(area="Gambir"),
+            privacy=privacy,
+            received_at=received,
+        )
+        await self.send(REPORT_INTAKE.name, event, event.report_id)
+        for version, (to, agency, due) in enumerate(steps, start=1):
+            change = ReportStatusChanged(
+                report_id=event.report_id,
+                receipt_code=event.receipt_code,
+                channel=event.channel,
+                version=version,
+                from_status=None if version == 1 else steps[version - 2][0],
+                to_status=to,
+                actor=SYSTEM if version == 1 else ADMIN,
+                category=category,
+                agency_id=agency,
+                occurred_at=received + timedelta(hours=version, minutes=7),
+                sla_stage=SlaStage.DISPATCH if due is not None else None,
+                due_at=due,
+            )
+            await self.send(STATUS_CHANGED.name, change, event.report_id)
+
+        async def stored() -> bool:
+            async with self.runtime.sessions() as session:
+                row = (
+                    await session.execute(
+                        select(REPORTS.c.has_content, REPORTS.c.status_version).where(
+                            REPORTS.c.report_id == event.report_id
+                        )
+                    )
+                ).first()
+            return row is not None and row.has_content and row.status_version == len(steps)
+
+        await eventually(stored)
+        return event
+
+
+@pytest_asyncio.fixture
+async def gateway(isolated: Isolation) -> AsyncIterator[Gateway]:
+    settings = Settings(
+        kafka_bootstrap_servers=isolated.kafka,
+        database_url=isolated.database("gateway"),
+        redis_url=isolated.redis_url,
+        redis_prefix=isolated.redis_prefix,
+        topic_namespace=isolated.namespace,
+        environment="test",
+        track_per_minute=TRACK_LIMIT,
+    )
+    app, runtime = build(settings)
+    await app.state.gateway.start()
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    await producer.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield Gateway(isolated, runtime, client, producer, settings)
+    finally:
+        await producer.stop()
+        await app.state.gateway.stop()
+
+
+# --- track, SLA, coarse point ------------------------------------------------------------------
+
+
+async def test_track_sla_badges_and_coarse_point(gateway: Gateway) -> None:
+    gw = gateway
+    soon = datetime.now(UTC) + timedelta(hours=10)
+    public = await gw.report(
+        steps=(
+            (ReportStatus.RECEIVED, None, datetime.now(UTC) - timedelta(days=1)),
+            (ReportStatus.DISPATCHED, "dbm", soon),
+        )
+    )
+    late = datetime.now(UTC) - timedelta(hours=2)
+    private = await gw.report(
+        privacy=Privacy.PRIVATE,
+        title="Pungli oleh oknum Pak Darmawan",
+        text="Saya dimintai uang di kantor kelurahan Gambir, nomor saya 0812-9999-1111.",
+        steps=((ReportStatus.RECEIVED, None, None), (ReportStatus.DISPATCHED, "dbm", late)),
+    )
+
+    # Track: a private report tells status and months only.
+    r = await gw.client.get(f"/v1/public/track/{private.receipt_code}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["receipt_code"] == private.receipt_code
+    assert (body["status"], body["status_label"], body["status_label_en"]) == (
+        "dispatched",
+        "Disposisi",
+        "Dispatched",
+    )
+    assert body["month"] == RECEIVED.strftime("%Y-%m")
+    assert body["public_id"] is None
+    assert [(s["status"], s["month"]) for s in body["timeline"]] == [
+        ("received", RECEIVED.strftime("%Y-%m")),
+        ("dispatched", (RECEIVED + timedelta(hours=2, minutes=7)).strftime("%Y-%m")),
+    ]
+    raw = r.text
+    for secret in ("Pungli", "Darmawan", "uang", "0812", "Gambir", "Kenanga", "Ani", "dbm"):
+        assert secret not in raw, secret
+    # No exact time anywhere: neither the receipt's day-time nor any ISO timestamp.
+    assert RECEIVED.strftime("%Y-%m-%d") not in raw
+    assert not re.search(r"\d{2}:\d{2}|\d{4}-\d{2}-\d{2}", raw)
+    assert set(body) == {
+        "receipt_code",
+        "status",
+        "status_label",
+        "status_label_en",
+        "month",
+        "public_id",
+        "timeline",
+    }
+    assert set(body["timeline"][0]) == {"status", "label", "month"}
+
+    # Lower-case input works; the public report links to its public page.
+    r = await gw.client.get(f"/v1/public/track/{public.receipt_code.lower()}")
+    assert r.status_code == 200
+    assert r.json()["public_id"] == str(public.report_id)
+
+    r = await gw.client.get("/v1/public/track/ADU-0000-0000")
+    assert r.status_code == 404
+    assert r.json() == {"detail": "no report with that receipt code"}
+
+    # SLA fields on officer lists and views.
+    r = await gw.client.get("/v1/reports", headers=gw.token(Role.VALIDATOR))
+    assert r.status_code == 200
+    items = {i["report_id"]: i for i in r.json()["items"]}
+    assert items[str(public.report_id)]["sla_badge"] == "due_soon"
+    assert items[str(public.report_id)]["sla_stage"] == "dispatch"
+    assert datetime.fromisoformat(items[str(public.report_id)]["due_at"]) == soon
+    assert items[str(private.report_id)]["sla_badge"] == "overdue"
+    r = await gw.client.get(
+        f"/v1/reports/{private.report_id}", headers=gw.token(Role.AGENCY_OFFICER, "dbm")
+    )
+    assert r.status_code == 200
+    assert (r.json()["access"], r.json()["sla_badge"]) == ("agency", "overdue")
+
+    # The public view and the public event carry the point only on the 0.01 degree grid.
+    r = await gw.client.get(f"/v1/public/reports/{public.report_id}")
+    assert r.json()["coarse_point"] == {"lat": -6.18, "lon": 106.83}
+    assert "106.827" not in r.text and "-6.175" not in r.text
+    published = await last_public_event(gw, public.report_id)
+    assert published.coarse_point == GeoPoint(lat=-6.18, lon=106.83)
+
+    # Rate limit per client address (the portal passes the citizen's in X-Forwarded-For).
+    citizen = {"X-Forwarded-For": "203.0.113.7"}
+    codes = [
+        (
+            await gw.client.get(f"/v1/public/track/{public.receipt_code}", headers=citizen)
+        ).status_code
+        for _ in range(TRACK_LIMIT + 1)
+    ]
+    assert codes == [200] * TRACK_LIMIT + [429]
+    r = await gw.client.get("/v1/public/track/ADU-0000-0000", headers=citizen)
+    assert r.status_code == 429
+    assert "too many" in r.json()["detail"]
+    other = {"X-Forwarded-For": "198.51.100.20"}
+    r = await gw.client.get(f"/v1/public/track/{public.receipt_code}", headers=other)
+    assert r.status_code == 200
+
+
+async def last_public_event(gw: Gateway, report_id: UUID) -> PublicReportPublished:
+    async def drained() -> bool:
+        async with gw.runtime.sessions() as session:
+            return (await session.scalar(select(func.count()).select_from(OUTBOX))) == 0
+
+    await eventually(drained)
+    topic = f"{gw.iso.namespace}.{PUBLIC_REPORTS.name}"
+    consumer = AIOKafkaConsumer(bootstrap_servers=gw.iso.kafka, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        found: list[PublicReportPublished] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for record in records:
+                    event = decode(PUBLIC_REPORTS, record.value)
+                    if isinstance(event, PublicReportPublished) and event.report_id == report_id:
+                        found.append(event)
+        assert found, "no public event"
+        return found[-1]
+    finally:
+        await consumer.stop()
+
+
+# --- duplicates ----------------------------------------------------------------------------------
+
+
+async def test_duplicates_and_who_may_ask(gateway: Gateway) -> None:
+    gw = gateway
+    target = await gw.report(point=MONAS)
+    near = await gw.report(point=GeoPoint(lat=MONAS.lat - 0.002, lon=MONAS.lon))  # ~220 m
+    nearest = await gw.report(point=GeoPoint(lat=MONAS.lat + 0.0005, lon=MONAS.lon))  # ~55 m
+    far = await gw.report(point=GeoPoint(lat=MONAS.lat - 0.02, lon=MONAS.lon))  # ~2.2 km
+    other_kind = await gw.report(category="sampah", point=MONAS)
+    old = await gw.report(point=MONAS, received=RECEIVED - timedelta(days=45))
+    merged = await gw.report(
+        point=MONAS,
+        steps=((ReportStatus.RECEIVED, None, None), (ReportStatus.MERGED, None, None)),
+    )
+
+    url = f"/v1/reports/{target.report_id}/duplicates"
+    r = await gw.client.get(url, headers=gw.token(Role.TICKET_ADMIN))
+    assert r.status_code == 200, r.text
+    found = r.json()
+    assert [d["report_id"] for d in found] == [str(nearest.report_id), str(near.report_id)]
+    excluded = {str(x.report_id) for x in (far, other_kind, old, merged, target)}
+    assert not excluded & {d["report_id"] for d in found}
+    assert 40 < found[0]["distance_m"] < 70
+    assert 200 < found[1]["distance_m"] < 240
+    assert set(found[0]) == {
+        "report_id",
+        "title",
+        "category",
+        "status",
+        "status_label",
+        "month",
+        "area",
+        "distance_m",
+        "received_at",
+    }
+    assert (found[0]["category"], found[0]["area"], found[0]["status_label"]) == (
+        "jalan-rusak",
+        "Gambir",
+        "Menunggu",
+    )
+
+    # Every suggestion shown is an officer read, in the access log.
+    async with gw.runtime.sessions() as session:
+        logged = (
+            await session.execute(
+                select(ACCESS_LOG.c.report_id).where(ACCESS_LOG.c.subject == "ticket-admin-1")
+            )
+        ).scalars()
+        assert set(logged) == {nearest.report_id, near.report_id}
+
+    for role, expected in (
+        (Role.VALIDATOR, 200),
+        (Role.ADMINISTRATOR, 200),
+        (Role.AGENCY_OFFICER, 403),
+        (Role.REPORTER, 403),
+    ):
+        r = await gw.client.get(
+            url, headers=gw.token(role, "dbm" if role is Role.AGENCY_OFFICER else None)
+        )
+        assert r.status_code == expected, (role, r.text)
+    assert (await gw.client.get(url)).status_code == 401
+    r = await gw.client.get(f"/v1/reports/{uuid4()}/duplicates", headers=gw.token(Role.VALIDATOR))
+    assert r.status_code == 404
+
+
+# --- demo seed, administration, categories routed into workflow --------------------------------
+
+
+def cli_env(iso: Isolation) -> dict[str, str]:
+    env = {
+        "ADUAN_GATEWAY_DATABASE_URL": iso.database("gateway"),
+        "ADUAN_GATEWAY_TOPIC_NAMESPACE": iso.namespace,
+        "ADUAN_GATEWAY_ENVIRONMENT": "test",
+    }
+    return env
+
+
+def run_cli(iso: Isolation, *args: str, allow: bool = False) -> subprocess.CompletedProcess[str]:
+    """The real entry point, `python -m aduan_gateway.cli`, in its own process."""
+    env = {**os.environ, **cli_env(iso)}
+    env.pop(SEED_ALLOWED_ENV, None)
+    if allow:
+        env[SEED_ALLOWED_ENV] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "aduan_gateway.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def snapshot(gw: Gateway) -> tuple[list[Any], ...]:
+    tables: list[list[Any]] = []
+    async with gw.runtime.sessions() as session:
+        for t in (AGENCIES, CATEGORIES, USERS):
+            rows = await session.execute(select(t).order_by(*t.primary_key))
+            tables.append([tuple(r) for r in rows.all()])
+    return tuple(tables)
+
+
+async def login(gw: Gateway, username: str) -> httpx.Response:
+    body = {"username": username, "password": DEMO_PASSWORD}
+    return await gw.client.post("/v1/auth/login", json=body)
+
+
+@pytest_asyncio.fixture
+async def workflow(isolated: Isolation) -> AsyncIterator[str]:
+    """Workflow running on its own database; yields that database's URL."""
+    url = isolated.database("workflow")
+    settings = WorkflowSettings(
+        kafka_bootstrap_servers=isolated.kafka,
+        database_url=url,
+        redis_url=isolated.redis_url,
+        redis_prefix=isolated.redis_prefix,
+        topic_namespace=isolated.namespace,
+        environment="test",
+    )
+    _, runtime = build_workflow(settings)
+    await runtime.start()
+    try:
+        yield url
+    finally:
+        await runtime.stop()
+
+
+async def routing_becomes(url: str, wanted: set[tuple[str, str]]) -> None:
+    async def check() -> bool:
+        return set(await routing_list(url)) == wanted
+
+    await eventually(check, timeout=40)
+
+
+async def test_demo_seed_admin_and_category_routing(
+    gateway: Gateway,
+    workflow: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gw, iso = gateway, gateway.iso
+    # The same `main` in this process (a thread: it runs its own event loop), because each
+    # extra interpreter start costs seconds on a loaded machine.
+    for name, value in cli_env(iso).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(SEED_ALLOWED_ENV, raising=False)
+
+    # Refused without the explicit opt-in: nothing created.
+    assert await asyncio.to_thread(cli_main, ["demo-seed"]) == 2
+    assert "refused" in capsys.readouterr().err
+    assert await snapshot(gw) == ([], [], [])
+
+    first = await asyncio.to_thread(run_cli, iso, "demo-seed", allow=True)
+    assert first.returncode == 0, first.stderr
+    assert "created user demo-admin" in first.stdout
+    seeded = await snapshot(gw)
+    assert len(seeded[2]) == 5
+    # Idempotent: a second run (with the flag this time) changes nothing at all.
+    assert await asyncio.to_thread(cli_main, ["demo-seed", "--yes-this-is-a-demo"]) == 0
+    assert "0 created" in capsys.readouterr().out
+    assert await snapshot(gw) == seeded
+
+    # The demo categories' agencies reached workflow's routing table (through the outbox
+    # rows the CLI wrote, sent by the running gateway's relay).
+    await routing_becomes(
+        workflow,
+        {
+            ("jalan-rusak", "dinas-bina-marga"),
+            ("banjir", "dinas-sda"),
+            ("saluran", "dinas-sda"),
+            ("parkir-liar", "satpol-pp"),
+        },
+    )
+
+    tokens = {}
+    for username in ("demo-admin", "demo-tiket", "demo-validator", "demo-binamarga", "demo-sda"):
+        r = await login(gw, username)
+        assert r.status_code == 200, (username, r.text)
+        tokens[username] = r.json()
+    auth = {u: {"Authorization": f"Bearer {t['access_token']}"} for u, t in tokens.items()}
+    assert tokens["demo-binamarga"]["agency_id"] == "dinas-bina-marga"
+
+    # Lists.
+    r = await gw.client.get("/v1/admin/users", headers=auth["demo-admin"])
+    assert r.status_code == 200
+    users = {u["username"]: u for u in r.json()}
+    assert set(users) == {
+        "demo-admin",
+        "demo-tiket",
+        "demo-validator",
+        "demo-binamarga",
+        "demo-sda",
+    }
+    assert all("DEMO" in u["display_name"] and u["active"] for u in users.values())
+    assert users["demo-sda"]["role"] == "agency-officer"
+    assert "password" not in r.text and "argon2" not in r.text
+    r = await gw.client.get("/v1/admin/agencies", headers=auth["demo-tiket"])
+    assert r.status_code == 200
+    assert {a["agency_id"]: a["name"] for a in r.json()}["dinas-sda"] == (
+        "Dinas Sumber Daya Air (DEMO)"
+    )
+    r = await gw.client.get("/v1/categories")
+    assert r.status_code == 200
+    cats = {c["code"]: c for c in r.json()}
+    assert cats["sampah"] == {
+        "code": "sampah",
+        "name_id": "Sampah",
+        "name_en": "Rubbish",
+        "agency_id": None,
+    }
+
+    # Authorization matrix of the administrators' endpoints.
+    sda_id = users["demo-sda"]["user_id"]
+    cat_body = {"name_id": "Pohon tumbang", "name_en": "Fallen tree", "agency_id": None}
+    matrix: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
+        ("GET", "/v1/admin/users", None, {"demo-admin": 200}),
+        ("PATCH", f"/v1/admin/users/{sda_id}", {"active": True}, {"demo-admin": 200}),
+        ("PUT", "/v1/admin/categories/pohon", cat_body, {"demo-admin": 200}),
+        (
+            "GET",
+            "/v1/admin/agencies",
+            None,
+            dict.fromkeys(auth, 200),
+        ),
+    ]
+    for method, path, body, allowed in matrix:
+        for username, headers in auth.items():
+            r = await gw.client.request(method, path, json=body, headers=headers)
+            assert r.status_code == allowed.get(username, 403), (method, path, username, r.text)
+        r = await gw.client.request(method, path, json=body)
+        assert r.status_code == 401, (method, path)
+    reporter = gw.token(Role.REPORTER)
+    assert (await gw.client.get("/v1/admin/agencies", headers=reporter)).status_code == 403
+    r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-tiket"])
+    assert r.status_code == 403
+    assert (await gw.client.delete("/v1/admin/categories/pohon")).status_code == 401
+    r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-admin"])
+    assert r.status_code == 204
+    r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-admin"])
+    assert r.status_code == 404
+    r = await gw.client.put(
+        "/v1/admin/categories/pohon",
+        json={**cat_body, "agency_id": "no-such-agency"},
+        headers=auth["demo-admin"],
+    )
+    assert r.status_code == 422
+    assert "unknown agency" in r.json()["detail"]
+
+    # A category's agency change reaches workflow's routing table; so does its removal.
+    r = await gw.client.put(
+        "/v1/admin/categories/sampah",
+        json={"name_id": "Sampah", "name_en": "Rubbish", "agency_id": "satpol-pp"},
+        headers=auth["demo-admin"],
+    )
+    assert r.status_code == 200
+    assert r.json()["agency_id"] == "satpol-pp"
+    r = await gw.client.put(
+        "/v1/admin/categories/banjir",
+        json={"name_id": "Banjir", "name_en": "Flooding", "agency_id": None},
+        headers=auth["demo-admin"],
+    )
+    assert r.status_code == 200
+    r = await gw.client.put(
+        "/v1/admin/categories/saluran",
+        json={"name_id": "Saluran", "name_en": "Drain", "agency_id": "dinas-bina-marga"},
+        headers=auth["demo-admin"],
+    )
+    assert r.status_code == 200
+    r = await gw.client.delete("/v1/admin/categories/parkir-liar", headers=auth["demo-admin"])
+    assert r.status_code == 204
+    await routing_becomes(
+        workflow,
+        {
+            ("jalan-rusak", "dinas-bina-marga"),
+            ("saluran", "dinas-bina-marga"),
+            ("sampah", "satpol-pp"),
+        },
+    )
+
+    # Deactivation: no login, no refresh; reactivation lets them back in.
+    admin_id = users["demo-admin"]["user_id"]
+    r = await gw.client.patch(
+        f"/v1/admin/users/{admin_id}", json={"active": False}, headers=auth["demo-admin"]
+    )
+    assert r.status_code == 409
+    r = await gw.client.patch(
+        f"/v1/admin/users/{sda_id}", json={"active": False}, headers=auth["demo-admin"]
+    )
+    assert r.status_code == 200
+    assert r.json() == {**users["demo-sda"], "active": False}
+    r = await login(gw, "demo-sda")
+    assert r.status_code == 401
+    r = await gw.client.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens["demo-sda"]["refresh_token"]}
+    )
+    assert r.status_code == 401
+    r = await gw.client.get("/v1/admin/users", headers=auth["demo-admin"])
+    assert {u["username"]: u["active"] for u in r.json()}["demo-sda"] is False
+    r = await gw.client.patch(
+        f"/v1/admin/users/{sda_id}", json={"active": True}, headers=auth["demo-admin"]
+    )
+    assert r.status_code == 200
+    assert (await login(gw, "demo-sda")).status_code == 200
+    r = await gw.client.patch(
+        "/v1/admin/users/u-nobody", json={"active": False}, headers=auth["demo-admin"]
+    )
+    assert r.status_code == 404
