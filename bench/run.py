@@ -315,7 +315,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda s: [float(x) for x in s.split(",") if x],
     )
     p.add_argument("--step-seconds", type=float, default=30.0)
-    p.add_argument("--read-rate", type=float, default=100.0, help="gateway reads/s per step")
+    p.add_argument(
+        "--read-rate", type=float, default=500.0, help="gateway reads/s during each step"
+    )
     p.add_argument("--replay", type=int, default=20000, help="reports in the replay (0: skip)")
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument("--partitions", type=int, default=None, help="cap partitions per topic")

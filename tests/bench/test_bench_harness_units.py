@@ -35,8 +35,9 @@ async def test_open_loop_keeps_its_schedule_when_answers_are_slow() -> None:
     intended = [s[1] for s in started]
     gaps = [b - a for a, b in itertools.pairwise(intended)]
     assert all(abs(g - 0.05) < 1e-6 for g in gaps)  # exactly 1/rate apart, by construction
-    # All ten were started within the half second, not one per slow answer.
-    assert started[-1][2] - t0 < 0.5
+    # All ten were started on schedule, not one per slow answer (that would take 5 s);
+    # the margin is for a busy machine.
+    assert started[-1][2] - t0 < 2.5
 
 
 async def test_proxy_forwards_cuts_and_restores() -> None:

@@ -39,6 +39,7 @@ from aduan_testing.browser import (
     DEMO_PASSWORD,
     DESKTOP,
     PHONE,
+    assert_no_iso_datetime,
     assert_nothing_exact,
     assert_nothing_personal,
     console_login,
@@ -204,6 +205,7 @@ async def test_public_sees_public_reports_only_without_times_or_personal_data(
     assert public_title in list_text
     assert private_title not in list_text
     assert_nothing_exact(list_text, "the public list")
+    assert_no_iso_datetime(await page.content(), "the public list's HTML")
     assert_nothing_personal(await page.content(), PERSONAL, "the public list")
     await shot(page, "portal-list", update_docs=UPDATE_DOCS)
 
@@ -226,6 +228,7 @@ async def test_public_sees_public_reports_only_without_times_or_personal_data(
     assert "Menunggu" in report_text or "Disposisi" in report_text, report_text
     assert "Publik" in report_text  # the confidentiality label, as the gateway gives it
     assert_nothing_exact(report_text, "the public report page")
+    assert_no_iso_datetime(await page.content(), "the public report page's HTML")
     assert_nothing_personal(await page.content(), PERSONAL, "the public report page")
     assert "Medan Merdeka Barat No. 3" not in await page.content()  # precise address
     public_url = page.url
@@ -288,7 +291,7 @@ async def test_public_sees_public_reports_only_without_times_or_personal_data(
     assert await phone_page.get_by_role("link", name=public_title).count() == 1
     width = await phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the list scrolls sideways on a phone ({width} px)"
-    await shot(phone_page, "portal-list-phone", update_docs=UPDATE_DOCS)
+    await shot(phone_page, "portal-list-phone", full_page=False, update_docs=UPDATE_DOCS)
     await phone.close()
     await context.close()
 
@@ -315,7 +318,9 @@ async def test_follow_up_rejected_resubmitted_verified_and_completed(
     report_id, receipt = filed["report_id"], filed["receipt_code"]
 
     # The ticket-admin's triage queue (the demo's unrouted reports wait there).
-    tiket_ctx, tiket = await console_login(browser, portal, "demo-tiket")
+    tiket_ctx, tiket = await console_login(
+        browser, portal, "demo-tiket", screenshot=True, update_docs=UPDATE_DOCS
+    )
     assert tiket.url.endswith("/console/triage"), tiket.url
     assert await tiket.locator("#queue tr[id^='report-row-']").count() >= 1
     await shot(tiket, "console-triage-queue", update_docs=UPDATE_DOCS)

@@ -41,6 +41,7 @@ CURATED = {
     "portal-list-phone",
     "portal-report",
     "portal-stats",
+    "console-login",
     "console-agency-queue",
     "console-report-follow-up",
     "console-validator-evidence",
@@ -58,6 +59,13 @@ def assert_nothing_exact(text: str, where: str) -> None:
     for pattern in (CLOCK, ISO_DATETIME, EXACT_DATE):
         found = pattern.search(text)
         assert found is None, f"{where} shows an exact time/date {found.group(0)!r}"
+
+
+def assert_no_iso_datetime(html: str, where: str) -> None:
+    """For markup (attributes included): no ISO date-time, no exact date."""
+    for pattern in (ISO_DATETIME, EXACT_DATE):
+        found = pattern.search(html)
+        assert found is None, f"{where} carries an exact time/date {found.group(0)!r}"
 
 
 def assert_nothing_personal(text: str, personal: tuple[str, ...], where: str) -> None:
@@ -97,6 +105,13 @@ async def shot(page: Page, name: str, *, full_page: bool = True, update_docs: bo
     """Save a screenshot under test-artifacts/screenshots (git-ignored); a curated few also
     into docs/screenshots when asked."""
     path = SCREENSHOTS / f"{name}.png"
+    # Lazy images below the fold would be blank in a full-page picture: load them first.
+    await page.evaluate(
+        """() => Promise.all([...document.images].map(i => {
+             i.loading = 'eager';
+             return i.complete ? null : new Promise(r => { i.onload = i.onerror = r; });
+           }))"""
+    )
     await page.screenshot(path=str(path), full_page=full_page)
     if update_docs and name in CURATED:
         await asyncio.to_thread(_copy, path, DOC_SCREENSHOTS / path.name)
@@ -112,12 +127,20 @@ def prepare_screenshot_dir() -> None:
 
 
 async def console_login(
-    browser: Browser, portal: str, username: str, viewport: dict[str, int] | None = None
+    browser: Browser,
+    portal: str,
+    username: str,
+    viewport: dict[str, int] | None = None,
+    *,
+    screenshot: bool = False,
+    update_docs: bool = False,
 ) -> tuple[BrowserContext, Page]:
     """A fresh browser context signed in to the console as `username`."""
     context = await browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
     page = await context.new_page()
     await page.goto(f"{portal}/console/login")
+    if screenshot:
+        await shot(page, "console-login", update_docs=update_docs)
     await page.fill("#username", username)
     await page.fill("#password", DEMO_PASSWORD)
     await page.click("#login-submit")

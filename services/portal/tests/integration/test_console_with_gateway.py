@@ -44,6 +44,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 PASSWORD = "console-test-password-1"
 AGENCY = "dinas-uji"
+NEW_PASSWORD = "sandi-yang-panjang-sekali"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 VERSION = re.compile(r'name="expected_version" value="(\d+)"')
 
@@ -139,12 +140,14 @@ def csrf(html: str) -> str:
     return match.group(1)
 
 
-async def login(client: httpx.AsyncClient, username: str) -> httpx.Response:
+async def login(
+    client: httpx.AsyncClient, username: str, password: str = PASSWORD
+) -> httpx.Response:
     page = await client.get("/console/login")
     assert page.status_code == 200
     return await client.post(
         "/console/login",
-        data={"csrf_token": csrf(page.text), "username": username, "password": PASSWORD},
+        data={"csrf_token": csrf(page.text), "username": username, "password": password},
     )
 
 
@@ -463,7 +466,7 @@ async def administrator_pages(platform: Platform) -> None:
             data={
                 "csrf_token": csrf(users.text),
                 "username": "petugas-baru",
-                "password": "sandi-yang-panjang-sekali",
+                "password": NEW_PASSWORD,
                 "role": "agency-officer",
                 "agency_id": "dinas-baru",
                 "display_name": "Petugas Baru",
@@ -479,7 +482,7 @@ async def administrator_pages(platform: Platform) -> None:
 
         # Signed in before the deactivation below: the next refresh is refused.
         early = platform.browser()
-        assert (await login(early, "petugas-baru")).status_code == 303
+        assert (await login(early, "petugas-baru", NEW_PASSWORD)).status_code == 303
 
         # Deactivate: the account can no longer sign in.
         off = await admin.post(
@@ -493,19 +496,19 @@ async def administrator_pages(platform: Platform) -> None:
             r'id="user-petugas-baru" data-user-id="[^"]+" data-active="false"', page.text
         )
         async with platform.browser() as other:
-            refused = await login(other, "petugas-baru")
+            refused = await login(other, "petugas-baru", NEW_PASSWORD)
             assert refused.status_code == 401
-        async with early:
-            store = platform.sessions()
-            sid = early.cookies[COOKIE_NAME]
-            session = await store.load(sid)
-            assert session is not None
-            session.access_expires_at = time.time() - 1
-            await store.save_auth(session)
-            ended = await early.get("/console/agency")
-            assert ended.status_code == 303
-            assert ended.headers["location"] == "/console/login?reason=expired"
-            assert await store.load(sid) is None
+        store = platform.sessions()
+        sid = early.cookies[COOKIE_NAME]
+        session = await store.load(sid)
+        assert session is not None
+        session.access_expires_at = time.time() - 1
+        await store.save_auth(session)
+        ended = await early.get("/console/agency")
+        assert ended.status_code == 303
+        assert ended.headers["location"] == "/console/login?reason=expired"
+        assert await store.load(sid) is None
+        await early.aclose()
 
         # Categories: save one routed to the new agency, then delete it.
         cats = await admin.get("/console/admin/categories")
