@@ -15,11 +15,12 @@ deps: ## install uv (pinned) and every Python dependency from uv.lock
 	@uv sync --frozen --quiet
 	@deploy/scripts/assets.sh
 
-up: deps ## start Kafka, PostgreSQL, Redis and the five services; print their URLs
+up: deps ## start Kafka, PostgreSQL, Redis and the five services, seed demo data (DEMO=0 skips); print URLs
 	@deploy/scripts/infra.sh up
 	@uv run --frozen python -m aduan_kit.topics
 	@deploy/scripts/services.sh start
-	@echo "Portal: http://127.0.0.1:8080/   Web form: http://127.0.0.1:8001/v1/channels/web   Outgoing messages (local sinks): http://127.0.0.1:8090/"
+	@if [ "$(DEMO)" != "0" ]; then uv run --frozen python deploy/demo/seed.py; fi
+	@echo "Portal: http://127.0.0.1:8080/   Console: http://127.0.0.1:8080/console/ (demo users: README)   Web form: http://127.0.0.1:8001/v1/channels/web   Outgoing messages (local sinks): http://127.0.0.1:8090/"
 
 down: ## stop the services and the infrastructure this project started
 	@deploy/scripts/services.sh stop

@@ -417,6 +417,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     return
                 await intake.fire(i, intended)
 
+            # Two poison records before any fault: their dead-letter delay is the clean
+            # measure of how long a partition waits behind one.
+            if args.malformed_every:
+                for _ in range(2):
+                    counter["n"] += 1
+                    await malformed.send(counter["n"])
             schedule = asyncio.create_task(
                 faults_schedule(args, platform, broker, proxy, pg, scraper, faults)
             )

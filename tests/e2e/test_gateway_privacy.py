@@ -606,7 +606,10 @@ async def test_canaries_self_service_and_erasure(platform: Platform) -> None:
     rows = list(csv.DictReader(io.StringIO(surfaces["csv"])))
     assert [r["report_id"] for r in rows] == [pid] and rows[0]["area"] == "Gambir"
     geo = json.loads(surfaces["geojson"])
-    assert [f["geometry"] for f in geo["features"]] == [None]
+    # Only the ~1 km grid cell reaches open data, never the point itself (canaries above).
+    [geometry] = [f["geometry"] for f in geo["features"]]
+    assert geometry["type"] == "Point"
+    assert geometry["coordinates"] == pytest.approx([106.83, -6.19])
     one = json.loads(surfaces["open311 one"])[0]
     assert one["status"] == "open" and "lat" not in one and one["address"] == "Gambir"
 

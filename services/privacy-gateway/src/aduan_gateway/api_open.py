@@ -75,6 +75,13 @@ def _row(view: PublicReportView) -> dict[str, Any]:
     return {c: dumped.get(c) for c in EXPORT_COLUMNS}
 
 
+def _geometry(view: PublicReportView) -> dict[str, Any] | None:
+    point = view.coarse_point
+    if point is None:
+        return None
+    return {"type": "Point", "coordinates": [point.lon, point.lat]}
+
+
 def open_router() -> APIRouter:
     router = APIRouter()
 
@@ -138,10 +145,11 @@ def open_router() -> APIRouter:
         tags=["open data"],
     )
     async def export_geojson(sessions: SessionsDep) -> Response:
-        """Open data as GeoJSON. Geometry is null on purpose: a point is re-identifying
-        (rule 6); the coarse place is the `area` property."""
+        """Open data as GeoJSON. The geometry is the ~1 km `coarse_point` (the same grid
+        the portal's map uses), never the precise point (rule 6); null when the report had
+        no location. The coarse place name is the `area` property."""
         features = [
-            {"type": "Feature", "geometry": None, "properties": _row(view)}
+            {"type": "Feature", "geometry": _geometry(view), "properties": _row(view)}
             for view in await public_views(sessions, ReportFilter(), _EXPORT_MAX)
         ]
         body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
