@@ -5,7 +5,7 @@ UV_VERSION ?= 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help deps up down restart status test test-unit lint fmt logs topics bench clean
+.PHONY: help deps up down restart status demo test test-unit lint fmt logs topics bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ restart: ## restart the five services only
 
 status: ## health of every service
 	@deploy/scripts/services.sh status
+
+demo: ## (re)seed the demo agencies, users and complaints into a running platform (idempotent)
+	@uv run --frozen python deploy/demo/seed.py
 
 topics: deps ## create the Kafka topics from libs/contracts (idempotent)
 	@uv run --frozen python -m aduan_kit.topics

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -462,6 +463,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await platform.cleanup()
         broker.stop()
         await proxy.stop()
+        if not args.keep:
+            # The logs stay in the work directory for a post-mortem; the broker's data goes.
+            shutil.rmtree(broker.dir / "data", ignore_errors=True)
         if pg is not None:
             pg.stop()
             if not args.keep:
@@ -480,14 +484,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--smoke", action="store_true", help="short run, faults on own processes and the proxy only"
     )
-    p.add_argument("--rate", type=float, default=None, help="reports/s during the faults")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="reports/s during the faults (full: 20; pick one `make bench` sustains, or "
+        "latency never recovers and recovery times read 'None')",
+    )
     p.add_argument("--target-p99-ms", type=float, default=500.0)
     p.add_argument("--partitions", type=int, default=None)
     p.add_argument(
         "--services", default=",".join(APPS), type=lambda s: tuple(x for x in s.split(",") if x)
     )
     p.add_argument("--malformed-every", type=int, default=100, help="1 in N arrivals (0: none)")
-    p.add_argument("--drain-timeout", type=float, default=240.0)
+    p.add_argument("--drain-timeout", type=float, default=1800.0)
     for name, unit in (
         ("warmup", "s"),
         ("workflow-kills", "times"),
@@ -525,7 +535,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         }  # fmt: skip
     else:
         defaults = {
-            "rate": 50.0, "partitions": None, "warmup": 10, "workflow_kills": 5, "gap": 10,
+            "rate": 20.0, "partitions": None, "warmup": 10, "workflow_kills": 5, "gap": 10,
             "pause": 20, "outage": 60, "settle": 30, "broker_down": 5, "postgres_down": 10,
             "scale": "full",
         }  # fmt: skip

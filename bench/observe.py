@@ -74,12 +74,19 @@ async def stages(platform: Platform, receipts: list[str]) -> dict[str, Stages]:
 
 
 async def wait_for_stages(
-    platform: Platform, receipts: list[str], timeout: float, need_sent: bool = False
+    platform: Platform,
+    receipts: list[str],
+    timeout: float,
+    need_sent: bool = False,
+    stall: float = 90.0,
 ) -> dict[str, Stages]:
-    """Poll until every receipt reached the notifier (or the timeout)."""
+    """Poll until every receipt reached the notifier; give up after `timeout`, or earlier
+    when nothing progressed for `stall` seconds (a backlog that still drains is waited for,
+    a lost report is not)."""
     receipts = sorted(set(receipts))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    best, progressed = -1, loop.time()
     while True:
         got = await stages(platform, receipts)
         done = sum(
@@ -87,7 +94,10 @@ async def wait_for_stages(
             for s in got.values()
             if s.recorded is not None and (s.sent is not None or not need_sent)
         )
-        if done >= len(receipts) or loop.time() > deadline:
+        now = loop.time()
+        if done > best:
+            best, progressed = done, now
+        if done >= len(receipts) or now > deadline or now - progressed > stall:
             return got
         await asyncio.sleep(0.5)
 

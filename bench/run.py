@@ -319,7 +319,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--read-rate", type=float, default=500.0, help="gateway reads/s during each step"
     )
     p.add_argument("--replay", type=int, default=20000, help="reports in the replay (0: skip)")
-    p.add_argument("--drain-timeout", type=float, default=120.0)
+    p.add_argument("--drain-timeout", type=float, default=600.0)
     p.add_argument("--partitions", type=int, default=None, help="cap partitions per topic")
     p.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     p.add_argument("--ceiling-seconds", type=float, default=5.0)

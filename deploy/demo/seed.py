@@ -458,7 +458,8 @@ DEMOS: tuple[Demo, ...] = (
         106.8000,
         True,
         "coordination",
-        days_ago=5,
+        # Old enough that its triage deadline has passed: the queue shows an overdue badge.
+        days_ago=14,
     ),
 )
 

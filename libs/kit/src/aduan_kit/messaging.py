@@ -294,17 +294,21 @@ PERMANENT = (PermanentError, ValidationError, json.JSONDecodeError, UnicodeDecod
 # SQLSTATE classes: 08 connection exception, 53 insufficient resources, 57P operator
 # intervention (shutdown, cannot connect now), 40001/40P01 serialization failure, deadlock.
 _TRANSIENT_SQLSTATES = ("08", "53", "57P", "40001", "40P01")
-_TRANSIENT_NAMES = frozenset(
-    {
-        "ConnectionDoesNotExistError",  # asyncpg: the server closed the connection
-        "CannotConnectNowError",  # asyncpg: the server is starting up or shutting down
-        "KafkaConnectionError",
-        "NodeNotReadyError",
-        "RequestTimedOutError",
-        "ConnectionError",  # redis.exceptions.ConnectionError (not the builtin's subclass)
-        "TimeoutError",  # redis.exceptions.TimeoutError
-    }
+# What our drivers raise when a dependency is unreachable: asyncpg and the socket layer
+# (refused, reset, aborted, broken pipe, timed out), asyncpg once connected, aiokafka, and
+# redis-py (its own ConnectionError/TimeoutError classes, matched with their module).
+_OUTAGE_ERRORS = (
+    ConnectionRefusedError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+    TimeoutError,
 )
+_OUTAGE_NAMES = {
+    "asyncpg": frozenset({"ConnectionDoesNotExistError", "CannotConnectNowError"}),
+    "aiokafka": frozenset({"KafkaConnectionError", "NodeNotReadyError", "RequestTimedOutError"}),
+    "redis": frozenset({"ConnectionError", "TimeoutError", "BusyLoadingError"}),
+}
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -314,14 +318,15 @@ def is_transient(exc: BaseException) -> bool:
     for _ in range(10):  # cause chains are short; never loop on a cycle
         if current is None:
             return False
-        if isinstance(current, ConnectionError | TimeoutError):  # refused, reset, timed out
+        if isinstance(current, _OUTAGE_ERRORS):
             return True
         if getattr(current, "connection_invalidated", False):  # SQLAlchemy: disconnect
             return True
         state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
         if isinstance(state, str) and state.startswith(_TRANSIENT_SQLSTATES):
             return True
-        if type(current).__name__ in _TRANSIENT_NAMES:
+        package = type(current).__module__.split(".")[0]
+        if type(current).__name__ in _OUTAGE_NAMES.get(package, frozenset()):
             return True
         current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
     return False

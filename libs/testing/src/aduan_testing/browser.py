@@ -37,11 +37,12 @@ SCREENSHOTS = repo_root() / "test-artifacts" / "screenshots"
 DOC_SCREENSHOTS = repo_root() / "docs" / "screenshots"
 # The handful copied into docs/ (committed) when ADUAN_UPDATE_DOC_SCREENSHOTS=1.
 CURATED = {
-    "portal-list",
+    "portal-home",
     "portal-list-phone",
     "portal-report",
     "portal-stats",
     "console-login",
+    "console-triage-queue",
     "console-agency-queue",
     "console-report-follow-up",
     "console-validator-evidence",
@@ -126,6 +127,51 @@ def prepare_screenshot_dir() -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
+async def assert_labelled(page: Page, where: str) -> None:
+    """Every visible form control has an accessible name (a <label for>, a wrapping label,
+    aria-label or aria-labelledby); buttons have text or aria-label."""
+    unlabelled = await page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, button')]
+             .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
+             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                          && !e.getAttribute('aria-labelledby')
+                          && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+             .map(e => e.outerHTML.slice(0, 120))"""
+    )
+    assert not unlabelled, f"{where}: controls without a label: {unlabelled}"
+
+
+async def keyboard_login(page: Page, portal: str, username: str) -> None:
+    """Sign in with the keyboard only: Tab to the user name, type, Tab, type, Enter."""
+    await page.goto(f"{portal}/console/login")
+    for _ in range(20):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement && document.activeElement.id") == (
+            "username"
+        ):
+            break
+    else:
+        raise AssertionError("the user name field cannot be reached with Tab")
+    await page.keyboard.type(username)
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "password"
+    await page.keyboard.type(DEMO_PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#whoami", timeout=15_000)
+
+
+async def new_context(
+    browser: Browser, viewport: dict[str, int] | None = None, *, phone: bool = False
+) -> BrowserContext:
+    """A browser context as a person in Jakarta has it: Indonesian locale, WIB clock."""
+    return await browser.new_context(
+        viewport=viewport or DESKTOP,  # type: ignore[arg-type]
+        locale="id-ID",
+        timezone_id="Asia/Jakarta",
+        is_mobile=phone,
+    )
+
+
 async def console_login(
     browser: Browser,
     portal: str,
@@ -136,7 +182,7 @@ async def console_login(
     update_docs: bool = False,
 ) -> tuple[BrowserContext, Page]:
     """A fresh browser context signed in to the console as `username`."""
-    context = await browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
+    context = await new_context(browser, viewport)
     page = await context.new_page()
     await page.goto(f"{portal}/console/login")
     if screenshot:
