@@ -48,13 +48,30 @@ test-unit: deps ## unit tests only (no infrastructure)
 	uv run --frozen pytest -m "not integration and not e2e" -p no:cacheprovider
 
 lint: deps ## ruff and mypy --strict over libs and services
-	uv run --frozen ruff check libs services tests
-	uv run --frozen ruff format --check libs services tests
+	uv run --frozen ruff check libs services tests bench deploy
+	uv run --frozen ruff format --check libs services tests bench deploy
 	uv run --frozen mypy
+	uv run --frozen mypy bench tests/bench
 
 fmt: deps ## format the code
-	uv run --frozen ruff format libs services tests
-	uv run --frozen ruff check --fix libs services tests
+	uv run --frozen ruff format libs services tests bench deploy
+	uv run --frozen ruff check --fix libs services tests bench deploy
+
+BENCH_RATES ?= 50,100,200,400,600,800,1000
+BENCH_STEP_S ?= 30
+BENCH_READ_RATE ?= 500
+BENCH_REPLAY ?= 20000
+BENCH_ARGS ?=
+CHAOS_RATE ?= 20
+CHAOS_ARGS ?=
+
+bench: deps ## open-loop step-up, reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_REPLAY)
+	@deploy/scripts/infra.sh up
+	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --replay $(BENCH_REPLAY) $(BENCH_ARGS)
+
+chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE); run it alone
+	@deploy/scripts/infra.sh up
+	uv run --frozen python -m bench.chaos --rate $(CHAOS_RATE) $(CHAOS_ARGS)
 
 logs: ## follow every service's log
 	@tail -n 20 -F .run/logs/*.log

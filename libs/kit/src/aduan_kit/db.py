@@ -56,8 +56,10 @@ async def ensure_database(url: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            # Another process of the same service may win the race: that is fine.
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            # Another process of the same service may win the race: that is fine. When the
+            # two CREATEs overlap, PostgreSQL reports the loser as a unique violation on
+            # pg_database, not as a duplicate database (two replicas starting together).
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()

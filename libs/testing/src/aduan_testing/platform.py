@@ -10,6 +10,11 @@ prefix) and on free ports, so a developer's `make up` on the same machine is nev
 Every process gets the settings `deploy/scripts/services.sh` relies on (`ADUAN_<SERVICE>_*`
 from the environment), pointed at the isolation instead of the defaults; `env` is also what a
 CLI run against the platform needs (`Platform.run`, `Platform.run_script`).
+
+`replicas={"workflow": 2}` starts more instances of a service (scale-out tests): the same
+settings, so the same database and consumer group, and only a port of their own. The first
+instance keeps the plain name; the others are `workflow-2`, ... in `procs`, `logs` and
+`instance_urls`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,14 @@ from aduan_testing.helpers import eventually, free_port
 from aduan_testing.infra import repo_root
 from aduan_testing.plugin import Isolation
 
-__all__ = ["SERVICES", "Platform", "running_platform", "start_platform", "stop_platform"]
+__all__ = [
+    "SERVICES",
+    "Platform",
+    "running_platform",
+    "service_of",
+    "start_platform",
+    "stop_platform",
+]
 
 # name -> module, in services.sh's start order (the sinks first, so the notifier's first
 # messages land).
@@ -59,6 +71,9 @@ class Platform:
     smtp_port: int
     directory: Path
     stopped: bool = field(default=False)
+    # Every instance's URL by process name (`workflow`, `workflow-2`, ...); `urls` keeps
+    # the first instance of each service.
+    instance_urls: dict[str, str] = field(default_factory=dict)
 
     def log_text(self) -> str:
         """Every process's log so far (for "no personal data in logs" checks)."""
@@ -154,8 +169,19 @@ def platform_env(
     return env, ports
 
 
+def service_of(name: str) -> str | None:
+    """The service a process name belongs to (`workflow-2` -> `workflow`); None for sinks."""
+    if name in SERVICES:
+        return name
+    base, _, n = name.rpartition("-")
+    return base if base in SERVICES and n.isdigit() else None
+
+
 def _spawn(
-    modules: Mapping[str, str], env: dict[str, str], directory: Path
+    modules: Mapping[str, str],
+    env: dict[str, str],
+    directory: Path,
+    envs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[dict[str, subprocess.Popen[bytes]], dict[str, Path]]:
     directory.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -165,7 +191,7 @@ def _spawn(
         with logs[name].open("wb") as out:
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", module],
-                env=env,
+                env=env | dict((envs or {}).get(name, {})),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=repo_root(),
@@ -180,14 +206,24 @@ async def start_platform(
     extra_env: Mapping[str, str] | None = None,
     sinks: bool = True,
     timeout: float = 120,
+    replicas: Mapping[str, int] | None = None,
 ) -> Platform:
     """Start the processes and wait until each answers /health (a process that exits fails
-    the start with its log)."""
+    the start with its log). `replicas` runs that many instances of a service."""
     jwt_secret = "e2e-secret-" + uuid.uuid4().hex
     env, ports = platform_env(iso, directory, jwt_secret)
     env |= dict(extra_env or {})
     modules = ({"sinks": SINKS_MODULE} if sinks else {}) | SERVICES
-    procs, logs = _spawn(modules, env, directory)
+    extra: dict[str, dict[str, str]] = {}
+    for service, count in (replicas or {}).items():
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}")
+        for n in range(2, count + 1):
+            name = f"{service}-{n}"
+            modules = modules | {name: SERVICES[service]}
+            ports[name] = free_port()
+            extra[name] = {f"ADUAN_{service.upper()}_PORT": str(ports[name])}
+    procs, logs = _spawn(modules, env, directory, extra)
     urls = {name: f"http://127.0.0.1:{ports[name]}" for name in modules}
     plat = Platform(
         urls={name: urls[name] for name in SERVICES},
@@ -198,6 +234,7 @@ async def start_platform(
         jwt_secret=jwt_secret,
         smtp_port=ports["intake_smtp"],
         directory=directory,
+        instance_urls={name: url for name, url in urls.items() if service_of(name)},
     )
     try:
         async with httpx.AsyncClient(timeout=5) as client:
@@ -233,7 +270,7 @@ async def stop_platform(plat: Platform, *, check: bool = True) -> None:
             await asyncio.to_thread(proc.wait)
             problems.append(f"{name} ignored SIGTERM for 30 s")
             continue
-        if not check or name not in SERVICES:
+        if not check or service_of(name) is None:
             continue
         log = plat.logs[name].read_text(errors="replace")
         if code not in (0, -signal.SIGTERM):
@@ -251,9 +288,12 @@ async def running_platform(
     *,
     extra_env: Mapping[str, str] | None = None,
     sinks: bool = True,
+    replicas: Mapping[str, int] | None = None,
 ) -> AsyncIterator[Platform]:
-    """The platform for the `with` block; stopped (and checked for a clean shutdown) after."""
-    plat = await start_platform(iso, directory, extra_env=extra_env, sinks=sinks)
+    """The platform for the `with` block; stopped (and checked for a clean shutdown) after.
+    A process the test killed on purpose is left out of that check when the test removes it
+    from `procs`."""
+    plat = await start_platform(iso, directory, extra_env=extra_env, sinks=sinks, replicas=replicas)
     try:
         yield plat
     except BaseException:

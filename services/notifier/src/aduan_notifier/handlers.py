@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,6 +68,24 @@ log = get_logger(__name__)
 CHAT_WINDOW_CHANNELS = frozenset({Channel.WHATSAPP, Channel.FACEBOOK, Channel.INSTAGRAM})
 
 
+# Advisory-lock space for "one transaction per report at a time" (the outbox relay's lock is
+# a single 64-bit key, a separate space).
+REPORT_LOCK_SPACE = 7201
+
+
+async def lock_report(session: AsyncSession, report_id: UUID) -> None:
+    """Serialize this transaction with any other touching the same report's recipient.
+
+    A status change that finds no recipient parks itself; intake, storing the recipient,
+    resolves what is parked. The two arrive on different topics, so different consumers
+    (or replicas) run them at once: each would miss the other's uncommitted row and the
+    message would stay parked forever. Held until commit."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, hashtext(:report))"),
+        {"space": REPORT_LOCK_SPACE, "report": str(report_id)},
+    )
+
+
 @dataclass(frozen=True)
 class Notifier:
     """The application service the subscribers call; tests may call it directly."""
@@ -84,6 +103,7 @@ class Notifier:
 
     async def on_status_changed(self, session: AsyncSession, event: ReportStatusChanged) -> str:
         """Apply one status change; returns what happened (for the log)."""
+        await lock_report(session, event.report_id)
         recipient = (
             await session.execute(
                 select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
@@ -191,6 +211,7 @@ class Notifier:
     async def on_report_submitted(self, session: AsyncSession, event: ReportSubmitted) -> int:
         """Remember how to answer the reporter; resolve parked status changes. Returns how
         many parked messages were recorded."""
+        await lock_report(session, event.report_id)
         sealed = event.reporter
         erased = False
         if sealed is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -92,7 +93,10 @@ def _static(path: Path, media_type: str) -> Response:
 
 
 def api_router(
-    runtime: ServiceRuntime, page_size: int, settings: Settings | None = None
+    runtime: ServiceRuntime,
+    page_size: int,
+    settings: Settings | None = None,
+    gateway_transport: httpx.AsyncBaseTransport | None = None,
 ) -> APIRouter:
     settings = settings or Settings()
     router = APIRouter()
@@ -106,7 +110,7 @@ def api_router(
             content, status_code=status_code, headers={**page_headers, **(headers or {})}
         )
 
-    gateway = PublicGateway(settings.gateway_url, settings.track_timeout_s)
+    gateway = PublicGateway(settings.gateway_url, settings.track_timeout_s, gateway_transport)
 
     def map_config() -> MapConfig:
         # Checked per request: `deploy/scripts/assets.sh` may run after the portal started.
@@ -138,6 +142,7 @@ def api_router(
             ignored=ignored,
             choices=await model.choices(),
             category_names=await category_names(language),
+            agency_names=await gateway.agency_names(),
             map=map_config(),
         )
         return html(render_index(reports, language, page, filters=filters, extras=extras))
@@ -156,7 +161,7 @@ def api_router(
         back = {**filters.params(), **({"page": str(page)} if page > 1 else {})}
         names = await category_names(language)
         name = names.get(report.category) if report.category else None
-        return html(render_report(report, language, back, name))
+        return html(render_report(report, language, back, name, await gateway.agency_names()))
 
     @router.get("/api/reports", tags=["api"], description=_FILTER_DOC)
     async def reports_json(request: Request, page: Page = 1) -> list[PublicReport]:
@@ -209,7 +214,9 @@ def api_router(
         """Reports per channel, agency and category, share completed, median time to
         completion, and reports per month, as SVG charts with data tables."""
         language = pick_language(lang)
-        return html(render_stats(await model.stats(), language, await category_names(language)))
+        stats = await model.stats()
+        names = await category_names(language)
+        return html(render_stats(stats, language, names, await gateway.agency_names()))
 
     @router.get("/track", response_class=HTMLResponse, tags=["pages"], response_model=None)
     async def track_form(

@@ -32,7 +32,13 @@ from starlette.datastructures import FormData, UploadFile
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.config import Settings
-from aduan_portal.console_i18n import ConsoleLanguage, console_strings, role_name
+from aduan_portal.console_i18n import (
+    ConsoleLanguage,
+    console_strings,
+    evidence_text,
+    role_name,
+    system_reason_text,
+)
 from aduan_portal.console_session import (
     COOKIE_NAME,
     LOGIN_COOKIE_NAME,
@@ -54,6 +60,7 @@ from aduan_portal.gateway_client import (
     GatewayUnauthorized,
     GatewayUnavailable,
     Grant,
+    Officer,
     OfficerReport,
     ReportPage,
 )
@@ -321,6 +328,7 @@ def render_console(
     **context: Any,
 ) -> str:
     """A console page as HTML: a pure function of its inputs (unit tests render with it)."""
+    names: dict[str, str] = context.pop("category_names", None) or {}
     return (
         _environment()
         .get_template(f"console/{template}")
@@ -330,6 +338,8 @@ def render_console(
             session=session,
             role_label=role_name(session.role, lang) if session else "",
             role_name=lambda r: role_name(r, lang),
+            evidence_text=lambda e: evidence_text(e, lang),
+            reason_text=lambda reason, role: system_reason_text(reason, role, lang, names),
             csrf=session.csrf_token if session else context.pop("csrf", ""),
             flashes=flashes or [],
             nav=nav or [],
@@ -664,6 +674,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         agencies: list[Agency] = []
         categories: list[Category] = []
         grants: list[Grant] = []
+        officers: list[Officer] = []
         if c.role == "ticket-admin" and report.status in ("received", "coordination"):
             duplicates = await optional_list(
                 c,
@@ -679,6 +690,13 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
                 categories = []
         if c.role == "validator":
             grants = await optional_list(c, f"/v1/reports/{report_id}/photo-grants", Grant, notes)
+            officers = await optional_list(c, f"/v1/reports/{report_id}/officers", Officer, notes)
+        if not categories and any(e.actor_role == "system" and e.reason for e in report.timeline):
+            # A system reason names a category: say it by name (its code if this fails).
+            try:
+                categories = await gateway.categories()
+            except GatewayError:
+                categories = []
         return await c.page(
             "report.html",
             report=report,
@@ -687,7 +705,14 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             agencies=agencies,
             categories=categories,
             grants=grants,
+            officers=officers,
+            officer_names={
+                o.user_id: f"{o.display_name or o.username} ({o.username})" for o in officers
+            },
             notes=notes,
+            category_names={
+                x.code: (x.name_en if c.lang == "en" else x.name_id) for x in categories
+            },
         )
 
     @router.get("/reports/{report_id}/photos/{sha256}")
@@ -798,7 +823,11 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         form = await c.checked_form()
         c.require("validator")
         here = f"/console/reports/{report_id}"
-        grantee = _text(form, "grantee")
+        # Picked from the agency's officers, or typed for anyone else; never both at odds.
+        picked, typed = _text(form, "officer"), _text(form, "grantee")
+        if picked and typed and picked != typed:
+            return await c.flash_and_go("error", c.t["grant_choose_one"], here)
+        grantee = typed or picked
         hours = _text(form, "hours")
         if not grantee or not hours.isdigit() or int(hours) < 1:
             return await c.flash_and_go("error", c.t["grant_required_msg"], here)

@@ -5,9 +5,19 @@ Status labels come from the gateway (verbatim); these are the console's own labe
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from collections.abc import Mapping
+from typing import Literal, Protocol
 
-__all__ = ["CONSOLE_LANGUAGES", "ConsoleLanguage", "console_strings", "role_name"]
+__all__ = [
+    "CONSOLE_LANGUAGES",
+    "ConsoleLanguage",
+    "EvidenceFields",
+    "console_strings",
+    "evidence_text",
+    "role_name",
+    "system_reason_text",
+]
 
 ConsoleLanguage = Literal["id", "en"]
 CONSOLE_LANGUAGES: tuple[ConsoleLanguage, ...] = ("id", "en")
@@ -120,7 +130,16 @@ _ID: dict[str, str] = {
     "fv_result": "Hasil verifikasi (wajib)",
     "record_fv_submit": "Simpan hasil",
     "grants": "Akses foto",
-    "grantee": "ID pengguna petugas yang diberi akses",
+    "grantee": "Petugas yang diberi akses",
+    "grant_officer": "Petugas instansi laporan ini",
+    "grant_officer_choose": "— pilih petugas —",
+    "grantee_other": "Atau ID pengguna petugas lain",
+    "grantee_other_hint": "Hanya bila petugasnya tidak ada dalam daftar di atas.",
+    "no_officers": (
+        "Belum ada petugas untuk dipilih: laporan ini belum didisposisikan ke instansi, "
+        "atau instansinya belum punya petugas aktif. Isi ID pengguna petugas di bawah."
+    ),
+    "grant_choose_one": "Pilih petugas dari daftar atau isi ID pengguna, jangan keduanya.",
     "hours": "Lama akses (jam)",
     "grant_reason": "Alasan (opsional)",
     "grant_submit": "Beri akses",
@@ -139,7 +158,7 @@ _ID: dict[str, str] = {
     "agency_required_msg": "Pilih instansi tujuan.",
     "merge_target_msg": "Pilih laporan duplikat atau ketik ID laporan utama yang valid.",
     "fv_required_msg": "Pilih hasil verifikasi dan isi keterangannya.",
-    "grant_required_msg": "Isi ID pengguna petugas dan lama akses (jam).",
+    "grant_required_msg": "Pilih petugas (atau isi ID penggunanya) dan lama akses (jam).",
     "photo_too_big": "Foto {name} terlalu besar.",
     "err_conflict": (
         "Tindakan tidak dapat dilakukan karena status laporan sudah berubah atau tidak "
@@ -302,7 +321,16 @@ _EN: dict[str, str] = {
     "fv_result": "Verification result (required)",
     "record_fv_submit": "Save result",
     "grants": "Photo access",
-    "grantee": "User id of the officer to let in",
+    "grantee": "Officer let in",
+    "grant_officer": "Officer of this report's agency",
+    "grant_officer_choose": "— choose an officer —",
+    "grantee_other": "Or the user id of another officer",
+    "grantee_other_hint": "Only when the officer is not in the list above.",
+    "no_officers": (
+        "No officers to choose from: this report is not dispatched to an agency yet, or its "
+        "agency has no active officers. Give the officer's user id below."
+    ),
+    "grant_choose_one": "Choose an officer from the list or give a user id, not both.",
     "hours": "Access for (hours)",
     "grant_reason": "Reason (optional)",
     "grant_submit": "Grant access",
@@ -321,7 +349,7 @@ _EN: dict[str, str] = {
     "agency_required_msg": "Choose the agency to dispatch to.",
     "merge_target_msg": "Choose a duplicate or type a valid primary report id.",
     "fv_required_msg": "Choose the verification outcome and describe it.",
-    "grant_required_msg": "Give the officer's user id and the access duration (hours).",
+    "grant_required_msg": "Choose the officer (or give their user id) and the duration (hours).",
     "photo_too_big": "Photo {name} is too large.",
     "err_conflict": (
         "This cannot be done because the report's status has changed or does not allow it: "
@@ -401,3 +429,116 @@ def console_strings(lang: ConsoleLanguage) -> dict[str, str]:
 
 def role_name(role: str, lang: ConsoleLanguage) -> str:
     return _ROLES["en" if lang == "en" else "id"].get(role, role)
+
+
+# --- workflow's words, said in the console's language ---------------------------------------
+#
+# Workflow writes its evidence summary and its own reasons in English (it has no UI
+# language). The console renders the evidence check from its structured fields and
+# translates the system reasons it knows by pattern; an officer's own words are never
+# touched, and anything unrecognised is shown verbatim rather than hidden.
+
+
+class EvidenceFields(Protocol):
+    """The structured part of an evidence check (contract `EvidenceCheck`)."""
+
+    @property
+    def photos_checked(self) -> int: ...
+    @property
+    def newer_than_report(self) -> bool | None: ...
+    @property
+    def within_distance(self) -> bool | None: ...
+    @property
+    def max_distance_m(self) -> float | None: ...
+    @property
+    def nearest_distance_m(self) -> float | None: ...
+    @property
+    def summary(self) -> str: ...
+
+
+_EVIDENCE: dict[ConsoleLanguage, dict[str, str]] = {
+    "id": {
+        "checked": "{n} foto diperiksa",
+        "time_unknown": "tidak ada foto yang memuat waktu pengambilan",
+        "time_after": "semua foto bertanggal diambil setelah laporan dibuat",
+        "time_before": "ada foto yang diambil sebelum laporan dibuat",
+        "place_unknown": "lokasi tidak dapat dibandingkan (laporan atau foto tanpa lokasi)",
+        "place_within": "semua foto berlokasi dalam radius {max} m dari laporan",
+        "place_beyond": "ada foto di luar radius {max} m dari laporan",
+        "nearest": "terdekat {m} m",
+    },
+    "en": {
+        "checked": "{n} photo(s) checked",
+        "time_unknown": "no photo carries a capture time",
+        "time_after": "every dated photo was taken after the report",
+        "time_before": "some photo was taken before the report",
+        "place_unknown": "location cannot be compared (the report or the photos have none)",
+        "place_within": "every located photo is within {max} m of the report",
+        "place_beyond": "some photo is beyond {max} m of the report",
+        "nearest": "nearest {m} m",
+    },
+}
+
+
+def _number(value: float, lang: ConsoleLanguage) -> str:
+    text = f"{value:,.0f}" if value >= 1000 else f"{value:g}"
+    if lang == "en":
+        return text
+    # Indonesian swaps the marks: 1.250 m, 12,5 m.
+    return text.translate(str.maketrans({",": ".", ".": ","}))
+
+
+def evidence_text(evidence: EvidenceFields, lang: ConsoleLanguage) -> str:
+    """The evidence check as a sentence in the console's language, from its fields; the
+    workflow's (English) summary only when the fields do not add up to a verdict."""
+    w = _EVIDENCE["en" if lang == "en" else "id"]
+    within, limit = evidence.within_distance, evidence.max_distance_m
+    if within is not None and limit is None:
+        return evidence.summary  # a verdict without its radius: say what workflow said
+    parts = [w["checked"].format(n=evidence.photos_checked)]
+    newer = evidence.newer_than_report
+    parts.append(
+        w["time_unknown"] if newer is None else w["time_after"] if newer else w["time_before"]
+    )
+    if within is None or limit is None:
+        parts.append(w["place_unknown"])
+    else:
+        place = w["place_within" if within else "place_beyond"].format(max=_number(limit, lang))
+        nearest = evidence.nearest_distance_m
+        if nearest is not None:
+            place += " (" + w["nearest"].format(m=_number(round(nearest), lang)) + ")"
+        parts.append(place)
+    return "; ".join(parts) + "."
+
+
+# Reasons workflow writes itself (actor role "system"), by pattern. Add a row when workflow
+# gains one; an unknown system reason is shown as written.
+_SYSTEM_REASONS: tuple[tuple[re.Pattern[str], dict[ConsoleLanguage, str]], ...] = (
+    (
+        re.compile(r"^auto-routed by the rule for category (?P<category>\S+)$"),
+        {
+            "id": "Didisposisikan otomatis menurut aturan rute kategori {category}",
+            "en": "Auto-routed by the routing rule of category {category}",
+        },
+    ),
+)
+
+
+def system_reason_text(
+    reason: str,
+    actor_role: str,
+    lang: ConsoleLanguage,
+    category_names: Mapping[str, str] | None = None,
+) -> str:
+    """A timeline reason in the console's language when workflow wrote it; an officer's
+    reason (any other role) exactly as they wrote it."""
+    if actor_role != "system":
+        return reason
+    for pattern, texts in _SYSTEM_REASONS:
+        match = pattern.match(reason.strip())
+        if match:
+            fields = match.groupdict()
+            if "category" in fields and category_names:
+                fields["category"] = category_names.get(fields["category"], fields["category"])
+            return texts["en" if lang == "en" else "id"].format(**fields)
+    return reason

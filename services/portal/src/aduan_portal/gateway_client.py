@@ -29,6 +29,7 @@ __all__ = [
     "GatewayUnauthorized",
     "GatewayUnavailable",
     "Grant",
+    "Officer",
     "OfficerReport",
     "Photo",
     "ReportPage",
@@ -178,6 +179,14 @@ class Duplicate(_In):
     area: str | None = None
     distance_m: float | None = None
     received_at: datetime | None = None
+
+
+class Officer(_In):
+    """An officer of the report's agency, as a validator picks a photo grantee."""
+
+    user_id: str
+    username: str
+    display_name: str | None = None
 
 
 class Grant(_In):

@@ -1,6 +1,7 @@
 """The public side's two calls to the privacy gateway's HTTP API (no login):
-"track my report" (`GET /v1/public/track/{receipt_code}`) and the category names
-(`GET /v1/categories`, for the filter form). Server-side, with a short timeout: a slow or
+"track my report" (`GET /v1/public/track/{receipt_code}`), and the category and agency
+names (`GET /v1/categories`, `GET /v1/public/agencies`) for the filters, list, report page
+and statistics, which otherwise show codes. Server-side, with a short timeout: a slow or
 absent gateway turns into a clear page, never a stack trace or a hanging request.
 """
 
@@ -20,6 +21,7 @@ from aduan_kit.logging import get_logger
 
 __all__ = [
     "RECEIPT_CODE",
+    "AgencyName",
     "CategoryName",
     "PublicGateway",
     "TrackOutcome",
@@ -68,7 +70,13 @@ class CategoryName(_In):
     name_en: str
 
 
+class AgencyName(_In):
+    agency_id: str
+    name: str
+
+
 _CATEGORIES = TypeAdapter(list[CategoryName])
+_AGENCIES = TypeAdapter(list[AgencyName])
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,17 @@ class TrackOutcome:
 
 
 class PublicGateway:
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = timeout_s
+        self._transport = transport  # tests put an in-process gateway here
         self._categories: tuple[float, dict[str, CategoryName]] | None = None
+        self._agencies: tuple[float, dict[str, str]] | None = None
 
     async def _get(
         self, path: str, timeout_s: float | None = None, forwarded_for: str | None = None
@@ -90,7 +105,9 @@ class PublicGateway:
         headers = {"Accept": "application/json"}
         if forwarded_for:
             headers["X-Forwarded-For"] = forwarded_for
-        async with httpx.AsyncClient(base_url=self._base, timeout=timeout) as client:
+        async with httpx.AsyncClient(
+            base_url=self._base, timeout=timeout, transport=self._transport
+        ) as client:
             return await client.get(path, headers=headers)
 
     async def track(self, receipt_code: str, forwarded_for: str | None = None) -> TrackOutcome:
@@ -134,4 +151,20 @@ class PublicGateway:
             log.info("category names unavailable", error=type(exc).__name__)
         # A failure is cached too (briefly) so a down gateway does not slow every page.
         self._categories = (now if names else now - _CATEGORY_TTL_S + 30, names)
+        return names
+
+    async def agency_names(self) -> dict[str, str]:
+        """Agency names by code, cached like the category names; empty when the gateway
+        cannot be asked (the pages then show the codes)."""
+        now = time.monotonic()
+        if self._agencies and now - self._agencies[0] < _CATEGORY_TTL_S:
+            return self._agencies[1]
+        names: dict[str, str] = {}
+        try:
+            response = await self._get("/v1/public/agencies", timeout_s=min(self._timeout, 1.5))
+            if response.status_code == 200:
+                names = {a.agency_id: a.name for a in _AGENCIES.validate_json(response.content)}
+        except (httpx.HTTPError, ValidationError) as exc:
+            log.info("agency names unavailable", error=type(exc).__name__)
+        self._agencies = (now if names else now - _CATEGORY_TTL_S + 30, names)
         return names

@@ -83,6 +83,8 @@ class IndexExtras:
     ignored: Sequence[str] = ()
     choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
     category_names: Mapping[str, str] = field(default_factory=dict)
+    # Agency names by code (from the gateway); a code without a name is shown as is.
+    agency_names: Mapping[str, str] = field(default_factory=dict)
     map: MapConfig = MapConfig(available=False)
 
 
@@ -170,6 +172,7 @@ def render_index(
             ignored=list(extras.ignored),
             choices=extras.choices,
             category_names=extras.category_names,
+            agency_names=extras.agency_names,
             statuses=[(s.value, shown_status_label(s, s.label_id, lang)) for s in ReportStatus],
             map=extras.map,
             result_count=(
@@ -187,6 +190,7 @@ def render_report(
     lang: Language,
     back: Mapping[str, str] | None = None,
     category_name: str | None = None,
+    agency_names: Mapping[str, str] | None = None,
 ) -> str:
     path = f"/reports/{report.public_id}"
     back = dict(back or {})
@@ -197,6 +201,7 @@ def render_report(
             report=report,
             back=back,
             category_name=category_name or report.category,
+            agency_names=agency_names or {},
             channel=channel_name(report.channel.value, lang),
             **_common(lang, path, "reports", **back),
         )
@@ -216,12 +221,18 @@ def _hours_text(hours: float | None, lang: Language) -> str:
     return f"{hours:.1f} {t['hours']}".replace(".", "," if lang == "id" else ".")
 
 
-def render_stats(stats: Any, lang: Language, category_names: Mapping[str, str]) -> str:
+def render_stats(
+    stats: Any,
+    lang: Language,
+    category_names: Mapping[str, str],
+    agency_names: Mapping[str, str] | None = None,
+) -> str:
     """`stats` is a `readmodel.Stats` (typed loosely to keep rendering free of SQL)."""
+    agency_names = agency_names or {}
     t = ui_strings(lang)
     unassigned = t["unassigned"]
     channels = [(channel_name(c, lang), n) for c, n in stats.by_channel]
-    agencies = [(a or unassigned, n) for a, n in stats.by_agency]
+    agencies = [(agency_names.get(a, a) if a else unassigned, n) for a, n in stats.by_agency]
     categories = [(category_names.get(c, c) if c else unassigned, n) for c, n in stats.by_category]
     months = [(m, n) for m, n in stats.by_month]
     share = stats.share_completed

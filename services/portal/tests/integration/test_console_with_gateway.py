@@ -35,6 +35,7 @@ from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.bootstrap import build as build_portal
 from aduan_portal.config import Settings as PortalSettings
 from aduan_portal.console_session import COOKIE_NAME, SessionStore
+from aduan_portal.public_gateway import PublicGateway
 from aduan_testing.helpers import eventually
 from aduan_testing.plugin import Isolation
 from aduan_workflow.bootstrap import build as build_workflow
@@ -57,6 +58,7 @@ class Platform:
     gateway_runtime: ServiceRuntime
     producer: AIOKafkaProducer
     settings: PortalSettings
+    gateway_app: FastAPI
 
     def browser(self) -> httpx.AsyncClient:
         """A client with its own cookie jar, like one officer's browser."""
@@ -131,7 +133,9 @@ async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platfor
         producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        yield Platform(isolated, portal_app, portal_runtime, gateway_runtime, producer, settings)
+        yield Platform(
+            isolated, portal_app, portal_runtime, gateway_runtime, producer, settings, gateway_app
+        )
 
 
 def csrf(html: str) -> str:
@@ -304,6 +308,14 @@ async def expired_access_token_is_refreshed_and_a_dead_session_goes_to_login(
 
 
 async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
+    # The public pages name agencies from the gateway's public list (no token); a gateway
+    # that cannot be reached leaves the codes.
+    public = PublicGateway(
+        "http://gateway.test", 2.0, httpx.ASGITransport(app=platform.gateway_app)
+    )
+    assert await public.agency_names() == {AGENCY: "Dinas Uji"}
+    assert await PublicGateway("http://127.0.0.1:9", 0.5).agency_names() == {}
+
     report_id = await platform.submit()
     duplicate_id = await platform.submit()  # the same pothole, reported again nearby
     async with (
@@ -395,6 +407,18 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
         assert f'id="report-row-{report_id}"' in queue.text
         page = await validator.get(f"/console/reports/{report_id}")
         assert 'class="follow-up"' in page.text
+        # Workflow's evidence check (the photo has no EXIF), said in Indonesian from its
+        # fields, not workflow's English summary.
+        assert (
+            "1 foto diperiksa; tidak ada foto yang memuat waktu pengambilan; lokasi tidak "
+            "dapat dibandingkan (laporan atau foto tanpa lokasi)."
+        ) in page.text
+        assert "capture time" not in page.text
+        # The grant form offers the agency's officer by name (from the gateway's list).
+        assert '<select id="grant-officer" name="officer">' in page.text
+        assert (
+            f'<option value="{officer_id.group(1)}">petugas-uji (UJI) (petugas-uji)</option>'
+        ) in page.text
         assert "follow-up-label" in page.text
         assert "follow-up-photos-locked" in page.text
 
@@ -403,13 +427,26 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
         assert "follow-up-photos-locked" in page.text
 
         page = await validator.get(f"/console/reports/{report_id}")
+        # A pick and a typed id that disagree: refused in the console, nothing granted.
+        clash = await validator.post(
+            f"/console/reports/{report_id}/grants",
+            data={
+                "csrf_token": csrf(page.text),
+                "officer": officer_id.group(1),
+                "grantee": "u-someone-else",
+                "hours": "2",
+            },
+        )
+        page = await validator.get(clash.headers["location"])
+        assert "jangan keduanya" in page.text and 'id="no-grants"' in page.text
         granted = await validator.post(
             f"/console/reports/{report_id}/grants",
-            data={"csrf_token": csrf(page.text), "grantee": officer_id.group(1), "hours": "2"},
+            data={"csrf_token": csrf(page.text), "officer": officer_id.group(1), "hours": "2"},
         )
         assert granted.status_code == 303
         page = await validator.get(granted.headers["location"])
         assert f"diberikan kepada {officer_id.group(1)}" in page.text
+        assert "petugas-uji (UJI) (petugas-uji)<br><small>" in page.text  # named in the table
         grant_id = re.search(r'id="revoke-([0-9a-f-]{36})"', page.text)
         assert grant_id
 

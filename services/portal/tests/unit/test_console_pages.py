@@ -12,11 +12,19 @@ import httpx
 import pytest
 
 from aduan_portal.console import _explain, _safe_next, render_console
-from aduan_portal.console_i18n import console_strings
+from aduan_portal.console_i18n import (
+    ConsoleLanguage,
+    console_strings,
+    evidence_text,
+    system_reason_text,
+)
 from aduan_portal.console_session import ConsoleSession, csrf_matches
 from aduan_portal.gateway_client import (
+    EvidenceCheck,
     GatewayError,
     GatewayUnavailable,
+    Grant,
+    Officer,
     OfficerReport,
     _detail,
 )
@@ -77,7 +85,15 @@ def report(**overrides: Any) -> OfficerReport:
                     "officer_agency": "dinas-uji",
                     "photos": [],
                     "photos_locked": True,
-                    "evidence": {"photos_checked": 1, "summary": "Foto lebih baru dari laporan"},
+                    "evidence": {
+                        "photos_checked": 2,
+                        "newer_than_report": True,
+                        "within_distance": True,
+                        "max_distance_m": 200.0,
+                        "nearest_distance_m": 12.4,
+                        "summary": "all 2 dated photo(s) taken after the report; within 200 m "
+                        "of the report (nearest 12 m, farthest 40 m)",
+                    },
                 },
             }
         ],
@@ -92,6 +108,8 @@ def render_report(role: str, r: OfficerReport, **extra: Any) -> str:
         "agencies": [],
         "categories": [],
         "grants": [],
+        "officers": [],
+        "officer_names": {},
         "notes": [],
         "applying": False,
     }
@@ -109,7 +127,13 @@ def test_labels_verbatim_locked_photos_and_sla_badge() -> None:
     assert 'id="photos-locked"' in html
     assert "follow-up-photos-locked" in html
     assert 'data-sla="overdue"' in html and "Lewat tenggat" in html
-    assert "Foto lebih baru dari laporan" in html  # the evidence check result
+    # The evidence check, said in the console's language from its fields (not workflow's
+    # English summary).
+    assert (
+        "2 foto diperiksa; semua foto bertanggal diambil setelah laporan dibuat; semua foto "
+        "berlokasi dalam radius 200 m dari laporan (terdekat 12 m)."
+    ) in html
+    assert "dated photo(s)" not in html
     assert "Pelapor-7F3A" in html
     assert "<img" not in html  # nothing to show when the gateway returned no photos
 
@@ -228,3 +252,131 @@ def test_csrf_and_redirect_targets() -> None:
     assert _safe_next("/console/agency") == "/console/agency"
     for bad in ("https://evil.example/", "//evil.example", "/console/..\\x", None):
         assert _safe_next(bad) == "/console/"
+
+
+# --- workflow's English, said in the console's language ----------------------------------------
+
+
+def evidence(**fields: Any) -> EvidenceCheck:
+    return EvidenceCheck.model_validate({"photos_checked": 3, "summary": "raw", **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "lang", "expected"),
+    [
+        (
+            {
+                "newer_than_report": False,
+                "within_distance": False,
+                "max_distance_m": 1500.0,
+                "nearest_distance_m": 1722.6,
+            },
+            "id",
+            "3 foto diperiksa; ada foto yang diambil sebelum laporan dibuat; ada foto di luar "
+            "radius 1.500 m dari laporan (terdekat 1.723 m).",
+        ),
+        (
+            {
+                "newer_than_report": False,
+                "within_distance": False,
+                "max_distance_m": 1500.0,
+                "nearest_distance_m": 1722.6,
+            },
+            "en",
+            "3 photo(s) checked; some photo was taken before the report; some photo is beyond "
+            "1,500 m of the report (nearest 1,723 m).",
+        ),
+        (
+            {
+                "newer_than_report": True,
+                "within_distance": True,
+                "max_distance_m": 150.5,
+                "nearest_distance_m": 3.0,
+            },
+            "id",
+            "3 foto diperiksa; semua foto bertanggal diambil setelah laporan dibuat; semua foto "
+            "berlokasi dalam radius 150,5 m dari laporan (terdekat 3 m).",
+        ),
+        (
+            {},
+            "id",
+            "3 foto diperiksa; tidak ada foto yang memuat waktu pengambilan; lokasi tidak dapat "
+            "dibandingkan (laporan atau foto tanpa lokasi).",
+        ),
+        # A verdict without its radius does not add up: workflow's own words, not a guess.
+        ({"within_distance": True}, "id", "raw"),
+    ],
+)
+def test_evidence_check_is_rendered_from_its_fields(
+    fields: dict[str, Any], lang: ConsoleLanguage, expected: str
+) -> None:
+    assert evidence_text(evidence(**fields), lang) == expected
+
+
+def test_system_reasons_are_translated_and_officers_words_are_not() -> None:
+    auto = "auto-routed by the rule for category jalan-rusak"
+    assert system_reason_text(auto, "system", "id") == (
+        "Didisposisikan otomatis menurut aturan rute kategori jalan-rusak"
+    )
+    assert system_reason_text(auto, "system", "en", {"jalan-rusak": "Damaged road"}) == (
+        "Auto-routed by the routing rule of category Damaged road"
+    )
+    # An officer who writes the same words wrote them: shown as written.
+    assert system_reason_text(auto, "ticket-admin", "id") == auto
+    # A system reason the console does not know is shown verbatim, never dropped.
+    assert system_reason_text("something new", "system", "id") == "something new"
+
+    step = {
+        "version": 2,
+        "status": "dispatched",
+        "label": "Disposisi",
+        "month": "2026-11",
+        "actor_role": "system",
+        "reason": auto,
+    }
+    officer_step = {**step, "version": 3, "actor_role": "ticket-admin", "reason": "tolong cek"}
+    html = render_report(
+        "validator",
+        report(timeline=[step, officer_step]),
+        category_names={"jalan-rusak": "Jalan rusak"},
+    )
+    assert "Didisposisikan otomatis menurut aturan rute kategori Jalan rusak" in html
+    assert "auto-routed" not in html
+    assert "tolong cek" in html
+
+
+def test_grant_form_offers_the_agency_officers_by_name_and_keeps_the_typed_id() -> None:
+    officers = [
+        Officer(user_id="u-budi", username="budi-dbm", display_name="Budi Santoso"),
+        Officer(user_id="u-ani", username="ani-dbm", display_name=None),
+    ]
+    grant = {
+        "grant_id": str(uuid.uuid4()),
+        "report_id": str(uuid.uuid4()),
+        "grantee": "u-budi",
+        "granted_by": "validator-id",
+        "created_at": "2026-11-20T03:00:00Z",
+        "expires_at": "2026-11-21T03:00:00Z",
+        "active": True,
+    }
+    html = render_report(
+        "validator",
+        report(),
+        officers=officers,
+        officer_names={"u-budi": "Budi Santoso (budi-dbm)"},
+        grants=[Grant.model_validate(grant)],
+    )
+    assert '<label for="grant-officer">Petugas instansi laporan ini</label>' in html
+    assert '<select id="grant-officer" name="officer">' in html
+    assert '<option value="u-budi">Budi Santoso (budi-dbm)</option>' in html
+    assert '<option value="u-ani">ani-dbm (ani-dbm)</option>' in html
+    # The typed id stays, labelled, for an officer who is not in the list.
+    assert '<label for="grant-grantee">Atau ID pengguna petugas lain</label>' in html
+    assert 'id="grant-grantee" name="grantee"' in html
+    assert 'id="no-officers"' not in html
+    # The grant table names the officer too (the id stays for the record).
+    assert "Budi Santoso (budi-dbm)<br><small>u-budi</small>" in html
+
+    html = render_report("validator", report())
+    assert 'id="grant-officer"' not in html
+    assert 'id="no-officers"' in html and 'id="grant-grantee"' in html

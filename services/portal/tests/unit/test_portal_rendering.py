@@ -6,8 +6,15 @@ import uuid
 
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.events import PublicReportPublished, PublicTimelineEntry
-from aduan_portal.domain import PublicReport, month_name, pick_language
-from aduan_portal.rendering import render_index, render_not_found, render_report
+from aduan_portal.domain import Filters, PublicReport, month_name, pick_language
+from aduan_portal.readmodel import Stats
+from aduan_portal.rendering import (
+    IndexExtras,
+    render_index,
+    render_not_found,
+    render_report,
+    render_stats,
+)
 
 CONFIDENTIAL = "Publik — detail laporan dan data pelapor tidak boleh disebarluaskan"
 
@@ -117,3 +124,44 @@ def test_language_choice_and_month_names() -> None:
     assert month_name("2026-12", "id") == "Desember 2026"
     assert month_name("2026-12", "en") == "December 2026"
     assert month_name("garbage", "en") == "garbage"
+
+
+# --- agency names (from the gateway's public agency list) ---------------------------------
+
+NAMES = {"bina-marga": "Dinas Bina Marga"}
+
+
+def test_agency_names_replace_codes_on_the_report_page() -> None:
+    html = render_report(report(), "id", agency_names=NAMES)
+    assert "<dd>Dinas Bina Marga</dd>" in html
+    assert '<span class="agency">Dinas Bina Marga</span>' in html  # the timeline step
+    assert "bina-marga" not in html
+    # Gateway down: no names, the code is shown rather than nothing.
+    html = render_report(report(), "id")
+    assert "<dd>bina-marga</dd>" in html
+
+
+def test_agency_names_in_the_list_and_its_filter() -> None:
+    extras = IndexExtras(total=1, choices={"agency": ["bina-marga", "satpol"]}, agency_names=NAMES)
+    html = render_index([report()], "id", extras=extras)
+    assert '<option value="bina-marga">Dinas Bina Marga</option>' in html
+    assert '<option value="satpol">satpol</option>' in html  # no name known: the code
+    assert "<dd>Dinas Bina Marga</dd>" in html
+    filtered = render_index([report()], "id", filters=Filters(agency="bina-marga"), extras=extras)
+    assert '<option value="bina-marga" selected>Dinas Bina Marga</option>' in filtered
+
+
+def test_agency_names_in_the_statistics() -> None:
+    stats = Stats(
+        total=3,
+        completed=1,
+        median_completed_hours=5.0,
+        by_channel=[("web", 3)],
+        by_agency=[("bina-marga", 2), ("satpol", 1), (None, 0)],
+        by_category=[("jalan", 3)],
+        by_month=[("2026-03", 3)],
+    )
+    html = render_stats(stats, "id", {}, NAMES)
+    assert "Dinas Bina Marga" in html and "satpol" in html
+    assert ">bina-marga<" not in html
+    assert "Dinas Bina Marga" not in render_stats(stats, "id", {})

@@ -33,7 +33,13 @@ from aduan_gateway.domain.views import (
     public_view,
     visible_to_officer,
 )
-from aduan_gateway.identity import Account, list_agencies, list_users, set_active
+from aduan_gateway.identity import (
+    Account,
+    list_agencies,
+    list_agency_officers,
+    list_users,
+    set_active,
+)
 from aduan_gateway.readmodel import (
     append_access_log,
     duplicate_candidates,
@@ -48,6 +54,7 @@ __all__ = [
     "AgencyView",
     "CategoryView",
     "DuplicateView",
+    "OfficerView",
     "TrackView",
     "client_address",
     "console_router",
@@ -143,6 +150,20 @@ class AgencyView(BaseModel):
 
     agency_id: str
     name: str
+
+
+class OfficerView(BaseModel):
+    """An agency officer a validator may grant photo access to: who, not how to reach them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    username: str
+    display_name: str | None
+
+
+# What listing a report's officers reads of the report, for the access log (rule 7).
+_OFFICERS_FIELDS = ("agency_id",)
 
 
 def client_address(request: Request, trusted: tuple[str, ...]) -> str:
@@ -404,6 +425,42 @@ def console_router() -> APIRouter:
             raise HTTPException(status_code=404, detail="no such user")
         log.info("account activity changed", user_id=user_id, active=body.active)
         return _account_view(account)
+
+    @router.get("/v1/public/agencies", response_model=list[AgencyView], tags=["public"])
+    async def public_agencies(sessions: SessionsDep) -> list[AgencyView]:
+        """Agency (OPD) codes and names, public: which agency handles a report is public
+        information, and the portal shows its name instead of a code. Nothing else about
+        an agency (officers, accounts) is public."""
+        async with sessions() as session:
+            return [AgencyView(agency_id=a, name=n) for a, n in await list_agencies(session)]
+
+    @router.get(
+        "/v1/reports/{report_id}/officers",
+        response_model=list[OfficerView],
+        responses={**_AUTH_ERRORS, 404: {"description": NOT_FOUND}},
+        tags=["photo grants"],
+    )
+    async def report_officers(
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep
+    ) -> list[OfficerView]:
+        """The active officers of the agency the report is dispatched to (empty when it is
+        with none), so a validator picks a grantee by name instead of typing a user id.
+        Validators and administrators; the read is in the access log."""
+        require_role(user, {Role.VALIDATOR, Role.ADMINISTRATOR}, "list a report's officers")
+        async with transaction(sessions) as session:
+            record = await load_report(session, report_id)
+            if record is None or not record.complete:
+                raise HTTPException(status_code=404, detail=NOT_FOUND)
+            await append_access_log(
+                session, user.subject, user.role, user.agency_id, report_id, _OFFICERS_FIELDS
+            )
+            if record.agency_id is None:
+                return []
+            officers = await list_agency_officers(session, record.agency_id)
+        return [
+            OfficerView(user_id=o.user_id, username=o.username, display_name=o.display_name)
+            for o in officers
+        ]
 
     @router.get(
         "/v1/admin/agencies",

@@ -35,6 +35,7 @@ __all__ = [
     "create_agency",
     "create_user",
     "list_agencies",
+    "list_agency_officers",
     "list_users",
     "login",
     "refresh",
@@ -290,3 +291,17 @@ async def list_agencies(session: AsyncSession) -> list[tuple[str, str]]:
         select(AGENCIES.c.agency_id, AGENCIES.c.name).order_by(AGENCIES.c.agency_id)
     )
     return [(r.agency_id, r.name) for r in rows]
+
+
+async def list_agency_officers(session: AsyncSession, agency_id: str) -> list[Account]:
+    """The active agency officers of one agency (whom a validator may grant photo access)."""
+    rows = await session.execute(
+        select(USERS)
+        .where(
+            USERS.c.agency_id == agency_id,
+            USERS.c.role == Role.AGENCY_OFFICER.value,
+            USERS.c.active.is_(True),
+        )
+        .order_by(USERS.c.username)
+    )
+    return [_account(r) for r in rows]

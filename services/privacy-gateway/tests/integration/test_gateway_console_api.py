@@ -34,7 +34,9 @@ from aduan_gateway.bootstrap import build
 from aduan_gateway.cli import main as cli_main
 from aduan_gateway.config import Settings
 from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV
+from aduan_gateway.identity import create_agency, create_user, set_active
 from aduan_gateway.tables import ACCESS_LOG, AGENCIES, CATEGORIES, OUTBOX, REPORTS, USERS
+from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
 from aduan_workflow.bootstrap import build as build_workflow
@@ -49,6 +51,7 @@ RECEIVED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2, hours=3,
 TRACK_LIMIT = 6
 SYSTEM = Actor(id="workflow", role=Role.SYSTEM)
 ADMIN = Actor(id="adm-1", role=Role.TICKET_ADMIN, display_name="Admin Ani Rahasia")
+PASSWORD = "officer-test-password-1"
 MONAS = GeoPoint(lat=-6.175392, lon=106.827153)
 
 
@@ -379,6 +382,76 @@ async def test_duplicates_and_who_may_ask(gateway: Gateway) -> None:
     assert r.status_code == 404
 
 
+async def test_report_officers_for_photo_grants(gateway: Gateway) -> None:
+    gw = gateway
+    async with transaction(gw.runtime.sessions) as session:
+        await create_agency(session, "dbm", "Dinas Bina Marga Uji")
+        await create_agency(session, "dsda", "Dinas SDA Uji")
+        budi = await create_user(
+            session, "budi-dbm", PASSWORD, Role.AGENCY_OFFICER, "dbm", "Budi (DBM)"
+        )
+        ani = await create_user(session, "ani-dbm", PASSWORD, Role.AGENCY_OFFICER, "dbm", None)
+        gone = await create_user(session, "lama-dbm", PASSWORD, Role.AGENCY_OFFICER, "dbm")
+        await create_user(session, "sari-dsda", PASSWORD, Role.AGENCY_OFFICER, "dsda")
+        await create_user(session, "vina-validator", PASSWORD, Role.VALIDATOR)
+        await set_active(session, gone.user_id, False)
+    dispatched = await gw.report(
+        privacy=Privacy.PRIVATE,
+        steps=((ReportStatus.RECEIVED, None, None), (ReportStatus.DISPATCHED, "dbm", None)),
+    )
+    waiting = await gw.report(privacy=Privacy.PRIVATE)
+    url = f"/v1/reports/{dispatched.report_id}/officers"
+
+    r = await gw.client.get(url, headers=gw.token(Role.VALIDATOR))
+    assert r.status_code == 200, r.text
+    # The active officers of the report's agency, by username; not another agency's
+    # officer, not a deactivated one, not staff of other roles; no contact details.
+    assert r.json() == [
+        {"user_id": ani.user_id, "username": "ani-dbm", "display_name": None},
+        {"user_id": budi.user_id, "username": "budi-dbm", "display_name": "Budi (DBM)"},
+    ]
+    r = await gw.client.get(
+        f"/v1/reports/{waiting.report_id}/officers", headers=gw.token(Role.VALIDATOR)
+    )
+    assert (r.status_code, r.json()) == (200, [])  # with no agency yet: nobody to pick
+    r = await gw.client.get(f"/v1/reports/{uuid4()}/officers", headers=gw.token(Role.VALIDATOR))
+    assert r.status_code == 404
+
+    # Each listing is a read of the report, in the access log.
+    async with gw.runtime.sessions() as session:
+        logged = (
+            await session.execute(
+                select(ACCESS_LOG.c.report_id, ACCESS_LOG.c.fields).where(
+                    ACCESS_LOG.c.subject == "validator-1"
+                )
+            )
+        ).all()
+    assert sorted((str(x.report_id), tuple(x.fields)) for x in logged) == sorted(
+        [(str(dispatched.report_id), ("agency_id",)), (str(waiting.report_id), ("agency_id",))]
+    )
+
+    # Authorization: validators and administrators only.
+    for role, expected in (
+        (Role.VALIDATOR, 200),
+        (Role.ADMINISTRATOR, 200),
+        (Role.TICKET_ADMIN, 403),
+        (Role.AGENCY_OFFICER, 403),
+        (Role.REPORTER, 403),
+    ):
+        headers = gw.token(role, "dbm" if role is Role.AGENCY_OFFICER else None)
+        assert (await gw.client.get(url, headers=headers)).status_code == expected, role
+    assert (await gw.client.get(url)).status_code == 401
+
+    # Agency names are public, for anyone, with or without a token; nothing but the names.
+    for headers in ({}, gw.token(Role.REPORTER), gw.token(Role.VALIDATOR)):
+        r = await gw.client.get("/v1/public/agencies", headers=headers)
+        assert r.status_code == 200
+        assert r.json() == [
+            {"agency_id": "dbm", "name": "Dinas Bina Marga Uji"},
+            {"agency_id": "dsda", "name": "Dinas SDA Uji"},
+        ]
+
+
 # --- demo seed, administration, categories routed into workflow --------------------------------
 
 
@@ -525,6 +598,15 @@ async def test_demo_seed_admin_and_category_routing(
         "agency_id": None,
     }
 
+    # Agency names are public (the portal shows them), and nothing else about agencies.
+    r = await gw.client.get("/v1/public/agencies")
+    assert r.status_code == 200
+    assert r.json() == [
+        {"agency_id": "dinas-bina-marga", "name": "Dinas Bina Marga (DEMO)"},
+        {"agency_id": "dinas-sda", "name": "Dinas Sumber Daya Air (DEMO)"},
+        {"agency_id": "satpol-pp", "name": "Satpol PP (DEMO)"},
+    ]
+
     # Authorization matrix of the administrators' endpoints.
     sda_id = users["demo-sda"]["user_id"]
     cat_body = {"name_id": "Pohon tumbang", "name_en": "Fallen tree", "agency_id": None}
@@ -547,6 +629,10 @@ async def test_demo_seed_admin_and_category_routing(
         assert r.status_code == 401, (method, path)
     reporter = gw.token(Role.REPORTER)
     assert (await gw.client.get("/v1/admin/agencies", headers=reporter)).status_code == 403
+    # The public agency list needs no token and answers every role alike.
+    for headers in (*auth.values(), reporter, {}):
+        r = await gw.client.get("/v1/public/agencies", headers=headers)
+        assert r.status_code == 200 and len(r.json()) == 3
     r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-tiket"])
     assert r.status_code == 403
     assert (await gw.client.delete("/v1/admin/categories/pohon")).status_code == 401
