@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aduan_kit.db import make_engine, make_sessionmaker, migrate
 from aduan_kit.logging import configure_logging, correlation_id, get_logger
-from aduan_kit.messaging import OutboxRelay, ensure_topics, make_broker, make_producer
+from aduan_kit.messaging import (
+    OUTBOX_WAKE,
+    OutboxRelay,
+    ensure_topics,
+    make_broker,
+    make_producer,
+)
 from aduan_kit.settings import ServiceSettings
 
 __all__ = ["ServiceRuntime", "serve"]
@@ -105,6 +111,8 @@ class ServiceRuntime:
                 self.sessions, self.outbox_table, self._producer, s.outbox_poll_interval_s
             )
             self.relay.start()
+            # Every commit that queued outbox rows wakes this relay (messaging.py).
+            self._sessions.configure(info={OUTBOX_WAKE: self.relay.wake})
         await self.broker.start()
         self.started = True
         log.info("service started", port=s.port)

@@ -485,7 +485,7 @@ def _number(value: float, lang: ConsoleLanguage) -> str:
     if lang == "en":
         return text
     # Indonesian swaps the marks: 1.250 m, 12,5 m.
-    return text.translate(str.maketrans({",": ".", ".": ","}))
+    return text.translate(str.maketrans(",.", ".,"))
 
 
 def evidence_text(evidence: EvidenceFields, lang: ConsoleLanguage) -> str:
