@@ -4,9 +4,12 @@ survivors take over every partition with nothing lost and nothing applied twice.
 
 The consumer-group description from the Kafka admin client is the ground truth for who owns
 what. Each process runs one consumer per subscribed topic, all in the service's group, so
-"both partitions of a topic held by two different members" means each process holds one.
-Outcomes are checked through the services' own HTTP APIs: workflow's case record (status
-and history) and the notifier's delivery log, one acknowledgement per report.
+"both partitions of a topic held by two different members" means each process holds one;
+the members that leave the group after the kill are the killed process's, and what they held
+is what the survivor must take over (reports keyed onto it after the kill are counted).
+Outcomes are checked through the services' own HTTP APIs (workflow's case record with its
+history, the gateway's public read model, the notifier's delivery log: one acknowledgement
+per report) and on the topics (one event id per status change and per notification).
 """
 
 from __future__ import annotations

@@ -1,0 +1,119 @@
+"""The two idle-cost savings found by profiling (docs/performance.md, "Profiling notes"):
+a commit that queued outbox rows wakes the relay at once (so its poll can be slow), and a
+pooled connection is checked only after an idle spell, yet a dead one is still replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from unittest.mock import MagicMock
+
+import asyncpg
+import pytest
+from sqlalchemy import MetaData, make_url, text
+from sqlalchemy.exc import DBAPIError
+
+from aduan_contracts.events import ReportAmended
+from aduan_kit import db as kit_db
+from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, transaction
+from aduan_kit.messaging import OUTBOX_WAKE, add_to_outbox, is_transient, messaging_tables
+from aduan_testing.plugin import Isolation
+
+pytestmark = pytest.mark.integration
+
+METADATA = MetaData()
+OUTBOX, _INBOX = messaging_tables(METADATA)
+
+
+def amended() -> ReportAmended:
+    return ReportAmended(
+        report_id=uuid.uuid4(),
+        channel="email",
+        channel_message_id=uuid.uuid4().hex,
+        text="more detail",
+        received_at=datetime.now(UTC),
+    )
+
+
+async def test_only_commits_that_queued_outbox_rows_wake_the_relay(isolated: Isolation) -> None:
+    url = isolated.database("wake")
+    await ensure_database(url)
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(METADATA.create_all)
+        wake = MagicMock()
+        sessions = make_sessionmaker(engine)
+        sessions.configure(info={OUTBOX_WAKE: wake})
+        event = amended()
+
+        async with transaction(sessions) as s:  # no outbox row: nothing to relay
+            await s.execute(text("SELECT 1"))
+        assert wake.call_count == 0
+
+        with pytest.raises(RuntimeError):
+            async with transaction(sessions) as s:
+                await add_to_outbox(s, OUTBOX, "t", event, key=event.report_id)
+                raise RuntimeError("rolled back after queuing")
+        assert wake.call_count == 0
+
+        async with transaction(sessions) as s:
+            await add_to_outbox(s, OUTBOX, "t", event, key=event.report_id)
+            assert wake.call_count == 0  # not before the commit
+        assert wake.call_count == 1
+
+        async with sessions() as s:  # the same session, a second transaction, no rows
+            async with s.begin():
+                await add_to_outbox(s, OUTBOX, "t", event, key=event.report_id)
+            async with s.begin():
+                await s.execute(text("SELECT 1"))
+        assert wake.call_count == 2
+    finally:
+        await engine.dispose()
+
+
+async def _terminate(url: str, pid: int) -> None:
+    admin = make_url(url).set(drivername="postgresql")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await conn.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()
+
+
+async def test_a_dead_pooled_connection_is_replaced(
+    isolated: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = isolated.database("ping")
+    await ensure_database(url)
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            first = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert isinstance(first, int)
+
+        # Idle longer than the threshold: checked on checkout, replaced, nothing fails.
+        monkeypatch.setattr(kit_db, "PING_AFTER_IDLE_S", 0.2)
+        await _terminate(url, first)
+        await asyncio.sleep(0.3)
+        async with engine.connect() as conn:
+            second = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+
+        # Used a moment ago: handed out unchecked, so the first statement meets the dead
+        # connection (a transient error the callers retry); the pool is then invalidated
+        # and the next checkout works.
+        monkeypatch.setattr(kit_db, "PING_AFTER_IDLE_S", 60.0)
+        await _terminate(url, second)
+        await asyncio.sleep(0.1)
+        with pytest.raises(DBAPIError) as failed:
+            async with engine.connect() as conn:
+                await conn.scalar(text("SELECT 1"))
+        assert failed.value.connection_invalidated
+        assert is_transient(failed.value)  # consumers retry it instead of dead-lettering
+        async with engine.connect() as conn:
+            third = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert third not in (first, second)
+    finally:
+        await engine.dispose()
