@@ -272,6 +272,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.replay:
                 result["replay"] = await replay(platform, args.replay, args.drain_timeout * 4)
                 print(f"bench: replay {json.dumps(result['replay'])}", flush=True)
+            # A delivery recorded but not yet sent is a backlog, not a loss: wait for the
+            # notifier to drain (or stall) before counting, as the chaos runner does.
+            await wait_for_stages(
+                platform,
+                [a.receipt_code for a in intake.accepted],
+                args.drain_timeout * 4,
+                need_sent=True,
+            )
             rec = await reconcile(platform, intake.accepted)
             result["reconciliation"] = rec.as_dict()
             print(f"bench: reconciliation {json.dumps(rec.as_dict())}", flush=True)

@@ -193,6 +193,10 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
+# How soon a relay looks again when another replica's relay held the lock.
+LOCK_BUSY_RETRY_S = 0.05
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in id order, then deletes them."""
 
@@ -216,6 +220,10 @@ class OutboxRelay:
         self._unroutable_checked = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Another replica's relay held the lock on the last pass. Its pass may have selected
+        # before our rows were committed, so we look again shortly instead of a whole poll
+        # interval later (the wake from our commit was spent on the failed try).
+        self._lock_busy = False
 
     def wake(self) -> None:
         """Called after a commit that added rows, so they leave without waiting a poll."""
@@ -246,6 +254,7 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             # One relay at a time per database keeps per-key order across replicas.
             got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(4242)"))
+            self._lock_busy = not got
             if not got:
                 return 0
             query = select(self._outbox).order_by(self._outbox.c.id).limit(self._batch)
@@ -291,8 +300,9 @@ class OutboxRelay:
                 sent = 0
                 backoff = min(backoff * 2, 5.0)
             if sent < self._batch:
+                wait = min(backoff, LOCK_BUSY_RETRY_S) if self._lock_busy else backoff
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
