@@ -219,16 +219,18 @@ async def test_public_sees_public_reports_only_without_times_or_personal_data(
     await shot(page, "portal-list", update_docs=UPDATE_DOCS)
     await shot(page, "portal-home", full_page=False, update_docs=UPDATE_DOCS)
 
-    # The map: its data never has the private report nor a precise point; with Leaflet
-    # installed (deploy/scripts/assets.sh) the markers are drawn even without tiles.
-    if await page.locator("#map").count():
-        await page.wait_for_selector(".leaflet-marker-icon", timeout=15_000)
-        assert await page.locator(".leaflet-marker-icon").count() >= 1
-        await page.locator(".map-section").screenshot(
-            path=str(repo_root() / "test-artifacts" / "screenshots" / "portal-map.png")
-        )
-    else:
-        assert await page.locator(".map-section .notice").count() == 1
+    # The map: its data never has the private report nor a precise point; the markers are
+    # drawn even without tiles. Leaflet must be installed (`make deps` runs
+    # deploy/scripts/assets.sh): a missing map fails here rather than passing on the
+    # "map unavailable" notice (that fallback has its own test in services/portal).
+    assert await page.locator("#map").count() == 1, (
+        "the portal shows no map: run deploy/scripts/assets.sh (make deps)"
+    )
+    await page.wait_for_selector(".leaflet-marker-icon", timeout=15_000)
+    assert await page.locator(".leaflet-marker-icon").count() >= 1
+    await page.locator(".map-section").screenshot(
+        path=str(repo_root() / "test-artifacts" / "screenshots" / "portal-map.png")
+    )
 
     # The report page: status, confidentiality label, timeline; nothing exact or personal.
     await page.get_by_role("link", name=public_title).click()
