@@ -57,6 +57,7 @@ from aduan_portal.gateway_client import (
     Duplicate,
     GatewayClient,
     GatewayError,
+    GatewayFailure,
     GatewayUnauthorized,
     GatewayUnavailable,
     Grant,
@@ -241,7 +242,7 @@ class Console:
                 pair = await self.gateway.refresh(stored.refresh_token)
             except GatewayUnavailable:
                 raise
-            except GatewayError:
+            except GatewayFailure:
                 # Refused (expired, revoked, user deactivated): sign in again.
                 await self.store.delete(sid)
                 raise LoginRequired("expired") from None
@@ -523,7 +524,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             pair = await gateway.login(username, password)
         except GatewayUnavailable as exc:
             return login_page(request, _explain(exc, t), 503)
-        except GatewayError as exc:
+        except GatewayFailure as exc:  # 401 wrong password, 4xx refused
             return login_page(request, t["login_failed"].format(detail=exc.detail), 401)
         if pair.role not in STAFF_ROLES:
             return login_page(request, t["login_not_staff"], 403)
@@ -547,7 +548,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         c = await console(request)
         await c.checked_form()
         # The local session ends regardless; a refresh token not revoked expires on its own.
-        with contextlib.suppress(GatewayError):
+        with contextlib.suppress(GatewayFailure):
             await gateway.logout(c.session.refresh_token)
         await store.delete(c.session.session_id)
         response = _redirect("/console/login?reason=logged_out")
@@ -588,8 +589,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
                 got = GatewayClient.parse(ReportPage, r)
                 reports.extend(got.items)
                 has_next = has_next or len(got.items) == PAGE_SIZE
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             error = _explain(exc, c.t)
         # Overdue first, then due soon, then oldest first: what needs attention on top.
@@ -629,8 +628,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
     ) -> list[Any]:
         try:
             return GatewayClient.parse_list(model, await c.api("GET", path))
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             errors.append(c.t[key].format(detail=exc.detail))
             return []
@@ -640,13 +637,11 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         the agencies categories route to (the ticket-admin's practical choice)."""
         try:
             return GatewayClient.parse_list(Agency, await c.api("GET", "/v1/admin/agencies"))
-        except GatewayUnauthorized:
-            raise
         except GatewayError:
             pass
         try:
             cats = await gateway.categories()
-        except GatewayError:
+        except GatewayFailure:
             return []
         ids = sorted({x.agency_id for x in cats if x.agency_id})
         return [Agency(agency_id=i, name=i) for i in ids]
@@ -658,8 +653,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             report = GatewayClient.parse(
                 OfficerReport, await c.api("GET", f"/v1/reports/{report_id}")
             )
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.page(
                 "error.html",
@@ -686,7 +679,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             agencies = await agency_options(c)
             try:
                 categories = await gateway.categories()
-            except GatewayError:
+            except GatewayFailure:
                 categories = []
         if c.role == "validator":
             grants = await optional_list(c, f"/v1/reports/{report_id}/photo-grants", Grant, notes)
@@ -695,7 +688,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             # A system reason names a category: say it by name (its code if this fails).
             try:
                 categories = await gateway.categories()
-            except GatewayError:
+            except GatewayFailure:
                 categories = []
         return await c.page(
             "report.html",
@@ -723,8 +716,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             return _no_store(Response("not found", status_code=404, media_type="text/plain"))
         try:
             r = await c.api("GET", f"/v1/reports/{report_id}/photos/{sha256}")
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return _no_store(
                 Response(_explain(exc, c.t), status_code=exc.status, media_type="text/plain")
@@ -755,8 +746,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
                 f"/v1/reports/{report_id}/{action.gateway_path}",
                 json={**body, **_version(form)},
             )
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), here)
         result = GatewayClient.parse(ActionResult, r)
@@ -806,8 +795,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
                 data=data_fields,
                 files=files or None,
             )
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), here)
         result = GatewayClient.parse(ActionResult, r)
@@ -836,8 +823,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             body["reason"] = reason
         try:
             await c.api("POST", f"/v1/reports/{report_id}/photo-grants", json=body)
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), here)
         log.info("console photo grant", report_id=str(report_id))
@@ -851,8 +836,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         here = f"/console/reports/{report_id}"
         try:
             await c.api("DELETE", f"/v1/reports/{report_id}/photo-grants/{grant_id}")
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), here)
         log.info("console photo revoke", report_id=str(report_id))
@@ -893,8 +876,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         }
         try:
             await c.api("POST", "/v1/admin/users", json=body)
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), "/console/admin/users")
         return await c.flash_and_go(
@@ -910,8 +891,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             await c.api(
                 "PATCH", f"/v1/admin/users/{quote(user_id, safe='')}", json={"active": active}
             )
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), "/console/admin/users")
         return await c.flash_and_go("success", c.t["user_updated"], "/console/admin/users")
@@ -931,8 +910,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         body = {"agency_id": agency_id, "name": _text(form, "name")}
         try:
             await c.api("POST", "/v1/admin/agencies", json=body)
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), "/console/admin/agencies")
         return await c.flash_and_go(
@@ -964,8 +941,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         }
         try:
             await c.api("PUT", f"/v1/admin/categories/{code}", json=body)
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), back)
         return await c.flash_and_go("success", c.t["category_saved"].format(code=code), back)
@@ -979,8 +954,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             return await c.flash_and_go("error", c.t["category_code_msg"], back)
         try:
             await c.api("DELETE", f"/v1/admin/categories/{code}")
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), back)
         return await c.flash_and_go("success", c.t["category_deleted"].format(code=code), back)
@@ -1003,8 +976,6 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         try:
             r = await c.api("GET", "/v1/audit/access-log", params=params)
             entries = GatewayClient.parse_list(AccessLogEntry, r)
-        except GatewayUnauthorized:
-            raise
         except GatewayError as exc:
             notes.append(_explain(exc, c.t))
         loaded = len(entries)

@@ -26,6 +26,7 @@ __all__ = [
     "FollowUp",
     "GatewayClient",
     "GatewayError",
+    "GatewayFailure",
     "GatewayUnauthorized",
     "GatewayUnavailable",
     "Grant",
@@ -233,8 +234,8 @@ class AccessLogEntry(_In):
     fields: tuple[str, ...]
 
 
-class GatewayError(Exception):
-    """The gateway refused (4xx) or failed (5xx); `detail` is its reason, verbatim."""
+class GatewayFailure(Exception):
+    """Any answer other than success; `detail` is the gateway's reason, verbatim."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(f"gateway answered {status}")
@@ -242,8 +243,14 @@ class GatewayError(Exception):
         self.detail = detail
 
 
-class GatewayUnauthorized(GatewayError):
-    """401: the access token is missing, expired or revoked."""
+class GatewayError(GatewayFailure):
+    """The gateway refused (4xx) or failed (5xx): shown to the officer as a message."""
+
+
+class GatewayUnauthorized(GatewayFailure):
+    """401: the access token is missing, expired or revoked. Not a `GatewayError`, so that
+    the pages' `except GatewayError` (show the reason) lets it through to the token refresh
+    and the app's handler (sign in again) without re-raising it at every call."""
 
 
 class GatewayUnavailable(GatewayError):
