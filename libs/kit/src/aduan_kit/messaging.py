@@ -66,6 +66,7 @@ __all__ = [
     "make_broker",
     "make_producer",
     "messaging_tables",
+    "queue_raw",
 ]
 
 log = get_logger(__name__)
@@ -142,13 +143,28 @@ async def add_to_outbox(
     if isinstance(event, Envelope):
         all_headers.setdefault("correlation_id", event.correlation_id)
         all_headers.setdefault("event_type", type(event).__name__)
+    await queue_raw(
+        session,
+        outbox,
+        topic,
+        str(key).encode() if key is not None else None,
+        encode(event),
+        all_headers,
+    )
+
+
+async def queue_raw(
+    session: AsyncSession,
+    outbox: Table,
+    topic: str,
+    key: bytes | None,
+    payload: bytes,
+    headers: dict[str, str],
+) -> None:
+    """Queue bytes as they are (a dead letter keeps the original message unchanged)."""
+    session.info[_OUTBOX_ADDED] = True
     await session.execute(
-        outbox.insert().values(
-            topic=topic,
-            key=str(key).encode() if key is not None else None,
-            payload=encode(event),
-            headers=all_headers,
-        )
+        outbox.insert().values(topic=topic, key=key, payload=payload, headers=headers)
     )
 
 
@@ -408,6 +424,8 @@ def dead_letter_middleware(
             self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
         ) -> Any:
             raw = msg.raw_message
+            if isinstance(raw, tuple):
+                return await self._batch_scope(call_next, msg)
             topic, partition, offset = raw.topic, raw.partition, raw.offset
             token = correlation_id.set(msg.correlation_id)
             try:
@@ -462,6 +480,35 @@ def dead_letter_middleware(
                 raise
             finally:
                 correlation_id.reset(token)
+
+        async def _batch_scope(
+            self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+        ) -> Any:
+            """A batch (`aduan_kit.batching`) dead-letters its own poison messages; what
+            reaches here is an outage or a bug outside any one message. The batch is
+            rewound and retried after a backoff, never dead-lettered whole."""
+            first = msg.raw_message[0] if msg.raw_message else None
+            where = (first.topic, first.partition, first.offset) if first else ("", 0, 0)
+            try:
+                result = await call_next(msg)
+                transient_waits.pop(where, None)
+                return result
+            except Exception as exc:
+                waits = transient_waits.get(where, 0) + 1
+                transient_waits[where] = waits
+                CONSUMED.labels(where[0], "retried").inc()
+                log.warning(
+                    "batch failed; will retry",
+                    topic=where[0],
+                    partition=where[1],
+                    offset=where[2],
+                    size=len(msg.raw_message),
+                    wait=waits,
+                    transient=is_transient(exc),
+                    error=type(exc).__name__,
+                )
+                await asyncio.sleep(min(backoff_s * 2 ** (waits - 1), 5.0))
+                raise
 
         async def _dead_letter(self, raw: Any, exc: Exception, count: int) -> None:
             broker: KafkaBroker = self.context.get("broker")

@@ -18,9 +18,8 @@ from aduan_contracts.events import (
     PublicReportWithdrawn,
 )
 from aduan_contracts.topics import PUBLIC_REPORTS
-from aduan_kit.db import transaction
+from aduan_kit.batching import subscribe_batches
 from aduan_kit.logging import get_logger
-from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.domain import snap
 from aduan_portal.tables import INBOX
@@ -114,21 +113,22 @@ async def apply_public_event(session: AsyncSession, event: PublicReportEvent) ->
 
 
 def register_handlers(runtime: ServiceRuntime) -> None:
-    @runtime.broker.subscriber(
-        runtime.topic(PUBLIC_REPORTS.name),
-        group_id=runtime.settings.consumer_group,
-        auto_offset_reset="earliest",
-        title="portal.on_public_report",
-        description="Builds the public read model from the gateway's redacted projection.",
-    )
-    async def on_public_report(event: PublicReportEvent) -> None:
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, CONSUMER, event.event_id):
-                return  # redelivery: already applied
-            changed = await apply_public_event(session, event)
+    async def on_public_report(session: AsyncSession, event: PublicReportEvent) -> None:
+        changed = await apply_public_event(session, event)
         log.info(
             "public report event applied" if changed else "public report event was stale",
             report_id=str(event.report_id),
             event_id=str(event.event_id),
             event_type=event.event_type,
         )
+
+    subscribe_batches(
+        runtime,
+        runtime.topic(PUBLIC_REPORTS.name),
+        model=PublicReportEvent,
+        consumer=CONSUMER,
+        inbox=INBOX,
+        apply=on_public_report,
+        title="portal.on_public_report",
+        description="Builds the public read model from the gateway's redacted projection.",
+    )

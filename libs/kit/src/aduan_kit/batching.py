@@ -1,0 +1,270 @@
+"""Batch consumers: one transaction and one offset commit per poll, not per message.
+
+Profiling the platform under load (docs/performance.md, "Profiling notes") found its cost
+to be PostgreSQL round trips and one commit (a WAL flush) per message, in every service.
+`subscribe_batches` keeps the exactly-once rules of `messaging.py` and changes only the
+unit of work:
+
+- The consumer takes up to `max_records` messages per poll. Each record is decoded on its
+  own, so a malformed one is dead-lettered without failing its neighbours.
+- All inbox ids of the batch are claimed in one statement; the claimed events are applied
+  in order (per partition, offsets stay in order) in one transaction, and the offsets are
+  committed after that transaction commits. A crash in between redelivers the batch, and
+  the inbox turns every redelivered event into a no-op.
+- A dependency outage (`is_transient`) fails the whole batch, which is rewound and retried
+  after a backoff: nothing is dead-lettered because PostgreSQL restarted.
+- Any other failure rolls the batch back and applies its events one transaction each,
+  which finds the culprit: it is retried up to `max_attempts`, then dead-lettered (through
+  the outbox when the service has one, so the dead letter is published exactly once),
+  while the rest of the batch is applied normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from aiokafka.structs import ConsumerRecord
+from faststream.kafka import KafkaMessage
+from faststream.message import StreamMessage
+from pydantic import TypeAdapter
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aduan_kit.db import transaction
+from aduan_kit.logging import correlation_id, get_logger
+from aduan_kit.messaging import (
+    CONSUMED,
+    DEAD_LETTERED,
+    PERMANENT,
+    claim_inbox,
+    describe,
+    is_transient,
+    queue_raw,
+)
+from aduan_kit.runtime import ServiceRuntime
+
+__all__ = ["BATCH_TIMEOUT_MS", "MAX_RECORDS", "subscribe_batches"]
+
+log = get_logger(__name__)
+
+E = TypeVar("E")
+
+# Up to this many records per poll and transaction. Large enough that the per-transaction
+# costs (BEGIN, inbox claim, COMMIT's WAL flush, offset commit) vanish per message, small
+# enough that one transaction holds its row locks for tens of milliseconds, not seconds.
+MAX_RECORDS = 200
+# How long an idle consumer's poll waits for the first record. faststream sleeps this long
+# again after an empty poll, so it bounds the latency an idle consumer adds (twice this).
+BATCH_TIMEOUT_MS = 20
+
+# The attribute on the parsed batch message where the decoder leaves what it found.
+_DECODED = "aduan_decoded"
+
+
+@dataclass
+class _Decoded(Generic[E]):
+    events: list[tuple[ConsumerRecord[Any, Any], E]] = field(default_factory=list)
+    rejected: list[tuple[ConsumerRecord[Any, Any], Exception]] = field(default_factory=list)
+
+
+async def claim_many(
+    session: AsyncSession, inbox: Table, consumer: str, event_ids: Sequence[UUID]
+) -> set[UUID]:
+    """The ids among `event_ids` that `consumer` had not seen: claimed now, in one
+    statement. Must run in the transaction that applies their effects."""
+    if not event_ids:
+        return set()
+    stmt = (
+        insert(inbox)
+        .values([{"consumer": consumer, "event_id": i} for i in dict.fromkeys(event_ids)])
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+def subscribe_batches(
+    runtime: ServiceRuntime,
+    topic: str,
+    *,
+    model: Any,
+    consumer: str,
+    inbox: Table,
+    apply: Callable[[AsyncSession, E], Awaitable[Any]],
+    title: str,
+    description: str,
+    outbox: Table | None = None,
+    wanted: Callable[[E], bool] | None = None,
+    after_commit: Callable[[list[Any]], None] | None = None,
+    group_id: str | None = None,
+    max_records: int = MAX_RECORDS,
+) -> None:
+    """Subscribe `apply(session, event)` to `topic`, in batches (see the module's docstring).
+
+    `model` is the event type (a model or an annotated union); the AsyncAPI document shows
+    it as the payload. `wanted(event)` False skips an event without claiming it (steps a
+    service ignores). `after_commit` gets `apply`'s results once the batch committed (to
+    wake a worker, say). `consumer` names the inbox consumer, as with `claim_inbox`.
+    """
+    adapter: TypeAdapter[Any] = TypeAdapter(model)
+    max_attempts = runtime.settings.kafka_max_attempts
+
+    async def decoder(msg: StreamMessage[Any], _original: Any) -> list[Any]:
+        # Record by record, so one malformed message cannot fail the batch's validation.
+        decoded: _Decoded[Any] = _Decoded()
+        for record in msg.raw_message:
+            try:
+                decoded.events.append((record, adapter.validate_json(record.value or b"")))
+            except PERMANENT as exc:
+                decoded.rejected.append((record, exc))
+        setattr(msg, _DECODED, decoded)
+        # faststream validates this list against the annotation below again: instances of
+        # the model pass without being rebuilt.
+        return [event for _, event in decoded.events]
+
+    async def dead_letter(record: ConsumerRecord[Any, Any], exc: Exception, attempts: int) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        headers.update(
+            {
+                "dlq_error": describe(exc)[:2000],
+                "dlq_source_topic": record.topic,
+                "dlq_source_partition": str(record.partition),
+                "dlq_source_offset": str(record.offset),
+                "dlq_attempts": str(attempts),
+                "dlq_at": str(time.time()),
+            }
+        )
+        target = f"{record.topic}.dlq"
+        if outbox is not None:
+            # Through the outbox: published once, even if we crash before the offset commit.
+            async with transaction(runtime.sessions) as session:
+                await queue_raw(session, outbox, target, record.key, record.value or b"", headers)
+        else:
+            await runtime.broker.publish(
+                record.value or b"", target, key=record.key, headers=headers
+            )
+        DEAD_LETTERED.labels(record.topic).inc()
+        CONSUMED.labels(record.topic, "dead_lettered").inc()
+        log.error(
+            "message dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            attempts=attempts,
+            error=type(exc).__name__,
+        )
+
+    async def apply_batch(events: list[tuple[ConsumerRecord[Any, Any], Any]]) -> list[Any]:
+        results: list[Any] = []
+        async with transaction(runtime.sessions) as session:
+            fresh = await claim_many(session, inbox, consumer, [e.event_id for _, e in events])
+            for _, event in events:
+                if event.event_id not in fresh:
+                    continue  # a redelivery, or the same event twice in one batch
+                fresh.discard(event.event_id)
+                token = correlation_id.set(event.correlation_id)
+                try:
+                    results.append(await apply(session, event))
+                finally:
+                    correlation_id.reset(token)
+        return results
+
+    async def apply_one(record: ConsumerRecord[Any, Any], event: Any) -> list[Any]:
+        """One event in its own transaction, retried; dead-lettered when it keeps failing."""
+        for attempt in range(1, max_attempts + 1):
+            token = correlation_id.set(event.correlation_id)
+            try:
+                async with transaction(runtime.sessions) as session:
+                    if not await claim_inbox(session, inbox, consumer, event.event_id):
+                        return []
+                    return [await apply(session, event)]
+            except Exception as exc:
+                if not isinstance(exc, PERMANENT) and is_transient(exc):
+                    raise  # the batch is rewound and retried after a backoff
+                if isinstance(exc, PERMANENT) or attempt == max_attempts:
+                    await dead_letter(record, exc, attempt)
+                    return []
+                CONSUMED.labels(record.topic, "retried").inc()
+                log.warning(
+                    "handler failed; will retry",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    attempt=attempt,
+                    error=type(exc).__name__,
+                )
+                await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+            finally:
+                correlation_id.reset(token)
+        return []
+
+    async def handler(events: list[Any], msg: KafkaMessage) -> None:
+        decoded: _Decoded[Any] = getattr(msg, _DECODED)
+        for record, exc in decoded.rejected:
+            await dead_letter(record, exc, 1)
+        todo = [(r, e) for r, e in decoded.events if wanted is None or wanted(e)]
+        if not todo:
+            return
+        try:
+            results = await apply_batch(todo)
+        except Exception as exc:
+            if not isinstance(exc, PERMANENT) and is_transient(exc):
+                raise  # rewound by NACK_ON_ERROR; the middleware backs off first
+            log.warning(
+                "batch failed; applying its messages one by one",
+                topic=todo[0][0].topic,
+                size=len(todo),
+                error=type(exc).__name__,
+            )
+            results = []
+            for record, event in todo:
+                results += await apply_one(record, event)
+        CONSUMED.labels(todo[0][0].topic, "ok").inc(len(todo))
+        if after_commit is not None:
+            after_commit(results)
+
+    # The annotation is what faststream shows in the AsyncAPI document (and validates).
+    handler.__annotations__ = {"events": list[model], "msg": KafkaMessage, "return": None}  # type: ignore[valid-type]
+    subscriber = runtime.broker.subscriber(
+        topic,
+        group_id=group_id or runtime.settings.consumer_group,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
+        decoder=decoder,
+        title=title,
+        description=description,
+    )
+    subscriber(handler)
+    _document_one_message(subscriber)
+
+
+def _document_one_message(subscriber: Any) -> None:
+    """faststream documents a batch subscriber's payload as an array of the model, but on
+    the wire every Kafka message carries one event: document the event itself, so the
+    AsyncAPI contract stays what producers must send. (The specification object has
+    slots, so the override is a subclass with no state of its own.)"""
+    spec = subscriber.specification
+    base = type(spec)
+
+    class OneMessage(base):  # type: ignore[valid-type, misc]
+        __slots__ = ()
+
+        def get_payloads(self) -> list[tuple[dict[str, Any], str]]:
+            found: list[tuple[dict[str, Any], str]] = []
+            for body, name in super().get_payloads():
+                if body.get("type") == "array" and isinstance(body.get("items"), dict):
+                    # `$defs` and the title stay where faststream put them.
+                    rest = {k: v for k, v in body.items() if k not in ("type", "items")}
+                    body = {**body["items"], **rest}
+                found.append((body, name))
+            return found
+
+    spec.__class__ = OneMessage
