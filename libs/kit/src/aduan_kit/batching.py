@@ -26,13 +26,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import TypeAdapter
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +62,14 @@ MAX_RECORDS = 200
 # How long an idle consumer's poll waits for the first record. faststream sleeps this long
 # again after an empty poll, so it bounds the latency an idle consumer adds (twice this).
 BATCH_TIMEOUT_MS = 20
+
+# Dead letters are claimed in the inbox under an id derived from the record's position.
+_POSITIONS = UUID("6f1d3c52-8f0e-4a0b-9a51-2b1f4e0c7d93")
+
+
+def _position(record: ConsumerRecord[Any, Any]) -> UUID:
+    return uuid5(_POSITIONS, f"{record.topic}:{record.partition}:{record.offset}")
+
 
 # The attribute on the parsed batch message where the decoder leaves what it found.
 _DECODED = "aduan_decoded"
@@ -128,7 +136,19 @@ def subscribe_batches(
         # the model pass without being rebuilt.
         return [event for _, event in decoded.events]
 
+    dead_letters = f"{consumer}.dead-letter"
+    # Positions this process dead-lettered lately, so a batch rewound after an outage skips
+    # them without another try (after a restart the inbox check in the fallback does).
+    recently_dead: dict[UUID, None] = {}
+
     async def dead_letter(record: ConsumerRecord[Any, Any], exc: Exception, attempts: int) -> None:
+        """Publish `record` unchanged to `<topic>.dlq` with the cause, once.
+
+        The record's position is claimed in the inbox with it, so a batch rewound after an
+        outage does not dead-letter it again (nor retry a message that was given up on).
+        The position, not the event id, is claimed: an operator who puts a fixed message
+        back on the topic gets it applied.
+        """
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
         headers.update(
             {
@@ -141,14 +161,21 @@ def subscribe_batches(
             }
         )
         target = f"{record.topic}.dlq"
-        if outbox is not None:
-            # Through the outbox: published once, even if we crash before the offset commit.
-            async with transaction(runtime.sessions) as session:
+        async with transaction(runtime.sessions) as session:
+            if not await claim_inbox(session, inbox, dead_letters, _position(record)):
+                return
+            if outbox is not None:
+                # Through the outbox: published exactly when this claim commits.
                 await queue_raw(session, outbox, target, record.key, record.value or b"", headers)
-        else:
-            await runtime.broker.publish(
-                record.value or b"", target, key=record.key, headers=headers
-            )
+            else:
+                # No outbox here: published before the claim commits (a crash in between
+                # repeats the dead letter, never loses it).
+                await runtime.broker.publish(
+                    record.value or b"", target, key=record.key, headers=headers
+                )
+        recently_dead[_position(record)] = None
+        while len(recently_dead) > 10_000:
+            del recently_dead[next(iter(recently_dead))]
         DEAD_LETTERED.labels(record.topic).inc()
         CONSUMED.labels(record.topic, "dead_lettered").inc()
         log.error(
@@ -160,24 +187,42 @@ def subscribe_batches(
             error=type(exc).__name__,
         )
 
-    async def apply_batch(events: list[tuple[ConsumerRecord[Any, Any], Any]]) -> list[Any]:
+    async def already_dead(records: list[ConsumerRecord[Any, Any]]) -> set[UUID]:
+        async with runtime.sessions() as session:
+            found = await session.scalars(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == dead_letters,
+                    inbox.c.event_id.in_([_position(r) for r in records]),
+                )
+            )
+            return set(found.all())
+
+    async def apply_batch(
+        events: list[tuple[ConsumerRecord[Any, Any], Any]], culprit: list[Any]
+    ) -> list[Any]:
+        """All of `events` in one transaction; on failure `culprit` holds the record whose
+        event was being applied (its try in the batch counts as its first attempt)."""
         results: list[Any] = []
         async with transaction(runtime.sessions) as session:
             fresh = await claim_many(session, inbox, consumer, [e.event_id for _, e in events])
-            for _, event in events:
+            for record, event in events:
                 if event.event_id not in fresh:
                     continue  # a redelivery, or the same event twice in one batch
                 fresh.discard(event.event_id)
+                culprit[:] = [record]
                 token = correlation_id.set(event.correlation_id)
                 try:
                     results.append(await apply(session, event))
                 finally:
                     correlation_id.reset(token)
+            culprit.clear()
         return results
 
-    async def apply_one(record: ConsumerRecord[Any, Any], event: Any) -> list[Any]:
+    async def apply_one(
+        record: ConsumerRecord[Any, Any], event: Any, first_attempt: int
+    ) -> list[Any]:
         """One event in its own transaction, retried; dead-lettered when it keeps failing."""
-        for attempt in range(1, max_attempts + 1):
+        for attempt in range(min(first_attempt, max_attempts), max_attempts + 1):
             token = correlation_id.set(event.correlation_id)
             try:
                 async with transaction(runtime.sessions) as session:
@@ -208,11 +253,17 @@ def subscribe_batches(
         decoded: _Decoded[Any] = getattr(msg, _DECODED)
         for record, exc in decoded.rejected:
             await dead_letter(record, exc, 1)
-        todo = [(r, e) for r, e in decoded.events if wanted is None or wanted(e)]
+        todo = [
+            (r, e)
+            for r, e in decoded.events
+            if (wanted is None or wanted(e))
+            and not (recently_dead and _position(r) in recently_dead)
+        ]
         if not todo:
             return
+        culprit: list[Any] = []
         try:
-            results = await apply_batch(todo)
+            results = await apply_batch(todo, culprit)
         except Exception as exc:
             if not isinstance(exc, PERMANENT) and is_transient(exc):
                 raise  # rewound by NACK_ON_ERROR; the middleware backs off first
@@ -223,14 +274,23 @@ def subscribe_batches(
                 error=type(exc).__name__,
             )
             results = []
-            for record, event in todo:
-                results += await apply_one(record, event)
+            given_up = await already_dead([record for record, _ in todo])
+            try:
+                for record, event in todo:
+                    if _position(record) not in given_up:
+                        tried = bool(culprit) and culprit[0] is record
+                        results += await apply_one(record, event, 2 if tried else 1)
+            except Exception:
+                # An outage midway: what was applied alone is committed; report it.
+                if after_commit is not None and results:
+                    after_commit(results)
+                raise
         CONSUMED.labels(todo[0][0].topic, "ok").inc(len(todo))
         if after_commit is not None:
             after_commit(results)
 
     # The annotation is what faststream shows in the AsyncAPI document (and validates).
-    handler.__annotations__ = {"events": list[model], "msg": KafkaMessage, "return": None}  # type: ignore[valid-type]
+    handler.__annotations__ = {"events": list[model], "msg": KafkaMessage, "return": None}
     subscriber = runtime.broker.subscriber(
         topic,
         group_id=group_id or runtime.settings.consumer_group,

@@ -36,9 +36,8 @@ from aduan_contracts.topics import (
     SLA_EVENTS,
     STATUS_CHANGED,
 )
-from aduan_kit.db import transaction
+from aduan_kit.batching import subscribe_batches
 from aduan_kit.logging import get_logger
-from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
 from aduan_notifier.domain import (
     STAFF_CHANNELS,
@@ -53,6 +52,7 @@ from aduan_notifier.domain import (
 from aduan_notifier.tables import (
     DELIVERIES,
     INBOX,
+    OUTBOX,
     PENDING,
     RECIPIENTS,
 )
@@ -73,17 +73,40 @@ CHAT_WINDOW_CHANNELS = frozenset({Channel.WHATSAPP, Channel.FACEBOOK, Channel.IN
 REPORT_LOCK_SPACE = 7201
 
 
+# Locks this transaction already holds (in `session.info`): a batch with several events of
+# one report asks PostgreSQL once.
+_HELD = "aduan_notifier_report_locks"
+
+
 async def lock_report(session: AsyncSession, report_id: UUID) -> None:
     """Serialize this transaction with any other touching the same report's recipient.
 
     A status change that finds no recipient parks itself; intake, storing the recipient,
     resolves what is parked. The two arrive on different topics, so different consumers
     (or replicas) run them at once: each would miss the other's uncommitted row and the
-    message would stay parked forever. Held until commit."""
+    message would stay parked forever. Held until commit (the whole batch, for a batch
+    consumer).
+
+    Two batches can take the locks of the same reports in opposite orders (an intake batch
+    A, B and a status batch B, A): PostgreSQL then aborts one with a deadlock (40P01), which
+    the kit treats as transient: that batch is rolled back, rewound and applied again once
+    the other committed (`test_notifier_lock_order.py`). Only staff-entered reports park,
+    so only they take the lock (see `needs_report_lock`), which keeps this rare."""
+    held: set[UUID] = session.info.setdefault(_HELD, set())
+    if report_id in held:
+        return
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:space, hashtext(:report))"),
         {"space": REPORT_LOCK_SPACE, "report": str(report_id)},
     )
+    held.add(report_id)
+
+
+def needs_report_lock(channel: Channel) -> bool:
+    """Only a staff-entered report's status change can park (`Reach.WAIT_FOR_INTAKE`), and
+    intake's event and the status events of a report carry the same channel: for every
+    other report there is nothing parked to race with, and no lock to take."""
+    return channel in STAFF_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -103,7 +126,8 @@ class Notifier:
 
     async def on_status_changed(self, session: AsyncSession, event: ReportStatusChanged) -> str:
         """Apply one status change; returns what happened (for the log)."""
-        await lock_report(session, event.report_id)
+        if needs_report_lock(event.channel):
+            await lock_report(session, event.report_id)
         recipient = (
             await session.execute(
                 select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
@@ -211,7 +235,8 @@ class Notifier:
     async def on_report_submitted(self, session: AsyncSession, event: ReportSubmitted) -> int:
         """Remember how to answer the reporter; resolve parked status changes. Returns how
         many parked messages were recorded."""
-        await lock_report(session, event.report_id)
+        if needs_report_lock(event.channel):
+            await lock_report(session, event.report_id)
         sealed = event.reporter
         erased = False
         if sealed is not None:
@@ -325,11 +350,12 @@ def register_handlers(
     wake: Callable[[], None] = lambda: None,
     sla_apology_stages: Collection[SlaStage] = (),
 ) -> Notifier:
+    """Four batch subscribers (`aduan_kit.batching`): one transaction, one inbox claim and
+    one offset commit per poll. Each wakes the delivery worker after a commit that recorded
+    something."""
     notifier = Notifier(runtime, portal_base_url, wake)
-    broker = runtime.broker
-    group = runtime.settings.consumer_group
 
-    broker.publisher(
+    runtime.broker.publisher(
         notifier.notifications_topic,
         title="notifier.notifications",
         description="One NotificationDelivered per message a provider accepted, or one "
@@ -338,66 +364,66 @@ def register_handlers(
         schema=NotificationEvent,
     )
 
-    @broker.subscriber(
-        runtime.topic(REPORT_INTAKE.name),
-        group_id=group,
-        auto_offset_reset="earliest",
-        title="notifier.on_intake",
-        description="Keeps channel, language, receipt code and sealed identity per report.",
-    )
-    async def on_intake(event: ReportIntakeEvent) -> None:
+    def wake_if(recorded: Callable[[object], bool]) -> Callable[[list[object]], None]:
+        def after_commit(results: list[object]) -> None:
+            if any(recorded(r) for r in results):
+                notifier.wake()
+
+        return after_commit
+
+    async def on_intake(session: AsyncSession, event: ReportIntakeEvent) -> int:
         if not isinstance(event, ReportSubmitted):
             # An amendment is the reporter writing again: it only reopens a chat window.
-            async with transaction(runtime.sessions) as session:
-                if await claim_inbox(session, INBOX, "notifier.on_intake", event.event_id):
-                    await notifier.on_report_amended(session, event)
-            return
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, "notifier.on_intake", event.event_id):
-                return
-            recorded = await notifier.on_report_submitted(session, event)
-        if recorded:
-            notifier.wake()
+            await notifier.on_report_amended(session, event)
+            return 0
+        recorded = await notifier.on_report_submitted(session, event)
         log.info(
             "recipient stored",
             report_id=str(event.report_id),
             event_id=str(event.event_id),
             parked_recorded=recorded,
         )
+        return recorded
 
-    @broker.subscriber(
-        runtime.topic(REPORTER_KEYS.name),
-        group_id=group,
-        auto_offset_reset="earliest",
-        title="notifier.on_reporter_key",
-        description="Stores per-reporter keys; deletes them (and the sealed identities) when "
-        "shredded.",
+    subscribe_batches(
+        runtime,
+        runtime.topic(REPORT_INTAKE.name),
+        model=ReportIntakeEvent,
+        consumer="notifier.on_intake",
+        inbox=INBOX,
+        apply=on_intake,
+        outbox=OUTBOX,
+        after_commit=wake_if(lambda recorded: bool(recorded)),
+        title="notifier.on_intake",
+        description="Keeps channel, language, receipt code and sealed identity per report.",
     )
-    async def on_reporter_key(event: ReporterKeyEvent) -> None:
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, "notifier.on_reporter_key", event.event_id):
-                return
-            await notifier.on_reporter_key(session, event)
+
+    async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> None:
+        await notifier.on_reporter_key(session, event)
         log.info(
             "reporter key event applied", key_id=str(event.key_id), event_type=event.event_type
         )
 
-    @broker.subscriber(
-        runtime.topic(STATUS_CHANGED.name),
-        group_id=group,
-        auto_offset_reset="earliest",
-        title="notifier.on_status_changed",
-        description="Records the reporter's message for each status change that concerns them.",
+    subscribe_batches(
+        runtime,
+        runtime.topic(REPORTER_KEYS.name),
+        model=ReporterKeyEvent,
+        consumer="notifier.on_reporter_key",
+        inbox=INBOX,
+        apply=on_reporter_key,
+        outbox=OUTBOX,
+        title="notifier.on_reporter_key",
+        description="Stores per-reporter keys; deletes them (and the sealed identities) when "
+        "shredded.",
     )
-    async def on_status_changed(event: ReportStatusChanged) -> None:
-        if template_for_event(event.from_status, event.to_status, event.primary_status) is None:
-            return  # internal step: nothing to tell, nothing to store
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, "notifier.on_status_changed", event.event_id):
-                return
-            outcome = await notifier.on_status_changed(session, event)
-        if outcome == "recorded":
-            notifier.wake()
+
+    def concerns_reporter(event: ReportStatusChanged) -> bool:
+        # Internal steps: nothing to tell, nothing to store, not even an inbox claim.
+        template = template_for_event(event.from_status, event.to_status, event.primary_status)
+        return template is not None
+
+    async def on_status_changed(session: AsyncSession, event: ReportStatusChanged) -> str:
+        outcome = await notifier.on_status_changed(session, event)
         log.info(
             "status change handled",
             report_id=str(event.report_id),
@@ -405,25 +431,32 @@ def register_handlers(
             to_status=event.to_status.value,
             outcome=outcome,
         )
+        return outcome
+
+    subscribe_batches(
+        runtime,
+        runtime.topic(STATUS_CHANGED.name),
+        model=ReportStatusChanged,
+        consumer="notifier.on_status_changed",
+        inbox=INBOX,
+        apply=on_status_changed,
+        outbox=OUTBOX,
+        wanted=concerns_reporter,
+        after_commit=wake_if(lambda outcome: outcome == "recorded"),
+        title="notifier.on_status_changed",
+        description="Records the reporter's message for each status change that concerns them.",
+    )
 
     apology_stages = frozenset(sla_apology_stages)
 
-    @broker.subscriber(
-        runtime.topic(SLA_EVENTS.name),
-        group_id=group,
-        auto_offset_reset="earliest",
-        title="notifier.on_sla_event",
-        description="Records an apology to the reporter when a configured SLA stage is breached.",
-    )
-    async def on_sla_event(event: SlaEvent) -> None:
-        if not isinstance(event, SlaBreached) or event.stage not in apology_stages:
-            return  # reminders are for officers; unconfigured stages stay internal
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, "notifier.on_sla_event", event.event_id):
-                return
-            outcome = await notifier.on_sla_breached(session, event)
-        if outcome == "recorded":
-            notifier.wake()
+    def apology_due(event: SlaEvent) -> bool:
+        # Reminders are for officers; unconfigured stages stay internal.
+        return isinstance(event, SlaBreached) and event.stage in apology_stages
+
+    async def on_sla_event(session: AsyncSession, event: SlaEvent) -> str:
+        if not isinstance(event, SlaBreached):  # `apology_due` lets only breaches through
+            return "not a breach"
+        outcome = await notifier.on_sla_breached(session, event)
         log.info(
             "SLA breach handled",
             report_id=str(event.report_id),
@@ -431,5 +464,20 @@ def register_handlers(
             stage=event.stage.value,
             outcome=outcome,
         )
+        return outcome
+
+    subscribe_batches(
+        runtime,
+        runtime.topic(SLA_EVENTS.name),
+        model=SlaEvent,
+        consumer="notifier.on_sla_event",
+        inbox=INBOX,
+        apply=on_sla_event,
+        outbox=OUTBOX,
+        wanted=apology_due,
+        after_commit=wake_if(lambda outcome: outcome == "recorded"),
+        title="notifier.on_sla_event",
+        description="Records an apology to the reporter when a configured SLA stage is breached.",
+    )
 
     return notifier

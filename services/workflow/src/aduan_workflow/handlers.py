@@ -52,6 +52,7 @@ from aduan_contracts.topics import (
     WORKFLOW_COMMANDS,
 )
 from aduan_contracts.values import GeoPoint
+from aduan_kit.batching import subscribe_batches
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox, claim_inbox
@@ -360,63 +361,64 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
                 session, report, step, event.correlation_id, str(event.event_id)
             )
 
-    @broker.subscriber(
+    async def on_report_intake(session: AsyncSession, event: ReportIntakeEvent) -> None:
+        if isinstance(event, ReportAmended):
+            # Amendments add content only, which workflow does not hold.
+            return
+        report = opening(event)
+        now = utcnow()
+        inserted = await session.execute(
+            insert(REPORTS)
+            .values(
+                id=report.id,
+                receipt_code=report.receipt_code,
+                channel=report.channel.value,
+                status=report.status.value,
+                version=report.version,
+                agency_id=None,
+                category=report.category,
+                received_at=report.received_at,
+                updated_at=now,
+            )
+            # The inbox stops the same event; this stops the same report arriving
+            # again under a new event id (e.g. intake re-publishing after a crash).
+            .on_conflict_do_nothing(index_elements=[REPORTS.c.id])
+            .returning(REPORTS.c.id)
+        )
+        if inserted.first() is None:
+            log.warning(
+                "report already open; event ignored",
+                report_id=str(report.id),
+                event_id=str(event.event_id),
+            )
+            return
+        if event.location is not None and event.location.point is not None:
+            await session.execute(
+                insert(REPORT_LOCATIONS)
+                .values(
+                    report_id=report.id,
+                    lat=event.location.point.lat,
+                    lon=event.location.point.lon,
+                )
+                .on_conflict_do_nothing(index_elements=[REPORT_LOCATIONS.c.report_id])
+            )
+        await recorder.open(session, report, now, event.correlation_id, str(event.event_id))
+        await auto_route(session, report, event)
+        log.info("report opened", report_id=str(report.id), event_id=str(event.event_id))
+
+    # In batches: one transaction, inbox claim and offset commit per poll (aduan_kit.batching).
+    subscribe_batches(
+        runtime,
         runtime.topic(REPORT_INTAKE.name),
-        group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
+        model=ReportIntakeEvent,
+        consumer=INTAKE_CONSUMER,
+        inbox=INBOX,
+        outbox=OUTBOX,
+        apply=on_report_intake,
         title="workflow.on-report-intake",
         description="Opens a case (status received) for every new report; "
         "auto-dispatches it when a routing rule knows its category.",
     )
-    async def on_report_intake(event: ReportIntakeEvent) -> None:
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, INTAKE_CONSUMER, event.event_id):
-                log.info("intake event already applied", event_id=str(event.event_id))
-                return
-            if isinstance(event, ReportAmended):
-                # Amendments add content only, which workflow does not hold.
-                return
-            report = opening(event)
-            now = utcnow()
-            inserted = await session.execute(
-                insert(REPORTS)
-                .values(
-                    id=report.id,
-                    receipt_code=report.receipt_code,
-                    channel=report.channel.value,
-                    status=report.status.value,
-                    version=report.version,
-                    agency_id=None,
-                    category=report.category,
-                    received_at=report.received_at,
-                    updated_at=now,
-                )
-                # The inbox stops the same event; this stops the same report arriving
-                # again under a new event id (e.g. intake re-publishing after a crash).
-                .on_conflict_do_nothing(index_elements=[REPORTS.c.id])
-                .returning(REPORTS.c.id)
-            )
-            if inserted.first() is None:
-                log.warning(
-                    "report already open; event ignored",
-                    report_id=str(report.id),
-                    event_id=str(event.event_id),
-                )
-                return
-            if event.location is not None and event.location.point is not None:
-                await session.execute(
-                    insert(REPORT_LOCATIONS)
-                    .values(
-                        report_id=report.id,
-                        lat=event.location.point.lat,
-                        lon=event.location.point.lon,
-                    )
-                    .on_conflict_do_nothing(index_elements=[REPORT_LOCATIONS.c.report_id])
-                )
-            await recorder.open(session, report, now, event.correlation_id, str(event.event_id))
-            await auto_route(session, report, event)
-        log.info("report opened", report_id=str(report.id), event_id=str(event.event_id))
-        runtime.wake_relay()
 
     async def with_evidence(session: AsyncSession, report: Report, step: Transition) -> Transition:
         """Attach the evidence check of the TL's photos (informs the validator only)."""

@@ -50,7 +50,6 @@ from aduan_contracts.topics import (
     TopicSpec,
 )
 from aduan_contracts.values import Actor, GeoPoint, Location, PhotoRef
-from aduan_kit.messaging import claim_inbox
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
 from aduan_workflow import handlers as handlers_module
@@ -415,21 +414,21 @@ async def test_routing_rule_dispatches_on_intake(service: Service) -> None:
 async def test_a_handler_that_fails_once_is_redelivered(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The kit's NACK_ON_ERROR policy and dead-letter middleware on the real broker: an
-    exception rolls the transaction back, the offset is not committed, Kafka hands the same
-    message again, and the second delivery is applied once."""
-    real_claim = claim_inbox
+    """The kit's batch consumer, NACK_ON_ERROR policy and middleware on the real broker: an
+    outage rolls the batch's transaction back, no offset is committed, Kafka hands the same
+    messages again, and the second delivery is applied once, in order."""
+    real_opening = handlers_module.opening
     calls: list[UUID] = []
     failing: set[UUID] = set()
 
-    async def flaky_claim(session: Any, inbox: Any, consumer: str, event_id: UUID) -> bool:
-        calls.append(event_id)
-        if event_id in failing:
-            failing.discard(event_id)
-            raise ConnectionError("database went away for a moment")
-        return await real_claim(session, inbox, consumer, event_id)
+    def flaky_opening(event: Any) -> Any:
+        calls.append(event.event_id)
+        if event.event_id in failing:
+            failing.discard(event.event_id)
+            raise ConnectionRefusedError("database went away for a moment")
+        return real_opening(event)
 
-    monkeypatch.setattr(handlers_module, "claim_inbox", flaky_claim)
+    monkeypatch.setattr(handlers_module, "opening", flaky_opening)
     first = submitted()
     behind = [submitted() for _ in range(3)]
     failing.add(first.event_id)
@@ -457,19 +456,20 @@ async def test_a_handler_that_fails_once_is_redelivered(
 async def test_a_handler_that_keeps_failing_is_dead_lettered(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After `kafka_max_attempts` (3) deliveries the message goes to the DLQ with its error,
-    the offset is committed, and the partition moves on."""
-    real_claim = claim_inbox
+    """After `kafka_max_attempts` (3) tries (the first in its batch, then alone) the message
+    goes to the DLQ with its error, the message behind it is applied, and the partition
+    moves on."""
+    real_opening = handlers_module.opening
     calls: list[UUID] = []
     doomed = submitted()
 
-    async def broken_claim(session: Any, inbox: Any, consumer: str, event_id: UUID) -> bool:
-        calls.append(event_id)
-        if event_id == doomed.event_id:
-            raise ConnectionError("still down")
-        return await real_claim(session, inbox, consumer, event_id)
+    def broken_opening(event: Any) -> Any:
+        calls.append(event.event_id)
+        if event.event_id == doomed.event_id:
+            raise RuntimeError("bug in the handler")
+        return real_opening(event)
 
-    monkeypatch.setattr(handlers_module, "claim_inbox", broken_claim)
+    monkeypatch.setattr(handlers_module, "opening", broken_opening)
     after = submitted()
     for event in (doomed, after):
         await service.producer.send_and_wait(
@@ -481,7 +481,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered(
     await service.status_changes(after.report_id)
     [dead] = await service.read(f"{REPORT_INTAKE.name}.dlq", lambda rs: len(rs) >= 1)
     headers = {k: v.decode() for k, v in dead.headers}
-    assert headers["dlq_error"] == "ConnectionError: still down"
+    assert headers["dlq_error"] == "RuntimeError: bug in the handler"
     assert headers["dlq_attempts"] == "3"
     assert decode(REPORT_INTAKE, dead.value) == doomed
     assert calls == [doomed.event_id] * 3 + [after.event_id]
