@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -67,9 +67,11 @@ async def move_clocks(
     at: datetime,
     category: str | None,
     agency_id: str | None,
-) -> None:
-    """Stop the clocks of stages the report left and start those of stages it entered."""
+) -> list[Deadline]:
+    """Stop the clocks of stages the report left and start those of stages it entered;
+    returns the clocks started."""
     stopped, started = clock_changes(before, after)
+    deadlines: list[Deadline] = []
     if stopped:
         await session.execute(
             SLA_CLOCKS.update()
@@ -82,6 +84,8 @@ async def move_clocks(
         )
     for stage in sorted(started):
         due = policy.due(stage, category, at)
+        # As the database gives it back (UTC), so events read the same either way.
+        deadlines.append(Deadline(stage, due.due_at.astimezone(UTC)))
         await session.execute(
             SLA_CLOCKS.insert().values(
                 report_id=report_id,
@@ -100,6 +104,7 @@ async def move_clocks(
             .where(SLA_CLOCKS.c.report_id == report_id, SLA_CLOCKS.c.closed_at.is_(None))
             .values(agency_id=agency_id)
         )
+    return deadlines
 
 
 async def nearest_deadline(session: AsyncSession, report_id: UUID) -> Deadline | None:

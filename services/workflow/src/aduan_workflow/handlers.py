@@ -190,7 +190,7 @@ class Recorder:
                 occurred_at=step.occurred_at,
             )
         )
-        await move_clocks(
+        started = await move_clocks(
             session,
             self.policy,
             report.id,
@@ -201,7 +201,12 @@ class Recorder:
             report.category,
             report.agency_id,
         )
-        deadline = await nearest_deadline(session, report.id)
+        if from_status is None:
+            # A new case has no other clock: its nearest deadline is one just started
+            # (a query fewer per report, on the hottest path).
+            deadline = min(started, key=lambda d: (d.due_at, d.stage.value), default=None)
+        else:
+            deadline = await nearest_deadline(session, report.id)
         event = ReportStatusChanged(
             occurred_at=step.occurred_at,
             correlation_id=correlation_id,
