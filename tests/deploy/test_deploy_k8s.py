@@ -3,8 +3,8 @@
 Every object of the base, the example overlay and the Secret template is validated against
 the Kubernetes JSON schemas that `kubernetes-validate` bundles (strict: unknown fields fail),
 for the oldest supported version (1.30) and the newest bundled one. Then each Deployment is
-held against its service: probes on /health at the port the service listens on, env names
-that are fields of the service's Settings (so a renamed setting breaks this test), the
+held against its service: probes on /health and /livez at the port the service listens on,
+env names that are fields of the service's Settings (so a renamed setting breaks this test), the
 configuration actually parsing into Settings, and the topics Job running the real command
 with the variables it reads. The topic ConfigMap and docs table must match libs/contracts.
 """
@@ -243,9 +243,12 @@ def test_probes_hit_health_on_the_service_port(base: list[Manifest], service: Se
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     listen = service.settings.model_fields["port"].default
     assert ports["http"] == listen
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    # Readiness (and startup) on /health, which checks PostgreSQL, Redis and Kafka;
+    # liveness on /livez, which does not: an outage must not restart every replica.
+    wanted = {"startupProbe": "/health", "readinessProbe": "/health", "livenessProbe": "/livez"}
+    for probe, path in wanted.items():
         get = container[probe]["httpGet"]
-        assert get["path"] == "/health", probe
+        assert get["path"] == path, probe
         port = ports[get["port"]] if isinstance(get["port"], str) else get["port"]
         assert port == listen, probe
     # The Service reaches the same named ports.

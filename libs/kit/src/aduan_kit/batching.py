@@ -321,9 +321,19 @@ def _document_one_message(subscriber: Any) -> None:
             found: list[tuple[dict[str, Any], str]] = []
             for body, name in super().get_payloads():
                 if body.get("type") == "array" and isinstance(body.get("items"), dict):
-                    # `$defs` and the title stay where faststream put them.
-                    rest = {k: v for k, v in body.items() if k not in ("type", "items")}
-                    body = {**body["items"], **rest}
+                    items, defs = body["items"], dict(body.get("$defs", {}))
+                    ref = items.get("$ref", "")
+                    if set(items) == {"$ref"} and ref.startswith("#/$defs/"):
+                        # One model (not a union): the items are only a reference. Inline
+                        # the model so the payload is named after it, as for a single
+                        # message, instead of after the subscriber.
+                        body = {**defs.pop(ref.removeprefix("#/$defs/"))}
+                        if defs:
+                            body["$defs"] = defs
+                    else:
+                        # `$defs` and the title stay where faststream put them.
+                        rest = {k: v for k, v in body.items() if k not in ("type", "items")}
+                        body = {**items, **rest}
                 found.append((body, name))
             return found
 

@@ -241,6 +241,11 @@ class OutboxRelay:
         # interval later (the wake from our commit was spent on the failed try).
         self._lock_busy = False
 
+    @property
+    def running(self) -> bool:
+        """False once its task ended other than by `stop` (liveness, runtime.py)."""
+        return self._stopping or (self._task is not None and not self._task.done())
+
     def wake(self) -> None:
         """Called after a commit that added rows, so they leave without waiting a poll."""
         self._wake.set()
@@ -327,7 +332,8 @@ class OutboxRelay:
         """Drain what is committed (best effort), then stop."""
         self._stopping = True
         self._wake.set()
-        if self._task:
+        # A task that already ended (it crashed, or was cancelled) has nothing to wait for.
+        if self._task and not self._task.done():
             try:
                 await asyncio.wait_for(self._task, timeout=5)
             except TimeoutError:

@@ -3,7 +3,8 @@
 Nothing is built at import time. `ServiceRuntime` owns the engine, Redis client, Kafka
 broker (consumers), producer and outbox relay; its `lifespan` starts them in order and stops
 them in reverse, so SIGTERM drains in-flight messages before the process exits. `/health`
-answers 200 only when PostgreSQL, Redis and Kafka all answer; `/metrics` is Prometheus.
+answers 200 only when PostgreSQL, Redis and Kafka all answer (readiness); `/livez` only
+whether the process and its background loops run (liveness); `/metrics` is Prometheus.
 """
 
 from __future__ import annotations
@@ -157,6 +158,21 @@ class ServiceRuntime:
                 results[name] = f"down: {type(exc).__name__}"
         return results
 
+    def dead_parts(self) -> list[str]:
+        """Background loops of a started service that ended: a consumer whose loop task
+        finished (it crashed; faststream does not restart it) or the outbox relay. Such a
+        process answers HTTP but no longer moves messages; only a restart helps."""
+        if not self.started:
+            return []
+        dead = [
+            f"consumer of {','.join(getattr(sub, 'topic_names_for_subscribe', ())) or '?'}"
+            for sub in self.broker.subscribers
+            if any(task.done() for task in getattr(sub, "tasks", ()))
+        ]
+        if self.relay is not None and not self.relay.running:
+            dead.append("outbox relay")
+        return dead
+
     def lifespan(self) -> Callable[[FastAPI], Any]:
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -185,6 +201,17 @@ class ServiceRuntime:
                     "checks": results,
                 },
                 status_code=200 if ok else 503,
+            )
+
+        @router.get("/livez")
+        async def livez() -> JSONResponse:
+            """Liveness: the process serves and its background loops run. Unlike /health it
+            does not check PostgreSQL, Redis or Kafka, so an outage of those makes every
+            replica unready (no traffic) instead of restarting them all at once."""
+            dead = self.dead_parts()
+            return JSONResponse(
+                {"status": "dead" if dead else "alive", "dead": dead},
+                status_code=503 if dead else 200,
             )
 
         @router.get("/metrics")
