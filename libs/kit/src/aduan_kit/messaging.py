@@ -543,6 +543,26 @@ def dead_letter_middleware(
     return DeadLetter
 
 
+# A consumer that died without leaving its group (SIGKILL, a lost node) holds its partitions
+# until its session times out: 10 s by aiokafka's default, and a restarted process waits
+# that long before it is assigned anything (chaos run: 16 s from restart to healthy). 6 s is
+# the broker's default minimum (`group.min.session.timeout.ms`); heartbeats at a third of it
+# as Kafka advises. A consumer's handler may still take long: `max.poll.interval.ms`, not
+# the session, bounds that.
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 2000
+
+
+class _Broker(KafkaBroker):
+    """faststream's Kafka broker with our consumer-group timings as every subscriber's
+    default (a subscriber may still pass its own)."""
+
+    def subscriber(self, *topics: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("session_timeout_ms", SESSION_TIMEOUT_MS)
+        kwargs.setdefault("heartbeat_interval_ms", HEARTBEAT_INTERVAL_MS)
+        return super().subscriber(*topics, **kwargs)
+
+
 def make_broker(
     bootstrap_servers: str, client_id: str, max_attempts: int, graceful_timeout: float
 ) -> KafkaBroker:
@@ -550,7 +570,7 @@ def make_broker(
     handler finished (NACK_ON_ERROR), and poison messages leave through the DLQ."""
     import logging
 
-    return KafkaBroker(
+    return _Broker(
         bootstrap_servers,
         client_id=client_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
