@@ -60,14 +60,15 @@ fmt: deps ## format the code
 BENCH_RATES ?= 50,100,200,400,600,800,1000
 BENCH_STEP_S ?= 30
 BENCH_READ_RATE ?= 500
+BENCH_READ_S ?= 20
 BENCH_REPLAY ?= 20000
 BENCH_ARGS ?=
 CHAOS_RATE ?= 20
 CHAOS_ARGS ?=
 
-bench: deps ## open-loop step-up, reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_REPLAY)
+bench: deps ## open-loop step-up, reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY)
 	@deploy/scripts/infra.sh up
-	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --replay $(BENCH_REPLAY) $(BENCH_ARGS)
+	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) $(BENCH_ARGS)
 
 chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE); run it alone
 	@deploy/scripts/infra.sh up

@@ -158,6 +158,48 @@ async def step(
     }
 
 
+async def reads_alone(
+    platform: Platform,
+    client: httpx.AsyncClient,
+    report_ids: list[str],
+    rate: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """Mixed-role gateway reads with no complaints arriving: the gateway's read latency on
+    its own, and the CPU a read costs (which the steps' per-report CPU must not carry)."""
+    procs = process_group(platform)
+    cpu_before = procs.cpu()
+    harness_before = cpu_ms(os.getpid(), children=False)
+    reads = ReadLoad(platform, client, lambda: report_ids)
+    started = time.perf_counter()
+    done = await open_loop(rate, seconds, reads.fire)
+    elapsed = time.perf_counter() - started
+    cpu_after = procs.cpu()
+    cpu = {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1) for k in cpu_after}
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "reads": done,
+        "elapsed_s": round(elapsed, 2),
+        "latency_ms": summary(reads.hist),
+        "by_kind": {k: summary(h) for k, h in sorted(reads.by_kind.items())},
+        "statuses": reads.statuses,
+        "cpu_ms": cpu,
+        "harness_cpu_ms": round(cpu_ms(os.getpid(), children=False) - harness_before, 1),
+        "cpu_ms_per_read": round(sum(cpu.values()) / done, 3) if done else None,
+        "gateway_cpu_ms_per_read": round(cpu.get("gateway", 0.0) / done, 3) if done else None,
+    }
+
+
+def without_reads(step: dict[str, Any], per_read: float | None) -> float | None:
+    """A step's CPU per report with its concurrent reads' cost (measured alone) taken out."""
+    if not per_read or not step["accepted"]:
+        return None
+    reads = int(step["reads"]["latency_ms"].get("count", 0))
+    total = float(sum(step["cpu_ms"].values())) - reads * per_read
+    return round(max(total, 0.0) / int(step["accepted"]), 2)
+
+
 def table(result: dict[str, Any]) -> str:
     lines = [
         f"# Benchmark — {result['at']}",
@@ -166,7 +208,7 @@ def table(result: dict[str, Any]) -> str:
         f"at start {result['machine']['loadavg_at_start']}.",
         "",
         "| rate /s | accepted | e2e p50 | p99 | p99.9 | max | lag growing | CPU ms/report "
-        "(all / services) | gateway read p99 | sustained |",
+        "(all / services / all without the reads) | gateway read p99 | sustained |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["steps"]:
@@ -176,8 +218,8 @@ def table(result: dict[str, Any]) -> str:
             f"| {s['rate']:g} | {s['accepted']}/{s['sent']} | {e.get('p50_ms', '-')} | "
             f"{e.get('p99_ms', '-')} | {e.get('p99_9_ms', '-')} | {e.get('max_ms', '-')} | "
             f"{s['lag_growing']} | {s['cpu_ms_per_report']} / "
-            f"{s['cpu_ms_per_report_services']} | {r.get('p99_ms', '-')} "
-            f"({s['reads']['rate']:g}/s) | {s['sustained']} |"
+            f"{s['cpu_ms_per_report_services']} / {s.get('cpu_ms_per_report_without_reads', '-')}"
+            f" | {r.get('p99_ms', '-')} ({s['reads']['rate']:g}/s) | {s['sustained']} |"
         )
     lines += [
         "",
@@ -185,6 +227,17 @@ def table(result: dict[str, Any]) -> str:
         f"(p99 end to end ≤ {TARGET_P99_MS:g} ms, consumer lag not growing).",
         "",
     ]
+    ra = result.get("reads_alone")
+    if ra:
+        lat = ra["latency_ms"]
+        lines += [
+            f"Gateway reads alone ({ra['rate']:g}/s mixed roles for {ra['seconds']:g} s, no "
+            f"complaints arriving): p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms, "
+            f"p99.9 {lat.get('p99_9_ms')} ms; {ra['gateway_cpu_ms_per_read']} gateway CPU-ms "
+            f"and {ra['cpu_ms_per_read']} CPU-ms over all processes per read; statuses "
+            f"{ra['statuses']}.",
+            "",
+        ]
     c = result.get("ceilings") or {}
     if c:
         lines += [
@@ -266,6 +319,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 if not s["sustained"] and not args.keep_going:
                     break
+            if args.read_rate > 0 and args.read_seconds > 0:
+                ids = [a.report_id for a in intake.accepted[-2000:] if a.report_id]
+                ra = await reads_alone(platform, client, ids, args.read_rate, args.read_seconds)
+                result["reads_alone"] = ra
+                for s in steps:
+                    s["cpu_ms_per_report_without_reads"] = without_reads(s, ra["cpu_ms_per_read"])
+                lat = ra["latency_ms"]
+                print(
+                    f"bench: reads alone {ra['rate']:g}/s p50 {lat.get('p50_ms')} p99 "
+                    f"{lat.get('p99_ms')} ms, gateway {ra['gateway_cpu_ms_per_read']} CPU-ms "
+                    f"per read",
+                    flush=True,
+                )
             result["steps"] = steps
             result["warmup_reports"] = warm
             result["intake_failures"] = intake.failures
@@ -325,6 +391,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--step-seconds", type=float, default=30.0)
     p.add_argument(
         "--read-rate", type=float, default=500.0, help="gateway reads/s during each step"
+    )
+    p.add_argument(
+        "--read-seconds",
+        type=float,
+        default=20.0,
+        help="a phase of reads alone after the steps, at --read-rate (0: skip)",
     )
     p.add_argument("--replay", type=int, default=20000, help="reports in the replay (0: skip)")
     p.add_argument("--drain-timeout", type=float, default=600.0)

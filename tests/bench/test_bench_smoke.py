@@ -33,7 +33,7 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
     cmd = [
         sys.executable, "-m", "bench.run",
         "--rates", "4,8", "--step-seconds", "5", "--keep-going",
-        "--read-rate", "8", "--replay", "100", "--partitions", "2",
+        "--read-rate", "8", "--read-seconds", "3", "--replay", "100", "--partitions", "2",
         "--ceiling-seconds", "1", "--ceiling-messages", "1000",
         "--drain-timeout", "120", "--services", SERVICES,
         "--scale", "smoke (make test)", "--output", str(out),
@@ -58,6 +58,14 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
         assert reads["latency_ms"]["count"] > 0
         assert not [code for code in reads["statuses"] if code.startswith("5")], reads
         assert "200" in reads["statuses"]
+
+    alone = result["reads_alone"]
+    assert alone["reads"] == 24 and alone["latency_ms"]["count"] == 24, alone
+    assert not [code for code in alone["statuses"] if code.startswith("5")], alone
+    assert alone["gateway_cpu_ms_per_read"] > 0
+    for s in steps:  # the reads' share taken out of the per-report CPU, never below zero
+        assert 0 <= s["cpu_ms_per_report_without_reads"] <= s["cpu_ms_per_report"], s
+    assert "Gateway reads alone" in proc.stdout
 
     rec = result["reconciliation"]
     assert rec["accepted"] == result["warmup_reports"] + sum(s["accepted"] for s in steps)
