@@ -535,7 +535,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         }  # fmt: skip
     else:
         defaults = {
-            "rate": 20.0, "partitions": None, "warmup": 10, "workflow_kills": 5, "gap": 10,
+            "rate": 20.0, "partitions": None, "warmup": 10, "workflow_kills": 5, "gap": 20,
             "pause": 20, "outage": 60, "settle": 30, "broker_down": 5, "postgres_down": 10,
             "scale": "full",
         }  # fmt: skip
