@@ -458,3 +458,53 @@ def test_topic_configmap_matches_the_contracts(base: list[Manifest]) -> None:
     assert (BASE / "topics.yaml").read_text() == generator.render_configmap(), hint
     docs = (ROOT / "docs" / "deploy.md").read_text()
     assert generator.docs_with_table(docs) == docs, hint
+
+
+# --- network policies -----------------------------------------------------------------------
+
+PUBLIC_PORTS = {"gateway": {"http"}, "intake": {"http", "smtp"}, "portal": {"http"}}
+
+
+def allowed_sources(base: list[Manifest], service: Service, port_name: str) -> list[Any]:
+    """The `from` clauses of every NetworkPolicy rule that lets a connection reach
+    `port_name` of `service`'s Pods ([] when denied; a None entry: from anywhere)."""
+    labels = find(base, "Deployment", service.name)["spec"]["template"]["metadata"]["labels"]
+    sources: list[Any] = []
+    for policy in (o for o in base if o["kind"] == "NetworkPolicy"):
+        wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+        if any(labels.get(k) != v for k, v in wanted.items()):
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            ports = {p["port"] for p in rule.get("ports", [])}
+            if not rule.get("ports") or port_name in ports:
+                sources.append(rule.get("from"))
+    return sources
+
+
+def test_ingress_is_denied_by_default(base: list[Manifest]) -> None:
+    deny = find(base, "NetworkPolicy", "default-deny-ingress")["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_network_policies_open_only_what_each_service_serves(
+    base: list[Manifest], service: Service
+) -> None:
+    """Public services are reachable from anywhere on their own ports; workflow and the
+    notifier only from the monitoring namespaces (metrics); no port of a Pod that its
+    container does not declare is opened."""
+    container = container_of(base, service)
+    for port in container["ports"]:
+        sources = allowed_sources(base, service, port["name"])
+        scrape = {"namespaceSelector": {"matchLabels": {"aduan.io/scrape": "true"}}}
+        if port["name"] in PUBLIC_PORTS.get(service.name, set()):
+            assert None in sources, (service.name, port["name"], sources)
+        else:
+            assert sources and None not in sources, (service.name, port["name"], sources)
+            assert all(src == [scrape] for src in sources), sources
+    declared = {p["name"] for p in container["ports"]}
+    for policy in (o for o in base if o["kind"] == "NetworkPolicy"):
+        for rule in policy["spec"].get("ingress", []):
+            assert {p["port"] for p in rule.get("ports", [])} <= {"http", "smtp"}, policy
+    assert PUBLIC_PORTS.get(service.name, set()) <= declared
