@@ -508,3 +508,16 @@ def test_network_policies_open_only_what_each_service_serves(
         for rule in policy["spec"].get("ingress", []):
             assert {p["port"] for p in rule.get("ports", [])} <= {"http", "smtp"}, policy
     assert PUBLIC_PORTS.get(service.name, set()) <= declared
+
+
+def test_autoscalers_target_http_deployments_with_cpu_requests(overlay: list[Manifest]) -> None:
+    """CPU utilization is relative to the request: a target without one never scales."""
+    scalers = [o for o in overlay if o["kind"] == "HorizontalPodAutoscaler"]
+    assert {s["metadata"]["name"] for s in scalers} == {"gateway", "intake", "portal"}
+    for scaler in scalers:
+        target = scaler["spec"]["scaleTargetRef"]
+        assert target["kind"] == "Deployment"
+        deployment = find(overlay, "Deployment", target["name"])
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["resources"]["requests"]["cpu"], target
+        assert 1 <= scaler["spec"]["minReplicas"] <= scaler["spec"]["maxReplicas"]
