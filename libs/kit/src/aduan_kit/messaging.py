@@ -23,7 +23,7 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
@@ -209,6 +209,10 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
+class _PutBack(Exception):
+    """Rolls a relay pass back: its rows stay in the outbox."""
+
+
 # How soon a relay looks again when another replica's relay held the lock.
 LOCK_BUSY_RETRY_S = 0.05
 
@@ -255,20 +259,26 @@ class OutboxRelay:
             return False
         if self._producer.client.cluster.partitions_for_topic(topic):
             return True
-        try:
-            # Refreshes metadata; raises UnknownTopicOrPartitionError only when the broker
-            # answered and does not know the topic (a broker outage raises something else,
-            # which fails this pass and is retried).
-            await self._producer.partitions_for(topic)
+        # One metadata request for every topic: `producer.partitions_for` would wait its
+        # whole request timeout (15 s) for a topic that does not exist. A broker outage
+        # raises here, which fails this pass and is retried.
+        if topic in (await self._producer.client.fetch_all_metadata()).topics():
             return True
-        except UnknownTopicOrPartitionError:
-            pass
+        if not self._unroutable:
+            self._unroutable_checked = time.monotonic()  # tried again a minute from now
         self._unroutable.add(topic)
         UNROUTABLE.labels(topic).inc()
         log.error("outbox rows for an unknown topic are held back", topic=topic)
         return False
 
     async def relay_once(self) -> int:
+        """Publish up to one batch of committed rows; how many were published."""
+        try:
+            return await self._relay_batch()
+        except _PutBack:
+            return await self._relay_batch()  # the unknown topic is now left out
+
+    async def _relay_batch(self) -> int:
         if self._unroutable and time.monotonic() - self._unroutable_checked > 60:
             self._unroutable_checked = time.monotonic()
             self._unroutable.clear()  # the topic may have been created since: retry them
@@ -278,14 +288,24 @@ class OutboxRelay:
             self._lock_busy = not got
             if not got:
                 return 0
-            query = select(self._outbox).order_by(self._outbox.c.id).limit(self._batch)
+            # Taken and deleted in one statement (the rows come back if publishing fails:
+            # the transaction rolls back), one round trip fewer than SELECT then DELETE.
+            oldest = select(self._outbox.c.id).order_by(self._outbox.c.id).limit(self._batch)
             if self._unroutable:
-                query = query.where(self._outbox.c.topic.not_in(self._unroutable))
-            rows = (await session.execute(query)).all()
-            rows = [r for r in rows if await self._routable(r.topic)]
+                oldest = oldest.where(self._outbox.c.topic.not_in(self._unroutable))
+            taken = await session.execute(
+                delete(self._outbox)
+                .where(self._outbox.c.id.in_(oldest.scalar_subquery()))
+                .returning(*self._outbox.c)
+            )
+            rows = sorted(taken.all(), key=lambda r: r.id)
             if not rows:
                 OUTBOX_BACKLOG.set(0)
                 return 0
+            if not all([await self._routable(topic) for topic in {r.topic for r in rows}]):
+                # A topic the broker does not know: put everything back (roll back) and
+                # look again without it, so the rows of other topics leave right away.
+                raise _PutBack
             OUTBOX_BACKLOG.set(len(rows))
             futures = [
                 await self._producer.send(
@@ -297,9 +317,6 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*futures)
-            await session.execute(
-                delete(self._outbox).where(self._outbox.c.id.in_([r.id for r in rows]))
-            )
             for row in rows:
                 RELAYED.labels(row.topic).inc()
             return len(rows)

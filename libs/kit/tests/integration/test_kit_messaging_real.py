@@ -152,3 +152,31 @@ async def test_failing_handler_is_redelivered_and_poison_is_dead_lettered(
     assert len(errors) == 2
     assert errors[0].startswith("RuntimeError: bug in handler")
     assert "ValidationError" in errors[1] or "validation" in errors[1].lower()
+
+
+async def test_rows_for_an_unknown_topic_stay_and_do_not_hold_back_others(
+    isolated: Isolation, db: object
+) -> None:
+    """Topics are not auto-created: a row for a topic the broker does not know stays in the
+    outbox (counted, logged), while the rows of known topics behind it are published."""
+    sessions = db
+    known = f"{isolated.namespace}.{REPORT_INTAKE.name}"
+    await ensure_topics(isolated.kafka, isolated.namespace, [REPORT_INTAKE])
+    unknown = f"{isolated.namespace}.no-such-topic-{uuid.uuid4().hex[:6]}"
+    stuck, after = amended("for a missing topic"), amended("behind it")
+    async with transaction(sessions) as s:  # type: ignore[arg-type]
+        await add_to_outbox(s, OUTBOX, unknown, stuck, key=stuck.report_id)
+        await add_to_outbox(s, OUTBOX, known, after, key=after.report_id)
+    producer = make_producer(isolated.kafka, "kit-test")
+    await producer.start()
+    try:
+        relay = OutboxRelay(sessions, OUTBOX, producer)  # type: ignore[arg-type]
+        assert await relay.relay_once() == 1
+        assert await relay.relay_once() == 0
+    finally:
+        await producer.stop()
+    records = await read_all(isolated.kafka, known, want=1)
+    assert [r.value for r in records] == [encode(after)]  # type: ignore[attr-defined]
+    async with sessions() as s:  # type: ignore[operator]
+        left = (await s.execute(select(OUTBOX.c.topic))).scalars().all()
+    assert left == [unknown]
