@@ -37,7 +37,7 @@ PING_AFTER_IDLE_S = 5.0
 _LAST_USED = "aduan_last_used"
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     """Pooled engine whose connections are checked after an idle spell, not on every use.
 
     SQLAlchemy's `pool_pre_ping` pings on *every* checkout, and the asyncpg dialect's ping
@@ -49,7 +49,7 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     database error (consumers, relay) runs on fresh connections. After an idle spell (a
     restart overnight) the check still happens, so no request meets a dead connection.
     """
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(pool_size // 2, 1))
     event.listen(engine.sync_engine, "checkin", _stamp_last_used)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     return engine

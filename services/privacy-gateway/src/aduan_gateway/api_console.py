@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.topics import ROUTING_COMMANDS
 from aduan_contracts.values import Actor, GeoPoint
+from aduan_gateway.accesslog import Read
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.categories import (
     Category,
@@ -24,7 +25,14 @@ from aduan_gateway.categories import (
     list_categories,
     put_category,
 )
-from aduan_gateway.deps import NOT_FOUND, RuntimeDep, SessionsDep, SettingsDep, require_role
+from aduan_gateway.deps import (
+    NOT_FOUND,
+    AccessLogDep,
+    RuntimeDep,
+    SessionsDep,
+    SettingsDep,
+    require_role,
+)
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.redaction import coarse_area, coarse_month
 from aduan_gateway.domain.views import (
@@ -41,7 +49,6 @@ from aduan_gateway.identity import (
     set_active,
 )
 from aduan_gateway.readmodel import (
-    append_access_log,
     duplicate_candidates,
     find_by_receipt,
     load_report,
@@ -298,27 +305,24 @@ def console_router() -> APIRouter:
         tags=["reports"],
     )
     async def duplicates(
-        report_id: UUID, user: CurrentUser, sessions: SessionsDep
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep, access_log: AccessLogDep
     ) -> list[DuplicateView]:
         """Possible duplicates: same category, received within 30 days, within 500 m when
         both have a point, not merged or rejected; nearest first, at most 10 (audited)."""
         require_role(user, FULL_ACCESS_ROLES, "look for duplicates")
-        async with transaction(sessions) as session:
+        async with sessions() as session:
             record = await load_report(session, report_id)
             if record is None or not visible_to_officer(record, user.role, user.agency_id):
                 raise HTTPException(status_code=404, detail=NOT_FOUND)
             found = rank_duplicates(
                 record, await duplicate_candidates(session, record, DUPLICATE_WINDOW)
             )
-            for view in found:
-                await append_access_log(
-                    session,
-                    user.subject,
-                    user.role,
-                    user.agency_id,
-                    view.report_id,
-                    _DUPLICATE_FIELDS,
-                )
+        await access_log.record(
+            user.subject,
+            user.role,
+            user.agency_id,
+            [Read(view.report_id, _DUPLICATE_FIELDS) for view in found],
+        )
         return found
 
     # --- categories -----------------------------------------------------------------------
@@ -441,22 +445,24 @@ def console_router() -> APIRouter:
         tags=["photo grants"],
     )
     async def report_officers(
-        report_id: UUID, user: CurrentUser, sessions: SessionsDep
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep, access_log: AccessLogDep
     ) -> list[OfficerView]:
         """The active officers of the agency the report is dispatched to (empty when it is
         with none), so a validator picks a grantee by name instead of typing a user id.
         Validators and administrators; the read is in the access log."""
         require_role(user, {Role.VALIDATOR, Role.ADMINISTRATOR}, "list a report's officers")
-        async with transaction(sessions) as session:
+        async with sessions() as session:
             record = await load_report(session, report_id)
             if record is None or not record.complete:
                 raise HTTPException(status_code=404, detail=NOT_FOUND)
-            await append_access_log(
-                session, user.subject, user.role, user.agency_id, report_id, _OFFICERS_FIELDS
+            officers = (
+                await list_agency_officers(session, record.agency_id)
+                if record.agency_id is not None
+                else []
             )
-            if record.agency_id is None:
-                return []
-            officers = await list_agency_officers(session, record.agency_id)
+        await access_log.record(
+            user.subject, user.role, user.agency_id, [Read(report_id, _OFFICERS_FIELDS)]
+        )
         return [
             OfficerView(user_id=o.user_id, username=o.username, display_name=o.display_name)
             for o in officers

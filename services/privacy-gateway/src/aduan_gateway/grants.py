@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aduan_gateway.tables import PHOTO_GRANTS
 
@@ -95,7 +95,9 @@ async def list_grants(session: AsyncSession, report_id: UUID) -> list[Grant]:
     return [_grant(r) for r in rows]
 
 
-async def _active_expiry(session: AsyncSession, report_id: UUID, grantee: str) -> datetime | None:
+async def _active_expiry(
+    session: AsyncSession | AsyncConnection, report_id: UUID, grantee: str
+) -> datetime | None:
     expiry: datetime | None = await session.scalar(
         select(PHOTO_GRANTS.c.expires_at)
         .where(
@@ -128,7 +130,9 @@ class GrantCache:
     async def forget(self, report_id: UUID, grantee: str) -> None:
         await self._redis.delete(self._key(report_id, grantee))
 
-    async def allowed(self, session: AsyncSession, report_id: UUID, grantee: str) -> bool:
+    async def allowed(
+        self, session: AsyncSession | AsyncConnection, report_id: UUID, grantee: str
+    ) -> bool:
         cached = await self._redis.get(self._key(report_id, grantee))
         if cached is not None and float(cached) > time.time():
             return True

@@ -4,6 +4,7 @@ public projection of public reports in the same transaction (inbox -> state -> o
 from __future__ import annotations
 
 import base64
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from aduan_contracts.topics import (
 )
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.readmodel import (
+    Written,
     apply_content,
     apply_status,
     delete_key,
@@ -38,9 +40,9 @@ from aduan_gateway.readmodel import (
     store_key,
 )
 from aduan_gateway.tables import INBOX, OUTBOX
-from aduan_kit.db import transaction
+from aduan_kit.batching import subscribe_batches
 from aduan_kit.logging import get_logger
-from aduan_kit.messaging import add_to_outbox, claim_inbox
+from aduan_kit.messaging import add_to_outbox
 from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["register_handlers"]
@@ -50,7 +52,6 @@ log = get_logger(__name__)
 
 def register_handlers(runtime: ServiceRuntime) -> None:
     broker = runtime.broker
-    group = runtime.settings.consumer_group
     public_topic = runtime.topic(PUBLIC_REPORTS.name)
 
     # Declared for the AsyncAPI document only: the outbox relay does the sending.
@@ -87,42 +88,30 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         if event is not None:
             await add_to_outbox(session, OUTBOX, public_topic, event, key=report_id)
 
-    @broker.subscriber(
-        runtime.topic(REPORT_INTAKE.name),
-        group_id=group,
-        auto_offset_reset="earliest",
-        title="gateway.on-intake",
-        description="Report content for the read model; public reports are projected.",
-    )
-    async def on_intake(event: ReportIntakeEvent) -> None:
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, "gateway.on_intake", event.event_id):
-                return
-            if isinstance(event, ReportAmended):
-                # Amendments are not shown yet; claimed so a later handler version does not
-                # mistake them for unseen messages.
-                log.info("amendment noted", report_id=str(event.report_id))
-                return
-            assert isinstance(event, ReportSubmitted)
-            if await apply_content(session, event):
-                await project(session, event.report_id, event.correlation_id, str(event.event_id))
-        runtime.wake_relay()
+    async def project_if(
+        session: AsyncSession, written: Written | bool, report_id: UUID, event: Any
+    ) -> None:
+        """Project after a write, unless what the write returned already shows the report
+        cannot be projected (private or incomplete): then the read back is skipped."""
+        if written is False or (isinstance(written, Written) and not written.projectable):
+            return
+        await project(session, report_id, event.correlation_id, str(event.event_id))
+
+    async def on_intake(session: AsyncSession, event: ReportIntakeEvent) -> None:
+        if isinstance(event, ReportAmended):
+            # Amendments are not shown yet; claimed so a later handler version does not
+            # mistake them for unseen messages.
+            log.info("amendment noted", report_id=str(event.report_id))
+            return
+        assert isinstance(event, ReportSubmitted)
+        written = await apply_content(session, event)
+        if written is not None:
+            await project_if(session, written, event.report_id, event)
         log.info("report content stored", report_id=str(event.report_id))
 
-    @broker.subscriber(
-        runtime.topic(STATUS_CHANGED.name),
-        group_id=group,
-        auto_offset_reset="earliest",
-        title="gateway.on-status-changed",
-        description="Lifecycle transitions for the read model; public reports are projected.",
-    )
-    async def on_status_changed(event: ReportStatusChanged) -> None:
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, "gateway.on_status_changed", event.event_id):
-                return
-            if await apply_status(session, event):
-                await project(session, event.report_id, event.correlation_id, str(event.event_id))
-        runtime.wake_relay()
+    async def on_status_changed(session: AsyncSession, event: ReportStatusChanged) -> None:
+        written = await apply_status(session, event)
+        await project_if(session, written, event.report_id, event)
         log.info(
             "report status stored",
             report_id=str(event.report_id),
@@ -130,28 +119,60 @@ def register_handlers(runtime: ServiceRuntime) -> None:
             status=event.to_status.value,
         )
 
-    @broker.subscriber(
+    async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> None:
+        if isinstance(event, ReporterKeyIssued):
+            await store_key(session, event.key_id, base64.b64decode(event.key))
+            # The key may come after the report: project again, now able to hide the
+            # reporter's name in public text.
+            touched = await reports_of_key(session, event.key_id)
+        else:
+            # Scrub the name from stored text first: it needs the key to open it.
+            touched = await erase_identity(session, event.key_id)
+            await delete_key(session, event.key_id)
+            log.info("reporter key shredded", key_id=str(event.key_id), reports=len(touched))
+        for report_id in touched:
+            await project(session, report_id, event.correlation_id, str(event.event_id))
+
+    # One transaction, one inbox claim and one offset commit per poll (aduan_kit.batching);
+    # the inbox consumer names are the ones the per-message subscribers used, so events
+    # they already applied stay applied once. Dead letters go through the outbox.
+    def wake(_: list[Any]) -> None:
+        runtime.wake_relay()
+
+    subscribe_batches(
+        runtime,
+        runtime.topic(REPORT_INTAKE.name),
+        model=ReportIntakeEvent,
+        consumer="gateway.on_intake",
+        inbox=INBOX,
+        outbox=OUTBOX,
+        apply=on_intake,
+        after_commit=wake,
+        title="gateway.on-intake",
+        description="Report content for the read model; public reports are projected.",
+    )
+    subscribe_batches(
+        runtime,
+        runtime.topic(STATUS_CHANGED.name),
+        model=ReportStatusChanged,
+        consumer="gateway.on_status_changed",
+        inbox=INBOX,
+        outbox=OUTBOX,
+        apply=on_status_changed,
+        after_commit=wake,
+        title="gateway.on-status-changed",
+        description="Lifecycle transitions for the read model; public reports are projected.",
+    )
+    subscribe_batches(
+        runtime,
         runtime.topic(REPORTER_KEYS.name),
-        group_id=group,
-        auto_offset_reset="earliest",
+        model=ReporterKeyEvent,
+        consumer="gateway.on_reporter_key",
+        inbox=INBOX,
+        outbox=OUTBOX,
+        apply=on_reporter_key,
+        after_commit=wake,
         title="gateway.on-reporter-key",
         description="Per-reporter keys, kept to open identities for administrators' audited "
         "reads and reporter self-service; a shredded key is deleted with every sealed copy.",
     )
-    async def on_reporter_key(event: ReporterKeyEvent) -> None:
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, "gateway.on_reporter_key", event.event_id):
-                return
-            if isinstance(event, ReporterKeyIssued):
-                await store_key(session, event.key_id, base64.b64decode(event.key))
-                # The key may come after the report: project again, now able to hide the
-                # reporter's name in public text.
-                touched = await reports_of_key(session, event.key_id)
-            else:
-                # Scrub the name from stored text first: it needs the key to open it.
-                touched = await erase_identity(session, event.key_id)
-                await delete_key(session, event.key_id)
-                log.info("reporter key shredded", key_id=str(event.key_id), reports=len(touched))
-            for report_id in touched:
-                await project(session, report_id, event.correlation_id, str(event.event_id))
-        runtime.wake_relay()

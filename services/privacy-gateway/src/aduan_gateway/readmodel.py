@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import Select, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
@@ -22,9 +35,12 @@ from aduan_gateway.tables import ACCESS_LOG, REPORTER_KEYS, REPORTS, TIMELINE
 from aduan_kit.crypto import open_identity
 
 __all__ = [
+    "Reader",
     "ReportFilter",
+    "Written",
     "access_log_rows",
     "append_access_log",
+    "append_entries",
     "apply_content",
     "apply_status",
     "delete_key",
@@ -40,17 +56,127 @@ __all__ = [
     "verify_access_log",
 ]
 
+# What the read functions take: a session, or (for routes that only read) a connection in
+# autocommit mode, which skips the ORM session's bookkeeping on every request.
+Reader = AsyncSession | AsyncConnection
+
 # Serializes access-log appends so the hash chain stays linear across replicas.
 _ACCESS_LOG_LOCK = 727275
 
 
-async def apply_content(session: AsyncSession, event: ReportSubmitted) -> bool:
-    """Store a report's content; True when it was new (a status may already be there)."""
-    content: dict[str, Any] = {
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What an upsert left in the row: enough to tell whether the report may be projected
+    at all (public and complete) without reading it back."""
+
+    privacy: Privacy
+    complete: bool
+
+    @property
+    def projectable(self) -> bool:
+        return self.privacy is Privacy.PUBLIC and self.complete
+
+
+def _bind(column: str) -> Any:
+    return bindparam(column, type_=REPORTS.c[column].type)
+
+
+# The upserts are built once, with bound parameters: building `insert(...).excluded` per
+# event made SQLAlchemy rebuild the alias's columns and cache key every time (~8 % of the
+# gateway's CPU under load).
+_CONTENT_COLUMNS = (
+    "receipt_code",
+    "channel",
+    "privacy",
+    "title",
+    "text",
+    "language",
+    "category_hint",
+    "location",
+    "photos",
+    "received_at",
+    "reporter_key_id",
+)
+_content = insert(REPORTS).values(
+    report_id=_bind("report_id"),
+    has_content=True,
+    updated_at=func.now(),
+    # A reporter erased before this copy arrived (a replay) gets no sealed identity back:
+    # decided in the statement, not by a read before it.
+    sealed_identity=case(
+        (
+            exists().where(
+                REPORTER_KEYS.c.key_id == _bind("reporter_key_id"),
+                REPORTER_KEYS.c.shredded_at.is_not(None),
+            ),
+            null(),
+        ),
+        else_=_bind("sealed_identity"),
+    ),
+    **{c: _bind(c) for c in _CONTENT_COLUMNS},
+)
+_WRITTEN = (REPORTS.c.privacy, REPORTS.c.has_content, REPORTS.c.status, REPORTS.c.received_at)
+_CONTENT_UPSERT = _content.on_conflict_do_update(
+    index_elements=[REPORTS.c.report_id],
+    set_={
+        k: _content.excluded[k]
+        for k in (*_CONTENT_COLUMNS, "has_content", "sealed_identity", "updated_at")
+    },
+    # Content is written once: a second submission for the same id changes nothing.
+    where=REPORTS.c.has_content.is_(False),
+).returning(*_WRITTEN)
+
+_STATUS_COLUMNS = ("status", "status_version", "category", "agency_id")
+_status = insert(REPORTS).values(
+    report_id=_bind("report_id"),
+    channel=_bind("channel"),
+    receipt_code=_bind("receipt_code"),
+    updated_at=func.now(),
+    **{c: _bind(c) for c in _STATUS_COLUMNS},
+)
+_STATUS_UPSERT = _status.on_conflict_do_update(
+    index_elements=[REPORTS.c.report_id],
+    set_={k: _status.excluded[k] for k in (*_STATUS_COLUMNS, "updated_at")},
+    where=REPORTS.c.status_version < _status.excluded.status_version,
+).returning(*_WRITTEN)
+
+_TIMELINE_COLUMNS = (
+    "report_id",
+    "version",
+    "status",
+    "agency_id",
+    "actor_role",
+    "actor_agency",
+    "actor_display_name",
+    "reason",
+    "follow_up_note",
+    "follow_up",
+    "extra",
+    "occurred_at",
+)
+_TIMELINE_INSERT = (
+    insert(TIMELINE)
+    .values(**{c: bindparam(c, type_=TIMELINE.c[c].type) for c in _TIMELINE_COLUMNS})
+    .on_conflict_do_nothing(constraint="uq_timeline_report_version")
+    .returning(TIMELINE.c.version)
+)
+
+
+def _written(row: Any) -> Written:
+    return Written(
+        privacy=Privacy(row.privacy),
+        complete=bool(row.has_content and row.status is not None and row.received_at is not None),
+    )
+
+
+async def apply_content(session: AsyncSession, event: ReportSubmitted) -> Written | None:
+    """Store a report's content; what was written when it was new (a status may already be
+    there), None when the content was already stored."""
+    params: dict[str, Any] = {
+        "report_id": event.report_id,
         "receipt_code": event.receipt_code,
         "channel": event.channel.value,
         "privacy": event.privacy.value,
-        "has_content": True,
         "title": event.title,
         "text": event.text,
         "language": event.language,
@@ -58,77 +184,56 @@ async def apply_content(session: AsyncSession, event: ReportSubmitted) -> bool:
         "location": event.location.model_dump(mode="json") if event.location else None,
         "photos": [p.model_dump(mode="json") for p in event.photos],
         "received_at": event.received_at,
-        "sealed_identity": (
-            event.reporter.model_dump(mode="json")
-            if event.reporter and not await _shredded(session, event.reporter.key_id)
-            else None
-        ),
+        "sealed_identity": event.reporter.model_dump(mode="json") if event.reporter else None,
         "reporter_key_id": event.reporter.key_id if event.reporter else None,
-        "updated_at": func.now(),
     }
-    stmt = insert(REPORTS).values(report_id=event.report_id, **content)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[REPORTS.c.report_id],
-        set_={k: stmt.excluded[k] for k in content},
-        # Content is written once: a second submission for the same id changes nothing.
-        where=REPORTS.c.has_content.is_(False),
-    ).returning(REPORTS.c.report_id)
-    return (await session.execute(upsert)).first() is not None
+    row = (await session.execute(_CONTENT_UPSERT, params)).first()
+    return _written(row) if row is not None else None
 
 
-async def _shredded(session: AsyncSession, key_id: UUID) -> bool:
-    shredded_at = await session.scalar(
-        select(REPORTER_KEYS.c.shredded_at).where(REPORTER_KEYS.c.key_id == key_id)
-    )
-    return shredded_at is not None
-
-
-async def apply_status(session: AsyncSession, event: ReportStatusChanged) -> bool:
+async def apply_status(session: AsyncSession, event: ReportStatusChanged) -> Written | bool:
     """Record a transition; the current status moves only forward (by version), because
-    the status and content topics, and redeliveries, may arrive in any order. True when
-    anything visible changed (the current status or the timeline)."""
-    status: dict[str, Any] = {
-        "status": event.to_status.value,
-        "status_version": event.version,
-        # Workflow's events carry the report's category and agency after the transition.
-        "category": event.category,
-        "agency_id": event.agency_id,
-        "updated_at": func.now(),
-    }
-    stmt = insert(REPORTS).values(
-        report_id=event.report_id,
-        channel=event.channel.value,
-        receipt_code=event.receipt_code,
-        **status,
-    )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[REPORTS.c.report_id],
-        set_={k: stmt.excluded[k] for k in status},
-        where=REPORTS.c.status_version < stmt.excluded.status_version,
-    ).returning(REPORTS.c.report_id)
-    moved = (await session.execute(upsert)).first() is not None
+    the status and content topics, and redeliveries, may arrive in any order.
 
-    entry = (
-        insert(TIMELINE)
-        .values(
-            report_id=event.report_id,
-            version=event.version,
-            status=event.to_status.value,
-            agency_id=event.agency_id,
-            actor_role=event.actor.role.value,
-            actor_agency=event.actor.agency_id,
-            actor_display_name=event.actor.display_name,
-            reason=event.reason,
-            follow_up_note=event.follow_up.note if event.follow_up else None,
-            follow_up=event.follow_up.model_dump(mode="json") if event.follow_up else None,
-            extra=_extra(event),
-            occurred_at=event.occurred_at,
+    Returns what was written when the current status moved; True when only the timeline
+    gained an (older) entry; False when nothing visible changed."""
+    row = (
+        await session.execute(
+            _STATUS_UPSERT,
+            {
+                "report_id": event.report_id,
+                "channel": event.channel.value,
+                "receipt_code": event.receipt_code,
+                "status": event.to_status.value,
+                "status_version": event.version,
+                # Workflow's events carry the report's category and agency after the step.
+                "category": event.category,
+                "agency_id": event.agency_id,
+            },
         )
-        .on_conflict_do_nothing(constraint="uq_timeline_report_version")
-        .returning(TIMELINE.c.version)
-    )
-    added = (await session.execute(entry)).first() is not None
-    return moved or added
+    ).first()
+    added = (
+        await session.execute(
+            _TIMELINE_INSERT,
+            {
+                "report_id": event.report_id,
+                "version": event.version,
+                "status": event.to_status.value,
+                "agency_id": event.agency_id,
+                "actor_role": event.actor.role.value,
+                "actor_agency": event.actor.agency_id,
+                "actor_display_name": event.actor.display_name,
+                "reason": event.reason,
+                "follow_up_note": event.follow_up.note if event.follow_up else None,
+                "follow_up": event.follow_up.model_dump(mode="json") if event.follow_up else None,
+                "extra": _extra(event),
+                "occurred_at": event.occurred_at,
+            },
+        )
+    ).first() is not None
+    if row is not None:
+        return _written(row)
+    return added
 
 
 def _select() -> Select[Any]:
@@ -143,17 +248,31 @@ def _select() -> Select[Any]:
     )
 
 
+# A report's timeline as a JSON array of its rows, ordered by version, selected with the
+# report (one round trip instead of two). Built once.
+_tl = TIMELINE.alias("tl")
+_TIMELINE_OF = (
+    select(func.jsonb_agg(aggregate_order_by(func.to_jsonb(literal_column("tl")), _tl.c.version)))
+    .where(_tl.c.report_id == REPORTS.c.report_id)
+    .scalar_subquery()
+)
+_LOAD_ONE = (
+    _select()
+    .add_columns(_TIMELINE_OF.label("timeline_rows"))
+    .where(REPORTS.c.report_id == bindparam("report_id"))
+)
+_LOAD_ONE_FOR_UPDATE = _LOAD_ONE.with_for_update(of=REPORTS)
+
+
 async def load_report(
-    session: AsyncSession, report_id: UUID, for_update: bool = False
+    session: Reader, report_id: UUID, for_update: bool = False
 ) -> ReportRecord | None:
-    query = _select().where(REPORTS.c.report_id == report_id)
-    if for_update:
-        query = query.with_for_update(of=REPORTS)
-    row = (await session.execute(query)).mappings().first()
+    query = _LOAD_ONE_FOR_UPDATE if for_update else _LOAD_ONE
+    row = (await session.execute(query, {"report_id": report_id})).mappings().first()
     if row is None:
         return None
-    timeline = await _timelines(session, [report_id])
-    return _record(row, timeline.get(report_id, ()))
+    timeline = tuple(_timeline_record(t) for t in row["timeline_rows"] or ())
+    return _record(row, timeline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +312,11 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
     return query
 
 
-async def _records(session: AsyncSession, query: Select[Any]) -> list[ReportRecord]:
+async def _records(session: Reader, query: Select[Any]) -> list[ReportRecord]:
+    # Each row's timeline in the same statement (one round trip per page, not two).
+    query = query.add_columns(_TIMELINE_OF.label("timeline_rows"))
     rows = (await session.execute(query)).mappings().all()
-    timelines = await _timelines(session, [r["report_id"] for r in rows])
-    return [_record(r, timelines.get(r["report_id"], ())) for r in rows]
+    return [_record(r, tuple(_timeline_record(t) for t in r["timeline_rows"] or ())) for r in rows]
 
 
 def _complete() -> tuple[Any, ...]:
@@ -208,7 +328,7 @@ def _complete() -> tuple[Any, ...]:
 
 
 async def list_public(
-    session: AsyncSession, limit: int, offset: int, f: ReportFilter | None = None
+    session: Reader, limit: int, offset: int, f: ReportFilter | None = None
 ) -> list[ReportRecord]:
     """Public, complete, not rejected reports, newest first."""
     query = _select().where(
@@ -222,7 +342,7 @@ async def list_public(
 
 
 async def list_reports(
-    session: AsyncSession,
+    session: Reader,
     limit: int,
     offset: int,
     f: ReportFilter,
@@ -272,7 +392,7 @@ async def store_key(session: AsyncSession, key_id: UUID, key: bytes) -> None:
     )
 
 
-async def get_key(session: AsyncSession, key_id: UUID) -> bytes | None:
+async def get_key(session: Reader, key_id: UUID) -> bytes | None:
     key: bytes | None = await session.scalar(
         select(REPORTER_KEYS.c.key).where(REPORTER_KEYS.c.key_id == key_id)
     )
@@ -320,6 +440,43 @@ async def reports_of_key(session: AsyncSession, key_id: UUID) -> list[UUID]:
     return list(rows.scalars())
 
 
+# Built once: the access log is appended on every officer read.
+_LOCK_ACCESS_LOG = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_ACCESS_LOG_LOCK)
+_LAST_HASH = select(ACCESS_LOG.c.hash).order_by(ACCESS_LOG.c.id.desc()).limit(1)
+_INSERT_ACCESS = ACCESS_LOG.insert()
+
+
+async def append_entries(session: AsyncSession, entries: Sequence[AccessEntry]) -> list[str]:
+    """Chain `entries`, in order, onto the access log; returns their hashes.
+
+    The advisory lock (held to the end of the caller's transaction) keeps the chain linear
+    across replicas: the last hash is read under it, so no two writers link to the same
+    row. Rows get ascending ids in the order given, which is the chain's order.
+    """
+    if not entries:
+        return []
+    await session.execute(_LOCK_ACCESS_LOG)
+    prev_hash: str | None = await session.scalar(_LAST_HASH)
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        digest = chain_hash(prev_hash, entry)
+        rows.append(
+            {
+                "at": entry.at,
+                "subject": entry.subject,
+                "role": entry.role,
+                "agency_id": entry.agency_id,
+                "report_id": entry.report_id,
+                "fields": list(entry.fields),
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    await session.execute(_INSERT_ACCESS, rows)
+    return [r["hash"] for r in rows]
+
+
 async def append_access_log(
     session: AsyncSession,
     subject: str,
@@ -328,11 +485,8 @@ async def append_access_log(
     report_id: UUID,
     fields: tuple[str, ...],
 ) -> str:
-    """Append one officer read to the hash-chained access log; returns the entry's hash."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ACCESS_LOG_LOCK})
-    prev_hash = await session.scalar(
-        select(ACCESS_LOG.c.hash).order_by(ACCESS_LOG.c.id.desc()).limit(1)
-    )
+    """Append one officer read to the hash-chained access log in the caller's transaction;
+    returns the entry's hash. (Requests use `accesslog.AccessLog`, which batches.)"""
     entry = AccessEntry(
         at=datetime.now(UTC),
         subject=subject,
@@ -341,20 +495,7 @@ async def append_access_log(
         report_id=report_id,
         fields=tuple(sorted(fields)),
     )
-    digest = chain_hash(prev_hash, entry)
-    await session.execute(
-        ACCESS_LOG.insert().values(
-            at=entry.at,
-            subject=entry.subject,
-            role=entry.role,
-            agency_id=entry.agency_id,
-            report_id=entry.report_id,
-            fields=list(entry.fields),
-            prev_hash=prev_hash,
-            hash=digest,
-        )
-    )
-    return digest
+    return (await append_entries(session, [entry]))[0]
 
 
 async def access_log_rows(
@@ -387,36 +528,27 @@ async def verify_access_log(session: AsyncSession) -> tuple[int, int | None]:
     return checked, None
 
 
-async def _timelines(
-    session: AsyncSession, report_ids: list[UUID]
-) -> dict[UUID, tuple[TimelineRecord, ...]]:
-    if not report_ids:
-        return {}
-    rows = (
-        await session.execute(
-            select(TIMELINE)
-            .where(TIMELINE.c.report_id.in_(report_ids))
-            .order_by(TIMELINE.c.report_id, TIMELINE.c.version)
-        )
-    ).mappings()
-    result: dict[UUID, list[TimelineRecord]] = {}
-    for r in rows:
-        result.setdefault(r["report_id"], []).append(
-            TimelineRecord(
-                version=r["version"],
-                status=ReportStatus(r["status"]),
-                occurred_at=r["occurred_at"],
-                actor_role=Role(r["actor_role"]),
-                agency_id=r["agency_id"],
-                actor_agency=r["actor_agency"],
-                actor_display_name=r["actor_display_name"],
-                reason=r["reason"],
-                follow_up_note=r["follow_up_note"],
-                follow_up=FollowUp.model_validate(r["follow_up"]) if r["follow_up"] else None,
-                extra=r["extra"] or {},
-            )
-        )
-    return {k: tuple(v) for k, v in result.items()}
+def _timeline_record(r: Any) -> TimelineRecord:
+    """A timeline row, from the table or from its JSON form (`_LOAD_ONE`), where the time
+    is an ISO 8601 string with its offset."""
+    occurred_at = r["occurred_at"]
+    if isinstance(occurred_at, str):
+        # In UTC, as asyncpg returns a timestamptz column: the JSON carries the session's
+        # offset, and views derive months from the datetime.
+        occurred_at = datetime.fromisoformat(occurred_at).astimezone(UTC)
+    return TimelineRecord(
+        version=r["version"],
+        status=ReportStatus(r["status"]),
+        occurred_at=occurred_at,
+        actor_role=Role(r["actor_role"]),
+        agency_id=r["agency_id"],
+        actor_agency=r["actor_agency"],
+        actor_display_name=r["actor_display_name"],
+        reason=r["reason"],
+        follow_up_note=r["follow_up_note"],
+        follow_up=FollowUp.model_validate(r["follow_up"]) if r["follow_up"] else None,
+        extra=r["extra"] or {},
+    )
 
 
 def _terms(row: Any) -> tuple[str, ...]:

@@ -1,0 +1,401 @@
+"""Group-committed access log and batched projection, on real Kafka, PostgreSQL and Redis:
+concurrent officer reads each end up in one intact hash chain before their data is
+returned, a read whose entry cannot be written returns no data, and the batch consumers
+apply, skip and project exactly as the per-message ones did."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+from sqlalchemy import func, select, text
+
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.events import (
+    ReporterKeyIssued,
+    ReporterKeyShredded,
+    ReportStatusChanged,
+    ReportSubmitted,
+)
+from aduan_contracts.serialization import encode
+from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
+from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_gateway.accesslog import AccessLog, Read
+from aduan_gateway.auth import issue_access_token
+from aduan_gateway.bootstrap import build
+from aduan_gateway.config import Settings
+from aduan_gateway.domain.audit import AccessEntry, chain_hash
+from aduan_gateway.readmodel import verify_access_log
+from aduan_gateway.tables import ACCESS_LOG, INBOX, OUTBOX, REPORTS, TIMELINE
+from aduan_kit.crypto import new_key, seal_identity
+from aduan_kit.db import make_engine, make_sessionmaker
+from aduan_kit.runtime import ServiceRuntime
+from aduan_testing.plugin import Isolation
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+RECEIVED = datetime(2024, 5, 17, 9, 31, 12, tzinfo=UTC)
+SYSTEM = Actor(id="workflow", role=Role.SYSTEM)
+
+
+class Gw:
+    def __init__(
+        self,
+        iso: Isolation,
+        app: Any,
+        runtime: ServiceRuntime,
+        client: httpx.AsyncClient,
+        producer: AIOKafkaProducer,
+        settings: Settings,
+    ) -> None:
+        self.iso, self.app, self.runtime, self.client = iso, app, runtime, client
+        self.producer, self.settings = producer, settings
+
+    async def send(self, topic: str, event: BaseModel, key: UUID) -> None:
+        await self.producer.send_and_wait(
+            f"{self.iso.namespace}.{topic}", encode(event), key=str(key).encode()
+        )
+
+    def token(self, role: Role, subject: str, agency: str | None = None) -> dict[str, str]:
+        token = issue_access_token(self.settings.jwt_secret, subject, role, agency_id=agency)
+        return {"Authorization": f"Bearer {token}"}
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def gw(isolated: Isolation) -> AsyncIterator[Gw]:
+    settings = Settings(
+        kafka_bootstrap_servers=isolated.kafka,
+        database_url=isolated.database("gateway"),
+        redis_url=isolated.redis_url,
+        redis_prefix=isolated.redis_prefix,
+        topic_namespace=isolated.namespace,
+        environment="test",
+    )
+    app, runtime = build(settings)
+    await app.state.gateway.start()
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    await producer.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield Gw(isolated, app, runtime, client, producer, settings)
+    finally:
+        await producer.stop()
+        await app.state.gateway.stop()
+
+
+async def seed_reports(gw: Gw, n: int) -> list[UUID]:
+    """Complete reports straight into the read model (the read path is under test here)."""
+    ids = [uuid4() for _ in range(n)]
+    async with gw.runtime.sessions() as session, session.begin():
+        for i, rid in enumerate(ids):
+            await session.execute(
+                REPORTS.insert().values(
+                    report_id=rid,
+                    receipt_code=f"ADU-{i:04d}",
+                    channel="web",
+                    privacy="private" if i % 2 else "public",
+                    has_content=True,
+                    title=f"Jalan rusak {i}",
+                    text="Jalan berlubang di depan pasar",
+                    received_at=RECEIVED + timedelta(minutes=i),
+                    status="dispatched",
+                    status_version=2,
+                    agency_id="dbm",
+                )
+            )
+            await session.execute(
+                TIMELINE.insert().values(
+                    report_id=rid,
+                    version=1,
+                    status="received",
+                    actor_role="system",
+                    occurred_at=RECEIVED,
+                )
+            )
+    return ids
+
+
+async def log_rows(gw: Gw) -> list[Any]:
+    async with gw.runtime.sessions() as session:
+        return list(
+            (await session.execute(select(ACCESS_LOG).order_by(ACCESS_LOG.c.id))).mappings().all()
+        )
+
+
+async def test_parallel_officer_reads_are_each_logged_in_one_intact_chain(gw: Gw) -> None:
+    ids = await seed_reports(gw, 12)
+    officers = [
+        (Role.VALIDATOR, "val-a", None),
+        (Role.TICKET_ADMIN, "adm-b", None),
+        (Role.AGENCY_OFFICER, "off-c", "dbm"),
+    ]
+    calls = []
+    for i in range(60):
+        role, subject, agency = officers[i % 3]
+        path = f"/v1/reports/{ids[i % len(ids)]}" if i % 4 else "/v1/reports?limit=5"
+        calls.append((subject, path, gw.token(role, subject, agency)))
+
+    async def read(subject: str, path: str, headers: dict[str, str]) -> tuple[str, list[str]]:
+        r = await gw.client.get(path, headers=headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        items = body.get("items", [body])
+        return subject, [item["report_id"] for item in items]
+
+    results = await asyncio.gather(*(read(*c) for c in calls))
+
+    # Every report each response carried is one entry of that reader, no more, no less.
+    expected = sorted((s, rid) for s, rids in results for rid in rids)
+    rows = await log_rows(gw)
+    assert sorted((r["subject"], str(r["report_id"])) for r in rows) == expected
+    assert len(rows) == sum(len(rids) for _, rids in results) > 60
+    # One chain: each row links to the one before it, and the whole walk verifies.
+    assert rows[0]["prev_hash"] is None
+    for before, after in itertools.pairwise(rows):
+        assert after["prev_hash"] == before["hash"]
+    async with gw.runtime.sessions() as session:
+        assert await verify_access_log(session) == (len(rows), None)
+    # The recorded hash is the hash of what is stored (nothing rewritten after the fact).
+    last = rows[-1]
+    entry = AccessEntry(
+        last["at"],
+        last["subject"],
+        last["role"],
+        last["agency_id"],
+        last["report_id"],
+        tuple(last["fields"]),
+    )
+    assert last["hash"] == chain_hash(last["prev_hash"], entry)
+
+
+async def test_concurrent_appends_share_one_transaction(gw: Gw) -> None:
+    """Group commit: requests that queue while the writer is busy are written together
+    (one timestamp per transaction), each gets its own hashes back, in chain order."""
+    access_log: AccessLog = gw.app.state.gateway.access_log
+    reports = [uuid4() for _ in range(50)]
+    hashes = await asyncio.gather(
+        *(
+            access_log.record(f"officer-{i}", Role.VALIDATOR, None, [Read(rid, ("text",))])
+            for i, rid in enumerate(reports)
+        )
+    )
+    rows = await log_rows(gw)
+    assert len(rows) == 50
+    assert len({r["at"] for r in rows}) == 1  # one batch, one transaction
+    assert [r["hash"] for r in rows] == [h[0] for h in hashes]  # queue order is chain order
+    assert [r["subject"] for r in rows] == [f"officer-{i}" for i in range(50)]
+    async with gw.runtime.sessions() as session:
+        assert await verify_access_log(session) == (50, None)
+
+
+async def test_two_replicas_writing_at_once_keep_one_chain(gw: Gw) -> None:
+    """Each replica has its own writer; the advisory lock and the last hash read under it
+    keep their batches from forking the chain."""
+    engine = make_engine(gw.settings.database_url)
+    other = AccessLog(make_sessionmaker(engine))
+    other.start()
+    mine: AccessLog = gw.app.state.gateway.access_log
+    try:
+
+        async def burst(log: AccessLog, who: str) -> None:
+            for i in range(15):
+                await asyncio.gather(
+                    *(
+                        log.record(f"{who}-{i}-{j}", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+                        for j in range(4)
+                    )
+                )
+
+        await asyncio.gather(burst(mine, "a"), burst(other, "b"))
+    finally:
+        await other.stop()
+        await engine.dispose()
+    rows = await log_rows(gw)
+    assert len(rows) == 120
+    assert {r["subject"][0] for r in rows} == {"a", "b"}
+    async with gw.runtime.sessions() as session:
+        assert await verify_access_log(session) == (120, None)
+
+
+async def test_a_read_that_cannot_be_logged_returns_no_data(gw: Gw) -> None:
+    (report_id,) = await seed_reports(gw, 1)
+    headers = gw.token(Role.VALIDATOR, "val-a")
+    ok = await gw.client.get(f"/v1/reports/{report_id}", headers=headers)
+    assert ok.status_code == 200
+
+    # The access log cannot be written (its table is out of reach for a moment).
+    async with gw.runtime.sessions() as session, session.begin():
+        await session.execute(text("ALTER TABLE access_log RENAME TO access_log_away"))
+    try:
+        failed = await gw.client.get(f"/v1/reports/{report_id}", headers=headers)
+        page = await gw.client.get("/v1/reports", headers=headers)
+    finally:
+        async with gw.runtime.sessions() as session, session.begin():
+            await session.execute(text("ALTER TABLE access_log_away RENAME TO access_log"))
+    for r in (failed, page):
+        assert r.status_code == 503
+        assert r.json() == {"detail": "the access log is unavailable; nothing was returned"}
+        assert "Jalan" not in r.text and str(report_id) not in r.text
+
+    # The writer carries on once the table is back; the chain has no gap or fork.
+    again = await gw.client.get(f"/v1/reports/{report_id}", headers=headers)
+    assert again.status_code == 200
+    rows = await log_rows(gw)
+    assert len(rows) == 2
+    assert rows[1]["prev_hash"] == rows[0]["hash"]
+    async with gw.runtime.sessions() as session:
+        assert await verify_access_log(session) == (2, None)
+
+
+def _submitted(privacy: Privacy, key_id: UUID, key: bytes) -> ReportSubmitted:
+    return ReportSubmitted(
+        report_id=uuid4(),
+        receipt_code="ADU-AB12-CD34",
+        channel=Channel.WHATSAPP,
+        channel_message_id=f"wamid.{uuid4().hex}",
+        text="Jalan berlubang, hubungi Budi Santoso",
+        title="Jalan berlubang",
+        category_hint="jalan",
+        location=Location(point=GeoPoint(lat=-6.1951, lon=106.8231), area="Menteng"),
+        privacy=privacy,
+        received_at=RECEIVED,
+        reporter=seal_identity({"name": "Budi Santoso"}, key_id, key),
+    )
+
+
+def _status(report: ReportSubmitted, version: int, to: ReportStatus) -> ReportStatusChanged:
+    return ReportStatusChanged(
+        report_id=report.report_id,
+        receipt_code=report.receipt_code,
+        channel=report.channel,
+        version=version,
+        from_status=None if version == 1 else ReportStatus.RECEIVED,
+        to_status=to,
+        actor=SYSTEM,
+        agency_id="dbm" if version > 1 else None,
+    )
+
+
+async def test_batched_consumers_apply_once_and_project_public_reports_only(gw: Gw) -> None:
+    key_id, key = uuid4(), new_key()
+    issued = ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode())
+    await gw.send(REPORTER_KEYS.name, issued, key_id)
+    public = _submitted(Privacy.PUBLIC, key_id, key)
+    private = _submitted(Privacy.PRIVATE, key_id, key)
+    # Several events of one report in a row (one poll, one transaction), one of them twice.
+    steps = [
+        _status(public, 1, ReportStatus.RECEIVED),
+        _status(public, 2, ReportStatus.DISPATCHED),
+    ]
+    for event in (public, private):
+        await gw.send(REPORT_INTAKE.name, event, event.report_id)
+    for event in [*steps, steps[1], _status(private, 1, ReportStatus.RECEIVED)]:
+        await gw.send(STATUS_CHANGED.name, event, event.report_id)
+
+    async def settled() -> list[Any] | None:
+        async with gw.runtime.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(TIMELINE.c.report_id, TIMELINE.c.version).order_by(
+                        TIMELINE.c.report_id, TIMELINE.c.version
+                    )
+                )
+            ).all()
+            outbox_left = await session.scalar(select(func.count()).select_from(OUTBOX))
+        return list(rows) if len(rows) == 3 and outbox_left == 0 else None
+
+    timeline = await eventually(settled)
+    assert sorted((r.report_id, r.version) for r in timeline) == sorted(
+        [(public.report_id, 1), (public.report_id, 2), (private.report_id, 1)]
+    )
+    async with gw.runtime.sessions() as session:
+        claimed = (
+            await session.execute(select(INBOX.c.consumer, func.count()).group_by(INBOX.c.consumer))
+        ).all()
+        row = (
+            (await session.execute(select(REPORTS).where(REPORTS.c.report_id == public.report_id)))
+            .mappings()
+            .one()
+        )
+    # The per-message consumers' names, so ids they claimed before stay claimed.
+    assert dict(claimed) == {
+        "gateway.on_reporter_key": 1,
+        "gateway.on_intake": 2,
+        "gateway.on_status_changed": 3,  # three events; the copy sent twice counts once
+    }
+    assert row["status"] == "dispatched" and row["status_version"] == 2
+    assert row["sealed_identity"] is not None
+
+    # The public view hides the reporter's name (the key arrived first).
+    r = await gw.client.get(f"/v1/public/reports/{public.report_id}")
+    assert r.status_code == 200
+    assert "Budi" not in r.text
+    assert [t["status"] for t in r.json()["timeline"]] == ["received", "dispatched"]
+    assert (await gw.client.get(f"/v1/public/reports/{private.report_id}")).status_code == 404
+
+
+async def test_a_replayed_submission_after_erasure_gets_no_identity_back(gw: Gw) -> None:
+    key_id, key = uuid4(), new_key()
+    await gw.send(
+        REPORTER_KEYS.name,
+        ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode()),
+        key_id,
+    )
+    await gw.send(REPORTER_KEYS.name, ReporterKeyShredded(key_id=key_id), key_id)
+    # The submission arrives after the erasure (a replay of the intake topic).
+    report = _submitted(Privacy.PUBLIC, key_id, key)
+
+    async def shredded() -> bool:
+        async with gw.runtime.sessions() as session:
+            return bool(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(INBOX)
+                    .where(INBOX.c.consumer == "gateway.on_reporter_key")
+                )
+                == 2
+            )
+
+    await eventually(shredded)
+    await gw.send(REPORT_INTAKE.name, report, report.report_id)
+
+    async def stored() -> Any:
+        async with gw.runtime.sessions() as session:
+            return (
+                (
+                    await session.execute(
+                        select(REPORTS).where(REPORTS.c.report_id == report.report_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+
+    row = await eventually(stored)
+    assert row["has_content"] is True
+    assert row["sealed_identity"] is None  # the erased identity does not come back
+    assert row["reporter_key_id"] == key_id
