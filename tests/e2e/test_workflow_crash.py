@@ -65,6 +65,9 @@ class Workflow:
             p + "TOPIC_NAMESPACE": iso.namespace,
             p + "PORT": str(self.port),
             p + "ENVIRONMENT": "test",
+            # Small batches, so a kill can land between two commits of the intake backlog
+            # (with the default 200 the first poll takes all 25 reports in one transaction).
+            p + "KAFKA_BATCH_MAX_RECORDS": "3",
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0

@@ -5,8 +5,8 @@ to be PostgreSQL round trips and one commit (a WAL flush) per message, in every 
 `subscribe_batches` keeps the exactly-once rules of `messaging.py` and changes only the
 unit of work:
 
-- The consumer takes up to `max_records` messages per poll. Each record is decoded on its
-  own, so a malformed one is dead-lettered without failing its neighbours.
+- The consumer takes up to `KAFKA_BATCH_MAX_RECORDS` (200) messages per poll. Each record
+  is decoded on its own, so a malformed one is dead-lettered without failing its neighbours.
 - All inbox ids of the batch are claimed in one statement; the claimed events are applied
   in order (per partition, offsets stay in order) in one transaction, and the offsets are
   committed after that transaction commits. A crash in between redelivers the batch, and
@@ -50,16 +50,12 @@ from aduan_kit.messaging import (
 )
 from aduan_kit.runtime import ServiceRuntime
 
-__all__ = ["BATCH_TIMEOUT_MS", "MAX_RECORDS", "subscribe_batches"]
+__all__ = ["BATCH_TIMEOUT_MS", "subscribe_batches"]
 
 log = get_logger(__name__)
 
 E = TypeVar("E")
 
-# Up to this many records per poll and transaction. Large enough that the per-transaction
-# costs (BEGIN, inbox claim, COMMIT's WAL flush, offset commit) vanish per message, small
-# enough that one transaction holds its row locks for tens of milliseconds, not seconds.
-MAX_RECORDS = 200
 # How long an idle consumer's poll waits for records; a record arriving meanwhile ends the
 # wait at once (see `_poll_without_idle_sleep`), so this sets only the idle poll rate.
 BATCH_TIMEOUT_MS = 500
@@ -112,7 +108,7 @@ def subscribe_batches(
     wanted: Callable[[E], bool] | None = None,
     after_commit: Callable[[list[Any]], None] | None = None,
     group_id: str | None = None,
-    max_records: int = MAX_RECORDS,
+    max_records: int | None = None,
 ) -> None:
     """Subscribe `apply(session, event)` to `topic`, in batches (see the module's docstring).
 
@@ -297,7 +293,7 @@ def subscribe_batches(
         group_id=group_id or runtime.settings.consumer_group,
         auto_offset_reset="earliest",
         batch=True,
-        max_records=max_records,
+        max_records=max_records or runtime.settings.kafka_batch_max_records,
         batch_timeout_ms=BATCH_TIMEOUT_MS,
         decoder=decoder,
         title=title,

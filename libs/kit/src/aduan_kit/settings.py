@@ -28,6 +28,11 @@ class ServiceSettings(BaseSettings):
     topic_namespace: str = Field(default="", description="prefix for topic names (tests)")
     consumer_group: str = ""
     kafka_max_attempts: int = Field(default=3, ge=1, le=20)
+    # Records per poll, and so per transaction, for the batch consumers (aduan_kit.batching):
+    # large enough that the per-transaction costs (BEGIN, inbox claim, COMMIT's WAL flush,
+    # offset commit) vanish per message, small enough that a transaction holds its row
+    # locks for tens of milliseconds, not seconds.
+    kafka_batch_max_records: int = Field(default=200, ge=1, le=10_000)
 
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan"
     # Connections are opened on demand, so an idle service holds few. Kept (not overflow)
