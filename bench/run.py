@@ -319,9 +319,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 if not s["sustained"] and not args.keep_going:
                     break
-            if args.read_rate > 0 and args.read_seconds > 0:
+            if (args.read_alone_rate or args.read_rate) > 0 and args.read_seconds > 0:
                 ids = [a.report_id for a in intake.accepted[-2000:] if a.report_id]
-                ra = await reads_alone(platform, client, ids, args.read_rate, args.read_seconds)
+                alone_rate = args.read_alone_rate or args.read_rate
+                ra = await reads_alone(platform, client, ids, alone_rate, args.read_seconds)
                 result["reads_alone"] = ra
                 for s in steps:
                     s["cpu_ms_per_report_without_reads"] = without_reads(s, ra["cpu_ms_per_read"])
@@ -397,6 +398,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=20.0,
         help="a phase of reads alone after the steps, at --read-rate (0: skip)",
+    )
+    p.add_argument(
+        "--read-alone-rate",
+        type=float,
+        default=0.0,
+        help="reads/s in the reads-alone phase (default: --read-rate)",
     )
     p.add_argument("--replay", type=int, default=20000, help="reports in the replay (0: skip)")
     p.add_argument("--drain-timeout", type=float, default=600.0)
