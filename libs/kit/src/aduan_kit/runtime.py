@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aduan_kit.db import make_engine, make_sessionmaker, migrate
 from aduan_kit.logging import configure_logging, correlation_id, get_logger
@@ -228,25 +230,49 @@ class ServiceRuntime:
         app.include_router(self.ops_router())
         app.state.runtime = self
 
-        @app.middleware("http")
-        async def correlate(request: Request, call_next: Any) -> Response:
-            import uuid
-
-            cid = request.headers.get("x-correlation-id") or uuid.uuid4().hex
-            token = correlation_id.set(cid[:128])
-            started = time.perf_counter()
-            try:
-                response: Response = await call_next(request)
-            finally:
-                correlation_id.reset(token)
-            route = request.scope.get("route")
-            HTTP_LATENCY.labels(
-                request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-            ).observe(time.perf_counter() - started)
-            response.headers["X-Correlation-ID"] = cid[:128]
-            return response
-
+        app.add_middleware(CorrelationMiddleware)
         return app
+
+
+class CorrelationMiddleware:
+    """Takes the request's `X-Correlation-ID` (or makes one up), binds it for the logs of
+    everything the request does, echoes it on the response, and times the request per
+    route. Plain ASGI: Starlette's `BaseHTTPMiddleware` runs every request through an extra
+    task group and memory stream, which the gateway's profile put at ~15 % of its CPU."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-correlation-id"), b"")
+        cid = given.decode("latin-1")[:128] or uuid.uuid4().hex
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    *message.get("headers", ()),
+                    (b"x-correlation-id", cid.encode("latin-1")),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            correlation_id.reset(token)
+            # The router put the matched route into this same scope.
+            route = scope.get("route")
+            HTTP_LATENCY.labels(
+                scope["method"], getattr(route, "path", "unmatched"), str(status)
+            ).observe(time.perf_counter() - started)
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
