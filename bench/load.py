@@ -46,6 +46,8 @@ TEXTS = [
     "Sampah menumpuk di pinggir jalan dan belum diangkut selama seminggu.",
     "Pohon tumbang menutup separuh jalan setelah angin kencang tadi malam.",
 ]
+# A complaint not accepted this long after its intended time is counted as failed.
+GIVE_UP_AFTER_S = 120.0
 # Channel mix: web and app dominate in Jakarta's figures; SMS and WhatsApp follow.
 MIX = (("web", 0.35), ("app", 0.35), ("whatsapp", 0.2), ("sms", 0.1))
 
@@ -267,6 +269,9 @@ class IntakeLoad:
         """POST until intake answers (a 5xx or a refused connection is retried, as a
         provider would redeliver); latency counts from the intended time of the first try."""
         for attempt in range(60):
+            if attempt and time.time() - intended > GIVE_UP_AFTER_S:
+                self._fail(f"{channel}:gave-up")  # a bounded run, even against a stuck intake
+                return None
             try:
                 r = await self.client.post(**kwargs)
             except httpx.HTTPError as exc:

@@ -284,4 +284,5 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        limit_concurrency=settings.http_limit_concurrency,
     )

@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
     # 0.05 s here cost each idle service ~20 transactions a second.
     outbox_poll_interval_s: float = 1.0
     shutdown_grace_s: float = 10.0
+    # Connections (idle keep-alive ones included) and requests in progress, at most; beyond
+    # either the service answers 503 at once (providers and apps retry) instead of queueing
+    # until every caller times out. Raise it behind an ingress with large keep-alive pools.
+    http_limit_concurrency: int = Field(default=1024, ge=1)
 
     @model_validator(mode="after")
     def _defaults_from_name(self) -> ServiceSettings:
