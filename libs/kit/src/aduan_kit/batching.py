@@ -33,7 +33,7 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import TypeAdapter
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,6 +109,7 @@ def subscribe_batches(
     after_commit: Callable[[list[Any]], None] | None = None,
     group_id: str | None = None,
     max_records: int | None = None,
+    serialize_with: int | None = None,
 ) -> None:
     """Subscribe `apply(session, event)` to `topic`, in batches (see the module's docstring).
 
@@ -116,6 +117,10 @@ def subscribe_batches(
     it as the payload. `wanted(event)` False skips an event without claiming it (steps a
     service ignores). `after_commit` gets `apply`'s results once the batch committed (to
     wake a worker, say). `consumer` names the inbox consumer, as with `claim_inbox`.
+    `serialize_with` names a PostgreSQL advisory lock taken first in every batch
+    transaction: consumers of different topics that write the same rows in different
+    orders (the gateway's read model) then take turns instead of deadlocking and redoing
+    whole batches.
     """
     adapter: TypeAdapter[Any] = TypeAdapter(model)
     max_attempts = runtime.settings.kafka_max_attempts
@@ -201,6 +206,10 @@ def subscribe_batches(
         event was being applied (its try in the batch counts as its first attempt)."""
         results: list[Any] = []
         async with transaction(runtime.sessions) as session:
+            if serialize_with is not None:
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": serialize_with}
+                )
             fresh = await claim_many(session, inbox, consumer, [e.event_id for _, e in events])
             for record, event in events:
                 if event.event_id not in fresh:
@@ -223,6 +232,10 @@ def subscribe_batches(
             token = correlation_id.set(event.correlation_id)
             try:
                 async with transaction(runtime.sessions) as session:
+                    if serialize_with is not None:
+                        await session.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": serialize_with}
+                        )
                     if not await claim_inbox(session, inbox, consumer, event.event_id):
                         return []
                     return [await apply(session, event)]

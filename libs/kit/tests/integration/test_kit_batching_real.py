@@ -6,14 +6,16 @@ outage rewinds the batch instead of dead-lettering anything."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import Column, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts import encode
@@ -206,3 +208,80 @@ async def test_batch_is_one_transaction(isolated: Isolation, runtime: ServiceRun
         await runtime.stop()
     assert sorted(got) == sorted(f"m{i}" for i in range(300))
     assert len(sessions) <= 30, f"{len(sessions)} transactions for 300 messages"
+
+
+@pytest.mark.parametrize("serialized", [True, False])
+async def test_serialized_consumers_take_turns_instead_of_deadlocking(
+    isolated: Isolation, runtime: ServiceRuntime, serialized: bool
+) -> None:
+    """Two consumers (two topics) write the same two rows in opposite orders, and a barrier
+    makes their transactions overlap. Without `serialize_with` PostgreSQL breaks the
+    deadlock by failing one batch, which is rewound and applied again (both still applied
+    once); with it they take turns and nothing is redone."""
+    specs = [
+        TopicSpec(f"kit.turn{n}-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
+        for n in (1, 2)
+    ]
+    await ensure_topics(isolated.kafka, isolated.namespace, specs)
+    topics = [spec.qualified(isolated.namespace) for spec in specs]
+    calls: dict[str, int] = {}
+    barrier = asyncio.Barrier(2)
+    engine = make_engine(runtime.settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(APPLIED.insert().values([{"text": "row-a"}, {"text": "row-b"}]))
+    await engine.dispose()
+
+    def writer(first: str, second: str) -> Any:
+        async def apply(session: AsyncSession, event: ReportAmended) -> None:
+            calls[event.text] = calls.get(event.text, 0) + 1
+            await session.execute(
+                APPLIED.update().where(APPLIED.c.text == first).values(text=first)
+            )
+            # Long enough for the other consumer to join its group and get its message; with
+            # the lock the second never arrives, and the first goes on after the timeout.
+            with contextlib.suppress(TimeoutError, asyncio.BrokenBarrierError):
+                await asyncio.wait_for(barrier.wait(), timeout=8)
+            await session.execute(
+                APPLIED.update().where(APPLIED.c.text == second).values(text=second)
+            )
+
+        return apply
+
+    for topic, (first, second) in zip(
+        topics, [("row-a", "row-b"), ("row-b", "row-a")], strict=True
+    ):
+        subscribe_batches(
+            runtime,
+            topic,
+            model=ReportAmended,
+            consumer=f"kit.{topic}",
+            inbox=INBOX,
+            apply=writer(first, second),
+            title=topic,
+            description="test",
+            serialize_with=4711 if serialized else None,
+        )
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    await producer.start()
+    try:
+        for topic, text in zip(topics, ["one", "two"], strict=True):
+            await producer.send_and_wait(topic, encode(amended(text)))
+    finally:
+        await producer.stop()
+
+    async def both_applied() -> bool:
+        async with runtime.sessions() as s:
+            claimed = await s.scalar(
+                select(func.count()).select_from(INBOX).where(INBOX.c.consumer.like("kit.%"))
+            )
+        return claimed == 2
+
+    await runtime.start()
+    try:
+        await eventually(both_applied, "both events applied", timeout=40)
+    finally:
+        await runtime.stop()
+    if serialized:
+        assert calls == {"one": 1, "two": 1}
+    else:  # the proof the test bites: one of them was redone after the deadlock
+        assert sorted(calls.values()) == [1, 2], calls
