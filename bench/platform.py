@@ -145,7 +145,6 @@ class Platform:
             "ADUAN_NOTIFIER_INSTAGRAM_BASE_URL": f"{sink}/instagram",
             "ADUAN_NOTIFIER_X_BASE_URL": f"{sink}/x",
             "ADUAN_NOTIFIER_PUSH_URL": f"{sink}/push",
-            "ADUAN_NOTIFIER_DELIVERY_POLL_INTERVAL_S": "0.1",
             "ADUAN_NOTIFIER_DELIVERY_LEASE_S": "10",
             "ADUAN_NOTIFIER_RETRY_BASE_S": "0.5",
             "ADUAN_NOTIFIER_RETRY_CAP_S": "5",

@@ -37,7 +37,11 @@ class Settings(ServiceSettings):
 
     # --- the delivery worker ------------------------------------------------------------------
     delivery_enabled: bool = True
-    delivery_poll_interval_s: float = Field(default=0.5, gt=0)
+    # The worker is woken by the commits that record deliveries and by the retries it
+    # schedules; this poll is only a safety net: rows recorded by another replica whose
+    # worker is busy or off, and leases left behind by a worker that died.
+    delivery_poll_interval_s: float = Field(default=5.0, gt=0)
+    # Claimed per transaction, and the most provider calls in flight at once.
     delivery_batch_size: int = Field(default=20, ge=1, le=500)
     # A claimed delivery whose worker died is taken over once its lease ran out.
     delivery_lease_s: float = Field(default=60.0, gt=0)

@@ -1,15 +1,30 @@
 """The delivery worker: sends 'pending' deliveries, with retries, fallback and leases.
 
-A pass claims due rows in one short transaction (`FOR UPDATE SKIP LOCKED`, so several
-notifier replicas share the work): state 'sending', a lease, `attempts + 1`, and an attempt
-row. Only then, outside any transaction, is the provider called. The outcome is written in a
-second transaction fenced on (state 'sending', the attempt number we claimed): a worker
-whose lease ran out and was overtaken cannot record a second outcome.
+Woken, not polling. The subscribers wake it after a commit that recorded a delivery; it
+wakes itself when a retry it scheduled comes due; and a slow safety poll
+(`DELIVERY_POLL_INTERVAL_S`) finds what nobody woke it for: rows recorded by another
+replica whose worker is busy or off, and leases left behind by a worker that died.
 
-If the process dies between the two, the lease runs out and another pass claims the row
-again, with the same idempotency key: the message is delivered at least once, and exactly
-once wherever the provider honours the key (SMS gateway reference, push webhook, e-mail
-Message-ID). See docs/notifier.md, "At the provider boundary".
+A claim is one statement (a data-modifying CTE, atomic on its own, run in autocommit: no
+BEGIN/COMMIT round trips): up to `DELIVERY_BATCH_SIZE` due rows (`FOR UPDATE SKIP LOCKED`,
+so several replicas share the work) get state 'sending', a lease, `attempts + 1` and an
+open attempt row, and come back with their recipients and keys. Each row is decided in
+memory (identity opened, routes planned); one more statement writes the chosen transport
+on the attempt rows and puts back the rows whose recipient has not arrived (not an
+attempt). Only then, outside any transaction, are the providers called, concurrently, at
+most `DELIVERY_BATCH_SIZE` at a time. The worker keeps claiming while calls are in
+flight, so one slow provider does not hold up the others.
+
+Outcomes are written fenced on (state 'sending', the attempt number we claimed): a worker
+whose lease ran out and was overtaken cannot record a second outcome. They are written by
+group commit: every outcome that became ready while a write was in progress goes into the
+next write, one statement (deliveries, attempt rows and outbox announcements) however
+many there are.
+
+If the process dies between the call and the write, the lease runs out and another pass
+claims the row again, with the same idempotency key: the message is delivered at least
+once, and exactly once wherever the provider honours the key (SMS gateway reference, push
+webhook, e-mail Message-ID). See docs/notifier.md, "At the provider boundary".
 """
 
 from __future__ import annotations
@@ -17,27 +32,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import heapq
+import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter, Histogram
-from sqlalchemy import and_, func, or_, select, update
+from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aduan_contracts import encode
 from aduan_contracts.enums import Channel
 from aduan_contracts.events import NotificationDelivered, NotificationFailed
 from aduan_contracts.topics import NOTIFICATIONS, dead_letter
 from aduan_contracts.values import SealedIdentity
 from aduan_kit.crypto import open_identity
-from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
-from aduan_kit.messaging import add_to_outbox
 from aduan_kit.runtime import ServiceRuntime
 from aduan_notifier.adapters import Adapter, DeliveryFailure, Outgoing, Permanent, Transient
 from aduan_notifier.config import Settings
@@ -53,8 +70,6 @@ from aduan_notifier.domain import (
     plan_routes,
     render,
 )
-from aduan_notifier.tables import DELIVERIES, DELIVERY_ATTEMPTS, OUTBOX, RECIPIENTS
-from aduan_notifier.tables import REPORTER_KEYS as KEYS
 
 __all__ = ["DeliveryWorker", "idempotency_key"]
 
@@ -85,18 +100,140 @@ def idempotency_key(status_event_id: uuid.UUID, channel: str, transport: Transpo
     return str(uuid.uuid5(_KEY_NAMESPACE, f"{status_event_id}:{channel}:{transport.value}"))
 
 
-class _Wait(Exception):
-    """The recipient or their key has not arrived yet: look again later, no attempt used."""
-
-
 class _Skip(Exception):
     """Nobody to tell (erased, no contact): the delivery ends without a message."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Recipient:
-    contact: Contact
-    last_inbound_at: datetime | None
+class _Outcome:
+    """What became of one claimed attempt, to be written fenced on (sending, attempt)."""
+
+    row: Row[Any]
+    state: str  # sent | pending (retry later) | failed | skipped
+    outcome: str  # the attempt row's: sent | transient | permanent | skipped
+    transport: Transport | None = None
+    error: str | None = None
+    provider_id: str | None = None
+    retry_in_s: float | None = None  # pending only
+    announce: bool = False  # sent: NotificationDelivered; failed: NotificationFailed + DLQ
+
+
+# Each statement below is one round trip and, run in autocommit, its own transaction: a
+# data-modifying CTE is atomic. A claim or a group of outcomes costs one statement instead
+# of BEGIN, several statements and COMMIT.
+
+# Claim: due rows -> 'sending' under a lease, attempts + 1; close the attempt a dead worker
+# left open (the provider may have it); open this attempt; and return each row with its
+# recipient and key (and the reporter's latest message on the channel over all their
+# reports: one key per reporter, any of them opens the 24-hour window).
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT id FROM deliveries
+        WHERE (state = 'pending' AND next_attempt_at <= now())
+           OR (state = 'sending' AND lease_until < now())
+        ORDER BY next_attempt_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ),
+    claimed AS (
+        UPDATE deliveries AS d
+        SET state = 'sending', attempts = d.attempts + 1,
+            lease_until = now() + make_interval(secs => :lease_s)
+        FROM due WHERE d.id = due.id
+        RETURNING d.*
+    ),
+    abandoned AS (
+        UPDATE delivery_attempts AS a
+        SET outcome = 'abandoned', finished_at = now(), error = 'lease expired mid-attempt'
+        FROM claimed WHERE a.delivery_id = claimed.id AND a.outcome IS NULL
+    ),
+    opened AS (
+        INSERT INTO delivery_attempts (delivery_id, attempt)
+        SELECT id, attempts FROM claimed
+    )
+    SELECT claimed.*,
+        r.report_id AS recipient_report_id, r.erased_at, r.sealed_identity, r.last_inbound_at,
+        k.key_id AS known_key_id, k.key, k.shredded_at,
+        (SELECT max(o.last_inbound_at) FROM recipients AS o
+         WHERE o.key_id = r.key_id AND o.channel = r.channel) AS latest_inbound_at
+    FROM claimed
+    LEFT JOIN recipients AS r ON r.report_id = claimed.report_id
+    LEFT JOIN reporter_keys AS k ON k.key_id = r.key_id
+    ORDER BY claimed.next_attempt_at, claimed.id
+    """
+)
+
+# After the claim, for the rows to send: the transport on their open attempt (written
+# before the provider is called, so an attempt cut off by a crash names it); for the rows
+# still waiting for their recipient: back to 'pending', not an attempt.
+_PREPARE = text(
+    """
+    WITH routed AS (
+        UPDATE delivery_attempts AS a SET transport = v.transport
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]),
+                    CAST(:transports AS text[])) AS v(id, attempt, transport)
+        WHERE a.delivery_id = v.id AND a.attempt = v.attempt
+    ),
+    unopened AS (
+        DELETE FROM delivery_attempts AS a
+        USING unnest(CAST(:wait_ids AS bigint[]), CAST(:wait_attempts AS integer[]))
+            AS w(id, attempt)
+        WHERE a.delivery_id = w.id AND a.attempt = w.attempt
+    )
+    UPDATE deliveries AS d
+    SET state = 'pending', attempts = d.attempts - 1, lease_until = NULL,
+        next_attempt_at = now() + make_interval(secs => w.wait_s)
+    FROM unnest(CAST(:wait_ids AS bigint[]), CAST(:wait_attempts AS integer[]),
+                CAST(:wait_s AS double precision[])) AS w(id, attempt, wait_s)
+    WHERE d.id = w.id AND d.state = 'sending' AND d.attempts = w.attempt
+    """
+)
+
+# A group of outcomes: the deliveries (fenced on 'sending' and the attempt claimed), their
+# attempt rows, and the announcements of those written (a worker that was overtaken after
+# its lease ran out writes nothing and announces nothing).
+_WRITE_OUTCOMES = text(
+    """
+    WITH v AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:states AS text[]),
+            CAST(:outcomes AS text[]), CAST(:transports AS text[]), CAST(:provider_ids AS text[]),
+            CAST(:errors AS text[]), CAST(:retry_in_s AS double precision[])
+        ) AS v(id, attempt, state, outcome, transport, provider_id, error, retry_in_s)
+    ),
+    done AS (
+        UPDATE deliveries AS d SET
+            state = v.state,
+            transport = v.transport,
+            provider_message_id = CASE WHEN v.state = 'sent'
+                THEN v.provider_id ELSE d.provider_message_id END,
+            last_error = v.error,
+            lease_until = NULL,
+            finished_at = CASE WHEN v.state = 'pending' THEN d.finished_at ELSE now() END,
+            next_attempt_at = CASE WHEN v.state = 'pending'
+                THEN now() + make_interval(secs => v.retry_in_s) ELSE d.next_attempt_at END
+        FROM v
+        WHERE d.id = v.id AND d.state = 'sending' AND d.attempts = v.attempt
+        RETURNING d.id, d.finished_at
+    ),
+    closed AS (
+        UPDATE delivery_attempts AS a
+        SET outcome = v.outcome, error = v.error, finished_at = now()
+        FROM v
+        WHERE a.delivery_id = v.id AND a.attempt = v.attempt
+    ),
+    announced AS (
+        INSERT INTO outbox (topic, key, payload, headers)
+        SELECT m.topic, m.key, m.payload, m.headers
+        FROM unnest(CAST(:out_ids AS bigint[]), CAST(:out_topics AS text[]),
+                    CAST(:out_keys AS bytea[]), CAST(:out_payloads AS bytea[]),
+                    CAST(:out_headers AS jsonb[])) AS m(id, topic, key, payload, headers)
+        JOIN done ON done.id = m.id
+    )
+    SELECT id, finished_at FROM done
+    """
+)
 
 
 class DeliveryWorker:
@@ -108,16 +245,32 @@ class DeliveryWorker:
         self.runtime = runtime
         self.settings = settings
         self.adapters = adapters
-        self._wake = asyncio.Event()
+        self._event = asyncio.Event()
+        self._woken = False
+        self._slot = asyncio.Event()  # an in-flight delivery finished
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        # Monotonic times at which a retry this process scheduled comes due.
+        self._due: list[float] = []
+        # Group commit of outcomes: those waiting for the next write, and whether a write
+        # is in progress (its writer takes the next group when it is done).
+        self._ready: list[tuple[_Outcome, asyncio.Future[None]]] = []
+        self._writing = False
+        # Wakes received, claims and outcome writes run (tests and measurements read them).
+        self.wakes = 0
+        self.claims = 0
+        self.writes = 0
 
     @property
     def configured(self) -> frozenset[Transport]:
         return frozenset(self.adapters)
 
     def wake(self) -> None:
-        self._wake.set()
+        """Something was recorded (called after the commit): claim now."""
+        self.wakes += 1
+        self._woken = True
+        self._event.set()
 
     # --- loop ---------------------------------------------------------------------------------
 
@@ -128,7 +281,9 @@ class DeliveryWorker:
         """Stop claiming; let in-flight sends finish within the grace period. Anything cut
         off keeps its lease and is taken over after it expires."""
         self._stopping = True
-        self._wake.set()
+        self._event.set()
+        self._slot.set()
+        deadline = time.monotonic() + self.settings.shutdown_grace_s
         if self._task:
             try:
                 await asyncio.wait_for(self._task, timeout=self.settings.shutdown_grace_s)
@@ -136,110 +291,158 @@ class DeliveryWorker:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+        if self._inflight:
+            _, late = await asyncio.wait(
+                set(self._inflight), timeout=max(0.0, deadline - time.monotonic())
+            )
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
         for adapter in self.adapters.values():
             await adapter.close()
 
     async def _run(self) -> None:
-        backoff = self.settings.delivery_poll_interval_s
+        s = self.settings
+        failures = 0
         while not self._stopping:
+            capacity = s.delivery_batch_size - len(self._inflight)
+            if capacity <= 0:
+                # Only reached after a full claim (more may be due): claim again as soon as
+                # a call finishes. A wake meanwhile is kept (`_woken`) for that claim.
+                self._slot.clear()
+                await self._slot.wait()
+                continue
+            # Reset before the claim, not after it: a wake that arrives during the claim (a
+            # commit the claim may not have seen) must make the next sleep return at once.
+            self._woken = False
+            now = time.monotonic()
+            while self._due and self._due[0] <= now:
+                heapq.heappop(self._due)
             try:
-                handled = await self.run_once()
-                backoff = self.settings.delivery_poll_interval_s
+                claimed, full = await self._claim(capacity)
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database away: keep going, rows stay pending
+                failures += 1
                 log.warning("delivery pass failed; will retry", error=type(exc).__name__)
-                handled = 0
-                backoff = min(backoff * 2, 10.0)
-            if handled < self.settings.delivery_batch_size:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                await self._sleep(min(0.2 * 2**failures, 10.0))
+                continue
+            for row, route in claimed:
+                task = asyncio.create_task(self._deliver(row, route))
+                self._inflight.add(task)
+                task.add_done_callback(self._finished)
+            if not full:  # as many rows as asked for: more may be due, claim again at once
+                await self._sleep(s.delivery_poll_interval_s)
 
-    async def run_once(self) -> int:
-        """Claim due deliveries and send them concurrently; returns how many were claimed."""
-        claimed = await self._claim()
-        if claimed:
-            await asyncio.gather(*(self._deliver(row) for row in claimed))
-        return len(claimed)
+    async def _sleep(self, seconds: float) -> None:
+        """Until woken, until the earliest retry this process scheduled comes due, or for
+        `seconds` (the safety poll), whichever is first."""
+        deadline = time.monotonic() + seconds
+        while not self._woken and not self._stopping:
+            now = time.monotonic()
+            until = min(deadline, self._due[0]) if self._due else deadline
+            if until <= now:
+                return
+            # Set by `wake`, and by `_due_in` so that an earlier due time shortens the wait.
+            self._event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout=until - now)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slot.set()
+
+    def _due_in(self, seconds: float) -> None:
+        """Wake up when a row this process put back comes due (a little after, so that the
+        database's clock agrees it is due)."""
+        heapq.heappush(self._due, time.monotonic() + seconds + 0.01)
+        self._event.set()
 
     # --- claiming -----------------------------------------------------------------------------
 
-    async def _claim(self) -> Sequence[Row[Any]]:
+    async def _claim(self, limit: int) -> tuple[list[tuple[Row[Any], Route]], bool]:
+        """Claim up to `limit` due rows and decide each; returns those to send, with their
+        route, and whether `limit` rows were due. Rows with nobody to tell are finished,
+        and rows still waiting for their recipient put back."""
         s = self.settings
-        now = func.now()
-        due = (
-            select(DELIVERIES.c.id)
-            .where(
-                or_(
-                    and_(DELIVERIES.c.state == "pending", DELIVERIES.c.next_attempt_at <= now),
-                    and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now),
-                )
-            )
-            .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
-            .limit(s.delivery_batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        async with transaction(self.runtime.sessions) as session:
-            rows: Sequence[Row[Any]] = (
-                await session.execute(
-                    update(DELIVERIES)
-                    .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
-                    .values(
-                        state="sending",
-                        attempts=DELIVERIES.c.attempts + 1,
-                        lease_until=now + timedelta(seconds=s.delivery_lease_s),
-                    )
-                    .returning(DELIVERIES)
-                )
-            ).all()
+        self.claims += 1
+        async with self._autocommit() as conn:
+            found = await conn.execute(_CLAIM, {"limit": limit, "lease_s": s.delivery_lease_s})
+            rows: Sequence[Row[Any]] = found.all()
             if not rows:
-                return rows
-            ids = [r.id for r in rows]
-            # An attempt left open by a worker that died: the provider may have it.
-            await session.execute(
-                update(DELIVERY_ATTEMPTS)
-                .where(
-                    DELIVERY_ATTEMPTS.c.delivery_id.in_(ids),
-                    DELIVERY_ATTEMPTS.c.outcome.is_(None),
+                return [], False
+            sends: list[tuple[Row[Any], Route]] = []
+            ended: list[_Outcome] = []
+            waiting: list[Row[Any]] = []
+            for row in rows:
+                decided = self._decide(row, row if row.recipient_report_id else None)
+                if decided is None:
+                    waiting.append(row)
+                elif isinstance(decided, Route):
+                    sends.append((row, decided))
+                elif decided.state != "sending":
+                    ended.append(decided)
+            waits = [self._wait_for_recipient(r) for r in waiting]
+            if sends or waiting:
+                await conn.execute(
+                    _PREPARE,
+                    {
+                        "ids": [r.id for r, _ in sends],
+                        "attempts": [r.attempts for r, _ in sends],
+                        "transports": [route.transport.value for _, route in sends],
+                        "wait_ids": [r.id for r in waiting],
+                        "wait_attempts": [r.attempts for r in waiting],
+                        "wait_s": waits,
+                    },
                 )
-                .values(outcome="abandoned", finished_at=now, error="lease expired mid-attempt")
-            )
-            await session.execute(
-                DELIVERY_ATTEMPTS.insert(),
-                [{"delivery_id": r.id, "attempt": r.attempts} for r in rows],
-            )
-        return rows
+            written = await self._write(conn, ended) if ended else []
+        if waits:
+            self._due_in(min(waits))
+        self._report(written)
+        return sends, len(rows) == limit
 
-    # --- one delivery -------------------------------------------------------------------------
+    def _wait_for_recipient(self, row: Row[Any]) -> float:
+        """How long a delivery waits before looking for its recipient (or key) again:
+        half its age, from 50 ms up to `RECIPIENT_POLL_S`. Intake's event (or the key)
+        normally makes it due at once, but when it commits while this claim is deciding,
+        neither sees the other; a young row then loses milliseconds, not seconds."""
+        age: float = (datetime.now(UTC) - row.created_at).total_seconds()
+        return min(self.settings.recipient_poll_s, max(0.05, age / 2))
 
-    async def _deliver(self, row: Row[Any]) -> None:
+    @contextlib.asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection whose every statement is its own transaction (no BEGIN and
+        COMMIT round trips): each statement this worker runs is atomic on its own."""
+        async with self.runtime.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _decide(self, row: Row[Any], recipient: Row[Any] | None) -> Route | _Outcome | None:
+        """The route to send `row` on; or how it ends without a message; or None: its
+        recipient has not arrived yet (it waits, up to `RECIPIENT_WAIT_S`)."""
         try:
-            try:
-                recipient = await self._recipient(row)
-            except _Wait:
-                await self._defer_unknown_recipient(row)
-                return
-            except _Skip as skip:
-                await self._finish(row, "skipped", None, str(skip), outcome="skipped")
-                SKIPPED.labels(str(skip)).inc()
-                return
-            channel = Channel(row.channel)
+            opened = self._open(recipient)
+            if opened is None:
+                age = (datetime.now(UTC) - row.created_at).total_seconds()
+                if age <= self.settings.recipient_wait_s:
+                    return None
+                FAILED.labels("unknown").inc()
+                return _Outcome(row, "failed", "permanent", error="recipient or key never arrived")
+            contact, last_inbound = opened
             routes = plan_routes(
-                channel,
-                recipient.contact,
+                Channel(row.channel),
+                contact,
                 self.configured,
-                recipient.last_inbound_at,
+                last_inbound,
                 datetime.now(UTC),
                 whatsapp_template_available=row.template in self.settings.whatsapp_templates,
                 meta_tag_available=self._meta_tags(),
             )
-            if not routes:
-                await self._finish(row, "skipped", None, "no usable route", outcome="skipped")
-                SKIPPED.labels("no usable route").inc()
-                return
-            await self._send(row, routes[0])
-        except Exception as exc:  # a bug or the database: the lease will hand it back
+        except _Skip as skip:
+            SKIPPED.labels(str(skip)).inc()
+            return _Outcome(row, "skipped", "skipped", error=str(skip))
+        except Exception as exc:  # a bug or a malformed row: never block the other rows
             log.error(
                 "delivery crashed; lease will expire",
                 delivery_id=row.id,
@@ -248,8 +451,37 @@ class DeliveryWorker:
             )
             if row.attempts >= self.settings.delivery_max_attempts:
                 # Never loop forever on a row that always crashes: make it visible instead.
-                with contextlib.suppress(Exception):
-                    await self._fail(row, None, f"internal error: {type(exc).__name__}")
+                return self._failed(row, None, f"internal error: {type(exc).__name__}")
+            # Stays 'sending' under its lease, its attempt open: taken over when it expires.
+            return _Outcome(row, "sending", "")
+        if not routes:
+            SKIPPED.labels("no usable route").inc()
+            return _Outcome(row, "skipped", "skipped", error="no usable route")
+        return routes[0]
+
+    def _open(self, recipient: Row[Any] | None) -> tuple[Contact, datetime | None] | None:
+        """The reporter's contact (opened in memory) and their latest message on the
+        channel; None while the recipient or the key has not arrived."""
+        if recipient is None:
+            return None
+        if recipient.erased_at is not None:
+            raise _Skip("reporter erased")
+        if recipient.sealed_identity is None:
+            raise _Skip("no contact")
+        sealed = SealedIdentity.model_validate(recipient.sealed_identity)
+        if recipient.known_key_id is None:
+            return None  # the key event has not arrived yet
+        if recipient.key is None or recipient.shredded_at is not None:
+            raise _Skip("reporter erased")
+        try:
+            identity = open_identity(sealed, base64.b64decode(recipient.key))
+        except InvalidTag:
+            # Sealed under another key or altered: no retry can open it.
+            raise _Skip("identity cannot be opened") from None
+        contact = Contact.from_identity(identity)
+        if contact.empty:
+            raise _Skip("no contact")
+        return contact, recipient.latest_inbound_at or recipient.last_inbound_at
 
     def _meta_tags(self) -> frozenset[Transport]:
         tags = set()
@@ -259,51 +491,33 @@ class DeliveryWorker:
             tags.add(Transport.INSTAGRAM)
         return frozenset(tags)
 
-    async def _recipient(self, row: Row[Any]) -> _Recipient:
-        async with self.runtime.sessions() as session:
-            recipient = (
-                await session.execute(
-                    select(RECIPIENTS).where(RECIPIENTS.c.report_id == row.report_id)
-                )
-            ).first()
-            if recipient is None:
-                raise _Wait
-            if recipient.erased_at is not None:
-                raise _Skip("reporter erased")
-            if recipient.sealed_identity is None:
-                raise _Skip("no contact")
-            sealed = SealedIdentity.model_validate(recipient.sealed_identity)
-            key_row = (
-                await session.execute(
-                    select(KEYS.c.key, KEYS.c.shredded_at).where(KEYS.c.key_id == sealed.key_id)
-                )
-            ).first()
-            if key_row is None:
-                raise _Wait  # the key event has not arrived yet
-            if key_row.key is None or key_row.shredded_at is not None:
-                raise _Skip("reporter erased")
-            last_inbound = await self._last_inbound(session, recipient, sealed.key_id)
-        try:
-            identity = open_identity(sealed, base64.b64decode(key_row.key))
-        except InvalidTag:
-            # Sealed under another key or altered: no retry can open it.
-            raise _Skip("identity cannot be opened") from None
-        contact = Contact.from_identity(identity)
-        if contact.empty:
-            raise _Skip("no contact")
-        return _Recipient(contact, last_inbound)
+    # --- one delivery -------------------------------------------------------------------------
 
-    async def _last_inbound(
-        self, session: AsyncSession, recipient: Row[Any], key_id: uuid.UUID
-    ) -> datetime | None:
-        """The reporter's latest message on this channel, over all their reports (one key
-        per reporter), since any of them opens the 24-hour window."""
-        latest: datetime | None = await session.scalar(
-            select(func.max(RECIPIENTS.c.last_inbound_at)).where(
-                RECIPIENTS.c.key_id == key_id, RECIPIENTS.c.channel == recipient.channel
+    async def _deliver(self, row: Row[Any], route: Route) -> None:
+        try:
+            outcome = await self._send(row, route)
+        except Exception as exc:  # a bug: the lease will hand it back
+            log.error(
+                "delivery crashed; lease will expire",
+                delivery_id=row.id,
+                attempt=row.attempts,
+                error=type(exc).__name__,
             )
-        )
-        return latest or recipient.last_inbound_at
+            if row.attempts < self.settings.delivery_max_attempts:
+                self._due_in(self.settings.delivery_lease_s)
+                return
+            # Never loop forever on a row that always crashes: make it visible instead.
+            outcome = self._failed(row, route.transport, f"internal error: {type(exc).__name__}")
+        try:
+            await self._record(outcome)
+        except Exception as exc:  # the database: the lease will hand it back
+            log.error(
+                "delivery outcome not recorded; lease will expire",
+                delivery_id=row.id,
+                attempt=row.attempts,
+                error=type(exc).__name__,
+            )
+            self._due_in(self.settings.delivery_lease_s)
 
     def _message(self, row: Row[Any], transport: Transport) -> Message:
         return render(
@@ -316,7 +530,7 @@ class DeliveryWorker:
             family=family_of_transport(transport),
         )
 
-    async def _send(self, row: Row[Any], route: Route) -> None:
+    async def _send(self, row: Row[Any], route: Route) -> _Outcome:
         """Send on the best usable route. Fallback happens in planning (a route that cannot
         carry the message now is never tried); a provider's 4xx is a fact operators must
         see (a bad token, a blocked number), so it fails the delivery instead of quietly
@@ -329,232 +543,193 @@ class DeliveryWorker:
             receipt_code=row.receipt_code,
             provider_template=self.settings.whatsapp_templates.get(row.template),
         )
-        await self._note_transport(row, route.transport)
         try:
             provider_id = await adapter.send(out)
         except Transient as exc:
-            await self._retry_or_fail(row, route.transport, exc)
-            return
+            return self._retry_or_fail(row, route.transport, exc)
         except Permanent as exc:
-            await self._fail(row, route.transport, exc.cause)
-            return
-        await self._sent(row, route.transport, provider_id)
+            return self._failed(row, route.transport, exc.cause)
+        return _Outcome(
+            row, "sent", "sent", route.transport, provider_id=provider_id, announce=True
+        )
+
+    def _retry_or_fail(self, row: Row[Any], transport: Transport, exc: DeliveryFailure) -> _Outcome:
+        s = self.settings
+        if row.attempts >= s.delivery_max_attempts:
+            return self._failed(row, transport, f"{exc.cause} (after {row.attempts} attempts)")
+        delay = backoff_seconds(row.attempts, s.retry_base_s, s.retry_cap_s, exc.retry_after_s)
+        return _Outcome(row, "pending", "transient", transport, exc.cause[:1000], retry_in_s=delay)
+
+    @staticmethod
+    def _failed(row: Row[Any], transport: Transport | None, cause: str) -> _Outcome:
+        return _Outcome(row, "failed", "permanent", transport, cause[:1000], announce=True)
 
     # --- outcomes -----------------------------------------------------------------------------
 
-    def _fence(self, row: Row[Any]) -> Any:
-        return and_(
-            DELIVERIES.c.id == row.id,
-            DELIVERIES.c.state == "sending",
-            DELIVERIES.c.attempts == row.attempts,
+    async def _record(self, outcome: _Outcome) -> None:
+        """Write `outcome`, together with every other outcome ready meanwhile (group
+        commit): the first caller writes groups until none is left; the others wait for
+        the write that took theirs."""
+        done = asyncio.get_running_loop().create_future()
+        self._ready.append((outcome, done))
+        if not self._writing:
+            self._writing = True
+            try:
+                while self._ready:
+                    group, self._ready = self._ready, []
+                    self.writes += 1
+                    try:
+                        async with self._autocommit() as conn:
+                            written = await self._write(conn, [o for o, _ in group])
+                    except Exception as exc:
+                        for _, waiter in group:
+                            if not waiter.done():
+                                waiter.set_exception(exc)
+                        continue
+                    for _, waiter in group:
+                        if not waiter.done():
+                            waiter.set_result(None)
+                    self._report(written)
+            finally:
+                self._writing = False
+        await done
+
+    async def _write(
+        self, conn: AsyncConnection, outcomes: Sequence[_Outcome]
+    ) -> list[tuple[_Outcome, datetime]]:
+        """Write the outcomes and queue their announcements, in one statement; returns
+        those written, with their finish time. The caller wakes the relay."""
+        announcements = [
+            (o.row.id, m) for o in outcomes if o.announce for m in self._announcements(o)
+        ]
+        found = await conn.execute(
+            _WRITE_OUTCOMES,
+            {
+                "ids": [o.row.id for o in outcomes],
+                "attempts": [o.row.attempts for o in outcomes],
+                "states": [o.state for o in outcomes],
+                "outcomes": [o.outcome for o in outcomes],
+                "transports": [o.transport.value if o.transport else None for o in outcomes],
+                "provider_ids": [o.provider_id for o in outcomes],
+                "errors": [o.error for o in outcomes],
+                "retry_in_s": [o.retry_in_s for o in outcomes],
+                "out_ids": [i for i, _ in announcements],
+                "out_topics": [m["topic"] for _, m in announcements],
+                "out_keys": [m["key"] for _, m in announcements],
+                "out_payloads": [m["payload"] for _, m in announcements],
+                "out_headers": [json.dumps(m["headers"]) for _, m in announcements],
+            },
         )
+        finished: dict[int, datetime] = {r.id: r.finished_at for r in found}
+        written: list[tuple[_Outcome, datetime]] = []
+        for o in outcomes:
+            if o.row.id in finished:
+                written.append((o, finished[o.row.id]))
+            elif o.state == "sent":
+                log.warning("delivery was taken over; outcome not recorded", delivery_id=o.row.id)
+        return written
 
-    async def _note_transport(self, row: Row[Any], transport: Transport) -> None:
-        async with transaction(self.runtime.sessions) as session:
-            await session.execute(
-                update(DELIVERY_ATTEMPTS)
-                .where(
-                    DELIVERY_ATTEMPTS.c.delivery_id == row.id,
-                    DELIVERY_ATTEMPTS.c.attempt == row.attempts,
-                )
-                .values(transport=transport.value)
+    def _announcements(self, o: _Outcome) -> list[dict[str, Any]]:
+        """Outbox rows: NotificationDelivered for a sent message; NotificationFailed and its
+        dead letter for a failed one."""
+        row, topic = o.row, self.runtime.topic(NOTIFICATIONS.name)
+        transport = o.transport.value if o.transport else None
+        if o.state == "sent":
+            delivered = NotificationDelivered(
+                report_id=row.report_id,
+                status_event_id=row.status_event_id,
+                channel=Channel(row.channel),
+                template=row.template,
+                attempts=row.attempts,
+                causation_id=str(row.status_event_id),
             )
-
-    async def _close_attempt(
-        self, session: AsyncSession, row: Row[Any], outcome: str, error: str | None
-    ) -> None:
-        await session.execute(
-            update(DELIVERY_ATTEMPTS)
-            .where(
-                DELIVERY_ATTEMPTS.c.delivery_id == row.id,
-                DELIVERY_ATTEMPTS.c.attempt == row.attempts,
-            )
-            .values(outcome=outcome, error=error, finished_at=func.now())
-        )
-
-    async def _finish(
-        self,
-        row: Row[Any],
-        state: str,
-        transport: Transport | None,
-        error: str | None,
-        outcome: str,
-    ) -> bool:
-        async with transaction(self.runtime.sessions) as session:
-            done = await session.execute(
-                update(DELIVERIES)
-                .where(self._fence(row))
-                .values(
-                    state=state,
-                    transport=transport.value if transport else None,
-                    last_error=error,
-                    lease_until=None,
-                    finished_at=func.now(),
-                )
-            )
-            await self._close_attempt(session, row, outcome, error)
-            return bool(done.rowcount)  # type: ignore[attr-defined]
-
-    async def _sent(self, row: Row[Any], transport: Transport, provider_id: str | None) -> None:
-        async with transaction(self.runtime.sessions) as session:
-            done = await session.execute(
-                update(DELIVERIES)
-                .where(self._fence(row))
-                .values(
-                    state="sent",
-                    transport=transport.value,
-                    provider_message_id=provider_id,
-                    last_error=None,
-                    lease_until=None,
-                    finished_at=func.now(),
-                )
-                .returning(DELIVERIES.c.finished_at)
-            )
-            finished = done.scalar()
-            await self._close_attempt(session, row, "sent", None)
-            if finished is None:
-                log.warning("delivery was taken over; outcome not recorded", delivery_id=row.id)
-                return
-            await add_to_outbox(
-                session,
-                OUTBOX,
-                self.runtime.topic(NOTIFICATIONS.name),
-                NotificationDelivered(
-                    report_id=row.report_id,
-                    status_event_id=row.status_event_id,
-                    channel=Channel(row.channel),
-                    template=row.template,
-                    attempts=row.attempts,
-                    causation_id=str(row.status_event_id),
-                ),
-                key=row.report_id,
-                headers={"transport": transport.value},
-            )
-        self.runtime.wake_relay()
-        SENT.labels(transport.value).inc()
-        if row.status_changed_at is not None:
-            LATENCY.labels(transport.value).observe(
-                max(0.0, (finished - row.status_changed_at).total_seconds())
-            )
-        log.info(
-            "notification sent",
-            delivery_id=row.id,
-            report_id=str(row.report_id),
-            transport=transport.value,
-            attempts=row.attempts,
-        )
-
-    async def _retry_or_fail(
-        self, row: Row[Any], transport: Transport, exc: DeliveryFailure
-    ) -> None:
-        s = self.settings
-        if row.attempts >= s.delivery_max_attempts:
-            await self._fail(row, transport, f"{exc.cause} (after {row.attempts} attempts)")
-            return
-        delay = backoff_seconds(row.attempts, s.retry_base_s, s.retry_cap_s, exc.retry_after_s)
-        async with transaction(self.runtime.sessions) as session:
-            await session.execute(
-                update(DELIVERIES)
-                .where(self._fence(row))
-                .values(
-                    state="pending",
-                    transport=transport.value,
-                    last_error=exc.cause,
-                    lease_until=None,
-                    next_attempt_at=func.now() + timedelta(seconds=delay),
-                )
-            )
-            await self._close_attempt(session, row, "transient", exc.cause)
-        RETRIED.labels(transport.value).inc()
-        log.warning(
-            "delivery failed; will retry",
-            delivery_id=row.id,
-            transport=transport.value,
-            attempt=row.attempts,
-            retry_in_s=round(delay, 2),
-            error=exc.cause,
-        )
-
-    async def _fail(self, row: Row[Any], transport: Transport | None, cause: str) -> None:
-        cause = cause[:1000]
+            return [_outbox_row(topic, delivered, row.report_id, {"transport": transport or ""})]
         failed = NotificationFailed(
             report_id=row.report_id,
             status_event_id=row.status_event_id,
             channel=Channel(row.channel),
             template=row.template,
             attempts=row.attempts,
-            error=cause,
+            error=o.error or "",
             causation_id=str(row.status_event_id),
         )
-        async with transaction(self.runtime.sessions) as session:
-            done = await session.execute(
-                update(DELIVERIES)
-                .where(self._fence(row))
-                .values(
-                    state="failed",
-                    transport=transport.value if transport else None,
-                    last_error=cause,
-                    lease_until=None,
-                    finished_at=func.now(),
-                )
-            )
-            await self._close_attempt(session, row, "permanent", cause)
-            if not done.rowcount:  # type: ignore[attr-defined]
-                return
-            topic = self.runtime.topic(NOTIFICATIONS.name)
-            await add_to_outbox(session, OUTBOX, topic, failed, key=row.report_id)
-            # The dead letter keeps the failed message's facts and the cause in the same
-            # headers the kit's consumer dead letters use, for the same operators' tooling.
-            await add_to_outbox(
-                session,
-                OUTBOX,
+        # The dead letter keeps the failed message's facts and the cause in the same
+        # headers the kit's consumer dead letters use, for the same operators' tooling.
+        return [
+            _outbox_row(topic, failed, row.report_id, {}),
+            _outbox_row(
                 self.runtime.topic(dead_letter(NOTIFICATIONS).name),
                 failed,
-                key=row.report_id,
-                headers={
-                    "dlq_error": cause,
+                row.report_id,
+                {
+                    "dlq_error": o.error or "",
                     "dlq_source": "notifier.delivery",
                     "dlq_delivery_id": str(row.id),
-                    "dlq_transport": transport.value if transport else "none",
+                    "dlq_transport": transport or "none",
                     "dlq_attempts": str(row.attempts),
                     "dlq_at": str(time.time()),
                 },
-            )
-        self.runtime.wake_relay()
-        FAILED.labels(transport.value if transport else "none").inc()
-        log.error(
-            "delivery failed for good",
-            delivery_id=row.id,
-            report_id=str(row.report_id),
-            transport=transport.value if transport else None,
-            attempts=row.attempts,
-            error=cause,
-        )
+            ),
+        ]
 
-    async def _defer_unknown_recipient(self, row: Row[Any]) -> None:
-        """Not an attempt: the message waits for intake's event or the reporter's key."""
-        s = self.settings
-        age = (datetime.now(UTC) - row.created_at).total_seconds()
-        if age > s.recipient_wait_s:
-            await self._finish(
-                row, "failed", None, "recipient or key never arrived", outcome="permanent"
-            )
-            FAILED.labels("unknown").inc()
-            return
-        async with transaction(self.runtime.sessions) as session:
-            await session.execute(
-                update(DELIVERIES)
-                .where(self._fence(row))
-                .values(
-                    state="pending",
-                    attempts=DELIVERIES.c.attempts - 1,
-                    lease_until=None,
-                    next_attempt_at=func.now() + timedelta(seconds=s.recipient_poll_s),
+    def _report(self, written: Sequence[tuple[_Outcome, datetime]]) -> None:
+        """After the commit: metrics and logs (identifiers only); wake the relay for the
+        announcements just committed."""
+        if any(o.announce for o, _ in written):
+            self.runtime.wake_relay()
+        for o, finished in written:
+            row = o.row
+            transport = o.transport.value if o.transport else None
+            if o.state == "sent":
+                assert transport is not None
+                SENT.labels(transport).inc()
+                if row.status_changed_at is not None:
+                    LATENCY.labels(transport).observe(
+                        max(0.0, (finished - row.status_changed_at).total_seconds())
+                    )
+                log.info(
+                    "notification sent",
+                    delivery_id=row.id,
+                    report_id=str(row.report_id),
+                    transport=transport,
+                    attempts=row.attempts,
                 )
-            )
-            await session.execute(
-                DELIVERY_ATTEMPTS.delete().where(
-                    DELIVERY_ATTEMPTS.c.delivery_id == row.id,
-                    DELIVERY_ATTEMPTS.c.attempt == row.attempts,
+            elif o.state == "pending":
+                assert transport is not None and o.retry_in_s is not None
+                self._due_in(o.retry_in_s)
+                RETRIED.labels(transport).inc()
+                log.warning(
+                    "delivery failed; will retry",
+                    delivery_id=row.id,
+                    transport=transport,
+                    attempt=row.attempts,
+                    retry_in_s=round(o.retry_in_s, 2),
+                    error=o.error,
                 )
-            )
+            elif o.state == "failed" and o.announce:
+                FAILED.labels(transport or "none").inc()
+                log.error(
+                    "delivery failed for good",
+                    delivery_id=row.id,
+                    report_id=str(row.report_id),
+                    transport=transport,
+                    attempts=row.attempts,
+                    error=o.error,
+                )
+
+
+def _outbox_row(
+    topic: str, event: BaseModel, key: uuid.UUID, headers: Mapping[str, str]
+) -> dict[str, Any]:
+    """An outbox row as `aduan_kit.messaging.add_to_outbox` writes it (same headers), so a
+    group of announcements is one INSERT instead of one statement each."""
+    return {
+        "topic": topic,
+        "key": str(key).encode(),
+        "payload": encode(event),
+        "headers": {
+            **headers,
+            "correlation_id": getattr(event, "correlation_id", ""),
+            "event_type": type(event).__name__,
+        },
+    }

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,6 +107,24 @@ def needs_report_lock(channel: Channel) -> bool:
     intake's event and the status events of a report carry the same channel: for every
     other report there is nothing parked to race with, and no lock to take."""
     return channel in STAFF_CHANNELS
+
+
+async def due_now(session: AsyncSession, which: ColumnElement[bool]) -> int:
+    """Deliveries put back to wait for their recipient or its key (never attempted, due
+    only after `RECIPIENT_POLL_S`) that the event being applied lets go: due now. Returns
+    how many, so that the commit wakes the worker."""
+    found = await session.execute(
+        update(DELIVERIES)
+        .where(
+            which,
+            DELIVERIES.c.state == "pending",
+            DELIVERIES.c.attempts == 0,
+            DELIVERIES.c.next_attempt_at > func.now(),
+        )
+        .values(next_attempt_at=func.now())
+        .returning(DELIVERIES.c.id)
+    )
+    return len(found.all())
 
 
 @dataclass(frozen=True)
@@ -233,8 +251,9 @@ class Notifier:
     # --- intake ------------------------------------------------------------------------------
 
     async def on_report_submitted(self, session: AsyncSession, event: ReportSubmitted) -> int:
-        """Remember how to answer the reporter; resolve parked status changes. Returns how
-        many parked messages were recorded."""
+        """Remember how to answer the reporter; resolve parked status changes and what
+        waits for the recipient. Returns how many deliveries became due (the worker is
+        woken when any did)."""
         if needs_report_lock(event.channel):
             await lock_report(session, event.report_id)
         sealed = event.reporter
@@ -263,12 +282,15 @@ class Notifier:
             )
             .on_conflict_do_nothing()
         )
+        # A delivery recorded before this event (the status change overtook it) waits for
+        # the recipient; it is due now. Counted as recorded, so the commit wakes the worker.
+        waiting = await due_now(session, DELIVERIES.c.report_id == event.report_id)
         parked = (
             await session.execute(
                 delete(PENDING).where(PENDING.c.report_id == event.report_id).returning(PENDING)
             )
         ).all()
-        recorded = 0
+        recorded = waiting
         if sealed is not None and not erased:
             events = sorted(
                 (ReportStatusChanged.model_validate(row.event) for row in parked),
@@ -297,13 +319,19 @@ class Notifier:
 
     async def on_reporter_key(
         self, session: AsyncSession, event: ReporterKeyIssued | ReporterKeyShredded
-    ) -> None:
+    ) -> int:
+        """Store or shred a key; returns how many deliveries waiting for it became due."""
         if isinstance(event, ReporterKeyIssued):
             # A tombstone (shredded) row wins: a replayed "issued" must not revive a key.
             await session.execute(
                 insert(KEYS).values(key_id=event.key_id, key=event.key).on_conflict_do_nothing()
             )
-            return
+            return await due_now(
+                session,
+                DELIVERIES.c.report_id.in_(
+                    select(RECIPIENTS.c.report_id).where(RECIPIENTS.c.key_id == event.key_id)
+                ),
+            )
         await session.execute(
             insert(KEYS)
             .values(key_id=event.key_id, key=None, shredded_at=func.now())
@@ -342,6 +370,7 @@ class Notifier:
                     lease_until=None,
                 )
             )
+        return 0
 
 
 def register_handlers(
@@ -398,11 +427,12 @@ def register_handlers(
         description="Keeps channel, language, receipt code and sealed identity per report.",
     )
 
-    async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> None:
-        await notifier.on_reporter_key(session, event)
+    async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> int:
+        due = await notifier.on_reporter_key(session, event)
         log.info(
             "reporter key event applied", key_id=str(event.key_id), event_type=event.event_type
         )
+        return due
 
     subscribe_batches(
         runtime,
@@ -412,6 +442,7 @@ def register_handlers(
         inbox=INBOX,
         apply=on_reporter_key,
         outbox=OUTBOX,
+        after_commit=wake_if(lambda due: bool(due)),
         title="notifier.on_reporter_key",
         description="Stores per-reporter keys; deletes them (and the sealed identities) when "
         "shredded.",

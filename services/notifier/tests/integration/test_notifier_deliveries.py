@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -19,7 +20,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.responses import JSONResponse, Response
 
 from aduan_contracts import decode, encode
@@ -43,11 +44,13 @@ from aduan_contracts.topics import (
     STATUS_CHANGED,
 )
 from aduan_kit.crypto import new_key, seal_identity
+from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
+from aduan_notifier.delivery import DeliveryWorker
 from aduan_notifier.sinks import HttpSink, MailSink, Recorded
-from aduan_notifier.tables import DELIVERY_ATTEMPTS, PENDING, RECIPIENTS
+from aduan_notifier.tables import DELIVERIES, DELIVERY_ATTEMPTS, PENDING, RECIPIENTS
 from aduan_notifier.tables import REPORTER_KEYS as KEYS
 from aduan_testing.helpers import eventually, free_port
 from aduan_testing.plugin import Isolation
@@ -59,6 +62,7 @@ PORTAL = "https://aduan.example.go.id"
 REPORT_TEXT = "Lampu jalan mati di depan rumah saya, Jl. Melati 7."
 PHONE, PHONE_E164 = "081234567890", "+6281234567890"
 TOKEN = "test-provider-token-1234"
+SAFETY_POLL_S = 60.0
 
 
 class World:
@@ -72,9 +76,10 @@ class World:
         producer: AIOKafkaProducer,
         http: HttpSink,
         mail: MailSink,
+        worker: DeliveryWorker,
     ) -> None:
         self.iso, self.runtime, self.client, self.producer = iso, runtime, client, producer
-        self.http, self.mail = http, mail
+        self.http, self.mail, self.worker = http, mail, worker
         # Scripted provider answers, per recipient address found in the request.
         self.script: dict[str, list[Response]] = {}
 
@@ -140,7 +145,9 @@ async def world(isolated: Isolation) -> AsyncIterator[World]:
         topic_namespace=isolated.namespace,
         environment="test",
         portal_base_url=PORTAL + "/",
-        delivery_poll_interval_s=0.1,
+        # The worker must be woken (by the subscribers' commits, by the retries it
+        # schedules): every test here would time out waiting for this safety poll.
+        delivery_poll_interval_s=SAFETY_POLL_S,
         retry_base_s=0.1,
         retry_cap_s=1.0,
         recipient_poll_s=0.2,
@@ -165,6 +172,7 @@ async def world(isolated: Isolation) -> AsyncIterator[World]:
         sla_apology_stages=["follow_up"],
     )
     app, runtime = build(settings)
+    worker: DeliveryWorker = app.state.deliveries
     producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
@@ -176,7 +184,7 @@ async def world(isolated: Isolation) -> AsyncIterator[World]:
         client = await stack.enter_async_context(
             httpx.AsyncClient(transport=transport, base_url="http://notifier")
         )
-        w = World(isolated, runtime, client, producer, http, mail)
+        w = World(isolated, runtime, client, producer, http, mail, worker)
         http.responder = w.respond
         yield w
 
@@ -683,3 +691,153 @@ async def test_shredded_key_erases_the_reporter(world: World) -> None:
     await w.finished(marker)
     assert [i["template"] for i in await w.deliveries(rid)] == ["received"]
     assert len(w.requests_for(wa_id)) == 1  # nothing more reached the erased reporter
+
+
+# --- woken, not polling; claims and outcomes in groups --------------------------------------------
+
+
+async def test_worker_is_woken_by_the_commit_and_does_not_poll_while_idle(world: World) -> None:
+    w = world
+    rid, receipt = await file_report(w, Channel.APP, handle="device-wake")
+    await eventually(
+        lambda: w.scalar(select(RECIPIENTS.c.report_id).where(RECIPIENTS.c.report_id == rid)),
+        "the recipient row",
+    )
+    # Idle: no claim at all (the safety poll is a minute away).
+    claims = w.worker.claims
+    await asyncio.sleep(1.5)
+    assert w.worker.claims == claims
+
+    published = time.time()  # the sink stamps requests with the wall clock
+    await w.publish(
+        STATUS_CHANGED.name, status(rid, receipt, Channel.APP, 1, None, ReportStatus.RECEIVED), rid
+    )
+    [item] = await w.finished(rid)
+    [push] = w.requests_for("device-wake")
+    assert item["state"] == "sent"
+    # Generous: a loaded machine takes a second or two; the poll would take a minute.
+    assert push.at - published < SAFETY_POLL_S / 4
+
+
+async def test_a_burst_is_claimed_and_recorded_in_groups(world: World) -> None:
+    w = world
+    burst = 12
+    release = asyncio.Event()
+    held: list[Recorded] = []
+
+    async def hold_until_all_arrived(rec: Recorded) -> Response | None:
+        if "device-burst-" in rec.body and not release.is_set():
+            held.append(rec)
+            if len(held) == burst:
+                release.set()
+            await release.wait()
+        return await w.respond(rec)
+
+    w.http.responder = hold_until_all_arrived
+    reports = [await file_report(w, Channel.APP, handle=f"device-burst-{n}") for n in range(burst)]
+    for rid, _ in reports:
+        await eventually(
+            lambda rid=rid: w.scalar(
+                select(RECIPIENTS.c.report_id).where(RECIPIENTS.c.report_id == rid)
+            ),
+            "the recipient rows",
+        )
+    claims = w.worker.claims
+    writes = w.worker.writes
+    for rid, receipt in reports:
+        await w.publish(
+            STATUS_CHANGED.name,
+            status(rid, receipt, Channel.APP, 1, None, ReportStatus.RECEIVED),
+            rid,
+        )
+    for rid, _ in reports:
+        [item] = await w.finished(rid)
+        assert item["state"] == "sent" and item["attempts"] == 1
+    # Every call was in flight at once (the provider answered none before all arrived),
+    # and their outcomes, ready together, went out in far fewer transactions than calls.
+    assert len(held) == burst
+    assert w.worker.writes - writes < burst / 2
+    assert w.worker.claims - claims <= burst
+    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}")
+    ids = {rid for rid, _ in reports}
+    announced = [decode(NOTIFICATIONS, r.value) for r in records]
+    mine = [e for e in announced if e.report_id in ids]
+    assert sorted(str(e.report_id) for e in mine) == sorted(str(i) for i in ids)
+    assert all(isinstance(e, NotificationDelivered) for e in mine)
+
+
+async def waits_long(w: World, rid: uuid.UUID) -> None:
+    """Until the delivery was claimed, found nobody to open and was put back for
+    RECIPIENT_POLL_S. A young delivery looks again after half its age; it is made old
+    here so that only the event it waits for can make it due before the test ends."""
+
+    async def put_back_for_long() -> bool:
+        async with transaction(w.runtime.sessions) as session:
+            await session.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.report_id == rid)
+                .values(created_at=func.now() - timedelta(minutes=10))
+            )
+        due = await w.scalar(
+            select(DELIVERIES.c.next_attempt_at).where(
+                DELIVERIES.c.report_id == rid,
+                DELIVERIES.c.state == "pending",
+                DELIVERIES.c.attempts == 0,
+            )
+        )
+        return due is not None and due > datetime.now(UTC) + timedelta(seconds=10)
+
+    await eventually(put_back_for_long, "the delivery to wait for its recipient")
+
+
+async def test_a_delivery_waiting_for_its_recipient_goes_out_when_intake_arrives(
+    world: World,
+) -> None:
+    w = world
+    # Longer than the test may take: only intake's event can make the delivery due.
+    w.worker.settings.recipient_poll_s = SAFETY_POLL_S
+    rid, receipt = uuid.uuid4(), code()
+    await w.publish(
+        STATUS_CHANGED.name, status(rid, receipt, Channel.APP, 1, None, ReportStatus.RECEIVED), rid
+    )
+
+    await waits_long(w, rid)
+    key = await w.reporter()
+    published = time.time()
+    await w.publish(
+        REPORT_INTAKE.name,
+        submitted(rid, receipt, Channel.APP, key=key, handle="device-overtaken"),
+        rid,
+    )
+    [item] = await w.finished(rid)
+    [push] = w.requests_for("device-overtaken")
+    assert item["state"] == "sent" and item["attempts"] == 1  # waiting is not an attempt
+    assert push.at - published < SAFETY_POLL_S / 4
+
+
+async def test_a_delivery_waiting_for_the_key_goes_out_when_the_key_arrives(world: World) -> None:
+    w = world
+    w.worker.settings.recipient_poll_s = SAFETY_POLL_S
+    rid, receipt = uuid.uuid4(), code()
+    key_id, key = uuid.uuid4(), new_key()
+    # Intake's event and the status change overtake the reporter's key.
+    await w.publish(
+        REPORT_INTAKE.name,
+        submitted(rid, receipt, Channel.APP, key=(key_id, key), handle="device-keyless"),
+        rid,
+    )
+    await w.publish(
+        STATUS_CHANGED.name, status(rid, receipt, Channel.APP, 1, None, ReportStatus.RECEIVED), rid
+    )
+
+    await waits_long(w, rid)
+    published = time.time()
+    await w.publish(
+        REPORTER_KEYS.name,
+        ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode()),
+        key_id,
+    )
+    [item] = await w.finished(rid)
+    [push] = w.requests_for("device-keyless")
+    assert item["state"] == "sent" and item["attempts"] == 1
+    assert push.at - published < SAFETY_POLL_S / 4
