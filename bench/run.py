@@ -58,7 +58,7 @@ def process_group(platform: Platform) -> ProcessGroup:
 
 async def step(
     platform: Platform,
-    client: httpx.AsyncClient,
+    read_client: httpx.AsyncClient,
     intake: IntakeLoad,
     rate: float,
     seconds: float,
@@ -73,7 +73,7 @@ async def step(
     lag_samples: list[dict[str, int]] = []
     first = len(intake.accepted)
     reads = ReadLoad(
-        platform, client, lambda: [a.report_id for a in intake.accepted[-500:] if a.report_id]
+        platform, read_client, lambda: [a.report_id for a in intake.accepted[-500:] if a.report_id]
     )
     stop = asyncio.Event()
 
@@ -290,7 +290,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await platform.start(("sinks", *args.services))
         result["startup_s"] = round(time.perf_counter() - t0, 1)
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        # Two clients: a slow gateway must not take the connections the complaints need (a
+        # shared pool made intake's latency include waiting for a free connection).
+        async with (
+            httpx.AsyncClient(timeout=30, limits=limits) as client,
+            httpx.AsyncClient(timeout=30, limits=limits) as read_client,
+        ):
             intake = IntakeLoad(platform, client)
             # Warm-up: first requests pay for imports, pools, metadata.
             await open_loop(5, 1, intake.fire)
@@ -300,7 +305,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for rate in args.rates:
                 s = await step(
                     platform,
-                    client,
+                    read_client,
                     intake,
                     rate,
                     args.step_seconds,
@@ -322,7 +327,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if (args.read_alone_rate or args.read_rate) > 0 and args.read_seconds > 0:
                 ids = [a.report_id for a in intake.accepted[-2000:] if a.report_id]
                 alone_rate = args.read_alone_rate or args.read_rate
-                ra = await reads_alone(platform, client, ids, alone_rate, args.read_seconds)
+                ra = await reads_alone(platform, read_client, ids, alone_rate, args.read_seconds)
                 result["reads_alone"] = ra
                 for s in steps:
                     s["cpu_ms_per_report_without_reads"] = without_reads(s, ra["cpu_ms_per_read"])

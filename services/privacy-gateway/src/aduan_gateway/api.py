@@ -52,6 +52,7 @@ from aduan_gateway.readmodel import (
     get_key,
     list_public,
     list_reports,
+    load_public,
     load_report,
 )
 from aduan_kit.blobs import BlobNotFound
@@ -246,7 +247,7 @@ def api_router() -> APIRouter:
     async def get_public_report(report_id: UUID, sessions: ReadSessionsDep) -> PublicReportView:
         """Read one public report (redacted); private and unknown reports are both 404."""
         async with sessions() as session:
-            record = await load_report(session, report_id)
+            record = await load_public(session, report_id)
         view = public_view(record) if record is not None else None
         if view is None:
             not_found()

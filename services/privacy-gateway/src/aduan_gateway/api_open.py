@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aduan_contracts.enums import ReportStatus
 from aduan_gateway.deps import SessionsDep, not_found
 from aduan_gateway.domain.views import PublicReportView, public_view
-from aduan_gateway.readmodel import ReportFilter, list_public, load_report
+from aduan_gateway.readmodel import ReportFilter, list_public, load_public
 
 __all__ = ["EXPORT_COLUMNS", "Open311Request", "open_router"]
 
@@ -113,7 +113,7 @@ def open_router() -> APIRouter:
     async def open311_request(request_id: UUID, sessions: SessionsDep) -> list[Open311Request]:
         """GeoReport v2 "GET Service Request" (an array of one, as the standard says)."""
         async with sessions() as session:
-            record = await load_report(session, request_id)
+            record = await load_public(session, request_id)
         view = public_view(record) if record is not None else None
         if view is None:
             not_found("no public request with that id")

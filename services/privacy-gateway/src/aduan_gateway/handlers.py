@@ -30,13 +30,15 @@ from aduan_contracts.topics import (
 )
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.readmodel import (
+    READ_MODEL_WRITERS_LOCK,
     Written,
     apply_content,
     apply_status,
     delete_key,
     erase_identity,
-    load_report,
-    reports_of_key,
+    load_public,
+    lock_keys,
+    refresh_public_text,
     store_key,
 )
 from aduan_gateway.tables import INBOX, OUTBOX
@@ -81,7 +83,8 @@ def register_handlers(runtime: ServiceRuntime) -> None:
     async def project(
         session: AsyncSession, report_id: UUID, correlation_id: str, causation_id: str
     ) -> None:
-        record = await load_report(session, report_id)
+        # The stored public text: projecting opens no identity either.
+        record = await load_public(session, report_id)
         if record is None:
             return
         event = public_event(record, correlation_id, causation_id)
@@ -120,11 +123,14 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         )
 
     async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> None:
+        # First: every report of this reporter committed before is seen below, and none is
+        # written meanwhile (see `lock_keys`).
+        await lock_keys(session, exclusive=True)
         if isinstance(event, ReporterKeyIssued):
             await store_key(session, event.key_id, base64.b64decode(event.key))
-            # The key may come after the report: project again, now able to hide the
-            # reporter's name in public text.
-            touched = await reports_of_key(session, event.key_id)
+            # The key may come after the report: redact its public text now that the
+            # reporter's name can be hidden, and project again.
+            touched = await refresh_public_text(session, event.key_id)
         else:
             # Scrub the name from stored text first: it needs the key to open it.
             touched = await erase_identity(session, event.key_id)
@@ -148,6 +154,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         outbox=OUTBOX,
         apply=on_intake,
         after_commit=wake,
+        serialize_with=READ_MODEL_WRITERS_LOCK,
         title="gateway.on-intake",
         description="Report content for the read model; public reports are projected.",
     )
@@ -160,6 +167,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         outbox=OUTBOX,
         apply=on_status_changed,
         after_commit=wake,
+        serialize_with=READ_MODEL_WRITERS_LOCK,
         title="gateway.on-status-changed",
         description="Lifecycle transitions for the read model; public reports are projected.",
     )
@@ -172,6 +180,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         outbox=OUTBOX,
         apply=on_reporter_key,
         after_commit=wake,
+        serialize_with=READ_MODEL_WRITERS_LOCK,
         title="gateway.on-reporter-key",
         description="Per-reporter keys, kept to open identities for administrators' audited "
         "reads and reporter self-service; a shredded key is deleted with every sealed copy.",

@@ -29,12 +29,14 @@ from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
 from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedIdentity
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
-from aduan_gateway.domain.model import ReportRecord, TimelineRecord
+from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import identity_terms, scrub_terms
+from aduan_gateway.domain.views import public_text
 from aduan_gateway.tables import ACCESS_LOG, REPORTER_KEYS, REPORTS, TIMELINE
 from aduan_kit.crypto import open_identity
 
 __all__ = [
+    "SET_PUBLIC",
     "Reader",
     "ReportFilter",
     "Written",
@@ -50,8 +52,13 @@ __all__ = [
     "get_key",
     "list_public",
     "list_reports",
+    "load_public",
     "load_report",
+    "lock_keys",
+    "public_columns",
+    "refresh_public_text",
     "reports_of_key",
+    "select_with_key",
     "store_key",
     "verify_access_log",
 ]
@@ -62,6 +69,14 @@ Reader = AsyncSession | AsyncConnection
 
 # Serializes access-log appends so the hash chain stays linear across replicas.
 _ACCESS_LOG_LOCK = 727275
+# Orders content writes (shared) against key arrivals and erasures (exclusive): see
+# `lock_keys`.
+_KEYS_LOCK = 727276
+# Taken first by every batch of the three consumers (intake events, status changes, keys):
+# they write the same report rows in different orders, and without it PostgreSQL broke the
+# resulting deadlocks by failing whole batches (11 in a 3-minute bench run, each redone
+# after a growing backoff). Taking turns costs little: each batch is milliseconds.
+READ_MODEL_WRITERS_LOCK = 727277
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +111,8 @@ _CONTENT_COLUMNS = (
     "photos",
     "received_at",
     "reporter_key_id",
+    "public_title",
+    "public_text",
 )
 _content = insert(REPORTS).values(
     report_id=_bind("report_id"),
@@ -169,9 +186,54 @@ def _written(row: Any) -> Written:
     )
 
 
+_LOCK_KEYS = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_KEYS_LOCK)
+_LOCK_KEYS_SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=_KEYS_LOCK)
+_KEY_STATE = select(REPORTER_KEYS.c.key, REPORTER_KEYS.c.shredded_at).where(
+    REPORTER_KEYS.c.key_id == bindparam("key_id")
+)
+
+
+async def lock_keys(session: AsyncSession, exclusive: bool) -> None:
+    """Take the reporter-keys lock to the end of the transaction (once per transaction).
+
+    The stored public text of a report depends on its reporter's key, and the report and the
+    key arrive on different topics, in concurrent transactions. Without an order, a report
+    written while its key arrives could be missed by both: the content writer sees no key
+    (the text stays unpublishable), the key writer does not see the uncommitted report (it
+    is never redacted), and an erasure could miss a report being written (its name and
+    sealed identity would stay). Content writers take the lock shared (they run side by
+    side); key arrivals and erasures take it exclusively, as their first statement, and
+    then see every report committed before them. One lock rather than one per key: a batch
+    holds it to its commit, so per-key locks taken in event order could deadlock.
+    """
+    held = session.info.get("aduan_gateway.keys_lock")
+    if held == "exclusive" or (held == "shared" and not exclusive):
+        return
+    await session.execute(_LOCK_KEYS if exclusive else _LOCK_KEYS_SHARED)
+    session.info["aduan_gateway.keys_lock"] = "exclusive" if exclusive else "shared"
+
+
+async def _content_public(session: AsyncSession, event: ReportSubmitted) -> PublicText | None:
+    """The public text of a submission as it will be stored: None while its reporter's key
+    has not arrived (their name cannot be hidden yet; the key's arrival computes it)."""
+    if event.reporter is None:
+        return public_text(event.title, event.text, ())
+    await lock_keys(session, exclusive=False)
+    state = (await session.execute(_KEY_STATE, {"key_id": event.reporter.key_id})).first()
+    if state is None:
+        return None
+    terms: tuple[str, ...] = ()
+    if state.key is not None:
+        terms = _open_terms(event.reporter, state.key)
+    # Else shredded: the upsert drops the sealed identity, and nothing can be opened (as
+    # the per-read redaction did, the text is scrubbed without the reporter's terms).
+    return public_text(event.title, event.text, terms)
+
+
 async def apply_content(session: AsyncSession, event: ReportSubmitted) -> Written | None:
-    """Store a report's content; what was written when it was new (a status may already be
-    there), None when the content was already stored."""
+    """Store a report's content and its public (redacted) text; what was written when it
+    was new (a status may already be there), None when the content was already stored."""
+    public = await _content_public(session, event)
     params: dict[str, Any] = {
         "report_id": event.report_id,
         "receipt_code": event.receipt_code,
@@ -186,6 +248,8 @@ async def apply_content(session: AsyncSession, event: ReportSubmitted) -> Writte
         "received_at": event.received_at,
         "sealed_identity": event.reporter.model_dump(mode="json") if event.reporter else None,
         "reporter_key_id": event.reporter.key_id if event.reporter else None,
+        "public_title": public.title if public is not None else None,
+        "public_text": public.text if public is not None else None,
     }
     row = (await session.execute(_CONTENT_UPSERT, params)).first()
     return _written(row) if row is not None else None
@@ -236,6 +300,12 @@ async def apply_status(session: AsyncSession, event: ReportStatusChanged) -> Wri
     return added
 
 
+def _public_select() -> Select[Any]:
+    """Reports without their reporter's key: public reads use the stored public text and
+    never open an identity."""
+    return select(REPORTS)
+
+
 def _select() -> Select[Any]:
     """Reports with the reporter's key when the gateway holds it (to hide the reporter's
     name in text; the key itself never leaves this module)."""
@@ -246,6 +316,12 @@ def _select() -> Select[Any]:
     ).select_from(
         REPORTS.outerjoin(REPORTER_KEYS, REPORTER_KEYS.c.key_id == REPORTS.c.reporter_key_id)
     )
+
+
+def select_with_key() -> Select[Any]:
+    """Reports with their reporter's key joined, as `public_columns` takes them (for the
+    migration that computes the stored public text of existing rows)."""
+    return _select()
 
 
 # A report's timeline as a JSON array of its rows, ordered by version, selected with the
@@ -262,6 +338,21 @@ _LOAD_ONE = (
     .where(REPORTS.c.report_id == bindparam("report_id"))
 )
 _LOAD_ONE_FOR_UPDATE = _LOAD_ONE.with_for_update(of=REPORTS)
+_LOAD_PUBLIC = (
+    _public_select()
+    .add_columns(_TIMELINE_OF.label("timeline_rows"))
+    .where(REPORTS.c.report_id == bindparam("report_id"))
+)
+
+
+async def load_public(session: Reader, report_id: UUID) -> ReportRecord | None:
+    """A report for public views and the public projection: its stored public text, no
+    reporter key, no identity opened (a record without stored public text is pending)."""
+    row = (await session.execute(_LOAD_PUBLIC, {"report_id": report_id})).mappings().first()
+    if row is None:
+        return None
+    timeline = tuple(_timeline_record(t) for t in row["timeline_rows"] or ())
+    return _record(row, timeline, public=True)
 
 
 async def load_report(
@@ -312,11 +403,14 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
     return query
 
 
-async def _records(session: Reader, query: Select[Any]) -> list[ReportRecord]:
+async def _records(session: Reader, query: Select[Any], public: bool = False) -> list[ReportRecord]:
     # Each row's timeline in the same statement (one round trip per page, not two).
     query = query.add_columns(_TIMELINE_OF.label("timeline_rows"))
     rows = (await session.execute(query)).mappings().all()
-    return [_record(r, tuple(_timeline_record(t) for t in r["timeline_rows"] or ())) for r in rows]
+    return [
+        _record(r, tuple(_timeline_record(t) for t in r["timeline_rows"] or ()), public)
+        for r in rows
+    ]
 
 
 def _complete() -> tuple[Any, ...]:
@@ -330,15 +424,17 @@ def _complete() -> tuple[Any, ...]:
 async def list_public(
     session: Reader, limit: int, offset: int, f: ReportFilter | None = None
 ) -> list[ReportRecord]:
-    """Public, complete, not rejected reports, newest first."""
-    query = _select().where(
+    """Public, complete, not rejected reports whose public text is known, newest first
+    (with the stored public text; no identity is opened)."""
+    query = _public_select().where(
         REPORTS.c.privacy == Privacy.PUBLIC.value,
         *_complete(),
         REPORTS.c.status != ReportStatus.REJECTED.value,
+        REPORTS.c.public_text.is_not(None),
     )
     query = _filtered(query, f or ReportFilter(privacy=None))
     query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
-    return await _records(session, query.limit(limit).offset(offset))
+    return await _records(session, query.limit(limit).offset(offset), public=True)
 
 
 async def list_reports(
@@ -360,8 +456,10 @@ async def list_reports(
 
 
 async def find_by_receipt(session: AsyncSession, receipt_code: str) -> ReportRecord | None:
-    query = _select().where(REPORTS.c.receipt_code == receipt_code, *_complete()).limit(1)
-    found = await _records(session, query)
+    """A complete report by receipt code, as `load_public` reads it (anonymous lookups:
+    nothing is opened; the sealed identity is there for the caller's own proof check)."""
+    query = _public_select().where(REPORTS.c.receipt_code == receipt_code, *_complete()).limit(1)
+    found = await _records(session, query, public=True)
     return found[0] if found else None
 
 
@@ -423,14 +521,54 @@ async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
     for row in rows:
         terms = _terms(row)
         values: dict[str, Any] = {"sealed_identity": None, "updated_at": func.now()}
+        title, body = row["title"], row["text"]
         if terms:
-            values["text"] = scrub_terms(row["text"], terms) if row["text"] else row["text"]
-            values["title"] = scrub_terms(row["title"], terms) if row["title"] else row["title"]
+            values["text"] = body = scrub_terms(body, terms) if body else body
+            values["title"] = title = scrub_terms(title, terms) if title else title
+        if row["has_content"]:
+            # No sealed identity is left, so nothing is pending: the public text is the
+            # erased text, redacted with the terms while they can still be known.
+            public = public_text(title, body, terms)
+            values["public_title"], values["public_text"] = public.title, public.text
         await session.execute(
             update(REPORTS).where(REPORTS.c.report_id == row["report_id"]).values(**values)
         )
         changed.append(row["report_id"])
     return changed
+
+
+def public_columns(row: Any) -> dict[str, str | None]:
+    """The stored public title and text of a report row read with `_select` (its reporter's
+    key joined): both None while the reporter's name cannot be hidden yet (a sealed identity
+    and no key) or while there is no content. The same rule the per-read redaction had."""
+    if not row["has_content"] or (
+        row["sealed_identity"] is not None and row.get("key_row") is None
+    ):
+        return {"public_title": None, "public_text": None}
+    public = public_text(row["title"], row["text"], _terms(row))
+    return {"public_title": public.title, "public_text": public.text}
+
+
+SET_PUBLIC = (
+    update(REPORTS)
+    .where(REPORTS.c.report_id == bindparam("rid"))
+    .values(public_title=bindparam("public_title"), public_text=bindparam("public_text"))
+)
+
+
+async def refresh_public_text(session: AsyncSession, key_id: UUID) -> list[UUID]:
+    """Recompute the stored public text of every report of a reporter (their key has just
+    arrived, so their name can now be hidden); returns all their reports. The caller holds
+    `lock_keys` exclusively, so no report of theirs is being written meanwhile."""
+    rows = (
+        (await session.execute(_select().where(REPORTS.c.reporter_key_id == key_id)))
+        .mappings()
+        .all()
+    )
+    updates = [{"rid": r["report_id"], **public_columns(r)} for r in rows if r["has_content"]]
+    if updates:
+        await session.execute(SET_PUBLIC, updates)
+    return [r["report_id"] for r in rows]
 
 
 async def reports_of_key(session: AsyncSession, key_id: UUID) -> list[UUID]:
@@ -551,23 +689,41 @@ def _timeline_record(r: Any) -> TimelineRecord:
     )
 
 
-def _terms(row: Any) -> tuple[str, ...]:
-    key = row.get("reporter_key")
-    if key is None or row["sealed_identity"] is None:
-        return ()
+def _open_terms(sealed: SealedIdentity, key: bytes) -> tuple[str, ...]:
     try:
-        identity = open_identity(SealedIdentity.model_validate(row["sealed_identity"]), key)
+        identity = open_identity(sealed, key)
     except (InvalidTag, ValueError):
         return ()
     return identity_terms(identity)
 
 
-def _record(row: Any, timeline: tuple[TimelineRecord, ...]) -> ReportRecord:
-    return ReportRecord(
-        reporter_terms=_terms(row),
+def _terms(row: Any) -> tuple[str, ...]:
+    key = row.get("reporter_key")
+    if key is None or row["sealed_identity"] is None:
+        return ()
+    return _open_terms(SealedIdentity.model_validate(row["sealed_identity"]), key)
+
+
+def _record(row: Any, timeline: tuple[TimelineRecord, ...], public: bool = False) -> ReportRecord:
+    """A record from a row. `public`: read without the reporter's key (`_public_select`),
+    so no terms; the stored public text decides, and without it the report is pending."""
+    stored = (
+        PublicText(title=row["public_title"], text=row["public_text"])
+        if row["public_text"] is not None
+        else None
+    )
+    if public:
+        terms: tuple[str, ...] = ()
+        pending = stored is None
+    else:
+        terms = _terms(row)
         # Sealed identity but no key yet (the keys topic may lag the intake topic): the
         # reporter's name cannot be hidden in text yet, so views fail closed.
-        identity_pending=row["sealed_identity"] is not None and row.get("key_row") is None,
+        pending = row["sealed_identity"] is not None and row.get("key_row") is None
+    return ReportRecord(
+        reporter_terms=terms,
+        identity_pending=pending,
+        public_text=stored,
         report_id=row["report_id"],
         channel=Channel(row["channel"]),
         receipt_code=row["receipt_code"],

@@ -66,6 +66,13 @@ REPORTS = Table(
     # Kept after erasure (the sealed copy is dropped): it links a reporter's reports and
     # gives the stable pseudonym, and without the key it opens nothing.
     Column("reporter_key_id", PgUUID(as_uuid=True), nullable=True),
+    # The title and text as the public sees them (redacted: the reporter's name, contact and
+    # handle, phone numbers, e-mails, NIKs, plates), written by the consumers whenever the
+    # content, the reporter's key or an erasure changes them, so public reads open no
+    # identity. NULL until computable: no content yet, or the reporter's key has not
+    # arrived (their name cannot be hidden yet), and then the report is not public.
+    Column("public_title", Text, nullable=True),
+    Column("public_text", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_reports_public_list", "privacy", "received_at"),
     Index("ix_reports_agency", "agency_id"),

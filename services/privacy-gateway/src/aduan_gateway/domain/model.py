@@ -10,7 +10,17 @@ from uuid import UUID
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedIdentity
 
-__all__ = ["ReportRecord", "TimelineRecord"]
+__all__ = ["PublicText", "ReportRecord", "TimelineRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublicText:
+    """A report's title and text as the public may see them, redacted when the content, the
+    reporter's key or the erasure changed (stored with the report, so public reads never
+    open an identity)."""
+
+    title: str | None
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,8 @@ class ReportRecord:
     # while the gateway holds the reporter's key, never shown, never stored.
     reporter_terms: tuple[str, ...] = ()
     identity_pending: bool = False
+    # The stored redaction (read model); None when not loaded or not computable yet.
+    public_text: PublicText | None = None
     timeline: tuple[TimelineRecord, ...] = field(default=())
 
     @property

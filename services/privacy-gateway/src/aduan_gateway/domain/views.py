@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.values import EvidenceCheck, GeoPoint, Location, PhotoRef
-from aduan_gateway.domain.model import ReportRecord, TimelineRecord
+from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import (
     HIDDEN,
     coarse_area,
@@ -52,6 +52,7 @@ __all__ = [
     "coarse_point",
     "officer_view",
     "photos_allowed",
+    "public_text",
     "public_view",
     "reporter_pseudonym",
     "reporter_view",
@@ -248,9 +249,18 @@ class ReporterReportView(_View):
 # --- rules ----------------------------------------------------------------------------------
 
 
+def public_text(title: str | None, text: str | None, terms: tuple[str, ...]) -> PublicText:
+    """The public title and text: the reporter's `terms` and every contact, ID number and
+    plate hidden. Computed by the consumers when content, key or erasure change, and stored."""
+    return PublicText(
+        title=scrub_text(title, terms) if title else None, text=scrub_text(text or "", terms)
+    )
+
+
 def public_view(record: ReportRecord) -> PublicReportView | None:
     """The public view, or None when the public may not see this report at all (private,
-    not complete yet, or rejected)."""
+    not complete yet, or rejected). The text is the stored redaction when the record
+    carries it (the read model), else it is redacted here from the reporter's terms."""
     if (
         record.privacy is not Privacy.PUBLIC
         or not record.complete
@@ -262,10 +272,11 @@ def public_view(record: ReportRecord) -> PublicReportView | None:
         return None
     assert record.status is not None  # complete
     assert record.received_at is not None
+    shown = record.public_text or public_text(record.title, record.text, record.reporter_terms)
     return PublicReportView(
         report_id=record.report_id,
-        title=scrub_text(record.title, record.reporter_terms) if record.title else None,
-        text=scrub_text(record.text or "", record.reporter_terms),
+        title=shown.title,
+        text=shown.text,
         category=record.shown_category,
         agency_id=record.agency_id,
         status=record.status,

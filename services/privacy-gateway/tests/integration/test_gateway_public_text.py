@@ -1,0 +1,345 @@
+"""The stored public text: public reads open no identity, and the stored redaction follows
+the reporter's key (arriving after the report) and their erasure; the migration computes it
+for rows written before it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from alembic import command
+from alembic.config import Config
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+import aduan_gateway.readmodel
+import aduan_kit.crypto
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.events import (
+    ReporterKeyIssued,
+    ReporterKeyShredded,
+    ReportStatusChanged,
+    ReportSubmitted,
+)
+from aduan_contracts.serialization import encode
+from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
+from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_gateway.auth import issue_access_token
+from aduan_gateway.bootstrap import build
+from aduan_gateway.config import Settings
+from aduan_gateway.domain.redaction import HIDDEN
+from aduan_gateway.readmodel import apply_content, lock_keys, refresh_public_text, store_key
+from aduan_gateway.tables import REPORTS
+from aduan_kit.crypto import new_key, seal_identity
+from aduan_kit.db import ensure_database, migrate
+from aduan_kit.runtime import ServiceRuntime
+from aduan_testing.plugin import Isolation
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+NAME = "Budi Santoso"
+TEXT = f"Nama saya {NAME}, jalan berlubang di depan rumah. Hubungi budi@contoh.id."
+RECEIVED = datetime(2024, 5, 17, 9, 31, 12, tzinfo=UTC)
+
+
+class Gw:
+    def __init__(
+        self, iso: Isolation, runtime: ServiceRuntime, client: httpx.AsyncClient, settings: Any
+    ) -> None:
+        self.iso, self.runtime, self.client, self.settings = iso, runtime, client, settings
+        self.producer: AIOKafkaProducer | None = None
+
+    async def send(self, topic: str, event: BaseModel, key: UUID) -> None:
+        assert self.producer is not None
+        await self.producer.send_and_wait(
+            f"{self.iso.namespace}.{topic}", encode(event), key=str(key).encode()
+        )
+
+    async def row(self, report_id: UUID) -> Any:
+        async with self.runtime.sessions() as session:
+            query = select(REPORTS).where(REPORTS.c.report_id == report_id)
+            return (await session.execute(query)).mappings().first()
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def gw(isolated: Isolation) -> AsyncIterator[Gw]:
+    settings = Settings(
+        kafka_bootstrap_servers=isolated.kafka,
+        database_url=isolated.database("gateway"),
+        redis_url=isolated.redis_url,
+        redis_prefix=isolated.redis_prefix,
+        topic_namespace=isolated.namespace,
+        environment="test",
+    )
+    app, runtime = build(settings)
+    await app.state.gateway.start()
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    await producer.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            gw = Gw(isolated, runtime, client, settings)
+            gw.producer = producer
+            yield gw
+    finally:
+        await producer.stop()
+        await app.state.gateway.stop()
+
+
+def _submitted(key_id: UUID, key: bytes, privacy: Privacy = Privacy.PUBLIC) -> ReportSubmitted:
+    return ReportSubmitted(
+        report_id=uuid4(),
+        receipt_code="ADU-AB12-CD34",
+        channel=Channel.WEB,
+        channel_message_id=f"web.{uuid4().hex}",
+        text=TEXT,
+        title=f"Laporan {NAME}",
+        category_hint="jalan",
+        location=Location(point=GeoPoint(lat=-6.1951, lon=106.8231), area="Menteng"),
+        privacy=privacy,
+        received_at=RECEIVED,
+        reporter=seal_identity({"name": NAME, "contact": "budi@contoh.id"}, key_id, key),
+    )
+
+
+def _received(report: ReportSubmitted) -> ReportStatusChanged:
+    return ReportStatusChanged(
+        report_id=report.report_id,
+        receipt_code=report.receipt_code,
+        channel=report.channel,
+        version=1,
+        from_status=None,
+        to_status=ReportStatus.RECEIVED,
+        actor=Actor(id="workflow", role=Role.SYSTEM),
+    )
+
+
+def _key_issued(key_id: UUID, key: bytes) -> ReporterKeyIssued:
+    return ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode())
+
+
+def _no_name(text: str) -> bool:
+    return "Budi" not in text and "Santoso" not in text and "budi@contoh.id" not in text
+
+
+async def test_public_reads_open_no_identity(gw: Gw, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_id, key = uuid4(), new_key()
+    report = _submitted(key_id, key)
+    await gw.send(REPORTER_KEYS.name, _key_issued(key_id, key), key_id)
+    await gw.send(REPORT_INTAKE.name, report, report.report_id)
+    await gw.send(STATUS_CHANGED.name, _received(report), report.report_id)
+    url = f"/v1/public/reports/{report.report_id}"
+
+    async def shown() -> bool:
+        return (await gw.client.get(url)).status_code == 200
+
+    await eventually(shown)
+
+    opened: list[str] = []
+
+    def refuse(*_: Any, **__: Any) -> NoReturn:
+        opened.append("open")
+        raise RuntimeError("a public read opened a sealed identity")
+
+    # Both the name the read model calls and the kit's own: any path that decrypts fails.
+    monkeypatch.setattr(aduan_gateway.readmodel, "open_identity", refuse)
+    monkeypatch.setattr(aduan_kit.crypto, "open_identity", refuse)
+    rid = str(report.report_id)
+    reads = {
+        url: lambda body: body["report_id"] == rid,
+        "/v1/public/reports?limit=100": lambda body: (
+            [i["report_id"] for i in body["items"]] == [rid]
+        ),
+        "/open311/v2/requests.json": lambda body: [i["service_request_id"] for i in body] == [rid],
+        f"/open311/v2/requests/{rid}.json": lambda body: body[0]["service_request_id"] == rid,
+        f"/v1/public/track/{report.receipt_code}": lambda body: body["public_id"] == rid,
+    }
+    for path, check in reads.items():
+        r = await gw.client.get(path)
+        assert r.status_code == 200, (path, r.text)
+        assert check(r.json()), (path, r.text)
+        assert _no_name(r.text), (path, r.text)
+        if "track" not in path:  # the tracking answer carries no text at all
+            assert HIDDEN in r.text, (path, r.text)
+    for path in ("/v1/public/export.csv", "/v1/public/export.geojson"):
+        r = await gw.client.get(path)
+        assert r.status_code == 200 and rid in r.text and _no_name(r.text), (path, r.text)
+    assert opened == []
+
+    # The patch bites: a validator's read still opens the identity per read (to hide the
+    # name from agency views), so it fails here; the public reads above did not.
+    token = issue_access_token(gw.settings.jwt_secret, "val-1", Role.VALIDATOR, ttl_s=600)
+    with pytest.raises(RuntimeError, match="opened a sealed identity"):
+        await gw.client.get(
+            f"/v1/reports/{report.report_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert opened
+
+
+async def test_stored_public_text_follows_a_late_key_and_the_erasure(gw: Gw) -> None:
+    key_id, key = uuid4(), new_key()
+    report = _submitted(key_id, key)
+    # The report before its reporter's key (the keys topic may lag the intake topic).
+    await gw.send(REPORT_INTAKE.name, report, report.report_id)
+    await gw.send(STATUS_CHANGED.name, _received(report), report.report_id)
+
+    async def complete() -> Any:
+        row = await gw.row(report.report_id)
+        return row if row is not None and row["status"] is not None else None
+
+    row = await eventually(complete)
+    assert row["has_content"] is True
+    # The name cannot be hidden yet: nothing public is stored, nothing public is shown.
+    assert row["public_text"] is None and row["public_title"] is None
+    url = f"/v1/public/reports/{report.report_id}"
+    assert (await gw.client.get(url)).status_code == 404
+    listed = (await gw.client.get("/v1/public/reports")).json()["items"]
+    assert str(report.report_id) not in [i["report_id"] for i in listed]
+
+    await gw.send(REPORTER_KEYS.name, _key_issued(key_id, key), key_id)
+
+    async def redacted() -> Any:
+        row = await gw.row(report.report_id)
+        return row if row["public_text"] is not None else None
+
+    row = await eventually(redacted)
+    assert _no_name(row["public_text"]) and _no_name(row["public_title"])
+    assert row["public_text"].startswith(f"Nama saya {HIDDEN}, jalan berlubang")
+    assert row["public_title"] == f"Laporan {HIDDEN}"
+    assert NAME in row["text"]  # full-access roles still see what the reporter wrote
+    r = await gw.client.get(url)
+    assert r.status_code == 200 and _no_name(r.text)
+    assert r.json()["text"] == row["public_text"]
+
+    await gw.send(REPORTER_KEYS.name, ReporterKeyShredded(key_id=key_id), key_id)
+
+    async def erased() -> Any:
+        row = await gw.row(report.report_id)
+        return row if row["sealed_identity"] is None else None
+
+    row = await eventually(erased)
+    # Erasure scrubs the stored text for every role, and the stored public text stays
+    # scrubbed without the key (which is gone now).
+    assert _no_name(row["text"]) and _no_name(row["title"])
+    assert _no_name(row["public_text"]) and _no_name(row["public_title"])
+    assert row["public_text"].startswith(f"Nama saya {HIDDEN}, jalan berlubang")
+    r = await gw.client.get(url)
+    assert r.status_code == 200 and _no_name(r.text)
+    for path in ("/v1/public/reports", "/v1/public/export.csv", "/open311/v2/requests.json"):
+        r = await gw.client.get(path)
+        assert r.status_code == 200 and str(report.report_id) in r.text and _no_name(r.text)
+
+
+async def test_the_migration_computes_public_text_of_existing_rows(isolated: Isolation) -> None:
+    url = isolated.database("gwmigr")
+    await ensure_database(url)
+    config = Config()
+    config.set_main_option("script_location", "aduan_gateway:migrations")
+    config.attributes["database_url"] = url
+    await asyncio.to_thread(command.upgrade, config, "0004")
+
+    keyed, pending, erased = uuid4(), uuid4(), uuid4()
+    key = new_key()
+    named = "Saya Budi Santoso, telepon 0812-3456-7890."
+    rows = {
+        "keyed": (uuid4(), keyed, named),  # key held: the name is hidden
+        "pending": (uuid4(), pending, named),  # key not arrived: stays NULL (not public)
+        # Erased: the name was scrubbed from the text then, the sealed copy dropped.
+        "erased": (uuid4(), erased, f"Saya {HIDDEN}, telepon 0812-3456-7890."),
+        "anonymous": (uuid4(), None, "Jalan rusak, telepon 0812-3456-7890."),
+    }
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO reporter_keys(key_id, key) VALUES($1, $2)", keyed, key)
+        await conn.execute(
+            "INSERT INTO reporter_keys(key_id, key, shredded_at) VALUES($1, NULL, now())", erased
+        )
+        for label, (rid, key_id, text) in rows.items():
+            sealed = (
+                seal_identity({"name": NAME}, key_id, key).model_dump_json()
+                if label in ("keyed", "pending")
+                else None
+            )
+            await conn.execute(
+                """INSERT INTO reports(report_id, channel, privacy, has_content, title, text,
+                received_at, status, status_version, sealed_identity, reporter_key_id)
+                VALUES($1, 'web', 'public', true, $2, $3, $4, 'received', 1, $5::jsonb, $6)""",
+                rid,
+                "Jalan rusak",
+                text,
+                RECEIVED,
+                sealed,
+                key_id,
+            )
+    finally:
+        await conn.close()
+
+    await migrate(url, "aduan_gateway:migrations")
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        got = {
+            label: await conn.fetchrow(
+                "SELECT public_title, public_text FROM reports WHERE report_id = $1", rid
+            )
+            for label, (rid, _, _) in rows.items()
+        }
+    finally:
+        await conn.close()
+    assert got["keyed"]["public_text"] == f"Saya {HIDDEN}, telepon {HIDDEN}."
+    assert got["keyed"]["public_title"] == "Jalan rusak"
+    assert got["pending"]["public_text"] is None and got["pending"]["public_title"] is None
+    # No identity to open (erased, or anonymous): phone numbers are still hidden.
+    assert got["erased"]["public_text"] == f"Saya {HIDDEN}, telepon {HIDDEN}."
+    assert got["anonymous"]["public_text"] == f"Jalan rusak, telepon {HIDDEN}."
+
+
+async def test_a_report_written_while_its_key_arrives_is_redacted(gw: Gw) -> None:
+    """The race `lock_keys` closes: the key's transaction has stored the key but not yet
+    looked for the reporter's reports; a submission written meanwhile waits for it, then
+    sees the key (without the lock it saw no key, the key's transaction did not see the
+    uncommitted report, and the report stayed unpublished)."""
+    key_id, key = uuid4(), new_key()
+    report = _submitted(key_id, key)
+    async with gw.runtime.sessions() as keys_tx:
+        await lock_keys(keys_tx, exclusive=True)
+        await store_key(keys_tx, key_id, key)
+        assert await refresh_public_text(keys_tx, key_id) == []  # nothing of theirs yet
+
+        async def write_content() -> None:
+            async with gw.runtime.sessions() as content_tx:
+                await apply_content(content_tx, report)
+                await content_tx.commit()
+
+        writing = asyncio.create_task(write_content())
+        await asyncio.sleep(1.0)
+        assert not writing.done()  # waits for the key's transaction
+        await keys_tx.commit()
+    await asyncio.wait_for(writing, 10)
+    row = await gw.row(report.report_id)
+    assert row["public_text"] is not None and _no_name(row["public_text"])
+    assert row["public_text"].startswith(f"Nama saya {HIDDEN}, jalan berlubang")
