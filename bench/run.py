@@ -24,7 +24,7 @@ import httpx
 
 from bench import results
 from bench.ceilings import asyncpg_ceiling, fastapi_ceiling, kafka_ceiling
-from bench.load import IntakeLoad, ReadLoad, new_histogram, open_loop, summary
+from bench.load import MAX_IN_FLIGHT, IntakeLoad, ReadLoad, new_histogram, open_loop, summary
 from bench.observe import consumer_lag, reconcile, wait_for_stages
 from bench.platform import APPS, Platform
 from bench.procs import ProcessGroup, cpu_ms, find_pids
@@ -289,7 +289,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         await platform.start(("sinks", *args.services))
         result["startup_s"] = round(time.perf_counter() - t0, 1)
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64)
         # Two clients: a slow gateway must not take the connections the complaints need (a
         # shared pool made intake's latency include waiting for a free connection).
         async with (
