@@ -248,6 +248,11 @@ def recovery(
                 if ok_from is None
                 else round(max(0.0, ok_from - f.end), 1),
                 "note": f.note,
+                # The per-second p99 (ms) from the fault's start to the next fault: what the
+                # recovery figure was judged on, for reading why it is what it is.
+                "p99_by_second_ms": [
+                    round(by_second[t].get_value_at_percentile(99) / 1000) for t in seconds
+                ],
             }
         )
     return out
