@@ -49,7 +49,15 @@ def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     database error (consumers, relay) runs on fresh connections. After an idle spell (a
     restart overnight) the check still happens, so no request meets a dead connection.
     """
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(pool_size // 2, 1))
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max(pool_size // 2, 1),
+        # A statement's parameters (complaint text, contacts) must never reach a log: without
+        # this SQLAlchemy puts them into every database error's message, which the consumers
+        # log (a deadlock in the gateway logged a complaint's text).
+        hide_parameters=True,
+    )
     event.listen(engine.sync_engine, "checkin", _stamp_last_used)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     return engine
@@ -124,7 +132,7 @@ def run_alembic_env(target_metadata: Any = None) -> None:
             context.run_migrations()
 
     async def main() -> None:
-        engine = create_async_engine(url, poolclass=NullPool)
+        engine = create_async_engine(url, poolclass=NullPool, hide_parameters=True)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(run)

@@ -117,3 +117,26 @@ async def test_a_dead_pooled_connection_is_replaced(
         assert third not in (first, second)
     finally:
         await engine.dispose()
+
+
+async def test_database_errors_do_not_carry_statement_parameters(isolated: Isolation) -> None:
+    """A failing statement's message (logged by the consumers and the dead-letter headers)
+    names the statement but not its values, which may be a complaint's text or a phone."""
+    url = isolated.database("kithide")
+    await ensure_database(url)
+    engine = make_engine(url)
+    secret = "Budi Santoso 0812-3456-7890"
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id int PRIMARY KEY, note text)"))
+            await conn.execute(text("INSERT INTO t VALUES (1, 'x')"))
+        with pytest.raises(DBAPIError) as caught:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("INSERT INTO t VALUES (:id, :note)"), {"id": 1, "note": secret}
+                )
+        assert "duplicate key" in str(caught.value)  # the cause is still there
+        assert secret not in str(caught.value)
+        assert "hidden" in str(caught.value)  # SQLAlchemy's placeholder for the values
+    finally:
+        await engine.dispose()
