@@ -22,7 +22,6 @@ unit of work:
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -44,7 +43,7 @@ from aduan_kit.messaging import (
     DEAD_LETTERED,
     PERMANENT,
     claim_inbox,
-    describe,
+    dead_letter_headers,
     is_transient,
     queue_raw,
 )
@@ -138,6 +137,12 @@ def subscribe_batches(
         # the model pass without being rebuilt.
         return [event for _, event in decoded.events]
 
+    async def take_turn(session: AsyncSession) -> None:
+        if serialize_with is not None:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": serialize_with}
+            )
+
     dead_letters = f"{consumer}.dead-letter"
     # Positions this process dead-lettered lately, so a batch rewound after an outage skips
     # them without another try (after a restart the inbox check in the fallback does).
@@ -151,17 +156,7 @@ def subscribe_batches(
         The position, not the event id, is claimed: an operator who puts a fixed message
         back on the topic gets it applied.
         """
-        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-        headers.update(
-            {
-                "dlq_error": describe(exc)[:2000],
-                "dlq_source_topic": record.topic,
-                "dlq_source_partition": str(record.partition),
-                "dlq_source_offset": str(record.offset),
-                "dlq_attempts": str(attempts),
-                "dlq_at": str(time.time()),
-            }
-        )
+        headers = dead_letter_headers(record, exc, attempts)
         target = f"{record.topic}.dlq"
         async with transaction(runtime.sessions) as session:
             if not await claim_inbox(session, inbox, dead_letters, _position(record)):
@@ -206,10 +201,7 @@ def subscribe_batches(
         event was being applied (its try in the batch counts as its first attempt)."""
         results: list[Any] = []
         async with transaction(runtime.sessions) as session:
-            if serialize_with is not None:
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": serialize_with}
-                )
+            await take_turn(session)
             fresh = await claim_many(session, inbox, consumer, [e.event_id for _, e in events])
             for record, event in events:
                 if event.event_id not in fresh:
@@ -232,10 +224,7 @@ def subscribe_batches(
             token = correlation_id.set(event.correlation_id)
             try:
                 async with transaction(runtime.sessions) as session:
-                    if serialize_with is not None:
-                        await session.execute(
-                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": serialize_with}
-                        )
+                    await take_turn(session)
                     if not await claim_inbox(session, inbox, consumer, event.event_id):
                         return []
                     return [await apply(session, event)]

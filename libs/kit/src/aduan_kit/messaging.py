@@ -59,6 +59,7 @@ __all__ = [
     "add_to_outbox",
     "claim_inbox",
     "create_messaging_tables",
+    "dead_letter_headers",
     "dead_letter_middleware",
     "delete_namespace_topics",
     "ensure_topics",
@@ -426,6 +427,22 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def dead_letter_headers(record: Any, exc: Exception, attempts: int) -> dict[str, str]:
+    """A dead letter's headers: the record's own, plus the cause and where it came from."""
+    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+    headers.update(
+        {
+            "dlq_error": describe(exc)[:2000],
+            "dlq_source_topic": record.topic,
+            "dlq_source_partition": str(record.partition),
+            "dlq_source_offset": str(record.offset),
+            "dlq_attempts": str(attempts),
+            "dlq_at": str(time.time()),
+        }
+    )
+    return headers
+
+
 def dead_letter_middleware(
     max_attempts: int,
     backoff_s: float = 0.2,
@@ -535,17 +552,7 @@ def dead_letter_middleware(
 
         async def _dead_letter(self, raw: Any, exc: Exception, count: int) -> None:
             broker: KafkaBroker = self.context.get("broker")
-            headers = {k: v.decode(errors="replace") for k, v in (raw.headers or ())}
-            headers.update(
-                {
-                    "dlq_error": describe(exc)[:2000],
-                    "dlq_source_topic": raw.topic,
-                    "dlq_source_partition": str(raw.partition),
-                    "dlq_source_offset": str(raw.offset),
-                    "dlq_attempts": str(count),
-                    "dlq_at": str(time.time()),
-                }
-            )
+            headers = dead_letter_headers(raw, exc, count)
             await broker.publish(raw.value, f"{raw.topic}.dlq", key=raw.key, headers=headers)
             DEAD_LETTERED.labels(raw.topic).inc()
             log.error(
