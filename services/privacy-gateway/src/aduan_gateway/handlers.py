@@ -141,10 +141,8 @@ def register_handlers(runtime: ServiceRuntime) -> None:
 
     # One transaction, one inbox claim and one offset commit per poll (aduan_kit.batching);
     # the inbox consumer names are the ones the per-message subscribers used, so events
-    # they already applied stay applied once. Dead letters go through the outbox.
-    def wake(_: list[Any]) -> None:
-        runtime.wake_relay()
-
+    # they already applied stay applied once. Dead letters go through the outbox. The relay
+    # needs no wake here: a commit that queued outbox rows wakes it (aduan_kit.messaging).
     subscribe_batches(
         runtime,
         runtime.topic(REPORT_INTAKE.name),
@@ -153,7 +151,6 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         inbox=INBOX,
         outbox=OUTBOX,
         apply=on_intake,
-        after_commit=wake,
         serialize_with=READ_MODEL_WRITERS_LOCK,
         title="gateway.on-intake",
         description="Report content for the read model; public reports are projected.",
@@ -166,7 +163,6 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         inbox=INBOX,
         outbox=OUTBOX,
         apply=on_status_changed,
-        after_commit=wake,
         serialize_with=READ_MODEL_WRITERS_LOCK,
         title="gateway.on-status-changed",
         description="Lifecycle transitions for the read model; public reports are projected.",
@@ -179,7 +175,6 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         inbox=INBOX,
         outbox=OUTBOX,
         apply=on_reporter_key,
-        after_commit=wake,
         serialize_with=READ_MODEL_WRITERS_LOCK,
         title="gateway.on-reporter-key",
         description="Per-reporter keys, kept to open identities for administrators' audited "

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID, uuid4
@@ -44,6 +43,7 @@ from aduan_gateway.tables import REPORTS
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import ensure_database, migrate
 from aduan_kit.runtime import ServiceRuntime
+from aduan_testing.helpers import eventually
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -71,17 +71,6 @@ class Gw:
         async with self.runtime.sessions() as session:
             query = select(REPORTS).where(REPORTS.c.report_id == report_id)
             return (await session.execute(query)).mappings().first()
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 @pytest_asyncio.fixture
@@ -156,7 +145,7 @@ async def test_public_reads_open_no_identity(gw: Gw, monkeypatch: pytest.MonkeyP
     async def shown() -> bool:
         return (await gw.client.get(url)).status_code == 200
 
-    await eventually(shown)
+    await eventually(shown, "the report shown publicly")
 
     opened: list[str] = []
 
@@ -210,7 +199,7 @@ async def test_stored_public_text_follows_a_late_key_and_the_erasure(gw: Gw) -> 
         row = await gw.row(report.report_id)
         return row if row is not None and row["status"] is not None else None
 
-    row = await eventually(complete)
+    row = await eventually(complete, "the report complete")
     assert row["has_content"] is True
     # The name cannot be hidden yet: nothing public is stored, nothing public is shown.
     assert row["public_text"] is None and row["public_title"] is None
@@ -225,7 +214,7 @@ async def test_stored_public_text_follows_a_late_key_and_the_erasure(gw: Gw) -> 
         row = await gw.row(report.report_id)
         return row if row["public_text"] is not None else None
 
-    row = await eventually(redacted)
+    row = await eventually(redacted, "the public text redacted")
     assert _no_name(row["public_text"]) and _no_name(row["public_title"])
     assert row["public_text"].startswith(f"Nama saya {HIDDEN}, jalan berlubang")
     assert row["public_title"] == f"Laporan {HIDDEN}"
@@ -240,7 +229,7 @@ async def test_stored_public_text_follows_a_late_key_and_the_erasure(gw: Gw) -> 
         row = await gw.row(report.report_id)
         return row if row["sealed_identity"] is None else None
 
-    row = await eventually(erased)
+    row = await eventually(erased, "the identity erased")
     # Erasure scrubs the stored text for every role, and the stored public text stays
     # scrubbed without the key (which is gone now).
     assert _no_name(row["text"]) and _no_name(row["title"])

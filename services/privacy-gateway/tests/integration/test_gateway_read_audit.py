@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -41,6 +40,7 @@ from aduan_gateway.tables import ACCESS_LOG, INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker
 from aduan_kit.runtime import ServiceRuntime
+from aduan_testing.helpers import eventually
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -71,17 +71,6 @@ class Gw:
     def token(self, role: Role, subject: str, agency: str | None = None) -> dict[str, str]:
         token = issue_access_token(self.settings.jwt_secret, subject, role, agency_id=agency)
         return {"Authorization": f"Bearer {token}"}
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 @pytest_asyncio.fixture
@@ -328,7 +317,7 @@ async def test_batched_consumers_apply_once_and_project_public_reports_only(gw: 
             outbox_left = await session.scalar(select(func.count()).select_from(OUTBOX))
         return list(rows) if len(rows) == 3 and outbox_left == 0 else None
 
-    timeline = await eventually(settled)
+    timeline = await eventually(settled, "the timeline settled")
     assert sorted((r.report_id, r.version) for r in timeline) == sorted(
         [(public.report_id, 1), (public.report_id, 2), (private.report_id, 1)]
     )
@@ -380,7 +369,7 @@ async def test_a_replayed_submission_after_erasure_gets_no_identity_back(gw: Gw)
                 == 2
             )
 
-    await eventually(shredded)
+    await eventually(shredded, "the key shredded")
     await gw.send(REPORT_INTAKE.name, report, report.report_id)
 
     async def stored() -> Any:
@@ -395,7 +384,7 @@ async def test_a_replayed_submission_after_erasure_gets_no_identity_back(gw: Gw)
                 .first()
             )
 
-    row = await eventually(stored)
+    row = await eventually(stored, "the report stored")
     assert row["has_content"] is True
     assert row["sealed_identity"] is None  # the erased identity does not come back
     assert row["reporter_key_id"] == key_id
