@@ -12,6 +12,9 @@ from aduan_contracts.values import GeoPoint, Location
 from aduan_gateway.domain.audit import AccessEntry, chain_hash, verify_chain
 from aduan_gateway.domain.redaction import (
     HIDDEN,
+    identity_terms,
+    scrub_erased,
+    scrub_officer_text,
     PRIVATE_LABEL,
     PUBLIC_LABEL,
     coarse_area,
@@ -40,6 +43,12 @@ from aduan_gateway.domain.redaction import (
         ("mobil B 1234 XYZ parkir liar", "B 1234 XYZ"),
         ("motor b1234xyz di trotoar", "b1234xyz"),
         ("truk AB 12 CD", "AB 12 CD"),
+        # Revision 2: street addresses with a house number or RT/RW are not public.
+        ("rumah di Jl. Kenanga No. 12 RT 04/RW 07 banjir", "Kenanga No. 12"),
+        ("rumah di Jl. Kenanga No. 12 RT 04/RW 07 banjir", "RT 04/RW 07"),
+        ("Gang Mawar nomor 3A tergenang", "Mawar nomor 3A"),
+        ("di Jl Melati 5 ada lubang", "Melati 5"),
+        ("warga RT.004 RW.007 Kel. Menteng", "RT.004 RW.007"),
     ],
 )
 def test_scrub_hides_personal_data(text: str, secret: str) -> None:
@@ -56,8 +65,8 @@ def test_scrub_hides_two_numbers_typed_side_by_side() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "RT 05 RW 03 Kel. Menteng",
-        "Jl. Sudirman No. 12, sudah 3 hari",
+        "Jl. Sudirman berlubang, sudah 3 hari",
+        "Jalan berlubang 30 cm di depan sekolah",
         "lubang 2 meter di KM 12",
         "Rp 1.500.000 dan Rp 15.000.000",
         "tanggal 12-05-2024 dan 2024-05-12",
@@ -126,3 +135,69 @@ def test_access_log_chain_detects_edits() -> None:
     )
     assert not verify_chain([rows[0], (tampered, rows[1][1], rows[1][2]), rows[2]])
     assert not verify_chain([rows[0], rows[2]])  # a deleted entry breaks the link
+
+
+# --- the reporter's own values, in every format (issue 13, holes 1, 4 and 10) --------------
+
+IDENTITY = {
+    "name": "Budi Santoso",
+    "contact": "+6281263653679",
+    "email": "Budi.Santoso@Contoh.id",
+    "nik": "3171012345678901",
+    "address": "Jl. Kenanga No. 12 RT 04/RW 07, Menteng",
+    "handle": "@budi_s",
+}
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "0812-6365-3679",
+        "0812 6365 3679",
+        "+62 812-6365-3679",
+        "62 812 6365 3679",
+        "(0812) 63653679",
+        "+62 (812) 6365.3679",
+        "budi.santoso@contoh.id",
+        "BUDI.SANTOSO@CONTOH.ID",
+        "budi.santoso @ contoh . id",
+        "budi.santoso [at] contoh [dot] id",
+        "3171-0123-4567-8901",
+        "3171 0123 4567 8901",
+        "jl kenanga no 12 rt 4 / rw 7",
+        "JL. KENANGA NO.12 RT.004/RW.007",
+        "budi SANTOSO",
+        "budi_s",
+    ],
+)
+def test_officer_text_hides_the_reporters_own_values_in_every_format(typed: str) -> None:
+    text = f"Tolong cek: {typed} - jalan berlubang."
+    shown = scrub_officer_text(text, identity_terms(IDENTITY))
+    assert typed.lower() not in shown.lower()
+    # Not even a tail of it: no digit of the number and no part of the e-mail or street.
+    assert not any(ch.isdigit() for ch in shown)
+    for word in ("santoso", "kenanga", "contoh"):
+        assert word not in shown.lower()
+    assert shown == f"Tolong cek: {HIDDEN} - jalan berlubang."
+
+
+def test_officer_text_keeps_plates_and_the_problem_street() -> None:
+    # A parking officer needs the plate, a road crew the street of the pothole.
+    text = "Mobil B 1234 XYZ parkir di Jl. Sudirman, depan toko; hubungi 0812-1111-2222."
+    shown = scrub_officer_text(text, identity_terms(IDENTITY))
+    assert "B 1234 XYZ" in shown and "Jl. Sudirman" in shown
+    assert "0812-1111-2222" not in shown
+
+
+def test_erased_text_also_hides_plates() -> None:
+    shown = scrub_erased("motor saya B 1234 XYZ, hp 0812-6365-3679", identity_terms(IDENTITY))
+    assert "1234" not in shown and "0812" not in shown
+
+
+def test_identity_terms_take_every_value_given() -> None:
+    terms = identity_terms(IDENTITY)
+    for value in ("Budi Santoso", "+6281263653679", "3171012345678901", "budi_s"):
+        assert value in terms
+    # The street part of the home address alone, but not the bare kelurahan name.
+    assert "Jl. Kenanga No. 12 RT 04/RW 07" in terms
+    assert "Menteng" not in terms

@@ -1,0 +1,276 @@
+"""Scrubbing personal data out of complaint text (SPEC "Privacy by default" rule 8 and
+Revision 2, "Who sees what, clarified").
+
+Three levels, each a superset of the one before:
+
+- `scrub_officer_text`: what every officer role reads. The reporter's own values (every
+  name, phone, e-mail, NIK, home address and handle they gave, in whatever format they are
+  typed) and the usual patterns (phone numbers, e-mail addresses, NIKs). Plates stay: a
+  parking officer needs the plate of the car on the pavement.
+- `scrub_erased`: the stored text after the reporter asked for erasure: also plates (the
+  reporter's own car may be among them, and nobody can tell which one any more).
+- `scrub_text` (public): also plates and street addresses with a house number or RT/RW.
+
+Shared by intake (the scrubbed text next to the sealed original in `ReportSubmitted`) and
+the privacy gateway (stored officer and public text), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import phonenumbers
+
+__all__ = [
+    "HIDDEN",
+    "IDENTITY_FIELDS",
+    "identity_terms",
+    "scrub_erased",
+    "scrub_officer_text",
+    "scrub_terms",
+    "scrub_text",
+]
+
+HIDDEN = "[disembunyikan]"
+
+# The keys of a sealed identity whose values are the reporter's own personal data.
+IDENTITY_FIELDS = ("name", "contact", "contacts", "phone", "email", "nik", "address", "handle")
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+
+# NIK (Nomor Induk Kependudukan): exactly 16 digits, possibly grouped by 4.
+_NIK = re.compile(r"(?<!\d)\d{4}[ .\-]?\d{4}[ .\-]?\d{4}[ .\-]?\d{4}(?!\d)")
+
+# A run of digits with the separators people type into phone numbers ("+62 812-3456-7890",
+# "(021) 555 1234", "0812.3456.7890"). Whether it is a phone number is decided by
+# `_phone` (digit count, not a date/amount/time): a regex alone either misses formats or
+# eats house numbers. Separators are spaces/tabs only, never newlines, so two lines of
+# numbers are judged separately.
+_DIGIT_RUN = re.compile(r"(?<![\w+])(?:\+|\b00)?\(?\d[\d \t().\-]*\d\)?(?![\w])")
+_MIN_PHONE_DIGITS = 8  # shorter runs are house numbers, RT/RW, amounts, years
+_NOT_A_PHONE = re.compile(
+    r"""
+      \d{1,2}[.\-]\d{1,2}[.\-]\d{4}              # date 12-05-2024
+    | \d{4}[.\-]\d{1,2}[.\-]\d{1,2}              # date 2024-05-12
+    | \d{1,3}(?:\.\d{3}){2,}                     # rupiah amount 1.500.000
+    | (?:19|20)\d{2}[ \t]*-[ \t]*(?:19|20)\d{2}  # year range 2023-2024
+    | \d{1,2}[.:]\d{2}[ \t]*-[ \t]*\d{1,2}[.:]\d{2}  # opening hours 08.00 - 17.00
+    """,
+    re.VERBOSE,
+)
+
+# Indonesian plates: a region code, 1-4 digits, a 1-3 letter suffix ("B 1234 XYZ",
+# "B1234XYZ", "AB 12 CD"). Only real region codes are accepted so that address fragments
+# such as "RT 05 RW" are not taken for plates.
+_PLATE_REGIONS = (
+    *("AA", "AB", "AD", "AE", "AG", "BA", "BB", "BD", "BE", "BG", "BH", "BK", "BL", "BM"),
+    *("BN", "BP", "CC", "CD", "DA", "DB", "DC", "DD", "DE", "DG", "DH", "DK", "DL", "DM"),
+    *("DN", "DP", "DR", "DS", "DT", "DW", "EA", "EB", "ED", "KB", "KH", "KT", "KU", "PA"),
+    *("PB", "PG", "PT", "PY", "RI"),
+    *("A", "B", "D", "E", "F", "G", "H", "K", "L", "M", "N", "P", "R", "S", "T", "W", "Z"),
+)
+_PLATE = re.compile(
+    r"(?<![A-Za-z0-9])(?:" + "|".join(_PLATE_REGIONS) + r")[ \-]?\d{1,4}[ \-]?[A-Z]{1,3}"
+    r"(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+
+# Street addresses precise enough to find a house: a street (Jl./Jln./Jalan/Gg./Gang/
+# Komplek/Perumahan/Blok) followed within a few words by a house number ("No. 12",
+# "Nomor 12A", or a bare number right after the street's name), and RT/RW pairs or single
+# RT/RW numbers. "jalan" in lower case is the ordinary word for road ("jalan berlubang"):
+# only the capitalised word or an abbreviation counts as a street, and a street without a
+# house number (where the pothole is) stays.
+_NAME_WORDS = r"[ \t]*(?:[A-Za-z'.\-]+[ \t]+){0,4}?"
+_HOUSE_NUMBER = r"\d{1,4}[A-Za-z]?\b(?![.:,]\d)"
+_HOUSE = re.compile(
+    # "Jl. Kenanga No. 12", "Gang Mawar nomor 3A", "Perumahan Indah Blok C No 7"
+    r"(?:\b(?i:jl|jln|gg|komplek|kompleks|perum|perumahan|blok)\b\.?|\bJalan\b|\bGang\b)"
+    + _NAME_WORDS
+    + r"(?:(?i:no|nomor|nomer)\b\.?[ \t]*|\#[ \t]*)"
+    + _HOUSE_NUMBER
+    # "Jl. Kenanga 12": a bare number right after an abbreviated street's name ("Jalan
+    # berlubang 30 cm" is a sentence, not an address, so not after the full word).
+    + r"|\b(?i:jl|jln|gg)\b\.?"
+    + _NAME_WORDS
+    + _HOUSE_NUMBER
+)
+_RT_RW = re.compile(
+    r"\b(?i:rt|rw)\b\.?[ \t]*0*\d{1,3}"
+    r"(?:[ \t]*[/,\-]?[ \t]*\b(?i:rt|rw)\b\.?[ \t]*0*\d{1,3})?\b"
+)
+
+
+def _phone(match: re.Match[str]) -> str:
+    candidate = match.group(0)
+    digits = sum(ch.isdigit() for ch in candidate)
+    # No upper bound: a run of more than 15 digits is two numbers typed side by side or an
+    # ID number; hiding it errs on the reporter's side.
+    if digits < _MIN_PHONE_DIGITS or _NOT_A_PHONE.fullmatch(candidate.strip("()")):
+        return candidate
+    return HIDDEN
+
+
+_MIN_TERM = 3  # shorter name parts ("Hj", "S") are also ordinary words
+
+
+def _values(identity: Mapping[str, Any], key: str) -> list[str]:
+    value = identity.get(key)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def identity_terms(identity: Mapping[str, Any]) -> tuple[str, ...]:
+    """What of a reporter's opened identity to hide from text: every value they gave (the
+    full name and each part of it, contacts, e-mail, NIK, home address and each of its
+    comma-separated parts that is more than a place name, the channel handle), longest
+    first, so a full name goes as one."""
+    terms: set[str] = set()
+    for name in _values(identity, "name"):
+        if name.strip():
+            terms.add(name.strip())
+            terms.update(part for part in re.split(r"[\s,.]+", name) if len(part) >= _MIN_TERM)
+    for address in _values(identity, "address"):
+        if address.strip():
+            terms.add(address.strip())
+            # "Jl. Kenanga No. 12 RT 04/RW 07, Menteng": the street part is typed alone in
+            # text more often than the whole; a bare place name ("Menteng") is not the home.
+            terms.update(
+                part.strip()
+                for part in address.split(",")
+                if any(ch.isdigit() for ch in part) and len(part.strip()) >= _MIN_TERM
+            )
+    for key in ("contact", "contacts", "phone", "email", "nik", "handle"):
+        for value in _values(identity, key):
+            if len(value.strip()) >= _MIN_TERM:
+                terms.add(value.strip())
+                if key == "handle":
+                    terms.add(value.strip().lstrip("@"))
+    return tuple(sorted(terms, key=len, reverse=True))
+
+
+# Between the digits of a number people type spaces, dashes, dots, slashes and brackets.
+_DIGIT_GAP = r"[ \t\-./()]*"
+
+
+def _digits_pattern(digits: str) -> str:
+    return _DIGIT_GAP.join(digits)
+
+
+def _phone_pattern(term: str) -> str | None:
+    """The reporter's phone number in every way it is typed: "+62 812-6365-3679",
+    "0812 6365 3679", "62812..." and "(0812) ...", by its national number and country code."""
+    try:
+        parsed = phonenumbers.parse(term, "ID")
+    except phonenumbers.NumberParseException:
+        return None
+    national = phonenumbers.national_significant_number(parsed)
+    if len(national) < _MIN_PHONE_DIGITS - 1:
+        return None
+    code = str(parsed.country_code)
+    prefix = rf"(?:(?:\+|00)[ \t]*{_digits_pattern(code)}|{code}|\(?0\)?)?{_DIGIT_GAP}"
+    return rf"(?<![\d+]){prefix}{_digits_pattern(national)}(?!\d)"
+
+
+def _email_pattern(term: str) -> str:
+    """The reporter's e-mail in any case, with the spacing and "at"/"dot" spellings people
+    use to dodge spam filters ("Budi @ Contoh . id", "budi [at] contoh [dot] id")."""
+    local, _, domain = term.strip().partition("@")
+    at = r"[ \t]*(?:@|\(at\)|\[at\]|\bat\b)[ \t]*"
+    dot = r"[ \t]*(?:\.|\(dot\)|\[dot\]|\bdot\b)[ \t]*"
+    parts = [re.escape(p) for p in domain.split(".")]
+    local_pattern = dot.join(re.escape(p) for p in local.split("."))
+    return rf"(?<![\w.]){local_pattern}{at}{dot.join(parts)}(?![\w])"
+
+
+def _words_pattern(term: str) -> str:
+    """A name or an address, word by word, with any spacing and punctuation between the
+    words and leading zeros optional in numbers ("RT 04/RW 07" = "RT.4 RW.7")."""
+    words = re.findall(r"\w+", term)
+    pieces = [rf"0*{int(w)}" if w.isdigit() else re.escape(w) for w in words]
+    return r"(?<![\w])" + r"[\W_]{0,3}".join(pieces) + r"(?![\w])"
+
+
+def _term_pattern(term: str) -> str | None:
+    stripped = term.strip()
+    if "@" in stripped and not stripped.startswith("@"):
+        return _email_pattern(stripped)
+    digits = re.sub(r"\D", "", stripped)
+    if re.fullmatch(r"[\d \t+\-./()]+", stripped) and digits:
+        if len(digits) == 16 and not stripped.startswith("+"):  # a NIK
+            return r"(?<!\d)" + _digits_pattern(digits) + r"(?!\d)"
+        return _phone_pattern(stripped) or (r"(?<!\d)" + _digits_pattern(digits) + r"(?!\d)")
+    if not re.search(r"\w", stripped):
+        return None
+    return _words_pattern(stripped)
+
+
+def scrub_terms(text: str, terms: Iterable[str]) -> str:
+    """Hide each of the reporter's own values (case-insensitive, whole words, in every
+    format they are typed: see `_term_pattern`)."""
+    for term in terms:
+        pattern = _term_pattern(term)
+        if pattern is not None:
+            text = re.sub(pattern, HIDDEN, text, flags=re.IGNORECASE)
+    return _scrub_phone_matches(text, terms)
+
+
+def _scrub_phone_matches(text: str, terms: Iterable[str]) -> str:
+    """A second look with libphonenumber's matcher, for what the patterns missed: any number
+    in the text that is one of the reporter's numbers once normalized."""
+    own: set[str] = set()
+    for term in terms:
+        if "@" in term or not re.fullmatch(r"[\d \t+\-./()]+", term.strip()):
+            continue
+        try:
+            own.add(
+                phonenumbers.format_number(
+                    phonenumbers.parse(term, "ID"), phonenumbers.PhoneNumberFormat.E164
+                )
+            )
+        except phonenumbers.NumberParseException:
+            continue
+    if not own or not any(ch.isdigit() for ch in text):
+        return text
+    spans = [
+        (m.start, m.end)
+        for m in phonenumbers.PhoneNumberMatcher(
+            text, "ID", leniency=phonenumbers.Leniency.POSSIBLE
+        )
+        if phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164) in own
+    ]
+    for start, end in reversed(spans):
+        text = text[:start] + HIDDEN + text[end:]
+    return text
+
+
+def scrub_officer_text(text: str, terms: Iterable[str] = ()) -> str:
+    """The text every officer role reads: the reporter's own values and every phone number,
+    e-mail address and NIK hidden.
+
+    Order matters: the reporter's values first (their exact formats), e-mails before the
+    digits (an e-mail's digits would otherwise be judged as phone numbers), NIKs before
+    phone numbers."""
+    text = scrub_terms(text, tuple(terms))
+    text = _EMAIL.sub(HIDDEN, text)
+    text = _NIK.sub(HIDDEN, text)
+    return _DIGIT_RUN.sub(_phone, text)
+
+
+def scrub_erased(text: str, terms: Iterable[str] = ()) -> str:
+    """The stored text after erasure, for every role: the officer scrub and plates (plates
+    last, after the digits of phone numbers are gone, so "B 0812..." cannot half-match)."""
+    return _PLATE.sub(HIDDEN, scrub_officer_text(text, terms))
+
+
+def scrub_text(text: str, terms: Iterable[str] = ()) -> str:
+    """Public text: the erased-level scrub and street addresses with a house number or
+    RT/RW (the public sees the area, never a house)."""
+    text = scrub_erased(text, terms)
+    text = _HOUSE.sub(HIDDEN, text)
+    return _RT_RW.sub(HIDDEN, text)
