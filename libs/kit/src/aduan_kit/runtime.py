@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aduan_kit.db import make_engine, make_sessionmaker, migrate
+from aduan_kit.guards import RejectNulBytes
 from aduan_kit.logging import configure_logging, correlation_id, get_logger
 from aduan_kit.messaging import (
     OUTBOX_WAKE,
@@ -230,6 +231,7 @@ class ServiceRuntime:
         app.include_router(self.ops_router())
         app.state.runtime = self
 
+        app.add_middleware(RejectNulBytes)  # NUL in a request: 400 (aduan_kit.guards)
         app.add_middleware(CorrelationMiddleware)
         return app
 

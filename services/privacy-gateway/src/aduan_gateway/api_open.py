@@ -4,8 +4,6 @@ coarse area; never coordinates, street address, exact time or people)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -17,6 +15,7 @@ from aduan_contracts.enums import ReportStatus
 from aduan_gateway.deps import SessionsDep, not_found
 from aduan_gateway.domain.views import PublicReportView, public_view
 from aduan_gateway.readmodel import ReportFilter, list_public, load_public
+from aduan_kit.csvsafe import write_csv
 
 __all__ = ["EXPORT_COLUMNS", "Open311Request", "open_router"]
 
@@ -127,13 +126,11 @@ def open_router() -> APIRouter:
     )
     async def export_csv(sessions: SessionsDep) -> Response:
         """Open data: every public report, redacted, one row each (CSV)."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        for view in await public_views(sessions, ReportFilter(), _EXPORT_MAX):
-            writer.writerow(_row(view))
+        # The kit's writer: complaint texts starting with `=`, `+`, `-`, `@` are written
+        # so that a spreadsheet shows them instead of running them (CSV injection).
+        views = await public_views(sessions, ReportFilter(), _EXPORT_MAX)
         return Response(
-            out.getvalue(),
+            write_csv(EXPORT_COLUMNS, (_row(view) for view in views)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="aduan-public-reports.csv"'},
         )

@@ -6,11 +6,10 @@ Only what the gateway published as public, plus the coarse grid point; never the
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from aduan_kit.csvsafe import write_csv
 from aduan_portal.domain.i18n import Language
 
 __all__ = ["COLUMNS", "column_docs", "to_csv", "to_geojson"]
@@ -48,26 +47,10 @@ def column_docs(lang: Language) -> list[tuple[str, str]]:
     return [(c, en if lang == "en" else id_) for c, id_, en in _COLUMN_DOCS]
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        return str(value)  # numbers (a negative latitude is not a formula)
-    text = value
-    # Spreadsheets run cells starting with these as formulas (CSV injection): citizens
-    # write the texts, so they are neutralised with a leading apostrophe.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def to_csv(rows: Iterable[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in COLUMNS])
-    return out.getvalue()
+    # The kit's writer neutralises formula cells (citizens write the texts), the same one
+    # the gateway's open-data export uses.
+    return write_csv(COLUMNS, rows)
 
 
 def to_geojson(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
