@@ -22,6 +22,7 @@ from aduan_contracts.values import (
     Location,
     PhotoRef,
     ReceiptCode,
+    SealedContent,
     SealedIdentity,
 )
 
@@ -56,7 +57,12 @@ __all__ = [
 class ReportSubmitted(Envelope):
     """A complaint normalized from any channel. Published by intake; read by workflow (to
     open the case), the privacy gateway (content for its read model) and the notifier (how to
-    answer the reporter). The reporter's identity is sealed, never in clear."""
+    answer the reporter). The reporter's identity is sealed, never in clear.
+
+    `title` and `text` are scrubbed of the reporter's own values (name, contacts, NIK, home
+    address, handle, in any format) and of phone numbers, e-mails and NIKs; the title and
+    text as typed travel only in `sealed_original`, sealed with the reporter's key like the
+    identity, so erasure (the key destroyed) makes them unreadable in this topic too."""
 
     event_type: Literal["ReportSubmitted"] = "ReportSubmitted"
     report_id: UUID
@@ -73,6 +79,11 @@ class ReportSubmitted(Envelope):
     received_at: datetime
     reporter: SealedIdentity | None = None
     entered_by: Actor | None = None  # staff entry (call centre, walk-in, letter)
+    sealed_original: SealedContent | None = Field(
+        default=None,
+        description='{"title", "text"} as the reporter typed them, sealed with the '
+        "reporter's key (the same sealing as `reporter`); absent without a reporter",
+    )
 
 
 class ReportAmended(Envelope):

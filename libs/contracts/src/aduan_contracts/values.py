@@ -19,6 +19,7 @@ __all__ = [
     "Location",
     "PhotoRef",
     "ReceiptCode",
+    "SealedContent",
     "SealedIdentity",
 ]
 
@@ -59,6 +60,14 @@ class SealedIdentity(Contract):
     alg: str = "AES-256-GCM"
     nonce: str = Field(min_length=16, max_length=32, description="base64, 12 bytes")
     ciphertext: str = Field(min_length=1, max_length=16384, description="base64")
+
+
+class SealedContent(SealedIdentity):
+    """A report's title and text as the reporter typed them, sealed like the identity with
+    the reporter's key (so erasure makes them unreadable wherever they were copied). Larger
+    than an identity: 10,000 characters of text, JSON-escaped, then base64."""
+
+    ciphertext: str = Field(min_length=1, max_length=131072, description="base64")
 
 
 class Actor(Contract):

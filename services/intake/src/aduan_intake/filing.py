@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Channel
 from aduan_contracts.events import ReportAmended
-from aduan_contracts.values import PhotoRef, SealedIdentity
+from aduan_contracts.values import PhotoRef, SealedContent, SealedIdentity
 from aduan_intake.domain import NormalizedReport, contact_digest, new_receipt_code
 from aduan_intake.keyring import get_or_create_key
 from aduan_intake.tables import AMENDMENTS, OUTBOX, SUBMISSIONS
-from aduan_kit.crypto import seal_identity
+from aduan_kit.crypto import seal_content, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
@@ -121,13 +121,17 @@ class Filer:
                 return await self._earlier(session, report, fingerprint)
 
             sealed: SealedIdentity | None = None
+            original: SealedContent | None = None
             cid = correlation_id.get()
             if report.reporter is not None and not report.reporter.is_empty:
                 reuse = report.reporter.reuse_key(report.channel)
                 digest = contact_digest(self._pepper, reuse) if reuse else None
                 key = await get_or_create_key(session, digest, self._keys_topic, cid)
                 sealed = seal_identity(report.reporter.as_dict(), key.key_id, key.key)
-            event = report.to_event(report_id, receipt_code, sealed, cid)
+                # The text as typed, for the reporter's own view; the event's text is
+                # scrubbed, so erasing the key leaves nothing of theirs in the topic.
+                original = seal_content(report.title, report.text, key.key_id, key.key)
+            event = report.to_event(report_id, receipt_code, sealed, cid, original)
             await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
         return Filed(report_id, receipt_code, duplicate=False)
 

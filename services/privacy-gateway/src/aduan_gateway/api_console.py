@@ -38,6 +38,7 @@ from aduan_gateway.domain.redaction import coarse_area, coarse_month
 from aduan_gateway.domain.views import (
     FULL_ACCESS_ROLES,
     OFFICER_ROLES,
+    officer_texts,
     public_view,
     visible_to_officer,
 )
@@ -208,7 +209,8 @@ def rank_duplicates(record: ReportRecord, candidates: list[ReportRecord]) -> lis
         assert c.status is not None and c.received_at is not None  # complete
         view = DuplicateView(
             report_id=c.report_id,
-            title=c.title,
+            # The officer title: the reporter's own values hidden (SPEC Revision 2).
+            title=officer_texts(c).title,
             category=c.shown_category,
             status=c.status,
             status_label=c.status.label_id,

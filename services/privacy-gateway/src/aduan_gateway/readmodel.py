@@ -27,16 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
-from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedIdentity
+from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedContent, SealedIdentity
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
 from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
-from aduan_gateway.domain.redaction import identity_terms, scrub_terms
-from aduan_gateway.domain.views import public_text
+from aduan_gateway.domain.redaction import identity_terms, scrub_erased
+from aduan_gateway.domain.views import officer_text, public_text
 from aduan_gateway.tables import ACCESS_LOG, REPORTER_KEYS, REPORTS, TIMELINE
-from aduan_kit.crypto import open_identity
+from aduan_kit.crypto import open_content, open_identity
 
 __all__ = [
-    "SET_PUBLIC",
+    "SET_TEXTS",
     "Reader",
     "ReportFilter",
     "Written",
@@ -55,11 +55,12 @@ __all__ = [
     "load_public",
     "load_report",
     "lock_keys",
-    "public_columns",
+    "moderate",
     "refresh_public_text",
     "reports_of_key",
     "select_with_key",
     "store_key",
+    "text_columns",
     "verify_access_log",
 ]
 
@@ -113,6 +114,8 @@ _CONTENT_COLUMNS = (
     "reporter_key_id",
     "public_title",
     "public_text",
+    "officer_title",
+    "officer_text",
 )
 _content = insert(REPORTS).values(
     report_id=_bind("report_id"),
@@ -130,6 +133,16 @@ _content = insert(REPORTS).values(
         ),
         else_=_bind("sealed_identity"),
     ),
+    sealed_original=case(
+        (
+            exists().where(
+                REPORTER_KEYS.c.key_id == _bind("reporter_key_id"),
+                REPORTER_KEYS.c.shredded_at.is_not(None),
+            ),
+            null(),
+        ),
+        else_=_bind("sealed_original"),
+    ),
     **{c: _bind(c) for c in _CONTENT_COLUMNS},
 )
 _WRITTEN = (REPORTS.c.privacy, REPORTS.c.has_content, REPORTS.c.status, REPORTS.c.received_at)
@@ -137,7 +150,13 @@ _CONTENT_UPSERT = _content.on_conflict_do_update(
     index_elements=[REPORTS.c.report_id],
     set_={
         k: _content.excluded[k]
-        for k in (*_CONTENT_COLUMNS, "has_content", "sealed_identity", "updated_at")
+        for k in (
+            *_CONTENT_COLUMNS,
+            "has_content",
+            "sealed_identity",
+            "sealed_original",
+            "updated_at",
+        )
     },
     # Content is written once: a second submission for the same id changes nothing.
     where=REPORTS.c.has_content.is_(False),
@@ -213,34 +232,64 @@ async def lock_keys(session: AsyncSession, exclusive: bool) -> None:
     session.info["aduan_gateway.keys_lock"] = "exclusive" if exclusive else "shared"
 
 
-async def _content_public(session: AsyncSession, event: ReportSubmitted) -> PublicText | None:
-    """The public text of a submission as it will be stored: None while its reporter's key
-    has not arrived (their name cannot be hidden yet; the key's arrival computes it)."""
+@dataclass(frozen=True, slots=True)
+class _ContentTexts:
+    """What a submission's content is stored as: the title and text columns, and the
+    officer and public redactions (None while the reporter's key has not arrived)."""
+
+    title: str | None
+    text: str
+    officer: PublicText | None
+    public: PublicText | None
+
+
+async def _content_texts(session: AsyncSession, event: ReportSubmitted) -> _ContentTexts:
+    """The texts of a submission as they will be stored. The redactions start from the
+    text as typed (`sealed_original`, opened with the reporter's key) when there is one,
+    else from the event's text (events from before it was scrubbed carry it as typed)."""
     if event.reporter is None:
-        return public_text(event.title, event.text, ())
+        return _ContentTexts(
+            event.title,
+            event.text,
+            officer_text(event.title, event.text, ()),
+            public_text(event.title, event.text, ()),
+        )
     await lock_keys(session, exclusive=False)
     state = (await session.execute(_KEY_STATE, {"key_id": event.reporter.key_id})).first()
     if state is None:
-        return None
-    terms: tuple[str, ...] = ()
-    if state.key is not None:
-        terms = _open_terms(event.reporter, state.key)
-    # Else shredded: the upsert drops the sealed identity, and nothing can be opened (as
-    # the per-read redaction did, the text is scrubbed without the reporter's terms).
-    return public_text(event.title, event.text, terms)
+        # The key has not arrived: the reporter's values cannot be hidden yet (the key's
+        # arrival computes both redactions).
+        return _ContentTexts(event.title, event.text, None, None)
+    if state.key is None:
+        # Shredded (a replay after erasure): nothing can be opened; what is stored is the
+        # event's text at the erased level, for every role.
+        title = scrub_erased(event.title) if event.title else None
+        body = scrub_erased(event.text)
+        return _ContentTexts(
+            title, body, officer_text(title, body, ()), public_text(title, body, ())
+        )
+    terms = _open_terms(event.reporter, state.key)
+    title, body = _original(event.sealed_original, state.key) or (event.title, event.text)
+    return _ContentTexts(
+        event.title,
+        event.text,
+        officer_text(title, body, terms),
+        public_text(title, body, terms),
+    )
 
 
 async def apply_content(session: AsyncSession, event: ReportSubmitted) -> Written | None:
     """Store a report's content and its public (redacted) text; what was written when it
     was new (a status may already be there), None when the content was already stored."""
-    public = await _content_public(session, event)
+    texts = await _content_texts(session, event)
+    public, officer = texts.public, texts.officer
     params: dict[str, Any] = {
         "report_id": event.report_id,
         "receipt_code": event.receipt_code,
         "channel": event.channel.value,
         "privacy": event.privacy.value,
-        "title": event.title,
-        "text": event.text,
+        "title": texts.title,
+        "text": texts.text,
         "language": event.language,
         "category_hint": event.category_hint,
         "location": event.location.model_dump(mode="json") if event.location else None,
@@ -250,6 +299,11 @@ async def apply_content(session: AsyncSession, event: ReportSubmitted) -> Writte
         "reporter_key_id": event.reporter.key_id if event.reporter else None,
         "public_title": public.title if public is not None else None,
         "public_text": public.text if public is not None else None,
+        "officer_title": officer.title if officer is not None else None,
+        "officer_text": officer.text if officer is not None else None,
+        "sealed_original": (
+            event.sealed_original.model_dump(mode="json") if event.sealed_original else None
+        ),
     }
     row = (await session.execute(_CONTENT_UPSERT, params)).first()
     return _written(row) if row is not None else None
@@ -319,8 +373,8 @@ def _select() -> Select[Any]:
 
 
 def select_with_key() -> Select[Any]:
-    """Reports with their reporter's key joined, as `public_columns` takes them (for the
-    migration that computes the stored public text of existing rows)."""
+    """Reports with their reporter's key joined, as `text_columns` takes them (for the
+    migrations that compute the stored texts of existing rows)."""
     return _select()
 
 
@@ -394,10 +448,12 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
     if f.search:
         # Escaped so a caller's % and _ are literal: search is substring, not a pattern.
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        # Over the officer text, as officers read it: a reporter's phone number, e-mail or
+        # NIK finds nothing (neither before nor after their erasure).
         query = query.where(
             or_(
-                REPORTS.c.text.ilike(needle, escape="\\"),
-                REPORTS.c.title.ilike(needle, escape="\\"),
+                REPORTS.c.officer_text.ilike(needle, escape="\\"),
+                REPORTS.c.officer_title.ilike(needle, escape="\\"),
             )
         )
     return query
@@ -431,6 +487,7 @@ async def list_public(
         *_complete(),
         REPORTS.c.status != ReportStatus.REJECTED.value,
         REPORTS.c.public_text.is_not(None),
+        REPORTS.c.public_hidden.is_(False),
     )
     query = _filtered(query, f or ReportFilter(privacy=None))
     query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
@@ -509,9 +566,11 @@ async def delete_key(session: AsyncSession, key_id: UUID) -> None:
 
 async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
     """Erase a reporter from every report of theirs, while the key can still open the
-    identity: their name, contact and handle are hidden in the stored title and text (for
-    every role), and the sealed copy is dropped (the key id stays: it opens nothing, and
-    keeps the pseudonym stable for officers). Returns the reports changed."""
+    identity: the stored title and text become the erased-level scrub of the text as typed
+    (their values in any format, phones, e-mails, NIKs and plates hidden) for every role,
+    the officer text (hence the search) and the public text follow, and the sealed copies
+    of the identity and of the original text are dropped (the key id stays: it opens
+    nothing, and keeps the pseudonym stable for officers). Returns the reports changed."""
     rows = (
         (await session.execute(_select().where(REPORTS.c.reporter_key_id == key_id)))
         .mappings()
@@ -520,15 +579,20 @@ async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
     changed: list[UUID] = []
     for row in rows:
         terms = _terms(row)
-        values: dict[str, Any] = {"sealed_identity": None, "updated_at": func.now()}
-        title, body = row["title"], row["text"]
-        if terms:
-            values["text"] = body = scrub_terms(body, terms) if body else body
-            values["title"] = title = scrub_terms(title, terms) if title else title
+        values: dict[str, Any] = {
+            "sealed_identity": None,
+            "sealed_original": None,
+            "updated_at": func.now(),
+        }
         if row["has_content"]:
-            # No sealed identity is left, so nothing is pending: the public text is the
-            # erased text, redacted with the terms while they can still be known.
-            public = public_text(title, body, terms)
+            title, body = _row_original(row)
+            title = scrub_erased(title, terms) if title else None
+            body = scrub_erased(body or "", terms)
+            values["title"], values["text"] = title, body
+            # No sealed identity is left, so nothing is pending.
+            officer = officer_text(title, body, ())
+            values["officer_title"], values["officer_text"] = officer.title, officer.text
+            public = _moderated(row) or public_text(title, body, terms)
             values["public_title"], values["public_text"] = public.title, public.text
         await session.execute(
             update(REPORTS).where(REPORTS.c.report_id == row["report_id"]).values(**values)
@@ -537,38 +601,83 @@ async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
     return changed
 
 
-def public_columns(row: Any) -> dict[str, str | None]:
-    """The stored public title and text of a report row read with `_select` (its reporter's
-    key joined): both None while the reporter's name cannot be hidden yet (a sealed identity
-    and no key) or while there is no content. The same rule the per-read redaction had."""
+def text_columns(row: Any) -> dict[str, str | None]:
+    """The stored public and officer title and text of a report row read with `_select`
+    (its reporter's key joined): all None while the reporter's values cannot be hidden yet
+    (a sealed identity and no key) or while there is no content."""
     if not row["has_content"] or (
         row["sealed_identity"] is not None and row.get("key_row") is None
     ):
-        return {"public_title": None, "public_text": None}
-    public = public_text(row["title"], row["text"], _terms(row))
-    return {"public_title": public.title, "public_text": public.text}
+        return dict.fromkeys(("public_title", "public_text", "officer_title", "officer_text"))
+    terms = _terms(row)
+    title, body = _row_original(row)
+    public = _moderated(row) or public_text(title, body, terms)
+    officer = officer_text(title, body, terms)
+    return {
+        "public_title": public.title,
+        "public_text": public.text,
+        "officer_title": officer.title,
+        "officer_text": officer.text,
+    }
 
 
-SET_PUBLIC = (
+SET_TEXTS = (
     update(REPORTS)
     .where(REPORTS.c.report_id == bindparam("rid"))
-    .values(public_title=bindparam("public_title"), public_text=bindparam("public_text"))
+    .values(
+        public_title=bindparam("public_title"),
+        public_text=bindparam("public_text"),
+        officer_title=bindparam("officer_title"),
+        officer_text=bindparam("officer_text"),
+    )
 )
 
 
 async def refresh_public_text(session: AsyncSession, key_id: UUID) -> list[UUID]:
-    """Recompute the stored public text of every report of a reporter (their key has just
-    arrived, so their name can now be hidden); returns all their reports. The caller holds
-    `lock_keys` exclusively, so no report of theirs is being written meanwhile."""
+    """Recompute the stored public and officer text of every report of a reporter (their
+    key has just arrived, so their values can now be hidden); returns all their reports.
+    The caller holds `lock_keys` exclusively, so no report of theirs is being written."""
     rows = (
         (await session.execute(_select().where(REPORTS.c.reporter_key_id == key_id)))
         .mappings()
         .all()
     )
-    updates = [{"rid": r["report_id"], **public_columns(r)} for r in rows if r["has_content"]]
+    updates = [{"rid": r["report_id"], **text_columns(r)} for r in rows if r["has_content"]]
     if updates:
-        await session.execute(SET_PUBLIC, updates)
+        await session.execute(SET_TEXTS, updates)
     return [r["report_id"] for r in rows]
+
+
+async def moderate(
+    session: AsyncSession,
+    report_id: UUID,
+    hidden: bool | None,
+    title: str | None,
+    text: str | None,
+) -> bool:
+    """A ticket-admin's moderation of a report's public face: hide or show it, and/or
+    correct its public title and text (scrubbed by the public rule, so a correction cannot
+    publish what the reporter's own text could not). False when there is no such report."""
+    row = (
+        (
+            await session.execute(
+                _select().where(REPORTS.c.report_id == report_id).with_for_update(of=REPORTS)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or not row["has_content"]:
+        return False
+    values: dict[str, Any] = {"updated_at": func.now()}
+    if hidden is not None:
+        values["public_hidden"] = hidden
+    if text is not None:
+        values["moderated_title"], values["moderated_text"] = title, text
+        corrected = public_text(title, text, _terms(row))
+        values["public_title"], values["public_text"] = corrected.title, corrected.text
+    await session.execute(update(REPORTS).where(REPORTS.c.report_id == report_id).values(**values))
+    return True
 
 
 async def reports_of_key(session: AsyncSession, key_id: UUID) -> list[UUID]:
@@ -697,6 +806,35 @@ def _open_terms(sealed: SealedIdentity, key: bytes) -> tuple[str, ...]:
     return identity_terms(identity)
 
 
+def _original(sealed: SealedIdentity | None, key: bytes) -> tuple[str | None, str] | None:
+    """The title and text as typed, when they were sealed and the key opens them."""
+    if sealed is None:
+        return None
+    try:
+        return open_content(sealed, key)
+    except (InvalidTag, ValueError, KeyError):
+        return None
+
+
+def _row_original(row: Any) -> tuple[str | None, str]:
+    """A row's title and text as typed when its sealed copy can be opened, else the stored
+    columns (scrubbed for submissions that carried a sealed original)."""
+    key = row.get("reporter_key")
+    sealed = row.get("sealed_original")
+    if key is not None and sealed is not None:
+        opened = _original(SealedContent.model_validate(sealed), key)
+        if opened is not None:
+            return opened
+    return row["title"], row["text"] or ""
+
+
+def _moderated(row: Any) -> PublicText | None:
+    """A ticket-admin's correction of the public title and text, scrubbed as public."""
+    if row.get("moderated_text") is None:
+        return None
+    return public_text(row["moderated_title"], row["moderated_text"], ())
+
+
 def _terms(row: Any) -> tuple[str, ...]:
     key = row.get("reporter_key")
     if key is None or row["sealed_identity"] is None:
@@ -712,6 +850,12 @@ def _record(row: Any, timeline: tuple[TimelineRecord, ...], public: bool = False
         if row["public_text"] is not None
         else None
     )
+    officer = (
+        PublicText(title=row["officer_title"], text=row["officer_text"])
+        if row.get("officer_text") is not None
+        else None
+    )
+    title, body = row["title"], row["text"]
     if public:
         terms: tuple[str, ...] = ()
         pending = stored is None
@@ -720,17 +864,23 @@ def _record(row: Any, timeline: tuple[TimelineRecord, ...], public: bool = False
         # Sealed identity but no key yet (the keys topic may lag the intake topic): the
         # reporter's name cannot be hidden in text yet, so views fail closed.
         pending = row["sealed_identity"] is not None and row.get("key_row") is None
+        # The text as typed, for the reporter's own view only (officer views read the
+        # stored officer text).
+        if row["has_content"] and row.get("sealed_original") is not None:
+            title, body = _row_original(row)
     return ReportRecord(
         reporter_terms=terms,
         identity_pending=pending,
         public_text=stored,
+        officer_text=officer,
+        public_hidden=bool(row.get("public_hidden")),
         report_id=row["report_id"],
         channel=Channel(row["channel"]),
         receipt_code=row["receipt_code"],
         privacy=Privacy(row["privacy"]),
         has_content=row["has_content"],
-        title=row["title"],
-        text=row["text"],
+        title=title,
+        text=body,
         category=row["category"],
         category_hint=row["category_hint"],
         agency_id=row["agency_id"],

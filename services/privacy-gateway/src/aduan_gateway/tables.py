@@ -73,6 +73,20 @@ REPORTS = Table(
     # arrived (their name cannot be hidden yet), and then the report is not public.
     Column("public_title", Text, nullable=True),
     Column("public_text", Text, nullable=True),
+    # The title and text as every officer role reads them (the reporter's own values in any
+    # format, phone numbers, e-mails and NIKs hidden), computed at the same moments as the
+    # public text and NULL under the same conditions; the ticket-admin text search looks
+    # here, so it finds no report by its reporter's data.
+    Column("officer_title", Text, nullable=True),
+    Column("officer_text", Text, nullable=True),
+    # The title and text as typed, sealed with the reporter's key (ReportSubmitted's
+    # `sealed_original`), opened only for the reporter's own view; dropped on erasure.
+    Column("sealed_original", JSONB(none_as_null=True), nullable=True),
+    # Moderation by a ticket-admin: hidden from every public surface, and/or a corrected
+    # public title and text (scrubbed like the reporter's, stored as the public text).
+    Column("public_hidden", Boolean, nullable=False, server_default=text("false")),
+    Column("moderated_title", Text, nullable=True),
+    Column("moderated_text", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_reports_public_list", "privacy", "received_at"),
     Index("ix_reports_agency", "agency_id"),

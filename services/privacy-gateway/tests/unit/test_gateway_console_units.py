@@ -21,7 +21,7 @@ def report(
     due: datetime | None = None,
     point: GeoPoint | None = None,
     received: datetime = NOW,
-    stage: str | None = "handling",
+    stage: str | None = "follow_up",
 ) -> ReportRecord:
     extra = {"due_at": due.isoformat(), "sla_stage": stage} if due is not None else {}
     return ReportRecord(
@@ -60,19 +60,22 @@ def report(
 )
 def test_sla_badge_follows_the_latest_step(due: datetime, badge: str | None) -> None:
     # The first step's (older, overdue) triage deadline must not count: it stopped.
-    assert sla_state(report(due), NOW) == ("handling", due, badge)
+    assert sla_state(report(due), NOW) == ("follow_up", due, badge)
 
 
 def test_no_clock_no_badge() -> None:
     assert sla_state(report(None), NOW) == (None, None, None)
 
 
-@pytest.mark.parametrize("role", [Role.AGENCY_OFFICER, Role.VALIDATOR])
-def test_officer_views_carry_sla_fields(role: Role) -> None:
+@pytest.mark.parametrize(
+    ("role", "stage"), [(Role.AGENCY_OFFICER, "follow_up"), (Role.VALIDATOR, "validation")]
+)
+def test_officer_views_carry_sla_fields(role: Role, stage: str) -> None:
+    # Each role's own stage (issue 13, hole 3: only those).
     due = datetime.now(UTC) - timedelta(hours=1)
-    view = officer_view(report(due), role, "dbm", SECRET)
+    view = officer_view(report(due, stage=stage), role, "dbm", SECRET)
     assert view is not None
-    assert (view.sla_stage, view.due_at, view.sla_badge) == ("handling", due, "overdue")
+    assert (view.sla_stage, view.due_at, view.sla_badge) == (stage, due, "overdue")
 
 
 def test_coarse_point_snaps_to_the_grid() -> None:

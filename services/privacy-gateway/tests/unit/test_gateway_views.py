@@ -106,7 +106,9 @@ def test_full_roles_see_exact_details_but_only_a_pseudonym(role: Role) -> None:
     assert view.received_at == RECEIVED
     assert view.location is not None
     assert view.location.point == GeoPoint(lat=-6.19512, lon=106.82311)
-    assert "0812-3456-7890" in view.text  # full text for the roles that may see it
+    # SPEC Revision 2: every officer role reads the text with phones, e-mails, NIKs and the
+    # reporter's own values hidden; a plate stays (a parking officer needs it).
+    assert "0812" not in view.text and "B 1234 XYZ" in view.text
     assert view.reporter == pseudonym(SECRET, str(KEY_ID))
     assert view.photos == (PHOTO,)  # a public report's photos are not locked
     assert view.timeline[1].actor_display_name == "Admin Ani"
@@ -186,13 +188,17 @@ def test_agency_officer_of_the_agency_gets_coarse_view() -> None:
     assert isinstance(view, AgencyReportView)
     dumped = view.model_dump()
     # Not hidden as null: the agency's model has no such fields at all.
-    assert not {"received_at", "location", "receipt_code"} & set(dumped)
+    assert not {"received_at", "receipt_code"} & set(dumped)
     assert all("occurred_at" not in t for t in dumped["timeline"])
     assert view.month == "2024-05"
     assert view.area == "Menteng"
+    # SPEC Revision 2: the crew must find the problem, so its point and address.
+    assert view.location is not None
+    assert view.location.point == GeoPoint(lat=-6.19512, lon=106.82311)
+    assert view.location.address == "Jl. Melati 5"
     assert view.photos == ()
     assert "0812" not in view.text
-    assert "Jl. Melati" not in view.model_dump_json()
+    assert "09:31" not in view.model_dump_json()
     assert view.reporter == pseudonym(SECRET, str(KEY_ID))
 
 
@@ -264,3 +270,91 @@ def test_projection_withdraws_rejected_and_times_completion() -> None:
     completed = public_event(done, "cid")
     assert isinstance(completed, PublicReportPublished)
     assert completed.completed_hours == 36.0
+
+
+# --- photo metadata (issue 13, hole 2) -------------------------------------------------------
+
+TAKEN = datetime(2024, 5, 17, 7, 2, 41, tzinfo=UTC)
+AT_HOME = GeoPoint(lat=-6.20011, lon=106.83013)  # where the photographer stood
+MARKED = PhotoRef(
+    sha256="c" * 64, content_type="image/jpeg", size_bytes=10, taken_at=TAKEN, point=AT_HOME
+)
+
+
+def test_agency_officers_get_photos_without_capture_time_or_position() -> None:
+    view = officer_view(record(photos=(MARKED,)), Role.AGENCY_OFFICER, "dbm", SECRET)
+    assert view is not None and len(view.photos) == 1
+    assert view.photos[0].sha256 == MARKED.sha256
+    assert view.photos[0].taken_at is None and view.photos[0].point is None
+    dumped = view.model_dump_json()
+    assert "07:02" not in dumped and "-6.20011" not in dumped and "106.83013" not in dumped
+
+
+@pytest.mark.parametrize("role", [Role.VALIDATOR, Role.TICKET_ADMIN, Role.ADMINISTRATOR])
+def test_full_roles_get_capture_time_but_not_the_photographers_position(role: Role) -> None:
+    view = officer_view(record(photos=(MARKED,)), role, None, SECRET)
+    assert view is not None
+    assert view.photos[0].taken_at == TAKEN  # they may see exact times (rule 6)
+    assert view.photos[0].point is None
+    assert "-6.20011" not in view.model_dump_json()
+
+
+def test_the_reporter_keeps_their_own_photo_metadata() -> None:
+    view = reporter_view(record(photos=(MARKED,)))
+    assert view is not None and view.photos == (MARKED,)
+
+
+# --- deadlines (issue 13, hole 3) -----------------------------------------------------------
+
+TRIAGE_DUE = datetime(2024, 5, 22, 9, 0, tzinfo=UTC)  # receipt day + 3 working days
+FOLLOW_UP_DUE = datetime(2024, 6, 9, 9, 0, tzinfo=UTC)  # dispatch day + 5 working days
+
+
+def _clocked() -> ReportRecord:
+    return record(
+        timeline=(
+            TimelineRecord(
+                1,
+                ReportStatus.RECEIVED,
+                RECEIVED,
+                Role.SYSTEM,
+                extra={"sla_stage": "triage", "due_at": TRIAGE_DUE.isoformat()},
+            ),
+            TimelineRecord(
+                2,
+                ReportStatus.DISPATCHED,
+                datetime(2024, 6, 2, tzinfo=UTC),
+                Role.TICKET_ADMIN,
+                agency_id="dbm",
+                extra={"sla_stage": "follow_up", "due_at": FOLLOW_UP_DUE.isoformat()},
+            ),
+        )
+    )
+
+
+def test_an_agency_officer_never_sees_the_triage_deadline() -> None:
+    view = officer_view(_clocked(), Role.AGENCY_OFFICER, "dbm", SECRET)
+    assert view is not None
+    assert view.timeline[0].due_at is None and view.timeline[0].sla_stage is None
+    assert "2024-05-22" not in view.model_dump_json()
+    # Their own stage's deadline, counted from the dispatch.
+    assert view.due_at == FOLLOW_UP_DUE and view.sla_stage == "follow_up"
+    assert view.timeline[1].due_at == FOLLOW_UP_DUE
+
+
+@pytest.mark.parametrize(
+    ("role", "triage", "follow_up"),
+    [
+        (Role.TICKET_ADMIN, True, False),
+        (Role.VALIDATOR, False, False),
+        (Role.ADMINISTRATOR, True, True),
+    ],
+)
+def test_each_role_sees_the_deadlines_of_its_own_stages(
+    role: Role, triage: bool, follow_up: bool
+) -> None:
+    view = officer_view(_clocked(), role, None, SECRET)
+    assert view is not None
+    assert (view.timeline[0].due_at == TRIAGE_DUE) is triage
+    assert (view.timeline[1].due_at == FOLLOW_UP_DUE) is follow_up
+    assert (view.due_at == FOLLOW_UP_DUE) is follow_up

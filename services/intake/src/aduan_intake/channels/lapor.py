@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -106,10 +107,14 @@ def normalize_lapor_record(
                 with contextlib.suppress(ValueError):
                     contact = normalize_contact(raw, default_region).value
                     break
+        nik = re.sub(r"\D", "", _str(pelapor, "nik", 32) or "")
         identity = ReporterIdentity(
             name=_str(pelapor, "nama", 200),
             contact=contact,
             handle=_str(pelapor, "user_id", 256),
+            # Kept only to hide them where the reporter typed them in the text (sealed).
+            nik=nik if len(nik) == 16 else None,
+            address=_str(pelapor, "alamat", 500),
             reply={"lapor_tracking_id": _str(record, "tracking_id", 64) or record_id},
         )
         reporter = identity if not identity.is_empty else None

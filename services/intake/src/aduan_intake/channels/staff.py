@@ -53,6 +53,8 @@ class StaffReporter(BaseModel):
 
     name: str | None = Field(default=None, max_length=200)
     contact: str | None = Field(default=None, max_length=254)
+    nik: str | None = Field(default=None, pattern=r"^\d{16}$", description="from the KTP")
+    address: str | None = Field(default=None, max_length=500, description="home address")
 
 
 class StaffReport(BaseModel):
@@ -119,7 +121,12 @@ def normalize_staff_report(
                 contact = normalize_contact(body.reporter.contact, default_region).value
             except ValueError as exc:
                 raise InvalidField("reporter.contact", str(exc)) from None
-        identity = ReporterIdentity(name=body.reporter.name, contact=contact)
+        identity = ReporterIdentity(
+            name=body.reporter.name,
+            contact=contact,
+            nik=body.reporter.nik,
+            address=body.reporter.address,
+        )
     try:
         location = body.location.to_location() if body.location else None
     except ValueError as exc:

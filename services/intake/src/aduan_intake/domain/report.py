@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import ReportSubmitted
-from aduan_contracts.values import Actor, Location, PhotoRef, SealedIdentity
+from aduan_contracts.values import Actor, Location, PhotoRef, SealedContent, SealedIdentity
 from aduan_intake.domain.errors import InvalidField
+from aduan_kit.redaction import identity_terms, scrub_officer_text
 
 __all__ = ["NormalizedReport", "ReporterIdentity"]
 
@@ -30,6 +31,9 @@ class ReporterIdentity(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     contact: str | None = Field(default=None, max_length=254, description="E.164 or e-mail")
     handle: str | None = Field(default=None, max_length=256, description="channel user id")
+    # Given at a counter (from the KTP) or by LAPOR!: kept only to hide them in text, sealed.
+    nik: str | None = Field(default=None, pattern=r"^\d{16}$")
+    address: str | None = Field(default=None, max_length=500, description="home address")
     # How to answer on the channel beyond the handle: the business number a WhatsApp
     # message reached, the page a Messenger message reached, the tweet to reply under, the
     # e-mail's Message-ID to thread a reply on. Sealed with the rest: it identifies people.
@@ -37,7 +41,7 @@ class ReporterIdentity(BaseModel):
 
     @property
     def is_empty(self) -> bool:
-        return not (self.name or self.contact or self.handle)
+        return not (self.name or self.contact or self.handle or self.nik or self.address)
 
     def reuse_key(self, channel: Channel) -> str | None:
         """What makes two reports "the same reporter" (so they share one key): the
@@ -52,6 +56,10 @@ class ReporterIdentity(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         """The plaintext that gets sealed (the notifier and gateway read these keys)."""
         out: dict[str, Any] = {"name": self.name, "contact": self.contact, "handle": self.handle}
+        if self.nik:
+            out["nik"] = self.nik
+        if self.address:
+            out["address"] = self.address
         if self.reply:
             out["reply"] = dict(self.reply)
         return out
@@ -113,15 +121,20 @@ class NormalizedReport(BaseModel):
         receipt_code: str,
         sealed: SealedIdentity | None,
         correlation_id: str | None = None,
+        sealed_original: SealedContent | None = None,
     ) -> ReportSubmitted:
+        """The event: title and text scrubbed of the reporter's own values and of phone
+        numbers, e-mails and NIKs (what every officer role may read); the text as typed only
+        in `sealed_original` (see `ReportSubmitted`)."""
         extra: dict[str, Any] = {"correlation_id": correlation_id} if correlation_id else {}
+        terms = identity_terms(self.reporter.as_dict()) if self.reporter is not None else ()
         return ReportSubmitted(
             report_id=report_id,
             receipt_code=receipt_code,
             channel=self.channel,
             channel_message_id=self.channel_message_id,
-            text=self.text,
-            title=self.title,
+            text=scrub_officer_text(self.text, terms),
+            title=scrub_officer_text(self.title, terms) if self.title else None,
             category_hint=self.category_hint,
             location=self.location,
             photos=self.photos,
@@ -130,5 +143,6 @@ class NormalizedReport(BaseModel):
             received_at=self.received_at,
             reporter=sealed,
             entered_by=self.entered_by,
+            sealed_original=sealed_original,
             **extra,
         )

@@ -15,9 +15,9 @@ __all__ = ["PublicText", "ReportRecord", "TimelineRecord"]
 
 @dataclass(frozen=True, slots=True)
 class PublicText:
-    """A report's title and text as the public may see them, redacted when the content, the
-    reporter's key or the erasure changed (stored with the report, so public reads never
-    open an identity)."""
+    """A report's title and text as one audience may see them (the public; officers),
+    redacted when the content, the reporter's key, the erasure or a moderation changed
+    them (stored with the report, so reads never open an identity)."""
 
     title: str | None
     text: str
@@ -69,6 +69,12 @@ class ReportRecord:
     identity_pending: bool = False
     # The stored redaction (read model); None when not loaded or not computable yet.
     public_text: PublicText | None = None
+    # The stored officer text (read model): the reporter's own values, phones, e-mails and
+    # NIKs hidden; None when not loaded (views then scrub `title`/`text` themselves) or
+    # not computable yet (`identity_pending`).
+    officer_text: PublicText | None = None
+    # A ticket-admin hid it from every public surface (moderation).
+    public_hidden: bool = False
     timeline: tuple[TimelineRecord, ...] = field(default=())
 
     @property

@@ -24,7 +24,8 @@ def public_event(
     """The event to publish after `record` changed, or None when nothing may be published."""
     if record.privacy is not Privacy.PUBLIC or not record.complete:
         return None
-    if record.status is ReportStatus.REJECTED:
+    # Rejected, or hidden by a ticket-admin (moderation): the portal drops it.
+    if record.status is ReportStatus.REJECTED or record.public_hidden:
         return PublicReportWithdrawn(
             report_id=record.report_id,
             public_id=str(record.report_id),

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role, SlaStage
 from aduan_contracts.values import EvidenceCheck, GeoPoint, Location, PhotoRef
 from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import (
@@ -30,12 +30,14 @@ from aduan_gateway.domain.redaction import (
     coarse_month,
     confidentiality_label,
     pseudonym,
+    scrub_officer_text,
     scrub_text,
 )
 
 __all__ = [
     "FULL_ACCESS_ROLES",
     "OFFICER_ROLES",
+    "STAGES_BY_ROLE",
     "AgencyReportView",
     "AgencyTimelineEntry",
     "FollowUpView",
@@ -50,6 +52,9 @@ __all__ = [
     "ReporterTimelineEntry",
     "SlaBadge",
     "coarse_point",
+    "officer_photos",
+    "officer_text",
+    "officer_texts",
     "officer_view",
     "photos_allowed",
     "public_text",
@@ -68,6 +73,17 @@ COARSE_GRID_DEGREES = 0.01
 
 FULL_ACCESS_ROLES = frozenset({Role.VALIDATOR, Role.TICKET_ADMIN, Role.ADMINISTRATOR})
 OFFICER_ROLES = FULL_ACCESS_ROLES | {Role.AGENCY_OFFICER}
+
+# The SLA stages each role works on: it sees only these stages' deadlines (issue 13, hole
+# 3). Each clock starts when its stage starts (workflow), so an agency officer's deadlines
+# tell the dispatch day, never the receipt day the triage deadline would give away.
+# Administrators oversee every stage.
+STAGES_BY_ROLE: dict[Role, frozenset[SlaStage]] = {
+    Role.AGENCY_OFFICER: frozenset({SlaStage.DISPATCH, SlaStage.FOLLOW_UP}),
+    Role.TICKET_ADMIN: frozenset({SlaStage.TRIAGE}),
+    Role.VALIDATOR: frozenset({SlaStage.VALIDATION}),
+    Role.ADMINISTRATOR: frozenset(SlaStage),
+}
 
 
 class _View(BaseModel):
@@ -149,8 +165,9 @@ class FullTimelineEntry(AgencyTimelineEntry):
 
 
 class AgencyReportView(_View):
-    """A report as an officer of the assigned agency sees it: coarse date and place,
-    scrubbed text, the reporter as a pseudonym."""
+    """A report as an officer of the assigned agency sees it: the month (never the exact
+    time), where the problem is (point, address, area: SPEC Revision 2), the officer text,
+    photos without their capture time or position, the reporter as a pseudonym."""
 
     access: Literal["agency"] = "agency"
     report_id: UUID
@@ -166,6 +183,8 @@ class AgencyReportView(_View):
     status_version: int
     month: str
     area: str | None
+    # Where the problem is (SPEC Revision 2: a field crew must find the pothole).
+    location: LocationView | None
     reporter: str | None
     photos: tuple[PhotoRef, ...]
     photos_locked: bool
@@ -177,7 +196,8 @@ class AgencyReportView(_View):
 
 class FullReportView(_View):
     """A report as a validator, ticket-admin or administrator sees it (rule 6: exact time
-    and precise location), the reporter still only as a pseudonym (rule 5)."""
+    and precise location), the officer text (SPEC Revision 2: the reporter's own values
+    hidden), the reporter only as a pseudonym (rule 5)."""
 
     access: Literal["full"] = "full"
     report_id: UUID
@@ -249,6 +269,16 @@ class ReporterReportView(_View):
 # --- rules ----------------------------------------------------------------------------------
 
 
+def officer_text(title: str | None, text: str | None, terms: tuple[str, ...]) -> PublicText:
+    """The title and text every officer role reads (SPEC Revision 2): the reporter's own
+    values (`terms`, in any format) and every phone number, e-mail and NIK hidden. Computed
+    by the consumers with the public text, and stored."""
+    return PublicText(
+        title=scrub_officer_text(title, terms) if title else None,
+        text=scrub_officer_text(text or "", terms),
+    )
+
+
 def public_text(title: str | None, text: str | None, terms: tuple[str, ...]) -> PublicText:
     """The public title and text: the reporter's `terms` and every contact, ID number and
     plate hidden. Computed by the consumers when content, key or erasure change, and stored."""
@@ -265,6 +295,8 @@ def public_view(record: ReportRecord) -> PublicReportView | None:
         record.privacy is not Privacy.PUBLIC
         or not record.complete
         or record.status is ReportStatus.REJECTED
+        # A ticket-admin hid it (moderation).
+        or record.public_hidden
         # The reporter's name could not be hidden in text yet (their key has not arrived):
         # published once it has (the key's arrival projects the report again).
         or record.identity_pending
@@ -309,15 +341,16 @@ def coarse_point(location: Location | None) -> GeoPoint | None:
 
 
 def sla_state(
-    record: ReportRecord, now: datetime | None = None
+    record: ReportRecord, now: datetime | None = None, role: Role = Role.ADMINISTRATOR
 ) -> tuple[str | None, datetime | None, SlaBadge | None]:
-    """(stage, deadline, badge) of the clock that runs now. Workflow sends the running
-    stage with the nearest deadline on every transition, so the latest step's values are
-    the current ones; none there means no clock runs (completed, rejected, merged)."""
+    """(stage, deadline, badge) of the clock that runs now, when `role` works on that stage
+    (else all None). Workflow sends the running stage with the nearest deadline on every
+    transition, so the latest step's values are the current ones; none there means no
+    clock runs (completed, rejected, merged)."""
     if not record.timeline:
         return None, None, None
     latest = max(record.timeline, key=lambda t: t.version)
-    fields = _extra_fields(latest)
+    fields = _extra_fields(latest, role)
     stage, due = fields["sla_stage"], fields["due_at"]
     if due is None:
         return stage, None, None
@@ -376,12 +409,46 @@ def _follow_up(entry: TimelineRecord, label: str, photos_ok: bool) -> FollowUpVi
     )
 
 
-def _extra_fields(entry: TimelineRecord) -> dict[str, Any]:
+def _extra_fields(entry: TimelineRecord, role: Role) -> dict[str, Any]:
+    """The step's deadline and stage, when `role` works on that stage (`STAGES_BY_ROLE`)."""
     due = entry.extra.get("due_at")
+    stage = entry.extra.get("sla_stage")
+    # Administrators oversee every stage (also one a newer workflow adds); anyone else
+    # sees a stage's deadline only when it is one of theirs.
+    if (
+        stage is not None
+        and role is not Role.ADMINISTRATOR
+        and stage not in STAGES_BY_ROLE.get(role, frozenset())
+    ):
+        return {"due_at": None, "sla_stage": None}
     return {
         "due_at": datetime.fromisoformat(due) if isinstance(due, str) else None,
-        "sla_stage": entry.extra.get("sla_stage"),
+        "sla_stage": stage,
     }
+
+
+def officer_photos(photos: tuple[PhotoRef, ...], role: Role) -> tuple[PhotoRef, ...]:
+    """A report's photos as an officer gets them (issue 13, hole 2). Never the position
+    read from the photo: it is where the photographer stood (a window at home as often as
+    the pothole); the problem's own point is the report's location, which the assigned
+    agency and the full roles see. The capture time only for roles that may see exact
+    times (rule 6: not agency officers, who see the month). The evidence check that used
+    both ran in workflow; its verdict stays on the follow-up."""
+    hide_time = role not in FULL_ACCESS_ROLES
+    return tuple(
+        p.model_copy(update={"point": None, **({"taken_at": None} if hide_time else {})})
+        for p in photos
+    )
+
+
+def officer_texts(record: ReportRecord) -> PublicText:
+    """The stored officer text; withheld while the reporter's key has not arrived (their
+    values cannot be hidden yet); computed here for records not read from the tables."""
+    if record.identity_pending:
+        return PublicText(title=HIDDEN if record.title else None, text=HIDDEN)
+    if record.officer_text is not None:
+        return record.officer_text
+    return officer_text(record.title, record.text, record.reporter_terms)
 
 
 def officer_view(
@@ -398,13 +465,17 @@ def officer_view(
     assert record.received_at is not None  # has_content
     label = confidentiality_label(record.privacy)
     photos_ok = photos_allowed(record, role, agency_id, granted)
-    photos = record.photos if photos_ok else ()
-    stage, due, badge = sla_state(record)
+    photos = officer_photos(record.photos, role) if photos_ok else ()
+    stage, due, badge = sla_state(record, role=role)
+    texts = officer_texts(record)
+    loc = record.location
     common: dict[str, Any] = {
         "report_id": record.report_id,
         "channel": record.channel,
         "privacy": record.privacy,
         "confidentiality_label": label,
+        "title": texts.title,
+        "text": texts.text,
         "category": record.shown_category,
         "agency_id": record.agency_id,
         "status": record.status,
@@ -417,21 +488,20 @@ def officer_view(
         "sla_stage": stage,
         "due_at": due,
         "sla_badge": badge,
+        # Where the problem is: the full roles (rule 6) and, by SPEC Revision 2, the
+        # assigned agency's crew, who must find it.
+        "location": LocationView(area=loc.area, address=loc.address, point=loc.point)
+        if loc is not None
+        else None,
     }
     if role in FULL_ACCESS_ROLES:
-        loc = record.location
         return FullReportView(
             **common,
             receipt_code=record.receipt_code,
-            title=record.title,
-            text=record.text or "",
             received_at=record.received_at,
-            location=LocationView(area=loc.area, address=loc.address, point=loc.point)
-            if loc is not None
-            else None,
             timeline=tuple(
                 FullTimelineEntry(
-                    **_agency_entry(t, label, photos_ok, scrub=False).model_dump(),
+                    **_agency_entry(t, label, photos_ok, role, record.reporter_terms).model_dump(),
                     occurred_at=t.occurred_at,
                     field_result=t.extra.get("field_result"),
                 )
@@ -440,33 +510,22 @@ def officer_view(
         )
     return AgencyReportView(
         **common,
-        title=_agency_text(record, record.title) if record.title else None,
-        text=_agency_text(record, record.text or ""),
         area=coarse_area(record.location),
         timeline=tuple(
-            _agency_entry(t, label, photos_ok, scrub=True, terms=record.reporter_terms)
-            for t in record.timeline
+            _agency_entry(t, label, photos_ok, role, record.reporter_terms) for t in record.timeline
         ),
     )
-
-
-def _agency_text(record: ReportRecord, text: str) -> str:
-    # Until the reporter's key arrives their name cannot be hidden: withhold the text.
-    if record.identity_pending:
-        return HIDDEN
-    return scrub_text(text, record.reporter_terms)
 
 
 def _agency_entry(
     entry: TimelineRecord,
     label: str,
     photos_ok: bool,
-    scrub: bool,
+    role: Role,
     terms: tuple[str, ...] = (),
 ) -> AgencyTimelineEntry:
-    reason = entry.reason
-    if reason and scrub:
-        reason = scrub_text(reason, terms)
+    # A reason (a return, a rejection) may quote the reporter: scrubbed for every officer.
+    reason = scrub_officer_text(entry.reason, terms) if entry.reason else entry.reason
     return AgencyTimelineEntry(
         version=entry.version,
         status=entry.status,
@@ -477,7 +536,7 @@ def _agency_entry(
         actor_display_name=entry.actor_display_name,
         reason=reason,
         follow_up=_follow_up(entry, label, photos_ok),
-        **_extra_fields(entry),
+        **_extra_fields(entry, role),
     )
 
 
