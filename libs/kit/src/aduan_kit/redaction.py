@@ -253,11 +253,12 @@ def scrub_officer_text(text: str, terms: Iterable[str] = ()) -> str:
     """The text every officer role reads: the reporter's own values and every phone number,
     e-mail address and NIK hidden.
 
-    Order matters: the reporter's values first (their exact formats), e-mails before the
-    digits (an e-mail's digits would otherwise be judged as phone numbers), NIKs before
-    phone numbers."""
-    text = scrub_terms(text, tuple(terms))
+    Order matters: well-formed e-mails first, whole (a name part would otherwise take
+    "Budi.Santoso" out of "Budi.Santoso@contoh.id" and leave the domain), then the
+    reporter's values in their other formats, NIKs before phone numbers (an e-mail's
+    digits are gone by then, not judged as a phone number)."""
     text = _EMAIL.sub(HIDDEN, text)
+    text = scrub_terms(text, tuple(terms))
     text = _NIK.sub(HIDDEN, text)
     return _DIGIT_RUN.sub(_phone, text)
 

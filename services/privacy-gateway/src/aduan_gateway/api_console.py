@@ -1,6 +1,6 @@
 """HTTP routes the portal and the officer console need beyond reading reports: "track my
-report" by receipt code, suggested duplicates, the category catalogue, and administrators'
-lists of users and agencies."""
+report" by receipt code, suggested duplicates, moderation of public reports, the category
+catalogue, and administrators' lists of users and agencies."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import hashlib
 import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
 
-from aduan_contracts.enums import ReportStatus, Role
-from aduan_contracts.topics import ROUTING_COMMANDS
+from aduan_contracts.enums import Privacy, ReportStatus, Role
+from aduan_contracts.topics import PUBLIC_REPORTS, ROUTING_COMMANDS
 from aduan_contracts.values import Actor, GeoPoint
 from aduan_gateway.accesslog import Read
 from aduan_gateway.auth import CurrentUser, Principal
@@ -34,6 +35,7 @@ from aduan_gateway.deps import (
     require_role,
 )
 from aduan_gateway.domain.model import ReportRecord
+from aduan_gateway.domain.projection import public_event
 from aduan_gateway.domain.redaction import coarse_area, coarse_month
 from aduan_gateway.domain.views import (
     FULL_ACCESS_ROLES,
@@ -50,18 +52,25 @@ from aduan_gateway.identity import (
     set_active,
 )
 from aduan_gateway.readmodel import (
+    READ_MODEL_WRITERS_LOCK,
     duplicate_candidates,
     find_by_receipt,
+    load_public,
     load_report,
+    moderate,
 )
+from aduan_gateway.tables import OUTBOX
 from aduan_kit.db import transaction
-from aduan_kit.logging import get_logger
+from aduan_kit.logging import correlation_id, get_logger
+from aduan_kit.messaging import add_to_outbox
 
 __all__ = [
     "AccountView",
     "AgencyView",
     "CategoryView",
     "DuplicateView",
+    "ModerationBody",
+    "ModerationView",
     "OfficerView",
     "TrackView",
     "client_address",
@@ -71,6 +80,9 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+# SPEC Revision 2: a ticket-admin moderates the portal; administrators may too.
+MODERATOR_ROLES = frozenset({Role.TICKET_ADMIN, Role.ADMINISTRATOR})
 
 TRACK_NOT_FOUND = "no report with that receipt code"
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -151,6 +163,25 @@ class ActiveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     active: bool
+
+
+class ModerationBody(BaseModel):
+    """A ticket-admin's moderation of a public report: hide it from (or show it again on)
+    every public surface, and/or correct its public title and text. The correction is
+    scrubbed by the same public rule as the reporter's text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: bool | None = None
+    title: str | None = Field(default=None, max_length=300)
+    text: str | None = Field(default=None, min_length=1, max_length=10000)
+
+
+class ModerationView(BaseModel):
+    report_id: UUID
+    hidden: bool
+    public_title: str | None
+    public_text: str | None
 
 
 class AgencyView(BaseModel):
@@ -326,6 +357,76 @@ def console_router() -> APIRouter:
             [Read(view.report_id, _DUPLICATE_FIELDS) for view in found],
         )
         return found
+
+    # --- moderation (SPEC Revision 2) ---------------------------------------------------
+
+    @router.post(
+        "/v1/reports/{report_id}/moderation",
+        response_model=ModerationView,
+        responses={
+            **_AUTH_ERRORS,
+            404: {"description": NOT_FOUND},
+            409: {"description": "not a public report"},
+            422: {"description": "nothing to do, or a title without a text"},
+        },
+        tags=["reports"],
+    )
+    async def moderate_report(
+        report_id: UUID,
+        body: Annotated[ModerationBody, Body()],
+        user: CurrentUser,
+        sessions: SessionsDep,
+        runtime: RuntimeDep,
+        access_log: AccessLogDep,
+    ) -> ModerationView:
+        """Hide a public report from the portal (or show it again), or correct its public
+        title and text (ticket-admins, administrators). Audited in the access log; the
+        portal is told through the public topic (withdrawn, or published again)."""
+        require_role(user, MODERATOR_ROLES, "moderate public reports")
+        if body.hidden is None and body.text is None:
+            raise HTTPException(status_code=422, detail="give `hidden`, or a corrected `text`")
+        if body.title is not None and body.text is None:
+            raise HTTPException(
+                status_code=422, detail="a corrected title comes with the corrected text"
+            )
+        async with sessions() as session:
+            before = await load_public(session, report_id)
+        if before is None or not before.has_content:
+            raise HTTPException(status_code=404, detail=NOT_FOUND)
+        if before.privacy is not Privacy.PUBLIC:
+            raise HTTPException(status_code=409, detail="only a public report has a public face")
+        # Written to the access log (committed) before anything changes: a moderation that
+        # cannot be audited does not happen (503).
+        fields = []
+        if body.hidden is not None:
+            fields.append("moderation:hidden" if body.hidden else "moderation:shown")
+        if body.text is not None:
+            fields.append("moderation:corrected")
+        await access_log.record(
+            user.subject, user.role, user.agency_id, [Read(report_id, tuple(fields))]
+        )
+        topic = runtime.topic(PUBLIC_REPORTS.name)
+        async with transaction(sessions) as session:
+            # Taking turns with the read model's consumers (which recompute the public text
+            # when a key or an erasure arrives), so neither overwrites the other.
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": READ_MODEL_WRITERS_LOCK}
+            )
+            if not await moderate(session, report_id, body.hidden, body.title, body.text):
+                raise HTTPException(status_code=404, detail=NOT_FOUND)
+            after = await load_public(session, report_id)
+            assert after is not None
+            event = public_event(after, correlation_id.get() or str(uuid4()))
+            if event is not None:
+                await add_to_outbox(session, OUTBOX, topic, event, key=report_id)
+        runtime.wake_relay()
+        log.info("public report moderated", report_id=str(report_id), fields=fields)
+        return ModerationView(
+            report_id=report_id,
+            hidden=after.public_hidden,
+            public_title=after.public_text.title if after.public_text else None,
+            public_text=after.public_text.text if after.public_text else None,
+        )
 
     # --- categories -----------------------------------------------------------------------
 

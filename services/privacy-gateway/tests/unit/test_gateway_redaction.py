@@ -12,15 +12,15 @@ from aduan_contracts.values import GeoPoint, Location
 from aduan_gateway.domain.audit import AccessEntry, chain_hash, verify_chain
 from aduan_gateway.domain.redaction import (
     HIDDEN,
-    identity_terms,
-    scrub_erased,
-    scrub_officer_text,
     PRIVATE_LABEL,
     PUBLIC_LABEL,
     coarse_area,
     coarse_month,
     confidentiality_label,
+    identity_terms,
     pseudonym,
+    scrub_erased,
+    scrub_officer_text,
     scrub_text,
 )
 
