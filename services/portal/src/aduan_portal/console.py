@@ -520,12 +520,15 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         password = form.get("password")
         if not username or not isinstance(password, str) or not password:
             return login_page(request, t["login_failed"].format(detail="-"), 400)
+        peer = request.client.host if request.client is not None else None
+        chain = ", ".join(h for h in (request.headers.get("x-forwarded-for"), peer) if h)
         try:
-            pair = await gateway.login(username, password)
+            pair = await gateway.login(username, password, forwarded_for=chain or None)
         except GatewayUnavailable as exc:
             return login_page(request, _explain(exc, t), 503)
-        except GatewayFailure as exc:  # 401 wrong password, 4xx refused
-            return login_page(request, t["login_failed"].format(detail=exc.detail), 401)
+        except GatewayFailure as exc:  # 401 wrong password, 429 waiting after failures
+            status = 429 if exc.status == 429 else 401
+            return login_page(request, t["login_failed"].format(detail=exc.detail), status)
         if pair.role not in STAFF_ROLES:
             return login_page(request, t["login_not_staff"], 403)
         session = await store.create(

@@ -334,6 +334,7 @@ class GatewayClient:
         **kwargs: Any,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers |= kwargs.pop("headers", None) or {}
         try:
             response = await self.client.request(method, path, headers=headers, **kwargs)
         except httpx.TimeoutException:
@@ -350,9 +351,17 @@ class GatewayClient:
 
     # --- sign-in (no token) ----------------------------------------------------------------
 
-    async def login(self, username: str, password: str) -> TokenPair:
+    async def login(
+        self, username: str, password: str, forwarded_for: str | None = None
+    ) -> TokenPair:
+        """`forwarded_for`: the officer's X-Forwarded-For chain plus the address the portal
+        saw, so the gateway's sign-in backoff waits that address, not the portal's."""
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
         r = await self.request(
-            "POST", "/v1/auth/login", json={"username": username, "password": password}
+            "POST",
+            "/v1/auth/login",
+            json={"username": username, "password": password},
+            headers=headers,
         )
         return TokenPair.model_validate(r.json())
 

@@ -7,11 +7,13 @@ import hmac
 from typing import Any
 
 import phonenumbers
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Role
+from aduan_gateway.api_console import client_address
 from aduan_gateway.auth import CurrentUser, issue_access_token
+from aduan_gateway.config import Settings
 from aduan_gateway.deps import RuntimeDep, SessionsDep, SettingsDep, require_role
 from aduan_gateway.domain.redaction import pseudonym
 from aduan_gateway.identity import (
@@ -24,9 +26,11 @@ from aduan_gateway.identity import (
     revoke_family,
 )
 from aduan_gateway.readmodel import find_by_receipt, get_key
+from aduan_gateway.throttle import Backoff, Throttle
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
+from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["auth_router", "normalize_contact"]
 
@@ -111,6 +115,18 @@ def normalize_contact(raw: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _throttle(runtime: ServiceRuntime, settings: Settings) -> Throttle:
+    return Throttle(runtime.redis, settings.redis_prefix, settings.pseudonym_secret)
+
+
+def _too_many(wait_s: int, detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"{detail}; try again in {wait_s} s",
+        headers={"Retry-After": str(wait_s)},
+    )
+
+
 def _identity_error(exc: IdentityError) -> HTTPException:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return HTTPException(status_code=exc.status, detail=exc.reason, headers=headers)
@@ -127,17 +143,62 @@ def _pair(tokens: Any) -> TokenPair:
     )
 
 
+async def _proof_failed(throttle: Throttle, settings: Settings, receipt: str, source: str) -> None:
+    base, cap = settings.throttle_base_s, settings.throttle_max_wait_s
+    await throttle.failed(
+        Backoff(settings.reporter_proof_source_failures, base, cap), "proof-source", source
+    )
+    # The receipt's own count decides how long the failing address waits on it: a receipt
+    # under attack from many addresses makes each of them wait longer, while an address
+    # that has not failed on it (its reporter) is still checked at once.
+    per_receipt = Backoff(settings.reporter_proof_attempts, base, cap)
+    failures = await throttle.count(per_receipt.window_s, "proof-receipt-count", receipt)
+    await throttle.block(per_receipt.wait_s(failures), "proof-receipt", receipt, source)
+    log.warning("reporter proof failed", receipt=receipt, source=source, failures=failures)
+
+
 def auth_router() -> APIRouter:
     router = APIRouter()
 
     @router.post("/v1/auth/login", response_model=TokenPair, tags=["auth"])
-    async def sign_in(body: LoginBody, sessions: SessionsDep, settings: SettingsDep) -> TokenPair:
-        """Staff sign-in: a short-lived access token and a rotating refresh token."""
+    async def sign_in(
+        body: LoginBody,
+        request: Request,
+        sessions: SessionsDep,
+        settings: SettingsDep,
+        runtime: RuntimeDep,
+    ) -> TokenPair:
+        """Staff sign-in: a short-lived access token and a rotating refresh token. Wrong
+        passwords make the account and the address wait, longer with each one (429)."""
+        throttle = _throttle(runtime, settings)
+        # Keyed hashes: the logs and Redis show that an account or an address is being
+        # guessed at, never which username or address it is.
+        account = throttle.tag("account:" + body.username.strip().lower())
+        source = throttle.tag("address:" + client_address(request, settings.trusted_proxies))
+        wait_s = max(
+            await throttle.wait("login-account", account),
+            await throttle.wait("login-source", source),
+        )
+        if wait_s:
+            log.warning("sign-in refused: waiting after failures", account=account, source=source)
+            raise _too_many(wait_s, "too many failed sign-ins")
         try:
             async with transaction(sessions) as session:
                 tokens = await login(session, settings, body.username, body.password)
         except IdentityError as exc:
+            base, cap = settings.throttle_base_s, settings.throttle_max_wait_s
+            per_account = Backoff(
+                settings.login_account_failures, base, min(cap, settings.login_account_max_wait_s)
+            )
+            failures = await throttle.failed(per_account, "login-account", account)
+            await throttle.failed(
+                Backoff(settings.login_source_failures, base, cap), "login-source", source
+            )
+            log.warning("sign-in failed", account=account, source=source, failures=failures)
             raise _identity_error(exc) from None
+        # The account's count starts again; the address's stays (one right password must not
+        # wash out an address's guesses at other accounts).
+        await throttle.clear("login-account", account)
         log.info("signed in", user_id=tokens.user.user_id, role=tokens.user.role.value)
         return _pair(tokens)
 
@@ -171,30 +232,45 @@ def auth_router() -> APIRouter:
     )
     async def reporter_sign_in(
         body: ReporterSessionBody,
+        request: Request,
         sessions: SessionsDep,
         settings: SettingsDep,
         runtime: RuntimeDep,
     ) -> ReporterToken:
         """Reporter self-service: the receipt code plus the contact given with the report
-        (compared after opening the sealed identity) give a short token for own reports."""
+        (compared after opening the sealed identity) give a short token for own reports.
+
+        Guessers wait, not the reporter: an address waits after its own wrong contacts (any
+        receipt), and once a receipt code has had `reporter_proof_attempts` wrong contacts,
+        every address that gets one wrong for it waits too, longer with each. An address
+        without failures is always checked, so whoever holds a receipt code cannot lock
+        its reporter out by failing on purpose."""
         code = body.receipt_code.strip().upper()
-        tries_key = f"{settings.redis_prefix}proof:{code}"
-        tries = await runtime.redis.incr(tries_key)
-        if tries == 1:
-            await runtime.redis.expire(tries_key, 3600)
-        if tries > settings.reporter_proof_attempts:
-            raise HTTPException(status_code=429, detail="too many tries; wait an hour")
+        throttle = _throttle(runtime, settings)
+        receipt = throttle.tag("receipt:" + code)
+        source = throttle.tag("address:" + client_address(request, settings.trusted_proxies))
+        wait_s = max(
+            await throttle.wait("proof-source", source),
+            await throttle.wait("proof-receipt", receipt, source),
+        )
+        if wait_s:
+            log.warning("reporter proof refused: waiting after failures", source=source)
+            raise _too_many(wait_s, "too many wrong contacts from this address")
         wanted = normalize_contact(body.contact)
         async with sessions() as session:
             record = await find_by_receipt(session, code)
             sealed = record.sealed_identity if record is not None else None
             key = await get_key(session, sealed.key_id) if sealed is not None else None
-        if record is None or sealed is None or key is None or wanted is None:
+        given = open_identity(sealed, key).get("contact") if sealed and key else None
+        if (
+            record is None
+            or sealed is None
+            or wanted is None
+            or not isinstance(given, str)
+            or not hmac.compare_digest(given.encode(), wanted.encode())
+        ):
+            await _proof_failed(throttle, settings, receipt, source)
             raise HTTPException(status_code=404, detail=_NO_MATCH)
-        given = open_identity(sealed, key).get("contact")
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), wanted.encode()):
-            raise HTTPException(status_code=404, detail=_NO_MATCH)
-        await runtime.redis.delete(tries_key)
         name = pseudonym(settings.pseudonym_secret, str(sealed.key_id))
         token = issue_access_token(
             settings.jwt_secret,

@@ -36,8 +36,20 @@ class Settings(ServiceSettings):
     refresh_ttl_s: int = Field(default=14 * 24 * 3600, ge=60)
     # Reporter self-service tokens are shorter still: they open a person's own data.
     reporter_token_ttl_s: int = Field(default=600, ge=30, le=3600)
-    # Tries per receipt code per hour at proving a contact (guessing a contact is cheap).
+    # Sign-in throttling (aduan_gateway.throttle): only failures count; past the free ones
+    # the failing subject waits, from `throttle_base_s` doubling up to the cap.
+    # Reporter proof (receipt code + contact): wrong contacts on one receipt code before every
+    # address that fails on it waits (the reporter, from an address without failures, is
+    # still let in), and wrong contacts from one address, any receipt, before it waits.
     reporter_proof_attempts: int = Field(default=5, ge=1, le=100)
+    reporter_proof_source_failures: int = Field(default=10, ge=1, le=1000)
+    # Staff sign-in: wrong passwords per account (waits at most `login_account_max_wait_s`,
+    # so a stranger cannot lock an officer out for long) and per address (any account).
+    login_account_failures: int = Field(default=5, ge=1, le=100)
+    login_account_max_wait_s: int = Field(default=900, ge=1, le=24 * 3600)
+    login_source_failures: int = Field(default=20, ge=1, le=10_000)
+    throttle_base_s: int = Field(default=30, ge=1, le=3600)
+    throttle_max_wait_s: int = Field(default=3600, ge=1, le=24 * 3600)
 
     # Optional external identity provider (OpenID Connect): tokens signed with a key from
     # this JWKS URL are accepted too; role and agency come from the named claims.
