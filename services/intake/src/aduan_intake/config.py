@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from aduan_kit.localsecrets import DEFAULT_SECRETS_DIR, installation_secret
 from aduan_kit.settings import ServiceSettings
 
 __all__ = ["DEFAULT_BLOB_ROOT", "DEV_CONTACT_PEPPER", "DEV_JWT_SECRET", "Settings"]
@@ -15,9 +16,10 @@ __all__ = ["DEFAULT_BLOB_ROOT", "DEV_CONTACT_PEPPER", "DEV_JWT_SECRET", "Setting
 # default, whatever directory either service was started in.
 DEFAULT_BLOB_ROOT = str(Path(__file__).resolve().parents[4] / ".run" / "blobs")
 
-# Long enough for HMAC-SHA256 and refused in production by the validator below.
+# Public placeholders, in the repository: refused in production, and in development replaced
+# by this installation's own secrets (`.run/secrets/`, aduan_kit.localsecrets; the JWT one is
+# the gateway's file, so `make up` tokens verify here). Only `ENVIRONMENT=test` keeps them.
 DEV_CONTACT_PEPPER = "dev-only-aduan-intake-contact-pepper-not-for-production"
-# The same development value as the gateway's, so `make up` tokens work on both.
 DEV_JWT_SECRET = "dev-only-aduan-gateway-jwt-secret-not-for-production"  # noqa: S105
 
 
@@ -31,6 +33,8 @@ class Settings(ServiceSettings):
     # The secret in HMAC(pepper, normalized contact): the digest lets one reporter reuse one
     # key without the database holding a contact that a dictionary attack could recover.
     contact_pepper: str = Field(default=DEV_CONTACT_PEPPER, min_length=32)
+    # Where development secrets left at their placeholders are kept (the gateway's too).
+    secrets_dir: str = DEFAULT_SECRETS_DIR
 
     # Fixed-window rate limit per sender (client address) on every channel POST.
     rate_limit_posts: int = Field(default=30, ge=1)
@@ -117,9 +121,15 @@ class Settings(ServiceSettings):
         return 0 if self.environment == "test" else 2525
 
     @model_validator(mode="after")
-    def _no_dev_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.contact_pepper == DEV_CONTACT_PEPPER:
-            raise ValueError("refusing the development contact pepper in production")
-        if self.environment == "production" and self.jwt_secret == DEV_JWT_SECRET:
-            raise ValueError("refusing the development JWT secret in production")
+    def _no_public_secrets(self) -> Settings:
+        if self.environment == "production":
+            if self.contact_pepper == DEV_CONTACT_PEPPER:
+                raise ValueError("refusing the development contact pepper in production")
+            if self.jwt_secret == DEV_JWT_SECRET:
+                raise ValueError("refusing the development JWT secret in production")
+        elif self.environment == "development":
+            if self.contact_pepper == DEV_CONTACT_PEPPER:
+                self.contact_pepper = installation_secret("contact_pepper", self.secrets_dir)
+            if self.jwt_secret == DEV_JWT_SECRET:
+                self.jwt_secret = installation_secret("jwt_secret", self.secrets_dir)
         return self

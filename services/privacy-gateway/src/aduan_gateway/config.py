@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from aduan_kit.localsecrets import DEFAULT_SECRETS_DIR, installation_secret
 from aduan_kit.settings import ServiceSettings
 
 __all__ = ["DEFAULT_BLOB_ROOT", "DEV_JWT_SECRET", "DEV_PSEUDONYM_SECRET", "Settings"]
@@ -15,8 +16,9 @@ __all__ = ["DEFAULT_BLOB_ROOT", "DEV_JWT_SECRET", "DEV_PSEUDONYM_SECRET", "Setti
 # root), so a local `make up` serves what intake stored.
 DEFAULT_BLOB_ROOT = str(Path(__file__).resolve().parents[4] / ".run" / "blobs")
 
-# Development defaults: long enough for HS256 (RFC 7518 wants >= 256 bits) so local runs do
-# not warn, and refused in production by the validator below.
+# Public placeholders, in the repository: refused in production, and in development replaced
+# by this installation's own secrets (`.run/secrets/`, aduan_kit.localsecrets), so nobody who
+# reads the code can mint tokens for a running demo. Only `ENVIRONMENT=test` keeps them.
 DEV_JWT_SECRET = "dev-only-aduan-gateway-jwt-secret-not-for-production"  # noqa: S105
 DEV_PSEUDONYM_SECRET = "dev-only-aduan-gateway-pseudonym-secret-not-for-production"  # noqa: S105
 
@@ -29,6 +31,9 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan_gateway"
 
     jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
+    # Where development secrets left at their placeholders are kept (shared with intake,
+    # which verifies the gateway's tokens with the same `jwt_secret` file).
+    secrets_dir: str = DEFAULT_SECRETS_DIR
     jwt_ttl_s: int = Field(default=900, ge=30, le=24 * 3600)
     # Separate from the JWT secret: rotating token keys must not change every reporter's
     # pseudonym, and a leaked token key must not let anyone link pseudonyms to key ids.
@@ -75,10 +80,15 @@ class Settings(ServiceSettings):
     max_grant_hours: int = Field(default=72, ge=1, le=24 * 30)
 
     @model_validator(mode="after")
-    def _no_dev_secrets_in_production(self) -> Settings:
+    def _no_public_secrets(self) -> Settings:
         if self.environment == "production":
             if self.jwt_secret == DEV_JWT_SECRET:
                 raise ValueError("refusing the development JWT secret in production")
             if self.pseudonym_secret == DEV_PSEUDONYM_SECRET:
                 raise ValueError("refusing the development pseudonym secret in production")
+        elif self.environment == "development":
+            if self.jwt_secret == DEV_JWT_SECRET:
+                self.jwt_secret = installation_secret("jwt_secret", self.secrets_dir)
+            if self.pseudonym_secret == DEV_PSEUDONYM_SECRET:
+                self.pseudonym_secret = installation_secret("pseudonym_secret", self.secrets_dir)
         return self
