@@ -246,8 +246,12 @@ async def test_track_sla_badges_and_coarse_point(gateway: Gateway) -> None:
     assert r.status_code == 404
     assert r.json() == {"detail": "no report with that receipt code"}
 
-    # SLA fields on officer lists and views.
+    # SLA fields on officer lists and views: administrators see every stage's deadline,
+    # a validator only the validation stage's (issue 13, hole 3), so not this dispatch one.
     r = await gw.client.get("/v1/reports", headers=gw.token(Role.VALIDATOR))
+    assert r.status_code == 200
+    assert all(i["due_at"] is None for i in r.json()["items"])
+    r = await gw.client.get("/v1/reports", headers=gw.token(Role.ADMINISTRATOR))
     assert r.status_code == 200
     items = {i["report_id"]: i for i in r.json()["items"]}
     assert items[str(public.report_id)]["sla_badge"] == "due_soon"

@@ -374,7 +374,8 @@ async def test_status_before_submission_ends_consistent(gateway: Gateway) -> Non
     assert own.status_code == 200
     assert own.json()["access"] == "agency"
     assert "received_at" not in own.json()
-    assert "location" not in own.json()
+    # SPEC Revision 2: the assigned agency sees where the problem is (not when it came).
+    assert own.json()["location"]["area"] == "Menteng"
     assert own.json()["area"] == "Menteng"
     other = await gw.client.get(
         f"/v1/reports/{report.report_id}", headers=gw.token(Role.AGENCY_OFFICER, "dbm")
