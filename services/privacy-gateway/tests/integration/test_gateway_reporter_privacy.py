@@ -222,7 +222,7 @@ def _leaks(body: str) -> list[str]:
 @pytest.mark.parametrize("sealed", [True, False], ids=["new-events", "events-before-issue-13"])
 async def test_officers_read_no_value_of_the_reporter_in_any_format(gw: Gw, sealed: bool) -> None:
     """Hole 1: every officer role, report and list; identity only by the audited reveal."""
-    report, _ = await _file(gw, sealed=sealed)
+    report, key_id = await _file(gw, sealed=sealed)
     rid = report.report_id
     for role, agency in OFFICERS:
         for path in (f"/v1/reports/{rid}", "/v1/reports?limit=100"):
@@ -252,9 +252,17 @@ async def test_officers_read_no_value_of_the_reporter_in_any_format(gw: Gw, seal
             f"/v1/reports/{rid}/reporter-identity", headers=gw.auth(role, agency)
         )
         assert r.status_code == 403
-    # The reporter's own view (self-service) is what they typed.
+    # The reporter's own view (self-service) is what they typed, opened from the sealed
+    # original (new events) or the stored text (events from before).
     row = await gw.row(rid)
     assert (row["sealed_original"] is not None) is sealed
+    assert _leaks(row["officer_text"]) == []
+    own = issue_access_token(
+        gw.settings.jwt_secret, "reporter", Role.REPORTER, reporter_key_id=key_id, ttl_s=600
+    )
+    mine = await gw.client.get(f"/v1/reports/{rid}", headers={"Authorization": f"Bearer {own}"})
+    assert mine.status_code == 200 and mine.json()["access"] == "reporter"
+    assert mine.json()["text"] == TYPED
 
 
 async def test_photo_metadata_and_deadlines_per_role(gw: Gw) -> None:
