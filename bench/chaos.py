@@ -36,8 +36,8 @@ from aiokafka import AIOKafkaProducer
 from hdrh.histogram import HdrHistogram
 
 from aduan_contracts.topics import ALL_TOPICS, REPORT_INTAKE, STATUS_CHANGED
+from aduan_testing.chaosinfra import ChaosBroker, ChaosPostgres, TcpProxy
 from bench import results
-from bench.chaosinfra import ChaosBroker, ChaosPostgres, TcpProxy
 from bench.load import IntakeLoad, new_histogram, open_loop, summary
 from bench.observe import TopicTap, reconcile, wait_for_stages
 from bench.platform import APPS, Platform

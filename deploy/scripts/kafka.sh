@@ -33,7 +33,7 @@ SERVER_LOG="${LOG_DIR}/kafka-server.log"
 STDOUT_LOG="${LOG_DIR}/kafka.out"
 
 usage() {
-  echo "usage: $0 start|stop|status|reset" >&2
+  echo "usage: $0 start|stop|status|reset|libs" >&2
   exit 2
 }
 
@@ -267,6 +267,12 @@ case "$1" in
     cmd_stop
     ;;
   status) cmd_status ;;
+  # Only the classpath (for a second broker, e.g. the chaos runner's): any checkout can run
+  # one whoever started the shared Kafka.
+  libs)
+    hold_lock kafka 600
+    ensure_libs
+    ;;
   reset)
     hold_lock kafka 600
     cmd_reset

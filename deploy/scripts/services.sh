@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Start/stop the five Aduan services as separate OS processes (the local stand-in for the
 # five deployments in deploy/k8s). Idempotent: a service whose /health answers is left alone.
-#   services.sh start|stop|status
+#   services.sh start|stop|status|supervise
+# `start` also starts a supervisor (unless ADUAN_SUPERVISE=0): like Kubernetes with the
+# manifests' liveness probes, it restarts a service whose process died or whose /livez
+# failed three checks in a row (10 s apart), and logs each restart to .run/logs/supervisor.log.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,6 +32,63 @@ healthy() { curl -fsS -m 3 "http://127.0.0.1:$1/health" >/dev/null 2>&1; }
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# Liveness, not readiness: a dependency outage makes /health fail on every service at once,
+# and restarting them all would not bring PostgreSQL or Kafka back. The sinks (a stand-in
+# for outside providers, no background loops) have only /health.
+live() {
+  local path=/livez; [[ $2 == sinks ]] && path=/health
+  curl -fsS -m 4 "http://127.0.0.1:$1$path" >/dev/null 2>&1
+}
+
+launch() {
+  local name=$1 module=$2
+  # setsid: the service gets its own process group, so `stop` reaches its children too.
+  setsid nohup "$PY" -m "$module" >>"$RUN/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/pids/$name.pid"
+}
+
+terminate() {
+  local name=$1 pidf="$RUN/pids/$1.pid" waited=0
+  if alive "$pidf"; then kill -TERM -- "-$(cat "$pidf")" 2>/dev/null || kill -TERM "$(cat "$pidf")" || true; fi
+  while alive "$pidf" && ((waited < 30)); do sleep 0.5; waited=$((waited + 1)); done
+  if alive "$pidf"; then
+    echo "$name did not stop in 15 s; killing" >&2
+    kill -KILL -- "-$(cat "$pidf")" 2>/dev/null || true
+  fi
+  rm -f "$pidf"
+}
+
+supervise() {
+  local -A failures=()
+  local grace_until=$((SECONDS + ${ADUAN_SUPERVISE_GRACE_S:-60}))
+  while true; do
+    sleep "${ADUAN_SUPERVISE_PERIOD_S:-10}"
+    for entry in "${SERVICES[@]}"; do
+      read -r name module var def <<<"$entry"
+      local port pidf why=""
+      port=$(port_of "$var" "$def"); pidf="$RUN/pids/$name.pid"
+      [[ -f "$pidf" ]] || continue # stopped on purpose (`stop` removes the pid file)
+      if ! alive "$pidf"; then
+        why="process exited"
+      elif ((SECONDS < grace_until)); then
+        continue # still starting (migrations, joining groups)
+      elif live "$port" "$name"; then
+        failures[$name]=0
+        continue
+      else
+        failures[$name]=$((${failures[$name]:-0} + 1))
+        ((failures[$name] >= ${ADUAN_SUPERVISE_FAILURES:-3})) || continue
+        why="/livez failed ${failures[$name]} checks in a row: $(curl -sS -m 4 "http://127.0.0.1:$port/livez" 2>&1 | head -c 300)"
+      fi
+      echo "$(date -u +%FT%TZ) supervisor: restarting $name ($why)"
+      terminate "$name"
+      launch "$name" "$module"
+      failures[$name]=0
+      grace_until=$((SECONDS + ${ADUAN_SUPERVISE_GRACE_S:-60}))
+    done
+  done
+}
+
 start() {
   [[ -x "$PY" ]] || { echo "no virtualenv at $ROOT/.venv: run 'make deps' first" >&2; exit 1; }
   for entry in "${SERVICES[@]}"; do
@@ -40,9 +100,7 @@ start() {
       echo "$name: something already answers on :$port; leaving it" >&2
       continue
     fi
-    # setsid: the service gets its own process group, so `stop` reaches its children too.
-    setsid nohup "$PY" -m "$module" >>"$RUN/logs/$name.log" 2>&1 </dev/null &
-    echo $! >"$pidf"
+    launch "$name" "$module"
   done
   local deadline=$((SECONDS + ${ADUAN_START_TIMEOUT:-180})) failed=0
   for entry in "${SERVICES[@]}"; do
@@ -62,10 +120,19 @@ start() {
     done
   done
   ((failed == 0)) || exit 1
+  if [[ "${ADUAN_SUPERVISE:-1}" != "0" ]] && ! alive "$RUN/pids/supervisor.pid"; then
+    setsid nohup "$0" supervise >>"$RUN/logs/supervisor.log" 2>&1 </dev/null &
+    echo $! >"$RUN/pids/supervisor.pid"
+  fi
   status
 }
 
 stop() {
+  # The supervisor first, so that it does not restart what is being stopped.
+  if alive "$RUN/pids/supervisor.pid"; then
+    kill -TERM -- "-$(cat "$RUN/pids/supervisor.pid")" 2>/dev/null || kill -TERM "$(cat "$RUN/pids/supervisor.pid")" || true
+  fi
+  rm -f "$RUN/pids/supervisor.pid"
   for entry in "${SERVICES[@]}"; do
     read -r name _ _ _ <<<"$entry"
     local pidf="$RUN/pids/$name.pid"
@@ -73,13 +140,7 @@ stop() {
   done
   for entry in "${SERVICES[@]}"; do
     read -r name _ _ _ <<<"$entry"
-    local pidf="$RUN/pids/$name.pid" waited=0
-    while alive "$pidf" && ((waited < 30)); do sleep 0.5; waited=$((waited + 1)); done
-    if alive "$pidf"; then
-      echo "$name did not stop in 15 s; killing" >&2
-      kill -KILL -- "-$(cat "$pidf")" 2>/dev/null || true
-    fi
-    rm -f "$pidf"
+    terminate "$name"
   done
 }
 
@@ -101,5 +162,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  supervise) supervise ;;
+  *) echo "usage: $0 start|stop|status|supervise" >&2; exit 2 ;;
 esac

@@ -16,7 +16,7 @@ from aduan_testing.infra import repo_root
 # not an installed package: make it importable here.
 sys.path.insert(0, str(repo_root()))
 
-from bench.chaosinfra import TcpProxy
+from aduan_testing.chaosinfra import TcpProxy
 from bench.load import new_histogram, open_loop, summary
 from bench.procs import cpu_ms, rss_kb
 

@@ -27,6 +27,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aduan_kit.consumers import ConsumerWatch, track_progress
 from aduan_kit.db import make_engine, make_sessionmaker, migrate
 from aduan_kit.guards import RejectNulBytes
 from aduan_kit.logging import configure_logging, correlation_id, get_logger
@@ -71,6 +72,14 @@ class ServiceRuntime:
         self._redis: Redis | None = None
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
+        # Every subscriber's progress is watched (aduan_kit.consumers): a consumer that
+        # stops moving after an outage is restarted in place, then reported on /livez.
+        self.consumer_watch = ConsumerWatch(
+            lambda: list(self.broker.subscribers),
+            ready=self.ready,
+            stuck_after_s=settings.kafka_stuck_after_s,
+            interval_s=settings.kafka_check_interval_s,
+        )
         self.started = False
 
     # Accessors fail loudly if used before the lifespan started them.
@@ -117,12 +126,16 @@ class ServiceRuntime:
             self.relay.start()
             # Every commit that queued outbox rows wakes this relay (messaging.py).
             self._sessions.configure(info={OUTBOX_WAKE: self.relay.wake})
+        for subscriber in self.broker.subscribers:
+            track_progress(subscriber)
         await self.broker.start()
+        self.consumer_watch.start()
         self.started = True
         log.info("service started", port=s.port)
 
     async def stop(self) -> None:
         log.info("service stopping")
+        await self.consumer_watch.stop()
         # Consumers first (finish in-flight handlers), then drain the outbox, then clients.
         await self.broker.stop()
         if self.relay:
@@ -161,10 +174,15 @@ class ServiceRuntime:
                 results[name] = f"down: {type(exc).__name__}"
         return results
 
+    async def ready(self) -> bool:
+        """PostgreSQL, Redis and Kafka all answer (what `/health` reports)."""
+        return all(v == "ok" for v in (await self.check_health()).values())
+
     def dead_parts(self) -> list[str]:
-        """Background loops of a started service that ended: a consumer whose loop task
-        finished (it crashed; faststream does not restart it) or the outbox relay. Such a
-        process answers HTTP but no longer moves messages; only a restart helps."""
+        """Background loops of a started service that ended or wedged: a consumer whose
+        loop task finished, a consumer stuck even after a restart in place
+        (aduan_kit.consumers), or the outbox relay. Such a process answers HTTP but no
+        longer moves messages; only a restart helps."""
         if not self.started:
             return []
         dead = [
@@ -174,7 +192,7 @@ class ServiceRuntime:
         ]
         if self.relay is not None and not self.relay.running:
             dead.append("outbox relay")
-        return dead
+        return dead + self.consumer_watch.failing()
 
     def lifespan(self) -> Callable[[FastAPI], Any]:
         @asynccontextmanager

@@ -34,6 +34,12 @@ class ServiceSettings(BaseSettings):
     # locks for tens of milliseconds, not seconds.
     kafka_batch_max_records: int = Field(default=200, ge=1, le=10_000)
 
+    # A consumer with records waiting whose position has not moved for this long, while
+    # PostgreSQL, Redis and Kafka all answer, is stuck (aduan_kit.consumers): restarted in
+    # place, then reported on /livez. Checked every `kafka_check_interval_s`.
+    kafka_stuck_after_s: float = Field(default=30.0, ge=1.0)
+    kafka_check_interval_s: float = Field(default=10.0, gt=0.0)
+
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan"
     # Connections are opened on demand, so an idle service holds few. Kept (not overflow)
     # up to this many: under a burst, overflow connections are opened and closed per use,

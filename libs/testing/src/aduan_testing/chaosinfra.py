@@ -176,8 +176,12 @@ class ChaosBroker:
 
     def format(self) -> None:
         if not list(self.libs.glob("kafka_2.13-*.jar")):
-            raise RuntimeError(
-                f"no broker jars in {self.libs}: run deploy/scripts/kafka.sh start once"
+            # This checkout has not started Kafka itself (another checkout's broker may be
+            # the one on 9092): fetch the classpath (Maven's ~/.m2 cache is shared).
+            subprocess.run(
+                [str(repo_root() / "deploy" / "scripts" / "kafka.sh"), "libs"],
+                check=True,
+                timeout=900,
             )
         self._write()
         subprocess.run(

@@ -1,0 +1,296 @@
+"""Consumer supervision: a consumer that stops making progress is noticed, named, restarted
+in place, and reported on `/livez` if that does not help, so that its process is restarted.
+
+Why: a full `make chaos` run once left workflow's intake consumer silent after a 60 s broker
+cut (893 reports never opened) while `/health` and `/livez` both answered 200. A process
+that answers HTTP but moves no messages stalls the city's work without anyone seeing it.
+The cause lies in client state after an outage (aiokafka's poll, for one, waits for a
+group rejoin without a timeout), so instead of guarding each known path this watches the
+one thing that matters: whether records that are waiting get consumed.
+
+Judged every `interval_s`, a consumer is stuck when, for longer than `stuck_after_s`:
+- an assigned partition has records beyond the consumer's position (a fresh `ListOffsets`
+  request, not the cached high-water mark) and the position has not moved; or
+- it has been rejoining its group (no assignment yet); or
+- one handler call has been running.
+...and PostgreSQL, Redis and Kafka all answer: during an outage a consumer is *meant* to
+wait, and restarting every replica would help nobody. A rewind after a failed batch moves
+the position too, so a consumer that keeps retrying is alive, not stuck. A consumer with
+no partitions after a completed rejoin (more replicas than partitions) is normal.
+
+A stuck consumer shows as `aduan_consumer_stuck{consumer=...} 1` (lag per partition in
+`aduan_consumer_lag`) and is first restarted in place: its Kafka consumer is closed and a
+new member joins the group and goes on from the committed offsets
+(`aduan_consumer_restarts_total`). If it is stuck again before it moved, it is listed by
+`ServiceRuntime.dead_parts`, which turns `/livez` into a 503; Kubernetes' liveness probe
+(deploy/k8s) and `make up`'s supervisor (deploy/scripts/services.sh) restart the process.
+The inbox makes the redelivery of whatever was in flight harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.structs import TopicPartition
+from prometheus_client import Counter, Gauge
+
+from aduan_kit.logging import get_logger
+
+__all__ = ["ConsumerWatch", "track_progress"]
+
+log = get_logger(__name__)
+
+STUCK = Gauge(
+    "aduan_consumer_stuck",
+    "1 while a consumer has lag and has made no progress for longer than the bound",
+    ["consumer"],
+)
+LAG = Gauge(
+    "aduan_consumer_lag",
+    "Records between a consumer's position and the end of an assigned partition (last check)",
+    ["consumer", "partition"],
+)
+
+RESTARTS = Counter(
+    "aduan_consumer_restarts_total",
+    "Consumers found stuck and restarted in place (a new member rejoins the group)",
+    ["consumer"],
+)
+
+# Defaults (ServiceSettings.kafka_stuck_after_s overrides the bound). 30 s is well past the
+# slowest healthy stall seen here: a rebalance after a member died (6 s session + join), a
+# 200-record batch under a saturated database (about 3 s), a batch's retries with backoff
+# (under 10 s); a consumer waiting on an outage is not judged at all (see above). So a stuck
+# consumer is found 30-40 s after it stopped, restarted in place, and reported on /livez
+# 30-40 s later if that did not help.
+STUCK_AFTER_S = 30.0
+CHECK_INTERVAL_S = 10.0
+# Leaving the group and joining it again; longer means the broker is not answering.
+RESTART_TIMEOUT_S = 60.0
+# Each broker request of a check gets this long; no answer is no evidence of progress.
+REQUEST_TIMEOUT_S = 5.0
+
+
+def consumer_name(subscriber: Any) -> str:
+    topics = ",".join(getattr(subscriber, "topic_names_for_subscribe", ())) or "?"
+    return f"{getattr(subscriber, 'group_id', None) or '-'}:{topics}"
+
+
+@dataclass
+class _Progress:
+    """What the loop and the checks know about one subscriber."""
+
+    busy_since: float | None = None
+    rejoining_since: float | None = None
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+    moved_at: dict[TopicPartition, float] = field(default_factory=dict)
+    stuck_since: float | None = None  # the episode started (and a restart in place was tried)
+    given_up: bool = False  # stuck again after that restart: for /livez
+    reason: str = ""
+
+
+# Subscribers have `__slots__` (faststream), so their progress lives here, by identity
+# (a subscriber lives as long as its broker, i.e. the process).
+_REGISTRY: dict[int, _Progress] = {}
+
+
+def progress_of(subscriber: Any) -> _Progress:
+    return _REGISTRY.setdefault(id(subscriber), _Progress())
+
+
+def track_progress(subscriber: Any) -> None:
+    """Make `subscriber` record when a handler starts and ends (its busy time)."""
+    progress = progress_of(subscriber)
+    base = type(subscriber)
+    if getattr(base, "_aduan_tracked", False):
+        return
+
+    class Tracked(base):  # type: ignore[valid-type, misc]
+        __slots__ = ()
+        _aduan_tracked = True
+
+        async def consume_one(self, msg: Any) -> None:
+            progress.busy_since = time.monotonic()
+            try:
+                await super().consume_one(msg)
+            finally:
+                progress.busy_since = None
+
+    subscriber.__class__ = Tracked
+
+
+class ConsumerWatch:
+    """Checks every subscriber of a broker every `interval_s` (see the module docstring).
+
+    A stuck consumer is first restarted in place (its Kafka consumer closed, a new one
+    joins the group and goes on from the committed offsets), which clears a client left
+    in a bad state by an outage without stopping the service's other work. If it is stuck
+    again within the same episode, it is listed by `failing()` for `/livez`.
+    """
+
+    def __init__(
+        self,
+        subscribers: Callable[[], list[Any]],
+        ready: Callable[[], Awaitable[bool]],
+        stuck_after_s: float = STUCK_AFTER_S,
+        interval_s: float = CHECK_INTERVAL_S,
+    ) -> None:
+        self._subscribers = subscribers
+        self._ready = ready
+        self.stuck_after_s = stuck_after_s
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def failing(self) -> list[str]:
+        """Consumers that a restart in place did not heal, one line each, for `/livez`."""
+        out = []
+        for sub in self._subscribers():
+            p = _REGISTRY.get(id(sub))
+            if p is not None and p.given_up:
+                out.append(f"consumer {consumer_name(sub)} stuck: {p.reason}")
+        return out
+
+    async def check_once(self) -> None:
+        now = time.monotonic()
+        suspects: list[tuple[Any, _Progress, str]] = []
+        for sub in self._subscribers():
+            consumer = getattr(sub, "consumer", None)
+            if consumer is None or not getattr(sub, "calls", None):
+                continue
+            p = progress_of(sub)
+            moving, reason = await self._evidence(sub, consumer, p, now)
+            if reason:
+                suspects.append((sub, p, reason))
+            elif moving:
+                self._moving(sub, p, now)
+        # Readiness is asked only when something looks stuck (it costs three round trips).
+        if suspects and not await self._ready():
+            for _, p, _ in suspects:
+                # An outage: waiting is right. Every clock starts again after it.
+                p.moved_at = dict.fromkeys(p.moved_at, now)
+                if p.busy_since is not None:
+                    p.busy_since = now
+                if p.rejoining_since is not None:
+                    p.rejoining_since = now
+            return
+        for sub, p, reason in suspects:
+            await self._stuck(sub, p, reason, now)
+
+    async def _evidence(
+        self, sub: Any, consumer: Any, p: _Progress, now: float
+    ) -> tuple[bool, str]:
+        """(moving, why stuck): moving when every assigned partition is caught up or its
+        position changed since the last check; a reason when something has been still for
+        too long; neither while there is not enough evidence (rejoining, first sighting)."""
+        name = consumer_name(sub)
+        assigned = set(consumer.assignment())
+        for tp in set(p.moved_at) - assigned:  # moved to another member
+            p.positions.pop(tp, None)
+            p.moved_at.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                LAG.remove(name, f"{tp.topic}:{tp.partition}")
+        if p.busy_since is not None and now - p.busy_since > self.stuck_after_s:
+            return False, f"a handler has been running for {now - p.busy_since:.0f} s"
+        # aiokafka's poll waits, without a timeout, for a rejoin to finish: a consumer whose
+        # rejoin never completes polls nothing and logs nothing. With no partitions and no
+        # rejoin under way (more replicas than partitions), there is nothing to judge.
+        subscription = getattr(consumer, "_subscription", None)
+        if getattr(subscription, "reassignment_in_progress", False):
+            p.rejoining_since = p.rejoining_since or now
+            if now - p.rejoining_since > self.stuck_after_s:
+                return False, f"rejoining its group for {now - p.rejoining_since:.0f} s"
+            return False, ""
+        p.rejoining_since = None
+        if not assigned:
+            return True, ""
+        ends: dict[TopicPartition, int] = {}
+        with contextlib.suppress(Exception):
+            ends = await asyncio.wait_for(consumer.end_offsets(list(assigned)), REQUEST_TIMEOUT_S)
+        moving = True
+        for tp in assigned:
+            p.moved_at.setdefault(tp, now)  # newly assigned: its clock starts now
+            position: int | None = None
+            with contextlib.suppress(Exception):
+                position = await asyncio.wait_for(consumer.position(tp), REQUEST_TIMEOUT_S)
+            end = ends.get(tp)
+            if position is None or end is None:
+                moving = False  # no evidence either way; the clock runs on
+                continue
+            lag = max(0, end - position)
+            LAG.labels(name, f"{tp.topic}:{tp.partition}").set(lag)
+            before = p.positions.get(tp)
+            if lag == 0 or (before is not None and before != position):
+                p.moved_at[tp] = now
+            else:
+                moving = False
+            p.positions[tp] = position
+        late = [tp for tp in assigned if now - p.moved_at[tp] > self.stuck_after_s]
+        if not late:
+            return moving, ""
+        tp = late[0]
+        return False, (
+            f"no progress on {tp.topic}:{tp.partition} for {now - p.moved_at[tp]:.0f} s "
+            "with records waiting"
+        )
+
+    def _moving(self, sub: Any, p: _Progress, now: float) -> None:
+        if p.stuck_since is not None:
+            log.warning(
+                "consumer moving again",
+                consumer=consumer_name(sub),
+                stuck_s=round(now - p.stuck_since, 1),
+            )
+        p.stuck_since = None
+        p.given_up = False
+        p.reason = ""
+        STUCK.labels(consumer_name(sub)).set(0)
+
+    async def _stuck(self, sub: Any, p: _Progress, reason: str, now: float) -> None:
+        name = consumer_name(sub)
+        STUCK.labels(name).set(1)
+        p.reason = reason
+        if p.stuck_since is not None:
+            # Restarted in place once already in this episode, and stuck again.
+            if not p.given_up:
+                log.error("consumer still stuck after a restart in place", consumer=name)
+            p.given_up = True
+            return
+        p.stuck_since = now
+        log.error("consumer stuck; restarting it in place", consumer=name, reason=reason)
+        RESTARTS.labels(name).inc()
+        try:
+            await asyncio.wait_for(sub.stop(), RESTART_TIMEOUT_S)
+            await asyncio.wait_for(sub.start(), RESTART_TIMEOUT_S)
+        except Exception as exc:
+            log.error("consumer restart in place failed", consumer=name, error=type(exc).__name__)
+            p.given_up = True
+            return
+        # The new member is judged afresh.
+        p.busy_since = p.rejoining_since = None
+        p.positions.clear()
+        p.moved_at.clear()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.check_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a check must never end the watch
+                log.warning("consumer check failed", error=type(exc).__name__)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="consumer-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
