@@ -64,15 +64,16 @@ BENCH_READ_S ?= 20
 BENCH_REPLAY ?= 20000
 BENCH_ARGS ?=
 CHAOS_RATE ?= 20
+CHAOS_REPEAT ?= 1
 CHAOS_ARGS ?=
 
 bench: deps ## open-loop step-up, reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY)
 	@deploy/scripts/infra.sh up
 	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) $(BENCH_ARGS)
 
-chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE); run it alone
+chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE, CHAOS_REPEAT: worst of N); run it alone
 	@deploy/scripts/infra.sh up
-	uv run --frozen python -m bench.chaos --rate $(CHAOS_RATE) $(CHAOS_ARGS)
+	uv run --frozen python -m bench.chaos --rate $(CHAOS_RATE) --repeat $(CHAOS_REPEAT) $(CHAOS_ARGS)
 
 logs: ## follow every service's log
 	@tail -n 20 -F .run/logs/*.log

@@ -36,9 +36,10 @@ def machine() -> dict[str, Any]:
 
 
 def write(kind: str, result: dict[str, Any], table: str) -> Path:
-    """`kind` is 'bench' or 'chaos'. Returns the JSON path."""
+    """`kind` is 'bench', 'chaos' or 'chaos-worst' (the worst of repeated chaos runs).
+    Returns the JSON path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    prefix = "" if kind == "bench" else "chaos-"
+    prefix = "" if kind == "bench" else f"{kind}-"
     result = {"kind": kind, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())} | result
     path = RESULTS / f"{prefix}latest.json"
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")

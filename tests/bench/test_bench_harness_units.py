@@ -17,6 +17,7 @@ from aduan_testing.infra import repo_root
 sys.path.insert(0, str(repo_root()))
 
 from aduan_testing.chaosinfra import TcpProxy
+from bench.chaos import worst
 from bench.load import new_histogram, open_loop, summary
 from bench.procs import cpu_ms, rss_kb
 
@@ -92,3 +93,36 @@ def test_proc_readings_and_histogram_summary() -> None:
     assert s["p50_ms"] == 2.0
     assert 99.9 <= s["max_ms"] <= 100.1
     assert summary(new_histogram()) == {"count": 0}
+
+
+def test_worst_of_chaos_runs_keeps_the_worst_figure_and_a_missing_one() -> None:
+    def run(missing: int, recovered: float | None, drained: float) -> dict[str, object]:
+        return {
+            "ok": missing == 0,
+            "reconciliation": {
+                "accepted": 100,
+                "missing": {"workflow": missing, "gateway": 0},
+                "applied_twice": {"workflow": 0},
+            },
+            "dead_letters": {"missing": 0, "max_attempts": 1},
+            "recovery": [
+                {
+                    "fault": "broker unreachable 60 s (proxy)",
+                    "healthy_after_s": None,
+                    "worst_p99_ms": 900.0,
+                    "recovered_s_after_start": None if recovered is None else recovered + 60,
+                    "recovered_s_after_end": recovered,
+                    "caught_up_s_after_end": drained,
+                }
+            ],
+        }
+
+    w = worst([run(0, 12.0, 20.0), run(3, 30.0, 41.5), run(0, 8.0, 15.0)])
+    assert w["ok"] is False and w["missing_total"] == 3 and w["runs"] == 3
+    [fault] = w["faults"]
+    assert fault["runs"] == 3
+    assert fault["recovered_s_after_end"] == 30.0
+    assert fault["caught_up_s_after_end"] == 41.5
+    # A run where the fault never recovered before the next one makes the worst "None".
+    [fault] = worst([run(0, 12.0, 20.0), run(0, None, 20.0)])["faults"]
+    assert fault["recovered_s_after_end"] is None
