@@ -88,7 +88,9 @@ class ReportSubmitted(Envelope):
 
 class ReportAmended(Envelope):
     """The reporter added to an existing report (e.g. an e-mail reply quoting the receipt
-    code). Published by intake; read by the gateway and workflow."""
+    code). Published by intake; read by the gateway and workflow. As in `ReportSubmitted`,
+    `text` is scrubbed (the sender's own values, phone numbers, e-mails, NIKs) and the text
+    as typed travels only in `sealed_original`, sealed with the sender's key."""
 
     event_type: Literal["ReportAmended"] = "ReportAmended"
     report_id: UUID
@@ -97,6 +99,11 @@ class ReportAmended(Envelope):
     text: str = Field(min_length=1, max_length=10000)
     photos: tuple[PhotoRef, ...] = ()
     received_at: datetime
+    sealed_original: SealedContent | None = Field(
+        default=None,
+        description='{"title": null, "text"} as typed, sealed with the sender\'s key; absent '
+        "when the sender left no contact to key it by",
+    )
 
 
 ReportIntakeEvent = Annotated[ReportSubmitted | ReportAmended, Field(discriminator="event_type")]

@@ -23,13 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aduan_contracts.enums import Channel
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.values import PhotoRef, SealedContent, SealedIdentity
-from aduan_intake.domain import NormalizedReport, contact_digest, new_receipt_code
+from aduan_intake.domain import (
+    NormalizedReport,
+    ReporterIdentity,
+    contact_digest,
+    new_receipt_code,
+)
 from aduan_intake.keyring import get_or_create_key
 from aduan_intake.tables import AMENDMENTS, OUTBOX, SUBMISSIONS
 from aduan_kit.crypto import seal_content, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
+from aduan_kit.redaction import identity_terms, scrub_officer_text
 
 __all__ = ["Filed", "Filer", "SubmissionConflict"]
 
@@ -186,9 +192,13 @@ class Filer:
         text: str,
         photos: tuple[PhotoRef, ...],
         received_at: datetime,
+        sender: ReporterIdentity | None = None,
     ) -> Filed:
         """Add a message to an existing report (`ReportAmended`), exactly once per
-        (channel, channel message id), with the same race handling as `file`."""
+        (channel, channel message id), with the same race handling as `file`. The event's
+        text is scrubbed of the `sender`'s values and of contacts; the text as typed is
+        sealed with the sender's key (the one their reports share), so erasing them
+        reaches it too."""
         fingerprint = hmac.new(
             self._pepper.encode(), f"{channel}\0amend\0{text}".encode(), hashlib.sha256
         ).digest()
@@ -223,13 +233,23 @@ class Filer:
                     raise SubmissionConflict
                 return Filed(report_id, receipt_code, duplicate=True, amended=True)
             cid = correlation_id.get()
+            original: SealedContent | None = None
+            terms: tuple[str, ...] = ()
+            if sender is not None and not sender.is_empty:
+                reuse = sender.reuse_key(channel)
+                if reuse is not None:
+                    digest = contact_digest(self._pepper, reuse)
+                    key = await get_or_create_key(session, digest, self._keys_topic, cid)
+                    original = seal_content(None, text, key.key_id, key.key)
+                terms = identity_terms(sender.as_dict())
             event = ReportAmended(
                 report_id=report_id,
                 channel=channel,
                 channel_message_id=channel_message_id,
-                text=text,
+                text=scrub_officer_text(text, terms),
                 photos=photos,
                 received_at=received_at,
+                sealed_original=original,
                 **({"correlation_id": cid} if cid else {}),
             )
             await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)

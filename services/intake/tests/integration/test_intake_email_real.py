@@ -21,7 +21,8 @@ from aduan_contracts.events import ReportAmended, ReportSubmitted
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
 from aduan_intake.channels.email import SmtpListener
 from aduan_kit.blobs import FilesystemBlobStore
-from aduan_kit.crypto import open_identity
+from aduan_kit.crypto import open_content, open_identity
+from aduan_kit.redaction import HIDDEN
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +93,7 @@ async def test_a_mailed_complaint_with_a_photo_is_filed_with_exif_stripped_and_r
         reply["Message-ID"] = make_msgid(domain="mail.example.id")
         reply["In-Reply-To"] = first_msg["Message-ID"]
         reply.set_content(
-            "Lubangnya makin besar setelah hujan tadi malam.\n\n"
+            "Lubangnya makin besar setelah hujan tadi malam. Salam, YUSUF maulana.\n\n"
             f"On Mon, 23 Nov 2026 Aduan wrote:\n> Nomor aduan Anda {receipt}\n"
         )
         reply_code, reply_text = await send(port, reply)
@@ -145,7 +146,12 @@ async def test_a_mailed_complaint_with_a_photo_is_filed_with_exif_stripped_and_r
     assert first.photos[0].point is not None
     amended = next(e for e in decoded if isinstance(e, ReportAmended))
     assert amended.report_id == first.report_id
-    assert amended.text == "Lubangnya makin besar setelah hujan tadi malam."
+    # Scrubbed of the sender's own values in the event (issue 13, hole 4); as typed only
+    # sealed with their key (the one their complaint has).
+    assert amended.text == f"Lubangnya makin besar setelah hujan tadi malam. Salam, {HIDDEN}."
+    assert amended.sealed_original is not None
+    assert first.reporter is not None
+    assert amended.sealed_original.key_id == first.reporter.key_id
     html_event = next(e for e in submitted if e.title == "Sampah")
     assert html_event.text == "Sampah di pasar Rawamangun belum diangkut tiga hari."
     assert first.reporter is not None
@@ -154,6 +160,10 @@ async def test_a_mailed_complaint_with_a_photo_is_filed_with_exif_stripped_and_r
     assert identity["contact"] == "yusuf.maulana@example.id"
     assert identity["name"] == "Yusuf Maulana"
     assert identity["reply"] == {"message_id": first_msg["Message-ID"].strip("<>")}
+    assert open_content(amended.sealed_original, base64.b64decode(key.key)) == (
+        None,
+        "Lubangnya makin besar setelah hujan tadi malam. Salam, YUSUF maulana.",
+    )
     assert await topics.count(REPORT_INTAKE.name) == 3
 
 

@@ -248,6 +248,7 @@ class _Handler:
                     text=parsed.own_text,
                     photos=tuple(photos),
                     received_at=report.received_at,
+                    sender=report.reporter,
                 )
         return await ctx.filer.file(report.model_copy(update={"photos": tuple(photos)}))
 

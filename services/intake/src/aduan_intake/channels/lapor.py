@@ -223,6 +223,7 @@ class LaporPuller:
                 text=report.text,
                 photos=(),
                 received_at=updated or report.received_at,
+                sender=report.reporter,
             )
             if not amended.duplicate:
                 result.amended += 1
