@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -193,6 +194,30 @@ def test_lapor_records() -> None:
         normalize_lapor_record(empty)
     with pytest.raises(InvalidField, match="timezone"):
         normalize_lapor_record({**road, "created_at": "2026-11-20T08:15:00"})
+
+
+def test_a_lapor_reporters_nik_and_home_address_are_sealed_and_hidden_in_text() -> None:
+    # Issue 13, hole 1: every value the reporter gave, NIK and home address included, is
+    # kept only sealed and hidden wherever the text repeats it, in whatever format.
+    road = fixture("lapor_records.json")[0]
+    record = {
+        **road,
+        "isi": "Jalan rusak di depan rumah saya, jl. mawar no 7 rt 3/rw 9. "
+        "NIK 3171-0123-4567-8901.",
+        "pelapor": {
+            **road["pelapor"],
+            "nik": "3171 0123 4567 8901",
+            "alamat": "Jl. Mawar No. 7 RT 003/RW 009, Cempaka Putih",
+        },
+    }
+    report = normalize_lapor_record(record)
+    assert report.reporter is not None
+    sealed = report.reporter.as_dict()
+    assert sealed["nik"] == "3171012345678901"
+    assert sealed["address"].startswith("Jl. Mawar No. 7")
+    event = report.to_event(uuid.uuid4(), "ADU-7K3M-9Q2X", None)
+    assert "3171" not in event.text and "mawar" not in event.text.lower()
+    assert event.text.startswith("Jalan rusak di depan rumah saya, [disembunyikan]")
 
 
 def test_email_plain_html_quotes_and_receipts() -> None:
