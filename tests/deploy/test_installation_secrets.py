@@ -1,7 +1,7 @@
 """`make up` signs with this installation's secrets, not the repository's (issue 13, hole 9):
-in development a secret left at its public placeholder is generated once under `.run/secrets`
-(mode 0600) and shared by the gateway and intake; a token minted with the published
-placeholder is refused; an explicit secret wins; production still refuses the placeholders;
+in development a secret nobody set is generated once under `.run/secrets` (mode 0600) and
+shared by the gateway and intake; a token minted with the published placeholder is refused;
+a secret set explicitly wins; production still refuses the placeholders;
 `ENVIRONMENT=test` keeps them for tests."""
 
 from __future__ import annotations
@@ -52,6 +52,11 @@ def test_explicit_secrets_win_and_production_refuses_placeholders(tmp_path: Path
     where = tmp_path / "secrets"
     given = GatewaySettings(environment="development", secrets_dir=str(where), jwt_secret="j" * 40)
     assert given.jwt_secret == "j" * 40 and not (where / "jwt_secret").exists()
+    # Even the placeholder, when set on purpose (a test handing its secret to a CLI run).
+    placeholder = GatewaySettings(
+        environment="development", secrets_dir=str(where), jwt_secret=DEV_JWT_SECRET
+    )
+    assert placeholder.jwt_secret == DEV_JWT_SECRET
     with pytest.raises(ValidationError, match="development JWT secret"):
         GatewaySettings(environment="production", database_url=PROD_DB, pseudonym_secret="p" * 40)
     with pytest.raises(ValidationError, match="development pseudonym secret"):

@@ -128,8 +128,11 @@ class Settings(ServiceSettings):
             if self.jwt_secret == DEV_JWT_SECRET:
                 raise ValueError("refusing the development JWT secret in production")
         elif self.environment == "development":
-            if self.contact_pepper == DEV_CONTACT_PEPPER:
+            # Only placeholders nobody set: a value given (even the placeholder, as a test
+            # sharing it with a CLI run does) is used as given.
+            given = self.model_fields_set
+            if self.contact_pepper == DEV_CONTACT_PEPPER and "contact_pepper" not in given:
                 self.contact_pepper = installation_secret("contact_pepper", self.secrets_dir)
-            if self.jwt_secret == DEV_JWT_SECRET:
+            if self.jwt_secret == DEV_JWT_SECRET and "jwt_secret" not in given:
                 self.jwt_secret = installation_secret("jwt_secret", self.secrets_dir)
         return self

@@ -87,8 +87,11 @@ class Settings(ServiceSettings):
             if self.pseudonym_secret == DEV_PSEUDONYM_SECRET:
                 raise ValueError("refusing the development pseudonym secret in production")
         elif self.environment == "development":
-            if self.jwt_secret == DEV_JWT_SECRET:
+            # Only placeholders nobody set: a value given (even the placeholder, as a test
+            # sharing it with a CLI run does) is used as given.
+            given = self.model_fields_set
+            if self.jwt_secret == DEV_JWT_SECRET and "jwt_secret" not in given:
                 self.jwt_secret = installation_secret("jwt_secret", self.secrets_dir)
-            if self.pseudonym_secret == DEV_PSEUDONYM_SECRET:
+            if self.pseudonym_secret == DEV_PSEUDONYM_SECRET and "pseudonym_secret" not in given:
                 self.pseudonym_secret = installation_secret("pseudonym_secret", self.secrets_dir)
         return self
