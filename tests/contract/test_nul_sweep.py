@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.params import File, Form
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
 from aduan_gateway.bootstrap import build as build_gateway
@@ -81,13 +81,9 @@ def _generic_bodies(method: str, path: str) -> Iterator[Probe]:
 
 
 def routes(app: FastAPI) -> Iterator[tuple[str, Any]]:
-    """(path template with any router prefix, route) for every route the app mounts."""
-    try:  # FastAPI >= 0.165 keeps included routers as one entry each
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # pragma: no cover - older FastAPI: a flat list
-        for route in app.routes:
-            yield getattr(route, "path_format", None) or route.path, route  # type: ignore[attr-defined]
-        return
+    """(path template with any router prefix, route) for every route the app mounts. FastAPI
+    keeps an included router as one entry of `app.routes`; its route contexts are the
+    routes as served, prefix included."""
     for ctx in iter_route_contexts(app.routes):
         yield ctx.path_format or ctx.path or "", ctx.original_route
 
@@ -96,7 +92,7 @@ def probes(app: FastAPI) -> Iterator[Probe]:
     for template, route in routes(app):
         if isinstance(route, APIRoute):
             dep = route.dependant
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 if method == "HEAD":
                     continue
                 for p in dep.path_params:
@@ -146,20 +142,17 @@ def _json_fields(route: APIRoute) -> list[str]:
     return [p.alias for p in dep.body_params]
 
 
-async def send(client: httpx.AsyncClient, probe: Probe) -> httpx.Response:
+async def send(app: FastAPI, client: httpx.AsyncClient, probe: Probe) -> httpx.Response:
     kwargs = dict(probe.kwargs)
     header = kwargs.pop("header", None)
     if header is not None:
         # httpx refuses a NUL in a header value; the raw ASGI scope can carry one (some
         # servers pass it through), so the app is called as the server would.
-        return await _raw_header_call(client, probe, header)
+        return await _raw_header_call(app, probe, header)
     return await client.request(probe.method, probe.path, params=probe.params, **kwargs)
 
 
-async def _raw_header_call(client: httpx.AsyncClient, probe: Probe, header: str) -> httpx.Response:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    app = transport.app
+async def _raw_header_call(app: FastAPI, probe: Probe, header: str) -> httpx.Response:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -197,7 +190,7 @@ async def test_every_route_refuses_nul_in_every_parameter(service: str) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
         for probe in probes(app):
             seen += 1
-            r = await send(client, probe)
+            r = await send(app, client, probe)
             try:
                 detail = r.json().get("detail") if r.status_code == 400 else None
             except ValueError:
