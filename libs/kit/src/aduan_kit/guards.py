@@ -131,13 +131,23 @@ class _BodyScanner:
             part["name"] = _field_name(disposition)
 
         def on_part_data(data: bytes, start: int, end: int) -> None:
-            if not part.get("binary", True):
-                part["data"].extend(data[start:end])
+            if part.get("binary", True):
+                return
+            chunk = data[start:end]
+            if b"\x00" in chunk:
+                part["nul"] = True
+            # Kept for the escape check at the part's end; a text field larger than this is
+            # refused by the route's own form parser anyway.
+            if len(part["data"]) < PRE_READ_BYTES:
+                part["data"].extend(chunk)
 
         def on_part_end() -> None:
             if part.get("binary", True):
                 return
-            if _json_has_nul(bytes(part["data"])):
+            # Escapes too, not only raw NULs: the citizen app sends its JSON `report` as a
+            # plain text field, and a JSON part may come without a Content-Type. A text
+            # field holding the six characters `\u0000` is refused with it.
+            if part.get("nul") or _json_has_nul(bytes(part["data"])):
                 name = part.get("name")
                 self.reason = (
                     f"the form field {name!r} contains a NUL character"
@@ -184,7 +194,7 @@ class _BodyScanner:
 
 
 def _field_name(disposition: bytes) -> str | None:
-    match = re.search(rb'name="([^"]{1,64})"', disposition)
+    match = re.search(rb'(?:^|;)\s*name="([^"]{1,64})"', disposition)
     if match is None or b"\x00" in match.group(1):
         return None
     return match.group(1).decode("utf-8", "replace")
