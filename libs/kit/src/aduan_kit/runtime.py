@@ -10,6 +10,7 @@ whether the process and its background loops run (liveness); `/metrics` is Prome
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +36,7 @@ from aduan_kit.messaging import (
     OUTBOX_WAKE,
     OutboxRelay,
     ensure_topics,
+    is_transient,
     make_broker,
     make_producer,
 )
@@ -109,17 +111,34 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         configure_logging(s.service_name, s.log_level)
+        # A process started while PostgreSQL or Kafka is unreachable (a node restarted in
+        # an outage, a deploy during a broker cut) waits for them instead of exiting: the
+        # chaos run's "cut during a rebalance" found workflow exiting at start, leaving
+        # its restart to whoever watches the process.
         if self.migrations:
-            await migrate(s.database_url, self.migrations)
+            migrations = self.migrations
+            await _until_reachable("migrations", lambda: migrate(s.database_url, migrations))
         self._engine = make_engine(s.database_url, s.database_pool_size)
         self._sessions = make_sessionmaker(self._engine)
         self._redis = Redis.from_url(s.redis_url, decode_responses=False)
         if s.environment != "production":
             # Production topics come from deploy/ (with replication); locally, make sure.
-            await ensure_topics(s.kafka_bootstrap_servers, s.topic_namespace)
+            await _until_reachable(
+                "topics", lambda: ensure_topics(s.kafka_bootstrap_servers, s.topic_namespace)
+            )
         if self.outbox_table is not None:
-            self._producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
-            await self._producer.start()
+
+            async def start_producer() -> None:
+                producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+
+            await _until_reachable("producer", start_producer)
+            assert self._producer is not None
             self.relay = OutboxRelay(
                 self.sessions, self.outbox_table, self._producer, s.outbox_poll_interval_s
             )
@@ -128,7 +147,7 @@ class ServiceRuntime:
             self._sessions.configure(info={OUTBOX_WAKE: self.relay.wake})
         for subscriber in self.broker.subscribers:
             track_progress(subscriber)
-        await self.broker.start()
+        await _until_reachable("consumers", self.broker.start, undo=self.broker.stop)
         self.consumer_watch.start()
         self.started = True
         log.info("service started", port=s.port)
@@ -252,6 +271,31 @@ class ServiceRuntime:
         app.add_middleware(RejectNulBytes)  # NUL in a request: 400 (aduan_kit.guards)
         app.add_middleware(CorrelationMiddleware)
         return app
+
+
+async def _until_reachable(
+    step: str,
+    action: Callable[[], Awaitable[Any]],
+    undo: Callable[[], Awaitable[Any]] | None = None,
+) -> None:
+    """Run a start-up step, again and again while it fails because a dependency is
+    unreachable (`is_transient`); anything else fails the start as before."""
+    delay = 0.5
+    while True:
+        try:
+            await action()
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(
+                "dependency unreachable at start; waiting", step=step, error=type(exc).__name__
+            )
+            if undo is not None:
+                with contextlib.suppress(Exception):
+                    await undo()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 class CorrelationMiddleware:

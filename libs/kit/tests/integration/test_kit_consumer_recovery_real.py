@@ -360,3 +360,39 @@ async def test_a_consumer_waiting_on_an_outage_is_not_judged(service: Service) -
         return (await service.applied()).get("one") == (5, 5)
 
     await eventually(caught_up, "caught up after the outage", 60)
+
+
+async def test_a_service_started_while_the_broker_is_cut_off_waits_for_it(
+    isolated: Isolation,
+) -> None:
+    """A process (re)started during an outage waits for the broker instead of exiting."""
+    proxy = TcpProxy(int(isolated.kafka.rsplit(":", 1)[1]))
+    await proxy.start()
+    proxy.cut()
+    url = isolated.database("kitwait")
+    await ensure_database(url)
+    runtime = ServiceRuntime(
+        ServiceSettings(
+            service_name="kitwait",
+            environment="test",
+            kafka_bootstrap_servers=f"127.0.0.1:{proxy.port}",
+            topic_namespace=isolated.namespace,
+            database_url=url,
+            redis_url=isolated.redis_url,
+        ),
+        migrations=None,
+        outbox=OUTBOX,
+    )
+    starting = asyncio.create_task(runtime.start())
+    try:
+        await asyncio.sleep(8)
+        assert not starting.done()  # still waiting, not failed
+        proxy.restore()
+        await asyncio.wait_for(starting, 90)
+        assert runtime.started
+    finally:
+        if starting.done() and not starting.exception():
+            await runtime.stop()
+        else:
+            starting.cancel()
+        await proxy.stop()
