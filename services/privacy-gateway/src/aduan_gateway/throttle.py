@@ -61,10 +61,11 @@ class Throttle:
     async def count(self, window_s: int, kind: str, *tags: str) -> int:
         """Count a failure within a window of `window_s` from the first; the count so far."""
         key = self._key(kind, *tags)
+        # The window starts with the first failure (SET NX) and INCR keeps its expiry.
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=window_s, nx=True)
             pipe.incr(key)
-            pipe.expire(key, window_s, nx=True)
-            counted, _ = await pipe.execute()
+            _, counted = await pipe.execute()
         return int(counted)
 
     async def failed(self, policy: Backoff, kind: str, *tags: str) -> int:
