@@ -67,6 +67,8 @@ NIK = "3171012345678901"
 PHONE = "081298765432"
 EMAIL = "canary.reporter@example.org"
 NAME = "Kanari Wibisono"
+# SPEC Revision 2: the reveal is an explicit action with a reason.
+REVEAL_REASON = "court-order-12-2026"
 PLATE = "B 4321 KNR"
 
 
@@ -475,14 +477,21 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
 
     # Administration endpoints: administrators only.
     for caller, headers in callers.items():
-        for path in ("/v1/audit/access-log", f"/v1/reports/{rid}/reporter-identity"):
+        for path in (
+            "/v1/audit/access-log",
+            f"/v1/reports/{rid}/reporter-identity?reason={REVEAL_REASON}",
+        ):
             r = await p.gateway.get(path, headers=headers or {})
             want = 401 if headers is None else 200 if caller == "administrator" else 403
             assert r.status_code == want, (caller, path, r.status_code)
         r = await p.gateway.get(f"/v1/reports/{rid}/photo-grants", headers=headers or {})
         want = 401 if headers is None else 200 if caller in ("validator", "administrator") else 403
         assert r.status_code == want, (caller, "grants", r.status_code)
-    identity = (await p.gateway.get(f"/v1/reports/{rid}/reporter-identity", headers=ADMIN)).json()
+    identity = (
+        await p.gateway.get(
+            f"/v1/reports/{rid}/reporter-identity?reason={REVEAL_REASON}", headers=ADMIN
+        )
+    ).json()
     assert identity["name"] == NAME and identity["contact"] == "+6281211112222"
 
     # Actions: every endpoint x every caller on the completed own-agency case; allowed
@@ -675,7 +684,9 @@ async def test_canaries_self_service_and_erasure(platform: Platform) -> None:
     for key in held:
         with pytest.raises(InvalidTag):
             open_identity(sealed, key)
-    r = await p.gateway.get(f"/v1/reports/{xid}/reporter-identity", headers=ADMIN)
+    r = await p.gateway.get(
+        f"/v1/reports/{xid}/reporter-identity?reason={REVEAL_REASON}", headers=ADMIN
+    )
     assert r.status_code == 410
     again = await p.gateway.post(
         "/v1/reporter/session", json={"receipt_code": private["receipt_code"], "contact": PHONE}

@@ -403,9 +403,22 @@ def api_router() -> APIRouter:
         tags=["administration"],
     )
     async def reveal_identity(
-        report_id: UUID, user: CurrentUser, sessions: ReadSessionsDep, access_log: AccessLogDep
+        report_id: UUID,
+        user: CurrentUser,
+        sessions: ReadSessionsDep,
+        access_log: AccessLogDep,
+        reason: Annotated[
+            str,
+            Query(
+                min_length=10,
+                max_length=300,
+                description="why the identity is needed (SPEC Revision 2); kept in the "
+                "access log entry, which the reporter's data export also lists",
+            ),
+        ],
     ) -> ReporterIdentityView:
-        """Open the reporter's identity for an administrator; the read is in the access log."""
+        """Open the reporter's identity for an administrator, with a reason; the read and
+        its reason are in the access log (the only way any officer role sees identity)."""
         require_role(user, {Role.ADMINISTRATOR}, "open a reporter's identity")
         async with sessions() as session:
             record = await load_report(session, report_id)
@@ -426,7 +439,18 @@ def api_router() -> APIRouter:
             user.subject,
             user.role,
             user.agency_id,
-            [Read(report_id, ("reporter.contact", "reporter.handle", "reporter.name"))],
+            [
+                Read(
+                    report_id,
+                    (
+                        "reporter.contact",
+                        "reporter.handle",
+                        "reporter.name",
+                        # In the hash chain with the rest: a reason cannot be edited later.
+                        f"reason:{' '.join(reason.split())}",
+                    ),
+                )
+            ],
         )
         log.info("reporter identity opened", report_id=str(report_id))
         return ReporterIdentityView(

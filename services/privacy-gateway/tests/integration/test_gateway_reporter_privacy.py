@@ -242,16 +242,21 @@ async def test_officers_read_no_value_of_the_reporter_in_any_format(gw: Gw, seal
         "/v1/reports", params={"q": "pohon tumbang"}, headers=gw.auth(Role.TICKET_ADMIN)
     )
     assert [i["report_id"] for i in found.json()["items"]] == [str(rid)]
-    # The administrators' audited reveal still opens the identity.
-    r = await gw.client.get(
-        f"/v1/reports/{rid}/reporter-identity", headers=gw.auth(Role.ADMINISTRATOR)
-    )
+    # The administrators' audited reveal, with a reason, still opens the identity.
+    reveal = f"/v1/reports/{rid}/reporter-identity"
+    admin = gw.auth(Role.ADMINISTRATOR)
+    for bad in ({}, {"reason": "why"}):
+        assert (await gw.client.get(reveal, params=bad, headers=admin)).status_code == 422
+    why = {"reason": "Laporan pungli: diminta Inspektorat"}
+    r = await gw.client.get(reveal, params=why, headers=admin)
     assert r.status_code == 200 and r.json()["name"] == "Budi Santoso"
     for role, agency in OFFICERS[:-1]:
-        r = await gw.client.get(
-            f"/v1/reports/{rid}/reporter-identity", headers=gw.auth(role, agency)
-        )
+        r = await gw.client.get(reveal, params=why, headers=gw.auth(role, agency))
         assert r.status_code == 403
+    log = await gw.client.get("/v1/audit/access-log", params={"report_id": str(rid)}, headers=admin)
+    reveals = [e for e in log.json() if "reporter.name" in e["fields"]]
+    assert len(reveals) == 1
+    assert "reason:Laporan pungli: diminta Inspektorat" in reveals[0]["fields"]
     # The reporter's own view (self-service) is what they typed, opened from the sealed
     # original (new events) or the stored text (events from before).
     row = await gw.row(rid)
