@@ -213,11 +213,17 @@ def redeliveries(platform: Platform, scraper: Scraper, tap: TopicTap) -> dict[st
     return out
 
 
+# A recovery figure needs at least this many seconds of reports after it.
+MIN_TAIL_S = 10
+
+
 def recovery(
     accepted: list[Any], stages: dict[str, Any], faults: list[Fault], target_ms: float, end: float
 ) -> list[dict[str, Any]]:
-    """Per fault: seconds from the fault's start (and from its end) until the p99 of
-    reports *intended* from then on stays under `target_ms`, per 1-s window."""
+    """Per fault: seconds from the fault's start (and from its end) until the p99 of all
+    reports *intended* from then on, up to the next fault, is under `target_ms`. (A p99
+    per 1-s window, as before, let one slow report in any later second void the figure:
+    at 10 reports/s a window's p99 is its maximum.)"""
     by_second: dict[int, HdrHistogram] = {}
     for a in accepted:
         st = stages.get(a.receipt_code)
@@ -234,7 +240,12 @@ def recovery(
         ok_from = None
         for s in seconds:
             tail = [t for t in seconds if t >= s]
-            if all(by_second[t].get_value_at_percentile(99) / 1000 <= target_ms for t in tail):
+            if len(tail) < MIN_TAIL_S:
+                break  # too little left to judge: no figure rather than a lucky one
+            merged = new_histogram()
+            for t in tail:
+                merged.add(by_second[t])
+            if merged.get_value_at_percentile(99) / 1000 <= target_ms:
                 ok_from = s
                 break
         worst = max(
@@ -318,10 +329,9 @@ async def faults_schedule(
         every fault gets its recovery figures before the next one starts."""
         f.end = f.end or time.time()
         faults.append(f)
-        await asyncio.sleep(args.gap)
         drained = await caught_up(platform, intake, args.max_settle)
         f.caught_up_s = None if drained is None else round(time.time() - f.end, 1)
-        await asyncio.sleep(args.gap / 2)  # a few quiet seconds for the p99 figure
+        await asyncio.sleep(args.gap)  # quiet seconds after the drain, for the p99 figure
 
     async def kill_restart(name: str) -> None:
         async with httpx.AsyncClient() as client:
