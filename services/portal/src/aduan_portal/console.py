@@ -844,6 +844,35 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         log.info("console photo revoke", report_id=str(report_id))
         return await c.flash_and_go("success", c.t["revoke_ok"], here)
 
+    @router.post("/reports/{report_id}/moderation")
+    async def moderate(request: Request, report_id: uuid.UUID) -> Response:
+        """A ticket-admin hides a public report from the portal, shows it again, or corrects
+        its public title and text (SPEC Revision 2). The gateway audits it and tells the
+        portal's read model through the public topic."""
+        c = await console(request)
+        form = await c.checked_form()
+        c.require("ticket-admin")
+        here = f"/console/reports/{report_id}"
+        op = _text(form, "op")
+        body: dict[str, Any]
+        if op in ("hide", "show"):
+            body = {"hidden": op == "hide"}
+            done = "moderation_hidden_ok" if op == "hide" else "moderation_shown_ok"
+        elif op == "correct":
+            text = _text(form, "text")
+            if not text:
+                return await c.flash_and_go("error", c.t["moderation_text_required_msg"], here)
+            body = {"title": _text(form, "title") or None, "text": text}
+            done = "moderation_corrected_ok"
+        else:
+            return await c.page("error.html", 404, message=c.t["err_not_found"].format(detail=op))
+        try:
+            await c.api("POST", f"/v1/reports/{report_id}/moderation", json=body)
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        log.info("console moderation", report_id=str(report_id), op=op)
+        return await c.flash_and_go("success", c.t[done], here)
+
     # --- administration --------------------------------------------------------------------
 
     async def admin(request: Request) -> Console:

@@ -73,7 +73,7 @@ class Platform:
             self.settings.console_session_ttl_s,
         )
 
-    async def submit(self) -> uuid.UUID:
+    async def submit(self, privacy: Privacy = Privacy.PRIVATE) -> uuid.UUID:
         """A report as intake publishes it; workflow makes it `received`."""
         report_id = uuid.uuid4()
         event = ReportSubmitted(
@@ -87,7 +87,7 @@ class Platform:
             location=Location(
                 point=GeoPoint(lat=-6.2, lon=106.8), address="Jl. Kenanga 3", area="Menteng"
             ),
-            privacy=Privacy.PRIVATE,
+            privacy=privacy,
             received_at=datetime.now(UTC),
         )
         await self.producer.send_and_wait(
@@ -380,7 +380,9 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
         assert f'id="report-row-{report_id}"' in agency_queue.text
         acted = await act(petugas, report_id, "accept")
         assert status_of(acted.page) == "in_progress"
-        assert "Jl. Kenanga 3" not in acted.page  # no precise address for an agency
+        # SPEC Revision 2: the agency's crew sees where the problem is (not when it came).
+        assert "Jl. Kenanga 3" in acted.page
+        assert 'id="report-received"' not in acted.page
 
         # Follow-up with a photo: multipart forwarded to the gateway.
         form = await petugas.get(f"/console/reports/{report_id}")
@@ -602,3 +604,67 @@ async def test_sign_in_sessions_and_administration(platform: Platform) -> None:
     await login_csrf_role_gating_and_logout(platform)
     await expired_access_token_is_refreshed_and_a_dead_session_goes_to_login(platform)
     await administrator_pages(platform)
+
+
+async def test_a_ticket_admin_moderates_a_public_report_and_the_portal_follows(
+    platform: Platform,
+) -> None:
+    """Issue 13, hole 10: hidden from the portal, shown again, corrected; from the console,
+    through the gateway (audited) and its public topic to the portal's own read model."""
+    report_id = await platform.submit(Privacy.PUBLIC)
+    async with platform.browser() as tiket, platform.browser() as visitor:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+
+        async def public_page() -> str | None:
+            page = await visitor.get(f"/reports/{report_id}")
+            return page.text if page.status_code == 200 else None
+
+        shown = await eventually(public_page, "the public report on the portal", timeout=30)
+        assert "Lubang besar di depan sekolah" in shown
+        page = await settled(tiket, report_id)
+        assert 'id="moderation-section"' in page
+
+        async def moderate(**fields: str) -> str:
+            page = await tiket.get(f"/console/reports/{report_id}")
+            posted = await tiket.post(
+                f"/console/reports/{report_id}/moderation",
+                data={"csrf_token": csrf(page.text), **fields},
+            )
+            assert posted.status_code == 303, posted.text
+            return (await tiket.get(posted.headers["location"])).text
+
+        flashed = await moderate(op="hide")
+        assert "Laporan disembunyikan dari portal." in flashed
+
+        async def gone() -> bool:
+            return (await visitor.get(f"/reports/{report_id}")).status_code == 404
+
+        await eventually(gone, "the hidden report gone from the portal", timeout=10)
+        listed = await visitor.get("/api/reports")
+        assert str(report_id) not in listed.text
+
+        await moderate(op="show")
+        await moderate(
+            op="correct",
+            title="Jalan berlubang",
+            text="Lubang besar di depan sekolah, kata Pak Darto (0812-1111-2222).",
+        )
+
+        async def corrected() -> str | None:
+            text = await public_page()
+            return text if text is not None and "kata Pak Darto" in text else None
+
+        page_text = await eventually(corrected, "the corrected text on the portal", timeout=10)
+        assert "0812-1111-2222" not in page_text  # a correction is scrubbed like any text
+        # An empty correction is refused by the console before the gateway is asked.
+        assert "Teks publik wajib diisi." in await moderate(op="correct", text="")
+    # Other roles have no moderation in the console.
+    async with platform.browser() as validator:
+        assert (await login(validator, "validator-uji")).status_code == 303
+        page = await validator.get(f"/console/reports/{report_id}")
+        assert 'id="moderation-section"' not in page.text
+        refused = await validator.post(
+            f"/console/reports/{report_id}/moderation",
+            data={"csrf_token": csrf(page.text), "op": "hide"},
+        )
+        assert refused.status_code == 403

@@ -380,3 +380,20 @@ def test_grant_form_offers_the_agency_officers_by_name_and_keeps_the_typed_id() 
     html = render_report("validator", report())
     assert 'id="grant-officer"' not in html
     assert 'id="no-officers"' in html and 'id="grant-grantee"' in html
+
+
+def test_ticket_admins_get_moderation_forms_on_public_reports_only() -> None:
+    # SPEC Revision 2 / issue 13, hole 10: hide, show again, correct the public text.
+    public = report(access="full", privacy="public", text="Pohon tumbang, kata Pak Darto")
+    html = render_report("ticket-admin", public)
+    assert 'id="moderation-section"' in html
+    assert 'name="op" value="hide"' in html and 'name="op" value="show"' in html
+    assert 'id="moderation-correct"' in html and "Pohon tumbang, kata Pak Darto</textarea>" in html
+    # Each form carries the CSRF token.
+    forms = re.findall(r'<form[^>]*id="moderation-[^"]*".*?</form>', html, re.S)
+    assert len(forms) == 2
+    for form in forms:
+        assert 'value="the-csrf-token"' in form
+    assert 'id="moderation-section"' not in render_report("ticket-admin", report())  # private
+    for role in ("validator", "agency-officer", "administrator"):
+        assert 'id="moderation-section"' not in render_report(role, public)
