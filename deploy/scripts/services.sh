@@ -49,7 +49,10 @@ launch() {
 
 terminate() {
   local name=$1 pidf="$RUN/pids/$1.pid" waited=0
-  if alive "$pidf"; then kill -TERM -- "-$(cat "$pidf")" 2>/dev/null || kill -TERM "$(cat "$pidf")" || true; fi
+  if alive "$pidf"; then
+    kill -TERM -- "-$(cat "$pidf")" 2>/dev/null || kill -TERM "$(cat "$pidf")" || true
+    kill -CONT -- "-$(cat "$pidf")" 2>/dev/null || true # a frozen process must run to stop
+  fi
   while alive "$pidf" && ((waited < 30)); do sleep 0.5; waited=$((waited + 1)); done
   if alive "$pidf"; then
     echo "$name did not stop in 15 s; killing" >&2
@@ -59,8 +62,10 @@ terminate() {
 }
 
 supervise() {
-  local -A failures=()
-  local grace_until=$((SECONDS + ${ADUAN_SUPERVISE_GRACE_S:-60}))
+  # A supervisor must outlive any command that fails here (a curl to a frozen process, say).
+  set +e +o pipefail
+  local -A failures=() started=()
+  local grace=${ADUAN_SUPERVISE_GRACE_S:-60}
   while true; do
     sleep "${ADUAN_SUPERVISE_PERIOD_S:-10}"
     for entry in "${SERVICES[@]}"; do
@@ -70,8 +75,8 @@ supervise() {
       [[ -f "$pidf" ]] || continue # stopped on purpose (`stop` removes the pid file)
       if ! alive "$pidf"; then
         why="process exited"
-      elif ((SECONDS < grace_until)); then
-        continue # still starting (migrations, joining groups)
+      elif ((SECONDS < ${started[$name]:-0} + grace)); then
+        continue # restarted a moment ago: still starting (migrations, joining groups)
       elif live "$port" "$name"; then
         failures[$name]=0
         continue
@@ -84,7 +89,7 @@ supervise() {
       terminate "$name"
       launch "$name" "$module"
       failures[$name]=0
-      grace_until=$((SECONDS + ${ADUAN_SUPERVISE_GRACE_S:-60}))
+      started[$name]=$SECONDS
     done
   done
 }
