@@ -241,6 +241,7 @@ class _ContentTexts:
     text: str
     officer: PublicText | None
     public: PublicText | None
+    erased: bool = False  # the reporter was erased before this copy arrived (a replay)
 
 
 async def _content_texts(session: AsyncSession, event: ReportSubmitted) -> _ContentTexts:
@@ -266,7 +267,7 @@ async def _content_texts(session: AsyncSession, event: ReportSubmitted) -> _Cont
         title = scrub_erased(event.title) if event.title else None
         body = scrub_erased(event.text)
         return _ContentTexts(
-            title, body, officer_text(title, body, ()), public_text(title, body, ())
+            title, body, officer_text(title, body, ()), public_text(title, body, ()), True
         )
     terms = _open_terms(event.reporter, state.key)
     title, body = _original(event.sealed_original, state.key) or (event.title, event.text)
@@ -293,7 +294,10 @@ async def apply_content(session: AsyncSession, event: ReportSubmitted) -> Writte
         "language": event.language,
         "category_hint": event.category_hint,
         "location": event.location.model_dump(mode="json") if event.location else None,
-        "photos": [p.model_dump(mode="json") for p in event.photos],
+        "photos": [
+            _without_metadata(p) if texts.erased else p
+            for p in (p.model_dump(mode="json") for p in event.photos)
+        ],
         "received_at": event.received_at,
         "sealed_identity": event.reporter.model_dump(mode="json") if event.reporter else None,
         "reporter_key_id": event.reporter.key_id if event.reporter else None,
@@ -564,6 +568,10 @@ async def delete_key(session: AsyncSession, key_id: UUID) -> None:
     )
 
 
+def _without_metadata(photo: dict[str, Any]) -> dict[str, Any]:
+    return {**photo, "point": None, "taken_at": None}
+
+
 async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
     """Erase a reporter from every report of theirs, while the key can still open the
     identity: the stored title and text become the erased-level scrub of the text as typed
@@ -582,6 +590,9 @@ async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
         values: dict[str, Any] = {
             "sealed_identity": None,
             "sealed_original": None,
+            # Where the reporter stood and when (read from the photos' EXIF at intake) is
+            # theirs too: no role sees it after erasure.
+            "photos": [_without_metadata(p) for p in row["photos"] or ()],
             "updated_at": func.now(),
         }
         if row["has_content"]:

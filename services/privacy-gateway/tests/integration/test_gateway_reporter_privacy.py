@@ -313,6 +313,10 @@ async def test_erasure_leaves_no_variant_for_any_role_or_the_search(gw: Gw) -> N
         assert _leaks(row[column] or "") == [], (column, row[column])
     assert "B 1234 XYZ" not in row["text"]  # perhaps the reporter's own car: gone too
     assert row["sealed_original"] is None
+    # Where the reporter stood and when (the photo's EXIF, read at intake) goes too.
+    assert [(p["point"], p["taken_at"]) for p in row["photos"]] == [(None, None)]
+    admin = await gw.client.get(f"/v1/reports/{rid}", headers=gw.auth(Role.ADMINISTRATOR))
+    assert [(p.get("point"), p.get("taken_at")) for p in admin.json()["photos"]] == [(None, None)]
     for role, agency in OFFICERS:
         r = await gw.client.get(f"/v1/reports/{rid}", headers=gw.auth(role, agency))
         assert r.status_code == 200 and _leaks(r.text) == [], (role, _leaks(r.text))
