@@ -10,14 +10,15 @@ one thing that matters: whether records that are waiting get consumed.
 
 Judged every `interval_s`, a consumer is stuck when, for longer than `stuck_after_s`:
 - an assigned partition has records beyond the consumer's position (a fresh `ListOffsets`
-  request, not the cached high-water mark) and the position has not moved; or
+  request, not the cached high-water mark), its position has not moved and no handler
+  call has finished; or
 - it has been rejoining its group (no assignment yet) for twice that long (a rebalance may
   legitimately wait up to aiokafka's 30 s rebalance timeout for a slow member; the chaos
   run saw a JoinGroup cut off mid-flight leave a consumer rejoining for minutes); or
 - one handler call has been running.
 ...and PostgreSQL, Redis and Kafka all answer: during an outage a consumer is *meant* to
-wait, and restarting every replica would help nobody. A rewind after a failed batch moves
-the position too, so a consumer that keeps retrying is alive, not stuck. A consumer with
+wait, and restarting every replica would help nobody. A consumer that keeps retrying a
+batch finishes handler calls, so it is alive, not stuck (it logs each failed try). A consumer with
 no partitions after a completed rejoin (more replicas than partitions) is normal.
 
 A stuck consumer shows as `aduan_consumer_stuck{consumer=...} 1` (lag per partition in
@@ -89,6 +90,9 @@ class _Progress:
     """What the loop and the checks know about one subscriber."""
 
     busy_since: float | None = None
+    # Handler calls finished (whatever their outcome), and the count at the last check.
+    finished: int = 0
+    finished_seen: int = 0
     rejoining_since: float | None = None
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     moved_at: dict[TopicPartition, float] = field(default_factory=dict)
@@ -123,6 +127,7 @@ def track_progress(subscriber: Any) -> None:
                 await super().consume_one(msg)
             finally:
                 progress.busy_since = None
+                progress.finished += 1
 
     subscriber.__class__ = Tracked
 
@@ -214,6 +219,11 @@ class ConsumerWatch:
         ends: dict[TopicPartition, int] = {}
         with contextlib.suppress(Exception):
             ends = await asyncio.wait_for(consumer.end_offsets(list(assigned)), REQUEST_TIMEOUT_S)
+        # A handler call finished since the last check: the loop polls and hands records
+        # over. (A consumer retrying a batch seeks back before each poll, so sampling its
+        # position every few seconds can see the same offset twice: not evidence of a stall.)
+        active = p.finished != p.finished_seen
+        p.finished_seen = p.finished
         moving = True
         for tp in assigned:
             p.moved_at.setdefault(tp, now)  # newly assigned: its clock starts now
@@ -227,7 +237,7 @@ class ConsumerWatch:
             lag = max(0, end - position)
             LAG.labels(name, f"{tp.topic}:{tp.partition}").set(lag)
             before = p.positions.get(tp)
-            if lag == 0 or (before is not None and before != position):
+            if lag == 0 or active or (before is not None and before != position):
                 p.moved_at[tp] = now
             else:
                 moving = False
