@@ -15,6 +15,7 @@ On a real broker and database:
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -223,13 +224,19 @@ async def cut_broker() -> AsyncIterator[tuple[TcpProxy, str]]:
         await proxy.stop()
 
 
+REJOIN_CUT_AFTER_S = float(os.environ.get("ADUAN_TEST_REJOIN_CUT_AFTER_S", "2"))
+
+
 async def test_every_consumer_recovers_from_a_cut_longer_than_the_session(
     isolated: Isolation, cut_broker: tuple[TcpProxy, str]
 ) -> None:
     proxy, bootstrap = cut_broker
     # A short bound so that a wedged client is restarted in place within the test.
     service, stop = await start_service(
-        isolated, bootstrap, kafka_stuck_after_s=10, kafka_check_interval_s=2
+        isolated,
+        bootstrap,
+        kafka_stuck_after_s=float(os.environ.get("ADUAN_TEST_STUCK_AFTER_S", "10")),
+        kafka_check_interval_s=2,
     )
     n = 600
     try:
@@ -240,6 +247,12 @@ async def test_every_consumer_recovers_from_a_cut_longer_than_the_session(
         proxy.cut()
         await asyncio.sleep(3 * SESSION_TIMEOUT_MS / 1000)  # every member's session expires
         proxy.restore()
+        # Cut again while the members rejoin their group (the chaos run's double cut found
+        # a JoinGroup cut off mid-flight leaving a consumer rejoining for minutes).
+        await asyncio.sleep(REJOIN_CUT_AFTER_S)
+        proxy.cut()
+        await asyncio.sleep(3 * SESSION_TIMEOUT_MS / 1000)
+        proxy.restore()
         await asyncio.wait_for(flowing, 180)
 
         want = {"batch": (n, n), "relay": (n, n), "one": (n, n)}
@@ -247,7 +260,7 @@ async def test_every_consumer_recovers_from_a_cut_longer_than_the_session(
         async def all_applied() -> bool:
             return await service.applied() == want
 
-        await eventually(all_applied, "every message applied once by every consumer", 120)
+        await eventually(all_applied, "every message applied once by every consumer", 150)
         await asyncio.sleep(3)  # late redeliveries would show up as a second row
         assert await service.applied() == want
         assert service.runtime.dead_parts() == []
