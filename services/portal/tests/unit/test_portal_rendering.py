@@ -165,3 +165,12 @@ def test_agency_names_in_the_statistics() -> None:
     assert "Dinas Bina Marga" in html and "satpol" in html
     assert ">bina-marga<" not in html
     assert "Dinas Bina Marga" not in render_stats(stats, "id", {})
+
+
+def test_a_filtered_list_offers_to_clear_the_filters_in_words() -> None:
+    # `t.clear` in a template is the dict's own method: the link read
+    # "<built-in method clear of dict object at 0x...>".
+    for lang, words in (("id", "Hapus saringan"), ("en", "Clear filters")):
+        html = render_index([report()], lang, filters=Filters(category="jalan-rusak"))
+        assert f">{words}</a>" in html
+        assert "built-in method" not in html
