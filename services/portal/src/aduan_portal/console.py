@@ -388,6 +388,10 @@ class Action:
     role: str
     gateway_path: str
     body: Callable[[FormData], dict[str, Any] | str]
+    # The report leaves the actor's hands (an agency returning it is no longer assigned and
+    # may not open it): after it, the actor lands on their queue, not on a page they can
+    # no longer read ("success" and "not found" shown together, found by trying it).
+    hands_over: bool = False
 
 
 def _reason_body(form: FormData) -> dict[str, Any] | str:
@@ -432,7 +436,7 @@ ACTIONS: dict[str, Action] = {
     "reject": Action("ticket-admin", "reject", _reason_body),
     "merge": Action("ticket-admin", "merge", _merge_body),
     "accept": Action("agency-officer", "accept", lambda _: {}),
-    "return": Action("agency-officer", "return", _reason_body),
+    "return": Action("agency-officer", "return", _reason_body, hands_over=True),
     "resume": Action("agency-officer", "resume", lambda _: {}),
     "validate": Action("validator", "validate", _note_body),
     "reject-follow-up": Action("validator", "reject-follow-up", _reason_body),
@@ -755,7 +759,9 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         c.session.expect(str(report_id), result.version)
         log.info("console action", report_id=str(report_id), action=name, role=c.role)
         return await c.flash_and_go(
-            "success", c.t["action_ok"].format(status=result.status_label), here
+            "success",
+            c.t["action_ok"].format(status=result.status_label),
+            ROLE_HOME[c.role] if action.hands_over else here,
         )
 
     @router.post("/reports/{report_id}/follow-ups")

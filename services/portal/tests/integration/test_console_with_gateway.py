@@ -668,3 +668,45 @@ async def test_a_ticket_admin_moderates_a_public_report_and_the_portal_follows(
             data={"csrf_token": csrf(page.text), "op": "hide"},
         )
         assert refused.status_code == 403
+
+
+async def test_an_agency_returning_a_report_lands_on_its_queue_with_one_message(
+    platform: Platform,
+) -> None:
+    """Issue 14: after "Kembalikan" the officer saw the success message and "Terjadi
+    kesalahan - Tidak ditemukan" together: the console sent them back to a report their
+    agency may no longer open."""
+    report_id = await platform.submit()
+    async with platform.browser() as tiket, platform.browser() as petugas:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+        assert (await login(petugas, "petugas-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        acted = await act(tiket, report_id, "dispatch", agency_id=AGENCY, note="tolong dicek")
+        assert status_of(acted.page) == "dispatched"
+
+        page = await settled(petugas, report_id)
+        version = VERSION.search(page)
+        assert version
+        posted = await petugas.post(
+            f"/console/reports/{report_id}/actions/return",
+            data={
+                "csrf_token": csrf(page),
+                "expected_version": version.group(1),
+                "reason": "bukan wewenang dinas kami",
+            },
+        )
+        assert posted.status_code == 303, posted.text
+        assert posted.headers["location"] == "/console/agency"
+        queue = await petugas.get(posted.headers["location"])
+        assert queue.status_code == 200
+        assert "Tindakan tercatat" in queue.text
+        assert "Terjadi kesalahan" not in queue.text and "Tidak ditemukan" not in queue.text
+
+        async def back_in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(back_in_triage, "the report back in triage")
