@@ -395,12 +395,19 @@ async def faults_schedule(
     await asyncio.sleep(args.settle)
 
 
+# How long a (re)started process may take before the supervisor judges its /livez.
+STARTUP_GRACE_S = 90.0
+
+
 async def supervise(platform: Platform, names: tuple[str, ...], stop: asyncio.Event) -> list[str]:
     """What Kubernetes does with the manifests' liveness probes (and `make up`'s supervisor):
     a service whose /livez fails three checks in a row, 10 s apart, is restarted. Returns
     what it restarted, for the report (a stuck consumer that its own service did not heal)."""
     failures: dict[str, int] = defaultdict(int)
     restarted: list[str] = []
+    # Like the manifests' startup probes: a process that was just (re)started is not judged
+    # (it may be waiting for the broker before it serves HTTP at all).
+    seen_starts: dict[str, tuple[int, float]] = {}
     async with httpx.AsyncClient(timeout=4) as client:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -409,6 +416,12 @@ async def supervise(platform: Platform, names: tuple[str, ...], stop: asyncio.Ev
                 proc = platform.procs.get(name)
                 if proc is None or proc.poll() is not None:
                     continue  # killed on purpose by a fault; the fault restarts it
+                starts = platform.starts.get(name, 0)
+                if seen_starts.get(name, (None, 0.0))[0] != starts:
+                    seen_starts[name] = (starts, time.monotonic())
+                if time.monotonic() - seen_starts[name][1] < STARTUP_GRACE_S:
+                    failures[name] = 0
+                    continue
                 try:
                     r = await client.get(platform.url(name) + "/livez")
                     ok = r.status_code == 200
