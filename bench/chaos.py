@@ -215,6 +215,7 @@ def redeliveries(platform: Platform, scraper: Scraper, tap: TopicTap) -> dict[st
 
 # A recovery figure needs at least this many seconds of reports after it.
 MIN_TAIL_S = 10
+NEXT_FAULT_MARGIN_S = 5
 
 
 def recovery(
@@ -235,7 +236,10 @@ def recovery(
         )
     out = []
     for i, f in enumerate(faults):
-        horizon = faults[i + 1].start if i + 1 < len(faults) else end
+        # Reports intended in the last seconds before the next fault are caught by it: they
+        # would be counted against this fault's recovery (the first full run's tails all
+        # ended in a 7-80 s second for that reason).
+        horizon = (faults[i + 1].start if i + 1 < len(faults) else end) - NEXT_FAULT_MARGIN_S
         seconds = sorted(s for s in by_second if f.start - 1 <= s < horizon)
         ok_from = None
         for s in seconds:
