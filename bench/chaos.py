@@ -280,14 +280,18 @@ def recovery(
 
 
 async def caught_up(platform: Platform, intake: IntakeLoad, limit_s: float) -> float | None:
-    """Seconds until every report accepted up to now has reached the notifier (recorded),
-    or None after `limit_s`. Only reports of the last ten minutes are asked about, so the
-    query stays small whatever the run's length."""
+    """Seconds until every complaint sent up to now has been answered by intake and has
+    reached the notifier (recorded), or None after `limit_s`. (Counting only answered ones
+    called a backlog drained while intake still held requests waiting on PostgreSQL.) Only
+    reports of the last ten minutes are asked about, so the query stays small."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     cutoff = time.time()
     while loop.time() - started < limit_s:
-        receipts = [a.receipt_code for a in intake.accepted if cutoff - 600 <= a.answered <= cutoff]
+        if any(intended <= cutoff for intended in list(intake.pending.values())):
+            await asyncio.sleep(1.0)
+            continue
+        receipts = [a.receipt_code for a in intake.accepted if cutoff - 600 <= a.intended <= cutoff]
         with contextlib.suppress(Exception):
             got = await stages(platform, receipts)
             if all(got.get(r) is not None and got[r].recorded is not None for r in receipts):

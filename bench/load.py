@@ -132,6 +132,9 @@ class IntakeLoad:
     accepted: list[Accepted] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     accept_hist: HdrHistogram = field(default_factory=new_histogram)
+    # Intended times of the complaints intake has not answered yet, by arrival number: a
+    # backlog is drained only when these are answered too (chaos: "backlog drained").
+    pending: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -277,7 +280,11 @@ class IntakeLoad:
 
     async def fire(self, i: int, intended: float) -> None:
         channel, mid, kwargs = self.request(i)
-        await self.send(channel, mid, kwargs, intended)
+        self.pending[i] = intended
+        try:
+            await self.send(channel, mid, kwargs, intended)
+        finally:
+            self.pending.pop(i, None)
 
     async def send(
         self, channel: str, mid: str, kwargs: dict[str, Any], intended: float
