@@ -353,7 +353,7 @@ DEMOS: tuple[Demo, ...] = (
     Demo(
         18,
         "walk_in",
-        "Jalan rusak di gang RW 03 Pasar Minggu",
+        "Jalan rusak di Gg. Mawar, Pasar Minggu",
         "Warga datang ke loket: jalan gang rusak berat, ambulans tidak bisa masuk.",
         "jalan-rusak",
         "Pasar Minggu",

@@ -192,7 +192,11 @@ async def ready(p: Platform, report_id: str, status: str | None = None) -> dict[
         body: dict[str, Any] = r.json()
         return body if status is None or body["status"] == status else None
 
-    return await eventually(seen, f"report {report_id} {status or 'known'} in the gateway")
+    # Generous: four services share this process and join their consumer groups at once;
+    # a loaded CI machine took over 30 s for the first report once.
+    return await eventually(
+        seen, f"report {report_id} {status or 'known'} in the gateway", timeout=90
+    )
 
 
 async def act(

