@@ -213,18 +213,32 @@ def redeliveries(platform: Platform, scraper: Scraper, tap: TopicTap) -> dict[st
     return out
 
 
-# A recovery figure needs at least this many seconds of reports after it.
-MIN_TAIL_S = 10
+# Recovery is judged on windows of this many seconds of intended sends (50 reports at the
+# default 10/s: enough for a p99 that is not simply the window's maximum).
+WINDOW_S = 5
 NEXT_FAULT_MARGIN_S = 5
+
+
+def _window_p99_ms(by_second: dict[int, HdrHistogram], seconds: list[int], s: int) -> float:
+    merged = new_histogram()
+    for t in seconds:
+        if s <= t < s + WINDOW_S:
+            merged.add(by_second[t])
+    return float(merged.get_value_at_percentile(99)) / 1000
 
 
 def recovery(
     accepted: list[Any], stages: dict[str, Any], faults: list[Fault], target_ms: float, end: float
 ) -> list[dict[str, Any]]:
-    """Per fault: seconds from the fault's start (and from its end) until the p99 of all
-    reports *intended* from then on, up to the next fault, is under `target_ms`. (A p99
-    per 1-s window, as before, let one slow report in any later second void the figure:
-    at 10 reports/s a window's p99 is its maximum.)"""
+    """Per fault: seconds from the fault's start (and from its end) until the p99 of the
+    reports *intended* in a 5-s window is back under `target_ms` (end to end: accepted and
+    recorded by the notifier), and the worst 5-s p99 after that up to the next fault (a
+    platform that recovers and then stumbles again shows there, not as a missing figure).
+
+    Earlier versions asked for the p99 of *every* report from a second on to be under
+    target; with 10-20 s between the drain and the next fault, one 600 ms second of
+    ordinary jitter on two busy cores voided a fault's figure in most runs, which said
+    nothing about recovery."""
     by_second: dict[int, HdrHistogram] = {}
     for a in accepted:
         st = stages.get(a.receipt_code)
@@ -237,21 +251,18 @@ def recovery(
     out = []
     for i, f in enumerate(faults):
         # Reports intended in the last seconds before the next fault are caught by it: they
-        # would be counted against this fault's recovery (the first full run's tails all
-        # ended in a 7-80 s second for that reason).
+        # would be counted against this fault's recovery.
         horizon = (faults[i + 1].start if i + 1 < len(faults) else end) - NEXT_FAULT_MARGIN_S
         seconds = sorted(s for s in by_second if f.start - 1 <= s < horizon)
-        ok_from = None
-        for s in seconds:
-            tail = [t for t in seconds if t >= s]
-            if len(tail) < MIN_TAIL_S:
-                break  # too little left to judge: no figure rather than a lucky one
-            merged = new_histogram()
-            for t in tail:
-                merged.add(by_second[t])
-            if merged.get_value_at_percentile(99) / 1000 <= target_ms:
-                ok_from = s
-                break
+        starts = [s for s in seconds if s + WINDOW_S <= horizon]
+        ok_from = next(
+            (s for s in starts if _window_p99_ms(by_second, seconds, s) <= target_ms), None
+        )
+        after = (
+            max(_window_p99_ms(by_second, seconds, s) for s in starts if s >= ok_from)
+            if ok_from is not None
+            else None
+        )
         worst = max(
             (by_second[s].get_value_at_percentile(99) / 1000 for s in seconds), default=None
         )
@@ -268,6 +279,7 @@ def recovery(
                 "recovered_s_after_end": None
                 if ok_from is None
                 else round(max(0.0, ok_from - f.end), 1),
+                "worst_window_p99_after_recovery_ms": None if after is None else round(after, 1),
                 "note": f.note,
                 # The per-second p99 (ms) from the fault's start to the next fault: what the
                 # recovery figure was judged on, for reading why it is what it is.
@@ -456,15 +468,16 @@ def table(result: dict[str, Any]) -> str:
         f"Scale: {result['scale']}; load {result['rate']:g} reports/s for "
         f"{result['load_s']} s; {rec['accepted']} reports accepted.",
         "",
-        "| fault | lasted s | back healthy s | worst p99 ms | p99 under target after (s from "
-        "start / from end) | backlog drained s after end |",
-        "|---|---|---|---|---|---|",
+        "| fault | lasted s | back healthy s | worst p99 ms | 5-s p99 under target after (s "
+        "from start / from end) | worst 5-s p99 after that ms | backlog drained s after end |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in result["recovery"]:
         lines.append(
             f"| {r['fault']} | {r['duration_s']} | {r['healthy_after_s'] or '-'} | "
             f"{r['worst_p99_ms']} | {r['recovered_s_after_start']} / "
-            f"{r['recovered_s_after_end']} | {r.get('caught_up_s_after_end')} |"
+            f"{r['recovered_s_after_end']} | {r.get('worst_window_p99_after_recovery_ms')} | "
+            f"{r.get('caught_up_s_after_end')} |"
         )
     lines += [
         "",
@@ -510,6 +523,7 @@ def worst(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "recovered_s_after_end",
                 "caught_up_s_after_end",
                 "healthy_after_s",
+                "worst_window_p99_after_recovery_ms",
             ):
                 w[key] = worse(w.get(key), r.get(key)) if w["runs"] > 1 else r.get(key)
             w["worst_p99_ms"] = max(w["worst_p99_ms"] or 0, r["worst_p99_ms"] or 0)
@@ -541,15 +555,15 @@ def worst_table(summary: dict[str, Any], stamp: str) -> str:
         + ("; ".join(summary["liveness_restarts"]) or "none")
         + ".",
         "",
-        "| fault | runs | back healthy s | worst p99 ms | p99 under target s after end | "
-        "backlog drained s after end |",
-        "|---|---|---|---|---|---|",
+        "| fault | runs | back healthy s | worst p99 ms | 5-s p99 under target s after end | "
+        "worst 5-s p99 after that ms | backlog drained s after end |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in summary["faults"]:
         lines.append(
             f"| {f['fault']} | {f['runs']} | {f['healthy_after_s'] or '-'} | "
             f"{f['worst_p99_ms']} | {f['recovered_s_after_end']} | "
-            f"{f['caught_up_s_after_end']} |"
+            f"{f.get('worst_window_p99_after_recovery_ms')} | {f['caught_up_s_after_end']} |"
         )
     lines += ["", f"chaos: {'OK' if summary['ok'] else 'FAILED'} (worst of {summary['runs']})", ""]
     return "\n".join(lines)

@@ -16,8 +16,10 @@ from aduan_testing.infra import repo_root
 # not an installed package: make it importable here.
 sys.path.insert(0, str(repo_root()))
 
+from types import SimpleNamespace
+
 from aduan_testing.chaosinfra import TcpProxy
-from bench.chaos import worst
+from bench.chaos import Fault, recovery, worst
 from bench.load import new_histogram, open_loop, summary
 from bench.procs import cpu_ms, rss_kb
 
@@ -126,3 +128,28 @@ def test_worst_of_chaos_runs_keeps_the_worst_figure_and_a_missing_one() -> None:
     # A run where the fault never recovered before the next one makes the worst "None".
     [fault] = worst([run(0, 12.0, 20.0), run(0, None, 20.0)])["faults"]
     assert fault["recovered_s_after_end"] is None
+
+
+def test_recovery_is_when_a_window_p99_is_back_under_target_and_later_spikes_show_apart() -> None:
+    # 10 reports a second for 60 s. A fault from second 100 to 110: reports intended during
+    # it wait until 112; from 112 on they take 100 ms, except second 130 (700 ms).
+    accepted: list[SimpleNamespace] = []
+    stages: dict[str, SimpleNamespace] = {}
+    for sec in range(100, 160):
+        for k in range(10):
+            intended = sec + k / 10
+            latency = 112 - intended if sec < 112 else 0.7 if sec == 130 else 0.1
+            code = f"ADU-{sec}-{k}"
+            accepted.append(SimpleNamespace(receipt_code=code, intended=intended))
+            stages[code] = SimpleNamespace(recorded=intended + latency)
+    [r] = recovery(accepted, stages, [Fault("cut", 100.0, 110.0)], 500, 160.0)
+    assert r["recovered_s_after_start"] == 12.0  # the first all-fast 5-s window
+    assert r["recovered_s_after_end"] == 2.0
+    assert 690 <= r["worst_window_p99_after_recovery_ms"] <= 710  # the spike, shown apart
+    assert r["worst_p99_ms"] >= 11_000
+
+    # Never fast again before the next fault: no figure.
+    slow = {c: SimpleNamespace(recorded=st.recorded + 5) for c, st in stages.items()}
+    [r] = recovery(accepted, slow, [Fault("cut", 100.0, 110.0)], 500, 160.0)
+    assert r["recovered_s_after_start"] is None
+    assert r["worst_window_p99_after_recovery_ms"] is None
