@@ -12,7 +12,7 @@ from aduan_contracts import commands, decode, encode, events
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.topics import ALL_TOPICS, REPORT_INTAKE, WORKFLOW_COMMANDS
-from aduan_contracts.values import Actor
+from aduan_contracts.values import Actor, normalize_receipt_code
 
 
 def all_messages() -> list[type[Envelope]]:
@@ -87,3 +87,20 @@ def test_every_status_has_the_indonesian_label_officers_see() -> None:
     assert ReportStatus.FOLLOWUP_REJECTED.label_id == "TL Ditolak"
     assert ReportStatus.FIELD_VERIFICATION.label_id == "Verifikasi Lapangan"
     assert all(s.label_id and s.label_en for s in ReportStatus)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("ADU-7K2M-9X10", "ADU-7K2M-9X10"),
+        ("adu-7k2m-9x10", "ADU-7K2M-9X10"),
+        ("adu 7k2m 9x1o", "ADU-7K2M-9X10"),  # read out: "o" for zero
+        ("7K2M9XI0", "ADU-7K2M-9X10"),  # without the prefix, "I" for one
+        ("ADU-7K2M-9X1", None),
+        ("ADU-UUUU-0000", None),  # U is not Crockford base32
+        ("d3b07384-d9a0-4c1f-8a1e-1f2e3d4c5b6a", None),
+        ("", None),
+    ],
+)
+def test_receipt_codes_typed_or_read_aloud_are_recognised(typed: str, code: str | None) -> None:
+    assert normalize_receipt_code(typed) == code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -21,10 +22,27 @@ __all__ = [
     "ReceiptCode",
     "SealedContent",
     "SealedIdentity",
+    "normalize_receipt_code",
 ]
 
 ReceiptCode = Annotated[str, Field(pattern=r"^ADU-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")]
 """What the reporter gets back: short, unambiguous (Crockford base32), safe to read aloud."""
+
+_CROCKFORD_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_RECEIPT_BODY = re.compile(r"^[0-9A-HJKMNP-TV-Z]{8}$")
+
+
+def normalize_receipt_code(raw: str) -> str | None:
+    """A receipt code as people type or read it out ("adu 7k2m 9x1o", "7K2M-9X10") in the
+    canonical `ADU-XXXX-XXXX` form, or None when it cannot be one. Crockford base32 reads
+    O as 0 and I/L as 1, which is what a caller on the phone usually means."""
+    text = re.sub(r"[\s\-_.]", "", raw.upper())
+    if text.startswith("ADU"):
+        text = text[3:]
+    text = text.translate(_CROCKFORD_READ_AS)
+    if not _RECEIPT_BODY.match(text):
+        return None
+    return f"ADU-{text[:4]}-{text[4:]}"
 
 
 class GeoPoint(Contract):

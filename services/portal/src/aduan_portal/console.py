@@ -29,6 +29,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData, UploadFile
 
+from aduan_contracts.enums import Role
+from aduan_contracts.values import normalize_receipt_code
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.config import Settings
@@ -36,6 +38,7 @@ from aduan_portal.console_i18n import (
     ConsoleLanguage,
     console_strings,
     evidence_text,
+    refusal_text,
     role_name,
     system_reason_text,
 )
@@ -179,6 +182,10 @@ def _explain(err: GatewayError, t: dict[str, str]) -> str:
         422: "err_invalid",
     }
     key = "err_unavailable" if isinstance(err, GatewayUnavailable) else by_status.get(err.status)
+    if key == "err_conflict":
+        said = refusal_text(err.detail, "en" if t["lang_code"] == "en" else "id")
+        if said is not None:
+            return said
     return t[key or "err_refused"].format(detail=err.detail)
 
 
@@ -569,11 +576,26 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
 
     @router.get("/go")
     async def go(request: Request, report_id: str = "") -> Response:
+        """Open a report by its id, or by the receipt code a citizen reads out on the phone
+        (roles that may see receipt codes; agency officers never do)."""
         c = await console(request)
-        target = _uuid(report_id.strip())
+        typed = report_id.strip()[:64]
+        target = _uuid(typed)
+        code = normalize_receipt_code(typed) if target is None else None
+        if code is not None:
+            if c.role == Role.AGENCY_OFFICER.value:
+                return await c.flash_and_go("error", c.t["go_receipt_not_yours"], "/console/")
+            try:
+                page = GatewayClient.parse(
+                    ReportPage,
+                    await c.api("GET", "/v1/reports", params={"receipt_code": code, "limit": 1}),
+                )
+            except GatewayError as exc:
+                return await c.flash_and_go("error", _explain(exc, c.t), "/console/")
+            target = page.items[0].report_id if page.items else None
         if target is None:
             return await c.flash_and_go(
-                "error", c.t["err_not_found"].format(detail=report_id[:64]), "/console/"
+                "error", c.t["go_not_found"].format(detail=code or typed), "/console/"
             )
         return _redirect(f"/console/reports/{target}")
 

@@ -5,9 +5,12 @@ Status labels come from the gateway (verbatim); these are the console's own labe
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from typing import Literal, Protocol
+
+from aduan_contracts.enums import ReportStatus
 
 __all__ = [
     "CONSOLE_LANGUAGES",
@@ -15,6 +18,7 @@ __all__ = [
     "EvidenceFields",
     "console_strings",
     "evidence_text",
+    "refusal_text",
     "role_name",
     "system_reason_text",
 ]
@@ -225,6 +229,13 @@ _ID: dict[str, str] = {
     ),
     "language": "Bahasa",
     "go_to_report": "Buka laporan menurut ID",
+    "lang_code": "id",
+    "go_to_report_or_receipt": "Buka laporan menurut ID atau kode tanda terima",
+    "go_not_found": "Tidak ada laporan dengan ID atau kode tanda terima {detail}.",
+    "go_receipt_not_yours": (
+        "Kode tanda terima hanya dapat dicari oleh admin tiket, validator, dan administrator; "
+        "buka laporan menurut ID-nya."
+    ),
     "go": "Buka",
     "applying": "Perubahan sedang diterapkan; halaman ini dimuat ulang otomatis.",
 }
@@ -429,6 +440,13 @@ _EN: dict[str, str] = {
     ),
     "language": "Language",
     "go_to_report": "Open a report by id",
+    "lang_code": "en",
+    "go_to_report_or_receipt": "Open a report by id or receipt code",
+    "go_not_found": "No report has the id or receipt code {detail}.",
+    "go_receipt_not_yours": (
+        "Receipt codes can be looked up by ticket-admins, validators and administrators; "
+        "open the report by its id."
+    ),
     "go": "Open",
     "applying": "The change is being applied; this page reloads by itself.",
 }
@@ -568,3 +586,51 @@ def system_reason_text(
                 fields["category"] = category_names.get(fields["category"], fields["category"])
             return texts["en" if lang == "en" else "id"].format(**fields)
     return reason
+
+
+# Workflow's refusals (409) come back through the gateway as English sentences; the two an
+# officer meets in daily work are said in the console's language. Others are shown as sent.
+_REFUSALS: tuple[tuple[re.Pattern[str], dict[ConsoleLanguage, str]], ...] = (
+    (
+        re.compile(r"^version (?P<expected>\d+) expected, report is at (?P<current>\d+)$"),
+        {
+            "id": (
+                "Laporan ini sudah diubah orang lain sejak Anda membukanya (Anda melihat "
+                "versi {expected}, sekarang versi {current}). Tindakan Anda belum dilakukan: "
+                "periksa keadaan terbarunya, lalu ulangi bila masih perlu."
+            ),
+            "en": (
+                "Someone else changed this report after you opened it (you saw version "
+                "{expected}, it is now at {current}). Your action was not carried out: check "
+                "its current state, then try again if it is still needed."
+            ),
+        },
+    ),
+    (
+        re.compile(r"^cannot (?P<verb>.+) a report in status '?(?P<status>[a-z_]+)'?$"),
+        {
+            "id": (
+                "Tindakan ini tidak dapat dilakukan pada laporan berstatus {status}. "
+                "Tindakan Anda belum dilakukan."
+            ),
+            "en": (
+                "This action cannot be taken on a report with status {status}. Your action "
+                "was not carried out."
+            ),
+        },
+    ),
+)
+
+
+def refusal_text(detail: str, lang: ConsoleLanguage) -> str | None:
+    """A workflow refusal in the console's language, or None when it is not a known one."""
+    for pattern, texts in _REFUSALS:
+        match = pattern.match(detail.strip())
+        if match:
+            fields = match.groupdict()
+            if "status" in fields:
+                with contextlib.suppress(ValueError):
+                    s = ReportStatus(fields["status"])
+                    fields["status"] = f"“{s.label_en if lang == 'en' else s.label_id}”"
+            return texts["en" if lang == "en" else "id"].format(**fields)
+    return None

@@ -73,12 +73,15 @@ class Platform:
             self.settings.console_session_ttl_s,
         )
 
-    async def submit(self, privacy: Privacy = Privacy.PRIVATE) -> uuid.UUID:
+    async def submit(
+        self, privacy: Privacy = Privacy.PRIVATE, receipt_code: str | None = None
+    ) -> uuid.UUID:
         """A report as intake publishes it; workflow makes it `received`."""
         report_id = uuid.uuid4()
         event = ReportSubmitted(
             report_id=report_id,
-            receipt_code=f"ADU-{uuid.uuid4().hex[:4].upper()}-{uuid.uuid4().hex[:4].upper()}",
+            receipt_code=receipt_code
+            or f"ADU-{uuid.uuid4().hex[:4].upper()}-{uuid.uuid4().hex[:4].upper()}",
             channel=Channel.WEB,
             channel_message_id=f"web.{uuid.uuid4().hex}",
             text="Lubang besar di depan sekolah, membahayakan pengendara motor.",
@@ -710,3 +713,38 @@ async def test_an_agency_returning_a_report_lands_on_its_queue_with_one_message(
             return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
 
         await eventually(back_in_triage, "the report back in triage")
+
+
+async def test_a_call_centre_officer_opens_a_report_by_the_receipt_code_read_out(
+    platform: Platform,
+) -> None:
+    """Issue 14: "Buka laporan menurut ID" rejected `ADU-XXXX-XXXX`."""
+    code = "ADU-" + uuid.uuid4().hex[:4].upper() + "-9X10"
+    report_id = await platform.submit(receipt_code=code)
+    async with platform.browser() as tiket, platform.browser() as petugas:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+        assert (await login(petugas, "petugas-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        queue = await tiket.get("/console/triage")
+        assert "Buka laporan menurut ID atau kode tanda terima" in queue.text
+        # As heard on the phone: lower case, spaces, the letter o for zero.
+        spoken = code.lower().replace("-", " ").replace("0", "o")
+        went = await tiket.get("/console/go", params={"report_id": spoken})
+        assert went.status_code == 303
+        assert went.headers["location"] == f"/console/reports/{report_id}"
+
+        missing = await tiket.get("/console/go", params={"report_id": "ADU-0000-0000"})
+        assert missing.status_code == 303
+        after = await tiket.get(missing.headers["location"], follow_redirects=True)
+        assert "Tidak ada laporan dengan ID atau kode tanda terima ADU-0000-0000." in after.text
+
+        # The agency's officer never sees receipt codes: told so, in Indonesian, plainly.
+        refused = await petugas.get("/console/go", params={"report_id": code})
+        assert refused.status_code == 303
+        after = await petugas.get(refused.headers["location"], follow_redirects=True)
+        assert "Kode tanda terima hanya dapat dicari oleh admin tiket" in after.text
+        assert "Buka laporan menurut ID</label>" in after.text

@@ -224,11 +224,44 @@ def test_queue_rows_carry_sla_badges_and_stable_ids() -> None:
     assert "Due soon" in html
 
 
+def test_the_validation_queue_says_the_evidence_check_in_the_console_language() -> None:
+    from aduan_portal.console import QUEUES
+
+    html = render_console(
+        "queue.html",
+        "id",
+        session("validator"),
+        "/console/validation",
+        queue=QUEUES["validation"],
+        title="Antrean validasi",
+        reports=[report()],
+        page=1,
+        has_next=False,
+        error=None,
+    )
+    cell = re.search(r'class="evidence">(.*?)</td>', html, re.S)
+    assert cell is not None
+    assert cell.group(1).strip().startswith("2 foto diperiksa; semua foto bertanggal diambil")
+    assert "taken after the report" not in html  # workflow's English summary
+
+
 def test_gateway_reasons_are_shown_verbatim_and_explained() -> None:
     t = console_strings("id")
+    # Workflow's two everyday refusals, in the console's language and saying plainly that
+    # nothing happened (issue 14: "version 2 expected, report is at 3" inside Indonesian).
     conflict = _explain(GatewayError(409, "cannot accept a report in status 'received'"), t)
-    assert "cannot accept a report in status 'received'" in conflict
-    assert "Muat ulang" in conflict
+    assert conflict == (
+        "Tindakan ini tidak dapat dilakukan pada laporan berstatus “Menunggu”. "
+        "Tindakan Anda belum dilakukan."
+    )
+    stale = _explain(GatewayError(409, "version 2 expected, report is at 3"), t)
+    assert "sudah diubah orang lain" in stale and "versi 2, sekarang versi 3" in stale
+    assert "expected" not in stale
+    en = _explain(GatewayError(409, "version 2 expected, report is at 3"), console_strings("en"))
+    assert en.startswith("Someone else changed this report after you opened it")
+    # Any other conflict: the reason as sent, in a sentence.
+    other = _explain(GatewayError(409, "a report cannot be merged into itself"), t)
+    assert "a report cannot be merged into itself" in other and "Muat ulang" in other
     assert "sedang tidak dapat dihubungi" in _explain(GatewayUnavailable(502, "down"), t)
     assert _explain(GatewayError(418, "teapot"), t) == "Permintaan ditolak: teapot"
 

@@ -5,6 +5,7 @@ appends of concurrent requests into one transaction)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
+from aduan_contracts.values import normalize_receipt_code
 from aduan_gateway.accesslog import Read
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.config import Settings
@@ -270,10 +272,26 @@ def api_router() -> APIRouter:
         area: Annotated[str | None, Query(max_length=200)] = None,
         privacy: Privacy | None = None,
         q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
+        receipt_code: Annotated[
+            str | None,
+            Query(
+                max_length=40,
+                description="the code the reporter got (`ADU-XXXX-XXXX`; case, spaces and "
+                "O/0, I/L/1 as read aloud are forgiven)",
+            ),
+        ] = None,
     ) -> ReportPage:
         """List and search reports within the caller's scope: an agency officer their
         agency's, a reporter their own, validators and admins all (each read audited)."""
         f = _filter(status_, category, agency_id, area, q, privacy)
+        if receipt_code is not None:
+            code = normalize_receipt_code(receipt_code)
+            if code is None:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    "receipt_code is not a receipt code (ADU-XXXX-XXXX, Crockford base32)",
+                )
+            f = dataclasses.replace(f, receipt_code=code)
         if user.role is Role.REPORTER:
             if user.reporter_key_id is None:
                 forbidden("reporter token without a reporter key")
@@ -295,6 +313,10 @@ def api_router() -> APIRouter:
         # for hidden words (a phone number, a name): full-access roles only.
         if q and user.role not in FULL_ACCESS_ROLES:
             forbidden("text search is for validators and administrators")
+        # Agency officers never see receipt codes (the reporter's proof of ownership):
+        # looking reports up by one would tell them which report a code belongs to.
+        if f.receipt_code is not None and user.role is Role.AGENCY_OFFICER:
+            forbidden("looking up by receipt code is for ticket-admins, validators and admins")
         views: list[OfficerReportView] = []
         async with sessions() as session:
             records = await list_reports(session, limit, offset, f, agency_id=scope)

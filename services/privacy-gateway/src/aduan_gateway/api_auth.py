@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Role
+from aduan_contracts.values import normalize_receipt_code
 from aduan_gateway.api_console import client_address
 from aduan_gateway.auth import CurrentUser, issue_access_token
 from aduan_gateway.config import Settings
@@ -245,7 +246,9 @@ def auth_router() -> APIRouter:
         every address that gets one wrong for it waits too, longer with each. An address
         without failures is always checked, so whoever holds a receipt code cannot lock
         its reporter out by failing on purpose."""
-        code = body.receipt_code.strip().upper()
+        # As typed or read aloud (case, spaces, O/0, I/L/1); unknown shapes stay as given so
+        # they still count as failures against the address.
+        code = normalize_receipt_code(body.receipt_code) or body.receipt_code.strip().upper()
         throttle = _throttle(runtime, settings)
         receipt = throttle.tag("receipt:" + code)
         source = throttle.tag("address:" + client_address(request, settings.trusted_proxies))

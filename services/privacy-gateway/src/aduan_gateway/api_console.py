@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.topics import PUBLIC_REPORTS, ROUTING_COMMANDS
-from aduan_contracts.values import Actor, GeoPoint
+from aduan_contracts.values import Actor, GeoPoint, normalize_receipt_code
 from aduan_gateway.accesslog import Read
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.categories import (
@@ -309,7 +309,8 @@ def console_router() -> APIRouter:
                 headers={"Retry-After": "60"},
             )
         async with sessions() as session:
-            record = await find_by_receipt(session, receipt_code.strip().upper())
+            code = normalize_receipt_code(receipt_code)
+            record = None if code is None else await find_by_receipt(session, code)
         if record is None:
             raise HTTPException(status_code=404, detail=TRACK_NOT_FOUND)
         assert record.status is not None and record.received_at is not None  # complete

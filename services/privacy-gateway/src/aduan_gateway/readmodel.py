@@ -434,6 +434,7 @@ class ReportFilter:
     privacy: Privacy | None = None
     area: str | None = None
     search: str | None = None
+    receipt_code: str | None = None  # canonical form (normalize_receipt_code)
 
 
 def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
@@ -449,6 +450,8 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
         query = query.where(REPORTS.c.privacy == f.privacy.value)
     if f.area is not None:
         query = query.where(REPORTS.c.location["area"].astext == f.area)
+    if f.receipt_code is not None:
+        query = query.where(REPORTS.c.receipt_code == f.receipt_code)
     if f.search:
         # Escaped so a caller's % and _ are literal: search is substring, not a pattern.
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -481,3 +481,59 @@ async def test_action_without_an_answer_is_a_504_and_the_command_is_on_the_wire(
     assert command.actor == Actor(
         id="ticket-admin-1", role=Role.TICKET_ADMIN, display_name="Petugas Uji"
     )
+
+
+async def test_officers_find_a_report_by_the_receipt_code_a_citizen_reads_out(
+    gateway: Gateway,
+) -> None:
+    gw = gateway
+    wanted = submitted(Privacy.PRIVATE, "Lampu jalan mati.", uuid4()).model_copy(
+        update={"receipt_code": "ADU-7K2M-9X10"}
+    )
+    other = submitted(Privacy.PRIVATE, "Saluran mampet.", uuid4()).model_copy(
+        update={"receipt_code": "ADU-7K2M-9X11"}
+    )
+    for report in (wanted, other):
+        await issue_key(gw, report)
+        await gw.send(REPORT_INTAKE.name, report, report.report_id)
+        await gw.send(
+            STATUS_CHANGED.name,
+            status(report, 1, ReportStatus.RECEIVED, "dinas-bina-marga"),
+            report.report_id,
+        )
+
+    async def stored() -> bool:
+        rows = [await gw.row(r.report_id) for r in (wanted, other)]
+        return all(r is not None and r["status"] == "received" for r in rows)
+
+    await eventually(stored)
+    # Read aloud: lower case, spaces, "o" for zero.
+    for role in (Role.TICKET_ADMIN, Role.VALIDATOR, Role.ADMINISTRATOR):
+        r = await gw.client.get(
+            "/v1/reports", params={"receipt_code": "adu 7k2m 9x1o"}, headers=gw.token(role)
+        )
+        assert r.status_code == 200, r.text
+        assert [i["report_id"] for i in r.json()["items"]] == [str(wanted.report_id)]
+    unknown = await gw.client.get(
+        "/v1/reports",
+        params={"receipt_code": "ADU-0000-0000"},
+        headers=gw.token(Role.TICKET_ADMIN),
+    )
+    assert unknown.status_code == 200 and unknown.json()["items"] == []
+    bad = await gw.client.get(
+        "/v1/reports", params={"receipt_code": "ADU-12"}, headers=gw.token(Role.TICKET_ADMIN)
+    )
+    assert bad.status_code == 422
+    assert "not a receipt code" in bad.json()["detail"]
+    # The agency's own officer never sees receipt codes, so may not look reports up by one.
+    agency = await gw.client.get(
+        "/v1/reports",
+        params={"receipt_code": "ADU-7K2M-9X10"},
+        headers=gw.token(Role.AGENCY_OFFICER, "dinas-bina-marga"),
+    )
+    assert agency.status_code == 403
+    assert "receipt code" in agency.json()["detail"]
+    # The citizen's own tracking forgives the same typing.
+    tracked = await gw.client.get("/v1/public/track/adu-7k2m-9x1o")
+    assert tracked.status_code == 200
+    assert tracked.json()["receipt_code"] == "ADU-7K2M-9X10"
