@@ -1024,14 +1024,32 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
     ) -> Response:
         c = await admin(request)
         page = max(1, min(page, 20))
-        # The gateway pages by `limit` only (newest first): load up to this page, show its slice.
-        params: dict[str, Any] = {"limit": min(1000, page * PAGE_SIZE)}
+        # Newest first, filtered by the gateway (report and reader); pages by `limit`: load
+        # up to this page, show its slice.
+        params: dict[str, Any] = {"limit": min(1000, page * PAGE_SIZE), "newest_first": "true"}
         notes: list[str] = []
         target = _uuid(report_id.strip()) if report_id.strip() else None
         if report_id.strip() and target is None:
             notes.append(c.t["err_invalid"].format(detail=c.t["report_id"]))
         if target is not None:
             params["report_id"] = str(target)
+        users: list[AdminUser] = await optional_list(c, "/v1/admin/users", AdminUser, notes)
+        by_id = {u.user_id: u for u in users}
+        wanted = actor.strip()
+        if wanted:
+            # Administrators know officers by username or name, the log by internal id.
+            found = by_id.get(wanted) or next(
+                (
+                    u
+                    for u in users
+                    if wanted.casefold()
+                    in (u.username.casefold(), (u.display_name or "").casefold())
+                ),
+                None,
+            )
+            if found is None:
+                notes.append(c.t["actor_unknown"].format(actor=wanted))
+            params["subject"] = found.user_id if found is not None else wanted
         entries: list[AccessLogEntry] = []
         try:
             r = await c.api("GET", "/v1/audit/access-log", params=params)
@@ -1039,16 +1057,15 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         except GatewayError as exc:
             notes.append(_explain(exc, c.t))
         loaded = len(entries)
-        if actor.strip():
-            entries = [e for e in entries if e.subject == actor.strip()]
         shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        query = {"report_id": report_id.strip(), "actor": actor.strip()}
+        query = {"report_id": report_id.strip(), "actor": wanted}
         return await c.page(
             "access_log.html",
             entries=shown,
+            readers=by_id,
             notes=notes,
             report_id=report_id.strip(),
-            actor=actor.strip(),
+            actor=wanted,
             page=page,
             has_next=loaded == params["limit"] and page < 20,
             page_link=lambda p: (

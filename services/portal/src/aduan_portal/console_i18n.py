@@ -219,13 +219,15 @@ _ID: dict[str, str] = {
     "unavailable_list": "Daftar tidak tersedia: {detail}",
     "filter": "Saring",
     "report_id": "ID laporan",
-    "actor": "Pelaku (ID pengguna)",
+    "actor": "Pelaku (nama pengguna)",
+    "actor_unknown": (
+        "Tidak ada akun staf dengan nama pengguna atau nama {actor}; dicari sebagai ID internal."
+    ),
     "at": "Waktu",
     "fields": "Kolom yang dibaca",
     "no_entries": "Tidak ada entri.",
     "access_log_note": (
-        "Penyaringan per laporan dilakukan oleh gateway; penyaringan per pelaku dilakukan "
-        "pada entri terbaru yang dimuat."
+        "Entri terbaru lebih dulu. Saring menurut ID laporan, nama pengguna petugas, atau keduanya."
     ),
     "language": "Bahasa",
     "go_to_report": "Buka laporan menurut ID",
@@ -430,13 +432,15 @@ _EN: dict[str, str] = {
     "unavailable_list": "List unavailable: {detail}",
     "filter": "Filter",
     "report_id": "Report id",
-    "actor": "Actor (user id)",
+    "actor": "Actor (username)",
+    "actor_unknown": (
+        "No staff account has the username or name {actor}; searched as an internal id."
+    ),
     "at": "Time",
     "fields": "Fields read",
     "no_entries": "No entries.",
     "access_log_note": (
-        "Filtering by report is done by the gateway; filtering by actor applies to the most "
-        "recent entries loaded."
+        "Newest entries first. Filter by report id, by an officer's username, or both."
     ),
     "language": "Language",
     "go_to_report": "Open a report by id",

@@ -598,6 +598,15 @@ async def administrator_pages(platform: Platform) -> None:
         assert f'data-subject="{admin_id.group(1)}" data-report-id="{report_id}"' in log_page.text
         nobody = await admin.get("/console/admin/access-log", params={"actor": "nobody"})
         assert 'id="no-entries"' in nobody.text
+        assert "Tidak ada akun staf dengan nama pengguna atau nama nobody" in nobody.text
+        # Issue 14: by username (what an administrator knows), filtered by the gateway over
+        # the whole log, shown with the officer's name, newest first.
+        by_name = await admin.get("/console/admin/access-log", params={"actor": "ADMIN-UJI"})
+        assert f'data-subject="{admin_id.group(1)}" data-report-id="{report_id}"' in by_name.text
+        assert "admin-uji (UJI) (<code>admin-uji</code>)" in by_name.text
+        assert "Tidak ada akun staf" not in by_name.text
+        ids = [int(i) for i in re.findall(r'<tr id="access-(\d+)"', by_name.text)]
+        assert ids and ids == sorted(ids, reverse=True)
 
 
 async def test_sign_in_sessions_and_administration(platform: Platform) -> None:

@@ -582,13 +582,26 @@ def api_router() -> APIRouter:
         user: CurrentUser,
         sessions: SessionsDep,
         report_id: UUID | None = None,
+        subject: Annotated[
+            str | None, Query(max_length=128, description="who read: a staff user id")
+        ] = None,
+        newest_first: bool = False,
+        before_id: Annotated[
+            int | None, Query(ge=1, description="entries older than this id (paging)")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[AccessLogEntry]:
-        """The access log (who read what, when, which fields): administrators only."""
+        """The access log (who read what, when, which fields): administrators only. Oldest
+        first (the hash chain's order) unless `newest_first`."""
         require_role(user, {Role.ADMINISTRATOR}, "read the access log")
         async with sessions() as session:
             rows = await access_log_rows(
-                session, [report_id] if report_id is not None else None, limit
+                session,
+                [report_id] if report_id is not None else None,
+                limit,
+                subject=subject,
+                newest_first=newest_first,
+                before_id=before_id,
             )
         return [
             AccessLogEntry(

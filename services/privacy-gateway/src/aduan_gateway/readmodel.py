@@ -760,11 +760,23 @@ async def append_access_log(
 
 
 async def access_log_rows(
-    session: AsyncSession, report_ids: list[UUID] | None = None, limit: int = 1000
+    session: AsyncSession,
+    report_ids: list[UUID] | None = None,
+    limit: int = 1000,
+    *,
+    subject: str | None = None,
+    newest_first: bool = False,
+    before_id: int | None = None,
 ) -> list[Any]:
-    query = select(ACCESS_LOG).order_by(ACCESS_LOG.c.id)
+    """Access log rows, oldest first (the chain's order) or newest first (what an
+    administrator looking into a complaint wants), filtered in the database."""
+    query = select(ACCESS_LOG).order_by(ACCESS_LOG.c.id.desc() if newest_first else ACCESS_LOG.c.id)
     if report_ids is not None:
         query = query.where(ACCESS_LOG.c.report_id.in_(report_ids))
+    if subject is not None:
+        query = query.where(ACCESS_LOG.c.subject == subject)
+    if before_id is not None:
+        query = query.where(ACCESS_LOG.c.id < before_id)
     return list((await session.execute(query.limit(limit))).mappings().all())
 
 

@@ -130,6 +130,8 @@ ACCESS_LOG = Table(
     Column("prev_hash", String(64), nullable=True),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_access_log_report", "report_id"),
+    # "What did this officer read?" (an administrator looking into a complaint), newest first.
+    Index("ix_access_log_subject", "subject", "id"),
 )
 
 # --- identity -------------------------------------------------------------------------------
