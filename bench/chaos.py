@@ -312,6 +312,39 @@ async def caught_up(platform: Platform, intake: IntakeLoad, limit_s: float) -> f
     return None
 
 
+async def back_under_target(
+    platform: Platform, intake: IntakeLoad, since: float, target_ms: float, limit_s: float
+) -> float | None:
+    """Seconds until the reports intended in some 5-s window after `since` were all recorded
+    with an end-to-end p99 under `target_ms` (the figure `recovery` computes afterwards),
+    or None after `limit_s`. The runner waits for this before the next fault: a fixed gap
+    after the drain left two faults without a figure in a worst-of-3 run, not because they
+    had not recovered but because the next fault came first."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    start = since
+    while loop.time() - started < limit_s:
+        window = [a for a in intake.accepted if start <= a.intended < start + WINDOW_S]
+        if time.time() < start + WINDOW_S or not window:
+            await asyncio.sleep(1.0)
+            continue
+        got: dict[str, Any] = {}
+        with contextlib.suppress(Exception):
+            got = await stages(platform, [a.receipt_code for a in window])
+        recorded = [got.get(a.receipt_code) for a in window]
+        if any(st is None or st.recorded is None for st in recorded):
+            await asyncio.sleep(1.0)  # the window is not complete yet
+            continue
+        hist = new_histogram()
+        for a, st in zip(window, recorded, strict=True):
+            assert st is not None and st.recorded is not None
+            hist.record_value(max(1, int((st.recorded - a.intended) * 1e6)))
+        if hist.get_value_at_percentile(99) / 1000 <= target_ms:
+            return round(loop.time() - started, 1)
+        start += 1.0  # slide by a second
+    return None
+
+
 async def refuse_writes(platform: Platform, refuse: bool) -> None:
     """Make the broker refuse every write to the platform's topics (acks=all producers get
     NOT_ENOUGH_REPLICAS) by asking for more in-sync replicas than a single node has: the
@@ -351,7 +384,10 @@ async def faults_schedule(
         faults.append(f)
         drained = await caught_up(platform, intake, args.max_settle)
         f.caught_up_s = None if drained is None else round(time.time() - f.end, 1)
-        await asyncio.sleep(args.gap)  # quiet seconds after the drain, for the p99 figure
+        # Then until a 5-s window is back under target (bounded), so the figure is there
+        # when the platform recovers, and the quiet gap after it shows any relapse.
+        await back_under_target(platform, intake, f.end, args.target_p99_ms, args.max_recovery_wait)
+        await asyncio.sleep(args.gap)
 
     async def kill_restart(name: str) -> None:
         async with httpx.AsyncClient() as client:
@@ -731,6 +767,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         ("short-outage", "s (each of two cuts in a row, and the cut during a rebalance)"),
         ("refuse-writes", "s (broker refusing writes)"),
         ("max-settle", "s (longest wait for the backlog to drain after a fault)"),
+        ("max-recovery-wait", "s (longest wait, after the drain, for a 5-s p99 under target)"),
     ):
         p.add_argument(
             f"--{name}",
@@ -762,12 +799,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
             "rate": 4.0, "partitions": 2, "warmup": 3, "workflow_kills": 1, "gap": 2,
             "pause": 12, "outage": 12, "settle": 3, "broker_down": 0, "postgres_down": 0,
             "short_outage": 0, "refuse_writes": 0, "max_settle": 60, "scale": "smoke",
+            "max_recovery_wait": 10,
         }  # fmt: skip
     else:
         defaults = {
             "rate": 20.0, "partitions": None, "warmup": 10, "workflow_kills": 5, "gap": 20,
             "pause": 20, "outage": 60, "settle": 30, "broker_down": 5, "postgres_down": 60,
             "short_outage": 15, "refuse_writes": 30, "max_settle": 180, "scale": "full",
+            "max_recovery_wait": 120,
         }  # fmt: skip
     for k, v in defaults.items():
         if getattr(args, k, None) is None:

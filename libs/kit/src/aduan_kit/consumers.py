@@ -101,18 +101,31 @@ class _Progress:
     reason: str = ""
 
 
-# Subscribers have `__slots__` (faststream), so their progress lives here, by identity
-# (a subscriber lives as long as its broker, i.e. the process).
-_REGISTRY: dict[int, _Progress] = {}
+# Subscribers have `__slots__` (faststream), so their progress lives here, by identity.
+# The entry keeps the subscriber itself: an id is only unique among live objects, and a
+# process that builds brokers more than once (tests, a restarted app) would otherwise
+# hand a new subscriber a dead one's state (a stale "busy since" made the watch restart a
+# healthy consumer in place). `forget` drops a stopped broker's entries.
+_REGISTRY: dict[int, tuple[Any, _Progress]] = {}
 
 
 def progress_of(subscriber: Any) -> _Progress:
-    return _REGISTRY.setdefault(id(subscriber), _Progress())
+    entry = _REGISTRY.get(id(subscriber))
+    if entry is None or entry[0] is not subscriber:
+        entry = _REGISTRY[id(subscriber)] = (subscriber, _Progress())
+    return entry[1]
+
+
+def forget(subscribers: list[Any]) -> None:
+    """Drop the progress of subscribers whose broker has stopped."""
+    for sub in subscribers:
+        entry = _REGISTRY.get(id(sub))
+        if entry is not None and entry[0] is sub:
+            del _REGISTRY[id(sub)]
 
 
 def track_progress(subscriber: Any) -> None:
     """Make `subscriber` record when a handler starts and ends (its busy time)."""
-    progress = progress_of(subscriber)
     base = type(subscriber)
     if getattr(base, "_aduan_tracked", False):
         return
@@ -122,6 +135,9 @@ def track_progress(subscriber: Any) -> None:
         _aduan_tracked = True
 
         async def consume_one(self, msg: Any) -> None:
+            # Looked up per call, not captured: a broker started again after a stop gets
+            # fresh progress (`forget`), and its subscribers must write to that.
+            progress = progress_of(self)
             progress.busy_since = time.monotonic()
             try:
                 await super().consume_one(msg)
@@ -158,7 +174,8 @@ class ConsumerWatch:
         """Consumers that a restart in place did not heal, one line each, for `/livez`."""
         out = []
         for sub in self._subscribers():
-            p = _REGISTRY.get(id(sub))
+            entry = _REGISTRY.get(id(sub))
+            p = entry[1] if entry is not None and entry[0] is sub else None
             if p is not None and p.given_up:
                 out.append(f"consumer {consumer_name(sub)} stuck: {p.reason}")
         return out
@@ -307,3 +324,4 @@ class ConsumerWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        forget(self._subscribers())

@@ -66,3 +66,27 @@ def test_namespace_prefixes_the_consumer_group() -> None:
     s = ServiceSettings(service_name="workflow", topic_namespace="t1")
     assert s.consumer_group == "t1.workflow"
     assert s.redis_prefix == "aduan:workflow:"
+
+
+def test_consumer_progress_belongs_to_the_live_subscriber_not_to_its_id() -> None:
+    # A process that builds brokers more than once reuses ids: the state of a dead
+    # subscriber (here a handler "busy" for an hour) must not pass to a new one.
+    import time
+
+    from aduan_kit import consumers
+
+    class Sub:
+        pass
+
+    old, new = Sub(), Sub()
+    stale = consumers._Progress(busy_since=time.monotonic() - 3600, given_up=True)
+    consumers._REGISTRY[id(new)] = (old, stale)  # as if `old` had lived at new's address
+    try:
+        fresh = consumers.progress_of(new)
+        assert fresh is not stale
+        assert fresh.busy_since is None and not fresh.given_up
+        assert consumers.progress_of(new) is fresh  # and it stays its own
+        consumers.forget([new])
+        assert id(new) not in consumers._REGISTRY
+    finally:
+        consumers._REGISTRY.pop(id(new), None)

@@ -14,7 +14,7 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData, UploadFile
 
-from aduan_contracts.enums import Role
+from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.values import normalize_receipt_code
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
@@ -38,12 +38,15 @@ from aduan_portal.console_i18n import (
     ConsoleLanguage,
     console_strings,
     evidence_text,
+    privacy_name,
     refusal_text,
     role_name,
     system_reason_text,
 )
 from aduan_portal.console_session import (
     COOKIE_NAME,
+    DRAFT_COOKIE_NAME,
+    DRAFT_TTL_S,
     LOGIN_COOKIE_NAME,
     ConsoleSession,
     Flash,
@@ -68,6 +71,8 @@ from aduan_portal.gateway_client import (
     OfficerReport,
     ReportPage,
 )
+from aduan_portal.public_gateway import PublicGateway
+from aduan_portal.rendering import VENDOR_LEAFLET, MapConfig, channel_name
 
 __all__ = ["install_console", "render_console"]
 
@@ -110,14 +115,82 @@ QUEUES = {
     ),
 }
 
+FULL_ACCESS = ("ticket-admin", "validator", "administrator")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What an officer narrowed a queue by (query string in, gateway parameters out).
+    Unknown or out-of-queue values are dropped, not errors: a bookmarked link from another
+    queue still opens. Text search is offered to the roles the gateway allows it (an
+    agency officer may not probe scrubbed text for hidden words)."""
+
+    statuses: tuple[str, ...]
+    status: str = ""
+    category: str = ""
+    area: str = ""
+    q: str = ""
+    search_allowed: bool = False
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str], queue: Queue, role: str) -> QueueFilters:
+        def value(name: str, limit: int) -> str:
+            raw = query.get(name) or ""
+            return " ".join(raw.split())[:limit]
+
+        status = value("status", 40)
+        if status not in queue.statuses:
+            status = ""
+        category = value("category", 100)
+        if category and not _CODE.match(category):
+            category = ""
+        search_allowed = role in FULL_ACCESS
+        return cls(
+            statuses=(status,) if status else queue.statuses,
+            status=status,
+            category=category,
+            area=value("area", 200),
+            q=value("q", 200) if search_allowed else "",
+            search_allowed=search_allowed,
+        )
+
+    def gateway_params(self) -> dict[str, str]:
+        params = {"category": self.category, "area": self.area, "q": self.q}
+        return {k: v for k, v in params.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.category or self.area or self.q)
+
+    def link(self, page: int) -> str:
+        """This queue's URL at `page` with the same filters (pager links keep them)."""
+        params = {"status": self.status, "category": self.category, "area": self.area}
+        params |= {"q": self.q, "page": str(page) if page > 1 else ""}
+        return "?" + urlencode({k: v for k, v in params.items() if v})
+
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
 class LoginRequired(Exception):
-    def __init__(self, reason: str) -> None:
+    """Sign in (again). `next`: where to go after it; `draft`: the id of the text kept from
+    a form whose action did not happen."""
+
+    def __init__(self, reason: str, next_url: str | None = None, draft: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.next_url = next_url
+        self.draft = draft
+
+
+# Free-text fields kept when an action is cut off by an expired session (the rest of a
+# form is quick to redo; a paragraph of reasons is not).
+DRAFT_FIELDS = ("note", "reason", "result")
+
+
+def _draft_fields(form: FormData) -> dict[str, str]:
+    return {k: v for k, v in form.multi_items() if k in DRAFT_FIELDS and isinstance(v, str)}
 
 
 class WrongRole(Exception):
@@ -202,11 +275,13 @@ class Console:
         session: ConsoleSession,
         store: SessionStore,
         gateway: GatewayClient,
+        names: PublicGateway | None = None,
     ) -> None:
         self.request = request
         self.session = session
         self.store = store
         self.gateway = gateway
+        self.names = names
         self.lang = _language(request)
         self.t = console_strings(self.lang)
 
@@ -314,6 +389,15 @@ class Console:
         flashes = self.session.pop_flashes()
         if flashes:
             await self.store.save(self.session)
+        if self.names is not None:
+            # Names, not codes (cached lists; the codes stay when the gateway cannot say).
+            context.setdefault("agency_names", await self.names.agency_names())
+            if "category_names" not in context:
+                cats = await self.names.category_names()
+                context["category_names"] = {
+                    code: (c.name_en if self.lang == "en" else c.name_id)
+                    for code, c in cats.items()
+                }
         html = render_console(
             template,
             self.lang,
@@ -337,6 +421,8 @@ def render_console(
 ) -> str:
     """A console page as HTML: a pure function of its inputs (unit tests render with it)."""
     names: dict[str, str] = context.pop("category_names", None) or {}
+    context.setdefault("kept", lambda form, field_name: "")
+    agencies: dict[str, str] = context.pop("agency_names", None) or {}
     return (
         _environment()
         .get_template(f"console/{template}")
@@ -348,6 +434,12 @@ def render_console(
             role_name=lambda r: role_name(r, lang),
             evidence_text=lambda e: evidence_text(e, lang),
             reason_text=lambda reason, role: system_reason_text(reason, role, lang, names),
+            agency_name=lambda code: agencies.get(code, code) if code else "—",
+            category_name=lambda code: names.get(code, code) if code else "—",
+            channel_name=lambda ch: channel_name(ch, lang),
+            privacy_name=lambda p: privacy_name(p, lang),
+            status_name=lambda st: _status_label(st, lang),
+            category_choices=sorted(names.items(), key=lambda kv: kv[1].casefold()),
             csrf=session.csrf_token if session else context.pop("csrf", ""),
             flashes=flashes or [],
             nav=nav or [],
@@ -355,6 +447,14 @@ def render_console(
             **context,
         )
     )
+
+
+def _status_label(status: str, lang: ConsoleLanguage) -> str:
+    try:
+        s = ReportStatus(status)
+    except ValueError:
+        return status
+    return s.label_en if lang == "en" else s.label_id
 
 
 def _render_bare(
@@ -457,7 +557,12 @@ ACTIONS: dict[str, Action] = {
 # --- routes --------------------------------------------------------------------------------
 
 
-def console_router(store: SessionStore, gateway: GatewayClient, settings: Settings) -> APIRouter:
+def console_router(
+    store: SessionStore,
+    gateway: GatewayClient,
+    settings: Settings,
+    names: PublicGateway | None = None,
+) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     css = (PACKAGE_DIR / "static" / "console.css").read_text()
 
@@ -471,12 +576,53 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             path="/console",
         )
 
+    def console_map() -> MapConfig | None:
+        # Checked per page: `deploy/scripts/assets.sh` may run after the portal started.
+        vendored = (VENDOR_LEAFLET / "leaflet.js", VENDOR_LEAFLET / "leaflet.css")
+        if not all(f.is_file() for f in vendored):
+            return None
+        return MapConfig(
+            available=True,
+            tile_url=settings.map_tile_url,
+            attribution=settings.map_tile_attribution,
+            center_lat=settings.map_center_lat,
+            center_lon=settings.map_center_lon,
+            zoom=settings.map_zoom,
+        )
+
     async def console(request: Request) -> Console:
         sid = request.cookies.get(COOKIE_NAME)
         session = await store.load(sid)
         if session is None:
             raise LoginRequired("expired" if sid else "required")
-        return Console(request, session, store, gateway)
+        return Console(request, session, store, gateway, names)
+
+    async def console_for_form(request: Request, report_id: uuid.UUID) -> tuple[Console, FormData]:
+        """The console and the checked form of a report action. When the session has
+        expired (or is refused later, see `cut_off`), the action does not happen: the
+        officer is told so after signing in again, back on the report with their text."""
+        sid = request.cookies.get(COOKIE_NAME)
+        session = await store.load(sid)
+        if session is None:
+            if not sid:
+                raise LoginRequired("required", f"/console/reports/{report_id}")
+            raise await cut_off(LoginRequired("expired"), sid, request, report_id, None)
+        c = Console(request, session, store, gateway, names)
+        return c, await c.checked_form()
+
+    async def cut_off(
+        exc: LoginRequired,
+        sid: str,
+        request: Request,
+        report_id: uuid.UUID,
+        form: FormData | None,
+    ) -> LoginRequired:
+        if form is None:
+            form = await request.form()
+        here = f"/console/reports/{report_id}"
+        action = request.url.path.removeprefix(here + "/")
+        draft = await store.keep_draft(sid, f"{here}/{action}", _draft_fields(form))
+        return LoginRequired("expired_action", here, draft)
 
     # --- sign-in ---------------------------------------------------------------------------
 
@@ -503,11 +649,18 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         token = new_token()
         reason = request.query_params.get("reason")
         t = console_strings(_language(request))
-        notice = (
-            t.get(f"reason_{reason}") if reason in ("expired", "required", "logged_out") else None
-        )
+        known = ("expired", "expired_action", "required", "logged_out")
+        notice = t.get(f"reason_{reason}") if reason in known else None
+        next_url = request.query_params.get("next")
         response = _render_bare(
-            request, "login.html", status_code, csrf=token, error=error, notice=notice
+            request,
+            "login.html",
+            status_code,
+            csrf=token,
+            error=error,
+            notice=notice,
+            next_url=_safe_next(next_url) if next_url else "",
+            notice_alert=reason == "expired_action",
         )
         set_cookie(response, LOGIN_COOKIE_NAME, token)
         return response
@@ -552,7 +705,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             agency_id=pair.agency_id,
         )
         log.info("console sign-in", role=pair.role)
-        response = _redirect("/console/")
+        response = _redirect(_safe_next(_text(form, "next") or None))
         set_cookie(response, COOKIE_NAME, session.session_id)
         response.delete_cookie(LOGIN_COOKIE_NAME, path="/console")
         return response
@@ -608,12 +761,18 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         reports: list[OfficerReport] = []
         has_next = False
         error = None
+        filters = QueueFilters.from_query(request.query_params, queue, c.role)
         try:
-            for status in queue.statuses:
+            for status in filters.statuses:
                 r = await c.api(
                     "GET",
                     "/v1/reports",
-                    params={"status": status, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
+                    params={
+                        "status": status,
+                        "limit": PAGE_SIZE,
+                        "offset": (page - 1) * PAGE_SIZE,
+                        **filters.gateway_params(),
+                    },
                 )
                 got = GatewayClient.parse(ReportPage, r)
                 reports.extend(got.items)
@@ -628,6 +787,17 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
                 r.due_at or datetime.max.replace(tzinfo=WIB),
             )
         )
+        map_points = [
+            {
+                "lat": r.location.point.lat,
+                "lon": r.location.point.lon,
+                "title": r.title or r.text[:60] or str(r.report_id),
+                "status": r.status_label,
+                "url": f"/console/reports/{r.report_id}",
+            }
+            for r in reports
+            if r.location is not None and r.location.point is not None
+        ]
         return await c.page(
             "queue.html",
             queue=queue,
@@ -636,6 +806,9 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             page=page,
             has_next=has_next,
             error=error,
+            filters=filters,
+            map_points=map_points,
+            console_map=console_map(),
         )
 
     @router.get("/triage")
@@ -692,6 +865,13 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
         if changed:
             await store.save(c.session)
         notes: list[str] = []
+        draft = await store.take_draft(
+            request.cookies.get(DRAFT_COOKIE_NAME),
+            c.session.user_id,
+            f"/console/reports/{report_id}/",
+        )
+        if draft is not None:
+            notes.append(c.t["draft_restored"])
         duplicates: list[Duplicate] = []
         agencies: list[Agency] = []
         categories: list[Category] = []
@@ -719,9 +899,11 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
                 categories = await gateway.categories()
             except GatewayFailure:
                 categories = []
-        return await c.page(
+        response = await c.page(
             "report.html",
             report=report,
+            console_map=console_map(),
+            kept=lambda form, field_name: draft.value(form, field_name) if draft else "",
             applying=applying,
             duplicates=duplicates,
             agencies=agencies,
@@ -736,6 +918,9 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
                 x.code: (x.name_en if c.lang == "en" else x.name_id) for x in categories
             },
         )
+        if request.cookies.get(DRAFT_COOKIE_NAME):
+            response.delete_cookie(DRAFT_COOKIE_NAME, path="/console")
+        return response
 
     @router.get("/reports/{report_id}/photos/{sha256}")
     async def photo(request: Request, report_id: uuid.UUID, sha256: str) -> Response:
@@ -759,8 +944,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
 
     @router.post("/reports/{report_id}/actions/{name}")
     async def act(request: Request, report_id: uuid.UUID, name: str) -> Response:
-        c = await console(request)
-        form = await c.checked_form()
+        c, form = await console_for_form(request, report_id)
         here = f"/console/reports/{report_id}"
         action = ACTIONS.get(name)
         if action is None:
@@ -777,6 +961,8 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             )
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), here)
+        except LoginRequired as exc:  # the refresh was refused: signed out meanwhile
+            raise await cut_off(exc, c.session.session_id, request, report_id, form) from None
         result = GatewayClient.parse(ActionResult, r)
         c.session.expect(str(report_id), result.version)
         log.info("console action", report_id=str(report_id), action=name, role=c.role)
@@ -788,8 +974,7 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
 
     @router.post("/reports/{report_id}/follow-ups")
     async def follow_up(request: Request, report_id: uuid.UUID) -> Response:
-        c = await console(request)
-        form = await c.checked_form()
+        c, form = await console_for_form(request, report_id)
         c.require("agency-officer")
         here = f"/console/reports/{report_id}"
         note = _text(form, "note")
@@ -828,6 +1013,8 @@ def console_router(store: SessionStore, gateway: GatewayClient, settings: Settin
             )
         except GatewayError as exc:
             return await c.flash_and_go("error", _explain(exc, c.t), here)
+        except LoginRequired as exc:
+            raise await cut_off(exc, c.session.session_id, request, report_id, form) from None
         result = GatewayClient.parse(ActionResult, r)
         c.session.expect(str(report_id), result.version)
         log.info("console follow-up", report_id=str(report_id), photos=len(files))
@@ -1094,12 +1281,24 @@ def install_console(
         lambda: runtime.redis, settings.redis_prefix, settings.console_session_ttl_s
     )
     app.state.console_gateway = gateway
-    app.include_router(console_router(store, gateway, settings))
+    names = PublicGateway(settings.gateway_url, settings.gateway_timeout_s, transport)
+    app.include_router(console_router(store, gateway, settings, names))
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
-        response = _redirect(f"/console/login?reason={exc.reason}")
+        query = {"reason": exc.reason} | ({"next": exc.next_url} if exc.next_url else {})
+        response = _redirect(f"/console/login?{urlencode(query)}")
         response.delete_cookie(COOKIE_NAME, path="/console")
+        if exc.draft:
+            response.set_cookie(
+                DRAFT_COOKIE_NAME,
+                exc.draft,
+                max_age=DRAFT_TTL_S,
+                httponly=True,
+                samesite="lax",
+                secure=settings.console_cookie_secure,
+                path="/console",
+            )
         return response
 
     @app.exception_handler(GatewayUnauthorized)

@@ -37,6 +37,15 @@ _ID: dict[str, str] = {
     "signed_in_as": "Masuk sebagai",
     "user_id": "ID pengguna",
     "reason_expired": "Sesi Anda telah berakhir. Silakan masuk lagi.",
+    "reason_expired_action": (
+        "Sesi Anda berakhir sebelum tindakan Anda dijalankan: tindakan itu BELUM dilakukan. "
+        "Masuk lagi; Anda akan kembali ke laporan dengan teks yang tadi Anda ketik, lalu "
+        "kirim ulang bila masih perlu."
+    ),
+    "draft_restored": (
+        "Teks yang Anda ketik sebelum sesi berakhir sudah dikembalikan ke formulirnya. "
+        "Tindakan itu belum dilakukan: periksa status laporan, lalu kirim ulang."
+    ),
     "reason_required": "Silakan masuk untuk membuka konsol.",
     "reason_logged_out": "Anda telah keluar.",
     "login_failed": "Masuk gagal: {detail}",
@@ -79,6 +88,16 @@ _ID: dict[str, str] = {
     "receipt": "Kode tanda terima",
     "address": "Alamat",
     "point": "Titik",
+    "open_in_map": "Buka di peta",
+    "filter_queue": "Saring antrean",
+    "all_statuses": "Semua status",
+    "all_categories": "Semua kategori",
+    "search_text": "Cari teks",
+    "apply_filters": "Terapkan",
+    "clear_filters": "Hapus saringan",
+    "queue_empty_filtered": "Tidak ada laporan yang cocok dengan saringan ini.",
+    "map_of_report": "Peta lokasi masalah",
+    "queue_map": "Peta antrean",
     "text": "Isi laporan",
     "photos": "Foto",
     "photo": "Foto",
@@ -253,6 +272,15 @@ _EN: dict[str, str] = {
     "signed_in_as": "Signed in as",
     "user_id": "User id",
     "reason_expired": "Your session has expired. Please sign in again.",
+    "reason_expired_action": (
+        "Your session ended before your action was carried out: it has NOT been done. "
+        "Sign in again; you will be back on the report with the text you typed, to send "
+        "again if it is still needed."
+    ),
+    "draft_restored": (
+        "The text you typed before your session ended is back in its form. The action has "
+        "not been done: check the report's status, then send it again."
+    ),
     "reason_required": "Please sign in to open the console.",
     "reason_logged_out": "You have signed out.",
     "login_failed": "Sign-in failed: {detail}",
@@ -292,6 +320,16 @@ _EN: dict[str, str] = {
     "receipt": "Receipt code",
     "address": "Address",
     "point": "Point",
+    "open_in_map": "Open in a map",
+    "filter_queue": "Filter the queue",
+    "all_statuses": "All statuses",
+    "all_categories": "All categories",
+    "search_text": "Search text",
+    "apply_filters": "Apply",
+    "clear_filters": "Clear filters",
+    "queue_empty_filtered": "No report matches these filters.",
+    "map_of_report": "Map of the problem's location",
+    "queue_map": "Map of this queue",
     "text": "Report text",
     "photos": "Photos",
     "photo": "Photo",
@@ -461,14 +499,32 @@ _ROLES = {
         "agency-officer": "Petugas instansi",
         "validator": "Validator",
         "administrator": "Administrator",
+        # Workflow's own steps (routing, SLA timers) and the citizen: not "system"/"reporter".
+        "system": "sistem (otomatis)",
+        "reporter": "pelapor",
+        "public": "publik",
     },
     "en": {
         "ticket-admin": "Ticket admin",
         "agency-officer": "Agency officer",
         "validator": "Validator",
         "administrator": "Administrator",
+        "system": "the system (automatic)",
+        "reporter": "the reporter",
+        "public": "the public",
     },
 }
+
+# Privacy by name (officers read "Rahasia", never `private`). Channel names are the
+# public pages' (rendering.channel_name).
+_PRIVACY = {
+    "id": {"private": "Rahasia (tidak tampil publik)", "public": "Publik"},
+    "en": {"private": "Private (not shown publicly)", "public": "Public"},
+}
+
+
+def privacy_name(privacy: str, lang: ConsoleLanguage) -> str:
+    return _PRIVACY["en" if lang == "en" else "id"].get(privacy, privacy)
 
 
 def console_strings(lang: ConsoleLanguage) -> dict[str, str]:

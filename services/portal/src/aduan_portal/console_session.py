@@ -21,8 +21,10 @@ from redis.asyncio import Redis
 
 __all__ = [
     "COOKIE_NAME",
+    "DRAFT_COOKIE_NAME",
     "LOGIN_COOKIE_NAME",
     "ConsoleSession",
+    "Draft",
     "Flash",
     "SessionStore",
     "csrf_matches",
@@ -32,6 +34,11 @@ __all__ = [
 COOKIE_NAME = "aduan_console"
 # Before login there is no session: the login form's CSRF token is a double-submit cookie.
 LOGIN_COOKIE_NAME = "aduan_console_login"
+# A form's text kept when its action was cut off by an expired session (see `keep_draft`).
+DRAFT_COOKIE_NAME = "aduan_console_draft"
+DRAFT_TTL_S = 3600
+DRAFT_MAX_CHARS = 10_000
+DRAFT_OWNER_GRACE_S = 86_400
 
 FlashKind = Literal["success", "error", "info"]
 
@@ -154,6 +161,11 @@ class SessionStore:
                 },
             )
             pipe.expire(key, self.ttl_s)
+            # Who owned this session id, kept a day past the session: an action cut off by
+            # an expired session keeps its text for that officer only (`keep_draft`).
+            pipe.set(
+                self._key(session.session_id, "owner"), user_id, ex=self.ttl_s + DRAFT_OWNER_GRACE_S
+            )
             await pipe.execute()
         return session
 
@@ -165,7 +177,8 @@ class SessionStore:
         async with self._redis().pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
             pipe.expire(key, self.ttl_s)  # sliding: each request extends the session
-            raw, _ = await pipe.execute()
+            pipe.expire(self._key(session_id, "owner"), self.ttl_s + DRAFT_OWNER_GRACE_S)
+            raw, _, _ = await pipe.execute()
         fields = {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
         if not {"who", "auth", "state"} <= fields.keys():
             return None  # absent, or a half-written leftover of a session ended meanwhile
@@ -196,6 +209,40 @@ class SessionStore:
     async def delete(self, session_id: str) -> None:
         await self._redis().delete(self._key(session_id))
 
+    async def keep_draft(
+        self, session_id: str | None, form: str, fields: dict[str, str]
+    ) -> str | None:
+        """Keep the text of a form whose action did not happen (the session had expired),
+        for the officer who owned that session; a draft id, or None when there is nothing to
+        keep or no known owner (a cookie we never issued: nothing is stored for it)."""
+        fields = {k: v[:DRAFT_MAX_CHARS] for k, v in fields.items() if v.strip()}
+        if not session_id or len(session_id) > 128 or not fields:
+            return None
+        owner = await self._redis().get(self._key(session_id, "owner"))
+        if owner is None:
+            return None
+        draft_id = new_token()
+        user_id = owner.decode() if isinstance(owner, bytes) else owner
+        value = json.dumps({"user_id": user_id, "form": form, "fields": fields})
+        await self._redis().set(self._key(draft_id, "draft"), value, ex=DRAFT_TTL_S)
+        return draft_id
+
+    async def take_draft(
+        self, draft_id: str | None, user_id: str, form_prefix: str
+    ) -> Draft | None:
+        """The kept draft if it is this officer's and for this page (read once, then gone)."""
+        if not draft_id or len(draft_id) > 128:
+            return None
+        key = self._key(draft_id, "draft")
+        raw = await self._redis().get(key)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        if data.get("user_id") != user_id or not str(data.get("form", "")).startswith(form_prefix):
+            return None  # another officer signed in on this browser: not theirs to read
+        await self._redis().delete(key)
+        return Draft(form=data["form"][len(form_prefix) :], fields=data["fields"])
+
     async def lock_refresh(self, session_id: str, hold_s: int = 15) -> bool:
         """One refresh per session at a time (the refresh token rotates on each use)."""
         got = await self._redis().set(self._key(session_id, "refreshing"), "1", nx=True, ex=hold_s)
@@ -203,6 +250,18 @@ class SessionStore:
 
     async def unlock_refresh(self, session_id: str) -> None:
         await self._redis().delete(self._key(session_id, "refreshing"))
+
+
+@dataclass
+class Draft:
+    """Text typed into a form whose action did not happen: `form` is the action's path
+    under the report ("actions/reject", "follow-ups"), `fields` the text by field name."""
+
+    form: str
+    fields: dict[str, str]
+
+    def value(self, form: str, field_name: str) -> str:
+        return self.fields.get(field_name, "") if form == self.form else ""
 
 
 def _auth_json(session: ConsoleSession) -> str:

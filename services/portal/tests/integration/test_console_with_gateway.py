@@ -366,7 +366,10 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
         )
         assert posted.status_code == 303
         page = await tiket.get(posted.headers["location"])
-        assert "status laporan sudah berubah" in page.text
+        # Workflow's English refusal, said in the console's language.
+        assert "sudah diubah orang lain sejak Anda membukanya" in page.text
+        assert "Tindakan Anda belum dilakukan" in page.text
+        assert "expected, report is at" not in page.text
         assert status_of(page.text) == "dispatched"
 
         # A reason is required for a rejection: refused in the console, nothing sent.
@@ -757,3 +760,110 @@ async def test_a_call_centre_officer_opens_a_report_by_the_receipt_code_read_out
         after = await petugas.get(refused.headers["location"], follow_redirects=True)
         assert "Kode tanda terima hanya dapat dicari oleh admin tiket" in after.text
         assert "Buka laporan menurut ID</label>" in after.text
+
+
+async def test_an_action_cut_off_by_an_expired_session_keeps_the_text_and_says_so(
+    platform: Platform,
+) -> None:
+    """Issue 14: an expired session during an action dropped the typed text, landed on the
+    login page and never said the action did not happen."""
+    report_id = await platform.submit()
+    reason = "Laporan ini bukan wewenang kami: saluran air milik pengelola kawasan."
+    async with platform.browser() as tiket, platform.browser() as other:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        page = await tiket.get(f"/console/reports/{report_id}")
+        version = VERSION.search(page.text)
+        assert version
+        # Names, not codes: the channel, privacy and the agency's queue header.
+        assert re.search(r'id="report-channel"[^>]*>Situs web<', page.text)
+        assert re.search(r'id="report-privacy"[^>]*>Rahasia', page.text)
+        sid = tiket.cookies[COOKIE_NAME]
+        await platform.sessions().delete(sid)  # the session expires while the form is open
+
+        posted = await tiket.post(
+            f"/console/reports/{report_id}/actions/reject",
+            data={
+                "csrf_token": csrf(page.text),
+                "expected_version": version.group(1),
+                "reason": reason,
+            },
+        )
+        assert posted.status_code == 303
+        location = posted.headers["location"]
+        assert location.startswith("/console/login?reason=expired_action")
+        login_page = await tiket.get(location)
+        assert "tindakan itu BELUM dilakukan" in login_page.text
+        assert 'role="alert"' in login_page.text
+
+        # Another officer on another browser never gets the text.
+        assert (await login(other, "validator-uji")).status_code == 303
+        seen = await other.get(f"/console/reports/{report_id}")
+        assert reason not in seen.text
+
+        # Signing in again goes back to the report, the text in its form, the action undone.
+        signed = await tiket.post(
+            "/console/login",
+            data={
+                "csrf_token": csrf(login_page.text),
+                "username": "tiket-uji",
+                "password": PASSWORD,
+                "next": f"/console/reports/{report_id}",
+            },
+        )
+        assert signed.status_code == 303
+        assert signed.headers["location"] == f"/console/reports/{report_id}"
+        back = await tiket.get(signed.headers["location"])
+        assert f">{reason}</textarea>" in back.text
+        assert "Tindakan itu belum dilakukan" in back.text
+        assert status_of(back.text) == "received"  # nothing was rejected
+        # Shown once: the draft is gone after it was given back.
+        again = await tiket.get(f"/console/reports/{report_id}")
+        assert reason not in again.text
+
+
+async def test_queue_filters_and_names_in_the_console(platform: Platform) -> None:
+    """Issue 14: queues had no search or filters, and codes showed instead of names."""
+    first = await platform.submit()
+    async with platform.browser() as tiket:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{first}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        acted = await act(tiket, first, "dispatch", agency_id=AGENCY, note="cek")
+        assert status_of(acted.page) == "dispatched"
+        second = await platform.submit()
+
+        async def second_in_triage() -> bool:
+            return f'id="report-row-{second}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(second_in_triage, "the second report in the triage queue")
+        page = await tiket.get(f"/console/reports/{first}")
+        assert re.search(r'id="report-agency"[^>]*>Dinas Uji<', page.text)
+
+        # Text search and status filter narrow the queue (full-access role).
+        found = await tiket.get("/console/triage", params={"q": "sekolah", "status": "received"})
+        assert f'id="report-row-{second}"' in found.text
+        none = await tiket.get("/console/triage", params={"q": "tidak-ada-kata-ini"})
+        assert 'id="queue-empty"' in none.text
+        assert "Tidak ada laporan yang cocok dengan saringan ini." in none.text
+        wrong_area = await tiket.get("/console/triage", params={"area": "Kebayoran"})
+        assert f'id="report-row-{second}"' not in wrong_area.text
+        right_area = await tiket.get("/console/triage", params={"area": "Menteng"})
+        assert f'id="report-row-{second}"' in right_area.text
+
+    async with platform.browser() as petugas:
+        assert (await login(petugas, "petugas-uji")).status_code == 303
+        queue = await petugas.get("/console/agency")
+        assert f'id="report-row-{first}"' in queue.text
+        assert 'id="filter-q"' not in queue.text  # no text probing for an agency officer
+        assert re.search(r'id="whoami-agency"[^>]*>Dinas Uji<', queue.text)
+        # The agency officer sees where the problem is (SPEC Revision 2).
+        page = await petugas.get(f"/console/reports/{first}")
+        assert 'id="report-point"' in page.text and "Jl. Kenanga 3" in page.text

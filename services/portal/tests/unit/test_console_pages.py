@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aduan_portal.console import _explain, _safe_next, render_console
+from aduan_portal.console import QUEUES, QueueFilters, _explain, _safe_next, render_console
 from aduan_portal.console_i18n import (
     ConsoleLanguage,
     console_strings,
@@ -202,7 +202,6 @@ def test_applying_hides_actions_and_refreshes() -> None:
 
 
 def test_queue_rows_carry_sla_badges_and_stable_ids() -> None:
-    from aduan_portal.console import QUEUES
 
     rows = [report(), report(sla_badge="due_soon"), report(sla_badge=None)]
     html = render_console(
@@ -216,6 +215,7 @@ def test_queue_rows_carry_sla_badges_and_stable_ids() -> None:
         page=1,
         has_next=False,
         error=None,
+        filters=QueueFilters.from_query({}, QUEUES["validation"], "validator"),
     )
     for r in rows:
         assert f'id="report-row-{r.report_id}"' in html
@@ -225,7 +225,6 @@ def test_queue_rows_carry_sla_badges_and_stable_ids() -> None:
 
 
 def test_the_validation_queue_says_the_evidence_check_in_the_console_language() -> None:
-    from aduan_portal.console import QUEUES
 
     html = render_console(
         "queue.html",
@@ -238,6 +237,7 @@ def test_the_validation_queue_says_the_evidence_check_in_the_console_language() 
         page=1,
         has_next=False,
         error=None,
+        filters=QueueFilters.from_query({}, QUEUES["validation"], "validator"),
     )
     cell = re.search(r'class="evidence">(.*?)</td>', html, re.S)
     assert cell is not None
@@ -430,3 +430,93 @@ def test_ticket_admins_get_moderation_forms_on_public_reports_only() -> None:
     assert 'id="moderation-section"' not in render_report("ticket-admin", report())  # private
     for role in ("validator", "agency-officer", "administrator"):
         assert 'id="moderation-section"' not in render_report(role, public)
+
+
+def test_names_not_codes_on_the_report_page() -> None:
+    r = report(channel="call_centre", agency_id="dinas-bina-marga")
+    html = render_report(
+        "agency-officer",
+        r,
+        agency_names={"dinas-bina-marga": "Dinas Bina Marga"},
+        category_names={"jalan-rusak": "Jalan rusak"},
+    )
+    assert re.search(r'id="report-agency"[^>]*>Dinas Bina Marga<', html)
+    assert re.search(r'id="report-category"[^>]*>Jalan rusak<', html)
+    assert re.search(r'id="report-channel"[^>]*>Pusat panggilan<', html)
+    assert re.search(r'id="report-privacy"[^>]*>Rahasia', html)
+    # A code without a known name is still shown (not hidden).
+    html = render_report("validator", report(agency_id="dinas-baru"))
+    assert re.search(r'id="report-agency"[^>]*>dinas-baru<', html)
+
+
+def test_report_map_only_with_a_point_and_leaflet() -> None:
+    from aduan_portal.rendering import MapConfig
+
+    cfg = MapConfig(True, "https://tiles.example/{z}/{x}/{y}.png", "© OSM", -6.2, 106.8, 11)
+    located = report(location={"address": "Jl. Kenanga 3", "point": {"lat": -6.21, "lon": 106.83}})
+    html = render_report("agency-officer", located, console_map=cfg)
+    assert 'id="report-map"' in html and 'data-lat="-6.21"' in html
+    assert "/static/console-map.js" in html and "leaflet.js" in html
+    assert 'id="report-point-link"' in html
+    # No point: no map (and no scripts loaded for nothing); no Leaflet: coordinates only.
+    assert 'id="report-map"' not in render_report("agency-officer", report(), console_map=cfg)
+    html = render_report("agency-officer", located, console_map=None)
+    assert 'id="report-map"' not in html and 'id="report-point"' in html
+
+
+def test_queue_filters_from_the_query_and_pager_links_keep_them() -> None:
+    queue = QUEUES["agency"]
+    f = QueueFilters.from_query(
+        {"status": "in_progress", "category": "jalan-rusak", "area": "  Menteng ", "q": "x"},
+        queue,
+        "agency-officer",
+    )
+    assert f.statuses == ("in_progress",)
+    assert f.gateway_params() == {"category": "jalan-rusak", "area": "Menteng"}  # no q
+    assert not f.search_allowed and f.active
+    assert f.link(2) == "?status=in_progress&category=jalan-rusak&area=Menteng&page=2"
+    # A status from another queue or a malformed code is dropped, not sent on.
+    other = QueueFilters.from_query(
+        {"status": "received", "category": "<x>"}, queue, "agency-officer"
+    )
+    assert other.statuses == queue.statuses and other.category == "" and not other.active
+    # Full-access roles search text.
+    full = QueueFilters.from_query({"q": "lampu"}, QUEUES["triage"], "ticket-admin")
+    assert full.search_allowed and full.gateway_params() == {"q": "lampu"}
+
+
+def test_queue_page_filter_form_and_map_points_are_escaped() -> None:
+    from aduan_portal.rendering import MapConfig
+
+    cfg = MapConfig(True, "", "", -6.2, 106.8, 11)
+    queue = QUEUES["triage"]
+    points = [{"lat": -6.2, "lon": 106.8, "title": "a'b\"<script>", "status": "s", "url": "/x"}]
+    html = render_console(
+        "queue.html",
+        "en",
+        session("ticket-admin"),
+        "/console/triage",
+        queue=queue,
+        title="Triage",
+        reports=[report(status="received")],
+        page=2,
+        has_next=True,
+        error=None,
+        filters=QueueFilters.from_query(
+            {"status": "received", "q": "lampu"}, queue, "ticket-admin"
+        ),
+        map_points=points,
+        console_map=cfg,
+        category_names={"jalan-rusak": "Damaged road"},
+    )
+    assert 'id="queue-filters"' in html and 'id="filter-q"' in html and 'value="lampu"' in html
+    assert '<option value="received" selected>' in html
+    assert '<option value="jalan-rusak">Damaged road</option>' in html
+    assert 'href="?status=received&amp;q=lampu&amp;page=3"' in html
+    assert 'href="?status=received&amp;q=lampu"' in html  # back to page 1
+    m = re.search(r"data-points='([^']*)'", html)
+    assert m is not None and "<script>" not in m.group(1)
+    import html as html_lib
+    import json
+
+    assert json.loads(html_lib.unescape(m.group(1)))[0]["title"] == "a'b\"<script>"
