@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidTag
 from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from aduan_contracts.enums import Role
 from aduan_contracts.serialization import decode
@@ -45,7 +46,7 @@ from aduan_gateway.domain.views import (
     ReporterReportView,
     ReporterTimelineEntry,
 )
-from aduan_gateway.tables import ACCESS_LOG
+from aduan_gateway.tables import ACCESS_LOG, AGENCIES, USERS
 from aduan_gateway.tables import REPORTER_KEYS as GATEWAY_KEYS
 from aduan_intake.bootstrap import build as build_intake
 from aduan_intake.config import Settings as IntakeSettings
@@ -350,15 +351,82 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
         ).scalar_one()
         shas.append(row[0]["sha256"])
     shas.append(follow_up_sha := (await _follow_up_sha(p, rid)))
-    for sha in shas:
-        r = await p.gateway.get(f"/v1/reports/{rid}/photos/{sha}", headers=DBM)
+    # The citizen's photo of a private report is locked for every role; the follow-up's
+    # photo is the agency's evidence: the uploading agency and validators see it (SPEC
+    # Revision 2), nobody else without a grant.
+    for headers in (DBM, VALIDATOR, ADMIN, TICKET):
+        r = await p.gateway.get(f"/v1/reports/{rid}/photos/{shas[0]}", headers=headers)
         assert r.status_code == 403 and "locked" in r.json()["detail"]
+    for headers in (DBM, VALIDATOR):
+        r = await p.gateway.get(f"/v1/reports/{rid}/photos/{follow_up_sha}", headers=headers)
+        assert r.status_code == 200, r.text
+    for headers in (ADMIN, TICKET):
+        r = await p.gateway.get(f"/v1/reports/{rid}/photos/{follow_up_sha}", headers=headers)
+        assert r.status_code == 403
+    as_agency = (await p.gateway.get(f"/v1/reports/{rid}", headers=DBM)).json()
+    tl = next(t["follow_up"] for t in as_agency["timeline"] if t["follow_up"])
+    assert tl["photos"] and not tl["photos_locked"] and as_agency["photos_locked"]
+
+    # A validator opens the citizen's photos for themselves only by the explicit action,
+    # with a reason (audited), never through a grant to themselves.
+    r = await p.gateway.post(
+        f"/v1/reports/{rid}/photos/open", json={"reason": "cek"}, headers=VALIDATOR
+    )
+    assert r.status_code == 422
+    r = await p.gateway.post(
+        f"/v1/reports/{rid}/photos/open", json={"reason": "bandingkan foto warga"}, headers=DBM
+    )
+    assert r.status_code == 403
+    r = await p.gateway.post(
+        f"/v1/reports/{rid}/photos/open",
+        json={"reason": "bandingkan foto warga dengan foto TL"},
+        headers=VALIDATOR,
+    )
+    assert r.status_code == 201, r.text
+    opened = r.json()
+    assert opened["grantee"] == opened["granted_by"] == "validator-1"
+    r = await p.gateway.get(f"/v1/reports/{rid}/photos/{shas[0]}", headers=VALIDATOR)
+    assert r.status_code == 200
+    r = await p.gateway.delete(
+        f"/v1/reports/{rid}/photo-grants/{opened['grant_id']}", headers=VALIDATOR
+    )
+    assert r.status_code == 200
     r = await p.gateway.post(
         f"/v1/reports/{rid}/photo-grants",
         json={"grantee": "sari-dbm", "hours": 2, "reason": "cek lokasi"},
         headers=DBM,
     )
     assert r.status_code == 403  # only validators grant
+    # Grants go only to existing, active officers of the report's agency (SPEC Revision 2):
+    # nobody's id, another agency's officer and the validator themselves are refused.
+    async with p.sessions("gateway")() as session, session.begin():
+        for agency in ("dbm", "dlh"):
+            await session.execute(
+                pg_insert(AGENCIES).values(agency_id=agency, name=agency).on_conflict_do_nothing()
+            )
+        for user_id, agency in (("sari-dbm", "dbm"), ("budi-dlh", "dlh")):
+            await session.execute(
+                pg_insert(USERS)
+                .values(
+                    user_id=user_id,
+                    username=user_id,
+                    password_hash="-",  # never signs in here: the test mints its tokens
+                    role=Role.AGENCY_OFFICER.value,
+                    agency_id=agency,
+                )
+                .on_conflict_do_nothing()
+            )
+    for grantee, why in (
+        ("u-nobody", "not a user"),
+        ("budi-dlh", "not an officer of the agency"),
+        ("validator-1", "no self-grants"),
+    ):
+        r = await p.gateway.post(
+            f"/v1/reports/{rid}/photo-grants",
+            json={"grantee": grantee, "hours": 2, "reason": "cek lokasi"},
+            headers=VALIDATOR,
+        )
+        assert r.status_code == 422 and why in r.json()["detail"], (grantee, r.text)
     r = await p.gateway.post(
         f"/v1/reports/{rid}/photo-grants",
         json={"grantee": "sari-dbm", "hours": 2, "reason": "cek lokasi"},
@@ -377,7 +445,7 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
     # Redis is a cache: without the key the database still decides (and refills it).
     await redis.delete(cache_key)
     assert (
-        await p.gateway.get(f"/v1/reports/{rid}/photos/{follow_up_sha}", headers=DBM)
+        await p.gateway.get(f"/v1/reports/{rid}/photos/{shas[0]}", headers=DBM)
     ).status_code == 200
     assert await redis.exists(cache_key)
     # Another officer of the same agency has no grant.
@@ -388,7 +456,7 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
     granted_view = (await p.gateway.get(f"/v1/reports/{rid}", headers=DBM)).json()
     assert granted_view["photos"] and not granted_view["photos_locked"]
     listed = (await p.gateway.get(f"/v1/reports/{rid}/photo-grants", headers=VALIDATOR)).json()
-    assert [g["grant_id"] for g in listed] == [grant["grant_id"]]
+    assert [g["grant_id"] for g in listed if g["active"]] == [grant["grant_id"]]
     r = await p.gateway.delete(
         f"/v1/reports/{rid}/photo-grants/{grant['grant_id']}", headers=VALIDATOR
     )
@@ -398,7 +466,7 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
         await p.gateway.get(f"/v1/reports/{rid}/photos/{shas[0]}", headers=DBM)
     ).status_code == 403
     listed = (await p.gateway.get(f"/v1/reports/{rid}/photo-grants", headers=ADMIN)).json()
-    assert listed[0]["revoked_at"] is not None and not listed[0]["active"]
+    assert all(g["revoked_at"] is not None and not g["active"] for g in listed)
 
     # Photo reads are in the access log.
     async with p.sessions("gateway")() as session:
@@ -410,6 +478,10 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
             )
         ).all()
     assert ("sari-dbm", [f"photo:{shas[0]}"]) in [(s, f) for s, f in logged]
+    assert (
+        "validator-1",
+        ["photos.open", "reason:bandingkan foto warga dengan foto TL"],
+    ) in [(s, f) for s, f in logged]
 
     # --- the authorization matrix: role x endpoint x ownership --------------------------
     me = await reporter_token(p, mine["receipt_code"], "+6281211112222")

@@ -1046,6 +1046,24 @@ def console_router(
         log.info("console photo grant", report_id=str(report_id))
         return await c.flash_and_go("success", c.t["grant_ok"].format(grantee=grantee), here)
 
+    @router.post("/reports/{report_id}/photos/open")
+    async def open_photos(request: Request, report_id: uuid.UUID) -> Response:
+        """The validator opens a private report's citizen photos for themselves: an explicit
+        action with a reason (audited by the gateway), not a grant to oneself."""
+        c = await console(request)
+        form = await c.checked_form()
+        c.require("validator")
+        here = f"/console/reports/{report_id}"
+        reason = _text(form, "reason")
+        if len(reason) < 10:
+            return await c.flash_and_go("error", c.t["open_photos_reason_msg"], here)
+        try:
+            await c.api("POST", f"/v1/reports/{report_id}/photos/open", json={"reason": reason})
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        log.info("console photos opened", report_id=str(report_id))
+        return await c.flash_and_go("success", c.t["open_photos_ok"], here)
+
     @router.post("/reports/{report_id}/grants/{grant_id}/revoke")
     async def revoke(request: Request, report_id: uuid.UUID, grant_id: uuid.UUID) -> Response:
         c = await console(request)

@@ -89,6 +89,15 @@ _ID: dict[str, str] = {
     "address": "Alamat",
     "point": "Titik",
     "open_in_map": "Buka di peta",
+    "open_photos": "Buka foto warga untuk saya",
+    "open_photos_hint": (
+        "Foto laporan rahasia terkunci untuk semua peran. Membukanya untuk Anda sendiri "
+        "(1 jam) dicatat di log akses beserta alasannya. Untuk petugas lain, gunakan izin di "
+        "bawah."
+    ),
+    "open_photos_submit": "Buka foto",
+    "open_photos_ok": "Foto dibuka untuk Anda selama 1 jam (tercatat di log akses).",
+    "open_photos_reason_msg": "Alasan wajib diisi (minimal 10 karakter).",
     "filter_queue": "Saring antrean",
     "all_statuses": "Semua status",
     "all_categories": "Semua kategori",
@@ -321,6 +330,15 @@ _EN: dict[str, str] = {
     "address": "Address",
     "point": "Point",
     "open_in_map": "Open in a map",
+    "open_photos": "Open the citizen's photos for me",
+    "open_photos_hint": (
+        "A private report's photos are locked for every role. Opening them for yourself "
+        "(1 hour) is written to the access log with your reason. For another officer, use "
+        "a grant below."
+    ),
+    "open_photos_submit": "Open photos",
+    "open_photos_ok": "Photos opened for you for 1 hour (written to the access log).",
+    "open_photos_reason_msg": "A reason is required (at least 10 characters).",
     "filter_queue": "Filter the queue",
     "all_statuses": "All statuses",
     "all_categories": "All categories",

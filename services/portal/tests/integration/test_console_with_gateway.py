@@ -410,7 +410,8 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
         officer_id = re.search(r'id="whoami-user-id">([^<]+)<', text)
         assert officer_id
 
-        # The validator's queue lists it; the private report's photos stay locked to them.
+        # The validator's queue lists it, with the follow-up's photo: the agency's evidence,
+        # which validators judge (SPEC Revision 2).
         queue = await validator.get("/console/validation")
         assert f'id="report-row-{report_id}"' in queue.text
         page = await validator.get(f"/console/reports/{report_id}")
@@ -428,11 +429,12 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
             f'<option value="{officer_id.group(1)}">petugas-uji (UJI) (petugas-uji)</option>'
         ) in page.text
         assert "follow-up-label" in page.text
-        assert "follow-up-photos-locked" in page.text
+        assert "follow-up-photos-locked" not in page.text
+        assert 'class="follow-up-photo"' in page.text
 
-        # The agency's photo is locked for the agency officer too until a validator grants.
+        # The uploading agency sees its own follow-up photo (it was locked to them before).
         page = await petugas.get(f"/console/reports/{report_id}")
-        assert "follow-up-photos-locked" in page.text
+        assert "follow-up-photos-locked" not in page.text
 
         page = await validator.get(f"/console/reports/{report_id}")
         # A pick and a typed id that disagree: refused in the console, nothing granted.
@@ -460,7 +462,7 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
 
         officer_page = await petugas.get(f"/console/reports/{report_id}")
         sha = re.search(r'class="follow-up-photo" data-sha256="([0-9a-f]{64})"', officer_page.text)
-        assert sha, "the granted officer sees the photo"
+        assert sha, "the uploading agency's officer sees its follow-up photo"
         photo = await petugas.get(f"/console/reports/{report_id}/photos/{sha.group(1)}")
         assert photo.status_code == 200
         assert photo.headers["content-type"] == "image/jpeg"
@@ -472,8 +474,11 @@ async def test_report_lifecycle_through_the_console(platform: Platform) -> None:
             data={"csrf_token": csrf(page.text)},
         )
         assert revoked.status_code == 303
+        page = await validator.get(revoked.headers["location"])
+        assert f'id="revoke-{grant_id.group(1)}"' not in page.text
+        # The follow-up photo is the agency's own evidence, grant or not.
         photo = await petugas.get(f"/console/reports/{report_id}/photos/{sha.group(1)}")
-        assert photo.status_code == 403
+        assert photo.status_code == 200
 
         # The validator completes it.
         acted = await act(validator, report_id, "validate", note="sesuai")

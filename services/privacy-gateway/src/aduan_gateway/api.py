@@ -40,6 +40,7 @@ from aduan_gateway.domain.views import (
     OfficerReportView,
     PublicReportView,
     ReporterReportView,
+    follow_up_photos_allowed,
     officer_view,
     photos_allowed,
     public_view,
@@ -47,6 +48,7 @@ from aduan_gateway.domain.views import (
     visible_to_officer,
 )
 from aduan_gateway.grants import GrantCache, create_grant, list_grants, revoke_grant
+from aduan_gateway.identity import find_account
 from aduan_gateway.readmodel import (
     Reader,
     ReportFilter,
@@ -103,6 +105,17 @@ class GrantRequest(BaseModel):
     grantee: str = Field(min_length=1, max_length=128, description="user id of the officer")
     hours: int = Field(ge=1, le=24 * 30, description="how long the grant lasts")
     reason: str | None = Field(default=None, max_length=500)
+
+
+class OpenPhotosRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=10,
+        max_length=300,
+        description="why the validator must see the citizen's photos (kept in the access log)",
+    )
+    hours: int = Field(default=1, ge=1, le=24, description="how long they stay open")
 
 
 class GrantView(BaseModel):
@@ -402,7 +415,18 @@ def api_router() -> APIRouter:
                 if not visible_to_officer(record, user.role, user.agency_id):
                     not_found()
                 granted = await grants.allowed(session, report_id, user.subject)
-                if not photos_allowed(record, user.role, user.agency_id, granted):
+                # A follow-up's photo: the uploading agency and validators see it (SPEC
+                # Revision 2); a citizen's photo: rule 3.
+                uploaders = [
+                    t.follow_up.officer.agency_id
+                    for t in record.timeline
+                    if t.follow_up is not None
+                    and any(p.sha256 == sha256 for p in t.follow_up.photos)
+                ]
+                if not photos_allowed(record, user.role, user.agency_id, granted) and not any(
+                    follow_up_photos_allowed(record, user.role, user.agency_id, granted, a)
+                    for a in uploaders
+                ):
                     forbidden("photos of this report are locked; a validator may grant access")
         if user.role is not Role.REPORTER:
             await access_log.record(
@@ -507,12 +531,30 @@ def api_router() -> APIRouter:
         settings: SettingsDep,
         grants: GrantsDep,
     ) -> GrantView:
-        """A validator lets a named officer see this report's photos until a deadline."""
-        await _granting(sessions, user, report_id)
+        """A validator lets a named officer see this report's photos until a deadline.
+
+        Only an existing, active agency officer of the agency the report is assigned to
+        (SPEC Revision 2), and never the validator themselves: a grant to an id nobody
+        has, or to oneself, was accepted before and is refused with the reason now."""
+        record = await _granting(sessions, user, report_id)
         if body.hours > settings.max_grant_hours:
             raise HTTPException(
                 status_code=422,
                 detail=f"a grant lasts at most {settings.max_grant_hours} hours",
+            )
+        if body.grantee == user.subject:
+            raise HTTPException(422, "no self-grants: a grant is for an officer of the agency")
+        async with sessions() as session:
+            grantee = await find_account(session, body.grantee)
+        if grantee is None:
+            raise HTTPException(422, "grantee is not a user")
+        if not grantee.active:
+            raise HTTPException(422, "grantee's account is deactivated")
+        if grantee.role is not Role.AGENCY_OFFICER:
+            raise HTTPException(422, "grants are for agency officers")
+        if record.agency_id is None or grantee.agency_id != record.agency_id:
+            raise HTTPException(
+                422, "grantee is not an officer of the agency the report is assigned to"
             )
         async with transaction(sessions) as session:
             grant = await create_grant(
@@ -541,6 +583,46 @@ def api_router() -> APIRouter:
             await _granting(sessions, user, report_id)
         async with sessions() as session:
             return [_grant_view(g) for g in await list_grants(session, report_id)]
+
+    @router.post(
+        "/v1/reports/{report_id}/photos/open",
+        response_model=GrantView,
+        status_code=status.HTTP_201_CREATED,
+        responses=_AUTH_ERRORS,
+        tags=["photo grants"],
+    )
+    async def open_photos(
+        report_id: UUID,
+        body: OpenPhotosRequest,
+        user: CurrentUser,
+        sessions: SessionsDep,
+        grants: GrantsDep,
+        access_log: AccessLogDep,
+    ) -> GrantView:
+        """A validator opens a private report's citizen photos for themselves: an explicit
+        action with a reason, for at most a day, listed with the grants and written to the
+        access log (SPEC Revision 2: no self-grants through the grant form)."""
+        await _granting(sessions, user, report_id)
+        reason = " ".join(body.reason.split())
+        async with transaction(sessions) as session:
+            grant = await create_grant(
+                session,
+                report_id,
+                user.subject,
+                user.subject,
+                datetime.now(UTC) + timedelta(hours=body.hours),
+                f"opened by the validator: {reason}",
+            )
+        await grants.remember(report_id, grant.grantee, grant.expires_at)
+        # In the hash chain: the reason cannot be edited later.
+        await access_log.record(
+            user.subject,
+            user.role,
+            user.agency_id,
+            [Read(report_id, ("photos.open", f"reason:{reason}"))],
+        )
+        log.info("photos opened by a validator", report_id=str(report_id))
+        return _grant_view(grant)
 
     @router.delete(
         "/v1/reports/{report_id}/photo-grants/{grant_id}",

@@ -293,6 +293,11 @@ async def list_agencies(session: AsyncSession) -> list[tuple[str, str]]:
     return [(r.agency_id, r.name) for r in rows]
 
 
+async def find_account(session: AsyncSession, user_id: str) -> Account | None:
+    row = (await session.execute(select(USERS).where(USERS.c.user_id == user_id))).first()
+    return _account(row) if row is not None else None
+
+
 async def list_agency_officers(session: AsyncSession, agency_id: str) -> list[Account]:
     """The active agency officers of one agency (whom a validator may grant photo access)."""
     rows = await session.execute(

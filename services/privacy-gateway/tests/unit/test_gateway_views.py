@@ -149,13 +149,26 @@ def test_a_grant_unlocks_private_photos_and_follow_up_photos() -> None:
         ),
     )
     assert rec.all_photos == (PHOTO, after)
-    locked = officer_view(rec, Role.AGENCY_OFFICER, "dbm", SECRET)
-    assert locked is not None and locked.photos == () and locked.photos_locked
-    entry = locked.timeline[1].follow_up
+    # The citizen's photo is locked for the agency; its own follow-up photo is not (SPEC
+    # Revision 2: the TL photos are the uploading agency's evidence).
+    own = officer_view(rec, Role.AGENCY_OFFICER, "dbm", SECRET)
+    assert own is not None and own.photos == () and own.photos_locked
+    entry = own.timeline[1].follow_up
     assert entry is not None
-    assert entry.photos == () and entry.photos_locked
+    assert entry.photos == (after,) and not entry.photos_locked
     assert entry.confidentiality_label == "Privat"  # rule 2 on every follow-up
     assert entry.officer_name == "Sari"
+    # Validators judge the evidence: the follow-up photo, not the citizen's.
+    judge = officer_view(rec, Role.VALIDATOR, None, SECRET)
+    assert judge is not None and judge.photos == () and judge.photos_locked
+    assert judge.timeline[1].follow_up is not None
+    assert judge.timeline[1].follow_up.photos == (after,)
+    # Nobody else: the ticket-admin and the administrator see it locked.
+    for role in (Role.TICKET_ADMIN, Role.ADMINISTRATOR):
+        other = officer_view(rec, role, None, SECRET)
+        assert other is not None and other.timeline[1].follow_up is not None
+        fu_view = other.timeline[1].follow_up
+        assert fu_view.photos == () and fu_view.photos_locked
     granted = officer_view(rec, Role.AGENCY_OFFICER, "dbm", SECRET, granted=True)
     assert granted is not None and granted.photos == (PHOTO,) and not granted.photos_locked
     assert granted.timeline[1].follow_up is not None

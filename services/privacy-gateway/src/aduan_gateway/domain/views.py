@@ -15,6 +15,7 @@ allow-list: a view cannot carry a field its model does not declare.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -386,6 +387,23 @@ def photos_allowed(record: ReportRecord, role: Role, agency_id: str | None, gran
     )
 
 
+def follow_up_photos_allowed(
+    record: ReportRecord,
+    role: Role,
+    agency_id: str | None,
+    granted: bool,
+    uploaded_by_agency: str | None,
+) -> bool:
+    """Follow-up (TL) photos are the agency's evidence (SPEC Revision 2): the uploading
+    agency's officers and validators (who judge them) see them; anyone else as the
+    report's own photos (rule 3)."""
+    if role is Role.VALIDATOR:
+        return True
+    if role is Role.AGENCY_OFFICER and agency_id is not None and uploaded_by_agency == agency_id:
+        return True
+    return photos_allowed(record, role, agency_id, granted)
+
+
 def reporter_pseudonym(record: ReportRecord, secret: str) -> str | None:
     key_id = record.reporter_key_id or (
         record.sealed_identity.key_id if record.sealed_identity else None
@@ -393,10 +411,13 @@ def reporter_pseudonym(record: ReportRecord, secret: str) -> str | None:
     return pseudonym(secret, str(key_id)) if key_id is not None else None
 
 
-def _follow_up(entry: TimelineRecord, label: str, photos_ok: bool) -> FollowUpView | None:
+def _follow_up(
+    entry: TimelineRecord, label: str, photos_ok: bool, tl_photos_ok: Callable[[str | None], bool]
+) -> FollowUpView | None:
     fu = entry.follow_up
     if fu is None:
         return None
+    photos_ok = photos_ok or tl_photos_ok(fu.officer.agency_id)
     return FollowUpView(
         follow_up_id=fu.follow_up_id,
         confidentiality_label=label,
@@ -466,6 +487,10 @@ def officer_view(
     label = confidentiality_label(record.privacy)
     photos_ok = photos_allowed(record, role, agency_id, granted)
     photos = officer_photos(record.photos, role) if photos_ok else ()
+
+    def tl_ok(uploaded_by: str | None) -> bool:
+        return follow_up_photos_allowed(record, role, agency_id, granted, uploaded_by)
+
     stage, due, badge = sla_state(record, role=role)
     texts = officer_texts(record)
     loc = record.location
@@ -501,7 +526,9 @@ def officer_view(
             received_at=record.received_at,
             timeline=tuple(
                 FullTimelineEntry(
-                    **_agency_entry(t, label, photos_ok, role, record.reporter_terms).model_dump(),
+                    **_agency_entry(
+                        t, label, photos_ok, role, record.reporter_terms, tl_ok
+                    ).model_dump(),
                     occurred_at=t.occurred_at,
                     field_result=t.extra.get("field_result"),
                 )
@@ -512,7 +539,8 @@ def officer_view(
         **common,
         area=coarse_area(record.location),
         timeline=tuple(
-            _agency_entry(t, label, photos_ok, role, record.reporter_terms) for t in record.timeline
+            _agency_entry(t, label, photos_ok, role, record.reporter_terms, tl_ok)
+            for t in record.timeline
         ),
     )
 
@@ -523,6 +551,7 @@ def _agency_entry(
     photos_ok: bool,
     role: Role,
     terms: tuple[str, ...] = (),
+    tl_photos_ok: Callable[[str | None], bool] = lambda _: False,
 ) -> AgencyTimelineEntry:
     # A reason (a return, a rejection) may quote the reporter: scrubbed for every officer.
     reason = scrub_officer_text(entry.reason, terms) if entry.reason else entry.reason
@@ -535,7 +564,7 @@ def _agency_entry(
         actor_agency=entry.actor_agency,
         actor_display_name=entry.actor_display_name,
         reason=reason,
-        follow_up=_follow_up(entry, label, photos_ok),
+        follow_up=_follow_up(entry, label, photos_ok, tl_photos_ok),
         **_extra_fields(entry, role),
     )
 
