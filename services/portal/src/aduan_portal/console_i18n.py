@@ -166,10 +166,14 @@ _ID: dict[str, str] = {
     "grant_officer": "Petugas instansi laporan ini",
     "grant_officer_choose": "— pilih petugas —",
     "grantee_other": "Atau ID pengguna petugas lain",
-    "grantee_other_hint": "Hanya bila petugasnya tidak ada dalam daftar di atas.",
+    "grantee_other_hint": (
+        "Hanya bila daftar di atas tidak dapat dimuat. Izin hanya untuk petugas aktif dari "
+        "instansi yang menangani laporan ini."
+    ),
     "no_officers": (
         "Belum ada petugas untuk dipilih: laporan ini belum didisposisikan ke instansi, "
-        "atau instansinya belum punya petugas aktif. Isi ID pengguna petugas di bawah."
+        "atau instansinya belum punya petugas aktif. Izin hanya dapat diberikan kepada "
+        "petugas aktif instansi yang menangani laporan."
     ),
     "grant_choose_one": "Pilih petugas dari daftar atau isi ID pengguna, jangan keduanya.",
     "hours": "Lama akses (jam)",
@@ -407,10 +411,14 @@ _EN: dict[str, str] = {
     "grant_officer": "Officer of this report's agency",
     "grant_officer_choose": "— choose an officer —",
     "grantee_other": "Or the user id of another officer",
-    "grantee_other_hint": "Only when the officer is not in the list above.",
+    "grantee_other_hint": (
+        "Only when the list above cannot be loaded. Grants are for active officers of the "
+        "agency handling this report."
+    ),
     "no_officers": (
         "No officers to choose from: this report is not dispatched to an agency yet, or its "
-        "agency has no active officers. Give the officer's user id below."
+        "agency has no active officers. Access can only be granted to active officers of "
+        "the agency handling the report."
     ),
     "grant_choose_one": "Choose an officer from the list or give a user id, not both.",
     "hours": "Access for (hours)",
