@@ -67,6 +67,7 @@ from aduan_portal.gateway_client import (
     GatewayUnauthorized,
     GatewayUnavailable,
     Grant,
+    Note,
     Officer,
     OfficerReport,
     ReportPage,
@@ -877,6 +878,7 @@ def console_router(
         categories: list[Category] = []
         grants: list[Grant] = []
         officers: list[Officer] = []
+        internal_notes = await optional_list(c, f"/v1/reports/{report_id}/notes", Note, notes)
         if c.role == "ticket-admin" and report.status in ("received", "coordination"):
             duplicates = await optional_list(
                 c,
@@ -910,6 +912,7 @@ def console_router(
             categories=categories,
             grants=grants,
             officers=officers,
+            internal_notes=internal_notes,
             officer_names={
                 o.user_id: f"{o.display_name or o.username} ({o.username})" for o in officers
             },
@@ -1045,6 +1048,23 @@ def console_router(
             return await c.flash_and_go("error", _explain(exc, c.t), here)
         log.info("console photo grant", report_id=str(report_id))
         return await c.flash_and_go("success", c.t["grant_ok"].format(grantee=grantee), here)
+
+    @router.post("/reports/{report_id}/notes")
+    async def add_note(request: Request, report_id: uuid.UUID) -> Response:
+        """An internal note (officers only; the gateway scrubs the reporter's values)."""
+        c, form = await console_for_form(request, report_id)
+        here = f"/console/reports/{report_id}"
+        note = _text(form, "note")
+        if len(note) < 3:
+            return await c.flash_and_go("error", c.t["note_required_msg"], here)
+        try:
+            await c.api("POST", f"/v1/reports/{report_id}/notes", json={"text": note})
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        except LoginRequired as exc:
+            raise await cut_off(exc, c.session.session_id, request, report_id, form) from None
+        log.info("console internal note", report_id=str(report_id), role=c.role)
+        return await c.flash_and_go("success", c.t["note_ok"], f"{here}#internal-notes")
 
     @router.post("/reports/{report_id}/photos/open")
     async def open_photos(request: Request, report_id: uuid.UUID) -> Response:

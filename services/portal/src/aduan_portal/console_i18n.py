@@ -89,6 +89,15 @@ _ID: dict[str, str] = {
     "address": "Alamat",
     "point": "Titik",
     "open_in_map": "Buka di peta",
+    "internal_notes": "Catatan internal",
+    "internal_notes_hint": (
+        "Hanya untuk petugas: tidak pernah terlihat oleh pelapor atau publik. Setiap "
+        "pembacaan tercatat di log akses."
+    ),
+    "no_notes": "Belum ada catatan.",
+    "new_note": "Catatan baru",
+    "add_note": "Simpan catatan",
+    "note_ok": "Catatan tersimpan.",
     "open_photos": "Buka foto warga untuk saya",
     "open_photos_hint": (
         "Foto laporan rahasia terkunci untuk semua peran. Membukanya untuk Anda sendiri "
@@ -334,6 +343,15 @@ _EN: dict[str, str] = {
     "address": "Address",
     "point": "Point",
     "open_in_map": "Open in a map",
+    "internal_notes": "Internal notes",
+    "internal_notes_hint": (
+        "Officers only: never shown to the reporter or the public. Every read is written "
+        "to the access log."
+    ),
+    "no_notes": "No notes yet.",
+    "new_note": "New note",
+    "add_note": "Save note",
+    "note_ok": "Note saved.",
     "open_photos": "Open the citizen's photos for me",
     "open_photos_hint": (
         "A private report's photos are locked for every role. Opening them for yourself "

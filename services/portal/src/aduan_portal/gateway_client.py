@@ -182,6 +182,18 @@ class Duplicate(_In):
     received_at: datetime | None = None
 
 
+class Note(_In):
+    """An internal note on a report (officers only)."""
+
+    note_id: UUID
+    author_id: str
+    author_name: str | None = None
+    author_role: str
+    author_agency: str | None = None
+    text: str
+    created_at: datetime
+
+
 class Officer(_In):
     """An officer of the report's agency, as a validator picks a photo grantee."""
 

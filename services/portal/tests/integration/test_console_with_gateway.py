@@ -27,6 +27,7 @@ from aduan_contracts.enums import Channel, Privacy, Role
 from aduan_contracts.events import ReportSubmitted
 from aduan_contracts.topics import REPORT_INTAKE
 from aduan_contracts.values import GeoPoint, Location
+from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build as build_gateway
 from aduan_gateway.config import Settings as GatewaySettings
 from aduan_gateway.identity import create_agency, create_user
@@ -872,3 +873,74 @@ async def test_queue_filters_and_names_in_the_console(platform: Platform) -> Non
         # The agency officer sees where the problem is (SPEC Revision 2).
         page = await petugas.get(f"/console/reports/{first}")
         assert 'id="report-point"' in page.text and "Jl. Kenanga 3" in page.text
+
+
+async def test_internal_notes_stay_among_officers_and_are_audited(platform: Platform) -> None:
+    """Issue 14: internal notes on a report, officers only, audited like any read."""
+    report_id = await platform.submit()
+    note = "Warga menelepon lagi dari 0812-9988-7766, minta dipercepat sebelum hujan."
+    async with platform.browser() as tiket, platform.browser() as petugas:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+        assert (await login(petugas, "petugas-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        page = await tiket.get(f"/console/reports/{report_id}")
+        assert 'id="no-notes"' in page.text
+        posted = await tiket.post(
+            f"/console/reports/{report_id}/notes",
+            data={"csrf_token": csrf(page.text), "note": note},
+        )
+        assert posted.status_code == 303
+        page = await tiket.get(posted.headers["location"])
+        assert "Catatan tersimpan." in page.text
+        # Written with the usual patterns scrubbed: a phone typed into a note is hidden.
+        assert "Warga menelepon lagi dari" in page.text
+        assert "0812-9988-7766" not in page.text and "9988" not in page.text
+
+        # Not the agency's report yet: its officer cannot read the notes (404, not 403).
+        status, _ = await petugas_notes(platform, petugas, report_id)
+        assert status == 404
+        acted = await act(tiket, report_id, "dispatch", agency_id=AGENCY, note="cek")
+        assert status_of(acted.page) == "dispatched"
+        agency_page = await settled(petugas, report_id)
+        assert "Warga menelepon lagi dari" in agency_page
+        assert "tiket-uji (UJI)" in agency_page  # who wrote it, by name
+
+    # Never in the report itself (what any view, the reporter's included, is built from).
+    gateway = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.gateway_app), base_url="http://gateway.test"
+    )
+    async with gateway:
+        token = issue_token(platform, Role.ADMINISTRATOR)
+        view = await gateway.get(f"/v1/reports/{report_id}", headers=token)
+        assert view.status_code == 200 and "Warga menelepon" not in view.text
+        log = await gateway.get(
+            "/v1/audit/access-log", params={"report_id": str(report_id)}, headers=token
+        )
+        assert log.status_code == 200
+        assert any(e["fields"] == ["notes"] for e in log.json())
+
+
+async def petugas_notes(
+    platform: Platform, browser: httpx.AsyncClient, report_id: uuid.UUID
+) -> tuple[int, str]:
+    """The notes as the agency officer's own token reads them from the gateway."""
+    session = await platform.sessions().load(browser.cookies[COOKIE_NAME])
+    assert session is not None
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.gateway_app), base_url="http://gateway.test"
+    ) as gateway:
+        r = await gateway.get(
+            f"/v1/reports/{report_id}/notes",
+            headers={"Authorization": f"Bearer {session.access_token}"},
+        )
+    return r.status_code, r.text
+
+
+def issue_token(platform: Platform, role: Role) -> dict[str, str]:
+    secret = platform.gateway_runtime.settings.jwt_secret  # type: ignore[attr-defined]
+    token = issue_access_token(secret, f"{role.value}-test", role)
+    return {"Authorization": f"Bearer {token}"}

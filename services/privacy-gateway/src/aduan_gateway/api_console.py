@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.topics import PUBLIC_REPORTS, ROUTING_COMMANDS
@@ -59,10 +59,11 @@ from aduan_gateway.readmodel import (
     load_report,
     moderate,
 )
-from aduan_gateway.tables import OUTBOX
+from aduan_gateway.tables import NOTES, OUTBOX
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
+from aduan_kit.redaction import scrub_officer_text
 
 __all__ = [
     "AccountView",
@@ -189,6 +190,31 @@ class AgencyView(BaseModel):
 
     agency_id: str
     name: str
+
+
+class NoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=3, max_length=4000, description="the note (officers only)")
+
+
+class NoteView(BaseModel):
+    """An internal note: who wrote it (name, role, agency) and when; never shown to the
+    reporter or the public."""
+
+    model_config = ConfigDict(frozen=True)
+
+    note_id: UUID
+    report_id: UUID
+    author_id: str
+    author_name: str | None
+    author_role: Role
+    author_agency: str | None
+    text: str
+    created_at: datetime
+
+
+_NOTES_FIELDS = ("notes",)
 
 
 class OfficerView(BaseModel):
@@ -571,6 +597,77 @@ def console_router() -> APIRouter:
             OfficerView(user_id=o.user_id, username=o.username, display_name=o.display_name)
             for o in officers
         ]
+
+    async def _note_scope(sessions: SessionsDep, user: Principal, report_id: UUID) -> ReportRecord:
+        require_role(user, OFFICER_ROLES, "read or write internal notes")
+        async with sessions() as session:
+            record = await load_report(session, report_id)
+        # The same scope as the report itself (another agency's report: 404, not 403).
+        if (
+            record is None
+            or not record.complete
+            or not visible_to_officer(record, user.role, user.agency_id)
+        ):
+            raise HTTPException(status_code=404, detail=NOT_FOUND)
+        return record
+
+    @router.get(
+        "/v1/reports/{report_id}/notes",
+        response_model=list[NoteView],
+        responses={**_AUTH_ERRORS, 404: {"description": NOT_FOUND}},
+        tags=["notes"],
+    )
+    async def notes(
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep, access_log: AccessLogDep
+    ) -> list[NoteView]:
+        """The report's internal notes, oldest first, for the officers who may open the
+        report; the read is in the access log like any read of the report."""
+        await _note_scope(sessions, user, report_id)
+        async with sessions() as session:
+            rows = await session.execute(
+                select(NOTES)
+                .where(NOTES.c.report_id == report_id)
+                .order_by(NOTES.c.created_at, NOTES.c.note_id)
+            )
+            found = [NoteView.model_validate(dict(r._mapping)) for r in rows]
+        await access_log.record(
+            user.subject, user.role, user.agency_id, [Read(report_id, _NOTES_FIELDS)]
+        )
+        return found
+
+    @router.post(
+        "/v1/reports/{report_id}/notes",
+        response_model=NoteView,
+        status_code=status.HTTP_201_CREATED,
+        responses={**_AUTH_ERRORS, 404: {"description": NOT_FOUND}},
+        tags=["notes"],
+    )
+    async def add_note(
+        report_id: UUID, body: NoteRequest, user: CurrentUser, sessions: SessionsDep
+    ) -> NoteView:
+        """Write an internal note. The reporter's own values and the usual patterns are
+        scrubbed as in the officer text: a note copied from a call must not carry the
+        reporter's phone to every officer who opens the report."""
+        record = await _note_scope(sessions, user, report_id)
+        note = scrub_officer_text(" ".join(body.text.split()), record.reporter_terms)
+        async with transaction(sessions) as session:
+            row = (
+                await session.execute(
+                    NOTES.insert()
+                    .values(
+                        note_id=uuid4(),
+                        report_id=report_id,
+                        author_id=user.subject,
+                        author_name=user.name,
+                        author_role=user.role.value,
+                        author_agency=user.agency_id,
+                        text=note,
+                    )
+                    .returning(*NOTES.c)
+                )
+            ).one()
+        log.info("internal note added", report_id=str(report_id))
+        return NoteView.model_validate(dict(row._mapping))
 
     @router.get(
         "/v1/admin/agencies",

@@ -29,6 +29,7 @@ __all__ = [
     "CATEGORIES",
     "INBOX",
     "METADATA",
+    "NOTES",
     "OUTBOX",
     "PHOTO_GRANTS",
     "REFRESH_TOKENS",
@@ -216,4 +217,22 @@ CATEGORIES = Table(
     Column("name_en", String(200), nullable=False),
     Column("agency_id", String(64), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+# Internal notes officers write on a report (issue 14): officers only, never in a public or
+# reporter view, each read in the access log. Owned by the gateway (not an event of
+# workflow's: a note changes nothing in the report's lifecycle).
+NOTES = Table(
+    "report_notes",
+    METADATA,
+    Column("note_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("author_id", String(128), nullable=False),
+    Column("author_name", String(200), nullable=True),
+    Column("author_role", String(32), nullable=False),
+    Column("author_agency", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_report_notes_report", "report_id", "created_at"),
 )
