@@ -59,6 +59,7 @@ from aduan_portal.gateway_client import (
     ActionResult,
     AdminUser,
     Agency,
+    Assignment,
     Category,
     Duplicate,
     GatewayClient,
@@ -132,6 +133,7 @@ class QueueFilters:
     area: str = ""
     q: str = ""
     search_allowed: bool = False
+    mine: bool = False  # agency officers: only the reports assigned to me
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], queue: Queue, role: str) -> QueueFilters:
@@ -153,20 +155,23 @@ class QueueFilters:
             area=value("area", 200),
             q=value("q", 200) if search_allowed else "",
             search_allowed=search_allowed,
+            mine=role == "agency-officer" and query.get("mine") == "1",
         )
 
     def gateway_params(self) -> dict[str, str]:
         params = {"category": self.category, "area": self.area, "q": self.q}
+        params["assignee"] = "me" if self.mine else ""
         return {k: v for k, v in params.items() if v}
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.category or self.area or self.q)
+        return bool(self.status or self.category or self.area or self.q or self.mine)
 
     def link(self, page: int) -> str:
         """This queue's URL at `page` with the same filters (pager links keep them)."""
         params = {"status": self.status, "category": self.category, "area": self.area}
-        params |= {"q": self.q, "page": str(page) if page > 1 else ""}
+        params |= {"q": self.q, "mine": "1" if self.mine else ""}
+        params |= {"page": str(page) if page > 1 else ""}
         return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
@@ -895,6 +900,15 @@ def console_router(
         if c.role == "validator":
             grants = await optional_list(c, f"/v1/reports/{report_id}/photo-grants", Grant, notes)
             officers = await optional_list(c, f"/v1/reports/{report_id}/officers", Officer, notes)
+        assignment: Assignment | None = None
+        if c.role == "agency-officer":
+            officers = await optional_list(c, f"/v1/reports/{report_id}/officers", Officer, notes)
+            try:
+                assignment = GatewayClient.parse(
+                    Assignment, await c.api("GET", f"/v1/reports/{report_id}/assignee")
+                )
+            except GatewayError as exc:
+                notes.append(c.t["unavailable_list"].format(detail=exc.detail))
         if not categories and any(e.actor_role == "system" and e.reason for e in report.timeline):
             # A system reason names a category: say it by name (its code if this fails).
             try:
@@ -913,6 +927,7 @@ def console_router(
             grants=grants,
             officers=officers,
             internal_notes=internal_notes,
+            assignment=assignment,
             officer_names={
                 o.user_id: f"{o.display_name or o.username} ({o.username})" for o in officers
             },
@@ -1048,6 +1063,29 @@ def console_router(
             return await c.flash_and_go("error", _explain(exc, c.t), here)
         log.info("console photo grant", report_id=str(report_id))
         return await c.flash_and_go("success", c.t["grant_ok"].format(grantee=grantee), here)
+
+    @router.post("/reports/{report_id}/assignee")
+    async def assign(request: Request, report_id: uuid.UUID) -> Response:
+        """Assign the report to a colleague in the agency (or oneself), or clear it."""
+        c = await console(request)
+        form = await c.checked_form()
+        c.require("agency-officer")
+        here = f"/console/reports/{report_id}"
+        picked = _text(form, "assignee")
+        try:
+            r = await c.api(
+                "PUT", f"/v1/reports/{report_id}/assignee", json={"assignee": picked or None}
+            )
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        done = GatewayClient.parse(Assignment, r)
+        log.info("console assignment", report_id=str(report_id), cleared=not picked)
+        text = (
+            c.t["assigned_ok"].format(name=done.assignee_name or done.assignee_id)
+            if done.assignee_id
+            else c.t["unassigned_ok"]
+        )
+        return await c.flash_and_go("success", text, here)
 
     @router.post("/reports/{report_id}/notes")
     async def add_note(request: Request, report_id: uuid.UUID) -> Response:

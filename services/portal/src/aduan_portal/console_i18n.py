@@ -89,6 +89,16 @@ _ID: dict[str, str] = {
     "address": "Alamat",
     "point": "Titik",
     "open_in_map": "Buka di peta",
+    "assignment": "Penugasan",
+    "assigned_to": "Ditugaskan kepada",
+    "not_assigned": "Belum ditugaskan kepada siapa pun.",
+    "assign_to": "Tugaskan kepada",
+    "nobody": "— tidak ada —",
+    "me": "saya",
+    "assign_submit": "Simpan penugasan",
+    "assigned_ok": "Laporan ditugaskan kepada {name}.",
+    "unassigned_ok": "Penugasan dihapus.",
+    "my_reports": "Hanya laporan saya",
     "internal_notes": "Catatan internal",
     "internal_notes_hint": (
         "Hanya untuk petugas: tidak pernah terlihat oleh pelapor atau publik. Setiap "
@@ -343,6 +353,16 @@ _EN: dict[str, str] = {
     "address": "Address",
     "point": "Point",
     "open_in_map": "Open in a map",
+    "assignment": "Assignment",
+    "assigned_to": "Assigned to",
+    "not_assigned": "Not assigned to anyone yet.",
+    "assign_to": "Assign to",
+    "nobody": "— nobody —",
+    "me": "me",
+    "assign_submit": "Save assignment",
+    "assigned_ok": "Report assigned to {name}.",
+    "unassigned_ok": "Assignment cleared.",
+    "my_reports": "Only my reports",
     "internal_notes": "Internal notes",
     "internal_notes_hint": (
         "Officers only: never shown to the reporter or the public. Every read is written "

@@ -182,6 +182,16 @@ class Duplicate(_In):
     received_at: datetime | None = None
 
 
+class Assignment(_In):
+    """Who in the agency works on a report (none: all fields but the id empty)."""
+
+    report_id: UUID
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    assigned_by: str | None = None
+    assigned_at: datetime | None = None
+
+
 class Note(_In):
     """An internal note on a report (officers only)."""
 

@@ -944,3 +944,46 @@ def issue_token(platform: Platform, role: Role) -> dict[str, str]:
     secret = platform.gateway_runtime.settings.jwt_secret  # type: ignore[attr-defined]
     token = issue_access_token(secret, f"{role.value}-test", role)
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_an_agency_officer_assigns_a_report_and_finds_it_under_my_reports(
+    platform: Platform,
+) -> None:
+    """Issue 14: assignment inside an agency to a named officer, and a "my reports" view."""
+    report_id = await platform.submit()
+    async with transaction(platform.gateway_runtime.sessions) as session:
+        colleague = await create_user(
+            session, "rekan-uji", PASSWORD, Role.AGENCY_OFFICER, AGENCY, "Rekan Uji"
+        )
+    async with platform.browser() as tiket, platform.browser() as petugas:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+        assert (await login(petugas, "petugas-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        acted = await act(tiket, report_id, "dispatch", agency_id=AGENCY, note="cek")
+        assert status_of(acted.page) == "dispatched"
+        page = await settled(petugas, report_id)
+        assert 'id="assign-form"' in page and "Belum ditugaskan" in page
+        assert f'<option value="{colleague.user_id}">Rekan Uji</option>' in page
+        posted = await petugas.post(
+            f"/console/reports/{report_id}/assignee",
+            data={"csrf_token": csrf(page), "assignee": colleague.user_id},
+        )
+        assert posted.status_code == 303
+        after = await petugas.get(posted.headers["location"])
+        assert "Laporan ditugaskan kepada Rekan Uji." in after.text
+        assert f'data-assignee-id="{colleague.user_id}"' in after.text
+        # Not mine: "only my reports" leaves it out for the officer who assigned it.
+        mine = await petugas.get("/console/agency", params={"mine": "1"})
+        assert f'id="report-row-{report_id}"' not in mine.text
+        assert 'id="filter-mine"' in mine.text
+        every = await petugas.get("/console/agency")
+        assert f'id="report-row-{report_id}"' in every.text
+
+    async with platform.browser() as rekan:
+        assert (await login(rekan, "rekan-uji")).status_code == 303
+        mine = await rekan.get("/console/agency", params={"mine": "1"})
+        assert f'id="report-row-{report_id}"' in mine.text

@@ -475,6 +475,10 @@ def test_queue_filters_from_the_query_and_pager_links_keep_them() -> None:
     assert f.gateway_params() == {"category": "jalan-rusak", "area": "Menteng"}  # no q
     assert not f.search_allowed and f.active
     assert f.link(2) == "?status=in_progress&category=jalan-rusak&area=Menteng&page=2"
+    # "Only my reports" for agency officers, asked of the gateway as `assignee=me`.
+    mine = QueueFilters.from_query({"mine": "1"}, queue, "agency-officer")
+    assert mine.gateway_params() == {"assignee": "me"} and mine.link(1) == "?mine=1"
+    assert not QueueFilters.from_query({"mine": "1"}, QUEUES["triage"], "ticket-admin").mine
     # A status from another queue or a malformed code is dropped, not sent on.
     other = QueueFilters.from_query(
         {"status": "received", "category": "<x>"}, queue, "agency-officer"

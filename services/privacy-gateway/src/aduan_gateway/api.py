@@ -293,6 +293,13 @@ def api_router() -> APIRouter:
                 "O/0, I/L/1 as read aloud are forgiven)",
             ),
         ] = None,
+        assignee: Annotated[
+            str | None,
+            Query(
+                max_length=128,
+                description="reports assigned to this officer (a user id, or `me`)",
+            ),
+        ] = None,
     ) -> ReportPage:
         """List and search reports within the caller's scope: an agency officer their
         agency's, a reporter their own, validators and admins all (each read audited)."""
@@ -305,6 +312,8 @@ def api_router() -> APIRouter:
                     "receipt_code is not a receipt code (ADU-XXXX-XXXX, Crockford base32)",
                 )
             f = dataclasses.replace(f, receipt_code=code)
+        if assignee is not None:
+            f = dataclasses.replace(f, assignee=user.subject if assignee == "me" else assignee)
         if user.role is Role.REPORTER:
             if user.reporter_key_id is None:
                 forbidden("reporter token without a reporter key")

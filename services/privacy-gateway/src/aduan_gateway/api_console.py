@@ -12,7 +12,8 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.topics import PUBLIC_REPORTS, ROUTING_COMMANDS
@@ -46,6 +47,7 @@ from aduan_gateway.domain.views import (
 )
 from aduan_gateway.identity import (
     Account,
+    find_account,
     list_agencies,
     list_agency_officers,
     list_users,
@@ -59,7 +61,7 @@ from aduan_gateway.readmodel import (
     load_report,
     moderate,
 )
-from aduan_gateway.tables import NOTES, OUTBOX
+from aduan_gateway.tables import ASSIGNMENTS, NOTES, OUTBOX, USERS
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
@@ -215,6 +217,27 @@ class NoteView(BaseModel):
 
 
 _NOTES_FIELDS = ("notes",)
+_ASSIGNEE_FIELDS = ("assignee",)
+
+
+class AssigneeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(
+        default=None,
+        max_length=128,
+        description="user id of an active officer of the report's agency; null: nobody",
+    )
+
+
+class AssignmentView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    report_id: UUID
+    assignee_id: str | None
+    assignee_name: str | None
+    assigned_by: str | None
+    assigned_at: datetime | None
 
 
 class OfficerView(BaseModel):
@@ -580,10 +603,20 @@ def console_router() -> APIRouter:
         """The active officers of the agency the report is dispatched to (empty when it is
         with none), so a validator picks a grantee by name instead of typing a user id.
         Validators and administrators; the read is in the access log."""
-        require_role(user, {Role.VALIDATOR, Role.ADMINISTRATOR}, "list a report's officers")
+        require_role(
+            user,
+            {Role.VALIDATOR, Role.ADMINISTRATOR, Role.AGENCY_OFFICER},
+            "list a report's officers",
+        )
         async with sessions() as session:
             record = await load_report(session, report_id)
             if record is None or not record.complete:
+                raise HTTPException(status_code=404, detail=NOT_FOUND)
+            # An agency officer lists their own colleagues (to assign the report), only on
+            # their agency's reports.
+            if user.role is Role.AGENCY_OFFICER and not visible_to_officer(
+                record, user.role, user.agency_id
+            ):
                 raise HTTPException(status_code=404, detail=NOT_FOUND)
             officers = (
                 await list_agency_officers(session, record.agency_id)
@@ -668,6 +701,96 @@ def console_router() -> APIRouter:
             ).one()
         log.info("internal note added", report_id=str(report_id))
         return NoteView.model_validate(dict(row._mapping))
+
+    async def _assignment(session: Any, report_id: UUID) -> AssignmentView:
+        row = (
+            await session.execute(
+                select(ASSIGNMENTS, USERS.c.display_name, USERS.c.username)
+                .select_from(
+                    ASSIGNMENTS.outerjoin(USERS, USERS.c.user_id == ASSIGNMENTS.c.assignee_id)
+                )
+                .where(ASSIGNMENTS.c.report_id == report_id)
+            )
+        ).first()
+        if row is None:
+            return AssignmentView(
+                report_id=report_id,
+                assignee_id=None,
+                assignee_name=None,
+                assigned_by=None,
+                assigned_at=None,
+            )
+        return AssignmentView(
+            report_id=report_id,
+            assignee_id=row.assignee_id,
+            assignee_name=row.display_name or row.username,
+            assigned_by=row.assigned_by,
+            assigned_at=row.assigned_at,
+        )
+
+    @router.get(
+        "/v1/reports/{report_id}/assignee",
+        response_model=AssignmentView,
+        responses={**_AUTH_ERRORS, 404: {"description": NOT_FOUND}},
+        tags=["assignment"],
+    )
+    async def assignee(
+        report_id: UUID, user: CurrentUser, sessions: SessionsDep, access_log: AccessLogDep
+    ) -> AssignmentView:
+        """Who in the agency works on the report (any officer who may open it)."""
+        await _note_scope(sessions, user, report_id)
+        async with sessions() as session:
+            found = await _assignment(session, report_id)
+        await access_log.record(
+            user.subject, user.role, user.agency_id, [Read(report_id, _ASSIGNEE_FIELDS)]
+        )
+        return found
+
+    @router.put(
+        "/v1/reports/{report_id}/assignee",
+        response_model=AssignmentView,
+        responses={**_AUTH_ERRORS, 404: {"description": NOT_FOUND}},
+        tags=["assignment"],
+    )
+    async def assign(
+        report_id: UUID, body: AssigneeRequest, user: CurrentUser, sessions: SessionsDep
+    ) -> AssignmentView:
+        """An officer of the report's agency assigns it to a colleague (or themselves), or
+        clears the assignment. Only active officers of that agency can be assignees."""
+        record = await _note_scope(sessions, user, report_id)
+        require_role(user, {Role.AGENCY_OFFICER}, "assign a report within an agency")
+        async with transaction(sessions) as session:
+            if body.assignee is None:
+                await session.execute(
+                    ASSIGNMENTS.delete().where(ASSIGNMENTS.c.report_id == report_id)
+                )
+            else:
+                target = await find_account(session, body.assignee)
+                if (
+                    target is None
+                    or not target.active
+                    or target.role is not Role.AGENCY_OFFICER
+                    or target.agency_id != record.agency_id
+                ):
+                    raise HTTPException(
+                        422, "assignee is not an active officer of the report's agency"
+                    )
+                stmt = pg_insert(ASSIGNMENTS).values(
+                    report_id=report_id, assignee_id=target.user_id, assigned_by=user.subject
+                )
+                await session.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[ASSIGNMENTS.c.report_id],
+                        set_={
+                            "assignee_id": stmt.excluded.assignee_id,
+                            "assigned_by": stmt.excluded.assigned_by,
+                            "assigned_at": func.now(),
+                        },
+                    )
+                )
+            found = await _assignment(session, report_id)
+        log.info("report assigned", report_id=str(report_id), cleared=body.assignee is None)
+        return found
 
     @router.get(
         "/v1/admin/agencies",

@@ -32,7 +32,7 @@ from aduan_gateway.domain.audit import AccessEntry, chain_hash
 from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import identity_terms, scrub_erased
 from aduan_gateway.domain.views import officer_text, public_text
-from aduan_gateway.tables import ACCESS_LOG, REPORTER_KEYS, REPORTS, TIMELINE
+from aduan_gateway.tables import ACCESS_LOG, ASSIGNMENTS, REPORTER_KEYS, REPORTS, TIMELINE
 from aduan_kit.crypto import open_content, open_identity
 
 __all__ = [
@@ -435,6 +435,7 @@ class ReportFilter:
     area: str | None = None
     search: str | None = None
     receipt_code: str | None = None  # canonical form (normalize_receipt_code)
+    assignee: str | None = None  # a user id: the reports assigned to them
 
 
 def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
@@ -452,6 +453,12 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
         query = query.where(REPORTS.c.location["area"].astext == f.area)
     if f.receipt_code is not None:
         query = query.where(REPORTS.c.receipt_code == f.receipt_code)
+    if f.assignee is not None:
+        query = query.where(
+            REPORTS.c.report_id.in_(
+                select(ASSIGNMENTS.c.report_id).where(ASSIGNMENTS.c.assignee_id == f.assignee)
+            )
+        )
     if f.search:
         # Escaped so a caller's % and _ are literal: search is substring, not a pattern.
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

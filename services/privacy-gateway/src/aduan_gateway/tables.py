@@ -26,6 +26,7 @@ from aduan_kit.messaging import messaging_tables
 __all__ = [
     "ACCESS_LOG",
     "AGENCIES",
+    "ASSIGNMENTS",
     "CATEGORIES",
     "INBOX",
     "METADATA",
@@ -235,4 +236,17 @@ NOTES = Table(
     Column("text", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_report_notes_report", "report_id", "created_at"),
+)
+
+
+# Who in the agency works on a report (issue 14: "my reports"). One row per report, the
+# current assignee; gateway-owned like the notes (workflow's lifecycle does not change).
+ASSIGNMENTS = Table(
+    "report_assignments",
+    METADATA,
+    Column("report_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("assignee_id", String(128), nullable=False),
+    Column("assigned_by", String(128), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_report_assignments_assignee", "assignee_id"),
 )

@@ -434,17 +434,52 @@ async def test_report_officers_for_photo_grants(gateway: Gateway) -> None:
         [(str(dispatched.report_id), ("agency_id",)), (str(waiting.report_id), ("agency_id",))]
     )
 
-    # Authorization: validators and administrators only.
+    # Authorization: validators, administrators, and the officers of the report's own
+    # agency (their colleagues, to assign the report); another agency's officer: 404.
     for role, expected in (
         (Role.VALIDATOR, 200),
         (Role.ADMINISTRATOR, 200),
         (Role.TICKET_ADMIN, 403),
-        (Role.AGENCY_OFFICER, 403),
+        (Role.AGENCY_OFFICER, 200),
         (Role.REPORTER, 403),
     ):
         headers = gw.token(role, "dbm" if role is Role.AGENCY_OFFICER else None)
         assert (await gw.client.get(url, headers=headers)).status_code == expected, role
+    r = await gw.client.get(url, headers=gw.token(Role.AGENCY_OFFICER, "dsda"))
+    assert r.status_code == 404
     assert (await gw.client.get(url)).status_code == 401
+
+    # Assignment inside the agency ("my reports"): to an active officer of the report's
+    # agency only; the list filter `assignee=me` finds it for that officer.
+    assign = f"/v1/reports/{dispatched.report_id}/assignee"
+    as_budi = gw.token(Role.AGENCY_OFFICER, "dbm", budi.user_id)
+    r = await gw.client.get(assign, headers=as_budi)
+    assert r.status_code == 200 and r.json()["assignee_id"] is None
+    for who, why in (
+        ("u-nobody", "not an active officer"),
+        (gone.user_id, "not an active officer"),
+        ((await _user_id(gw, "sari-dsda")), "not an active officer"),
+    ):
+        r = await gw.client.put(assign, json={"assignee": who}, headers=as_budi)
+        assert r.status_code == 422 and why in r.json()["detail"], who
+    r = await gw.client.put(assign, json={"assignee": ani.user_id}, headers=as_budi)
+    assert r.status_code == 200, r.text
+    assert r.json()["assignee_id"] == ani.user_id and r.json()["assignee_name"] == "ani-dbm"
+    assert r.json()["assigned_by"] == budi.user_id
+    as_ani = gw.token(Role.AGENCY_OFFICER, "dbm", ani.user_id)
+    mine = await gw.client.get("/v1/reports", params={"assignee": "me"}, headers=as_ani)
+    assert [x["report_id"] for x in mine.json()["items"]] == [str(dispatched.report_id)]
+    theirs = await gw.client.get("/v1/reports", params={"assignee": "me"}, headers=as_budi)
+    assert theirs.json()["items"] == []
+    # Only the agency assigns; another agency cannot even see it.
+    for headers, expected in (
+        (gw.token(Role.VALIDATOR), 403),
+        (gw.token(Role.AGENCY_OFFICER, "dsda"), 404),
+    ):
+        r = await gw.client.put(assign, json={"assignee": ani.user_id}, headers=headers)
+        assert r.status_code == expected
+    r = await gw.client.put(assign, json={"assignee": None}, headers=as_ani)
+    assert r.status_code == 200 and r.json()["assignee_id"] is None
 
     # Agency names are public, for anyone, with or without a token; nothing but the names.
     for headers in ({}, gw.token(Role.REPORTER), gw.token(Role.VALIDATOR)):
@@ -711,3 +746,10 @@ async def test_demo_seed_admin_and_category_routing(
         "/v1/admin/users/u-nobody", json={"active": False}, headers=auth["demo-admin"]
     )
     assert r.status_code == 404
+
+
+async def _user_id(gw: Gateway, username: str) -> str:
+    async with gw.runtime.sessions() as session:
+        found = await session.scalar(select(USERS.c.user_id).where(USERS.c.username == username))
+    assert found is not None
+    return str(found)
