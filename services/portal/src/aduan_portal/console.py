@@ -1064,6 +1064,33 @@ def console_router(
         log.info("console photo grant", report_id=str(report_id))
         return await c.flash_and_go("success", c.t["grant_ok"].format(grantee=grantee), here)
 
+    @router.post("/reports/{report_id}/reveal")
+    async def reveal(request: Request, report_id: uuid.UUID) -> Response:
+        """An administrator opens the reporter's identity, with a reason (SPEC Revision 2).
+        Shown on this one response only: never stored in the session, never logged here
+        (the gateway's access log keeps who, when and why)."""
+        c = await console(request)
+        form = await c.checked_form()
+        c.require("administrator")
+        here = f"/console/reports/{report_id}"
+        reason = _text(form, "reason")
+        if len(reason) < 10:
+            return await c.flash_and_go("error", c.t["reveal_reason_msg"], here)
+        try:
+            r = await c.api(
+                "GET", f"/v1/reports/{report_id}/reporter-identity", params={"reason": reason}
+            )
+        except GatewayError as exc:
+            return await c.flash_and_go("error", _explain(exc, c.t), here)
+        identity = r.json()
+        log.info("console identity revealed", report_id=str(report_id))
+        return await c.page(
+            "reveal.html",
+            report_id=report_id,
+            identity={k: identity.get(k) for k in ("name", "contact", "handle")},
+            reason=reason,
+        )
+
     @router.post("/reports/{report_id}/assignee")
     async def assign(request: Request, report_id: uuid.UUID) -> Response:
         """Assign the report to a colleague in the agency (or oneself), or clear it."""

@@ -89,6 +89,22 @@ _ID: dict[str, str] = {
     "address": "Alamat",
     "point": "Titik",
     "open_in_map": "Buka di peta",
+    "reveal": "Buka identitas pelapor",
+    "reveal_hint": (
+        "Hanya bila benar-benar diperlukan (misalnya perintah pengadilan). Pembukaan ini "
+        "dicatat di log akses bersama alasannya, dan pelapor dapat melihatnya dalam ekspor "
+        "datanya."
+    ),
+    "reveal_submit": "Buka identitas",
+    "reveal_reason_msg": "Alasan wajib diisi (minimal 10 karakter).",
+    "reveal_logged": (
+        "Identitas dibuka dan dicatat di log akses. Halaman ini tidak disimpan; jangan "
+        "menyalin data ini ke tempat lain."
+    ),
+    "identity_name": "Nama",
+    "identity_contact": "Kontak",
+    "identity_handle": "Akun media sosial",
+    "back_to_report": "Kembali ke laporan",
     "assignment": "Penugasan",
     "assigned_to": "Ditugaskan kepada",
     "not_assigned": "Belum ditugaskan kepada siapa pun.",
@@ -353,6 +369,21 @@ _EN: dict[str, str] = {
     "address": "Address",
     "point": "Point",
     "open_in_map": "Open in a map",
+    "reveal": "Reveal the reporter's identity",
+    "reveal_hint": (
+        "Only when truly needed (a court order, for instance). The reveal is written to the "
+        "access log with your reason, and the reporter sees it in their data export."
+    ),
+    "reveal_submit": "Reveal identity",
+    "reveal_reason_msg": "A reason is required (at least 10 characters).",
+    "reveal_logged": (
+        "The identity was opened and written to the access log. This page is not stored; "
+        "do not copy these details elsewhere."
+    ),
+    "identity_name": "Name",
+    "identity_contact": "Contact",
+    "identity_handle": "Social media account",
+    "back_to_report": "Back to the report",
     "assignment": "Assignment",
     "assigned_to": "Assigned to",
     "not_assigned": "Not assigned to anyone yet.",

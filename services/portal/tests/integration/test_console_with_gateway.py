@@ -987,3 +987,41 @@ async def test_an_agency_officer_assigns_a_report_and_finds_it_under_my_reports(
         assert (await login(rekan, "rekan-uji")).status_code == 303
         mine = await rekan.get("/console/agency", params={"mine": "1"})
         assert f'id="report-row-{report_id}"' in mine.text
+
+
+async def test_an_administrator_reveals_identity_only_with_a_reason(platform: Platform) -> None:
+    """Issue 14 / SPEC Revision 2: identity only through the administrators' audited reveal
+    action with a reason. This report came without an identity: the gateway's 410 is said."""
+    report_id = await platform.submit()
+    async with platform.browser() as admin, platform.browser() as tiket:
+        assert (await login(admin, "admin-uji")).status_code == 303
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        page = await admin.get(f"/console/reports/{report_id}")
+        assert 'id="reveal-form"' in page.text
+        assert 'id="reveal-form"' not in (await tiket.get(f"/console/reports/{report_id}")).text
+        short = await admin.post(
+            f"/console/reports/{report_id}/reveal",
+            data={"csrf_token": csrf(page.text), "reason": "cek"},
+        )
+        assert short.status_code == 303
+        after = await admin.get(short.headers["location"])
+        assert "Alasan wajib diisi (minimal 10 karakter)." in after.text
+        # A ticket-admin cannot post it at all.
+        own = await tiket.get(f"/console/reports/{report_id}")
+        refused = await tiket.post(
+            f"/console/reports/{report_id}/reveal",
+            data={"csrf_token": csrf(own.text), "reason": "perintah pengadilan 12/2026"},
+        )
+        assert refused.status_code == 403
+        posted = await admin.post(
+            f"/console/reports/{report_id}/reveal",
+            data={"csrf_token": csrf(after.text), "reason": "perintah pengadilan 12/2026"},
+        )
+        assert posted.status_code == 303
+        after = await admin.get(posted.headers["location"])
+        assert "no identity" in after.text  # the gateway's 410, verbatim in the message
