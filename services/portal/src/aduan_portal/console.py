@@ -31,6 +31,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.values import normalize_receipt_code
+from aduan_kit.csvsafe import write_csv
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.config import Settings
@@ -173,6 +174,41 @@ class QueueFilters:
         params |= {"q": self.q, "mine": "1" if self.mine else ""}
         params |= {"page": str(page) if page > 1 else ""}
         return "?" + urlencode({k: v for k, v in params.items() if v})
+
+
+# A queue's CSV: the first rows only (an export is a work list, not a data dump).
+EXPORT_MAX_ROWS = 5000
+EXPORT_COLUMNS_AGENCY = (
+    "report_id", "title", "status", "category", "agency", "area", "address", "month",
+    "sla", "due_at",
+)  # fmt: skip
+EXPORT_COLUMNS_FULL = (
+    "report_id", "receipt_code", "title", "status", "category", "agency", "area", "address",
+    "received_at", "sla", "due_at",
+)  # fmt: skip
+
+
+def _export_row(
+    r: OfficerReport,
+    lang: ConsoleLanguage,
+    categories: Mapping[str, Any],
+    agencies: Mapping[str, str],
+) -> dict[str, Any]:
+    cat = categories.get(r.category or "")
+    return {
+        "report_id": str(r.report_id),
+        "receipt_code": r.receipt_code,
+        "title": r.title,
+        "status": r.status_label,
+        "category": (cat.name_en if lang == "en" else cat.name_id) if cat else r.category,
+        "agency": agencies.get(r.agency_id or "", r.agency_id),
+        "area": r.shown_area,
+        "address": r.location.address if r.location else None,
+        "month": r.month,
+        "received_at": _when(r.received_at) if r.received_at else None,
+        "sla": r.sla_badge,
+        "due_at": _when(r.due_at) if r.due_at else None,
+    }
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -816,6 +852,47 @@ def console_router(
             map_points=map_points,
             console_map=console_map(),
         )
+
+    @router.get("/{name}/export.csv")
+    async def export_queue(request: Request, name: str) -> Response:
+        """The officer's own queue (with its filters) as CSV: what the queue shows, no
+        identity (no view carries any), exact times only for roles that see them, every
+        cell through the one CSV writer that neutralises spreadsheet formulas."""
+        queue = QUEUES.get(name)
+        if queue is None:
+            return _no_store(Response("not found", status_code=404, media_type="text/plain"))
+        c = await console(request)
+        c.require(queue.role)
+        filters = QueueFilters.from_query(request.query_params, queue, c.role)
+        names = await c.names.category_names() if c.names else {}
+        agencies = await c.names.agency_names() if c.names else {}
+        rows: list[dict[str, Any]] = []
+        try:
+            for status in filters.statuses:
+                for page in range(EXPORT_MAX_ROWS // 100):
+                    r = await c.api(
+                        "GET",
+                        "/v1/reports",
+                        params={
+                            "status": status,
+                            "limit": 100,
+                            "offset": page * 100,
+                            **filters.gateway_params(),
+                        },
+                    )
+                    got = GatewayClient.parse(ReportPage, r).items
+                    rows += [_export_row(x, c.lang, names, agencies) for x in got]
+                    if len(got) < 100 or len(rows) >= EXPORT_MAX_ROWS:
+                        break
+        except GatewayError as exc:
+            return _no_store(Response(_explain(exc, c.t), status_code=502, media_type="text/plain"))
+        full = c.role in FULL_ACCESS
+        columns = EXPORT_COLUMNS_FULL if full else EXPORT_COLUMNS_AGENCY
+        body = write_csv(columns, rows[:EXPORT_MAX_ROWS])
+        log.info("console queue export", queue=name, rows=min(len(rows), EXPORT_MAX_ROWS))
+        response = Response(body, media_type="text/csv; charset=utf-8")
+        response.headers["Content-Disposition"] = f'attachment; filename="aduan-{name}.csv"'
+        return _no_store(response)
 
     @router.get("/triage")
     async def triage(request: Request, page: int = 1) -> Response:

@@ -89,6 +89,7 @@ _ID: dict[str, str] = {
     "address": "Alamat",
     "point": "Titik",
     "open_in_map": "Buka di peta",
+    "export_csv": "Unduh CSV",
     "reveal": "Buka identitas pelapor",
     "reveal_hint": (
         "Hanya bila benar-benar diperlukan (misalnya perintah pengadilan). Pembukaan ini "
@@ -369,6 +370,7 @@ _EN: dict[str, str] = {
     "address": "Address",
     "point": "Point",
     "open_in_map": "Open in a map",
+    "export_csv": "Download CSV",
     "reveal": "Reveal the reporter's identity",
     "reveal_hint": (
         "Only when truly needed (a court order, for instance). The reveal is written to the "

@@ -5,6 +5,7 @@ go console -> gateway -> workflow (Kafka) -> gateway and back to the page."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import re
 import time
@@ -863,12 +864,30 @@ async def test_queue_filters_and_names_in_the_console(platform: Platform) -> Non
         assert f'id="report-row-{second}"' not in wrong_area.text
         right_area = await tiket.get("/console/triage", params={"area": "Menteng"})
         assert f'id="report-row-{second}"' in right_area.text
+        # The queue as CSV, with its filters; exact times for the full-access role.
+        exported = await tiket.get("/console/triage/export.csv", params={"status": "received"})
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert "attachment" in exported.headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(exported.text)))
+        assert str(second) in [r["report_id"] for r in rows]
+        assert str(first) not in [r["report_id"] for r in rows]  # dispatched: not received
+        row = next(r for r in rows if r["report_id"] == str(second))
+        assert row["title"] == "Jalan berlubang depan sekolah" and row["receipt_code"]
+        assert row["received_at"].endswith("WIB") and row["area"] == "Menteng"
 
     async with platform.browser() as petugas:
         assert (await login(petugas, "petugas-uji")).status_code == 303
         queue = await petugas.get("/console/agency")
         assert f'id="report-row-{first}"' in queue.text
         assert 'id="filter-q"' not in queue.text  # no text probing for an agency officer
+        exported = await petugas.get("/console/agency/export.csv")
+        rows = list(csv.DictReader(io.StringIO(exported.text)))
+        assert [r["report_id"] for r in rows] == [str(first)]
+        # The month, never the exact time or the receipt code; the agency by name.
+        assert "received_at" not in rows[0] and "receipt_code" not in rows[0]
+        assert rows[0]["month"] and rows[0]["agency"] == "Dinas Uji"
+        assert (await petugas.get("/console/triage/export.csv")).status_code == 403
         assert re.search(r'id="whoami-agency"[^>]*>Dinas Uji<', queue.text)
         # The agency officer sees where the problem is (SPEC Revision 2).
         page = await petugas.get(f"/console/reports/{first}")
