@@ -176,6 +176,7 @@ class QueueFilters:
         return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
+BULK_MAX = 100  # reports per bulk dispatch (one gateway call each)
 # A queue's CSV: the first rows only (an export is a work list, not a data dump).
 EXPORT_MAX_ROWS = 5000
 EXPORT_COLUMNS_AGENCY = (
@@ -851,6 +852,8 @@ def console_router(
             filters=filters,
             map_points=map_points,
             console_map=console_map(),
+            # Bulk dispatch (ticket-admins): the agencies to pick from.
+            bulk_agencies=await agency_options(c) if queue.name == "triage" and reports else [],
         )
 
     @router.get("/{name}/export.csv")
@@ -893,6 +896,47 @@ def console_router(
         response = Response(body, media_type="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = f'attachment; filename="aduan-{name}.csv"'
         return _no_store(response)
+
+    @router.post("/triage/bulk-dispatch")
+    async def bulk_dispatch(request: Request) -> Response:
+        """Dispatch several reports to one agency at once (ticket-admins). Each is its own
+        gateway call with the version the officer saw: one changed meanwhile is refused
+        alone (409), the rest go through; the summary says which."""
+        c = await console(request)
+        form = await c.checked_form()
+        c.require("ticket-admin")
+        agency = _text(form, "agency_id")
+        picked = [v for v in form.getlist("report") if isinstance(v, str)][:BULK_MAX]
+        if not agency:
+            return await c.flash_and_go("error", c.t["agency_required_msg"], "/console/triage")
+        if not picked:
+            return await c.flash_and_go("error", c.t["bulk_none_msg"], "/console/triage")
+        note = _text(form, "note") or None
+        done, failed = 0, []
+        for value in picked:
+            raw_id, _, raw_version = value.partition(":")
+            target = _uuid(raw_id)
+            if target is None:
+                continue
+            body: dict[str, Any] = {"agency_id": agency, "note": note}
+            if raw_version.isdigit():
+                body["expected_version"] = int(raw_version)
+            try:
+                r = await c.api("POST", f"/v1/reports/{target}/dispatch", json=body)
+            except GatewayError as exc:
+                failed.append(f"{str(target)[:8]}: {_explain(exc, c.t)}")
+                continue
+            c.session.expect(str(target), GatewayClient.parse(ActionResult, r).version)
+            done += 1
+        log.info("console bulk dispatch", dispatched=done, refused=len(failed))
+        if done:
+            c.session.flash("success", c.t["bulk_ok"].format(n=done))
+        if failed:
+            c.session.flash(
+                "error", c.t["bulk_failed"].format(n=len(failed)) + " " + "; ".join(failed)
+            )
+        await c.store.save(c.session)
+        return _redirect("/console/triage")
 
     @router.get("/triage")
     async def triage(request: Request, page: int = 1) -> Response:

@@ -1044,3 +1044,39 @@ async def test_an_administrator_reveals_identity_only_with_a_reason(platform: Pl
         assert posted.status_code == 303
         after = await admin.get(posted.headers["location"])
         assert "no identity" in after.text  # the gateway's 410, verbatim in the message
+
+
+async def test_a_ticket_admin_dispatches_several_reports_at_once(platform: Platform) -> None:
+    """Issue 14: bulk dispatch for ticket-admins; a report changed meanwhile is refused
+    alone and named, the others go through."""
+    ids = [await platform.submit() for _ in range(3)]
+    async with platform.browser() as tiket:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+
+        async def all_in_triage() -> str | None:
+            page = await tiket.get("/console/triage")
+            return page.text if all(f'id="report-row-{i}"' in page.text for i in ids) else None
+
+        queue = await eventually(all_in_triage, "three reports in the triage queue")
+        assert 'id="bulk-form"' in queue
+        versions = dict(re.findall(r'name="report" value="([0-9a-f-]{36}):(\d+)"', queue))
+        assert set(versions) == {str(i) for i in ids}
+        # One is dispatched by someone else first: the version the queue showed is stale.
+        acted = await act(tiket, ids[2], "dispatch", agency_id=AGENCY, note="lebih dulu")
+        assert status_of(acted.page) == "dispatched"
+        posted = await tiket.post(
+            "/console/triage/bulk-dispatch",
+            data={
+                "csrf_token": csrf(queue),
+                "agency_id": AGENCY,
+                "note": "disposisi massal",
+                "report": [f"{i}:{versions[str(i)]}" for i in ids],
+            },
+        )
+        assert posted.status_code == 303 and posted.headers["location"] == "/console/triage"
+        after = await tiket.get("/console/triage")
+        assert "2 laporan didisposisikan." in after.text
+        assert "1 laporan tidak didisposisikan:" in after.text and str(ids[2])[:8] in after.text
+        for report_id in ids[:2]:
+            page = await settled(tiket, report_id)
+            assert status_of(page) == "dispatched"
