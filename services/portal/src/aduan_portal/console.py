@@ -176,6 +176,16 @@ class QueueFilters:
         return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
+def _month_bars(rows: list[list[Any]] | list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Bars for the completed-per-month chart: x, height and label per month (the SVG is
+    drawn in the template; 40 px per month, 120 px for the tallest)."""
+    peak = max((int(n) for _, n in rows), default=0) or 1
+    return [
+        {"month": m, "n": int(n), "x": i * 40 + 30, "h": round(int(n) / peak * 120)}
+        for i, (m, n) in enumerate(rows)
+    ]
+
+
 BULK_MAX = 100  # reports per bulk dispatch (one gateway call each)
 # A queue's CSV: the first rows only (an export is a work list, not a data dump).
 EXPORT_MAX_ROWS = 5000
@@ -414,6 +424,7 @@ class Console:
             items.append(("nav-agency", "/console/agency", self.t["agency_queue"]))
         if role == "validator":
             items.append(("nav-validation", "/console/validation", self.t["validation"]))
+        items.append(("nav-dashboard", "/console/dashboard", self.t["dashboard"]))
         if role == "administrator":
             items += [
                 ("nav-admin", "/console/admin", self.t["admin"]),
@@ -937,6 +948,33 @@ def console_router(
             )
         await c.store.save(c.session)
         return _redirect("/console/triage")
+
+    @router.get("/dashboard")
+    async def dashboard_page(request: Request, agency_id: str = "", months: int = 12) -> Response:
+        """An agency's figures as charts (SVG, no script) with their data tables. Agency
+        officers see their own agency's; other officers pick an agency or the city."""
+        c = await console(request)
+        months = max(1, min(months, 36))
+        params: dict[str, Any] = {"months": months}
+        if agency_id and _CODE.match(agency_id) and c.role != "agency-officer":
+            params["agency_id"] = agency_id
+        error = None
+        data: dict[str, Any] | None = None
+        try:
+            data = (await c.api("GET", "/v1/stats/dashboard", params=params)).json()
+        except GatewayError as exc:
+            error = _explain(exc, c.t)
+        agencies = await agency_options(c) if c.role != "agency-officer" else []
+        return await c.page(
+            "dashboard.html",
+            title=c.t["dashboard"],
+            data=data,
+            chart=_month_bars(data["completed_by_month"]) if data else [],
+            agencies=agencies,
+            selected=params.get("agency_id", ""),
+            months=months,
+            error=error,
+        )
 
     @router.get("/triage")
     async def triage(request: Request, page: int = 1) -> Response:

@@ -1080,3 +1080,28 @@ async def test_a_ticket_admin_dispatches_several_reports_at_once(platform: Platf
         for report_id in ids[:2]:
             page = await settled(tiket, report_id)
             assert status_of(page) == "dispatched"
+
+
+async def test_the_agency_dashboard_in_the_console(platform: Platform) -> None:
+    """Issue 14: an agency dashboard (counts only), charts with a data table."""
+    report_id = await platform.submit(privacy=Privacy.PRIVATE)
+    async with platform.browser() as tiket, platform.browser() as petugas:
+        assert (await login(tiket, "tiket-uji")).status_code == 303
+        assert (await login(petugas, "petugas-uji")).status_code == 303
+
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        acted = await act(tiket, report_id, "dispatch", agency_id=AGENCY, note="cek")
+        assert status_of(acted.page) == "dispatched"
+        await settled(petugas, report_id)
+        page = await petugas.get("/console/dashboard")
+        assert page.status_code == 200
+        assert 'id="nav-dashboard"' in page.text
+        assert "Dasbor — Dinas Uji" in page.text
+        assert '<dd data-status="dispatched">1</dd>' in page.text  # the private one, counted
+        assert 'id="dashboard-filters"' not in page.text  # its own agency only
+        assert str(report_id) not in page.text and "Jalan berlubang" not in page.text
+        city = await tiket.get("/console/dashboard")
+        assert "Seluruh kota" in city.text and 'id="dashboard-filters"' in city.text

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,6 +27,7 @@ from aduan_gateway.categories import (
     list_categories,
     put_category,
 )
+from aduan_gateway.dashboard import dashboard
 from aduan_gateway.deps import (
     NOT_FOUND,
     AccessLogDep,
@@ -238,6 +239,24 @@ class AssignmentView(BaseModel):
     assignee_name: str | None
     assigned_by: str | None
     assigned_at: datetime | None
+
+
+class StageFigureView(BaseModel):
+    stage: str
+    measured: int = Field(description="steps with a deadline that ended in the period")
+    on_time: int
+    median_hours: float | None
+
+
+class DashboardView(BaseModel):
+    """Aggregates only: private reports are counted, never shown; months and durations,
+    never a report's exact time."""
+
+    agency_id: str | None
+    open_by_status: dict[str, int]
+    overdue: int
+    completed_by_month: list[tuple[str, int]]
+    stages: list[StageFigureView]
 
 
 class OfficerView(BaseModel):
@@ -791,6 +810,44 @@ def console_router() -> APIRouter:
             found = await _assignment(session, report_id)
         log.info("report assigned", report_id=str(report_id), cleared=body.assignee is None)
         return found
+
+    @router.get(
+        "/v1/stats/dashboard",
+        response_model=DashboardView,
+        responses=_AUTH_ERRORS,
+        tags=["dashboard"],
+    )
+    async def agency_dashboard(
+        user: CurrentUser,
+        sessions: SessionsDep,
+        agency_id: Annotated[str | None, Query(max_length=64)] = None,
+        months: Annotated[int, Query(ge=1, le=36)] = 12,
+    ) -> DashboardView:
+        """An agency's figures: open reports by status, overdue, completed per month, and
+        per stage the median time and the share done on time. Agency officers get their
+        own agency's (whatever they ask); full-access roles any agency's, or the city's."""
+        require_role(user, OFFICER_ROLES, "read the dashboard")
+        if user.role is Role.AGENCY_OFFICER:
+            if user.agency_id is None:
+                raise HTTPException(status_code=403, detail="an officer without an agency")
+            agency_id = user.agency_id
+        async with sessions() as session:
+            found = await dashboard(session, agency_id, months)
+        return DashboardView(
+            agency_id=found.agency_id,
+            open_by_status=found.open_by_status,
+            overdue=found.overdue,
+            completed_by_month=found.completed_by_month,
+            stages=[
+                StageFigureView(
+                    stage=x.stage,
+                    measured=x.measured,
+                    on_time=x.on_time,
+                    median_hours=x.median_hours,
+                )
+                for x in found.stages
+            ],
+        )
 
     @router.get(
         "/v1/admin/agencies",

@@ -753,3 +753,62 @@ async def _user_id(gw: Gateway, username: str) -> str:
         found = await session.scalar(select(USERS.c.user_id).where(USERS.c.username == username))
     assert found is not None
     return str(found)
+
+
+async def test_agency_dashboard_counts_only_its_own_and_hides_nothing_it_should_show(
+    gateway: Gateway,
+) -> None:
+    """Issue 14: an agency's figures (open by status, overdue, completed per month, time and
+    deadlines per stage); private reports counted; another agency's never; no report."""
+    gw = gateway
+    now = datetime.now(UTC)
+    past_due, future_due = now - timedelta(hours=1), now + timedelta(days=3)
+    received = now - timedelta(days=2)
+    # Two open reports of dbm (one overdue, one private and not yet due) and one of dsda.
+    await gw.report(
+        received=received,
+        steps=((ReportStatus.RECEIVED, None, None), (ReportStatus.DISPATCHED, "dbm", past_due)),
+    )
+    await gw.report(
+        privacy=Privacy.PRIVATE,
+        received=received,
+        steps=(
+            (ReportStatus.RECEIVED, None, None),
+            (ReportStatus.DISPATCHED, "dbm", future_due),
+            (ReportStatus.IN_PROGRESS, "dbm", future_due),
+        ),
+    )
+    await gw.report(
+        received=received,
+        steps=((ReportStatus.RECEIVED, None, None), (ReportStatus.DISPATCHED, "dsda", past_due)),
+    )
+    r = await gw.client.get("/v1/stats/dashboard", headers=gw.token(Role.AGENCY_OFFICER, "dbm"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["agency_id"] == "dbm"
+    assert body["open_by_status"] == {"dispatched": 1, "in_progress": 1}
+    assert body["overdue"] == 1
+    # The dispatch step of the private report ended (accepted) before its deadline.
+    dispatch = next(s for s in body["stages"] if s["stage"] == "dispatch")
+    assert dispatch["measured"] == 1 and dispatch["on_time"] == 1
+    assert dispatch["median_hours"] is not None
+    # Asking for another agency does not help an agency officer.
+    other = await gw.client.get(
+        "/v1/stats/dashboard",
+        params={"agency_id": "dsda"},
+        headers=gw.token(Role.AGENCY_OFFICER, "dbm"),
+    )
+    assert other.json()["agency_id"] == "dbm"
+    # Full-access roles: one agency, or the city.
+    city = await gw.client.get("/v1/stats/dashboard", headers=gw.token(Role.VALIDATOR))
+    assert city.json()["agency_id"] is None and city.json()["overdue"] == 2
+    dsda = await gw.client.get(
+        "/v1/stats/dashboard", params={"agency_id": "dsda"}, headers=gw.token(Role.TICKET_ADMIN)
+    )
+    assert dsda.json()["open_by_status"] == {"dispatched": 1}
+    # Aggregates only: no report id, receipt code or title anywhere in the answer.
+    assert "Jalan berlubang" not in r.text and "ADU-" not in r.text
+    assert (
+        await gw.client.get("/v1/stats/dashboard", headers=gw.token(Role.REPORTER))
+    ).status_code == 403
+    assert (await gw.client.get("/v1/stats/dashboard")).status_code == 401
