@@ -561,3 +561,82 @@ async def test_demo_seed_moved_reports_along_and_is_idempotent(platform: Platfor
     assert "(0 filed now" in again.stdout, again.stdout
     assert "0 lifecycle steps taken" in again.stdout, again.stdout
     assert await demo_statuses(platform) == statuses
+
+
+# --- 4. the console as a work tool (issue 14) ---------------------------------------------------
+
+
+async def test_console_work_tools_receipt_map_assignment_notes_dashboard(
+    platform: Platform, browser: Browser
+) -> None:
+    """A call-centre officer opens a report by the code a citizen reads out; the agency's
+    officer finds the problem on a map (never the reporter, never the exact time), takes the
+    report ("my reports"), writes an internal note that never reaches the reporter's
+    tracking page; the dashboard counts it."""
+    portal = platform.urls["portal"]
+    title = f"Trotoar amblas di Jl. Juanda {TAG}"
+    filed = await file_web(platform, title, public=False)
+    report_id, receipt = filed["report_id"], filed["receipt_code"]
+
+    tiket_ctx, tiket = await console_login(browser, portal, "demo-tiket")
+    # Read out on the phone: lower case, spaces instead of dashes.
+    spoken = receipt.lower().replace("-", " ")
+
+    async def found(p: Page) -> bool:
+        return await p.locator("#report").count() == 1
+
+    await tiket.goto(f"{portal}/console/triage")
+    await tiket.fill("#go-report-id", spoken)
+    await tiket.click("#go-submit")
+    await poll_page(
+        tiket, f"{portal}/console/go?report_id={spoken.replace(' ', '+')}", found, "the lookup"
+    )
+    assert await tiket.get_attribute("#report", "data-report-id") == report_id
+    await shot(tiket, "console-receipt-lookup", update_docs=UPDATE_DOCS)
+    await tiket_ctx.close()
+
+    officer_ctx, officer = await console_login(browser, portal, "demo-binamarga")
+    await open_report(officer, portal, report_id)
+    await wait_status(officer, "dispatched")
+    # Where the problem is: the address, the point, a map with its marker.
+    assert "Jl. Medan Merdeka Barat No. 3" in await officer.inner_text("#report-address")
+    await officer.wait_for_selector("#report-map[data-ready='1'] .leaflet-marker-icon")
+    body = await officer.inner_text("body")
+    assert_nothing_personal(body, PERSONAL, "the agency officer's report page")
+    # The month, never the report's exact date and time (deadlines of its own stage are
+    # the agency's to see).
+    assert await officer.locator("#report-received").count() == 0
+    assert await officer.locator("#report-month").count() == 1
+    assert_nothing_exact(await officer.inner_text("#timeline"), "the agency officer's timeline")
+    assert await officer.inner_text("#report-agency") == "Dinas Bina Marga (DEMO)"
+    await shot(officer, "console-agency-report-map", update_docs=UPDATE_DOCS)
+
+    # Takes it: assigned to themselves, then found under "only my reports".
+    me = await officer.get_attribute("#whoami", "data-user-id")
+    await officer.select_option("#assign-officer", me)
+    await officer.click("#assign-submit")
+    await expect_success(officer)
+    assert await officer.get_attribute("#assignee", "data-assignee-id") == me
+    note = f"Perlu alat berat dari gudang timur {TAG}."
+    await officer.fill("#note-text", note)
+    await officer.click("#note-submit")
+    await expect_success(officer)
+    assert note in await officer.inner_text("#notes-list")
+    await officer.goto(f"{portal}/console/agency?mine=1")
+    assert await officer.locator(f"#report-row-{report_id}").count() == 1
+    await officer.wait_for_selector("#queue-map[data-ready] .leaflet-marker-icon")
+    await shot(officer, "console-queue-filters-map", update_docs=UPDATE_DOCS)
+    await officer.goto(f"{portal}/console/dashboard")
+    assert int(await officer.inner_text("#open-by-status dd[data-status='dispatched']")) >= 1
+    assert await officer.locator("#completed-table").count() == 1
+    await shot(officer, "console-dashboard", update_docs=UPDATE_DOCS)
+    await officer_ctx.close()
+
+    # The internal note never reaches the reporter's tracking page or the public portal.
+    public_ctx = await new_context(browser)
+    page = await public_ctx.new_page()
+    await page.goto(f"{portal}/track/{receipt}")
+    assert note not in await page.content()
+    await page.goto(f"{portal}/")
+    assert note not in await page.content()
+    await public_ctx.close()

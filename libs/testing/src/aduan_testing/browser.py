@@ -47,6 +47,10 @@ CURATED = {
     "console-report-follow-up",
     "console-validator-evidence",
     "console-admin-categories",
+    "console-receipt-lookup",
+    "console-agency-report-map",
+    "console-queue-filters-map",
+    "console-dashboard",
 }
 
 # A clock time (08:30, 8.30 is not matched: it is also a decimal) or an ISO date-time.
