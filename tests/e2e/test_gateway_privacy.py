@@ -109,9 +109,21 @@ class Platform:
         return body
 
 
+# The tokens below are minted when the module is imported, i.e. when pytest collects the
+# whole suite: in `make test` these tests run some 20 minutes later, past the gateway's
+# default 15-minute access token, and every call got 401 (the CI failures of 2026-12-03
+# were that, not slowness). They last as long as any suite may run.
+TOKEN_TTL_S = 6 * 3600
+
+
 def bearer(role: Role, sub: str | None = None, agency: str | None = None) -> dict[str, str]:
     token = issue_access_token(
-        JWT, sub or f"{role.value}-1", role, agency_id=agency, name=f"Petugas {role.value}"
+        JWT,
+        sub or f"{role.value}-1",
+        role,
+        agency_id=agency,
+        name=f"Petugas {role.value}",
+        ttl_s=TOKEN_TTL_S,
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -186,8 +198,11 @@ async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platfor
 
 
 async def ready(p: Platform, report_id: str, status: str | None = None) -> dict[str, Any]:
+    last: list[str] = []
+
     async def seen() -> dict[str, Any] | None:
         r = await p.gateway.get(f"/v1/reports/{report_id}", headers=ADMIN)
+        last[:] = [f"{r.status_code} {r.text[:300]}"]
         if r.status_code != 200:
             return None
         body: dict[str, Any] = r.json()
@@ -195,9 +210,13 @@ async def ready(p: Platform, report_id: str, status: str | None = None) -> dict[
 
     # Generous: four services share this process and join their consumer groups at once;
     # a loaded CI machine took over 30 s for the first report once.
-    return await eventually(
-        seen, f"report {report_id} {status or 'known'} in the gateway", timeout=90
-    )
+    try:
+        return await eventually(
+            seen, f"report {report_id} {status or 'known'} in the gateway", timeout=90
+        )
+    except AssertionError as exc:
+        # Say what the gateway answered last: a timeout alone hid a 4xx/5xx once in CI.
+        raise AssertionError(f"{exc}; the gateway's last answer: {last}") from None
 
 
 async def act(
