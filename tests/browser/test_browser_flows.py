@@ -600,6 +600,7 @@ async def test_console_work_tools_receipt_map_assignment_notes_dashboard(
     await wait_status(officer, "dispatched")
     # Where the problem is: the address, the point, a map with its marker.
     assert "Jl. Medan Merdeka Barat No. 3" in await officer.inner_text("#report-address")
+    assert await officer.locator("#report-map").count() == 1
     await officer.wait_for_selector("#report-map[data-ready='1'] .leaflet-marker-icon")
     body = await officer.inner_text("body")
     assert_nothing_personal(body, PERSONAL, "the agency officer's report page")

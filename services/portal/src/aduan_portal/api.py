@@ -308,6 +308,11 @@ def api_router(
         """The map's script (progressive enhancement)."""
         return _static(STATIC_DIR / "map.js", "text/javascript")
 
+    @router.get("/static/console-map.js", include_in_schema=False)
+    async def console_map_script() -> Response:
+        """The officer console's maps (the report's point, the queue's reports)."""
+        return _static(STATIC_DIR / "console-map.js", "text/javascript")
+
     @router.get("/static/vendor/leaflet/{path:path}", include_in_schema=False)
     async def leaflet(path: str) -> FileResponse:
         """Leaflet as installed by deploy/scripts/assets.sh; 404 when it is not."""
