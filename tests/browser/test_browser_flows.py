@@ -34,6 +34,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
+from aduan_contracts.enums import ReportStatus
 from aduan_kit.photos import clean_photo
 from aduan_testing.browser import (
     DEMO_PASSWORD,
@@ -611,6 +612,17 @@ async def test_console_work_tools_receipt_map_assignment_notes_dashboard(
     assert_nothing_exact(await officer.inner_text("#timeline"), "the agency officer's timeline")
     assert await officer.inner_text("#report-agency") == "Dinas Bina Marga (DEMO)"
     await shot(officer, "console-agency-report-map", update_docs=UPDATE_DOCS)
+    # The same page on a phone, in English: the map and every name, nothing in Indonesian
+    # codes or raw values.
+    await officer.set_viewport_size(PHONE)
+    await officer.goto(f"{portal}/console/lang/en?next=/console/reports/{report_id}")
+    await officer.wait_for_selector("#report-map[data-ready='1'] .leaflet-marker-icon")
+    assert await officer.inner_text("#report-privacy") == "Private (not shown publicly)"
+    assert await officer.inner_text("#report-channel") == "Website"
+    assert await officer.inner_text("#report-status") == ReportStatus.DISPATCHED.label_en
+    await shot(officer, "console-agency-report-phone-en", update_docs=UPDATE_DOCS)
+    await officer.goto(f"{portal}/console/lang/id?next=/console/reports/{report_id}")
+    await officer.set_viewport_size({"width": 1280, "height": 900})
 
     # Takes it: assigned to themselves, then found under "only my reports".
     me = await officer.get_attribute("#whoami", "data-user-id")

@@ -8,6 +8,7 @@ with apt-get); Playwright's own browser download is never used."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
 
 from aduan_testing.infra import repo_root
 
@@ -229,7 +231,10 @@ async def wait_status(page: Page, status: str, timeout: float = 60) -> None:
                 return
         await asyncio.sleep(1)
         if not await page.locator("#applying").count():
-            await page.reload()
+            # The page may be navigating itself right now (its <meta refresh> while a change
+            # is applied): a reload then fails with "not attached"; the next turn retries.
+            with contextlib.suppress(PlaywrightError):
+                await page.reload()
     flashes = await page.locator("#flash").all_inner_texts()
     raise AssertionError(f"report still {seen!r}, not {status!r}; flash: {flashes}")
 

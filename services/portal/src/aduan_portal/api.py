@@ -32,7 +32,7 @@ from aduan_portal.rendering import (
     STATIC_DIR,
     VENDOR_LEAFLET,
     IndexExtras,
-    MapConfig,
+    map_config,
     render_index,
     render_not_found,
     render_open_data,
@@ -112,20 +112,6 @@ def api_router(
 
     gateway = PublicGateway(settings.gateway_url, settings.track_timeout_s, gateway_transport)
 
-    def map_config() -> MapConfig:
-        # Checked per request: `deploy/scripts/assets.sh` may run after the portal started.
-        available = (VENDOR_LEAFLET / "leaflet.js").is_file() and (
-            VENDOR_LEAFLET / "leaflet.css"
-        ).is_file()
-        return MapConfig(
-            available=available,
-            tile_url=settings.map_tile_url,
-            attribution=settings.map_tile_attribution,
-            center_lat=settings.map_center_lat,
-            center_lon=settings.map_center_lon,
-            zoom=settings.map_zoom,
-        )
-
     async def category_names(lang: Language) -> dict[str, str]:
         names = await gateway.category_names()
         return {code: (c.name_en if lang == "en" else c.name_id) for code, c in names.items()}
@@ -143,7 +129,7 @@ def api_router(
             choices=await model.choices(),
             category_names=await category_names(language),
             agency_names=await gateway.agency_names(),
-            map=map_config(),
+            map=map_config(settings, VENDOR_LEAFLET),
         )
         return html(render_index(reports, language, page, filters=filters, extras=extras))
 

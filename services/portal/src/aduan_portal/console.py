@@ -75,7 +75,7 @@ from aduan_portal.gateway_client import (
     ReportPage,
 )
 from aduan_portal.public_gateway import PublicGateway
-from aduan_portal.rendering import VENDOR_LEAFLET, MapConfig, channel_name
+from aduan_portal.rendering import MapConfig, channel_name, map_config
 
 __all__ = ["install_console", "render_console"]
 
@@ -210,7 +210,7 @@ def _export_row(
         "report_id": str(r.report_id),
         "receipt_code": r.receipt_code,
         "title": r.title,
-        "status": r.status_label,
+        "status": _status_label(r.status, lang),
         "category": (cat.name_en if lang == "en" else cat.name_id) if cat else r.category,
         "agency": agencies.get(r.agency_id or "", r.agency_id),
         "area": r.shown_area,
@@ -631,18 +631,8 @@ def console_router(
         )
 
     def console_map() -> MapConfig | None:
-        # Checked per page: `deploy/scripts/assets.sh` may run after the portal started.
-        vendored = (VENDOR_LEAFLET / "leaflet.js", VENDOR_LEAFLET / "leaflet.css")
-        if not all(f.is_file() for f in vendored):
-            return None
-        return MapConfig(
-            available=True,
-            tile_url=settings.map_tile_url,
-            attribution=settings.map_tile_attribution,
-            center_lat=settings.map_center_lat,
-            center_lon=settings.map_center_lon,
-            zoom=settings.map_zoom,
-        )
+        found = map_config(settings)  # the public pages' settings and Leaflet check
+        return found if found.available else None
 
     async def console(request: Request) -> Console:
         sid = request.cookies.get(COOKIE_NAME)
@@ -846,7 +836,7 @@ def console_router(
                 "lat": r.location.point.lat,
                 "lon": r.location.point.lon,
                 "title": r.title or r.text[:60] or str(r.report_id),
-                "status": r.status_label,
+                "status": _status_label(r.status, c.lang),
                 "url": f"/console/reports/{r.report_id}",
             }
             for r in reports
@@ -1058,10 +1048,12 @@ def console_router(
                 categories = []
         if c.role == "validator":
             grants = await optional_list(c, f"/v1/reports/{report_id}/photo-grants", Grant, notes)
+        if c.role in ("validator", "agency-officer"):
+            # The agency's officers: grantees for a validator, colleagues to assign for the
+            # agency's own officer.
             officers = await optional_list(c, f"/v1/reports/{report_id}/officers", Officer, notes)
         assignment: Assignment | None = None
         if c.role == "agency-officer":
-            officers = await optional_list(c, f"/v1/reports/{report_id}/officers", Officer, notes)
             try:
                 assignment = GatewayClient.parse(
                     Assignment, await c.api("GET", f"/v1/reports/{report_id}/assignee")

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from aduan_contracts.enums import ReportStatus
+from aduan_portal.config import Settings
 from aduan_portal.domain import (
     LANGUAGES,
     Filters,
@@ -74,6 +75,20 @@ class MapConfig:
     center_lat: float = 0.0
     center_lon: float = 0.0
     zoom: int = 11
+
+
+def map_config(settings: Settings, vendor: Path = VENDOR_LEAFLET) -> MapConfig:
+    """The map settings, `available` only when Leaflet is installed in `vendor`. Checked
+    per request: `deploy/scripts/assets.sh` may run after the portal started."""
+    available = all((vendor / name).is_file() for name in ("leaflet.js", "leaflet.css"))
+    return MapConfig(
+        available=available,
+        tile_url=settings.map_tile_url,
+        attribution=settings.map_tile_attribution,
+        center_lat=settings.map_center_lat,
+        center_lon=settings.map_center_lon,
+        zoom=settings.map_zoom,
+    )
 
 
 @dataclass(frozen=True)

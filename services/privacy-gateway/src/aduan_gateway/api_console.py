@@ -621,22 +621,15 @@ def console_router() -> APIRouter:
     ) -> list[OfficerView]:
         """The active officers of the agency the report is dispatched to (empty when it is
         with none), so a validator picks a grantee by name instead of typing a user id.
-        Validators and administrators; the read is in the access log."""
+        Validators and administrators, and an agency officer on their own agency's report
+        (colleagues to assign it to); the read is in the access log."""
         require_role(
             user,
             {Role.VALIDATOR, Role.ADMINISTRATOR, Role.AGENCY_OFFICER},
             "list a report's officers",
         )
+        record = await _report_scope(sessions, user, report_id)
         async with sessions() as session:
-            record = await load_report(session, report_id)
-            if record is None or not record.complete:
-                raise HTTPException(status_code=404, detail=NOT_FOUND)
-            # An agency officer lists their own colleagues (to assign the report), only on
-            # their agency's reports.
-            if user.role is Role.AGENCY_OFFICER and not visible_to_officer(
-                record, user.role, user.agency_id
-            ):
-                raise HTTPException(status_code=404, detail=NOT_FOUND)
             officers = (
                 await list_agency_officers(session, record.agency_id)
                 if record.agency_id is not None
@@ -650,8 +643,11 @@ def console_router() -> APIRouter:
             for o in officers
         ]
 
-    async def _note_scope(sessions: SessionsDep, user: Principal, report_id: UUID) -> ReportRecord:
-        require_role(user, OFFICER_ROLES, "read or write internal notes")
+    async def _report_scope(
+        sessions: SessionsDep, user: Principal, report_id: UUID
+    ) -> ReportRecord:
+        """The report, when this officer may open it (notes, assignment, officers)."""
+        require_role(user, OFFICER_ROLES, "read or work on a report")
         async with sessions() as session:
             record = await load_report(session, report_id)
         # The same scope as the report itself (another agency's report: 404, not 403).
@@ -674,7 +670,7 @@ def console_router() -> APIRouter:
     ) -> list[NoteView]:
         """The report's internal notes, oldest first, for the officers who may open the
         report; the read is in the access log like any read of the report."""
-        await _note_scope(sessions, user, report_id)
+        await _report_scope(sessions, user, report_id)
         async with sessions() as session:
             rows = await session.execute(
                 select(NOTES)
@@ -700,7 +696,7 @@ def console_router() -> APIRouter:
         """Write an internal note. The reporter's own values and the usual patterns are
         scrubbed as in the officer text: a note copied from a call must not carry the
         reporter's phone to every officer who opens the report."""
-        record = await _note_scope(sessions, user, report_id)
+        record = await _report_scope(sessions, user, report_id)
         note = scrub_officer_text(" ".join(body.text.split()), record.reporter_terms)
         async with transaction(sessions) as session:
             row = (
@@ -757,7 +753,7 @@ def console_router() -> APIRouter:
         report_id: UUID, user: CurrentUser, sessions: SessionsDep, access_log: AccessLogDep
     ) -> AssignmentView:
         """Who in the agency works on the report (any officer who may open it)."""
-        await _note_scope(sessions, user, report_id)
+        await _report_scope(sessions, user, report_id)
         async with sessions() as session:
             found = await _assignment(session, report_id)
         await access_log.record(
@@ -776,7 +772,7 @@ def console_router() -> APIRouter:
     ) -> AssignmentView:
         """An officer of the report's agency assigns it to a colleague (or themselves), or
         clears the assignment. Only active officers of that agency can be assignees."""
-        record = await _note_scope(sessions, user, report_id)
+        record = await _report_scope(sessions, user, report_id)
         require_role(user, {Role.AGENCY_OFFICER}, "assign a report within an agency")
         async with transaction(sessions) as session:
             if body.assignee is None:
@@ -833,21 +829,7 @@ def console_router() -> APIRouter:
             agency_id = user.agency_id
         async with sessions() as session:
             found = await dashboard(session, agency_id, months)
-        return DashboardView(
-            agency_id=found.agency_id,
-            open_by_status=found.open_by_status,
-            overdue=found.overdue,
-            completed_by_month=found.completed_by_month,
-            stages=[
-                StageFigureView(
-                    stage=x.stage,
-                    measured=x.measured,
-                    on_time=x.on_time,
-                    median_hours=x.median_hours,
-                )
-                for x in found.stages
-            ],
-        )
+        return DashboardView.model_validate(found, from_attributes=True)
 
     @router.get(
         "/v1/admin/agencies",
