@@ -42,6 +42,7 @@ __all__ = [
     "ReportStatusChanged",
     "ReportSubmitted",
     "ReporterErasureRequested",
+    "ReporterQuestionAsked",
     "ReporterKeyEvent",
     "ReporterKeyIssued",
     "ReporterKeyShredded",
@@ -103,6 +104,12 @@ class ReportAmended(Envelope):
         default=None,
         description='{"title": null, "text"} as typed, sealed with the sender\'s key; absent '
         "when the sender left no contact to key it by",
+    )
+    in_reply_to: UUID | None = Field(
+        default=None,
+        description="the officer's question (`ReporterQuestionAsked.question_id`) this message "
+        "answers, when the reporter answered it on the tracking page; a reply by e-mail or "
+        "chat carries none and answers the oldest open question",
     )
 
 
@@ -287,6 +294,24 @@ class ReporterErasureRequested(Envelope):
     event_type: Literal["ReporterErasureRequested"] = "ReporterErasureRequested"
     key_id: UUID
     requested_by: Actor
+
+
+class ReporterQuestionAsked(Envelope):
+    """An officer asked the reporter something ("ask the reporter", SPEC Revision 2).
+    Published by the gateway (which keeps the question and the answer on the report); read
+    by the notifier, which delivers it on the reporter's own channel, so no officer ever
+    needs the reporter's contact. The answer comes back as a `ReportAmended`."""
+
+    event_type: Literal["ReporterQuestionAsked"] = "ReporterQuestionAsked"
+    report_id: UUID
+    question_id: UUID
+    text: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="the question as the officer wrote it, scrubbed of the reporter's own "
+        "values like every officer text",
+    )
+    asked_at: datetime
 
 
 # --- notifier -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from aduan_contracts.events import (
     NotificationEvent,
     PublicReportEvent,
     ReporterErasureRequested,
+    ReporterQuestionAsked,
     ReporterKeyEvent,
     ReportIntakeEvent,
     ReportStatusChanged,
@@ -29,6 +30,7 @@ __all__ = [
     "NOTIFICATIONS",
     "PUBLIC_REPORTS",
     "REPORTER_KEYS",
+    "REPORTER_QUESTIONS",
     "REPORT_INTAKE",
     "ROUTING_COMMANDS",
     "SLA_EVENTS",
@@ -137,6 +139,15 @@ ERASURE_REQUESTS = TopicSpec(
     partitions=3,
     description="Reporter identity erasure requests, keyed by key id.",
 )
+REPORTER_QUESTIONS = TopicSpec(
+    "gateway.reporter-questions.v1",
+    ReporterQuestionAsked,
+    owner="privacy-gateway",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+    description="Officers' questions to a report's reporter, keyed by report id (read by the "
+    "notifier, which delivers them on the reporter's channel).",
+)
 NOTIFICATIONS = TopicSpec(
     "notifier.notifications.v1",
     NotificationEvent,
@@ -156,6 +167,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ERASURE_REQUESTS,
     NOTIFICATIONS,
     ROUTING_COMMANDS,
+    REPORTER_QUESTIONS,
 )
 
 

@@ -33,8 +33,10 @@ __all__ = [
     "NOTES",
     "OUTBOX",
     "PHOTO_GRANTS",
+    "QUESTIONS",
     "REFRESH_TOKENS",
     "REPORTER_KEYS",
+    "REPORTER_MESSAGES",
     "REPORTS",
     "TIMELINE",
     "USERS",
@@ -249,4 +251,40 @@ ASSIGNMENTS = Table(
     Column("assigned_by", String(128), nullable=False),
     Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_report_assignments_assignee", "assignee_id"),
+)
+
+
+# "Ask the reporter" (SPEC Revision 2): an officer's question, delivered by the notifier on
+# the reporter's own channel (`ReporterQuestionAsked`), and the answer when it comes back
+# (a `ReportAmended` from intake). Officers see both on the report; the reporter sees their
+# open questions on the tracking page. Nobody sees a contact.
+QUESTIONS = Table(
+    "reporter_questions",
+    METADATA,
+    Column("question_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("asked_by", String(128), nullable=False),
+    Column("asked_by_name", String(200), nullable=True),
+    Column("asked_by_role", String(32), nullable=False),
+    Column("asked_by_agency", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("asked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("answer_event_id", PgUUID(as_uuid=True), nullable=True),
+    Index("ix_reporter_questions_report", "report_id", "asked_at"),
+)
+
+# What the reporter wrote to us after filing (`ReportAmended`: an e-mail reply quoting the
+# receipt code, a LAPOR! update, an answer on the tracking page), scrubbed like the report's
+# own text. `question_id` is the question it answers, when it answers one.
+REPORTER_MESSAGES = Table(
+    "reporter_messages",
+    METADATA,
+    Column("event_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("question_id", PgUUID(as_uuid=True), nullable=True),
+    Index("ix_reporter_messages_report", "report_id", "received_at"),
 )
