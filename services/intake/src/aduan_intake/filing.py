@@ -193,6 +193,7 @@ class Filer:
         photos: tuple[PhotoRef, ...],
         received_at: datetime,
         sender: ReporterIdentity | None = None,
+        in_reply_to: UUID | None = None,
     ) -> Filed:
         """Add a message to an existing report (`ReportAmended`), exactly once per
         (channel, channel message id), with the same race handling as `file`. The event's
@@ -250,6 +251,7 @@ class Filer:
                 photos=photos,
                 received_at=received_at,
                 sealed_original=original,
+                in_reply_to=in_reply_to,
                 **({"correlation_id": cid} if cid else {}),
             )
             await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)

@@ -528,6 +528,8 @@ class DeliveryWorker:
             self.settings.portal_base_url,
             reason=row.reason,
             family=family_of_transport(transport),
+            # A question's delivery is keyed by the question id: it makes the answer link.
+            question_id=row.status_event_id if row.template == Template.QUESTION else None,
         )
 
     async def _send(self, row: Row[Any], route: Route) -> _Outcome:

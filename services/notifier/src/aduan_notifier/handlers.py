@@ -23,6 +23,7 @@ from aduan_contracts.events import (
     ReporterKeyEvent,
     ReporterKeyIssued,
     ReporterKeyShredded,
+    ReporterQuestionAsked,
     ReportIntakeEvent,
     ReportStatusChanged,
     ReportSubmitted,
@@ -33,6 +34,7 @@ from aduan_contracts.topics import (
     NOTIFICATIONS,
     REPORT_INTAKE,
     REPORTER_KEYS,
+    REPORTER_QUESTIONS,
     SLA_EVENTS,
     STATUS_CHANGED,
 )
@@ -239,6 +241,54 @@ class Notifier:
                     subject=message.subject,
                     body=message.body,
                     status_changed_at=event.occurred_at,
+                    state="pending",
+                    attempts=0,
+                )
+                .on_conflict_do_nothing(index_elements=["status_event_id", "channel"])
+                .returning(DELIVERIES.c.id)
+            )
+        ).first()
+        return "recorded" if inserted is not None else "already recorded"
+
+    # --- questions to the reporter -------------------------------------------------------
+
+    async def on_question_asked(self, session: AsyncSession, event: ReporterQuestionAsked) -> str:
+        """An officer's question, once per question, on the reporter's channel; the
+        question rides in `reason` (e-mail only shows it) and its id keys the delivery
+        and makes the answer link."""
+        recipient = (
+            await session.execute(
+                select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
+            )
+        ).first()
+        if recipient is None or recipient.erased_at is not None:
+            return "no known reporter"
+        if recipient.sealed_identity is None:
+            return "no contact"
+        channel = Channel(recipient.channel)
+        message = render(
+            Template.QUESTION,
+            channel,
+            normalize_language(recipient.language),
+            recipient.receipt_code,
+            self.portal_base_url,
+            reason=event.text,
+            question_id=event.question_id,
+        )
+        inserted = (
+            await session.execute(
+                insert(DELIVERIES)
+                .values(
+                    report_id=event.report_id,
+                    status_event_id=event.question_id,
+                    channel=channel.value,
+                    template=message.template.value,
+                    language=message.language,
+                    receipt_code=recipient.receipt_code,
+                    subject=message.subject,
+                    body=message.body,
+                    reason=event.text,
+                    status_changed_at=event.asked_at,
                     state="pending",
                     attempts=0,
                 )
@@ -509,6 +559,29 @@ def register_handlers(
         after_commit=wake_if(lambda outcome: outcome == "recorded"),
         title="notifier.on_sla_event",
         description="Records an apology to the reporter when a configured SLA stage is breached.",
+    )
+
+    async def on_question(session: AsyncSession, event: ReporterQuestionAsked) -> str:
+        outcome = await notifier.on_question_asked(session, event)
+        log.info(
+            "question to the reporter handled",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            outcome=outcome,
+        )
+        return outcome
+
+    subscribe_batches(
+        runtime,
+        runtime.topic(REPORTER_QUESTIONS.name),
+        model=ReporterQuestionAsked,
+        consumer="notifier.on_question",
+        inbox=INBOX,
+        apply=on_question,
+        outbox=OUTBOX,
+        after_commit=wake_if(lambda outcome: outcome == "recorded"),
+        title="notifier.on_question",
+        description="Records an officer's question for delivery on the reporter's channel.",
     )
 
     return notifier

@@ -16,6 +16,7 @@ from aduan_notifier.domain import (
     Reach,
     Template,
     compose,
+    email_html,
     family_of,
     is_gsm7,
     reach,
@@ -234,3 +235,35 @@ def test_merged_reporters_follow_their_primary() -> None:
     assert template_for_event(S.MERGED, S.MERGED, S.IN_PROGRESS) is T.IN_PROGRESS
     assert template_for_event(S.MERGED, S.MERGED, S.AWAITING_VALIDATION) is None
     assert template_for_event(S.MERGED, S.MERGED, None) is None
+
+
+# --- ask the reporter -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+@pytest.mark.parametrize("channel", list(Channel))
+def test_a_question_links_to_where_it_is_answered(channel: Channel, language: str) -> None:
+    """The e-mail carries the question and the answer link; every short form carries only
+    the link (never the officer's text on an SMS or a public channel's DM) and stays one
+    GSM-7 part with a production-length portal address."""
+    question_id = uuid.UUID("6f1c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f")
+    base = "https://aduan.jakarta.go.id"
+    question = "Apakah lubangnya di lajur kiri atau kanan, dekat halte?"
+    msg = render(
+        Template.QUESTION,
+        channel,
+        "en" if language == "en" else "id",
+        CODE,
+        base,
+        reason=question,
+        question_id=question_id,
+    )
+    link = f"{base}/q/{question_id.hex}"
+    assert link in msg.body and CODE in msg.body
+    if msg.family is ChannelFamily.EMAIL:
+        assert question in msg.body and msg.subject and CODE in msg.subject
+        assert f'<a href="{link}">' in email_html(msg)
+    else:
+        assert question not in msg.body
+    if msg.family is ChannelFamily.SMS:
+        assert is_gsm7(msg.body) and sms_segments(msg.body) == 1, msg.body

@@ -4,12 +4,14 @@ downloads and the track page. Thin: parse, query, render."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from aduan_contracts.enums import ReportStatus
@@ -26,7 +28,8 @@ from aduan_portal.domain import (
     ui_strings,
 )
 from aduan_portal.domain.opendata import to_csv, to_geojson
-from aduan_portal.public_gateway import RECEIPT_CODE, PublicGateway
+from aduan_portal.intake_client import IntakeClient
+from aduan_portal.public_gateway import RECEIPT_CODE, PublicGateway, PublicQuestion
 from aduan_portal.readmodel import ReadModel
 from aduan_portal.rendering import (
     STATIC_DIR,
@@ -36,6 +39,7 @@ from aduan_portal.rendering import (
     render_index,
     render_not_found,
     render_open_data,
+    render_question,
     render_report,
     render_stats,
     render_track,
@@ -97,6 +101,7 @@ def api_router(
     page_size: int,
     settings: Settings | None = None,
     gateway_transport: httpx.AsyncBaseTransport | None = None,
+    intake_transport: httpx.AsyncBaseTransport | None = None,
 ) -> APIRouter:
     settings = settings or Settings()
     router = APIRouter()
@@ -111,6 +116,7 @@ def api_router(
         )
 
     gateway = PublicGateway(settings.gateway_url, settings.track_timeout_s, gateway_transport)
+    intake = IntakeClient(settings.intake_url, settings.track_timeout_s, intake_transport)
 
     async def category_names(lang: Language) -> dict[str, str]:
         names = await gateway.category_names()
@@ -248,6 +254,122 @@ def api_router(
             status_code=503,
             headers={"Retry-After": "30"},
         )
+
+    # --- a question from an officer (the link in the reporter's message) ----------------
+
+    def client_chain(request: Request) -> str | None:
+        peer = request.client.host if request.client is not None else None
+        return ", ".join(h for h in (request.headers.get("x-forwarded-for"), peer) if h) or None
+
+    async def question_or_page(
+        question_id: str, request: Request, language: Language
+    ) -> PublicQuestion | HTMLResponse:
+        t = ui_strings(language)
+        path = f"/q/{question_id}"
+        try:
+            parsed = uuid.UUID(question_id)
+        except ValueError:
+            return html(render_question(language, path, message=t["question_unknown"]), 404)
+        outcome = await gateway.question(parsed.hex, forwarded_for=client_chain(request))
+        if outcome.kind == "found":
+            assert outcome.question is not None
+            return outcome.question
+        if outcome.kind == "unknown":
+            return html(render_question(language, path, message=t["question_unknown"]), 404)
+        if outcome.kind == "limited":
+            return html(
+                render_question(language, path, message=t["track_limited"]),
+                429,
+                headers={"Retry-After": "60"},
+            )
+        return html(
+            render_question(language, path, message=t["track_unavailable"]),
+            503,
+            headers={"Retry-After": "30"},
+        )
+
+    @router.get("/q/{question_id}", response_class=HTMLResponse, tags=["pages"])
+    async def question_page(
+        question_id: Annotated[str, PathParam(max_length=64)],
+        request: Request,
+        lang: Lang = None,
+        sent: bool = False,
+    ) -> HTMLResponse:
+        """An officer's question to the reporter, from the link in their message, with a
+        form to answer it. The id in the link is what lets the reporter see and answer."""
+        language = pick_language(lang)
+        found = await question_or_page(question_id, request, language)
+        if isinstance(found, HTMLResponse):
+            return found
+        body = render_question(
+            language,
+            f"/q/{question_id}",
+            found,
+            sent=sent,
+            # A fresh id per form: a resend of the same form files once, a new visit is a
+            # new answer.
+            submission_id=str(uuid.uuid4()),
+        )
+        return html(body, headers=_HTML_NO_STORE)
+
+    @router.post(
+        "/q/{question_id}", response_class=HTMLResponse, tags=["pages"], response_model=None
+    )
+    async def answer_question(
+        question_id: Annotated[str, PathParam(max_length=64)],
+        request: Request,
+        lang: Lang = None,
+    ) -> HTMLResponse | RedirectResponse:
+        """Post the answer through intake; then back to the question page (post, redirect,
+        get: Back and reload do not send it again)."""
+        language = pick_language(lang)
+        t = ui_strings(language)
+        found = await question_or_page(question_id, request, language)
+        if isinstance(found, HTMLResponse):
+            return found
+        form = await request.form(max_files=0, max_fields=4, max_part_size=16 * 1024)
+        text = str(form.get("text") or "").strip()
+        raw_submission = str(form.get("submission_id") or "")
+        path = f"/q/{question_id}"
+
+        def again(error: str, status_code: int = 422) -> HTMLResponse:
+            return html(
+                render_question(
+                    language,
+                    path,
+                    found,
+                    error=error,
+                    text=text[:4000],
+                    submission_id=raw_submission or str(uuid.uuid4()),
+                ),
+                status_code,
+                headers=_HTML_NO_STORE,
+            )
+
+        if not text:
+            return again(t["question_empty"])
+        if len(text) > 4000:
+            return again(t["question_too_long"])
+        try:
+            submission_id = uuid.UUID(raw_submission)
+        except ValueError:
+            submission_id = uuid.uuid4()
+        outcome = await intake.answer(
+            found.receipt_code,
+            uuid.UUID(found.question_id),
+            submission_id,
+            text,
+            forwarded_for=client_chain(request),
+        )
+        if outcome in ("sent", "duplicate"):
+            return RedirectResponse(_link(path, language, sent="1"), status_code=303)
+        if outcome == "limited":
+            return again(t["track_limited"], 429)
+        if outcome == "conflict":
+            # The same form posted with another text: a new form, the text kept.
+            raw_submission = ""
+            return again(t["question_send_again"], 409)
+        return again(t["track_unavailable"], 503)
 
     @router.get("/open-data", response_class=HTMLResponse, tags=["pages"])
     async def open_data(request: Request, lang: Lang = None) -> HTMLResponse:

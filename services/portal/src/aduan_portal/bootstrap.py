@@ -17,16 +17,20 @@ __all__ = ["build"]
 def build(
     settings: Settings | None = None,
     gateway_transport: httpx.AsyncBaseTransport | None = None,
+    intake_transport: httpx.AsyncBaseTransport | None = None,
 ) -> tuple[FastAPI, ServiceRuntime]:
     """`gateway_transport` replaces the network under the gateway clients (the officer
     console's and the public pages' — tests put an in-process gateway there); by default
-    they talk HTTP to `gateway_url`."""
+    they talk HTTP to `gateway_url`. `intake_transport` does the same for intake (the
+    answers citizens write on the portal)."""
     settings = settings or Settings()
     # No outbox: the portal only reads; it publishes nothing.
     runtime = ServiceRuntime(settings, migrations="aduan_portal:migrations", outbox=None)
     register_handlers(runtime)
     app = runtime.create_app(title="Aduan portal", version="0.1.0")
-    app.include_router(api_router(runtime, settings.page_size, settings, gateway_transport))
+    app.include_router(
+        api_router(runtime, settings.page_size, settings, gateway_transport, intake_transport)
+    )
     # The officer console (/console): its routes, and its gateway client in the lifespan.
     install_console(app, runtime, settings, gateway_transport)
     return app, runtime

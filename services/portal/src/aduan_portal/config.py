@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     # --- officer console (aduan_portal.console) and "track my report" ----------------------
     # The privacy gateway's HTTP API: the console's only source of report data.
     gateway_url: str = "http://127.0.0.1:8000"
+    # Intake's HTTP entrance: what a citizen writes on the portal (an answer to an
+    # officer's question) enters through intake like every channel (docs/decisions.md).
+    intake_url: str = "http://127.0.0.1:8001"
     gateway_timeout_s: float = Field(default=20.0, gt=0, le=120)
     # How long an idle console session lives in Redis (each request extends it).
     console_session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)

@@ -24,6 +24,8 @@ __all__ = [
     "AgencyName",
     "CategoryName",
     "PublicGateway",
+    "PublicQuestion",
+    "QuestionOutcome",
     "TrackOutcome",
     "TrackedReport",
     "TrackedStep",
@@ -62,6 +64,18 @@ class TrackedReport(_In):
     month: str
     public_id: str | None = None
     timeline: tuple[TrackedStep, ...] = ()
+    open_questions: int = 0
+
+
+class PublicQuestion(_In):
+    """An officer's question as its reporter sees it (never who asked)."""
+
+    question_id: str
+    receipt_code: str
+    text: str
+    asked_on: str
+    answered: bool
+    can_answer: bool
 
 
 class CategoryName(_In):
@@ -83,6 +97,12 @@ _AGENCIES = TypeAdapter(list[AgencyName])
 class TrackOutcome:
     kind: Literal["found", "unknown", "limited", "unavailable"]
     report: TrackedReport | None = None
+
+
+@dataclass(frozen=True)
+class QuestionOutcome:
+    kind: Literal["found", "unknown", "limited", "unavailable"]
+    question: PublicQuestion | None = None
 
 
 class PublicGateway:
@@ -134,6 +154,29 @@ class PublicGateway:
         except ValidationError:
             log.warning("gateway track answer did not parse")
             return TrackOutcome("unavailable")
+
+    async def question(self, question_id: str, forwarded_for: str | None = None) -> QuestionOutcome:
+        """A question by the id in the link the reporter was sent (throttled per citizen
+        by the gateway, like tracking)."""
+        try:
+            response = await self._get(
+                f"/v1/public/questions/{quote(question_id, safe='')}", forwarded_for=forwarded_for
+            )
+        except httpx.HTTPError as exc:
+            log.warning("gateway unreachable for a question", error=type(exc).__name__)
+            return QuestionOutcome("unavailable")
+        if response.status_code in (404, 422):
+            return QuestionOutcome("unknown")
+        if response.status_code == 429:
+            return QuestionOutcome("limited")
+        if response.status_code != 200:
+            log.warning("gateway refused a question", status_code=response.status_code)
+            return QuestionOutcome("unavailable")
+        try:
+            return QuestionOutcome("found", PublicQuestion.model_validate_json(response.content))
+        except ValidationError:
+            log.warning("gateway question answer did not parse")
+            return QuestionOutcome("unavailable")
 
     async def category_names(self) -> dict[str, CategoryName]:
         """Names by code, cached for a few minutes; empty when the gateway cannot be asked

@@ -38,6 +38,7 @@ __all__ = [
     "render_index",
     "render_not_found",
     "render_open_data",
+    "render_question",
     "render_report",
     "render_stats",
     "render_track",
@@ -304,6 +305,32 @@ def render_track(
             code=code,
             tracked=report,
             message=message,
+            **_common(lang, path, "track"),
+        )
+    )
+
+
+def render_question(
+    lang: Language,
+    path: str,
+    question: Any = None,
+    message: str | None = None,
+    error: str | None = None,
+    sent: bool = False,
+    text: str = "",
+    submission_id: str = "",
+) -> str:
+    """`question` is a `public_gateway.PublicQuestion` or None (unknown link)."""
+    return (
+        _environment()
+        .get_template("question.html")
+        .render(
+            question=question,
+            message=message,
+            error=error,
+            sent=sent,
+            text=text,
+            submission_id=submission_id,
             **_common(lang, path, "track"),
         )
     )

@@ -27,6 +27,7 @@ from aduan_gateway.categories import (
     list_categories,
     put_category,
 )
+from aduan_gateway.conversation import open_question_count
 from aduan_gateway.dashboard import dashboard
 from aduan_gateway.deps import (
     NOT_FOUND,
@@ -81,6 +82,8 @@ __all__ = [
     "console_router",
     "distance_m",
     "rank_duplicates",
+    "report_scope",
+    "throttle_lookup",
 ]
 
 log = get_logger(__name__)
@@ -117,6 +120,11 @@ class TrackView(BaseModel):
     month: str
     public_id: str | None = Field(description="set only when the report is public")
     timeline: tuple[TrackStep, ...]
+    open_questions: int = Field(
+        default=0,
+        description="officers' questions waiting for the reporter's answer; their text is "
+        "only behind the link sent to the reporter (a receipt code proves nothing)",
+    )
 
 
 class DuplicateView(BaseModel):
@@ -341,6 +349,39 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def throttle_lookup(request: Request, settings: Any, runtime: Any) -> None:
+    """At most `track_per_minute` public lookups (receipt codes, question links) per client
+    address a minute: codes and links must not be guessable by trying."""
+    address = client_address(request, settings.trusted_proxies)
+    # Hashed: the limiter needs to tell addresses apart, not to store them.
+    bucket = hashlib.sha256(address.encode()).hexdigest()[:32]
+    key = f"{settings.redis_prefix}track:{bucket}"
+    count = await runtime.redis.incr(key)
+    if count == 1:
+        await runtime.redis.expire(key, 60)
+    if count > settings.track_per_minute:
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="too many lookups from this address; wait a minute",
+            headers={"Retry-After": "60"},
+        )
+
+
+async def report_scope(sessions: Any, user: Principal, report_id: UUID) -> ReportRecord:
+    """The report, when this officer may open it (notes, assignment, officers, questions)."""
+    require_role(user, OFFICER_ROLES, "read or work on a report")
+    async with sessions() as session:
+        record = await load_report(session, report_id)
+    # The same scope as the report itself (another agency's report: 404, not 403).
+    if (
+        record is None
+        or not record.complete
+        or not visible_to_officer(record, user.role, user.agency_id)
+    ):
+        raise HTTPException(status_code=404, detail=NOT_FOUND)
+    return record
+
+
 def console_router() -> APIRouter:
     router = APIRouter()
 
@@ -363,22 +404,13 @@ def console_router() -> APIRouter:
         runtime: RuntimeDep,
     ) -> TrackView:
         """Status of a report by its receipt code: status and months, nothing private."""
-        address = client_address(request, settings.trusted_proxies)
-        # Hashed: the limiter needs to tell addresses apart, not to store them.
-        bucket = hashlib.sha256(address.encode()).hexdigest()[:32]
-        key = f"{settings.redis_prefix}track:{bucket}"
-        count = await runtime.redis.incr(key)
-        if count == 1:
-            await runtime.redis.expire(key, 60)
-        if count > settings.track_per_minute:
-            raise HTTPException(
-                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-                detail="too many lookups from this address; wait a minute",
-                headers={"Retry-After": "60"},
-            )
+        await throttle_lookup(request, settings, runtime)
         async with sessions() as session:
             code = normalize_receipt_code(receipt_code)
             record = None if code is None else await find_by_receipt(session, code)
+            open_questions = (
+                0 if record is None else await open_question_count(session, record.report_id)
+            )
         if record is None:
             raise HTTPException(status_code=404, detail=TRACK_NOT_FOUND)
         assert record.status is not None and record.received_at is not None  # complete
@@ -396,6 +428,7 @@ def console_router() -> APIRouter:
                 )
                 for t in record.timeline
             ),
+            open_questions=open_questions,
         )
 
     # --- suggested duplicates -----------------------------------------------------------
@@ -628,7 +661,7 @@ def console_router() -> APIRouter:
             {Role.VALIDATOR, Role.ADMINISTRATOR, Role.AGENCY_OFFICER},
             "list a report's officers",
         )
-        record = await _report_scope(sessions, user, report_id)
+        record = await report_scope(sessions, user, report_id)
         async with sessions() as session:
             officers = (
                 await list_agency_officers(session, record.agency_id)
@@ -643,22 +676,6 @@ def console_router() -> APIRouter:
             for o in officers
         ]
 
-    async def _report_scope(
-        sessions: SessionsDep, user: Principal, report_id: UUID
-    ) -> ReportRecord:
-        """The report, when this officer may open it (notes, assignment, officers)."""
-        require_role(user, OFFICER_ROLES, "read or work on a report")
-        async with sessions() as session:
-            record = await load_report(session, report_id)
-        # The same scope as the report itself (another agency's report: 404, not 403).
-        if (
-            record is None
-            or not record.complete
-            or not visible_to_officer(record, user.role, user.agency_id)
-        ):
-            raise HTTPException(status_code=404, detail=NOT_FOUND)
-        return record
-
     @router.get(
         "/v1/reports/{report_id}/notes",
         response_model=list[NoteView],
@@ -670,7 +687,7 @@ def console_router() -> APIRouter:
     ) -> list[NoteView]:
         """The report's internal notes, oldest first, for the officers who may open the
         report; the read is in the access log like any read of the report."""
-        await _report_scope(sessions, user, report_id)
+        await report_scope(sessions, user, report_id)
         async with sessions() as session:
             rows = await session.execute(
                 select(NOTES)
@@ -696,7 +713,7 @@ def console_router() -> APIRouter:
         """Write an internal note. The reporter's own values and the usual patterns are
         scrubbed as in the officer text: a note copied from a call must not carry the
         reporter's phone to every officer who opens the report."""
-        record = await _report_scope(sessions, user, report_id)
+        record = await report_scope(sessions, user, report_id)
         note = scrub_officer_text(" ".join(body.text.split()), record.reporter_terms)
         async with transaction(sessions) as session:
             row = (
@@ -753,7 +770,7 @@ def console_router() -> APIRouter:
         report_id: UUID, user: CurrentUser, sessions: SessionsDep, access_log: AccessLogDep
     ) -> AssignmentView:
         """Who in the agency works on the report (any officer who may open it)."""
-        await _report_scope(sessions, user, report_id)
+        await report_scope(sessions, user, report_id)
         async with sessions() as session:
             found = await _assignment(session, report_id)
         await access_log.record(
@@ -772,7 +789,7 @@ def console_router() -> APIRouter:
     ) -> AssignmentView:
         """An officer of the report's agency assigns it to a colleague (or themselves), or
         clears the assignment. Only active officers of that agency can be assignees."""
-        record = await _report_scope(sessions, user, report_id)
+        record = await report_scope(sessions, user, report_id)
         require_role(user, {Role.AGENCY_OFFICER}, "assign a report within an agency")
         async with transaction(sessions) as session:
             if body.assignee is None:

@@ -16,6 +16,7 @@ from aduan_gateway.api_actions import actions_router
 from aduan_gateway.api_auth import auth_router
 from aduan_gateway.api_console import console_router
 from aduan_gateway.api_open import open_router
+from aduan_gateway.api_questions import questions_router
 from aduan_gateway.api_reporter import reporter_router
 from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
@@ -99,6 +100,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
         reporter_router(),
         open_router(),
         console_router(),
+        questions_router(),
     ):
         app.include_router(router)
     return app, runtime

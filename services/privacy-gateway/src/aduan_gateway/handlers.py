@@ -28,6 +28,7 @@ from aduan_contracts.topics import (
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
+from aduan_gateway.conversation import erase_reporter_messages, record_reporter_message
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.readmodel import (
     READ_MODEL_WRITERS_LOCK,
@@ -102,9 +103,10 @@ def register_handlers(runtime: ServiceRuntime) -> None:
 
     async def on_intake(session: AsyncSession, event: ReportIntakeEvent) -> None:
         if isinstance(event, ReportAmended):
-            # Amendments are not shown yet; claimed so a later handler version does not
-            # mistake them for unseen messages.
-            log.info("amendment noted", report_id=str(event.report_id))
+            # What the reporter wrote after filing: an answer to an officer's question, or
+            # a message of their own; officers see it on the report's conversation.
+            new = await record_reporter_message(session, event)
+            log.info("reporter message stored", report_id=str(event.report_id), new=new)
             return
         assert isinstance(event, ReportSubmitted)
         written = await apply_content(session, event)
@@ -134,6 +136,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         else:
             # Scrub the name from stored text first: it needs the key to open it.
             touched = await erase_identity(session, event.key_id)
+            await erase_reporter_messages(session, touched)
             await delete_key(session, event.key_id)
             log.info("reporter key shredded", key_id=str(event.key_id), reports=len(touched))
         for report_id in touched:

@@ -16,10 +16,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aduan_contracts.enums import Channel, Privacy
-from aduan_contracts.values import GeoPoint, Location
+from aduan_contracts.values import GeoPoint, Location, normalize_receipt_code
 from aduan_intake.channels.common import (
     BodyTooLarge,
     ChannelContext,
@@ -352,4 +353,70 @@ def router(ctx: ChannelContext) -> APIRouter:
             headers={"Cache-Control": "no-store"},
         )
 
+    @api.post(
+        "/answers",
+        status_code=201,
+        responses={
+            200: {"model": AnswerReceipt, "description": "already received (duplicate post)"},
+            201: {"model": AnswerReceipt, "description": "the answer is on its way"},
+            404: {"model": ProblemBody, "description": "no report with this receipt code"},
+            409: {"model": ProblemBody},
+            422: {"model": FieldError},
+            429: {"model": ProblemBody},
+        },
+    )
+    async def answer_question(body: AnswerBody, request: Request) -> Response:
+        """The reporter's answer to an officer's question, from the page the question's
+        link opens (the portal posts it here). Added to the report as `ReportAmended` with
+        `in_reply_to`, exactly once per `submission_id`. The gateway keeps it only when the
+        question is this report's: the question id, sent only to the reporter, is what
+        lets them write into the report; a receipt code alone does not."""
+        verdict = await ctx.limiter.hit(
+            "web", sender_address(request, settings.trust_forwarded_for)
+        )
+        if not verdict.allowed:
+            return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
+        text = " ".join(body.text.split())
+        if len(text) < 2:
+            return field_error(InvalidField("text", "write an answer"))
+        code = normalize_receipt_code(body.receipt_code)
+        target = None if code is None else await ctx.filer.report_for_receipt(code)
+        if target is None:
+            return problem(404, "unknown_receipt_code", "no report has this receipt code")
+        try:
+            filed = await ctx.filer.amend(
+                report_id=target[0],
+                receipt_code=target[1],
+                channel=Channel.WEB,
+                channel_message_id=f"answer:{body.submission_id}",
+                text=text,
+                photos=(),
+                received_at=datetime.now(UTC),
+                in_reply_to=body.question_id,
+            )
+        except SubmissionConflict:
+            return problem(
+                409,
+                "submission_id_reused",
+                "this submission_id was already used for a different answer",
+            )
+        answer = AnswerReceipt(receipt_code=filed.receipt_code, duplicate=filed.duplicate)
+        return JSONResponse(answer.model_dump(), status_code=200 if filed.duplicate else 201)
+
     return api
+
+
+class AnswerBody(BaseModel):
+    """An answer to an officer's question (JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt_code: str = Field(min_length=4, max_length=32)
+    question_id: uuid.UUID
+    submission_id: uuid.UUID = Field(description="one per answer form: a resend files once")
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class AnswerReceipt(BaseModel):
+    receipt_code: str
+    duplicate: bool

@@ -19,6 +19,7 @@ class Template(StrEnum):
     MERGED = "merged"
     REOPENED = "reopened"
     SLA_APOLOGY = "sla_apology"  # a stage deadline passed (SlaBreached), where configured
+    QUESTION = "question"  # an officer asks the reporter (ReporterQuestionAsked)
 
 
 _DIRECT = {

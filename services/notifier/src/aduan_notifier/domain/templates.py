@@ -1,8 +1,10 @@
 """Message templates: Indonesian by default, English on request, one shape per channel family.
 
 A message carries the receipt code and status news only. It never repeats the report's text
-or the reporter's data; the one free text it may carry is the ticket-admin's reason for a
-rejection, and only by e-mail (never in a short message, never on a public channel's DM).
+or the reporter's data; the free text it may carry is the ticket-admin's reason for a
+rejection and an officer's question to the reporter, and only by e-mail (never in a short
+message, never on a public channel's DM: those carry the link where the question is read
+and answered).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 from typing import Literal
+from uuid import UUID
 
 from aduan_contracts.enums import Channel
 from aduan_contracts.events import ReportStatusChanged
@@ -22,6 +25,7 @@ __all__ = [
     "compose",
     "email_html",
     "normalize_language",
+    "question_url",
     "render",
     "tracking_url",
 ]
@@ -106,6 +110,16 @@ _TEXTS: dict[Template, dict[Language, tuple[str, str]]] = {
             "asked to act on it promptly.",
         ),
     },
+    Template.QUESTION: {
+        "id": (
+            "Pertanyaan tentang laporan {code}",
+            "Petugas punya pertanyaan soal laporan {code}.",
+        ),
+        "en": (
+            "A question about report {code}",
+            "An officer has a question about report {code}.",
+        ),
+    },
     Template.REOPENED: {
         "id": (
             "Laporan {code} dibuka kembali",
@@ -125,6 +139,8 @@ _WORDS: dict[Language, dict[str, str]] = {
         "code": "Kode laporan",
         "track_long": "Pantau laporan Anda",
         "reason": "Alasan",
+        "answer": "Jawab",
+        "answer_long": "Balas e-mail ini atau jawab di",
         "footer": "Pesan ini dikirim otomatis oleh Aduan. Jangan bagikan kode laporan Anda "
         "kepada orang lain.",
     },
@@ -134,6 +150,8 @@ _WORDS: dict[Language, dict[str, str]] = {
         "code": "Report code",
         "track_long": "Track your report",
         "reason": "Reason",
+        "answer": "Answer",
+        "answer_long": "Reply to this e-mail or answer at",
         "footer": "This message was sent automatically by Aduan. Do not share your report code "
         "with anyone.",
     },
@@ -162,6 +180,12 @@ def tracking_url(portal_base_url: str, receipt_code: str) -> str:
     return f"{portal_base_url.rstrip('/')}/track/{receipt_code}"
 
 
+def question_url(portal_base_url: str, question_id: UUID) -> str:
+    """Where the reporter reads and answers a question: the id is the capability (random,
+    sent only to them), so the receipt code alone shows no officer's text."""
+    return f"{portal_base_url.rstrip('/')}/q/{question_id.hex}"
+
+
 def render(
     template: Template,
     channel: Channel,
@@ -170,20 +194,40 @@ def render(
     portal_base_url: str,
     reason: str | None = None,
     family: ChannelFamily | None = None,
+    question_id: UUID | None = None,
 ) -> Message:
     """The message for `channel` in the shape of `family` (by default the channel's own;
-    a fallback transport asks for its shape, e.g. an SMS for a WhatsApp reporter)."""
+    a fallback transport asks for its shape, e.g. an SMS for a WhatsApp reporter). For a
+    question, `reason` is the question and `question_id` makes the link to answer it."""
     family = family or family_of(channel)
     words = _WORDS[language]
     subject, sentence = (s.format(code=receipt_code) for s in _TEXTS[template][language])
     url = tracking_url(portal_base_url, receipt_code)
+    answer_url = (
+        question_url(portal_base_url, question_id)
+        if template is Template.QUESTION and question_id is not None
+        else url
+    )
     # Short forms link to the tracking page only on the first message: it is the one the
-    # reporter keeps, and the link would push later SMS into a second part.
-    link = f" {words['track']}: {url}" if template is Template.RECEIVED else ""
+    # reporter keeps, and the link would push later SMS into a second part. A question
+    # links to where it is read and answered.
+    link = (
+        f" {words['track']}: {url}"
+        if template is Template.RECEIVED
+        else f" {words['answer']}: {answer_url}"
+        if template is Template.QUESTION
+        else ""
+    )
     if family is ChannelFamily.EMAIL:
         lines = [words["greeting"], "", sentence]
         if reason and template is Template.REJECTED and channel not in PUBLIC_CHANNELS:
             lines.append(f"{words['reason']}: {reason.strip()[:REASON_LIMIT]}")
+        if template is Template.QUESTION:
+            # The reporter's own mailbox: the question itself, and how to answer it (a
+            # reply keeps the receipt code in its subject, which files it onto the report).
+            if reason:
+                lines += ["", f"\u201c{reason.strip()[: REASON_LIMIT * 2]}\u201d"]
+            lines += ["", f"{words['answer_long']}: {answer_url}"]
         lines += [
             "",
             f"{words['code']}: {receipt_code}",

@@ -146,6 +146,51 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "id": "Laporan ini tidak dipublikasikan; hanya statusnya yang ditampilkan di sini.",
         "en": "This report is not public; only its status is shown here.",
     },
+    "track_questions": {
+        "id": "Petugas mengirim pertanyaan ke kontak Anda ({count} belum dijawab). Buka tautan "
+        "di pesan itu untuk membaca dan menjawabnya.",
+        "en": "An officer sent a question to your contact ({count} not answered yet). Open the "
+        "link in that message to read and answer it.",
+    },
+    "question_heading": {"id": "Pertanyaan dari petugas", "en": "A question from the officer"},
+    "question_intro": {
+        "id": "Petugas yang menangani laporan {code} bertanya kepada Anda pada {day}:",
+        "en": "The officer handling report {code} asked you on {day}:",
+    },
+    "question_answer_label": {"id": "Jawaban Anda", "en": "Your answer"},
+    "question_answer_hint": {
+        "id": "Jawaban Anda masuk ke laporan dan hanya dibaca petugas. Jangan tulis nomor "
+        "telepon atau alamat e-mail: petugas tidak memerlukannya.",
+        "en": "Your answer goes onto the report and is read by officers only. Do not write a "
+        "phone number or e-mail address: officers do not need them.",
+    },
+    "question_send": {"id": "Kirim jawaban", "en": "Send answer"},
+    "question_sent": {
+        "id": "Terima kasih. Jawaban Anda sudah kami terima dan diteruskan ke petugas.",
+        "en": "Thank you. We received your answer and passed it to the officer.",
+    },
+    "question_answered": {
+        "id": "Pertanyaan ini sudah dijawab. Terima kasih.",
+        "en": "This question has already been answered. Thank you.",
+    },
+    "question_closed": {
+        "id": "Laporan ini sudah ditutup; pertanyaan ini tidak dapat dijawab lagi.",
+        "en": "This report is closed; the question can no longer be answered.",
+    },
+    "question_unknown": {
+        "id": "Tautan pertanyaan ini tidak dikenal. Periksa kembali tautan di pesan Anda.",
+        "en": "This question link is not known. Please check the link in your message.",
+    },
+    "question_empty": {"id": "Tulis jawaban Anda.", "en": "Please write your answer."},
+    "question_too_long": {
+        "id": "Jawaban terlalu panjang (paling banyak 4000 karakter).",
+        "en": "The answer is too long (4000 characters at most).",
+    },
+    "question_send_again": {
+        "id": "Jawaban ini belum terkirim. Periksa lalu kirim sekali lagi.",
+        "en": "This answer was not sent yet. Check it and send it once more.",
+    },
+    "question_track_link": {"id": "Pantau laporan {code}", "en": "Track report {code}"},
     "open_data_heading": {"id": "Data terbuka", "en": "Open data"},
     "open_data_intro": {
         "id": "Laporan publik dapat diunduh bebas sebagai CSV atau GeoJSON, dengan saringan "
