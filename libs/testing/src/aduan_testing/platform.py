@@ -153,6 +153,7 @@ def platform_env(
         "ADUAN_GATEWAY_BLOB_ROOT": blobs,
         "ADUAN_INTAKE_SMTP_PORT": str(ports["intake_smtp"]),
         "ADUAN_PORTAL_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+        "ADUAN_PORTAL_INTAKE_URL": f"http://127.0.0.1:{ports['intake']}",
         "ADUAN_NOTIFIER_PORTAL_BASE_URL": f"http://127.0.0.1:{ports['portal']}",
         # The notifier's providers are this platform's sinks, not a `make up` sink on 8090.
         "ADUAN_NOTIFIER_SMTP_PORT": str(ports["sinks_smtp"]),
