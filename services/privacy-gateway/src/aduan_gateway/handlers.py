@@ -16,6 +16,7 @@ from aduan_contracts.events import (
     ReporterErasureRequested,
     ReporterKeyEvent,
     ReporterKeyIssued,
+    ReporterQuestionAsked,
     ReportIntakeEvent,
     ReportStatusChanged,
     ReportSubmitted,
@@ -25,6 +26,7 @@ from aduan_contracts.topics import (
     PUBLIC_REPORTS,
     REPORT_INTAKE,
     REPORTER_KEYS,
+    REPORTER_QUESTIONS,
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
@@ -79,6 +81,13 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         description="Officer and reporter actions for workflow, keyed by report id, with a "
         "`reply_to` header naming the replies topic this gateway reads (no consumer group).",
         schema=WorkflowCommand,
+    )
+    broker.publisher(
+        runtime.topic(REPORTER_QUESTIONS.name),
+        title="gateway.reporter-questions",
+        description="An officer's question to a report's reporter (\"ask the reporter\"), "
+        "keyed by report id; the notifier delivers it on the reporter's channel.",
+        schema=ReporterQuestionAsked,
     )
 
     async def project(
