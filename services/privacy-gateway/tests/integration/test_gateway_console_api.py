@@ -25,10 +25,20 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role, SlaStage
-from aduan_contracts.events import PublicReportPublished, ReportStatusChanged, ReportSubmitted
+from aduan_contracts.events import (
+    PublicReportPublished,
+    ReportAmended,
+    ReportStatusChanged,
+    ReportSubmitted,
+)
 from aduan_contracts.serialization import decode, encode
-from aduan_contracts.topics import PUBLIC_REPORTS, REPORT_INTAKE, STATUS_CHANGED
-from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_contracts.topics import (
+    PUBLIC_REPORTS,
+    REPORT_INTAKE,
+    REPORTER_QUESTIONS,
+    STATUS_CHANGED,
+)
+from aduan_contracts.values import Actor, GeoPoint, Location, SealedIdentity
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.cli import main as cli_main
@@ -36,6 +46,7 @@ from aduan_gateway.config import Settings
 from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV
 from aduan_gateway.identity import create_agency, create_user, set_active
 from aduan_gateway.tables import ACCESS_LOG, AGENCIES, CATEGORIES, OUTBOX, REPORTS, USERS
+from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
@@ -111,6 +122,7 @@ class Gateway:
         ),
         title: str = "Jalan berlubang",
         text: str = "Lubang besar di depan sekolah.",
+        reporter: SealedIdentity | None = None,
     ) -> ReportSubmitted:
         """A report as intake and workflow would announce it; waits until it is stored."""
         event = ReportSubmitted(
@@ -126,6 +138,7 @@ class Gateway:
             else Location(area="Gambir"),
             privacy=privacy,
             received_at=received,
+            reporter=reporter,
         )
         await self.send(REPORT_INTAKE.name, event, event.report_id)
         for version, (to, agency, due) in enumerate(steps, start=1):
@@ -286,6 +299,33 @@ async def test_track_sla_badges_and_coarse_point(gateway: Gateway) -> None:
     other = {"X-Forwarded-For": "198.51.100.20"}
     r = await gw.client.get(f"/v1/public/track/{public.receipt_code}", headers=other)
     assert r.status_code == 200
+
+
+async def published(gw: Gateway, spec: Any) -> list[Any]:
+    """Every event on a topic of this test, once the outbox is drained."""
+
+    async def drained() -> bool:
+        async with gw.runtime.sessions() as session:
+            return (await session.scalar(select(func.count()).select_from(OUTBOX))) == 0
+
+    await eventually(drained)
+    topic = f"{gw.iso.namespace}.{spec.name}"
+    consumer = AIOKafkaConsumer(bootstrap_servers=gw.iso.kafka, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        found: list[Any] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                found += [decode(spec, record.value) for record in records]
+        return found
+    finally:
+        await consumer.stop()
 
 
 async def last_public_event(gw: Gateway, report_id: UUID) -> PublicReportPublished:
@@ -812,3 +852,138 @@ async def test_agency_dashboard_counts_only_its_own_and_hides_nothing_it_should_
         await gw.client.get("/v1/stats/dashboard", headers=gw.token(Role.REPORTER))
     ).status_code == 403
     assert (await gw.client.get("/v1/stats/dashboard")).status_code == 401
+
+
+# --- ask the reporter ---------------------------------------------------------------------
+
+
+async def test_questions_to_the_reporter_who_may_ask_read_and_what_comes_back(
+    gateway: Gateway,
+) -> None:
+    """Every caller against the questions endpoints (role x agency), the open-question
+    limit, nobody to ask, a closed report, the outbox event, the audit of reads, the answer
+    landing on its question, a foreign question id dropped, and nothing on public views."""
+    sealed = seal_identity({"name": "Rina Wati", "contact": "rina@example.org"}, uuid4(), new_key())
+    dispatched = (
+        (ReportStatus.RECEIVED, None, None),
+        (ReportStatus.DISPATCHED, "dbm", None),
+    )
+    report = await gateway.report(steps=dispatched, reporter=sealed)
+    silent = await gateway.report(steps=dispatched)  # a walk-in without a contact
+    closed = await gateway.report(
+        steps=((ReportStatus.RECEIVED, None, None), (ReportStatus.REJECTED, None, None)),
+        reporter=sealed,
+    )
+    c = gateway.client
+    url = f"/v1/reports/{report.report_id}/questions"
+
+    def ask(n: int) -> dict[str, str]:
+        return {"text": f"Pertanyaan nomor {n}: di lajur mana lubangnya?"}
+
+    callers: list[tuple[str, dict[str, str], int]] = [
+        ("nobody", {}, 401),
+        ("public", gateway.token(Role.PUBLIC), 403),
+        ("reporter", gateway.token(Role.REPORTER), 403),
+        ("another agency", gateway.token(Role.AGENCY_OFFICER, "dlh"), 404),
+        ("the agency", gateway.token(Role.AGENCY_OFFICER, "dbm", "sari"), 201),
+        ("ticket-admin", gateway.token(Role.TICKET_ADMIN), 201),
+        ("validator", gateway.token(Role.VALIDATOR), 201),
+        # Three questions are open: a fourth waits for an answer.
+        ("administrator", gateway.token(Role.ADMINISTRATOR), 409),
+    ]
+    asked: list[str] = []
+    for n, (who, headers, expected) in enumerate(callers):
+        r = await c.post(url, json=ask(n), headers=headers)
+        assert r.status_code == expected, (who, r.text)
+        if expected == 201:
+            asked.append(r.json()["id"])
+    assert "wait for an answer" in r.json()["detail"]
+    admin = gateway.token(Role.ADMINISTRATOR)
+    r = await c.post(f"/v1/reports/{silent.report_id}/questions", json=ask(9), headers=admin)
+    assert r.status_code == 409 and "no contact" in r.json()["detail"]
+    r = await c.post(f"/v1/reports/{closed.report_id}/questions", json=ask(9), headers=admin)
+    assert r.status_code == 409 and "closed" in r.json()["detail"]
+    r = await c.post(url, json={"text": "Kapan?"}, headers=admin)
+    assert r.status_code == 422
+
+    # Each question left through the outbox on the questions topic, for the notifier.
+    events = await published(gateway, REPORTER_QUESTIONS)
+    assert sorted(str(e.question_id) for e in events) == sorted(asked)
+    assert {e.report_id for e in events} == {report.report_id}
+
+    # Reading: the same scope as the report; the read is audited.
+    for who, headers, expected in [
+        ("public", gateway.token(Role.PUBLIC), 403),
+        ("reporter", gateway.token(Role.REPORTER), 403),
+        ("another agency", gateway.token(Role.AGENCY_OFFICER, "dlh"), 404),
+    ]:
+        r = await c.get(url, headers=headers)
+        assert r.status_code == expected, who
+    agency = gateway.token(Role.AGENCY_OFFICER, "dbm", "sari")
+    r = await c.get(url, headers=agency)
+    assert r.status_code == 200
+    view = r.json()
+    assert view["can_ask"] is False and [e["id"] for e in view["entries"]] == asked
+    async with gateway.runtime.sessions() as session:
+        audited = (
+            (
+                await session.execute(
+                    select(ACCESS_LOG.c.fields).where(
+                        ACCESS_LOG.c.report_id == report.report_id, ACCESS_LOG.c.subject == "sari"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert ["conversation"] in audited
+
+    # The reporter answers the second question from its link; another report's question id
+    # (a receipt code holder guessing) is not an answer and is dropped.
+    answer = ReportAmended(
+        report_id=report.report_id,
+        channel=Channel.WEB,
+        channel_message_id=f"answer:{uuid4()}",
+        text="Lajur kiri, dekat halte.",
+        received_at=datetime.now(UTC),
+        in_reply_to=UUID(asked[1]),
+    )
+    forged = answer.model_copy(
+        update={
+            "event_id": uuid4(),
+            "channel_message_id": f"answer:{uuid4()}",
+            "text": "Bukan dari pelapor.",
+            "in_reply_to": uuid4(),
+        }
+    )
+    for event in (forged, answer):
+        await gateway.send(REPORT_INTAKE.name, event, report.report_id)
+
+    async def answered() -> Any:
+        r = await c.get(url, headers=agency)
+        entries = r.json()["entries"]
+        return entries if any(e["kind"] == "message" for e in entries) else None
+
+    entries = await eventually(answered)
+    [message] = [e for e in entries if e["kind"] == "message"]
+    assert message["question_id"] == asked[1] and message["text"] == "Lajur kiri, dekat halte."
+    assert message["at"] is None and message["on"]  # an agency sees the day only
+    assert [e["answered"] for e in entries if e["kind"] == "question"] == [False, True, False]
+    full = (await c.get(url, headers=admin)).json()
+    assert [e["at"] is not None for e in full["entries"]] == [True] * 4
+    assert full["can_ask"] is True  # one was answered: room for another
+    assert "Bukan dari pelapor" not in str(full)
+
+    # Nothing of it anywhere a citizen or the public looks.
+    track = (await c.get(f"/v1/public/track/{report.receipt_code}")).json()
+    assert track["open_questions"] == 2
+    assert "lajur" not in str(track).lower() and "Pertanyaan" not in str(track)
+    public = await c.get(f"/v1/public/reports/{report.report_id}")
+    assert "Pertanyaan nomor" not in public.text and "Lajur kiri" not in public.text
+    # The question's own link shows its text, never who asked.
+    r = await c.get(f"/v1/public/questions/{asked[0]}")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["receipt_code"] == report.receipt_code and body["can_answer"] is True
+    assert "sari" not in str(body) and "Petugas" not in str(body)
+    assert (await c.get(f"/v1/public/questions/{uuid4()}")).status_code == 404
