@@ -25,9 +25,12 @@ def test_asyncapi_documents_subscribers_and_public_projection() -> None:
         "docs.intake.reporter-keys.v1",
         "docs.gateway.erasure-requested.v1",
         "docs.workflow.commands.v1",
+        "docs.gateway.reporter-questions.v1",
     }
     schemas = doc["components"]["schemas"]
-    assert {"PublicReportPublished", "PublicReportWithdrawn"} <= set(schemas)
+    assert {"PublicReportPublished", "PublicReportWithdrawn", "ReporterQuestionAsked"} <= set(
+        schemas
+    )
 
 
 def test_cli_prints_a_token_signed_with_the_settings_secret(
