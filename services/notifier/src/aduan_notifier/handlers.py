@@ -429,7 +429,7 @@ def register_handlers(
     wake: Callable[[], None] = lambda: None,
     sla_apology_stages: Collection[SlaStage] = (),
 ) -> Notifier:
-    """Four batch subscribers (`aduan_kit.batching`): one transaction, one inbox claim and
+    """Five batch subscribers (`aduan_kit.batching`): one transaction, one inbox claim and
     one offset commit per poll. Each wakes the delivery worker after a commit that recorded
     something."""
     notifier = Notifier(runtime, portal_base_url, wake)
