@@ -42,6 +42,11 @@ class Settings(ServiceSettings):
     # Only behind a proxy that sets X-Forwarded-For itself; otherwise a sender could
     # pick a new "address" for every post and escape the limit.
     trust_forwarded_for: bool = False
+    # Peers that post on citizens' behalf and pass their address in X-Forwarded-For (the
+    # portal's filing and answer forms): behind them the nearest untrusted hop counts, so
+    # one citizen's flood does not lock every portal user out. Anyone else is limited by
+    # their own address.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
     # Phone numbers written without a country code are read as numbers of this region.
     default_phone_region: str = Field(default="ID", min_length=2, max_length=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -28,6 +29,7 @@ from aduan_portal.domain import (
     ui_strings,
 )
 from aduan_portal.domain.opendata import to_csv, to_geojson
+from aduan_portal.filing import filing_router
 from aduan_portal.intake_client import IntakeClient
 from aduan_portal.public_gateway import RECEIPT_CODE, PublicGateway, PublicQuestion
 from aduan_portal.readmodel import ReadModel
@@ -90,6 +92,16 @@ def _link(path: str, lang: Language, **params: str) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
+@cache
+def area_index() -> bytes:
+    """The area list for the filing form, built once (`aduan_areas`, when installed)."""
+    try:
+        from aduan_areas import search_index_json  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return b"[]"
+    return str(search_index_json(within="31")).encode()
+
+
 def _static(path: Path, media_type: str) -> Response:
     return Response(
         path.read_bytes(), media_type=media_type, headers={"Cache-Control": "public, max-age=3600"}
@@ -117,6 +129,7 @@ def api_router(
 
     gateway = PublicGateway(settings.gateway_url, settings.track_timeout_s, gateway_transport)
     intake = IntakeClient(settings.intake_url, settings.track_timeout_s, intake_transport)
+    router.include_router(filing_router(runtime, settings, gateway, intake, html))
 
     async def category_names(lang: Language) -> dict[str, str]:
         names = await gateway.category_names()
@@ -415,6 +428,22 @@ def api_router(
     async def map_script() -> Response:
         """The map's script (progressive enhancement)."""
         return _static(STATIC_DIR / "map.js", "text/javascript")
+
+    @router.get("/static/file.js", include_in_schema=False)
+    async def file_script() -> Response:
+        """The filing form's map, location and area suggestions (progressive enhancement)."""
+        return _static(STATIC_DIR / "file.js", "text/javascript")
+
+    @router.get("/api/areas.json", tags=["api"])
+    async def areas_json() -> Response:
+        """Kelurahan and kecamatan of the city for the filing form's area box: code, name,
+        a label with its kecamatan and kota, and a point where the data has one. Shipped
+        with the portal (no outside geocoder); empty when the area data is not installed."""
+        return Response(
+            area_index(),
+            media_type="application/json",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @router.get("/static/console-map.js", include_in_schema=False)
     async def console_map_script() -> Response:

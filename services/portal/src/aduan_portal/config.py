@@ -44,3 +44,5 @@ class Settings(ServiceSettings):
     map_zoom: int = Field(default=11, ge=1, le=18)
     # The public track page waits this long for the gateway, then says it is unavailable.
     track_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # Photos a citizen may attach on the portal's form (intake's limit: keep them equal).
+    file_max_photos: int = Field(default=5, ge=0, le=20)

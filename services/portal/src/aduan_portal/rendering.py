@@ -35,6 +35,8 @@ __all__ = [
     "STATIC_DIR",
     "VENDOR_LEAFLET",
     "MapConfig",
+    "render_filed",
+    "render_filing",
     "render_index",
     "render_not_found",
     "render_open_data",
@@ -134,6 +136,7 @@ def _common(lang: Language, path: str, section: str = "", **params: Any) -> dict
         "link": lambda p, **kw: _link(p, lang, **kw),
         "section": section,
         "nav": [
+            {"key": "file", "href": _link("/lapor", lang), "label": t["nav_file"]},
             {"key": "reports", "href": _link("/", lang), "label": t["nav_reports"]},
             {"key": "stats", "href": _link("/stats", lang), "label": t["nav_stats"]},
             {"key": "track", "href": _link("/track", lang), "label": t["nav_track"]},
@@ -306,6 +309,50 @@ def render_track(
             tracked=report,
             message=message,
             **_common(lang, path, "track"),
+        )
+    )
+
+
+def render_filing(
+    lang: Language,
+    *,
+    submission_id: str,
+    categories: Sequence[tuple[str, str]],
+    values: Mapping[str, str],
+    error: tuple[str, str] | None,
+    photos_dropped: bool,
+    max_photos: int,
+    map: MapConfig,
+) -> str:
+    """The complaint form; `values` are what was typed (kept after an error), `error` is
+    (field, message) in the page's language."""
+    return (
+        _environment()
+        .get_template("file.html")
+        .render(
+            submission_id=submission_id,
+            categories=categories,
+            v={**dict.fromkeys(FORM_FIELDS, ""), "visibility": "private", **values},
+            error=error,
+            photos_dropped=photos_dropped,
+            max_photos=max_photos,
+            map=map,
+            **_common(lang, "/lapor", "file"),
+        )
+    )
+
+
+FORM_FIELDS = ("title", "text", "category", "address", "area", "lat", "lon", "name", "contact")
+
+
+def render_filed(lang: Language, code: str | None, summary: Mapping[str, Any] | None) -> str:
+    return (
+        _environment()
+        .get_template("filed.html")
+        .render(
+            code=code,
+            summary=summary,
+            **_common(lang, f"/lapor/diterima/{code}" if code else "/lapor", "file"),
         )
     )
 

@@ -156,15 +156,24 @@ async def limit_by_address(
     return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
 
 
-def sender_address(request: Request, trust_forwarded_for: bool) -> str:
+def sender_address(
+    request: Request, trust_forwarded_for: bool, trusted_proxies: tuple[str, ...] = ()
+) -> str:
     """The client address the rate limit counts against."""
+    forwarded = request.headers.get("x-forwarded-for", "")
     if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
         # The left-most entry is the original client as our own proxy saw it.
         first = forwarded.split(",")[0].strip()
         if first:
             return first
-    return request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    if peer in trusted_proxies:
+        # A trusted peer (the portal) appends the citizen's address it saw: the nearest
+        # hop that is not one of ours is the citizen (anything left of it they could forge).
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if hop not in trusted_proxies:
+                return hop
+    return peer
 
 
 def _quality(accept: str, media: str) -> float:

@@ -284,7 +284,7 @@ def router(ctx: ChannelContext) -> APIRouter:
     async def submit_web_form(request: Request) -> Response:
         """File a complaint posted from the web form (urlencoded or multipart)."""
         verdict = await ctx.limiter.hit(
-            "web", sender_address(request, settings.trust_forwarded_for)
+            "web", sender_address(request, settings.trust_forwarded_for, settings.trusted_proxies)
         )
         if not verdict.allowed:
             return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
@@ -372,7 +372,7 @@ def router(ctx: ChannelContext) -> APIRouter:
         question is this report's: the question id, sent only to the reporter, is what
         lets them write into the report; a receipt code alone does not."""
         verdict = await ctx.limiter.hit(
-            "web", sender_address(request, settings.trust_forwarded_for)
+            "web", sender_address(request, settings.trust_forwarded_for, settings.trusted_proxies)
         )
         if not verdict.allowed:
             return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)

@@ -146,6 +146,165 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "id": "Laporan ini tidak dipublikasikan; hanya statusnya yang ditampilkan di sini.",
         "en": "This report is not public; only its status is shown here.",
     },
+    "nav_file": {"id": "Laporkan masalah", "en": "Report a problem"},
+    "file_heading": {"id": "Laporkan masalah", "en": "Report a problem"},
+    "file_intro": {
+        "id": "Ceritakan masalahnya dan tunjukkan tempatnya. Laporan Anda privat kecuali Anda "
+        "memilih menampilkannya di portal; nama dan kontak Anda tidak pernah ditampilkan "
+        "kepada petugas atau publik.",
+        "en": "Tell us the problem and show us where it is. Your report is private unless you "
+        "choose to show it on the portal; your name and contact are never shown to officers "
+        "or the public.",
+    },
+    "file_what": {"id": "Apa masalahnya?", "en": "What is the problem?"},
+    "file_title": {"id": "Judul singkat", "en": "Short title"},
+    "file_text": {"id": "Ceritakan masalahnya", "en": "Describe the problem"},
+    "file_text_hint": {
+        "id": "Apa yang terjadi, sejak kapan, seberapa parah. 10–5000 karakter.",
+        "en": "What happened, since when, how bad. 10–5000 characters.",
+    },
+    "file_category": {"id": "Kategori", "en": "Category"},
+    "file_category_other": {
+        "id": "Lainnya / tidak tahu (petugas memilihkan)",
+        "en": "Other / not sure (an officer will choose)",
+    },
+    "file_where": {"id": "Di mana?", "en": "Where is it?"},
+    "file_map_hint": {
+        "id": "Ketuk peta di tempat masalahnya, atau gunakan lokasi Anda sekarang.",
+        "en": "Tap the map where the problem is, or use your current location.",
+    },
+    "file_use_location": {"id": "Gunakan lokasi saya", "en": "Use my location"},
+    "file_clear_point": {"id": "Hapus titik", "en": "Remove the point"},
+    "file_point_none": {"id": "Belum ada titik di peta.", "en": "No point on the map yet."},
+    "file_point_set": {"id": "Titik dipilih:", "en": "Point chosen:"},
+    "file_locating": {"id": "Mencari lokasi Anda…", "en": "Finding your location…"},
+    "file_locate_failed": {
+        "id": "Lokasi Anda tidak dapat dibaca. Ketuk peta atau tulis kelurahannya.",
+        "en": "Your location could not be read. Tap the map or type the area.",
+    },
+    "file_area": {"id": "Kelurahan / kecamatan", "en": "Kelurahan / kecamatan (area)"},
+    "file_area_hint": {
+        "id": "Ketik beberapa huruf lalu pilih dari daftar.",
+        "en": "Type a few letters and pick from the list.",
+    },
+    "file_address": {"id": "Alamat atau patokan", "en": "Address or landmark"},
+    "file_photos": {"id": "Foto", "en": "Photos"},
+    "file_photos_hint": {
+        "id": "Paling banyak {n} foto JPEG, PNG atau WebP, masing-masing sampai 10 MB. Data "
+        "lokasi dan perangkat di foto dihapus.",
+        "en": "Up to {n} JPEG, PNG or WebP photos, 10 MB each. Location and device data in "
+        "photos are removed.",
+    },
+    "file_photos_again": {
+        "id": "Foto yang tadi dipilih belum terkirim: pilih lagi sebelum mengirim.",
+        "en": "The photos you chose were not sent: choose them again before sending.",
+    },
+    "file_about_you": {"id": "Tentang Anda", "en": "About you"},
+    "file_about_you_hint": {
+        "id": "Untuk mengabari perkembangan laporan Anda. Tidak pernah ditampilkan kepada "
+        "petugas atau publik.",
+        "en": "So we can tell you how your report progresses. Never shown to officers or the "
+        "public.",
+    },
+    "file_name": {"id": "Nama", "en": "Name"},
+    "file_contact": {"id": "Nomor telepon atau e-mail", "en": "Phone number or e-mail"},
+    "file_optional": {"id": "opsional", "en": "optional"},
+    "file_visibility": {
+        "id": "Siapa yang boleh melihat laporan ini?",
+        "en": "Who may see this report?",
+    },
+    "file_private": {
+        "id": "Privat (disarankan): hanya petugas yang menangani",
+        "en": "Private (recommended): only the officers handling it",
+    },
+    "file_public": {
+        "id": "Publik: tampil di portal tanpa nama dan kontak Anda",
+        "en": "Public: shown on the portal without your name and contact",
+    },
+    "file_send": {"id": "Kirim laporan", "en": "Send report"},
+    "file_err_summary": {"id": "Laporan belum terkirim.", "en": "The report was not sent."},
+    "file_err_text": {
+        "id": "Ceritakan masalahnya paling sedikit 10 karakter.",
+        "en": "Please describe the problem in at least 10 characters.",
+    },
+    "file_err_text_long": {
+        "id": "Ceritanya terlalu panjang: paling banyak 5000 karakter.",
+        "en": "The description is too long: 5000 characters at most.",
+    },
+    "file_err_contact": {
+        "id": "Kontak ini tidak dapat kami pakai. Tulis nomor telepon seperti 0812 3456 7890 "
+        "atau alamat e-mail seperti nama@contoh.id, atau kosongkan.",
+        "en": "We cannot use this contact. Write a phone number such as 0812 3456 7890 or an "
+        "e-mail address such as name@example.com, or leave it empty.",
+    },
+    "file_err_location": {
+        "id": "Titik di peta tidak valid. Ketuk peta sekali lagi.",
+        "en": "The point on the map is not valid. Tap the map again.",
+    },
+    "file_err_photo_count": {
+        "id": "Paling banyak {n} foto per laporan.",
+        "en": "At most {n} photos per report.",
+    },
+    "file_err_photo_size": {
+        "id": "Sebuah foto terlalu besar: paling besar 10 MB per foto.",
+        "en": "A photo is too large: 10 MB per photo at most.",
+    },
+    "file_err_photo_type": {
+        "id": "Foto harus JPEG, PNG atau WebP.",
+        "en": "Photos must be JPEG, PNG or WebP.",
+    },
+    "file_err_photo_bad": {
+        "id": "Sebuah foto tidak dapat dibuka. Pilih foto lain.",
+        "en": "A photo could not be opened. Choose another one.",
+    },
+    "file_err_too_long": {"id": "Isian ini terlalu panjang.", "en": "This field is too long."},
+    "file_err_form": {
+        "id": "Formulir tidak dapat dibaca. Periksa isian lalu kirim lagi.",
+        "en": "The form could not be read. Check it and send it again.",
+    },
+    "file_err_limited": {
+        "id": "Terlalu banyak laporan dari alamat ini. Tunggu satu menit lalu kirim lagi; isian "
+        "Anda tetap di sini.",
+        "en": "Too many reports from this address. Wait a minute and send again; what you "
+        "typed is still here.",
+    },
+    "file_err_unavailable": {
+        "id": "Layanan pengaduan sedang tidak dapat dihubungi. Coba kirim lagi sebentar lagi; "
+        "isian Anda tetap di sini.",
+        "en": "The complaint service cannot be reached right now. Try again shortly; what you "
+        "typed is still here.",
+    },
+    "filed_heading": {"id": "Laporan Anda sudah kami terima", "en": "We have received your report"},
+    "filed_again": {
+        "id": "Laporan ini sudah terkirim sebelumnya; ini tanda terima yang sama.",
+        "en": "This report was already sent; this is the same receipt.",
+    },
+    "filed_code": {"id": "Kode laporan Anda", "en": "Your report code"},
+    "filed_keep": {
+        "id": "Simpan kode ini untuk memantau laporan Anda. Jangan bagikan kepada orang lain.",
+        "en": "Keep this code to track your report. Do not share it with anyone.",
+    },
+    "filed_track": {"id": "Pantau laporan ini", "en": "Track this report"},
+    "filed_summary": {"id": "Yang Anda laporkan", "en": "What you reported"},
+    "filed_notify": {
+        "id": "Kami akan mengabari perkembangannya ke kontak yang Anda berikan.",
+        "en": "We will tell you how it progresses on the contact you gave.",
+    },
+    "filed_no_contact": {
+        "id": "Anda tidak meninggalkan kontak: pantau perkembangannya dengan kode ini.",
+        "en": "You left no contact: follow its progress with this code.",
+    },
+    "filed_visibility_public": {
+        "id": "Publik (tanpa nama dan kontak)",
+        "en": "Public (without name and contact)",
+    },
+    "filed_visibility_private": {"id": "Privat", "en": "Private"},
+    "filed_photos": {"id": "Foto", "en": "Photos"},
+    "filed_point": {"id": "Titik di peta", "en": "Point on the map"},
+    "yes": {"id": "ya", "en": "yes"},
+    "no": {"id": "tidak", "en": "no"},
+    "filed_another": {"id": "Laporkan masalah lain", "en": "Report another problem"},
+    "filed_unknown": {"id": "Kode laporan tidak dikenal.", "en": "Unknown report code."},
     "track_questions": {
         "id": "Petugas mengirim pertanyaan ke kontak Anda ({count} belum dijawab). Buka tautan "
         "di pesan itu untuk membaca dan menjawabnya.",

@@ -1,0 +1,169 @@
+"""Filing a complaint on the portal (the citizen's front door), every service a real OS
+process on real Kafka, PostgreSQL and Redis: the form posts through intake's web channel;
+a resend of the same form (Back + send, double click) files once and shows the same
+receipt; a different complaint from the same form is a new report; bad input comes back as
+a page in the citizen's language that keeps what was typed, never JSON; the
+acknowledgement links to tracking and summarises what was filed."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from PIL import Image
+
+from aduan_gateway.auth import issue_access_token
+from aduan_testing.helpers import eventually
+from aduan_testing.platform import Platform, running_platform
+from aduan_testing.plugin import Isolation
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+TEXT = "Lampu jalan di depan pasar mati sejak seminggu, gelap sekali di malam hari."
+
+
+@pytest_asyncio.fixture
+async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platform]:
+    async with running_platform(isolated, tmp_path) as plat:
+        await plat.run("aduan_gateway.cli", "demo-seed", "--yes-this-is-a-demo")
+        yield plat
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def submission_of(page: str) -> str:
+    found = re.search(r'name="submission_id" value="([0-9a-f-]{36})"', page)
+    assert found is not None, page[:2000]
+    return found[1]
+
+
+async def test_file_on_the_portal_once_whatever_the_browser_does(platform: Platform) -> None:
+    p, u = platform, platform.urls
+    async with httpx.AsyncClient(base_url=u["portal"], timeout=20) as browser:
+        form_page = await browser.get("/lapor")
+        assert form_page.status_code == 200
+        assert 'name="visibility" value="private" checked' in form_page.text
+
+        # Categories come from the one catalogue, by name, with "other" for triage.
+        async def named() -> Any:
+            page = await browser.get("/lapor")
+            return page.text if "Jalan Rusak" in page.text or "jalan" in page.text else None
+
+        page_text = await eventually(named, "category names on the form")
+        assert 'value="jalan-rusak"' in page_text and "Lainnya / tidak tahu" in page_text
+        sid = submission_of(page_text)
+        fields = {
+            "submission_id": sid,
+            "category": "jalan-rusak",
+            "title": "Lampu jalan mati",
+            "text": TEXT,
+            "area": "Gambir",
+            "address": "Depan Pasar Baru",
+            "lat": "-6.1664",
+            "lon": "106.8340",
+            "name": "Dewi Lestari",
+            "contact": "nomor saya nol delapan",
+            "visibility": "private",
+        }
+        files = {"photos": ("lampu.jpg", jpeg(), "image/jpeg")}
+
+        # A contact intake cannot use: a page in Indonesian that keeps the text, never JSON.
+        bad = await browser.post("/lapor", data=fields, files=files)
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+        assert "Kontak ini tidak dapat kami pakai" in bad.text
+        assert TEXT in bad.text and "Depan Pasar Baru" in bad.text
+        assert "pilih lagi sebelum mengirim" in bad.text  # photos must be chosen again
+        assert bad.text.lstrip().startswith("<!doctype html>")
+
+        # ... and in English with ?lang=en.
+        bad_en = await browser.post("/lapor?lang=en", data=fields, files=files)
+        assert "We cannot use this contact" in bad_en.text and TEXT in bad_en.text
+
+        # Six photos: refused in words before anything is sent.
+        six = [("photos", (f"p{i}.jpg", jpeg(), "image/jpeg")) for i in range(6)]
+        too_many = await browser.post("/lapor", data=fields | {"contact": ""}, files=six)
+        assert too_many.status_code in (400, 422) and "Paling banyak 5 foto" in too_many.text
+
+        # Filed: Post/Redirect/Get to the acknowledgement.
+        good = fields | {"contact": "dewi.lestari@example.org"}
+        first = await browser.post("/lapor", data=good, files=files)
+        assert first.status_code == 303, first.text
+        ack_url = first.headers["location"]
+        ack = await browser.get(ack_url)
+        code = re.search(r'id="receipt-code" class="receipt-code">(ADU-[0-9A-Z-]+)<', ack.text)
+        assert code is not None, ack.text[:3000]
+        receipt = code[1]
+        assert f'href="/track/{receipt}"' in ack.text
+        assert "Lampu jalan mati" in ack.text and "Gambir" in ack.text
+        assert "Dewi Lestari" not in ack.text and "dewi.lestari" not in ack.text
+
+        # Back + send again (the form reloaded from the server carries the cookie's id):
+        # the same receipt, marked as already sent.
+        reloaded = await browser.get("/lapor")
+        assert submission_of(reloaded.text) == sid
+        again = await browser.post("/lapor", data=good | {"submission_id": sid}, files=files)
+        assert again.status_code == 303
+        ack_again = await browser.get(again.headers["location"])
+        assert receipt in ack_again.text and "sudah terkirim sebelumnya" in ack_again.text
+
+        # Another complaint written on the same form: a new report, a new receipt.
+        other = await browser.post(
+            "/lapor",
+            data=good
+            | {"title": "Trotoar", "text": "Trotoar rusak parah di depan stasiun Juanda."},
+        )
+        assert other.status_code == 303
+        other_ack = await browser.get(other.headers["location"])
+        other_code = re.search(r'class="receipt-code">(ADU-[0-9A-Z-]+)<', other_ack.text)
+        assert other_code is not None and other_code[1] != receipt
+
+        # The tracking link works (once the gateway has the report).
+        async def tracked() -> Any:
+            page = await browser.get(f"/track/{receipt}")
+            return page.text if page.status_code == 200 else None
+
+        assert receipt in await eventually(tracked, "the tracking page", timeout=60)
+
+    # Filed once, private, with the point, the photo and the catalogue's category; the
+    # reporter told once.
+    token = issue_access_token(p.jwt_secret, "val-1", "validator", name="Validator")
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def listed() -> Any:
+            r = await client.get(
+                f"{u['gateway']}/v1/reports",
+                params={"q": "Lampu jalan"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            items = r.json().get("items", r.json()) if r.status_code == 200 else []
+            return [i for i in items if i.get("receipt_code") == receipt] or None
+
+        [item] = await eventually(listed, "the filed report in the gateway", timeout=60)
+        r = await client.get(
+            f"{u['gateway']}/v1/reports/{item['report_id']}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        view = r.json()
+        assert view["privacy"] == "private" and view["category"] == "jalan-rusak"
+        assert view["location"]["point"] == {"lat": -6.1664, "lon": 106.834}
+        assert view["photos"] == [] and view["photos_locked"] is True  # private: locked
+        # Three posts of the same form made one report.
+        r = await client.get(
+            f"{u['gateway']}/v1/reports",
+            params={"q": "Lampu jalan"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = r.json()
+        items = body.get("items", body) if isinstance(body, dict) else body
+        assert [i["receipt_code"] for i in items] == [receipt]
+    assert "Dewi Lestari" not in p.log_text() and "dewi.lestari@example.org" not in p.log_text()
