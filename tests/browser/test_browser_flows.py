@@ -233,13 +233,14 @@ async def test_public_sees_public_reports_only_without_times_or_personal_data(
         path=str(repo_root() / "test-artifacts" / "screenshots" / "portal-map.png")
     )
 
-    # The report page: status, confidentiality label, timeline; nothing exact or personal.
+    # The report page: status in plain words, timeline; nothing exact or personal, and no
+    # officers' confidentiality label (SPEC Revision 2).
     await page.get_by_role("link", name=public_title).click()
     await page.wait_for_selector("#report-title")
     report_text = await page.inner_text("body")
     assert public_title in report_text
-    assert "Menunggu" in report_text or "Disposisi" in report_text, report_text
-    assert "Publik" in report_text  # the confidentiality label, as the gateway gives it
+    assert "Diterima" in report_text or "Diteruskan" in report_text, report_text
+    assert "tidak boleh disebarluaskan" not in report_text
     assert_nothing_exact(report_text, "the public report page")
     assert_no_iso_datetime(await page.content(), "the public report page's HTML")
     assert_nothing_personal(await page.content(), PERSONAL, "the public report page")
@@ -284,7 +285,9 @@ async def test_public_sees_public_reports_only_without_times_or_personal_data(
                 f"{platform.urls['gateway']}/v1/public/track/{receipts[private_title]}"
             )
         ).json()
-    assert truth["status_label"] in tracked, (truth, tracked)
+    # The status in the citizen's words (the gateway's label is the officers' term).
+    citizen = {"received": "Diterima", "dispatched": "Diteruskan ke instansi"}
+    assert citizen[truth["status"]] in tracked, (truth, tracked)
     assert receipts[private_title] in tracked
     assert private_title not in tracked
     assert await page.locator(".tracked a[href^='/reports/']").count() == 0

@@ -301,12 +301,19 @@ def render_track(
 ) -> str:
     """`report` is a `public_gateway.TrackedReport` or None."""
     path = f"/track/{code}" if report is not None else "/track"
+    # A merged report records every move of its primary as "merged" again: the citizen
+    # sees one step per change they can tell apart.
+    steps: list[Any] = []
+    for step in report.timeline if report is not None else ():
+        if not steps or steps[-1].status != step.status:
+            steps.append(step)
     return (
         _environment()
         .get_template("track.html")
         .render(
             code=code,
             tracked=report,
+            steps=steps,
             message=message,
             **_common(lang, path, "track"),
         )

@@ -217,16 +217,17 @@ async def test_filters_count_pagination_and_labels(seeded: Seeded) -> None:
     assert 'name="lang" value="en"' in en
     assert "/open-data/reports.csv?category=jalan-rusak&amp;lang=en" in en
 
-    # Every listed report shows its status badge and confidentiality label.
+    # Every listed report shows its status badge; the officers' confidentiality label is
+    # not for the public (SPEC Revision 2).
     page = (await c.get("/?status=completed")).text
-    assert page.count(LABEL) == 2 and page.count('class="status status-completed"') == 2
+    assert page.count(LABEL) == 0 and page.count('class="status status-completed"') == 2
 
 
 async def test_report_page_timeline_and_back_link(seeded: Seeded) -> None:
     pid = seeded.public_ids["B"]
     html = (await seeded.client.get(f"/reports/{pid}?category=jalan-rusak&page=2&lang=en")).text
     assert "Aspal mengelupas Menteng" in html and "Isi laporan B." in html
-    assert LABEL in html and "Completed" in html and "March 2026" in html
+    assert LABEL not in html and "Resolved" in html and "March 2026" in html
     assert "dinas-bina-marga" in html and "Menteng" in html and "WhatsApp" in html
     assert 'href="/?category=jalan-rusak&amp;page=2&amp;lang=en"' in html  # back, filters kept
     assert html.count('<time datetime="2026-03">') == 3  # the month, and two timeline steps

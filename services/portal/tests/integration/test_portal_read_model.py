@@ -113,7 +113,9 @@ async def test_published_report_has_a_page_and_withdrawal_removes_it(portal: Por
 
     html = await eventually(page, "the report page")
     assert "Sampah belum diangkut tiga hari." in html
-    assert "Disposisi" in html and LABEL in html and "Tanah Abang" in html
+    # The citizen's words for the status; no officers' label on the public page.
+    assert "Diteruskan ke instansi" in html and "Disposisi" not in html
+    assert LABEL not in html and "Tanah Abang" in html
     # Reachable by report id too, as JSON, and listed on the front page.
     data = (await portal.client.get(f"/api/reports/{rid}")).json()
     assert data["text"] == "Sampah belum diangkut tiga hari."
@@ -121,7 +123,10 @@ async def test_published_report_has_a_page_and_withdrawal_removes_it(portal: Por
     assert data["confidentiality_label"] == LABEL
     assert "updated_at" not in data and "occurred_at" not in data
     assert event.public_id in (await portal.client.get("/")).text
-    assert "Dispatched" in (await portal.client.get(f"/reports/{rid}?lang=en")).text
+    assert (
+        "Forwarded to the responsible agency"
+        in (await portal.client.get(f"/reports/{rid}?lang=en")).text
+    )
 
     await portal.publish(
         PublicReportWithdrawn(

@@ -116,7 +116,9 @@ def test_track_page_shows_status_and_months_only() -> None:
         }
     )
     html = render_track("en", "ADU-7K3M-9Q2P", tracked)
-    assert "In progress" in html and "March 2026" in html and "Menunggu" in html
+    # Plain words in the page's language, never the officers' terms.
+    assert "Being worked on" in html and "March 2026" in html and "Received" in html
+    assert "Menunggu" not in html and "Dalam Proses" not in html
     assert "not public" in html
     assert RECEIPT_CODE.match("ADU-7K3M-9Q2P") and not RECEIPT_CODE.match("../etc")
 

@@ -55,11 +55,11 @@ def test_report_page_shows_text_labels_area_month_and_timeline() -> None:
     html = render_report(report(), "id")
     assert '<html lang="id">' in html
     assert "Lubang besar di depan sekolah." in html
-    assert "Dalam Proses" in html
-    assert CONFIDENTIAL in html
+    assert "Sedang dikerjakan" in html and "Dalam Proses" not in html
+    assert CONFIDENTIAL not in html  # the officers' label is not for the public
     assert "Gambir" in html
     assert "Maret 2026" in html
-    assert "Menunggu" in html  # the timeline's first step
+    assert "Diterima" in html  # the timeline's first step
     assert "Riwayat" in html
 
 
@@ -67,17 +67,17 @@ def test_english_switch_translates_ui_and_status_but_not_content() -> None:
     html = render_report(report(), "en")
     assert '<html lang="en">' in html
     assert "Timeline" in html and "Riwayat" not in html
-    assert "In progress" in html and "Dalam Proses" not in html
+    assert "Being worked on" in html and "Dalam Proses" not in html
     assert "March 2026" in html
     # Content is shown as the gateway published it.
     assert "Lubang besar di depan sekolah." in html
-    assert CONFIDENTIAL in html
+    assert CONFIDENTIAL not in html
     # Links keep the chosen language; the switch offers the way back.
     assert 'href="/?lang=en"' in html
     assert 'href="/reports/P-7K3M9Q"' in html
 
 
-def test_index_lists_reports_with_status_and_confidentiality_labels() -> None:
+def test_index_lists_reports_with_status_and_no_officers_label() -> None:
     reports = [
         report(),
         report(
@@ -86,12 +86,12 @@ def test_index_lists_reports_with_status_and_confidentiality_labels() -> None:
     ]
     html = render_index(reports, "id")
     assert "Laporan publik" in html
-    assert "Dalam Proses" in html and "Selesai" in html
-    assert html.count(CONFIDENTIAL) == 2
+    assert "Sedang dikerjakan" in html and "Selesai" in html
+    assert html.count(CONFIDENTIAL) == 0
     assert 'href="/reports/P-7K3M9Q"' in html
     assert "Laporan tanpa judul" in html
     html_en = render_index(reports, "en")
-    assert "Public reports" in html_en and "Completed" in html_en
+    assert "Public reports" in html_en and "Resolved" in html_en
     assert 'href="/reports/P-7K3M9Q?lang=en"' in html_en
 
 

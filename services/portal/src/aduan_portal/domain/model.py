@@ -90,6 +90,43 @@ def _coarse_point(event: PublicReportPublished) -> CoarsePoint | None:
     return CoarsePoint(lat=snap(float(lat)), lon=snap(float(lon)))
 
 
-def shown_status_label(status: ReportStatus, published_label: str, lang: Language) -> str:
-    """The gateway's label in Indonesian; the contract's English label on `?lang=en`."""
-    return status.label_en if lang == "en" else published_label
+# What a citizen reads: plain words, not the officers' terms ("TL Ditolak", "Disposisi").
+CITIZEN_STATUS: dict[ReportStatus, dict[str, str]] = {
+    ReportStatus.RECEIVED: {"id": "Diterima", "en": "Received"},
+    ReportStatus.COORDINATION: {"id": "Sedang diperiksa petugas", "en": "Being checked"},
+    ReportStatus.DISPATCHED: {
+        "id": "Diteruskan ke instansi yang berwenang",
+        "en": "Forwarded to the responsible agency",
+    },
+    ReportStatus.IN_PROGRESS: {"id": "Sedang dikerjakan", "en": "Being worked on"},
+    ReportStatus.AWAITING_VALIDATION: {
+        "id": "Hasil pekerjaan sedang diperiksa",
+        "en": "The work is being checked",
+    },
+    ReportStatus.FIELD_VERIFICATION: {
+        "id": "Dicek langsung di lapangan",
+        "en": "Being checked on site",
+    },
+    ReportStatus.FOLLOWUP_REJECTED: {
+        "id": "Hasil belum memadai, dikerjakan lagi",
+        "en": "Not fixed well enough yet, being redone",
+    },
+    ReportStatus.COMPLETED: {"id": "Selesai", "en": "Resolved"},
+    ReportStatus.REJECTED: {"id": "Tidak dapat diproses", "en": "Cannot be processed"},
+    ReportStatus.MERGED: {
+        "id": "Digabung dengan laporan lain tentang masalah yang sama",
+        "en": "Merged with a report about the same problem",
+    },
+}
+
+
+def shown_status_label(
+    status: ReportStatus | str, published_label: str, lang: Language
+) -> str:
+    """The status in the citizen's words and language (`published_label` is the officers'
+    term, kept for a status this portal does not know yet)."""
+    try:
+        words = CITIZEN_STATUS.get(ReportStatus(status))
+    except ValueError:
+        words = None
+    return words[lang] if words else published_label
