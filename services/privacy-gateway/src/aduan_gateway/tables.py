@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Index,
@@ -34,6 +35,7 @@ __all__ = [
     "OUTBOX",
     "PHOTO_GRANTS",
     "QUESTIONS",
+    "RATINGS",
     "REFRESH_TOKENS",
     "REPORTER_KEYS",
     "REPORTER_MESSAGES",
@@ -287,4 +289,17 @@ REPORTER_MESSAGES = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("question_id", PgUUID(as_uuid=True), nullable=True),
     Index("ix_reporter_messages_report", "report_id", "received_at"),
+)
+
+# The reporter's rating of the result once their report is completed (1-5 and a comment,
+# scrubbed like any text they write): the city's view of how its fixes land. One per
+# report; a reporter may change it while the report stays completed.
+RATINGS = Table(
+    "report_ratings",
+    METADATA,
+    Column("report_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("rated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("score BETWEEN 1 AND 5", name="ck_report_ratings_score"),
 )
