@@ -46,6 +46,7 @@ from aduan_portal.rendering import (
     render_stats,
     render_track,
 )
+from aduan_portal.reporter import ReporterGateway, load_session, mine, reporter_router
 
 __all__ = ["api_router"]
 
@@ -237,22 +238,45 @@ def api_router(
             return html(render_track(language, code.strip()[:32], message=message), status_code=400)
         return RedirectResponse(_link(f"/track/{cleaned}", language), status_code=303)
 
-    @router.get("/track/{receipt_code}", response_class=HTMLResponse, tags=["pages"])
-    async def track_page(receipt_code: str, request: Request, lang: Lang = None) -> HTMLResponse:
-        """Status and timeline of a report by its receipt code (asked of the gateway)."""
-        language = pick_language(lang)
+    def client_chain(request: Request) -> str | None:
+        peer = request.client.host if request.client is not None else None
+        return ", ".join(h for h in (request.headers.get("x-forwarded-for"), peer) if h) or None
+
+    reporter_gateway = ReporterGateway(
+        settings.gateway_url, settings.track_timeout_s, gateway_transport
+    )
+
+    async def show_track(
+        request: Request,
+        code: str,
+        language: Language,
+        error: str | None = None,
+        status: int = 200,
+        typed: str = "",
+        notice: str | None = None,
+    ) -> HTMLResponse:
+        """The track page; with the reporter's own part when they proved their contact."""
         t = ui_strings(language)
-        code = receipt_code.strip().upper()
         if not RECEIPT_CODE.match(code):
             return html(
                 render_track(language, code[:32], message=t["track_invalid"]), status_code=400
             )
-        peer = request.client.host if request.client is not None else None
-        chain = ", ".join(h for h in (request.headers.get("x-forwarded-for"), peer) if h)
-        outcome = await gateway.track(code, forwarded_for=chain or None)
+        outcome = await gateway.track(code, forwarded_for=client_chain(request))
         if outcome.kind == "found":
-            body = render_track(language, code, outcome.report)
-            return html(body, headers=_HTML_NO_STORE)
+            session = await load_session(runtime, settings, request, code)
+            own = await mine(reporter_gateway, session) if session is not None else None
+            body = render_track(
+                language,
+                code,
+                outcome.report,
+                reporter=own,
+                csrf=session.csrf if session is not None and own is not None else "",
+                error=t[error] if error else None,
+                notice=t[notice] if notice else None,
+                typed=typed,
+                category_names=await category_names(language),
+            )
+            return html(body, status_code=status, headers=_HTML_NO_STORE)
         if outcome.kind == "unknown":
             return html(render_track(language, code, message=t["track_unknown"]), status_code=404)
         if outcome.kind == "limited":
@@ -268,11 +292,20 @@ def api_router(
             headers={"Retry-After": "30"},
         )
 
-    # --- a question from an officer (the link in the reporter's message) ----------------
+    @router.get("/track/{receipt_code}", response_class=HTMLResponse, tags=["pages"])
+    async def track_page(
+        receipt_code: str, request: Request, lang: Lang = None, done: str = ""
+    ) -> HTMLResponse:
+        """Status and timeline of a report by its receipt code (asked of the gateway); the
+        reporter's own part after they proved their contact."""
+        notices = {"rated": "rated_done", "reopened": "reopened_done", "erased": "erased_done"}
+        return await show_track(
+            request, receipt_code.strip().upper(), pick_language(lang), notice=notices.get(done)
+        )
 
-    def client_chain(request: Request) -> str | None:
-        peer = request.client.host if request.client is not None else None
-        return ", ".join(h for h in (request.headers.get("x-forwarded-for"), peer) if h) or None
+    router.include_router(reporter_router(runtime, settings, reporter_gateway, show_track))
+
+    # --- a question from an officer (the link in the reporter's message) ----------------
 
     async def question_or_page(
         question_id: str, request: Request, language: Language

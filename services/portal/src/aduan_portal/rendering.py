@@ -298,6 +298,13 @@ def render_track(
     code: str = "",
     report: Any = None,
     message: str | None = None,
+    *,
+    reporter: Mapping[str, Any] | None = None,
+    csrf: str = "",
+    error: str | None = None,
+    notice: str | None = None,
+    typed: str = "",
+    category_names: Mapping[str, str] | None = None,
 ) -> str:
     """`report` is a `public_gateway.TrackedReport` or None."""
     path = f"/track/{code}" if report is not None else "/track"
@@ -314,6 +321,12 @@ def render_track(
             code=code,
             tracked=report,
             steps=steps,
+            reporter=reporter,
+            csrf=csrf,
+            error=error,
+            notice=notice,
+            typed=typed,
+            category_names=category_names or {},
             message=message,
             **_common(lang, path, "track"),
         )

@@ -7,15 +7,29 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from aduan_contracts.enums import Role
+from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.events import ReporterErasureRequested
 from aduan_contracts.topics import ERASURE_REQUESTS
 from aduan_contracts.values import Actor
 from aduan_gateway.auth import CurrentUser, Principal
-from aduan_gateway.deps import RuntimeDep, SessionsDep, forbidden, not_found, require_role
-from aduan_gateway.domain.views import ReporterReportView, reporter_view
+from aduan_gateway.deps import (
+    RuntimeDep,
+    SessionsDep,
+    forbidden,
+    not_found,
+    owns,
+    require_role,
+)
+from aduan_gateway.domain.views import (
+    OFFICER_ROLES,
+    ReporterReportView,
+    reporter_view,
+    visible_to_officer,
+)
 from aduan_gateway.readmodel import (
     ReportFilter,
     access_log_rows,
@@ -23,11 +37,12 @@ from aduan_gateway.readmodel import (
     list_reports,
     load_report,
 )
-from aduan_gateway.tables import OUTBOX
+from aduan_gateway.tables import OUTBOX, RATINGS
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
+from aduan_kit.redaction import scrub_officer_text
 from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["reporter_router"]
@@ -170,4 +185,89 @@ def reporter_router() -> APIRouter:
         log.info("erasure requested by administrator", report_id=str(body.report_id))
         return ErasureAccepted(detail=_ERASURE_DETAIL)
 
+    # --- the reporter's rating of the result ----------------------------------------------
+
+    @router.put(
+        "/v1/reports/{report_id}/rating",
+        response_model=RatingView,
+        responses={
+            403: {"description": "only the report's reporter rates it"},
+            404: {"description": "not the caller's report"},
+            409: {"description": "the report is not completed"},
+        },
+    )
+    async def rate(
+        report_id: UUID, body: RatingBody, user: CurrentUser, sessions: SessionsDep
+    ) -> RatingView:
+        """The reporter rates the result of their completed report, 1 to 5 with an optional
+        comment (scrubbed of their own values like everything they write); rating again
+        replaces it."""
+        require_role(user, {Role.REPORTER}, "rate reports")
+        async with sessions() as session:
+            record = await load_report(session, report_id)
+        if record is None or not record.complete or not owns(user, record):
+            not_found()
+        if record.status is not ReportStatus.COMPLETED:
+            raise HTTPException(status_code=409, detail="only a completed report can be rated")
+        comment = " ".join((body.comment or "").split())
+        values = {
+            "score": body.score,
+            "comment": scrub_officer_text(comment, record.reporter_terms) if comment else None,
+            "rated_at": func.now(),
+        }
+        async with transaction(sessions) as session:
+            row = (
+                await session.execute(
+                    pg_insert(RATINGS)
+                    .values(report_id=report_id, **values)
+                    .on_conflict_do_update(index_elements=[RATINGS.c.report_id], set_=values)
+                    .returning(*RATINGS.c)
+                )
+            ).one()
+        log.info("report rated", report_id=str(report_id), score=body.score)
+        return RatingView.model_validate(dict(row._mapping))
+
+    @router.get(
+        "/v1/reports/{report_id}/rating",
+        response_model=RatingView,
+        responses={404: {"description": "not rated, or not a report the caller may open"}},
+    )
+    async def rating(report_id: UUID, user: CurrentUser, sessions: SessionsDep) -> RatingView:
+        """The rating, for its reporter and for the officers who may open the report."""
+        async with sessions() as session:
+            record = await load_report(session, report_id)
+            row = (
+                await session.execute(select(RATINGS).where(RATINGS.c.report_id == report_id))
+            ).first()
+        allowed = (
+            record is not None
+            and record.complete
+            and (
+                owns(user, record)
+                or (
+                    user.role in OFFICER_ROLES
+                    and visible_to_officer(record, user.role, user.agency_id)
+                )
+            )
+        )
+        if not allowed or row is None:
+            not_found()
+        return RatingView.model_validate(dict(row._mapping))
+
     return router
+
+
+class RatingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5, description="1 (bad) to 5 (very good)")
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class RatingView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    report_id: UUID
+    score: int
+    comment: str | None
+    rated_at: datetime

@@ -305,6 +305,95 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "no": {"id": "tidak", "en": "no"},
     "filed_another": {"id": "Laporkan masalah lain", "en": "Report another problem"},
     "filed_unknown": {"id": "Kode laporan tidak dikenal.", "en": "Unknown report code."},
+    "prove_heading": {"id": "Laporan Anda sendiri?", "en": "Is this your report?"},
+    "prove_hint": {
+        "id": "Masukkan nomor telepon atau e-mail yang Anda berikan saat melapor untuk melihat "
+        "isi laporan, alasan dan hasil tindak lanjutnya, memberi penilaian, membuka kembali, "
+        "mengunduh atau menghapus data Anda.",
+        "en": "Enter the phone number or e-mail you gave when reporting to see your report, "
+        "the reasons and the outcome, rate the result, reopen it, or download or erase your "
+        "data.",
+    },
+    "prove_send": {"id": "Lihat laporan saya", "en": "Show my report"},
+    "reporter_contact_missing": {
+        "id": "Tulis nomor telepon atau e-mail yang Anda berikan.",
+        "en": "Please write the phone number or e-mail you gave.",
+    },
+    "reporter_no_match": {
+        "id": "Kontak itu tidak cocok dengan laporan ini.",
+        "en": "That contact does not match this report.",
+    },
+    "reporter_too_many": {
+        "id": "Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi.",
+        "en": "Too many tries. Wait a while and try again.",
+    },
+    "reporter_signed_out": {
+        "id": "Sesi Anda berakhir; tindakan itu belum dilakukan. Masukkan kontak Anda lagi.",
+        "en": "Your session ended; that action was not done. Enter your contact again.",
+    },
+    "reporter_action_failed": {
+        "id": "Tindakan itu belum dapat dilakukan. Muat ulang halaman lalu coba lagi.",
+        "en": "That could not be done. Reload the page and try again.",
+    },
+    "reporter_sign_out": {"id": "Keluar", "en": "Sign out"},
+    "mine_heading": {"id": "Laporan Anda", "en": "Your report"},
+    "mine_history": {"id": "Yang sudah terjadi", "en": "What happened"},
+    "mine_reason": {"id": "Alasan", "en": "Reason"},
+    "mine_outcome": {"id": "Hasil tindak lanjut", "en": "What was done"},
+    "rate_heading": {"id": "Nilai hasilnya", "en": "Rate the result"},
+    "rate_current": {"id": "Penilaian Anda: {score} dari 5.", "en": "Your rating: {score} of 5."},
+    "rate_1": {"id": "buruk", "en": "bad"},
+    "rate_2": {"id": "kurang", "en": "poor"},
+    "rate_3": {"id": "cukup", "en": "fair"},
+    "rate_4": {"id": "baik", "en": "good"},
+    "rate_5": {"id": "sangat baik", "en": "very good"},
+    "rate_comment": {"id": "Komentar", "en": "Comment"},
+    "rate_send": {"id": "Kirim penilaian", "en": "Send rating"},
+    "rate_pick": {"id": "Pilih nilai 1 sampai 5.", "en": "Pick a score from 1 to 5."},
+    "rated_done": {"id": "Terima kasih atas penilaian Anda.", "en": "Thank you for your rating."},
+    "reopen_heading": {"id": "Masalahnya belum beres?", "en": "Not fixed after all?"},
+    "reopen_hint": {
+        "id": "Anda dapat membuka kembali laporan ini dalam 7 hari setelah selesai.",
+        "en": "You can reopen this report within 7 days of its completion.",
+    },
+    "reopen_reason": {"id": "Apa yang belum beres?", "en": "What is still wrong?"},
+    "reopen_send": {"id": "Buka kembali laporan", "en": "Reopen the report"},
+    "reopen_reason_short": {
+        "id": "Ceritakan paling sedikit 10 karakter apa yang belum beres.",
+        "en": "Please say in at least 10 characters what is still wrong.",
+    },
+    "reopen_window_closed": {
+        "id": "Batas waktu membuka kembali sudah lewat. Silakan buat laporan baru.",
+        "en": "The time to reopen has passed. Please file a new report.",
+    },
+    "reopened_done": {
+        "id": "Laporan dibuka kembali dan akan dikerjakan lagi.",
+        "en": "The report was reopened and will be worked on again.",
+    },
+    "data_heading": {"id": "Data Anda", "en": "Your data"},
+    "data_export": {
+        "id": "Unduh semua data Anda dan siapa yang membacanya (JSON)",
+        "en": "Download all your data and who read it (JSON)",
+    },
+    "erase_hint": {
+        "id": "Hapus nama dan kontak Anda dari semua laporan Anda. Laporannya tetap ada tanpa "
+        "identitas; kami tidak dapat mengabari Anda lagi.",
+        "en": "Erase your name and contact from all your reports. The reports stay, without "
+        "your identity; we can no longer tell you about them.",
+    },
+    "erase_confirm": {
+        "id": "Ya, hapus identitas saya",
+        "en": "Yes, erase my identity",
+    },
+    "erase_send": {"id": "Hapus data saya", "en": "Erase my data"},
+    "erase_confirm_missing": {
+        "id": "Centang kotak persetujuan untuk menghapus data Anda.",
+        "en": "Tick the box to confirm erasing your data.",
+    },
+    "erased_done": {
+        "id": "Permintaan penghapusan diterima: identitas Anda dihapus dari semua laporan.",
+        "en": "Erasure requested: your identity is being erased from all your reports.",
+    },
     "track_questions": {
         "id": "Petugas mengirim pertanyaan ke kontak Anda ({count} belum dijawab). Buka tautan "
         "di pesan itu untuk membaca dan menjawabnya.",
