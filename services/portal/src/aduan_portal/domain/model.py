@@ -120,9 +120,7 @@ CITIZEN_STATUS: dict[ReportStatus, dict[str, str]] = {
 }
 
 
-def shown_status_label(
-    status: ReportStatus | str, published_label: str, lang: Language
-) -> str:
+def shown_status_label(status: ReportStatus | str, published_label: str, lang: Language) -> str:
     """The status in the citizen's words and language (`published_label` is the officers'
     term, kept for a status this portal does not know yet)."""
     try:
