@@ -62,13 +62,16 @@ def test_coarse_point_from_an_event_is_snapped() -> None:
     assert point is not None and (point.lat, point.lon) == (-6.18, 106.83)
 
 
-def test_bar_chart_is_named_described_escaped_and_scaled() -> None:
-    svg = str(bar_chart("c1", "Per <kanal>", [("Web & co", 4), ("SMS", 2), ("Nol", 0)]))
-    assert svg.startswith('<svg class="chart" id="c1" role="img" aria-labelledby="c1-t c1-d"')
-    assert '<title id="c1-t">Per &lt;kanal&gt;</title>' in svg
-    assert '<desc id="c1-d">Web &amp; co: 4; SMS: 2; Nol: 0</desc>' in svg
-    widths = [float(w) for w in re.findall(r'<rect class="bar" [^>]*width="([\d.]+)"', svg)]
-    assert widths[0] == 2 * widths[1] and widths[2] == 0
+def test_bar_chart_is_named_described_escaped_scaled_and_never_cuts_a_label() -> None:
+    long = "Dinas Sumber Daya Air Provinsi DKI Jakarta"
+    html = str(bar_chart("c1", "Per <kanal>", [("Web & co", 4), (long, 2), ("Nol", 0)]))
+    assert html.startswith('<figure class="bars" id="c1" role="img" aria-labelledby="c1-t c1-d"')
+    assert '<figcaption id="c1-t" class="bars-title">Per &lt;kanal&gt;</figcaption>' in html
+    assert f'id="c1-d" class="visually-hidden">Web &amp; co: 4; {long}: 2; Nol: 0<' in html
+    # The whole name as page text (it wraps on a phone), never an SVG label cut short.
+    assert f'<span class="bar-label">{long}</span>' in html and "…" not in html
+    widths = [float(w) for w in re.findall(r'<rect class="bar" [^>]*width="([\d.]+)"', html)]
+    assert widths == [100.0, 50.0, 0.0]
 
 
 def test_trend_chart_has_a_column_per_month_and_a_line() -> None:

@@ -1,7 +1,8 @@
 """Server-side SVG charts for /stats: no JavaScript, readable by screen readers.
 
-Each chart is an `<svg role="img">` named by its `<title>` and described by its `<desc>`
-(which states the figures in words); the page also shows the same numbers as a table.
+Each chart is named and described in words (the figures stated), as an `<svg role="img">`
+with `<title>`/`<desc>` or, for the bars, a `<figure role="img">` whose label and values are
+page text; the page also shows the same numbers as a table.
 Values are printed next to the bars, so the chart never relies on reading a scale.
 """
 
@@ -14,14 +15,7 @@ from markupsafe import Markup, escape
 __all__ = ["bar_chart", "trend_chart"]
 
 _WIDTH = 480
-_LABEL_W = 170
 _ROW_H = 30
-_BAR_H = 20
-_VALUE_W = 56
-
-
-def _short(label: str, limit: int = 20) -> str:
-    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def _describe(items: Sequence[tuple[str, float]], unit: str) -> str:
@@ -35,29 +29,29 @@ def _number(value: float) -> str:
 def bar_chart(
     chart_id: str, title: str, items: Sequence[tuple[str, float]], unit: str = ""
 ) -> Markup:
-    """Horizontal bars, one per item, largest scale = largest value."""
-    height = max(1, len(items)) * _ROW_H + 10
+    """Horizontal bars, one per item, largest scale = largest value. The labels and
+    values are HTML text beside each bar (an SVG scaled to a phone's width shrank them to
+    about 8 px and cut long agency names): they wrap and keep the page's font size; only
+    the bar itself is a small SVG (its width an attribute, as the CSP allows no inline
+    style)."""
     top = max((v for _, v in items), default=0) or 1
-    span = _WIDTH - _LABEL_W - _VALUE_W
+    cid = escape(chart_id)
     parts = [
-        f'<svg class="chart" id="{escape(chart_id)}" role="img" '
-        f'aria-labelledby="{escape(chart_id)}-t {escape(chart_id)}-d" '
-        f'viewBox="0 0 {_WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet">',
-        f'<title id="{escape(chart_id)}-t">{escape(title)}</title>',
-        f'<desc id="{escape(chart_id)}-d">{escape(_describe(items, unit))}</desc>',
+        f'<figure class="bars" id="{cid}" role="img" aria-labelledby="{cid}-t {cid}-d">',
+        f'<figcaption id="{cid}-t" class="bars-title">{escape(title)}</figcaption>',
+        f'<p id="{cid}-d" class="visually-hidden">{escape(_describe(items, unit))}</p>',
+        '<ul class="bar-rows" aria-hidden="true">',
     ]
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * _ROW_H
-        width = max(1.0, span * value / top) if value > 0 else 0
+    for label, value in items:
+        width = max(0.5, 100 * value / top) if value > 0 else 0
         parts.append(
-            f"<g><title>{escape(label)}: {escape(_number(value))}{escape(unit)}</title>"
-            f'<text class="label" x="{_LABEL_W - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(_short(label))}</text>"
-            f'<rect class="bar" x="{_LABEL_W}" y="{y}" width="{width:.1f}" height="{_BAR_H}"/>'
-            f'<text class="value" x="{_LABEL_W + width + 6:.1f}" y="{y + 15}">'
-            f"{escape(_number(value))}{escape(unit)}</text></g>"
+            f'<li class="bar-row"><span class="bar-label">{escape(label)}</span>'
+            '<svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" '
+            'focusable="false">'
+            f'<rect class="bar" x="0" y="0" width="{width:.1f}" height="10"/></svg>'
+            f'<span class="bar-value">{escape(_number(value))}{escape(unit)}</span></li>'
         )
-    parts.append("</svg>")
+    parts.append("</ul></figure>")
     # Every text and attribute above went through escape(); numbers are formatted here.
     return Markup("".join(parts))  # noqa: S704
 
