@@ -65,6 +65,7 @@ from aduan_notifier.tables import (
 __all__ = ["Notifier", "register_handlers"]
 
 log = get_logger(__name__)
+OUTCOME_LIMIT = 1000
 
 # Channels whose free-form replies are allowed only within 24 hours of the user's message.
 CHAT_WINDOW_CHANNELS = frozenset({Channel.WHATSAPP, Channel.FACEBOOK, Channel.INSTAGRAM})
@@ -172,15 +173,31 @@ class Notifier:
             return "parked until intake"
         if decision is Reach.UNREACHABLE:
             return "unreachable: nothing recorded"
+        outcome = recipient.last_outcome if recipient is not None else None
+        if event.follow_up is not None and recipient is not None:
+            # The agency's account of what it did, for the completion message.
+            outcome = event.follow_up.note[:OUTCOME_LIMIT]
+            await session.execute(
+                update(RECIPIENTS)
+                .where(RECIPIENTS.c.report_id == event.report_id)
+                .values(last_outcome=outcome)
+            )
+        if template_for_event(event.from_status, event.to_status, event.primary_status) is None:
+            return "outcome kept"
         language = recipient.language if recipient is not None else None
-        return "recorded" if await self._record(session, event, language) else "already recorded"
+        recorded = await self._record(session, event, language, outcome)
+        return "recorded" if recorded else "already recorded"
 
     async def _record(
-        self, session: AsyncSession, event: ReportStatusChanged, language: str | None
+        self,
+        session: AsyncSession,
+        event: ReportStatusChanged,
+        language: str | None,
+        outcome: str | None = None,
     ) -> bool:
         """Record the message once per (status change, channel) as 'pending'; the delivery
         worker sends it after this transaction committed, and announces the outcome."""
-        message = compose(event, language, self.portal_base_url)
+        message = compose(event, language, self.portal_base_url, outcome)
         if message is None:
             return False
         inserted = (
@@ -195,7 +212,9 @@ class Notifier:
                     receipt_code=event.receipt_code,
                     subject=message.subject,
                     body=message.body,
-                    reason=event.reason,
+                    # What a fallback transport re-renders with: the rejection reason, or
+                    # on completion the agency's outcome.
+                    reason=event.reason if message.template is not Template.COMPLETED else outcome,
                     status_changed_at=event.occurred_at,
                     state="pending",
                     attempts=0,
@@ -499,9 +518,10 @@ def register_handlers(
     )
 
     def concerns_reporter(event: ReportStatusChanged) -> bool:
-        # Internal steps: nothing to tell, nothing to store, not even an inbox claim.
+        # Internal steps: nothing to tell, nothing to store, not even an inbox claim; a
+        # follow-up is kept (its note is the outcome the completion message tells).
         template = template_for_event(event.from_status, event.to_status, event.primary_status)
-        return template is not None
+        return template is not None or event.follow_up is not None
 
     async def on_status_changed(session: AsyncSession, event: ReportStatusChanged) -> str:
         outcome = await notifier.on_status_changed(session, event)

@@ -53,6 +53,9 @@ RECIPIENTS = Table(
     # The reporter's last message to us on a chat channel (WhatsApp, Messenger, Instagram):
     # free-form replies are allowed only within 24 hours of it.
     Column("last_inbound_at", DateTime(timezone=True), nullable=True),
+    # The agency's latest follow-up note (what it says it did): the completion e-mail tells
+    # the reporter the outcome, not only "resolved".
+    Column("last_outcome", Text, nullable=True),
 )
 
 # Per-reporter data keys. A shredded key stays as a tombstone (key NULL) so that a replayed

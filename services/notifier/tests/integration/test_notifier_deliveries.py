@@ -43,6 +43,7 @@ from aduan_contracts.topics import (
     SLA_EVENTS,
     STATUS_CHANGED,
 )
+from aduan_contracts.values import Actor, FollowUp
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
@@ -374,6 +375,45 @@ async def test_email_round_trip_in_the_reporters_language_and_sla_apology(world:
     ]
     apologies = [m.parsed() for m in w.mail.messages if address in m.rcpt_to][1:]
     assert [m["Subject"] for m in apologies] == [f"Sorry, report {receipt} is delayed"]
+
+
+async def test_completion_tells_what_the_agency_did_by_email_only(world: World) -> None:
+    """The agency's follow-up note (an internal step, no message of its own) is kept and
+    told on completion by e-mail; an SMS reporter hears only "resolved" (no free text in a
+    short message)."""
+    w = world
+    note = "Lubang ditambal dengan aspal panas dan dipadatkan."
+    address = "rina.wati@example.org"
+    officer = Actor(id="off-1", role=Role.AGENCY_OFFICER, agency_id="dbm")
+    follow_up = FollowUp(follow_up_id=uuid.uuid4(), note=note, officer=officer)
+    for channel, contact in ((Channel.EMAIL, address), (Channel.SMS, PHONE)):
+        rid, receipt = await file_report(w, channel, contact=contact)
+        await eventually(
+            lambda rid=rid: w.scalar(
+                select(RECIPIENTS.c.channel).where(RECIPIENTS.c.report_id == rid)
+            ),
+            "the recipient row",
+        )
+        steps = [
+            (ReportStatus.IN_PROGRESS, ReportStatus.AWAITING_VALIDATION, {"follow_up": follow_up}),
+            (ReportStatus.AWAITING_VALIDATION, ReportStatus.COMPLETED, {}),
+        ]
+        for version, (before, after, extra) in enumerate(steps, start=5):
+            await w.publish(
+                STATUS_CHANGED.name,
+                status(rid, receipt, channel, version, before, after, **extra),
+                rid,
+            )
+        [item] = await w.finished(rid)
+        assert (item["template"], item["state"]) == ("completed", "sent")
+        if channel is Channel.EMAIL:
+            [mail] = [m for m in w.mail.messages if address in m.rcpt_to]
+            plain = mail.parsed().get_body(("plain",)).get_content()
+            assert "selesai ditindaklanjuti" in plain
+            assert f"Yang dikerjakan instansi: {note}" in plain
+        else:
+            [sms] = [r for r in w.http.requests if receipt in r.body]
+            assert "selesai" in sms.body and note not in sms.body
 
 
 # --- retries, dead letters, failures view ---------------------------------------------------------

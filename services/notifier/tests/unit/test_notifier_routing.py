@@ -183,7 +183,12 @@ def test_every_template_on_every_transport(
         assert msg.direct_message
     # Free text (the rejection reason) reaches only the reporter's own mailbox, and only
     # for a rejection on a private channel; no template has a slot for the report's text.
-    if family is ChannelFamily.EMAIL and template in (Template.REJECTED, Template.QUESTION):
+    # (and the agency's outcome on completion, the officer's question: same rule)
+    if family is ChannelFamily.EMAIL and template in (
+        Template.REJECTED,
+        Template.QUESTION,
+        Template.COMPLETED,
+    ):
         assert REASON in msg.body
     else:
         assert "Budi" not in msg.body and "081234567890" not in msg.body

@@ -2,7 +2,8 @@
 
 A message carries the receipt code and status news only. It never repeats the report's text
 or the reporter's data; the free text it may carry is the ticket-admin's reason for a
-rejection and an officer's question to the reporter, and only by e-mail (never in a short
+rejection, the agency's follow-up note on completion (the outcome) and an officer's question
+to the reporter, and only by e-mail (never in a short
 message, never on a public channel's DM: those carry the link where the question is read
 and answered).
 """
@@ -139,6 +140,7 @@ _WORDS: dict[Language, dict[str, str]] = {
         "code": "Kode laporan",
         "track_long": "Pantau laporan Anda",
         "reason": "Alasan",
+        "outcome": "Yang dikerjakan instansi",
         "answer": "Jawab",
         "answer_long": "Balas e-mail ini atau jawab di",
         "footer": "Pesan ini dikirim otomatis oleh Aduan. Jangan bagikan kode laporan Anda "
@@ -150,6 +152,7 @@ _WORDS: dict[Language, dict[str, str]] = {
         "code": "Report code",
         "track_long": "Track your report",
         "reason": "Reason",
+        "outcome": "What the agency did",
         "answer": "Answer",
         "answer_long": "Reply to this e-mail or answer at",
         "footer": "This message was sent automatically by Aduan. Do not share your report code "
@@ -222,6 +225,8 @@ def render(
         lines = [words["greeting"], "", sentence]
         if reason and template is Template.REJECTED and channel not in PUBLIC_CHANNELS:
             lines.append(f"{words['reason']}: {reason.strip()[:REASON_LIMIT]}")
+        if reason and template is Template.COMPLETED and channel not in PUBLIC_CHANNELS:
+            lines.append(f"{words['outcome']}: {reason.strip()[: REASON_LIMIT * 2]}")
         if template is Template.QUESTION:
             # The reporter's own mailbox: the question itself, and how to answer it (a
             # reply keeps the receipt code in its subject, which files it onto the report).
@@ -242,7 +247,10 @@ def render(
 
 
 def compose(
-    event: ReportStatusChanged, language: str | None, portal_base_url: str
+    event: ReportStatusChanged,
+    language: str | None,
+    portal_base_url: str,
+    outcome: str | None = None,
 ) -> Message | None:
     """The message for a status change, or None when the reporter need not hear of it.
 
@@ -258,7 +266,8 @@ def compose(
         normalize_language(language),
         event.receipt_code,
         portal_base_url,
-        reason=event.reason,
+        # On completion, what the agency did (its follow-up note); else the reason given.
+        reason=outcome if template is Template.COMPLETED else event.reason,
     )
 
 
