@@ -62,6 +62,7 @@ from aduan_portal.gateway_client import (
     Agency,
     Assignment,
     Category,
+    Conversation,
     Duplicate,
     GatewayClient,
     GatewayError,
@@ -239,7 +240,7 @@ class LoginRequired(Exception):
 
 # Free-text fields kept when an action is cut off by an expired session (the rest of a
 # form is quick to redo; a paragraph of reasons is not).
-DRAFT_FIELDS = ("note", "reason", "result")
+DRAFT_FIELDS = ("note", "reason", "result", "question")
 
 
 def _draft_fields(form: FormData) -> dict[str, str]:
@@ -1052,6 +1053,13 @@ def console_router(
             # The agency's officers: grantees for a validator, colleagues to assign for the
             # agency's own officer.
             officers = await optional_list(c, f"/v1/reports/{report_id}/officers", Officer, notes)
+        conversation: Conversation | None = None
+        try:
+            conversation = GatewayClient.parse(
+                Conversation, await c.api("GET", f"/v1/reports/{report_id}/questions")
+            )
+        except GatewayError as exc:
+            notes.append(c.t["unavailable_list"].format(detail=exc.detail))
         assignment: Assignment | None = None
         if c.role == "agency-officer":
             try:
@@ -1078,6 +1086,7 @@ def console_router(
             grants=grants,
             officers=officers,
             internal_notes=internal_notes,
+            conversation=conversation,
             assignment=assignment,
             officer_names={
                 o.user_id: f"{o.display_name or o.username} ({o.username})" for o in officers
@@ -1281,6 +1290,27 @@ def console_router(
             raise await cut_off(exc, c.session.session_id, request, report_id, form) from None
         log.info("console internal note", report_id=str(report_id), role=c.role)
         return await c.flash_and_go("success", c.t["note_ok"], f"{here}#internal-notes")
+
+    @router.post("/reports/{report_id}/questions")
+    async def ask_reporter(request: Request, report_id: uuid.UUID) -> Response:
+        """Ask the reporter: the notifier delivers the question on their own channel; the
+        answer comes back onto the report. Nobody sees a contact."""
+        c, form = await console_for_form(request, report_id)
+        here = f"/console/reports/{report_id}"
+        question = _text(form, "question")
+        if len(question) < 10:
+            return await c.flash_and_go(
+                "error", c.t["question_required_msg"], f"{here}#conversation"
+            )
+        try:
+            await c.api("POST", f"/v1/reports/{report_id}/questions", json={"text": question})
+        except GatewayError as exc:
+            message = c.t["question_refused"] if exc.status == 409 else _explain(exc, c.t)
+            return await c.flash_and_go("error", message, f"{here}#conversation")
+        except LoginRequired as exc:
+            raise await cut_off(exc, c.session.session_id, request, report_id, form) from None
+        log.info("console question to the reporter", report_id=str(report_id), role=c.role)
+        return await c.flash_and_go("success", c.t["question_ok"], f"{here}#conversation")
 
     @router.post("/reports/{report_id}/photos/open")
     async def open_photos(request: Request, report_id: uuid.UUID) -> Response:

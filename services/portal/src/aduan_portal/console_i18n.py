@@ -148,6 +148,33 @@ _ID: dict[str, str] = {
         "pembacaan tercatat di log akses."
     ),
     "no_notes": "Belum ada catatan.",
+    "conversation": "Tanya pelapor",
+    "conversation_hint": (
+        "Pertanyaan dikirim ke pelapor lewat kanal yang ia pakai; jawabannya masuk ke sini. "
+        "Tidak ada yang melihat kontak pelapor."
+    ),
+    "no_conversation": "Belum ada pertanyaan atau pesan dari pelapor.",
+    "question_label": "Pertanyaan",
+    "answer_label": "Jawaban pelapor",
+    "reporter_message_label": "Pesan pelapor",
+    "from_reporter": "dari pelapor",
+    "question_answered": "sudah dijawab",
+    "question_waiting": "menunggu jawaban",
+    "new_question": "Pertanyaan untuk pelapor",
+    "new_question_hint": (
+        "Tulis seperti kepada warga: jelas dan sopan, 10-1000 karakter. Jangan menanyakan "
+        "data pribadi yang tidak diperlukan."
+    ),
+    "ask_reporter": "Kirim pertanyaan",
+    "question_ok": "Pertanyaan dikirim ke pelapor.",
+    "question_required_msg": "Tulis pertanyaannya (paling sedikit 10 karakter).",
+    "question_refused": "Pertanyaan tidak dapat dikirim sekarang (lihat keterangan di bawah).",
+    "why_not_no_contact": (
+        "Pelapor tidak meninggalkan kontak (atau datanya sudah dihapus): tidak ada yang dapat "
+        "ditanya."
+    ),
+    "why_not_closed": "Laporan sudah ditutup (ditolak atau digabung).",
+    "why_not_too_many": "Tiga pertanyaan masih belum dijawab; tunggu jawaban pelapor.",
     "new_note": "Catatan baru",
     "add_note": "Simpan catatan",
     "note_ok": "Catatan tersimpan.",
@@ -452,6 +479,32 @@ _EN: dict[str, str] = {
         "to the access log."
     ),
     "no_notes": "No notes yet.",
+    "conversation": "Ask the reporter",
+    "conversation_hint": (
+        "The question goes to the reporter on the channel they used; the answer comes back "
+        "here. Nobody sees the reporter's contact."
+    ),
+    "no_conversation": "No questions or messages from the reporter yet.",
+    "question_label": "Question",
+    "answer_label": "Reporter's answer",
+    "reporter_message_label": "Reporter's message",
+    "from_reporter": "from the reporter",
+    "question_answered": "answered",
+    "question_waiting": "waiting for an answer",
+    "new_question": "Question for the reporter",
+    "new_question_hint": (
+        "Write as to a citizen: clear and polite, 10-1000 characters. Do not ask for "
+        "personal data you do not need."
+    ),
+    "ask_reporter": "Send question",
+    "question_ok": "The question was sent to the reporter.",
+    "question_required_msg": "Write the question (at least 10 characters).",
+    "question_refused": "The question cannot be sent now (see the note below).",
+    "why_not_no_contact": (
+        "The reporter left no contact (or their data was erased): nobody can be asked."
+    ),
+    "why_not_closed": "The report is closed (rejected or merged).",
+    "why_not_too_many": "Three questions are still unanswered; wait for the reporter's answer.",
     "new_note": "New note",
     "add_note": "Save note",
     "note_ok": "Note saved.",

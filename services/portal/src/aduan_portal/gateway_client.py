@@ -192,6 +192,28 @@ class Assignment(_In):
     assigned_at: datetime | None = None
 
 
+class ConversationEntry(_In):
+    """One step of the conversation with the reporter ("ask the reporter"): an officer's
+    question or what the reporter wrote back."""
+
+    kind: str
+    id: UUID
+    text: str
+    at: datetime | None = None
+    on: str
+    asked_by_name: str | None = None
+    asked_by_role: str | None = None
+    answered: bool | None = None
+    channel: str | None = None
+    question_id: UUID | None = None
+
+
+class Conversation(_In):
+    can_ask: bool
+    why_not_code: str | None = None
+    entries: tuple[ConversationEntry, ...] = ()
+
+
 class Note(_In):
     """An internal note on a report (officers only)."""
 

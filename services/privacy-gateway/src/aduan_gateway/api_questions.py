@@ -107,17 +107,33 @@ class ConversationView(BaseModel):
     why_not: str | None = Field(
         default=None, description="why no question can be asked now, in plain words"
     )
+    why_not_code: Literal["no_contact", "closed", "too_many"] | None = Field(
+        default=None, description="the same as a code, for clients' own language"
+    )
     entries: tuple[ConversationEntry, ...]
 
 
-def _why_not(record: ReportRecord, open_count: int) -> str | None:
+_WHY_NOT = {
+    "no_contact": "the reporter left no contact (or was erased): nobody can be asked",
+    "closed": "the report is closed (rejected or merged)",
+    "too_many": f"{MAX_OPEN_QUESTIONS} questions are still unanswered; wait for an answer",
+}
+
+
+def _why_not_code(record: ReportRecord, open_count: int) -> str | None:
+    """Why no question can be asked now, as a code clients put in their own words."""
     if record.sealed_identity is None:
-        return "the reporter left no contact (or was erased): nobody can be asked"
+        return "no_contact"
     if record.status in _CLOSED:
-        return "the report is closed (rejected or merged)"
+        return "closed"
     if open_count >= MAX_OPEN_QUESTIONS:
-        return f"{MAX_OPEN_QUESTIONS} questions are still unanswered; wait for an answer"
+        return "too_many"
     return None
+
+
+def _why_not(record: ReportRecord, open_count: int) -> str | None:
+    code = _why_not_code(record, open_count)
+    return _WHY_NOT[code] if code else None
 
 
 def questions_router() -> APIRouter:
@@ -183,6 +199,7 @@ def questions_router() -> APIRouter:
         return ConversationView(
             can_ask=_why_not(record, open_count) is None,
             why_not=_why_not(record, open_count),
+            why_not_code=_why_not_code(record, open_count),
             entries=tuple(entries),
         )
 
