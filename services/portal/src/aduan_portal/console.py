@@ -33,6 +33,7 @@ from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.values import normalize_receipt_code
 from aduan_kit.csvsafe import write_csv
 from aduan_kit.logging import get_logger
+from aduan_kit.redaction import HIDDEN
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.config import Settings
 from aduan_portal.console_i18n import (
@@ -478,11 +479,12 @@ def render_console(
     names: dict[str, str] = context.pop("category_names", None) or {}
     context.setdefault("kept", lambda form, field_name: "")
     agencies: dict[str, str] = context.pop("agency_names", None) or {}
+    strings = console_strings(lang)
     return (
         _environment()
         .get_template(f"console/{template}")
         .render(
-            t=console_strings(lang),
+            t=strings,
             lang=lang,
             session=session,
             role_label=role_name(session.role, lang) if session else "",
@@ -493,6 +495,11 @@ def render_console(
             category_name=lambda code: names.get(code, code) if code else "—",
             channel_name=lambda ch: channel_name(ch, lang),
             privacy_name=lambda p: privacy_name(p, lang),
+            # The officers' reminder on every report, in the console's language (the
+            # gateway's label is Indonesian).
+            confidentiality=lambda p: strings["label_public" if p == "public" else "label_private"],
+            # The scrub's marker in officer text, in the console's language.
+            marks=lambda text: text.replace(HIDDEN, strings["hidden_marker"]) if text else text,
             status_name=lambda st: _status_label(st, lang),
             category_choices=sorted(names.items(), key=lambda kv: kv[1].casefold()),
             csrf=session.csrf_token if session else context.pop("csrf", ""),

@@ -148,6 +148,9 @@ _ID: dict[str, str] = {
         "pembacaan tercatat di log akses."
     ),
     "no_notes": "Belum ada catatan.",
+    "label_private": "Privat",
+    "label_public": "Publik — detail laporan dan data pelapor tidak boleh disebarluaskan",
+    "hidden_marker": "[disembunyikan]",
     "conversation": "Tanya pelapor",
     "conversation_hint": (
         "Pertanyaan dikirim ke pelapor lewat kanal yang ia pakai; jawabannya masuk ke sini. "
@@ -479,6 +482,9 @@ _EN: dict[str, str] = {
         "to the access log."
     ),
     "no_notes": "No notes yet.",
+    "label_private": "Private",
+    "label_public": "Public — do not spread the report's details or the reporter's data",
+    "hidden_marker": "[hidden]",
     "conversation": "Ask the reporter",
     "conversation_hint": (
         "The question goes to the reporter on the channel they used; the answer comes back "

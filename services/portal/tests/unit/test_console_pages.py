@@ -102,7 +102,7 @@ def report(**overrides: Any) -> OfficerReport:
     return OfficerReport.model_validate(data)
 
 
-def render_report(role: str, r: OfficerReport, **extra: Any) -> str:
+def render_report(role: str, r: OfficerReport, lang: str = "id", **extra: Any) -> str:
     context: dict[str, Any] = {
         "duplicates": [],
         "agencies": [],
@@ -115,15 +115,22 @@ def render_report(role: str, r: OfficerReport, **extra: Any) -> str:
     }
     context.update(extra)
     return render_console(
-        "report.html", "id", session(role), f"/console/reports/{r.report_id}", report=r, **context
+        "report.html",
+        lang,  # type: ignore[arg-type]
+        session(role),
+        f"/console/reports/{r.report_id}",
+        report=r,
+        **context,
     )
 
 
-def test_labels_verbatim_locked_photos_and_sla_badge() -> None:
+def test_labels_in_the_console_language_locked_photos_and_sla_badge() -> None:
     r = report()
     html = render_report("validator", r)
-    # The label on the report and on the follow-up, exactly as the gateway gave it.
-    assert html.count(LABEL) == 2
+    # The officers' reminder on the report and on the follow-up, in the console's words
+    # for the report's privacy (the gateway's label is Indonesian only).
+    assert html.count('class="label confidentiality') == 2 and html.count(">Privat<") == 2
+    assert LABEL not in html
     assert 'id="photos-locked"' in html
     assert "follow-up-photos-locked" in html
     assert 'data-sla="overdue"' in html and "Lewat tenggat" in html
@@ -524,3 +531,12 @@ def test_queue_page_filter_form_and_map_points_are_escaped() -> None:
     import json
 
     assert json.loads(html_lib.unescape(m.group(1)))[0]["title"] == "a'b\"<script>"
+
+
+def test_english_console_says_private_and_hidden_in_english() -> None:
+    """Found by trying it: English pages showed the gateway's "Privat" and the scrub's
+    "[disembunyikan]"."""
+    r = report(text="Hubungi [disembunyikan] untuk detail.")
+    html = render_report("validator", r, lang="en")
+    assert ">Private<" in html and "Privat<" not in html
+    assert "Hubungi [hidden] untuk detail." in html and "[disembunyikan]" not in html
