@@ -137,6 +137,9 @@ class QueueFilters:
     q: str = ""
     search_allowed: bool = False
     mine: bool = False  # agency officers: only the reports assigned to me
+    # Nearest deadline first (the gateway sorts the whole queue, not only a page), or
+    # newest first.
+    sort: str = "due"
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], queue: Queue, role: str) -> QueueFilters:
@@ -159,11 +162,13 @@ class QueueFilters:
             q=value("q", 200) if search_allowed else "",
             search_allowed=search_allowed,
             mine=role == "agency-officer" and query.get("mine") == "1",
+            sort="newest" if query.get("sort") == "newest" else "due",
         )
 
     def gateway_params(self) -> dict[str, str]:
         params = {"category": self.category, "area": self.area, "q": self.q}
         params["assignee"] = "me" if self.mine else ""
+        params["sort"] = self.sort
         return {k: v for k, v in params.items() if v}
 
     @property
@@ -174,6 +179,7 @@ class QueueFilters:
         """This queue's URL at `page` with the same filters (pager links keep them)."""
         params = {"status": self.status, "category": self.category, "area": self.area}
         params |= {"q": self.q, "mine": "1" if self.mine else ""}
+        params |= {"sort": "newest" if self.sort == "newest" else ""}
         params |= {"page": str(page) if page > 1 else ""}
         return "?" + urlencode({k: v for k, v in params.items() if v})
 
@@ -831,14 +837,16 @@ def console_router(
                 has_next = has_next or len(got.items) == PAGE_SIZE
         except GatewayError as exc:
             error = _explain(exc, c.t)
-        # Overdue first, then due soon, then oldest first: what needs attention on top.
-        rank = {"overdue": 0, "due_soon": 1}
-        reports.sort(
-            key=lambda r: (
-                rank.get(r.sla_badge or "", 2),
-                r.due_at or datetime.max.replace(tzinfo=WIB),
+        if filters.sort == "due":
+            # Each status's page came nearest deadline first from the gateway (over the
+            # whole queue); merged here the same way: what needs attention on top.
+            rank = {"overdue": 0, "due_soon": 1}
+            reports.sort(
+                key=lambda r: (
+                    rank.get(r.sla_badge or "", 2),
+                    r.due_at or datetime.max.replace(tzinfo=WIB),
+                )
             )
-        )
         map_points = [
             {
                 "lat": r.location.point.lat,

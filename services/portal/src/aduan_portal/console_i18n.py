@@ -148,6 +148,9 @@ _ID: dict[str, str] = {
         "pembacaan tercatat di log akses."
     ),
     "no_notes": "Belum ada catatan.",
+    "sort_by": "Urutkan",
+    "sort_due": "Tenggat terdekat",
+    "sort_newest": "Terbaru",
     "label_private": "Privat",
     "label_public": "Publik — detail laporan dan data pelapor tidak boleh disebarluaskan",
     "hidden_marker": "[disembunyikan]",
@@ -482,6 +485,9 @@ _EN: dict[str, str] = {
         "to the access log."
     ),
     "no_notes": "No notes yet.",
+    "sort_by": "Sort by",
+    "sort_due": "Nearest due date",
+    "sort_newest": "Newest",
     "label_private": "Private",
     "label_public": "Public — do not spread the report's details or the reporter's data",
     "hidden_marker": "[hidden]",

@@ -479,12 +479,14 @@ def test_queue_filters_from_the_query_and_pager_links_keep_them() -> None:
         "agency-officer",
     )
     assert f.statuses == ("in_progress",)
-    assert f.gateway_params() == {"category": "jalan-rusak", "area": "Menteng"}  # no q
+    # No q; the gateway sorts the whole queue by the nearest deadline unless asked.
+    assert f.gateway_params() == {"category": "jalan-rusak", "area": "Menteng", "sort": "due"}
     assert not f.search_allowed and f.active
     assert f.link(2) == "?status=in_progress&category=jalan-rusak&area=Menteng&page=2"
     # "Only my reports" for agency officers, asked of the gateway as `assignee=me`.
     mine = QueueFilters.from_query({"mine": "1"}, queue, "agency-officer")
-    assert mine.gateway_params() == {"assignee": "me"} and mine.link(1) == "?mine=1"
+    assert mine.gateway_params() == {"assignee": "me", "sort": "due"}
+    assert mine.link(1) == "?mine=1"
     assert not QueueFilters.from_query({"mine": "1"}, QUEUES["triage"], "ticket-admin").mine
     # A status from another queue or a malformed code is dropped, not sent on.
     other = QueueFilters.from_query(
@@ -493,7 +495,7 @@ def test_queue_filters_from_the_query_and_pager_links_keep_them() -> None:
     assert other.statuses == queue.statuses and other.category == "" and not other.active
     # Full-access roles search text.
     full = QueueFilters.from_query({"q": "lampu"}, QUEUES["triage"], "ticket-admin")
-    assert full.search_allowed and full.gateway_params() == {"q": "lampu"}
+    assert full.search_allowed and full.gateway_params() == {"q": "lampu", "sort": "due"}
 
 
 def test_queue_page_filter_form_and_map_points_are_escaped() -> None:

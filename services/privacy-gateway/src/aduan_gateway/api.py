@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
@@ -300,6 +300,10 @@ def api_router() -> APIRouter:
                 description="reports assigned to this officer (a user id, or `me`)",
             ),
         ] = None,
+        sort: Annotated[
+            Literal["newest", "due"],
+            Query(description="`newest` first (default) or nearest `due` date first"),
+        ] = "newest",
     ) -> ReportPage:
         """List and search reports within the caller's scope: an agency officer their
         agency's, a reporter their own, validators and admins all (each read audited)."""
@@ -341,7 +345,7 @@ def api_router() -> APIRouter:
             forbidden("looking up by receipt code is for ticket-admins, validators and admins")
         views: list[OfficerReportView] = []
         async with sessions() as session:
-            records = await list_reports(session, limit, offset, f, agency_id=scope)
+            records = await list_reports(session, limit, offset, f, agency_id=scope, sort=sort)
             for record in records:
                 view = await officer_read(session, user, record, settings, grants)
                 if view is not None:

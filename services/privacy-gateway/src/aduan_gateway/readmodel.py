@@ -162,7 +162,7 @@ _CONTENT_UPSERT = _content.on_conflict_do_update(
     where=REPORTS.c.has_content.is_(False),
 ).returning(*_WRITTEN)
 
-_STATUS_COLUMNS = ("status", "status_version", "category", "agency_id")
+_STATUS_COLUMNS = ("status", "status_version", "category", "agency_id", "due_at")
 _status = insert(REPORTS).values(
     report_id=_bind("report_id"),
     channel=_bind("channel"),
@@ -331,6 +331,7 @@ async def apply_status(session: AsyncSession, event: ReportStatusChanged) -> Wri
                 # Workflow's events carry the report's category and agency after the step.
                 "category": event.category,
                 "agency_id": event.agency_id,
+                "due_at": event.due_at,
             },
         )
     ).first()
@@ -515,14 +516,23 @@ async def list_reports(
     f: ReportFilter,
     agency_id: str | None = None,
     reporter_key_id: UUID | None = None,
+    sort: str = "newest",
 ) -> list[ReportRecord]:
-    """Complete reports within a scope: an agency's, a reporter's, or (neither) all."""
+    """Complete reports within a scope: an agency's, a reporter's, or (neither) all;
+    newest first, or by due date (`sort="due"`)."""
     query = _filtered(_select().where(*_complete()), f)
     if agency_id is not None:
         query = query.where(REPORTS.c.agency_id == agency_id)
     if reporter_key_id is not None:
         query = query.where(REPORTS.c.reporter_key_id == reporter_key_id)
-    query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
+    if sort == "due":
+        # Nearest deadline first (overdue ones at the top); reports with no running
+        # clock after them, newest first.
+        query = query.order_by(
+            REPORTS.c.due_at.asc().nulls_last(), REPORTS.c.received_at.desc(), REPORTS.c.report_id
+        )
+    else:
+        query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
     return await _records(session, query.limit(limit).offset(offset))
 
 

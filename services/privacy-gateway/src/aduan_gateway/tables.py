@@ -94,7 +94,12 @@ REPORTS = Table(
     Column("moderated_title", Text, nullable=True),
     Column("moderated_text", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The running clock's nearest deadline after the latest transition (None: no clock
+    # runs), for queues sorted by due date at any size (indexed; the timeline keeps each
+    # step's own).
+    Column("due_at", DateTime(timezone=True), nullable=True),
     Index("ix_reports_public_list", "privacy", "received_at"),
+    Index("ix_reports_due", "due_at"),
     Index("ix_reports_agency", "agency_id"),
     Index("ix_reports_receipt_code", "receipt_code"),
     Index("ix_reports_reporter_key", "reporter_key_id"),
