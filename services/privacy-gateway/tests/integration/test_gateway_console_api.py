@@ -987,3 +987,36 @@ async def test_questions_to_the_reporter_who_may_ask_read_and_what_comes_back(
     assert body["receipt_code"] == report.receipt_code and body["can_answer"] is True
     assert "sari" not in str(body) and "Petugas" not in str(body)
     assert (await c.get(f"/v1/public/questions/{uuid4()}")).status_code == 404
+
+
+async def test_reports_sorted_by_due_date_over_the_whole_list(gateway: Gateway) -> None:
+    """`sort=due`: the nearest deadline first across every page (not only within one),
+    reports without a running clock last; `newest` (the default) by filing time."""
+    now = datetime.now(UTC)
+    dues = [now + timedelta(hours=h) for h in (30, -2, 5)]
+    made = []
+    for i, due in enumerate(dues):
+        made.append(
+            await gateway.report(
+                received=RECEIVED + timedelta(minutes=i),
+                steps=(
+                    (ReportStatus.RECEIVED, None, None),
+                    (ReportStatus.DISPATCHED, "dbm", due),
+                ),
+            )
+        )
+    no_clock = await gateway.report(received=RECEIVED + timedelta(minutes=9))
+    headers = gateway.token(Role.VALIDATOR)
+
+    async def ids(**params: Any) -> list[UUID]:
+        r = await gateway.client.get("/v1/reports", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        return [UUID(i["report_id"]) for i in r.json()["items"]]
+
+    by_due = [made[1].report_id, made[2].report_id, made[0].report_id, no_clock.report_id]
+    assert await ids(sort="due", limit=10) == by_due
+    # Page by page, the order holds across pages.
+    assert await ids(sort="due", limit=2) + await ids(sort="due", limit=2, offset=2) == by_due
+    assert await ids(limit=10) == [no_clock.report_id] + [m.report_id for m in made[::-1]]
+    r = await gateway.client.get("/v1/reports", params={"sort": "oldest"}, headers=headers)
+    assert r.status_code == 422

@@ -7,7 +7,6 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
@@ -17,7 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("reports", sa.Column("due_at", sa.DateTime(timezone=True), nullable=True))
+    # IF NOT EXISTS: revision 0001 creates `reports` from the current table definition.
+    op.execute("ALTER TABLE reports ADD COLUMN IF NOT EXISTS due_at timestamptz")
     # From each report's latest step (what the consumers will keep up to date from now on).
     op.execute(
         """
@@ -27,9 +27,9 @@ def upgrade() -> None:
           AND t.extra ? 'due_at' AND t.extra ->> 'due_at' IS NOT NULL
         """
     )
-    op.create_index("ix_reports_due", "reports", ["due_at"])
+    op.execute("CREATE INDEX IF NOT EXISTS ix_reports_due ON reports (due_at)")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_reports_due", table_name="reports")
-    op.drop_column("reports", "due_at")
+    op.execute("DROP INDEX IF EXISTS ix_reports_due")
+    op.execute("ALTER TABLE reports DROP COLUMN IF EXISTS due_at")
