@@ -97,10 +97,14 @@ def _link(path: str, lang: Language, **params: str) -> str:
 def area_index() -> bytes:
     """The area list for the filing form, built once (`aduan_areas`, when installed)."""
     try:
-        from aduan_areas import search_index_json  # type: ignore[import-not-found,unused-ignore]
+        import aduan_areas
     except ImportError:
         return b"[]"
-    return str(search_index_json(within="31")).encode()
+    build = getattr(aduan_areas, "search_index_json", None)
+    if build is None:
+        return b"[]"
+    built = build(within="31")
+    return built.encode() if isinstance(built, str) else bytes(built)
 
 
 def _static(path: Path, media_type: str) -> Response:
@@ -167,7 +171,16 @@ def api_router(
         back = {**filters.params(), **({"page": str(page)} if page > 1 else {})}
         names = await category_names(language)
         name = names.get(report.category) if report.category else None
-        return html(render_report(report, language, back, name, await gateway.agency_names()))
+        return html(
+            render_report(
+                report,
+                language,
+                back,
+                name,
+                await gateway.agency_names(),
+                map_config(settings, VENDOR_LEAFLET),
+            )
+        )
 
     @router.get("/api/reports", tags=["api"], description=_FILTER_DOC)
     async def reports_json(request: Request, page: Page = 1) -> list[PublicReport]:

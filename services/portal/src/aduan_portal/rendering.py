@@ -210,6 +210,7 @@ def render_report(
     back: Mapping[str, str] | None = None,
     category_name: str | None = None,
     agency_names: Mapping[str, str] | None = None,
+    map: MapConfig | None = None,
 ) -> str:
     path = f"/reports/{report.public_id}"
     back = dict(back or {})
@@ -222,6 +223,7 @@ def render_report(
             category_name=category_name or report.category,
             agency_names=agency_names or {},
             channel=channel_name(report.channel.value, lang),
+            map=map or MapConfig(available=False),
             **_common(lang, path, "reports", **back),
         )
     )

@@ -146,6 +146,12 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "id": "Laporan ini tidak dipublikasikan; hanya statusnya yang ditampilkan di sini.",
         "en": "This report is not public; only its status is shown here.",
     },
+    "report_where": {"id": "Di mana", "en": "Where"},
+    "report_where_label": {"id": "Peta wilayah laporan", "en": "Map of the report's area"},
+    "report_where_note": {
+        "id": "Lingkaran menunjukkan wilayah sekitar 1 km, bukan titik persisnya.",
+        "en": "The circle shows an area of about 1 km, not the exact spot.",
+    },
     "nav_file": {"id": "Laporkan masalah", "en": "Report a problem"},
     "file_heading": {"id": "Laporkan masalah", "en": "Report a problem"},
     "file_intro": {

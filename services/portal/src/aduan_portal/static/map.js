@@ -34,6 +34,15 @@
     return box;
   }
 
+  if (d.pointLat) {
+    // One report's page: its area as a ~1 km circle around the coarse grid point, never
+    // a pin that would look precise.
+    var centre = [parseFloat(d.pointLat), parseFloat(d.pointLon)];
+    var area = L.circle(centre, { radius: 700, weight: 2 }).addTo(map);
+    map.fitBounds(area.getBounds(), { padding: [12, 12] });
+    el.setAttribute("data-markers", "1");
+    return;
+  }
   fetch(d.geojson, { headers: { Accept: "application/geo+json" } })
     .then(function (r) {
       if (!r.ok) {
