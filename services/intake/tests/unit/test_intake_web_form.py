@@ -244,3 +244,27 @@ async def test_fixed_window_counts_per_sender_and_says_when_to_retry() -> None:
     assert all("10.0.0" not in key for key in redis.store)  # addresses are not stored
     now[0] = 1020.0
     assert (await limiter.hit("web", "10.0.0.1")).allowed
+
+
+def test_rate_limit_address_behind_the_portal() -> None:
+    """Behind a trusted peer (the portal, by address or network) the nearest untrusted hop
+    of X-Forwarded-For counts, so each citizen has their own limit; a hop a client put in
+    front cannot move them to another bucket; anyone else counts as their own address."""
+    from starlette.requests import Request as StarletteRequest
+
+    from aduan_intake.channels.common import sender_address
+
+    def request(peer: str, forwarded: str | None) -> StarletteRequest:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return StarletteRequest(
+            {"type": "http", "headers": headers, "client": (peer, 1234), "method": "POST"}
+        )
+
+    trusted = ("127.0.0.1", "10.0.0.0/8")
+    assert sender_address(request("127.0.0.1", "203.0.113.9"), False, trusted) == "203.0.113.9"
+    # A pod address inside the trusted network; the client's forged hop is ignored.
+    forged = "198.51.100.1, 203.0.113.9"
+    assert sender_address(request("10.12.3.4", forged), False, trusted) == "203.0.113.9"
+    # Not a trusted peer: its own address, whatever it claims.
+    assert sender_address(request("203.0.113.50", "1.2.3.4"), False, trusted) == "203.0.113.50"
+    assert sender_address(request("10.1.1.1", None), False, trusted) == "10.1.1.1"

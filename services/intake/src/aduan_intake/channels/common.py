@@ -3,8 +3,10 @@ rate limiting, content negotiation and the error bodies."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -167,13 +169,30 @@ def sender_address(
         if first:
             return first
     peer = request.client.host if request.client else "unknown"
-    if peer in trusted_proxies:
+    if _trusted(peer, trusted_proxies):
         # A trusted peer (the portal) appends the citizen's address it saw: the nearest
         # hop that is not one of ours is the citizen (anything left of it they could forge).
         for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
-            if hop not in trusted_proxies:
+            if not _trusted(hop, trusted_proxies):
                 return hop
     return peer
+
+
+def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    """`trusted` holds addresses or networks (`10.0.0.0/8`: a cluster's pod network, where
+    the portal's address changes with every pod)."""
+    if address in trusted:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in trusted:
+        if "/" in entry:
+            with contextlib.suppress(ValueError):
+                if ip in ipaddress.ip_network(entry, strict=False):
+                    return True
+    return False
 
 
 def _quality(accept: str, media: str) -> float:
