@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -167,3 +168,111 @@ async def test_file_on_the_portal_once_whatever_the_browser_does(platform: Platf
         items = body.get("items", body) if isinstance(body, dict) else body
         assert [i["receipt_code"] for i in items] == [receipt]
     assert "Dewi Lestari" not in p.log_text() and "dewi.lestari@example.org" not in p.log_text()
+
+
+async def test_already_reported_me_too_follows_the_open_report(platform: Platform) -> None:
+    """ "Sudah dilaporkan?": an open public report of the same category near the point is
+    offered; "me too" files a report that workflow merges into it at once, and its reporter
+    hears what happens to that report."""
+    p, u = platform, platform.urls
+    ticket = issue_access_token(p.jwt_secret, "tiket-1", "ticket-admin", name="Tiket")
+    admin_headers = {"Authorization": f"Bearer {ticket}"}
+    async with httpx.AsyncClient(timeout=20) as client:
+        r = await client.post(
+            f"{u['intake']}/v1/channels/web",
+            data={
+                "title": "Saluran tersumbat di Jl. Sabang",
+                "text": "Saluran tersumbat sampah, air meluap ke jalan tiap hujan.",
+                "category": "saluran",
+                "public": "on",
+                "lat": "-6.1850",
+                "lon": "106.8260",
+                "submission_id": str(uuid4()),
+            },
+            headers={"Accept": "application/json"},
+        )
+        assert r.status_code == 201, r.text
+        primary = r.json()["report_id"]
+
+        async def offered() -> Any:
+            r = await client.get(
+                f"{u['portal']}/api/nearby",
+                params={"category": "saluran", "lat": "-6.1852", "lon": "106.8262"},
+            )
+            items = r.json() if r.status_code == 200 else []
+            return [i for i in items if i["report_id"] == primary] or None
+
+        [item] = await eventually(offered, "the open report offered nearby", timeout=60)
+        assert item["title"] == "Saluran tersumbat di Jl. Sabang" and item["distance_m"] <= 1500
+        # Another category, or far away: not offered.
+        far = await client.get(
+            f"{u['portal']}/api/nearby",
+            params={"category": "saluran", "lat": "-6.30", "lon": "106.90"},
+        )
+        assert far.json() == []
+
+    async with httpx.AsyncClient(base_url=u["portal"], timeout=20) as browser:
+        page = await browser.get("/lapor")
+        filed = await browser.post(
+            "/lapor",
+            data={
+                "submission_id": submission_of(page.text),
+                "category": "saluran",
+                "text": "Sama, saluran di depan toko saya juga meluap tiap hujan.",
+                "lat": "-6.1852",
+                "lon": "106.8262",
+                "contact": "yanti.me2@example.org",
+                "visibility": "private",
+                "follows": primary,
+            },
+        )
+        assert filed.status_code == 303, filed.text[:2000]
+        ack = await browser.get(filed.headers["location"])
+        assert 'id="filed-follows"' in ack.text
+        code = re.search(r'class="receipt-code">(ADU-[0-9A-Z-]+)<', ack.text)
+        assert code is not None
+        follower_receipt = code[1]
+
+    async with httpx.AsyncClient(timeout=20) as client:
+
+        async def follower() -> Any:
+            r = await client.get(
+                f"{u['gateway']}/v1/reports",
+                params={"receipt_code": follower_receipt},
+                headers=admin_headers,
+            )
+            items = r.json()["items"] if r.status_code == 200 else []
+            return items[0] if items and items[0]["status"] == "merged" else None
+
+        merged = await eventually(follower, "the me-too report merged", timeout=60)
+        # The primary moves on: the follower's reporter is told (the merged report follows).
+        # (It may already be auto-routed to Dinas SDA; then the agency accepts it.)
+        state = (
+            await client.get(f"{u['gateway']}/v1/reports/{primary}", headers=admin_headers)
+        ).json()["status"]
+        if state in ("received", "coordination"):
+            r = await client.post(
+                f"{u['gateway']}/v1/reports/{primary}/dispatch",
+                json={"agency_id": "dinas-sda"},
+                headers=admin_headers,
+            )
+        else:
+            sda = issue_access_token(
+                p.jwt_secret, "sda-1", "agency-officer", agency_id="dinas-sda", name="SDA"
+            )
+            r = await client.post(
+                f"{u['gateway']}/v1/reports/{primary}/accept",
+                json={},
+                headers={"Authorization": f"Bearer {sda}"},
+            )
+        assert r.status_code == 200, r.text
+        moved_to = "dispatched" if state in ("received", "coordination") else "in_progress"
+
+        async def told() -> Any:
+            r = await client.get(
+                f"{u['notifier']}/v1/deliveries", params={"report_id": merged["report_id"]}
+            )
+            items = r.json() if r.status_code == 200 else []
+            return [i for i in items if i["template"] == moved_to] or None
+
+        await eventually(told, "the follower told what happened to the report", timeout=60)

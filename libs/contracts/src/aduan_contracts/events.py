@@ -85,6 +85,12 @@ class ReportSubmitted(Envelope):
         description='{"title", "text"} as the reporter typed them, sealed with the '
         "reporter's key (the same sealing as `reporter`); absent without a reporter",
     )
+    follows: UUID | None = Field(
+        default=None,
+        description='"me too": the public report the citizen said is the same problem; '
+        "workflow merges this report into it at once (its reporter then hears what the "
+        "primary's reporter hears), unless that report can no longer take merges",
+    )
 
 
 class ReportAmended(Envelope):

@@ -480,6 +480,30 @@ def api_router(
         """The filing form's map, location and area suggestions (progressive enhancement)."""
         return _static(STATIC_DIR / "file.js", "text/javascript")
 
+    @router.get("/api/nearby", tags=["api"])
+    async def nearby(
+        category: Annotated[str, Query(min_length=1, max_length=100)],
+        lat: Annotated[float, Query(ge=-90, le=90)],
+        lon: Annotated[float, Query(ge=-180, le=180)],
+        lang: Lang = None,
+    ) -> list[dict[str, Any]]:
+        """ "Sudah dilaporkan?": open public reports of a category around a point, nearest
+        first, for the filing form's "me too" (public data only; distances approximate,
+        measured to the report's ~1 km grid point)."""
+        language = pick_language(lang)
+        found = await model.nearby(category, lat, lon)
+        return [
+            {
+                "report_id": str(r.report_id),
+                "title": r.title or r.text[:80],
+                "status": shown_status_label(r.status, r.status_label, language),
+                "month": month_name(r.month, language),
+                "distance_m": int(round(d / 100) * 100),
+                "url": _link(f"/reports/{r.public_id}", language),
+            }
+            for r, d in found
+        ]
+
     @router.get("/api/areas.json", tags=["api"])
     async def areas_json() -> Response:
         """Kelurahan and kecamatan of the city for the filing form's area box: code, name,

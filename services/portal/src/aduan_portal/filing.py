@@ -44,7 +44,18 @@ _COOKIE_AGE_S = 3600
 _ACK_TTL_S = 3600
 TEXT_MIN, TEXT_MAX = 10, 5000  # intake's limits, checked here first to answer in words
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
-FIELDS = ("title", "text", "category", "address", "area", "lat", "lon", "name", "contact")
+FIELDS = (
+    "title",
+    "text",
+    "category",
+    "address",
+    "area",
+    "lat",
+    "lon",
+    "name",
+    "contact",
+    "follows",
+)
 _LIMITS = {"title": 300, "address": 500, "area": 200, "name": 200, "contact": 254}
 
 
@@ -58,6 +69,13 @@ def _submission_id(raw: str | None) -> str:
         return str(uuid.UUID(raw or ""))
     except ValueError:
         return str(uuid.uuid4())
+
+
+def _report_id(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw)) if raw else ""
+    except ValueError:
+        return ""
 
 
 def _error_for(outcome: FileOutcome, t: dict[str, str], max_photos: int) -> tuple[str, str]:
@@ -213,6 +231,9 @@ def filing_router(
             "name": values["name"],
             "contact": values["contact"],
             "public": "on" if values["visibility"] == "public" else "",
+            # "Me too": the open public report the citizen chose from "already reported?"
+            # (workflow merges the new report into it; they hear what its reporter hears).
+            "follows": _report_id(values["follows"]),
             "language": language,
             "submission_id": submission_id,
         }
@@ -238,6 +259,7 @@ def filing_router(
                 "photos": len(photos),
                 "pinned": bool(values["lat"] and values["lon"]),
                 "again": outcome.kind == "duplicate",
+                "follows": bool(fields["follows"]),
             }
             await runtime.redis.set(
                 f"{settings.redis_prefix}ack:{nonce}", json.dumps(summary), ex=_ACK_TTL_S

@@ -7,6 +7,7 @@ anything shown: it is the exact time of the last change (SPEC privacy rule 6).
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,26 @@ from aduan_portal.domain.model import CoarsePoint
 from aduan_portal.tables import PUBLIC_REPORTS as T
 
 __all__ = ["ReadModel", "Stats"]
+
+# A "me too" joins a report still being worked on; a finished one is not offered.
+OPEN_STATUSES = (
+    ReportStatus.RECEIVED,
+    ReportStatus.COORDINATION,
+    ReportStatus.DISPATCHED,
+    ReportStatus.IN_PROGRESS,
+    ReportStatus.AWAITING_VALIDATION,
+    ReportStatus.FIELD_VERIFICATION,
+    ReportStatus.FOLLOWUP_REJECTED,
+)
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
 
 EXPORT_MAX = 10_000  # rows per download; the page says so when a download is cut
 MAP_MAX = 5_000
@@ -122,6 +143,30 @@ class ReadModel:
         async with self._sessions() as session:
             row = (await session.execute(query)).first()
         return to_model(row) if row is not None else None
+
+    async def nearby(
+        self, category: str, lat: float, lon: float, radius_m: float = 1500, limit: int = 5
+    ) -> list[tuple[PublicReport, float]]:
+        """Open public reports of `category` whose coarse point (0.01 degree grid) lies
+        within `radius_m` of a point, nearest first, with the distance: "already reported?"
+        on the filing form. The distance is to the coarse point, so it is approximate."""
+        span = radius_m / 111_000 + 0.01
+        query = (
+            select(T)
+            .where(
+                T.c.withdrawn.is_(False),
+                T.c.category == category,
+                T.c.status.in_([s.value for s in OPEN_STATUSES]),
+                T.c.coarse_lat.between(lat - span, lat + span),
+                T.c.coarse_lon.between(lon - span, lon + span),
+            )
+            .order_by(T.c.updated_at.desc())
+            .limit(200)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        found = [(to_model(r), _metres(lat, lon, r.coarse_lat, r.coarse_lon)) for r in rows]
+        return sorted((f for f in found if f[1] <= radius_m), key=lambda f: f[1])[:limit]
 
     async def choices(self) -> dict[str, list[str]]:
         """The values present, for the filter form's drop-downs."""

@@ -364,7 +364,18 @@ def render_filing(
     )
 
 
-FORM_FIELDS = ("title", "text", "category", "address", "area", "lat", "lon", "name", "contact")
+FORM_FIELDS = (
+    "title",
+    "text",
+    "category",
+    "address",
+    "area",
+    "lat",
+    "lon",
+    "name",
+    "contact",
+    "follows",
+)
 
 
 def render_filed(lang: Language, code: str | None, summary: Mapping[str, Any] | None) -> str:

@@ -366,6 +366,32 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
                 session, report, step, event.correlation_id, str(event.event_id)
             )
 
+    async def follow(session: AsyncSession, report: Report, event: ReportSubmitted) -> bool:
+        """A citizen's "me too": merge the new report into the public report they chose at
+        once, so they hear what its reporter hears. Not when that report is unknown, merged,
+        rejected or already completed (nothing more would be said): the new report is then
+        triaged like any other. Returns whether it was merged."""
+        assert event.follows is not None
+        command = MergeReport(
+            report_id=report.id,
+            actor=SYSTEM_ACTOR,
+            primary_report_id=event.follows,
+            correlation_id=event.correlation_id,
+        )
+        step = decide(report, command, utcnow(), settings.reopen_window)
+        if not isinstance(step, Transition):
+            return False
+        primary = await load_report(session, event.follows, lock=True)
+        if check_merge_target(report, primary) is not None or primary is None:
+            log.info("me-too target cannot take merges", report_id=str(report.id))
+            return False
+        if primary.status is ReportStatus.COMPLETED:
+            return False
+        step = replace(step, primary_status=primary.status)
+        await recorder.transition(session, report, step, event.correlation_id, str(event.event_id))
+        log.info("me-too merged", report_id=str(report.id), primary=str(primary.id))
+        return True
+
     async def on_report_intake(session: AsyncSession, event: ReportIntakeEvent) -> None:
         if isinstance(event, ReportAmended):
             # Amendments add content only, which workflow does not hold.
@@ -408,6 +434,8 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
                 .on_conflict_do_nothing(index_elements=[REPORT_LOCATIONS.c.report_id])
             )
         await recorder.open(session, report, now, event.correlation_id, str(event.event_id))
+        if event.follows is not None and await follow(session, report, event):
+            return
         await auto_route(session, report, event)
         log.info("report opened", report_id=str(report.id), event_id=str(event.event_id))
 

@@ -105,10 +105,12 @@ SPEC_TRANSITIONS: list[tuple[ReportStatus, str, Actor, ReportStatus]] = [
     (S.RECEIVED, "DispatchReport", SYSTEM, S.DISPATCHED),
     (S.RECEIVED, "RejectReport", TICKET_ADMIN, S.REJECTED),
     (S.RECEIVED, "MergeReport", TICKET_ADMIN, S.MERGED),
+    (S.RECEIVED, "MergeReport", SYSTEM, S.MERGED),  # a citizen's "me too" (Revision 2)
     (S.COORDINATION, "DispatchReport", TICKET_ADMIN, S.DISPATCHED),
     (S.COORDINATION, "DispatchReport", SYSTEM, S.DISPATCHED),
     (S.COORDINATION, "RejectReport", TICKET_ADMIN, S.REJECTED),
     (S.COORDINATION, "MergeReport", TICKET_ADMIN, S.MERGED),
+    (S.COORDINATION, "MergeReport", SYSTEM, S.MERGED),
     (S.DISPATCHED, "AcceptReport", OFFICER, S.IN_PROGRESS),
     (S.DISPATCHED, "ReturnReport", OFFICER, S.COORDINATION),
     (S.IN_PROGRESS, "SubmitFollowUp", OFFICER, S.AWAITING_VALIDATION),

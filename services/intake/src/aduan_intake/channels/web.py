@@ -132,6 +132,14 @@ def normalize_web_form(
         # No id means no way to recognise a retry: this post files a report of its own.
         submission_id = str(uuid.uuid4())
 
+    follows_raw = form.get("follows", "").strip()
+    follows = None
+    if follows_raw:
+        try:
+            follows = uuid.UUID(follows_raw)
+        except ValueError:
+            raise InvalidField("follows", "must be the id of a public report") from None
+
     # Private unless the box was explicitly ticked (SPEC privacy rule 1).
     public = form.get("public", "").strip().lower() in PUBLIC_VALUES
     identity = ReporterIdentity(name=name, contact=contact)
@@ -146,6 +154,7 @@ def normalize_web_form(
         privacy=Privacy.PUBLIC if public else Privacy.PRIVATE,
         language=language,
         received_at=received_at,
+        follows=follows,
     )
 
 

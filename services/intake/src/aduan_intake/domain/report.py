@@ -85,6 +85,8 @@ class NormalizedReport(BaseModel):
     received_at: datetime
     # The officer who typed it in (call centre, walk-in counter, scanned letter).
     entered_by: Actor | None = None
+    # "Me too": the public report the citizen says is the same problem.
+    follows: UUID | None = None
 
     @field_validator("channel_message_id", "text", "title", "category_hint", mode="before")
     @classmethod
@@ -144,5 +146,6 @@ class NormalizedReport(BaseModel):
             reporter=sealed,
             entered_by=self.entered_by,
             sealed_original=sealed_original,
+            follows=self.follows,
             **extra,
         )

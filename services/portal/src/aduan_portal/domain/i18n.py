@@ -146,6 +146,29 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "id": "Laporan ini tidak dipublikasikan; hanya statusnya yang ditampilkan di sini.",
         "en": "This report is not public; only its status is shown here.",
     },
+    "nearby_heading": {"id": "Sudah dilaporkan?", "en": "Already reported?"},
+    "nearby_hint": {
+        "id": "Laporan publik yang masih dikerjakan di dekat titik Anda, kategori yang sama. "
+        "Kalau masalahnya sama, ikuti laporan itu: Anda dikabari perkembangannya.",
+        "en": "Public reports still being worked on near your point, same category. If it is "
+        "the same problem, follow that report: you will hear how it progresses.",
+    },
+    "nearby_distance": {"id": "sekitar {m} m", "en": "about {m} m"},
+    "nearby_follow": {"id": "Saya juga mengalami ini", "en": "Me too"},
+    "nearby_following": {
+        "id": "Laporan Anda akan digabung dengan \u201c{title}\u201d. Kirim laporan seperti "
+        "biasa; tinggalkan kontak agar kami dapat mengabari Anda.",
+        "en": "Your report will be joined to \u201c{title}\u201d. Send it as usual; leave a "
+        "contact so we can tell you how it goes.",
+    },
+    "nearby_open": {"id": "Lihat", "en": "View"},
+    "nearby_cancel": {"id": "Bukan masalah yang sama", "en": "Not the same problem"},
+    "filed_follows": {
+        "id": "Laporan Anda digabung dengan laporan yang sudah ada tentang masalah yang sama; "
+        "Anda akan dikabari perkembangannya.",
+        "en": "Your report was joined to the existing report about the same problem; you will "
+        "hear how it progresses.",
+    },
     "report_where": {"id": "Di mana", "en": "Where"},
     "report_where_label": {"id": "Peta wilayah laporan", "en": "Map of the report's area"},
     "report_where_note": {

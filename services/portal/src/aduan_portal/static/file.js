@@ -79,6 +79,85 @@
   }
   fetchAreas();
 
+  // "Sudah dilaporkan?": open public reports of the chosen category around the point.
+  var nearby = document.getElementById("nearby");
+  var nearbyList = document.getElementById("nearby-list");
+  var follows = document.getElementById("follows");
+  var followStatus = document.getElementById("follow-status");
+  var followCancel = document.getElementById("follow-cancel");
+  var category = document.getElementById("category");
+
+  function text(tag, value, cls) {
+    var node = document.createElement(tag);
+    node.textContent = value;
+    if (cls) {
+      node.className = cls;
+    }
+    return node;
+  }
+
+  function follow(item) {
+    follows.value = item.report_id;
+    followStatus.textContent = nearby.dataset.following.replace("{title}", item.title);
+    followStatus.hidden = false;
+    followCancel.hidden = false;
+  }
+
+  function unfollow() {
+    follows.value = "";
+    followStatus.hidden = true;
+    followCancel.hidden = true;
+  }
+
+  function lookNearby() {
+    if (!nearby || !window.fetch || !category.value || !lat.value || !lon.value) {
+      return;
+    }
+    var q = "?category=" + encodeURIComponent(category.value) + "&lat=" + lat.value +
+      "&lon=" + lon.value + (nearby.dataset.lang === "en" ? "&lang=en" : "");
+    fetch("/api/nearby" + q, { headers: { Accept: "application/json" } })
+      .then(function (r) {
+        return r.ok ? r.json() : [];
+      })
+      .then(function (items) {
+        while (nearbyList.firstChild) {
+          nearbyList.removeChild(nearbyList.firstChild);
+        }
+        // Report titles are citizens' text: DOM text nodes only, never parsed as HTML.
+        items.forEach(function (item) {
+          var li = document.createElement("li");
+          li.appendChild(text("strong", item.title));
+          li.appendChild(text("span", item.status));
+          li.appendChild(text("span", nearby.dataset.distance.replace("{m}", item.distance_m)));
+          var a = text("a", nearby.dataset.open);
+          a.href = item.url;
+          a.target = "_blank";
+          li.appendChild(a);
+          var b = text("button", nearby.dataset.follow, "secondary");
+          b.type = "button";
+          b.setAttribute("data-report-id", item.report_id);
+          b.addEventListener("click", function () {
+            follow(item);
+          });
+          li.appendChild(b);
+          nearbyList.appendChild(li);
+        });
+        nearby.hidden = items.length === 0;
+        if (follows.value && !items.some(function (i) { return i.report_id === follows.value; })) {
+          unfollow();
+        }
+      })
+      .catch(function () {
+        nearby.hidden = true;
+      });
+  }
+  if (followCancel) {
+    followCancel.addEventListener("click", unfollow);
+  }
+  if (category) {
+    category.addEventListener("change", lookNearby);
+  }
+
   var el = document.getElementById("file-map");
   if (!el || typeof L === "undefined") {
     return;
@@ -109,6 +188,7 @@
       map.setView([la, lo], zoom);
     }
     status.textContent = d.pointSet + " " + lat.value + ", " + lon.value;
+    lookNearby();
   }
 
   function clear() {

@@ -172,7 +172,10 @@ RULES: dict[type[Command], Rule] = {
         "the ticket-admin",
     ),
     RejectReport: _rule(_TRIAGE, {S.REJECTED}, {Role.TICKET_ADMIN}, "reject", "the ticket-admin"),
-    MergeReport: _rule(_TRIAGE, {S.MERGED}, {Role.TICKET_ADMIN}, "merge", "the ticket-admin"),
+    # The system merges a citizen's "me too" into the report they said it duplicates.
+    MergeReport: _rule(
+        _TRIAGE, {S.MERGED}, {Role.TICKET_ADMIN, Role.SYSTEM}, "merge", "the ticket-admin"
+    ),
     AcceptReport: _rule(
         {S.DISPATCHED}, {S.IN_PROGRESS}, {Role.AGENCY_OFFICER}, "accept", _AGENCY, agency_bound=True
     ),
