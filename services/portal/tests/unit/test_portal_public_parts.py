@@ -140,3 +140,18 @@ def test_csp_allows_only_the_configured_tile_server() -> None:
     odd = security_headers("{proto}://tiles/{z}/{x}/{y}")
     assert "img-src 'self' data: https:;" in odd["Content-Security-Policy"]
     assert "script-src 'self';" in osm["Content-Security-Policy"]
+
+
+def test_area_box_suggestions_are_shipped_with_the_portal() -> None:
+    """The filing form's kelurahan/kecamatan suggestions come from data shipped with the
+    portal (aduan_areas), not an outside geocoder: Jakarta's 267 kelurahan and 44
+    kecamatan, each with a label naming its kecamatan and kota."""
+    import json
+
+    from aduan_portal.api import area_index
+
+    entries = json.loads(area_index())
+    assert len(entries) >= 311
+    labels = {e["label"] for e in entries}
+    assert "Gambir, Kec. Gambir, Kota Jakarta Pusat" in labels
+    assert all({"code", "name", "label"} <= set(e) for e in entries)
