@@ -38,7 +38,7 @@ from aduan_gateway.deps import (
     require_role,
 )
 from aduan_gateway.domain.model import ReportRecord
-from aduan_gateway.domain.projection import public_event
+from aduan_gateway.domain.projection import public_event, public_id_of
 from aduan_gateway.domain.redaction import coarse_area, coarse_month
 from aduan_gateway.domain.views import (
     FULL_ACCESS_ROLES,
@@ -421,7 +421,7 @@ def console_router() -> APIRouter:
             status_label=record.status.label_id,
             status_label_en=record.status.label_en,
             month=coarse_month(record.received_at),
-            public_id=str(record.report_id) if public is not None else None,
+            public_id=public_id_of(record.report_id) if public is not None else None,
             timeline=tuple(
                 TrackStep(
                     status=t.status, label=t.status.label_id, month=coarse_month(t.occurred_at)

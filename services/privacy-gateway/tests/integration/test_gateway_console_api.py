@@ -44,6 +44,7 @@ from aduan_gateway.bootstrap import build
 from aduan_gateway.cli import main as cli_main
 from aduan_gateway.config import Settings
 from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV
+from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.identity import create_agency, create_user, set_active
 from aduan_gateway.tables import ACCESS_LOG, AGENCIES, CATEGORIES, OUTBOX, REPORTS, USERS
 from aduan_kit.crypto import new_key, seal_identity
@@ -247,13 +248,15 @@ async def test_track_sla_badges_and_coarse_point(gateway: Gateway) -> None:
         "month",
         "public_id",
         "timeline",
+        "open_questions",  # how many officers' questions wait; never their text
     }
+    assert body["open_questions"] == 0
     assert set(body["timeline"][0]) == {"status", "label", "month"}
 
     # Lower-case input works; the public report links to its public page.
     r = await gw.client.get(f"/v1/public/track/{public.receipt_code.lower()}")
     assert r.status_code == 200
-    assert r.json()["public_id"] == str(public.report_id)
+    assert r.json()["public_id"] == public_id_of(public.report_id)
 
     r = await gw.client.get("/v1/public/track/ADU-0000-0000")
     assert r.status_code == 404

@@ -37,6 +37,7 @@ from aduan_contracts.values import Actor, GeoPoint, Location
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
+from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.domain.redaction import HIDDEN
 from aduan_gateway.readmodel import apply_content, lock_keys, refresh_public_text, store_key
 from aduan_gateway.tables import REPORTS
@@ -164,7 +165,9 @@ async def test_public_reads_open_no_identity(gw: Gw, monkeypatch: pytest.MonkeyP
         ),
         "/open311/v2/requests.json": lambda body: [i["service_request_id"] for i in body] == [rid],
         f"/open311/v2/requests/{rid}.json": lambda body: body[0]["service_request_id"] == rid,
-        f"/v1/public/track/{report.receipt_code}": lambda body: body["public_id"] == rid,
+        f"/v1/public/track/{report.receipt_code}": lambda body: (
+            body["public_id"] == public_id_of(UUID(rid))
+        ),
     }
     for path, check in reads.items():
         r = await gw.client.get(path)

@@ -41,6 +41,7 @@ from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
+from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.domain.redaction import PUBLIC_LABEL, pseudonym
 from aduan_gateway.tables import ACCESS_LOG, OUTBOX, REPORTS
 from aduan_gateway.tables import REPORTER_KEYS as GW_KEYS
@@ -335,7 +336,7 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
     assert published.month == "2024-05"
     assert published.status_label == "Menunggu"
     assert published.confidentiality_label == PUBLIC_LABEL
-    assert published.public_id == str(public.report_id)
+    assert published.public_id == public_id_of(public.report_id)
 
 
 async def test_status_before_submission_ends_consistent(gateway: Gateway) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -12,7 +13,7 @@ from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import PublicReportPublished, PublicReportWithdrawn
 from aduan_contracts.values import Actor, FollowUp, GeoPoint, Location, PhotoRef, SealedIdentity
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
-from aduan_gateway.domain.projection import public_event
+from aduan_gateway.domain.projection import public_event, public_id_of
 from aduan_gateway.domain.redaction import PUBLIC_LABEL, pseudonym
 from aduan_gateway.domain.views import (
     AgencyReportView,
@@ -251,7 +252,9 @@ def test_reporter_without_identity_has_no_pseudonym() -> None:
 def test_projection_publishes_public_reports_only() -> None:
     event = public_event(record(), "cid", "cause")
     assert isinstance(event, PublicReportPublished)
-    assert event.public_id == str(event.report_id)
+    # A short id to read aloud and put in a URL, the same for every projection of it.
+    assert event.public_id == public_id_of(event.report_id)
+    assert re.fullmatch(r"P-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", event.public_id)
     assert "0812" not in event.text
     assert event.month == "2024-05"
     assert event.area == "Menteng"
