@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aduan_portal.console import QUEUES, QueueFilters, _explain, _safe_next, render_console
+from aduan_portal.console.core import explain, render_console, safe_next
+from aduan_portal.console.queues import QUEUES, QueueFilters
 from aduan_portal.console_i18n import (
     ConsoleLanguage,
     console_strings,
@@ -256,21 +257,21 @@ def test_gateway_reasons_are_shown_verbatim_and_explained() -> None:
     t = console_strings("id")
     # Workflow's two everyday refusals, in the console's language and saying plainly that
     # nothing happened (issue 14: "version 2 expected, report is at 3" inside Indonesian).
-    conflict = _explain(GatewayError(409, "cannot accept a report in status 'received'"), t)
+    conflict = explain(GatewayError(409, "cannot accept a report in status 'received'"), t)
     assert conflict == (
         "Tindakan ini tidak dapat dilakukan pada laporan berstatus “Menunggu”. "
         "Tindakan Anda belum dilakukan."
     )
-    stale = _explain(GatewayError(409, "version 2 expected, report is at 3"), t)
+    stale = explain(GatewayError(409, "version 2 expected, report is at 3"), t)
     assert "sudah diubah orang lain" in stale and "versi 2, sekarang versi 3" in stale
     assert "expected" not in stale
-    en = _explain(GatewayError(409, "version 2 expected, report is at 3"), console_strings("en"))
+    en = explain(GatewayError(409, "version 2 expected, report is at 3"), console_strings("en"))
     assert en.startswith("Someone else changed this report after you opened it")
     # Any other conflict: the reason as sent, in a sentence.
-    other = _explain(GatewayError(409, "a report cannot be merged into itself"), t)
+    other = explain(GatewayError(409, "a report cannot be merged into itself"), t)
     assert "a report cannot be merged into itself" in other and "Muat ulang" in other
-    assert "sedang tidak dapat dihubungi" in _explain(GatewayUnavailable(502, "down"), t)
-    assert _explain(GatewayError(418, "teapot"), t) == "Permintaan ditolak: teapot"
+    assert "sedang tidak dapat dihubungi" in explain(GatewayUnavailable(502, "down"), t)
+    assert explain(GatewayError(418, "teapot"), t) == "Permintaan ditolak: teapot"
 
 
 def test_gateway_error_bodies_are_read_into_one_sentence() -> None:
@@ -289,9 +290,9 @@ def test_csrf_and_redirect_targets() -> None:
     assert not csrf_matches("abc", "abd")
     assert not csrf_matches("abc", None)
     assert not csrf_matches(None, "")
-    assert _safe_next("/console/agency") == "/console/agency"
+    assert safe_next("/console/agency") == "/console/agency"
     for bad in ("https://evil.example/", "//evil.example", "/console/..\\x", None):
-        assert _safe_next(bad) == "/console/"
+        assert safe_next(bad) == "/console/"
 
 
 # --- workflow's English, said in the console's language ----------------------------------------
