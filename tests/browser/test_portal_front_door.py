@@ -6,10 +6,13 @@ interactive measured on the phone and printed (docs/portal.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import uuid
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
@@ -160,5 +163,63 @@ async def test_front_door_in_english_and_clear_filters(
         assert page.url.rstrip("/") == portal.rstrip("/")
         home = await weight_and_timing(page)
         print("home page on a desktop:", json.dumps(home))
+    finally:
+        await context.close()
+
+
+async def test_already_reported_offers_me_too(platform: Platform, browser: Browser) -> None:
+    """An open public report of the same category near the chosen point is offered before
+    sending; "Saya juga mengalami ini" joins the new report to it."""
+    portal = platform.urls["portal"]
+    point = (-6.2001, 106.8470)
+    async with httpx.AsyncClient(timeout=15) as client:
+        r = await client.post(
+            f"{platform.urls['intake']}/v1/channels/web",
+            data={
+                "title": "Sampah menumpuk di pasar Rumput",
+                "text": "Sampah menumpuk tiga hari di sisi timur pasar, bau menyengat.",
+                "category": "sampah",
+                "public": "on",
+                "lat": str(point[0]),
+                "lon": str(point[1]),
+                "submission_id": str(uuid.uuid4()),
+            },
+            headers={"Accept": "application/json"},
+        )
+        assert r.status_code == 201, r.text
+        primary = r.json()["report_id"]
+        for _ in range(60):
+            near = await client.get(
+                f"{portal}/api/nearby",
+                params={"category": "sampah", "lat": point[0], "lon": point[1]},
+            )
+            if any(i["report_id"] == primary for i in near.json()):
+                break
+            await asyncio.sleep(1)
+        else:
+            raise AssertionError("the public report never reached the portal")
+
+    context = await new_context(browser, DESKTOP)
+    page = await context.new_page()
+    try:
+        await page.goto(f"{portal}/lapor")
+        await page.wait_for_selector("#file-map.leaflet-container")
+        # The point as the map would set it, then the category: the form looks around.
+        await page.evaluate(
+            "([la, lo]) => { document.getElementById('lat').value = la;"
+            " document.getElementById('lon').value = lo; }",
+            [str(point[0]), str(point[1])],
+        )
+        await page.select_option("#category", "sampah")
+        await page.wait_for_selector(f"#nearby:not([hidden]) [data-report-id='{primary}']")
+        assert "Sampah menumpuk di pasar Rumput" in await page.inner_text("#nearby-list")
+        await page.click(f"[data-report-id='{primary}']")
+        assert "digabung" in await page.inner_text("#follow-status")
+        assert await page.input_value("#follows") == primary
+        await page.fill("#text", "Sama, sampah di sisi timur pasar belum diangkut.")
+        await page.fill("#contact", "warga.pasar@example.org")
+        await shot(page, "portal-file-already-reported", update_docs=UPDATE_DOCS)
+        await page.click("#file-submit")
+        await page.wait_for_selector("#filed-follows")
     finally:
         await context.close()
