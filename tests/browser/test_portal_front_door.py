@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
+from aduan_gateway.auth import issue_access_token
 from aduan_testing.browser import DESKTOP, PHONE, assert_labelled, jpeg, new_context, shot
 from aduan_testing.platform import Platform
 
@@ -221,5 +222,105 @@ async def test_already_reported_offers_me_too(platform: Platform, browser: Brows
         await shot(page, "portal-file-already-reported", update_docs=UPDATE_DOCS)
         await page.click("#file-submit")
         await page.wait_for_selector("#filed-follows")
+    finally:
+        await context.close()
+
+
+async def test_reporter_sees_reason_and_outcome_rates_and_reopens(
+    platform: Platform, browser: Browser
+) -> None:
+    """After proving the contact given: the rejection reason on one report; on a completed
+    one the agency's outcome, a rating and a reopening, in plain words on a phone."""
+    gw, portal = platform.urls["gateway"], platform.urls["portal"]
+    email = f"pelapor.{uuid.uuid4().hex[:6]}@example.org"
+
+    def bearer(sub: str, role: str, agency: str | None = None) -> dict[str, str]:
+        token = issue_access_token(platform.jwt_secret, sub, role, agency_id=agency, name=sub)
+        return {"Authorization": f"Bearer {token}"}
+
+    ticket, validator = bearer("t-1", "ticket-admin"), bearer("v-1", "validator")
+    crew = bearer("bm-1", "agency-officer", "dinas-bina-marga")
+    reason = "Jalan ini milik pengelola kawasan swasta, bukan jalan kota."
+    outcome = "Lubang ditambal aspal panas sepanjang dua meter."
+    async with httpx.AsyncClient(timeout=20) as api:
+
+        async def file(text: str) -> tuple[str, str]:
+            r = await api.post(
+                f"{platform.urls['intake']}/v1/channels/web",
+                data={
+                    "text": text,
+                    "category": "jalan-rusak",
+                    "contact": email,
+                    "submission_id": str(uuid.uuid4()),
+                },
+                headers={"Accept": "application/json"},
+            )
+            assert r.status_code == 201, r.text
+            return r.json()["report_id"], r.json()["receipt_code"]
+
+        async def status_of(rid: str) -> str | None:
+            r = await api.get(f"{gw}/v1/reports/{rid}", headers=validator)
+            return r.json()["status"] if r.status_code == 200 else None
+
+        async def until(rid: str, wanted: str) -> None:
+            for _ in range(60):
+                if await status_of(rid) == wanted:
+                    return
+                await asyncio.sleep(1)
+            raise AssertionError(f"{rid} never {wanted}")
+
+        async def act(rid: str, action: str, headers: dict[str, str], **body: str) -> None:
+            r = await api.post(f"{gw}/v1/reports/{rid}/{action}", json=body, headers=headers)
+            assert r.status_code == 200, (action, r.text)
+
+        rejected, rejected_code = await file("Jalan di dalam kompleks ruko rusak parah.")
+        fixed, fixed_code = await file("Lubang besar di Jl. Cikini Raya depan apotek.")
+        await until(rejected, "dispatched")
+        await act(rejected, "return", crew, reason="Bukan jalan kota, milik kawasan.")
+        await until(rejected, "coordination")
+        await act(rejected, "reject", ticket, reason=reason)
+        await until(fixed, "dispatched")
+        await act(fixed, "accept", crew)
+        r = await api.post(
+            f"{gw}/v1/reports/{fixed}/follow-ups",
+            data={"note": outcome},
+            files={"photos": ("after.jpg", jpeg(3), "image/jpeg")},
+            headers=crew,
+        )
+        assert r.status_code == 200, r.text
+        await until(fixed, "awaiting_validation")
+        await act(fixed, "validate", validator)
+        await until(fixed, "completed")
+
+    context = await new_context(browser, PHONE, phone=True)
+    page = await context.new_page()
+    try:
+        await page.goto(f"{portal}/track/{rejected_code}")
+        assert "Tidak dapat diproses" in await page.inner_text(".tracked")
+        await page.fill("#prove-contact", email)
+        await page.click("#prove-form button[type=submit]")
+        await page.wait_for_selector("#mine")
+        mine = await page.inner_text("#mine-timeline")
+        assert reason in mine and "milik kawasan." not in mine  # the return stays internal
+        await shot(page, "portal-track-reason-phone", update_docs=UPDATE_DOCS)
+
+        await page.goto(f"{portal}/track/{fixed_code}")
+        await page.fill("#prove-contact", email)
+        await page.click("#prove-form button[type=submit]")
+        await page.wait_for_selector("#rate-form")
+        mine = await page.inner_text("#mine-timeline")
+        assert outcome in mine
+        # Officers' working notes (auto-routing, an agency's return) are not the reporter's.
+        assert "auto-routed" not in mine and "Alasan" not in mine
+        await page.check("#rate-form input[name=score][value='5']")
+        await page.fill("#rate-comment", "Cepat dan rapi.")
+        await page.click("#rate-form button[type=submit]")
+        await page.wait_for_selector("#reporter-notice")
+        assert "5 dari 5" in await page.inner_text("#rated")
+        await shot(page, "portal-track-outcome-phone", update_docs=UPDATE_DOCS)
+        await page.fill("#reopen-reason", "Tambalannya retak lagi setelah hujan semalam.")
+        await page.click("#reopen-form button[type=submit]")
+        await page.wait_for_selector("#reporter-notice")
+        assert "dibuka kembali" in await page.inner_text("#reporter-notice")
     finally:
         await context.close()
