@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from aduan_portal.console.core import explain, render_console, safe_next
-from aduan_portal.console.queues import QUEUES, QueueFilters
-from aduan_portal.console_i18n import (
+from aduan_portal.console.i18n import (
     ConsoleLanguage,
     console_strings,
     evidence_text,
     system_reason_text,
 )
+from aduan_portal.console.queues import QUEUES, QueueFilters
 from aduan_portal.console_session import ConsoleSession, csrf_matches
 from aduan_portal.gateway_client import (
     EvidenceCheck,

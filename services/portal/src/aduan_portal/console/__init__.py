@@ -36,7 +36,7 @@ from aduan_portal.console.core import (
     render_bare,
     render_console,
 )
-from aduan_portal.console_i18n import console_strings
+from aduan_portal.console.i18n import CONSOLE_LANGUAGES, console_strings
 from aduan_portal.console_session import (
     COOKIE_NAME,
     DRAFT_COOKIE_NAME,
@@ -62,6 +62,8 @@ def install_console(
     """Mount the console on the portal app: routes, error pages, no-store headers, and the
     gateway client opened and closed with the app's lifespan. `transport` lets tests put
     an in-process gateway behind the client."""
+    for lang in CONSOLE_LANGUAGES:
+        console_strings(lang)  # read the catalogues now: a broken one stops the start
     gateway = GatewayClient(settings.gateway_url, settings.gateway_timeout_s, transport)
     store = SessionStore(
         lambda: runtime.redis, settings.redis_prefix, settings.console_session_ttl_s

@@ -28,7 +28,8 @@ from starlette.datastructures import FormData
 from aduan_contracts.enums import ReportStatus
 from aduan_kit.redaction import HIDDEN
 from aduan_portal.config import Settings
-from aduan_portal.console_i18n import (
+from aduan_portal.console.i18n import (
+    N_,
     ConsoleLanguage,
     console_strings,
     evidence_text,
@@ -190,17 +191,18 @@ def safe_next(value: str | None) -> str:
 def explain(err: GatewayError, t: dict[str, str]) -> str:
     """The gateway's reason verbatim, in a polite sentence chosen by the status."""
     by_status = {
-        409: "err_conflict",
-        403: "err_forbidden",
-        404: "err_not_found",
-        422: "err_invalid",
+        409: N_("err_conflict"),
+        403: N_("err_forbidden"),
+        404: N_("err_not_found"),
+        422: N_("err_invalid"),
     }
-    key = "err_unavailable" if isinstance(err, GatewayUnavailable) else by_status.get(err.status)
+    unavailable = isinstance(err, GatewayUnavailable)
+    key = N_("err_unavailable") if unavailable else by_status.get(err.status)
     if key == "err_conflict":
         said = refusal_text(err.detail, "en" if t["lang_code"] == "en" else "id")
         if said is not None:
             return said
-    return t[key or "err_refused"].format(detail=err.detail)
+    return t[key or N_("err_refused")].format(detail=err.detail)
 
 
 def status_label(status: str, lang: ConsoleLanguage) -> str:
@@ -242,7 +244,9 @@ def render_console(
             privacy_name=lambda p: privacy_name(p, lang),
             # The officers' reminder on every report, in the console's language (the
             # gateway's label is Indonesian).
-            confidentiality=lambda p: strings["label_public" if p == "public" else "label_private"],
+            confidentiality=lambda p: strings[
+                N_("label_public") if p == "public" else N_("label_private")
+            ],
             # The scrub's marker in officer text, in the console's language.
             marks=lambda text: text.replace(HIDDEN, strings["hidden_marker"]) if text else text,
             status_name=lambda st: status_label(st, lang),
@@ -455,7 +459,7 @@ async def signed_in(request: Request, *roles: str) -> Console:
 
 
 async def optional_list(
-    c: Console, path: str, model: Any, errors: list[str], key: str = "unavailable_list"
+    c: Console, path: str, model: Any, errors: list[str], key: str = N_("unavailable_list")
 ) -> list[Any]:
     """A list the page can do without: when the gateway refuses, a note instead."""
     try:

@@ -32,7 +32,7 @@ from aduan_portal.console.core import (
     uuid_or_none,
     when,
 )
-from aduan_portal.console_i18n import ConsoleLanguage
+from aduan_portal.console.i18n import N_, ConsoleLanguage
 from aduan_portal.gateway_client import (
     ActionResult,
     GatewayClient,
@@ -57,15 +57,15 @@ class Queue:
 
 
 QUEUES = {
-    "triage": Queue("triage", "triage", ("received", "coordination"), "ticket-admin"),
+    "triage": Queue("triage", N_("triage"), ("received", "coordination"), "ticket-admin"),
     "agency": Queue(
         "agency",
-        "agency_queue",
+        N_("agency_queue"),
         ("dispatched", "in_progress", "followup_rejected"),
         "agency-officer",
     ),
     "validation": Queue(
-        "validation", "validation", ("awaiting_validation", "field_verification"), "validator"
+        "validation", N_("validation"), ("awaiting_validation", "field_verification"), "validator"
     ),
 }
 

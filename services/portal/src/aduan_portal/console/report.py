@@ -30,6 +30,7 @@ from aduan_portal.console.core import (
     uuid_or_none,
     version_field,
 )
+from aduan_portal.console.i18n import N_
 from aduan_portal.console_session import COOKIE_NAME, DRAFT_COOKIE_NAME
 from aduan_portal.gateway_client import (
     ActionResult,
@@ -113,7 +114,7 @@ class Action:
 
 def _reason_body(form: FormData) -> dict[str, Any] | str:
     reason = text_field(form, "reason")
-    return {"reason": reason} if len(reason) >= 3 else "reason_required_msg"
+    return {"reason": reason} if len(reason) >= 3 else N_("reason_required_msg")
 
 
 def _note_body(form: FormData) -> dict[str, Any] | str:
@@ -124,7 +125,7 @@ def _note_body(form: FormData) -> dict[str, Any] | str:
 def _dispatch_body(form: FormData) -> dict[str, Any] | str:
     agency = text_field(form, "agency_id")
     if not agency:
-        return "agency_required_msg"
+        return N_("agency_required_msg")
     return {
         "agency_id": agency,
         "category": text_field(form, "category") or None,
@@ -136,14 +137,14 @@ def _merge_body(form: FormData) -> dict[str, Any] | str:
     # A typed id wins over a picked suggestion: the officer typed it on purpose.
     raw = text_field(form, "primary_report_id_typed") or text_field(form, "primary_report_id")
     target = uuid_or_none(raw)
-    return {"primary_report_id": str(target)} if target else "merge_target_msg"
+    return {"primary_report_id": str(target)} if target else N_("merge_target_msg")
 
 
 def _field_result_body(form: FormData) -> dict[str, Any] | str:
     confirmed = text_field(form, "confirmed")
     result = text_field(form, "result")
     if confirmed not in ("yes", "no") or len(result) < 3:
-        return "fv_required_msg"
+        return N_("fv_required_msg")
     return {"confirmed": confirmed == "yes", "result": result}
 
 
@@ -201,7 +202,7 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
             f"/v1/reports/{report_id}/duplicates",
             Duplicate,
             notes,
-            "duplicates_unavailable",
+            N_("duplicates_unavailable"),
         )
         agencies = await agency_options(c)
         try:
@@ -533,13 +534,13 @@ async def moderate(request: Request, report_id: uuid.UUID) -> Response:
     body: dict[str, Any]
     if op in ("hide", "show"):
         body = {"hidden": op == "hide"}
-        done = "moderation_hidden_ok" if op == "hide" else "moderation_shown_ok"
+        done = N_("moderation_hidden_ok") if op == "hide" else N_("moderation_shown_ok")
     elif op == "correct":
         text = text_field(form, "text")
         if not text:
             return await c.flash_and_go("error", c.t["moderation_text_required_msg"], here)
         body = {"title": text_field(form, "title") or None, "text": text}
-        done = "moderation_corrected_ok"
+        done = N_("moderation_corrected_ok")
     else:
         return await c.page("error.html", 404, message=c.t["err_not_found"].format(detail=op))
     try:

@@ -27,7 +27,7 @@ from aduan_portal.console.core import (
     text_field,
     uuid_or_none,
 )
-from aduan_portal.console_i18n import console_strings
+from aduan_portal.console.i18n import console_strings
 from aduan_portal.console_session import COOKIE_NAME, LOGIN_COOKIE_NAME, csrf_matches, new_token
 from aduan_portal.gateway_client import (
     GatewayClient,
