@@ -18,6 +18,7 @@ from aduan_gateway.api_console import console_router
 from aduan_gateway.api_open import open_router
 from aduan_gateway.api_questions import questions_router
 from aduan_gateway.api_reporter import reporter_router
+from aduan_gateway.api_templates import templates_router
 from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.handlers import register_handlers
@@ -101,6 +102,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
         open_router(),
         console_router(),
         questions_router(),
+        templates_router(),
     ):
         app.include_router(router)
     return app, runtime

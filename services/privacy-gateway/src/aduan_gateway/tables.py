@@ -37,6 +37,7 @@ __all__ = [
     "QUESTIONS",
     "RATINGS",
     "REFRESH_TOKENS",
+    "REPLY_TEMPLATES",
     "REPORTER_KEYS",
     "REPORTER_MESSAGES",
     "REPORTS",
@@ -307,4 +308,25 @@ RATINGS = Table(
     Column("comment", Text, nullable=True),
     Column("rated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("score BETWEEN 1 AND 5", name="ck_report_ratings_score"),
+)
+
+# Reply templates (issue 14): administrators' ready texts for a follow-up, a return, a
+# rejection and a question to the reporter, in Indonesian and English; every staff role
+# reads the active ones (api_templates). A retired one stays (`active` false): it was used.
+REPLY_TEMPLATES = Table(
+    "reply_templates",
+    METADATA,
+    Column("template_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("title", String(120), nullable=False),
+    Column("body_id", Text, nullable=False),
+    Column("body_en", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    # Who changed it last (a user id) and when: the catalogue's audit, like `categories`.
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "kind IN ('followup', 'return', 'reject', 'question')", name="ck_reply_templates_kind"
+    ),
+    Index("ix_reply_templates_kind", "kind", "active"),
 )
