@@ -37,6 +37,7 @@ from aduan_contracts.topics import (
     NOTIFICATIONS,
     REPORT_INTAKE,
     REPORTER_KEYS,
+    REPORTER_QUESTIONS,
     ROUTING_COMMANDS,
     SLA_EVENTS,
     STATUS_CHANGED,
@@ -53,7 +54,7 @@ RATE_PER_S = 5.0
 # What each service subscribes to in its group (handlers.py of each).
 SUBSCRIBED = {
     "workflow": (REPORT_INTAKE, WORKFLOW_COMMANDS, ROUTING_COMMANDS),
-    "notifier": (REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED, SLA_EVENTS),
+    "notifier": (REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED, SLA_EVENTS, REPORTER_QUESTIONS),
 }
 KILLED = ("workflow-2", "notifier-2")
 

@@ -305,7 +305,7 @@ async def test_statistics_are_computed_from_the_events(seeded: Seeded) -> None:
     assert '<dd id="fig-completed">60% (3/5)</dd>' in html
     assert '<dd id="fig-median">30,0 jam</dd>' in html
     assert html.count('role="img"') == 4 and html.count("<table>") == 4
-    assert '<desc id="by-channel-d">Situs web: 2; WhatsApp: 2; SMS: 1</desc>' in html
+    assert 'id="by-channel-d" class="visually-hidden">Situs web: 2; WhatsApp: 2; SMS: 1<' in html
     assert '<tr><th scope="row">Februari 2026</th><td>0</td></tr>' in html
     assert "(belum ditetapkan)" in html  # the report without an agency
     en = (await seeded.client.get("/stats?lang=en")).text
