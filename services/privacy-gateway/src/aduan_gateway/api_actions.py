@@ -15,6 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from aduan_contracts.actions import action
 from aduan_contracts.commands import (
     AcceptReport,
     CoordinateReport,
@@ -186,9 +187,9 @@ def actions_router() -> APIRouter:
             version=reply.version,
         )
 
-    ticket_admin = frozenset({Role.TICKET_ADMIN})
-    agency = frozenset({Role.AGENCY_OFFICER})
-    validator = frozenset({Role.VALIDATOR})
+    # Who may send each action: the one table in `aduan_contracts.actions` (workflow
+    # decides with the same table; the console shows each form to the same role).
+    FOLLOW_UP_ROLES = action("follow-ups").roles
 
     def route(path: str, summary: str) -> Callable[[_Handler], _Handler]:
         return router.post(
@@ -208,7 +209,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            ticket_admin,
+            action("dispatch").roles,
             "dispatch reports",
             lambda a: DispatchReport(
                 report_id=report_id,
@@ -231,7 +232,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            ticket_admin,
+            action("coordinate").roles,
             "coordinate reports",
             lambda a: CoordinateReport(
                 report_id=report_id,
@@ -252,7 +253,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            agency,
+            action("accept").roles,
             "accept reports",
             lambda a: AcceptReport(
                 report_id=report_id,
@@ -272,7 +273,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            agency,
+            action("return").roles,
             "return reports",
             lambda a: ReturnReport(
                 report_id=report_id,
@@ -304,7 +305,7 @@ def actions_router() -> APIRouter:
         (capture time and place kept in the reference for the evidence check) and stored
         content-addressed before the command leaves."""
         # Checked before any photo is stored: a caller who may not act stores nothing.
-        await check(s, user, report_id, agency, "submit follow-ups")
+        await check(s, user, report_id, FOLLOW_UP_ROLES, "submit follow-ups")
         uploads = photos or []
         if len(uploads) > settings.max_photos_per_follow_up:
             raise HTTPException(
@@ -324,7 +325,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            agency,
+            FOLLOW_UP_ROLES,
             "submit follow-ups",
             lambda a: SubmitFollowUp(
                 report_id=report_id,
@@ -347,7 +348,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            agency,
+            action("resume").roles,
             "resume reports",
             lambda a: ResumeReport(
                 report_id=report_id,
@@ -367,7 +368,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            validator,
+            action("validate").roles,
             "validate follow-ups",
             lambda a: ValidateFollowUp(
                 report_id=report_id,
@@ -388,7 +389,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            validator,
+            action("reject-follow-up").roles,
             "reject follow-ups",
             lambda a: RejectFollowUp(
                 report_id=report_id,
@@ -409,7 +410,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            validator,
+            action("field-verification").roles,
             "order field verifications",
             lambda a: OrderFieldVerification(
                 report_id=report_id,
@@ -430,7 +431,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            validator,
+            action("field-verification/result").roles,
             "record field verifications",
             lambda a: RecordFieldVerification(
                 report_id=report_id,
@@ -452,7 +453,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            ticket_admin,
+            action("reject").roles,
             "reject reports",
             lambda a: RejectReport(
                 report_id=report_id,
@@ -473,7 +474,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            ticket_admin,
+            action("merge").roles,
             "merge reports",
             lambda a: MergeReport(
                 report_id=report_id,
@@ -494,7 +495,7 @@ def actions_router() -> APIRouter:
             bus,
             user,
             report_id,
-            frozenset({Role.REPORTER}),
+            action("reopen").roles,
             "reopen reports",
             lambda a: ReopenReport(
                 report_id=report_id,

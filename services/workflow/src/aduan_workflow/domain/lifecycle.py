@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
+from aduan_contracts.actions import ACTIONS
 from aduan_contracts.commands import (
     AcceptReport,
     CoordinateReport,
@@ -142,92 +143,13 @@ class Rule:
     who: str
 
 
-def _rule(
-    sources: set[ReportStatus],
-    targets: set[ReportStatus],
-    roles: set[Role],
-    verb: str,
-    who: str,
-    agency_bound: bool = False,
-) -> Rule:
-    return Rule(frozenset(sources), frozenset(targets), frozenset(roles), agency_bound, verb, who)
-
-
-_TRIAGE = {S.RECEIVED, S.COORDINATION}
-_AGENCY = "an officer of the assigned agency"
-
+# Built from the one action table in `aduan_contracts.actions` (also read by the gateway
+# and the console): who may send each command, from which statuses to which.
 RULES: dict[type[Command], Rule] = {
-    DispatchReport: _rule(
-        _TRIAGE,
-        {S.DISPATCHED},
-        {Role.TICKET_ADMIN, Role.SYSTEM},
-        "dispatch",
-        "the ticket-admin or auto-routing",
-    ),
-    CoordinateReport: _rule(
-        {S.RECEIVED},
-        {S.COORDINATION},
-        {Role.TICKET_ADMIN},
-        "send to coordination",
-        "the ticket-admin",
-    ),
-    RejectReport: _rule(_TRIAGE, {S.REJECTED}, {Role.TICKET_ADMIN}, "reject", "the ticket-admin"),
-    # The system merges a citizen's "me too" into the report they said it duplicates.
-    MergeReport: _rule(
-        _TRIAGE, {S.MERGED}, {Role.TICKET_ADMIN, Role.SYSTEM}, "merge", "the ticket-admin"
-    ),
-    AcceptReport: _rule(
-        {S.DISPATCHED}, {S.IN_PROGRESS}, {Role.AGENCY_OFFICER}, "accept", _AGENCY, agency_bound=True
-    ),
-    ReturnReport: _rule(
-        {S.DISPATCHED},
-        {S.COORDINATION},
-        {Role.AGENCY_OFFICER},
-        "return",
-        _AGENCY,
-        agency_bound=True,
-    ),
-    SubmitFollowUp: _rule(
-        {S.IN_PROGRESS},
-        {S.AWAITING_VALIDATION},
-        {Role.AGENCY_OFFICER},
-        "submit a follow-up for",
-        _AGENCY,
-        agency_bound=True,
-    ),
-    ResumeReport: _rule(
-        {S.FOLLOWUP_REJECTED},
-        {S.IN_PROGRESS},
-        {Role.AGENCY_OFFICER},
-        "resume",
-        _AGENCY,
-        agency_bound=True,
-    ),
-    ValidateFollowUp: _rule(
-        {S.AWAITING_VALIDATION}, {S.COMPLETED}, {Role.VALIDATOR}, "validate", "the validator"
-    ),
-    RejectFollowUp: _rule(
-        {S.AWAITING_VALIDATION, S.FIELD_VERIFICATION},
-        {S.FOLLOWUP_REJECTED},
-        {Role.VALIDATOR},
-        "reject the follow-up of",
-        "the validator",
-    ),
-    OrderFieldVerification: _rule(
-        {S.AWAITING_VALIDATION},
-        {S.FIELD_VERIFICATION},
-        {Role.VALIDATOR},
-        "order a field verification for",
-        "the validator",
-    ),
-    RecordFieldVerification: _rule(
-        {S.FIELD_VERIFICATION},
-        {S.COMPLETED, S.FOLLOWUP_REJECTED},
-        {Role.VALIDATOR},
-        "record a field verification for",
-        "the validator",
-    ),
-    ReopenReport: _rule({S.COMPLETED}, {S.IN_PROGRESS}, {Role.REPORTER}, "reopen", "the reporter"),
+    spec.command: Rule(
+        spec.sources, spec.targets, spec.deciders, spec.agency_bound, spec.verb, spec.who
+    )
+    for spec in ACTIONS
 }
 
 
