@@ -1105,3 +1105,130 @@ async def test_the_agency_dashboard_in_the_console(platform: Platform) -> None:
         assert str(report_id) not in page.text and "Jalan berlubang" not in page.text
         city = await tiket.get("/console/dashboard")
         assert "Seluruh kota" in city.text and 'id="dashboard-filters"' in city.text
+
+
+async def test_administrators_keep_reply_templates_and_report_forms_offer_them(
+    platform: Platform,
+) -> None:
+    """Issue 14: reply templates for follow-ups, returns, rejections and questions, kept by
+    administrators (/console/admin/templates) and offered in a report's forms, in the
+    console's language; retired ones are no longer offered."""
+    report_id = await platform.submit()
+    async with (
+        platform.browser() as admin,
+        platform.browser() as tiket,
+        platform.browser() as petugas,
+    ):
+        for browser, username in (
+            (admin, "admin-uji"),
+            (tiket, "tiket-uji"),
+            (petugas, "petugas-uji"),
+        ):
+            assert (await login(browser, username)).status_code == 303
+
+        page = await admin.get("/console/admin/templates")
+        assert page.status_code == 200
+        assert 'id="nav-templates"' in page.text and 'id="create-template-form"' in page.text
+        assert 'id="no-templates-return"' in page.text
+
+        async def create(kind: str, title: str, body_id: str, body_en: str) -> httpx.Response:
+            form = await admin.get("/console/admin/templates")
+            return await admin.post(
+                "/console/admin/templates",
+                data={
+                    "csrf_token": csrf(form.text),
+                    "kind": kind,
+                    "title": title,
+                    "body_id": body_id,
+                    "body_en": body_en,
+                },
+            )
+
+        made = await create(
+            "return",
+            "Bukan wewenang",
+            "Lokasi ini bukan wewenang dinas kami.",
+            "This place is not our agency's.",
+        )
+        assert made.status_code == 303, made.text
+        assert made.headers["location"].startswith("/console/admin/templates#template-")
+        kept_id = made.headers["location"].split("#template-")[1]
+        listed = await admin.get("/console/admin/templates")
+        assert "Template Bukan wewenang dibuat." in listed.text
+        assert f'id="template-{kept_id}" data-kind="return" data-active="true"' in listed.text
+        old = await create("return", "Usang", "Teks lama sekali.", "An old text.")
+        old_id = old.headers["location"].split("#template-")[1]
+        await create("reject", "Tidak jelas", "Lokasi tidak jelas.", "The place is unclear.")
+
+        # What the gateway refuses comes back named, in a flash message; nothing is made.
+        blank = await create("question", " ", "Kapan?", "x" * 1001)
+        assert blank.status_code == 303
+        refused = await admin.get(blank.headers["location"])
+        assert "title: must not be blank" in refused.text
+        assert "body_id: at least 10 characters for a question" in refused.text
+        assert "body_en: at most 1000 characters for a question" in refused.text
+        assert 'id="no-templates-question"' in refused.text
+
+        # Edit (both languages) and retire.
+        edit_page = await admin.get("/console/admin/templates")
+        edited = await admin.post(
+            f"/console/admin/templates/{kept_id}",
+            data={
+                "csrf_token": csrf(edit_page.text),
+                "kind": "return",
+                "title": "Bukan wewenang kami",
+                "body_id": "Lokasi ini bukan wewenang Dinas Uji.",
+                "body_en": "This place is not under Dinas Uji.",
+                "active": "true",
+            },
+        )
+        assert edited.status_code == 303
+        assert (
+            "Template Bukan wewenang kami disimpan."
+            in (await admin.get("/console/admin/templates")).text
+        )
+        retire_page = await admin.get("/console/admin/templates")
+        retired = await admin.post(
+            f"/console/admin/templates/{old_id}/retire", data={"csrf_token": csrf(retire_page.text)}
+        )
+        assert retired.status_code == 303
+        after = await admin.get("/console/admin/templates")
+        assert f'id="template-{old_id}" data-kind="return" data-active="false"' in after.text
+        assert f'id="template-retire-{old_id}"' not in after.text
+
+        # Only administrators: an officer gets the console's 403 page (and the gateway
+        # would refuse the write anyway).
+        refused_page = await petugas.get("/console/admin/templates")
+        assert refused_page.status_code == 403
+        forged = await petugas.post(
+            f"/console/admin/templates/{kept_id}/retire",
+            data={"csrf_token": csrf((await petugas.get("/console/agency")).text)},
+        )
+        assert forged.status_code == 403
+
+        # The triage reject form offers the reject template; dispatch, and the agency's
+        # return form offers the active return template only, in the console's language.
+        async def in_triage() -> bool:
+            return f'id="report-row-{report_id}"' in (await tiket.get("/console/triage")).text
+
+        await eventually(in_triage, "the report in the triage queue")
+        triage_page = await tiket.get(f"/console/reports/{report_id}")
+        assert 'id="reject-reason-template"' in triage_page.text
+        assert "Lokasi tidak jelas." in triage_page.text
+        assert "Bukan wewenang" not in triage_page.text  # a return template: not here
+        acted = await act(tiket, report_id, "dispatch", agency_id=AGENCY)
+        assert status_of(acted.page) == "dispatched"
+
+        officer_page = await settled(petugas, report_id)
+        picker = re.search(r'<select id="return-reason-template".*?</select>', officer_page, re.S)
+        assert picker is not None
+        assert 'data-text="Lokasi ini bukan wewenang Dinas Uji."' in picker.group(0)
+        assert ">Bukan wewenang kami<" in picker.group(0)
+        assert "Usang" not in picker.group(0)  # retired
+        assert 'src="/console/static/console-replies.js"' in officer_page
+        await petugas.get("/console/lang/en?next=/console/")
+        english = await petugas.get(f"/console/reports/{report_id}")
+        assert 'data-text="This place is not under Dinas Uji."' in english.text
+        script = await petugas.get("/console/static/console-replies.js")
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")

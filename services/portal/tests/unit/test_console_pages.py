@@ -19,8 +19,10 @@ from aduan_portal.console.i18n import (
     system_reason_text,
 )
 from aduan_portal.console.queues import QUEUES, QueueFilters
+from aduan_portal.console.replies import TEMPLATE_KINDS, ReplyTemplate, wanted_kinds
 from aduan_portal.console_session import ConsoleSession, csrf_matches
 from aduan_portal.gateway_client import (
+    Conversation,
     EvidenceCheck,
     GatewayError,
     GatewayUnavailable,
@@ -497,6 +499,12 @@ def test_queue_filters_from_the_query_and_pager_links_keep_them() -> None:
     # Full-access roles search text.
     full = QueueFilters.from_query({"q": "lampu"}, QUEUES["triage"], "ticket-admin")
     assert full.search_allowed and full.gateway_params() == {"q": "lampu", "sort": "due"}
+    # Newest first on request (kept by the pager); anything else is the due-date order.
+    newest = QueueFilters.from_query({"sort": "newest"}, QUEUES["validation"], "validator")
+    assert newest.gateway_params() == {"sort": "newest"}
+    assert newest.link(2) == "?sort=newest&page=2"
+    for odd in ("due_asc", "oldest", ""):
+        assert QueueFilters.from_query({"sort": odd}, queue, "agency-officer").sort == "due"
 
 
 def test_queue_page_filter_form_and_map_points_are_escaped() -> None:
@@ -543,3 +551,100 @@ def test_english_console_says_private_and_hidden_in_english() -> None:
     html = render_report("validator", r, lang="en")
     assert ">Private<" in html and "Privat<" not in html
     assert "Hubungi [hidden] untuk detail." in html and "[disembunyikan]" not in html
+
+
+def reply_template(kind: str, title: str, **overrides: Any) -> ReplyTemplate:
+    data: dict[str, Any] = {
+        "template_id": str(uuid.uuid4()),
+        "kind": kind,
+        "title": title,
+        "body_id": f"Teks {title} <b>",
+        "body_en": f'Text "{title}" <b>',
+        "active": True,
+        "updated_by": "admin-id",
+        "updated_at": "2026-12-01T03:00:00Z",
+    }
+    data.update(overrides)
+    return ReplyTemplate.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "kind", "targets"),
+    [
+        ("ticket-admin", "received", "reject", ["reject-reason"]),
+        ("agency-officer", "dispatched", "return", ["return-reason"]),
+        ("agency-officer", "in_progress", "followup", ["followup-note"]),
+        ("validator", "awaiting_validation", "reject", ["reject-followup-reason"]),
+    ],
+)
+def test_report_forms_offer_reply_templates_in_the_console_language(
+    role: str, status: str, kind: str, targets: list[str]
+) -> None:
+    # The kinds the page asks the gateway for follow the forms it shows.
+    assert wanted_kinds(role, status, can_ask=False) == {kind}
+    assert wanted_kinds(role, status, can_ask=True) == {kind, "question"}
+    offered = {kind: [reply_template(kind, "Pertama"), reply_template(kind, "Kedua")]}
+    # The text in the page's language, escaped as an attribute value.
+    for lang, shown in (
+        ("id", "Teks Pertama &lt;b&gt;"),
+        ("en", "Text &#34;Pertama&#34; &lt;b&gt;"),
+    ):
+        html = render_report(role, report(status=status), lang=lang, reply_templates=offered)
+        for target in targets:
+            picker = re.search(
+                rf'<div class="template-pick" hidden>.*?id="{target}-template".*?</div>',
+                html,
+                flags=re.S,
+            )
+            assert picker is not None, target
+            # No name: the select is never sent with the form.
+            assert "name=" not in picker.group(0)
+            assert f'data-target="{target}"' in picker.group(0)
+            assert f'data-text="{shown}"' in picker.group(0), lang
+            assert picker.group(0).count("<option") == 3
+        assert 'src="/console/static/console-replies.js"' in html
+    # No templates of the kind: no picker and no script.
+    html = render_report(role, report(status=status), reply_templates={})
+    assert "template-pick" not in html and "console-replies.js" not in html
+
+
+def test_the_question_form_offers_question_templates() -> None:
+    r = report(status="in_progress")
+    conversation = Conversation.model_validate({"entries": [], "can_ask": True})
+    offered = {"question": [reply_template("question", "Patokan")]}
+    html = render_report("agency-officer", r, conversation=conversation, reply_templates=offered)
+    assert 'id="question-text-template"' in html
+    assert 'id="followup-note-template"' not in html  # no follow-up templates offered
+
+
+def test_the_administrators_templates_page_lists_every_kind_and_both_languages() -> None:
+    kept = reply_template("return", "Bukan wewenang")
+    retired = reply_template("return", "Lama", active=False)
+    for lang, heading in (("id", "Template balasan"), ("en", "Reply templates")):
+        html = render_console(
+            "admin_templates.html",
+            lang,  # type: ignore[arg-type]
+            session("administrator"),
+            "/console/admin/templates",
+            templates=[kept, retired],
+            kinds=TEMPLATE_KINDS,
+            editors={"admin-id": "Admin Satu"},
+            notes=[],
+        )
+        assert f'<h1 id="templates-title">{heading}</h1>' in html
+        for kind in TEMPLATE_KINDS:
+            assert f'id="templates-{kind}"' in html
+        assert 'id="no-templates-followup"' in html and 'id="no-templates-return"' not in html
+        assert f'id="template-{kept.template_id}" data-kind="return" data-active="true"' in html
+        assert f'id="template-{retired.template_id}" data-kind="return" data-active="false"' in html
+        # Retire only what is active; the edit form carries both texts and the flag.
+        assert f'id="template-retire-{kept.template_id}"' in html
+        assert f'id="template-retire-{retired.template_id}"' not in html
+        assert f'id="tpl-{kept.template_id}-body-id"' in html
+        assert f'id="tpl-{kept.template_id}-body-en"' in html
+        assert "Admin Satu" in html
+        assert 'id="create-template-form"' in html
+        posts = re.findall(r'<form method="post".*?</form>', html, flags=re.S)
+        # Sign-out, two edits, one retirement, one creation; each with the CSRF token.
+        assert len(posts) == 5
+        assert all('name="csrf_token" value="the-csrf-token"' in p for p in posts)

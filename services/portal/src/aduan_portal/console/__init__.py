@@ -7,8 +7,8 @@ session's CSRF token, answered with a redirect and a flash message (works withou
 Nothing personal and no token is logged or put in a URL.
 
 One module per area, each with a module-level router: `signin`, `queues`, `report`,
-`dashboard`, `admin`; `core` holds what they share. `install_console` mounts them and puts
-their shared state on `app.state.console`.
+`dashboard`, `admin`, `replies` (reply templates); `core` holds what they share.
+`install_console` mounts them and puts their shared state on `app.state.console`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.config import Settings
-from aduan_portal.console import admin, dashboard, queues, report, signin
+from aduan_portal.console import admin, dashboard, queues, replies, report, signin
 from aduan_portal.console.core import (
     ConsoleState,
     CsrfFailed,
@@ -50,7 +50,14 @@ __all__ = ["install_console", "render_console"]
 
 # In this order: the paths do not overlap today, but a later, more general route must not
 # shadow an earlier one (`/{name}/export.csv` comes before `/reports/...`).
-ROUTERS = (signin.router, queues.router, dashboard.router, report.router, admin.router)
+ROUTERS = (
+    signin.router,
+    queues.router,
+    dashboard.router,
+    report.router,
+    admin.router,
+    replies.router,
+)
 
 
 def install_console(

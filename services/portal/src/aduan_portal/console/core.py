@@ -225,6 +225,7 @@ def render_console(
     """A console page as HTML: a pure function of its inputs (unit tests render with it)."""
     names: dict[str, str] = context.pop("category_names", None) or {}
     context.setdefault("kept", lambda form, field_name: "")
+    context.setdefault("reply_templates", {})  # kind -> templates offered on a report
     agencies: dict[str, str] = context.pop("agency_names", None) or {}
     strings = console_strings(lang)
     return (
@@ -412,6 +413,7 @@ class Console:
                 ("nav-agencies", "/console/admin/agencies", self.t["agencies"]),
                 ("nav-categories", "/console/admin/categories", self.t["categories"]),
                 ("nav-access-log", "/console/admin/access-log", self.t["access_log"]),
+                ("nav-templates", "/console/admin/templates", self.t["reply_templates"]),
             ]
         current = self.request.url.path
         return [

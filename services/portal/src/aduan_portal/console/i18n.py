@@ -89,6 +89,11 @@ DYNAMIC_KEYS = (
     N_("role.public"),
     N_("privacy.private"),
     N_("privacy.public"),
+    # admin_templates.html: t['template_kind.' ~ kind]
+    N_("template_kind.followup"),
+    N_("template_kind.return"),
+    N_("template_kind.reject"),
+    N_("template_kind.question"),
 )
 
 

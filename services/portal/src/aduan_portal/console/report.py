@@ -31,6 +31,7 @@ from aduan_portal.console.core import (
     version_field,
 )
 from aduan_portal.console.i18n import N_
+from aduan_portal.console.replies import offered_templates, wanted_kinds
 from aduan_portal.console_session import COOKIE_NAME, DRAFT_COOKIE_NAME
 from aduan_portal.gateway_client import (
     ActionResult,
@@ -230,6 +231,10 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
             )
         except GatewayError as exc:
             notes.append(c.t["unavailable_list"].format(detail=exc.detail))
+    # Reply templates for the forms this page shows (none while a change is applied: the
+    # forms are hidden then).
+    kinds = wanted_kinds(c.role, report.status, bool(conversation and conversation.can_ask))
+    reply_templates = await offered_templates(c, kinds) if not applying else {}
     if not categories and any(e.actor_role == "system" and e.reason for e in report.timeline):
         # A system reason names a category: say it by name (its code if this fails).
         try:
@@ -250,6 +255,7 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
         internal_notes=internal_notes,
         conversation=conversation,
         assignment=assignment,
+        reply_templates=reply_templates,
         officer_names={
             o.user_id: f"{o.display_name or o.username} ({o.username})" for o in officers
         },

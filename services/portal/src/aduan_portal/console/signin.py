@@ -1,5 +1,5 @@
 """Signing in and out, the language switch, each role's home, opening a report by its id
-or receipt code, and the console's stylesheet."""
+or receipt code, and the console's own stylesheet and script."""
 
 from __future__ import annotations
 
@@ -57,14 +57,26 @@ def set_cookie(request: Request, response: Response, name: str, value: str) -> N
 
 
 @cache
-def _stylesheet() -> str:
-    return (PACKAGE_DIR / "static" / "console.css").read_text()
+def _static(name: str) -> str:
+    return (PACKAGE_DIR / "static" / name).read_text()
 
 
 @router.get("/static/console.css")
 async def stylesheet() -> Response:
     return Response(
-        _stylesheet(), media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+        _static("console.css"),
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get("/static/console-replies.js")
+async def replies_script() -> Response:
+    """The reply-template pickers on a report's forms (the page works without it)."""
+    return Response(
+        _static("console-replies.js"),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
     )
 
 
