@@ -56,3 +56,16 @@ def test_the_gateway_has_one_route_per_action() -> None:
         p.removeprefix(prefix) for p, ops in paths.items() if p.startswith(prefix) and "post" in ops
     }
     assert {a.name for a in ACTIONS} <= posted
+
+
+def test_the_console_shows_each_action_to_the_tables_role() -> None:
+    from aduan_portal.console.report import ACTIONS as CONSOLE_ACTIONS
+
+    for name, shown in CONSOLE_ACTIONS.items():
+        spec = action(shown.gateway_path)
+        assert shown.role == spec.role.value, name
+        assert shown.hands_over == spec.hands_over, name
+    # Every people's action but the reporter's (the portal's tracking page) and the
+    # follow-up (its own multipart form) has a console form.
+    wanted = {a.name for a in ACTIONS if a.role is not Role.REPORTER} - {"follow-ups"}
+    assert {a.gateway_path for a in CONSOLE_ACTIONS.values()} == wanted

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
+from aduan_contracts.actions import action as action_table
 from aduan_kit.logging import get_logger
 from aduan_portal.console.core import (
     ROLE_HOME,
@@ -26,6 +27,7 @@ from aduan_portal.console.core import (
     optional_list,
     signed_in,
     state_of,
+    status_label,
     text_field,
     uuid_or_none,
     version_field,
@@ -149,20 +151,28 @@ def _field_result_body(form: FormData) -> dict[str, Any] | str:
     return {"confirmed": confirmed == "yes", "result": result}
 
 
+def _from_table(name: str, body: Callable[[FormData], dict[str, Any] | str]) -> Action:
+    """Who may do it and whether it hands the report over come from the one action table
+    (`aduan_contracts.actions`, which workflow decides with and the gateway checks); the
+    console adds only how its form becomes the request body."""
+    spec = action_table(name)
+    return Action(spec.role.value, spec.name, body, hands_over=spec.hands_over)
+
+
+# Console action name -> the action (the names are the gateway's path segments, but for
+# the field verification's result, whose path has a slash).
 ACTIONS: dict[str, Action] = {
-    "dispatch": Action("ticket-admin", "dispatch", _dispatch_body),
-    "coordinate": Action("ticket-admin", "coordinate", _note_body),
-    "reject": Action("ticket-admin", "reject", _reason_body),
-    "merge": Action("ticket-admin", "merge", _merge_body),
-    "accept": Action("agency-officer", "accept", lambda _: {}),
-    "return": Action("agency-officer", "return", _reason_body, hands_over=True),
-    "resume": Action("agency-officer", "resume", lambda _: {}),
-    "validate": Action("validator", "validate", _note_body),
-    "reject-follow-up": Action("validator", "reject-follow-up", _reason_body),
-    "field-verification": Action("validator", "field-verification", _note_body),
-    "field-verification-result": Action(
-        "validator", "field-verification/result", _field_result_body
-    ),
+    "dispatch": _from_table("dispatch", _dispatch_body),
+    "coordinate": _from_table("coordinate", _note_body),
+    "reject": _from_table("reject", _reason_body),
+    "merge": _from_table("merge", _merge_body),
+    "accept": _from_table("accept", lambda _: {}),
+    "return": _from_table("return", _reason_body),
+    "resume": _from_table("resume", lambda _: {}),
+    "validate": _from_table("validate", _note_body),
+    "reject-follow-up": _from_table("reject-follow-up", _reason_body),
+    "field-verification": _from_table("field-verification", _note_body),
+    "field-verification-result": _from_table("field-verification/result", _field_result_body),
 }
 
 
@@ -317,7 +327,7 @@ async def act(request: Request, report_id: uuid.UUID, name: str) -> Response:
     log.info("console action", report_id=str(report_id), action=name, role=c.role)
     return await c.flash_and_go(
         "success",
-        c.t["action_ok"].format(status=result.status_label),
+        c.t["action_ok"].format(status=status_label(result.status, c.lang)),
         ROLE_HOME[c.role] if action.hands_over else here,
     )
 
@@ -366,7 +376,7 @@ async def follow_up(request: Request, report_id: uuid.UUID) -> Response:
     c.session.expect(str(report_id), result.version)
     log.info("console follow-up", report_id=str(report_id), photos=len(files))
     return await c.flash_and_go(
-        "success", c.t["action_ok"].format(status=result.status_label), here
+        "success", c.t["action_ok"].format(status=status_label(result.status, c.lang)), here
     )
 
 
