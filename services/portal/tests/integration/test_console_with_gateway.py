@@ -1229,6 +1229,24 @@ async def test_administrators_keep_reply_templates_and_report_forms_offer_them(
         await petugas.get("/console/lang/en?next=/console/")
         english = await petugas.get(f"/console/reports/{report_id}")
         assert 'data-text="This place is not under Dinas Uji."' in english.text
+        # The return itself, in English: the flash says the new status in English too
+        # (the gateway's label is Indonesian).
+        version = VERSION.search(english.text)
+        assert version
+        returned = await petugas.post(
+            f"/console/reports/{report_id}/actions/return",
+            data={
+                "csrf_token": csrf(english.text),
+                "expected_version": version.group(1),
+                "reason": "This place is not under Dinas Uji.",
+            },
+        )
+        assert returned.status_code == 303, returned.text
+        queue = await petugas.get(returned.headers["location"])
+        # A return goes back to the ticket-admins' coordination (English: "Coordination",
+        # not the gateway's "Koordinasi").
+        assert "Action recorded. The status is now: Coordination." in queue.text
+        assert "Koordinasi" not in queue.text
         script = await petugas.get("/console/static/console-replies.js")
         assert script.status_code == 200
         assert script.headers["content-type"].startswith("text/javascript")

@@ -35,12 +35,14 @@ BACK = "/console/admin/templates"
 
 
 class ReplyTemplate(BaseModel):
-    """A reply template as the gateway returns it (`ReplyTemplateView`)."""
+    """A reply template as the gateway returns it (`ReplyTemplateView`). Unknown fields
+    and kinds are let through, as for the other gateway models: a kind added later is
+    just not offered here."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     template_id: UUID
-    kind: TemplateKind
+    kind: str
     title: str
     body_id: str
     body_en: str
