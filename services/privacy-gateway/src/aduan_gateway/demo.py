@@ -72,4 +72,9 @@ async def seed_demo(session: AsyncSession, routing_topic: str) -> list[str]:
         if taken is None:
             await create_user(session, username, DEMO_PASSWORD, role, agency, display_name)
             created.append(f"user {username} ({role.value})")
+    # Reply templates for the console's forms (marked DEMO); imported here because the
+    # templates' module is the HTTP side, which the CLI need not load otherwise.
+    from aduan_gateway.api_templates import seed_demo_reply_templates
+
+    created += await seed_demo_reply_templates(session)
     return created

@@ -650,6 +650,12 @@ async def test_demo_seed_admin_and_category_routing(
         tokens[username] = r.json()
     auth = {u: {"Authorization": f"Bearer {t['access_token']}"} for u, t in tokens.items()}
     assert tokens["demo-binamarga"]["agency_id"] == "dinas-bina-marga"
+    # The demo reply templates, for every kind of form, once (the second run made none).
+    r = await gw.client.get("/v1/reply-templates", headers=auth["demo-validator"])
+    assert r.status_code == 200, r.text
+    kinds = [t["kind"] for t in r.json()]
+    assert {"followup", "return", "reject", "question"} <= set(kinds)
+    assert len(kinds) == len({(t["kind"], t["title"]) for t in r.json()})
 
     # Lists.
     r = await gw.client.get("/v1/admin/users", headers=auth["demo-admin"])
