@@ -1,5 +1,11 @@
 """Fixtures for the browser tests: one platform (five services + sinks as OS processes, as
-`make up` runs them) per module, seeded with the demo data, and one headless Debian Chromium.
+`make up` runs them) for the whole tests/browser package, seeded with the demo data, and one
+headless Debian Chromium.
+
+Package scope (tests/browser has an __init__.py for it): every module's flows share the
+platform, so it starts and is seeded once per run, and it is stopped after the last browser
+test, not left running through the rest of `make test`. Each flow files its own reports and
+never moves a demo report, so the flows do not depend on each other or on their order.
 
 Chromium comes from `deploy/scripts/browser.sh` (apt's /usr/bin/chromium); Playwright's own
 browser download is never used."""
@@ -19,29 +25,29 @@ from aduan_testing.platform import Platform, running_platform
 from aduan_testing.plugin import Isolation, isolation
 
 
-@pytest_asyncio.fixture(scope="module")
-async def module_isolated(infra: Infra) -> AsyncIterator[Isolation]:
+@pytest_asyncio.fixture(scope="package")
+async def browser_isolated(infra: Infra) -> AsyncIterator[Isolation]:
     async with isolation(infra) as iso:
         yield iso
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture(scope="package")
 async def platform(
-    module_isolated: Isolation, tmp_path_factory: pytest.TempPathFactory
+    browser_isolated: Isolation, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Platform]:
     """The platform with the demo data in it (gateway demo-seed, then deploy/demo/seed.py),
     exactly as `make up` leaves it."""
     directory = tmp_path_factory.mktemp("platform")
     # No map tiles from the internet in tests: the page must work without them.
     extra = {"ADUAN_PORTAL_MAP_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"}
-    async with running_platform(module_isolated, directory, extra_env=extra) as plat:
+    async with running_platform(browser_isolated, directory, extra_env=extra) as plat:
         t0 = time.monotonic()
         seeded = await plat.run_script("deploy/demo/seed.py")
         print(f"demo seed: {time.monotonic() - t0:.1f} s\n{seeded.stdout}")
         yield plat
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(

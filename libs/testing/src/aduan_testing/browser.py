@@ -53,6 +53,17 @@ CURATED = {
     "console-agency-report-map",
     "console-queue-filters-map",
     "console-dashboard",
+    # tests/browser/test_console_flows.py
+    "console-expired-follow-up-login",
+    "console-expired-follow-up-restored",
+    "console-bulk-dispatch-picked",
+    "console-bulk-dispatch-agency-queue",
+    "console-own-follow-up-photo",
+    "console-grant-refused",
+    "console-validator-opened-photos",
+    "console-access-log-photos-opened",
+    "console-return-done",
+    "console-agency-where-not-who",
 }
 
 # A clock time (08:30, 8.30 is not matched: it is also a decimal) or an ISO date-time.

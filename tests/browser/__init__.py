@@ -1,0 +1,1 @@
+"""Browser tests (a package: its fixtures share one platform, see conftest.py)."""
