@@ -403,6 +403,13 @@ async def grant(request: Request, report_id: uuid.UUID) -> Response:
     try:
         await c.api("POST", f"/v1/reports/{report_id}/photo-grants", json=body)
     except GatewayError as exc:
+        # The gateway's two grant refusals, in the console's language (found by trying it:
+        # the Indonesian page showed them in English).
+        detail = str(exc.detail or "")
+        if exc.status == 422 and detail.startswith("no self-grants"):
+            return await c.flash_and_go("error", c.t["grant_self_refused"], here)
+        if exc.status == 422 and detail.startswith("grantee is not an officer"):
+            return await c.flash_and_go("error", c.t["grant_not_agency_officer"], here)
         return await c.flash_and_go("error", explain(exc, c.t), here)
     log.info("console photo grant", report_id=str(report_id))
     return await c.flash_and_go("success", c.t["grant_ok"].format(grantee=grantee), here)
