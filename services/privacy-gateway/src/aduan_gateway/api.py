@@ -6,7 +6,7 @@ appends of concurrent requests into one transaction)."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -190,6 +190,13 @@ async def officer_read(
     return view
 
 
+_JAKARTA = timezone(timedelta(hours=7))
+
+
+def _jakarta_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_JAKARTA)
+
+
 def _filter(
     status_: ReportStatus | None,
     category: str | None,
@@ -304,6 +311,18 @@ def api_router() -> APIRouter:
             Literal["newest", "due"],
             Query(description="`newest` first (default) or nearest `due` date first"),
         ] = "newest",
+        sla: Annotated[
+            Literal["overdue", "due_soon"] | None,
+            Query(description="the running deadline has passed, or passes within 24 hours"),
+        ] = None,
+        received_from: Annotated[
+            date | None,
+            Query(description="filed on or after this day (Jakarta); full-access roles only"),
+        ] = None,
+        received_to: Annotated[
+            date | None,
+            Query(description="filed on or before this day (Jakarta); full-access roles only"),
+        ] = None,
     ) -> ReportPage:
         """List and search reports within the caller's scope: an agency officer their
         agency's, a reporter their own, validators and admins all (each read audited)."""
@@ -318,6 +337,19 @@ def api_router() -> APIRouter:
             f = dataclasses.replace(f, receipt_code=code)
         if assignee is not None:
             f = dataclasses.replace(f, assignee=user.subject if assignee == "me" else assignee)
+        if sla is not None:
+            f = dataclasses.replace(f, sla=sla)
+        if received_from is not None or received_to is not None:
+            # Agency officers see a report's month, never its filing day (SPEC rule 6).
+            if user.role not in FULL_ACCESS_ROLES:
+                forbidden("filtering by filing date is for ticket-admins, validators and admins")
+            f = dataclasses.replace(
+                f,
+                received_from=_jakarta_midnight(received_from) if received_from else None,
+                received_before=_jakarta_midnight(received_to + timedelta(days=1))
+                if received_to
+                else None,
+            )
         if user.role is Role.REPORTER:
             if user.reporter_key_id is None:
                 forbidden("reporter token without a reporter key")

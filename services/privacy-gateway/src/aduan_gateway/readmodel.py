@@ -437,6 +437,11 @@ class ReportFilter:
     search: str | None = None
     receipt_code: str | None = None  # canonical form (normalize_receipt_code)
     assignee: str | None = None  # a user id: the reports assigned to them
+    # The running clock: "overdue" (deadline passed) or "due_soon" (within 24 hours).
+    sla: str | None = None
+    # Filed from / before (full-access roles only: agencies do not see filing times).
+    received_from: datetime | None = None
+    received_before: datetime | None = None
 
 
 def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
@@ -454,6 +459,16 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
         query = query.where(REPORTS.c.location["area"].astext == f.area)
     if f.receipt_code is not None:
         query = query.where(REPORTS.c.receipt_code == f.receipt_code)
+    if f.sla == "overdue":
+        query = query.where(REPORTS.c.due_at <= func.now())
+    elif f.sla == "due_soon":
+        query = query.where(
+            REPORTS.c.due_at > func.now(), REPORTS.c.due_at <= func.now() + timedelta(hours=24)
+        )
+    if f.received_from is not None:
+        query = query.where(REPORTS.c.received_at >= f.received_from)
+    if f.received_before is not None:
+        query = query.where(REPORTS.c.received_at < f.received_before)
     if f.assignee is not None:
         query = query.where(
             REPORTS.c.report_id.in_(

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -1028,4 +1028,53 @@ async def test_reports_sorted_by_due_date_over_the_whole_list(gateway: Gateway) 
     assert await ids(sort="due", limit=2) + await ids(sort="due", limit=2, offset=2) == by_due
     assert await ids(limit=10) == [no_clock.report_id] + [m.report_id for m in made[::-1]]
     r = await gateway.client.get("/v1/reports", params={"sort": "oldest"}, headers=headers)
+    assert r.status_code == 422
+
+
+async def test_reports_filtered_by_sla_state_and_filing_dates(gateway: Gateway) -> None:
+    """`sla=overdue|due_soon` on the running deadline; a filing-date range for the
+    full-access roles only (agency officers see a report's month, never its day)."""
+    now = datetime.now(UTC)
+    late = await gateway.report(
+        received=now - timedelta(days=10),
+        steps=(
+            (ReportStatus.RECEIVED, None, None),
+            (ReportStatus.DISPATCHED, "dbm", now - timedelta(hours=3)),
+        ),
+    )
+    soon = await gateway.report(
+        received=now - timedelta(days=2),
+        steps=(
+            (ReportStatus.RECEIVED, None, None),
+            (ReportStatus.DISPATCHED, "dbm", now + timedelta(hours=5)),
+        ),
+    )
+    later = await gateway.report(
+        received=now - timedelta(days=1),
+        steps=(
+            (ReportStatus.RECEIVED, None, None),
+            (ReportStatus.DISPATCHED, "dbm", now + timedelta(days=4)),
+        ),
+    )
+    validator = gateway.token(Role.VALIDATOR)
+
+    async def ids(headers: Any, **params: Any) -> set[UUID]:
+        r = await gateway.client.get("/v1/reports", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        return {UUID(i["report_id"]) for i in r.json()["items"]}
+
+    assert await ids(validator, sla="overdue") == {late.report_id}
+    assert await ids(validator, sla="due_soon") == {soon.report_id}
+    assert later.report_id in await ids(validator)
+    day = (now - timedelta(days=2)).astimezone(timezone(timedelta(hours=7))).date()
+    assert await ids(validator, received_from=day.isoformat(), received_to=day.isoformat()) == {
+        soon.report_id
+    }
+    agency = gateway.token(Role.AGENCY_OFFICER, "dbm")
+    assert await ids(agency, sla="overdue") == {late.report_id}
+    r = await gateway.client.get(
+        "/v1/reports", params={"received_from": day.isoformat()}, headers=agency
+    )
+    assert r.status_code == 403
+    r = await gateway.client.get("/v1/reports", params={"sla": "late"}, headers=validator)
     assert r.status_code == 422
