@@ -648,3 +648,23 @@ def test_the_administrators_templates_page_lists_every_kind_and_both_languages()
         # Sign-out, two edits, one retirement, one creation; each with the CSRF token.
         assert len(posts) == 5
         assert all('name="csrf_token" value="the-csrf-token"' in p for p in posts)
+
+
+def test_queue_filters_sla_state_and_filing_dates_for_the_roles_that_see_dates() -> None:
+    query = {"sla": "overdue", "from": "2026-11-01", "to": "2026-11-30"}
+    full = QueueFilters.from_query(query, QUEUES["triage"], "ticket-admin")
+    assert full.gateway_params() == {
+        "sla": "overdue",
+        "received_from": "2026-11-01",
+        "received_to": "2026-11-30",
+        "sort": "due",
+    }
+    assert full.active and full.link(2) == "?sla=overdue&from=2026-11-01&to=2026-11-30&page=2"
+    # Agency officers see months, not filing days: the dates are dropped, the SLA kept.
+    agency = QueueFilters.from_query(query, QUEUES["agency"], "agency-officer")
+    assert agency.gateway_params() == {"sla": "overdue", "sort": "due"}
+    # Bad values are dropped like any unknown filter.
+    bad = QueueFilters.from_query(
+        {"sla": "late", "from": "31-12-2026"}, QUEUES["triage"], "validator"
+    )
+    assert bad.gateway_params() == {"sort": "due"} and not bad.active

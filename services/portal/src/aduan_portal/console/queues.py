@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -70,6 +70,14 @@ QUEUES = {
 }
 
 
+def _day(raw: str) -> str:
+    """A YYYY-MM-DD day, or "" (a bad value is dropped like any unknown filter)."""
+    try:
+        return date.fromisoformat(raw).isoformat() if raw else ""
+    except ValueError:
+        return ""
+
+
 @dataclass(frozen=True)
 class QueueFilters:
     """What an officer narrowed a queue by (query string in, gateway parameters out).
@@ -87,6 +95,10 @@ class QueueFilters:
     # Nearest deadline first (the gateway sorts the whole queue, not only a page), or
     # newest first.
     sort: str = "due"
+    sla: str = ""  # "overdue" | "due_soon"
+    # Filing days (YYYY-MM-DD), for the roles that see filing dates (not agency officers).
+    date_from: str = ""
+    date_to: str = ""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], queue: Queue, role: str) -> QueueFilters:
@@ -110,23 +122,38 @@ class QueueFilters:
             search_allowed=search_allowed,
             mine=role == "agency-officer" and query.get("mine") == "1",
             sort="newest" if query.get("sort") == "newest" else "due",
+            sla=sla if (sla := value("sla", 10)) in ("overdue", "due_soon") else "",
+            date_from=_day(value("from", 10)) if search_allowed else "",
+            date_to=_day(value("to", 10)) if search_allowed else "",
         )
 
     def gateway_params(self) -> dict[str, str]:
         params = {"category": self.category, "area": self.area, "q": self.q}
         params["assignee"] = "me" if self.mine else ""
         params["sort"] = self.sort
+        params["sla"] = self.sla
+        params["received_from"], params["received_to"] = self.date_from, self.date_to
         return {k: v for k, v in params.items() if v}
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.category or self.area or self.q or self.mine)
+        return bool(
+            self.status
+            or self.category
+            or self.area
+            or self.q
+            or self.mine
+            or self.sla
+            or self.date_from
+            or self.date_to
+        )
 
     def link(self, page: int) -> str:
         """This queue's URL at `page` with the same filters (pager links keep them)."""
         params = {"status": self.status, "category": self.category, "area": self.area}
         params |= {"q": self.q, "mine": "1" if self.mine else ""}
-        params |= {"sort": "newest" if self.sort == "newest" else ""}
+        params |= {"sort": "newest" if self.sort == "newest" else "", "sla": self.sla}
+        params |= {"from": self.date_from, "to": self.date_to}
         params |= {"page": str(page) if page > 1 else ""}
         return "?" + urlencode({k: v for k, v in params.items() if v})
 
