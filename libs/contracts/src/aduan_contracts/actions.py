@@ -36,7 +36,14 @@ from aduan_contracts.commands import (
 )
 from aduan_contracts.enums import ReportStatus, Role
 
-__all__ = ["ACTIONS", "ActionSpec", "action", "action_for", "actions_for_role"]
+__all__ = [
+    "ACTIONS",
+    "ActionSpec",
+    "action",
+    "action_for",
+    "actions_for_role",
+    "available_actions",
+]
 
 S = ReportStatus
 _TRIAGE = frozenset({S.RECEIVED, S.COORDINATION})
@@ -224,6 +231,16 @@ def action_for(command: type[WorkflowCommand]) -> ActionSpec:
     return _BY_COMMAND[command]
 
 
-def actions_for_role(role: Role) -> tuple[ActionSpec, ...]:
-    """What people with `role` may do to a report (in the table's order)."""
+def actions_for_role(role: Role | str) -> tuple[ActionSpec, ...]:
+    """What people with `role` may do to a report (in the table's order); the role may be
+    given by its value ("ticket-admin"), as the console's session holds it."""
+    role = Role(role)
     return tuple(a for a in ACTIONS if role in a.roles)
+
+
+def available_actions(role: Role | str, status: ReportStatus | str) -> tuple[ActionSpec, ...]:
+    """What people with `role` may do to a report in `status` (in the table's order): the
+    forms a console shows. Workflow still has the last word (agency, version, reopen
+    window); this only says which actions can apply at all."""
+    status = ReportStatus(status)
+    return tuple(a for a in actions_for_role(role) if status in a.sources)

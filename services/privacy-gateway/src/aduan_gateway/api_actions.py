@@ -192,6 +192,9 @@ def actions_router() -> APIRouter:
     FOLLOW_UP_ROLES = action("follow-ups").roles
 
     def route(path: str, summary: str) -> Callable[[_Handler], _Handler]:
+        # Each path is an action's name in the table: one missing from it fails at start-up
+        # (KeyError), not at the first request.
+        action(path)
         return router.post(
             f"/v1/reports/{{report_id}}/{path}",
             response_model=ActionResult,
