@@ -99,7 +99,10 @@ async def test_officer_asks_citizen_answers_answer_on_the_report(
         await citizen.fill("#answer", ANSWER)
         await shot(citizen, "portal-question-phone", update_docs=UPDATE_DOCS)
         await citizen.click(".answer-form button[type=submit]")
-        await citizen.wait_for_selector("#question-sent")
+        await citizen.wait_for_selector("#question-sent, #answer-error, #question-message")
+        assert await citizen.locator("#question-sent").count() == 1, await citizen.inner_text(
+            "main"
+        )
         await citizen_ctx.close()
 
         # The answer on the report, for the officer.
