@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, delete, func, select, text, update
@@ -230,44 +231,9 @@ class Notifier:
     async def on_sla_breached(self, session: AsyncSession, event: SlaBreached) -> str:
         """An apology for a missed deadline, once per breach event, on the reporter's channel.
         The breach carries no channel: it comes from what intake told us about the report."""
-        recipient = (
-            await session.execute(
-                select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
-            )
-        ).first()
-        if recipient is None or recipient.erased_at is not None:
-            return "no known reporter"
-        if recipient.sealed_identity is None:
-            return "no contact"
-        channel = Channel(recipient.channel)
-        message = render(
-            Template.SLA_APOLOGY,
-            channel,
-            normalize_language(recipient.language),
-            recipient.receipt_code,
-            self.portal_base_url,
+        return await self._tell_recipient(
+            session, event.report_id, event.event_id, Template.SLA_APOLOGY, event.occurred_at
         )
-        inserted = (
-            await session.execute(
-                insert(DELIVERIES)
-                .values(
-                    report_id=event.report_id,
-                    status_event_id=event.event_id,
-                    channel=channel.value,
-                    template=message.template.value,
-                    language=message.language,
-                    receipt_code=recipient.receipt_code,
-                    subject=message.subject,
-                    body=message.body,
-                    status_changed_at=event.occurred_at,
-                    state="pending",
-                    attempts=0,
-                )
-                .on_conflict_do_nothing(index_elements=["status_event_id", "channel"])
-                .returning(DELIVERIES.c.id)
-            )
-        ).first()
-        return "recorded" if inserted is not None else "already recorded"
 
     # --- questions to the reporter -------------------------------------------------------
 
@@ -275,10 +241,28 @@ class Notifier:
         """An officer's question, once per question, on the reporter's channel; the
         question rides in `reason` (e-mail only shows it) and its id keys the delivery
         and makes the answer link."""
+        return await self._tell_recipient(
+            session,
+            event.report_id,
+            event.question_id,
+            Template.QUESTION,
+            event.asked_at,
+            reason=event.text,
+        )
+
+    async def _tell_recipient(
+        self,
+        session: AsyncSession,
+        report_id: UUID,
+        key: UUID,
+        template: Template,
+        at: datetime,
+        reason: str | None = None,
+    ) -> str:
+        """Record a message that is not a status change (it carries no channel) for the
+        report's known reporter, once per `key`, on the channel intake told us about."""
         recipient = (
-            await session.execute(
-                select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
-            )
+            await session.execute(select(RECIPIENTS).where(RECIPIENTS.c.report_id == report_id))
         ).first()
         if recipient is None or recipient.erased_at is not None:
             return "no known reporter"
@@ -286,28 +270,28 @@ class Notifier:
             return "no contact"
         channel = Channel(recipient.channel)
         message = render(
-            Template.QUESTION,
+            template,
             channel,
             normalize_language(recipient.language),
             recipient.receipt_code,
             self.portal_base_url,
-            reason=event.text,
-            question_id=event.question_id,
+            reason=reason,
+            question_id=key if template is Template.QUESTION else None,
         )
         inserted = (
             await session.execute(
                 insert(DELIVERIES)
                 .values(
-                    report_id=event.report_id,
-                    status_event_id=event.question_id,
+                    report_id=report_id,
+                    status_event_id=key,
                     channel=channel.value,
                     template=message.template.value,
                     language=message.language,
                     receipt_code=recipient.receipt_code,
                     subject=message.subject,
                     body=message.body,
-                    reason=event.text,
-                    status_changed_at=event.asked_at,
+                    reason=reason,
+                    status_changed_at=at,
                     state="pending",
                     attempts=0,
                 )
