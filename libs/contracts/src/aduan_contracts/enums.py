@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Channel", "Privacy", "ReportStatus", "Role", "SlaStage"]
+__all__ = ["ANSWER_BY_REPLY_CHANNELS", "Channel", "Privacy", "ReportStatus", "Role", "SlaStage"]
 
 
 class ReportStatus(StrEnum):
@@ -91,6 +91,14 @@ class Channel(StrEnum):
     WALK_IN = "walk_in"
     LETTER = "letter"
     OPEN311 = "open311"
+
+
+# One-to-one conversations with a phone number where a reporter answers an officer's
+# question by replying to it: intake takes their next message as the answer while the
+# question is open (`ReportAmended.in_reply_to`), and the notifier's question says "reply to
+# this message" there. E-mail replies quote the receipt code instead; public channels' DMs
+# carry only the answer link.
+ANSWER_BY_REPLY_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 
 
 class Privacy(StrEnum):

@@ -3,6 +3,7 @@ here; `runtime.start()` (the app's lifespan) does."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -32,14 +33,15 @@ VERSION = "0.1.0"
 def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     settings = settings or Settings()
     runtime = IntakeRuntime(settings, migrations="aduan_intake:migrations", outbox=OUTBOX)
-    register_handlers(runtime)
     filer = Filer(
         sessions=lambda: runtime.sessions,
         pepper=settings.contact_pepper,
         intake_topic=runtime.topic(REPORT_INTAKE.name),
         keys_topic=runtime.topic(REPORTER_KEYS.name),
         wake_relay=runtime.wake_relay,
+        answer_window=timedelta(days=settings.answer_window_days),
     )
+    register_handlers(runtime, filer)
     limiter = FixedWindowLimiter(
         redis=lambda: runtime.redis,
         prefix=settings.redis_prefix,

@@ -116,6 +116,10 @@ class Settings(ServiceSettings):
     # list shipped with intake.
     categories_file: str | None = None
 
+    # How long after an officer's question the reporter's next SMS or WhatsApp message is
+    # taken as the answer (the answer link in the question works for as long as it is open).
+    answer_window_days: int = Field(default=14, ge=1, le=90)
+
     # Timeout for fetching media from providers (WhatsApp, Meta) and for LAPOR! pulls.
     provider_timeout_s: float = Field(default=10.0, gt=0)
 

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aduan_contracts.enums import Channel
+from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel
 from aduan_contracts.events import ReportAmended
-from aduan_contracts.values import PhotoRef, SealedContent, SealedIdentity
+from aduan_contracts.values import (
+    PhotoRef,
+    SealedContent,
+    SealedIdentity,
+    normalize_receipt_code,
+)
 from aduan_intake.domain import (
     NormalizedReport,
     ReporterIdentity,
@@ -30,18 +36,38 @@ from aduan_intake.domain import (
     new_receipt_code,
 )
 from aduan_intake.keyring import get_or_create_key
-from aduan_intake.tables import AMENDMENTS, OUTBOX, SUBMISSIONS
+from aduan_intake.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, REPORTER_KEYS, SUBMISSIONS
 from aduan_kit.crypto import seal_content, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
 from aduan_kit.redaction import identity_terms, scrub_officer_text
 
-__all__ = ["Filed", "Filer", "SubmissionConflict"]
+__all__ = ["ANSWERING_CHANNELS", "Filed", "Filer", "SubmissionConflict", "wants_new_report"]
 
 log = get_logger(__name__)
 
 _RECEIPT_ATTEMPTS = 5
+
+# While an officer's question to them is open, a reporter's next message on these channels
+# is the answer (the question said "reply to this message").
+ANSWERING_CHANNELS = ANSWER_BY_REPLY_CHANNELS
+
+# "BARU ..." / "NEW ..." at the start: the reporter says this is a new complaint, not the
+# answer to the open question (the answer's acknowledgement tells them so).
+_NEW_REPORT = re.compile(r"^\s*(?:baru|new)\b[\s:.,\-]*", re.IGNORECASE)
+# A receipt code quoted in the reply ("ADU-7K2M-9X10", "adu 7k2m 9x10") picks the report
+# when the reporter has questions open on several.
+_RECEIPT_IN_TEXT = re.compile(r"\bADU[\s\-]?[0-9A-Z]{4}[\s\-]?[0-9A-Z]{4}\b", re.IGNORECASE)
+
+
+def wants_new_report(text: str) -> str | None:
+    """The text without its "BARU" prefix when the reporter marked it as a new complaint."""
+    match = _NEW_REPORT.match(text)
+    if match is None:
+        return None
+    rest = text[match.end() :].strip()
+    return rest or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +93,11 @@ class Filer:
         intake_topic: str,
         keys_topic: str,
         wake_relay: Callable[[], None],
+        answer_window: timedelta = timedelta(days=14),
     ) -> None:
         # `sessions` is a getter: the session factory exists only once the runtime started.
         self._sessions = sessions
+        self._answer_window = answer_window
         self._pepper = pepper
         self._intake_topic = intake_topic
         self._keys_topic = keys_topic
@@ -137,9 +165,111 @@ class Filer:
                 # The text as typed, for the reporter's own view; the event's text is
                 # scrubbed, so erasing the key leaves nothing of theirs in the topic.
                 original = seal_content(report.title, report.text, key.key_id, key.key)
+                if digest is not None:
+                    await session.execute(
+                        update(SUBMISSIONS)
+                        .where(SUBMISSIONS.c.report_id == report_id)
+                        .values(key_id=key.key_id)
+                    )
             event = report.to_event(report_id, receipt_code, sealed, cid, original)
             await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
         return Filed(report_id, receipt_code, duplicate=False)
+
+    async def file_or_answer(self, report: NormalizedReport) -> Filed:
+        """File a message from a one-to-one channel, or add it to a report as the answer to
+        an officer's open question to this reporter (SPEC Revision 2, "ask the reporter").
+
+        The reply comes from the phone the question was sent to, so the same contact is
+        the proof, as an e-mail reply is. A message already filed or added stays where it
+        went (a redelivery after the question was answered must not file it again); one
+        that starts with "BARU" is always a new complaint; otherwise the question asked
+        last within the answer window is answered, or the one whose receipt code the
+        message quotes."""
+        if report.channel not in ANSWERING_CHANNELS or report.reporter is None:
+            return await self.file(report)
+        fresh = wants_new_report(report.text)
+        if fresh is not None:
+            return await self.file(report.model_copy(update={"text": fresh}))
+        target = await self._question_for(report)
+        if target is None:
+            return await self.file(report)
+        report_id, receipt_code, question_id = target
+        filed = await self.amend(
+            report_id,
+            receipt_code,
+            report.channel,
+            report.channel_message_id,
+            report.text,
+            report.photos,
+            report.received_at,
+            sender=report.reporter,
+            in_reply_to=question_id,
+        )
+        log.info("answer to an officer's question", report_id=str(report_id))
+        return filed
+
+    async def _question_for(self, report: NormalizedReport) -> tuple[UUID, str, UUID | None] | None:
+        """(report id, receipt code, question id) this message answers, if any."""
+        assert report.reporter is not None
+        reuse = report.reporter.reuse_key(report.channel)
+        if reuse is None:
+            return None
+        digest = contact_digest(self._pepper, reuse)
+        mid = report.channel_message_id
+        async with self._sessions()() as session:
+            # Where an earlier delivery of this very message went decides, not today's
+            # questions: the same message is never filed twice.
+            for table in (AMENDMENTS, SUBMISSIONS):
+                seen = await session.scalar(
+                    select(table.c.report_id).where(
+                        table.c.channel == report.channel.value,
+                        table.c.channel_message_id == mid,
+                    )
+                )
+                if seen is not None:
+                    if table is SUBMISSIONS:
+                        return None
+                    # Answered already: `amend` answers this delivery as the duplicate.
+                    code = await session.scalar(
+                        select(SUBMISSIONS.c.receipt_code).where(SUBMISSIONS.c.report_id == seen)
+                    )
+                    return (seen, code or "", None)
+            rows = (
+                await session.execute(
+                    select(
+                        SUBMISSIONS.c.report_id,
+                        SUBMISSIONS.c.receipt_code,
+                        OPEN_QUESTIONS.c.question_id,
+                    )
+                    .join(REPORTER_KEYS, REPORTER_KEYS.c.key_id == SUBMISSIONS.c.key_id)
+                    .join(OPEN_QUESTIONS, OPEN_QUESTIONS.c.report_id == SUBMISSIONS.c.report_id)
+                    .where(
+                        REPORTER_KEYS.c.contact_digest == digest,
+                        OPEN_QUESTIONS.c.answered_at.is_(None),
+                        OPEN_QUESTIONS.c.asked_at >= report.received_at - self._answer_window,
+                        OPEN_QUESTIONS.c.asked_at <= report.received_at,
+                    )
+                    .order_by(OPEN_QUESTIONS.c.asked_at.desc(), OPEN_QUESTIONS.c.question_id)
+                )
+            ).all()
+        if not rows:
+            return None
+        quoted = {
+            code
+            for raw in _RECEIPT_IN_TEXT.findall(report.text)
+            if (code := normalize_receipt_code(raw)) is not None
+        }
+        chosen = next((row for row in rows if row.receipt_code in quoted), rows[0])
+        return chosen.report_id, chosen.receipt_code, chosen.question_id
+
+    async def question_asked(self, question_id: UUID, report_id: UUID, asked_at: datetime) -> None:
+        """Remember an officer's question until its answer arrives (idempotent)."""
+        async with transaction(self._sessions()) as session:
+            await session.execute(
+                insert(OPEN_QUESTIONS)
+                .values(question_id=question_id, report_id=report_id, asked_at=asked_at)
+                .on_conflict_do_nothing(index_elements=[OPEN_QUESTIONS.c.question_id])
+            )
 
     async def known(self, channel: Channel, channel_message_id: str) -> bool:
         """Whether this message was already filed or added to a report: lets an adapter
@@ -255,9 +385,45 @@ class Filer:
                 **({"correlation_id": cid} if cid else {}),
             )
             await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
+            await self._close_question(session, report_id, in_reply_to, received_at)
         self._wake_relay()
         log.info("report amended", report_id=str(report_id), channel=channel.value)
         return Filed(report_id, receipt_code, duplicate=False, amended=True)
+
+    async def _close_question(
+        self,
+        session: AsyncSession,
+        report_id: UUID,
+        in_reply_to: UUID | None,
+        received_at: datetime,
+    ) -> None:
+        """The same rule as the gateway's (which keeps the conversation): the question
+        named, else the report's oldest open question asked before the message. Intake's
+        copy only decides where the reporter's next SMS goes."""
+        if in_reply_to is not None:
+            where = OPEN_QUESTIONS.c.question_id == in_reply_to
+        else:
+            oldest = (
+                select(OPEN_QUESTIONS.c.question_id)
+                .where(
+                    OPEN_QUESTIONS.c.report_id == report_id,
+                    OPEN_QUESTIONS.c.answered_at.is_(None),
+                    OPEN_QUESTIONS.c.asked_at <= received_at,
+                )
+                .order_by(OPEN_QUESTIONS.c.asked_at, OPEN_QUESTIONS.c.question_id)
+                .limit(1)
+                .scalar_subquery()
+            )
+            where = OPEN_QUESTIONS.c.question_id == oldest
+        await session.execute(
+            update(OPEN_QUESTIONS)
+            .where(
+                where,
+                OPEN_QUESTIONS.c.report_id == report_id,
+                OPEN_QUESTIONS.c.answered_at.is_(None),
+            )
+            .values(answered_at=received_at)
+        )
 
     async def _earlier(
         self, session: AsyncSession, report: NormalizedReport, fingerprint: bytes

@@ -1,5 +1,5 @@
 """Intake's Kafka side: the publishers it documents (the outbox relay does the sending) and
-its one subscriber, erasure requests from the privacy gateway."""
+its subscribers: erasure requests and officers' questions from the privacy gateway."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from aduan_contracts.events import (
     ReporterErasureRequested,
     ReporterKeyIssued,
     ReporterKeyShredded,
+    ReporterQuestionAsked,
     ReportSubmitted,
 )
-from aduan_contracts.topics import ERASURE_REQUESTS, REPORT_INTAKE, REPORTER_KEYS
+from aduan_contracts.topics import (
+    ERASURE_REQUESTS,
+    REPORT_INTAKE,
+    REPORTER_KEYS,
+    REPORTER_QUESTIONS,
+)
+from aduan_intake.filing import Filer
 from aduan_intake.keyring import shred_key
 from aduan_intake.tables import INBOX
 from aduan_kit.db import transaction
@@ -22,7 +29,7 @@ __all__ = ["register_handlers"]
 log = get_logger(__name__)
 
 
-def register_handlers(runtime: ServiceRuntime) -> None:
+def register_handlers(runtime: ServiceRuntime, filer: Filer) -> None:
     broker = runtime.broker
     broker.publisher(
         runtime.topic(REPORT_INTAKE.name),
@@ -70,3 +77,20 @@ def register_handlers(runtime: ServiceRuntime) -> None:
             log.info("reporter key shredded", key_id=str(event.key_id))
         else:
             log.warning("erasure for a key intake never issued", key_id=str(event.key_id))
+
+    @broker.subscriber(
+        runtime.topic(REPORTER_QUESTIONS.name),
+        group_id=runtime.settings.consumer_group,
+        auto_offset_reset="earliest",
+        title="intake.on-reporter-question",
+        description="Remembers an officer's open question, so the reporter's reply by SMS or "
+        "WhatsApp is added to the report as the answer instead of filed as a new complaint.",
+    )
+    async def on_reporter_question(event: ReporterQuestionAsked) -> None:
+        # Idempotent by the question id: no inbox claim needed.
+        await filer.question_asked(event.question_id, event.report_id, event.asked_at)
+        log.info(
+            "open question remembered",
+            question_id=str(event.question_id),
+            report_id=str(event.report_id),
+        )

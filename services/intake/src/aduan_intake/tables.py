@@ -19,6 +19,7 @@ __all__ = [
     "AMENDMENTS",
     "INBOX",
     "METADATA",
+    "OPEN_QUESTIONS",
     "OUTBOX",
     "REPORTER_KEYS",
     "SUBMISSIONS",
@@ -41,6 +42,9 @@ SUBMISSIONS = Table(
     # if it carries the same report, so guessing someone's id does not reveal their receipt.
     Column("fingerprint", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The reporter key the report's identity was sealed with (NULL: anonymous): how a reply
+    # from the same phone finds the reporter's reports without intake keeping who they are.
+    Column("key_id", PgUUID(as_uuid=True), nullable=True),
 )
 
 # Per-reporter data keys. `contact_digest` lets a returning reporter reuse their key; it is
@@ -66,6 +70,18 @@ AMENDMENTS = Table(
     Column("report_id", PgUUID(as_uuid=True), nullable=False),
     Column("fingerprint", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Officers' questions to reporters (from the gateway's topic) until an answer arrives: a
+# reporter who replies to the question's SMS or WhatsApp message answers it, instead of
+# filing a new complaint (`aduan_intake.filing.Filer.file_or_answer`).
+OPEN_QUESTIONS = Table(
+    "open_questions",
+    METADATA,
+    Column("question_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("report_id", PgUUID(as_uuid=True), nullable=False),
+    Column("asked_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
 )
 
 # Where a scheduled pull (LAPOR!) got to, so the next pull asks only for what changed.

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aduan_contracts.enums import Channel, SlaStage
+from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel, SlaStage
 from aduan_contracts.events import (
     NotificationEvent,
     ReportAmended,
@@ -353,10 +353,23 @@ class Notifier:
                 recorded += await self._record(session, status_event, event.language)
         return recorded
 
-    async def on_report_amended(self, session: AsyncSession, event: ReportAmended) -> None:
-        """A reporter wrote again on a chat channel: the 24-hour window reopens."""
+    async def on_report_amended(self, session: AsyncSession, event: ReportAmended) -> int:
+        """A reporter wrote again: on a chat channel the 24-hour window reopens; an answer
+        by SMS or WhatsApp to an officer's question is acknowledged (once per message), so
+        the reporter knows it reached the report and was not filed as a new complaint.
+        Returns how many messages were recorded."""
+        recorded = 0
+        if event.in_reply_to is not None and event.channel in ANSWER_BY_REPLY_CHANNELS:
+            outcome = await self._tell_recipient(
+                session,
+                event.report_id,
+                event.event_id,
+                Template.ANSWER_RECEIVED,
+                event.received_at,
+            )
+            recorded = int(outcome == "recorded")
         if event.channel not in CHAT_WINDOW_CHANNELS:
-            return
+            return recorded
         await session.execute(
             update(RECIPIENTS)
             .where(RECIPIENTS.c.report_id == event.report_id)
@@ -367,6 +380,7 @@ class Notifier:
                 )
             )
         )
+        return recorded
 
     # --- reporter keys -----------------------------------------------------------------------
 
@@ -455,9 +469,9 @@ def register_handlers(
 
     async def on_intake(session: AsyncSession, event: ReportIntakeEvent) -> int:
         if not isinstance(event, ReportSubmitted):
-            # An amendment is the reporter writing again: it only reopens a chat window.
-            await notifier.on_report_amended(session, event)
-            return 0
+            # An amendment is the reporter writing again: it reopens a chat window, and an
+            # answer to an officer's question by SMS/WhatsApp is acknowledged.
+            return await notifier.on_report_amended(session, event)
         recorded = await notifier.on_report_submitted(session, event)
         log.info(
             "recipient stored",

@@ -71,11 +71,17 @@ class FiledReceipt(BaseModel):
     receipt_code: str
     status: Literal["received"] = "received"
     duplicate: bool
+    # True when the message was added to an existing report (the reporter's answer to an
+    # officer's question) rather than filed as a new one.
+    answer: bool = False
 
     @classmethod
     def of(cls, filed: Filed) -> FiledReceipt:
         return cls(
-            report_id=filed.report_id, receipt_code=filed.receipt_code, duplicate=filed.duplicate
+            report_id=filed.report_id,
+            receipt_code=filed.receipt_code,
+            duplicate=filed.duplicate,
+            answer=filed.amended,
         )
 
 
@@ -347,7 +353,8 @@ async def file_inbound(
                     notes.append(f"{mid}: photo refused ({exc.reason})")
             report = report.model_copy(update={"photos": tuple(photos)})
         try:
-            result = await ctx.filer.file(report)
+            # WhatsApp: an answer to an officer's open question goes onto that report.
+            result = await ctx.filer.file_or_answer(report)
         except SubmissionConflict:
             ignored.append(Ignored(message_id=mid, reason="message id reused for other content"))
             continue

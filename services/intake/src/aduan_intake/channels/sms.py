@@ -127,7 +127,8 @@ def router(ctx: ChannelContext) -> APIRouter:
         if not verdict.allowed:
             return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
         try:
-            filed = await ctx.filer.file(report)
+            # An answer to an officer's open question goes onto that report.
+            filed = await ctx.filer.file_or_answer(report)
         except SubmissionConflict:
             return problem(409, "message_id_reused", "this MessageSid was used for another text")
         return Response(
@@ -137,6 +138,7 @@ def router(ctx: ChannelContext) -> APIRouter:
                 "X-Aduan-Receipt-Code": filed.receipt_code,
                 "X-Aduan-Report-Id": str(filed.report_id),
                 "X-Aduan-Duplicate": "true" if filed.duplicate else "false",
+                "X-Aduan-Answer": "true" if filed.amended else "false",
             },
         )
 

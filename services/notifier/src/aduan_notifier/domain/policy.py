@@ -20,6 +20,9 @@ class Template(StrEnum):
     REOPENED = "reopened"
     SLA_APOLOGY = "sla_apology"  # a stage deadline passed (SlaBreached), where configured
     QUESTION = "question"  # an officer asks the reporter (ReporterQuestionAsked)
+    # The reporter's SMS/WhatsApp reply was taken as the answer (ReportAmended.in_reply_to):
+    # they should know it did not become a new complaint.
+    ANSWER_RECEIVED = "answer_received"
 
 
 _DIRECT = {

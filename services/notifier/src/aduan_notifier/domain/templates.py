@@ -15,7 +15,7 @@ from html import escape
 from typing import Literal
 from uuid import UUID
 
-from aduan_contracts.enums import Channel
+from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel
 from aduan_contracts.events import ReportStatusChanged
 from aduan_notifier.domain.channels import PUBLIC_CHANNELS, ChannelFamily, family_of
 from aduan_notifier.domain.policy import Template, template_for_event
@@ -121,6 +121,18 @@ _TEXTS: dict[Template, dict[Language, tuple[str, str]]] = {
             "An officer has a question about report {code}.",
         ),
     },
+    Template.ANSWER_RECEIVED: {
+        "id": (
+            "Jawaban Anda untuk laporan {code} diterima",
+            "Terima kasih, jawaban Anda untuk laporan {code} sudah diteruskan ke petugas. "
+            "Aduan lain? Awali pesan dengan BARU.",
+        ),
+        "en": (
+            "Your answer about report {code} was received",
+            "Thank you, your answer about report {code} was passed to the officer. "
+            "Another complaint? Start the message with NEW.",
+        ),
+    },
     Template.REOPENED: {
         "id": (
             "Laporan {code} dibuka kembali",
@@ -142,6 +154,7 @@ _WORDS: dict[Language, dict[str, str]] = {
         "reason": "Alasan",
         "outcome": "Yang dikerjakan instansi",
         "answer": "Jawab",
+        "answer_reply": "Balas pesan ini atau jawab di",
         "answer_long": "Balas e-mail ini atau jawab di",
         "footer": "Pesan ini dikirim otomatis oleh Aduan. Jangan bagikan kode laporan Anda "
         "kepada orang lain.",
@@ -154,6 +167,7 @@ _WORDS: dict[Language, dict[str, str]] = {
         "reason": "Reason",
         "outcome": "What the agency did",
         "answer": "Answer",
+        "answer_reply": "Reply to this message or answer at",
         "answer_long": "Reply to this e-mail or answer at",
         "footer": "This message was sent automatically by Aduan. Do not share your report code "
         "with anyone.",
@@ -214,10 +228,15 @@ def render(
     # Short forms link to the tracking page only on the first message: it is the one the
     # reporter keeps, and the link would push later SMS into a second part. A question
     # links to where it is read and answered.
+    # A question that arrives as an SMS, or on WhatsApp, can be answered by replying: intake
+    # adds the reply to the report (ANSWER_BY_REPLY_CHANNELS).
+    by_reply = family is ChannelFamily.SMS or (
+        family is ChannelFamily.CHAT and channel in ANSWER_BY_REPLY_CHANNELS
+    )
     link = (
         f" {words['track']}: {url}"
         if template is Template.RECEIVED
-        else f" {words['answer']}: {answer_url}"
+        else f" {words['answer_reply' if by_reply else 'answer']}: {answer_url}"
         if template is Template.QUESTION
         else ""
     )
