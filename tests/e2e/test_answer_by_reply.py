@@ -212,13 +212,12 @@ async def test_answer_by_sms_and_whatsapp_reply(platform: Platform) -> None:
         )
         assert r.status_code == 201, r.text
         second_qid = r.json()["id"]
-        await eventually(
-            lambda: (
-                [b for b in sent(p, "/sms/send", receipt) if uuid.UUID(second_qid).hex in b] or None
-            ),
-            "the second question's SMS",
-            timeout=60,
-        )
+
+        async def second_question_sms() -> Any:
+            hexid = uuid.UUID(second_qid).hex
+            return [b for b in sent(p, "/sms/send", receipt) if hexid in b] or None
+
+        await eventually(second_question_sms, "the second question's SMS", timeout=60)
         await question_known(p, second_qid)
         fresh = await sms(
             client, p, PHONE, "BARU: sampah menumpuk di Pasar Senen.", "SM" + "5" * 32
