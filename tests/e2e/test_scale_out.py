@@ -38,7 +38,6 @@ from aduan_contracts.topics import (
     REPORT_INTAKE,
     REPORTER_KEYS,
     REPORTER_QUESTIONS,
-    ROUTING_COMMANDS,
     SLA_EVENTS,
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
@@ -51,9 +50,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 REPORTS = 60
 RATE_PER_S = 5.0
-# What each service subscribes to in its group (handlers.py of each).
+# What each service subscribes to in its group (handlers.py of each; the category catalogue
+# is read by every replica without a group, so it is not shared out).
 SUBSCRIBED = {
-    "workflow": (REPORT_INTAKE, WORKFLOW_COMMANDS, ROUTING_COMMANDS),
+    "workflow": (REPORT_INTAKE, WORKFLOW_COMMANDS),
     "notifier": (REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED, SLA_EVENTS, REPORTER_QUESTIONS),
 }
 KILLED = ("workflow-2", "notifier-2")

@@ -25,12 +25,9 @@ __all__ = [
     "RecordFieldVerification",
     "RejectFollowUp",
     "RejectReport",
-    "RemoveRoutingRule",
     "ReopenReport",
     "ResumeReport",
     "ReturnReport",
-    "RoutingCommand",
-    "SetRoutingRule",
     "SubmitFollowUp",
     "ValidateFollowUp",
     "WorkflowCommand",
@@ -154,37 +151,5 @@ WorkflowCommand = Annotated[
     | RejectReport
     | MergeReport
     | ReopenReport,
-    Field(discriminator="command_type"),
-]
-
-
-# --- routing rules (category -> agency) -------------------------------------------------------
-
-
-class _RoutingCommand(Envelope):
-    actor: Actor
-    category: str = Field(min_length=1, max_length=100)
-
-
-class SetRoutingRule(_RoutingCommand):
-    """administrator: reports of `category` are auto-dispatched to `agency_id`. Published by
-    the privacy gateway (which owns the category catalogue) through its outbox to
-    `workflow.routing-commands.v1`, keyed by category so changes to one category stay in
-    order; workflow applies it to its routing table. No reply: the gateway's catalogue is
-    the source of truth and the command is delivered at least once, applied once."""
-
-    command_type: Literal["SetRoutingRule"] = "SetRoutingRule"
-    agency_id: str = Field(min_length=1, max_length=64)
-
-
-class RemoveRoutingRule(_RoutingCommand):
-    """administrator: reports of `category` are no longer auto-dispatched (the category
-    lost its agency or was deleted). Same path as `SetRoutingRule`."""
-
-    command_type: Literal["RemoveRoutingRule"] = "RemoveRoutingRule"
-
-
-RoutingCommand = Annotated[
-    SetRoutingRule | RemoveRoutingRule,
     Field(discriminator="command_type"),
 ]

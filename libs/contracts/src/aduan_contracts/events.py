@@ -27,6 +27,7 @@ from aduan_contracts.values import (
 )
 
 __all__ = [
+    "CategoryPublished",
     "CommandAccepted",
     "CommandRefused",
     "CommandReply",
@@ -291,6 +292,42 @@ class PublicReportWithdrawn(Envelope):
 PublicReportEvent = Annotated[
     PublicReportPublished | PublicReportWithdrawn, Field(discriminator="event_type")
 ]
+
+
+class CategoryPublished(Envelope):
+    """The full current state of one category of the catalogue. Published by the privacy
+    gateway (which owns the catalogue; administrators manage it) through its outbox, in the
+    same transaction as the change, to a compacted topic keyed by `code`, so the log always
+    holds the latest record of every category ever created; read by intake (which codes a
+    structured channel may file under), the portal (filing form, filters, names) and
+    workflow (auto-routing to `agency_id`). Categories are never deleted, only retired
+    (`active` false): a retired one is refused for new reports and still names old ones.
+
+    `version` grows by one with each change of a category: a consumer keeps a record only
+    if it is newer than the one it holds (a start-up republish repeats the same version)."""
+
+    event_type: Literal["CategoryPublished"] = "CategoryPublished"
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    version: int = Field(ge=1)
+    name_id: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    description_id: str = Field(default="", max_length=2000)
+    description_en: str = Field(default="", max_length=2000)
+    keywords: tuple[str, ...] = Field(
+        default=(),
+        max_length=50,
+        description="lower-case words or phrases a free-text report of this category tends "
+        "to contain; used only to suggest a category, which the ticket-admin confirms",
+    )
+    group: str | None = Field(default=None, max_length=100)
+    agency_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the agency new reports of this category are auto-dispatched to; none: "
+        "they wait in the ticket-admin's triage queue",
+    )
+    active: bool = True
+    updated_at: datetime
 
 
 class ReporterErasureRequested(Envelope):

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aduan_contracts.commands import RoutingCommand, WorkflowCommand
+from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import (
+    CategoryPublished,
     CommandReply,
     NotificationEvent,
     PublicReportEvent,
@@ -25,6 +26,7 @@ from aduan_contracts.events import (
 
 __all__ = [
     "ALL_TOPICS",
+    "CATEGORIES",
     "COMMAND_REPLIES",
     "ERASURE_REQUESTS",
     "NOTIFICATIONS",
@@ -32,7 +34,6 @@ __all__ = [
     "REPORTER_KEYS",
     "REPORTER_QUESTIONS",
     "REPORT_INTAKE",
-    "ROUTING_COMMANDS",
     "SLA_EVENTS",
     "STATUS_CHANGED",
     "WORKFLOW_COMMANDS",
@@ -116,21 +117,23 @@ COMMAND_REPLIES = TopicSpec(
     retention_ms=1 * DAY_MS,
     description="Verdicts on commands, correlated by correlation id.",
 )
-ROUTING_COMMANDS = TopicSpec(
-    "workflow.routing-commands.v1",
-    RoutingCommand,
-    owner="workflow",
-    partitions=3,
-    retention_ms=30 * DAY_MS,
-    description="Category -> agency routing rule changes from the gateway's category "
-    "catalogue, keyed by category.",
-)
 PUBLIC_REPORTS = TopicSpec(
     "gateway.public-reports.v1",
     PublicReportEvent,
     owner="privacy-gateway",
     cleanup_policy="compact",
     description="Redacted public views of public reports (compacted, keyed by report id).",
+)
+CATEGORIES = TopicSpec(
+    "gateway.categories.v1",
+    CategoryPublished,
+    owner="privacy-gateway",
+    # One partition: the catalogue is small, and a reader warming up reads one log to its
+    # end. Compacted: the latest record of every category stays forever.
+    partitions=1,
+    cleanup_policy="compact",
+    description="The category catalogue: the full state of each category (compacted, keyed "
+    "by category code; retired categories stay, marked inactive).",
 )
 ERASURE_REQUESTS = TopicSpec(
     "gateway.erasure-requested.v1",
@@ -166,8 +169,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     PUBLIC_REPORTS,
     ERASURE_REQUESTS,
     NOTIFICATIONS,
-    ROUTING_COMMANDS,
     REPORTER_QUESTIONS,
+    CATEGORIES,
 )
 
 

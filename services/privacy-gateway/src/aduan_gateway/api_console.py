@@ -16,16 +16,17 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
-from aduan_contracts.topics import PUBLIC_REPORTS, ROUTING_COMMANDS
+from aduan_contracts.topics import CATEGORIES, PUBLIC_REPORTS
 from aduan_contracts.values import Actor, GeoPoint, normalize_receipt_code
 from aduan_gateway.accesslog import Read
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.categories import (
     Category,
     CategoryError,
-    delete_category,
+    get_category,
     list_categories,
     put_category,
+    retire_category,
 )
 from aduan_gateway.conversation import open_question_count
 from aduan_gateway.dashboard import dashboard
@@ -150,6 +151,29 @@ class CategoryView(BaseModel):
     name_id: str
     name_en: str
     agency_id: str | None
+    description_id: str = ""
+    description_en: str = ""
+    keywords: tuple[str, ...] = ()
+    group: str | None = None
+    active: bool = Field(
+        default=True, description="false: retired (refused for new reports, names old ones)"
+    )
+    version: int = 0
+
+    @classmethod
+    def of(cls, c: Category) -> CategoryView:
+        return cls(
+            code=c.code,
+            name_id=c.name_id,
+            name_en=c.name_en,
+            agency_id=c.agency_id,
+            description_id=c.description_id,
+            description_en=c.description_en,
+            keywords=c.keywords,
+            group=c.group,
+            active=c.active,
+            version=c.version,
+        )
 
 
 class CategoryBody(BaseModel):
@@ -158,6 +182,11 @@ class CategoryBody(BaseModel):
     name_id: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
     agency_id: str | None = Field(default=None, min_length=1, max_length=64)
+    description_id: str = Field(default="", max_length=2000)
+    description_en: str = Field(default="", max_length=2000)
+    keywords: list[Annotated[str, Field(max_length=100)]] = Field(default=[], max_length=50)
+    group: str | None = Field(default=None, min_length=1, max_length=100)
+    active: bool = True
 
 
 class AccountView(BaseModel):
@@ -534,13 +563,11 @@ def console_router() -> APIRouter:
 
     @router.get("/v1/categories", response_model=list[CategoryView], tags=["categories"])
     async def categories(sessions: SessionsDep) -> list[CategoryView]:
-        """The category catalogue (public: the portal's filters use it)."""
+        """The category catalogue, retired categories included (`active` false): public.
+        Services read it from the topic gateway.categories.v1; this is for people."""
         async with sessions() as session:
             found = await list_categories(session)
-        return [
-            CategoryView(code=c.code, name_id=c.name_id, name_en=c.name_en, agency_id=c.agency_id)
-            for c in found
-        ]
+        return [CategoryView.of(c) for c in found]
 
     @router.put(
         "/v1/admin/categories/{code}",
@@ -555,22 +582,33 @@ def console_router() -> APIRouter:
         sessions: SessionsDep,
         runtime: RuntimeDep,
     ) -> CategoryView:
-        """Create or change a category; a change of agency re-routes it in workflow."""
+        """Create or change a category (`active` false retires it, true brings it back);
+        the new state is published to every reader, a new agency routes new reports."""
         require_role(user, {Role.ADMINISTRATOR}, "manage categories")
-        category = Category(code, body.name_id, body.name_en, body.agency_id)
+        category = Category(
+            code,
+            body.name_id,
+            body.name_en,
+            body.agency_id,
+            description_id=body.description_id,
+            description_en=body.description_en,
+            keywords=tuple(body.keywords),
+            group=body.group,
+            active=body.active,
+        )
         try:
             async with transaction(sessions) as session:
-                changed = await put_category(
-                    session, runtime.topic(ROUTING_COMMANDS.name), _actor(user), category
+                stored = await put_category(
+                    session, runtime.topic(CATEGORIES.name), _actor(user), category
                 )
+                if stored is None:
+                    stored = await get_category(session, code)
         except CategoryError as exc:
             raise HTTPException(status_code=exc.status, detail=exc.reason) from None
-        if changed:
-            runtime.wake_relay()
-            log.info("category saved", category=code)
-        return CategoryView(
-            code=code, name_id=body.name_id, name_en=body.name_en, agency_id=body.agency_id
-        )
+        assert stored is not None
+        runtime.wake_relay()
+        log.info("category saved", category=code, version=stored.version)
+        return CategoryView.of(stored)
 
     @router.delete(
         "/v1/admin/categories/{code}",
@@ -585,16 +623,18 @@ def console_router() -> APIRouter:
         sessions: SessionsDep,
         runtime: RuntimeDep,
     ) -> Response:
-        """Delete a category (and its routing rule in workflow)."""
+        """Retire a category: new reports are refused in it (and no longer auto-routed),
+        old reports keep its name. Categories are never deleted; a PUT with `active` true
+        brings it back."""
         require_role(user, {Role.ADMINISTRATOR}, "manage categories")
         async with transaction(sessions) as session:
-            gone = await delete_category(
-                session, runtime.topic(ROUTING_COMMANDS.name), _actor(user), code
+            known = await retire_category(
+                session, runtime.topic(CATEGORIES.name), _actor(user), code
             )
-        if not gone:
+        if not known:
             raise HTTPException(status_code=404, detail="no such category")
         runtime.wake_relay()
-        log.info("category deleted", category=code)
+        log.info("category retired", category=code)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     # --- users and agencies -------------------------------------------------------------

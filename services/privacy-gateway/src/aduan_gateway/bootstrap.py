@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aduan_contracts.topics import CATEGORIES as CATEGORIES_TOPIC
 from aduan_gateway.accesslog import AccessLog, AccessLogUnavailable
 from aduan_gateway.api import api_router
 from aduan_gateway.api_actions import actions_router
@@ -19,14 +20,19 @@ from aduan_gateway.api_open import open_router
 from aduan_gateway.api_questions import questions_router
 from aduan_gateway.api_reporter import reporter_router
 from aduan_gateway.api_templates import templates_router
+from aduan_gateway.categories import republish_categories
 from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.handlers import register_handlers
 from aduan_gateway.tables import OUTBOX
 from aduan_kit.blobs import FilesystemBlobStore
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["Gateway", "build"]
+
+log = get_logger(__name__)
 
 
 class Gateway:
@@ -51,6 +57,13 @@ class Gateway:
         self.access_log = AccessLog(self.runtime.sessions)
         self.access_log.start()
         await self.bus.start()
+        # Every category again on the compacted topic (same versions: readers that have
+        # them change nothing), so a reader never depends on a change having happened
+        # after it first started, nor on the topic having survived (docs/decisions.md).
+        async with transaction(self.runtime.sessions) as session:
+            count = await republish_categories(session, self.runtime.topic(CATEGORIES_TOPIC.name))
+        self.runtime.wake_relay()
+        log.info("categories republished", count=count)
 
     async def stop(self) -> None:
         await self.bus.stop()

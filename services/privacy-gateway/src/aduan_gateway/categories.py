@@ -1,18 +1,27 @@
-"""The category catalogue, owned by the gateway: names for the portal and the console, and
-the agency each category is routed to. A change of a category's agency queues a routing
-command for workflow in the same transaction (outbox), so workflow's auto-dispatch follows
-the catalogue without the gateway ever touching workflow's database."""
+"""The category catalogue, owned by the gateway: names (Indonesian and English),
+descriptions, keywords, group, the agency each category is routed to, active or retired.
+
+Every change bumps the category's `version` and queues its full state
+(`CategoryPublished`) to the compacted topic `gateway.categories.v1` through the outbox in
+the same transaction, so the topic never says anything the catalogue did not commit and
+never misses a change. Intake (which codes a structured channel may file under), the
+portal (filing form, filters, names) and workflow (auto-routing to the agency) read it from
+there. Categories are never deleted, only retired: a retired category is refused for new
+reports and still names the old ones."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aduan_contracts.commands import RemoveRoutingRule, SetRoutingRule
+from aduan_contracts.envelope import utcnow
+from aduan_contracts.events import CategoryPublished
 from aduan_contracts.values import Actor
 from aduan_gateway.tables import AGENCIES, CATEGORIES, OUTBOX
 from aduan_kit.messaging import add_to_outbox
@@ -21,12 +30,15 @@ __all__ = [
     "CATEGORY_CODE",
     "Category",
     "CategoryError",
-    "delete_category",
+    "get_category",
     "list_categories",
     "put_category",
+    "republish_categories",
+    "retire_category",
 ]
 
 CATEGORY_CODE = re.compile(r"^[a-z0-9][a-z0-9\-]{0,99}$")
+MAX_KEYWORDS = 50
 
 
 class CategoryError(Exception):
@@ -44,76 +56,178 @@ class Category:
     name_id: str
     name_en: str
     agency_id: str | None
+    description_id: str = ""
+    description_en: str = ""
+    keywords: tuple[str, ...] = ()
+    group: str | None = None
+    active: bool = True
+    # Set by the store: what the reader gets back, ignored on a write.
+    version: int = field(default=0, compare=False)
+    updated_at: datetime | None = field(default=None, compare=False)
+
+    def content(self) -> tuple[Any, ...]:
+        """What an administrator edits (a PUT with the same content changes nothing)."""
+        return (
+            self.name_id,
+            self.name_en,
+            self.agency_id,
+            self.description_id,
+            self.description_en,
+            self.keywords,
+            self.group,
+            self.active,
+        )
+
+
+def clean_keywords(words: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Lower-case, trimmed, without duplicates, in the order given."""
+    seen: dict[str, None] = {}
+    for word in words:
+        w = " ".join(word.lower().split())
+        if w:
+            seen.setdefault(w[:100], None)
+    if len(seen) > MAX_KEYWORDS:
+        raise CategoryError(f"at most {MAX_KEYWORDS} keywords")
+    return tuple(seen)
+
+
+def _of(row: Any) -> Category:
+    return Category(
+        code=row.code,
+        name_id=row.name_id,
+        name_en=row.name_en,
+        agency_id=row.agency_id,
+        description_id=row.description_id,
+        description_en=row.description_en,
+        keywords=tuple(row.keywords or ()),
+        group=row.category_group,
+        active=row.active,
+        version=row.version,
+        updated_at=row.updated_at,
+    )
+
+
+def published(category: Category) -> CategoryPublished:
+    return CategoryPublished(
+        code=category.code,
+        version=category.version,
+        name_id=category.name_id,
+        name_en=category.name_en,
+        description_id=category.description_id,
+        description_en=category.description_en,
+        keywords=category.keywords,
+        group=category.group,
+        agency_id=category.agency_id,
+        active=category.active,
+        updated_at=category.updated_at or utcnow(),
+    )
+
+
+async def _publish(session: AsyncSession, topic: str, category: Category) -> None:
+    # Keyed by code: compaction keeps each category's latest record, in order.
+    await add_to_outbox(session, OUTBOX, topic, published(category), key=category.code)
 
 
 async def list_categories(session: AsyncSession) -> list[Category]:
+    """Every category, retired included (the caller decides what to show)."""
     rows = await session.execute(select(CATEGORIES).order_by(CATEGORIES.c.code))
-    return [Category(r.code, r.name_id, r.name_en, r.agency_id) for r in rows]
+    return [_of(r) for r in rows]
 
 
-async def _route(
-    session: AsyncSession, topic: str, actor: Actor, code: str, agency_id: str | None
-) -> None:
-    command: SetRoutingRule | RemoveRoutingRule = (
-        SetRoutingRule(actor=actor, category=code, agency_id=agency_id)
-        if agency_id is not None
-        else RemoveRoutingRule(actor=actor, category=code)
-    )
-    # Keyed by category: every change to one category lands on one partition, in order.
-    await add_to_outbox(session, OUTBOX, topic, command, key=code)
+async def get_category(session: AsyncSession, code: str) -> Category | None:
+    row = (await session.execute(select(CATEGORIES).where(CATEGORIES.c.code == code))).first()
+    return _of(row) if row is not None else None
 
 
 async def put_category(
-    session: AsyncSession, routing_topic: str, actor: Actor, category: Category
-) -> bool:
-    """Create or replace a category. True when anything changed (a routing command was
-    queued when its agency changed); an identical PUT changes nothing and sends nothing."""
+    session: AsyncSession, topic: str, actor: Actor, category: Category
+) -> Category | None:
+    """Create or replace a category and queue its new state. Returns the stored category,
+    or None when nothing changed (an identical PUT sends nothing)."""
     if not CATEGORY_CODE.match(category.code):
         raise CategoryError("category code: lower-case letters, digits and dashes")
+    category = _replace_keywords(category, clean_keywords(category.keywords))
     if category.agency_id is not None:
         known = await session.scalar(
             select(AGENCIES.c.agency_id).where(AGENCIES.c.agency_id == category.agency_id)
         )
         if known is None:
             raise CategoryError(f"unknown agency {category.agency_id!r}")
-    old = (
+    old_row = (
         await session.execute(
             select(CATEGORIES).where(CATEGORIES.c.code == category.code).with_for_update()
         )
     ).first()
-    if old is not None and (old.name_id, old.name_en, old.agency_id) == (
-        category.name_id,
-        category.name_en,
-        category.agency_id,
-    ):
-        return False
+    old = _of(old_row) if old_row is not None else None
+    if old is not None and old.content() == category.content():
+        return None
     values = {
         "name_id": category.name_id,
         "name_en": category.name_en,
         "agency_id": category.agency_id,
+        "description_id": category.description_id,
+        "description_en": category.description_en,
+        "keywords": list(category.keywords),
+        "category_group": category.group,
+        "active": category.active,
+        "version": (old.version if old is not None else 0) + 1,
         "updated_at": func.now(),
+        "updated_by": actor.id,
     }
     stmt = insert(CATEGORIES).values(code=category.code, **values)
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=[CATEGORIES.c.code], set_=values)
-    )
-    old_agency = old.agency_id if old is not None else None
-    if old_agency != category.agency_id:
-        await _route(session, routing_topic, actor, category.code, category.agency_id)
-    return True
-
-
-async def delete_category(
-    session: AsyncSession, routing_topic: str, actor: Actor, code: str
-) -> bool:
-    """False when there was no such category. Its routing rule goes with it."""
-    gone = (
+    row = (
         await session.execute(
-            delete(CATEGORIES).where(CATEGORIES.c.code == code).returning(CATEGORIES.c.agency_id)
+            stmt.on_conflict_do_update(index_elements=[CATEGORIES.c.code], set_=values).returning(
+                *CATEGORIES.c
+            )
+        )
+    ).one()
+    stored = _of(row)
+    await _publish(session, topic, stored)
+    return stored
+
+
+def _replace_keywords(category: Category, keywords: tuple[str, ...]) -> Category:
+    return Category(
+        code=category.code,
+        name_id=category.name_id,
+        name_en=category.name_en,
+        agency_id=category.agency_id,
+        description_id=category.description_id,
+        description_en=category.description_en,
+        keywords=keywords,
+        group=category.group,
+        active=category.active,
+    )
+
+
+async def retire_category(session: AsyncSession, topic: str, actor: Actor, code: str) -> bool:
+    """Retire a category: refused for new reports from now on, still the name of old ones.
+    False when there is no such category (retiring a retired one changes nothing)."""
+    row = (
+        await session.execute(
+            update(CATEGORIES)
+            .where(CATEGORIES.c.code == code, CATEGORIES.c.active.is_(True))
+            .values(
+                active=False,
+                version=CATEGORIES.c.version + 1,
+                updated_at=func.now(),
+                updated_by=actor.id,
+            )
+            .returning(*CATEGORIES.c)
         )
     ).first()
-    if gone is None:
-        return False
-    if gone.agency_id is not None:
-        await _route(session, routing_topic, actor, code, None)
+    if row is None:
+        return await get_category(session, code) is not None
+    await _publish(session, topic, _of(row))
     return True
+
+
+async def republish_categories(session: AsyncSession, topic: str) -> int:
+    """Queue every category's current state again (same versions: readers that have it
+    change nothing). Done at every gateway start, so categories created before the topic
+    existed, or a topic recreated empty, reach every reader without an administrator."""
+    categories = await list_categories(session)
+    for category in categories:
+        await _publish(session, topic, category)
+    return len(categories)

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Sequence
 
 from aduan_contracts.enums import Role
-from aduan_contracts.topics import ROUTING_COMMANDS
+from aduan_contracts.topics import CATEGORIES
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.config import Settings
 from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV, seed_demo
@@ -103,7 +103,7 @@ async def _with_db(settings: Settings, args: argparse.Namespace) -> int:
             print(f"agency {args.agency_id} {'created' if created else 'already exists'}")
             return 0
         if args.command == "demo-seed":
-            topic = ROUTING_COMMANDS.qualified(settings.topic_namespace)
+            topic = CATEGORIES.qualified(settings.topic_namespace)
             async with transaction(sessions) as session:
                 made = await seed_demo(session, topic)
             for line in made:

@@ -1,4 +1,4 @@
-"""Demo data for a local `make up`: agencies, categories with routing, and one account per
+"""Demo data for a local `make up`: agencies, the Jakarta category catalogue, and one account per
 staff role, all marked DEMO, all with one published password. Idempotent: what exists is
 left exactly as it is (an administrator's later edits survive a re-run)."""
 
@@ -32,14 +32,91 @@ DEMO_AGENCIES = (
     ("satpol-pp", "Satpol PP (DEMO)"),
 )
 
-# `sampah` has no agency on purpose: it lands in the ticket-admin's triage queue, so the
-# demo shows manual dispatch as well as auto-routing.
+# The Jakarta categories the demo uses (deploy/demo/seed.py files into them): the one
+# catalogue, published to every reader through the topic like an administrator's change.
+# `sampah` and `pohon-tumbang` have no agency on purpose: they land in the ticket-admin's
+# triage queue, so the demo shows manual dispatch as well as auto-routing.
 DEMO_CATEGORIES = (
-    Category("jalan-rusak", "Jalan rusak", "Damaged road", "dinas-bina-marga"),
-    Category("banjir", "Banjir / genangan", "Flooding", "dinas-sda"),
-    Category("saluran", "Saluran air tersumbat", "Blocked drain", "dinas-sda"),
-    Category("parkir-liar", "Parkir liar", "Illegal parking", "satpol-pp"),
-    Category("sampah", "Sampah", "Rubbish", None),
+    Category(
+        "jalan-rusak",
+        "Jalan rusak / berlubang",
+        "Damaged road or pothole",
+        "dinas-bina-marga",
+        description_id="Jalan berlubang, aspal mengelupas, trotoar rusak.",
+        description_en="Potholes, peeling asphalt, broken pavements.",
+        keywords=("jalan", "lubang", "berlubang", "aspal", "trotoar", "pothole", "road"),
+        group="Infrastruktur",
+    ),
+    Category(
+        "lampu-jalan",
+        "Lampu jalan mati",
+        "Street light out",
+        "dinas-bina-marga",
+        description_id="Penerangan jalan umum mati atau berkedip.",
+        description_en="A street light that is out or flickering.",
+        keywords=("lampu", "penerangan", "pju", "gelap", "streetlight"),
+        group="Infrastruktur",
+    ),
+    Category(
+        "banjir",
+        "Banjir / genangan",
+        "Flooding",
+        "dinas-sda",
+        description_id="Banjir atau genangan air di jalan dan permukiman.",
+        description_en="Flooding or standing water on roads and in neighbourhoods.",
+        keywords=("banjir", "genangan", "tergenang", "flood"),
+        group="Air dan banjir",
+    ),
+    Category(
+        "saluran",
+        "Saluran air tersumbat",
+        "Blocked drain",
+        "dinas-sda",
+        description_id="Got, selokan atau saluran air tersumbat.",
+        description_en="A blocked drain, gutter or channel.",
+        keywords=("got", "selokan", "saluran", "drainase", "tersumbat", "drain"),
+        group="Air dan banjir",
+    ),
+    Category(
+        "sampah",
+        "Sampah tidak diangkut",
+        "Uncollected rubbish",
+        None,
+        description_id="Sampah tidak diangkut atau dibuang sembarangan.",
+        description_en="Uncollected rubbish or illegal dumping.",
+        keywords=("sampah", "tps", "rubbish", "waste"),
+        group="Lingkungan",
+    ),
+    Category(
+        "pohon-tumbang",
+        "Pohon tumbang / rawan tumbang",
+        "Fallen or dangerous tree",
+        None,
+        description_id="Pohon tumbang atau rawan tumbang.",
+        description_en="A fallen tree or one about to fall.",
+        keywords=("pohon", "dahan", "tumbang", "tree"),
+        group="Lingkungan",
+    ),
+    Category(
+        "parkir-liar",
+        "Parkir liar",
+        "Illegal parking",
+        "satpol-pp",
+        description_id="Kendaraan parkir di trotoar, bahu jalan atau tempat terlarang.",
+        description_en="Vehicles parked on pavements, road shoulders or where forbidden.",
+        keywords=("parkir", "parking"),
+        group="Ketertiban",
+    ),
+    Category(
+        "ketertiban-umum",
+        "Gangguan ketertiban umum",
+        "Public order disturbance",
+        "satpol-pp",
+        description_id="PKL di trotoar, kebisingan, gangguan ketertiban lain.",
+        description_en="Street vendors on pavements, noise, other disturbances.",
+        keywords=("pkl", "bising", "ketertiban", "noise"),
+        group="Ketertiban",
+    ),
 )
 
 # (username, role, agency, display name)
@@ -54,7 +131,7 @@ DEMO_USERS: tuple[tuple[str, Role, str | None, str], ...] = (
 _SEEDER = Actor(id="demo-seed", role=Role.ADMINISTRATOR, display_name="demo-seed (DEMO)")
 
 
-async def seed_demo(session: AsyncSession, routing_topic: str) -> list[str]:
+async def seed_demo(session: AsyncSession, categories_topic: str) -> list[str]:
     """Create whatever demo data is missing; returns one line per thing created."""
     created: list[str] = []
     for agency_id, name in DEMO_AGENCIES:
@@ -65,7 +142,7 @@ async def seed_demo(session: AsyncSession, routing_topic: str) -> list[str]:
             select(CATEGORIES.c.code).where(CATEGORIES.c.code == category.code)
         )
         if exists is None:
-            await put_category(session, routing_topic, _SEEDER, category)
+            await put_category(session, categories_topic, _SEEDER, category)
             created.append(f"category {category.code} -> {category.agency_id or '(triage)'}")
     for username, role, agency, display_name in DEMO_USERS:
         taken = await session.scalar(select(USERS.c.user_id).where(USERS.c.username == username))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import (
+    CategoryPublished,
     PublicReportEvent,
     ReportAmended,
     ReporterErasureRequested,
@@ -22,6 +23,7 @@ from aduan_contracts.events import (
     ReportSubmitted,
 )
 from aduan_contracts.topics import (
+    CATEGORIES,
     ERASURE_REQUESTS,
     PUBLIC_REPORTS,
     REPORT_INTAKE,
@@ -81,6 +83,14 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         description="Officer and reporter actions for workflow, keyed by report id, with a "
         "`reply_to` header naming the replies topic this gateway reads (no consumer group).",
         schema=WorkflowCommand,
+    )
+    broker.publisher(
+        runtime.topic(CATEGORIES.name),
+        title="gateway.categories",
+        description="The category catalogue administrators manage: each change publishes the "
+        "category's full state (compacted, keyed by code; retired ones stay, inactive); "
+        "every category again at each gateway start.",
+        schema=CategoryPublished,
     )
     broker.publisher(
         runtime.topic(REPORTER_QUESTIONS.name),

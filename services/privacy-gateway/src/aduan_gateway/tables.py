@@ -217,9 +217,11 @@ REPORTER_KEYS = Table(
 
 # --- category catalogue -----------------------------------------------------------------------
 
-# The gateway owns the catalogue (names for the portal's filters and the console); each
-# category's agency is mirrored to workflow's routing table by routing commands sent
-# through the outbox in the same transaction as the change.
+# The gateway owns the catalogue (administrators manage it in the console). Every change
+# bumps `version` and queues the category's full state (CategoryPublished) to the compacted
+# topic gateway.categories.v1 through the outbox in the same transaction; intake, the portal
+# and workflow read it from there. Never deleted, only retired (`active` false): old
+# reports keep their category's name.
 CATEGORIES = Table(
     "categories",
     METADATA,
@@ -228,6 +230,13 @@ CATEGORIES = Table(
     Column("name_en", String(200), nullable=False),
     Column("agency_id", String(64), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("description_id", Text, nullable=False, server_default=""),
+    Column("description_en", Text, nullable=False, server_default=""),
+    Column("keywords", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("category_group", String(100), nullable=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("updated_by", String(128), nullable=True),
 )
 
 

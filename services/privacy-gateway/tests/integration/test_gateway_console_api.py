@@ -631,15 +631,17 @@ async def test_demo_seed_admin_and_category_routing(
     assert "0 created" in capsys.readouterr().out
     assert await snapshot(gw) == seeded
 
-    # The demo categories' agencies reached workflow's routing table (through the outbox
-    # rows the CLI wrote, sent by the running gateway's relay).
+    # The demo categories' agencies reached workflow's copy of the catalogue (through the
+    # outbox rows the CLI wrote, sent by the running gateway's relay to the catalogue topic).
     await routing_becomes(
         workflow,
         {
             ("jalan-rusak", "dinas-bina-marga"),
+            ("lampu-jalan", "dinas-bina-marga"),
             ("banjir", "dinas-sda"),
             ("saluran", "dinas-sda"),
             ("parkir-liar", "satpol-pp"),
+            ("ketertiban-umum", "satpol-pp"),
         },
     )
 
@@ -681,9 +683,15 @@ async def test_demo_seed_admin_and_category_routing(
     cats = {c["code"]: c for c in r.json()}
     assert cats["sampah"] == {
         "code": "sampah",
-        "name_id": "Sampah",
-        "name_en": "Rubbish",
+        "name_id": "Sampah tidak diangkut",
+        "name_en": "Uncollected rubbish",
         "agency_id": None,
+        "description_id": "Sampah tidak diangkut atau dibuang sembarangan.",
+        "description_en": "Uncollected rubbish or illegal dumping.",
+        "keywords": ["sampah", "tps", "rubbish", "waste"],
+        "group": "Lingkungan",
+        "active": True,
+        "version": 1,
     }
 
     # Agency names are public (the portal shows them), and nothing else about agencies.
@@ -724,10 +732,15 @@ async def test_demo_seed_admin_and_category_routing(
     r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-tiket"])
     assert r.status_code == 403
     assert (await gw.client.delete("/v1/admin/categories/pohon")).status_code == 401
+    # DELETE retires (never deletes): again is the same, an unknown code is a 404.
     r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-admin"])
     assert r.status_code == 204
     r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-admin"])
+    assert r.status_code == 204
+    r = await gw.client.delete("/v1/admin/categories/no-such", headers=auth["demo-admin"])
     assert r.status_code == 404
+    retired = {c["code"]: c for c in (await gw.client.get("/v1/categories")).json()}["pohon"]
+    assert (retired["active"], retired["name_id"]) == (False, "Pohon tumbang")
     r = await gw.client.put(
         "/v1/admin/categories/pohon",
         json={**cat_body, "agency_id": "no-such-agency"},
@@ -736,7 +749,7 @@ async def test_demo_seed_admin_and_category_routing(
     assert r.status_code == 422
     assert "unknown agency" in r.json()["detail"]
 
-    # A category's agency change reaches workflow's routing table; so does its removal.
+    # A category's agency change reaches workflow's routing; so does its retirement.
     r = await gw.client.put(
         "/v1/admin/categories/sampah",
         json={"name_id": "Sampah", "name_en": "Rubbish", "agency_id": "satpol-pp"},
@@ -762,8 +775,10 @@ async def test_demo_seed_admin_and_category_routing(
         workflow,
         {
             ("jalan-rusak", "dinas-bina-marga"),
+            ("lampu-jalan", "dinas-bina-marga"),
             ("saluran", "dinas-bina-marga"),
             ("sampah", "satpol-pp"),
+            ("ketertiban-umum", "satpol-pp"),
         },
     )
 

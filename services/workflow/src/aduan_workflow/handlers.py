@@ -18,19 +18,17 @@ from uuid import UUID
 
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaMessage
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.commands import (
     DispatchReport,
     MergeReport,
-    RoutingCommand,
-    SetRoutingRule,
     SubmitFollowUp,
     WorkflowCommand,
 )
-from aduan_contracts.enums import Channel, ReportStatus, Role
+from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import (
     CommandAccepted,
@@ -46,13 +44,13 @@ from aduan_contracts.topics import (
     ALL_TOPICS,
     COMMAND_REPLIES,
     REPORT_INTAKE,
-    ROUTING_COMMANDS,
     SLA_EVENTS,
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
 from aduan_contracts.values import GeoPoint
 from aduan_kit.batching import subscribe_batches
+from aduan_kit.catalogue import subscribe_catalogue
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox, claim_inbox
@@ -73,21 +71,20 @@ from aduan_workflow.domain.lifecycle import (
 )
 from aduan_workflow.domain.sla import SlaPolicy
 from aduan_workflow.tables import (
+    CATALOGUE,
     INBOX,
     OUTBOX,
     REPORT_LOCATIONS,
     REPORTS,
-    ROUTING_RULES,
     STATUS_HISTORY,
 )
 
-__all__ = ["COMMANDS_CONSUMER", "INTAKE_CONSUMER", "ROUTING_CONSUMER", "register_handlers"]
+__all__ = ["COMMANDS_CONSUMER", "INTAKE_CONSUMER", "register_handlers"]
 
 log = get_logger(__name__)
 
 INTAKE_CONSUMER = "workflow.intake"
 COMMANDS_CONSUMER = "workflow.commands"
-ROUTING_CONSUMER = "workflow.routing"
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -345,11 +342,15 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
     )
 
     async def auto_route(session: AsyncSession, report: Report, event: ReportSubmitted) -> None:
-        """Dispatch at once when a routing rule knows the category (SPEC: auto-routing)."""
+        """Dispatch at once when the report's category is active in the catalogue and has an
+        agency (SPEC: auto-routing); otherwise it waits in the ticket-admin's triage queue,
+        where the ticket-admin may also dispatch it elsewhere (their override)."""
         if report.category is None:
             return
         agency_id = await session.scalar(
-            select(ROUTING_RULES.c.agency_id).where(ROUTING_RULES.c.category == report.category)
+            select(CATALOGUE.c.agency_id).where(
+                CATALOGUE.c.code == report.category, CATALOGUE.c.active.is_(True)
+            )
         )
         if agency_id is None:
             return
@@ -357,7 +358,7 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
             report_id=report.id,
             actor=SYSTEM_ACTOR,
             agency_id=agency_id,
-            note=f"auto-routed by the rule for category {report.category}",
+            note=f"auto-routed: the catalogue routes category {report.category} here",
             correlation_id=event.correlation_id,
         )
         step = decide(report, command, utcnow(), settings.reopen_window)
@@ -544,43 +545,11 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
         )
         runtime.wake_relay()
 
-    @broker.subscriber(
-        runtime.topic(ROUTING_COMMANDS.name),
-        group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        title="workflow.on-routing-command",
-        description="Keeps the routing table (category -> agency) in step with the "
-        "gateway's category catalogue; an administrator's command only.",
+    # The gateway's category catalogue -> workflow's copy (routing reads it per report).
+    subscribe_catalogue(
+        runtime,
+        CATALOGUE,
+        title="workflow.on-category",
+        description="Keeps workflow's copy of the category catalogue (the agency each "
+        "active category routes to); no consumer group, the whole compacted topic at start.",
     )
-    async def on_routing_command(command: RoutingCommand) -> None:
-        async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, INBOX, ROUTING_CONSUMER, command.event_id):
-                log.info("routing command already applied", event_id=str(command.event_id))
-                return
-            if command.actor.role is not Role.ADMINISTRATOR:
-                # Claimed (a redelivery changes nothing either), never applied.
-                log.warning(
-                    "routing command refused: not an administrator",
-                    event_id=str(command.event_id),
-                    role=command.actor.role.value,
-                )
-                return
-            if isinstance(command, SetRoutingRule):
-                stmt = insert(ROUTING_RULES).values(
-                    category=command.category, agency_id=command.agency_id
-                )
-                await session.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[ROUTING_RULES.c.category],
-                        set_={"agency_id": stmt.excluded.agency_id},
-                    )
-                )
-            else:
-                await session.execute(
-                    delete(ROUTING_RULES).where(ROUTING_RULES.c.category == command.category)
-                )
-        log.info(
-            "routing rule changed",
-            category=command.category,
-            command=command.command_type,
-        )

@@ -20,15 +20,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
+from aduan_kit.catalogue import catalogue_table
 from aduan_kit.messaging import messaging_tables
 
 __all__ = [
+    "CATALOGUE",
     "INBOX",
     "METADATA",
     "OUTBOX",
     "REPORTS",
     "REPORT_LOCATIONS",
-    "ROUTING_RULES",
     "SLA_CLOCKS",
     "STATUS_HISTORY",
 ]
@@ -82,13 +83,10 @@ STATUS_HISTORY = Table(
     UniqueConstraint("report_id", "version", name="uq_status_history_report_version"),
 )
 
-ROUTING_RULES = Table(
-    "routing_rules",
-    METADATA,
-    # Agencies and categories are data, not code (SPEC): operators fill this table.
-    Column("category", String(100), primary_key=True),
-    Column("agency_id", String(64), nullable=False),
-)
+# Workflow's copy of the gateway's category catalogue (gateway.categories.v1): auto-routing
+# dispatches a new report to its category's agency when the category is active and has one.
+# Kept in a table so a restart during a broker outage still routes (aduan_kit.catalogue).
+CATALOGUE = catalogue_table(METADATA)
 
 REPORT_LOCATIONS = Table(
     "report_locations",

@@ -33,6 +33,7 @@ from aduan_contracts.commands import (
 )
 from aduan_contracts.enums import Channel, ReportStatus, Role, SlaStage
 from aduan_contracts.events import (
+    CategoryPublished,
     CommandAccepted,
     CommandRefused,
     ReportAmended,
@@ -42,6 +43,7 @@ from aduan_contracts.events import (
 )
 from aduan_contracts.serialization import decode, encode
 from aduan_contracts.topics import (
+    CATEGORIES,
     COMMAND_REPLIES,
     REPORT_INTAKE,
     SLA_EVENTS,
@@ -54,10 +56,10 @@ from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
 from aduan_workflow import handlers as handlers_module
 from aduan_workflow.bootstrap import build
-from aduan_workflow.cli import routing_delete, routing_list, routing_set
+from aduan_workflow.cli import routing_list
 from aduan_workflow.clocks import SCANNER_LOCK_KEY, SlaScanner
 from aduan_workflow.config import Settings
-from aduan_workflow.tables import OUTBOX, REPORTS, ROUTING_RULES, SLA_CLOCKS, STATUS_HISTORY
+from aduan_workflow.tables import OUTBOX, REPORTS, SLA_CLOCKS, STATUS_HISTORY
 
 pytestmark = pytest.mark.integration
 
@@ -397,9 +399,35 @@ async def test_forbidden_command_is_refused_and_changes_nothing(service: Service
     assert len(await service.status_changes(event.report_id)) == 1
 
 
+async def publish_category(
+    service: Service, code: str, version: int, agency: str | None, active: bool = True
+) -> None:
+    """What the gateway publishes when an administrator changes a category; returns once
+    workflow's copy of the catalogue has it."""
+    record = CategoryPublished(
+        code=code,
+        version=version,
+        name_id=code,
+        name_en=code,
+        agency_id=agency,
+        active=active,
+        updated_at=datetime.now(UTC),
+    )
+    await service.send(CATEGORIES.name, record, key=code)
+    url = service.runtime.settings.database_url
+    wanted = (code, agency) if active and agency else None
+    deadline = time.monotonic() + 30
+    while True:
+        routes = await routing_list(url)
+        known = [r for r in routes if r[0] == code]
+        if (wanted is None and not known) or (wanted is not None and known == [wanted]):
+            return
+        assert time.monotonic() < deadline, f"workflow never applied {code} v{version}"
+        await asyncio.sleep(0.1)
+
+
 async def test_routing_rule_dispatches_on_intake(service: Service) -> None:
-    async with service.runtime.sessions() as s, s.begin():
-        await s.execute(ROUTING_RULES.insert().values(category="sampah", agency_id="dlh"))
+    await publish_category(service, "sampah", 1, "dlh")
     event = submitted(category_hint="sampah")
     await service.send(REPORT_INTAKE.name, event, key=event.report_id)
 
@@ -820,17 +848,21 @@ async def test_the_running_service_scans_periodically(service: Service) -> None:
     assert (breach.report_id, breach.stage) == (event.report_id, SlaStage.TRIAGE)
 
 
-async def test_routing_rules_are_edited_from_the_cli(service: Service) -> None:
+async def test_routing_follows_the_catalogue(service: Service) -> None:
+    """A category's agency routes new reports; a change of agency routes the next ones to
+    the new agency; a retired category (or one without an agency) routes nothing."""
     url = service.runtime.settings.database_url
-    await routing_set(url, "drainase", "sda")
-    await routing_set(url, "drainase", "dsda")  # editing replaces
-    assert await routing_list(url) == [("drainase", "dsda")]
+    await publish_category(service, "drainase", 1, "sda")
+    await publish_category(service, "drainase", 2, "dsda")  # the agency changed
+    assert ("drainase", "dsda") in await routing_list(url)
     event = submitted(category_hint="drainase")
     await service.send(REPORT_INTAKE.name, event, key=event.report_id)
     changes = await service.status_changes(event.report_id, count=2)
     assert (changes[1].to_status, changes[1].agency_id) == (S.DISPATCHED, "dsda")
-    assert await routing_delete(url, "drainase") is True
-    assert await routing_delete(url, "drainase") is False
+    assert "auto-routed" in (changes[1].reason or "")
+
+    await publish_category(service, "drainase", 3, "dsda", active=False)  # retired
+    assert all(code != "drainase" for code, _ in await routing_list(url))
     plain = submitted(category_hint="drainase")
     await service.send(REPORT_INTAKE.name, plain, key=plain.report_id)
     await service.drained(REPORT_INTAKE)

@@ -1,0 +1,227 @@
+"""The category catalogue as its readers hold it (intake, the portal, workflow).
+
+The privacy gateway owns the catalogue and publishes the full state of each category to the
+compacted topic `gateway.categories.v1` (aduan_contracts.events.CategoryPublished), keyed
+by code. A reader keeps a local copy:
+
+- a table (`catalogue_table`, one row per code: the latest record it saw), so a restart
+  while the broker is away still knows every category (docs/decisions.md);
+- optionally an in-memory `Catalogue` warmed from that table at start-up, for synchronous
+  checks on the request path (intake's channels);
+- kept current by `subscribe_catalogue`: a consumer WITHOUT a consumer group that reads the
+  topic from its beginning at every start. Each replica therefore sees every record (a
+  group would split them between replicas, and a replica's memory would miss some), and a
+  new reader gets the whole catalogue from the compacted log without any request to the
+  gateway. Records are applied only when newer (`version`), so re-reading is harmless.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aduan_contracts.events import CategoryPublished
+from aduan_contracts.topics import CATEGORIES
+from aduan_kit.db import transaction
+from aduan_kit.logging import get_logger
+from aduan_kit.runtime import ServiceRuntime
+
+__all__ = [
+    "Catalogue",
+    "CategoryRefused",
+    "catalogue_table",
+    "create_catalogue_table",
+    "load_catalogue",
+    "store_category",
+    "subscribe_catalogue",
+    "warm",
+]
+
+log = get_logger(__name__)
+
+
+def catalogue_table(metadata: MetaData) -> Table:
+    """A reader's local copy of the catalogue, added to the service's own metadata.
+    `active` and `agency_id` are columns (queried: routing, filters); the whole record is
+    kept as JSON."""
+    return Table(
+        "category_catalogue",
+        metadata,
+        Column("code", String(100), primary_key=True),
+        Column("version", Integer, nullable=False),
+        Column("active", Boolean, nullable=False),
+        Column("agency_id", String(64), nullable=True),
+        Column("record", JSONB, nullable=False),
+        Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def create_catalogue_table(op: Any) -> None:
+    """For a reader's Alembic revision: `create_catalogue_table(op)`."""
+    table = catalogue_table(MetaData())
+    op.create_table(table.name, *[c._copy() for c in table.columns])
+
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
+class CategoryRefused(Exception):
+    """A structured channel named a category that is not an active catalogue code.
+    `reason` is safe to show the sender: it names the code and the valid codes."""
+
+    def __init__(self, code: str, valid_codes: Iterable[str], retired: bool = False) -> None:
+        self.code = code
+        self.valid_codes = tuple(valid_codes)
+        self.retired = retired
+        # The given text is echoed only when it looks like a code: free text typed into a
+        # category field is the sender's words, not something to repeat in an error.
+        shown = repr(code) if _CODE.fullmatch(code) else "given"
+        what = "is retired" if retired else "is not a catalogue code"
+        valid = ", ".join(self.valid_codes) or "(none yet)"
+        self.reason = f"category {shown} {what}; valid codes: {valid}"
+        super().__init__(self.reason)
+
+
+_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def _words(text: str) -> str:
+    # Spaces around every word so " kw " matches whole words and phrases only.
+    return " " + " ".join(_WORD.split(text.lower())) + " "
+
+
+class Catalogue:
+    """An in-memory copy of the catalogue: every category ever published, retired ones
+    included, each at its newest version."""
+
+    def __init__(self, records: Iterable[CategoryPublished] = ()) -> None:
+        self._by_code: dict[str, CategoryPublished] = {}
+        for record in records:
+            self.apply(record)
+
+    def apply(self, record: CategoryPublished) -> bool:
+        """Keep `record` if it is newer than what is held; True when it changed anything."""
+        held = self._by_code.get(record.code)
+        if held is not None and held.version >= record.version:
+            return False
+        self._by_code[record.code] = record
+        return True
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def get(self, code: str) -> CategoryPublished | None:
+        """Any category by code, retired included (names on old reports)."""
+        return self._by_code.get(code)
+
+    def all(self) -> list[CategoryPublished]:
+        return sorted(self._by_code.values(), key=lambda c: (not c.active, c.group or "", c.code))
+
+    def active(self) -> list[CategoryPublished]:
+        """What a new report may be filed under, by group then code."""
+        return sorted(
+            (c for c in self._by_code.values() if c.active), key=lambda c: (c.group or "", c.code)
+        )
+
+    def active_codes(self) -> list[str]:
+        return sorted(c.code for c in self._by_code.values() if c.active)
+
+    def require_active(self, code: str) -> CategoryPublished:
+        """The active category `code`, or `CategoryRefused` naming the valid codes. A form
+        never turns free text into a new category: an unknown code is refused, not made."""
+        found = self._by_code.get(code)
+        if found is not None and found.active:
+            return found
+        raise CategoryRefused(code, self.active_codes(), retired=found is not None)
+
+    def suggest(self, text: str) -> str | None:
+        """The active category whose keywords (or name) occur most often in a free-text
+        report, or None when none occurs or two tie. Only a suggestion: it travels as a
+        hint the ticket-admin confirms, never as the report's category."""
+        words = _words(text)
+        scores: dict[str, int] = {}
+        for category in self.active():
+            terms = {k for k in category.keywords if k.strip()}
+            hits = sum(1 for term in terms if _words(term) in words)
+            if hits:
+                scores[category.code] = hits
+        if not scores:
+            return None
+        best = max(scores.values())
+        winners = [code for code, score in scores.items() if score == best]
+        return winners[0] if len(winners) == 1 else None
+
+
+async def store_category(session: AsyncSession, table: Table, record: CategoryPublished) -> bool:
+    """Upsert `record` into the local table unless a newer or equal version is there."""
+    values = {
+        "version": record.version,
+        "active": record.active,
+        "agency_id": record.agency_id,
+        "record": record.model_dump(mode="json"),
+        "stored_at": func.now(),
+    }
+    stmt = insert(table).values(code=record.code, **values)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[table.c.code],
+        set_=values,
+        where=table.c.version < stmt.excluded.version,
+    ).returning(table.c.code)
+    return (await session.execute(upsert)).first() is not None
+
+
+async def load_catalogue(session: AsyncSession, table: Table) -> list[CategoryPublished]:
+    """Every record of the local copy (for warming a `Catalogue` at start-up)."""
+    rows = await session.execute(select(table.c.record).order_by(table.c.code))
+    return [CategoryPublished.model_validate(row.record) for row in rows]
+
+
+def subscribe_catalogue(
+    runtime: ServiceRuntime,
+    table: Table,
+    *,
+    catalogue: Catalogue | None = None,
+    title: str,
+    description: str,
+    on_change: Callable[[AsyncSession, CategoryPublished], Awaitable[None]] | None = None,
+) -> None:
+    """Keep `table` (and `catalogue`, when given) current from the catalogue topic: no
+    consumer group, from the earliest offset, at every start (see the module docstring).
+    `on_change` runs in the same transaction when a record was newer."""
+
+    @runtime.broker.subscriber(
+        runtime.topic(CATEGORIES.name),
+        auto_offset_reset="earliest",
+        title=title,
+        description=description,
+    )
+    async def on_category(record: CategoryPublished) -> None:
+        async with transaction(runtime.sessions) as session:
+            changed = await store_category(session, table, record)
+            if changed and on_change is not None:
+                await on_change(session, record)
+        # Memory follows the table (not the other way round): what a request sees was
+        # stored first, so a restart cannot forget a category a request already accepted.
+        if catalogue is not None:
+            catalogue.apply(record)
+        if changed:
+            log.info(
+                "category stored",
+                category=record.code,
+                version=record.version,
+                active=record.active,
+            )
+
+
+async def warm(runtime: ServiceRuntime, table: Table, catalogue: Catalogue) -> int:
+    """Load the local table into `catalogue` (start-up, before the topic is re-read)."""
+    async with runtime.sessions() as session:
+        records = await load_catalogue(session, table)
+    for record in records:
+        catalogue.apply(record)
+    return len(records)
