@@ -183,6 +183,38 @@ class Topics:
             await consumer.stop()
         return got
 
+    async def publish_categories(self, *codes: str, version: int = 1, active: bool = True) -> None:
+        """Put categories on the catalogue topic as the gateway does (an administrator's
+        change), so an intake started afterwards knows them (it reads the topic to its end
+        at start-up)."""
+        from datetime import UTC, datetime
+
+        from aiokafka import AIOKafkaProducer
+
+        from aduan_contracts.events import CategoryPublished
+        from aduan_contracts.serialization import encode
+        from aduan_contracts.topics import CATEGORIES
+        from aduan_kit.messaging import ensure_topics
+
+        await ensure_topics(self.iso.kafka, self.iso.namespace, [CATEGORIES])
+        producer = AIOKafkaProducer(bootstrap_servers=self.iso.kafka, acks="all")
+        await producer.start()
+        try:
+            for code in codes:
+                record = CategoryPublished(
+                    code=code,
+                    version=version,
+                    name_id=code.replace("-", " ").capitalize(),
+                    name_en=code,
+                    active=active,
+                    updated_at=datetime.now(UTC),
+                )
+                await producer.send_and_wait(
+                    self.name(CATEGORIES.name), encode(record), key=code.encode()
+                )
+        finally:
+            await producer.stop()
+
     async def count(self, topic: str) -> int:
         """Every message ever written to the topic (end offsets)."""
         from aiokafka import AIOKafkaConsumer, TopicPartition

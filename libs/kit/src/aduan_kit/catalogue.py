@@ -17,15 +17,18 @@ by code. A reader keeps a local copy:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.events import CategoryPublished
+from aduan_contracts.serialization import decode
 from aduan_contracts.topics import CATEGORIES
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
@@ -67,9 +70,6 @@ def create_catalogue_table(op: Any) -> None:
     op.create_table(table.name, *[c._copy() for c in table.columns])
 
 
-_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-
-
 class CategoryRefused(Exception):
     """A structured channel named a category that is not an active catalogue code.
     `reason` is safe to show the sender: it names the code and the valid codes."""
@@ -78,12 +78,15 @@ class CategoryRefused(Exception):
         self.code = code
         self.valid_codes = tuple(valid_codes)
         self.retired = retired
-        # The given text is echoed only when it looks like a code: free text typed into a
-        # category field is the sender's words, not something to repeat in an error.
-        shown = repr(code) if _CODE.fullmatch(code) else "given"
-        what = "is retired" if retired else "is not a catalogue code"
+        # Never echoes the given value: free text typed into a category field is the
+        # sender's words (and error bodies never repeat a field's value).
+        what = (
+            "is retired: it takes no new reports"
+            if retired
+            else "is not a code of the category catalogue"
+        )
         valid = ", ".join(self.valid_codes) or "(none yet)"
-        self.reason = f"category {shown} {what}; valid codes: {valid}"
+        self.reason = f"{what}; valid codes: {valid}"
         super().__init__(self.reason)
 
 
@@ -218,10 +221,66 @@ def subscribe_catalogue(
             )
 
 
-async def warm(runtime: ServiceRuntime, table: Table, catalogue: Catalogue) -> int:
-    """Load the local table into `catalogue` (start-up, before the topic is re-read)."""
+async def warm(
+    runtime: ServiceRuntime, table: Table, catalogue: Catalogue, catch_up_s: float = 10.0
+) -> int:
+    """Start-up: load the local table into `catalogue`, then read the topic up to its end
+    as it is now (at most `catch_up_s`), so a first start (empty table) or a start after
+    changes made while this service was down does not answer from an old catalogue. A
+    broker that cannot be read in time leaves the stored copy (logged); the topic consumer
+    catches up when the broker is back. Returns how many categories are known."""
     async with runtime.sessions() as session:
-        records = await load_catalogue(session, table)
-    for record in records:
-        catalogue.apply(record)
-    return len(records)
+        for record in await load_catalogue(session, table):
+            catalogue.apply(record)
+    try:
+        read = await asyncio.wait_for(_read_to_end(runtime, table, catalogue), catch_up_s)
+        log.info("category catalogue caught up", records=read, categories=len(catalogue))
+    except Exception as exc:
+        log.warning(
+            "category catalogue not caught up at start; serving the stored copy",
+            error=type(exc).__name__,
+            categories=len(catalogue),
+        )
+    return len(catalogue)
+
+
+async def _read_to_end(runtime: ServiceRuntime, table: Table, catalogue: Catalogue) -> int:
+    topic = runtime.topic(CATEGORIES.name)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id=f"{runtime.settings.service_name}-catalogue-warmup",
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return 0
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        read = 0
+
+        async def behind() -> bool:
+            positions = [await consumer.position(tp) for tp in tps]
+            return any(pos < ends[tp] for pos, tp in zip(positions, tps, strict=True))
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=500)
+            records = [decode(CATEGORIES, r.value) for rs in batch.values() for r in rs if r.value]
+            if not records:
+                continue
+            async with transaction(runtime.sessions) as session:
+                for record in records:
+                    await store_category(session, table, record)
+            for record in records:
+                catalogue.apply(record)
+            read += len(records)
+        return read
+    finally:
+        await consumer.stop()

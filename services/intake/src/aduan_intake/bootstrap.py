@@ -13,6 +13,7 @@ from faststream.specification import AsyncAPI
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
 from aduan_intake.api import api_router
 from aduan_intake.background import IntakeRuntime
+from aduan_intake.catalogue import CatalogueWarmup, catalogue_router, register_catalogue
 from aduan_intake.channels import ChannelContext
 from aduan_intake.channels.email import SmtpListener
 from aduan_intake.channels.lapor import LaporPuller
@@ -23,6 +24,7 @@ from aduan_intake.photos import PhotoStore
 from aduan_intake.ratelimit import FixedWindowLimiter
 from aduan_intake.tables import OUTBOX
 from aduan_kit.blobs import FilesystemBlobStore
+from aduan_kit.catalogue import Catalogue
 from aduan_kit.runtime import ServiceRuntime
 
 __all__ = ["asyncapi_document", "build"]
@@ -42,6 +44,11 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         answer_window=timedelta(days=settings.answer_window_days),
     )
     register_handlers(runtime, filer)
+    # The one category catalogue (the gateway's), read from its compacted topic; warmed
+    # from intake's stored copy first, so a restart during a broker outage knows it.
+    catalogue = Catalogue()
+    register_catalogue(runtime, catalogue)
+    runtime.background.append(CatalogueWarmup(runtime, catalogue))
     limiter = FixedWindowLimiter(
         redis=lambda: runtime.redis,
         prefix=settings.redis_prefix,
@@ -58,7 +65,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     )
     # No connection is made until the first request; the runtime closes it on stop.
     runtime.http = httpx.AsyncClient(timeout=settings.provider_timeout_s, follow_redirects=False)
-    ctx = ChannelContext(settings, filer, limiter, photos, runtime.http)
+    ctx = ChannelContext(settings, filer, limiter, photos, runtime.http, catalogue)
     if settings.smtp_enabled:
         runtime.background.append(SmtpListener(ctx))
     if settings.lapor_api_url:
@@ -66,6 +73,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     app = runtime.create_app(title="Aduan intake", version=VERSION)
     app.state.channels = ctx
     app.include_router(api_router(ctx))
+    app.include_router(catalogue_router(catalogue))
 
     @app.get("/docs/asyncapi.json", tags=["operations"], include_in_schema=False)
     async def asyncapi_json() -> Any:

@@ -13,10 +13,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
+from aduan_kit.catalogue import catalogue_table
 from aduan_kit.messaging import messaging_tables
 
 __all__ = [
     "AMENDMENTS",
+    "CATALOGUE",
     "INBOX",
     "METADATA",
     "OPEN_QUESTIONS",
@@ -28,6 +30,8 @@ __all__ = [
 
 METADATA = MetaData()
 OUTBOX, INBOX = messaging_tables(METADATA)
+# Intake's copy of the gateway's category catalogue (aduan_intake.catalogue).
+CATALOGUE = catalogue_table(METADATA)
 
 # One row per filed inbound message: the primary key (channel, channel_message_id) is what
 # files a message exactly once even when a channel delivers it twice at the same moment.

@@ -65,6 +65,8 @@ async def test_lapor_pull_upserts_by_id_and_never_files_twice(
         # The loop runs, but this test drives the pulls itself.
         "lapor_poll_interval_s": 3600,
     }
+    # LAPOR!'s `kategori` is kept only when it is a code of the catalogue.
+    await topics.publish_categories("jalan-rusak")
     async with intake(**settings) as run:
         puller = next(p for p in run.runtime.background if isinstance(p, LaporPuller))
 

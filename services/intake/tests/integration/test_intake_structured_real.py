@@ -51,6 +51,7 @@ async def test_citizen_app_json_multipart_duplicates_keys_and_bad_input(
 ) -> None:
     body = json.loads((fixtures_dir / "app_report.json").read_text())
     key = {"X-App-Key": APP_KEY}
+    await topics.publish_categories("saluran")  # the catalogue the app's category is from
     async with intake(app_keys=[APP_KEY, "other-app-key"]) as run:
         c = run.client
         first = await c.post("/v1/channels/app/reports", json=body, headers=key)
@@ -125,6 +126,7 @@ async def test_staff_entry_records_the_officer_and_refuses_bad_tokens(
 ) -> None:
     body = json.loads((fixtures_dir / "staff_call_centre.json").read_text())
     bearer = {"Authorization": f"Bearer {token()}"}
+    await topics.publish_categories("pohon-tumbang")
     async with intake(jwt_secret=JWT_SECRET) as run:
         c = run.client
         first = await c.post("/v1/channels/staff/reports", json=body, headers=bearer)

@@ -12,14 +12,27 @@ import httpx
 import pytest
 
 from aduan_contracts.enums import Channel, Privacy
+from aduan_contracts.events import CategoryPublished
 from aduan_intake.bootstrap import asyncapi_document, build
 from aduan_intake.channels.common import prefers_json
 from aduan_intake.channels.web import normalize_web_form, render_form, render_receipt
 from aduan_intake.config import Settings
 from aduan_intake.domain import InvalidField
 from aduan_intake.ratelimit import FixedWindowLimiter
+from aduan_kit.catalogue import Catalogue
 
 NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+CATALOGUE = Catalogue(
+    [
+        CategoryPublished(
+            code="lampu-jalan",
+            version=1,
+            name_id="Lampu jalan mati",
+            name_en="Street light out",
+            updated_at=NOW,
+        )
+    ]
+)
 TEXT = "Lampu jalan mati sejak seminggu"
 
 
@@ -55,7 +68,7 @@ def test_fields_are_cleaned_and_carried() -> None:
         {
             "text": "  Got\x00ong royong\r\nbaris dua  ",
             "title": " Lampu mati ",
-            "category": "penerangan",
+            "category": "lampu-jalan",
             "name": " Budi ",
             "contact": "0812 3456 7890",
             "lat": "-6.2",
@@ -66,10 +79,11 @@ def test_fields_are_cleaned_and_carried() -> None:
             "submission_id": sid,
         },
         NOW,
+        catalogue=CATALOGUE,
     )
     assert report.text == "Gotong royong\nbaris dua"
     assert report.title == "Lampu mati"
-    assert report.category_hint == "penerangan"
+    assert report.category_hint == "lampu-jalan"
     assert report.reporter is not None
     assert report.reporter.as_dict() == {
         "name": "Budi",

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from aduan_contracts.enums import ReportStatus
 from aduan_kit.runtime import ServiceRuntime
+from aduan_portal.catalogue import PortalCatalogue
 from aduan_portal.config import Settings
 from aduan_portal.domain import (
     Filters,
@@ -134,11 +135,13 @@ def api_router(
 
     gateway = PublicGateway(settings.gateway_url, settings.track_timeout_s, gateway_transport)
     intake = IntakeClient(settings.intake_url, settings.track_timeout_s, intake_transport)
-    router.include_router(filing_router(runtime, settings, gateway, intake, html))
+    # Names of every category, retired ones included (old reports keep theirs), from the
+    # portal's copy of the catalogue.
+    catalogue = PortalCatalogue(runtime)
+    router.include_router(filing_router(runtime, settings, catalogue, intake, html))
 
     async def category_names(lang: Language) -> dict[str, str]:
-        names = await gateway.category_names()
-        return {code: (c.name_en if lang == "en" else c.name_id) for code, c in names.items()}
+        return await catalogue.names(lang)
 
     @router.get("/", response_class=HTMLResponse, tags=["pages"], description=_FILTER_DOC)
     async def index(request: Request, lang: Lang = None, page: Page = 1) -> HTMLResponse:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.api import api_router
+from aduan_portal.catalogue import register_catalogue
 from aduan_portal.config import Settings
 from aduan_portal.console import install_console
 from aduan_portal.handlers import register_handlers
@@ -27,6 +28,7 @@ def build(
     # No outbox: the portal only reads; it publishes nothing.
     runtime = ServiceRuntime(settings, migrations="aduan_portal:migrations", outbox=None)
     register_handlers(runtime)
+    register_catalogue(runtime)
     app = runtime.create_app(title="Aduan portal", version="0.1.0")
     app.include_router(
         api_router(runtime, settings.page_size, settings, gateway_transport, intake_transport)

@@ -29,10 +29,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
+from aduan_portal.catalogue import PortalCatalogue
 from aduan_portal.config import Settings
 from aduan_portal.domain import Language, pick_language, ui_strings
 from aduan_portal.intake_client import FileOutcome, IntakeClient, Photo
-from aduan_portal.public_gateway import RECEIPT_CODE, PublicGateway
+from aduan_portal.public_gateway import RECEIPT_CODE
 from aduan_portal.rendering import VENDOR_LEAFLET, map_config, render_filed, render_filing
 
 __all__ = ["SUBMISSION_COOKIE", "filing_router"]
@@ -104,7 +105,7 @@ def _error_for(outcome: FileOutcome, t: dict[str, str], max_photos: int) -> tupl
 def filing_router(
     runtime: ServiceRuntime,
     settings: Settings,
-    gateway: PublicGateway,
+    catalogue: PortalCatalogue,
     intake: IntakeClient,
     html: Callable[..., HTMLResponse],
 ) -> APIRouter:
@@ -113,11 +114,9 @@ def filing_router(
     max_photos = settings.file_max_photos
 
     async def categories(lang: Language) -> list[tuple[str, str]]:
-        names = await gateway.category_names()
-        return sorted(
-            ((code, c.name_en if lang == "en" else c.name_id) for code, c in names.items()),
-            key=lambda item: item[1].lower(),
-        )
+        # The active categories of the one catalogue: the form offers codes, never a box
+        # for free text (which would become a category nobody routes).
+        return await catalogue.choices(lang)
 
     async def page(
         lang: Language,
@@ -219,7 +218,12 @@ def filing_router(
         if any(p.content_type not in PHOTO_TYPES for p in photos):
             return await again("photos", t["file_err_photo_type"])
         names = dict(await categories(language))
-        category = values["category"] if values["category"] in names else ""
+        category = values["category"]
+        if category and category not in names:
+            # Retired (or never a category) since the form was loaded: say so and let the
+            # citizen pick again, rather than file it as something they did not choose.
+            values["category"] = ""
+            return await again("category", t["file_err_category"])
         fields = {
             "title": values["title"],
             "text": values["text"],

@@ -17,12 +17,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
+from aduan_kit.catalogue import catalogue_table
 from aduan_kit.messaging import messaging_tables
 
-__all__ = ["INBOX", "METADATA", "OUTBOX", "PUBLIC_REPORTS"]
+__all__ = ["CATALOGUE", "INBOX", "METADATA", "OUTBOX", "PUBLIC_REPORTS"]
 
 METADATA = MetaData()
 OUTBOX, INBOX = messaging_tables(METADATA)
+# The portal's copy of the gateway's category catalogue (aduan_portal.catalogue).
+CATALOGUE = catalogue_table(METADATA)
 
 # One row per report the gateway ever published. A withdrawal keeps the row as a tombstone
 # (content emptied, `withdrawn` set) so that an older "published" event arriving late — a

@@ -358,7 +358,7 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
             report_id=report.id,
             actor=SYSTEM_ACTOR,
             agency_id=agency_id,
-            note=f"auto-routed: the catalogue routes category {report.category} here",
+            note=f"auto-routed by the rule for category {report.category}",
             correlation_id=event.correlation_id,
         )
         step = decide(report, command, utcnow(), settings.reopen_window)

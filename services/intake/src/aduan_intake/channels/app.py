@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Channel, Privacy
+from aduan_intake.catalogue import checked_category
 from aduan_intake.channels.common import (
     AUTHENTICATED_FILING_ERRORS,
     ChannelContext,
@@ -36,6 +37,7 @@ from aduan_intake.channels.structured import (
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
 from aduan_intake.filing import SubmissionConflict
+from aduan_kit.catalogue import Catalogue
 
 __all__ = ["AppReport", "normalize_app_report", "router"]
 
@@ -57,7 +59,11 @@ class AppReport(BaseModel):
     client_report_id: uuid.UUID
     text: str = Field(min_length=10, max_length=5000)
     title: str | None = Field(default=None, max_length=300)
-    category: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(
+        default=None,
+        max_length=100,
+        description="an active catalogue code (GET /v1/categories); none: triaged by staff",
+    )
     location: StructuredLocation | None = None
     reporter: AppReporter
     public: bool = False
@@ -65,7 +71,10 @@ class AppReport(BaseModel):
 
 
 def normalize_app_report(
-    body: AppReport, received_at: datetime, default_region: str = "ID"
+    body: AppReport,
+    received_at: datetime,
+    default_region: str = "ID",
+    catalogue: Catalogue | None = None,
 ) -> NormalizedReport:
     contact = None
     if body.reporter.contact:
@@ -86,7 +95,7 @@ def normalize_app_report(
         channel_message_id=str(body.client_report_id),
         text=text,
         title=body.title,
-        category_hint=body.category,
+        category_hint=checked_category(catalogue or Catalogue(), body.category),
         location=location,
         reporter=ReporterIdentity(
             name=body.reporter.name, contact=contact, handle=body.reporter.user_id, reply=reply
@@ -127,7 +136,9 @@ def router(ctx: ChannelContext) -> APIRouter:
             return parsed.response
         body, uploads = parsed
         try:
-            report = normalize_app_report(body, datetime.now(UTC), settings.default_phone_region)
+            report = normalize_app_report(
+                body, datetime.now(UTC), settings.default_phone_region, ctx.catalogue
+            )
         except InvalidField as exc:
             return field_error(exc)
         stored = await store_uploads(ctx, report, uploads)

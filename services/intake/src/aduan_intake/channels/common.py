@@ -23,6 +23,7 @@ from aduan_intake.domain import InvalidField, NormalizedReport
 from aduan_intake.filing import Filed, Filer, SubmissionConflict
 from aduan_intake.photos import PhotoError, PhotoStore
 from aduan_intake.ratelimit import FixedWindowLimiter
+from aduan_kit.catalogue import Catalogue
 from aduan_kit.logging import get_logger
 
 __all__ = [
@@ -62,6 +63,9 @@ class ChannelContext:
     photos: PhotoStore
     # Outbound HTTP to providers (media downloads); closed by the runtime on stop.
     http: httpx.AsyncClient
+    # The category catalogue as intake knows it (aduan_intake.catalogue): which codes a
+    # structured channel may file under. Kept current from the gateway's topic.
+    catalogue: Catalogue = field(default_factory=Catalogue)
 
 
 class FiledReceipt(BaseModel):

@@ -32,11 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.values import GeoPoint, Location
+from aduan_intake.catalogue import known_category
 from aduan_intake.channels.common import ChannelContext
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
 from aduan_intake.filing import SubmissionConflict
 from aduan_intake.tables import SYNC_CURSORS
+from aduan_kit.catalogue import Catalogue
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 
@@ -72,9 +74,11 @@ def _timestamp(record: Mapping[str, Any], key: str) -> datetime:
 
 
 def normalize_lapor_record(
-    record: Mapping[str, Any], default_region: str = "ID"
+    record: Mapping[str, Any], default_region: str = "ID", catalogue: Catalogue | None = None
 ) -> NormalizedReport:
-    """One LAPOR! record as a normalized report; `InvalidField` when it cannot be filed."""
+    """One LAPOR! record as a normalized report; `InvalidField` when it cannot be filed.
+    LAPOR!'s `kategori` is kept only when it is an active code of our catalogue; otherwise
+    the report is triaged (LAPOR!'s own labels are not ours to turn into categories)."""
     record_id = _str(record, "id", 128)
     if not record_id:
         raise InvalidField("id", "is required")
@@ -123,7 +127,7 @@ def normalize_lapor_record(
         channel_message_id=record_id,
         text=text,
         title=_str(record, "judul", 300),
-        category_hint=_str(record, "kategori", 100),
+        category_hint=known_category(catalogue or Catalogue(), _str(record, "kategori", 100)),
         location=location,
         reporter=reporter,
         # LAPOR!'s default is a public report, but nobody chose "public" for Aduan: a
@@ -195,7 +199,9 @@ class LaporPuller:
             result.refused += 1
             return None
         try:
-            report = normalize_lapor_record(record, self.ctx.settings.default_phone_region)
+            report = normalize_lapor_record(
+                record, self.ctx.settings.default_phone_region, self.ctx.catalogue
+            )
             updated = _timestamp(record, "updated_at") if record.get("updated_at") else None
         except ValueError as exc:  # InvalidField, or a value the contracts refuse
             # A record we cannot read is skipped (and counted), never half-filed; the pull

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from aduan_contracts.enums import Channel, Privacy, Role
 from aduan_contracts.values import Actor
+from aduan_intake.catalogue import checked_category
 from aduan_intake.channels.common import (
     AUTHENTICATED_FILING_ERRORS,
     ChannelContext,
@@ -38,6 +39,7 @@ from aduan_intake.channels.structured import (
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
 from aduan_intake.filing import SubmissionConflict
+from aduan_kit.catalogue import Catalogue
 
 __all__ = ["StaffReport", "normalize_staff_report", "officer_from_token", "router"]
 
@@ -64,7 +66,11 @@ class StaffReport(BaseModel):
     entry_id: uuid.UUID
     text: str = Field(min_length=10, max_length=10000)
     title: str | None = Field(default=None, max_length=300)
-    category: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(
+        default=None,
+        max_length=100,
+        description="an active catalogue code; none: triaged by the ticket-admin",
+    )
     location: StructuredLocation | None = None
     reporter: StaffReporter | None = None
     # Only when the reporter said so at the counter or on the phone.
@@ -111,7 +117,11 @@ def officer_from_token(header: str | None, secret: str, roles: list[str]) -> Act
 
 
 def normalize_staff_report(
-    body: StaffReport, officer: Actor, now: datetime, default_region: str = "ID"
+    body: StaffReport,
+    officer: Actor,
+    now: datetime,
+    default_region: str = "ID",
+    catalogue: Catalogue | None = None,
 ) -> NormalizedReport:
     contact = None
     identity = None
@@ -139,7 +149,7 @@ def normalize_staff_report(
         channel_message_id=str(body.entry_id),
         text=body.text.strip(),
         title=body.title,
-        category_hint=body.category,
+        category_hint=checked_category(catalogue or Catalogue(), body.category),
         location=location,
         reporter=None if identity is None or identity.is_empty else identity,
         privacy=Privacy.PUBLIC if body.public else Privacy.PRIVATE,
@@ -184,7 +194,7 @@ def router(ctx: ChannelContext) -> APIRouter:
         body, uploads = parsed
         try:
             report = normalize_staff_report(
-                body, officer, datetime.now(UTC), settings.default_phone_region
+                body, officer, datetime.now(UTC), settings.default_phone_region, ctx.catalogue
             )
         except InvalidField as exc:
             return field_error(exc)

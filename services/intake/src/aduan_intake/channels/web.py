@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.values import GeoPoint, Location, normalize_receipt_code
+from aduan_intake.catalogue import checked_category
 from aduan_intake.channels.common import (
     BodyTooLarge,
     ChannelContext,
@@ -39,6 +40,7 @@ from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
 from aduan_intake.filing import SubmissionConflict
 from aduan_intake.photos import PhotoError
+from aduan_kit.catalogue import Catalogue
 
 __all__ = ["normalize_web_form", "render_form", "render_receipt", "router"]
 
@@ -83,9 +85,11 @@ def normalize_web_form(
     form: Mapping[str, str],
     received_at: datetime,
     default_phone_region: str = "ID",
+    catalogue: Catalogue | None = None,
 ) -> NormalizedReport:
     """Turn the posted fields into a normalized report; raise `InvalidField` naming the
-    first field that cannot be accepted."""
+    first field that cannot be accepted. A category, when given, must be an active code of
+    `catalogue` (none given: the ticket-admin triages the report)."""
     text = _clean(form.get("text", ""))
     if not text:
         raise InvalidField("text", "is required")
@@ -95,7 +99,7 @@ def normalize_web_form(
         raise InvalidField("text", f"must be at most {TEXT_MAX} characters")
 
     title = _optional(form, "title", 300)
-    category = _optional(form, "category", 100)
+    category = checked_category(catalogue or Catalogue(), _optional(form, "category", 100))
     name = _optional(form, "name", 200)
     raw_contact = _optional(form, "contact", 254)
     contact = None
@@ -188,8 +192,22 @@ def _label(for_id: str, indonesian: str, english: str, optional: bool = False) -
     return f'<label for="{for_id}">{indonesian} <small lang="en">{english}</small>{tag}</label>'
 
 
-def render_form(submission_id: str, action: str = "/v1/channels/web") -> str:
+def _category_options(catalogue: Catalogue) -> str:
+    # Only the catalogue's active categories: the form offers codes, never free text.
+    options = ['<option value="" selected>Tidak tahu / lainnya &mdash; Not sure / other</option>']
+    for c in catalogue.active():
+        options.append(
+            f'<option value="{html.escape(c.code)}">{html.escape(c.name_id)} '
+            f"&mdash; {html.escape(c.name_en)}</option>"
+        )
+    return "\n".join(options)
+
+
+def render_form(
+    submission_id: str, action: str = "/v1/channels/web", catalogue: Catalogue | None = None
+) -> str:
     sid = html.escape(submission_id)
+    options = _category_options(catalogue or Catalogue())
     body = f"""<h1>Sampaikan Aduan <small lang="en">Submit a complaint</small></h1>
 <p>Laporan Anda <strong>privat</strong> kecuali Anda memilih untuk menampilkannya ke publik.
 <small lang="en">Your report is private unless you choose to make it public.</small></p>
@@ -204,7 +222,9 @@ def render_form(submission_id: str, action: str = "/v1/channels/web") -> str:
 <p id="text-hint" class="hint">Ceritakan masalahnya, {TEXT_MIN}&ndash;{TEXT_MAX} karakter.
 <small lang="en">Describe the problem, {TEXT_MIN}&ndash;{TEXT_MAX} characters.</small></p>
 {_label("category", "Kategori", "Category", optional=True)}
-<input id="category" name="category" type="text" maxlength="100">
+<select id="category" name="category">
+{options}
+</select>
 <fieldset>
 <legend>Lokasi <small lang="en">Location</small></legend>
 {_label("address", "Alamat", "Address", optional=True)}
@@ -274,7 +294,10 @@ def router(ctx: ChannelContext) -> APIRouter:
         """The complaint form (HTML), with a fresh submission id."""
         # Not rate limited: a static page costs less than the Redis round trip, and it
         # stays available when Redis is not.
-        return HTMLResponse(render_form(str(uuid.uuid4())), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            render_form(str(uuid.uuid4()), catalogue=ctx.catalogue),
+            headers={"Cache-Control": "no-store"},
+        )
 
     @api.post(
         "",
@@ -334,7 +357,9 @@ def router(ctx: ChannelContext) -> APIRouter:
             await form.close()
 
         try:
-            report = normalize_web_form(fields, datetime.now(UTC), settings.default_phone_region)
+            report = normalize_web_form(
+                fields, datetime.now(UTC), settings.default_phone_region, ctx.catalogue
+            )
         except InvalidField as exc:
             return field_error(exc)
         if uploads and not await ctx.filer.known(report.channel, report.channel_message_id):

@@ -287,6 +287,12 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "en": "A photo could not be opened. Choose another one.",
     },
     "file_err_too_long": {"id": "Isian ini terlalu panjang.", "en": "This field is too long."},
+    "file_err_category": {
+        "id": "Kategori itu tidak lagi menerima aduan baru. Pilih kategori lain atau "
+        "\u201cLainnya\u201d.",
+        "en": "That category no longer takes new complaints. Choose another one or "
+        "\u201cOther\u201d.",
+    },
     "file_err_form": {
         "id": "Formulir tidak dapat dibaca. Periksa isian lalu kirim lagi.",
         "en": "The form could not be read. Check it and send it again.",
