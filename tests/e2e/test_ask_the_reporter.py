@@ -53,7 +53,6 @@ async def file(client: httpx.AsyncClient, p: Platform, contact: str, public: boo
     form = {
         "title": "Jalan berlubang di Jl. Kramat Raya",
         "text": "Lubang besar di jalan, motor hampir jatuh.",
-        "category": "jalan-rusak",
         "name": NAME,
         "contact": contact,
         "public": "on" if public else "",

@@ -90,7 +90,6 @@ class Platform:
         form = {
             "title": "Aduan uji",
             "text": text_,
-            "category": "uji-gateway",
             "name": NAME,
             "contact": contact,
             "public": "on" if public else "",

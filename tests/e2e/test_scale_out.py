@@ -125,7 +125,6 @@ def form(n: int) -> dict[str, str]:
     return {
         "title": f"Lampu jalan mati nomor {n}",
         "text": f"Lampu penerangan jalan di gang {n} mati sejak tiga hari, gelap di malam hari.",
-        "category": "jalan",
         "name": f"Warga {n}",
         "contact": f"warga{n}@example.org",
         "public": "on",
