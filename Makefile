@@ -10,10 +10,11 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-deps: ## install uv (pinned) and every Python dependency from uv.lock
+deps: ## install uv (pinned), every Python dependency from uv.lock, the bench's load generator (vegeta, pinned)
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@uv sync --frozen --quiet
 	@deploy/scripts/assets.sh
+	@deploy/scripts/vegeta.sh >/dev/null
 
 up: deps ## start Kafka, PostgreSQL, Redis and the five services, seed demo data (DEMO=0 skips); print URLs
 	@deploy/scripts/infra.sh up
@@ -57,22 +58,25 @@ fmt: deps ## format the code
 	uv run --frozen ruff format libs services tests bench deploy
 	uv run --frozen ruff check --fix libs services tests bench deploy
 
-BENCH_RATES ?= 50,100,200,400,600,800,1000
+BENCH_RATES ?= 25,50,100,200,400,800
 BENCH_STEP_S ?= 30
-BENCH_READ_RATE ?= 500
+BENCH_READ_RATE ?= 50
 BENCH_READ_S ?= 20
 BENCH_REPLAY ?= 20000
+BENCH_SOAK_MIN ?= 0
 BENCH_ARGS ?=
 CHAOS_RATE ?= 20
 CHAOS_REPEAT ?= 1
 CHAOS_ARGS ?=
 
-bench: deps ## open-loop step-up, reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY)
+bench: deps ## open-loop step-up (vegeta), reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY: 185852 for the real year, BENCH_SOAK_MIN)
 	@deploy/scripts/infra.sh up
-	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) $(BENCH_ARGS)
+	@deploy/scripts/wrk.sh >/dev/null
+	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) --soak-minutes $(BENCH_SOAK_MIN) $(BENCH_ARGS)
 
 chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE, CHAOS_REPEAT: worst of N); run it alone
 	@deploy/scripts/infra.sh up
+	@deploy/scripts/kafka.sh libs
 	uv run --frozen python -m bench.chaos --rate $(CHAOS_RATE) --repeat $(CHAOS_REPEAT) $(CHAOS_ARGS)
 
 logs: ## follow every service's log

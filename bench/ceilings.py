@@ -1,16 +1,31 @@
 """This machine's own ceilings, measured in the same run as the platform so its figures can
-be read as ratios: raw aiokafka produce+consume on the same broker, a raw asyncpg
-three-row transaction (what a subscriber does: inbox claim, state change, outbox row), and
-a bare FastAPI endpoint under uvicorn hit by the same HTTP client the generator uses."""
+be read as fractions: what the pieces a complaint passes through can do with nothing of
+Aduan in between.
+
+- A bare FastAPI endpoint under one uvicorn process (bench/bare_app.py), hit by the same
+  compiled generator as the platform (vegeta, closed loop at 32 workers) and by `wrk`
+  (Debian's, `-t1 -c32`): two generators agreeing shows the figure is the server's, not a
+  client's limit.
+- The generator's own capacity: vegeta offering 1,000 requests/s open-loop to that
+  endpoint, with its CPU in cores.
+- Raw aiokafka on the same broker: 300-byte keyed records (idempotent, acks=all, as the
+  outbox relay sends) produced and consumed back, batched (pipelined sends, `getmany`) and
+  one at a time (`send_and_wait`, then `getone` and a commit per record).
+- Raw asyncpg: the three rows a subscriber writes per event (inbox claim, state row, outbox
+  row), one event per transaction on 8 connections, and set-based (`INSERT ... SELECT FROM
+  unnest(...)`, 500 events per transaction).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,50 +35,90 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import make_url
 
 from aduan_testing.helpers import free_port
+from bench.payloads import HttpRequest
+from bench.vegeta import ROOT, Attack, histogram, intended_latencies
 
-__all__ = ["asyncpg_ceiling", "fastapi_ceiling", "kafka_ceiling"]
+__all__ = [
+    "asyncpg_ceiling",
+    "bare_fastapi",
+    "fastapi_ceilings",
+    "kafka_ceiling",
+    "parse_wrk",
+    "wrk_binary",
+]
+
+PAYLOAD = b"x" * 300
 
 
-async def kafka_ceiling(bootstrap: str, namespace: str, messages: int) -> dict[str, Any]:
-    """Produce `messages` 300-byte keyed records (idempotent, acks=all, as the relay does)
-    and consume them back; records per second over both."""
-    topic = f"{namespace}.ceiling"
+async def _topic(bootstrap: str, topic: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
     finally:
         await admin.close()
+
+
+async def _drop_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    with contextlib.suppress(Exception):
+        await admin.start()
+        await admin.delete_topics([topic])
+    with contextlib.suppress(Exception):
+        await admin.close()
+
+
+async def kafka_ceiling(
+    bootstrap: str, namespace: str, messages: int, one_at_a_time: bool = False
+) -> dict[str, Any]:
+    """Produce `messages` records and consume them back; records per second over both."""
+    mode = "single" if one_at_a_time else "batched"
+    topic = f"{namespace}.ceiling-{mode}"
+    await _topic(bootstrap, topic)
+    # One at a time waits for each acknowledgement: no linger to wait out before a send.
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=0 if one_at_a_time else 2,
     )
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        group_id=f"{namespace}.ceiling",
+        group_id=f"{namespace}.ceiling-{mode}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await producer.start()
     await consumer.start()
-    payload = b"x" * 300
     try:
         started = time.perf_counter()
-        futures = [
-            await producer.send(topic, payload, key=str(i % 1000).encode()) for i in range(messages)
-        ]
-        await asyncio.gather(*futures)
+        if one_at_a_time:
+            for i in range(messages):
+                await producer.send_and_wait(topic, PAYLOAD, key=str(i % 1000).encode())
+        else:
+            futures = [
+                await producer.send(topic, PAYLOAD, key=str(i % 1000).encode())
+                for i in range(messages)
+            ]
+            await asyncio.gather(*futures)
         produced = time.perf_counter() - started
         got = 0
         while got < messages:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            got += sum(len(v) for v in batch.values())
-            if batch:
+            if one_at_a_time:
+                await asyncio.wait_for(consumer.getone(), 30)
                 await consumer.commit()
+                got += 1
+            else:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+                got += sum(len(v) for v in batch.values())
+                if batch:
+                    await consumer.commit()
         total = time.perf_counter() - started
     finally:
         await consumer.stop()
         await producer.stop()
+        await _drop_topic(bootstrap, topic)
     return {
         "messages": messages,
         "produce_per_s": round(messages / produced),
@@ -71,14 +126,18 @@ async def kafka_ceiling(bootstrap: str, namespace: str, messages: int) -> dict[s
     }
 
 
-async def asyncpg_ceiling(database_url: str, seconds: float, workers: int = 8) -> dict[str, Any]:
-    """Three inserts and a commit per transaction, `workers` connections in parallel."""
+async def asyncpg_ceiling(
+    database_url: str, seconds: float, workers: int = 8, batch: int = 500
+) -> dict[str, Any]:
+    """Events per second written as (inbox, state, outbox) rows: one event per transaction
+    on `workers` connections, then `batch` events per transaction with unnest()."""
     base = make_url(database_url).set(drivername="postgresql")
     name = f"bench_ceiling_{uuid.uuid4().hex[:8]}"
     admin_dsn = base.set(database="postgres").render_as_string(hide_password=False)
     admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = base.set(database=name).render_as_string(hide_password=False)
+    out: dict[str, Any] = {"workers": workers, "batch": batch}
     try:
         pool = await asyncpg.create_pool(dsn, min_size=workers, max_size=workers)
         async with pool.acquire() as conn:
@@ -87,63 +146,193 @@ async def asyncpg_ceiling(database_url: str, seconds: float, workers: int = 8) -
                 "CREATE TABLE state (id uuid PRIMARY KEY, status text, version int);"
                 "CREATE TABLE outbox (id bigserial PRIMARY KEY, payload bytea);"
             )
-        count = 0
-        deadline = time.perf_counter() + seconds
 
-        async def work() -> None:
-            nonlocal count
-            async with pool.acquire() as conn:
-                while time.perf_counter() < deadline:
-                    async with conn.transaction():
-                        await conn.execute("INSERT INTO inbox (event_id) VALUES ($1)", uuid.uuid4())
-                        await conn.execute(
-                            "INSERT INTO state VALUES ($1, 'received', 1)", uuid.uuid4()
-                        )
-                        await conn.execute("INSERT INTO outbox (payload) VALUES ($1)", b"x" * 300)
-                    count += 1
+        async def single(conn: asyncpg.Connection) -> int:
+            async with conn.transaction():
+                await conn.execute("INSERT INTO inbox (event_id) VALUES ($1)", uuid.uuid4())
+                await conn.execute("INSERT INTO state VALUES ($1, 'received', 1)", uuid.uuid4())
+                await conn.execute("INSERT INTO outbox (payload) VALUES ($1)", PAYLOAD)
+            return 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(work() for _ in range(workers)))
-        elapsed = time.perf_counter() - started
+        async def set_based(conn: asyncpg.Connection) -> int:
+            events = [uuid.uuid4() for _ in range(batch)]
+            states = [uuid.uuid4() for _ in range(batch)]
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO inbox (event_id) SELECT * FROM unnest($1::uuid[])", events
+                )
+                await conn.execute(
+                    "INSERT INTO state SELECT id, 'received', 1 FROM unnest($1::uuid[]) AS id",
+                    states,
+                )
+                await conn.execute(
+                    "INSERT INTO outbox (payload) SELECT * FROM unnest($1::bytea[])",
+                    [PAYLOAD] * batch,
+                )
+            return batch
+
+        for label, work, n_workers in (
+            ("single_row", single, workers),
+            ("set_based", set_based, 1),
+        ):
+            count = 0
+            deadline = time.perf_counter() + seconds
+
+            async def loop(w: Any = work, until: float = deadline) -> None:
+                nonlocal count
+                async with pool.acquire() as conn:
+                    while time.perf_counter() < until:
+                        count += await w(conn)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(loop() for _ in range(n_workers)))
+            out[f"{label}_events_per_s"] = round(count / (time.perf_counter() - started))
+        out["set_based_connections"] = 1
         await pool.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    return {"workers": workers, "tx_per_s": round(count / elapsed)}
+    return out
 
 
-async def fastapi_ceiling(seconds: float, concurrency: int = 32) -> dict[str, Any]:
-    """Closed loop at `concurrency` against `bench.bare_app`: the most one uvicorn process
-    answers on this machine with this client."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_app", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-            for _ in range(100):
+class bare_fastapi:
+    """`async with bare_fastapi() as url`: bench/bare_app.py under uvicorn on a free port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def __aenter__(self) -> str:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_app", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        url = f"http://127.0.0.1:{self.port}"
+        async with httpx.AsyncClient(timeout=2) as client:
+            for _ in range(200):
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(f"{url}/health")).status_code == 200:
-                        break
+                        return url
                 await asyncio.sleep(0.1)
-            count = 0
-            deadline = time.perf_counter() + seconds
+        raise RuntimeError("bench.bare_app did not answer /health")
 
-            async def work() -> None:
-                nonlocal count
-                while time.perf_counter() < deadline:
-                    r = await client.post(f"{url}/v1/echo", json={"id": "x"})
-                    r.raise_for_status()
-                    count += 1
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
-            started = time.perf_counter()
-            await asyncio.gather(*(work() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - started
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    return {"concurrency": concurrency, "req_per_s": round(count / elapsed)}
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+
+def wrk_binary() -> str | None:
+    """wrk's path (deploy/scripts/wrk.sh installs it from `make bench`), or None."""
+    got = subprocess.run(
+        [str(ROOT / "deploy" / "scripts" / "wrk.sh"), "path"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return got.stdout.strip() or None if got.returncode == 0 else None
+
+
+def parse_wrk(text: str) -> dict[str, Any]:
+    """Requests/s, total requests, non-2xx count from wrk's summary."""
+    out: dict[str, Any] = {}
+    if m := re.search(r"Requests/sec:\s+([0-9.]+)", text):
+        out["req_per_s"] = round(float(m.group(1)))
+    if m := re.search(r"(\d+) requests in", text):
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non_2xx"] = int(m.group(1)) if m else 0
+    return out
+
+
+_WRK_LUA = """wrk.method = "POST"
+wrk.body = '{"id": "x"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def _echo(url: str, n: int) -> list[HttpRequest]:
+    return [
+        HttpRequest(
+            "echo",
+            str(i),
+            "POST",
+            f"{url}/v1/echo",
+            b'{"id": "%d"}' % i,
+            {"Content-Type": "application/json"},
+        )
+        for i in range(n)
+    ]
+
+
+async def fastapi_ceilings(
+    workdir: Path, seconds: float, offer_rate: float = 1000.0, concurrency: int = 32
+) -> dict[str, Any]:
+    """The bare endpoint's ceiling with vegeta and with wrk (closed loop, `concurrency`
+    connections), and vegeta offering `offer_rate`/s open loop: the generator's cost."""
+    out: dict[str, Any] = {}
+    async with bare_fastapi() as url:
+        atk = await Attack(
+            "ceiling-fastapi",
+            _echo(url, 1000),
+            0,
+            workdir,
+            max_workers=concurrency,
+            max_connections=concurrency,
+            duration_s=seconds,
+            keep_bodies=False,
+        ).run()
+        s = atk.summary()
+        out["vegeta"] = {
+            "concurrency": concurrency,
+            "req_per_s": s["answered_per_s"],
+            "codes": s["codes"],
+            "generator_cores": s["generator_cores"],
+        }
+        wrk = wrk_binary()
+        if wrk is None:
+            out["wrk"] = {"skipped": "wrk not installed (make bench installs it)"}
+        else:
+            script = workdir / "echo.lua"
+            script.write_text(_WRK_LUA)
+            ran = await asyncio.to_thread(
+                subprocess.run,
+                [
+                    wrk,
+                    "-t1",
+                    f"-c{concurrency}",
+                    f"-d{max(1, round(seconds))}s",
+                    "-s",
+                    str(script),
+                    f"{url}/v1/echo",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            out["wrk"] = {"concurrency": concurrency, "threads": 1} | parse_wrk(ran.stdout)
+        n = max(1, int(offer_rate * max(seconds, 2.0)))
+        offered = await Attack(
+            "generator-capacity", _echo(url, n), offer_rate, workdir, keep_bodies=False
+        ).run()
+        s = offered.summary()
+        lat = histogram(x[2] for x in intended_latencies(offered.hits, offer_rate))
+        out["generator"] = {
+            "offered_per_s": offer_rate,
+            "answered_per_s": s["answered_per_s"],
+            "requests": s["requests"],
+            "codes": s["codes"],
+            "generator_cores": s["generator_cores"],
+            "generator_cpu_ms_per_request": s["generator_cpu_ms_per_request"],
+            "p99_ms_from_intended": round(lat.get_value_at_percentile(99) / 1000, 2)
+            if lat.get_total_count()
+            else None,
+        }
+    return out

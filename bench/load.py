@@ -10,21 +10,17 @@ actually sent, so a stalled server shows up as latency instead of as a lower rat
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import random
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from hdrh.histogram import HdrHistogram
 
+from bench.payloads import HTTP_CHANNELS, channel_for, complaint
 from bench.platform import Platform
 
 __all__ = [
@@ -36,23 +32,10 @@ __all__ = [
     "summary",
 ]
 
-CATEGORIES = ["jalan-rusak", "lampu-jalan", "saluran-air", "banjir", "sampah", "pohon-tumbang"]
-AREAS = ["Gambir", "Menteng", "Tanah Abang", "Kemayoran", "Cempaka Putih", "Matraman"]
-TEXTS = [
-    "Jalan berlubang cukup dalam di depan sekolah, berbahaya bagi pengendara motor.",
-    "Lampu penerangan jalan mati sejak tiga hari, gelap sekali pada malam hari.",
-    "Saluran air tersumbat sampah sehingga air meluap ke jalan saat hujan.",
-    "Genangan banjir setinggi lutut belum surut sejak kemarin sore.",
-    "Sampah menumpuk di pinggir jalan dan belum diangkut selama seminggu.",
-    "Pohon tumbang menutup separuh jalan setelah angin kencang tadi malam.",
-]
 # Requests in flight per HTTP client (run.py gives each client this many connections).
 MAX_IN_FLIGHT = 256
 # A complaint not accepted this long after its intended time is counted as failed.
 GIVE_UP_AFTER_S = 120.0
-# Channel mix: web and app dominate in Jakarta's figures; SMS and WhatsApp follow.
-MIX = (("web", 0.35), ("app", 0.35), ("whatsapp", 0.2), ("sms", 0.1))
-
 
 _SLOTS: dict[int, asyncio.Semaphore] = {}
 
@@ -142,140 +125,21 @@ class IntakeLoad:
         self.run_id = uuid.uuid4().hex[:6]
 
     def _channel(self) -> str:
-        x = self.rng.random()
-        for name, share in MIX:
-            if x < share:
-                return name
-            x -= share
-        return MIX[-1][0]
-
-    def _phone(self, i: int) -> str:
-        return f"+62812{(hash(self.run_id) % 1000):03d}{i % 100000:05d}"
+        # The HTTP channels only: this generator (the chaos runner's) speaks HTTP.
+        while (ch := channel_for(self.rng)) not in HTTP_CHANNELS:
+            pass
+        return ch
 
     def request(self, i: int, channel: str | None = None) -> tuple[str, str, dict[str, Any]]:
-        """(channel, message id, httpx request kwargs) for complaint number i."""
-        channel = channel or self._channel()
-        rng = self.rng
-        text = f"{rng.choice(TEXTS)} (laporan {self.run_id}-{i})"
-        category = rng.choice(CATEGORIES)
-        area = rng.choice(AREAS)
-        lat, lon = -6.2 + rng.uniform(-0.05, 0.05), 106.83 + rng.uniform(-0.05, 0.05)
-        mid = f"{self.run_id}-{i}"
-        if channel == "web":
-            form = {
-                "title": text[:40],
-                "text": text,
-                "category": category,
-                "name": "Warga Bench",
-                "contact": f"warga{i}@example.org",
-                "public": "on" if i % 2 == 0 else "",
-                "lat": f"{lat:.5f}",
-                "lon": f"{lon:.5f}",
-                "area": area,
-                "submission_id": str(uuid.uuid5(uuid.NAMESPACE_URL, mid)),
-            }
-            return (
-                channel,
-                mid,
-                {
-                    "url": f"{self.base}/v1/channels/web",
-                    "data": form,
-                    "headers": {"Accept": "application/json"},
-                },
-            )
-        if channel == "app":
-            body = {
-                "client_report_id": str(uuid.uuid5(uuid.NAMESPACE_URL, mid)),
-                "text": text,
-                "title": text[:40],
-                "category": category,
-                "location": {"lat": lat, "lon": lon, "area": area},
-                "reporter": {"user_id": f"jaki-{i}", "push_token": f"fcm:bench-{mid}"},
-                "public": i % 3 == 0,
-                "language": "id",
-            }
-            return (
-                channel,
-                mid,
-                {
-                    "url": f"{self.base}/v1/channels/app/reports",
-                    "json": body,
-                    "headers": {"X-App-Key": self.platform.secrets.app_key},
-                },
-            )
-        if channel == "sms":
-            sid = "SM" + hashlib.md5(mid.encode()).hexdigest()  # noqa: S324 - an id, not security
-            params = [
-                ("MessageSid", sid),
-                ("SmsSid", sid),
-                ("AccountSid", "AC" + "0" * 32),
-                ("From", self._phone(i)),
-                ("To", "+6281100002222"),
-                ("Body", text),
-                ("NumMedia", "0"),
-            ]
-            url = f"{self.base}/v1/channels/sms"
-            data = url + "".join(k + v for k, v in sorted(params))
-            sig = base64.b64encode(
-                hmac.new(self.platform.secrets.sms_token.encode(), data.encode(), "sha1").digest()
-            ).decode()
-            return (
-                channel,
-                sid,
-                {
-                    "url": url,
-                    "content": urlencode(params),
-                    "headers": {
-                        "Content-Type": "application/x-www-form-urlencoded",
-                        "X-Twilio-Signature": sig,
-                    },
-                },
-            )
-        wa_id = self._phone(i).lstrip("+")
-        wamid = "wamid." + base64.b64encode(mid.encode()).decode()
-        payload = {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "102290129340398",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": "6281100001111",
-                                    "phone_number_id": "106540352242922",
-                                },
-                                "contacts": [{"profile": {"name": "Warga"}, "wa_id": wa_id}],
-                                "messages": [
-                                    {
-                                        "from": wa_id,
-                                        "id": wamid,
-                                        "timestamp": str(int(time.time())),
-                                        "text": {"body": text},
-                                        "type": "text",
-                                    }
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-        raw = json.dumps(payload).encode()
-        digest = hmac.new(self.platform.secrets.whatsapp_secret.encode(), raw, "sha256")
+        """(channel, message id, httpx request kwargs) for complaint number i: the payload
+        vegeta sends too (bench/payloads.py)."""
+        req = complaint(
+            self.platform.secrets, self.base, self.run_id, i, channel or self._channel(), self.rng
+        )
         return (
-            "whatsapp",
-            wamid,
-            {
-                "url": f"{self.base}/v1/channels/whatsapp",
-                "content": raw,
-                "headers": {
-                    "Content-Type": "application/json",
-                    "X-Hub-Signature-256": "sha256=" + digest.hexdigest(),
-                },
-            },
+            req.channel,
+            req.message_id,
+            {"url": req.url, "content": req.body, "headers": req.headers},
         )
 
     async def fire(self, i: int, intended: float) -> None:

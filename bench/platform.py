@@ -77,6 +77,7 @@ class Platform:
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
         self.ports.setdefault("smtp_sink", free_port())
+        self.ports.setdefault("smtp_intake", free_port())
 
     # --- addresses --------------------------------------------------------------------------
 
@@ -133,7 +134,9 @@ class Platform:
             "ADUAN_INTAKE_WHATSAPP_ACCESS_TOKEN": "bench-access",
             "ADUAN_INTAKE_JWT_SECRET": s.jwt_secret,
             "ADUAN_INTAKE_BLOB_ROOT": str(self.workdir / "blobs"),
-            "ADUAN_INTAKE_SMTP_ENABLED": "false",
+            # Inbound e-mail on its own port: the e-mail generator sends complaints to it.
+            "ADUAN_INTAKE_SMTP_ENABLED": "true",
+            "ADUAN_INTAKE_SMTP_PORT": str(self.ports["smtp_intake"]),
             "ADUAN_GATEWAY_JWT_SECRET": s.jwt_secret,
             "ADUAN_GATEWAY_BLOB_ROOT": str(self.workdir / "blobs"),
             "ADUAN_NOTIFIER_PORTAL_BASE_URL": self.url("portal"),

@@ -10,9 +10,24 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ProcessGroup", "cpu_ms", "find_pids", "rss_kb"]
+__all__ = [
+    "ProcessGroup",
+    "cpu_delta",
+    "cpu_ms",
+    "find_pids",
+    "parse_stat",
+    "per_item",
+    "rss_kb",
+    "stat_cpu_ms",
+]
 
 _TICK = os.sysconf("SC_CLK_TCK")
+
+
+def parse_stat(raw: str) -> list[str]:
+    """The fields of a /proc/<pid>/stat line after the command name (state first). The name
+    may hold spaces and parentheses: split after the last ')'."""
+    return raw[raw.rfind(")") + 2 :].split()
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -20,8 +35,16 @@ def _stat(pid: int) -> list[str] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # The command name may hold spaces and parentheses: split after the last ')'.
-    return raw[raw.rfind(")") + 2 :].split()
+    return parse_stat(raw)
+
+
+def stat_cpu_ms(fields: list[str], children: bool = True, tick: int = _TICK) -> float:
+    """CPU ms from parsed stat fields: state(0) ppid(1) ... utime(11) stime(12) cutime(13)
+    cstime(14); children = reaped children's time too."""
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks * 1000.0 / tick
 
 
 def cpu_ms(pid: int, children: bool = True) -> float:
@@ -29,11 +52,26 @@ def cpu_ms(pid: int, children: bool = True) -> float:
     fields = _stat(pid)
     if fields is None:
         return 0.0
-    # After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    ticks = int(fields[11]) + int(fields[12])
-    if children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks * 1000.0 / _TICK
+    return stat_cpu_ms(fields, children)
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU ms per process between two readings (a process missing before counts from 0; a
+    process whose reading went down was restarted: its new total is what it used)."""
+    out = {}
+    for name, now in after.items():
+        was = before.get(name, 0.0)
+        out[name] = round(now - was if now >= was else now, 1)
+    return out
+
+
+def per_item(cpu: dict[str, float], items: int, exclude: tuple[str, ...] = ()) -> dict[str, float]:
+    """CPU ms per item (report, read) per process, and their `total` (minus `exclude`d)."""
+    if items <= 0:
+        return {}
+    out = {name: round(ms / items, 3) for name, ms in cpu.items() if name not in exclude}
+    out["total"] = round(sum(ms for n, ms in cpu.items() if n not in exclude) / items, 3)
+    return out
 
 
 def rss_kb(pid: int) -> tuple[int, int]:

@@ -136,5 +136,4 @@ async def replay(platform: Platform, reports: int, timeout: float) -> dict[str, 
         "notifier_recorded": recorded,
         "lost": reports - min(opened, recorded),
         "applied_twice": twice_wf + twice_nf,
-        "projected_185852_s": round(185_852 / (reports / elapsed)),
     }

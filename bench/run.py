@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -20,19 +21,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from hdrh.histogram import HdrHistogram
 
 from bench import results
-from bench.ceilings import asyncpg_ceiling, fastapi_ceiling, kafka_ceiling
-from bench.load import MAX_IN_FLIGHT, IntakeLoad, ReadLoad, new_histogram, open_loop, summary
-from bench.observe import consumer_lag, reconcile, wait_for_stages
+from bench.ceilings import asyncpg_ceiling, fastapi_ceilings, kafka_ceiling
+from bench.generate import ComplaintLoad, reads
+from bench.load import Accepted, new_histogram, summary
+from bench.observe import LagClient, reconcile, wait_for_stages
 from bench.platform import APPS, Platform
-from bench.procs import ProcessGroup, cpu_ms, find_pids
+from bench.procs import ProcessGroup, cpu_delta, cpu_ms, find_pids, per_item
 from bench.replay import replay
+from bench.vegeta import binary as vegeta_binary
 
 __all__ = ["main"]
 
 TARGET_P99_MS = 500.0
+# Step-up from well under what the platform sustains to past the old Python generator's cap
+# (~300 requests/s): the search stops at the first rate not sustained (--keep-going: all).
+DEFAULT_RATES = (25.0, 50.0, 100.0, 200.0, 400.0, 800.0)
+FULL_YEAR = 185_852  # complaints Jakarta took in 2024 (SPEC)
+VEGETA_VERSION = "v12.13.0"  # as deploy/scripts/vegeta.sh pins it
 
 
 def infra() -> tuple[str, str, str]:
@@ -46,8 +54,10 @@ def infra() -> tuple[str, str, str]:
 
 
 def process_group(platform: Platform) -> ProcessGroup:
+    """Every process a complaint costs CPU in: the five services, the provider sinks the
+    notifier delivers to, Kafka, PostgreSQL (postmaster and backends), Redis."""
     group = ProcessGroup()
-    for name in APPS:
+    for name in ("sinks", *APPS):
         if name in platform.procs:
             group.add(name, [platform.pid(name)])
     group.add("kafka", find_pids("kafka"))
@@ -56,60 +66,101 @@ def process_group(platform: Platform) -> ProcessGroup:
     return group
 
 
+def lag_growing(lags: list[int], rate: float) -> bool:
+    """The last lag sample is above twice the first half's maximum plus one second of
+    arrivals: the consumers fall behind instead of keeping up."""
+    if not lags:
+        return False
+    half = lags[: max(1, len(lags) // 2)]
+    return lags[-1] > 2 * max(half) + rate
+
+
+def windows(
+    accepted: list[Accepted], got: dict[str, Any], lag: list[tuple[float, int]], width: float
+) -> list[dict[str, Any]]:
+    """Per `width` seconds of intended sends: complaints, end-to-end p99, the largest lag
+    sampled in it (a soak's drift shows here)."""
+    if not accepted:
+        return []
+    t0 = min(a.intended for a in accepted)
+    by: dict[int, HdrHistogram] = {}
+    counts: dict[int, int] = {}
+    for a in accepted:
+        k = int((a.intended - t0) // width)
+        counts[k] = counts.get(k, 0) + 1
+        st = got.get(a.receipt_code)
+        if st is not None and st.recorded is not None:
+            by.setdefault(k, new_histogram()).record_value(
+                max(1, int((st.recorded - a.intended) * 1e6))
+            )
+    out = []
+    for k in sorted(counts):
+        lags = [n for at, n in lag if t0 + k * width <= at < t0 + (k + 1) * width]
+        h = by.get(k)
+        out.append(
+            {
+                "from_s": k * width,
+                "complaints": counts[k],
+                "recorded": h.get_total_count() if h else 0,
+                "p99_ms": round(h.get_value_at_percentile(99) / 1000, 2) if h else None,
+                "max_lag": max(lags) if lags else None,
+            }
+        )
+    return out
+
+
 async def step(
     platform: Platform,
-    read_client: httpx.AsyncClient,
-    intake: IntakeLoad,
+    load: ComplaintLoad,
+    accepted_so_far: list[Accepted],
+    lag: LagClient,
     rate: float,
     seconds: float,
     read_rate: float,
     drain_timeout: float,
+    window_s: float = 0.0,
 ) -> dict[str, Any]:
-    """One fixed rate for `seconds`: e2e latency, lag trend, CPU per report, reads."""
+    """One fixed rate for `seconds`: e2e latency, lag trend, CPU per report per process,
+    reads beside it."""
     procs = process_group(platform)
     cpu_before = procs.cpu()
     harness_before = cpu_ms(os.getpid(), children=False)
     groups = [f"{platform.namespace}.workflow", f"{platform.namespace}.notifier"]
-    lag_samples: list[dict[str, int]] = []
-    first = len(intake.accepted)
-    reads = ReadLoad(
-        platform, read_client, lambda: [a.report_id for a in intake.accepted[-500:] if a.report_id]
-    )
+    lag_samples: list[tuple[float, int]] = []
     stop = asyncio.Event()
+    read_ids = [a.report_id for a in accepted_so_far[-2000:] if a.report_id]
 
     async def sample_lag() -> None:
         while not stop.is_set():
-            try:
-                lag_samples.append(await consumer_lag(platform, groups))
-            except Exception:  # noqa: S112 - a missed sample is not a result
-                continue
-            finally:
-                await asyncio.sleep(1.0)
+            # A missed sample is not a result.
+            with contextlib.suppress(Exception):
+                lag_samples.append((time.time(), sum((await lag.lag(groups)).values())))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
 
     sampler = asyncio.create_task(sample_lag())
-    offset = len(intake.accepted) + sum(intake.failures.values()) + int(time.time() * 10) % 10**6
-
-    async def fire(i: int, intended: float) -> None:
-        await intake.fire(offset + i, intended)
-
     started = time.perf_counter()
-    jobs = [open_loop(rate, seconds, fire)]
+    started_wall = time.time()
+    offer = load.offer(rate, seconds, name=f"step-{rate:g}")
     if read_rate > 0:
-        jobs.append(open_loop(read_rate, seconds, reads.fire))
-    await asyncio.gather(*jobs)
+        offered, read = await asyncio.gather(
+            offer,
+            reads(platform, load.workdir, read_ids, read_rate, seconds, name=f"reads-{rate:g}"),
+        )
+    else:
+        offered, read = await offer, None
     load_s = time.perf_counter() - started
-    stop.set()
-    await sampler
-    mine = intake.accepted[first:]
+    mine = offered.accepted
     got = await wait_for_stages(platform, [a.receipt_code for a in mine], drain_timeout)
     drain_s = time.perf_counter() - started - load_s
-    cpu_after = procs.cpu()
-    cpu = {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1) for k in cpu_after}
-    # The generator and observer share the machine: shown, not counted per report.
+    stop.set()
+    await sampler
+    cpu = cpu_delta(cpu_before, procs.cpu())
+    # The generators and the observer share the machine: shown, not counted per report.
     harness_cpu = round(cpu_ms(os.getpid(), children=False) - harness_before, 1)
-    hists = {k: new_histogram() for k in ("accepted", "persisted", "recorded", "sent")}
+    generator_cpu = round(offered.generator_cpu_ms + (read or {}).get("generator_cpu_ms", 0), 1)
+    hists = {k: new_histogram() for k in ("persisted", "recorded", "sent")}
     for a in mine:
-        hists["accepted"].record_value(max(1, int((a.answered - a.intended) * 1e6)))
         st = got.get(a.receipt_code)
         if st is None:
             continue
@@ -119,114 +170,202 @@ async def step(
             if at is not None:
                 hists[name].record_value(max(1, int((at - a.intended) * 1e6)))
     e2e = summary(hists["recorded"])
-    lags = [sum(s.values()) for s in lag_samples]
-    half = lags[: max(1, len(lags) // 2)]
-    growing = bool(lags) and lags[-1] > 2 * max(half) + rate
-    reached = sum(1 for s in got.values() if s.recorded is not None)
+    lags = [n for _, n in lag_samples]
+    # The trend is judged on the samples taken while complaints arrived, not the drain.
+    load_lags = [n for at, n in lag_samples if at <= started_wall + load_s]
+    growing = lag_growing(load_lags, rate)
+    reached = sum(1 for a in mine if (st := got.get(a.receipt_code)) and st.recorded is not None)
     sustained = (
-        reached == len(mine)
+        len(mine) == offered.sent
+        and reached == len(mine)
         and not growing
         and e2e.get("count", 0) > 0
         and float(e2e["p99_ms"]) <= TARGET_P99_MS
     )
-    total_cpu = sum(cpu.values())
-    return {
+    n = len(mine)
+    by_channel: dict[str, int] = {}
+    for a in mine:
+        by_channel[a.channel] = by_channel.get(a.channel, 0) + 1
+    out: dict[str, Any] = {
         "rate": rate,
         "seconds": seconds,
-        "sent": int(rate * seconds),
-        "accepted": len(mine),
+        "sent": offered.sent,
+        "accepted": n,
+        "accepted_by_channel": by_channel,
+        "failures": offered.failures,
         "reached_notifier": reached,
         "load_s": round(load_s, 2),
         "drain_s": round(drain_s, 2),
-        "latency_ms": {k: summary(h) for k, h in hists.items()},
+        "latency_ms": {"accepted": summary(offered.accept_hist)}
+        | {k: summary(h) for k, h in hists.items()},
+        "intake_service_time_ms": summary(offered.service_hist),
+        "histograms": {
+            "accepted": encode_histogram(offered.accept_hist),
+            "recorded": encode_histogram(hists["recorded"]),
+        },
         "lag_samples": lags,
         "lag_growing": growing,
         "sustained": sustained,
         "cpu_ms": cpu,
         "harness_cpu_ms": harness_cpu,
-        "cpu_ms_per_report": round(total_cpu / len(mine), 2) if mine else None,
-        "cpu_ms_per_report_services": round(sum(cpu.get(k, 0.0) for k in APPS) / len(mine), 2)
-        if mine
+        "generator_cpu_ms": generator_cpu,
+        "generator": offered.generator,
+        "cpu_ms_per_report": round(sum(cpu.values()) / n, 2) if n else None,
+        "cpu_ms_per_report_services": round(sum(cpu.get(k, 0.0) for k in APPS) / n, 2)
+        if n
         else None,
-        "reads": {
-            "rate": read_rate,
-            "latency_ms": summary(reads.hist),
-            "by_kind": {k: summary(h) for k, h in sorted(reads.by_kind.items())},
-            "statuses": reads.statuses,
-        },
+        "cpu_ms_per_report_by_process": per_item(cpu, n),
+        "reads": read or {"rate": 0, "latency_ms": {"count": 0}, "statuses": {}, "reads": 0},
         "peak_rss_mb": procs.peak_rss_mb(),
     }
+    if window_s:
+        out["windows"] = windows(mine, got, lag_samples, window_s)
+    accepted_so_far.extend(mine)
+    return out
+
+
+async def idle(platform: Platform, seconds: float) -> dict[str, float]:
+    """CPU ms per second per process with nothing arriving (polling loops, the broker's
+    housekeeping): at a low rate this is much of the per-complaint figure, so it is shown."""
+    procs = process_group(platform)
+    before = procs.cpu()
+    await asyncio.sleep(seconds)
+    cpu = cpu_delta(before, procs.cpu())
+    out = {k: round(v / seconds, 2) for k, v in cpu.items()}
+    out["total"] = round(sum(cpu.values()) / seconds, 2)
+    return out
+
+
+def encode_histogram(h: HdrHistogram) -> str | None:
+    """The compressed HdrHistogram (base64), for merging runs later; None when empty."""
+    if not h.get_total_count():
+        return None
+    encoded = h.encode()
+    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)
 
 
 async def reads_alone(
-    platform: Platform,
-    client: httpx.AsyncClient,
-    report_ids: list[str],
-    rate: float,
-    seconds: float,
+    platform: Platform, workdir: Path, report_ids: list[str], rate: float, seconds: float
 ) -> dict[str, Any]:
-    """Mixed-role gateway reads with no complaints arriving: the gateway's read latency on
-    its own, and the CPU a read costs (which the steps' per-report CPU must not carry)."""
+    """Mixed-role gateway reads with no complaints arriving, at the steps' read rate: the
+    gateway's read latency on its own, and the CPU a read costs per process (which the
+    steps' per-report CPU must not carry)."""
     procs = process_group(platform)
     cpu_before = procs.cpu()
     harness_before = cpu_ms(os.getpid(), children=False)
-    reads = ReadLoad(platform, client, lambda: report_ids)
     started = time.perf_counter()
-    done = await open_loop(rate, seconds, reads.fire)
+    read = await reads(platform, workdir, report_ids, rate, seconds, name="reads-alone")
     elapsed = time.perf_counter() - started
-    cpu_after = procs.cpu()
-    cpu = {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1) for k in cpu_after}
-    return {
-        "rate": rate,
-        "seconds": seconds,
-        "reads": done,
+    cpu = cpu_delta(cpu_before, procs.cpu())
+    done = int(read["reads"])
+    return read | {
         "elapsed_s": round(elapsed, 2),
-        "latency_ms": summary(reads.hist),
-        "by_kind": {k: summary(h) for k, h in sorted(reads.by_kind.items())},
-        "statuses": reads.statuses,
         "cpu_ms": cpu,
         "harness_cpu_ms": round(cpu_ms(os.getpid(), children=False) - harness_before, 1),
         "cpu_ms_per_read": round(sum(cpu.values()) / done, 3) if done else None,
+        "cpu_ms_per_read_by_process": per_item(cpu, done),
         "gateway_cpu_ms_per_read": round(cpu.get("gateway", 0.0) / done, 3) if done else None,
     }
 
 
-def without_reads(step: dict[str, Any], per_read: float | None) -> float | None:
-    """A step's CPU per report with its concurrent reads' cost (measured alone) taken out."""
-    if not per_read or not step["accepted"]:
-        return None
-    reads = int(step["reads"]["latency_ms"].get("count", 0))
-    total = float(sum(step["cpu_ms"].values())) - reads * per_read
-    return round(max(total, 0.0) / int(step["accepted"]), 2)
+def without_reads(step: dict[str, Any], alone: dict[str, Any]) -> dict[str, float]:
+    """A step's CPU per report per process with its concurrent reads' cost taken out: the
+    reads it served times each process's CPU per read, measured alone at the same rate."""
+    n = int(step["accepted"])
+    per_read = alone.get("cpu_ms_per_read_by_process") or {}
+    if not n or not per_read or step["reads"]["rate"] != alone["rate"]:
+        return {}
+    served = int(step["reads"].get("reads", 0))
+    cpu = {
+        name: max(0.0, ms - served * float(per_read.get(name, 0.0)))
+        for name, ms in step["cpu_ms"].items()
+    }
+    return per_item(cpu, n)
+
+
+PROCESS_ORDER = (
+    "intake",
+    "workflow",
+    "gateway",
+    "notifier",
+    "portal",
+    "sinks",
+    "kafka",
+    "postgres",
+    "redis",
+)
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:g}" if isinstance(x, float) else str(x)
 
 
 def table(result: dict[str, Any]) -> str:
+    """The markdown summary (bench/results/latest.md; docs/performance.md quotes it)."""
+    m = result["machine"]
     lines = [
         f"# Benchmark — {result['at']}",
         "",
-        f"Scale: {result['scale']}. Machine: {result['machine']['cpus']} CPUs, load average "
-        f"at start {result['machine']['loadavg_at_start']}.",
+        f"Scale: {result['scale']}. Machine: {m['cpus']} CPUs, load average at start "
+        f"{m['loadavg_at_start']}, commit {m.get('commit')}. Generator: vegeta "
+        f"{result.get('generator', {}).get('vegeta', '?')} (HTTP) + the SMTP generator "
+        "(e-mail), open loop, latency from the intended send time.",
         "",
-        "| rate /s | accepted | e2e p50 | p99 | p99.9 | max | lag growing | CPU ms/report "
-        "(all / services / all without the reads) | gateway read p99 | sustained |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| rate /s | accepted | intake p99 | e2e p50 | e2e p99 | p99.9 | max | lag growing | "
+        "CPU ms/report all / services / without reads | generator cores | read p99 | "
+        "sustained |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for s in result["steps"]:
+    for s in result.get("steps", []):
         e = s["latency_ms"]["recorded"]
         r = s["reads"]["latency_ms"]
+        wr = (s.get("cpu_ms_per_report_without_reads") or {}).get("total")
+        cores = s["generator_cpu_ms"] / 1000 / s["load_s"] if s["load_s"] else None
         lines.append(
-            f"| {s['rate']:g} | {s['accepted']}/{s['sent']} | {e.get('p50_ms', '-')} | "
-            f"{e.get('p99_ms', '-')} | {e.get('p99_9_ms', '-')} | {e.get('max_ms', '-')} | "
-            f"{s['lag_growing']} | {s['cpu_ms_per_report']} / "
-            f"{s['cpu_ms_per_report_services']} / {s.get('cpu_ms_per_report_without_reads', '-')}"
-            f" | {r.get('p99_ms', '-')} ({s['reads']['rate']:g}/s) | {s['sustained']} |"
+            f"| {s['rate']:g} | {s['accepted']}/{s['sent']} | "
+            f"{_fmt(s['latency_ms']['accepted'].get('p99_ms'))} | {_fmt(e.get('p50_ms'))} | "
+            f"{_fmt(e.get('p99_ms'))} | {_fmt(e.get('p99_9_ms'))} | {_fmt(e.get('max_ms'))} | "
+            f"{s['lag_growing']} | {_fmt(s['cpu_ms_per_report'])} / "
+            f"{_fmt(s['cpu_ms_per_report_services'])} / {_fmt(wr)} | "
+            f"{_fmt(round(cores, 3) if cores is not None else None)} | "
+            f"{_fmt(r.get('p99_ms'))} ({s['reads']['rate']:g}/s) | {s['sustained']} |"
         )
     lines += [
         "",
-        f"Highest sustained rate: **{result['highest_sustained_rate']}** reports/s "
-        f"(p99 end to end ≤ {TARGET_P99_MS:g} ms, consumer lag not growing).",
+        f"Highest sustained rate: **{result['highest_sustained_rate']:g}** complaints/s "
+        f"(every complaint accepted and recorded by the notifier, p99 end to end ≤ "
+        f"{TARGET_P99_MS:g} ms, consumer lag not growing).",
         "",
     ]
+    steps = result.get("steps", [])
+    if steps:
+        procs = [p for p in PROCESS_ORDER if any(p in s["cpu_ms"] for s in steps)]
+        lines += [
+            "CPU ms per complaint per process (reads taken out where measured; generator "
+            "and harness shown apart, not counted; the first row is CPU ms per second with "
+            "nothing arriving, which every complaint at a low rate carries a share of):",
+            "",
+            "| rate /s | " + " | ".join(procs) + " | total | generator | harness |",
+            "|---|" + "---|" * (len(procs) + 3),
+        ]
+        idle_row = result.get("idle_cpu_ms_per_s")
+        if idle_row:
+            lines.append(
+                "| idle, ms/s | "
+                + " | ".join(_fmt(idle_row.get(p, 0.0)) for p in procs)
+                + f" | {_fmt(idle_row.get('total'))} | | |"
+            )
+        for s in steps:
+            per = s.get("cpu_ms_per_report_without_reads") or s["cpu_ms_per_report_by_process"]
+            n = s["accepted"] or 1
+            lines.append(
+                f"| {s['rate']:g} | "
+                + " | ".join(_fmt(round(per.get(p, 0.0), 2)) for p in procs)
+                + f" | {_fmt(round(per.get('total', 0.0), 2))} | "
+                f"{_fmt(round(s['generator_cpu_ms'] / n, 2))} | "
+                f"{_fmt(round(s['harness_cpu_ms'] / n, 2))} |"
+            )
+        lines.append("")
     ra = result.get("reads_alone")
     if ra:
         lat = ra["latency_ms"]
@@ -238,26 +377,46 @@ def table(result: dict[str, Any]) -> str:
             f"{ra['statuses']}.",
             "",
         ]
-    c = result.get("ceilings") or {}
-    if c:
+    if result.get("ratios_table"):
         lines += [
-            "| ceiling | figure | platform as ratio (sustained rate / replay throughput) |",
-            "|---|---|---|",
+            "| ceiling (same machine, same run) | figure | highest sustained rate as a "
+            "fraction | replay throughput as a fraction |",
+            "|---|---|---|---|",
         ]
-        for name, fig, ratio in result["ratios_table"]:
-            lines.append(f"| {name} | {fig} | {ratio} |")
+        for name, fig, a, b in result["ratios_table"]:
+            lines.append(f"| {name} | {fig} | {a} | {b} |")
         lines.append("")
+    gen = (result.get("ceilings") or {}).get("fastapi", {}).get("generator")
+    if gen:
+        lines += [
+            f"Generator capacity: vegeta offered {gen['offered_per_s']:g} requests/s to the bare "
+            f"endpoint, {gen['answered_per_s']} answered/s, using **{gen['generator_cores']} "
+            f"cores** ({gen['generator_cpu_ms_per_request']} CPU-ms a request), p99 from the "
+            f"intended time {gen['p99_ms_from_intended']} ms.",
+            "",
+        ]
+    if result.get("soak"):
+        so = result["soak"]
+        e = so["latency_ms"]["recorded"]
+        lines += [
+            f"Soak: {so['rate']:g}/s for {so['seconds'] / 60:g} min: accepted "
+            f"{so['accepted']}/{so['sent']}, e2e p99 {e.get('p99_ms')} ms, max "
+            f"{e.get('max_ms')} ms, lag growing {so['lag_growing']}, sustained "
+            f"{so['sustained']}. Per minute (p99 ms / max lag): "
+            + ", ".join(f"{w['p99_ms']}/{w['max_lag']}" for w in so.get("windows", [])),
+            "",
+        ]
     if result.get("replay"):
         rp = result["replay"]
         lines.append(
-            f"Replay: {rp['reports']} reports drained in {rp['drain_s']} s "
-            f"({rp['reports_per_s']}/s; 185,852 projected at {rp['projected_185852_s']} s); "
-            f"lost {rp['lost']}, applied twice {rp['applied_twice']}."
+            f"Replay: {rp['reports']} reports put on intake's topic at once, drained in "
+            f"{rp['drain_s']} s ({rp['reports_per_s']}/s, measured); lost {rp['lost']}, "
+            f"applied twice {rp['applied_twice']}."
         )
     rec = result["reconciliation"]
     lines += [
         "",
-        f"Reconciliation of {rec['accepted']} accepted reports: missing {rec['missing']}, "
+        f"Reconciliation of {rec['accepted']} accepted complaints: missing {rec['missing']}, "
         f"applied twice {rec['applied_twice']}.",
         "",
         "Peak RSS (MB): " + ", ".join(f"{k} {v}" for k, v in result["peak_rss_mb"].items()),
@@ -266,9 +425,31 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+async def measure_ceilings(
+    args: argparse.Namespace, kafka: str, database_url: str, namespace: str, workdir: Path
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["fastapi"] = await fastapi_ceilings(workdir, args.ceiling_seconds, args.generator_rate)
+    out["kafka_batched"] = await kafka_ceiling(kafka, namespace, args.ceiling_messages)
+    out["kafka_one_at_a_time"] = await kafka_ceiling(
+        kafka, namespace, max(100, args.ceiling_messages // 10), one_at_a_time=True
+    )
+    out["asyncpg"] = await asyncpg_ceiling(database_url, args.ceiling_seconds)
+    return out
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     kafka, database_url, redis_url = infra()
-    result: dict[str, Any] = {"machine": results.machine(), "scale": args.scale}
+    result: dict[str, Any] = {
+        "machine": results.machine(),
+        "scale": args.scale,
+        "generator": {"vegeta": VEGETA_VERSION, "binary": vegeta_binary()},
+        "args": {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in vars(args).items()
+            if k != "output"
+        },
+    }
     workdir = Path(tempfile.mkdtemp(prefix="aduan-bench-"))
     platform = Platform(
         kafka=kafka,
@@ -280,33 +461,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"bench: namespace {platform.namespace}, logs in {workdir}", flush=True)
     ceilings: dict[str, Any] = {}
     if args.ceilings:
-        ceilings["kafka"] = await kafka_ceiling(kafka, platform.namespace, args.ceiling_messages)
-        ceilings["asyncpg"] = await asyncpg_ceiling(database_url, args.ceiling_seconds)
-        ceilings["fastapi"] = await fastapi_ceiling(args.ceiling_seconds)
+        ceilings = await measure_ceilings(args, kafka, database_url, platform.namespace, workdir)
         print(f"bench: ceilings {json.dumps(ceilings)}", flush=True)
     result["ceilings"] = ceilings
     try:
         t0 = time.perf_counter()
         await platform.start(("sinks", *args.services))
         result["startup_s"] = round(time.perf_counter() - t0, 1)
-        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64)
-        # Two clients: a slow gateway must not take the connections the complaints need (a
-        # shared pool made intake's latency include waiting for a free connection).
-        async with (
-            httpx.AsyncClient(timeout=30, limits=limits) as client,
-            httpx.AsyncClient(timeout=30, limits=limits) as read_client,
-        ):
-            intake = IntakeLoad(platform, client)
+        load = ComplaintLoad(platform, workdir / "load")
+        accepted: list[Accepted] = []
+        async with LagClient(platform) as lag:
             # Warm-up: first requests pay for imports, pools, metadata.
-            await open_loop(5, 1, intake.fire)
-            await wait_for_stages(platform, [a.receipt_code for a in intake.accepted], 60)
-            warm = len(intake.accepted)
+            warm = await load.offer(5, 2, name="warmup")
+            accepted.extend(warm.accepted)
+            await wait_for_stages(platform, [a.receipt_code for a in warm.accepted], 60)
+            if args.idle_seconds > 0:
+                result["idle_cpu_ms_per_s"] = await idle(platform, args.idle_seconds)
+                print(f"bench: idle CPU ms/s {json.dumps(result['idle_cpu_ms_per_s'])}")
             steps = []
             for rate in args.rates:
                 s = await step(
                     platform,
-                    read_client,
-                    intake,
+                    load,
+                    accepted,
+                    lag,
                     rate,
                     args.step_seconds,
                     args.read_rate,
@@ -317,20 +495,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(
                     f"bench: {rate:g}/s accepted {s['accepted']}/{s['sent']} e2e p50 "
                     f"{e.get('p50_ms')} p99 {e.get('p99_ms')} p99.9 {e.get('p99_9_ms')} ms, "
-                    f"cpu {s['cpu_ms_per_report']} ms/report, lag {s['lag_samples'][-3:]}, "
-                    f"reads p99 {s['reads']['latency_ms'].get('p99_ms')} ms, "
-                    f"sustained {s['sustained']}",
+                    f"cpu {s['cpu_ms_per_report']} ms/report "
+                    f"{json.dumps(s['cpu_ms_per_report_by_process'])}, generator "
+                    f"{s['generator_cpu_ms']} ms, lag {s['lag_samples'][-3:]}, reads p99 "
+                    f"{s['reads']['latency_ms'].get('p99_ms')} ms, sustained {s['sustained']}",
                     flush=True,
                 )
                 if not s["sustained"] and not args.keep_going:
                     break
-            if (args.read_alone_rate or args.read_rate) > 0 and args.read_seconds > 0:
-                ids = [a.report_id for a in intake.accepted[-2000:] if a.report_id]
-                alone_rate = args.read_alone_rate or args.read_rate
-                ra = await reads_alone(platform, read_client, ids, alone_rate, args.read_seconds)
+            sustained = [s["rate"] for s in steps if s["sustained"]]
+            result["highest_sustained_rate"] = max(sustained) if sustained else 0
+            if args.read_rate > 0 and args.read_seconds > 0:
+                ids = [a.report_id for a in accepted[-2000:] if a.report_id]
+                ra = await reads_alone(platform, workdir, ids, args.read_rate, args.read_seconds)
                 result["reads_alone"] = ra
                 for s in steps:
-                    s["cpu_ms_per_report_without_reads"] = without_reads(s, ra["cpu_ms_per_read"])
+                    s["cpu_ms_per_report_without_reads"] = without_reads(s, ra)
                 lat = ra["latency_ms"]
                 print(
                     f"bench: reads alone {ra['rate']:g}/s p50 {lat.get('p50_ms')} p99 "
@@ -338,52 +518,81 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"per read",
                     flush=True,
                 )
+            if args.soak_minutes > 0:
+                rate = args.soak_rate or result["highest_sustained_rate"] or args.rates[0]
+                print(f"bench: soak {rate:g}/s for {args.soak_minutes:g} min", flush=True)
+                result["soak"] = await step(
+                    platform,
+                    load,
+                    accepted,
+                    lag,
+                    rate,
+                    args.soak_minutes * 60,
+                    args.read_rate,
+                    args.drain_timeout,
+                    window_s=60.0,
+                )
             result["steps"] = steps
-            result["warmup_reports"] = warm
-            result["intake_failures"] = intake.failures
+            result["warmup_reports"] = len(warm.accepted)
+            result["intake_failures"] = {
+                k: v for s in steps for k, v in s["failures"].items()
+            } | warm.failures
             if args.replay:
                 result["replay"] = await replay(platform, args.replay, args.drain_timeout * 4)
                 print(f"bench: replay {json.dumps(result['replay'])}", flush=True)
-            # A delivery recorded but not yet sent is a backlog, not a loss: wait for the
-            # notifier to drain (or stall) before counting, as the chaos runner does.
-            await wait_for_stages(
-                platform,
-                [a.receipt_code for a in intake.accepted],
-                args.drain_timeout * 4,
-                need_sent=True,
-            )
-            rec = await reconcile(platform, intake.accepted)
-            result["reconciliation"] = rec.as_dict()
-            print(f"bench: reconciliation {json.dumps(rec.as_dict())}", flush=True)
-        procs = process_group(platform)
-        result["peak_rss_mb"] = procs.peak_rss_mb()
+        # A delivery recorded but not yet sent is a backlog, not a loss: wait for the
+        # notifier to drain (or stall) before counting, as the chaos runner does.
+        await wait_for_stages(
+            platform, [a.receipt_code for a in accepted], args.drain_timeout * 4, need_sent=True
+        )
+        rec = await reconcile(platform, accepted)
+        result["reconciliation"] = rec.as_dict()
+        print(f"bench: reconciliation {json.dumps(rec.as_dict())}", flush=True)
+        result["peak_rss_mb"] = process_group(platform).peak_rss_mb()
     finally:
         codes = platform.stop()
         result["exit_codes"] = codes
         if not args.keep:
             await platform.cleanup()
-    sustained = [s["rate"] for s in result.get("steps", []) if s["sustained"]]
-    result["highest_sustained_rate"] = max(sustained) if sustained else 0
+    result.setdefault("highest_sustained_rate", 0)
     result["ratios_table"] = ratios(result)
     return result
 
 
-def ratios(result: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The platform's highest sustained rate, and its replay (backlog) throughput, as
-    fractions of each ceiling: figures that compare across machines."""
+def ratios(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The platform's highest sustained rate and its replay (backlog) throughput as
+    fractions of each ceiling, in complaints (or the events, rows, requests one complaint
+    needs at least once) per second: figures that compare across machines."""
     c = result.get("ceilings") or {}
-    best = result.get("highest_sustained_rate") or 0
-    drained = (result.get("replay") or {}).get("reports_per_s") or 0
-    figures = {
-        "kafka": ("raw aiokafka produce+consume", "produce_consume_per_s"),
-        "asyncpg": ("raw asyncpg 3-row transaction", "tx_per_s"),
-        "fastapi": ("bare FastAPI endpoint", "req_per_s"),
-    }
+    best = float(result.get("highest_sustained_rate") or 0)
+    drained = float((result.get("replay") or {}).get("reports_per_s") or 0)
+    fa = c.get("fastapi", {})
+    figures = [
+        ("bare FastAPI, vegeta closed loop c32 (req/s)", fa.get("vegeta", {}).get("req_per_s")),
+        ("bare FastAPI, wrk -t1 -c32 (req/s)", fa.get("wrk", {}).get("req_per_s")),
+        (
+            "raw aiokafka produce+consume, batched (records/s)",
+            c.get("kafka_batched", {}).get("produce_consume_per_s"),
+        ),
+        (
+            "raw aiokafka produce+consume, one at a time (records/s)",
+            c.get("kafka_one_at_a_time", {}).get("produce_consume_per_s"),
+        ),
+        (
+            "raw asyncpg 3-row transaction, one event each, 8 connections (events/s)",
+            c.get("asyncpg", {}).get("single_row_events_per_s"),
+        ),
+        (
+            "raw asyncpg set-based, unnest() 500 events a transaction (events/s)",
+            c.get("asyncpg", {}).get("set_based_events_per_s"),
+        ),
+    ]
     rows = []
-    for key, (label, field_name) in figures.items():
-        if key in c and c[key][field_name]:
-            ceiling = c[key][field_name]
-            rows.append((label, f"{ceiling}/s", f"{best / ceiling:.4f} / {drained / ceiling:.4f}"))
+    for label, ceiling in figures:
+        if ceiling:
+            rows.append(
+                (label, f"{ceiling:g}", f"{best / ceiling:.4f}", f"{drained / ceiling:.4f}")
+            )
     return rows
 
 
@@ -391,13 +600,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument(
         "--rates",
-        default="50,100,200,400,600,800,1000",
+        default=",".join(f"{r:g}" for r in DEFAULT_RATES),
         type=lambda s: [float(x) for x in s.split(",") if x],
     )
     p.add_argument("--step-seconds", type=float, default=30.0)
-    p.add_argument(
-        "--read-rate", type=float, default=500.0, help="gateway reads/s during each step"
-    )
+    p.add_argument("--read-rate", type=float, default=50.0, help="gateway reads/s during each step")
     p.add_argument(
         "--read-seconds",
         type=float,
@@ -405,17 +612,47 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="a phase of reads alone after the steps, at --read-rate (0: skip)",
     )
     p.add_argument(
-        "--read-alone-rate",
+        "--replay",
+        type=int,
+        default=20000,
+        help=f"reports in the replay (0: skip; {FULL_YEAR} replays Jakarta's 2024, measured)",
+    )
+    p.add_argument(
+        "--replay-full",
+        action="store_const",
+        const=FULL_YEAR,
+        dest="replay",
+        help=f"replay {FULL_YEAR:,} reports (Jakarta's 2024), measured, not projected",
+    )
+    p.add_argument(
+        "--soak-minutes",
         type=float,
         default=0.0,
-        help="reads/s in the reads-alone phase (default: --read-rate)",
+        help="after the steps, one long step at --soak-rate (0: none)",
     )
-    p.add_argument("--replay", type=int, default=20000, help="reports in the replay (0: skip)")
+    p.add_argument(
+        "--soak-rate",
+        type=float,
+        default=0.0,
+        help="complaints/s in the soak (default: the highest sustained rate)",
+    )
+    p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=10.0,
+        help="idle CPU per process measured after the warm-up (0: skip)",
+    )
     p.add_argument("--drain-timeout", type=float, default=600.0)
     p.add_argument("--partitions", type=int, default=None, help="cap partitions per topic")
     p.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     p.add_argument("--ceiling-seconds", type=float, default=5.0)
     p.add_argument("--ceiling-messages", type=int, default=20000)
+    p.add_argument(
+        "--generator-rate",
+        type=float,
+        default=1000.0,
+        help="requests/s vegeta offers the bare endpoint to show its own cost",
+    )
     p.add_argument(
         "--services",
         default=",".join(APPS),
@@ -437,14 +674,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     result = asyncio.run(run(args))
+    at = time.strftime("%F %T UTC", time.gmtime())
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(result, indent=2) + "\n")
         print(f"bench: wrote {args.output}")
     else:
-        path = results.write("bench", result, table(result | {"at": time.strftime("%F %T")}))
+        path = results.write("bench", result, table(result | {"at": at}))
         print(f"bench: wrote {path}")
-    print(table(result | {"at": time.strftime("%F %T")}))
+    print(table(result | {"at": at}))
     return 0 if result["reconciliation"]["ok"] else 1
 
 

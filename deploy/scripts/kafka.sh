@@ -49,25 +49,58 @@ our_pid() {
   fi
 }
 
-# Copy the broker classpath from Maven Central (~/.m2) unless it is already there
-# and was built from the current pom.xml.
+# The broker classpath, shared by every checkout on the machine: ~/.cache/aduan/kafka/<pom
+# hash>/libs (ADUAN_CACHE_DIR moves it). A checkout's target/libs is a link to it, so a second
+# clone (or the chaos runner's broker, whoever started the shared Kafka) finds the jars
+# without fetching them again. Fetched once from Maven Central (~/.m2) when no checkout has.
+CACHE_ROOT="${ADUAN_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/aduan}/kafka"
+
+has_jars() { compgen -G "$1/kafka_2.13-*.jar" >/dev/null; }
+
 ensure_libs() {
-  local want have=""
+  local want have="" cache
   want="$(sha256sum "${POM}" | cut -d' ' -f1)"
+  cache="${CACHE_ROOT}/${want:0:16}/libs"
   [[ -f "${POM_STAMP}" ]] && have="$(cat "${POM_STAMP}")"
-  if compgen -G "${LIBS_DIR}/kafka_2.13-*.jar" >/dev/null && [[ "${want}" == "${have}" ]]; then
-    return 0
-  fi
-  command -v mvn >/dev/null 2>&1 || die "mvn not found (needed once to fetch Kafka from Maven Central)"
-  info "fetching the Kafka broker classpath from Maven Central into ${LIBS_DIR} (once)"
-  rm -rf "${LIBS_DIR}"
-  local mvn_log="${LOG_DIR}/kafka-maven.log"
-  if ! mvn -B -q -Dstyle.color=never -f "${POM}" dependency:copy-dependencies >"${mvn_log}" 2>&1; then
-    tail_log "${mvn_log}" 60
-    die "maven could not fetch Kafka (see ${mvn_log})"
-  fi
-  compgen -G "${LIBS_DIR}/kafka_2.13-*.jar" >/dev/null || die "maven ran but ${LIBS_DIR} has no kafka_2.13 jar"
-  printf '%s\n' "${want}" >"${POM_STAMP}"
+  mkdir -p "${CACHE_ROOT}"
+  (
+    # One fetch at a time across checkouts (each checkout's own lock does not see the others).
+    flock -w 900 7 || die "timed out waiting for ${CACHE_ROOT}/.lock"
+    if has_jars "${LIBS_DIR}" && [[ "${want}" == "${have}" ]]; then
+      # This checkout's classpath is current (it may be a running broker's: never replaced
+      # under it); seed the shared cache from it if the cache has none yet.
+      if ! has_jars "${cache}" && [[ ! -L "${LIBS_DIR}" ]]; then
+        rm -rf "${cache}.tmp"
+        mkdir -p "${cache}.tmp"
+        cp -a "${LIBS_DIR}/." "${cache}.tmp/"
+        mv "${cache}.tmp" "${cache}"
+        info "copied the broker classpath to the shared cache ${cache}"
+      fi
+      exit 0
+    fi
+    if ! has_jars "${cache}"; then
+      command -v mvn >/dev/null 2>&1 || die "mvn not found (needed once to fetch Kafka from Maven Central)"
+      info "fetching the Kafka broker classpath from Maven Central into ${cache} (once per machine)"
+      ensure_run_dirs
+      local mvn_log="${LOG_DIR}/kafka-maven.log" stage="${cache%/libs}.stage"
+      rm -rf "${stage}"
+      mkdir -p "${stage}"
+      cp "${POM}" "${stage}/pom.xml"
+      if ! mvn -B -q -Dstyle.color=never -f "${stage}/pom.xml" dependency:copy-dependencies >"${mvn_log}" 2>&1; then
+        tail_log "${mvn_log}" 60
+        die "maven could not fetch Kafka (see ${mvn_log})"
+      fi
+      has_jars "${stage}/target/libs" || die "maven ran but ${stage}/target/libs has no kafka_2.13 jar"
+      rm -rf "${cache}"
+      mv "${stage}/target/libs" "${cache}"
+      rm -rf "${stage}"
+    fi
+    rm -rf "${LIBS_DIR}"
+    mkdir -p "$(dirname -- "${LIBS_DIR}")"
+    ln -s "${cache}" "${LIBS_DIR}"
+    printf '%s\n' "${want}" >"${POM_STAMP}"
+    info "broker classpath: ${LIBS_DIR} -> ${cache}"
+  ) 7>"${CACHE_ROOT}/.lock"
 }
 
 write_server_properties() {

@@ -1,6 +1,9 @@
 """The harness's own parts, without the platform: the open-loop schedule measures from the
 intended time and never waits for slow answers; the chaos proxy forwards, cuts and
-restores; /proc readings are sane; histograms summarize in milliseconds."""
+restores; /proc readings are sane; histograms summarize in milliseconds; every channel
+payload the compiled generator sends is signed the way intake checks it; vegeta's results
+are read with latency from the intended send time; histograms from two generators merge;
+CPU is accounted per process per complaint."""
 
 from __future__ import annotations
 
@@ -16,12 +19,25 @@ from aduan_testing.infra import repo_root
 # not an installed package: make it importable here.
 sys.path.insert(0, str(repo_root()))
 
+import base64
+import json
+import random
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
+from hdrh.histogram import HdrHistogram
+
 from aduan_testing.chaosinfra import TcpProxy
+from bench import payloads, vegeta
+from bench.ceilings import parse_wrk
 from bench.chaos import Fault, recovery, worst
+from bench.generate import merge_histograms
 from bench.load import new_histogram, open_loop, summary
-from bench.procs import cpu_ms, rss_kb
+from bench.platform import Secrets
+from bench.procs import cpu_delta, cpu_ms, parse_stat, per_item, rss_kb, stat_cpu_ms
+from bench.run import encode_histogram, lag_growing, windows, without_reads
+from bench.smtpload import dot_stuff
+from bench.vegeta import rate_flag
 
 
 async def test_open_loop_keeps_its_schedule_when_answers_are_slow() -> None:
@@ -153,3 +169,208 @@ def test_recovery_is_when_a_window_p99_is_back_under_target_and_later_spikes_sho
     [r] = recovery(accepted, slow, [Fault("cut", 100.0, 110.0)], 500, 160.0)
     assert r["recovered_s_after_start"] is None
     assert r["worst_window_p99_after_recovery_ms"] is None
+
+
+# --- the compiled generator's pure parts ------------------------------------------------
+
+
+def _secrets() -> Secrets:
+    return Secrets()
+
+
+def test_every_http_channel_payload_is_signed_the_way_intake_checks_it() -> None:
+    from urllib.parse import parse_qsl
+
+    from pydantic import SecretStr
+
+    from aduan_intake.channels.common import verify_hub_signature
+    from aduan_intake.channels.sms import twilio_signature
+
+    s = _secrets()
+    rng = random.Random(1)
+    seen = set()
+    for i, ch in payloads.plan(200, 3, payloads.HTTP_CHANNELS):
+        req = payloads.complaint(s, "http://127.0.0.1:8001", "run1", i, ch, rng)
+        seen.add(req.channel)
+        assert req.method == "POST" and req.body
+        if ch == "sms":
+            params = parse_qsl(req.body.decode(), keep_blank_values=True)
+            expected = twilio_signature(s.sms_token, req.url, params)
+            assert req.headers["X-Twilio-Signature"] == expected
+            assert dict(params)["MessageSid"] == req.message_id
+        elif ch == "whatsapp":
+            header = req.headers["X-Hub-Signature-256"]
+            assert verify_hub_signature(SecretStr(s.whatsapp_secret), req.body, header) is None
+            body = json.loads(req.body)
+            assert body["entry"][0]["changes"][0]["value"]["messages"][0]["id"] == req.message_id
+        elif ch == "app":
+            assert req.headers["X-App-Key"] == s.app_key
+            assert json.loads(req.body)["text"]
+        else:
+            assert req.url.endswith("/v1/channels/web")
+            assert dict(parse_qsl(req.body.decode(), keep_blank_values=True))["text"]
+    assert seen == set(payloads.HTTP_CHANNELS)
+    # Unique channel message ids: a resend would be answered as a duplicate, not filed.
+    reqs = [payloads.complaint(s, "http://x", "run1", i, "sms", rng) for i in range(50)]
+    assert len({r.message_id for r in reqs}) == 50
+
+
+def test_vegeta_target_lines_carry_the_exact_bytes_and_headers() -> None:
+    req = payloads.complaint(_secrets(), "http://127.0.0.1:1", "r", 7, "whatsapp", random.Random(2))
+    target = json.loads(payloads.vegeta_line(req))
+    assert target["method"] == "POST" and target["url"] == req.url
+    assert base64.b64decode(target["body"]) == req.body  # the signed bytes, untouched
+    assert target["header"]["X-Hub-Signature-256"] == [req.headers["X-Hub-Signature-256"]]
+    get = payloads.read_request("http://g", random.Random(3), ["a"], {"validator": "tok"})
+    assert "body" not in json.loads(payloads.vegeta_line(get))
+
+
+def test_email_payload_parses_as_a_complaint_and_is_dot_stuffed() -> None:
+    from aduan_intake.channels.email import parse_email
+
+    mail = payloads.email("run1", 5, random.Random(4))
+    parsed = parse_email(mail.data, datetime.now(UTC))
+    assert "laporan run1-5" in parsed.report.text
+    assert parsed.report.channel_message_id.strip("<>") in mail.message_id
+    stuffed = dot_stuff(b"a\n.b\r\n..c")
+    assert stuffed == b"a\r\n..b\r\n...c\r\n.\r\n"
+
+
+def test_channel_mix_includes_email_and_rates_are_vegeta_flags() -> None:
+    rng = random.Random(5)
+    counts: dict[str, int] = {}
+    for _ in range(20000):
+        ch = payloads.channel_for(rng)
+        counts[ch] = counts.get(ch, 0) + 1
+    assert set(counts) == {name for name, _ in payloads.MIX}
+    assert 0.03 < counts["email"] / 20000 < 0.07
+    assert rate_flag(200) == "200/1s"
+    assert rate_flag(47.5) == "47500/1000s"
+
+
+def _hit_line(seq: int, sent: str, latency_ns: int, code: int = 201, body: bytes = b"") -> str:
+    return json.dumps(
+        {
+            "attack": "t",
+            "seq": seq,
+            "code": code,
+            "timestamp": sent,
+            "latency": latency_ns,
+            "bytes_out": 1,
+            "bytes_in": len(body),
+            "error": "" if code else "connection refused",
+            "body": base64.b64encode(body).decode() if body else None,
+            "headers": {"X-Aduan-Receipt-Code": ["ADU-AAAA-BBBB"]},
+        }
+    )
+
+
+def test_latency_counts_from_the_intended_send_time_not_the_late_send() -> None:
+    # 10/s: request 2 left 300 ms late (a stalled generator or a full pool); its latency
+    # counts from its slot (t0 + 0.2 s), not from when it left.
+    lines = [
+        _hit_line(0, "2026-12-04T06:00:00.100000000Z", 5_000_000),
+        _hit_line(1, "2026-12-04T06:00:00.200000000Z", 5_000_000),
+        _hit_line(2, "2026-12-04T06:00:00.600000000Z", 5_000_000),
+        _hit_line(3, "2026-12-04T06:00:00.400000000Z", 5_000_000, code=0),
+    ]
+    hits = vegeta.parse_hits(reversed(lines))
+    assert [h.seq for h in hits] == [0, 1, 2, 3]
+    lat = vegeta.intended_latencies(hits, 10.0)
+    assert abs(lat[0][2] - 0.005) < 1e-4
+    assert abs(lat[2][2] - 0.305) < 1e-4  # 300 ms late + 5 ms answer
+    assert vegeta.receipt("sms", hits[0]) == ("ADU-AAAA-BBBB", None)
+    assert vegeta.receipt("sms", hits[3]) is None  # never answered
+
+
+def test_receipts_read_from_each_channels_answer() -> None:
+    web = vegeta.parse_hits(
+        [
+            _hit_line(
+                0, "2026-12-04T06:00:00Z", 1, body=b'{"receipt_code": "ADU-1", "report_id": "r"}'
+            )
+        ]
+    )[0]
+    assert vegeta.receipt("web", web) == ("ADU-1", "r")
+    wa = vegeta.parse_hits(
+        [
+            _hit_line(
+                0,
+                "2026-12-04T06:00:00Z",
+                1,
+                body=b'{"filed": [{"receipt_code": "ADU-2", "report_id": "s"}]}',
+            )
+        ]
+    )[0]
+    assert vegeta.receipt("whatsapp", wa) == ("ADU-2", "s")
+    refused = vegeta.parse_hits([_hit_line(0, "2026-12-04T06:00:00Z", 1, code=401)])[0]
+    assert vegeta.receipt("app", refused) is None
+
+
+def test_histograms_from_two_generators_merge_into_one() -> None:
+    http = vegeta.histogram([0.010] * 90)
+    mail = vegeta.histogram([0.200] * 10)
+    merged = merge_histograms([http, mail, new_histogram()])
+    assert merged.get_total_count() == 100
+    assert 9.9 <= merged.get_value_at_percentile(50) / 1000 <= 10.1
+    assert 199 <= merged.get_value_at_percentile(99) / 1000 <= 201
+    # What goes into the JSON can be decoded and merged again later.
+    encoded = encode_histogram(merged)
+    assert encoded is not None and encode_histogram(new_histogram()) is None
+    again = HdrHistogram.decode(encoded)
+    assert again.get_total_count() == 100
+
+
+def test_proc_accounting_per_process_per_complaint() -> None:
+    # A name with spaces and parentheses, as /proc shows it; utime 11, stime 12 (ticks).
+    raw = "4242 (python (bench) x) S 1 4242 4242 0 -1 0 0 0 0 0 300 100 50 25 20 0 1 0"
+    fields = parse_stat(raw)
+    assert fields[0] == "S" and fields[1] == "1"
+    assert stat_cpu_ms(fields, children=False, tick=100) == 4000.0
+    assert stat_cpu_ms(fields, children=True, tick=100) == 4750.0
+
+    before = {"intake": 1000.0, "workflow": 500.0, "kafka": 100.0}
+    after = {"intake": 1600.0, "workflow": 40.0, "kafka": 400.0, "sinks": 30.0}
+    delta = cpu_delta(before, after)
+    # workflow restarted (its counter went down): its new total is what it used; sinks new.
+    assert delta == {"intake": 600.0, "workflow": 40.0, "kafka": 300.0, "sinks": 30.0}
+    per = per_item(delta, 10)
+    assert per["intake"] == 60.0 and per["sinks"] == 3.0 and per["total"] == 97.0
+    assert per_item(delta, 0) == {}
+
+
+def test_reads_taken_out_per_process_only_at_the_same_read_rate() -> None:
+    step = {
+        "accepted": 100,
+        "cpu_ms": {"gateway": 500.0, "intake": 300.0},
+        "reads": {"rate": 50.0, "reads": 200},
+    }
+    alone = {"rate": 50.0, "cpu_ms_per_read_by_process": {"gateway": 2.0, "intake": 0.0}}
+    out = without_reads(step, alone)
+    assert out == {"gateway": 1.0, "intake": 3.0, "total": 4.0}
+    assert without_reads(step, alone | {"rate": 500.0}) == {}  # a different rate: not used
+
+
+def test_wrk_summary_is_read() -> None:
+    text = (
+        "Running 5s test @ http://127.0.0.1:1/v1/echo\n  1 threads and 32 connections\n"
+        "  29812 requests in 5.00s, 4.32MB read\n  Non-2xx or 3xx responses: 3\n"
+        "Requests/sec:   5961.42\nTransfer/sec:    884.84KB\n"
+    )
+    assert parse_wrk(text) == {"req_per_s": 5961, "requests": 29812, "non_2xx": 3}
+
+
+def test_lag_trend_and_windows() -> None:
+    assert not lag_growing([5, 40, 10, 20, 30, 10], 20)
+    assert lag_growing([5, 10, 10, 200, 400, 800], 20)
+    accepted = [
+        SimpleNamespace(receipt_code=f"c{i}", intended=1000.0 + i, report_id=None)
+        for i in range(120)
+    ]
+    got = {
+        f"c{i}": SimpleNamespace(recorded=1000.0 + i + (0.1 if i < 60 else 2.0)) for i in range(120)
+    }
+    w = windows(accepted, got, [(1010.0, 3), (1070.0, 50)], 60.0)  # type: ignore[arg-type]
+    assert [x["complaints"] for x in w] == [60, 60]
+    assert w[0]["p99_ms"] is not None and w[0]["p99_ms"] < 200 < w[1]["p99_ms"]
+    assert [x["max_lag"] for x in w] == [3, 50]
