@@ -86,8 +86,46 @@ class Platform:
         self, module: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
         """`python -m module args` with the platform's settings (e.g. a service's CLI); fails
-        with its output when it exits non-zero."""
-        return await self._run([sys.executable, "-m", module, *args], env, timeout)
+        with its output when it exits non-zero. After the gateway's `demo-seed`, returns
+        once every reader of the category catalogue has the demo categories (a test files
+        into them next)."""
+        done = await self._run([sys.executable, "-m", module, *args], env, timeout)
+        if module == "aduan_gateway.cli" and args[:1] == ("demo-seed",):
+            await self.catalogue_ready()
+        return done
+
+    async def catalogue_ready(self, timeout: float = 60) -> None:
+        """Until intake, the portal and workflow all hold the gateway's category catalogue
+        as it is now: intake lists the active codes, the portal's filing form offers them,
+        workflow routes each active category that has an agency to that agency. They read
+        it from a topic, so a test that just changed it waits here before filing."""
+        async with httpx.AsyncClient(timeout=10) as client:
+            catalogue = (await client.get(f"{self.urls['gateway']}/v1/categories")).json()
+            active = {c["code"] for c in catalogue if c.get("active", True)}
+            routes = {
+                f"{c['code']}\t{c['agency_id']}"
+                for c in catalogue
+                if c.get("active", True) and c.get("agency_id")
+            }
+
+            async def intake_has() -> bool:
+                listed = await client.get(f"{self.urls['intake']}/v1/categories")
+                return listed.status_code == 200 and {c["code"] for c in listed.json()} == active
+
+            async def portal_has() -> bool:
+                form = (await client.get(f"{self.urls['portal']}/lapor")).text
+                return all(f'<option value="{code}"' in form for code in active)
+
+            async def workflow_has() -> bool:
+                listed = await self.run("aduan_workflow.cli", "routing", "list")
+                return set(listed.stdout.splitlines()) == routes
+
+            for check, what in (
+                (intake_has, "intake's catalogue"),
+                (portal_has, "the portal's filing form"),
+                (workflow_has, "workflow's routing"),
+            ):
+                await eventually(check, what, timeout=timeout)
 
     async def run_script(
         self,

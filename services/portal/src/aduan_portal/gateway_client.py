@@ -252,6 +252,11 @@ class Category(_In):
     name_id: str
     name_en: str
     agency_id: str | None = None
+    description_id: str = ""
+    description_en: str = ""
+    keywords: tuple[str, ...] = ()
+    group: str | None = None
+    active: bool = True
 
 
 class AdminUser(_In):

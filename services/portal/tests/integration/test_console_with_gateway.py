@@ -562,7 +562,7 @@ async def administrator_pages(platform: Platform) -> None:
         assert await store.load(sid) is None
         await early.aclose()
 
-        # Categories: save one routed to the new agency, then delete it.
+        # Categories: save one routed to the new agency, then retire it.
         cats = await admin.get("/console/admin/categories")
         assert cats.status_code == 200
         saved = await admin.post(
@@ -580,13 +580,15 @@ async def administrator_pages(platform: Platform) -> None:
         assert "Kategori trotoar-uji disimpan." in cats.text
         assert 'id="category-trotoar-uji"' in cats.text
         assert '<option value="dinas-baru" selected>' in cats.text
-        deleted = await admin.post(
-            "/console/admin/categories/trotoar-uji/delete", data={"csrf_token": csrf(cats.text)}
+        # Retired, never deleted: it stays listed (old reports keep its name), marked.
+        retired = await admin.post(
+            "/console/admin/categories/trotoar-uji/retire", data={"csrf_token": csrf(cats.text)}
         )
-        assert deleted.status_code == 303
+        assert retired.status_code == 303
         cats = await admin.get("/console/admin/categories")
-        assert "Kategori trotoar-uji dihapus." in cats.text
-        assert 'id="category-trotoar-uji"' not in cats.text
+        assert "Kategori trotoar-uji dipensiunkan" in cats.text
+        assert 'id="category-retired-trotoar-uji"' in cats.text
+        assert 'id="category-reactivate-trotoar-uji"' in cats.text
 
         # The access log: the administrator's own read of a report is there, by report id
         # (the gateway's filter) and by actor (the console's).

@@ -128,16 +128,25 @@ async def categories_page(request: Request) -> Response:
 
 @router.post("/admin/categories")
 async def save_category(request: Request) -> Response:
+    """Create or change a category. The gateway publishes it to intake, the portal and
+    workflow; `active` "0" keeps a retired category retired, "1" (a new category, or the
+    "take new reports again" button) makes it active."""
     c = await signed_in(request, ADMIN)
     form = await c.checked_form()
     back = "/console/admin/categories"
     code = text_field(form, "code")
     if not CODE.match(code):
         return await c.flash_and_go("error", c.t["category_code_msg"], back)
+    keywords = [w.strip() for w in text_field(form, "keywords").split(",") if w.strip()]
     body = {
         "name_id": text_field(form, "name_id"),
         "name_en": text_field(form, "name_en"),
+        "description_id": text_field(form, "description_id"),
+        "description_en": text_field(form, "description_en"),
+        "keywords": keywords,
+        "group": text_field(form, "group") or None,
         "agency_id": text_field(form, "agency_id") or None,
+        "active": text_field(form, "active") != "0",
     }
     try:
         await c.api("PUT", f"/v1/admin/categories/{code}", json=body)
@@ -146,8 +155,9 @@ async def save_category(request: Request) -> Response:
     return await c.flash_and_go("success", c.t["category_saved"].format(code=code), back)
 
 
-@router.post("/admin/categories/{code}/delete")
-async def delete_category(request: Request, code: str) -> Response:
+@router.post("/admin/categories/{code}/retire")
+async def retire_category(request: Request, code: str) -> Response:
+    """Retire (never delete): no new reports in it, old reports keep its name."""
     c = await signed_in(request, ADMIN)
     await c.checked_form()
     back = "/console/admin/categories"
@@ -157,7 +167,7 @@ async def delete_category(request: Request, code: str) -> Response:
         await c.api("DELETE", f"/v1/admin/categories/{code}")
     except GatewayError as exc:
         return await c.flash_and_go("error", explain(exc, c.t), back)
-    return await c.flash_and_go("success", c.t["category_deleted"].format(code=code), back)
+    return await c.flash_and_go("success", c.t["category_retired"].format(code=code), back)
 
 
 # --- the access log ------------------------------------------------------------------------
