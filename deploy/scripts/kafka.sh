@@ -71,7 +71,7 @@ ensure_libs() {
       # under it); seed the shared cache from it if the cache has none yet.
       if ! has_jars "${cache}" && [[ ! -L "${LIBS_DIR}" ]]; then
         rm -rf "${cache}.tmp"
-        mkdir -p "${cache}.tmp"
+        mkdir -p "${cache}.tmp" "$(dirname -- "${cache}")"
         cp -a "${LIBS_DIR}/." "${cache}.tmp/"
         mv "${cache}.tmp" "${cache}"
         info "copied the broker classpath to the shared cache ${cache}"
@@ -92,6 +92,7 @@ ensure_libs() {
       fi
       has_jars "${stage}/target/libs" || die "maven ran but ${stage}/target/libs has no kafka_2.13 jar"
       rm -rf "${cache}"
+      mkdir -p "$(dirname -- "${cache}")"
       mv "${stage}/target/libs" "${cache}"
       rm -rf "${stage}"
     fi
