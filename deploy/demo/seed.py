@@ -5,7 +5,10 @@ statistics and each console queue have something to show.
     uv run python deploy/demo/seed.py            # after `make up`
 
 1. Runs the gateway's `python -m aduan_gateway.cli demo-seed --yes-this-is-a-demo` (demo
-   agencies, categories with routing, one account per role; password `demo-aduan-2026`).
+   agencies, the Jakarta category catalogue with each category's agency, one account per
+   role; password `demo-aduan-2026`). The catalogue is created in the gateway, which owns
+   it, and reaches intake, the portal and workflow through its topic; the complaints are
+   filed once intake lists every category they use.
 2. Files 25 complaints through intake's HTTP web form (`/v1/channels/web`), its staff entry
    (`/v1/channels/staff/reports`, as `demo-tiket`: call centre, walk-in, letter; dated up to
    four months back so the trend has a shape) and its SMTP listener (e-mail).
@@ -46,12 +49,6 @@ DEMO_PASSWORD = "demo-aduan-2026"  # noqa: S105 - published on purpose (demo acc
 NAMESPACE = uuid.UUID("5b1f4c1e-7d0a-4a59-9a59-6164756e6465")  # fixed: ids stay the same
 DEMO_NOTE = "\n\n(Data demo untuk percobaan Aduan — bukan laporan nyata.)"
 OFFICERS = {"dinas-bina-marga": "demo-binamarga", "dinas-sda": "demo-sda"}
-CATEGORY_AGENCY = {
-    "jalan-rusak": "dinas-bina-marga",
-    "banjir": "dinas-sda",
-    "saluran": "dinas-sda",
-    "parkir-liar": "satpol-pp",
-}
 # How far along each status is (for "already at or past the target").
 PROGRESS = {
     "received": 0,
@@ -498,6 +495,27 @@ class Seeder:
         self.intake, self.gateway, self.smtp_port, self.client = intake, gateway, smtp_port, client
         self.tokens: dict[str, str] = {}
         self.filed = self.duplicates = self.mailed = self.moves = 0
+        # Category -> agency, from the gateway's catalogue (auto-routing's source too).
+        self.routes: dict[str, str] = {}
+
+    async def catalogue(self) -> None:
+        """Read the routes from the gateway's catalogue, then wait until intake lists every
+        category the demo files into (it reads the catalogue from the topic, a moment after
+        demo-seed created it): a complaint filed earlier would be refused."""
+        r = await self.client.get(f"{self.gateway}/v1/categories")
+        if r.status_code != 200:
+            raise SystemExit(f"gateway categories: {r.status_code} {r.text}")
+        self.routes = {c["code"]: c["agency_id"] for c in r.json() if c.get("agency_id")}
+        wanted = {d.category for d in DEMOS if d.category}
+        listed: set[str] = set()
+        for _ in range(300):
+            answer = await self.client.get(f"{self.intake}/v1/categories")
+            if answer.status_code == 200:
+                listed = {c["code"] for c in answer.json()}
+                if wanted <= listed:
+                    return
+            await asyncio.sleep(0.2)
+        raise SystemExit(f"intake does not list the categories {sorted(wanted - listed)}")
 
     async def token(self, username: str) -> str:
         if username not in self.tokens:
@@ -657,9 +675,7 @@ class Seeder:
                 return
             if target in LINEAR and PROGRESS.get(status, 99) >= PROGRESS[target]:
                 return  # at or past the target (e.g. a later run of the lifecycle)
-            agency = (
-                view.get("agency_id") or demo.agency or CATEGORY_AGENCY.get(demo.category or "")
-            )
+            agency = view.get("agency_id") or demo.agency or self.routes.get(demo.category or "")
             officer = OFFICERS.get(agency or "")
             body: dict[str, Any] = {"expected_version": version}
             if status in ("received", "coordination") and target == "rejected":
@@ -671,7 +687,7 @@ class Seeder:
             elif status in ("received", "coordination"):
                 if agency is None:
                     return
-                if demo.category in CATEGORY_AGENCY and status == "received":
+                if demo.category in self.routes and status == "received":
                     # Auto-routing dispatches routed categories by itself; give it a moment
                     # before dispatching by hand (either way the report ends dispatched).
                     try:
@@ -734,7 +750,7 @@ class Seeder:
 
 
 def gateway_seed() -> None:
-    """The gateway's own demo data (accounts, agencies, categories with routing)."""
+    """The gateway's own demo data (accounts, agencies, the category catalogue)."""
     done = subprocess.run(
         [sys.executable, "-m", "aduan_gateway.cli", "demo-seed", "--yes-this-is-a-demo"],
         capture_output=True,
@@ -762,6 +778,7 @@ async def seed(intake: str, gateway: str, smtp_port: int, parallel: int) -> Seed
         await wait_for(intake, "intake", client)
         await wait_for(gateway, "the privacy gateway", client)
         seeder = Seeder(intake, gateway, smtp_port, client)
+        await seeder.catalogue()
         gate = asyncio.Semaphore(parallel)
         await asyncio.gather(*(seeder.one(d, gate) for d in DEMOS))
         return seeder
