@@ -178,7 +178,7 @@ async def test_public_sees_public_reports_only_without_times_or_personal_data(
             "#text",
             f"Saya {NAME}, trotoar di sini amblas dan berbahaya. Hubungi saya di {PHONE_NO}.",
         )
-        await page.fill("#category", "jalan-rusak")
+        await page.select_option("#category", "jalan-rusak")  # the catalogue's codes only
         await page.fill("#address", "Jl. Medan Merdeka Barat No. 3")
         await page.fill("#area", "Gambir")
         await page.fill("#lat", str(POINT[0]))
