@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream import AckPolicy
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ from aduan_contracts.serialization import decode
 from aduan_contracts.topics import CATEGORIES
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
+from aduan_kit.messaging import is_transient
 from aduan_kit.runtime import ServiceRuntime
 
 __all__ = [
@@ -197,17 +199,36 @@ def subscribe_catalogue(
     consumer group, from the earliest offset, at every start (see the module docstring).
     `on_change` runs in the same transaction when a record was newer."""
 
+    # No group, so nothing to commit: ACK_FIRST is the policy that never calls commit
+    # (aiokafka refuses a commit without a group). A redelivery by seeking back is
+    # therefore not available either; an outage is waited out here instead (D9).
     @runtime.broker.subscriber(
         runtime.topic(CATEGORIES.name),
         auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK_FIRST,
         title=title,
         description=description,
     )
     async def on_category(record: CategoryPublished) -> None:
-        async with transaction(runtime.sessions) as session:
-            changed = await store_category(session, table, record)
-            if changed and on_change is not None:
-                await on_change(session, record)
+        waits = 0
+        while True:
+            try:
+                async with transaction(runtime.sessions) as session:
+                    changed = await store_category(session, table, record)
+                    if changed and on_change is not None:
+                        await on_change(session, record)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                waits += 1
+                log.warning(
+                    "category not stored, database unavailable; retrying",
+                    category=record.code,
+                    wait=waits,
+                    error=type(exc).__name__,
+                )
+                await asyncio.sleep(min(0.2 * 2 ** (waits - 1), 5.0))
         # Memory follows the table (not the other way round): what a request sees was
         # stored first, so a restart cannot forget a category a request already accepted.
         if catalogue is not None:
