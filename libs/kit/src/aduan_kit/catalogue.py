@@ -44,6 +44,7 @@ __all__ = [
     "load_catalogue",
     "store_category",
     "subscribe_catalogue",
+    "suggest_category",
     "warm",
 ]
 
@@ -145,21 +146,27 @@ class Catalogue:
         raise CategoryRefused(code, self.active_codes(), retired=found is not None)
 
     def suggest(self, text: str) -> str | None:
-        """The active category whose keywords (or name) occur most often in a free-text
-        report, or None when none occurs or two tie. Only a suggestion: it travels as a
-        hint the ticket-admin confirms, never as the report's category."""
-        words = _words(text)
-        scores: dict[str, int] = {}
-        for category in self.active():
-            terms = {k for k in category.keywords if k.strip()}
-            hits = sum(1 for term in terms if _words(term) in words)
-            if hits:
-                scores[category.code] = hits
-        if not scores:
-            return None
-        best = max(scores.values())
-        winners = [code for code, score in scores.items() if score == best]
-        return winners[0] if len(winners) == 1 else None
+        """The active category whose keywords occur most often in a free-text report (see
+        `suggest_category`)."""
+        return suggest_category(((c.code, c.keywords) for c in self.active()), text)
+
+
+def suggest_category(keywords: Iterable[tuple[str, Iterable[str]]], text: str) -> str | None:
+    """Of `(code, keywords)` pairs, the code whose keywords occur most often in `text`
+    (whole words or phrases, any case), or None when none occurs or two tie. Only a
+    suggestion, for the ticket-admin to confirm: never a report's category by itself (a
+    category set by a guess would be auto-routed)."""
+    words = _words(text)
+    scores: dict[str, int] = {}
+    for code, terms in keywords:
+        hits = sum(1 for term in {t for t in terms if t.strip()} if _words(term) in words)
+        if hits:
+            scores[code] = hits
+    if not scores:
+        return None
+    best = max(scores.values())
+    winners = [code for code, score in scores.items() if score == best]
+    return winners[0] if len(winners) == 1 else None
 
 
 async def store_category(session: AsyncSession, table: Table, record: CategoryPublished) -> bool:

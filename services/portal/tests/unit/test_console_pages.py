@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aduan_kit.catalogue import suggest_category
 from aduan_portal.console.core import explain, render_console, safe_next
 from aduan_portal.console.i18n import (
     ConsoleLanguage,
@@ -22,6 +23,8 @@ from aduan_portal.console.queues import QUEUES, QueueFilters
 from aduan_portal.console.replies import TEMPLATE_KINDS, ReplyTemplate, wanted_kinds
 from aduan_portal.console_session import ConsoleSession, csrf_matches
 from aduan_portal.gateway_client import (
+    Agency,
+    Category,
     Conversation,
     EvidenceCheck,
     GatewayError,
@@ -668,3 +671,37 @@ def test_queue_filters_sla_state_and_filing_dates_for_the_roles_that_see_dates()
         {"sla": "late", "from": "31-12-2026"}, QUEUES["triage"], "validator"
     )
     assert bad.gateway_params() == {"sort": "due"} and not bad.active
+
+
+def test_a_keyword_suggestion_is_offered_for_the_ticket_admin_to_confirm() -> None:
+    """Issue 16: a free-text report has no category; the catalogue's keywords suggest one,
+    pre-chosen in the dispatch form with a note saying where it comes from. Retired
+    categories are never offered for dispatch."""
+    categories = [
+        Category(code="saluran", name_id="Saluran tersumbat", name_en="Blocked drain",
+                 keywords=("got", "saluran", "tersumbat")),
+        Category(code="banjir", name_id="Banjir", name_en="Flooding", keywords=("banjir",)),
+        Category(code="pohon", name_id="Pohon tumbang", name_en="Fallen tree",
+                 keywords=("pohon",), active=False),
+    ]  # fmt: skip
+    text = "Got di gang kami tersumbat, dekat pohon besar"
+    pairs = [(c.code, c.keywords) for c in categories if c.active]
+    assert suggest_category(pairs, text) == "saluran"
+    assert suggest_category(pairs, "Lampu taman mati") is None
+    r = report(status="received", category=None, text=text, access="full")
+    html = render_report(
+        "ticket-admin",
+        r,
+        agencies=[Agency(agency_id="dinas-sda", name="Dinas SDA")],
+        categories=categories,
+        suggested_category="saluran",
+    )
+    assert '<option value="saluran" selected>' in html
+    assert 'id="dispatch-category-suggested" data-category="saluran"' in html
+    assert "Disarankan dari kata-kata laporan" in html
+    assert '<option value="pohon"' not in html  # retired: not a dispatch choice
+    plain = render_report(
+        "ticket-admin", r, agencies=[Agency(agency_id="dinas-sda", name="Dinas SDA")],
+        categories=categories,
+    )  # fmt: skip
+    assert "dispatch-category-suggested" not in plain and " selected>Saluran" not in plain

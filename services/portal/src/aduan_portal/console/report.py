@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from aduan_contracts.actions import action as action_table
+from aduan_kit.catalogue import suggest_category
 from aduan_kit.logging import get_logger
 from aduan_portal.console.core import (
     ROLE_HOME,
@@ -251,9 +252,18 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
             categories = await c.gateway.categories()
         except GatewayFailure:
             categories = []
+    # A report with no category (free-text channels leave it to triage): the catalogue's
+    # keywords may suggest one. Shown and pre-chosen in the dispatch form, sent only when
+    # the ticket-admin dispatches: the suggestion is theirs to confirm or change.
+    suggested = (
+        suggest_category(((x.code, x.keywords) for x in categories if x.active), report.text)
+        if agencies and report.category is None
+        else None
+    )
     response = await c.page(
         "report.html",
         report=report,
+        suggested_category=suggested,
         console_map=console_map(state_of(request).settings),
         kept=lambda form, field_name: draft.value(form, field_name) if draft else "",
         applying=applying,
