@@ -70,6 +70,9 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: dict[str, int] = field(default_factory=dict)
+    # The broker's pids when the run owns its broker (bench --own-broker): its CPU is then
+    # ours alone; None: the shared kafka.Kafka JVMs on the machine.
+    kafka_pids: list[int] | None = None
 
     def __post_init__(self) -> None:
         self.admin_kafka = self.admin_kafka or self.kafka

@@ -12,6 +12,7 @@ from pathlib import Path
 
 __all__ = [
     "ProcessGroup",
+    "backend_database",
     "cpu_delta",
     "cpu_ms",
     "find_pids",
@@ -123,6 +124,30 @@ def find_pids(kind: str) -> list[int]:
     return sorted(found)
 
 
+def backend_database(cmdline: str) -> str | None:
+    """The database of a PostgreSQL backend from its process title
+    ("postgres: user dbname 127.0.0.1(33522) idle"); None for the server's own workers."""
+    parts = cmdline.replace("\0", " ").split()
+    if len(parts) >= 4 and parts[0] == "postgres:" and "(" in parts[3]:
+        return parts[2]
+    return None
+
+
+def _backends_ms(postmaster: int, prefix: str) -> float:
+    """CPU of the postmaster's live backends connected to a database named `prefix...`."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            pid = int(entry.name)
+            stat = _stat(pid)
+            if stat is None or int(stat[1]) != postmaster:
+                continue
+            db = backend_database(" ".join(_cmdline(pid)))
+            if db is not None and db.startswith(prefix):
+                total += cpu_ms(pid)
+    return total
+
+
 def _postgres_tree_ms(postmaster: int) -> float:
     """The postmaster's own and reaped children's CPU plus its live children's."""
     total = cpu_ms(postmaster)
@@ -140,16 +165,23 @@ class ProcessGroup:
 
     pids: dict[str, list[int]] = field(default_factory=dict)
     trees: set[str] = field(default_factory=set)  # names whose children count (postgres)
+    # name -> database prefix: only the backends serving those databases count (a shared
+    # PostgreSQL also serves other people's tests; their CPU is not ours).
+    backends: dict[str, str] = field(default_factory=dict)
 
-    def add(self, name: str, pids: list[int], tree: bool = False) -> None:
+    def add(self, name: str, pids: list[int], tree: bool = False, databases: str = "") -> None:
         self.pids[name] = pids
         if tree:
             self.trees.add(name)
+        if databases:
+            self.backends[name] = databases
 
     def cpu(self) -> dict[str, float]:
         out = {}
         for name, pids in self.pids.items():
-            if name in self.trees:
+            if name in self.backends:
+                out[name] = sum(_backends_ms(p, self.backends[name]) for p in pids)
+            elif name in self.trees:
                 out[name] = sum(_postgres_tree_ms(p) for p in pids)
             else:
                 out[name] = sum(cpu_ms(p) for p in pids)

@@ -34,7 +34,15 @@ from bench.chaos import Fault, recovery, worst
 from bench.generate import merge_histograms
 from bench.load import new_histogram, open_loop, summary
 from bench.platform import Secrets
-from bench.procs import cpu_delta, cpu_ms, parse_stat, per_item, rss_kb, stat_cpu_ms
+from bench.procs import (
+    backend_database,
+    cpu_delta,
+    cpu_ms,
+    parse_stat,
+    per_item,
+    rss_kb,
+    stat_cpu_ms,
+)
 from bench.run import encode_histogram, lag_growing, windows, without_reads
 from bench.smtpload import dot_stuff
 from bench.vegeta import rate_flag
@@ -374,3 +382,12 @@ def test_lag_trend_and_windows() -> None:
     assert [x["complaints"] for x in w] == [60, 60]
     assert w[0]["p99_ms"] is not None and w[0]["p99_ms"] < 200 < w[1]["p99_ms"]
     assert [x["max_lag"] for x in w] == [3, 50]
+
+
+def test_only_this_runs_postgres_backends_are_counted() -> None:
+    assert backend_database("postgres: postgres bench1a2b_intake 127.0.0.1(33522) idle") == (
+        "bench1a2b_intake"
+    )
+    assert backend_database("postgres:\0postgres\0db\0127.0.0.1(1)\0SELECT") == "db"
+    assert backend_database("postgres: checkpointer ") is None
+    assert backend_database("postgres: autovacuum launcher") is None
