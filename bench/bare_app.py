@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 app = FastAPI()
@@ -21,6 +21,14 @@ class Answer(BaseModel):
 async def echo(body: dict[str, str]) -> Answer:
     """Parse a small JSON body and answer a small JSON body, like intake's happy path."""
     return Answer(report_id=body.get("id", ""), receipt_code="ADU-0000-0000")
+
+
+@app.post("/v1/channels/{channel:path}", response_model=Answer, status_code=201)
+async def channel(channel: str, request: Request) -> Answer:
+    """Any channel's complaint, read and answered without filing: the bench offers its real
+    payloads here to measure what the generator itself costs per complaint."""
+    body = await request.body()
+    return Answer(report_id=str(len(body)), receipt_code="ADU-0000-0000")
 
 
 @app.get("/health")

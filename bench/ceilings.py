@@ -6,8 +6,9 @@ Aduan in between.
   compiled generator as the platform (vegeta, closed loop at 32 workers) and by `wrk`
   (Debian's, `-t1 -c32`): two generators agreeing shows the figure is the server's, not a
   client's limit.
-- The generator's own capacity: vegeta offering 1,000 requests/s open-loop to that
-  endpoint, with its CPU in cores.
+- The generator's own capacity: vegeta offering 1,000 complaints/s open-loop to that
+  server (the real signed channel payloads, answered without filing), with its CPU in
+  cores.
 - Raw aiokafka on the same broker: 300-byte keyed records (idempotent, acks=all, as the
   outbox relay sends) produced and consumed back, batched (pipelined sends, `getmany`) and
   one at a time (`send_and_wait`, then `getone` and a commit per record).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import re
 import subprocess
 import sys
@@ -35,7 +37,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import make_url
 
 from aduan_testing.helpers import free_port
-from bench.payloads import HttpRequest
+from bench.payloads import HTTP_CHANNELS, HttpRequest, complaint, plan
+from bench.platform import Secrets
 from bench.vegeta import ROOT, Attack, histogram, intended_latencies
 
 __all__ = [
@@ -318,9 +321,14 @@ async def fastapi_ceilings(
                 check=False,
             )
             out["wrk"] = {"concurrency": concurrency, "threads": 1} | parse_wrk(ran.stdout)
+        # The real complaint payloads (the HTTP channels' mix), answered without filing.
         n = max(1, int(offer_rate * max(seconds, 2.0)))
+        rng = random.Random(5)
+        complaints = [
+            complaint(Secrets(), url, "capacity", i, ch, rng) for i, ch in plan(n, 5, HTTP_CHANNELS)
+        ]
         offered = await Attack(
-            "generator-capacity", _echo(url, n), offer_rate, workdir, keep_bodies=False
+            "generator-capacity", complaints, offer_rate, workdir, keep_bodies=False
         ).run()
         s = offered.summary()
         lat = histogram(x[2] for x in intended_latencies(offered.hits, offer_rate))

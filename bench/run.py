@@ -393,9 +393,10 @@ def table(result: dict[str, Any]) -> str:
     gen = (result.get("ceilings") or {}).get("fastapi", {}).get("generator")
     if gen:
         lines += [
-            f"Generator capacity: vegeta offered {gen['offered_per_s']:g} requests/s to the bare "
-            f"endpoint, {gen['answered_per_s']} answered/s, using **{gen['generator_cores']} "
-            f"cores** ({gen['generator_cpu_ms_per_request']} CPU-ms a request), p99 from the "
+            f"Generator capacity: vegeta offered {gen['offered_per_s']:g} complaints/s (the "
+            f"real signed channel payloads) to a bare FastAPI server, "
+            f"{gen['answered_per_s']} answered/s, using **{gen['generator_cores']} cores** "
+            f"({gen['generator_cpu_ms_per_request']} CPU-ms a complaint), p99 from the "
             f"intended time {gen['p99_ms_from_intended']} ms.",
             "",
         ]
