@@ -26,11 +26,15 @@ def test_asyncapi_documents_subscribers_and_public_projection() -> None:
         "docs.gateway.erasure-requested.v1",
         "docs.workflow.commands.v1",
         "docs.gateway.reporter-questions.v1",
+        "docs.gateway.categories.v1",
     }
     schemas = doc["components"]["schemas"]
-    assert {"PublicReportPublished", "PublicReportWithdrawn", "ReporterQuestionAsked"} <= set(
-        schemas
-    )
+    assert {
+        "PublicReportPublished",
+        "PublicReportWithdrawn",
+        "ReporterQuestionAsked",
+        "CategoryPublished",
+    } <= set(schemas)
 
 
 def test_cli_prints_a_token_signed_with_the_settings_secret(
