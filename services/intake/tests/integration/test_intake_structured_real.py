@@ -232,6 +232,7 @@ def _plain_get(url: str) -> tuple[int, Any]:
 async def test_open311_georeport_v2_from_a_plain_http_client(
     intake: Any, serve: Any, topics: Any
 ) -> None:
+    await topics.publish_categories("jalan-rusak", "lampu-jalan", "sampah")
     async with intake(open311_api_keys=[OPEN311_KEY]) as run, serve(run.app) as base:
         root = f"{base}/open311/v2"
         status, services = await asyncio.to_thread(_plain_get, f"{root}/services.json")
@@ -267,20 +268,23 @@ async def test_open311_georeport_v2_from_a_plain_http_client(
     codes = {s["service_code"] for s in services}
     assert {"jalan-rusak", "lampu-jalan", "sampah"} <= codes
     lamp = next(s for s in services if s["service_code"] == "lampu-jalan")
-    assert lamp["metadata"] is False and lamp["type"] == "realtime"
+    assert lamp["metadata"] is True and lamp["type"] == "batch"  # the privacy attribute
     assert set(lamp) >= {"service_code", "service_name", "description", "keywords", "group"}
     assert created[0] == 201, created
     assert isinstance(created[1], list) and len(created[1]) == 1
-    receipt = created[1][0]["service_request_id"]
+    # The id of the public report is not known at once: a token (the receipt code).
+    receipt = created[1][0]["token"]
     assert receipt == event.receipt_code
-    assert retried[0] == 200 and retried[1][0]["service_request_id"] == receipt
+    assert retried[0] == 200 and retried[1][0]["token"] == receipt
     assert no_key[0] == 403 and no_key[1][0]["code"] == 403
-    assert unknown[0] == 404 and "ufo" in unknown[1][0]["description"]
+    assert unknown[0] == 404 and "service_code not found" in unknown[1][0]["description"]
+    assert "ufo" not in unknown[1][0]["description"]  # never echoes what was typed
     assert incomplete[0] == 400
     descriptions = " ".join(e["description"] for e in incomplete[1])
     assert "description is required" in descriptions and "lat" in descriptions
     assert all(set(e) == {"code", "description"} for e in incomplete[1])
     assert event.channel is Channel.OPEN311
+    assert event.privacy is Privacy.PRIVATE  # no attribute[privacy]=public
     assert event.category_hint == "lampu-jalan"
     assert event.location is not None and event.location.point is not None
     assert await topics.count(REPORT_INTAKE.name) == 1

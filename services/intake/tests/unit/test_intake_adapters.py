@@ -19,17 +19,19 @@ import pytest
 from pydantic import SecretStr
 
 from aduan_contracts.enums import Channel, Privacy, Role
+from aduan_contracts.events import CategoryPublished
 from aduan_intake.channels.common import Ignored, Inbound, key_matches, verify_hub_signature
 from aduan_intake.channels.email import html_to_text, parse_email
 from aduan_intake.channels.instagram import normalize_instagram
 from aduan_intake.channels.lapor import normalize_lapor_record
 from aduan_intake.channels.messenger import normalize_messaging
-from aduan_intake.channels.open311 import Category, normalize_open311
+from aduan_intake.channels.open311 import normalize_open311
 from aduan_intake.channels.sms import normalize_sms, twilio_signature
 from aduan_intake.channels.staff import AuthFailure, officer_from_token
 from aduan_intake.channels.whatsapp import normalize_whatsapp
 from aduan_intake.channels.x import crc_response_token, normalize_x
 from aduan_intake.domain import InvalidField, NormalizedReport
+from aduan_kit.catalogue import Catalogue
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -242,7 +244,16 @@ def test_email_plain_html_quotes_and_receipts() -> None:
 
 
 def test_open311_names_every_problem_in_the_spec_error_format() -> None:
-    categories = [Category(code="sampah", name="Sampah")]
+    categories = Catalogue(
+        [
+            CategoryPublished(
+                code="sampah", version=1, name_id="Sampah", name_en="Rubbish", updated_at=NOW
+            ),
+            CategoryPublished(
+                code="lama", version=2, name_id="Lama", name_en="Old", active=False, updated_at=NOW
+            ),
+        ]
+    )
     refused = normalize_open311({"service_code": "sampah", "lat": "x"}, categories, None, NOW)
     assert not isinstance(refused, NormalizedReport)
     body = json.loads(refused.body)
@@ -251,6 +262,9 @@ def test_open311_names_every_problem_in_the_spec_error_format() -> None:
     assert len(body) == 3  # description, lat, location
     unknown = normalize_open311({"service_code": "ufo"}, categories, None, NOW)
     assert not isinstance(unknown, NormalizedReport) and unknown.status_code == 404
+    retired = normalize_open311({"service_code": "lama"}, categories, None, NOW)
+    assert not isinstance(retired, NormalizedReport) and retired.status_code == 400
+    assert "is retired" in json.loads(retired.body)[0]["description"]
     form = {"service_code": "sampah", "description": "Sampah menumpuk", "address_string": "Pasar"}
     one = normalize_open311(form, categories, None, NOW)
     two = normalize_open311(form, categories, None, NOW)
@@ -259,6 +273,9 @@ def test_open311_names_every_problem_in_the_spec_error_format() -> None:
     assert one.channel_message_id == two.channel_message_id  # a retry files once
     assert isinstance(keyed, NormalizedReport)
     assert keyed.channel_message_id == "key:client-key-1"
+    assert one.privacy is Privacy.PRIVATE  # unless the reporter chose public
+    chosen = normalize_open311({**form, "attribute[privacy]": "public"}, categories, None, NOW)
+    assert isinstance(chosen, NormalizedReport) and chosen.privacy is Privacy.PUBLIC
 
 
 def test_staff_tokens() -> None:

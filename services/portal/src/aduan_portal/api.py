@@ -32,6 +32,7 @@ from aduan_portal.domain import (
 from aduan_portal.domain.opendata import to_csv, to_geojson
 from aduan_portal.filing import filing_router
 from aduan_portal.intake_client import IntakeClient
+from aduan_portal.open311 import open311_router
 from aduan_portal.public_gateway import RECEIPT_CODE, PublicGateway, PublicQuestion
 from aduan_portal.readmodel import ReadModel
 from aduan_portal.rendering import (
@@ -139,6 +140,8 @@ def api_router(
     # portal's copy of the catalogue.
     catalogue = PortalCatalogue(runtime)
     router.include_router(filing_router(runtime, settings, catalogue, intake, html))
+    # The one Open311 GeoReport v2 root: writes to intake, reads from the gateway.
+    router.include_router(open311_router(settings, gateway_transport, intake_transport))
 
     async def category_names(lang: Language) -> dict[str, str]:
         return await catalogue.names(lang)

@@ -46,3 +46,12 @@ class Settings(ServiceSettings):
     track_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # Photos a citizen may attach on the portal's form (intake's limit: keep them equal).
     file_max_photos: int = Field(default=5, ge=0, le=20)
+
+    # --- Open311 GeoReport v2 root (aduan_portal.open311, docs/open311.md) -----------------
+    # The root's public URL as discovery lists it (e.g. https://aduan.example.org/open311/v2);
+    # empty: the base URL each request came to.
+    open311_url: str | None = None
+    # The one jurisdiction served; a request naming another gets the spec's 404.
+    open311_jurisdiction_id: str = "jakarta.go.id"
+    open311_contact: str = "The operators of this Aduan installation (see its portal)"
+    open311_key_service: str = "Ask the operators for an api_key (intake's OPEN311_API_KEYS)"
