@@ -112,9 +112,8 @@ class Settings(ServiceSettings):
 
     # --- Open311 GeoReport v2 ------------------------------------------------------------
     open311_api_keys: list[SecretStr] = Field(default_factory=list)
-    # A JSON file of categories ([{code, name, description, group, keywords}]); None: the
-    # list shipped with intake.
-    categories_file: str | None = None
+    # Categories are not configured here: they are the gateway's catalogue, read from the
+    # topic gateway.categories.v1 (aduan_intake.catalogue).
 
     # How long after an officer's question the reporter's next SMS or WhatsApp message is
     # taken as the answer (the answer link in the question works for as long as it is open).
