@@ -4,10 +4,13 @@ topic gateway.categories.v1 into the portal's table `category_catalogue`; aduan_
 The filing form offers the ACTIVE categories only (a citizen picks a code or "other"; free
 text never becomes a category); the public list's filters, the report page and the
 statistics name every category, retired ones included, so old reports keep their names.
-Read from the portal's own database on each page (a handful of rows): a gateway that is
-down or slow changes nothing here, and a restart during a broker outage keeps the copy."""
+Read from the portal's own database (a handful of rows, kept for `_TTL_S` so a busy list
+page does not ask for them on every request): a gateway that is down or slow changes
+nothing here, and a restart during a broker outage keeps the copy."""
 
 from __future__ import annotations
+
+import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,6 +23,10 @@ from aduan_portal.tables import CATALOGUE
 __all__ = ["PortalCatalogue", "register_catalogue"]
 
 log = get_logger(__name__)
+
+# A change in the console shows on the public pages within this long (plus the topic's
+# own delay, well under a second).
+_TTL_S = 2.0
 
 
 def register_catalogue(runtime: ServiceRuntime) -> None:
@@ -35,16 +42,22 @@ def register_catalogue(runtime: ServiceRuntime) -> None:
 class PortalCatalogue:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
+        self._cached: tuple[float, list[CategoryPublished]] | None = None
 
     async def records(self) -> list[CategoryPublished]:
         """Every category the portal knows, retired included; empty when its database
-        cannot be read (pages then show codes rather than fail)."""
+        cannot be read (pages then show codes rather than fail; not cached)."""
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[0] < _TTL_S:
+            return self._cached[1]
         try:
             async with self._runtime.sessions() as session:
-                return await load_catalogue(session, CATALOGUE)
+                records = await load_catalogue(session, CATALOGUE)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("category catalogue unreadable", error=type(exc).__name__)
             return []
+        self._cached = (now, records)
+        return records
 
     async def names(self, language: str) -> dict[str, str]:
         """Names by code in `language` ("id" or "en"), retired categories included."""
