@@ -80,8 +80,16 @@ def render(
     return Response(content, status_code=status, media_type=FORMATS[fmt], headers=headers)
 
 
-def errors(fmt: str, status: int, *descriptions: str, **headers: str) -> Response:
-    body = [{"code": status, "description": d} for d in descriptions]
+# "HTTP error codes should always be 404 for resources that don't exist, 403 for errors
+# because of wrong or missing api_key and basically 400 for any other error"; the body's
+# code may be more specific (413, 415, 409). Kept as they are: 429 (with Retry-After) and
+# 503, which tell a client to wait and retry rather than to change its request.
+_HTTP_STATUSES = {400, 403, 404, 429, 503}
+
+
+def errors(fmt: str, code: int, *descriptions: str, **headers: str) -> Response:
+    body = [{"code": code, "description": d} for d in descriptions]
+    status = code if code in _HTTP_STATUSES else 400
     return render(body, fmt if fmt in FORMATS else "json", "errors", "error", status, **headers)
 
 
@@ -167,8 +175,7 @@ def open311_router(
         if upstream.status_code >= 500:
             return errors(fmt, 503, "the service is unavailable; try again in a minute", **extra)
         if upstream.status_code >= 400:
-            status = 400 if upstream.status_code == 422 else upstream.status_code
-            return errors(fmt, status, *_refusal(upstream), **extra)
+            return errors(fmt, upstream.status_code, *_refusal(upstream), **extra)
         try:
             body = upstream.json()
         except ValueError:
