@@ -193,9 +193,16 @@ def open311_router(
         return None
 
     def root_url(request: Request) -> str:
+        """The configured public root, else the one this request came to: behind an ingress
+        that terminates TLS, as its X-Forwarded-Proto/-Host say. A client can only change
+        the document it is sent itself (answered `no-store`, so no cache keeps it)."""
         if settings.open311_url:
             return settings.open311_url.rstrip("/")
-        return str(request.base_url).rstrip("/") + "/open311/v2"
+        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
+        host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+        base = request.base_url
+        scheme = proto if proto in ("http", "https") else base.scheme
+        return f"{scheme}://{host or base.netloc}/open311/v2"
 
     async def discovery(request: Request, fmt: str) -> Response:
         refused = wrong(fmt, None)
@@ -223,7 +230,7 @@ def open311_router(
                 }
             ],
         }
-        return render(document, fmt, "discovery", None)
+        return render(document, fmt, "discovery", None, **{"Cache-Control": "no-store"})
 
     @router.get("/open311/discovery.{fmt}", include_in_schema=True)
     async def discovery_top(request: Request, fmt: str) -> Response:
