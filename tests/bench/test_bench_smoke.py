@@ -38,7 +38,7 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
         "--read-rate", "8", "--read-seconds", "3", "--replay", "100", "--partitions", "2",
         "--ceiling-seconds", "1", "--ceiling-messages", "1000",
         "--drain-timeout", "120", "--services", SERVICES, "--idle-seconds", "2",
-        "--generator-rate", "200",
+        "--generator-rate", "200", "--soak-minutes", "0.1", "--soak-rate", "4",
         "--scale", "smoke (make test)", "--output", str(out),
     ]  # fmt: skip
     proc = subprocess.run(
@@ -79,8 +79,14 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
         assert 0 <= out["total"] <= s["cpu_ms_per_report"] + 0.01, s
     assert "Gateway reads alone" in proc.stdout
 
+    soak = result["soak"]  # 6 s at 4/s: one per-minute window
+    assert soak["accepted"] == soak["sent"] == 24, soak
+    assert [w["complaints"] for w in soak["windows"]] == [24]
+
     rec = result["reconciliation"]
-    assert rec["accepted"] == result["warmup_reports"] + sum(s["accepted"] for s in steps)
+    assert rec["accepted"] == result["warmup_reports"] + soak["accepted"] + sum(
+        s["accepted"] for s in steps
+    )
     assert rec["ok"], rec
     assert not any(rec["missing"].values()) and not any(rec["applied_twice"].values())
 
