@@ -36,6 +36,7 @@ from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.events import CommandAccepted
 from aduan_contracts.values import Actor, PhotoRef
 from aduan_gateway.auth import CurrentUser, Principal
+from aduan_gateway.categories import get_category
 from aduan_gateway.commands import CommandTimeout
 from aduan_gateway.deps import BlobsDep, BusDep, SessionsDep, SettingsDep, not_found, owns
 from aduan_gateway.domain.views import visible_to_officer
@@ -207,12 +208,26 @@ def actions_router() -> APIRouter:
         report_id: UUID, body: DispatchBody, user: CurrentUser, s: SessionsDep, bus: BusDep
     ) -> ActionResult:
         """received/coordination -> dispatched."""
+        roles = action("dispatch").roles
+        await check(s, user, report_id, roles, "dispatch reports")
+        if body.category is not None:
+            # The category a ticket-admin sets must be one new reports may be filed in: a
+            # retired one stays on old reports, it is not given to a new dispatch.
+            async with s() as session:
+                category = await get_category(session, body.category)
+            if category is None or not category.active:
+                raise HTTPException(
+                    status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    detail="category is not an active category of the catalogue"
+                    if category is None
+                    else "category is retired: it takes no new reports",
+                )
         return await run(
             s,
             bus,
             user,
             report_id,
-            action("dispatch").roles,
+            roles,
             "dispatch reports",
             lambda a: DispatchReport(
                 report_id=report_id,
@@ -223,6 +238,7 @@ def actions_router() -> APIRouter:
                 note=body.note,
                 **_envelope(),
             ),
+            checked=True,
         )
 
     @route("coordinate", "Start coordination (ticket-admin)")

@@ -451,6 +451,24 @@ async def test_action_without_an_answer_is_a_504_and_the_command_is_on_the_wire(
                 return row is not None and row["has_content"] and row["status"] == "received"
 
             await eventually(stored)
+            # A category the dispatch sets must take new reports: unknown or retired ones
+            # are refused by the gateway, before anything goes to workflow.
+            admin = gw.token(Role.ADMINISTRATOR)
+            r = await gw.client.put(
+                "/v1/admin/categories/pohon",
+                json={"name_id": "Pohon tumbang", "name_en": "Fallen tree", "agency_id": None},
+                headers=admin,
+            )
+            assert r.status_code == 200, r.text
+            r = await gw.client.delete("/v1/admin/categories/pohon", headers=admin)
+            assert r.status_code == 204
+            for code, why in (("pohon", "retired"), ("no-such", "not an active category")):
+                r = await gw.client.post(
+                    f"/v1/reports/{report.report_id}/dispatch",
+                    json={"agency_id": "dbm", "category": code},
+                    headers=gw.token(Role.TICKET_ADMIN),
+                )
+                assert r.status_code == 422 and why in r.json()["detail"], r.text
             r = await gw.client.post(
                 f"/v1/reports/{report.report_id}/dispatch",
                 json={"agency_id": "dbm", "note": "jalan kota"},
