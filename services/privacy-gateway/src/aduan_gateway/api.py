@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
-from aduan_contracts.values import normalize_receipt_code
+from aduan_contracts.values import PhotoRef, normalize_receipt_code
 from aduan_gateway.accesslog import Read
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.config import Settings
@@ -49,6 +50,7 @@ from aduan_gateway.domain.views import (
 )
 from aduan_gateway.grants import GrantCache, create_grant, list_grants, revoke_grant
 from aduan_gateway.identity import find_account
+from aduan_gateway.photos import PREPARING, Derivatives, Size
 from aduan_gateway.readmodel import (
     Reader,
     ReportFilter,
@@ -67,6 +69,7 @@ from aduan_kit.logging import get_logger
 __all__ = [
     "NOT_FOUND",
     "AccessLogEntry",
+    "AfterPhoto",
     "GrantView",
     "PublicReportPage",
     "api_router",
@@ -237,6 +240,57 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _derivatives(request: Request) -> Derivatives:
+    derivatives: Derivatives = request.app.state.derivatives
+    return derivatives
+
+
+DerivativesDep = Annotated[Derivatives, Depends(_derivatives)]
+
+
+class AfterPhoto(BaseModel):
+    """An after-photo of a completed public report: blurred copies only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str
+    ready: bool = Field(description="false while faces and plates are being blurred")
+    failed: bool = Field(description="the photo could not be made safe to show")
+    thumb_url: str
+    large_url: str
+
+
+def _after_photos(record: ReportRecord) -> tuple[PhotoRef, ...]:
+    """The photos of the follow-up that completed the report (the last one): earlier,
+    rejected follow-ups' photos never become public."""
+    if record.status is not ReportStatus.COMPLETED:
+        return ()
+    for entry in reversed(record.timeline):
+        if entry.follow_up is not None:
+            return tuple(entry.follow_up.photos)
+    return ()
+
+
+async def _blurred(derivatives: Derivatives, sha256: str, size: Size, cache: str) -> Response:
+    """The blurred copy, 202 while it is being prepared, 409 when it cannot be."""
+    try:
+        got = await derivatives.read(sha256, size)
+    except BlobNotFound:
+        return JSONResponse(
+            status_code=status.HTTP_409_CONFLICT,
+            content={"detail": "this photo could not be made safe to show"},
+            headers={"Cache-Control": "no-store"},
+        )
+    if got is None:
+        return JSONResponse(
+            status_code=status.HTTP_202_ACCEPTED,
+            content={"detail": PREPARING},
+            headers={"Retry-After": "3", "Cache-Control": "no-store"},
+        )
+    data, media_type = got
+    return Response(content=data, media_type=media_type, headers={"Cache-Control": cache})
+
+
 def api_router() -> APIRouter:
     router = APIRouter()
 
@@ -274,6 +328,69 @@ def api_router() -> APIRouter:
         if view is None:
             not_found()
         return view
+
+    @router.get(
+        "/v1/public/reports/{report_id}/after-photos",
+        response_model=list[AfterPhoto],
+        responses={404: {"description": NOT_FOUND}},
+        tags=["public"],
+    )
+    async def list_after_photos(
+        report_id: UUID, sessions: ReadSessionsDep, derivatives: DerivativesDep
+    ) -> list[AfterPhoto]:
+        """The after-photos of a completed public report (its accepted follow-up's), as the
+        public may see them: blurred copies only; `ready` is false while being prepared.
+        Empty for a report that is not completed; 404 for private and unknown ones."""
+        async with sessions() as session:
+            record = await load_public(session, report_id)
+        if record is None or public_view(record) is None:
+            not_found()
+        out: list[AfterPhoto] = []
+        for photo in _after_photos(record):
+            manifest = await derivatives.get(photo.sha256)
+            base = f"/v1/public/reports/{report_id}/photos/{photo.sha256}"
+            out.append(
+                AfterPhoto(
+                    sha256=photo.sha256,
+                    ready=manifest is not None and manifest.status == "ready",
+                    failed=manifest is not None and manifest.status != "ready",
+                    thumb_url=f"{base}?size=thumb",
+                    large_url=f"{base}?size=large",
+                )
+            )
+        return out
+
+    @router.get(
+        "/v1/public/reports/{report_id}/photos/{sha256}",
+        response_class=Response,
+        responses={
+            200: {"content": {"image/webp": {}, "image/jpeg": {}}},
+            202: {"description": "being prepared (faces and plates are being blurred)"},
+            404: {"description": NOT_FOUND},
+            409: {"description": "the photo could not be made safe to show"},
+        },
+        tags=["public"],
+    )
+    async def get_public_photo(
+        report_id: UUID,
+        sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+        sessions: ReadSessionsDep,
+        derivatives: DerivativesDep,
+        size: Annotated[Size, Query(description="`thumb` (480 px), `large` (1280 px), `full`")] = (
+            "large"
+        ),
+    ) -> Response:
+        """An after-photo of a completed public report, faces and plates blurred; never an
+        original, never a citizen's photo (SPEC Revision 2: the public sees the after-photo
+        once completed)."""
+        async with sessions() as session:
+            record = await load_public(session, report_id)
+        if record is None or public_view(record) is None:
+            not_found()
+        if not any(p.sha256 == sha256 for p in _after_photos(record)):
+            not_found("photo not found")
+        # Short: a report hidden by moderation should stop being served soon from caches.
+        return await _blurred(derivatives, sha256, size, "public, max-age=300")
 
     # --- officers and reporters ---------------------------------------------------------
 
@@ -431,7 +548,12 @@ def api_router() -> APIRouter:
 
     @router.get(
         "/v1/reports/{report_id}/photos/{sha256}",
-        responses={**_AUTH_ERRORS, 200: {"content": {"image/jpeg": {}}}},
+        responses={
+            **_AUTH_ERRORS,
+            200: {"content": {"image/jpeg": {}, "image/webp": {}}},
+            202: {"description": "being prepared (faces and plates are being blurred)"},
+            409: {"description": "the photo could not be made safe to show"},
+        },
         response_class=Response,
         tags=["reports"],
     )
@@ -443,8 +565,23 @@ def api_router() -> APIRouter:
         grants: GrantsDep,
         access_log: AccessLogDep,
         blobs: BlobsDep,
+        derivatives: DerivativesDep,
+        size: Annotated[
+            Size,
+            Query(description="`full` (blurred, JPEG), `large` (1280 px) or `thumb` (480 px)"),
+        ] = "full",
+        original: Annotated[
+            bool,
+            Query(
+                description="the unblurred original: only a validator who opened this "
+                "report's photos (POST .../photos/open, audited)"
+            ),
+        ] = False,
     ) -> Response:
-        """Stream one photo of a report (or of its follow-ups) when the caller may see it."""
+        """One photo of a report (or of its follow-ups) when the caller may see it: always
+        the copy with faces and plates blurred (issue 20), unless a validator who opened
+        the report's photos asks for the original (a separate access-log entry)."""
+        granted = False
         async with sessions() as session:
             record = await load_report(session, report_id)
             if record is None:
@@ -473,19 +610,34 @@ def api_router() -> APIRouter:
                     for a in uploaders
                 ):
                     forbidden("photos of this report are locked; a validator may grant access")
+        if original:
+            # A validator's own grant exists only through the audited "open photos" action
+            # (grants go to agency officers, never to oneself).
+            if user.role is not Role.VALIDATOR or not granted:
+                forbidden(
+                    "the original (unblurred) photo is opened only by a validator, through "
+                    "the audited 'open photos' action"
+                )
+            await access_log.record(
+                user.subject,
+                user.role,
+                user.agency_id,
+                [Read(report_id, (f"photo.original:{sha256}",))],
+            )
+            try:
+                data = await blobs.get(sha256)
+            except BlobNotFound:
+                not_found("photo not stored")
+            return Response(
+                content=data,
+                media_type=photo.content_type,
+                headers={"Cache-Control": "private, no-store"},
+            )
         if user.role is not Role.REPORTER:
             await access_log.record(
                 user.subject, user.role, user.agency_id, [Read(report_id, (f"photo:{sha256}",))]
             )
-        try:
-            data = await blobs.get(sha256)
-        except BlobNotFound:
-            not_found("photo not stored")
-        return Response(
-            content=data,
-            media_type=photo.content_type,
-            headers={"Cache-Control": "private, no-store"},
-        )
+        return await _blurred(derivatives, sha256, size, "private, no-store")
 
     @router.get(
         "/v1/reports/{report_id}/reporter-identity",

@@ -24,6 +24,7 @@ from aduan_gateway.categories import republish_categories
 from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.handlers import register_handlers
+from aduan_gateway.photos import Derivatives, register_photo_worker
 from aduan_gateway.tables import OUTBOX
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.db import transaction
@@ -107,6 +108,11 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     app.state.gateway = gateway
     app.state.command_bus = gateway.bus
     app.state.blobs = FilesystemBlobStore(settings.blob_root)
+    app.state.derivatives = (
+        register_photo_worker(runtime, app.state.blobs)
+        if settings.photo_worker_in_process
+        else Derivatives(app.state.blobs)
+    )
     for router in (
         api_router(),
         actions_router(),

@@ -67,6 +67,11 @@ class Settings(ServiceSettings):
     blob_root: str = DEFAULT_BLOB_ROOT
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_photos_per_follow_up: int = Field(default=6, ge=1, le=20)
+    # The photo worker (aduan_gateway.photos: faces and plates blurred): inside this process
+    # (a laptop, the tests) or as its own (`python -m aduan_gateway.photos`, on
+    # `photos_port`: services.sh and the gateway-photos Deployment turn this off).
+    photo_worker_in_process: bool = True
+    photos_port: int = 8004
 
     # "Track my report" lookups per client address per minute: a receipt code is short,
     # so guessing them must be slow.
