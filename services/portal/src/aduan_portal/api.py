@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from aduan_contracts.enums import ReportStatus
 from aduan_kit.runtime import ServiceRuntime
+from aduan_portal.after_photos import AfterPhotos, after_photos_router
 from aduan_portal.catalogue import PortalCatalogue
 from aduan_portal.config import Settings
 from aduan_portal.domain import (
@@ -142,6 +143,8 @@ def api_router(
     router.include_router(filing_router(runtime, settings, catalogue, intake, html))
     # The one Open311 GeoReport v2 root: writes to intake, reads from the gateway.
     router.include_router(open311_router(settings, gateway_transport, intake_transport))
+    after_photos = AfterPhotos(settings.gateway_url, settings.track_timeout_s, gateway_transport)
+    router.include_router(after_photos_router(after_photos, model.find))
 
     async def category_names(lang: Language) -> dict[str, str]:
         return await catalogue.names(lang)
@@ -185,6 +188,7 @@ def api_router(
                 name,
                 await gateway.agency_names(),
                 map_config(settings, VENDOR_LEAFLET),
+                after_photos=await after_photos.links(report),
             )
         )
 
@@ -294,6 +298,12 @@ def api_router(
                 notice=t[notice] if notice else None,
                 typed=typed,
                 category_names=await category_names(language),
+                # A completed public report's after-photo, blurred (issue 15).
+                after_photos=await after_photos.links(
+                    await model.find(public_id) if (public_id := outcome.report.public_id) else None
+                )
+                if outcome.report is not None
+                else [],
             )
             return html(body, status_code=status, headers=_HTML_NO_STORE)
         if outcome.kind == "unknown":

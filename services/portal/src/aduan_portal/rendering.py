@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from aduan_contracts.enums import ReportStatus
+from aduan_portal.after_photos import after_texts
 from aduan_portal.config import Settings
 from aduan_portal.domain import (
     LANGUAGES,
@@ -211,7 +212,9 @@ def render_report(
     category_name: str | None = None,
     agency_names: Mapping[str, str] | None = None,
     map: MapConfig | None = None,
+    after_photos: Sequence[Any] = (),
 ) -> str:
+    """`after_photos`: the completed report's blurred after-photos (`after_photos.py`)."""
     path = f"/reports/{report.public_id}"
     back = dict(back or {})
     return (
@@ -224,6 +227,8 @@ def render_report(
             agency_names=agency_names or {},
             channel=channel_name(report.channel.value, lang),
             map=map or MapConfig(available=False),
+            after_photos=after_photos,
+            after=after_texts(lang),
             **_common(lang, path, "reports", **back),
         )
     )
@@ -307,8 +312,10 @@ def render_track(
     notice: str | None = None,
     typed: str = "",
     category_names: Mapping[str, str] | None = None,
+    after_photos: Sequence[Any] = (),
 ) -> str:
-    """`report` is a `public_gateway.TrackedReport` or None."""
+    """`report` is a `public_gateway.TrackedReport` or None; `after_photos` the blurred
+    after-photos of a completed public report (`after_photos.py`)."""
     path = f"/track/{code}" if report is not None else "/track"
     # A merged report records every move of its primary as "merged" again: the citizen
     # sees one step per change they can tell apart.
@@ -330,6 +337,8 @@ def render_track(
             typed=typed,
             category_names=category_names or {},
             message=message,
+            after_photos=after_photos,
+            after=after_texts(lang),
             **_common(lang, path, "track"),
         )
     )
