@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
 import httpx
 from fastapi import APIRouter, Request
@@ -61,7 +61,12 @@ def _element(parent: Element, name: str, value: Any) -> None:
 
 
 def render(
-    body: Any, fmt: str, root: str, item: str | None, status: int = 200, **headers: str
+    body: Any,
+    fmt: str,
+    root: str,
+    item: str | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """`body` as the spec's JSON, or as its XML: a list becomes `<root><item>...</item>`,
     a mapping `<root><field>...</field>` (a discovery document, a service definition)."""
@@ -75,6 +80,7 @@ def render(
         else:
             for key, value in body.items():
                 _element(top, key, value)
+        indent(top)  # readable with curl; whitespace between elements only
         declaration = '<?xml version="1.0" encoding="UTF-8"?>\n'
         content = (declaration + tostring(top, encoding="unicode")).encode()
     return Response(content, status_code=status, media_type=FORMATS[fmt], headers=headers)
@@ -87,10 +93,12 @@ def render(
 _HTTP_STATUSES = {400, 403, 404, 429, 503}
 
 
-def errors(fmt: str, code: int, *descriptions: str, **headers: str) -> Response:
+def errors(
+    fmt: str, code: int, *descriptions: str, headers: dict[str, str] | None = None
+) -> Response:
     body = [{"code": code, "description": d} for d in descriptions]
     status = code if code in _HTTP_STATUSES else 400
-    return render(body, fmt if fmt in FORMATS else "json", "errors", "error", status, **headers)
+    return render(body, fmt if fmt in FORMATS else "json", "errors", "error", status, headers)
 
 
 def _refusal(upstream: httpx.Response) -> list[str]:
@@ -173,14 +181,16 @@ def open311_router(
             else {}
         )
         if upstream.status_code >= 500:
-            return errors(fmt, 503, "the service is unavailable; try again in a minute", **extra)
+            return errors(
+                fmt, 503, "the service is unavailable; try again in a minute", headers=extra
+            )
         if upstream.status_code >= 400:
-            return errors(fmt, upstream.status_code, *_refusal(upstream), **extra)
+            return errors(fmt, upstream.status_code, *_refusal(upstream), headers=extra)
         try:
             body = upstream.json()
         except ValueError:
             return errors(fmt, 503, "the service answered something unreadable")
-        return render(body, fmt, root, item, upstream.status_code, **extra)
+        return render(body, fmt, root, item, upstream.status_code, extra)
 
     def wrong(fmt: str, jurisdiction: str | None) -> Response | None:
         """The answer when the request cannot be served here: an unknown format (the spec's
@@ -230,7 +240,7 @@ def open311_router(
                 }
             ],
         }
-        return render(document, fmt, "discovery", None, **{"Cache-Control": "no-store"})
+        return render(document, fmt, "discovery", None, headers={"Cache-Control": "no-store"})
 
     @router.get("/open311/discovery.{fmt}", include_in_schema=True)
     async def discovery_top(request: Request, fmt: str) -> Response:
