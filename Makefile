@@ -65,15 +65,17 @@ BENCH_READ_S ?= 20
 BENCH_REPLAY ?= 20000
 BENCH_SOAK_MIN ?= 0
 BENCH_OWN_BROKER ?= 1
+BENCH_OVERLOAD ?= 400
+BENCH_OVERLOAD_S ?= 10
 BENCH_ARGS ?=
 CHAOS_RATE ?= 20
 CHAOS_REPEAT ?= 1
 CHAOS_ARGS ?=
 
-bench: deps ## open-loop step-up (vegeta), reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY: 185852 for the real year, BENCH_SOAK_MIN, BENCH_OWN_BROKER)
+bench: deps ## open-loop step-up (vegeta), reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY: 185852 for the real year, BENCH_SOAK_MIN, BENCH_OVERLOAD: a short step past the sustained rate, BENCH_OWN_BROKER)
 	@deploy/scripts/infra.sh up
 	@deploy/scripts/wrk.sh >/dev/null
-	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) --soak-minutes $(BENCH_SOAK_MIN) $(if $(filter 1,$(BENCH_OWN_BROKER)),--own-broker) $(BENCH_ARGS)
+	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) --soak-minutes $(BENCH_SOAK_MIN) --overload-rate $(BENCH_OVERLOAD) --overload-seconds $(BENCH_OVERLOAD_S) $(if $(filter 1,$(BENCH_OWN_BROKER)),--own-broker) $(BENCH_ARGS)
 
 chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE, CHAOS_REPEAT: worst of N); run it alone
 	@deploy/scripts/infra.sh up

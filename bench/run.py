@@ -400,6 +400,20 @@ def table(result: dict[str, Any]) -> str:
             f"intended time {gen['p99_ms_from_intended']} ms.",
             "",
         ]
+    if result.get("overload"):
+        ov = result["overload"]
+        e = ov["latency_ms"]["recorded"]
+        a = ov["latency_ms"]["accepted"]
+        cores = ov["generator_cpu_ms"] / 1000 / ov["load_s"] if ov["load_s"] else 0
+        lines += [
+            f"Overload (past the sustained rate on purpose): {ov['rate']:g} complaints/s "
+            f"offered for {ov['seconds']:g} s by the generator ({cores:.3f} cores): "
+            f"{ov['accepted']}/{ov['sent']} accepted over {ov['load_s']} s "
+            f"({ov['accepted_per_s']}/s), intake p99 {a.get('p99_ms')} ms from the intended "
+            f"time, all recorded by the notifier after {ov['drain_s']} s more (e2e p99 "
+            f"{e.get('p99_ms')} ms); failures {ov['failures'] or 'none'}.",
+            "",
+        ]
     if result.get("soak"):
         so = result["soak"]
         e = so["latency_ms"]["recorded"]
@@ -541,6 +555,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"per read",
                     flush=True,
                 )
+            if args.overload_rate > 0 and args.overload_seconds > 0:
+                # Past what the platform sustains, on purpose: what the generator offers,
+                # what intake accepts per second, and how long the backlog takes to drain.
+                print(f"bench: overload {args.overload_rate:g}/s", flush=True)
+                ov = await step(
+                    platform, load, accepted, lag, args.overload_rate, args.overload_seconds,
+                    args.read_rate, args.drain_timeout,
+                )  # fmt: skip
+                http = ov["generator"]["http"]
+                ov["intake_answered_per_s"] = http["answered_per_s"]
+                ov["accepted_per_s"] = round(ov["accepted"] / ov["load_s"], 1)
+                result["overload"] = ov
             if args.soak_minutes > 0:
                 rate = args.soak_rate or result["highest_sustained_rate"] or args.rates[0]
                 print(f"bench: soak {rate:g}/s for {args.soak_minutes:g} min", flush=True)
@@ -650,6 +676,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         dest="replay",
         help=f"replay {FULL_YEAR:,} reports (Jakarta's 2024), measured, not projected",
     )
+    p.add_argument(
+        "--overload-rate",
+        type=float,
+        default=0.0,
+        help="after the steps, one short step at this rate, past what is sustained (0: none)",
+    )
+    p.add_argument("--overload-seconds", type=float, default=10.0)
     p.add_argument(
         "--soak-minutes",
         type=float,

@@ -391,3 +391,11 @@ def test_only_this_runs_postgres_backends_are_counted() -> None:
     assert backend_database("postgres:\0postgres\0db\0127.0.0.1(1)\0SELECT") == "db"
     assert backend_database("postgres: checkpointer ") is None
     assert backend_database("postgres: autovacuum launcher") is None
+
+
+def test_the_real_year_replay_is_an_option_not_a_projection() -> None:
+    from bench.run import parse
+
+    assert parse(["--replay-full"]).replay == 185_852
+    assert parse([]).replay == 20000
+    assert parse(["--soak-minutes", "30"]).soak_minutes == 30.0
