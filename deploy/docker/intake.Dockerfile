@@ -30,6 +30,7 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY --from=build /app/libs/contracts/src /app/libs/contracts/src
 COPY --from=build /app/libs/kit/src /app/libs/kit/src
+COPY --from=build /app/libs/areas/src /app/libs/areas/src
 COPY --from=build /app/services/intake/src /app/services/intake/src
 # HOST and SMTP_HOST default to 127.0.0.1 (a laptop); in a container they must listen on
 # every interface. Production refuses development secrets; photos go to a volume shared

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -13,7 +13,9 @@ from aduan_contracts.enums import Role
 from aduan_contracts.envelope import Contract
 
 __all__ = [
+    "AREA_CODE_PATTERN",
     "Actor",
+    "AreaHow",
     "EvidenceCheck",
     "FollowUp",
     "GeoPoint",
@@ -45,6 +47,12 @@ def normalize_receipt_code(raw: str) -> str | None:
     return f"ADU-{text[:4]}-{text[4:]}"
 
 
+AREA_CODE_PATTERN = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$"
+"""A Kemendagri area code, dotted: province, kota/kabupaten, kecamatan, kelurahan/desa."""
+
+AreaHow = Literal["code", "point", "name", "address", "text"]
+
+
 class GeoPoint(Contract):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
@@ -57,6 +65,14 @@ class Location(Contract):
     point: GeoPoint | None = None
     address: str | None = Field(default=None, max_length=500)
     area: str | None = Field(default=None, max_length=200)
+    # The administrative area intake resolved from what the reporter gave (issue 19): the
+    # dotted Kemendagri code of the most specific area it could tell (a kelurahan, else a
+    # kecamatan or kota), how (`code`: chosen from the list; `name`/`address`: the area or
+    # address fields; `text`: the complaint's own words) and how sure (0..1). Coarse like
+    # `area`: a kelurahan is what the public may see.
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN)
+    area_how: AreaHow | None = None
+    area_confidence: float | None = Field(default=None, ge=0, le=1)
 
 
 class PhotoRef(Contract):

@@ -18,6 +18,7 @@ keep what was typed, and "filed once whatever the browser does":
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aduan_contracts.values import AREA_CODE_PATTERN
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.catalogue import PortalCatalogue
@@ -43,6 +45,7 @@ log = get_logger(__name__)
 SUBMISSION_COOKIE = "aduan_submission"
 _COOKIE_AGE_S = 3600
 _ACK_TTL_S = 3600
+_AREA_CODE = re.compile(AREA_CODE_PATTERN)
 TEXT_MIN, TEXT_MAX = 10, 5000  # intake's limits, checked here first to answer in words
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
 FIELDS = (
@@ -51,13 +54,21 @@ FIELDS = (
     "category",
     "address",
     "area",
+    "area_code",
     "lat",
     "lon",
     "name",
     "contact",
     "follows",
 )
-_LIMITS = {"title": 300, "address": 500, "area": 200, "name": 200, "contact": 254}
+_LIMITS = {
+    "title": 300,
+    "address": 500,
+    "area": 200,
+    "area_code": 13,
+    "name": 200,
+    "contact": 254,
+}
 
 
 def _client_chain(request: Request) -> str | None:
@@ -230,6 +241,8 @@ def filing_router(
             "category": category,  # "" ("other"): the ticket-admin triages it
             "address": values["address"],
             "area": values["area"],
+            # The kelurahan picked in the area box (file.js); intake checks it on the list.
+            "area_code": values["area_code"] if _AREA_CODE.fullmatch(values["area_code"]) else "",
             "lat": values["lat"],
             "lon": values["lon"],
             "name": values["name"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
-from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedContent, SealedIdentity
+from aduan_contracts.values import (
+    AREA_CODE_PATTERN,
+    FollowUp,
+    Location,
+    PhotoRef,
+    SealedContent,
+    SealedIdentity,
+)
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
 from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import identity_terms, scrub_erased
@@ -445,6 +453,9 @@ class ReportFilter:
     received_before: datetime | None = None
 
 
+_AREA_CODE = re.compile(AREA_CODE_PATTERN)
+
+
 def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
     if f.status is not None:
         query = query.where(REPORTS.c.status == f.status.value)
@@ -457,7 +468,13 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
     if f.privacy is not None:
         query = query.where(REPORTS.c.privacy == f.privacy.value)
     if f.area is not None:
-        query = query.where(REPORTS.c.location["area"].astext == f.area)
+        if _AREA_CODE.fullmatch(f.area):
+            # A Kemendagri code: the area and everything inside it ("31.71" is Jakarta
+            # Pusat and each of its kecamatan and kelurahan), as intake resolved it.
+            code = REPORTS.c.location["area_code"].astext
+            query = query.where(or_(code == f.area, code.startswith(f.area + ".")))
+        else:
+            query = query.where(REPORTS.c.location["area"].astext == f.area)
     if f.receipt_code is not None:
         query = query.where(REPORTS.c.receipt_code == f.receipt_code)
     if f.sla == "overdue":

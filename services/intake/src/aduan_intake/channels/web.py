@@ -20,7 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aduan_contracts.enums import Channel, Privacy
-from aduan_contracts.values import GeoPoint, Location, normalize_receipt_code
+from aduan_contracts.values import (
+    AREA_CODE_PATTERN,
+    GeoPoint,
+    Location,
+    normalize_receipt_code,
+)
 from aduan_intake.catalogue import checked_category
 from aduan_intake.channels.common import (
     BodyTooLarge,
@@ -117,8 +122,15 @@ def normalize_web_form(
     point = GeoPoint(lat=lat, lon=lon) if lat is not None and lon is not None else None
     address = _optional(form, "address", 500)
     area = _optional(form, "area", 200)
+    # The kelurahan chosen in the portal's area box: a Kemendagri code, checked against the
+    # list when the report is filed (an unknown code is ignored and the words decide).
+    area_code = _optional(form, "area_code", 13)
+    if area_code is not None and not re.fullmatch(AREA_CODE_PATTERN, area_code):
+        raise InvalidField("area_code", "is not a Kemendagri area code like 31.71.01.1001")
     location = (
-        Location(point=point, address=address, area=area) if point or address or area else None
+        Location(point=point, address=address, area=area, area_code=area_code)
+        if point or address or area or area_code
+        else None
     )
 
     language_raw = form.get("language", "").strip().lower() or "id"

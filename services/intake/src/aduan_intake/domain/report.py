@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import ReportSubmitted
 from aduan_contracts.values import Actor, Location, PhotoRef, SealedContent, SealedIdentity
+from aduan_intake.domain.area import place
 from aduan_intake.domain.errors import InvalidField
 from aduan_kit.redaction import identity_terms, scrub_officer_text
 
@@ -101,9 +102,15 @@ class NormalizedReport(BaseModel):
         if isinstance(value, Location):
             address = _CONTROL.sub("", value.address).strip() if value.address else None
             area = _CONTROL.sub("", value.area).strip() if value.area else None
-            if value.point is None and not address and not area:
+            if value.point is None and not address and not area and not value.area_code:
                 return None
-            return Location(point=value.point, address=address or None, area=area or None)
+            # Only a chosen code goes on; how and how sure are intake's to say (`place`).
+            return Location(
+                point=value.point,
+                address=address or None,
+                area=area or None,
+                area_code=value.area_code,
+            )
         return value
 
     @classmethod
@@ -138,7 +145,7 @@ class NormalizedReport(BaseModel):
             text=scrub_officer_text(self.text, terms),
             title=scrub_officer_text(self.title, terms) if self.title else None,
             category_hint=self.category_hint,
-            location=self.location,
+            location=place(self.location, self.title, self.text),
             photos=self.photos,
             privacy=self.privacy,
             language=self.language,

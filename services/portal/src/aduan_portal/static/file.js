@@ -50,7 +50,19 @@
   }
 
   if (areaBox && options) {
+    // The area picked from the list goes with its Kemendagri code, so intake need not
+    // read it from the words; typing anything else clears it.
+    var areaCode = document.getElementById("area-code");
     areaBox.addEventListener("input", function () {
+      if (areaCode) {
+        areaCode.value = "";
+        for (var j = 0; j < areas.length; j++) {
+          if (areas[j].label === areaBox.value) {
+            areaCode.value = areas[j].code || "";
+            break;
+          }
+        }
+      }
       var q = fold(areaBox.value).trim();
       while (options.firstChild) {
         options.removeChild(options.firstChild);
