@@ -194,9 +194,11 @@ def detect(rgb: np.ndarray) -> list[Box]:
         ("plate", _merge(_plate_cascade(grey) + _plate_text_regions(grey))),
     ):
         for x, y, w, h in found:
-            boxes.append(
-                Box(kind, round(x / scale), round(y / scale), round(w / scale), round(h / scale))
-            )
+            # Clipped to the image (a plate's frame grown past the edge).
+            x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
+            x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
+            if x1 > x0 and y1 > y0:
+                boxes.append(Box(kind, x0, y0, x1 - x0, y1 - y0))
     return boxes
 
 

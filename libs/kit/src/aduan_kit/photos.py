@@ -87,6 +87,10 @@ def clean_photo(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[bytes, dict[st
                 raise PhotoRejected(
                     f"unsupported image type {fmt or 'unknown'}; use JPEG, PNG or WebP"
                 )
+            # An animation is not a photo of a problem, and only its first frame would be
+            # checked for faces and plates (issue 20): refused, not flattened.
+            if getattr(img, "is_animated", False) or getattr(img, "n_frames", 1) > 1:
+                raise PhotoRejected("unsupported animated image; send a single still photo")
             exif = img.getexif()
             taken_at, point = _taken_at(exif), _gps(exif)
             img.load()
