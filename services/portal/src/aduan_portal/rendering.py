@@ -379,6 +379,7 @@ FORM_FIELDS = (
     "category",
     "address",
     "area",
+    "area_code",
     "lat",
     "lon",
     "name",
