@@ -287,18 +287,40 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
     return response
 
 
+_PREPARING_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="480" height="320" viewBox="0 0 480 320">'
+    '<rect width="480" height="320" fill="#e8e8e8"/><text x="240" y="160" font-size="18" '
+    'text-anchor="middle" font-family="sans-serif" fill="#333">{text}</text></svg>'
+)
+_PREPARING_TEXT = {
+    "id": "Foto sedang disiapkan (wajah dan pelat disamarkan)",
+    "en": "Photo being prepared (blurring faces and plates)",
+}
+
+
 @router.get("/reports/{report_id}/photos/{sha256}")
-async def photo(request: Request, report_id: uuid.UUID, sha256: str) -> Response:
-    """The photo bytes, fetched with the officer's token: the gateway decides (and logs)."""
+async def photo(
+    request: Request, report_id: uuid.UUID, sha256: str, size: str = "full"
+) -> Response:
+    """The photo bytes, fetched with the officer's token: the gateway decides (and logs).
+    Always the copy with faces and plates blurred (issue 20); `size=thumb` (480 px) for
+    lists. While it is being prepared, a placeholder picture that says so (202)."""
     c = await signed_in(request)
-    if not _SHA256.match(sha256):
+    if not _SHA256.match(sha256) or size not in ("full", "large", "thumb"):
         return no_store(Response("not found", status_code=404, media_type="text/plain"))
     try:
-        r = await c.api("GET", f"/v1/reports/{report_id}/photos/{sha256}")
+        r = await c.api("GET", f"/v1/reports/{report_id}/photos/{sha256}?size={size}")
     except GatewayError as exc:
         return no_store(
             Response(explain(exc, c.t), status_code=exc.status, media_type="text/plain")
         )
+    if r.status_code == 202:
+        text = _PREPARING_TEXT["en" if c.lang == "en" else "id"]
+        placeholder = Response(
+            _PREPARING_SVG.format(text=text), status_code=202, media_type="image/svg+xml"
+        )
+        placeholder.headers["Retry-After"] = r.headers.get("retry-after", "3")
+        return no_store(placeholder)
     media_type = r.headers.get("content-type", "")
     if not media_type.startswith("image/"):
         media_type = "application/octet-stream"
