@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start/stop the five Aduan services as separate OS processes (the local stand-in for the
-# five deployments in deploy/k8s). Idempotent: a service whose /health answers is left alone.
+# deployments in deploy/k8s), plus the gateway's photo worker (`photos`). Idempotent: a service whose /health answers is left alone.
 #   services.sh start|stop|status|supervise
 # `start` also starts a supervisor (unless ADUAN_SUPERVISE=0): like Kubernetes with the
 # manifests' liveness probes, it restarts a service whose process died or whose /livez
@@ -12,6 +12,9 @@ RUN="$ROOT/.run"
 PY="$ROOT/.venv/bin/python"
 mkdir -p "$RUN/logs" "$RUN/pids"
 export ADUAN_SINKS_DIR="${ADUAN_SINKS_DIR:-$RUN/sinks}"
+# The gateway's photo worker (faces and plates blurred) runs as its own process, `photos`
+# below, as the gateway-photos Deployment does: not inside the gateway's API process.
+export ADUAN_GATEWAY_PHOTO_WORKER_IN_PROCESS="${ADUAN_GATEWAY_PHOTO_WORKER_IN_PROCESS:-false}"
 
 # name module port-variable default-port
 # `sinks` is the local stand-in for the e-mail, SMS, WhatsApp, Messenger/Instagram, X and push
@@ -20,6 +23,7 @@ export ADUAN_SINKS_DIR="${ADUAN_SINKS_DIR:-$RUN/sinks}"
 SERVICES=(
   "sinks aduan_notifier.sinks ADUAN_SINKS_HTTP_PORT 8090"
   "gateway aduan_gateway ADUAN_GATEWAY_PORT 8000"
+  "photos aduan_gateway.photos ADUAN_GATEWAY_PHOTOS_PORT 8004"
   "intake aduan_intake ADUAN_INTAKE_PORT 8001"
   "workflow aduan_workflow ADUAN_WORKFLOW_PORT 8002"
   "notifier aduan_notifier ADUAN_NOTIFIER_PORT 8003"
