@@ -164,7 +164,12 @@ def submitted(privacy: Privacy, text: str, key_id: UUID) -> ReportSubmitted:
         title="Jalan berlubang",
         category_hint="jalan",
         location=Location(
-            point=GeoPoint(lat=-6.1951, lon=106.8231), address="Jl. Melati No. 5", area="Menteng"
+            point=GeoPoint(lat=-6.1951, lon=106.8231),
+            address="Jl. Melati No. 5",
+            area="Menteng",
+            area_code=MENTENG,  # Kelurahan Menteng, as intake resolves it
+            area_how="name",
+            area_confidence=0.7,
         ),
         privacy=privacy,
         received_at=RECEIVED,
@@ -241,6 +246,9 @@ async def public_topic_events(gw: Gateway) -> list[PublicReportPublished | Publi
         await consumer.stop()
 
 
+MENTENG = "31.71.06.1001"
+
+
 async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) -> None:
     gw = gateway
     key_id = uuid4()
@@ -282,6 +290,17 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
 
     listed = (await gw.client.get("/v1/public/reports?limit=10")).json()
     assert [i["report_id"] for i in listed["items"]] == [str(public.report_id)]
+    # By area: a code matches the area and everything inside it; the words still work.
+    for area, found in (
+        ("31.71", [str(public.report_id)]),  # Kota Jakarta Pusat
+        ("31.71.06", [str(public.report_id)]),  # Kecamatan Menteng
+        (MENTENG, [str(public.report_id)]),
+        ("31.72", []),  # Jakarta Utara
+        ("31.71.0", None),  # not a code: matched as a name, nothing has it
+        ("Menteng", [str(public.report_id)]),
+    ):
+        r = await gw.client.get("/v1/public/reports", params={"area": area})
+        assert [i["report_id"] for i in r.json()["items"]] == (found or []), area
 
     # Officers.
     no_token = await gw.client.get(f"/v1/reports/{private.report_id}")
