@@ -31,25 +31,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, func
 
-from aduan_contracts.enums import Privacy, ReportStatus
+from aduan_contracts.enums import ReportStatus
 from aduan_contracts.values import normalize_receipt_code
 from aduan_gateway.api_console import throttle_lookup
 from aduan_gateway.categories import list_categories
 from aduan_gateway.deps import RuntimeDep, SessionsDep, SettingsDep
 from aduan_gateway.domain.views import PublicReportView, public_view
 from aduan_gateway.identity import list_agencies
-from aduan_gateway.readmodel import (
-    ReportFilter,
-    _complete,
-    _public_select,
-    _records,
-    find_by_receipt,
-    list_public,
-    load_public,
-)
-from aduan_gateway.tables import REPORTS
+from aduan_gateway.readmodel import ReportFilter, find_by_receipt, list_public, load_public
 from aduan_kit.csvsafe import write_csv
 
 __all__ = ["EXPORT_COLUMNS", "Open311Request", "open_router"]
@@ -176,29 +166,6 @@ def _split(raw: str | None) -> list[str]:
     return [p.strip() for p in (raw or "").split(",") if p.strip()]
 
 
-def _requests_query(
-    codes: list[str], statuses: set[str], since: datetime, before: datetime
-) -> Select[Any]:
-    """What `list_public` selects (public, complete, not rejected, public text known, not
-    hidden), with the spec's lists; `public_view` still decides each row."""
-    query = _public_select().where(
-        REPORTS.c.privacy == Privacy.PUBLIC.value,
-        *_complete(),
-        REPORTS.c.status != ReportStatus.REJECTED.value,
-        REPORTS.c.public_text.is_not(None),
-        REPORTS.c.public_hidden.is_(False),
-        REPORTS.c.received_at >= since,
-        REPORTS.c.received_at < before,
-    )
-    if codes:
-        query = query.where(func.coalesce(REPORTS.c.category, REPORTS.c.category_hint).in_(codes))
-    if statuses == {"open"}:
-        query = query.where(REPORTS.c.status.in_([s.value for s in _OPEN]))
-    elif statuses == {"closed"}:
-        query = query.where(REPORTS.c.status.in_([s.value for s in _CLOSED]))
-    return query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
-
-
 def _row(view: PublicReportView) -> dict[str, Any]:
     dumped = view.model_dump(mode="json")
     return {c: dumped.get(c) for c in EXPORT_COLUMNS}
@@ -301,11 +268,15 @@ def open_router() -> APIRouter:
         since, before = _received_window(start, end)
         if since >= before:
             return JSONResponse([])
-        query = _requests_query(codes, statuses, since, before)
+        wanted = {"open": _OPEN, "closed": tuple(_CLOSED)}
+        f = ReportFilter(
+            categories=tuple(codes) or None,
+            statuses=None if len(statuses) != 1 else wanted[next(iter(statuses))],
+            received_from=since,
+            received_before=before,
+        )
         async with sessions() as session:
-            records = await _records(
-                session, query.limit(size).offset((number - 1) * size), public=True
-            )
+            records = await list_public(session, size, (number - 1) * size, f)
         views = [v for v in (public_view(r) for r in records) if v is not None]
         return JSONResponse([_open311(v, names, agencies).model_dump() for v in views])
 

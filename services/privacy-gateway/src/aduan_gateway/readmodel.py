@@ -451,6 +451,9 @@ class ReportFilter:
     # Filed from / before (full-access roles only: agencies do not see filing times).
     received_from: datetime | None = None
     received_before: datetime | None = None
+    # Any of several (Open311's comma-separated lists); None: no condition.
+    statuses: tuple[ReportStatus, ...] | None = None
+    categories: tuple[str, ...] | None = None
 
 
 _AREA_CODE = re.compile(AREA_CODE_PATTERN)
@@ -459,6 +462,12 @@ _AREA_CODE = re.compile(AREA_CODE_PATTERN)
 def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
     if f.status is not None:
         query = query.where(REPORTS.c.status == f.status.value)
+    if f.statuses is not None:
+        query = query.where(REPORTS.c.status.in_([s.value for s in f.statuses]))
+    if f.categories is not None:
+        query = query.where(
+            func.coalesce(REPORTS.c.category, REPORTS.c.category_hint).in_(f.categories)
+        )
     if f.category is not None:
         query = query.where(
             func.coalesce(REPORTS.c.category, REPORTS.c.category_hint) == f.category
