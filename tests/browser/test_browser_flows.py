@@ -468,7 +468,7 @@ async def test_photo_of_private_report_needs_a_grant(platform: Platform, browser
     grant_id = str(await row.get_attribute("id")).removeprefix("grant-")
     await shot(validator, "console-photo-grant", update_docs=UPDATE_DOCS)
 
-    # Now the officer sees the photo, and the bytes are the stored (cleaned) photo.
+    # Now the officer sees the photo: its blurred copy (issue 20), not the stored original.
     await officer.reload()
     img = officer.locator(f"img.report-photo[data-sha256='{sha}']")
     await img.wait_for()
@@ -481,7 +481,8 @@ async def test_photo_of_private_report_needs_a_grant(platform: Platform, browser
     assert await officer.locator("#photos-locked").count() == 0
     allowed = await officer.request.get(photo_url)
     assert allowed.status == 200, allowed.status
-    assert hashlib.sha256(await allowed.body()).hexdigest() == sha
+    body = await allowed.body()
+    assert body[:2] == b"\xff\xd8" and hashlib.sha256(body).hexdigest() != sha
     await shot(officer, "console-photo-granted", update_docs=UPDATE_DOCS)
 
     # The validator revokes; the officer is locked out again.
