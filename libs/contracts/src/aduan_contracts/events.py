@@ -15,6 +15,7 @@ from pydantic import Field
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, SlaStage
 from aduan_contracts.envelope import Contract, Envelope
 from aduan_contracts.values import (
+    AREA_CODE_PATTERN,
     Actor,
     EvidenceCheck,
     FollowUp,
@@ -27,6 +28,7 @@ from aduan_contracts.values import (
 )
 
 __all__ = [
+    "AreaRoute",
     "CategoryPublished",
     "CommandAccepted",
     "CommandRefused",
@@ -270,6 +272,9 @@ class PublicReportPublished(Envelope):
     status_label: str
     channel: Channel
     area: str | None = None
+    # The report's area as a Kemendagri code (kelurahan at most: coarse, as `area`), when
+    # intake resolved it with enough confidence to show; the portal filters and counts by it.
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN)
     month: str = Field(pattern=r"^\d{4}-\d{2}$")
     confidentiality_label: str
     timeline: tuple[PublicTimelineEntry, ...] = ()
@@ -292,6 +297,15 @@ class PublicReportWithdrawn(Envelope):
 PublicReportEvent = Annotated[
     PublicReportPublished | PublicReportWithdrawn, Field(discriminator="event_type")
 ]
+
+
+class AreaRoute(Contract):
+    """Where a category's reports go in one administrative area (issue 19): new reports
+    whose area code lies inside `area_code` (a Kemendagri code: kota, kecamatan or
+    kelurahan) are auto-dispatched to `agency_id`; the most specific route wins."""
+
+    area_code: str = Field(pattern=AREA_CODE_PATTERN)
+    agency_id: str = Field(min_length=1, max_length=64)
 
 
 class CategoryPublished(Envelope):
@@ -325,6 +339,13 @@ class CategoryPublished(Envelope):
         max_length=64,
         description="the agency new reports of this category are auto-dispatched to; none: "
         "they wait in the ticket-admin's triage queue",
+    )
+    area_routes: tuple[AreaRoute, ...] = Field(
+        default=(),
+        max_length=500,
+        description="routes by place, one per area code: a new report whose (confidently "
+        "resolved) area lies inside a route's area goes to the most specific route's agency "
+        "instead of `agency_id`",
     )
     active: bool = True
     updated_at: datetime

@@ -57,6 +57,8 @@ def _published_values(event: PublicReportPublished) -> dict[str, Any]:
         "status_label": event.status_label,
         "channel": event.channel.value,
         "area": event.area,
+        # Additive in the contract: events published before it have none.
+        "area_code": getattr(event, "area_code", None),
         "month": event.month,
         "confidentiality_label": event.confidentiality_label,
         "timeline": [t.model_dump(mode="json") for t in event.timeline],
@@ -81,6 +83,7 @@ def _tombstone_values(event: PublicReportWithdrawn) -> dict[str, Any]:
         "status_label": "",
         "channel": "",
         "area": None,
+        "area_code": None,
         "month": "",
         "confidentiality_label": "",
         "timeline": [],

@@ -10,7 +10,7 @@ import contextlib
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, or_, select, true
@@ -57,6 +57,11 @@ def _where(filters: Filters) -> ColumnElement[bool]:
         conditions.append(T.c.status == filters.status.value)
     if filters.area:
         conditions.append(T.c.area.icontains(filters.area, autoescape=True))
+    if filters.area_code:
+        conditions.append(
+            (T.c.area_code == filters.area_code)
+            | T.c.area_code.startswith(filters.area_code + ".", autoescape=True)
+        )
     if filters.month_from:
         conditions.append(T.c.month >= filters.month_from)
     if filters.month_to:
@@ -100,6 +105,8 @@ class Stats:
     by_agency: list[tuple[str | None, int]]
     by_category: list[tuple[str | None, int]]
     by_month: list[tuple[str, int]]
+    # Per kota/kabupaten (the first two levels of the area code; None: not resolved).
+    by_area: list[tuple[str | None, int]] = field(default_factory=list)
 
     @property
     def share_completed(self) -> float | None:
@@ -245,6 +252,7 @@ class ReadModel:
             by_channel = await grouped(T.c.channel)
             by_agency = await grouped(T.c.agency_id)
             by_category = await grouped(T.c.category)
+            by_area = await grouped(func.substr(T.c.area_code, 1, 5))
             month_n = func.count().label("n")
             by_month = [
                 (m, int(v))
@@ -267,6 +275,7 @@ class ReadModel:
             by_agency=by_agency,
             by_category=by_category,
             by_month=_fill_months(by_month),
+            by_area=by_area,
         )
 
 

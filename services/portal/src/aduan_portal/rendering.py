@@ -6,6 +6,7 @@ database or a broker.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +160,21 @@ def channel_name(channel: str, lang: Language) -> str:
     return _CHANNEL_NAMES.get(channel, {}).get(lang, channel)
 
 
+@functools.cache
+def area_choices() -> tuple[tuple[tuple[str, str], tuple[tuple[str, str], ...]], ...]:
+    """Jakarta's kota/kabupaten, each with its kecamatan, as (code, name) for the public
+    area filter (from `aduan_areas`, shipped with the portal)."""
+    import aduan_areas
+
+    out = []
+    for kota in aduan_areas.children("31"):
+        kecamatan = tuple(
+            (k.code, aduan_areas.short_name(k)) for k in aduan_areas.children(kota.code)
+        )
+        out.append(((kota.code, aduan_areas.short_name(kota)), kecamatan))
+    return tuple(out)
+
+
 def render_index(
     reports: Sequence[PublicReport],
     lang: Language,
@@ -189,6 +205,7 @@ def render_index(
             total=extras.total,
             filters=filters,
             params=params,
+            area_choices=area_choices(),
             ignored=list(extras.ignored),
             choices=extras.choices,
             category_names=extras.category_names,
@@ -261,11 +278,17 @@ def render_stats(
     agencies = [(agency_names.get(a, a) if a else unassigned, n) for a, n in stats.by_agency]
     categories = [(category_names.get(c, c) if c else unassigned, n) for c, n in stats.by_category]
     months = [(m, n) for m, n in stats.by_month]
+    kota_names = dict(kota for kota, _ in area_choices())
+    areas = [
+        (kota_names.get(a, a) if a else t["area_unknown"], n)
+        for a, n in getattr(stats, "by_area", ())
+    ]
     share = stats.share_completed
     sections = [
         ("by-channel", t["by_channel"], t["channel"], channels),
         ("by-agency", t["by_agency"], t["agency"], agencies),
         ("by-category", t["by_category"], t["category"], categories),
+        ("by-area", t["by_area"], t["area_kota"], areas),
     ]
     return (
         _environment()

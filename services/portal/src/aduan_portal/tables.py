@@ -45,6 +45,8 @@ PUBLIC_REPORTS = Table(
     Column("status_label", String(100), nullable=False),
     Column("channel", String(32), nullable=False),
     Column("area", String(200), nullable=True),
+    # The area's Kemendagri code (kelurahan at most), for filters and per-area counts.
+    Column("area_code", String(13), nullable=True),
     Column("month", String(7), nullable=False, index=True),
     Column("confidentiality_label", String(300), nullable=False),
     Column("timeline", JSONB, nullable=False, server_default=text("'[]'::jsonb")),

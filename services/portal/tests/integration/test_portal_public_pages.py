@@ -79,6 +79,8 @@ SEED = (
          ReportStatus.COMPLETED, Channel.SMS, "Cempaka Putih", "2026-04", 50.0, (-6.17, 106.87)),
 )  # fmt: skip
 WITHDRAWN_TITLE = "Laporan yang ditarik"
+# The area codes intake resolved (D's "Gambir Selatan" is no kelurahan: none).
+AREA_CODES = {"A": "31.71.01.1001", "B": "31.71.06.1001", "C": "31.71.07", "E": "31.71.05"}
 
 
 @dataclass
@@ -101,6 +103,7 @@ def event(seed: Seed, report_id: uuid.UUID) -> PublicReportPublished:
         "status_label": seed.status.label_id,
         "channel": seed.channel,
         "area": seed.area,
+        "area_code": AREA_CODES.get(seed.key),
         "month": seed.month,
         "confidentiality_label": LABEL,
         "timeline": (
@@ -200,6 +203,11 @@ async def test_filters_count_pagination_and_labels(seeded: Seeded) -> None:
     assert (await keys("agency=dinas-sda"))[0] == {"C", "E"}
     assert (await keys("status=completed&from=2026-03"))[0] == {"B", "E"}
     assert (await keys("area=gambir"))[0] == {"A", "D"}  # contains, case-insensitive
+    # By area code: a kota or kecamatan and everything inside it.
+    assert (await keys("wilayah=31.71"))[0] == {"A", "B", "C", "E"}
+    found, html = await keys("wilayah=31.71.01")
+    assert found == {"A"} and '<option value="31.71.01" selected>' in html
+    assert (await keys("wilayah=31.72"))[0] == set()
     assert (await keys("from=2026-03&to=2026-03"))[0] == {"B", "C"}
     assert (await keys("from=2026-04&to=2026-01"))[0] == {"A", "B", "C", "D", "E"}
     found, html = await keys("category=banjir&status=in_progress")
@@ -211,6 +219,8 @@ async def test_filters_count_pagination_and_labels(seeded: Seeded) -> None:
     bad = await c.get("/?status=bogus&from=2026-13")
     assert bad.status_code == 200
     assert "diabaikan" in bad.text and "status" in bad.text and "5 laporan ditemukan" in bad.text
+    bad = await c.get("/?wilayah=Gambir")
+    assert "diabaikan" in bad.text and "5 laporan ditemukan" in bad.text
     # English keeps the language on filter and pagination links.
     en = (await c.get("/?lang=en&category=jalan-rusak")).text
     assert "2 reports found" in en
@@ -299,12 +309,14 @@ async def test_statistics_are_computed_from_the_events(seeded: Seeded) -> None:
     ]
     assert sorted(stats.by_category) == [("banjir", 2), ("jalan-rusak", 2), ("sampah", 1)]
     assert stats.by_month == [("2026-01", 1), ("2026-02", 0), ("2026-03", 2), ("2026-04", 2)]
+    assert stats.by_area == [("31.71", 4), (None, 1)]
 
     html = (await seeded.client.get("/stats")).text
     assert '<dd id="fig-total">5</dd>' in html
     assert '<dd id="fig-completed">60% (3/5)</dd>' in html
     assert '<dd id="fig-median">30,0 jam</dd>' in html
-    assert html.count('role="img"') == 4 and html.count("<table>") == 4
+    assert html.count('role="img"') == 5 and html.count("<table>") == 5
+    assert "Kota Jakarta Pusat" in html and "Wilayah belum diketahui" in html
     assert 'id="by-channel-d" class="visually-hidden">Situs web: 2; WhatsApp: 2; SMS: 1<' in html
     assert '<tr><th scope="row">Februari 2026</th><td>0</td></tr>' in html
     assert "(belum ditetapkan)" in html  # the report without an agency

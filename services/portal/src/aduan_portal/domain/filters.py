@@ -12,10 +12,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from aduan_contracts.enums import ReportStatus
+from aduan_contracts.values import AREA_CODE_PATTERN
 
 __all__ = ["GRID", "MONTH", "Filters", "parse_filters", "snap"]
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+AREA_CODE = re.compile(AREA_CODE_PATTERN)
 GRID = 0.01  # degrees, ~1.1 km north-south: the public map's resolution
 
 
@@ -33,6 +35,8 @@ class Filters(BaseModel):
     agency: str | None = None
     status: ReportStatus | None = None
     area: str | None = None
+    # A Kemendagri code from the area list (kota or kecamatan): it and everything inside.
+    area_code: str | None = None
     month_from: str | None = None  # YYYY-MM, inclusive
     month_to: str | None = None  # YYYY-MM, inclusive
 
@@ -43,6 +47,7 @@ class Filters(BaseModel):
             "agency": self.agency,
             "status": self.status.value if self.status else None,
             "area": self.area,
+            "wilayah": self.area_code,
             "from": self.month_from,
             "to": self.month_to,
         }
@@ -74,6 +79,10 @@ def parse_filters(raw: dict[str, Any]) -> tuple[Filters, list[str]]:
             ignored.append(key)
             value = None
         months[key] = value
+    area_code = _text(raw.get("wilayah"), 13)
+    if area_code is not None and not AREA_CODE.fullmatch(area_code):
+        ignored.append("wilayah")
+        area_code = None
     low, high = months["from"], months["to"]
     if low and high and low > high:
         low, high = high, low  # a reversed range means the same months
@@ -83,6 +92,7 @@ def parse_filters(raw: dict[str, Any]) -> tuple[Filters, list[str]]:
             agency=_text(raw.get("agency"), 64),
             status=status,
             area=_text(raw.get("area"), 200),
+            area_code=area_code,
             month_from=low,
             month_to=high,
         ),

@@ -62,6 +62,8 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "month_to": {"id": "Sampai bulan", "en": "To month"},
     "month_hint": {"id": "Format: TTTT-BB, mis. 2026-03", "en": "Format: YYYY-MM, e.g. 2026-03"},
     "area_hint": {"id": "Kelurahan atau kecamatan", "en": "Sub-district or district"},
+    "area_list": {"id": "Kota / kecamatan", "en": "City / district"},
+    "area_whole": {"id": "seluruhnya", "en": "all of it"},
     "apply": {"id": "Terapkan", "en": "Apply"},
     "clear": {"id": "Hapus saringan", "en": "Clear filters"},
     "ignored_filters": {
@@ -109,6 +111,9 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "by_channel": {"id": "Laporan per kanal", "en": "Reports per channel"},
     "by_agency": {"id": "Laporan per instansi", "en": "Reports per agency"},
     "by_category": {"id": "Laporan per kategori", "en": "Reports per category"},
+    "by_area": {"id": "Laporan per kota", "en": "Reports per city"},
+    "area_kota": {"id": "Kota / kabupaten", "en": "City / regency"},
+    "area_unknown": {"id": "Wilayah belum diketahui", "en": "Area not known"},
     "trend": {"id": "Laporan per bulan", "en": "Reports per month"},
     "count": {"id": "Jumlah", "en": "Count"},
     "show_table": {"id": "Tampilkan sebagai tabel", "en": "Show as a table"},
