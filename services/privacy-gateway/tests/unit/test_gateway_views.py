@@ -249,6 +249,31 @@ def test_reporter_without_identity_has_no_pseudonym() -> None:
     assert view.reporter is None
 
 
+@pytest.mark.parametrize(
+    ("how", "confidence", "published"),
+    [
+        ("code", 1.0, "31.71.06.1001"),  # picked from the list
+        ("name", 0.56, "31.71.06.1001"),
+        ("text", 0.4, None),  # a guess from the complaint's words is not shown as fact
+        (None, None, None),  # nothing resolved
+    ],
+)
+def test_projection_publishes_the_area_code_only_when_fairly_sure(
+    how: str | None, confidence: float | None, published: str | None
+) -> None:
+    location = Location(
+        area="Menteng",
+        address="Jl. Melati 5",
+        area_code="31.71.06.1001" if how else None,
+        area_how=how,  # type: ignore[arg-type]
+        area_confidence=confidence,
+    )
+    event = public_event(record(location=location), "cid")
+    assert isinstance(event, PublicReportPublished)
+    assert event.area_code == published
+    assert "Melati" not in event.model_dump_json()
+
+
 def test_projection_publishes_public_reports_only() -> None:
     event = public_event(record(), "cid", "cause")
     assert isinstance(event, PublicReportPublished)
