@@ -11,9 +11,9 @@ registry packages under licences that allow it (no download):
 - plates: synthetic Indonesian plates ("B 1234 XYZ", expiry "08.29"), white on black (the
   private plate until 2022) and black on white (from 2022), drawn with OpenCV at widths from
   60 to 260 px, slightly rotated, on scikit-image's CC0/public-domain photos;
-- negatives: those photos as they are (coffee, cat, rocket, bricks, grass, gravel, coins,
-  horse, text page, motorcycle, the Hubble deep field, the camera man is a face-less
-  silhouette at this size and counts as a negative for plates only).
+- backgrounds: those photos as they are (coffee, cat, rocket, bricks, grass, gravel, coins,
+  horse, text page, motorcycle, the Hubble deep field); `camera` (CC0, a photographer in
+  profile-ish three-quarter view) carries its one face as a label wherever it is used.
 
 A labelled object counts as found when at least half of it lies inside a detected box of
 its class; a detection is a false positive when less than half of it covers a labelled
@@ -40,6 +40,8 @@ __all__ = ["Labelled", "labelled_set", "main", "render_plate"]
 
 # Eileen Collins' face in `astronaut()` (512x512), hand-labelled.
 ASTRONAUT_FACE = (172, 60, 100, 105)
+# The photographer's face in `camera()` (512x512), hand-labelled.
+CAMERA_FACE = (178, 98, 88, 104)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,14 @@ def labelled_set(seed: int = 20, plates: int = 120) -> list[Labelled]:
             round(fw * scale),
             round(fh * scale),
         )
-        items.append(Labelled(f"face-{width}px-on-{names[i % len(names)]}", bg, faces=(face,)))
+        bg_name = names[i % len(names)]
+        items.append(
+            Labelled(
+                f"face-{width}px-on-{bg_name}",
+                bg,
+                faces=(face, *_background_faces(bg_name, (x, y, small.shape[1], small.shape[0]))),
+            )
+        )
     letters = "ABDEFGHKLNPRSTUWZ"
     regions = ("B", "D", "L", "AB", "BK", "DK", "F", "H", "N", "KT")
     for i in range(plates):
@@ -162,11 +171,27 @@ def labelled_set(seed: int = 20, plates: int = 120) -> list[Labelled]:
         plate = cv2.resize(plate, (width, round(width / 3.1)), interpolation=cv2.INTER_AREA)
         box = _paste(bg, plate, rng, rng.uniform(-6, 6))
         items.append(
-            Labelled(f"plate-{'dark' if dark else 'light'}-{width}px-on-{name}", bg, plates=(box,))
+            Labelled(
+                f"plate-{'dark' if dark else 'light'}-{width}px-on-{name}",
+                bg,
+                faces=_background_faces(name, box),
+                plates=(box,),
+            )
         )
     for name, bg in backgrounds.items():
-        items.append(Labelled(f"negative-{name}", bg))
+        items.append(Labelled(f"background-{name}", bg, faces=_background_faces(name)))
     return items
+
+
+def _background_faces(
+    name: str, pasted: tuple[int, int, int, int] | None = None
+) -> tuple[tuple[int, int, int, int], ...]:
+    """The faces a background photo itself shows, unless what was pasted hides them."""
+    if name != "camera":
+        return ()
+    if pasted is not None and _covered(CAMERA_FACE, Box("plate", *pasted)) >= 0.5:
+        return ()
+    return (CAMERA_FACE,)
 
 
 def _covered(target: tuple[int, int, int, int], box: Box) -> float:
