@@ -6,8 +6,9 @@ class (faces, licence plates) and milliseconds per megapixel of `aduan_kit.blur`
 The labelled set is made here, deterministically, from images that ship inside
 registry packages under licences that allow it (no download):
 - faces: scikit-image's `astronaut` (NASA, public domain) at several sizes on the other
-  sample photos, and `astronaut` itself; one person only, so recall is for a frontal,
-  well-lit face (docs/privacy.md says what that leaves out);
+  sample photos, `astronaut` itself, and the photographer in `camera` (CC0); two people
+  only, so recall is for frontal or three-quarter, well-lit faces (docs/privacy.md says
+  what that leaves out);
 - plates: synthetic Indonesian plates ("B 1234 XYZ", expiry "08.29"), white on black (the
   private plate until 2022) and black on white (from 2022), drawn with OpenCV at widths from
   60 to 260 px, slightly rotated, on scikit-image's CC0/public-domain photos;
