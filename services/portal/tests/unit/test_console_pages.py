@@ -157,7 +157,7 @@ def test_photos_shown_only_when_the_gateway_returns_them() -> None:
         photos_locked=False,
     )
     html = render_report("agency-officer", r)
-    assert f'src="/console/reports/{r.report_id}/photos/{SHA}"' in html
+    assert f'src="/console/reports/{r.report_id}/photos/{SHA}?size=thumb"' in html
     assert 'id="photos-locked"' not in html
 
 

@@ -300,16 +300,19 @@ _PREPARING_TEXT = {
 
 @router.get("/reports/{report_id}/photos/{sha256}")
 async def photo(
-    request: Request, report_id: uuid.UUID, sha256: str, size: str = "full"
+    request: Request, report_id: uuid.UUID, sha256: str, size: str = "full", original: bool = False
 ) -> Response:
     """The photo bytes, fetched with the officer's token: the gateway decides (and logs).
     Always the copy with faces and plates blurred (issue 20); `size=thumb` (480 px) for
-    lists. While it is being prepared, a placeholder picture that says so (202)."""
+    lists. While it is being prepared, a placeholder picture that says so (202). `original`
+    asks for the unblurred photo: the gateway gives it only to a validator who opened the
+    report's photos (audited), and refuses anyone else with the reason."""
     c = await signed_in(request)
     if not _SHA256.match(sha256) or size not in ("full", "large", "thumb"):
         return no_store(Response("not found", status_code=404, media_type="text/plain"))
     try:
-        r = await c.api("GET", f"/v1/reports/{report_id}/photos/{sha256}?size={size}")
+        wanted = "original=true" if original else f"size={size}"
+        r = await c.api("GET", f"/v1/reports/{report_id}/photos/{sha256}?{wanted}")
     except GatewayError as exc:
         return no_store(
             Response(explain(exc, c.t), status_code=exc.status, media_type="text/plain")
