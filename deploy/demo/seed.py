@@ -48,7 +48,12 @@ from PIL import Image, ImageDraw
 DEMO_PASSWORD = "demo-aduan-2026"  # noqa: S105 - published on purpose (demo accounts only)
 NAMESPACE = uuid.UUID("5b1f4c1e-7d0a-4a59-9a59-6164756e6465")  # fixed: ids stay the same
 DEMO_NOTE = "\n\n(Data demo untuk percobaan Aduan — bukan laporan nyata.)"
-OFFICERS = {"dinas-bina-marga": "demo-binamarga", "dinas-sda": "demo-sda"}
+OFFICERS = {
+    "dinas-bina-marga": "demo-binamarga",
+    "dinas-sda": "demo-sda",
+    # Potholes in Jakarta Selatan are routed to its Suku Dinas (a route by area, issue 19).
+    "sudin-bina-marga-jaksel": "demo-sudin-jaksel",
+}
 # How far along each status is (for "already at or past the target").
 PROGRESS = {
     "received": 0,

@@ -30,6 +30,7 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY --from=build /app/libs/contracts/src /app/libs/contracts/src
 COPY --from=build /app/libs/kit/src /app/libs/kit/src
+COPY --from=build /app/libs/areas/src /app/libs/areas/src
 COPY --from=build /app/services/privacy-gateway/src /app/services/privacy-gateway/src
 # HOST defaults to 127.0.0.1 (a laptop); in a container it must listen on every interface.
 # Production refuses development secrets; photos are read from the volume intake writes.

@@ -97,7 +97,8 @@ class Platform:
     async def catalogue_ready(self, timeout: float = 60) -> None:
         """Until intake, the portal and workflow all hold the gateway's category catalogue
         as it is now: intake lists the active codes, the portal's filing form offers them,
-        workflow routes each active category that has an agency to that agency. They read
+        workflow routes each active category that has an agency to that agency (and by each
+        of its routes by area). They read
         it from a topic, so a test that just changed it waits here before filing."""
         async with httpx.AsyncClient(timeout=10) as client:
             catalogue = (await client.get(f"{self.urls['gateway']}/v1/categories")).json()
@@ -106,6 +107,13 @@ class Platform:
                 f"{c['code']}\t{c['agency_id']}"
                 for c in catalogue
                 if c.get("active", True) and c.get("agency_id")
+            }
+            # ... and each route by area (issue 19): category, area code, agency.
+            routes |= {
+                f"{c['code']}\t{r['area_code']}\t{r['agency_id']}"
+                for c in catalogue
+                if c.get("active", True)
+                for r in c.get("area_routes", ())
             }
 
             async def intake_has() -> bool:

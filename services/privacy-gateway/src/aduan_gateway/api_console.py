@@ -23,6 +23,7 @@ from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.categories import (
     Category,
     CategoryError,
+    area_route,
     get_category,
     list_categories,
     put_category,
@@ -144,6 +145,13 @@ class DuplicateView(BaseModel):
     received_at: datetime
 
 
+class AreaRouteView(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    area_code: str = Field(max_length=20, description="a Kemendagri code, e.g. 31.71.01")
+    agency_id: str = Field(min_length=1, max_length=64)
+
+
 class CategoryView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -157,6 +165,9 @@ class CategoryView(BaseModel):
     group: str | None = None
     active: bool = Field(
         default=True, description="false: retired (refused for new reports, names old ones)"
+    )
+    area_routes: tuple[AreaRouteView, ...] = Field(
+        default=(), description="routing by place: area code -> agency, most specific wins"
     )
     version: int = 0
 
@@ -172,6 +183,9 @@ class CategoryView(BaseModel):
             keywords=c.keywords,
             group=c.group,
             active=c.active,
+            area_routes=tuple(
+                AreaRouteView(area_code=r.area_code, agency_id=r.agency_id) for r in c.area_routes
+            ),
             version=c.version,
         )
 
@@ -187,6 +201,11 @@ class CategoryBody(BaseModel):
     keywords: list[Annotated[str, Field(max_length=100)]] = Field(default=[], max_length=50)
     group: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool = True
+    area_routes: list[AreaRouteView] | None = Field(
+        default=None,
+        max_length=500,
+        description="all of the category's routes by place; absent: keep the current ones",
+    )
 
 
 class AccountView(BaseModel):
@@ -585,19 +604,29 @@ def console_router() -> APIRouter:
         """Create or change a category (`active` false retires it, true brings it back);
         the new state is published to every reader, a new agency routes new reports."""
         require_role(user, {Role.ADMINISTRATOR}, "manage categories")
-        category = Category(
-            code,
-            body.name_id,
-            body.name_en,
-            body.agency_id,
-            description_id=body.description_id,
-            description_en=body.description_en,
-            keywords=tuple(body.keywords),
-            group=body.group,
-            active=body.active,
-        )
         try:
+            routes = (
+                None
+                if body.area_routes is None
+                else tuple(area_route(r.area_code, r.agency_id) for r in body.area_routes)
+            )
             async with transaction(sessions) as session:
+                if routes is None:
+                    # A client that does not know area routes keeps them (old console forms).
+                    current = await get_category(session, code, lock=True)
+                    routes = current.area_routes if current is not None else ()
+                category = Category(
+                    code,
+                    body.name_id,
+                    body.name_en,
+                    body.agency_id,
+                    description_id=body.description_id,
+                    description_en=body.description_en,
+                    keywords=tuple(body.keywords),
+                    group=body.group,
+                    active=body.active,
+                    area_routes=routes,
+                )
                 stored = await put_category(
                     session, runtime.topic(CATEGORIES.name), _actor(user), category
                 )

@@ -19,6 +19,7 @@ from aduan_gateway.api_console import console_router
 from aduan_gateway.api_open import open_router
 from aduan_gateway.api_questions import questions_router
 from aduan_gateway.api_reporter import reporter_router
+from aduan_gateway.api_routing import routing_router
 from aduan_gateway.api_templates import templates_router
 from aduan_gateway.categories import republish_categories
 from aduan_gateway.commands import CommandBus
@@ -122,6 +123,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
         console_router(),
         questions_router(),
         templates_router(),
+        routing_router(),
     ):
         app.include_router(router)
     return app, runtime

@@ -12,7 +12,7 @@ reports and still names the old ones."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,16 +20,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import aduan_areas
 from aduan_contracts.envelope import utcnow
-from aduan_contracts.events import CategoryPublished
+from aduan_contracts.events import AreaRoute, CategoryPublished
 from aduan_contracts.values import Actor
 from aduan_gateway.tables import AGENCIES, CATEGORIES, OUTBOX
 from aduan_kit.messaging import add_to_outbox
 
 __all__ = [
     "CATEGORY_CODE",
+    "AreaRoute",
     "Category",
     "CategoryError",
+    "area_route",
     "get_category",
     "list_categories",
     "put_category",
@@ -39,6 +42,7 @@ __all__ = [
 
 CATEGORY_CODE = re.compile(r"^[a-z0-9][a-z0-9\-]{0,99}$")
 MAX_KEYWORDS = 50
+MAX_AREA_ROUTES = 500
 
 
 class CategoryError(Exception):
@@ -61,9 +65,14 @@ class Category:
     keywords: tuple[str, ...] = ()
     group: str | None = None
     active: bool = True
+    # Routing by place (issue 19): area code -> agency, sorted by area code, one per area.
+    area_routes: tuple[AreaRoute, ...] = ()
     # Set by the store: what the reader gets back, ignored on a write.
     version: int = field(default=0, compare=False)
     updated_at: datetime | None = field(default=None, compare=False)
+
+    def with_routes(self, routes: tuple[AreaRoute, ...]) -> Category:
+        return replace(self, area_routes=routes)
 
     def content(self) -> tuple[Any, ...]:
         """What an administrator edits (a PUT with the same content changes nothing)."""
@@ -76,6 +85,7 @@ class Category:
             self.keywords,
             self.group,
             self.active,
+            self.area_routes,
         )
 
 
@@ -91,6 +101,33 @@ def clean_keywords(words: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def area_route(area_code: str, agency_id: str) -> AreaRoute:
+    """A route from what an administrator typed: the code in any accepted shape (dotted,
+    undotted), checked against the Kemendagri list."""
+    code = aduan_areas.normalize_code(area_code)
+    if code is None or aduan_areas.get(code) is None:
+        raise CategoryError("area code is not a Kemendagri area code (e.g. 31.71.01)")
+    if not agency_id or len(agency_id) > 64:
+        raise CategoryError("agency: 1 to 64 characters")
+    return AreaRoute(area_code=code, agency_id=agency_id)
+
+
+def clean_area_routes(routes: tuple[AreaRoute, ...] | list[AreaRoute]) -> tuple[AreaRoute, ...]:
+    """Codes normalized to the dotted form and checked against the Kemendagri list, one
+    route per area, sorted by area code (so the same routes always compare equal)."""
+    by_area: dict[str, AreaRoute] = {}
+    for route in routes:
+        code = aduan_areas.normalize_code(route.area_code)
+        if code is None or aduan_areas.get(code) is None:
+            raise CategoryError(f"area {route.area_code!r} is not a Kemendagri area code")
+        if code in by_area:
+            raise CategoryError(f"area {code} has two routes: keep one")
+        by_area[code] = AreaRoute(area_code=code, agency_id=route.agency_id)
+    if len(by_area) > MAX_AREA_ROUTES:
+        raise CategoryError(f"at most {MAX_AREA_ROUTES} area routes per category")
+    return tuple(by_area[c] for c in sorted(by_area))
+
+
 def _of(row: Any) -> Category:
     return Category(
         code=row.code,
@@ -102,6 +139,7 @@ def _of(row: Any) -> Category:
         keywords=tuple(row.keywords or ()),
         group=row.category_group,
         active=row.active,
+        area_routes=tuple(AreaRoute.model_validate(r) for r in row.area_routes or ()),
         version=row.version,
         updated_at=row.updated_at,
     )
@@ -118,6 +156,7 @@ def published(category: Category) -> CategoryPublished:
         keywords=category.keywords,
         group=category.group,
         agency_id=category.agency_id,
+        area_routes=category.area_routes,
         active=category.active,
         updated_at=category.updated_at or utcnow(),
     )
@@ -134,8 +173,11 @@ async def list_categories(session: AsyncSession) -> list[Category]:
     return [_of(r) for r in rows]
 
 
-async def get_category(session: AsyncSession, code: str) -> Category | None:
-    row = (await session.execute(select(CATEGORIES).where(CATEGORIES.c.code == code))).first()
+async def get_category(session: AsyncSession, code: str, *, lock: bool = False) -> Category | None:
+    """One category; `lock`: held until the transaction ends (a read-modify-write of its
+    routes must not lose a concurrent administrator's change)."""
+    query = select(CATEGORIES).where(CATEGORIES.c.code == code)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
     return _of(row) if row is not None else None
 
 
@@ -146,13 +188,23 @@ async def put_category(
     or None when nothing changed (an identical PUT sends nothing)."""
     if not CATEGORY_CODE.match(category.code):
         raise CategoryError("category code: lower-case letters, digits and dashes")
-    category = _replace_keywords(category, clean_keywords(category.keywords))
+    category = replace(
+        category,
+        keywords=clean_keywords(category.keywords),
+        area_routes=clean_area_routes(category.area_routes),
+    )
+    agencies = {r.agency_id for r in category.area_routes}
     if category.agency_id is not None:
-        known = await session.scalar(
-            select(AGENCIES.c.agency_id).where(AGENCIES.c.agency_id == category.agency_id)
+        agencies.add(category.agency_id)
+    if agencies:
+        known = set(
+            await session.scalars(
+                select(AGENCIES.c.agency_id).where(AGENCIES.c.agency_id.in_(agencies))
+            )
         )
-        if known is None:
-            raise CategoryError(f"unknown agency {category.agency_id!r}")
+        unknown = sorted(agencies - known)
+        if unknown:
+            raise CategoryError(f"unknown agency {unknown[0]!r}")
     old_row = (
         await session.execute(
             select(CATEGORIES).where(CATEGORIES.c.code == category.code).with_for_update()
@@ -170,6 +222,7 @@ async def put_category(
         "keywords": list(category.keywords),
         "category_group": category.group,
         "active": category.active,
+        "area_routes": [r.model_dump(mode="json") for r in category.area_routes],
         "version": (old.version if old is not None else 0) + 1,
         "updated_at": func.now(),
         "updated_by": actor.id,
@@ -185,20 +238,6 @@ async def put_category(
     stored = _of(row)
     await _publish(session, topic, stored)
     return stored
-
-
-def _replace_keywords(category: Category, keywords: tuple[str, ...]) -> Category:
-    return Category(
-        code=category.code,
-        name_id=category.name_id,
-        name_en=category.name_en,
-        agency_id=category.agency_id,
-        description_id=category.description_id,
-        description_en=category.description_en,
-        keywords=keywords,
-        group=category.group,
-        active=category.active,
-    )
 
 
 async def retire_category(session: AsyncSession, topic: str, actor: Actor, code: str) -> bool:

@@ -1,4 +1,5 @@
-"""Demo data for a local `make up`: agencies, the Jakarta category catalogue, and one account per
+"""Demo data for a local `make up`: agencies (two of them units of one place), the Jakarta
+category catalogue (with a couple of routes by area), and one account per
 staff role, all marked DEMO, all with one published password. Idempotent: what exists is
 left exactly as it is (an administrator's later edits survive a re-run)."""
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.enums import Role
 from aduan_contracts.values import Actor
-from aduan_gateway.categories import Category, put_category
+from aduan_gateway.categories import AreaRoute, Category, put_category
 from aduan_gateway.identity import create_agency, create_user
 from aduan_gateway.tables import CATEGORIES, USERS
 
@@ -30,7 +31,16 @@ DEMO_AGENCIES = (
     ("dinas-bina-marga", "Dinas Bina Marga (DEMO)"),
     ("dinas-sda", "Dinas Sumber Daya Air (DEMO)"),
     ("satpol-pp", "Satpol PP (DEMO)"),
+    # Units responsible for a place (issue 19), routed to by the categories' area routes.
+    ("sudin-bina-marga-jaksel", "Suku Dinas Bina Marga Jakarta Selatan (DEMO)"),
+    ("kecamatan-gambir", "Kecamatan Gambir (DEMO)"),
 )
+
+# Real Kemendagri codes (aduan_areas): Kota Jakarta Selatan, Kecamatan Gambir (Jakarta
+# Pusat). Jakarta Selatan rather than Pusat for the Suku Dinas: the console's browser tests
+# file potholes in Menteng (Jakarta Pusat) and expect Dinas Bina Marga's officer to take them.
+JAKARTA_SELATAN = "31.74"
+KECAMATAN_GAMBIR = "31.71.01"
 
 # The Jakarta categories the demo uses (deploy/demo/seed.py files into them): the one
 # catalogue, published to every reader through the topic like an administrator's change.
@@ -46,6 +56,8 @@ DEMO_CATEGORIES = (
         description_en="Potholes, peeling asphalt, broken pavements.",
         keywords=("jalan", "lubang", "berlubang", "aspal", "trotoar", "pothole", "road"),
         group="Infrastruktur",
+        # In Jakarta Selatan its Suku Dinas takes potholes; elsewhere the province Dinas.
+        area_routes=(AreaRoute(area_code=JAKARTA_SELATAN, agency_id="sudin-bina-marga-jaksel"),),
     ),
     Category(
         "lampu-jalan",
@@ -86,6 +98,8 @@ DEMO_CATEGORIES = (
         description_en="Uncollected rubbish or illegal dumping.",
         keywords=("sampah", "tps", "rubbish", "waste"),
         group="Lingkungan",
+        # Only Gambir's rubbish has a unit; the rest still waits in triage.
+        area_routes=(AreaRoute(area_code=KECAMATAN_GAMBIR, agency_id="kecamatan-gambir"),),
     ),
     Category(
         "pohon-tumbang",
@@ -126,6 +140,12 @@ DEMO_USERS: tuple[tuple[str, Role, str | None, str], ...] = (
     ("demo-validator", Role.VALIDATOR, None, "Validator DEMO"),
     ("demo-binamarga", Role.AGENCY_OFFICER, "dinas-bina-marga", "Petugas Bina Marga DEMO"),
     ("demo-sda", Role.AGENCY_OFFICER, "dinas-sda", "Petugas SDA DEMO"),
+    (
+        "demo-sudin-jaksel",
+        Role.AGENCY_OFFICER,
+        "sudin-bina-marga-jaksel",
+        "Petugas Sudin Bina Marga Jakarta Selatan DEMO",
+    ),
 )
 
 _SEEDER = Actor(id="demo-seed", role=Role.ADMINISTRATOR, display_name="demo-seed (DEMO)")
@@ -144,6 +164,10 @@ async def seed_demo(session: AsyncSession, categories_topic: str) -> list[str]:
         if exists is None:
             await put_category(session, categories_topic, _SEEDER, category)
             created.append(f"category {category.code} -> {category.agency_id or '(triage)'}")
+            created += [
+                f"route {category.code} x {r.area_code} -> {r.agency_id}"
+                for r in category.area_routes
+            ]
     for username, role, agency, display_name in DEMO_USERS:
         taken = await session.scalar(select(USERS.c.user_id).where(USERS.c.username == username))
         if taken is None:

@@ -267,6 +267,8 @@ CATEGORIES = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("updated_by", String(128), nullable=True),
+    # [{"area_code": "31.71", "agency_id": "..."}, ...] sorted by area code (issue 19).
+    Column("area_routes", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
 )
 
 

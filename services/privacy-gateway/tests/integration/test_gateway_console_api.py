@@ -52,7 +52,7 @@ from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
 from aduan_workflow.bootstrap import build as build_workflow
-from aduan_workflow.cli import routing_list
+from aduan_workflow.cli import area_routing_list, routing_list
 from aduan_workflow.config import Settings as WorkflowSettings
 
 pytestmark = pytest.mark.integration
@@ -625,7 +625,7 @@ async def test_demo_seed_admin_and_category_routing(
     assert first.returncode == 0, first.stderr
     assert "created user demo-admin" in first.stdout
     seeded = await snapshot(gw)
-    assert len(seeded[2]) == 5
+    assert len(seeded[2]) == 6
     # Idempotent: a second run (with the flag this time) changes nothing at all.
     assert await asyncio.to_thread(cli_main, ["demo-seed", "--yes-this-is-a-demo"]) == 0
     assert "0 created" in capsys.readouterr().out
@@ -669,6 +669,7 @@ async def test_demo_seed_admin_and_category_routing(
         "demo-validator",
         "demo-binamarga",
         "demo-sda",
+        "demo-sudin-jaksel",
     }
     assert all("DEMO" in u["display_name"] and u["active"] for u in users.values())
     assert users["demo-sda"]["role"] == "agency-officer"
@@ -691,6 +692,7 @@ async def test_demo_seed_admin_and_category_routing(
         "keywords": ["sampah", "tps", "rubbish", "waste"],
         "group": "Lingkungan",
         "active": True,
+        "area_routes": [{"area_code": "31.71.01", "agency_id": "kecamatan-gambir"}],
         "version": 1,
     }
 
@@ -700,7 +702,12 @@ async def test_demo_seed_admin_and_category_routing(
     assert r.json() == [
         {"agency_id": "dinas-bina-marga", "name": "Dinas Bina Marga (DEMO)"},
         {"agency_id": "dinas-sda", "name": "Dinas Sumber Daya Air (DEMO)"},
+        {"agency_id": "kecamatan-gambir", "name": "Kecamatan Gambir (DEMO)"},
         {"agency_id": "satpol-pp", "name": "Satpol PP (DEMO)"},
+        {
+            "agency_id": "sudin-bina-marga-jaksel",
+            "name": "Suku Dinas Bina Marga Jakarta Selatan (DEMO)",
+        },
     ]
 
     # Authorization matrix of the administrators' endpoints.
@@ -728,7 +735,7 @@ async def test_demo_seed_admin_and_category_routing(
     # The public agency list needs no token and answers every role alike.
     for headers in (*auth.values(), reporter, {}):
         r = await gw.client.get("/v1/public/agencies", headers=headers)
-        assert r.status_code == 200 and len(r.json()) == 3
+        assert r.status_code == 200 and len(r.json()) == 5
     r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-tiket"])
     assert r.status_code == 403
     assert (await gw.client.delete("/v1/admin/categories/pohon")).status_code == 401
@@ -1093,3 +1100,100 @@ async def test_reports_filtered_by_sla_state_and_filing_dates(gateway: Gateway) 
     assert r.status_code == 403
     r = await gateway.client.get("/v1/reports", params={"sla": "late"}, headers=validator)
     assert r.status_code == 422
+
+
+async def test_routing_rules_by_area_checked_stamped_and_published(
+    gateway: Gateway, workflow: str
+) -> None:
+    """Issue 19: an administrator's rules category x area -> agency, one by one, are checked
+    (category, Kemendagri area code, agency), kept on the category (its version grows, who
+    changed it is stamped) and reach workflow's copy of the catalogue."""
+    gw = gateway
+    async with transaction(gw.runtime.sessions) as session:
+        await create_agency(session, "dinas-bina-marga", "Dinas Bina Marga Uji")
+        await create_agency(session, "kecamatan-gambir", "Kecamatan Gambir Uji")
+        await create_agency(session, "sudin-jakpus", "Sudin Bina Marga Jakarta Pusat Uji")
+    admin = gw.token(Role.ADMINISTRATOR, sub="adm-routes")
+    body = {"name_id": "Jalan rusak", "name_en": "Damaged road", "agency_id": "dinas-bina-marga"}
+    r = await gw.client.put("/v1/admin/categories/jalan-rusak", json=body, headers=admin)
+    assert r.status_code == 200 and r.json()["area_routes"] == []
+
+    base = "/v1/admin/routing-rules/jalan-rusak"
+    # Only administrators.
+    for role in (Role.TICKET_ADMIN, Role.VALIDATOR, Role.AGENCY_OFFICER):
+        r = await gw.client.put(
+            f"{base}/31.71", json={"agency_id": "sudin-jakpus"}, headers=gw.token(role)
+        )
+        assert r.status_code == 403, role
+        assert (
+            await gw.client.get("/v1/admin/routing-rules", headers=gw.token(role))
+        ).status_code == 403
+    assert (await gw.client.get("/v1/admin/routing-rules")).status_code == 401
+
+    # Checked: the category, the area in the Kemendagri list, the agency.
+    r = await gw.client.put(
+        "/v1/admin/routing-rules/no-such/31.71", json={"agency_id": "sudin-jakpus"}, headers=admin
+    )
+    assert r.status_code == 404
+    for bad in ("31.99", "31.71.99", "jakarta", "31.71.01.9999"):
+        r = await gw.client.put(f"{base}/{bad}", json={"agency_id": "sudin-jakpus"}, headers=admin)
+        assert r.status_code == 422 and "Kemendagri" in r.json()["detail"], bad
+    r = await gw.client.put(f"{base}/31.71", json={"agency_id": "no-such"}, headers=admin)
+    assert r.status_code == 422 and "unknown agency" in r.json()["detail"]
+
+    # A kota (undotted code accepted, stored dotted) and a kecamatan inside it.
+    r = await gw.client.put(f"{base}/3171", json={"agency_id": "sudin-jakpus"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "key": "jalan-rusak|31.71",
+        "category": "jalan-rusak",
+        "area_code": "31.71",
+        "area_label": r.json()["area_label"],
+        "agency_id": "sudin-jakpus",
+        "category_active": True,
+    }
+    assert "Jakarta Pusat" in r.json()["area_label"]
+    r = await gw.client.put(
+        f"{base}/31.71.01", json={"agency_id": "kecamatan-gambir"}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    r = await gw.client.get("/v1/admin/routing-rules", headers=admin)
+    assert [(x["key"], x["agency_id"]) for x in r.json()] == [
+        ("jalan-rusak|31.71", "sudin-jakpus"),
+        ("jalan-rusak|31.71.01", "kecamatan-gambir"),
+    ]
+    async with gw.runtime.sessions() as session:
+        row = (
+            await session.execute(select(CATEGORIES).where(CATEGORIES.c.code == "jalan-rusak"))
+        ).one()
+    assert (row.version, row.updated_by) == (3, "adm-routes")
+
+    # Editing the category without `area_routes` keeps them (an older form).
+    r = await gw.client.put(
+        "/v1/admin/categories/jalan-rusak", json={**body, "name_en": "Broken road"}, headers=admin
+    )
+    assert r.status_code == 200 and len(r.json()["area_routes"]) == 2
+    await eventually(
+        lambda: _area_routes_are(
+            workflow,
+            {
+                ("jalan-rusak", "31.71", "sudin-jakpus"),
+                ("jalan-rusak", "31.71.01", "kecamatan-gambir"),
+            },
+        ),
+        timeout=40,
+    )
+
+    # Removing one: gone from the category and from workflow's copy.
+    r = await gw.client.delete(f"{base}/31.71.01", headers=admin)
+    assert r.status_code == 204
+    r = await gw.client.delete(f"{base}/31.71.01", headers=admin)
+    assert r.status_code == 404
+    await eventually(
+        lambda: _area_routes_are(workflow, {("jalan-rusak", "31.71", "sudin-jakpus")}),
+        timeout=40,
+    )
+
+
+async def _area_routes_are(url: str, wanted: set[tuple[str, str, str]]) -> bool:
+    return set(await area_routing_list(url)) == wanted

@@ -65,6 +65,15 @@ class Settings(ServiceSettings):
     )
     sla_scan_batch: int = Field(default=500, ge=1, le=10000)
 
+    # --- routing by place (issue 19) ---
+    area_route_min_confidence: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a category's area routes apply only when intake was at least this sure "
+        "of the report's area; below it the category's own agency takes the report",
+    )
+
     # --- evidence check on follow-ups ---
     evidence_max_distance_m: float = Field(
         default=200.0, gt=0, description="after-photos farther than this from the report fail"

@@ -31,6 +31,7 @@ from aduan_contracts.commands import (
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import (
+    CategoryPublished,
     CommandAccepted,
     CommandRefused,
     CommandReply,
@@ -69,6 +70,7 @@ from aduan_workflow.domain.lifecycle import (
     follow_primary,
     opening,
 )
+from aduan_workflow.domain.routing import choose_route
 from aduan_workflow.domain.sla import SlaPolicy
 from aduan_workflow.tables import (
     CATALOGUE,
@@ -342,29 +344,45 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
     )
 
     async def auto_route(session: AsyncSession, report: Report, event: ReportSubmitted) -> None:
-        """Dispatch at once when the report's category is active in the catalogue and has an
-        agency (SPEC: auto-routing); otherwise it waits in the ticket-admin's triage queue,
-        where the ticket-admin may also dispatch it elsewhere (their override)."""
+        """Dispatch at once when the report's category is active in the catalogue and routes
+        somewhere (SPEC: auto-routing): the most specific area route holding the report's
+        area (issue 19), else the category's agency; otherwise it waits in the
+        ticket-admin's triage queue, where the ticket-admin may also dispatch it elsewhere
+        (their override)."""
         if report.category is None:
             return
-        agency_id = await session.scalar(
-            select(CATALOGUE.c.agency_id).where(
-                CATALOGUE.c.code == report.category, CATALOGUE.c.active.is_(True)
-            )
+        record = await session.scalar(
+            select(CATALOGUE.c.record).where(CATALOGUE.c.code == report.category)
         )
-        if agency_id is None:
+        category = CategoryPublished.model_validate(record) if record is not None else None
+        route = choose_route(category, event.location, settings.area_route_min_confidence)
+        if route is None:
             return
+        if route.area_code is None:
+            note = f"auto-routed by the rule for category {report.category}"
+        else:
+            # A fixed shape ("... area <code>") so the timeline can be read back by tools.
+            note = (
+                f"auto-routed by the rule for category {report.category} in area {route.area_code}"
+            )
         command = DispatchReport(
             report_id=report.id,
             actor=SYSTEM_ACTOR,
-            agency_id=agency_id,
-            note=f"auto-routed by the rule for category {report.category}",
+            agency_id=route.agency_id,
+            note=note,
             correlation_id=event.correlation_id,
         )
         step = decide(report, command, utcnow(), settings.reopen_window)
         if isinstance(step, Transition):
             await recorder.transition(
                 session, report, step, event.correlation_id, str(event.event_id)
+            )
+        if route.area_code is not None:
+            log.info(
+                "auto-routed by area",
+                report_id=str(report.id),
+                area=route.area_code,
+                agency=route.agency_id,
             )
 
     async def follow(session: AsyncSession, report: Report, event: ReportSubmitted) -> bool:
