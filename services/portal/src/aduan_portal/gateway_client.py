@@ -247,6 +247,13 @@ class Grant(_In):
     active: bool
 
 
+class AreaRoute(_In):
+    """A category's route by place (issue 19): reports inside `area_code` go to `agency_id`."""
+
+    area_code: str
+    agency_id: str
+
+
 class Category(_In):
     code: str
     name_id: str
@@ -257,6 +264,7 @@ class Category(_In):
     keywords: tuple[str, ...] = ()
     group: str | None = None
     active: bool = True
+    area_routes: tuple[AreaRoute, ...] = ()
 
 
 class AdminUser(_In):

@@ -580,6 +580,37 @@ async def administrator_pages(platform: Platform) -> None:
         assert "Kategori trotoar-uji disimpan." in cats.text
         assert 'id="category-trotoar-uji"' in cats.text
         assert '<option value="dinas-baru" selected>' in cats.text
+        # Routes by area (issue 19): a kecamatan picked from the list, a kelurahan typed as
+        # its code; a code not in the Kemendagri list refused with the gateway's reason.
+        assert 'id="area-routes-none-trotoar-uji"' in cats.text
+        assert '<option value="31.71.01">Kec. Gambir (31.71.01)</option>' in cats.text
+        for area in ({"area_pick": "31.71.01"}, {"area_code": "3171011001"}):
+            added = await admin.post(
+                "/console/admin/categories/trotoar-uji/routes",
+                data={"csrf_token": csrf(cats.text), "agency_id": "dinas-baru", **area},
+            )
+            assert added.status_code == 303
+            cats = await admin.get("/console/admin/categories")
+            assert "disimpan: laporan baru di sana" in cats.text
+        assert 'id="area-route-trotoar-uji-31-71-01"' in cats.text
+        assert 'id="area-route-trotoar-uji-31-71-01-1001"' in cats.text
+        assert "Kec. Gambir, Kota Jakarta Pusat <code>31.71.01</code>" in cats.text
+        refused = await admin.post(
+            "/console/admin/categories/trotoar-uji/routes",
+            data={"csrf_token": csrf(cats.text), "agency_id": "dinas-baru", "area_code": "31.99"},
+        )
+        assert refused.status_code == 303
+        cats = await admin.get("/console/admin/categories")
+        assert "Kemendagri" in cats.text and 'data-kind="error"' in cats.text
+        removed = await admin.post(
+            "/console/admin/categories/trotoar-uji/routes/31.71.01/remove",
+            data={"csrf_token": csrf(cats.text)},
+        )
+        assert removed.status_code == 303
+        cats = await admin.get("/console/admin/categories")
+        assert "Rute trotoar-uji di Kec. Gambir, Kota Jakarta Pusat dihapus." in cats.text
+        assert 'id="area-route-trotoar-uji-31-71-01"' not in cats.text
+        assert 'id="area-route-trotoar-uji-31-71-01-1001"' in cats.text
         # Retired, never deleted: it stays listed (old reports keep its name), marked.
         retired = await admin.post(
             "/console/admin/categories/trotoar-uji/retire", data={"csrf_token": csrf(cats.text)}

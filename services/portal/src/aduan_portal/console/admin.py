@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+import aduan_areas
 from aduan_portal.console.core import (
     CODE,
     PAGE_SIZE,
@@ -28,6 +29,7 @@ from aduan_portal.gateway_client import (
     GatewayClient,
     GatewayError,
 )
+from aduan_portal.rendering import area_choices
 
 __all__ = ["ADMIN", "router"]
 
@@ -123,7 +125,19 @@ async def categories_page(request: Request) -> Response:
     notes: list[str] = []
     listed = await optional_list(c, "/v1/categories", Category, notes)
     agencies = await optional_list(c, "/v1/admin/agencies", Agency, notes)
-    return await c.page("admin_categories.html", categories=listed, agencies=agencies, notes=notes)
+    return await c.page(
+        "admin_categories.html",
+        categories=listed,
+        agencies=agencies,
+        notes=notes,
+        area_choices=area_choices(),
+        area_label=_area_label,
+    )
+
+
+def _area_label(code: str) -> str:
+    area = aduan_areas.get(code)
+    return aduan_areas.label(area) if area is not None else code
 
 
 @router.post("/admin/categories")
@@ -168,6 +182,51 @@ async def retire_category(request: Request, code: str) -> Response:
     except GatewayError as exc:
         return await c.flash_and_go("error", explain(exc, c.t), back)
     return await c.flash_and_go("success", c.t["category_retired"].format(code=code), back)
+
+
+@router.post("/admin/categories/{code}/routes")
+async def save_area_route(request: Request, code: str) -> Response:
+    """Add or replace one route by place of a category (issue 19): the area typed as a code
+    (any kelurahan too) or picked from Jakarta's kota and kecamatan; the gateway checks the
+    code against the Kemendagri list and the agency."""
+    c = await signed_in(request, ADMIN)
+    form = await c.checked_form()
+    back = f"/console/admin/categories#category-{code}"
+    if not CODE.match(code):
+        return await c.flash_and_go("error", c.t["category_code_msg"], back)
+    area = text_field(form, "area_code") or text_field(form, "area_pick")
+    agency = text_field(form, "agency_id")
+    if not area or not agency:
+        return await c.flash_and_go("error", c.t["area_route_missing"], back)
+    try:
+        await c.api(
+            "PUT",
+            f"/v1/admin/routing-rules/{code}/{quote(area, safe='')}",
+            json={"agency_id": agency},
+        )
+    except GatewayError as exc:
+        return await c.flash_and_go("error", explain(exc, c.t), back)
+    return await c.flash_and_go(
+        "success", c.t["area_route_saved"].format(code=code, area=_area_label(area)), back
+    )
+
+
+@router.post("/admin/categories/{code}/routes/{area}/remove")
+async def remove_area_route(request: Request, code: str, area: str) -> Response:
+    """Remove one route by place: that area's reports fall back to a wider route, else the
+    category's agency."""
+    c = await signed_in(request, ADMIN)
+    await c.checked_form()
+    back = f"/console/admin/categories#category-{code}"
+    if not CODE.match(code):
+        return await c.flash_and_go("error", c.t["category_code_msg"], back)
+    try:
+        await c.api("DELETE", f"/v1/admin/routing-rules/{code}/{quote(area, safe='')}")
+    except GatewayError as exc:
+        return await c.flash_and_go("error", explain(exc, c.t), back)
+    return await c.flash_and_go(
+        "success", c.t["area_route_removed"].format(code=code, area=_area_label(area)), back
+    )
 
 
 # --- the access log ------------------------------------------------------------------------
