@@ -14,6 +14,7 @@ Runs in the gateway process (`photo_worker_in_process`, the default for a laptop
 tests) or as its own process, `python -m aduan_gateway.photos` (its own /health and
 /metrics on `photos_port`), which `deploy/scripts/services.sh` and the `gateway-photos`
 Deployment run so that blurring never takes CPU from the API (docs/decisions.md).
+`python -m aduan_gateway.photos backfill` prepares photos stored before the worker ran.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import asyncio
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.events import (
@@ -40,10 +43,11 @@ from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, STATUS_CHANGED
 from aduan_contracts.values import PhotoRef
 from aduan_gateway.config import Settings
-from aduan_gateway.tables import INBOX, OUTBOX
+from aduan_gateway.tables import INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_kit.batching import subscribe_batches
 from aduan_kit.blobs import BlobNotFound, FilesystemBlobStore
 from aduan_kit.blur import SIZES, PhotoUnreadable, blur_photo
+from aduan_kit.db import make_engine
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import queue_raw
 from aduan_kit.runtime import ServiceRuntime, serve
@@ -53,6 +57,7 @@ __all__ = [
     "Derivatives",
     "Manifest",
     "Size",
+    "backfill",
     "main",
     "prepare",
     "register_photo_worker",
@@ -286,7 +291,52 @@ def build(settings: Settings | None = None) -> tuple[Any, ServiceRuntime]:
     return app, runtime
 
 
-def main() -> None:
+async def backfill(settings: Settings) -> dict[str, int]:
+    """Prepare every photo the read model knows that has no manifest yet: photos stored
+    before the worker existed, or whose events left Kafka's retention before it first ran.
+    `python -m aduan_gateway.photos backfill`; safe to repeat and to run beside the worker."""
+    derivatives = Derivatives(FilesystemBlobStore(settings.blob_root))
+    engine = make_engine(settings.database_url, 2)
+    counts = {"ready": 0, "failed": 0, "missing": 0, "already": 0}
+    try:
+        async with engine.connect() as conn:
+            photos = [
+                p
+                for rows in (
+                    await conn.execute(select(REPORTS.c.photos)),
+                    await conn.execute(
+                        select(TIMELINE.c.follow_up["photos"]).where(
+                            TIMELINE.c.follow_up.is_not(None)
+                        )
+                    ),
+                )
+                for (value,) in rows
+                for p in value or ()
+            ]
+    finally:
+        await engine.dispose()
+    for raw in photos:
+        photo = PhotoRef.model_validate(raw)
+        if await derivatives.get(photo.sha256) is not None:
+            counts["already"] += 1
+            continue
+        try:
+            await prepare(derivatives, photo)
+            counts["ready"] += 1
+        except PhotoUnreadable:
+            counts["failed"] += 1
+        except BlobNotFound:
+            counts["missing"] += 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["backfill"]:
+        print(json.dumps(asyncio.run(backfill(Settings()))))
+        return
+    if args:
+        raise SystemExit("usage: python -m aduan_gateway.photos [backfill]")
     app, runtime = build()
     serve(app, runtime.settings)
 

@@ -29,7 +29,7 @@ from aduan_contracts.values import Actor, PhotoRef
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
-from aduan_gateway.photos import Derivatives
+from aduan_gateway.photos import Derivatives, backfill
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_testing.helpers import eventually
 from aduan_testing.plugin import Isolation
@@ -44,10 +44,11 @@ class Gw:
         client: httpx.AsyncClient,
         producer: AIOKafkaProducer,
         derivatives: Derivatives,
-        secret: str,
+        settings: Settings,
     ) -> None:
         self.iso, self.client, self.producer = iso, client, producer
-        self.derivatives, self.secret = derivatives, secret
+        self.derivatives, self.settings = derivatives, settings
+        self.secret = settings.jwt_secret
 
     async def send(self, topic: str, event: Any, key: UUID) -> None:
         await self.producer.send_and_wait(
@@ -77,7 +78,7 @@ async def gw(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Gw]:
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield Gw(isolated, client, producer, app.state.derivatives, settings.jwt_secret)
+            yield Gw(isolated, client, producer, app.state.derivatives, settings)
     finally:
         await producer.stop()
         await app.state.gateway.stop()
@@ -200,3 +201,12 @@ async def test_photos_get_blurred_copies_and_an_unreadable_one_is_dead_lettered(
     await eventually(lambda: gw.derivatives.get(marker), "the marker photo", timeout=60)
     assert await gw.derivatives.get(good) == made
     assert len(await dead_letters(gw.iso, report.event_id)) == 1
+
+    # A photo without a manifest (stored before the worker existed, or its event gone from
+    # Kafka): `python -m aduan_gateway.photos backfill` prepares it, and only it.
+    manifest = Path(gw.settings.blob_root) / "derived" / good[:2] / f"{good}.json"
+    manifest.unlink()
+    assert (await gw.client.get(f"{url}/{good}", headers=gw.validator())).status_code == 202
+    counts = await backfill(gw.settings)
+    assert counts["ready"] == 1 and counts["already"] >= 2, counts
+    assert await gw.derivatives.get(good) == made
