@@ -5,8 +5,9 @@ statistics and each console queue have something to show.
     uv run python deploy/demo/seed.py            # after `make up`
 
 1. Runs the gateway's `python -m aduan_gateway.cli demo-seed --yes-this-is-a-demo` (demo
-   agencies, the Jakarta category catalogue with each category's agency, one account per
-   role; password `demo-aduan-2026`). The catalogue is created in the gateway, which owns
+   agencies, the Jakarta category catalogue with each category's agency and a couple of
+   routes by area — potholes in Jakarta Selatan go to its Suku Dinas, rubbish in Kecamatan
+   Gambir to the kecamatan — one account per role; password `demo-aduan-2026`). The catalogue is created in the gateway, which owns
    it, and reaches intake, the portal and workflow through its topic; the complaints are
    filed once intake lists every category they use.
 2. Files 25 complaints through intake's HTTP web form (`/v1/channels/web`), its staff entry
@@ -815,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
         f"demo complaints: {len(DEMOS)} ({seeder.filed} filed now, {seeder.duplicates} "
         f"already there, {seeder.mailed} e-mailed), {seeder.moves} lifecycle steps taken.\n"
         f"Console logins (password {DEMO_PASSWORD}): "
-        "demo-tiket, demo-binamarga, demo-sda, demo-validator, demo-admin"
+        "demo-tiket, demo-binamarga, demo-sda, demo-sudin-jaksel, demo-validator, demo-admin"
     )
     return 0
 
