@@ -7,9 +7,10 @@ statistics and each console queue have something to show.
 1. Runs the gateway's `python -m aduan_gateway.cli demo-seed --yes-this-is-a-demo` (demo
    agencies, the Jakarta category catalogue with each category's agency and a couple of
    routes by area — potholes in Jakarta Selatan go to its Suku Dinas, rubbish in Kecamatan
-   Gambir to the kecamatan — one account per role; password `demo-aduan-2026`). The catalogue is created in the gateway, which owns
-   it, and reaches intake, the portal and workflow through its topic; the complaints are
-   filed once intake lists every category they use.
+   Gambir to the kecamatan — one account per role; password `demo-aduan-2026`). The
+   catalogue is created in the gateway, which owns it, and reaches intake, the portal and
+   workflow through its topic; the complaints are filed once intake lists every category
+   they use.
 2. Files 25 complaints through intake's HTTP web form (`/v1/channels/web`), its staff entry
    (`/v1/channels/staff/reports`, as `demo-tiket`: call centre, walk-in, letter; dated up to
    four months back so the trend has a shape) and its SMTP listener (e-mail).
