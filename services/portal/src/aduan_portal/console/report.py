@@ -4,6 +4,7 @@ to the reporter, moderation of the public face)."""
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Callable
@@ -292,10 +293,6 @@ _PREPARING_SVG = (
     '<rect width="480" height="320" fill="#e8e8e8"/><text x="240" y="160" font-size="18" '
     'text-anchor="middle" font-family="sans-serif" fill="#333">{text}</text></svg>'
 )
-_PREPARING_TEXT = {
-    "id": "Foto sedang disiapkan (wajah dan pelat disamarkan)",
-    "en": "Photo being prepared (blurring faces and plates)",
-}
 
 
 @router.get("/reports/{report_id}/photos/{sha256}")
@@ -318,7 +315,7 @@ async def photo(
             Response(explain(exc, c.t), status_code=exc.status, media_type="text/plain")
         )
     if r.status_code == 202:
-        text = _PREPARING_TEXT["en" if c.lang == "en" else "id"]
+        text = html.escape(c.t["photo_preparing"])
         placeholder = Response(
             _PREPARING_SVG.format(text=text), status_code=202, media_type="image/svg+xml"
         )
