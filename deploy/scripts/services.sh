@@ -15,6 +15,9 @@ export ADUAN_SINKS_DIR="${ADUAN_SINKS_DIR:-$RUN/sinks}"
 # The gateway's photo worker (faces and plates blurred) runs as its own process, `photos`
 # below, as the gateway-photos Deployment does: not inside the gateway's API process.
 export ADUAN_GATEWAY_PHOTO_WORKER_IN_PROCESS="${ADUAN_GATEWAY_PHOTO_WORKER_IN_PROCESS:-false}"
+# A local Open311 key, so an app developer can file through the root on a laptop exactly as
+# docs/open311.md shows (a real installation lists its own keys; never this one).
+export ADUAN_INTAKE_OPEN311_API_KEYS="${ADUAN_INTAKE_OPEN311_API_KEYS:-[\"demo-open311-key\"]}"
 
 # name module port-variable default-port
 # `sinks` is the local stand-in for the e-mail, SMS, WhatsApp, Messenger/Instagram, X and push
