@@ -707,7 +707,7 @@ async def test_canaries_self_service_and_erasure(platform: Platform) -> None:
     assert (await p.gateway.get(f"/open311/v2/requests/{xid}.json")).status_code == 404
     assert (await p.gateway.get(f"/v1/public/reports/{xid}")).status_code == 404
     rows = list(csv.DictReader(io.StringIO(surfaces["csv"])))
-    assert [r["report_id"] for r in rows] == [pid] and rows[0]["area"] == "Gambir"
+    assert [r["report_id"] for r in rows] == [pid] and rows[0]["area"] == "Gambir, Kec. Gambir, Kota Jakarta Pusat"
     geo = json.loads(surfaces["geojson"])
     # Only the ~1 km grid cell reaches open data, never the point itself (canaries above).
     [geometry] = [f["geometry"] for f in geo["features"]]

@@ -272,7 +272,8 @@ async def test_public_and_private_reports_through_the_gateway(gateway: Gateway) 
     assert "09:31" not in str(body)
     assert "Jl. Melati" not in str(body)
     assert "-6.1951" not in str(body)
-    assert body["area"] == "Menteng"
+    # The official name of the area intake resolved, not the words typed in the field.
+    assert body["area"] == "Menteng, Kec. Menteng, Kota Jakarta Pusat"
     assert body["confidentiality_label"] == PUBLIC_LABEL
     assert body["status"] == "received"
     assert body["status_label"] == "Menunggu"
@@ -396,7 +397,7 @@ async def test_status_before_submission_ends_consistent(gateway: Gateway) -> Non
     assert "received_at" not in own.json()
     # SPEC Revision 2: the assigned agency sees where the problem is (not when it came).
     assert own.json()["location"]["area"] == "Menteng"
-    assert own.json()["area"] == "Menteng"
+    assert own.json()["area"] == "Menteng, Kec. Menteng, Kota Jakarta Pusat"
     other = await gw.client.get(
         f"/v1/reports/{report.report_id}", headers=gw.token(Role.AGENCY_OFFICER, "dbm")
     )

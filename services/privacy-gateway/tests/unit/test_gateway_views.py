@@ -271,6 +271,8 @@ def test_projection_publishes_the_area_code_only_when_fairly_sure(
     event = public_event(record(location=location), "cid")
     assert isinstance(event, PublicReportPublished)
     assert event.area_code == published
+    # The public area is the list's name when the code is shown, else the typed words.
+    assert event.area == ("Menteng, Kec. Menteng, Kota Jakarta Pusat" if published else "Menteng")
     assert "Melati" not in event.model_dump_json()
 
 

@@ -15,11 +15,11 @@ from aduan_contracts.events import (
     PublicReportWithdrawn,
     PublicTimelineEntry,
 )
-from aduan_contracts.values import Location
 from aduan_gateway.domain.model import ReportRecord
+from aduan_gateway.domain.redaction import public_area_code
 from aduan_gateway.domain.views import public_view
 
-__all__ = ["PUBLIC_AREA_MIN_CONFIDENCE", "public_area_code", "public_event", "public_id_of"]
+__all__ = ["public_event", "public_id_of"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -78,21 +78,6 @@ def public_event(
         correlation_id=correlation_id,
         causation_id=causation_id,
     )
-
-
-# A code read from the complaint's words with little certainty would file the report under
-# the wrong place in public lists and statistics: below this, the public gets no code.
-PUBLIC_AREA_MIN_CONFIDENCE = 0.5
-
-
-def public_area_code(location: Location | None) -> str | None:
-    """The resolved area code the public may see: at most a kelurahan (it is the coarse
-    place), and only when intake was fairly sure of it."""
-    if location is None or location.area_code is None:
-        return None
-    if (location.area_confidence or 0.0) < PUBLIC_AREA_MIN_CONFIDENCE:
-        return None
-    return location.area_code
 
 
 def _completed_hours(record: ReportRecord) -> float | None:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta, timezone
 
+import aduan_areas
 from aduan_contracts.enums import Privacy
 from aduan_contracts.values import Location
 from aduan_kit.redaction import (
@@ -21,12 +22,14 @@ from aduan_kit.redaction import (
 __all__ = [
     "HIDDEN",
     "PRIVATE_LABEL",
+    "PUBLIC_AREA_MIN_CONFIDENCE",
     "PUBLIC_LABEL",
     "coarse_area",
     "coarse_month",
     "confidentiality_label",
     "identity_terms",
     "pseudonym",
+    "public_area_code",
     "scrub_erased",
     "scrub_officer_text",
     "scrub_terms",
@@ -49,9 +52,34 @@ def coarse_month(moment: datetime) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+# A code read from the complaint's words with little certainty would put the report in the
+# wrong place on public lists and statistics: below this, the public gets no code.
+PUBLIC_AREA_MIN_CONFIDENCE = 0.5
+
+
+def public_area_code(location: Location | None) -> str | None:
+    """The resolved area code the public may see: at most a kelurahan (it is the coarse
+    place), and only when intake was fairly sure of it."""
+    if location is None or location.area_code is None:
+        return None
+    if (location.area_confidence or 0.0) < PUBLIC_AREA_MIN_CONFIDENCE:
+        return None
+    return location.area_code
+
+
 def coarse_area(location: Location | None) -> str | None:
-    """The coarse place only; never the point or the street address."""
-    return location.area if location is not None else None
+    """The coarse place only; never the point or the street address. The official name of
+    the area intake resolved when it was fairly sure ("Kenari, Kec. Senen, Kota Jakarta
+    Pusat"), else the words the reporter typed in the area field: a name from the list
+    never carries more than the area, while typed words might."""
+    if location is None:
+        return None
+    code = public_area_code(location)
+    if code is not None:
+        area = aduan_areas.get(code)
+        if area is not None:
+            return aduan_areas.label(area)
+    return location.area
 
 
 def confidentiality_label(privacy: Privacy) -> str:
