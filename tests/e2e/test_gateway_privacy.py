@@ -707,14 +707,20 @@ async def test_canaries_self_service_and_erasure(platform: Platform) -> None:
     assert (await p.gateway.get(f"/open311/v2/requests/{xid}.json")).status_code == 404
     assert (await p.gateway.get(f"/v1/public/reports/{xid}")).status_code == 404
     rows = list(csv.DictReader(io.StringIO(surfaces["csv"])))
-    assert [r["report_id"] for r in rows] == [pid] and rows[0]["area"] == "Gambir, Kec. Gambir, Kota Jakarta Pusat"
+    assert [r["report_id"] for r in rows] == [pid] and rows[0][
+        "area"
+    ] == "Gambir, Kec. Gambir, Kota Jakarta Pusat"
     geo = json.loads(surfaces["geojson"])
     # Only the ~1 km grid cell reaches open data, never the point itself (canaries above).
     [geometry] = [f["geometry"] for f in geo["features"]]
     assert geometry["type"] == "Point"
     assert geometry["coordinates"] == pytest.approx([106.83, -6.19])
     one = json.loads(surfaces["open311 one"])[0]
-    assert one["status"] == "open" and "lat" not in one and one["address"] == "Gambir"
+    assert (
+        one["status"] == "open"
+        and "lat" not in one
+        and one["address"] == "Gambir, Kec. Gambir, Kota Jakarta Pusat"
+    )
 
     async def projected() -> list[tuple[bytes | None, bytes]] | None:
         got = await topic_records(p, PUBLIC_REPORTS)
