@@ -344,3 +344,18 @@ async def fastapi_ceilings(
             else None,
         }
     return out
+
+
+def main() -> None:
+    """`uv run --frozen python -m bench.ceilings [SECONDS]`: the bare FastAPI ceilings and
+    the generator's capacity alone, without starting the platform."""
+    import json
+    import tempfile
+
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+    workdir = Path(tempfile.mkdtemp(prefix="aduan-ceilings-"))
+    print(json.dumps(asyncio.run(fastapi_ceilings(workdir, seconds)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
