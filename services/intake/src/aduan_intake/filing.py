@@ -48,6 +48,7 @@ __all__ = ["ANSWERING_CHANNELS", "Filed", "Filer", "SubmissionConflict", "wants_
 log = get_logger(__name__)
 
 _RECEIPT_ATTEMPTS = 5
+_CLOCK_SKEW = timedelta(minutes=2)
 
 # While an officer's question to them is open, a reporter's next message on these channels
 # is the answer (the question said "reply to this message").
@@ -247,7 +248,9 @@ class Filer:
                         REPORTER_KEYS.c.contact_digest == digest,
                         OPEN_QUESTIONS.c.answered_at.is_(None),
                         OPEN_QUESTIONS.c.asked_at >= report.received_at - self._answer_window,
-                        OPEN_QUESTIONS.c.asked_at <= report.received_at,
+                        # A reply cannot come before its question; the provider's clock
+                        # (WhatsApp stamps whole seconds) may run a little behind ours.
+                        OPEN_QUESTIONS.c.asked_at <= report.received_at + _CLOCK_SKEW,
                     )
                     .order_by(OPEN_QUESTIONS.c.asked_at.desc(), OPEN_QUESTIONS.c.question_id)
                 )
