@@ -235,7 +235,11 @@ def subscribe_catalogue(
                     wait=waits,
                     error=type(exc).__name__,
                 )
-                await asyncio.sleep(min(0.2 * 2 ** (waits - 1), 5.0))
+                if await _stopped_within(runtime, min(0.2 * 2 ** (waits - 1), 5.0)):
+                    # Nothing is lost: without a group the whole topic is read again from
+                    # its start at the next start (warm()).
+                    log.info("category not stored, service stopping", category=record.code)
+                    return
         # Memory follows the table (not the other way round): what a request sees was
         # stored first, so a restart cannot forget a category a request already accepted.
         if catalogue is not None:
@@ -247,6 +251,15 @@ def subscribe_catalogue(
                 version=record.version,
                 active=record.active,
             )
+
+
+async def _stopped_within(runtime: ServiceRuntime, seconds: float) -> bool:
+    """Wait `seconds`, or less if the service starts stopping; True if it is stopping."""
+    try:
+        await asyncio.wait_for(runtime.stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def warm(

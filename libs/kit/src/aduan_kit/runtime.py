@@ -83,6 +83,9 @@ class ServiceRuntime:
             interval_s=settings.kafka_check_interval_s,
         )
         self.started = False
+        # Set first thing in stop(): handlers that wait out an outage in a loop (the
+        # catalogue reader) leave at once instead of holding shutdown for its whole grace.
+        self.stopping = asyncio.Event()
 
     # Accessors fail loudly if used before the lifespan started them.
     @property
@@ -154,6 +157,7 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         log.info("service stopping")
+        self.stopping.set()
         await self.consumer_watch.stop()
         # Consumers first (finish in-flight handlers), then drain the outbox, then clients.
         await self.broker.stop()

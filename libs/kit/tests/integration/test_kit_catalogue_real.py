@@ -6,8 +6,9 @@ alone (broker away) still knows every category, retired ones included."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -67,7 +68,13 @@ async def env(isolated: Isolation) -> AsyncIterator[tuple[Isolation, list[str]]]
     yield isolated, urls
 
 
-def reader(isolated: Isolation, url: str, catalogue: Catalogue) -> ServiceRuntime:
+def reader(
+    isolated: Isolation,
+    url: str,
+    catalogue: Catalogue,
+    on_change: Callable[[Any, CategoryPublished], Awaitable[None]] | None = None,
+    grace_s: float = 10.0,
+) -> ServiceRuntime:
     runtime = ServiceRuntime(
         ServiceSettings(
             service_name="kitcat",
@@ -76,11 +83,14 @@ def reader(isolated: Isolation, url: str, catalogue: Catalogue) -> ServiceRuntim
             topic_namespace=isolated.namespace,
             database_url=url,
             redis_url=isolated.redis_url,
+            shutdown_grace_s=grace_s,
         ),
         migrations=None,
         outbox=OUTBOX,
     )
-    subscribe_catalogue(runtime, TABLE, catalogue=catalogue, title="t", description="d")
+    subscribe_catalogue(
+        runtime, TABLE, catalogue=catalogue, title="t", description="d", on_change=on_change
+    )
     return runtime
 
 
@@ -131,3 +141,38 @@ async def test_every_replica_gets_the_whole_catalogue_and_keeps_a_copy(
         await engine.dispose()
     assert sorted(c.code for c in warmed.all()) == ["banjir", "jalan", "pohon"]
     assert warmed.get("jalan").version == 3  # type: ignore[union-attr]
+
+
+async def test_a_reader_waiting_out_a_database_outage_stops_when_asked(
+    env: tuple[Isolation, list[str]],
+) -> None:
+    """The reader retries a category while the database is away (D9); a SIGTERM in that
+    time must end the wait at once, not hold the service's shutdown for its whole grace
+    period (a CI run once saw a service ignore SIGTERM for 30 s)."""
+    isolated, (url1, _) = env
+    topic = CATEGORIES.qualified(isolated.namespace)
+    attempts = 0
+
+    async def database_away(session: Any, published: CategoryPublished) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionRefusedError("database away")
+
+    catalogue = Catalogue()
+    runtime = reader(isolated, url1, catalogue, on_change=database_away, grace_s=120.0)
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    await producer.start()
+    try:
+        await runtime.start()
+        await producer.send_and_wait(topic, record("jalan", 1), key=b"jalan")
+        await until(lambda: attempts >= 3)  # retrying, not dead-lettered or dropped
+    finally:
+        await producer.stop()
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await runtime.stop()
+        stopped_after = loop.time() - began
+    # Well under the 120 s grace; the retry waits themselves are at most 5 s.
+    assert stopped_after < 30.0, f"stop took {stopped_after:.1f} s"
+    # The record was not applied half-way: it is read again at the next start.
+    assert catalogue.get("jalan") is None
