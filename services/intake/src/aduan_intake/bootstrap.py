@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from faststream.specification import AsyncAPI
 
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
+from aduan_intake.admission import Admission, Overloaded, overloaded_response
 from aduan_intake.api import api_router
 from aduan_intake.background import IntakeRuntime
 from aduan_intake.catalogue import CatalogueWarmup, catalogue_router, register_catalogue
@@ -35,6 +37,9 @@ VERSION = "0.1.0"
 def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     settings = settings or Settings()
     runtime = IntakeRuntime(settings, migrations="aduan_intake:migrations", outbox=OUTBOX)
+    admission = Admission(
+        settings.filing_limit, settings.filing_admission_wait_s, settings.overload_retry_after_s
+    )
     filer = Filer(
         sessions=lambda: runtime.sessions,
         pepper=settings.contact_pepper,
@@ -42,6 +47,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         keys_topic=runtime.topic(REPORTER_KEYS.name),
         wake_relay=runtime.wake_relay,
         answer_window=timedelta(days=settings.answer_window_days),
+        admission=admission,
     )
     register_handlers(runtime, filer)
     # The one category catalogue (the gateway's), read from its compacted topic; warmed
@@ -72,6 +78,12 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         runtime.background.append(LaporPuller(ctx, lambda: runtime.sessions))
     app = runtime.create_app(title="Aduan intake", version=VERSION)
     app.state.channels = ctx
+
+    @app.exception_handler(Overloaded)
+    async def shed(request: Request, exc: Overloaded) -> Response:
+        # Raised by the filer before a filing's transaction, from any channel's route.
+        return overloaded_response(request, exc)
+
     app.include_router(api_router(ctx))
     app.include_router(catalogue_router(catalogue))
 

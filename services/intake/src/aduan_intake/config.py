@@ -122,11 +122,40 @@ class Settings(ServiceSettings):
     # Timeout for fetching media from providers (WhatsApp, Meta) and for LAPOR! pulls.
     provider_timeout_s: float = Field(default=10.0, gt=0)
 
+    # --- load shedding (aduan_intake.admission) -------------------------------------------
+    # Filings worked on at once (each holds a database connection while it does). Beyond
+    # it a filing waits at most `filing_admission_wait_s`, then is refused with 503 +
+    # Retry-After (451 on SMTP): every sender retries, and a quick refusal beats a 30-s
+    # wait for a connection ending in a 500. None: `database_pool_size`, which leaves the
+    # pool's overflow to the consumers and the outbox relay, so a filing never queues for
+    # a connection.
+    filing_max_in_flight: int | None = Field(default=None, ge=1)
+    filing_admission_wait_s: float = Field(default=1.0, ge=0.0, le=30.0)
+    # What a refused sender is told to wait (`Retry-After`, seconds).
+    overload_retry_after_s: int = Field(default=2, ge=1, le=3600)
+
+    @property
+    def filing_limit(self) -> int:
+        return self.filing_max_in_flight or self.database_pool_size
+
     @property
     def smtp_bind_port(self) -> int:
         if self.smtp_port is not None:
             return self.smtp_port
         return 0 if self.environment == "test" else 2525
+
+    @model_validator(mode="after")
+    def _filings_fit_the_pool(self) -> Settings:
+        # The kit's pool holds database_pool_size connections plus half as many overflow;
+        # a bound above that would let filings wait for connections again (the 30-s 500).
+        capacity = self.database_pool_size + max(self.database_pool_size // 2, 1)
+        if self.filing_limit >= capacity:
+            raise ValueError(
+                f"filing_max_in_flight ({self.filing_limit}) must stay below the database "
+                f"pool's {capacity} connections (database_pool_size and its overflow), so "
+                "the consumers and the outbox relay keep a connection"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_public_secrets(self) -> Settings:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -19,6 +20,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel
@@ -29,6 +31,7 @@ from aduan_contracts.values import (
     SealedIdentity,
     normalize_receipt_code,
 )
+from aduan_intake.admission import Admission, pool_timeout
 from aduan_intake.domain import (
     NormalizedReport,
     ReporterIdentity,
@@ -95,14 +98,45 @@ class Filer:
         keys_topic: str,
         wake_relay: Callable[[], None],
         answer_window: timedelta = timedelta(days=14),
+        admission: Admission | None = None,
     ) -> None:
         # `sessions` is a getter: the session factory exists only once the runtime started.
         self._sessions = sessions
+        # Bounds the filings in progress (aduan_intake.admission); None: unbounded (tests
+        # of other things, the CLI).
+        self.admission = admission
         self._answer_window = answer_window
         self._pepper = pepper
         self._intake_topic = intake_topic
         self._keys_topic = keys_topic
         self._wake_relay = wake_relay
+
+    @asynccontextmanager
+    async def _session(self, begin: bool = True) -> AsyncIterator[AsyncSession]:
+        """A session for a filing path (HTTP, SMTP, LAPOR!), inside the admission bound:
+        `Overloaded` when intake cannot take it promptly, raised before anything is
+        written. Kafka consumers use the runtime's sessions directly: they must not be shed."""
+        if self.admission is None:
+            async with self._open(begin) as session:
+                yield session
+            return
+        async with self.admission.slot(), self._open(begin) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _open(self, begin: bool) -> AsyncIterator[AsyncSession]:
+        try:
+            if begin:
+                async with transaction(self._sessions()) as session:
+                    yield session
+            else:
+                async with self._sessions()() as session:
+                    yield session
+        except PoolTimeout as exc:
+            # Something outside the bound held every pooled connection: still a quick
+            # "come back later", never a 500 (the transaction never began).
+            retry = self.admission.retry_after_s if self.admission else 1
+            raise pool_timeout(retry) from exc
 
     def fingerprint(self, report: NormalizedReport) -> bytes:
         return hmac.new(
@@ -133,7 +167,7 @@ class Filer:
     async def _file_once(self, report: NormalizedReport) -> Filed:
         fingerprint = self.fingerprint(report)
         report_id, receipt_code = uuid4(), new_receipt_code()
-        async with transaction(self._sessions()) as session:
+        async with self._session() as session:
             # A concurrent delivery of the same message blocks here until the first one
             # commits (or rolls back); then DO NOTHING returns no row and we read the winner.
             claimed = (
@@ -217,7 +251,7 @@ class Filer:
             return None
         digest = contact_digest(self._pepper, reuse)
         mid = report.channel_message_id
-        async with self._sessions()() as session:
+        async with self._session(begin=False) as session:
             # Where an earlier delivery of this very message went decides, not today's
             # questions: the same message is never filed twice.
             for table in (AMENDMENTS, SUBMISSIONS):
@@ -278,7 +312,7 @@ class Filer:
         """Whether this message was already filed or added to a report: lets an adapter
         skip fetching a redelivered message's media (the duplicate answer needs no photos,
         since the fingerprint covers channel and text only)."""
-        async with self._sessions()() as session:
+        async with self._session(begin=False) as session:
             for table in (SUBMISSIONS, AMENDMENTS):
                 found = await session.scalar(
                     select(table.c.report_id).where(
@@ -294,7 +328,7 @@ class Filer:
         self, channel: Channel, channel_message_id: str
     ) -> tuple[UUID, str] | None:
         """The report a channel message was filed as (report id, receipt code)."""
-        async with self._sessions()() as session:
+        async with self._session(begin=False) as session:
             row = (
                 await session.execute(
                     select(SUBMISSIONS.c.report_id, SUBMISSIONS.c.receipt_code).where(
@@ -306,7 +340,7 @@ class Filer:
         return (row.report_id, row.receipt_code) if row is not None else None
 
     async def report_for_receipt(self, receipt_code: str) -> tuple[UUID, str] | None:
-        async with self._sessions()() as session:
+        async with self._session(begin=False) as session:
             row = (
                 await session.execute(
                     select(SUBMISSIONS.c.report_id, SUBMISSIONS.c.receipt_code).where(
@@ -336,7 +370,7 @@ class Filer:
         fingerprint = hmac.new(
             self._pepper.encode(), f"{channel}\0amend\0{text}".encode(), hashlib.sha256
         ).digest()
-        async with transaction(self._sessions()) as session:
+        async with self._session() as session:
             claimed = (
                 await session.execute(
                     insert(AMENDMENTS)

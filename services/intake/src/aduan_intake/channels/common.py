@@ -130,6 +130,8 @@ AUTHENTICATED_FILING_ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"model": ProblemBody},
     422: {"model": FieldError},
     429: {"model": ProblemBody},
+    # Shed under overload, with Retry-After (aduan_intake.admission).
+    503: {"model": ProblemBody},
 }
 
 

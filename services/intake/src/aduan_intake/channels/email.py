@@ -29,6 +29,7 @@ from typing import Any, Literal
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from aduan_contracts.enums import Channel
+from aduan_intake.admission import Overloaded
 from aduan_intake.channels.common import ChannelContext
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
@@ -217,6 +218,10 @@ class _Handler:
             return f"550 5.6.0 {exc.reason}"
         except SubmissionConflict:
             return "550 5.6.0 this Message-ID was already used for a different message"
+        except Overloaded:
+            # Shed before anything was stored (aduan_intake.admission): the sending server
+            # keeps the mail queued and tries again.
+            return "451 4.3.2 too many complaints at once; try again later"
         except Exception as exc:
             # Nothing was committed (or it was, and a retry will be answered as duplicate):
             # the sending server keeps the mail and tries again.

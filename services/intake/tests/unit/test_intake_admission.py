@@ -1,0 +1,101 @@
+"""The admission bound alone (aduan_intake.admission), and the filer's answer when the
+database pool has no connection: `Overloaded` (503), never the pool's own error (500)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from aduan_contracts.enums import Channel
+from aduan_intake.admission import Admission, Overloaded
+from aduan_intake.config import Settings
+from aduan_intake.domain import NormalizedReport
+from aduan_intake.filing import Filer
+
+
+async def test_a_filing_past_the_bound_waits_briefly_then_is_refused() -> None:
+    admission = Admission(limit=1, wait_s=0.05, retry_after_s=3)
+    async with admission.slot():
+        with pytest.raises(Overloaded) as refused:
+            async with admission.slot():
+                pytest.fail("admitted past the bound")
+    assert refused.value.retry_after_s == 3
+    # The place is free again afterwards.
+    async with admission.slot():
+        pass
+
+
+async def test_a_place_freed_within_the_wait_admits_the_filing() -> None:
+    admission = Admission(limit=1, wait_s=2.0, retry_after_s=2)
+    order: list[str] = []
+
+    async def holder() -> None:
+        async with admission.slot():
+            order.append("first in")
+            await asyncio.sleep(0.05)
+        order.append("first out")
+
+    task = asyncio.create_task(holder())
+    await asyncio.sleep(0.01)
+    async with admission.slot():
+        order.append("second in")
+    await task
+    assert order == ["first in", "first out", "second in"]
+
+
+async def test_no_wait_refuses_at_once() -> None:
+    admission = Admission(limit=2, wait_s=0, retry_after_s=1)
+    async with admission.slot(), admission.slot():
+        with pytest.raises(Overloaded):
+            async with admission.slot():
+                pass
+
+
+class _NoConnection:
+    """A session whose first statement finds the pool empty, as SQLAlchemy raises it."""
+
+    async def __aenter__(self) -> _NoConnection:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[None]:
+        yield
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        raise PoolTimeout("QueuePool limit of size 20 overflow 10 reached")
+
+
+async def test_an_empty_pool_is_answered_as_overload_not_an_error() -> None:
+    filer = Filer(
+        sessions=lambda: _NoConnection,  # type: ignore[arg-type, return-value]
+        pepper="p" * 32,
+        intake_topic="t",
+        keys_topic="k",
+        wake_relay=lambda: None,
+        admission=Admission(limit=4, wait_s=0, retry_after_s=5),
+    )
+    report = NormalizedReport(
+        channel=Channel.WEB,
+        channel_message_id="m-1",
+        text="Lampu jalan mati di depan sekolah sejak tiga hari.",
+        received_at=datetime.now(UTC),
+    )
+    with pytest.raises(Overloaded) as refused:
+        await filer.file(report)
+    assert (refused.value.cause, refused.value.retry_after_s) == ("pool", 5)
+
+
+def test_the_bound_must_leave_the_pool_a_connection_for_the_consumers() -> None:
+    assert Settings(environment="test").filing_limit == 20
+    assert Settings(environment="test", filing_max_in_flight=8).filing_limit == 8
+    with pytest.raises(ValueError, match="must stay below the database pool"):
+        Settings(environment="test", database_pool_size=4, filing_max_in_flight=6)
