@@ -19,7 +19,15 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from bench.load import Accepted, new_histogram, summary
-from bench.payloads import HTTP_CHANNELS, MIX, complaint, email, plan, read_request
+from bench.payloads import (
+    HTTP_CHANNELS,
+    MIX,
+    HttpRequest,
+    complaint,
+    email,
+    plan,
+    read_request,
+)
 from bench.platform import Platform
 from bench.smtpload import SmtpLoad
 from bench.vegeta import Attack, histogram, intended_latencies, receipt
@@ -86,8 +94,13 @@ class ComplaintLoad:
 
         accepted: list[Accepted] = []
         failures: dict[str, int] = {}
+        channel_of = {r.url: r.channel for r in reqs}
         for hit, intended, lat in intended_latencies(attack.hits, http_rate):
+            # vegeta numbers a hit before it takes the next target: two workers racing can
+            # swap them, so the channel comes from the URL the hit went to (one per channel).
             req = reqs[hit.seq % len(reqs)]
+            if hit.url and hit.url != req.url and hit.url in channel_of:
+                req = HttpRequest(channel_of[hit.url], "", "POST", hit.url, b"")
             got = None
             try:
                 got = receipt(req.channel, hit)

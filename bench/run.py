@@ -448,7 +448,9 @@ async def measure_ceilings(
     args: argparse.Namespace, kafka: str, database_url: str, namespace: str, workdir: Path
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    out["fastapi"] = await fastapi_ceilings(workdir, args.ceiling_seconds, args.generator_rate)
+    out["fastapi"] = await fastapi_ceilings(
+        workdir, args.ceiling_seconds, args.generator_rate, generator_reps=args.generator_reps
+    )
     out["kafka_batched"] = await kafka_ceiling(kafka, namespace, args.ceiling_messages)
     out["kafka_one_at_a_time"] = await kafka_ceiling(
         kafka, namespace, max(100, args.ceiling_messages // 10), one_at_a_time=True
@@ -711,6 +713,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=1000.0,
         help="requests/s vegeta offers the bare endpoint to show its own cost",
+    )
+    p.add_argument(
+        "--generator-reps",
+        type=int,
+        default=3,
+        help="repetitions of that offer (10 s each; min/median/max of the cores reported)",
     )
     p.add_argument(
         "--services",

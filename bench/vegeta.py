@@ -56,13 +56,37 @@ def binary() -> str:
 
 
 def generator_env() -> dict[str, str]:
-    """One OS thread for Go code and a lazier GC: 1,000 requests/s cost ~0.27 cores instead
-    of ~0.32 on this machine (half of it the kernel's loopback TCP), leaving the CPU to the
-    platform. BENCH_GOMAXPROCS / GOGC override."""
+    """The Go runtime's settings for the generator (measured at 1,000 requests/s against the
+    bare endpoint, `bench.ceilings --generator-reps`; docs/performance.md, "The generator's
+    own cost"):
+
+    - `GODEBUG=schedtrace=3600000`: with a scheduler trace configured, Go's `sysmon` thread
+      never parks in its deep sleep. Without it, at 1,000 requests/s the process goes idle
+      between requests (every Go thread idle, `sysmon` parked until the next timer), each
+      request's first syscall wakes `sysmon` again and resets its poll to 20 µs, so it
+      spins through ~20 `usleep`s per request: ~40 % of vegeta's CPU and three quarters
+      of its context switches. Kept awake it backs off to its 10-ms poll. The trace prints
+      one `SCHED` line at start (the interval is an hour), which `Attack` drops.
+    - `GOGC=400`: fewer collections of the (small) heap; a few percent.
+
+    The thread count is vegeta's `-cpus` flag (its default, every CPU, overrides the
+    GOMAXPROCS variable): see `cpus()`. BENCH_GODEBUG / GOGC override."""
     env = dict(os.environ)
-    env["GOMAXPROCS"] = os.environ.get("BENCH_GOMAXPROCS", "1")
+    env["GODEBUG"] = os.environ.get("BENCH_GODEBUG", "schedtrace=3600000")
     env.setdefault("GOGC", "400")
     return env
+
+
+def cpus() -> int:
+    """OS threads running Go code in vegeta (its `-cpus`, default 1, BENCH_GOMAXPROCS): one
+    is enough at these rates and costs a third less CPU than two, which wake each other."""
+    return max(1, int(os.environ.get("BENCH_GOMAXPROCS", "1")))
+
+
+def _stderr_text(raw: bytes) -> str:
+    """vegeta's stderr without the Go scheduler trace's `SCHED` lines (generator_env)."""
+    lines = raw.decode(errors="replace").splitlines()
+    return "\n".join(line for line in lines if not line.startswith("SCHED "))
 
 
 def rate_flag(rate: float) -> str:
@@ -83,6 +107,7 @@ class Hit:
     error: str
     body: bytes
     headers: dict[str, list[str]]
+    url: str = ""
 
     @property
     def done(self) -> float:
@@ -115,6 +140,7 @@ def parse_hits(lines: Iterable[str]) -> list[Hit]:
                 error=r.get("error") or "",
                 body=base64.b64decode(r["body"]) if r.get("body") else b"",
                 headers=r.get("headers") or {},
+                url=r.get("url") or "",
             )
         )
     return sorted(hits, key=lambda h: h.seq)
@@ -191,6 +217,7 @@ class Attack:
     def _command(self, targets: Path, output: Path) -> list[str]:
         cmd = [
             binary(),
+            f"-cpus={cpus()}",
             "attack",
             "-format=json",
             f"-targets={targets}",
@@ -229,7 +256,7 @@ class Attack:
         _, status, usage = os.wait4(proc.pid, 0)
         self.wall_s = time.perf_counter() - started
         proc.returncode = self.returncode = os.waitstatus_to_exitcode(status)
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        err = _stderr_text(proc.stderr.read()) if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
         if self.returncode != 0:

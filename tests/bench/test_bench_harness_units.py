@@ -23,8 +23,10 @@ import base64
 import json
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from hdrh.histogram import HdrHistogram
 
 from aduan_testing.chaosinfra import TcpProxy
@@ -231,6 +233,39 @@ def test_vegeta_target_lines_carry_the_exact_bytes_and_headers() -> None:
     assert target["header"]["X-Hub-Signature-256"] == [req.headers["X-Hub-Signature-256"]]
     get = payloads.read_request("http://g", random.Random(3), ["a"], {"validator": "tok"})
     assert "body" not in json.loads(payloads.vegeta_line(get))
+
+
+def test_complaint_targets_are_resendable_over_a_closed_keepalive_and_reads_are_not_marked() -> (
+    None
+):
+    req = payloads.complaint(_secrets(), "http://127.0.0.1:1", "r", 3, "sms", random.Random(2))
+    header = json.loads(payloads.vegeta_line(req))["header"]
+    # Go's client resends a POST on a connection the server closed only with this header.
+    assert header["X-Idempotency-Key"] == [req.message_id]
+    assert header["X-Twilio-Signature"] == [req.headers["X-Twilio-Signature"]]
+    get = payloads.read_request("http://g", random.Random(3), ["a"], {"validator": "tok"})
+    assert "X-Idempotency-Key" not in json.loads(payloads.vegeta_line(get))["header"]
+
+
+def test_generator_runs_on_one_thread_with_sysmon_kept_awake(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BENCH_GOMAXPROCS", raising=False)
+    monkeypatch.delenv("BENCH_GODEBUG", raising=False)
+    monkeypatch.setattr(vegeta, "binary", lambda: "/bin/vegeta")
+    atk = vegeta.Attack("t", [], 100.0, tmp_path, duration_s=1.0)
+    cmd = atk._command(Path("t.jsonl"), Path("r.bin"))
+    # -cpus is vegeta's own flag and overrides the GOMAXPROCS variable: it must be given.
+    assert cmd[:3] == ["/bin/vegeta", "-cpus=1", "attack"]
+    assert vegeta.generator_env()["GODEBUG"] == "schedtrace=3600000"
+    raw = b"SCHED 0ms: gomaxprocs=1 idleprocs=0 threads=3\nerror opening t.jsonl\n"
+    assert vegeta._stderr_text(raw) == "error opening t.jsonl"
+
+
+def test_a_hit_keeps_the_url_it_went_to() -> None:
+    line = json.loads(_hit_line(0, "2026-12-04T06:00:00Z", 1))
+    line["url"] = "http://127.0.0.1:1/v1/channels/sms"
+    assert vegeta.parse_hits([json.dumps(line)])[0].url.endswith("/v1/channels/sms")
 
 
 def test_email_payload_parses_as_a_complaint_and_is_dot_stuffed() -> None:
