@@ -382,7 +382,9 @@ class ReporterQuestionAsked(Envelope):
 
 
 class NotificationDelivered(Envelope):
-    """A message reached (or was recorded for) the reporter. Published by the notifier."""
+    """A message reached the reporter. No longer published (issue 18): one record per
+    message that no service consumed; the notifier's `deliveries` row is the record. Kept
+    so that records already on `notifier.notifications.v1` still decode (30 days)."""
 
     event_type: Literal["NotificationDelivered"] = "NotificationDelivered"
     report_id: UUID
@@ -393,7 +395,8 @@ class NotificationDelivered(Envelope):
 
 
 class NotificationFailed(Envelope):
-    """A message could not be delivered on any channel; visible to operators."""
+    """A message could not be delivered on any channel; visible to operators. Published by
+    the notifier (with the same event on the topic's dead letters); no service consumes it."""
 
     event_type: Literal["NotificationFailed"] = "NotificationFailed"
     report_id: UUID

@@ -156,7 +156,8 @@ NOTIFICATIONS = TopicSpec(
     NotificationEvent,
     owner="notifier",
     partitions=3,
-    description="Delivery outcomes of reporter notifications, keyed by report id.",
+    description="Reporter notifications given up on (NotificationFailed), keyed by report "
+    "id; a message sent is not announced.",
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
 from aduan_kit.runtime import ServiceRuntime
@@ -26,9 +25,9 @@ __all__ = ["build"]
 def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations="aduan_notifier:migrations", outbox=OUTBOX)
-    # Redirects are not followed: a provider redirecting a message POST is a misconfiguration.
-    client = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
-    worker = DeliveryWorker(runtime, settings, build_adapters(settings, client))
+    # Each adapter keeps its own connections (an HTTP client per provider, SMTP sessions),
+    # made on first use and closed when the worker stops.
+    worker = DeliveryWorker(runtime, settings, build_adapters(settings))
     register_handlers(runtime, settings.portal_base_url, worker.wake, settings.sla_apology_stages)
     app = runtime.create_app(title="Aduan notifier", version="0.2.0")
     app.include_router(api_router(runtime))
@@ -44,8 +43,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
             try:
                 yield
             finally:
-                await worker.stop()
-                await client.aclose()
+                await worker.stop()  # closes the adapters
 
     app.router.lifespan_context = lifespan
     return app, runtime

@@ -53,6 +53,8 @@ class Settings(ServiceSettings):
     recipient_wait_s: float = Field(default=3600.0, gt=0)
     recipient_poll_s: float = Field(default=2.0, gt=0)
     http_timeout_s: float = Field(default=10.0, gt=0)
+    # How long each provider's client keeps an idle connection for the next message.
+    http_keepalive_s: float = Field(default=30.0, ge=0)
 
     # --- e-mail (SMTP, aiosmtplib) ------------------------------------------------------------
     smtp_host: str = "127.0.0.1"
@@ -61,6 +63,11 @@ class Settings(ServiceSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     email_from: str = "Aduan <no-reply@aduan.localhost>"
+    # Kept SMTP sessions (one message at a time each), replaced after this many messages
+    # or this long unused (servers drop idle clients after a few minutes).
+    smtp_pool_size: int = Field(default=4, ge=1, le=100)
+    smtp_session_messages: int = Field(default=100, ge=1)
+    smtp_idle_s: float = Field(default=30.0, ge=0)
 
     # --- SMS gateway (generic HTTP API with an API key) --------------------------------------
     sms_url: str = f"{SINK_HTTP}/sms/send"

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aduan_contracts import encode
 from aduan_contracts.enums import Channel
-from aduan_contracts.events import NotificationDelivered, NotificationFailed
+from aduan_contracts.events import NotificationFailed
 from aduan_contracts.topics import NOTIFICATIONS, dead_letter
 from aduan_contracts.values import SealedIdentity
 from aduan_kit.crypto import open_identity
@@ -115,7 +115,10 @@ class _Outcome:
     error: str | None = None
     provider_id: str | None = None
     retry_in_s: float | None = None  # pending only
-    announce: bool = False  # sent: NotificationDelivered; failed: NotificationFailed + DLQ
+    # failed: NotificationFailed and its dead letter. A sent message is announced to nobody:
+    # NotificationDelivered, one record per message, had no consumer (issue 18); the
+    # `deliveries` row (state 'sent', provider message id) is the record of it.
+    announce: bool = False
 
 
 # Each statement below is one round trip and, run in autocommit, its own transaction: a
@@ -173,13 +176,13 @@ _PREPARE = text(
         UPDATE delivery_attempts AS a SET transport = v.transport
         FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]),
                     CAST(:transports AS text[])) AS v(id, attempt, transport)
-        WHERE a.delivery_id = v.id AND a.attempt = v.attempt
+        WHERE a.delivery_id = v.id AND a.attempt = v.attempt AND a.outcome IS NULL
     ),
     unopened AS (
         DELETE FROM delivery_attempts AS a
         USING unnest(CAST(:wait_ids AS bigint[]), CAST(:wait_attempts AS integer[]))
             AS w(id, attempt)
-        WHERE a.delivery_id = w.id AND a.attempt = w.attempt
+        WHERE a.delivery_id = w.id AND a.attempt = w.attempt AND a.outcome IS NULL
     )
     UPDATE deliveries AS d
     SET state = 'pending', attempts = d.attempts - 1, lease_until = NULL,
@@ -218,10 +221,13 @@ _WRITE_OUTCOMES = text(
         RETURNING d.id, d.finished_at
     ),
     closed AS (
+        -- Only an open attempt, or one a later claim marked abandoned (the provider's
+        -- answer still tells what happened): the rows `ix_delivery_attempts_open` holds.
         UPDATE delivery_attempts AS a
         SET outcome = v.outcome, error = v.error, finished_at = now()
         FROM v
         WHERE a.delivery_id = v.id AND a.attempt = v.attempt
+            AND (a.outcome IS NULL OR a.outcome = 'abandoned')
     ),
     announced AS (
         INSERT INTO outbox (topic, key, payload, headers)
@@ -551,9 +557,7 @@ class DeliveryWorker:
             return self._retry_or_fail(row, route.transport, exc)
         except Permanent as exc:
             return self._failed(row, route.transport, exc.cause)
-        return _Outcome(
-            row, "sent", "sent", route.transport, provider_id=provider_id, announce=True
-        )
+        return _Outcome(row, "sent", "sent", route.transport, provider_id=provider_id)
 
     def _retry_or_fail(self, row: Row[Any], transport: Transport, exc: DeliveryFailure) -> _Outcome:
         s = self.settings
@@ -632,20 +636,9 @@ class DeliveryWorker:
         return written
 
     def _announcements(self, o: _Outcome) -> list[dict[str, Any]]:
-        """Outbox rows: NotificationDelivered for a sent message; NotificationFailed and its
-        dead letter for a failed one."""
+        """Outbox rows for a delivery given up on: NotificationFailed and its dead letter."""
         row, topic = o.row, self.runtime.topic(NOTIFICATIONS.name)
         transport = o.transport.value if o.transport else None
-        if o.state == "sent":
-            delivered = NotificationDelivered(
-                report_id=row.report_id,
-                status_event_id=row.status_event_id,
-                channel=Channel(row.channel),
-                template=row.template,
-                attempts=row.attempts,
-                causation_id=str(row.status_event_id),
-            )
-            return [_outbox_row(topic, delivered, row.report_id, {"transport": transport or ""})]
         failed = NotificationFailed(
             report_id=row.report_id,
             status_event_id=row.status_event_id,

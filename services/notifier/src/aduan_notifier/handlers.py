@@ -2,8 +2,8 @@
 
 Each claims its inbox in the transaction that applies the message. A status change that
 concerns the reporter becomes one 'pending' row in `deliveries` per (status change,
-channel); the delivery worker (`delivery.py`) sends it and announces the outcome through
-the outbox.
+channel); the delivery worker (`delivery.py`) sends it, and announces a delivery it gave
+up on through the outbox.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel, SlaStage
 from aduan_contracts.events import (
-    NotificationEvent,
+    NotificationFailed,
     ReportAmended,
     ReporterKeyEvent,
     ReporterKeyIssued,
@@ -454,10 +454,11 @@ def register_handlers(
     runtime.broker.publisher(
         notifier.notifications_topic,
         title="notifier.notifications",
-        description="One NotificationDelivered per message a provider accepted, or one "
-        "NotificationFailed when every route failed; keyed by report id (published by the "
-        "outbox relay).",
-        schema=NotificationEvent,
+        description="One NotificationFailed per delivery given up on (every route failed "
+        "or the attempts ran out), keyed by report id, with the same event on the topic's "
+        "dead letters (published by the outbox relay). A message sent is not announced: "
+        "NotificationDelivered had no consumer and is no longer published.",
+        schema=NotificationFailed,
     )
 
     def wake_if(recorded: Callable[[object], bool]) -> Callable[[list[object]], None]:
