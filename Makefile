@@ -68,7 +68,7 @@ BENCH_OWN_BROKER ?= 1
 BENCH_OVERLOAD ?= 400
 BENCH_OVERLOAD_S ?= 10
 BENCH_ARGS ?=
-CHAOS_RATE ?= 20
+CHAOS_RATE ?= auto
 CHAOS_REPEAT ?= 1
 CHAOS_ARGS ?=
 
@@ -77,7 +77,7 @@ bench: deps ## open-loop step-up (vegeta), reads, ceilings, replay -> bench/resu
 	@deploy/scripts/wrk.sh >/dev/null
 	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) --soak-minutes $(BENCH_SOAK_MIN) --overload-rate $(BENCH_OVERLOAD) --overload-seconds $(BENCH_OVERLOAD_S) $(if $(filter 1,$(BENCH_OWN_BROKER)),--own-broker) $(BENCH_ARGS)
 
-chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE, CHAOS_REPEAT: worst of N); run it alone
+chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE: auto = what the last bench sustained, else 8; CHAOS_REPEAT: worst of N; CHAOS_ARGS=--faults ...); run it alone
 	@deploy/scripts/infra.sh up
 	@deploy/scripts/kafka.sh libs
 	uv run --frozen python -m bench.chaos --rate $(CHAOS_RATE) --repeat $(CHAOS_REPEAT) $(CHAOS_ARGS)

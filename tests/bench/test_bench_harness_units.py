@@ -166,16 +166,27 @@ def test_recovery_is_when_a_window_p99_is_back_under_target_and_later_spikes_sho
             intended = sec + k / 10
             latency = 112 - intended if sec < 112 else 0.7 if sec == 130 else 0.1
             code = f"ADU-{sec}-{k}"
-            accepted.append(SimpleNamespace(receipt_code=code, intended=intended))
-            stages[code] = SimpleNamespace(recorded=intended + latency)
+            accepted.append(
+                SimpleNamespace(receipt_code=code, intended=intended, answered=intended + 0.02)
+            )
+            stages[code] = SimpleNamespace(
+                persisted=intended + latency / 2, recorded=intended + latency
+            )
     [r] = recovery(accepted, stages, [Fault("cut", 100.0, 110.0)], 500, 160.0)
     assert r["recovered_s_after_start"] == 12.0  # the first all-fast 5-s window
+    # Which hop held the time: intake answered at once, workflow persisted half-way.
+    by_stage = r["p99_by_second_by_stage_ms"]
+    assert set(by_stage["accepted"]) == {20}
+    assert 5_400 <= by_stage["persisted"][0] <= 6_100 < r["p99_by_second_ms"][0]
     assert r["recovered_s_after_end"] == 2.0
     assert 690 <= r["worst_window_p99_after_recovery_ms"] <= 710  # the spike, shown apart
     assert r["worst_p99_ms"] >= 11_000
 
     # Never fast again before the next fault: no figure.
-    slow = {c: SimpleNamespace(recorded=st.recorded + 5) for c, st in stages.items()}
+    slow = {
+        c: SimpleNamespace(persisted=st.persisted, recorded=st.recorded + 5)
+        for c, st in stages.items()
+    }
     [r] = recovery(accepted, slow, [Fault("cut", 100.0, 110.0)], 500, 160.0)
     assert r["recovered_s_after_start"] is None
     assert r["worst_window_p99_after_recovery_ms"] is None
