@@ -192,6 +192,19 @@ def test_recovery_is_when_a_window_p99_is_back_under_target_and_later_spikes_sho
     assert r["worst_window_p99_after_recovery_ms"] is None
 
 
+def test_chaos_rate_auto_is_what_the_last_bench_sustained(tmp_path: Path) -> None:
+    from bench.chaos import AUTO_RATE_FALLBACK, AUTO_RATE_MAX, auto_rate
+
+    latest = tmp_path / "latest.json"
+    assert auto_rate(latest)[0] == AUTO_RATE_FALLBACK  # no bench yet
+    latest.write_text(json.dumps({"at": "x", "highest_sustained_rate": 0}))
+    assert auto_rate(latest)[0] == AUTO_RATE_FALLBACK  # sustained none (a shared machine)
+    latest.write_text(json.dumps({"at": "x", "highest_sustained_rate": 10}))
+    assert auto_rate(latest)[0] == 10
+    latest.write_text(json.dumps({"at": "x", "highest_sustained_rate": 640}))
+    assert auto_rate(latest)[0] == AUTO_RATE_MAX
+
+
 # --- the compiled generator's pure parts ------------------------------------------------
 
 
