@@ -18,6 +18,8 @@ notifier's database (`pg_stat_user_tables`, per table), the records the notifier
     # the same against another copy of the notifier (e.g. an older commit's source):
     git archive <commit> services/notifier/src | tar -x -C /tmp/old
     uv run --frozen python -m bench.notifier_io --pythonpath /tmp/old/services/notifier/src
+    # the provider I/O alone: CPU per e-mail, SMS and push message through the adapters
+    uv run --frozen python -m bench.notifier_io --adapters-only [--pythonpath ...]
 """
 
 from __future__ import annotations
@@ -340,8 +342,110 @@ async def publish_report(producer: AIOKafkaProducer, namespace: str, n: int) -> 
         await producer.send(f"{namespace}.{topic}", encode(event), key=str(key_).encode())
 
 
+async def adapters_child(smtp_port: int, http_port: int, n: int) -> dict[str, Any]:
+    """In a child process (the notifier package on its PYTHONPATH): `n` e-mails and `n` SMS
+    through the adapters to the sinks, one at a time; this process's CPU per message."""
+    import inspect
+
+    from aduan_notifier.adapters import Outgoing, build_adapters
+    from aduan_notifier.config import Settings
+    from aduan_notifier.domain import Route, Template, Transport, render
+
+    base = f"http://127.0.0.1:{http_port}"
+    settings = Settings.model_validate(
+        {
+            "environment": "test",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "sms_url": f"{base}/sms/send",
+            "push_url": f"{base}/push",
+        }
+    )
+    client = None
+    if inspect.signature(build_adapters).parameters["client"].default is inspect.Parameter.empty:
+        # The older notifier: one client made by its composition root, passed in.
+        client = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
+        adapters = build_adapters(settings, client)
+    else:
+        adapters = build_adapters(settings)
+    figures: dict[str, Any] = {}
+    for transport, address, channel in (
+        (Transport.EMAIL, "warga@example.id", Channel.WEB),
+        (Transport.SMS, "+6281234567890", Channel.SMS),
+        (Transport.PUSH, "device-1", Channel.APP),
+    ):
+        adapter = adapters[transport]
+        message = render(Template.RECEIVED, channel, "id", "ADU-7K3M-9QXZ", "http://portal")
+        outs = [
+            Outgoing(Route(transport, address), message, str(uuid.uuid4()), "ADU-7K3M-9QXZ")
+            for _ in range(n + 5)
+        ]
+        for out in outs[:5]:  # warm: imports, first connection
+            await adapter.send(out)
+        c0, t0 = time.process_time(), time.monotonic()
+        for out in outs[5:]:
+            await adapter.send(out)
+        figures[transport.value] = {
+            "cpu_ms_per_message": round((time.process_time() - c0) * 1000 / n, 3),
+            "wall_ms_per_message": round((time.monotonic() - t0) * 1000 / n, 3),
+        }
+    for adapter in adapters.values():
+        await adapter.close()
+    if client is not None:
+        await client.aclose()
+    return figures
+
+
+def adapters_only(args: argparse.Namespace) -> dict[str, Any]:
+    """The provider I/O alone: the sinks in their own process (their CPU is not counted),
+    the adapters of the notifier on `--pythonpath` (default: this checkout) in another."""
+    smtp_port, http_port = free_port(), free_port()
+    env = dict(os.environ) | {
+        "ADUAN_SINKS_DIR": tempfile.mkdtemp(prefix="notifier-io-sinks-"),
+        "ADUAN_SINKS_SMTP_PORT": str(smtp_port),
+        "ADUAN_SINKS_HTTP_PORT": str(http_port),
+    }
+    sinks = spawn([sys.executable, "-m", "aduan_notifier.sinks"], env, Path(args.log))
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        child_env = dict(os.environ)
+        if args.pythonpath:
+            child_env["PYTHONPATH"] = os.pathsep.join(
+                [args.pythonpath, *filter(None, [child_env.get("PYTHONPATH")])]
+            )
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.notifier_io", "--child", str(smtp_port),
+             str(http_port), str(args.messages)],
+            env=child_env, capture_output=True, check=True, text=True,
+        )  # fmt: skip
+    finally:
+        sinks.send_signal(signal.SIGTERM)
+        sinks.wait(timeout=10)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "pythonpath": args.pythonpath or "(workspace)",
+        "messages": args.messages,
+        "per_transport": figures,
+    }
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        smtp_port, http_port, n = (int(a) for a in sys.argv[2:])
+        print(json.dumps(asyncio.run(adapters_child(smtp_port, http_port, n))))
+        return
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--adapters-only",
+        action="store_true",
+        help="only the provider I/O: messages through the adapters to sinks in another process",
+    )
+    parser.add_argument("--messages", type=int, default=300, help="--adapters-only: per transport")
     parser.add_argument("--rate", type=float, default=20.0, help="reports per second")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long to send")
     parser.add_argument("--idle-s", type=float, default=10.0, help="idle sampling window")
@@ -357,7 +461,9 @@ def main() -> None:
     parser.add_argument(
         "--env", action="append", default=[], help="NAME=VALUE: ADUAN_NOTIFIER_NAME for it"
     )
-    print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
+    args = parser.parse_args()
+    result = adapters_only(args) if args.adapters_only else asyncio.run(run(args))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -90,6 +90,12 @@ def pool_timeout(retry_after_s: int) -> Overloaded:
     return Overloaded(retry_after_s, cause="pool")
 
 
+def shed_queue(retry_after_s: int) -> Overloaded:
+    """More filings are waiting for a group commit than the groups take promptly."""
+    SHED.labels("queue").inc()
+    return Overloaded(retry_after_s, cause="queue")
+
+
 def overloaded_response(request: Request, exc: Overloaded) -> JSONResponse:
     """503 + `Retry-After` with the reason, in the error shape of the route asked."""
     retry = str(max(1, math.ceil(exc.retry_after_s)))

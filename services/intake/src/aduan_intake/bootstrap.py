@@ -48,6 +48,8 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         wake_relay=runtime.wake_relay,
         answer_window=timedelta(days=settings.answer_window_days),
         admission=admission,
+        group_max=settings.filing_group_max,
+        group_concurrency=min(settings.filing_group_concurrency, settings.filing_limit),
     )
     register_handlers(runtime, filer)
     # The one category catalogue (the gateway's), read from its compacted topic; warmed

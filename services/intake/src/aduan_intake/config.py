@@ -133,6 +133,12 @@ class Settings(ServiceSettings):
     filing_admission_wait_s: float = Field(default=1.0, ge=0.0, le=30.0)
     # What a refused sender is told to wait (`Retry-After`, seconds).
     overload_retry_after_s: int = Field(default=2, ge=1, le=3600)
+    # Group commit (aduan_intake.filing): filings that arrive while others are being
+    # written share the next transaction, at most this many (1: each its own); none is
+    # answered before its group committed. At most `filing_group_concurrency` groups are
+    # written at once (never more than `filing_max_in_flight`).
+    filing_group_max: int = Field(default=32, ge=1, le=1000)
+    filing_group_concurrency: int = Field(default=4, ge=1, le=100)
 
     @property
     def filing_limit(self) -> int:

@@ -8,6 +8,7 @@ goes out only after the commit, and the outbox makes the event as durable as the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -19,7 +20,7 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,7 +32,7 @@ from aduan_contracts.values import (
     SealedIdentity,
     normalize_receipt_code,
 )
-from aduan_intake.admission import Admission, pool_timeout
+from aduan_intake.admission import Admission, pool_timeout, shed_queue
 from aduan_intake.domain import (
     NormalizedReport,
     ReporterIdentity,
@@ -87,6 +88,21 @@ class SubmissionConflict(Exception):
     """The channel message id was already used for a *different* report."""
 
 
+class _ReceiptTaken(Exception):
+    """The random receipt code is another report's (40 bits: rare); nothing was written."""
+
+
+# A filing waiting for its group: the report, its correlation id, its answer.
+_Queued = tuple[NormalizedReport, str | None, "asyncio.Future[Filed]"]
+
+
+def _fail(group: list[_Queued], exc: BaseException) -> None:
+    """The group's transaction did not commit: no filing of it is answered 2xx."""
+    for _, _, done in group:
+        if not done.done():
+            done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+
+
 class Filer:
     """Files normalized reports; built once in the composition root."""
 
@@ -99,12 +115,23 @@ class Filer:
         wake_relay: Callable[[], None],
         answer_window: timedelta = timedelta(days=14),
         admission: Admission | None = None,
+        group_max: int = 1,
+        group_concurrency: int = 4,
     ) -> None:
         # `sessions` is a getter: the session factory exists only once the runtime started.
         self._sessions = sessions
         # Bounds the filings in progress (aduan_intake.admission); None: unbounded (tests
         # of other things, the CLI).
         self.admission = admission
+        # Group commit (`_file_grouped`): at most `group_max` filings a transaction (1: each
+        # its own), at most `group_concurrency` group transactions at once.
+        self._group_max = group_max
+        self._group_concurrency = group_concurrency
+        self._queue: list[_Queued] = []
+        self._queue_max = group_max * group_concurrency * 4
+        self._writers = 0
+        self._writer_tasks: set[asyncio.Task[None]] = set()
+        self.groups_committed = 0  # tests and measurements read it
         self._answer_window = answer_window
         self._pepper = pepper
         self._intake_topic = intake_topic
@@ -144,70 +171,173 @@ class Filer:
         ).digest()
 
     async def file(self, report: NormalizedReport) -> Filed:
+        if self._group_max > 1:
+            filed = await self._file_grouped(report)
+        else:
+            filed = await self._file_alone(report)
+        if not filed.duplicate:
+            self._wake_relay()
+        log.info(
+            "report filed",
+            report_id=str(filed.report_id),
+            channel=report.channel.value,
+            duplicate=filed.duplicate,
+        )
+        return filed
+
+    async def _file_alone(self, report: NormalizedReport) -> Filed:
+        """The filing in a transaction of its own."""
         for _ in range(_RECEIPT_ATTEMPTS):
             try:
-                filed = await self._file_once(report)
-            except IntegrityError as exc:
+                return await self._file_once(report)
+            except _ReceiptTaken:
                 # 40 random bits make this rare, but it must not surface as an error.
-                if "uq_submissions_receipt_code" in str(exc):
-                    log.warning("receipt code collision; retrying with a new code")
-                    continue
-                raise
-            if not filed.duplicate:
-                self._wake_relay()
-            log.info(
-                "report filed",
-                report_id=str(filed.report_id),
-                channel=report.channel.value,
-                duplicate=filed.duplicate,
-            )
-            return filed
+                log.warning("receipt code collision; retrying with a new code")
         raise RuntimeError("no free receipt code after several attempts")
 
+    # --- group commit -------------------------------------------------------------------------
+
+    async def _file_grouped(self, report: NormalizedReport) -> Filed:
+        """The filing in a transaction shared with the filings that arrived meanwhile
+        (group commit): answered only after that transaction committed.
+
+        A filing joins the queue; if fewer than `group_concurrency` groups are being
+        written, a writer starts at once with whatever is queued (alone at a low rate: no
+        added latency); while groups are being written, new filings gather into the next
+        one. No statement of a filing fails for a reason of its own (conflicts are skipped,
+        then told apart), so a refused filing (id reused) writes nothing and the others
+        go on without a savepoint each. A group that fails as a whole (the
+        database, a deadlock with another replica's group) fails every filing in it, none
+        answered 2xx; a deadlock is retried one filing at a time."""
+        if len(self._queue) >= self._queue_max:
+            # Already more waiting than the groups can take promptly: come back later.
+            retry = self.admission.retry_after_s if self.admission else 1
+            raise shed_queue(retry)
+        done: asyncio.Future[Filed] = asyncio.get_running_loop().create_future()
+        self._queue.append((report, correlation_id.get(), done))
+        if self._writers < self._group_concurrency:
+            self._writers += 1
+            task = asyncio.create_task(self._write_groups(), name="intake-group-commit")
+            self._writer_tasks.add(task)
+            task.add_done_callback(self._writer_tasks.discard)
+        # Not cancelled with the request: once queued, the filing commits or fails with its
+        # group, and a sender that went away gets it back as a duplicate when it retries.
+        return await asyncio.shield(done)
+
+    async def _write_groups(self) -> None:
+        try:
+            while self._queue:
+                group = self._queue[: self._group_max]
+                del self._queue[: self._group_max]
+                await self._commit_group(group)
+        finally:
+            self._writers -= 1
+
+    async def _commit_group(self, group: list[_Queued]) -> None:
+        results: list[Filed | Exception] = []
+        try:
+            async with self._session() as session:
+                for report, cid, _ in group:
+                    results.append(await self._file_in_group(session, report, cid))
+            self.groups_committed += 1
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "40P01" and "deadlock" not in str(exc):
+                _fail(group, exc)
+                return
+            # Two groups took the same two messages in opposite orders (two deliveries of
+            # both at once): PostgreSQL aborted this one; file them one at a time instead.
+            log.warning("group commit deadlocked; filing one at a time", filings=len(group))
+            for report, cid, done in group:
+                token = correlation_id.set(cid)
+                try:
+                    if not done.done():
+                        done.set_result(await self._file_alone(report))
+                except Exception as alone:
+                    if not done.done():
+                        done.set_exception(alone)
+                finally:
+                    correlation_id.reset(token)
+            return
+        except BaseException as exc:
+            _fail(group, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        # Committed: now, and only now, each filing gets its answer.
+        for (_, _, done), result in zip(group, results, strict=True):
+            if done.done():
+                continue
+            if isinstance(result, BaseException):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
+
+    async def _file_in_group(
+        self, session: AsyncSession, report: NormalizedReport, cid: str | None
+    ) -> Filed | Exception:
+        """One filing of a group. Its refusal (id reused for other text) is its own,
+        returned, not raised: it wrote nothing, so the group goes on. Anything else raised
+        fails the whole group (rolled back, nobody answered 2xx): a filing half written
+        must never commit."""
+        for _ in range(_RECEIPT_ATTEMPTS):
+            try:
+                return await self._file_in(session, report, cid)
+            except _ReceiptTaken:
+                log.warning("receipt code collision; retrying with a new code")
+            except SubmissionConflict as exc:
+                return exc
+        return RuntimeError("no free receipt code after several attempts")
+
     async def _file_once(self, report: NormalizedReport) -> Filed:
+        async with self._session() as session:
+            return await self._file_in(session, report, correlation_id.get())
+
+    async def _file_in(
+        self, session: AsyncSession, report: NormalizedReport, cid: str | None
+    ) -> Filed:
+        """One filing's statements, in the caller's transaction (its own, or a group's)."""
         fingerprint = self.fingerprint(report)
         report_id, receipt_code = uuid4(), new_receipt_code()
-        async with self._session() as session:
-            # A concurrent delivery of the same message blocks here until the first one
-            # commits (or rolls back); then DO NOTHING returns no row and we read the winner.
-            claimed = (
-                await session.execute(
-                    insert(SUBMISSIONS)
-                    .values(
-                        channel=report.channel.value,
-                        channel_message_id=report.channel_message_id,
-                        report_id=report_id,
-                        receipt_code=receipt_code,
-                        fingerprint=fingerprint,
-                    )
-                    .on_conflict_do_nothing(
-                        index_elements=[SUBMISSIONS.c.channel, SUBMISSIONS.c.channel_message_id]
-                    )
-                    .returning(SUBMISSIONS.c.report_id)
+        # A concurrent delivery of the same message blocks here until the first one
+        # commits (or rolls back); then DO NOTHING returns no row and we read the winner.
+        claimed = (
+            await session.execute(
+                insert(SUBMISSIONS)
+                .values(
+                    channel=report.channel.value,
+                    channel_message_id=report.channel_message_id,
+                    report_id=report_id,
+                    receipt_code=receipt_code,
+                    fingerprint=fingerprint,
                 )
-            ).first()
-            if claimed is None:
-                return await self._earlier(session, report, fingerprint)
+                # No conflict target: a receipt code taken by another report is skipped
+                # too (and told apart below), so no statement of a filing ever fails and a
+                # group's transaction needs no savepoint per filing.
+                .on_conflict_do_nothing()
+                .returning(SUBMISSIONS.c.report_id)
+            )
+        ).first()
+        if claimed is None:
+            return await self._earlier(session, report, fingerprint)
 
-            sealed: SealedIdentity | None = None
-            original: SealedContent | None = None
-            cid = correlation_id.get()
-            if report.reporter is not None and not report.reporter.is_empty:
-                reuse = report.reporter.reuse_key(report.channel)
-                digest = contact_digest(self._pepper, reuse) if reuse else None
-                key = await get_or_create_key(session, digest, self._keys_topic, cid)
-                sealed = seal_identity(report.reporter.as_dict(), key.key_id, key.key)
-                # The text as typed, for the reporter's own view; the event's text is
-                # scrubbed, so erasing the key leaves nothing of theirs in the topic.
-                original = seal_content(report.title, report.text, key.key_id, key.key)
-                if digest is not None:
-                    await session.execute(
-                        update(SUBMISSIONS)
-                        .where(SUBMISSIONS.c.report_id == report_id)
-                        .values(key_id=key.key_id)
-                    )
-            event = report.to_event(report_id, receipt_code, sealed, cid, original)
-            await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
+        sealed: SealedIdentity | None = None
+        original: SealedContent | None = None
+        if report.reporter is not None and not report.reporter.is_empty:
+            reuse = report.reporter.reuse_key(report.channel)
+            digest = contact_digest(self._pepper, reuse) if reuse else None
+            key = await get_or_create_key(session, digest, self._keys_topic, cid)
+            sealed = seal_identity(report.reporter.as_dict(), key.key_id, key.key)
+            # The text as typed, for the reporter's own view; the event's text is
+            # scrubbed, so erasing the key leaves nothing of theirs in the topic.
+            original = seal_content(report.title, report.text, key.key_id, key.key)
+            if digest is not None:
+                await session.execute(
+                    update(SUBMISSIONS)
+                    .where(SUBMISSIONS.c.report_id == report_id)
+                    .values(key_id=key.key_id)
+                )
+        event = report.to_event(report_id, receipt_code, sealed, cid, original)
+        await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
         return Filed(report_id, receipt_code, duplicate=False)
 
     async def file_or_answer(self, report: NormalizedReport) -> Filed:
@@ -476,7 +606,9 @@ class Filer:
                     SUBMISSIONS.c.channel_message_id == report.channel_message_id,
                 )
             )
-        ).one()
+        ).first()
+        if row is None:
+            raise _ReceiptTaken  # not this message: its receipt code was someone else's
         if not hmac.compare_digest(row.fingerprint, fingerprint):
             raise SubmissionConflict
         return Filed(row.report_id, row.receipt_code, duplicate=True)

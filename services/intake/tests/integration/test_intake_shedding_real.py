@@ -72,6 +72,8 @@ async def test_concurrent_filings_past_the_bound_get_503_and_every_accepted_one_
     # Two filings at once, none waiting: a burst of 60 over a real socket must be shed in
     # part, quickly, and never as a 500 or a reset connection.
     bounds = {
+        # One filing a transaction: the bound counts filings (group commit has its own test).
+        "filing_group_max": 1,
         "filing_max_in_flight": 2,
         "filing_admission_wait_s": 0,
         "database_pool_size": 2,

@@ -1,0 +1,113 @@
+"""Group commit on real PostgreSQL and Kafka (aduan_intake.filing): concurrent filings share
+transactions, each is stored and published exactly once, and none is answered before the
+transaction holding it committed; a refused filing (id reused for other text) does not undo
+the others in its group."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import func, make_url, select
+
+from aduan_contracts import decode
+from aduan_contracts.topics import REPORT_INTAKE
+from aduan_intake.tables import SUBMISSIONS
+
+pytestmark = pytest.mark.integration
+
+TEXT = "Saluran air di depan pasar tersumbat sampah, air meluap ke jalan setiap hujan turun."
+JSON = {"Accept": "application/json"}
+
+
+async def test_concurrent_filings_share_transactions_and_are_answered_after_commit(
+    intake: Any, topics: Any
+) -> None:
+    filings = 50
+    forms = [{"text": f"{TEXT} ({i})", "submission_id": str(uuid.uuid4())} for i in range(filings)]
+    async with intake(rate_limit_posts=100_000, smtp_enabled=False) as run:
+        dsn = make_url(run.settings.database_url).set(drivername="postgresql")
+        # Another connection: what it sees is committed.
+        observer = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+        visible_at_answer: list[bool] = []
+        try:
+            lock = asyncio.Lock()
+
+            async def file_observed(form: dict[str, str]) -> httpx.Response:
+                answer: httpx.Response = await run.client.post(
+                    "/v1/channels/web", data=form, headers=JSON
+                )
+                async with lock:  # one query at a time on the observer's connection
+                    found = await observer.fetchval(
+                        "SELECT count(*) FROM submissions WHERE channel_message_id = $1",
+                        form["submission_id"],
+                    )
+                visible_at_answer.append(found == 1)
+                return answer
+
+            filer = run.app.state.channels.filer
+            groups = filer.groups_committed
+            answers = await asyncio.gather(*(file_observed(f) for f in forms))
+            groups = filer.groups_committed - groups
+            rows = await observer.fetch(
+                "SELECT channel_message_id, count(*) AS n FROM submissions"
+                " GROUP BY channel_message_id"
+            )
+        finally:
+            await observer.close()
+    assert [a.status_code for a in answers] == [201] * filings
+    assert all(visible_at_answer)  # every 201 came after its row was committed
+    assert {r["channel_message_id"]: r["n"] for r in rows} == {f["submission_id"]: 1 for f in forms}
+    # Shared transactions: fewer commits than filings (they arrived together).
+    assert 1 <= groups < filings
+    published = await topics.read(REPORT_INTAKE.name, filings)
+    mids = sorted(decode(REPORT_INTAKE, r.value).channel_message_id for r in published)
+    assert mids == sorted(f["submission_id"] for f in forms)
+    assert await topics.count(REPORT_INTAKE.name) == filings
+
+
+async def test_duplicates_and_a_refused_filing_in_one_group_leave_the_others_filed(
+    intake: Any, topics: Any
+) -> None:
+    same = str(uuid.uuid4())
+    others = [{"text": f"{TEXT} [{i}]", "submission_id": str(uuid.uuid4())} for i in range(8)]
+    burst = [
+        {"text": TEXT, "submission_id": same},
+        {"text": TEXT, "submission_id": same},  # the same message again (a retry)
+        {"text": TEXT + " Berbeda.", "submission_id": same},  # the id reused: refused
+        *others,
+    ]
+    async with intake(rate_limit_posts=100_000, smtp_enabled=False) as run:
+        answers = await asyncio.gather(
+            *(run.client.post("/v1/channels/web", data=f, headers=JSON) for f in burst)
+        )
+        async with run.runtime.sessions() as session:
+            stored = dict(
+                (
+                    await session.execute(
+                        select(SUBMISSIONS.c.channel_message_id, func.count()).group_by(
+                            SUBMISSIONS.c.channel_message_id
+                        )
+                    )
+                ).all()
+            )
+    # Whichever of the three came first is filed; the retry of the same text gets its
+    # receipt back, the other text is refused (which one wins depends on arrival).
+    three = list(zip(burst[:3], answers[:3], strict=True))
+    [(winner, filed)] = [(f, a) for f, a in three if a.status_code == 201]
+    for form, answer in three:
+        if answer is filed:
+            continue
+        if form["text"] == winner["text"]:
+            assert answer.status_code == 200
+            assert answer.json()["receipt_code"] == filed.json()["receipt_code"]
+        else:
+            assert answer.status_code == 409
+    assert [a.status_code for a in answers[3:]] == [201] * len(others)
+    assert stored == {same: 1, **{f["submission_id"]: 1 for f in others}}
+    published = await topics.read(REPORT_INTAKE.name, 1 + len(others))
+    assert len(published) == 1 + len(others)
