@@ -90,3 +90,64 @@ def test_consumer_progress_belongs_to_the_live_subscriber_not_to_its_id() -> Non
         assert id(new) not in consumers._REGISTRY
     finally:
         consumers._REGISTRY.pop(id(new), None)
+
+
+async def test_consumer_watch_judges_no_evidence_gathered_during_an_outage() -> None:
+    # A check during a broker cut sees no progress (its requests fail); when the cut ends
+    # before readiness is asked, that stale evidence must not restart the consumer in
+    # place: the clocks start again after the outage, and a consumer still not moving a
+    # whole bound later is judged (and restarted) as before.
+    import time
+
+    from aiokafka.structs import TopicPartition
+
+    from aduan_kit import consumers
+
+    tp = TopicPartition("t", 0)
+
+    class Consumer:
+        _subscription = type("S", (), {"reassignment_in_progress": False})()
+
+        def assignment(self) -> set[TopicPartition]:
+            return {tp}
+
+        async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+            return {tp: 10}
+
+        async def position(self, _: TopicPartition) -> int:
+            return 3  # records waiting, never consumed
+
+    class Sub:
+        consumer = Consumer()
+        calls = [object()]
+        group_id = "g"
+        topic_names_for_subscribe = ("t",)
+        restarts = 0
+
+        async def stop(self) -> None:
+            Sub.restarts += 1
+
+        async def start(self) -> None:
+            pass
+
+    sub = Sub()
+    readiness = [False, True, True, True]
+
+    async def ready() -> bool:
+        return readiness.pop(0)
+
+    watch = consumers.ConsumerWatch(lambda: [sub], ready, stuck_after_s=30, interval_s=10)
+    try:
+        await watch.check_once()  # first sighting: its clock starts
+        p = consumers.progress_of(sub)
+        p.moved_at[tp] -= 45  # 45 s without progress, across an outage
+        await watch.check_once()  # not ready: an outage, nobody judged
+        assert Sub.restarts == 0
+        p.moved_at[tp] -= 45
+        await watch.check_once()  # ready again, but the evidence spans the outage's end
+        assert Sub.restarts == 0 and p.moved_at[tp] > time.monotonic() - 1
+        p.moved_at[tp] -= 45  # still not moving a whole bound after the outage
+        await watch.check_once()
+        assert Sub.restarts == 1
+    finally:
+        consumers.forget([sub])
