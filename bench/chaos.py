@@ -325,7 +325,7 @@ def baseline_p99_ms(
             hist.record_value(max(1, int((st.recorded - a.intended) * 1e6)))
     if not hist.get_total_count():
         return None
-    return round(hist.get_value_at_percentile(99) / 1000, 1)
+    return round(float(hist.get_value_at_percentile(99)) / 1000, 1)
 
 
 async def caught_up(platform: Platform, intake: IntakeLoad, limit_s: float) -> float | None:
