@@ -129,6 +129,9 @@ class Filer:
         self._group_concurrency = group_concurrency
         self._queue: list[_Queued] = []
         self._queue_max = group_max * group_concurrency * 4
+        # A filing not taken into a group within this long is refused (503), as one that
+        # finds no free place is: it never waits long for its transaction to begin.
+        self._queue_wait_s = max(admission.wait_s if admission else 1.0, 0.1)
         self._writers = 0
         self._writer_tasks: set[asyncio.Task[None]] = set()
         self.groups_committed = 0  # tests and measurements read it
@@ -214,7 +217,8 @@ class Filer:
             retry = self.admission.retry_after_s if self.admission else 1
             raise shed_queue(retry)
         done: asyncio.Future[Filed] = asyncio.get_running_loop().create_future()
-        self._queue.append((report, correlation_id.get(), done))
+        queued: _Queued = (report, correlation_id.get(), done)
+        self._queue.append(queued)
         if self._writers < self._group_concurrency:
             self._writers += 1
             task = asyncio.create_task(self._write_groups(), name="intake-group-commit")
@@ -222,6 +226,17 @@ class Filer:
             task.add_done_callback(self._writer_tasks.discard)
         # Not cancelled with the request: once queued, the filing commits or fails with its
         # group, and a sender that went away gets it back as a duplicate when it retries.
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), self._queue_wait_s)
+        except TimeoutError:
+            for i, waiting in enumerate(self._queue):
+                if waiting is queued:
+                    # Not taken into a group in time (the groups are slower than the
+                    # arrivals): refused before anything of it was written.
+                    del self._queue[i]
+                    retry = self.admission.retry_after_s if self.admission else 1
+                    raise shed_queue(retry) from None
+        # Taken into a group already: its answer comes with that group's commit.
         return await asyncio.shield(done)
 
     async def _write_groups(self) -> None:

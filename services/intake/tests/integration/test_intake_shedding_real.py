@@ -260,3 +260,38 @@ async def test_every_channel_answers_503_with_retry_after_while_shed_and_files_o
         assert set(rows.values()) == {1}
         # web, app, sms, whatsapp, 2 Instagram messages, x, staff, open311, e-mail
         assert len(rows) == 11, rows
+
+
+async def test_filings_waiting_for_a_group_are_refused_within_the_bound(intake: Any) -> None:
+    from aduan_intake.admission import SHED
+
+    forms = [{"text": f"{TEXT} <{i}>", "submission_id": str(uuid.uuid4())} for i in range(6)]
+    settings = {
+        "filing_max_in_flight": 1,
+        "filing_group_concurrency": 1,
+        "filing_group_max": 2,  # the writer takes two; the others stay queued
+        "filing_admission_wait_s": 0.3,
+        "rate_limit_posts": 100_000,
+        "smtp_enabled": False,
+    }
+    queued_before = SHED.labels("queue")._value.get()
+    async with intake(**settings) as run:
+        admission = run.app.state.channels.filer.admission
+        # The one writer is stuck waiting for a place, so the rest wait in the queue: each
+        # is refused within the bound, none waits for the group that never begins.
+        async with admission.slot():
+            started = time.monotonic()
+            shed = await asyncio.gather(
+                *(run.client.post("/v1/channels/web", data=f, headers=JSON) for f in forms)
+            )
+            waited = time.monotonic() - started
+        for answer in shed:
+            assert_shed(answer)
+        assert waited < 3  # two bounds of 0.3 s at most, with room for a slow machine
+        assert SHED.labels("queue")._value.get() > queued_before
+        assert await stored(run) == {}
+        again = await asyncio.gather(
+            *(run.client.post("/v1/channels/web", data=f, headers=JSON) for f in forms)
+        )
+        assert [a.status_code for a in again] == [201] * len(forms)
+        assert await stored(run) == {f["submission_id"]: 1 for f in forms}
