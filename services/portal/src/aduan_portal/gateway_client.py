@@ -90,6 +90,19 @@ class FollowUp(_In):
     evidence: EvidenceCheck | None = None
 
 
+class Escalation(_In):
+    """A report overdue at one unit, flagged up the line (issue 19): to the parent unit
+    (`to_unit`; none = the validator bureau only) and the validator bureau, a reminder
+    first, then a breach."""
+
+    kind: str  # "reminder" | "breach"
+    stage: str | None = None
+    from_unit: str | None = None  # where it is overdue
+    to_unit: str | None = None  # the parent unit it is flagged to
+    month: str | None = None
+    at: datetime | None = None  # full-access roles only
+
+
 class TimelineEntry(_In):
     version: int
     status: str
@@ -105,6 +118,11 @@ class TimelineEntry(_In):
     # Full-access roles only:
     occurred_at: datetime | None = None
     field_result: str | None = None
+    # Routing by place (issue 19): an escalation up the line when this entry is one (its
+    # `reason` is the gateway's English; the console says it from `escalation`), and the
+    # structured routing reason of a dispatch when the gateway sends one.
+    escalation: Escalation | None = None
+    routing_reason: dict[str, Any] | None = None
 
 
 class Location(_In):
@@ -142,6 +160,19 @@ class OfficerReport(_In):
     sla_stage: str | None = None
     due_at: datetime | None = None
     sla_badge: str | None = None
+    # Routing by place (issue 19): the unit holding the report, and where it was flagged
+    # overdue up the line (escalations to the parent unit and the validator bureau).
+    unit_id: str | None = None
+    escalations: tuple[Escalation, ...] = ()
+    escalated_to_me: bool = False
+
+    @property
+    def latest_escalation(self) -> Escalation | None:
+        """The escalation to show on a queue row: a breach over a reminder, the latest."""
+        if not self.escalations:
+            return None
+        breaches = [e for e in self.escalations if e.kind == "breach"]
+        return (breaches or list(self.escalations))[-1]
 
     @property
     def shown_area(self) -> str | None:
@@ -248,10 +279,30 @@ class Grant(_In):
 
 
 class AreaRoute(_In):
-    """A category's route by place (issue 19): reports inside `area_code` go to `agency_id`."""
+    """A category's route by place (issue 19): reports inside `area_code` go to `unit_id`
+    (a unit of an agency), or, for routes made before units, to `agency_id`."""
 
     area_code: str
-    agency_id: str
+    agency_id: str | None = None
+    unit_id: str | None = None
+
+
+class Unit(_In):
+    """An agency unit (issue 19): a unit is an agency (`unit_id` == `agency_id`), a node of
+    the hierarchy (dinas, suku dinas, kecamatan, kelurahan), the areas it covers, and how
+    many officers (and heads) belong to it. The gateway lists units in tree order."""
+
+    unit_id: str
+    name: str
+    kind: str = "other"
+    parent_id: str | None = None
+    agency_id: str | None = None
+    area_codes: tuple[str, ...] = ()
+    area_labels: tuple[str, ...] = ()
+    depth: int = 0
+    path: tuple[str, ...] = ()
+    officer_count: int = 0
+    head_count: int = 0
 
 
 class Category(_In):
@@ -274,6 +325,8 @@ class AdminUser(_In):
     role: str
     agency_id: str | None = None
     active: bool = True
+    unit_id: str | None = None
+    unit_head: bool = False
 
 
 class Agency(_In):

@@ -23,7 +23,7 @@ PORTAL = Path(__file__).resolve().parents[2]  # services/portal: babel.cfg lives
 SOURCES = PORTAL / "src" / "aduan_portal"
 
 # The same word in both languages, on purpose.
-SAME_IN_BOTH = {"status", "sla", "role.validator", "role.administrator"}
+SAME_IN_BOTH = {"status", "sla", "role.validator", "role.administrator", "unit", "filter_unit"}
 
 
 def entries(lang: str) -> dict[str, str]:

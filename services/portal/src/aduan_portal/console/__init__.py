@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.config import Settings
-from aduan_portal.console import admin, dashboard, queues, replies, report, signin
+from aduan_portal.console import admin, dashboard, queues, replies, report, signin, units
 from aduan_portal.console.core import (
     ConsoleState,
     CsrfFailed,
@@ -56,6 +56,7 @@ ROUTERS = (
     dashboard.router,
     report.router,
     admin.router,
+    units.router,
     replies.router,
 )
 

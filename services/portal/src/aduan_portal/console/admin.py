@@ -21,6 +21,7 @@ from aduan_portal.console.core import (
     text_field,
     uuid_or_none,
 )
+from aduan_portal.console.units import users_units
 from aduan_portal.gateway_client import (
     AccessLogEntry,
     AdminUser,
@@ -53,8 +54,16 @@ async def users(request: Request) -> Response:
     notes: list[str] = []
     listed: list[AdminUser] = await optional_list(c, "/v1/admin/users", AdminUser, notes)
     agencies: list[Agency] = await optional_list(c, "/v1/admin/agencies", Agency, notes)
+    # Units (issue 19): each officer's unit and "unit head" are set on this page.
+    units = await users_units(c, notes)
     return await c.page(
-        "admin_users.html", users=listed, agencies=agencies, notes=notes, roles=STAFF_ROLES
+        "admin_users.html",
+        users=listed,
+        agencies=agencies,
+        notes=notes,
+        roles=STAFF_ROLES,
+        unit_rows=units,
+        unit_names={r.unit_id: r.name for r in units},
     )
 
 
@@ -125,6 +134,8 @@ async def categories_page(request: Request) -> Response:
     notes: list[str] = []
     listed = await optional_list(c, "/v1/categories", Category, notes)
     agencies = await optional_list(c, "/v1/admin/agencies", Agency, notes)
+    # Routes by place go to a unit (issue 19); without units the agency select stays.
+    units = await users_units(c, [])
     return await c.page(
         "admin_categories.html",
         categories=listed,
@@ -132,6 +143,8 @@ async def categories_page(request: Request) -> Response:
         notes=notes,
         area_choices=area_choices(),
         area_label=_area_label,
+        unit_rows=units,
+        unit_names={r.unit_id: r.name for r in units},
     )
 
 
@@ -195,15 +208,13 @@ async def save_area_route(request: Request, code: str) -> Response:
     if not CODE.match(code):
         return await c.flash_and_go("error", c.t["category_code_msg"], back)
     area = text_field(form, "area_code") or text_field(form, "area_pick")
+    unit = text_field(form, "unit_id")
     agency = text_field(form, "agency_id")
-    if not area or not agency:
+    if not area or not (unit or agency):
         return await c.flash_and_go("error", c.t["area_route_missing"], back)
+    target = {"unit_id": unit} if unit else {"agency_id": agency}
     try:
-        await c.api(
-            "PUT",
-            f"/v1/admin/routing-rules/{code}/{quote(area, safe='')}",
-            json={"agency_id": agency},
-        )
+        await c.api("PUT", f"/v1/admin/routing-rules/{code}/{quote(area, safe='')}", json=target)
     except GatewayError as exc:
         return await c.flash_and_go("error", explain(exc, c.t), back)
     return await c.flash_and_go(

@@ -226,6 +226,12 @@ def render_console(
     names: dict[str, str] = context.pop("category_names", None) or {}
     context.setdefault("kept", lambda form, field_name: "")
     context.setdefault("reply_templates", {})  # kind -> templates offered on a report
+    # Units (issue 19): names by id, the filter's choices, the area list.
+    context.setdefault("unit_names", {})
+    context.setdefault("unit_choices", [])
+    context.setdefault("area_choices", ())
+    context.setdefault("escalation_view", False)
+    context.setdefault("routing_text", lambda reason: str(reason))
     agencies: dict[str, str] = context.pop("agency_names", None) or {}
     strings = console_strings(lang)
     return (
@@ -411,6 +417,7 @@ class Console:
                 ("nav-admin", "/console/admin", self.t["admin"]),
                 ("nav-users", "/console/admin/users", self.t["users"]),
                 ("nav-agencies", "/console/admin/agencies", self.t["agencies"]),
+                ("nav-units", "/console/admin/units", self.t["units"]),
                 ("nav-categories", "/console/admin/categories", self.t["categories"]),
                 ("nav-access-log", "/console/admin/access-log", self.t["access_log"]),
                 ("nav-templates", "/console/admin/templates", self.t["reply_templates"]),

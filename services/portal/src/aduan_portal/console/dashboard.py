@@ -8,9 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from aduan_portal.console.core import CODE, agency_options, explain, signed_in
+from aduan_portal.console.queues import area_code
+from aduan_portal.console.units import UNIT_ID, unit_options
 from aduan_portal.gateway_client import GatewayError
+from aduan_portal.rendering import area_choices
 
-__all__ = ["month_bars", "router"]
+__all__ = ["escalation_figures", "month_bars", "router", "unit_figures"]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -26,14 +29,25 @@ def month_bars(rows: list[list[Any]] | list[tuple[str, int]]) -> list[dict[str, 
 
 
 @router.get("/dashboard")
-async def dashboard_page(request: Request, agency_id: str = "", months: int = 12) -> Response:
+async def dashboard_page(
+    request: Request, agency_id: str = "", months: int = 12, unit: str = "", wilayah: str = ""
+) -> Response:
     """An agency's figures as charts (SVG, no script) with their data tables. Agency
-    officers see their own agency's; other officers pick an agency or the city."""
+    officers see their own agency's; other officers pick an agency or the city. Any
+    officer narrows by a unit in their scope and by a kota or kecamatan (issue 19); the
+    gateway adds the sub-units' and the escalations' figures."""
     c = await signed_in(request)
     months = max(1, min(months, 36))
     params: dict[str, Any] = {"months": months}
     if agency_id and CODE.match(agency_id) and c.role != "agency-officer":
         params["agency_id"] = agency_id
+    unit = unit.strip() if UNIT_ID.match(unit.strip()) else ""
+    wilayah = area_code(wilayah.strip()[:20])
+    if unit:
+        params["unit"] = unit
+    if wilayah:
+        params["area"] = wilayah
+    units = await unit_options(c)
     error = None
     data: dict[str, Any] | None = None
     try:
@@ -50,4 +64,27 @@ async def dashboard_page(request: Request, agency_id: str = "", months: int = 12
         selected=params.get("agency_id", ""),
         months=months,
         error=error,
+        unit=unit,
+        wilayah=wilayah,
+        unit_choices=units,
+        unit_names={row.unit_id: row.name for row in units},
+        area_choices=area_choices(),
+        by_unit=unit_figures(data),
+        escalations=escalation_figures(data),
     )
+
+
+def unit_figures(data: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The sub-units' rows of the gateway's dashboard (`by_unit`): open, overdue and
+    escalated reports per unit; [] when the answer has none."""
+    rows = (data or {}).get("by_unit") or []
+    return [r for r in rows if isinstance(r, dict) and r.get("unit_id")]
+
+
+def escalation_figures(data: dict[str, Any] | None) -> dict[str, int] | None:
+    """How many reports were flagged up the line to this scope (`escalations` of the
+    gateway's dashboard): reminders and breaches; None when the answer has none."""
+    found = (data or {}).get("escalations")
+    if not isinstance(found, dict):
+        return None
+    return {k: int(v) for k, v in found.items() if isinstance(v, int | float)}

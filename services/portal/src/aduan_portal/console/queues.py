@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+import aduan_areas
 from aduan_kit.csvsafe import write_csv
 from aduan_kit.logging import get_logger
 from aduan_portal.console.core import (
@@ -33,6 +34,7 @@ from aduan_portal.console.core import (
     when,
 )
 from aduan_portal.console.i18n import N_, ConsoleLanguage
+from aduan_portal.console.units import UNIT_ID, unit_options
 from aduan_portal.gateway_client import (
     ActionResult,
     GatewayClient,
@@ -40,6 +42,7 @@ from aduan_portal.gateway_client import (
     OfficerReport,
     ReportPage,
 )
+from aduan_portal.rendering import area_choices
 
 __all__ = ["QUEUES", "Queue", "QueueFilters", "router"]
 
@@ -68,6 +71,18 @@ QUEUES = {
         "validation", N_("validation"), ("awaiting_validation", "field_verification"), "validator"
     ),
 }
+
+
+def area_code(raw: str) -> str:
+    """A known Kemendagri area code (dotted), or "" (an unknown one is dropped like any
+    bad filter, so a stale bookmark still opens the queue)."""
+    if not raw:
+        return ""
+    try:
+        found = aduan_areas.get(raw)
+    except ValueError:
+        return ""
+    return found.code if found is not None else ""
 
 
 def _day(raw: str) -> str:
@@ -99,6 +114,13 @@ class QueueFilters:
     # Filing days (YYYY-MM-DD), for the roles that see filing dates (not agency officers).
     date_from: str = ""
     date_to: str = ""
+    # Routing by place (issue 19): a kota or kecamatan by its Kemendagri code (the
+    # public `wilayah=` list; the gateway includes everything inside it), a unit (the
+    # gateway keeps it within the officer's scope: their unit, and a head's sub-units),
+    # and "escalated to us": reports overdue at a sub-unit, flagged up to this unit.
+    wilayah: str = ""
+    unit: str = ""
+    escalated: bool = False
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], queue: Queue, role: str) -> QueueFilters:
@@ -125,10 +147,26 @@ class QueueFilters:
             sla=sla if (sla := value("sla", 10)) in ("overdue", "due_soon") else "",
             date_from=_day(value("from", 10)) if search_allowed else "",
             date_to=_day(value("to", 10)) if search_allowed else "",
+            wilayah=area_code(value("wilayah", 20)),
+            unit=unit if (unit := value("unit", 64)) and UNIT_ID.match(unit) else "",
+            escalated=query.get("escalated") == "1",
         )
 
+    @property
+    def asked_statuses(self) -> tuple[str, ...]:
+        """The statuses to ask the gateway for, one call each. "Escalated to us" without a
+        chosen status asks once for every status: a report overdue at a sub-unit is
+        flagged here whatever step it is stuck in (a validator's bureau sees reports
+        still with an agency)."""
+        if self.escalated and not self.status:
+            return ("",)
+        return self.statuses
+
     def gateway_params(self) -> dict[str, str]:
-        params = {"category": self.category, "area": self.area, "q": self.q}
+        # The gateway's `area` takes a name or a code; the picked code wins over typed text.
+        area = self.wilayah or self.area
+        params = {"category": self.category, "area": area, "q": self.q, "unit": self.unit}
+        params["escalated"] = "true" if self.escalated else ""
         params["assignee"] = "me" if self.mine else ""
         params["sort"] = self.sort
         params["sla"] = self.sla
@@ -146,6 +184,9 @@ class QueueFilters:
             or self.sla
             or self.date_from
             or self.date_to
+            or self.wilayah
+            or self.unit
+            or self.escalated
         )
 
     def link(self, page: int) -> str:
@@ -154,20 +195,25 @@ class QueueFilters:
         params |= {"q": self.q, "mine": "1" if self.mine else ""}
         params |= {"sort": "newest" if self.sort == "newest" else "", "sla": self.sla}
         params |= {"from": self.date_from, "to": self.date_to}
+        params |= {"wilayah": self.wilayah, "unit": self.unit}
+        params |= {"escalated": "1" if self.escalated else ""}
         params |= {"page": str(page) if page > 1 else ""}
         return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
 BULK_MAX = 100  # reports per bulk dispatch (one gateway call each)
+# Who is flagged when a report is overdue down the line (issue 19): the parent unit's
+# officers and the validator bureau; they get the "escalated to us" filter.
+ESCALATION_ROLES = ("agency-officer", "validator")
 # A queue's CSV: the first rows only (an export is a work list, not a data dump).
 EXPORT_MAX_ROWS = 5000
 EXPORT_COLUMNS_AGENCY = (
-    "report_id", "title", "status", "category", "agency", "area", "address", "month",
-    "sla", "due_at",
+    "report_id", "title", "status", "category", "agency", "unit", "area", "address", "month",
+    "sla", "due_at", "escalation",
 )  # fmt: skip
 EXPORT_COLUMNS_FULL = (
-    "report_id", "receipt_code", "title", "status", "category", "agency", "area", "address",
-    "received_at", "sla", "due_at",
+    "report_id", "receipt_code", "title", "status", "category", "agency", "unit", "area",
+    "address", "received_at", "sla", "due_at", "escalation",
 )  # fmt: skip
 
 
@@ -176,8 +222,17 @@ def _export_row(
     lang: ConsoleLanguage,
     categories: Mapping[str, Any],
     agencies: Mapping[str, str],
+    units: Mapping[str, str] | None = None,
+    escalation_words: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    units = units or {}
     cat = categories.get(r.category or "")
+    esc = r.latest_escalation
+    escalation = None
+    if esc is not None:
+        # "reminder|breach at <unit>": the row's badge, in the export's language.
+        kind = (escalation_words or {}).get(esc.kind, esc.kind)
+        escalation = f"{kind}: {units.get(esc.from_unit or '', esc.from_unit or '')}".strip()
     return {
         "report_id": str(r.report_id),
         "receipt_code": r.receipt_code,
@@ -185,12 +240,14 @@ def _export_row(
         "status": status_label(r.status, lang),
         "category": (cat.name_en if lang == "en" else cat.name_id) if cat else r.category,
         "agency": agencies.get(r.agency_id or "", r.agency_id),
+        "unit": units.get(r.unit_id or "", r.unit_id),
         "area": r.shown_area,
         "address": r.location.address if r.location else None,
         "month": r.month,
         "received_at": when(r.received_at) if r.received_at else None,
         "sla": r.sla_badge,
         "due_at": when(r.due_at) if r.due_at else None,
+        "escalation": escalation,
     }
 
 
@@ -202,12 +259,12 @@ async def _queue_page(request: Request, queue: Queue, page: int) -> Response:
     error = None
     filters = QueueFilters.from_query(request.query_params, queue, c.role)
     try:
-        for status in filters.statuses:
+        for status in filters.asked_statuses:
             r = await c.api(
                 "GET",
                 "/v1/reports",
                 params={
-                    "status": status,
+                    **({"status": status} if status else {}),
                     "limit": PAGE_SIZE,
                     "offset": (page - 1) * PAGE_SIZE,
                     **filters.gateway_params(),
@@ -228,6 +285,7 @@ async def _queue_page(request: Request, queue: Queue, page: int) -> Response:
                 r.due_at or datetime.max.replace(tzinfo=WIB),
             )
         )
+    units = await unit_options(c)
     map_points = [
         {
             "lat": r.location.point.lat,
@@ -252,6 +310,10 @@ async def _queue_page(request: Request, queue: Queue, page: int) -> Response:
         console_map=console_map(state_of(request).settings),
         # Bulk dispatch (ticket-admins): the agencies to pick from.
         bulk_agencies=await agency_options(c) if queue.name == "triage" and reports else [],
+        area_choices=area_choices(),
+        unit_choices=units,
+        unit_names={row.unit_id: row.name for row in units},
+        escalation_view=c.role in ESCALATION_ROLES,
     )
 
 
@@ -267,22 +329,27 @@ async def export_queue(request: Request, name: str) -> Response:
     filters = QueueFilters.from_query(request.query_params, queue, c.role)
     names = await c.names.category_names() if c.names else {}
     agencies = await c.names.agency_names() if c.names else {}
+    unit_names = {row.unit_id: row.name for row in await unit_options(c)}
+    words = {
+        "reminder": c.t["escalation_reminder_short"],
+        "breach": c.t["escalation_breach_short"],
+    }
     rows: list[dict[str, Any]] = []
     try:
-        for status in filters.statuses:
+        for status in filters.asked_statuses:
             for page in range(EXPORT_MAX_ROWS // 100):
                 r = await c.api(
                     "GET",
                     "/v1/reports",
                     params={
-                        "status": status,
+                        **({"status": status} if status else {}),
                         "limit": 100,
                         "offset": page * 100,
                         **filters.gateway_params(),
                     },
                 )
                 got = GatewayClient.parse(ReportPage, r).items
-                rows += [_export_row(x, c.lang, names, agencies) for x in got]
+                rows += [_export_row(x, c.lang, names, agencies, unit_names, words) for x in got]
                 if len(got) < 100 or len(rows) >= EXPORT_MAX_ROWS:
                     break
     except GatewayError as exc:

@@ -36,6 +36,7 @@ from aduan_portal.console.core import (
 )
 from aduan_portal.console.i18n import N_
 from aduan_portal.console.replies import offered_templates, wanted_kinds
+from aduan_portal.console.units import routing_reason_text, unit_options
 from aduan_portal.console_session import COOKIE_NAME, DRAFT_COOKIE_NAME
 from aduan_portal.gateway_client import (
     ActionResult,
@@ -261,9 +262,21 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
         if agencies and report.category is None
         else None
     )
+    # Units (issue 19): the report's unit and its escalations by name, when it has any.
+    unit_names: dict[str, str] = {}
+    if (
+        report.unit_id
+        or report.escalations
+        or any(e.escalation or e.routing_reason for e in report.timeline)
+    ):
+        unit_names = {row.unit_id: row.name for row in await unit_options(c)}
     response = await c.page(
         "report.html",
         report=report,
+        unit_names=unit_names,
+        routing_text=lambda reason: routing_reason_text(
+            reason, c.t, unit_names, {x.code: x for x in categories}, c.lang
+        ),
         suggested_category=suggested,
         console_map=console_map(state_of(request).settings),
         kept=lambda form, field_name: draft.value(form, field_name) if draft else "",
