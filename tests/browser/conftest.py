@@ -47,6 +47,9 @@ async def platform(
         # refuse a later test's filing or answer within the same minute (a CI run saw it).
         "ADUAN_INTAKE_RATE_LIMIT_POSTS": "1000",
         "ADUAN_GATEWAY_TRACK_PER_MINUTE": "1000",
+        # A test that moves an SLA clock into the past (test_console_units.py) sees the
+        # scanner act within seconds instead of its production 30 s.
+        "ADUAN_WORKFLOW_SLA_SCAN_INTERVAL_S": "2",
     }
     async with running_platform(browser_isolated, directory, extra_env=extra) as plat:
         t0 = time.monotonic()
