@@ -392,12 +392,28 @@ def table(result: dict[str, Any]) -> str:
         lines.append("")
     gen = (result.get("ceilings") or {}).get("fastapi", {}).get("generator")
     if gen:
+        spread = gen.get("generator_cores_spread") or {}
+        runs = gen.get("runs") or []
         lines += [
             f"Generator capacity: vegeta offered {gen['offered_per_s']:g} complaints/s (the "
             f"real signed channel payloads) to a bare FastAPI server, "
             f"{gen['answered_per_s']} answered/s, using **{gen['generator_cores']} cores** "
             f"({gen['generator_cpu_ms_per_request']} CPU-ms a complaint), p99 from the "
-            f"intended time {gen['p99_ms_from_intended']} ms.",
+            f"intended time {gen['p99_ms_from_intended']} ms"
+            + (
+                f"; {len(runs)} repetitions of {gen.get('seconds', 0):g} s: min "
+                f"{spread.get('min')} / median {spread.get('median')} / max "
+                f"{spread.get('max')} cores (each: "
+                + ", ".join(
+                    f"{r['generator_cores']} at load {r['machine_loadavg_1m']}, "
+                    f"{r['machine_busy_cores']} cores busy"
+                    for r in runs
+                )
+                + ")"
+                if spread
+                else ""
+            )
+            + ".",
             "",
         ]
     if result.get("overload"):
