@@ -27,10 +27,12 @@ from aduan_gateway.deps import (
     ReadSessionsDep,
     SessionsDep,
     SettingsDep,
+    UnitTreeDep,
     forbidden,
     not_found,
     owns,
     require_role,
+    unit_filter,
 )
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.views import (
@@ -182,14 +184,12 @@ async def officer_read(
 ) -> OfficerReportView | None:
     """The officer's view of one report; None when they may not see it. The caller logs
     it (`Read(record.report_id, returned_fields(view))`) before returning it."""
-    if not visible_to_officer(record, user.role, user.agency_id):
+    if not visible_to_officer(record, user.role, user.scope):
         return None
     granted = bool(record.all_photos) and await grants.allowed(
         session, record.report_id, user.subject
     )
-    view = officer_view(
-        record, user.role, user.agency_id, settings.pseudonym_secret, granted=granted
-    )
+    view = officer_view(record, user.role, user.scope, settings.pseudonym_secret, granted=granted)
     return view
 
 
@@ -397,6 +397,7 @@ def api_router() -> APIRouter:
     @router.get("/v1/reports", response_model=ReportPage, responses=_AUTH_ERRORS, tags=["reports"])
     async def list_my_reports(
         user: CurrentUser,
+        tree: UnitTreeDep,
         sessions: ReadSessionsDep,
         settings: SettingsDep,
         grants: GrantsDep,
@@ -432,6 +433,22 @@ def api_router() -> APIRouter:
             Literal["overdue", "due_soon"] | None,
             Query(description="the running deadline has passed, or passes within 24 hours"),
         ] = None,
+        unit: Annotated[
+            str | None,
+            Query(
+                max_length=64,
+                description="assigned to this unit or one below it; an agency officer only "
+                "within their scope (issue 19)",
+            ),
+        ] = None,
+        escalated: Annotated[
+            bool,
+            Query(
+                description="only open reports whose SLA escalation was flagged to the "
+                "caller's units (with `unit`: to that unit or one below it); full-access "
+                "roles: every open escalated report"
+            ),
+        ] = False,
         received_from: Annotated[
             date | None,
             Query(description="filed on or after this day (Jakarta); full-access roles only"),
@@ -444,6 +461,19 @@ def api_router() -> APIRouter:
         """List and search reports within the caller's scope: an agency officer their
         agency's, a reporter their own, validators and admins all (each read audited)."""
         f = _filter(status_, category, agency_id, area, q, privacy)
+        if unit is not None or escalated:
+            units = unit_filter(user, tree, unit)
+            if escalated:
+                # Escalated to these units (or, with no unit asked, to the caller's own
+                # units; full-access roles: to anyone, every breach reaches the bureau).
+                to: frozenset[str] = (
+                    units
+                    if units is not None
+                    else (user.scope if user.role is Role.AGENCY_OFFICER else frozenset())
+                )
+                f = dataclasses.replace(f, escalated_to=to)
+            else:
+                f = dataclasses.replace(f, units=units)
         if receipt_code is not None:
             code = normalize_receipt_code(receipt_code)
             if code is None:
@@ -483,7 +513,8 @@ def api_router() -> APIRouter:
         if user.role is Role.AGENCY_OFFICER:
             if user.agency_id is None:
                 return ReportPage(items=(), limit=limit, offset=offset)
-            scope = user.agency_id
+            # Their unit (a head's: and every sub-unit), and what was escalated to them.
+            scope = user.scope
         # Searching free text of reports an agency may only see scrubbed would let it probe
         # for hidden words (a phone number, a name): full-access roles only.
         if q and user.role not in FULL_ACCESS_ROLES:
@@ -594,7 +625,7 @@ def api_router() -> APIRouter:
                     not_found()
             else:
                 require_role(user, OFFICER_ROLES, "see photos")
-                if not visible_to_officer(record, user.role, user.agency_id):
+                if not visible_to_officer(record, user.role, user.scope):
                     not_found()
                 granted = await grants.allowed(session, report_id, user.subject)
                 # A follow-up's photo: the uploading agency and validators see it (SPEC
@@ -605,8 +636,8 @@ def api_router() -> APIRouter:
                     if t.follow_up is not None
                     and any(p.sha256 == sha256 for p in t.follow_up.photos)
                 ]
-                if not photos_allowed(record, user.role, user.agency_id, granted) and not any(
-                    follow_up_photos_allowed(record, user.role, user.agency_id, granted, a)
+                if not photos_allowed(record, user.role, user.scope, granted) and not any(
+                    follow_up_photos_allowed(record, user.role, user.scope, granted, a)
                     for a in uploaders
                 ):
                     forbidden("photos of this report are locked; a validator may grant access")

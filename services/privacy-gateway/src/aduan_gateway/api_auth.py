@@ -62,6 +62,8 @@ class TokenPair(BaseModel):
     user_id: str
     role: Role
     agency_id: str | None
+    unit_id: str | None = Field(default=None, description="== agency_id (issue 19)")
+    unit_head: bool = Field(default=False, description="reads the unit's sub-units too")
 
 
 class ReporterSessionBody(BaseModel):
@@ -91,6 +93,7 @@ class UserBody(BaseModel):
     role: Role
     agency_id: str | None = Field(default=None, max_length=64)
     display_name: str | None = Field(default=None, max_length=200)
+    unit_head: bool = False
 
 
 class UserView(BaseModel):
@@ -100,6 +103,7 @@ class UserView(BaseModel):
     role: Role
     agency_id: str | None
     display_name: str | None
+    unit_head: bool = False
 
 
 def normalize_contact(raw: str) -> str | None:
@@ -141,6 +145,8 @@ def _pair(tokens: Any) -> TokenPair:
         user_id=tokens.user.user_id,
         role=tokens.user.role,
         agency_id=tokens.user.agency_id,
+        unit_id=tokens.user.agency_id,
+        unit_head=tokens.user.unit_head,
     )
 
 
@@ -322,6 +328,7 @@ def auth_router() -> APIRouter:
                     body.role,
                     body.agency_id,
                     body.display_name,
+                    unit_head=body.unit_head,
                 )
         except IdentityError as exc:
             raise _identity_error(exc) from None
@@ -331,6 +338,7 @@ def auth_router() -> APIRouter:
             role=created.role,
             agency_id=created.agency_id,
             display_name=created.display_name,
+            unit_head=created.unit_head,
         )
 
     return router

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+import aduan_areas
 from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.topics import CATEGORIES, PUBLIC_REPORTS
 from aduan_contracts.values import Actor, GeoPoint, normalize_receipt_code
@@ -37,7 +38,9 @@ from aduan_gateway.deps import (
     RuntimeDep,
     SessionsDep,
     SettingsDep,
+    UnitTreeDep,
     require_role,
+    unit_filter,
 )
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.projection import public_event, public_id_of
@@ -51,11 +54,13 @@ from aduan_gateway.domain.views import (
 )
 from aduan_gateway.identity import (
     Account,
+    IdentityError,
     find_account,
     list_agencies,
     list_agency_officers,
     list_users,
     set_active,
+    set_unit,
 )
 from aduan_gateway.readmodel import (
     READ_MODEL_WRITERS_LOCK,
@@ -150,6 +155,9 @@ class AreaRouteView(BaseModel):
 
     area_code: str = Field(max_length=20, description="a Kemendagri code, e.g. 31.71.01")
     agency_id: str = Field(min_length=1, max_length=64)
+    unit_id: str | None = Field(
+        default=None, max_length=64, description="== agency_id (issue 19); ignored on input"
+    )
 
 
 class CategoryView(BaseModel):
@@ -184,7 +192,8 @@ class CategoryView(BaseModel):
             group=c.group,
             active=c.active,
             area_routes=tuple(
-                AreaRouteView(area_code=r.area_code, agency_id=r.agency_id) for r in c.area_routes
+                AreaRouteView(area_code=r.area_code, agency_id=r.agency_id, unit_id=r.agency_id)
+                for r in c.area_routes
             ),
             version=c.version,
         )
@@ -217,12 +226,18 @@ class AccountView(BaseModel):
     role: Role
     agency_id: str | None
     active: bool
+    unit_id: str | None = Field(default=None, description="== agency_id (issue 19)")
+    unit_head: bool = False
 
 
 class ActiveBody(BaseModel):
+    """Any of: (de)activate, move to a unit, make (not) the unit's head (issue 19)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    active: bool
+    active: bool | None = None
+    unit_id: str | None = Field(default=None, min_length=1, max_length=64)
+    unit_head: bool | None = None
 
 
 class ModerationBody(BaseModel):
@@ -304,6 +319,21 @@ class StageFigureView(BaseModel):
     median_hours: float | None
 
 
+class UnitFigureView(BaseModel):
+    unit_id: str
+    name: str
+    open: int
+    overdue: int
+
+
+class EscalationCounts(BaseModel):
+    """Open reports escalated to the covered units (the city: to anyone; every breach
+    reaches the validator bureau)."""
+
+    reminders: int
+    breaches: int
+
+
 class DashboardView(BaseModel):
     """Aggregates only: private reports are counted, never shown; months and durations,
     never a report's exact time."""
@@ -313,6 +343,13 @@ class DashboardView(BaseModel):
     overdue: int
     completed_by_month: list[tuple[str, int]]
     stages: list[StageFigureView]
+    unit_id: str | None = Field(default=None, description="the unit asked (issue 19)")
+    units: list[str] | None = Field(default=None, description="units covered; null: the city")
+    area: str | None = Field(default=None, description="the area code asked")
+    by_unit: list[UnitFigureView] = Field(default_factory=list)
+    escalations: EscalationCounts = Field(
+        default_factory=lambda: EscalationCounts(reminders=0, breaches=0)
+    )
 
 
 class OfficerView(BaseModel):
@@ -388,6 +425,8 @@ def _account_view(account: Account) -> AccountView:
         role=account.role,
         agency_id=account.agency_id,
         active=account.active,
+        unit_id=account.agency_id,
+        unit_head=account.unit_head,
     )
 
 
@@ -424,7 +463,7 @@ async def report_scope(sessions: Any, user: Principal, report_id: UUID) -> Repor
     if (
         record is None
         or not record.complete
-        or not visible_to_officer(record, user.role, user.agency_id)
+        or not visible_to_officer(record, user.role, user.scope)
     ):
         raise HTTPException(status_code=404, detail=NOT_FOUND)
     return record
@@ -495,7 +534,7 @@ def console_router() -> APIRouter:
         require_role(user, FULL_ACCESS_ROLES, "look for duplicates")
         async with sessions() as session:
             record = await load_report(session, report_id)
-            if record is None or not visible_to_officer(record, user.role, user.agency_id):
+            if record is None or not visible_to_officer(record, user.role, user.scope):
                 raise HTTPException(status_code=404, detail=NOT_FOUND)
             found = rank_duplicates(
                 record, await duplicate_candidates(session, record, DUPLICATE_WINDOW)
@@ -692,16 +731,45 @@ def console_router() -> APIRouter:
         user: CurrentUser,
         sessions: SessionsDep,
     ) -> AccountView:
-        """Deactivate (no login, no refresh; sessions revoked) or reactivate an account."""
+        """Deactivate (no login, no refresh; sessions revoked) or reactivate an account;
+        move an agency officer to another unit (`unit_id`) or make them its head
+        (`unit_head`): both revoke their sessions, the next token carries the new scope."""
         require_role(user, {Role.ADMINISTRATOR}, "manage users")
-        if user_id == user.subject and not body.active:
+        fields = body.model_fields_set
+        if not fields:
+            raise HTTPException(
+                status_code=422, detail="nothing to change: active, unit_id or unit_head"
+            )
+        if user_id == user.subject and body.active is False:
             # The last administrator locking themselves out needs a database to undo.
             raise HTTPException(status_code=409, detail="you cannot deactivate yourself")
-        async with transaction(sessions) as session:
-            account = await set_active(session, user_id, body.active)
+        if "active" in fields and body.active is None:
+            raise HTTPException(status_code=422, detail="active: true or false")
+        try:
+            async with transaction(sessions) as session:
+                account = None
+                if "unit_id" in fields or "unit_head" in fields:
+                    account = await set_unit(
+                        session,
+                        user_id,
+                        **({"unit_id": body.unit_id} if "unit_id" in fields else {}),
+                        unit_head=body.unit_head,
+                    )
+                    if account is None:
+                        raise HTTPException(status_code=404, detail="no such user")
+                if body.active is not None:
+                    account = await set_active(session, user_id, body.active)
+        except IdentityError as exc:
+            raise HTTPException(status_code=exc.status, detail=exc.reason) from None
         if account is None:
             raise HTTPException(status_code=404, detail="no such user")
-        log.info("account activity changed", user_id=user_id, active=body.active)
+        log.info(
+            "account changed",
+            user_id=user_id,
+            active=body.active,
+            unit=body.unit_id,
+            unit_head=body.unit_head,
+        )
         return _account_view(account)
 
     @router.get("/v1/public/agencies", response_model=list[AgencyView], tags=["public"])
@@ -860,6 +928,10 @@ def console_router() -> APIRouter:
         clears the assignment. Only active officers of that agency can be assignees."""
         record = await report_scope(sessions, user, report_id)
         require_role(user, {Role.AGENCY_OFFICER}, "assign a report within an agency")
+        if user.agency_id != record.agency_id:
+            # A unit head (or a parent unit flagged by an escalation) reads the report;
+            # working on it stays with the unit it is assigned to (issue 19, D19).
+            raise HTTPException(403, "only the report's own unit assigns its officers")
         async with transaction(sessions) as session:
             if body.assignee is None:
                 await session.execute(
@@ -902,20 +974,60 @@ def console_router() -> APIRouter:
     async def agency_dashboard(
         user: CurrentUser,
         sessions: SessionsDep,
+        tree: UnitTreeDep,
         agency_id: Annotated[str | None, Query(max_length=64)] = None,
         months: Annotated[int, Query(ge=1, le=36)] = 12,
+        unit: Annotated[
+            str | None,
+            Query(max_length=64, description="a unit and its sub-units (issue 19)"),
+        ] = None,
+        area: Annotated[
+            str | None,
+            Query(max_length=20, description="a Kemendagri area code: it and all inside it"),
+        ] = None,
     ) -> DashboardView:
         """An agency's figures: open reports by status, overdue, completed per month, and
-        per stage the median time and the share done on time. Agency officers get their
-        own agency's (whatever they ask); full-access roles any agency's, or the city's."""
+        per stage the median time and the share done on time; per unit open and overdue,
+        and open reports escalated to the units covered. Agency officers get their own
+        scope (their unit; a unit head's, with its sub-units) or a unit inside it;
+        full-access roles any unit's (with its sub-units), any agency's, or the city's."""
         require_role(user, OFFICER_ROLES, "read the dashboard")
+        code: str | None = None
+        if area is not None:
+            code = aduan_areas.normalize_code(area)
+            if code is None or aduan_areas.get(code) is None:
+                raise HTTPException(status_code=422, detail="area: not a Kemendagri area code")
+        units = unit_filter(user, tree, unit)
         if user.role is Role.AGENCY_OFFICER:
             if user.agency_id is None:
                 raise HTTPException(status_code=403, detail="an officer without an agency")
-            agency_id = user.agency_id
+            if units is None:
+                units, unit = user.scope, user.agency_id
+            agency_id = None
+        elif units is not None:
+            agency_id = None
         async with sessions() as session:
-            found = await dashboard(session, agency_id, months)
-        return DashboardView.model_validate(found, from_attributes=True)
+            found = await dashboard(session, agency_id, months, units=units, area=code)
+        return DashboardView(
+            agency_id=found.agency_id if units is None else unit,
+            open_by_status=found.open_by_status,
+            overdue=found.overdue,
+            completed_by_month=found.completed_by_month,
+            stages=[StageFigureView.model_validate(s, from_attributes=True) for s in found.stages],
+            unit_id=unit if units is not None else agency_id,
+            units=found.units,
+            area=found.area,
+            by_unit=[
+                UnitFigureView(
+                    unit_id=u.unit_id,
+                    name=tree.units[u.unit_id].name if u.unit_id in tree.units else u.unit_id,
+                    open=u.open,
+                    overdue=u.overdue,
+                )
+                for u in found.by_unit
+            ],
+            escalations=EscalationCounts(**found.escalations),
+        )
 
     @router.get(
         "/v1/admin/agencies",

@@ -245,8 +245,7 @@ def reporter_router() -> APIRouter:
             and (
                 owns(user, record)
                 or (
-                    user.role in OFFICER_ROLES
-                    and visible_to_officer(record, user.role, user.agency_id)
+                    user.role in OFFICER_ROLES and visible_to_officer(record, user.role, user.scope)
                 )
             )
         )

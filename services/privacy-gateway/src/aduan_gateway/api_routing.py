@@ -52,12 +52,20 @@ class RoutingRuleView(BaseModel):
     area_label: str = Field(description="the area's name, e.g. Kec. Gambir, Kota Jakarta Pusat")
     agency_id: str
     category_active: bool
+    unit_id: str | None = Field(default=None, description="== agency_id (issue 19)")
 
 
 class RoutingRuleBody(BaseModel):
+    """The unit (an agency) the rule routes to: `unit_id` or `agency_id`, the same thing."""
+
     model_config = ConfigDict(extra="forbid")
 
-    agency_id: str = Field(min_length=1, max_length=64)
+    agency_id: str | None = Field(default=None, min_length=1, max_length=64)
+    unit_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @property
+    def target(self) -> str:
+        return self.unit_id or self.agency_id or ""
 
 
 def _label(code: str) -> str:
@@ -95,6 +103,7 @@ def routing_router() -> APIRouter:
                 area_code=r.area_code,
                 area_label=_label(r.area_code),
                 agency_id=r.agency_id,
+                unit_id=r.agency_id,
                 category_active=c.active,
             )
             for c in found
@@ -123,8 +132,12 @@ def routing_router() -> APIRouter:
         """Route new reports of `category` whose area lies inside `area_code` (a kota,
         kecamatan or kelurahan) to the agency; replaces that area's rule if there is one."""
         require_role(user, _ADMIN, "manage routing rules")
+        if body.unit_id and body.agency_id and body.unit_id != body.agency_id:
+            raise HTTPException(status_code=422, detail="unit_id and agency_id differ: give one")
+        if not body.target:
+            raise HTTPException(status_code=422, detail="unit_id: the unit the rule routes to")
         try:
-            route = area_route(area_code, body.agency_id)
+            route = area_route(area_code, body.target)
             async with transaction(sessions) as session:
                 current = await get_category(session, category, lock=True)
                 if current is None:
@@ -152,6 +165,7 @@ def routing_router() -> APIRouter:
             area_code=route.area_code,
             area_label=_label(route.area_code),
             agency_id=route.agency_id,
+            unit_id=route.agency_id,
             category_active=current.active,
         )
 

@@ -56,6 +56,18 @@ class Principal(BaseModel):
     agency_id: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, max_length=200)
     reporter_key_id: UUID | None = None
+    # Issue 19 (D19): a unit head reads their unit's sub-units too. `units` is resolved per
+    # request from the unit tree (never from the token: a re-parented unit changes it).
+    unit_head: bool = False
+    units: frozenset[str] = frozenset()
+
+    @property
+    def scope(self) -> frozenset[str]:
+        """The units whose reports this agency officer reads (empty: none; full-access
+        roles are not scoped by units at all, see `views.visible_to_officer`)."""
+        if self.units:
+            return self.units
+        return frozenset({self.agency_id}) if self.agency_id is not None else frozenset()
 
 
 class AuthError(Exception):
@@ -74,6 +86,7 @@ def issue_access_token(
     name: str | None = None,
     ttl_s: int = 900,
     reporter_key_id: UUID | None = None,
+    unit_head: bool = False,
 ) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -88,6 +101,8 @@ def issue_access_token(
         claims["name"] = name
     if reporter_key_id is not None:
         claims["rkey"] = str(reporter_key_id)
+    if unit_head:
+        claims["uh"] = True
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -111,6 +126,7 @@ def decode_access_token(secret: str, token: str) -> Principal:
             agency_id=claims.get("agency_id"),
             name=claims.get("name"),
             reporter_key_id=claims.get("rkey"),
+            unit_head=claims.get("uh") is True,
         )
     except ValidationError as exc:
         raise AuthError("token claims invalid") from exc
@@ -208,12 +224,26 @@ async def optional_user(
         raise _unauthorized(exc.reason) from exc
 
 
+async def with_units(request: Request, principal: Principal) -> Principal:
+    """The principal with its unit scope resolved from the (cached) unit tree: an
+    agency officer's unit, and a head's sub-units (issue 19, D19)."""
+    if principal.role is not Role.AGENCY_OFFICER or principal.agency_id is None:
+        return principal
+    cache = getattr(request.app.state, "units", None)
+    if cache is None:
+        return principal.model_copy(update={"units": frozenset({principal.agency_id})})
+    tree = await cache.get()
+    units = tree.scope(principal.role, principal.agency_id, principal.unit_head)
+    return principal.model_copy(update={"units": units})
+
+
 async def current_user(
+    request: Request,
     principal: Annotated[Principal | None, Depends(optional_user)],
 ) -> Principal:
     if principal is None:
         raise _unauthorized("missing bearer token")
-    return principal
+    return await with_units(request, principal)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

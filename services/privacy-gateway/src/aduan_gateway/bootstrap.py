@@ -21,12 +21,14 @@ from aduan_gateway.api_questions import questions_router
 from aduan_gateway.api_reporter import reporter_router
 from aduan_gateway.api_routing import routing_router
 from aduan_gateway.api_templates import templates_router
+from aduan_gateway.api_units import units_router
 from aduan_gateway.categories import republish_categories
 from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.handlers import register_handlers
 from aduan_gateway.photos import Derivatives, register_photo_worker
 from aduan_gateway.tables import OUTBOX
+from aduan_gateway.units import UnitTreeCache
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
@@ -108,6 +110,9 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     app.state.settings = settings
     app.state.gateway = gateway
     app.state.command_bus = gateway.bus
+    # The unit tree for per-request scopes (issue 19): the runtime's sessions exist once
+    # it has started, hence the lambda.
+    app.state.units = UnitTreeCache(lambda: runtime.sessions)
     app.state.blobs = FilesystemBlobStore(settings.blob_root)
     app.state.derivatives = (
         register_photo_worker(runtime, app.state.blobs)
@@ -124,6 +129,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
         questions_router(),
         templates_router(),
         routing_router(),
+        units_router(),
     ):
         app.include_router(router)
     return app, runtime

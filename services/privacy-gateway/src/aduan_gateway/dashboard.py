@@ -8,13 +8,13 @@ timeline by report and version); at 100k reports a figure reads one agency's sli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["Dashboard", "StageFigure", "dashboard"]
+__all__ = ["Dashboard", "StageFigure", "UnitFigure", "dashboard"]
 
 # Statuses that have left the agency's hands for good.
 CLOSED = ("completed", "rejected", "merged")
@@ -29,19 +29,37 @@ class StageFigure:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitFigure:
+    unit_id: str
+    open: int
+    overdue: int
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     agency_id: str | None  # None: the whole city (full-access roles)
     open_by_status: dict[str, int]
     overdue: int
     completed_by_month: list[tuple[str, int]]  # ("2026-11", n), oldest first
     stages: list[StageFigure]
+    # Issue 19: the units covered (None: the city), the area prefix, open and overdue per
+    # unit, and open reports escalated to the covered units (the city: all of them).
+    units: list[str] | None = None
+    area: str | None = None
+    by_unit: list[UnitFigure] = field(default_factory=list)
+    escalations: dict[str, int] = field(default_factory=dict)
 
 
-# Every statement is scoped the same way: one agency (:agency), or the city (NULL).
+# Every statement is scoped the same way: a set of units (:units; one agency, or a unit
+# and its sub-units), or the city (NULL); and optionally an area (a Kemendagri code: it and
+# everything inside it).
+_SCOPE = """(CAST(:units AS text[]) IS NULL OR r.agency_id = ANY(CAST(:units AS text[])))
+  AND (CAST(:area AS text) IS NULL OR (r.location ->> 'area_code') = :area
+       OR (r.location ->> 'area_code') LIKE :area_like)"""
 _OPEN = """
 SELECT r.status, count(*) AS n FROM reports r
 WHERE r.has_content AND r.status IS NOT NULL AND r.status <> ALL(:closed)
-  AND (CAST(:agency AS text) IS NULL OR r.agency_id = :agency)
+  AND {scope}
 GROUP BY r.status
 """
 
@@ -51,7 +69,7 @@ _OVERDUE = """
 SELECT count(*) FROM reports r
 JOIN timeline t ON t.report_id = r.report_id AND t.version = r.status_version
 WHERE r.has_content AND r.status <> ALL(:closed)
-  AND (CAST(:agency AS text) IS NULL OR r.agency_id = :agency)
+  AND {scope}
   AND (t.extra ->> 'due_at') IS NOT NULL AND (t.extra ->> 'due_at')::timestamptz < now()
 """
 
@@ -60,7 +78,7 @@ SELECT to_char(date_trunc('month', t.occurred_at AT TIME ZONE 'Asia/Jakarta'), '
          AS m,
        count(DISTINCT t.report_id) AS n
 FROM timeline t JOIN reports r ON r.report_id = t.report_id
-WHERE t.status = 'completed' AND (CAST(:agency AS text) IS NULL OR r.agency_id = :agency)
+WHERE t.status = 'completed' AND {scope}
   AND t.occurred_at >= date_trunc('month', now()) - make_interval(months => :months - 1)
 GROUP BY 1 ORDER BY 1
 """
@@ -74,7 +92,7 @@ WITH steps AS (
          t.occurred_at AS started,
          lead(t.occurred_at) OVER (PARTITION BY t.report_id ORDER BY t.version) AS ended
   FROM timeline t JOIN reports r ON r.report_id = t.report_id
-  WHERE (CAST(:agency AS text) IS NULL OR r.agency_id = :agency)
+  WHERE {scope}
     AND t.occurred_at >= now() - make_interval(months => :months)
 )
 SELECT stage,
@@ -87,13 +105,66 @@ GROUP BY stage ORDER BY stage
 """
 
 
-async def dashboard(session: AsyncSession, agency_id: str | None, months: int = 12) -> Dashboard:
-    params: dict[str, Any] = {"agency": agency_id, "closed": list(CLOSED), "months": months}
-    open_rows = (await session.execute(text(_OPEN), params)).all()
-    overdue = int((await session.execute(text(_OVERDUE), params)).scalar_one())
-    completed = (await session.execute(text(_COMPLETED), params)).all()
-    stages = (await session.execute(text(_STAGES), params)).all()
+_BY_UNIT = """
+SELECT r.agency_id AS unit_id, count(*) AS open,
+       count(*) FILTER (WHERE r.due_at < now()) AS overdue
+FROM reports r
+WHERE r.has_content AND r.status IS NOT NULL AND r.status <> ALL(:closed)
+  AND r.agency_id IS NOT NULL AND {scope}
+GROUP BY r.agency_id ORDER BY r.agency_id
+"""
+
+# Open reports with an escalation of their current stay (from the unit they sit at now)
+# flagged to the covered units; the city (the validator bureau): every such report.
+_ESCALATED = """
+SELECT e.kind, count(DISTINCT e.report_id) AS n
+FROM escalations e JOIN reports r ON r.report_id = e.report_id
+  AND e.from_unit IS NOT DISTINCT FROM r.agency_id
+WHERE r.has_content AND r.status <> ALL(:closed)
+  AND (CAST(:units AS text[]) IS NULL OR e.to_unit = ANY(CAST(:units AS text[])))
+  AND (CAST(:area AS text) IS NULL OR (r.location ->> 'area_code') = :area
+       OR (r.location ->> 'area_code') LIKE :area_like)
+GROUP BY e.kind
+"""
+
+
+def _sql(template: str) -> Any:
+    return text(template.replace("{scope}", _SCOPE))
+
+
+async def dashboard(
+    session: AsyncSession,
+    agency_id: str | None,
+    months: int = 12,
+    units: frozenset[str] | None = None,
+    area: str | None = None,
+) -> Dashboard:
+    """Figures for one agency (`agency_id`), a set of units (`units`: a unit and its
+    sub-units), or the city (neither); optionally within an area code."""
+    scope = sorted(units) if units is not None else [agency_id] if agency_id is not None else None
+    params: dict[str, Any] = {
+        "units": scope,
+        "area": area,
+        "area_like": f"{area}.%" if area is not None else None,
+        "closed": list(CLOSED),
+        "months": months,
+    }
+    open_rows = (await session.execute(_sql(_OPEN), params)).all()
+    overdue = int((await session.execute(_sql(_OVERDUE), params)).scalar_one())
+    completed = (await session.execute(_sql(_COMPLETED), params)).all()
+    stages = (await session.execute(_sql(_STAGES), params)).all()
+    by_unit = (await session.execute(_sql(_BY_UNIT), params)).all()
+    escalated: dict[str, int] = dict(
+        (await session.execute(text(_ESCALATED), params)).tuples().all()
+    )
     return Dashboard(
+        units=scope,
+        area=area,
+        by_unit=[UnitFigure(r.unit_id, int(r.open), int(r.overdue)) for r in by_unit],
+        escalations={
+            "reminders": int(escalated.get("reminder", 0)),
+            "breaches": int(escalated.get("breach", 0)),
+        },
         agency_id=agency_id,
         open_by_status={r.status: int(r.n) for r in open_rows},
         overdue=overdue,

@@ -1,18 +1,21 @@
-"""Demo data for a local `make up`: agencies (two of them units of one place), the Jakarta
-category catalogue (with a couple of routes by area), and one account per
-staff role, all marked DEMO, all with one published password. Idempotent: what exists is
-left exactly as it is (an administrator's later edits survive a re-run)."""
+"""Demo data for a local `make up`: agencies as a small unit tree with real Jakarta area
+codes (issue 19: Dinas Bina Marga over its Suku Dinas of Jakarta Pusat and Selatan;
+Kecamatan Gambir over Kelurahan Gambir), the Jakarta category catalogue (with a few routes
+by area), and accounts for every staff role (unit heads and a kelurahan officer among
+them), all marked DEMO, all with one published password. Idempotent: what exists is left
+exactly as it is (an administrator's later edits survive a re-run); an agency an older
+seed made is only given its place in the tree while it still has none."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.enums import Role
 from aduan_contracts.values import Actor
 from aduan_gateway.categories import AreaRoute, Category, put_category
 from aduan_gateway.identity import create_agency, create_user
-from aduan_gateway.tables import CATEGORIES, USERS
+from aduan_gateway.tables import AGENCIES, CATEGORIES, USERS
 
 __all__ = [
     "DEMO_AGENCIES",
@@ -27,13 +30,35 @@ __all__ = [
 DEMO_PASSWORD = "demo-aduan-2026"  # noqa: S105
 SEED_ALLOWED_ENV = "ADUAN_GATEWAY_DEMO_SEED_ALLOWED"
 
-DEMO_AGENCIES = (
-    ("dinas-bina-marga", "Dinas Bina Marga (DEMO)"),
-    ("dinas-sda", "Dinas Sumber Daya Air (DEMO)"),
-    ("satpol-pp", "Satpol PP (DEMO)"),
-    # Units responsible for a place (issue 19), routed to by the categories' area routes.
-    ("sudin-bina-marga-jaksel", "Suku Dinas Bina Marga Jakarta Selatan (DEMO)"),
-    ("kecamatan-gambir", "Kecamatan Gambir (DEMO)"),
+# (unit id, name, kind, parent, areas covered): real Kemendagri codes (aduan_areas).
+DEMO_AGENCIES: tuple[tuple[str, str, str, str | None, tuple[str, ...]], ...] = (
+    ("dinas-bina-marga", "Dinas Bina Marga (DEMO)", "dinas", None, ("31",)),
+    ("dinas-sda", "Dinas Sumber Daya Air (DEMO)", "dinas", None, ("31",)),
+    ("satpol-pp", "Satpol PP (DEMO)", "other", None, ("31",)),
+    # Units responsible for a place (issue 19), routed to by the categories' area routes;
+    # a report overdue at one is flagged to its parent.
+    (
+        "sudin-bina-marga-jakpus",
+        "Suku Dinas Bina Marga Jakarta Pusat (DEMO)",
+        "suku-dinas",
+        "dinas-bina-marga",
+        ("31.71",),
+    ),
+    (
+        "sudin-bina-marga-jaksel",
+        "Suku Dinas Bina Marga Jakarta Selatan (DEMO)",
+        "suku-dinas",
+        "dinas-bina-marga",
+        ("31.74",),
+    ),
+    ("kecamatan-gambir", "Kecamatan Gambir (DEMO)", "kecamatan", None, ("31.71.01",)),
+    (
+        "kelurahan-gambir",
+        "Kelurahan Gambir (DEMO)",
+        "kelurahan",
+        "kecamatan-gambir",
+        ("31.71.01.1001",),
+    ),
 )
 
 # Real Kemendagri codes (aduan_areas): Kota Jakarta Selatan, Kecamatan Gambir (Jakarta
@@ -41,6 +66,7 @@ DEMO_AGENCIES = (
 # file potholes in Menteng (Jakarta Pusat) and expect Dinas Bina Marga's officer to take them.
 JAKARTA_SELATAN = "31.74"
 KECAMATAN_GAMBIR = "31.71.01"
+KELURAHAN_GAMBIR = "31.71.01.1001"
 
 # The Jakarta categories the demo uses (deploy/demo/seed.py files into them): the one
 # catalogue, published to every reader through the topic like an administrator's change.
@@ -98,8 +124,12 @@ DEMO_CATEGORIES = (
         description_en="Uncollected rubbish or illegal dumping.",
         keywords=("sampah", "tps", "rubbish", "waste"),
         group="Lingkungan",
-        # Only Gambir's rubbish has a unit; the rest still waits in triage.
-        area_routes=(AreaRoute(area_code=KECAMATAN_GAMBIR, agency_id="kecamatan-gambir"),),
+        # Only Gambir's rubbish has a unit; the rest still waits in triage. Kelurahan
+        # Gambir's own is its kelurahan's (the most specific rule wins).
+        area_routes=(
+            AreaRoute(area_code=KECAMATAN_GAMBIR, agency_id="kecamatan-gambir"),
+            AreaRoute(area_code=KELURAHAN_GAMBIR, agency_id="kelurahan-gambir"),
+        ),
     ),
     Category(
         "pohon-tumbang",
@@ -133,8 +163,8 @@ DEMO_CATEGORIES = (
     ),
 )
 
-# (username, role, agency, display name)
-DEMO_USERS: tuple[tuple[str, Role, str | None, str], ...] = (
+# (username, role, agency, display name[, unit head])
+DEMO_USERS: tuple[tuple[str, Role, str | None, str] | tuple[str, Role, str, str, bool], ...] = (
     ("demo-admin", Role.ADMINISTRATOR, None, "Admin DEMO"),
     ("demo-tiket", Role.TICKET_ADMIN, None, "Admin Tiket DEMO"),
     ("demo-validator", Role.VALIDATOR, None, "Validator DEMO"),
@@ -146,6 +176,29 @@ DEMO_USERS: tuple[tuple[str, Role, str | None, str], ...] = (
         "sudin-bina-marga-jaksel",
         "Petugas Sudin Bina Marga Jakarta Selatan DEMO",
     ),
+    (
+        "demo-sudin-jakpus",
+        Role.AGENCY_OFFICER,
+        "sudin-bina-marga-jakpus",
+        "Petugas Sudin Bina Marga Jakarta Pusat DEMO",
+    ),
+    (
+        "demo-sudin-jakpus-head",
+        Role.AGENCY_OFFICER,
+        "sudin-bina-marga-jakpus",
+        "Kepala Sudin Bina Marga Jakarta Pusat DEMO",
+        True,
+    ),
+    # A unit head over a kelurahan: reads Kelurahan Gambir's reports too, and sees what is
+    # overdue there flagged to the kecamatan.
+    (
+        "demo-kec-gambir-head",
+        Role.AGENCY_OFFICER,
+        "kecamatan-gambir",
+        "Camat Gambir DEMO",
+        True,
+    ),
+    ("demo-kel-gambir", Role.AGENCY_OFFICER, "kelurahan-gambir", "Petugas Kelurahan Gambir DEMO"),
 )
 
 _SEEDER = Actor(id="demo-seed", role=Role.ADMINISTRATOR, display_name="demo-seed (DEMO)")
@@ -154,9 +207,23 @@ _SEEDER = Actor(id="demo-seed", role=Role.ADMINISTRATOR, display_name="demo-seed
 async def seed_demo(session: AsyncSession, categories_topic: str) -> list[str]:
     """Create whatever demo data is missing; returns one line per thing created."""
     created: list[str] = []
-    for agency_id, name in DEMO_AGENCIES:
+    for agency_id, name, kind, parent, areas in DEMO_AGENCIES:
         if await create_agency(session, agency_id, name):
             created.append(f"agency {agency_id}")
+        # Its place in the tree, unless it has one already (an administrator's tree wins).
+        placed = await session.execute(
+            update(AGENCIES)
+            .where(
+                AGENCIES.c.agency_id == agency_id,
+                AGENCIES.c.parent_id.is_(None),
+                AGENCIES.c.kind == "other",
+                AGENCIES.c.area_codes == [],
+            )
+            .values(kind=kind, parent_id=parent, area_codes=list(areas))
+            .returning(AGENCIES.c.agency_id)
+        )
+        if placed.first() is not None:
+            created.append(f"unit {agency_id} ({kind}) under {parent or '(root)'}")
     for category in DEMO_CATEGORIES:
         exists = await session.scalar(
             select(CATEGORIES.c.code).where(CATEGORIES.c.code == category.code)
@@ -168,11 +235,14 @@ async def seed_demo(session: AsyncSession, categories_topic: str) -> list[str]:
                 f"route {category.code} x {r.area_code} -> {r.agency_id}"
                 for r in category.area_routes
             ]
-    for username, role, agency, display_name in DEMO_USERS:
+    for username, role, agency, display_name, *head in DEMO_USERS:
         taken = await session.scalar(select(USERS.c.user_id).where(USERS.c.username == username))
         if taken is None:
-            await create_user(session, username, DEMO_PASSWORD, role, agency, display_name)
-            created.append(f"user {username} ({role.value})")
+            unit_head = bool(head and head[0])
+            await create_user(
+                session, username, DEMO_PASSWORD, role, agency, display_name, unit_head=unit_head
+            )
+            created.append(f"user {username} ({role.value}{', unit head' if unit_head else ''})")
     # Reply templates for the console's forms (marked DEMO); imported here because the
     # templates' module is the HTTP side, which the CLI need not load otherwise.
     from aduan_gateway.api_templates import seed_demo_reply_templates

@@ -15,6 +15,7 @@ from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.grants import GrantCache
+from aduan_gateway.units import UnitTree, UnitTreeCache
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.runtime import ServiceRuntime
 
@@ -28,10 +29,12 @@ __all__ = [
     "RuntimeDep",
     "SessionsDep",
     "SettingsDep",
+    "UnitTreeDep",
     "forbidden",
     "not_found",
     "owns",
     "require_role",
+    "unit_filter",
 ]
 
 # One body for "private", "not yet complete", "other agency" and "does not exist": a caller
@@ -89,6 +92,11 @@ async def _grants(request: Request) -> GrantCache:
     return GrantCache(runtime.redis, runtime.settings.redis_prefix)
 
 
+async def _unit_tree(request: Request) -> UnitTree:
+    cache: UnitTreeCache = request.app.state.units
+    return await cache.get()
+
+
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 # Connections without a transaction, for routes that only read (see bootstrap).
@@ -98,6 +106,7 @@ BusDep = Annotated[CommandBus, Depends(_bus)]
 BlobsDep = Annotated[FilesystemBlobStore, Depends(_blobs)]
 GrantsDep = Annotated[GrantCache, Depends(_grants)]
 AccessLogDep = Annotated[AccessLog, Depends(_access_log)]
+UnitTreeDep = Annotated[UnitTree, Depends(_unit_tree)]
 
 
 def not_found(detail: str = NOT_FOUND) -> NoReturn:
@@ -111,6 +120,19 @@ def forbidden(detail: str) -> NoReturn:
 def require_role(user: Principal, roles: frozenset[Role] | set[Role], what: str) -> None:
     if user.role not in roles:
         forbidden(f"role {user.role.value!r} may not {what}")
+
+
+def unit_filter(user: Principal, tree: UnitTree, unit: str | None) -> frozenset[str] | None:
+    """The units a `unit=` filter covers (the unit and its sub-units), checked against the
+    caller's scope: an agency officer only inside theirs (403 with the reason), full-access
+    roles any unit (issue 19, D19). None without a filter."""
+    if unit is None:
+        return None
+    if unit not in tree.units:
+        raise HTTPException(status_code=422, detail="unit: no such unit")
+    if user.role is Role.AGENCY_OFFICER and unit not in user.scope:
+        forbidden(f"unit {unit} is outside your scope")
+    return tree.subtree(unit)
 
 
 def owns(user: Principal, record: ReportRecord) -> bool:

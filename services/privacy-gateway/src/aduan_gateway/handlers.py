@@ -21,6 +21,9 @@ from aduan_contracts.events import (
     ReportIntakeEvent,
     ReportStatusChanged,
     ReportSubmitted,
+    SlaBreached,
+    SlaEvent,
+    SlaReminderDue,
 )
 from aduan_contracts.topics import (
     CATEGORIES,
@@ -29,11 +32,13 @@ from aduan_contracts.topics import (
     REPORT_INTAKE,
     REPORTER_KEYS,
     REPORTER_QUESTIONS,
+    SLA_EVENTS,
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
 from aduan_gateway.conversation import erase_reporter_messages, record_reporter_message
 from aduan_gateway.domain.projection import public_event
+from aduan_gateway.escalation import project_escalation
 from aduan_gateway.readmodel import (
     READ_MODEL_WRITERS_LOCK,
     Written,
@@ -161,6 +166,16 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         for report_id in touched:
             await project(session, report_id, event.correlation_id, str(event.event_id))
 
+    async def on_sla(session: AsyncSession, event: SlaReminderDue | SlaBreached) -> None:
+        new = await project_escalation(session, event)
+        log.info(
+            "sla escalation stored",
+            report_id=str(event.report_id),
+            kind=event.event_type,
+            stage=event.stage.value,
+            new=new,
+        )
+
     # One transaction, one inbox claim and one offset commit per poll (aduan_kit.batching);
     # the inbox consumer names are the ones the per-message subscribers used, so events
     # they already applied stay applied once. Dead letters go through the outbox. The relay
@@ -201,4 +216,16 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         title="gateway.on-reporter-key",
         description="Per-reporter keys, kept to open identities for administrators' audited "
         "reads and reporter self-service; a shredded key is deleted with every sealed copy.",
+    )
+    subscribe_batches(
+        runtime,
+        runtime.topic(SLA_EVENTS.name),
+        model=SlaEvent,
+        consumer="gateway.on_sla",
+        inbox=INBOX,
+        outbox=OUTBOX,
+        apply=on_sla,
+        title="gateway.on-sla",
+        description="SLA reminders and breaches, flagged up the unit line (issue 19): the "
+        "parent of the unit the report sits at, and the validator bureau for a breach.",
     )

@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from argon2 import PasswordHasher
@@ -75,6 +76,7 @@ class User:
     role: Role
     agency_id: str | None
     display_name: str | None
+    unit_head: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ async def create_user(
     role: Role,
     agency_id: str | None = None,
     display_name: str | None = None,
+    unit_head: bool = False,
 ) -> User:
     if role not in STAFF_ROLES:
         raise IdentityError(f"role {role.value!r} has no accounts")
@@ -124,7 +127,9 @@ async def create_user(
             raise IdentityError(f"unknown agency {agency_id!r}")
     elif agency_id is not None:
         raise IdentityError("only agency officers belong to an agency")
-    user = User(f"u-{uuid4().hex[:12]}", username, role, agency_id, display_name)
+    if unit_head and role is not Role.AGENCY_OFFICER:
+        raise IdentityError("unit_head: only an agency officer heads a unit")
+    user = User(f"u-{uuid4().hex[:12]}", username, role, agency_id, display_name, unit_head)
     result = await session.execute(
         insert(USERS)
         .values(
@@ -134,6 +139,7 @@ async def create_user(
             role=role.value,
             agency_id=agency_id,
             display_name=display_name,
+            unit_head=unit_head,
         )
         .on_conflict_do_nothing()
         .returning(USERS.c.user_id)
@@ -150,6 +156,7 @@ def _user(row: object) -> User:
         role=Role(row.role),  # type: ignore[attr-defined]
         agency_id=row.agency_id,  # type: ignore[attr-defined]
         display_name=row.display_name,  # type: ignore[attr-defined]
+        unit_head=row.unit_head,  # type: ignore[attr-defined]
     )
 
 
@@ -170,6 +177,7 @@ async def _issue(session: AsyncSession, settings: Settings, user: User, family_i
         agency_id=user.agency_id,
         name=user.display_name,
         ttl_s=settings.jwt_ttl_s,
+        unit_head=user.unit_head,
     )
     return Tokens(access, refresh_token, settings.jwt_ttl_s, user)
 
@@ -248,6 +256,7 @@ class Account:
     role: Role
     agency_id: str | None
     active: bool
+    unit_head: bool = False
 
 
 def _account(row: object) -> Account:
@@ -258,6 +267,7 @@ def _account(row: object) -> Account:
         role=Role(row.role),  # type: ignore[attr-defined]
         agency_id=row.agency_id,  # type: ignore[attr-defined]
         active=row.active,  # type: ignore[attr-defined]
+        unit_head=row.unit_head,  # type: ignore[attr-defined]
     )
 
 
@@ -278,6 +288,51 @@ async def set_active(session: AsyncSession, user_id: str, active: bool) -> Accou
     if row is None:
         return None
     if not active:
+        await session.execute(
+            update(REFRESH_TOKENS)
+            .where(REFRESH_TOKENS.c.user_id == user_id, REFRESH_TOKENS.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    return _account(row)
+
+
+_KEEP: Any = object()
+
+
+async def set_unit(
+    session: AsyncSession, user_id: str, unit_id: str | None = _KEEP, unit_head: bool | None = None
+) -> Account | None:
+    """Move an account to a unit and/or make it (not) the unit's head; None when the account
+    does not exist. Only agency officers belong to a unit (and head one). A change of unit
+    or headship revokes the account's refresh tokens: the next access token (at most one
+    lifetime away) carries the new scope."""
+    row = (await session.execute(select(USERS).where(USERS.c.user_id == user_id))).first()
+    if row is None:
+        return None
+    values: dict[str, Any] = {}
+    if unit_id is not _KEEP:
+        if Role(row.role) is not Role.AGENCY_OFFICER and unit_id is not None:
+            raise IdentityError("unit_id: only agency officers belong to a unit", status=422)
+        if Role(row.role) is Role.AGENCY_OFFICER and unit_id is None:
+            raise IdentityError("unit_id: an agency officer belongs to a unit", status=422)
+        if unit_id is not None:
+            known = await session.scalar(
+                select(AGENCIES.c.agency_id).where(AGENCIES.c.agency_id == unit_id)
+            )
+            if known is None:
+                raise IdentityError("unit_id: no such unit", status=422)
+        values["agency_id"] = unit_id
+    if unit_head is not None:
+        if unit_head and Role(row.role) is not Role.AGENCY_OFFICER:
+            raise IdentityError("unit_head: only an agency officer heads a unit", status=422)
+        values["unit_head"] = unit_head
+    changed = any(getattr(row, k) != v for k, v in values.items())
+    if changed:
+        row = (
+            await session.execute(
+                update(USERS).where(USERS.c.user_id == user_id).values(**values).returning(USERS)
+            )
+        ).first()
         await session.execute(
             update(REFRESH_TOKENS)
             .where(REFRESH_TOKENS.c.user_id == user_id, REFRESH_TOKENS.c.revoked_at.is_(None))

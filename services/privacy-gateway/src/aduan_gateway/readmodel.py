@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,10 +39,17 @@ from aduan_contracts.values import (
     SealedIdentity,
 )
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
-from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
+from aduan_gateway.domain.model import EscalationRecord, PublicText, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import identity_terms, scrub_erased
 from aduan_gateway.domain.views import officer_text, public_text
-from aduan_gateway.tables import ACCESS_LOG, ASSIGNMENTS, REPORTER_KEYS, REPORTS, TIMELINE
+from aduan_gateway.tables import (
+    ACCESS_LOG,
+    ASSIGNMENTS,
+    ESCALATIONS,
+    REPORTER_KEYS,
+    REPORTS,
+    TIMELINE,
+)
 from aduan_kit.crypto import open_content, open_identity
 
 __all__ = [
@@ -431,7 +439,49 @@ async def load_report(
     if row is None:
         return None
     timeline = tuple(_timeline_record(t) for t in row["timeline_rows"] or ())
-    return _record(row, timeline)
+    record = _record(row, timeline)
+    found = await load_escalations(session, [report_id])
+    return dataclasses.replace(record, escalations=found.get(report_id, ()))
+
+
+async def load_escalations(
+    session: Reader, report_ids: list[UUID]
+) -> dict[UUID, tuple[EscalationRecord, ...]]:
+    """The SLA escalations of these reports, oldest first (issue 19)."""
+    if not report_ids:
+        return {}
+    rows = await session.execute(
+        select(ESCALATIONS)
+        .where(ESCALATIONS.c.report_id.in_(report_ids))
+        .order_by(ESCALATIONS.c.at, ESCALATIONS.c.kind.desc())
+    )
+    out: dict[UUID, list[EscalationRecord]] = {}
+    for r in rows:
+        out.setdefault(r.report_id, []).append(
+            EscalationRecord(
+                kind=r.kind,
+                stage=r.stage,
+                due_at=r.due_at,
+                from_unit=r.from_unit,
+                to_unit=r.to_unit,
+                after_version=r.after_version,
+                note=r.note,
+                at=r.at,
+            )
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def escalated_clause(units: Collection[str] | None) -> Any:
+    """Reports with an escalation of their current stay flagged to one of `units` (None:
+    to anyone, the validator bureau's view: every escalation reaches it)."""
+    cond = [
+        ESCALATIONS.c.report_id == REPORTS.c.report_id,
+        ESCALATIONS.c.from_unit == REPORTS.c.agency_id,
+    ]
+    if units is not None:
+        cond.append(ESCALATIONS.c.to_unit.in_(sorted(units)))
+    return exists().where(*cond)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,9 +504,19 @@ class ReportFilter:
     # Any of several (Open311's comma-separated lists); None: no condition.
     statuses: tuple[ReportStatus, ...] | None = None
     categories: tuple[str, ...] | None = None
+    # Issue 19: assigned to one of these units (a unit and its sub-units).
+    units: frozenset[str] | None = None
+    # Issue 19: open and escalated to one of these units; an empty set: to anyone.
+    escalated_to: frozenset[str] | None = None
 
 
 _AREA_CODE = re.compile(AREA_CODE_PATTERN)
+# Statuses that have left the agency's hands for good (as the dashboard counts them).
+CLOSED_STATUSES = (
+    ReportStatus.COMPLETED.value,
+    ReportStatus.REJECTED.value,
+    ReportStatus.MERGED.value,
+)
 
 
 def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
@@ -474,6 +534,13 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
         )
     if f.agency_id is not None:
         query = query.where(REPORTS.c.agency_id == f.agency_id)
+    if f.units is not None:
+        query = query.where(REPORTS.c.agency_id.in_(sorted(f.units)))
+    if f.escalated_to is not None:
+        query = query.where(
+            REPORTS.c.status.not_in(CLOSED_STATUSES),
+            escalated_clause(f.escalated_to or None),
+        )
     if f.privacy is not None:
         query = query.where(REPORTS.c.privacy == f.privacy.value)
     if f.area is not None:
@@ -537,8 +604,14 @@ async def _records(session: Reader, query: Select[Any], public: bool = False) ->
     if rows:
         ids = [r["report_id"] for r in rows]
         timelines = dict((await session.execute(_TIMELINES_OF_PAGE, {"ids": ids})).tuples().all())
+    escalations = {} if public or not rows else await load_escalations(session, ids)
     return [
-        _record(r, tuple(_timeline_record(t) for t in timelines.get(r["report_id"]) or ()), public)
+        dataclasses.replace(
+            _record(
+                r, tuple(_timeline_record(t) for t in timelines.get(r["report_id"]) or ()), public
+            ),
+            escalations=escalations.get(r["report_id"], ()),
+        )
         for r in rows
     ]
 
@@ -573,15 +646,20 @@ async def list_reports(
     limit: int,
     offset: int,
     f: ReportFilter,
-    agency_id: str | None = None,
+    agency_id: str | frozenset[str] | None = None,
     reporter_key_id: UUID | None = None,
     sort: str = "newest",
 ) -> list[ReportRecord]:
-    """Complete reports within a scope: an agency's, a reporter's, or (neither) all;
-    newest first, or by due date (`sort="due"`)."""
+    """Complete reports within a scope: an agency's (one unit, or a set of units: those
+    assigned to them and those escalated to them, issue 19), a reporter's, or (neither)
+    all; newest first, or by due date (`sort="due"`)."""
     query = _filtered(_select().where(*_complete()), f)
-    if agency_id is not None:
+    if isinstance(agency_id, str):
         query = query.where(REPORTS.c.agency_id == agency_id)
+    elif agency_id is not None:
+        query = query.where(
+            or_(REPORTS.c.agency_id.in_(sorted(agency_id)), escalated_clause(agency_id))
+        )
     if reporter_key_id is not None:
         query = query.where(REPORTS.c.reporter_key_id == reporter_key_id)
     if sort == "due":

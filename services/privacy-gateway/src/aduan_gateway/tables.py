@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -29,6 +30,7 @@ __all__ = [
     "AGENCIES",
     "ASSIGNMENTS",
     "CATEGORIES",
+    "ESCALATIONS",
     "INBOX",
     "METADATA",
     "NOTES",
@@ -184,6 +186,12 @@ AGENCIES = Table(
     Column("agency_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Units (issue 19, D19): an agency is a unit in a hierarchy (Dinas -> Suku Dinas,
+    # kecamatan -> kelurahan); no cycles (checked on every change, `units.check_parent`).
+    Column("parent_id", String(64), ForeignKey("agencies.agency_id"), nullable=True),
+    Column("kind", String(32), nullable=False, server_default="other"),
+    # The Kemendagri codes of the areas the unit covers (normalized dotted codes).
+    Column("area_codes", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
 )
 
 USERS = Table(
@@ -198,6 +206,8 @@ USERS = Table(
     Column("display_name", String(200), nullable=True),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A unit head reads their unit's and every sub-unit's reports (issue 19, D19).
+    Column("unit_head", Boolean, nullable=False, server_default=text("false")),
 )
 
 # Refresh tokens are stored as SHA-256 digests only: a stolen table cannot be replayed.
@@ -370,4 +380,25 @@ REPLY_TEMPLATES = Table(
         "kind IN ('followup', 'return', 'reject', 'question')", name="ck_reply_templates_kind"
     ),
     Index("ix_reply_templates_kind", "kind", "active"),
+)
+
+# SLA escalations up the line (issue 19, D19): workflow's reminder or breach of a report's
+# running clock, flagged by the gateway (which owns the units) to the parent of the unit the
+# report sat at (`to_unit`; null: a root unit, the validator bureau alone). One row per clock
+# and kind: a redelivered or replayed event adds nothing. `after_version` places the entry
+# in the timeline (after the step that was current when it was flagged).
+ESCALATIONS = Table(
+    "escalations",
+    METADATA,
+    Column("report_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # reminder | breach
+    Column("stage", String(32), primary_key=True),
+    Column("due_at", DateTime(timezone=True), primary_key=True),
+    Column("from_unit", String(64), nullable=True),
+    Column("to_unit", String(64), nullable=True),
+    Column("after_version", Integer, nullable=False),
+    # "overdue at <unit>, flagged to <parent> ...": unit names as they were when flagged.
+    Column("note", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_escalations_to_unit", "to_unit"),
 )

@@ -30,12 +30,15 @@ from aduan_contracts.events import (
     ReportAmended,
     ReportStatusChanged,
     ReportSubmitted,
+    SlaBreached,
+    SlaReminderDue,
 )
 from aduan_contracts.serialization import decode, encode
 from aduan_contracts.topics import (
     PUBLIC_REPORTS,
     REPORT_INTAKE,
     REPORTER_QUESTIONS,
+    SLA_EVENTS,
     STATUS_CHANGED,
 )
 from aduan_contracts.values import Actor, GeoPoint, Location, SealedIdentity
@@ -46,7 +49,15 @@ from aduan_gateway.config import Settings
 from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV
 from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.identity import create_agency, create_user, set_active
-from aduan_gateway.tables import ACCESS_LOG, AGENCIES, CATEGORIES, OUTBOX, REPORTS, USERS
+from aduan_gateway.tables import (
+    ACCESS_LOG,
+    AGENCIES,
+    CATEGORIES,
+    ESCALATIONS,
+    OUTBOX,
+    REPORTS,
+    USERS,
+)
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
@@ -100,7 +111,9 @@ class Gateway:
             f"{self.iso.namespace}.{topic}", encode(event), key=str(key).encode()
         )
 
-    def token(self, role: Role, agency: str | None = None, sub: str | None = None) -> Any:
+    def token(
+        self, role: Role, agency: str | None = None, sub: str | None = None, head: bool = False
+    ) -> Any:
         token = issue_access_token(
             self.settings.jwt_secret,
             sub or f"{role.value}-1",
@@ -108,6 +121,7 @@ class Gateway:
             agency_id=agency,
             name="Petugas Uji",
             reporter_key_id=uuid4() if role is Role.REPORTER else None,
+            unit_head=head,
         )
         return {"Authorization": f"Bearer {token}"}
 
@@ -124,6 +138,7 @@ class Gateway:
         title: str = "Jalan berlubang",
         text: str = "Lubang besar di depan sekolah.",
         reporter: SealedIdentity | None = None,
+        area_code: str | None = None,
     ) -> ReportSubmitted:
         """A report as intake and workflow would announce it; waits until it is stored."""
         event = ReportSubmitted(
@@ -134,9 +149,11 @@ class Gateway:
             text=text,
             title=title,
             category_hint=category,
-            location=Location(point=point, address="Jl. Kenanga No. 9", area="Gambir")
+            location=Location(
+                point=point, address="Jl. Kenanga No. 9", area="Gambir", area_code=area_code
+            )
             if point is not None
-            else Location(area="Gambir"),
+            else Location(area="Gambir", area_code=area_code),
             privacy=privacy,
             received_at=received,
             reporter=reporter,
@@ -625,7 +642,7 @@ async def test_demo_seed_admin_and_category_routing(
     assert first.returncode == 0, first.stderr
     assert "created user demo-admin" in first.stdout
     seeded = await snapshot(gw)
-    assert len(seeded[2]) == 6
+    assert len(seeded[2]) == 10
     # Idempotent: a second run (with the flag this time) changes nothing at all.
     assert await asyncio.to_thread(cli_main, ["demo-seed", "--yes-this-is-a-demo"]) == 0
     assert "0 created" in capsys.readouterr().out
@@ -670,8 +687,47 @@ async def test_demo_seed_admin_and_category_routing(
         "demo-binamarga",
         "demo-sda",
         "demo-sudin-jaksel",
+        "demo-sudin-jakpus",
+        "demo-sudin-jakpus-head",
+        "demo-kec-gambir-head",
+        "demo-kel-gambir",
     }
     assert all("DEMO" in u["display_name"] and u["active"] for u in users.values())
+    heads = {n for n, u in users.items() if u["unit_head"]}
+    assert heads == {"demo-sudin-jakpus-head", "demo-kec-gambir-head"}
+    assert users["demo-kel-gambir"]["unit_id"] == "kelurahan-gambir"
+
+    # The demo unit tree (issue 19): real Jakarta codes, parents before children.
+    r = await gw.client.get("/v1/admin/units", headers=auth["demo-admin"])
+    assert r.status_code == 200, r.text
+    units = {u["unit_id"]: u for u in r.json()}
+    order = [u["unit_id"] for u in r.json()]
+    assert units["sudin-bina-marga-jakpus"]["parent_id"] == "dinas-bina-marga"
+    assert units["sudin-bina-marga-jakpus"]["area_codes"] == ["31.71"]
+    assert units["sudin-bina-marga-jakpus"]["path"] == [
+        "dinas-bina-marga",
+        "sudin-bina-marga-jakpus",
+    ]
+    assert units["kelurahan-gambir"]["kind"] == "kelurahan"
+    assert units["kelurahan-gambir"]["depth"] == 1
+    assert units["kelurahan-gambir"]["area_codes"] == ["31.71.01.1001"]
+    assert units["sudin-bina-marga-jakpus"]["officer_count"] == 2
+    assert units["sudin-bina-marga-jakpus"]["head_count"] == 1
+    assert order.index("kecamatan-gambir") < order.index("kelurahan-gambir")
+    assert all("(DEMO)" in u["name"] for u in units.values())
+    # A unit head's scope: their unit and its kelurahan; an officer's: their unit.
+    for username, scope in (
+        ("demo-kec-gambir-head", {"kecamatan-gambir", "kelurahan-gambir"}),
+        ("demo-kel-gambir", {"kelurahan-gambir"}),
+    ):
+        r = await login(gw, username)
+        assert r.json()["unit_head"] is (username == "demo-kec-gambir-head")
+        head = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        r = await gw.client.get("/v1/units", headers=head)
+        assert r.status_code == 200, r.text
+        assert {u["unit_id"] for u in r.json()} == scope
+    r = await gw.client.get("/v1/admin/units", headers=auth["demo-binamarga"])
+    assert r.status_code == 403
     assert users["demo-sda"]["role"] == "agency-officer"
     assert "password" not in r.text and "argon2" not in r.text
     r = await gw.client.get("/v1/admin/agencies", headers=auth["demo-tiket"])
@@ -692,7 +748,18 @@ async def test_demo_seed_admin_and_category_routing(
         "keywords": ["sampah", "tps", "rubbish", "waste"],
         "group": "Lingkungan",
         "active": True,
-        "area_routes": [{"area_code": "31.71.01", "agency_id": "kecamatan-gambir"}],
+        "area_routes": [
+            {
+                "area_code": "31.71.01",
+                "agency_id": "kecamatan-gambir",
+                "unit_id": "kecamatan-gambir",
+            },
+            {
+                "area_code": "31.71.01.1001",
+                "agency_id": "kelurahan-gambir",
+                "unit_id": "kelurahan-gambir",
+            },
+        ],
         "version": 1,
     }
 
@@ -703,7 +770,12 @@ async def test_demo_seed_admin_and_category_routing(
         {"agency_id": "dinas-bina-marga", "name": "Dinas Bina Marga (DEMO)"},
         {"agency_id": "dinas-sda", "name": "Dinas Sumber Daya Air (DEMO)"},
         {"agency_id": "kecamatan-gambir", "name": "Kecamatan Gambir (DEMO)"},
+        {"agency_id": "kelurahan-gambir", "name": "Kelurahan Gambir (DEMO)"},
         {"agency_id": "satpol-pp", "name": "Satpol PP (DEMO)"},
+        {
+            "agency_id": "sudin-bina-marga-jakpus",
+            "name": "Suku Dinas Bina Marga Jakarta Pusat (DEMO)",
+        },
         {
             "agency_id": "sudin-bina-marga-jaksel",
             "name": "Suku Dinas Bina Marga Jakarta Selatan (DEMO)",
@@ -717,6 +789,14 @@ async def test_demo_seed_admin_and_category_routing(
         ("GET", "/v1/admin/users", None, {"demo-admin": 200}),
         ("PATCH", f"/v1/admin/users/{sda_id}", {"active": True}, {"demo-admin": 200}),
         ("PUT", "/v1/admin/categories/pohon", cat_body, {"demo-admin": 200}),
+        ("GET", "/v1/admin/units", None, {"demo-admin": 200}),
+        (
+            "PATCH",
+            "/v1/admin/units/satpol-pp",
+            {"name": "Satpol PP (DEMO)"},
+            {"demo-admin": 200},
+        ),
+        ("GET", "/v1/units", None, dict.fromkeys(auth, 200)),
         (
             "GET",
             "/v1/admin/agencies",
@@ -735,7 +815,7 @@ async def test_demo_seed_admin_and_category_routing(
     # The public agency list needs no token and answers every role alike.
     for headers in (*auth.values(), reporter, {}):
         r = await gw.client.get("/v1/public/agencies", headers=headers)
-        assert r.status_code == 200 and len(r.json()) == 5
+        assert r.status_code == 200 and len(r.json()) == 7
     r = await gw.client.delete("/v1/admin/categories/pohon", headers=auth["demo-tiket"])
     assert r.status_code == 403
     assert (await gw.client.delete("/v1/admin/categories/pohon")).status_code == 401
@@ -1197,3 +1277,225 @@ async def test_routing_rules_by_area_checked_stamped_and_published(
 
 async def _area_routes_are(url: str, wanted: set[tuple[str, str, str]]) -> bool:
     return set(await area_routing_list(url)) == wanted
+
+
+# --- units, scopes, escalation (issue 19) -------------------------------------------------------
+
+
+async def test_units_scope_every_read_and_escalation_flags_the_parent(gateway: Gateway) -> None:
+    """Issue 19 (D19): units in a tree, checked (no cycles, real area codes); an officer of
+    one kelurahan never sees a sibling kelurahan's reports; a unit head sees their sub-units;
+    `unit=` inside one's scope only; a breach at a kelurahan flagged to its kecamatan (whose
+    officers then read it, not act on it) and counted on both dashboards, once however often
+    the event comes."""
+    gw = gateway
+    admin = gw.token(Role.ADMINISTRATOR)
+    units = [
+        {"unit_id": "dbm", "name": "Dinas Bina Marga", "kind": "dinas", "area_codes": ["31"]},
+        {
+            "unit_id": "sudin-jp",
+            "name": "Sudin Jakarta Pusat",
+            "kind": "suku-dinas",
+            "parent_id": "dbm",
+            "area_codes": ["3171"],  # undotted is accepted, stored dotted
+        },
+        {"unit_id": "kec-g", "name": "Kecamatan Gambir", "kind": "kecamatan"},
+        {
+            "unit_id": "kel-g",
+            "name": "Kelurahan Gambir",
+            "kind": "kelurahan",
+            "parent_id": "kec-g",
+            "area_codes": ["31.71.01.1001"],
+        },
+        {
+            "unit_id": "kel-pu",
+            "name": "Kelurahan Petojo Utara",
+            "kind": "kelurahan",
+            "parent_id": "kec-g",
+            "area_codes": ["31.71.01.1003"],
+        },
+    ]
+    for body in units:
+        r = await gw.client.post("/v1/admin/units", json=body, headers=admin)
+        assert r.status_code == 201, r.text
+    assert r.json()["path"] == ["kec-g", "kel-pu"] and r.json()["depth"] == 1
+    bad = [
+        ({**units[0]}, 409, "already taken"),
+        ({**units[3], "unit_id": "x1", "parent_id": "nope"}, 422, "parent_id"),
+        ({**units[3], "unit_id": "x2", "area_codes": ["99.99"]}, 422, "area_codes"),
+        ({**units[3], "unit_id": "x3", "kind": "galaxy"}, 422, "kind"),
+    ]
+    for body, code, word in bad:
+        r = await gw.client.post("/v1/admin/units", json=body, headers=admin)
+        assert r.status_code == code and word in r.json()["detail"], r.text
+    # No cycles: the Dinas under its own Suku Dinas, or a unit under itself.
+    for unit, parent in (("dbm", "sudin-jp"), ("kec-g", "kec-g")):
+        r = await gw.client.patch(
+            f"/v1/admin/units/{unit}", json={"parent_id": parent}, headers=admin
+        )
+        assert r.status_code == 422 and "cycle" in r.json()["detail"], r.text
+    r = await gw.client.patch("/v1/admin/units/nope", json={"name": "x"}, headers=admin)
+    assert r.status_code == 404
+    r = await gw.client.get("/v1/admin/units", headers=admin)
+    tree = {u["unit_id"]: u for u in r.json()}
+    assert tree["sudin-jp"]["area_codes"] == ["31.71"] and tree["dbm"]["parent_id"] is None
+    assert [u["unit_id"] for u in r.json()] == ["dbm", "sudin-jp", "kec-g", "kel-g", "kel-pu"]
+    r = await gw.client.post("/v1/admin/units", json=units[0], headers=gw.token(Role.VALIDATOR))
+    assert r.status_code == 403
+
+    now = datetime.now(UTC)
+    due = now + timedelta(days=3)
+
+    async def dispatched(unit: str, area: str, title: str) -> UUID:
+        event = await gw.report(
+            title=title,
+            area_code=area,
+            received=now - timedelta(days=1),
+            steps=((ReportStatus.RECEIVED, None, None), (ReportStatus.DISPATCHED, unit, due)),
+        )
+        return event.report_id
+
+    r_g = await dispatched("kel-g", "31.71.01.1001", "Lubang di Gambir")
+    r_pu = await dispatched("kel-pu", "31.71.01.1003", "Lubang di Petojo Utara")
+    r_kec = await dispatched("kec-g", "31.71.01", "Lubang di kecamatan")
+    r_jp = await dispatched("sudin-jp", "31.71.06", "Lubang di Menteng")
+
+    kel_g = gw.token(Role.AGENCY_OFFICER, "kel-g", sub="off-kel-g")
+    kel_pu = gw.token(Role.AGENCY_OFFICER, "kel-pu", sub="off-kel-pu")
+    kec = gw.token(Role.AGENCY_OFFICER, "kec-g", sub="off-kec")
+    camat = gw.token(Role.AGENCY_OFFICER, "kec-g", sub="camat", head=True)
+    validator = gw.token(Role.VALIDATOR)
+
+    async def listed(headers: Any, **params: Any) -> set[UUID]:
+        r = await gw.client.get("/v1/reports", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        return {UUID(v["report_id"]) for v in r.json()["items"]}
+
+    # The authorization matrix by unit: queue, report page, and sibling isolation.
+    assert await listed(kel_g) == {r_g}
+    assert await listed(kel_pu) == {r_pu}
+    assert await listed(kec) == {r_kec}
+    assert await listed(camat) == {r_g, r_pu, r_kec}
+    for headers, report, code in (
+        (kel_g, r_g, 200),
+        (kel_g, r_pu, 404),  # a sibling kelurahan's: as if it did not exist
+        (kel_pu, r_g, 404),
+        (kel_g, r_kec, 404),  # the parent's own: not the kelurahan's business
+        (kec, r_g, 404),  # a kecamatan officer who is not its head
+        (camat, r_g, 200),
+        (camat, r_pu, 200),
+        (camat, r_jp, 404),
+    ):
+        r = await gw.client.get(f"/v1/reports/{report}", headers=headers)
+        assert r.status_code == code, (report, r.text)
+    r = await gw.client.get(f"/v1/reports/{r_g}/notes", headers=kel_pu)
+    assert r.status_code == 404
+    # `unit=`: inside one's scope only (403 with the reason); full-access roles any unit.
+    r = await gw.client.get("/v1/reports", params={"unit": "kel-pu"}, headers=kel_g)
+    assert r.status_code == 403 and "outside your scope" in r.json()["detail"]
+    r = await gw.client.get("/v1/reports", params={"unit": "nope"}, headers=validator)
+    assert r.status_code == 422
+    assert await listed(camat, unit="kel-pu") == {r_pu}
+    assert await listed(validator, unit="kec-g") == {r_g, r_pu, r_kec}
+    assert await listed(validator, unit="dbm") == {r_jp}
+    # `area=`: the area and everything inside it.
+    assert await listed(camat, area="31.71.01.1003") == {r_pu}
+    assert await listed(validator, area="31.71.01") == {r_g, r_pu, r_kec}
+    # The dashboard: the head's whole subtree, per unit; a unit outside the scope is refused.
+    r = await gw.client.get("/v1/stats/dashboard", headers=camat)
+    body = r.json()
+    assert r.status_code == 200 and set(body["units"]) == {"kec-g", "kel-g", "kel-pu"}
+    assert body["open_by_status"] == {"dispatched": 3}
+    assert {u["unit_id"]: u["open"] for u in body["by_unit"]} == {
+        "kec-g": 1,
+        "kel-g": 1,
+        "kel-pu": 1,
+    }
+    r = await gw.client.get("/v1/stats/dashboard", params={"unit": "kel-g"}, headers=kel_pu)
+    assert r.status_code == 403
+    r = await gw.client.get(
+        "/v1/stats/dashboard", params={"area": "31.71.01.1003"}, headers=validator
+    )
+    assert r.json()["open_by_status"] == {"dispatched": 1}
+    r = await gw.client.get("/v1/stats/dashboard", params={"area": "xx"}, headers=validator)
+    assert r.status_code == 422
+
+    # Escalation: a reminder, then a breach of Kelurahan Gambir's dispatch clock; the
+    # breach delivered twice (a redelivery, or a replay with a new event id).
+    clock_due = now - timedelta(hours=1)
+    reminder = SlaReminderDue(
+        report_id=r_g, stage=SlaStage.DISPATCH, due_at=clock_due, agency_id="kel-g"
+    )
+    breach = SlaBreached(
+        report_id=r_g, stage=SlaStage.DISPATCH, due_at=clock_due, agency_id="kel-g"
+    )
+    for event in (reminder, breach, breach, breach.model_copy(update={"event_id": uuid4()})):
+        await gw.send(SLA_EVENTS.name, event, r_g)
+
+    async def flagged() -> list[Any] | None:
+        r = await gw.client.get(f"/v1/reports/{r_g}", headers=kec)
+        if r.status_code != 200 or len(r.json()["escalations"]) < 2:
+            return None
+        return [r.json()]
+
+    (view,) = await eventually(flagged)
+    assert [(e["kind"], e["from_unit"], e["to_unit"]) for e in view["escalations"]] == [
+        ("reminder", "kel-g", "kec-g"),
+        ("breach", "kel-g", "kec-g"),
+    ]
+    assert view["escalated_to_me"] is True
+    # Agency officers get the month, never the exact time (rule 6).
+    assert all(e["at"] is None and e["month"] for e in view["escalations"])
+    marks = [t for t in view["timeline"] if t["escalation"] is not None]
+    assert [t["escalation"]["kind"] for t in marks] == ["reminder", "breach"]
+    assert marks[1]["status"] == "dispatched" and marks[1]["actor_role"] == "system"
+    assert marks[1]["reason"] == (
+        "overdue at Kelurahan Gambir, flagged to Kecamatan Gambir and the validator bureau"
+    )
+    # The parent's officer reads it (the "escalated to us" queue), but does not work on it.
+    assert await listed(kec) == {r_g, r_kec}
+    assert await listed(kec, escalated="true") == {r_g}
+    assert await listed(kel_pu, escalated="true") == set()
+    r = await gw.client.put(
+        f"/v1/reports/{r_g}/assignee", json={"assignee": "off-kec"}, headers=kec
+    )
+    assert r.status_code == 403
+    # A sibling kelurahan still sees nothing of it.
+    assert (await gw.client.get(f"/v1/reports/{r_g}", headers=kel_pu)).status_code == 404
+    # The validator bureau sees the exact time, and every breach on its dashboard.
+    r = await gw.client.get(f"/v1/reports/{r_g}", headers=validator)
+    assert all(e["at"] is not None for e in r.json()["escalations"])
+    assert await listed(validator, escalated="true") == {r_g}
+    r = await gw.client.get("/v1/stats/dashboard", headers=validator)
+    assert r.json()["escalations"] == {"reminders": 1, "breaches": 1}
+    r = await gw.client.get("/v1/stats/dashboard", headers=kec)
+    assert r.json()["escalations"] == {"reminders": 1, "breaches": 1}
+    r = await gw.client.get("/v1/stats/dashboard", headers=kel_pu)
+    assert r.json()["escalations"] == {"reminders": 0, "breaches": 0}
+    async with gw.runtime.sessions() as session:
+        rows = await session.scalar(
+            select(func.count()).select_from(ESCALATIONS).where(ESCALATIONS.c.report_id == r_g)
+        )
+    assert rows == 2
+
+    # Users: moved to a unit and made its head by an administrator; the token says so.
+    async with transaction(gw.runtime.sessions) as session:
+        user = await create_user(session, "petugas-pu", PASSWORD, Role.AGENCY_OFFICER, "kel-pu")
+    r = await gw.client.patch(
+        f"/v1/admin/users/{user.user_id}",
+        json={"unit_id": "kec-g", "unit_head": True},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["unit_id"], r.json()["unit_head"]) == ("kec-g", True)
+    for body, word in (({"unit_id": "nope"}, "no such unit"), ({}, "nothing to change")):
+        r = await gw.client.patch(f"/v1/admin/users/{user.user_id}", json=body, headers=admin)
+        assert r.status_code == 422 and word in r.json()["detail"], r.text
+    r = await gw.client.post(
+        "/v1/auth/login", json={"username": "petugas-pu", "password": PASSWORD}
+    )
+    assert (r.json()["unit_id"], r.json()["unit_head"]) == ("kec-g", True)
+    head = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert await listed(head) == {r_g, r_pu, r_kec}
+    r = await gw.client.get("/v1/units", headers=head)
+    assert [u["unit_id"] for u in r.json()] == ["kec-g", "kel-g", "kel-pu"]

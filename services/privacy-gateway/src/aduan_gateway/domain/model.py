@@ -10,7 +10,7 @@ from uuid import UUID
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedIdentity
 
-__all__ = ["PublicText", "ReportRecord", "TimelineRecord"]
+__all__ = ["EscalationRecord", "PublicText", "ReportRecord", "TimelineRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,22 @@ class TimelineRecord:
     follow_up_note: str | None = None
     follow_up: FollowUp | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRecord:
+    """An SLA reminder or breach of the report's running clock, flagged up the unit line
+    (issue 19, D19): from the unit the report sat at to its parent (`to_unit`; None: a
+    root unit, the validator bureau alone)."""
+
+    kind: str  # reminder | breach
+    stage: str
+    due_at: datetime
+    from_unit: str | None
+    to_unit: str | None
+    after_version: int
+    note: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +92,14 @@ class ReportRecord:
     # A ticket-admin hid it from every public surface (moderation).
     public_hidden: bool = False
     timeline: tuple[TimelineRecord, ...] = field(default=())
+    # Escalations of the report's current stay at its unit (loaded with officers' reads).
+    escalations: tuple[EscalationRecord, ...] = ()
+
+    @property
+    def current_escalations(self) -> tuple[EscalationRecord, ...]:
+        """Those raised while the report sat at the unit it is assigned to now (a
+        re-dispatch starts afresh)."""
+        return tuple(e for e in self.escalations if e.from_unit == self.agency_id)
 
     @property
     def complete(self) -> bool:

@@ -20,11 +20,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role, SlaStage
 from aduan_contracts.values import EvidenceCheck, GeoPoint, Location, PhotoRef
-from aduan_gateway.domain.model import PublicText, ReportRecord, TimelineRecord
+from aduan_gateway.domain.model import (
+    EscalationRecord,
+    PublicText,
+    ReportRecord,
+    TimelineRecord,
+)
 from aduan_gateway.domain.redaction import (
     HIDDEN,
     coarse_area,
@@ -146,6 +151,20 @@ class FollowUpView(_View):
     evidence: EvidenceCheck | None
 
 
+class EscalationRef(_View):
+    """On a timeline entry that is an SLA escalation (issue 19): what was flagged to whom."""
+
+    kind: Literal["reminder", "breach"]
+    stage: str
+    from_unit: str | None
+    to_unit: str | None = Field(description="the parent unit; null: the validator bureau only")
+
+
+class EscalationView(EscalationRef):
+    month: str
+    at: datetime | None = Field(default=None, description="full-access roles only")
+
+
 class AgencyTimelineEntry(_View):
     version: int
     status: ReportStatus
@@ -158,6 +177,8 @@ class AgencyTimelineEntry(_View):
     follow_up: FollowUpView | None
     due_at: datetime | None
     sla_stage: str | None
+    # Set on an SLA escalation entry (issue 19); status then is the status at the time.
+    escalation: EscalationRef | None = None
 
 
 class FullTimelineEntry(AgencyTimelineEntry):
@@ -193,6 +214,9 @@ class AgencyReportView(_View):
     sla_stage: str | None = None
     due_at: datetime | None = None
     sla_badge: SlaBadge | None = None
+    unit_id: str | None = None
+    escalations: tuple[EscalationView, ...] = ()
+    escalated_to_me: bool = False
 
 
 class FullReportView(_View):
@@ -223,6 +247,9 @@ class FullReportView(_View):
     sla_stage: str | None = None
     due_at: datetime | None = None
     sla_badge: SlaBadge | None = None
+    unit_id: str | None = None
+    escalations: tuple[EscalationView, ...] = ()
+    escalated_to_me: bool = False
 
 
 OfficerReportView = FullReportView | AgencyReportView
@@ -364,17 +391,43 @@ def sla_state(
     return stage, due, badge
 
 
-def visible_to_officer(record: ReportRecord, role: Role, agency_id: str | None) -> bool:
-    """May this officer see the report at all? (Not: which fields.)"""
+# An agency officer's read scope (issue 19, D19): their unit id, or the set of units they
+# read (their unit; a unit head's, with every sub-unit: `Principal.scope`).
+Scope = str | frozenset[str] | None
+
+
+def in_scope(agency_id: str | None, scope: Scope) -> bool:
+    """Whether a report assigned to `agency_id` lies in an agency officer's scope. No
+    unit, no report: an officer without one (or a report without one) never matches."""
+    if agency_id is None or scope is None:
+        return False
+    if isinstance(scope, str):
+        return agency_id == scope
+    return agency_id in scope
+
+
+def escalated_to(record: ReportRecord, scope: Scope) -> bool:
+    """Whether an escalation of the report's current stay was flagged to a unit in scope
+    (the parent unit's officers read such reports; acting stays with the assigned unit)."""
+    return any(
+        e.to_unit is not None and in_scope(e.to_unit, scope) for e in record.current_escalations
+    )
+
+
+def visible_to_officer(record: ReportRecord, role: Role, agency_id: Scope) -> bool:
+    """May this officer see the report at all? (Not: which fields.) `agency_id` is the
+    officer's scope: one unit, or the units they read."""
     if role in FULL_ACCESS_ROLES:
         return record.has_content
     if role is Role.AGENCY_OFFICER:
         # An officer without an agency sees nothing rather than everything unassigned.
-        return record.has_content and agency_id is not None and record.agency_id == agency_id
+        return record.has_content and (
+            in_scope(record.agency_id, agency_id) or escalated_to(record, agency_id)
+        )
     return False
 
 
-def photos_allowed(record: ReportRecord, role: Role, agency_id: str | None, granted: bool) -> bool:
+def photos_allowed(record: ReportRecord, role: Role, agency_id: Scope, granted: bool) -> bool:
     """Rule 3: a private report's photos only with an active grant to this very person; a
     public report's photos for full-access roles and the assigned agency (who must see the
     pothole to fix it), or with a grant."""
@@ -382,15 +435,17 @@ def photos_allowed(record: ReportRecord, role: Role, agency_id: str | None, gran
         return True
     if record.privacy is Privacy.PRIVATE:
         return False
+    # The assigned unit's line (a head's sub-units included), not a unit that only
+    # received an escalation.
     return role in FULL_ACCESS_ROLES or (
-        role is Role.AGENCY_OFFICER and agency_id is not None and record.agency_id == agency_id
+        role is Role.AGENCY_OFFICER and in_scope(record.agency_id, agency_id)
     )
 
 
 def follow_up_photos_allowed(
     record: ReportRecord,
     role: Role,
-    agency_id: str | None,
+    agency_id: Scope,
     granted: bool,
     uploaded_by_agency: str | None,
 ) -> bool:
@@ -399,7 +454,7 @@ def follow_up_photos_allowed(
     report's own photos (rule 3)."""
     if role is Role.VALIDATOR:
         return True
-    if role is Role.AGENCY_OFFICER and agency_id is not None and uploaded_by_agency == agency_id:
+    if role is Role.AGENCY_OFFICER and in_scope(uploaded_by_agency, agency_id):
         return True
     return photos_allowed(record, role, agency_id, granted)
 
@@ -475,7 +530,7 @@ def officer_texts(record: ReportRecord) -> PublicText:
 def officer_view(
     record: ReportRecord,
     role: Role,
-    agency_id: str | None,
+    agency_id: Scope,
     pseudonym_secret: str,
     granted: bool = False,
 ) -> OfficerReportView | None:
@@ -519,28 +574,96 @@ def officer_view(
         if loc is not None
         else None,
     }
-    if role in FULL_ACCESS_ROLES:
+    full = role in FULL_ACCESS_ROLES
+    current = record.current_escalations
+    common |= {
+        "unit_id": record.agency_id,
+        "escalations": tuple(
+            EscalationView(
+                kind=e.kind,
+                stage=e.stage,
+                from_unit=e.from_unit,
+                to_unit=e.to_unit,
+                month=coarse_month(e.at),
+                at=e.at if full else None,
+            )
+            for e in current
+        ),
+        # The bureau (full-access roles) is flagged every breach; a unit, what was flagged
+        # to it (or, for a head, to a unit below them).
+        "escalated_to_me": any(e.kind == "breach" for e in current)
+        if full
+        else escalated_to(record, agency_id),
+    }
+    if full:
+        entries: list[Any] = [
+            FullTimelineEntry(
+                **_agency_entry(
+                    t, label, photos_ok, role, record.reporter_terms, tl_ok
+                ).model_dump(),
+                occurred_at=t.occurred_at,
+                field_result=t.extra.get("field_result"),
+            )
+            for t in record.timeline
+        ]
+        escalation_entries: list[Any] = [
+            FullTimelineEntry(
+                **_escalation_entry(e, record).model_dump(),
+                occurred_at=e.at,
+                field_result=None,
+            )
+            for e in current
+        ]
+    else:
+        entries = [
+            _agency_entry(t, label, photos_ok, role, record.reporter_terms, tl_ok)
+            for t in record.timeline
+        ]
+        escalation_entries = [_escalation_entry(e, record) for e in current]
+    timeline = _with_escalations(entries, escalation_entries)
+    if full:
         return FullReportView(
             **common,
             receipt_code=record.receipt_code,
             received_at=record.received_at,
-            timeline=tuple(
-                FullTimelineEntry(
-                    **_agency_entry(
-                        t, label, photos_ok, role, record.reporter_terms, tl_ok
-                    ).model_dump(),
-                    occurred_at=t.occurred_at,
-                    field_result=t.extra.get("field_result"),
-                )
-                for t in record.timeline
-            ),
+            timeline=tuple(timeline),
         )
-    return AgencyReportView(
-        **common,
-        area=coarse_area(record.location),
-        timeline=tuple(
-            _agency_entry(t, label, photos_ok, role, record.reporter_terms, tl_ok)
-            for t in record.timeline
+    return AgencyReportView(**common, area=coarse_area(record.location), timeline=tuple(timeline))
+
+
+def _with_escalations(entries: list[Any], escalations: list[Any]) -> list[Any]:
+    """Each escalation entry right after the step that was current when it was flagged
+    (stable: steps by version, escalations in the order flagged)."""
+    if not escalations:
+        return entries
+    keyed = [((e.version, 0, i), e) for i, e in enumerate(entries)]
+    keyed += [((e.version, 1, i), e) for i, e in enumerate(escalations)]
+    return [e for _, e in sorted(keyed, key=lambda k: k[0])]
+
+
+def _escalation_entry(e: EscalationRecord, record: ReportRecord) -> AgencyTimelineEntry:
+    # The status the report had when flagged: the step it follows.
+    status = next(
+        (t.status for t in reversed(record.timeline) if t.version <= e.after_version),
+        record.status or ReportStatus.RECEIVED,
+    )
+    return AgencyTimelineEntry(
+        version=e.after_version,
+        status=status,
+        label=status.label_id,
+        month=coarse_month(e.at),
+        actor_role=Role.SYSTEM,
+        actor_agency=None,
+        actor_display_name=None,
+        reason=e.note,
+        follow_up=None,
+        due_at=None,
+        sla_stage=None,
+        escalation=EscalationRef(
+            kind=e.kind,
+            stage=e.stage,
+            from_unit=e.from_unit,
+            to_unit=e.to_unit,
         ),
     )
 
