@@ -91,7 +91,9 @@ async def success_flash(page: Page) -> str:
     await flashes.first.wait_for(timeout=15_000)
     kinds = [await f.get_attribute("data-kind") for f in await flashes.all()]
     texts = await flashes.all_inner_texts()
-    assert kinds == ["success"], f"expected one success message, got {list(zip(kinds, texts, strict=True))}"
+    assert kinds == ["success"], (
+        f"expected one success message, got {list(zip(kinds, texts, strict=True))}"
+    )
     return texts[0]
 
 
@@ -250,8 +252,9 @@ async def test_a_route_for_a_kecamatan_its_queue_and_escalation_to_the_parent_un
     await officer.wait_for_selector(f"#report-row-{report_id}", timeout=30_000)
     await picture(officer, "console-units-unit-queue")
     await officer.goto(f"{portal}/console/reports/{report_id}")
-    reason = officer.locator("#timeline .routing-reason, #timeline .reason")
-    print("routing shown to the unit:", await reason.all_inner_texts())
+    # Why it came here, in the console's language, the area by its official name.
+    reasons = " ".join(await officer.locator("#timeline .reason").all_inner_texts())
+    assert "Didisposisikan otomatis" in reasons and "Kec. Tebet, Kota Jakarta Selatan" in reasons
     await officer.context.close()
 
     # --- 4. the clock moves: reminder, then breach -----------------------------------------

@@ -360,3 +360,22 @@ def test_the_users_page_sets_a_unit_and_unit_head() -> None:
     assert 'id="user-unit-head-camat" name="unit_head" value="1" checked' in camat
     lurah = html[html.index('id="user-lurah"') :]
     assert 'data-unit-id=""' in lurah and "checked" not in lurah.split("</tr>")[0]
+
+
+def test_a_route_by_place_in_the_timeline_is_said_with_the_areas_name() -> None:
+    from aduan_portal.console.i18n import system_reason_text
+
+    said = system_reason_text(
+        "auto-routed by the rule for category jalan-rusak in area 31.74.01",
+        "system",
+        "id",
+        {"jalan-rusak": "Jalan rusak"},
+    )
+    assert said == (
+        "Didisposisikan otomatis menurut aturan rute kategori Jalan rusak di "
+        "Kec. Tebet, Kota Jakarta Selatan"
+    )
+    english = system_reason_text(
+        "auto-routed by the rule for category jalan-rusak in area 31.74.01", "system", "en"
+    )
+    assert english.endswith("jalan-rusak in Kec. Tebet, Kota Jakarta Selatan")

@@ -215,7 +215,25 @@ _SYSTEM_REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"^auto-routed by the rule for category (?P<category>\S+)$"),
         N_("system_reason.auto_routed"),
     ),
+    # A route by place (issue 19): the area said by its official name.
+    (
+        re.compile(
+            r"^auto-routed by the rule for category (?P<category>\S+) in area (?P<area>[0-9.]+)$"
+        ),
+        N_("system_reason.auto_routed_area"),
+    ),
 )
+
+
+def _area_name(code: str) -> str:
+    """An area code as its official name ("Kec. Tebet, Kota Jakarta Selatan")."""
+    import aduan_areas
+
+    try:
+        area = aduan_areas.get(code)
+    except ValueError:
+        area = None
+    return aduan_areas.label(area) if area is not None else code
 
 
 def system_reason_text(
@@ -234,6 +252,8 @@ def system_reason_text(
             fields = match.groupdict()
             if "category" in fields and category_names:
                 fields["category"] = category_names.get(fields["category"], fields["category"])
+            if "area" in fields:
+                fields["area"] = _area_name(fields["area"])
             return console_strings(lang)[key].format(**fields)
     return reason
 

@@ -22,7 +22,13 @@ from starlette.datastructures import FormData
 import aduan_areas
 from aduan_portal.console.core import Console, explain, optional_list, signed_in, text_field
 from aduan_portal.console.i18n import N_
-from aduan_portal.gateway_client import Agency, GatewayClient, GatewayError, Unit
+from aduan_portal.gateway_client import (
+    Agency,
+    GatewayClient,
+    GatewayError,
+    GatewayUnavailable,
+    Unit,
+)
 
 __all__ = [
     "UNIT_ID",
@@ -226,6 +232,14 @@ def _kept(form: FormData) -> dict[str, Any]:
     return kept
 
 
+def _refusal(exc: GatewayError, t: Mapping[str, str]) -> str:
+    """The gateway's reason in a sentence. A 409 here is a taken id or a cycle, not a
+    report that changed meanwhile (what `explain` says for 409 on a report)."""
+    if exc.status == 409 and not isinstance(exc, GatewayUnavailable):
+        return t["err_refused"].format(detail=exc.detail)
+    return explain(exc, t)
+
+
 def _refused_status(exc: GatewayError) -> int:
     return exc.status if 400 <= exc.status < 500 else 502
 
@@ -247,7 +261,7 @@ async def create_unit(request: Request) -> Response:
         await c.api("POST", "/v1/admin/units", json={"unit_id": unit_id, **body})
     except GatewayError as exc:
         return await _units_page(
-            c, _refused_status(exc), error=explain(exc, c.t), failed_form="create", values=kept
+            c, _refused_status(exc), error=_refusal(exc, c.t), failed_form="create", values=kept
         )
     return await c.flash_and_go(
         "success", c.t["unit_created"].format(unit_id=unit_id), f"{BACK}#unit-{unit_id}"
@@ -269,7 +283,7 @@ async def edit_unit(request: Request, unit_id: str) -> Response:
         await c.api("PATCH", f"/v1/admin/units/{unit_id}", json=body)
     except GatewayError as exc:
         return await _units_page(
-            c, _refused_status(exc), error=explain(exc, c.t), failed_form=unit_id, values=kept
+            c, _refused_status(exc), error=_refusal(exc, c.t), failed_form=unit_id, values=kept
         )
     return await c.flash_and_go(
         "success", c.t["unit_saved"].format(unit_id=unit_id), f"{BACK}#unit-{unit_id}"
@@ -288,7 +302,7 @@ async def set_user_unit(request: Request, user_id: str) -> Response:
     try:
         await c.api("PATCH", f"/v1/admin/users/{quote(user_id, safe='')}", json=body)
     except GatewayError as exc:
-        return await c.flash_and_go("error", explain(exc, c.t), "/console/admin/users")
+        return await c.flash_and_go("error", _refusal(exc, c.t), "/console/admin/users")
     return await c.flash_and_go("success", c.t["user_updated"], "/console/admin/users")
 
 
