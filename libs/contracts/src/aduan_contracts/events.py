@@ -29,6 +29,7 @@ from aduan_contracts.values import (
 
 __all__ = [
     "AreaRoute",
+    "AutoRoute",
     "CategoryPublished",
     "CommandAccepted",
     "CommandRefused",
@@ -150,6 +151,18 @@ ReporterKeyEvent = Annotated[
 # --- workflow -------------------------------------------------------------------------------
 
 
+class AutoRoute(Contract):
+    """Which rule auto-dispatched a report (issue 19), on the dispatch step workflow took by
+    itself: an area rule of the category (`rule` "area", the rule's `area_code`) or the
+    category's own agency (`rule` "category"). The step's `reason` still says the same in
+    words for people; this is for tools (the console no longer parses the words)."""
+
+    rule: Literal["area", "category"]
+    category: str = Field(min_length=1, max_length=100)
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN)
+    agency_id: str = Field(min_length=1, max_length=64)
+
+
 class ReportStatusChanged(Envelope):
     """One transition of a report's lifecycle (the first one is `None -> received`).
     Published by workflow; read by the gateway (read model, public projection) and the
@@ -185,10 +198,16 @@ class ReportStatusChanged(Envelope):
     due_at: datetime | None = Field(
         default=None, description="that stage's deadline (working-day calendar)"
     )
+    route: AutoRoute | None = Field(
+        default=None,
+        description="on an automatic dispatch: the routing rule that chose the agency "
+        "(issue 19); None on every other step",
+    )
 
 
 class SlaReminderDue(Envelope):
-    """A stage deadline is near. Published by workflow; read by the gateway (badges)."""
+    """A stage deadline is near. Published by workflow; read by the gateway, which flags it
+    to the parent of the unit `agency_id` (issue 19, escalation up the line)."""
 
     event_type: Literal["SlaReminderDue"] = "SlaReminderDue"
     report_id: UUID
@@ -198,8 +217,9 @@ class SlaReminderDue(Envelope):
 
 
 class SlaBreached(Envelope):
-    """A stage deadline passed: escalated to the validator bureau. Published by workflow;
-    read by the gateway and the notifier (apology where configured)."""
+    """A stage deadline passed: escalated to the validator bureau and (issue 19) the parent
+    of the unit `agency_id`. Published by workflow; read by the gateway (which projects the
+    escalation) and the notifier (apology where configured)."""
 
     event_type: Literal["SlaBreached"] = "SlaBreached"
     report_id: UUID

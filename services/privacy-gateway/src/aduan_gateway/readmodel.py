@@ -1081,7 +1081,7 @@ def _record(row: Any, timeline: tuple[TimelineRecord, ...], public: bool = False
 
 # Fields workflow may add to ReportStatusChanged later (additive contract changes): read
 # when present, so SLA badges and evidence show up without a gateway release.
-_EXTRA_FIELDS = ("due_at", "sla_stage", "field_result", "evidence")
+_EXTRA_FIELDS = ("due_at", "sla_stage", "field_result", "evidence", "route")
 
 
 def _extra(event: ReportStatusChanged) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from aduan_contracts.commands import (
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import (
+    AutoRoute,
     CategoryPublished,
     CommandAccepted,
     CommandRefused,
@@ -171,8 +172,10 @@ class Recorder:
         from_status: ReportStatus | None,
         correlation_id: str,
         causation_id: str,
+        route: AutoRoute | None = None,
     ) -> None:
-        """`report` is the report *after* `step`; `from_status` is None for the opening."""
+        """`report` is the report *after* `step`; `from_status` is None for the opening;
+        `route` the rule of an automatic dispatch (issue 19)."""
         # Append-only: status_history is only ever inserted into.
         await session.execute(
             STATUS_HISTORY.insert().values(
@@ -227,6 +230,7 @@ class Recorder:
             primary_status=report.primary_status if report.status is ReportStatus.MERGED else None,
             sla_stage=deadline.stage if deadline else None,
             due_at=deadline.due_at if deadline else None,
+            route=route,
         )
         await add_to_outbox(session, OUTBOX, self.status_topic, event, key=report.id)
 
@@ -254,6 +258,7 @@ class Recorder:
         step: Transition,
         correlation_id: str,
         causation_id: str,
+        route: AutoRoute | None = None,
     ) -> Report | None:
         """Store `step`; None when the report moved on meanwhile (optimistic check)."""
         after = apply(report, step)
@@ -274,7 +279,9 @@ class Recorder:
         )
         if updated.first() is None:
             return None
-        await self.record(session, after, step, step.from_status, correlation_id, causation_id)
+        await self.record(
+            session, after, step, step.from_status, correlation_id, causation_id, route
+        )
         await self.fan_out(session, after, step, correlation_id, causation_id)
         return after
 
@@ -361,10 +368,16 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
         if route.area_code is None:
             note = f"auto-routed by the rule for category {report.category}"
         else:
-            # A fixed shape ("... area <code>") so the timeline can be read back by tools.
+            # The words for people; tools read the step's structured `route` (issue 19).
             note = (
                 f"auto-routed by the rule for category {report.category} in area {route.area_code}"
             )
+        rule = AutoRoute(
+            rule="category" if route.area_code is None else "area",
+            category=report.category,
+            area_code=route.area_code,
+            agency_id=route.agency_id,
+        )
         command = DispatchReport(
             report_id=report.id,
             actor=SYSTEM_ACTOR,
@@ -375,7 +388,7 @@ def register_handlers(runtime: ServiceRuntime, settings: Settings) -> None:
         step = decide(report, command, utcnow(), settings.reopen_window)
         if isinstance(step, Transition):
             await recorder.transition(
-                session, report, step, event.correlation_id, str(event.event_id)
+                session, report, step, event.correlation_id, str(event.event_id), route=rule
             )
         if route.area_code is not None:
             log.info(

@@ -33,6 +33,7 @@ from aduan_contracts.commands import (
 )
 from aduan_contracts.enums import Channel, ReportStatus, Role, SlaStage
 from aduan_contracts.events import (
+    AutoRoute,
     CategoryPublished,
     CommandAccepted,
     CommandRefused,
@@ -860,6 +861,11 @@ async def test_routing_follows_the_catalogue(service: Service) -> None:
     changes = await service.status_changes(event.report_id, count=2)
     assert (changes[1].to_status, changes[1].agency_id) == (S.DISPATCHED, "dsda")
     assert "auto-routed" in (changes[1].reason or "")
+    # The rule, structured (issue 19): tools need not read the words.
+    assert changes[1].route == AutoRoute(
+        rule="category", category="drainase", area_code=None, agency_id="dsda"
+    )
+    assert changes[0].route is None
 
     await publish_category(service, "drainase", 3, "dsda", active=False)  # retired
     assert all(code != "drainase" for code, _ in await routing_list(url))

@@ -65,6 +65,18 @@ def test_most_specific_route_wins(report_area: str, expected: Route) -> None:
     assert choose_route(category(routes=ALL_LEVELS), at(report_area), 0.5) == expected
 
 
+def test_a_province_rule_is_the_widest_fallback_before_the_category_agency() -> None:
+    """Issue 19: a rule for the province ("31") catches what no kota, kecamatan or
+    kelurahan rule holds; every narrower rule still beats it."""
+    routes = {"31": "dinas-bina-marga-dki", **ALL_LEVELS}
+    assert choose_route(category(routes=routes), at(CILINCING_KELURAHAN), 0.5) == Route(
+        "dinas-bina-marga-dki", "31"
+    )
+    assert choose_route(category(routes=routes), at(GAMBIR_KELURAHAN), 0.5) == Route(
+        "kelurahan-gambir", GAMBIR_KELURAHAN
+    )
+
+
 def test_route_order_in_the_record_does_not_matter() -> None:
     reversed_routes = dict(reversed(list(ALL_LEVELS.items())))
     assert choose_route(category(routes=reversed_routes), at(GAMBIR_KELURAHAN), 0.5) == Route(

@@ -23,6 +23,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role, SlaStage
+from aduan_contracts.events import AutoRoute
 from aduan_contracts.values import EvidenceCheck, GeoPoint, Location, PhotoRef
 from aduan_gateway.domain.model import (
     EscalationRecord,
@@ -179,6 +180,8 @@ class AgencyTimelineEntry(_View):
     sla_stage: str | None
     # Set on an SLA escalation entry (issue 19); status then is the status at the time.
     escalation: EscalationRef | None = None
+    # On an automatic dispatch: the routing rule that chose the unit (issue 19).
+    route: AutoRoute | None = None
 
 
 class FullTimelineEntry(AgencyTimelineEntry):
@@ -688,8 +691,21 @@ def _agency_entry(
         actor_display_name=entry.actor_display_name,
         reason=reason,
         follow_up=_follow_up(entry, label, photos_ok, tl_photos_ok),
+        route=_route(entry),
         **_extra_fields(entry, role),
     )
+
+
+def _route(entry: TimelineRecord) -> AutoRoute | None:
+    raw = entry.extra.get("route")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return AutoRoute.model_validate(raw)
+    except ValueError:
+        # Written by a newer workflow with fields this gateway does not know: no route
+        # rather than a failed read.
+        return None
 
 
 def reporter_view(record: ReportRecord) -> ReporterReportView | None:
