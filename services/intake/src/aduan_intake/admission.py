@@ -18,6 +18,7 @@ Kafka consumers are not: refusing them would only make the broker redeliver.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,10 +26,11 @@ from contextlib import asynccontextmanager
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Gauge
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aduan_kit.logging import get_logger
 
-__all__ = ["Admission", "Overloaded", "overloaded_response"]
+__all__ = ["Admission", "Overloaded", "PostsInProgress", "overloaded_response"]
 
 log = get_logger(__name__)
 
@@ -88,6 +90,57 @@ def pool_timeout(retry_after_s: int) -> Overloaded:
     all): the same answer as a full admission, never a 500."""
     SHED.labels("pool").inc()
     return Overloaded(retry_after_s, cause="pool")
+
+
+class PostsInProgress:
+    """At most `limit` POSTs in progress in this process; past it a POST is answered 503
+    with `Retry-After` before its body is read or anything else runs (plain ASGI).
+
+    The filing bound above starts at the database; under CPU saturation requests wait
+    before that, for the event loop, while every one in progress competes for the same
+    CPU (a 300-client burst on the shared two-core machine: answers, 503s included, after
+    5-8 s). Refusing the surplus at the door is cheap and keeps what was let in fast.
+    Only POSTs (filings, webhooks, answers) count: health checks, metrics, pages and the
+    providers' verification GETs always pass."""
+
+    def __init__(self, app: ASGIApp, limit: int, retry_after_s: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after = str(retry_after_s).encode()
+        self.in_progress = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if self.in_progress >= self.limit:
+            SHED.labels("posts").inc()
+            body = json.dumps(
+                {
+                    "error": "overloaded",
+                    "reason": "intake is taking too many requests at once and did not read "
+                    f"this one; send it again in {self.retry_after.decode()} s",
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", self.retry_after),
+                        (b"cache-control", b"no-store"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.in_progress += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress -= 1
 
 
 def shed_queue(retry_after_s: int) -> Overloaded:

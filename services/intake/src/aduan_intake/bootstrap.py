@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from faststream.specification import AsyncAPI
 
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
-from aduan_intake.admission import Admission, Overloaded, overloaded_response
+from aduan_intake.admission import Admission, Overloaded, PostsInProgress, overloaded_response
 from aduan_intake.api import api_router
 from aduan_intake.background import IntakeRuntime
 from aduan_intake.catalogue import CatalogueWarmup, catalogue_router, register_catalogue
@@ -79,6 +79,12 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     if settings.lapor_api_url:
         runtime.background.append(LaporPuller(ctx, lambda: runtime.sessions))
     app = runtime.create_app(title="Aduan intake", version=VERSION)
+    # Outermost: a surplus POST is refused before any other middleware or route runs.
+    app.add_middleware(
+        PostsInProgress,
+        limit=settings.max_posts_in_progress or 4 * settings.filing_limit,
+        retry_after_s=settings.overload_retry_after_s,
+    )
     app.state.channels = ctx
 
     @app.exception_handler(Overloaded)

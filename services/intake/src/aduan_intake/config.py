@@ -131,6 +131,9 @@ class Settings(ServiceSettings):
     # a connection.
     filing_max_in_flight: int | None = Field(default=None, ge=1)
     filing_admission_wait_s: float = Field(default=1.0, ge=0.0, le=30.0)
+    # POSTs in progress at once (body reading, parsing, filing); past it a POST gets 503 +
+    # Retry-After before anything runs. None: 4 x the filing bound.
+    max_posts_in_progress: int | None = Field(default=None, ge=1)
     # What a refused sender is told to wait (`Retry-After`, seconds).
     overload_retry_after_s: int = Field(default=2, ge=1, le=3600)
     # Group commit (aduan_intake.filing): filings that arrive while others are being

@@ -271,6 +271,7 @@ async def test_filings_waiting_for_a_group_are_refused_within_the_bound(intake: 
         "filing_group_concurrency": 1,
         "filing_group_max": 2,  # the writer takes two; the others stay queued
         "filing_admission_wait_s": 0.3,
+        "max_posts_in_progress": 100,  # past the door: the queue is what is tested
         "rate_limit_posts": 100_000,
         "smtp_enabled": False,
     }

@@ -99,3 +99,41 @@ def test_the_bound_must_leave_the_pool_a_connection_for_the_consumers() -> None:
     assert Settings(environment="test", filing_max_in_flight=8).filing_limit == 8
     with pytest.raises(ValueError, match="must stay below the database pool"):
         Settings(environment="test", database_pool_size=4, filing_max_in_flight=6)
+
+
+async def test_posts_past_the_limit_are_refused_at_the_door_and_gets_pass() -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from aduan_intake.admission import PostsInProgress
+
+    release, arrived = asyncio.Event(), asyncio.Event()
+    reached: list[str] = []
+
+    async def slow(request: Request) -> PlainTextResponse:
+        reached.append(request.method)
+        arrived.set()
+        if request.method == "POST":
+            await release.wait()
+        return PlainTextResponse("ok")
+
+    app = PostsInProgress(
+        Starlette(routes=[Route("/x", slow, methods=["GET", "POST"])]), limit=1, retry_after_s=4
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        first = asyncio.create_task(client.post("/x", content=b"a"))
+        await asyncio.wait_for(arrived.wait(), 5)
+        refused = await client.post("/x", content=b"b")
+        page = await client.get("/x")  # not a POST: not counted, not refused
+        release.set()
+        assert (await first).status_code == 200
+        after = await client.post("/x", content=b"c")
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "4"
+    assert refused.json()["error"] == "overloaded"
+    assert page.status_code == 200 and after.status_code == 200
+    assert reached == ["POST", "GET", "POST"]  # the refused POST never reached the app
