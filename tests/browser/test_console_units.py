@@ -61,10 +61,10 @@ HEAD = f"kepala-sudin-{TAG}"
 PASSWORD = f"Sandi-uji-{TAG}-2026"
 
 
-async def picture(page: Page, name: str) -> None:
+async def picture(page: Page, name: str, *, full_page: bool = True) -> None:
     """A screenshot under test-artifacts/screenshots, and into docs/screenshots when asked
     (these are not in the shared curated list, so copied here)."""
-    await shot(page, name, update_docs=False)
+    await shot(page, name, full_page=full_page, update_docs=False)
     if UPDATE_DOCS:
         DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(
@@ -191,7 +191,7 @@ async def test_a_route_for_a_kecamatan_its_queue_and_escalation_to_the_parent_un
     head_cell = admin.locator(f"#user-{HEAD} td.user-unit")
     assert await head_cell.get_attribute("data-unit-head") == "true"
     await head_cell.scroll_into_view_if_needed()
-    await picture(admin, "console-units-users")
+    await picture(admin, "console-units-users", full_page=False)
 
     # The route: potholes in Kecamatan Tebet go to the new unit (the kota's route to the
     # Suku Dinas stays: the most specific wins).
@@ -204,7 +204,7 @@ async def test_a_route_for_a_kecamatan_its_queue_and_escalation_to_the_parent_un
     route = admin.locator(f"#area-route-{CATEGORY}-{TEBET.replace('.', '-')}")
     assert await route.locator(f".route-unit[data-unit-id='{UNIT}']").count() == 1
     await route.scroll_into_view_if_needed()
-    await picture(admin, "console-units-route")
+    await picture(admin, "console-units-route", full_page=False)  # the long catalogue: the route
     await admin_ctx.close()
     await platform.catalogue_ready()  # workflow routes by the new rule before anyone files
 
@@ -249,6 +249,7 @@ async def test_a_route_for_a_kecamatan_its_queue_and_escalation_to_the_parent_un
     # --- 3. the unit's queue ---------------------------------------------------------------
     officer = await login_as(browser, portal, OFFICER, PASSWORD)
     await officer.click("#nav-agency")
+    assert await officer.inner_text("#whoami-agency") == UNIT_NAME
     await officer.wait_for_selector(f"#report-row-{report_id}", timeout=30_000)
     await picture(officer, "console-units-unit-queue")
     await officer.goto(f"{portal}/console/reports/{report_id}")

@@ -233,6 +233,9 @@ def render_console(
     context.setdefault("escalation_view", False)
     context.setdefault("routing_text", lambda reason: str(reason))
     agencies: dict[str, str] = context.pop("agency_names", None) or {}
+    # A unit is an agency (issue 19): the unit list a page read is fresher than the cached
+    # agency names (a unit created a minute ago is named, not shown as its code).
+    agencies = {**agencies, **(context.get("unit_names") or {})}
     strings = console_strings(lang)
     return (
         _environment()
