@@ -232,7 +232,7 @@ def _kept(form: FormData) -> dict[str, Any]:
     return kept
 
 
-def _refusal(exc: GatewayError, t: Mapping[str, str]) -> str:
+def _refusal(exc: GatewayError, t: dict[str, str]) -> str:
     """The gateway's reason in a sentence. A 409 here is a taken id or a cycle, not a
     report that changed meanwhile (what `explain` says for 409 on a report)."""
     if exc.status == 409 and not isinstance(exc, GatewayUnavailable):
