@@ -38,7 +38,15 @@ from aduan_contracts.values import Actor, PhotoRef
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.categories import get_category
 from aduan_gateway.commands import CommandTimeout
-from aduan_gateway.deps import BlobsDep, BusDep, SessionsDep, SettingsDep, not_found, owns
+from aduan_gateway.deps import (
+    BlobsDep,
+    BusDep,
+    SessionsDep,
+    SettingsDep,
+    forbidden,
+    not_found,
+    owns,
+)
 from aduan_gateway.domain.views import visible_to_officer
 from aduan_gateway.readmodel import load_report
 from aduan_kit.logging import correlation_id, get_logger
@@ -146,10 +154,13 @@ def actions_router() -> APIRouter:
         if user.role is Role.REPORTER:
             if not owns(user, record):
                 not_found()
-        elif user.role is Role.AGENCY_OFFICER and not visible_to_officer(
-            record, user.role, user.agency_id
-        ):
-            not_found()
+        elif user.role is Role.AGENCY_OFFICER:
+            if not visible_to_officer(record, user.role, user.scope):
+                not_found()
+            if record.agency_id != user.agency_id:
+                # A unit head reads a sub-unit's reports, a parent unit those escalated to
+                # it; acting stays with the unit the report is assigned to (issue 19, D19).
+                forbidden("only the unit the report is assigned to acts on it")
 
     async def run(
         sessions: SessionsDep,

@@ -1460,6 +1460,10 @@ async def test_units_scope_every_read_and_escalation_flags_the_parent(gateway: G
         f"/v1/reports/{r_g}/assignee", json={"assignee": "off-kec"}, headers=kec
     )
     assert r.status_code == 403
+    # Nor does a unit head act on a sub-unit's report: both refused by the gateway itself.
+    for headers in (kec, camat):
+        r = await gw.client.post(f"/v1/reports/{r_g}/accept", json={}, headers=headers)
+        assert r.status_code == 403 and "assigned to" in r.json()["detail"], r.text
     # A sibling kelurahan still sees nothing of it.
     assert (await gw.client.get(f"/v1/reports/{r_g}", headers=kel_pu)).status_code == 404
     # The validator bureau sees the exact time, and every breach on its dashboard.
