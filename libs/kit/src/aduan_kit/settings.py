@@ -57,6 +57,11 @@ class ServiceSettings(BaseSettings):
     # either the service answers 503 at once (providers and apps retry) instead of queueing
     # until every caller times out. Raise it behind an ingress with large keep-alive pools.
     http_limit_concurrency: int = Field(default=1024, ge=1)
+    # How long an idle keep-alive connection stays open. uvicorn's 5 s default closes it
+    # while a client (an app's pool, an ingress, the bench's generator) may be reusing it:
+    # that request gets a reset instead of an answer. Longer than the usual 60 s idle
+    # timeout of load balancers and client pools, so the client always closes first.
+    http_keep_alive_s: int = Field(default=75, ge=1)
 
     @model_validator(mode="after")
     def _defaults_from_name(self) -> ServiceSettings:
