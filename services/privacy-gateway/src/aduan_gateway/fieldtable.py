@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role, SlaStage
 from aduan_contracts.values import Actor, EvidenceCheck, FollowUp, GeoPoint, Location, PhotoRef
-from aduan_gateway.domain.model import ReportRecord, TimelineRecord
+from aduan_gateway.domain.model import EscalationRecord, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import identity_terms
 from aduan_gateway.domain.views import officer_view, public_view, reporter_view
 from aduan_kit.redaction import scrub_officer_text, scrub_text
@@ -110,7 +110,16 @@ def canary() -> ReportRecord:
                 agency_id="dbm",
                 actor_display_name="Ani",
                 reason="Wewenang Dinas, hubungi Budi",
-                extra={"sla_stage": "follow_up", "due_at": "2024-06-10T09:00:00+00:00"},
+                extra={
+                    "sla_stage": "follow_up",
+                    "due_at": "2024-06-10T09:00:00+00:00",
+                    "route": {
+                        "rule": "area",
+                        "category": "pohon",
+                        "area_code": "31.71.06",
+                        "agency_id": "dbm",
+                    },
+                },
             ),
             TimelineRecord(
                 3,
@@ -122,6 +131,19 @@ def canary() -> ReportRecord:
                 actor_display_name="Sari",
                 follow_up=follow_up,
                 extra={"sla_stage": "validation", "due_at": "2024-06-12T09:00:00+00:00"},
+            ),
+        ),
+        # Issue 19: the follow-up came late; flagged to the unit above `dbm`.
+        escalations=(
+            EscalationRecord(
+                kind="breach",
+                stage="follow_up",
+                due_at=datetime(2024, 6, 10, 9, 0, tzinfo=UTC),
+                from_unit="dbm",
+                to_unit="dinas",
+                after_version=2,
+                note="overdue at dbm, flagged to dinas and the validator bureau",
+                at=datetime(2024, 6, 10, 9, 5, tzinfo=UTC),
             ),
         ),
     )
