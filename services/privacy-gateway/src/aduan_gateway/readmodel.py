@@ -657,9 +657,16 @@ async def list_reports(
     if isinstance(agency_id, str):
         query = query.where(REPORTS.c.agency_id == agency_id)
     elif agency_id is not None:
-        query = query.where(
-            or_(REPORTS.c.agency_id.in_(sorted(agency_id)), escalated_clause(agency_id))
+        # The few reports escalated to these units first, then one condition both of whose
+        # arms an index answers (reports by agency, by id): an EXISTS inside the OR would
+        # have the planner walk the whole queue (bench/queues.py's city-scale lists).
+        escalated = (
+            (await session.execute(select(REPORTS.c.report_id).where(escalated_clause(agency_id))))
+            .scalars()
+            .all()
         )
+        scope = REPORTS.c.agency_id.in_(sorted(agency_id))
+        query = query.where(or_(scope, REPORTS.c.report_id.in_(escalated)) if escalated else scope)
     if reporter_key_id is not None:
         query = query.where(REPORTS.c.reporter_key_id == reporter_key_id)
     if sort == "due":
