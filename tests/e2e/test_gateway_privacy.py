@@ -115,7 +115,9 @@ class Platform:
 TOKEN_TTL_S = 6 * 3600
 
 
-def bearer(role: Role, sub: str | None = None, agency: str | None = None) -> dict[str, str]:
+def bearer(
+    role: Role, sub: str | None = None, agency: str | None = None, head: bool = False
+) -> dict[str, str]:
     token = issue_access_token(
         JWT,
         sub or f"{role.value}-1",
@@ -123,6 +125,7 @@ def bearer(role: Role, sub: str | None = None, agency: str | None = None) -> dic
         agency_id=agency,
         name=f"Petugas {role.value}",
         ttl_s=TOKEN_TTL_S,
+        unit_head=head,
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -132,6 +135,10 @@ TICKET = bearer(Role.TICKET_ADMIN)
 VALIDATOR = bearer(Role.VALIDATOR)
 DBM = bearer(Role.AGENCY_OFFICER, "sari-dbm", "dbm")
 DLH = bearer(Role.AGENCY_OFFICER, "budi-dlh", "dlh")
+# Units (issue 19): dbm and dlh become sibling kelurahan of one kecamatan below; its head
+# reads both (acts on neither), its other officers read neither.
+KEC_HEAD = bearer(Role.AGENCY_OFFICER, "camat-kec", "kec-uji", head=True)
+KEC = bearer(Role.AGENCY_OFFICER, "staf-kec", "kec-uji")
 PUBLIC = bearer(Role.PUBLIC)
 
 
@@ -502,6 +509,20 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
     ) in [(s, f) for s, f in logged]
 
     # --- the authorization matrix: role x endpoint x ownership --------------------------
+    # The unit tree (issue 19): dbm and dlh under one kecamatan, as sibling kelurahan.
+    r = await p.gateway.post(
+        "/v1/admin/units",
+        json={"unit_id": "kec-uji", "name": "Kecamatan Uji", "kind": "kecamatan"},
+        headers=ADMIN,
+    )
+    assert r.status_code == 201, r.text
+    for unit in ("dbm", "dlh"):
+        r = await p.gateway.patch(
+            f"/v1/admin/units/{unit}",
+            json={"parent_id": "kec-uji", "kind": "kelurahan"},
+            headers=ADMIN,
+        )
+        assert r.status_code == 200, r.text
     me = await reporter_token(p, mine["receipt_code"], "+6281211112222")
     someone = await reporter_token(p, theirs["receipt_code"], "081333334444")
     cases = {
@@ -515,6 +536,8 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
         "public": PUBLIC,
         "agency dbm": DBM,
         "agency dlh": DLH,
+        "head of their kecamatan": KEC_HEAD,
+        "officer of their kecamatan": KEC,
         "validator": VALIDATOR,
         "ticket-admin": TICKET,
         "administrator": ADMIN,
@@ -533,6 +556,10 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
             return (200, AgencyReportView) if case in ("own agency", "public") else (404, None)
         if caller == "agency dlh":
             return (200, AgencyReportView) if case == "other agency" else (404, None)
+        if caller == "head of their kecamatan":
+            return (200, AgencyReportView) if case != "unassigned" else (404, None)
+        if caller == "officer of their kecamatan":
+            return 404, None
         owner_of = {
             "reporter (owner of own agency case)": "own agency",
             "reporter (owner of public case)": "public",
@@ -590,14 +617,20 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
 
     # Actions: every endpoint x every caller on the completed own-agency case; allowed
     # roles reach workflow and get its refusal (409: not in this status).
+    OFFICERS = {
+        "agency dbm",
+        "agency dlh",
+        "head of their kecamatan",
+        "officer of their kecamatan",
+    }
     actions: dict[str, tuple[set[str], dict[str, Any]]] = {
         "dispatch": ({"ticket-admin"}, {"agency_id": "dbm"}),
         "coordinate": ({"ticket-admin"}, {}),
         "reject": ({"ticket-admin"}, {"reason": "spam sekali"}),
         "merge": ({"ticket-admin"}, {"primary_report_id": pub}),
-        "accept": ({"agency dbm", "agency dlh"}, {}),
-        "return": ({"agency dbm", "agency dlh"}, {"reason": "bukan wewenang"}),
-        "resume": ({"agency dbm", "agency dlh"}, {}),
+        "accept": (OFFICERS, {}),
+        "return": (OFFICERS, {"reason": "bukan wewenang"}),
+        "resume": (OFFICERS, {}),
         "validate": ({"validator"}, {}),
         "reject-follow-up": ({"validator"}, {"reason": "foto kurang jelas"}),
         "field-verification": ({"validator"}, {}),
@@ -616,13 +649,23 @@ async def test_actions_matrix_and_photo_grants(platform: Platform) -> None:
                 want = 401
             elif caller not in roles:
                 want = 403
-            elif caller in ("agency dlh", "reporter (owner of public case)"):
+            elif caller in (
+                "agency dlh",
+                "officer of their kecamatan",
+                "reporter (owner of public case)",
+            ):
                 want = 404  # allowed role, someone else's report: not even its existence
+            elif caller == "head of their kecamatan":
+                want = 403  # reads its sub-units' reports; acting stays with the assigned unit
             else:
                 want = 409
             assert r.status_code == want, (action, caller, r.status_code, r.text)
     r = await p.gateway.post(f"/v1/reports/{rid}/follow-ups", data={"note": "lagi"}, headers=DLH)
     assert r.status_code == 404
+    r = await p.gateway.post(
+        f"/v1/reports/{rid}/follow-ups", data={"note": "lagi"}, headers=KEC_HEAD
+    )
+    assert r.status_code == 403
     r = await p.gateway.post(
         f"/v1/reports/{rid}/follow-ups", data={"note": "lagi"}, headers=VALIDATOR
     )
