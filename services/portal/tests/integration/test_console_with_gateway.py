@@ -1134,7 +1134,10 @@ async def test_the_agency_dashboard_in_the_console(platform: Platform) -> None:
         assert 'id="nav-dashboard"' in page.text
         assert "Dasbor — Dinas Uji" in page.text
         assert '<dd data-status="dispatched">1</dd>' in page.text  # the private one, counted
-        assert 'id="dashboard-filters"' not in page.text  # its own agency only
+        # Its own agency only: no agency to pick; a unit of its scope and an area, yes.
+        assert 'id="dash-agency"' not in page.text
+        assert '<option value="dinas-uji">Dinas Uji</option>' in page.text
+        assert 'id="dash-wilayah"' in page.text
         assert str(report_id) not in page.text and "Jalan berlubang" not in page.text
         city = await tiket.get("/console/dashboard")
         assert "Seluruh kota" in city.text and 'id="dashboard-filters"' in city.text
