@@ -173,6 +173,24 @@ async def test_a_route_for_a_kecamatan_its_queue_and_escalation_to_the_parent_un
     assert "taken" in (await error.inner_text()).lower()
     assert await admin.input_value("#new-unit-id") == UNIT
     await picture(admin, "console-units-tree")
+    # Editing: the Suku Dinas under its own new sub-unit would be a cycle, refused inside
+    # that unit's form; the new unit's areas widened with a typed kelurahan code.
+    await admin.click(f"#unit-edit-{PARENT} summary")
+    await admin.select_option(f"#unit-{PARENT}-parent", UNIT)
+    await admin.click(f"#unit-save-{PARENT}")
+    cycle = admin.locator(f"#unit-{PARENT}-error")
+    await cycle.wait_for(timeout=15_000)
+    assert "cycle" in (await cycle.inner_text()).lower()
+    assert await admin.get_attribute(f"#unit-{PARENT}", "data-parent-id") != UNIT
+    await admin.click(f"#unit-edit-{UNIT} summary")
+    await admin.fill(f"#unit-{UNIT}-typed", "3174011002")  # Kelurahan Tebet Barat
+    await admin.click(f"#unit-save-{UNIT}")
+    await success_flash(admin)
+    areas = await admin.locator(f"#unit-{UNIT} .area-chip").evaluate_all(
+        "cs => cs.map(c => c.dataset.areaCode)"
+    )
+    assert areas == [TEBET, "31.74.01.1002"], areas
+    assert await admin.get_attribute(f"#unit-{UNIT}", "data-parent-id") == PARENT
 
     # The unit's officer and the Suku Dinas head (users page: create, then unit head).
     await admin.click("#nav-users")
