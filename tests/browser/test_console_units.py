@@ -312,6 +312,9 @@ async def test_a_route_for_a_kecamatan_its_queue_and_escalation_to_the_parent_un
     texts = await entries.all_inner_texts()
     assert f"Terlambat di {UNIT_NAME}" in texts[1] and "Biro" in texts[1]
     assert "overdue at" not in (await head.inner_text("#timeline"))  # said in Indonesian
+    # The head reads it; acting stays with the unit it is assigned to.
+    assert await head.get_attribute("#read-only-unit", "data-unit-id") == UNIT
+    assert await head.locator("#accept-form, #assign-form").count() == 0
     await picture(head, "console-units-escalated-report")
     await head.goto(f"{portal}/console/dashboard")
     await head.wait_for_selector("#escalation-breaches")

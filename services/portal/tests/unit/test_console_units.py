@@ -379,3 +379,30 @@ def test_a_route_by_place_in_the_timeline_is_said_with_the_areas_name() -> None:
         "auto-routed by the rule for category jalan-rusak in area 31.74.01", "system", "en"
     )
     assert english.endswith("jalan-rusak in Kec. Tebet, Kota Jakarta Selatan")
+
+
+def test_a_head_reads_a_sub_units_report_but_gets_no_action_forms() -> None:
+    # The report sits at the sub-unit; the head's session is the parent unit.
+    r = escalated_report(agency_id="kec-menteng")
+    html = render_console(
+        "report.html",
+        "id",
+        session("agency-officer", "sudin-jakpus"),
+        f"/console/reports/{r.report_id}",
+        report=r,
+        duplicates=[],
+        agencies=[],
+        categories=[],
+        grants=[],
+        officers=[],
+        officer_names={},
+        notes=[],
+        applying=False,
+        unit_names=UNIT_NAMES,
+    )
+    assert 'id="read-only-unit" data-unit-id="kec-menteng"' in html
+    assert "ditangani oleh Kecamatan Menteng" in html
+    assert 'id="accept-form"' not in html and 'id="no-actions"' not in html
+    # The unit's own officer acts.
+    own = render_report("agency-officer", r)
+    assert 'id="read-only-unit"' not in own

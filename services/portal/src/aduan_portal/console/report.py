@@ -237,7 +237,9 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
     except GatewayError as exc:
         notes.append(c.t["unavailable_list"].format(detail=exc.detail))
     assignment: Assignment | None = None
-    if c.role == "agency-officer":
+    if c.role == "agency-officer" and report.agency_id == c.session.agency_id:
+        # Only the unit the report is assigned to assigns it (a head reading a sub-unit's
+        # report does not).
         try:
             assignment = GatewayClient.parse(
                 Assignment, await c.api("GET", f"/v1/reports/{report_id}/assignee")
