@@ -1231,8 +1231,18 @@ async def test_routing_rules_by_area_checked_stamped_and_published(
         "area_label": r.json()["area_label"],
         "agency_id": "sudin-jakpus",
         "category_active": True,
+        "unit_id": "sudin-jakpus",  # the same (issue 19: a unit is an agency)
     }
     assert "Jakarta Pusat" in r.json()["area_label"]
+    # `unit_id` is accepted in place of `agency_id`; both, differing, are refused.
+    r = await gw.client.put(f"{base}/3171", json={"unit_id": "sudin-jakpus"}, headers=admin)
+    assert r.status_code == 200 and r.json()["agency_id"] == "sudin-jakpus", r.text
+    r = await gw.client.put(
+        f"{base}/3171",
+        json={"unit_id": "sudin-jakpus", "agency_id": "kecamatan-gambir"},
+        headers=admin,
+    )
+    assert r.status_code == 422
     r = await gw.client.put(
         f"{base}/31.71.01", json={"agency_id": "kecamatan-gambir"}, headers=admin
     )
