@@ -273,7 +273,10 @@ async def test_a_route_for_a_kecamatan_its_queue_and_escalation_to_the_parent_un
     await officer.goto(f"{portal}/console/reports/{report_id}")
     # Why it came here, in the console's language, the area by its official name.
     reasons = " ".join(await officer.locator("#timeline .reason").all_inner_texts())
-    assert "Didisposisikan otomatis" in reasons and "Kec. Tebet, Kota Jakarta Selatan" in reasons
+    # Said from the dispatch's structured route (rule, category, area, unit), not from
+    # workflow's English note.
+    assert "Dasar disposisi: aturan rute kategori" in reasons
+    assert "Kec. Tebet, Kota Jakarta Selatan" in reasons
     await officer.context.close()
 
     # --- 4. the clock moves: reminder, then breach -----------------------------------------

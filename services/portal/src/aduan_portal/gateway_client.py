@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import httpx
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "AccessLogEntry",
@@ -120,9 +120,13 @@ class TimelineEntry(_In):
     field_result: str | None = None
     # Routing by place (issue 19): an escalation up the line when this entry is one (its
     # `reason` is the gateway's English; the console says it from `escalation`), and the
-    # structured routing reason of a dispatch when the gateway sends one.
+    # structured routing reason of a workflow's automatic dispatch (the gateway's `route`:
+    # rule, category, area_code, agency_id), said in the console's language instead of
+    # parsing workflow's English note back.
     escalation: Escalation | None = None
-    routing_reason: dict[str, Any] | None = None
+    routing_reason: dict[str, Any] | None = Field(
+        default=None, validation_alias=AliasChoices("route", "routing_reason")
+    )
 
 
 class Location(_In):

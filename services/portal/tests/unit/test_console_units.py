@@ -196,11 +196,13 @@ def test_the_report_page_shows_escalations_in_the_timeline_and_the_routing_reaso
                 "label": "Disposisi",
                 "month": "2026-11",
                 "actor_role": "system",
-                "routing_reason": {
+                "reason": "auto-routed by the rule for category jalan-rusak in area 31.71.06",
+                # The gateway's shape (ReportStatusChanged.route).
+                "route": {
                     "rule": "area",
                     "category": "jalan-rusak",
                     "area_code": MENTENG,
-                    "unit_id": "kec-menteng",
+                    "agency_id": "kec-menteng",
                 },
             },
             {
@@ -235,6 +237,8 @@ def test_the_report_page_shows_escalations_in_the_timeline_and_the_routing_reaso
     # Workflow's and the gateway's English reason is not shown: the entry is said from
     # its structured fields.
     assert "overdue at" not in html
+    # The dispatch is said once, from its structured route, not also from the note.
+    assert "Didisposisikan otomatis" not in html
     assert (
         "aturan rute kategori Jalan rusak di Kec. Menteng, Kota Jakarta Pusat ke Kecamatan Menteng"
         in html

@@ -322,7 +322,7 @@ def routing_reason_text(
     language: which rule chose the unit (category x area, the category alone, or the
     fallback to the province agency), with names, not codes."""
     rule = str(reason.get("rule") or reason.get("kind") or "")
-    unit_id = str(reason.get("unit_id") or "")
+    unit_id = str(reason.get("unit_id") or reason.get("agency_id") or "")
     unit = unit_names.get(unit_id, unit_id) or "—"
     code = str(reason.get("category") or reason.get("category_code") or "")
     cat = categories.get(code)
