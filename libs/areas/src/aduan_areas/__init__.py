@@ -10,6 +10,7 @@ province at a time, and stay in memory.
 
 from __future__ import annotations
 
+from ._boundaries import Boundaries, PointMatch
 from ._codes import LEVELS, Level, normalize_code
 from ._export import search_index_json
 from ._names import name_index
@@ -28,14 +29,16 @@ from ._registry import (
 from ._registry import (
     _clear_caches as _clear_registry,
 )
-from ._resolve import How, Resolution, resolve
+from ._resolve import How, Resolution, resolve, use_boundaries
 from ._search import SearchHit, search
 
 __all__ = [
     "LEVELS",
     "Area",
+    "Boundaries",
     "How",
     "Level",
+    "PointMatch",
     "Resolution",
     "SearchHit",
     "ancestors",
@@ -51,6 +54,7 @@ __all__ = [
     "search",
     "search_index_json",
     "short_name",
+    "use_boundaries",
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from ._boundaries import Boundaries, PointMatch
 from ._codes import is_within, normalize_code
 from ._names import PREFIXES, NameIndex, name_index
 from ._registry import Area, get, label
@@ -445,9 +446,11 @@ def resolve(
 
     1. ``kelurahan_code`` (picked from the list by the reporter or an officer; dotted or
        not, any level): taken as it is when it exists inside ``within``, confidence 1.
-    2. ``point`` (lat, lon): used once the project has kelurahan boundaries or points with a
-       permissive licence (docs/decisions.md, D13); with none shipped today, it is not used
-       and the text decides.
+    2. ``point`` (lat, lon): the polygon it is in, when an operator gave kelurahan
+       boundaries (:func:`use_boundaries`; none ship, docs/decisions.md D13): 0.9 inside,
+       0.6 within the border margin (the neighbour as an alternative; the text, when it
+       names one of the two, settles it), 0.4 just outside every polygon. Without
+       boundaries a point is not used and the text decides.
     3. ``text``: place names found in a name or an address ("Kel. Gambir", "Gambirr",
        "Jl. Kebon Sirih No. 12, Gambir, Jakarta Pusat"), forgiving case, punctuation,
        spacing and misspellings. Every kelurahan, kecamatan and kota named is a candidate;
@@ -468,7 +471,37 @@ def resolve(
         area = get(kelurahan_code)
         if area is not None and is_within(area.code, normalize_code(within) if within else None):
             return Resolution(area, "code", 1.0, label(area))
+    found = None
     if text and text.strip():
         index = name_index(within)
-        return _evaluate(_read(text, index), index)
-    return None
+        found = _evaluate(_read(text, index), index)
+    if point is not None and _boundaries is not None:
+        match = _boundaries.locate(*point)
+        if match is not None and is_within(
+            match.area.code, normalize_code(within) if within else None
+        ):
+            return _with_point(match, found)
+    return found
+
+
+# Kelurahan boundaries, when an operator gave some (aduan_areas.use_boundaries); none ship.
+_boundaries: Boundaries | None = None
+
+
+def use_boundaries(boundaries: Boundaries | None) -> None:
+    """Resolve points with these boundaries from now on (None: points are not used)."""
+    global _boundaries
+    _boundaries = boundaries
+
+
+def _with_point(match: PointMatch, named: Resolution | None) -> Resolution:
+    """The point's area, settled by the text when the point is near a border: a text that
+    names the point's own area makes it surer; one that names the neighbour across the
+    border wins (a tap a few metres off the street the reporter named)."""
+    candidates = {match.area.code: match.area} | {a.code: a for a in match.alternatives}
+    if named is not None and named.area.code in candidates and named.confidence >= 0.5:
+        area = named.area
+        sure = max(match.confidence, min(0.95, match.confidence + 0.2))
+        rest = tuple(a for a in (match.area, *match.alternatives) if a.code != area.code)
+        return Resolution(area, "point", round(sure, 2), label(area), rest)
+    return Resolution(match.area, "point", match.confidence, label(match.area), match.alternatives)

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from faststream.specification import AsyncAPI
 
+from aduan_areas import Boundaries, use_boundaries
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
 from aduan_intake.admission import Admission, Overloaded, PostsInProgress, overloaded_response
 from aduan_intake.api import api_router
@@ -36,6 +37,16 @@ VERSION = "0.1.0"
 
 def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     settings = settings or Settings()
+    # Loaded here so a bad boundary file stops the start with its reason (aduan_areas).
+    use_boundaries(
+        Boundaries.load(
+            settings.area_boundaries,
+            code_property=settings.area_boundaries_code_property,
+            margin_m=settings.area_boundaries_margin_m,
+        )
+        if settings.area_boundaries is not None
+        else None
+    )
     runtime = IntakeRuntime(settings, migrations="aduan_intake:migrations", outbox=OUTBOX)
     admission = Admission(
         settings.filing_limit, settings.filing_admission_wait_s, settings.overload_retry_after_s

@@ -51,6 +51,14 @@ class Settings(ServiceSettings):
     # Phone numbers written without a country code are read as numbers of this region.
     default_phone_region: str = Field(default="ID", min_length=2, max_length=2)
 
+    # Kelurahan boundaries (GeoJSON FeatureCollection, the Kemendagri code in the feature
+    # property `area_boundaries_code_property`) to resolve a map point to its area. None
+    # ship with the project (docs/decisions.md, D13): without a file, points are not used.
+    area_boundaries: Path | None = None
+    area_boundaries_code_property: str = "code"
+    # A point this close to a border (GPS, a tap) is less sure and names the neighbour too.
+    area_boundaries_margin_m: float = Field(default=25.0, ge=0, le=1000)
+
     # --- photos (every channel) ----------------------------------------------------------
     # Content-addressed store shared with the gateway, which serves the photos.
     blob_root: str = DEFAULT_BLOB_ROOT

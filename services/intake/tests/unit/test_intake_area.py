@@ -107,3 +107,41 @@ def test_the_web_form_carries_a_chosen_code_and_refuses_a_malformed_one() -> Non
     with pytest.raises(InvalidField) as caught:
         normalize_web_form({"text": "Trotoar rusak parah.", "area_code": "Gambir"}, NOW)
     assert caught.value.field == "area_code"
+
+
+def test_a_map_point_names_its_kelurahan_where_the_operator_gave_boundaries() -> None:
+    """With boundaries (ADUAN_INTAKE_AREA_BOUNDARIES) a point on the map form is where the
+    problem is: it comes before the fields and the words; near a border the area field
+    settles it. Without boundaries (the default) the point is not used."""
+    from aduan_areas import Boundaries, use_boundaries
+
+    def square(code: str, west: float, east: float) -> dict[str, object]:
+        ring = [[west, -6.18], [east, -6.18], [east, -6.17], [west, -6.17], [west, -6.18]]
+        return {
+            "type": "Feature",
+            "properties": {"code": code},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+
+    cideng = "31.71.01.1002"
+    # Made-up squares either side of the meridian 106.82 (the resolution is checked, not
+    # the geography).
+    shapes = {"type": "FeatureCollection", "features": [square(GAMBIR, 106.81, 106.82)]}
+    shapes["features"].append(square(cideng, 106.82, 106.83))  # type: ignore[attr-defined]
+    inside = Location(point=GeoPoint(lat=-6.175, lon=106.825), area="Gambir")
+    near_border = Location(point=GeoPoint(lat=-6.175, lon=106.82009), area="Kel. Gambir")
+    assert place(inside, None, "Jalan berlubang").area_code == GAMBIR  # type: ignore[union-attr]
+    use_boundaries(Boundaries.from_geojson(shapes))
+    try:
+        found = place(inside, None, "Jalan berlubang di Gambir")
+        assert found is not None
+        assert (found.area_code, found.area_how, found.area_confidence) == (cideng, "point", 0.9)
+        settled = place(near_border, None, "Jalan berlubang")
+        assert settled is not None
+        assert (settled.area_code, settled.area_how) == (GAMBIR, "point")
+        alone = place(Location(point=GeoPoint(lat=-6.175, lon=106.815)), None, "Lubang")
+        assert alone is not None and alone.area_code == GAMBIR and alone.area_how == "point"
+        away = place(Location(point=GeoPoint(lat=-6.3, lon=106.9)), None, "Lubang")
+        assert away is not None and away.area_code is None  # nothing guessed
+    finally:
+        use_boundaries(None)

@@ -4,9 +4,10 @@ instead of free text.
 
 In order: a code chosen from the list (the portal's area box), the area and address fields
 (a kelurahan name, "Jl. Kebon Sirih No. 12, Gambir"), then the complaint's own words (an SMS
-or a post naming the place). A point alone says nothing yet: no kelurahan boundaries ship
-with the project (docs/decisions.md, D13). Nothing is guessed: when no name fits, the report
-has no code and the ticket-admin places it, as today.
+or a post naming the place). The map point comes right after a chosen code, but only where
+the operator gave kelurahan boundaries (`ADUAN_INTAKE_AREA_BOUNDARIES`; none ship with the
+project, docs/decisions.md D13). Nothing is guessed: when no name fits, the report has no
+code and the ticket-admin places it, as today.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ def place(location: Location | None, title: str | None, text: str) -> Location |
     found = resolve(kelurahan_code=chosen) if chosen else None
     how: AreaHow | None = "code" if found is not None else None
     confidence = found.confidence if found is not None else None
+    if found is None and location is not None and location.point is not None:
+        # Only where an operator gave kelurahan boundaries (aduan_areas.use_boundaries);
+        # the area/address fields settle a point that fell near a border.
+        near = resolve(
+            location.area or location.address,
+            point=(location.point.lat, location.point.lon),
+        )
+        if near is not None and near.how == "point":
+            found, how, confidence = near, "point", near.confidence
     if found is None and location is not None:
         for field in (location.area, location.address):
             if field and (found := resolve(field)) is not None:
