@@ -174,6 +174,7 @@ def decode_oidc_token(settings: Settings, token: str) -> Principal:
             role=role,
             agency_id=claims.get(settings.oidc_agency_claim),
             name=claims.get("name"),
+            unit_head=claims.get(settings.oidc_unit_head_claim) in (True, "true"),
         )
     except ValidationError as exc:
         raise AuthError("token claims invalid") from exc

@@ -63,6 +63,9 @@ class Settings(ServiceSettings):
     oidc_audience: str | None = None
     oidc_role_claim: str = "aduan_role"
     oidc_agency_claim: str = "aduan_agency"
+    # True (a JSON boolean, or the string "true") when the officer heads their unit and so
+    # reads its sub-units' reports too (issue 19); absent or anything else: not a head.
+    oidc_unit_head_claim: str = "aduan_unit_head"
 
     blob_root: str = DEFAULT_BLOB_ROOT
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -220,6 +220,27 @@ async def test_oidc_tokens_from_the_jwks_url(api: Api) -> None:
     )
     assert r.status_code == 401
 
+    # Unit heads (issue 19): the provider says so in `aduan_unit_head`; only a head reads
+    # the sub-units.
+    admin = api.bearer(Role.ADMINISTRATOR)
+    for unit in (
+        {"unit_id": "kec-x", "name": "Kecamatan X", "kind": "kecamatan", "parent_id": None},
+        {"unit_id": "kel-x1", "name": "Kelurahan X1", "kind": "kelurahan", "parent_id": "kec-x"},
+    ):
+        made = await api.client.post("/v1/admin/units", json=unit, headers=admin)
+        assert made.status_code == 201, made.text
+
+    async def units(**claims: Any) -> set[str]:
+        token = _idp_token(aduan_role="agency-officer", aduan_agency="kec-x", **claims)
+        r = await api.client.get("/v1/units", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        return {u["unit_id"] for u in r.json()}
+
+    assert await units() == {"kec-x"}
+    assert await units(aduan_unit_head="yes") == {"kec-x"}
+    assert await units(aduan_unit_head=True) == {"kec-x", "kel-x1"}
+    assert await units(aduan_unit_head="true") == {"kec-x", "kel-x1"}
+
 
 def _cli(
     settings: Settings, *args: str, password: str | None = None
