@@ -410,3 +410,40 @@ def test_a_head_reads_a_sub_units_report_but_gets_no_action_forms() -> None:
     # The unit's own officer acts.
     own = render_report("agency-officer", r)
     assert 'id="read-only-unit"' not in own
+
+
+def test_the_ticket_admin_dispatches_to_a_unit_chosen_from_the_tree() -> None:
+    """Issue 19: the dispatch form lists the units as a tree (a kelurahan under its
+    kecamatan), so the level the work goes to is visible; the flat list stays the fallback
+    when the units cannot be listed."""
+    from aduan_portal.console.units import unit_tree
+    from aduan_portal.gateway_client import Agency
+
+    tree = unit_tree(
+        [
+            unit("kec-gambir", name="Kecamatan Gambir"),
+            unit("kel-gambir", "kec-gambir", name="Kelurahan Gambir", kind="kelurahan"),
+            unit("dinas-sda", name="Dinas SDA", kind="dinas"),
+        ]
+    )
+    assert [(row.unit_id, row.depth) for row in tree] == [
+        ("dinas-sda", 0),
+        ("kec-gambir", 0),
+        ("kel-gambir", 1),
+    ]
+    r = report(status="received", category=None, access="full")
+    flat = [Agency(agency_id="kel-gambir", name="Kelurahan Gambir")]
+    html = render_report("ticket-admin", r, agencies=flat, dispatch_units=tree)
+    form = html[
+        html.index('id="dispatch-agency"') : html.index(
+            "</select>", html.index('id="dispatch-agency"')
+        )
+    ]
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', form)
+    assert [value for value, _ in options] == ["", "dinas-sda", "kec-gambir", "kel-gambir"]
+    labels = dict(options)
+    assert labels["kec-gambir"] == "Kecamatan Gambir (kec-gambir)"
+    assert labels["kel-gambir"] == "\u00a0\u00a0\u00a0└ Kelurahan Gambir (kel-gambir)"
+    fallback = render_report("ticket-admin", r, agencies=flat, dispatch_units=[])
+    assert 'data-tree="1"' not in fallback
+    assert '<option value="kel-gambir">Kelurahan Gambir (kel-gambir)</option>' in fallback

@@ -36,7 +36,7 @@ from aduan_portal.console.core import (
 )
 from aduan_portal.console.i18n import N_
 from aduan_portal.console.replies import offered_templates, wanted_kinds
-from aduan_portal.console.units import routing_reason_text, unit_options
+from aduan_portal.console.units import UnitRow, routing_reason_text, unit_options
 from aduan_portal.console_session import COOKIE_NAME, DRAFT_COOKIE_NAME
 from aduan_portal.gateway_client import (
     ActionResult,
@@ -206,6 +206,7 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
         notes.append(c.t["draft_restored"])
     duplicates: list[Duplicate] = []
     agencies: list[Agency] = []
+    dispatch_units: list[UnitRow] = []
     categories: list[Category] = []
     grants: list[Grant] = []
     officers: list[Officer] = []
@@ -219,6 +220,7 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
             N_("duplicates_unavailable"),
         )
         agencies = await agency_options(c)
+        dispatch_units = await unit_options(c)
         try:
             categories = await c.gateway.categories()
         except GatewayFailure:
@@ -285,6 +287,7 @@ async def report_page(request: Request, report_id: uuid.UUID) -> Response:
         applying=applying,
         duplicates=duplicates,
         agencies=agencies,
+        dispatch_units=dispatch_units,
         categories=categories,
         grants=grants,
         officers=officers,
