@@ -206,6 +206,7 @@ class ReadModel:
                 T.c.status_label,
                 T.c.channel,
                 T.c.area,
+                T.c.area_code,
                 T.c.month,
                 T.c.confidentiality_label,
                 T.c.completed_hours,

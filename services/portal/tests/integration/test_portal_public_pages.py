@@ -336,6 +336,13 @@ async def test_downloads_have_the_documented_columns_and_coarse_points(seeded: S
     assert (a["lat"], a["lon"], a["completed_hours"]) == ("-6.18", "106.83", "10.0")
     assert a["url"] == f"http://portal/reports/{seeded.public_ids['A']}"
     assert a["confidentiality_label"] == LABEL and a["month"] == "2026-01"
+    assert a["area_code"] == AREA_CODES["A"]  # the Kemendagri code beside the area's name
+    # Cut by area like the pages (`wilayah=`): a kecamatan's reports only.
+    cut = await c.get("/open-data/reports.csv?wilayah=31.71.01")  # Kecamatan Gambir
+    cut_rows = list(csv.DictReader(io.StringIO(cut.text)))
+    assert [(r["public_id"], r["area_code"]) for r in cut_rows] == [
+        (seeded.public_ids["A"], "31.71.01.1001")
+    ]
 
     every = list(csv.DictReader(io.StringIO((await c.get("/open-data/reports.csv")).text)))
     assert len(every) == 5

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,6 +61,7 @@ EXPORT_COLUMNS = (
     "agency_id",
     "channel",
     "area",
+    "area_code",
     "title",
     "text",
     "confidentiality_label",
@@ -164,6 +165,22 @@ def _received_window(start: datetime, end: datetime) -> tuple[datetime, datetime
 
 def _split(raw: str | None) -> list[str]:
     return [p.strip() for p in (raw or "").split(",") if p.strip()]
+
+
+# A Kemendagri code, dotted ("31", "31.71", "31.71.01", "31.71.01.1001"): open data is cut by
+# administrative area, never by a free-text name that could match a street.
+AreaCodeQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$",
+        description="only reports in this area (Kemendagri code: province, kota, "
+        "kecamatan or kelurahan, e.g. 31.71)",
+    ),
+]
+
+
+def _area_filter(area: str | None) -> ReportFilter:
+    return ReportFilter(area=area) if area else ReportFilter()
 
 
 def _row(view: PublicReportView) -> dict[str, Any]:
@@ -338,11 +355,12 @@ def open_router() -> APIRouter:
         responses={200: {"content": {"text/csv": {}}}},
         tags=["open data"],
     )
-    async def export_csv(sessions: SessionsDep) -> Response:
-        """Open data: every public report, redacted, one row each (CSV)."""
+    async def export_csv(sessions: SessionsDep, area: AreaCodeQuery = None) -> Response:
+        """Open data: every public report, redacted, one row each (CSV). `area`: only
+        reports in that kota, kecamatan or kelurahan (Kemendagri code, e.g. 31.71)."""
         # The kit's writer: complaint texts starting with `=`, `+`, `-`, `@` are written
         # so that a spreadsheet shows them instead of running them (CSV injection).
-        views = await public_views(sessions, ReportFilter(), _EXPORT_MAX)
+        views = await public_views(sessions, _area_filter(area), _EXPORT_MAX)
         return Response(
             write_csv(EXPORT_COLUMNS, (_row(view) for view in views)),
             media_type="text/csv; charset=utf-8",
@@ -355,13 +373,13 @@ def open_router() -> APIRouter:
         responses={200: {"content": {"application/geo+json": {}}}},
         tags=["open data"],
     )
-    async def export_geojson(sessions: SessionsDep) -> Response:
+    async def export_geojson(sessions: SessionsDep, area: AreaCodeQuery = None) -> Response:
         """Open data as GeoJSON. The geometry is the ~1 km `coarse_point` (the same grid
         the portal's map uses), never the precise point (rule 6); null when the report had
         no location. The coarse place name is the `area` property."""
         features = [
             {"type": "Feature", "geometry": _geometry(view), "properties": _row(view)}
-            for view in await public_views(sessions, ReportFilter(), _EXPORT_MAX)
+            for view in await public_views(sessions, _area_filter(area), _EXPORT_MAX)
         ]
         body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
         return Response(body, media_type="application/geo+json")

@@ -86,7 +86,13 @@ def canary() -> ReportRecord:
         category="pohon",
         agency_id="dbm",
         location=Location(
-            point=GeoPoint(lat=-6.19512, lon=106.82311), address="Jl. Kenanga", area="Menteng"
+            point=GeoPoint(lat=-6.19512, lon=106.82311),
+            address="Jl. Kenanga",
+            area="Menteng",
+            # Resolved by intake, sure enough to be public (issue 19).
+            area_code="31.71.06.1001",
+            area_how="name",
+            area_confidence=0.9,
         ),
         photos=(_PHOTO,),
         received_at=_RECEIVED,

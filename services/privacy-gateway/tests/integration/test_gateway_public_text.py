@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
@@ -337,3 +339,51 @@ async def test_a_report_written_while_its_key_arrives_is_redacted(gw: Gw) -> Non
     row = await gw.row(report.report_id)
     assert row["public_text"] is not None and _no_name(row["public_text"])
     assert row["public_text"].startswith(f"Nama saya {HIDDEN}, jalan berlubang")
+
+
+async def test_open_data_is_cut_by_area_code(gw: Gw) -> None:
+    """Issue 19: the open-data exports carry the area's Kemendagri code (when intake was
+    sure enough for the public) and take `area=` (a kota, kecamatan or kelurahan code);
+    a name is refused with a reason, never matched against free text."""
+    key_id, key = uuid4(), new_key()
+    await gw.send(REPORTER_KEYS.name, _key_issued(key_id, key), key_id)
+    placed = {
+        "31.71.06.1001": 0.9,  # Kelurahan Menteng
+        "31.71.01.1001": 0.9,  # Kelurahan Gambir
+        "31.74.01.1001": 0.3,  # read from the words with little certainty: no public code
+    }
+    ids: dict[str, str] = {}
+    for code, sure in placed.items():
+        report = _submitted(key_id, key).model_copy(
+            update={"location": Location(area_code=code, area_how="text", area_confidence=sure)}
+        )
+        await gw.send(REPORT_INTAKE.name, report, report.report_id)
+        await gw.send(STATUS_CHANGED.name, _received(report), report.report_id)
+        ids[code] = str(report.report_id)
+
+    async def all_public() -> bool:
+        r = await gw.client.get("/v1/public/export.csv")
+        return all(rid in r.text for rid in ids.values())
+
+    await eventually(all_public, "the three reports in open data")
+
+    async def rows(area: str) -> dict[str, str | None]:
+        r = await gw.client.get("/v1/public/export.csv", params={"area": area})
+        assert r.status_code == 200, r.text
+        found = list(csv.DictReader(io.StringIO(r.text)))
+        return {row["report_id"]: row["area_code"] or None for row in found}
+
+    menteng, gambir, unsure = ids.values()
+    assert await rows("31.71.06") == {menteng: "31.71.06.1001"}
+    assert await rows("31.71.01.1001") == {gambir: "31.71.01.1001"}
+    assert await rows("31.71") == {menteng: "31.71.06.1001", gambir: "31.71.01.1001"}
+    everything = await gw.client.get("/v1/public/export.csv")
+    assert unsure in everything.text
+    assert dict(await rows("31")).get(unsure, "absent") is None  # listed, no public code
+    r = await gw.client.get("/v1/public/export.geojson", params={"area": "31.71.06"})
+    assert r.status_code == 200
+    features = r.json()["features"]
+    assert [f["properties"]["report_id"] for f in features] == [menteng]
+    assert features[0]["properties"]["area_code"] == "31.71.06.1001"
+    refused = await gw.client.get("/v1/public/export.csv", params={"area": "Menteng"})
+    assert refused.status_code == 422 and "area" in refused.text

@@ -26,6 +26,11 @@ _COLUMN_DOCS: tuple[tuple[str, str, str], ...] = (
     ("status_label", "Label status (Bahasa Indonesia)", "Status label (Indonesian)"),
     ("channel", "Kanal pelaporan", "Channel the report came through"),
     ("area", "Wilayah (kelurahan/kecamatan)", "Area (sub-district/district)"),
+    (
+        "area_code",
+        "Kode wilayah Kemendagri (kota, kecamatan atau kelurahan), boleh kosong",
+        "Kemendagri area code (kota, kecamatan or kelurahan), may be empty",
+    ),
     ("month", "Bulan laporan diterima (TTTT-BB)", "Month the report was received (YYYY-MM)"),
     (
         "confidentiality_label",

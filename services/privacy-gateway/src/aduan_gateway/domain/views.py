@@ -37,6 +37,7 @@ from aduan_gateway.domain.redaction import (
     coarse_month,
     confidentiality_label,
     pseudonym,
+    public_area_code,
     scrub_officer_text,
     scrub_text,
 )
@@ -125,6 +126,10 @@ class PublicReportView(_View):
     confidentiality_label: str
     timeline: tuple[PublicTimelineView, ...]
     coarse_point: GeoPoint | None = None
+    # The Kemendagri code of `area` when intake was fairly sure of it (issue 19): open data
+    # can be grouped by kota/kecamatan/kelurahan without matching names. Never finer than
+    # the kelurahan `area` already names.
+    area_code: str | None = None
 
 
 # --- officers -------------------------------------------------------------------------------
@@ -346,6 +351,7 @@ def public_view(record: ReportRecord) -> PublicReportView | None:
         status_label=record.status.label_id,
         channel=record.channel,
         area=coarse_area(record.location),
+        area_code=public_area_code(record.location),
         month=coarse_month(record.received_at),
         confidentiality_label=confidentiality_label(record.privacy),
         coarse_point=coarse_point(record.location),
