@@ -447,3 +447,32 @@ def test_the_ticket_admin_dispatches_to_a_unit_chosen_from_the_tree() -> None:
     fallback = render_report("ticket-admin", r, agencies=flat, dispatch_units=[])
     assert 'data-tree="1"' not in fallback
     assert '<option value="kel-gambir">Kelurahan Gambir (kel-gambir)</option>' in fallback
+
+
+def test_bulk_dispatch_from_triage_offers_the_unit_tree() -> None:
+    from aduan_portal.console.units import UnitRow
+    from aduan_portal.gateway_client import Agency
+    from aduan_portal.rendering import area_choices
+
+    tree = [
+        UnitRow(unit("kec-gambir", name="Kecamatan Gambir"), 0),
+        UnitRow(unit("kel-gambir", "kec-gambir", name="Kelurahan Gambir"), 1),
+    ]
+    common: dict[str, Any] = {
+        "area_choices": area_choices(),
+        "bulk_agencies": [Agency(agency_id="kel-gambir", name="Kelurahan Gambir")],
+    }
+    html = render_queue(
+        "ticket-admin", "triage", [report(status="received")], {}, unit_choices=tree, **common
+    )
+    bulk = html[
+        html.index('id="bulk-agency"') : html.index("</select>", html.index('id="bulk-agency"'))
+    ]
+    options = re.findall(r'<option value="([^"]*)">([^<]*)</option>', bulk)
+    assert options == [
+        ("", options[0][1]),
+        ("kec-gambir", "Kecamatan Gambir"),
+        ("kel-gambir", "\u00a0\u00a0\u00a0└ Kelurahan Gambir"),
+    ]
+    flat = render_queue("ticket-admin", "triage", [report(status="received")], {}, **common)
+    assert '<option value="kel-gambir">Kelurahan Gambir</option>' in flat
