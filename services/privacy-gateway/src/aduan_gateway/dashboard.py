@@ -154,9 +154,8 @@ async def dashboard(
     completed = (await session.execute(_sql(_COMPLETED), params)).all()
     stages = (await session.execute(_sql(_STAGES), params)).all()
     by_unit = (await session.execute(_sql(_BY_UNIT), params)).all()
-    escalated: dict[str, int] = dict(
-        (await session.execute(text(_ESCALATED), params)).tuples().all()
-    )
+    # Rows unpack as (kind, count); `.tuples()` is deprecated in SQLAlchemy 2.1.
+    escalated: dict[str, int] = dict((await session.execute(text(_ESCALATED), params)).all())
     return Dashboard(
         units=scope,
         area=area,

@@ -603,7 +603,9 @@ async def _records(session: Reader, query: Select[Any], public: bool = False) ->
     timelines: dict[Any, Any] = {}
     if rows:
         ids = [r["report_id"] for r in rows]
-        timelines = dict((await session.execute(_TIMELINES_OF_PAGE, {"ids": ids})).tuples().all())
+        # Rows unpack as (report_id, timeline); `.tuples()` is deprecated in SQLAlchemy 2.1.
+        page = await session.execute(_TIMELINES_OF_PAGE, {"ids": ids})
+        timelines = dict(page.all())
     escalations = {} if public or not rows else await load_escalations(session, ids)
     return [
         dataclasses.replace(
