@@ -817,7 +817,9 @@ def main(argv: list[str] | None = None) -> int:
         f"demo complaints: {len(DEMOS)} ({seeder.filed} filed now, {seeder.duplicates} "
         f"already there, {seeder.mailed} e-mailed), {seeder.moves} lifecycle steps taken.\n"
         f"Console logins (password {DEMO_PASSWORD}): "
-        "demo-tiket, demo-binamarga, demo-sda, demo-sudin-jaksel, demo-validator, demo-admin"
+        "demo-tiket, demo-binamarga, demo-sda, demo-sudin-jaksel, demo-validator, demo-admin;\n"
+        "units (issue 19): demo-sudin-jakpus, demo-kel-gambir (officers), "
+        "demo-sudin-jakpus-head, demo-kec-gambir-head (unit heads: see their sub-units)"
     )
     return 0
 
