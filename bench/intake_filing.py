@@ -33,6 +33,7 @@ from sqlalchemy import make_url
 
 from aduan_testing.helpers import free_port
 from aduan_testing.infra import Infra
+from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
 from bench.notifier_io import cpu_ms, postgres_cpu_ms, spawn
 
@@ -46,19 +47,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with isolation(infra) as iso:
         port = free_port()
         p = "ADUAN_INTAKE_"
-        env = dict(os.environ) | {
-            p + "KAFKA_BOOTSTRAP_SERVERS": iso.kafka,
-            p + "DATABASE_URL": iso.database("intake"),
-            p + "REDIS_URL": iso.redis_url,
-            p + "REDIS_PREFIX": iso.redis_prefix,
-            p + "TOPIC_NAMESPACE": iso.namespace,
-            p + "PORT": str(port),
-            p + "ENVIRONMENT": "test",
-            p + "LOG_LEVEL": "WARNING",
-            p + "SMTP_ENABLED": "false",
-            p + "RATE_LIMIT_POSTS": "1000000",
-            p + "BLOB_ROOT": tempfile.mkdtemp(prefix="intake-filing-blobs-"),
-        }
+        env = dict(os.environ) | service_env(
+            iso,
+            "intake",
+            port,
+            log_level="WARNING",
+            SMTP_ENABLED="false",
+            RATE_LIMIT_POSTS="1000000",
+            BLOB_ROOT=tempfile.mkdtemp(prefix="intake-filing-blobs-"),
+        )
         for extra in args.env:
             name, _, value = extra.partition("=")
             env[p + name] = value

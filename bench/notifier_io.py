@@ -54,6 +54,7 @@ from aduan_kit.db import ensure_database
 from aduan_notifier.sinks import HttpSink, MailSink
 from aduan_testing.helpers import free_port
 from aduan_testing.infra import Infra
+from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
 from bench.procs import backend_database
 
@@ -162,24 +163,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with isolation(infra) as iso:
         port = free_port()
         p = "ADUAN_NOTIFIER_"
-        env = dict(os.environ) | {
-            p + "KAFKA_BOOTSTRAP_SERVERS": iso.kafka,
-            p + "DATABASE_URL": iso.database("notifier"),
-            p + "REDIS_URL": iso.redis_url,
-            p + "REDIS_PREFIX": iso.redis_prefix,
-            p + "TOPIC_NAMESPACE": iso.namespace,
-            p + "PORT": str(port),
-            p + "ENVIRONMENT": "test",
-            p + "LOG_LEVEL": "WARNING",
-            p + "SMTP_HOST": "127.0.0.1",
-            p + "SMTP_PORT": str(smtp_port),
-            p + "SMS_URL": f"{base}/sms/send",
-            p + "WHATSAPP_BASE_URL": f"{base}/whatsapp",
-            p + "PUSH_URL": f"{base}/push",
-            p + "MESSENGER_BASE_URL": "",
-            p + "INSTAGRAM_BASE_URL": "",
-            p + "X_BASE_URL": "",
-        }
+        env = dict(os.environ) | service_env(
+            iso,
+            "notifier",
+            port,
+            log_level="WARNING",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(smtp_port),
+            SMS_URL=f"{base}/sms/send",
+            WHATSAPP_BASE_URL=f"{base}/whatsapp",
+            PUSH_URL=f"{base}/push",
+            MESSENGER_BASE_URL="",
+            INSTAGRAM_BASE_URL="",
+            X_BASE_URL="",
+        )
         for extra in args.env:
             name, _, value = extra.partition("=")
             env[p + name] = value

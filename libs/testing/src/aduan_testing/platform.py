@@ -171,6 +171,31 @@ class Platform:
         return done
 
 
+def service_env(
+    iso: Isolation,
+    name: str,
+    port: int,
+    *,
+    redis_prefix: str | None = None,
+    log_level: str = "INFO",
+    **settings: str,
+) -> dict[str, str]:
+    """The `ADUAN_<NAME>_*` variables that put one service process on `iso`'s broker,
+    database, Redis and topic namespace, on `port`; `settings` adds more of its own
+    (`SMTP_HOST="..."` becomes `ADUAN_<NAME>_SMTP_HOST`)."""
+    p = f"ADUAN_{name.upper()}_"
+    return {
+        p + "KAFKA_BOOTSTRAP_SERVERS": iso.kafka,
+        p + "DATABASE_URL": iso.database(name),
+        p + "REDIS_URL": iso.redis_url,
+        p + "REDIS_PREFIX": iso.redis_prefix if redis_prefix is None else redis_prefix,
+        p + "TOPIC_NAMESPACE": iso.namespace,
+        p + "PORT": str(port),
+        p + "ENVIRONMENT": "test",
+        p + "LOG_LEVEL": log_level,
+    } | {p + key: value for key, value in settings.items()}
+
+
 def platform_env(
     iso: Isolation, directory: Path, jwt_secret: str
 ) -> tuple[dict[str, str], dict[str, int]]:
@@ -178,19 +203,14 @@ def platform_env(
     ports = {name: free_port() for name in (*SERVICES, "sinks", "sinks_smtp", "intake_smtp")}
     env = dict(os.environ)
     for name in SERVICES:
-        p = f"ADUAN_{name.upper()}_"
-        env |= {
-            p + "KAFKA_BOOTSTRAP_SERVERS": iso.kafka,
-            p + "DATABASE_URL": iso.database(name),
-            p + "REDIS_URL": iso.redis_url,
-            p + "REDIS_PREFIX": f"{iso.redis_prefix}{name}:",
-            p + "TOPIC_NAMESPACE": iso.namespace,
-            p + "PORT": str(ports[name]),
-            p + "ENVIRONMENT": "test",
-            p + "LOG_LEVEL": "INFO",
-            # Services that verify gateway tokens (intake's staff entry) share its secret.
-            p + "JWT_SECRET": jwt_secret,
-        }
+        # Services that verify gateway tokens (intake's staff entry) share its secret.
+        env |= service_env(
+            iso,
+            name,
+            ports[name],
+            redis_prefix=f"{iso.redis_prefix}{name}:",
+            JWT_SECRET=jwt_secret,
+        )
     sinks = f"http://127.0.0.1:{ports['sinks']}"
     blobs = str(directory / "blobs")
     env |= {
