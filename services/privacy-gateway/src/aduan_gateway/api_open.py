@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import ReportStatus
-from aduan_contracts.values import normalize_receipt_code
+from aduan_contracts.values import AREA_CODE_PATTERN, normalize_receipt_code
 from aduan_gateway.api_console import throttle_lookup
 from aduan_gateway.categories import list_categories
 from aduan_gateway.deps import RuntimeDep, SessionsDep, SettingsDep
@@ -172,7 +172,7 @@ def _split(raw: str | None) -> list[str]:
 AreaCodeQuery = Annotated[
     str | None,
     Query(
-        pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$",
+        pattern=AREA_CODE_PATTERN,
         description="only reports in this area (Kemendagri code: province, kota, "
         "kecamatan or kelurahan, e.g. 31.71)",
     ),
