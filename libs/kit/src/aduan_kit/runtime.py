@@ -369,7 +369,8 @@ class CorrelationMiddleware:
                 raise
             log.warning(
                 "request refused, a dependency is unreachable",
-                path=scope.get("path", ""),
+                # The route's template, not the path: a path can carry a receipt code.
+                route=getattr(scope.get("route"), "path", "unmatched"),
                 error=type(exc).__name__,
             )
             await send_with_id(_UNAVAILABLE_START)

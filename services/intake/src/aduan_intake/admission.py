@@ -158,7 +158,9 @@ def overloaded_response(request: Request, exc: Overloaded) -> JSONResponse:
         "with the same receipt, never filed twice)"
     )
     headers = {"Retry-After": retry, "Cache-Control": "no-store"}
-    log.warning("filing shed", cause=exc.cause, path=request.url.path)
+    # The route's template, not the path: a path can carry a receipt code.
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.warning("filing shed", cause=exc.cause, route=route)
     if request.url.path.startswith("/open311/"):
         # GeoReport v2 errors are a list of {code, description}.
         return JSONResponse(
