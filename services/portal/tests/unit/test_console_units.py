@@ -476,3 +476,20 @@ def test_bulk_dispatch_from_triage_offers_the_unit_tree() -> None:
     ]
     flat = render_queue("ticket-admin", "triage", [report(status="received")], {}, **common)
     assert '<option value="kel-gambir">Kelurahan Gambir</option>' in flat
+
+
+def test_a_breach_before_any_unit_has_no_escalation_badge() -> None:
+    """A report still in triage has no unit to be overdue at: its SLA badge says it is
+    overdue, and an "overdue at —" badge beside it would say nothing more."""
+    from aduan_portal.rendering import area_choices
+
+    triage = report(
+        status="coordination",
+        escalations=[{"kind": "breach", "from_unit": None, "to_unit": None}],
+    )
+    html = render_queue(
+        "validator", "triage", [triage], {}, area_choices=area_choices(), unit_names={}
+    )
+    assert 'class="badge escalation' not in html
+    page = render_report("validator", triage, unit_names={})
+    assert 'id="report-escalation"' not in page
