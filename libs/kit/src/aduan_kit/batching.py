@@ -25,7 +25,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Union
 from uuid import UUID, uuid5
 
 from aiokafka.structs import ConsumerRecord
@@ -33,7 +33,6 @@ from faststream.kafka import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import TypeAdapter
 from sqlalchemy import Table, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_kit.db import transaction
@@ -48,8 +47,9 @@ from aduan_kit.messaging import (
     queue_raw,
 )
 from aduan_kit.runtime import ServiceRuntime
+from aduan_kit.uow import UnitOfWork
 
-__all__ = ["BATCH_TIMEOUT_MS", "subscribe_batches"]
+__all__ = ["BATCH_TIMEOUT_MS", "Route", "claim_pairs", "subscribe_batches", "subscribe_units"]
 
 log = get_logger(__name__)
 
@@ -77,20 +77,66 @@ class _Decoded(Generic[E]):
     rejected: list[tuple[ConsumerRecord[Any, Any], Exception]] = field(default_factory=list)
 
 
-async def claim_many(
-    session: AsyncSession, inbox: Table, consumer: str, event_ids: Sequence[UUID]
-) -> set[UUID]:
-    """The ids among `event_ids` that `consumer` had not seen: claimed now, in one
-    statement. Must run in the transaction that applies their effects."""
-    if not event_ids:
+@dataclass(frozen=True)
+class Route(Generic[E]):
+    """One topic of a service's consumer (issue 18: one consumer per service).
+
+    `model` is the event type (a model or an annotated union), shown in the AsyncAPI
+    document. `consumer` names the inbox consumer. Exactly one of:
+    - `apply_many(uow, events)`: the set-based use case, given the batch's new events of
+      this topic in order (redeliveries already removed); returns a list of results;
+    - `apply(session, event)`: one event at a time (the older style).
+    `wanted(event)` False skips an event without claiming it (steps a service ignores).
+    """
+
+    topic: str
+    model: Any
+    consumer: str
+    apply: Callable[[AsyncSession, Any], Awaitable[Any]] | None = None
+    apply_many: Callable[[UnitOfWork, list[Any]], Awaitable[list[Any]]] | None = None
+    wanted: Callable[[Any], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.apply is None) == (self.apply_many is None):
+            raise TypeError(f"route {self.topic}: give exactly one of apply, apply_many")
+
+    async def run(self, uow: UnitOfWork, events: list[Any], culprit: list[Any]) -> list[Any]:
+        """`culprit` is left holding the event being applied when one fails (when that can
+        be told: one at a time, or a batch of one), so its try counts as an attempt."""
+        if self.apply_many is not None:
+            culprit[:] = events[:1] if len(events) == 1 else []
+            return list(await self.apply_many(uow, events))
+        assert self.apply is not None
+        results = []
+        for event in events:
+            culprit[:] = [event]
+            token = correlation_id.set(event.correlation_id)
+            try:
+                results.append(await self.apply(uow.session, event))
+            finally:
+                correlation_id.reset(token)
+        return results
+
+
+async def claim_pairs(
+    uow: UnitOfWork, inbox: Table, pairs: Sequence[tuple[str, UUID]]
+) -> set[tuple[str, UUID]]:
+    """The (consumer, event id) pairs not seen before: claimed now, in one statement (a
+    prepared one on the raw connection). Must run in the transaction that applies them."""
+    if not pairs:
         return set()
-    stmt = (
-        insert(inbox)
-        .values([{"consumer": consumer, "event_id": i} for i in dict.fromkeys(event_ids)])
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
+    unique = list(dict.fromkeys(pairs))
+    # messaging_tables names it so in every service; the SQL is a constant (prepared once).
+    assert inbox.name == "inbox"
+    conn = await uow.connection()
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, event_id) "
+        "SELECT * FROM unnest($1::text[], $2::uuid[]) "
+        "ON CONFLICT DO NOTHING RETURNING consumer, event_id",
+        [c for c, _ in unique],
+        [i for _, i in unique],
     )
-    return set((await session.scalars(stmt)).all())
+    return {(r["consumer"], r["event_id"]) for r in rows}
 
 
 def subscribe_batches(
@@ -110,31 +156,67 @@ def subscribe_batches(
     max_records: int | None = None,
     serialize_with: int | None = None,
 ) -> None:
-    """Subscribe `apply(session, event)` to `topic`, in batches (see the module's docstring).
+    """Subscribe `apply(session, event)` to one topic, in batches: `subscribe_units` with
+    one route (see there and the module's docstring)."""
+    subscribe_units(
+        runtime,
+        [Route(topic, model, consumer, apply=apply, wanted=wanted)],
+        inbox=inbox,
+        outbox=outbox,
+        title=title,
+        description=description,
+        after_commit=after_commit,
+        group_id=group_id,
+        max_records=max_records,
+        serialize_with=serialize_with,
+    )
 
-    `model` is the event type (a model or an annotated union); the AsyncAPI document shows
-    it as the payload. `wanted(event)` False skips an event without claiming it (steps a
-    service ignores). `after_commit` gets `apply`'s results once the batch committed (to
-    wake a worker, say). `consumer` names the inbox consumer, as with `claim_inbox`.
-    `serialize_with` names a PostgreSQL advisory lock taken first in every batch
-    transaction: consumers of different topics that write the same rows in different
-    orders (the gateway's read model) then take turns instead of deadlocking and redoing
-    whole batches.
+
+def subscribe_units(
+    runtime: ServiceRuntime,
+    routes: Sequence[Route[Any]],
+    *,
+    inbox: Table,
+    title: str,
+    description: str,
+    outbox: Table | None = None,
+    after_commit: Callable[[list[Any]], None] | None = None,
+    group_id: str | None = None,
+    max_records: int | None = None,
+    serialize_with: int | None = None,
+) -> None:
+    """One Kafka consumer for every route's topic; one unit of work per poll.
+
+    Each poll's records are decoded by their topic's model; the new ones (one inbox claim
+    for the whole batch) go to their route's use case in one transaction, route by route
+    in the order given (per partition, offsets stay in order), with one outbox statement
+    and then the offset commit. `after_commit` gets the use cases' results once the batch
+    committed (to wake a worker, say). `serialize_with` names a PostgreSQL advisory lock
+    taken first in every batch transaction, for writers that must take turns.
     """
-    adapter: TypeAdapter[Any] = TypeAdapter(model)
+    if not routes:
+        raise ValueError("subscribe_units needs at least one route")
+    by_topic: dict[str, Route[Any]] = {}
+    for route in routes:
+        if route.topic in by_topic:
+            raise ValueError(f"topic {route.topic} has two routes")
+        by_topic[route.topic] = route
+    adapters: dict[str, TypeAdapter[Any]] = {r.topic: TypeAdapter(r.model) for r in routes}
     max_attempts = runtime.settings.kafka_max_attempts
+    topic_of = runtime.topic
 
     async def decoder(msg: StreamMessage[Any], _original: Any) -> list[Any]:
         # Record by record, so one malformed message cannot fail the batch's validation.
         decoded: _Decoded[Any] = _Decoded()
         for record in msg.raw_message:
             try:
-                decoded.events.append((record, adapter.validate_json(record.value or b"")))
+                event = adapters[record.topic].validate_json(record.value or b"")
+                decoded.events.append((record, event))
             except PERMANENT as exc:
                 decoded.rejected.append((record, exc))
         setattr(msg, _DECODED, decoded)
         # faststream validates this list against the annotation below again: instances of
-        # the model pass without being rebuilt.
+        # the models pass without being rebuilt.
         return [event for _, event in decoded.events]
 
     async def take_turn(session: AsyncSession) -> None:
@@ -143,10 +225,12 @@ def subscribe_batches(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": serialize_with}
             )
 
-    dead_letters = f"{consumer}.dead-letter"
     # Positions this process dead-lettered lately, so a batch rewound after an outage skips
     # them without another try (after a restart the inbox check in the fallback does).
     recently_dead: dict[UUID, None] = {}
+
+    def dead_letters(record: ConsumerRecord[Any, Any]) -> str:
+        return f"{by_topic[record.topic].consumer}.dead-letter"
 
     async def dead_letter(record: ConsumerRecord[Any, Any], exc: Exception, attempts: int) -> None:
         """Publish `record` unchanged to `<topic>.dlq` with the cause, once.
@@ -159,7 +243,7 @@ def subscribe_batches(
         headers = dead_letter_headers(record, exc, attempts)
         target = f"{record.topic}.dlq"
         async with transaction(runtime.sessions) as session:
-            if not await claim_inbox(session, inbox, dead_letters, _position(record)):
+            if not await claim_inbox(session, inbox, dead_letters(record), _position(record)):
                 return
             if outbox is not None:
                 # Through the outbox: published exactly when this claim commits.
@@ -188,7 +272,7 @@ def subscribe_batches(
         async with runtime.sessions() as session:
             found = await session.scalars(
                 select(inbox.c.event_id).where(
-                    inbox.c.consumer == dead_letters,
+                    inbox.c.consumer.in_({dead_letters(r) for r in records}),
                     inbox.c.event_id.in_([_position(r) for r in records]),
                 )
             )
@@ -197,37 +281,44 @@ def subscribe_batches(
     async def apply_batch(
         events: list[tuple[ConsumerRecord[Any, Any], Any]], culprit: list[Any]
     ) -> list[Any]:
-        """All of `events` in one transaction; on failure `culprit` holds the record whose
-        event was being applied (its try in the batch counts as its first attempt)."""
+        """All of `events` in one unit of work: one inbox claim, each route's new events to
+        its use case, one outbox statement, one commit. On failure `culprit` holds the
+        event being applied, when known."""
         results: list[Any] = []
         async with transaction(runtime.sessions) as session:
             await take_turn(session)
-            fresh = await claim_many(session, inbox, consumer, [e.event_id for _, e in events])
-            for record, event in events:
-                if event.event_id not in fresh:
+            uow = UnitOfWork(session, outbox, topic_of)
+            pairs = [(by_topic[r.topic].consumer, e.event_id) for r, e in events]
+            fresh = await claim_pairs(uow, inbox, pairs)
+            todo: dict[str, list[Any]] = {}
+            for (record, event), pair in zip(events, pairs, strict=True):
+                if pair not in fresh:
                     continue  # a redelivery, or the same event twice in one batch
-                fresh.discard(event.event_id)
-                culprit[:] = [record]
-                token = correlation_id.set(event.correlation_id)
-                try:
-                    results.append(await apply(session, event))
-                finally:
-                    correlation_id.reset(token)
+                fresh.discard(pair)
+                todo.setdefault(record.topic, []).append(event)
+            for route in routes:
+                if route.topic in todo:
+                    results += await route.run(uow, todo[route.topic], culprit)
             culprit.clear()
+            await uow.flush()
         return results
 
     async def apply_one(
         record: ConsumerRecord[Any, Any], event: Any, first_attempt: int
     ) -> list[Any]:
         """One event in its own transaction, retried; dead-lettered when it keeps failing."""
+        route = by_topic[record.topic]
         for attempt in range(min(first_attempt, max_attempts), max_attempts + 1):
             token = correlation_id.set(event.correlation_id)
             try:
                 async with transaction(runtime.sessions) as session:
                     await take_turn(session)
-                    if not await claim_inbox(session, inbox, consumer, event.event_id):
+                    uow = UnitOfWork(session, outbox, topic_of)
+                    if not await claim_pairs(uow, inbox, [(route.consumer, event.event_id)]):
                         return []
-                    return [await apply(session, event)]
+                    results = await route.run(uow, [event], [])
+                    await uow.flush()
+                    return results
             except Exception as exc:
                 if not isinstance(exc, PERMANENT) and is_transient(exc):
                     raise  # the batch is rewound and retried after a backoff
@@ -248,16 +339,25 @@ def subscribe_batches(
                 correlation_id.reset(token)
         return []
 
+    def count_ok(todo: list[tuple[ConsumerRecord[Any, Any], Any]]) -> None:
+        per_topic: dict[str, int] = {}
+        for record, _ in todo:
+            per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+        for name, count in per_topic.items():
+            CONSUMED.labels(name, "ok").inc(count)
+
     async def handler(events: list[Any], msg: KafkaMessage) -> None:
         decoded: _Decoded[Any] = getattr(msg, _DECODED)
         for record, exc in decoded.rejected:
             await dead_letter(record, exc, 1)
-        todo = [
-            (r, e)
-            for r, e in decoded.events
-            if (wanted is None or wanted(e))
-            and not (recently_dead and _position(r) in recently_dead)
-        ]
+        todo = []
+        for record, event in decoded.events:
+            wanted = by_topic[record.topic].wanted
+            if wanted is not None and not wanted(event):
+                continue
+            if recently_dead and _position(record) in recently_dead:
+                continue
+            todo.append((record, event))
         if not todo:
             return
         culprit: list[Any] = []
@@ -277,21 +377,23 @@ def subscribe_batches(
             try:
                 for record, event in todo:
                     if _position(record) not in given_up:
-                        tried = bool(culprit) and culprit[0] is record
+                        tried = bool(culprit) and culprit[0] is event
                         results += await apply_one(record, event, 2 if tried else 1)
             except Exception:
                 # An outage midway: what was applied alone is committed; report it.
                 if after_commit is not None and results:
                     after_commit(results)
                 raise
-        CONSUMED.labels(todo[0][0].topic, "ok").inc(len(todo))
+        count_ok(todo)
         if after_commit is not None:
             after_commit(results)
 
+    models = [r.model for r in routes]
+    payload: Any = models[0] if len(models) == 1 else Union[tuple(models)]  # noqa: UP007
     # The annotation is what faststream shows in the AsyncAPI document (and validates).
-    handler.__annotations__ = {"events": list[model], "msg": KafkaMessage, "return": None}
+    handler.__annotations__ = {"events": list[payload], "msg": KafkaMessage, "return": None}
     subscriber = runtime.broker.subscriber(
-        topic,
+        *[r.topic for r in routes],
         group_id=group_id or runtime.settings.consumer_group,
         auto_offset_reset="earliest",
         batch=True,

@@ -139,7 +139,7 @@ async def add_to_outbox(
 ) -> None:
     """Queue `event` for publication when (and only if) the transaction commits."""
     # Marks the session so that its commit wakes the relay (see `_wake_relay_after_commit`).
-    session.info[_OUTBOX_ADDED] = True
+    session.info[OUTBOX_ADDED] = True
     all_headers = dict(headers or {})
     if isinstance(event, Envelope):
         all_headers.setdefault("correlation_id", event.correlation_id)
@@ -163,7 +163,7 @@ async def queue_raw(
     headers: dict[str, str],
 ) -> None:
     """Queue bytes as they are (a dead letter keeps the original message unchanged)."""
-    session.info[_OUTBOX_ADDED] = True
+    session.info[OUTBOX_ADDED] = True
     await session.execute(
         outbox.insert().values(topic=topic, key=key, payload=payload, headers=headers)
     )
@@ -172,7 +172,7 @@ async def queue_raw(
 # --- relay ----------------------------------------------------------------------------------
 
 # Session.info keys: set by `add_to_outbox` / by the runtime on its sessionmaker.
-_OUTBOX_ADDED = "aduan_outbox_added"
+OUTBOX_ADDED = "aduan_outbox_added"
 OUTBOX_WAKE = "aduan_outbox_wake"
 
 
@@ -187,7 +187,7 @@ def _wake_relay_after_commit(session: Session) -> None:
     function comes from the sessionmaker's `info` (set by the runtime), so a process that
     hosts several runtimes (tests) wakes the right relay.
     """
-    if session.info.pop(_OUTBOX_ADDED, False):
+    if session.info.pop(OUTBOX_ADDED, False):
         wake = session.info.get(OUTBOX_WAKE)
         if wake is not None:
             wake()
@@ -195,7 +195,7 @@ def _wake_relay_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_outbox_rows(session: Session) -> None:
-    session.info.pop(_OUTBOX_ADDED, None)  # rolled back: nothing to publish
+    session.info.pop(OUTBOX_ADDED, None)  # rolled back: nothing to publish
 
 
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:

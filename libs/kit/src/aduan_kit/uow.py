@@ -1,0 +1,149 @@
+"""The unit of work: one transaction, its raw asyncpg connection, and what it publishes.
+
+Issue 18's profile put most of a complaint's cost in row-at-a-time SQL through the ORM
+(statement compilation, one round trip per row) and one outbox INSERT per event. A unit
+of work gives a use case three things, all in one PostgreSQL transaction:
+
+- `session`: the SQLAlchemy session, for ordinary queries off the hot path;
+- `await connection()`: the same transaction's asyncpg connection, for set-based
+  statements (`INSERT ... SELECT FROM unnest(...)`) that asyncpg prepares once per
+  connection and reuses (no compilation, one round trip per table per batch);
+- `publish(topic, event, key)`: buffered in memory and written to the outbox in ONE
+  statement when the unit of work flushes (before its commit), in call order, so the
+  relay sends them in that order. Nothing is published unless the transaction commits.
+
+Consumers get one from `aduan_kit.batching` (one per poll); HTTP paths open one with
+`unit_of_work(sessions, outbox, topic=runtime.topic)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aduan_contracts.envelope import Envelope
+from aduan_contracts.serialization import encode
+from aduan_contracts.topics import TopicSpec
+from aduan_kit.messaging import OUTBOX_ADDED
+
+__all__ = ["UnitOfWork", "driver_connection", "unit_of_work"]
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `session`, inside the session's transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a raw
+    statement sent before any SQLAlchemy one would run in autocommit, outside the
+    transaction (a crash would keep half a batch). So the adapter's transaction is started
+    here when it has not been yet; it then commits or rolls back with the session.
+    """
+    conn = await session.connection()
+    fairy = await conn.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection
+    if getattr(adapted, "_transaction", None) is None and not adapted.autocommit:
+        await adapted._start_transaction()
+    driver: asyncpg.Connection = fairy.driver_connection
+    if not driver.is_in_transaction():  # pragma: no cover - a changed SQLAlchemy adapter
+        raise RuntimeError("the session's connection is not in a transaction")
+    return driver
+
+
+class UnitOfWork:
+    """One transaction's session, raw connection and buffered outbox rows."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        outbox: Table | None,
+        topic: Callable[[str], str] = lambda name: name,
+    ) -> None:
+        self.session = session
+        self._outbox = outbox
+        self._topic = topic
+        self._driver: asyncpg.Connection | None = None
+        self._topics: list[str] = []
+        self._keys: list[bytes | None] = []
+        self._payloads: list[bytes] = []
+        self._headers: list[str] = []
+
+    async def connection(self) -> asyncpg.Connection:
+        """The transaction's asyncpg connection (prepared statements cached on it)."""
+        if self._driver is None:
+            self._driver = await driver_connection(self.session)
+        return self._driver
+
+    def publish(
+        self,
+        topic: TopicSpec | str,
+        event: BaseModel,
+        key: str | UUID | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Queue `event` for the outbox. `topic` is a contract's TopicSpec (its name is put
+        in the service's namespace) or an already qualified topic name."""
+        all_headers = dict(headers or {})
+        if isinstance(event, Envelope):
+            all_headers.setdefault("correlation_id", event.correlation_id)
+            all_headers.setdefault("event_type", type(event).__name__)
+        self.publish_raw(
+            self._topic(topic.name) if isinstance(topic, TopicSpec) else topic,
+            str(key).encode() if key is not None else None,
+            encode(event),
+            all_headers,
+        )
+
+    def publish_raw(
+        self, topic: str, key: bytes | None, payload: bytes, headers: dict[str, str]
+    ) -> None:
+        if self._outbox is None:
+            raise RuntimeError("this service has no outbox to publish through")
+        self._topics.append(topic)
+        self._keys.append(key)
+        self._payloads.append(payload)
+        self._headers.append(json.dumps(headers))
+
+    @property
+    def pending(self) -> int:
+        return len(self._topics)
+
+    async def flush(self) -> None:
+        """Write the queued events to the outbox in one statement, in the order queued
+        (the outbox's id sequence follows the ORDER BY; the relay sends by id)."""
+        if not self._topics:
+            return
+        # messaging_tables names it so in every service; the SQL is a constant (prepared once).
+        assert self._outbox is not None and self._outbox.name == "outbox"
+        conn = await self.connection()
+        await conn.execute(
+            "INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT t, k, p, h::jsonb FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
+            "$4::text[]) WITH ORDINALITY AS u(t, k, p, h, n) ORDER BY n",
+            self._topics,
+            self._keys,
+            self._payloads,
+            self._headers,
+        )
+        self._topics, self._keys, self._payloads, self._headers = [], [], [], []
+        # The relay is woken when this transaction commits (messaging's after-commit hook).
+        self.session.info[OUTBOX_ADDED] = True
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessions: async_sessionmaker[AsyncSession],
+    outbox: Table | None,
+    topic: Callable[[str], str] = lambda name: name,
+) -> AsyncIterator[UnitOfWork]:
+    """Begin, yield the unit of work, flush its outbox rows, commit (roll back on error)."""
+    async with sessions() as session, session.begin():
+        uow = UnitOfWork(session, outbox, topic)
+        yield uow
+        await uow.flush()
