@@ -404,7 +404,10 @@ def subscribe_units(
         description=description,
     )
     subscriber(handler)
-    _document_one_message(subscriber)
+    if len(routes) == 1:
+        _document_one_message(subscriber)
+    else:
+        _document_each_topic(subscriber, {r.topic: (r.model, r.consumer) for r in routes})
     _poll_without_idle_sleep(subscriber)
 
 
@@ -435,6 +438,29 @@ def _poll_without_idle_sleep(subscriber: Any) -> None:
             return tuple(chain.from_iterable(fetched.values()))
 
     subscriber.__class__ = PollAgain
+
+
+def _document_each_topic(subscriber: Any, models: dict[str, tuple[Any, str]]) -> None:
+    """A consumer of several topics: faststream would document the union of every route's
+    model on each topic. Each topic's channel gets its own route's model instead, so the
+    AsyncAPI contract still says what producers must send to that topic."""
+    spec = subscriber.specification
+    base = type(spec)
+
+    class EachTopic(base):  # type: ignore[valid-type, misc]
+        __slots__ = ()
+
+        def get_schema(self) -> dict[str, Any]:
+            channels: dict[str, Any] = super().get_schema()
+            for channel in channels.values():
+                model, consumer = models[channel.address]
+                body = TypeAdapter(model).json_schema()
+                # A union has no title of its own: name it after the inbox consumer.
+                body.setdefault("title", f"{consumer}:Payload")
+                channel.operation.message.payload = body
+            return channels
+
+    spec.__class__ = EachTopic
 
 
 def _document_one_message(subscriber: Any) -> None:

@@ -1,0 +1,204 @@
+"""The unit of work and one consumer for several topics, on a real broker and database.
+
+- A raw asyncpg statement sent through `uow.connection()` belongs to the session's
+  transaction: it rolls back with it, even when it is the first statement sent.
+- `uow.publish` rows reach the outbox in one statement, in call order, only on commit.
+- `subscribe_units`: one consumer reads two topics; each route's use case gets only its
+  topic's new events, in order; a redelivered or repeated event is not handed over again;
+  a failing event is dead-lettered with its cause while the rest of its batch is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Column, MetaData, String, Table, select
+
+from aduan_contracts import encode
+from aduan_contracts.events import ReportAmended
+from aduan_contracts.topics import TopicSpec
+from aduan_kit.batching import Route, subscribe_units
+from aduan_kit.db import ensure_database, make_engine, make_sessionmaker
+from aduan_kit.messaging import ensure_topics, messaging_tables
+from aduan_kit.runtime import ServiceRuntime
+from aduan_kit.settings import ServiceSettings
+from aduan_kit.uow import UnitOfWork, unit_of_work
+from aduan_testing.helpers import eventually
+from aduan_testing.plugin import Isolation
+
+pytestmark = pytest.mark.integration
+
+METADATA = MetaData()
+OUTBOX, INBOX = messaging_tables(METADATA)
+APPLIED = Table(
+    "applied",
+    METADATA,
+    Column("route", String(10), nullable=False),
+    Column("text", String(100), nullable=False),
+)
+
+
+def amended(text: str) -> ReportAmended:
+    return ReportAmended(
+        report_id=uuid.uuid4(),
+        channel="email",
+        channel_message_id=uuid.uuid4().hex,
+        text=text,
+        received_at=datetime.now(UTC),
+    )
+
+
+@pytest_asyncio.fixture
+async def runtime(isolated: Isolation) -> AsyncIterator[ServiceRuntime]:
+    url = isolated.database("kitunits")
+    await ensure_database(url)
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(METADATA.create_all)
+    await engine.dispose()
+    settings = ServiceSettings(
+        service_name="kitunits",
+        environment="test",
+        kafka_bootstrap_servers=isolated.kafka,
+        topic_namespace=isolated.namespace,
+        database_url=url,
+        redis_url=isolated.redis_url,
+        kafka_max_attempts=2,
+    )
+    yield ServiceRuntime(settings, migrations=None, outbox=OUTBOX)
+
+
+async def _texts(runtime: ServiceRuntime) -> list[tuple[str, str]]:
+    async with runtime.sessions() as s:
+        rows = await s.execute(select(APPLIED.c.route, APPLIED.c.text))
+        return [(r.route, r.text) for r in rows]
+
+
+async def test_raw_statements_and_outbox_rows_follow_the_transaction(
+    isolated: Isolation, runtime: ServiceRuntime
+) -> None:
+    await runtime.start()
+    try:
+        # Rolled back: the raw INSERT is the FIRST statement of the transaction (SQLAlchemy
+        # would not have sent BEGIN yet) and the publish was queued.
+        with pytest.raises(RuntimeError, match="boom"):
+            async with unit_of_work(runtime.sessions, OUTBOX) as uow:
+                conn = await uow.connection()
+                await conn.execute("INSERT INTO applied (route, text) VALUES ('raw', 'gone')")
+                uow.publish("kit.t", amended("never"), key="k")
+                raise RuntimeError("boom")
+        # Committed: three events in call order, one statement.
+        events = [amended(f"e{i}") for i in range(3)]
+        async with unit_of_work(runtime.sessions, OUTBOX) as uow:
+            conn = await uow.connection()
+            await conn.execute("INSERT INTO applied (route, text) VALUES ('raw', 'kept')")
+            for event in events:
+                uow.publish("kit.t", event, key=event.report_id)
+            assert uow.pending == 3
+        async with runtime.sessions() as s:
+            # "kit.t" is no topic of the broker's: the relay holds its rows back.
+            payloads = list((await s.scalars(select(OUTBOX.c.payload))).all())
+    finally:
+        await runtime.stop()
+    assert await _texts(runtime) == [("raw", "kept")]
+    assert sorted(payloads) == sorted(encode(e) for e in events)
+
+
+async def test_outbox_rows_in_call_order(isolated: Isolation, runtime: ServiceRuntime) -> None:
+    """Without a running relay, the rows stay: they are in call order with their headers."""
+    events = [amended(f"e{i}") for i in range(5)]
+    engine = make_engine(runtime.settings.database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with unit_of_work(sessions, OUTBOX) as uow:
+            for event in events:
+                uow.publish("kit.t", event, key=event.report_id, headers={"x": "1"})
+        async with sessions() as s:
+            rows = (await s.execute(select(OUTBOX).order_by(OUTBOX.c.id))).all()
+    finally:
+        await engine.dispose()
+    assert [r.payload for r in rows] == [encode(e) for e in events]
+    assert [r.key for r in rows] == [str(e.report_id).encode() for e in events]
+    assert rows[0].headers == {
+        "x": "1",
+        "correlation_id": events[0].correlation_id,
+        "event_type": "ReportAmended",
+    }
+
+
+async def test_one_consumer_for_two_topics(isolated: Isolation, runtime: ServiceRuntime) -> None:
+    specs = [
+        TopicSpec(f"kit.units-{name}-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
+        for name in ("a", "b")
+    ]
+    await ensure_topics(isolated.kafka, isolated.namespace, specs)
+    topic_a, topic_b = (spec.qualified(isolated.namespace) for spec in specs)
+    handed: dict[str, list[str]] = {"a": [], "b": []}
+
+    def use_case(name: str):  # type: ignore[no-untyped-def]
+        async def apply_many(uow: UnitOfWork, events: list[ReportAmended]) -> list[str]:
+            handed[name] += [e.text for e in events]
+            if any(e.text == "poison" for e in events):
+                raise RuntimeError("bug in use case")
+            conn = await uow.connection()
+            await conn.execute(
+                "INSERT INTO applied (route, text) SELECT $1, t FROM unnest($2::text[]) AS t",
+                name,
+                [e.text for e in events],
+            )
+            return [e.text for e in events]
+
+        return apply_many
+
+    committed: list[list[str]] = []
+    subscribe_units(
+        runtime,
+        [
+            Route(topic_a, ReportAmended, "kit.units.a", apply_many=use_case("a")),
+            Route(topic_b, ReportAmended, "kit.units.b", apply_many=use_case("b")),
+        ],
+        inbox=INBOX,
+        outbox=OUTBOX,
+        title="kit.units",
+        description="test",
+        after_commit=committed.append,
+    )
+    repeated = amended("a-repeated")
+    to_a = [amended("a1"), repeated, amended("a2"), repeated, amended("poison"), amended("a3")]
+    to_b = [amended("b1"), amended("b2")]
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka, linger_ms=20)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic_a, encode(e), key=b"k") for e in to_a]
+        futures += [await producer.send(topic_b, encode(e), key=b"k") for e in to_b]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+    await runtime.start()
+    try:
+
+        async def all_applied() -> bool:
+            return len(await _texts(runtime)) >= 6
+
+        await eventually(all_applied, "both topics applied", timeout=40)
+        await asyncio.sleep(1)  # anything applied twice would show by now
+        rows = await _texts(runtime)
+    finally:
+        await runtime.stop()
+
+    assert sorted(t for r, t in rows if r == "a") == ["a-repeated", "a1", "a2", "a3"]
+    assert sorted(t for r, t in rows if r == "b") == ["b1", "b2"]
+    # The use case never saw an event of the other topic, nor the repeated event twice in
+    # a batch that committed.
+    assert set(handed["a"]) <= {"a1", "a-repeated", "a2", "poison", "a3"}
+    assert set(handed["b"]) == {"b1", "b2"}
+    # The poison event: tried in its batch, then alone up to max_attempts, never applied.
+    assert handed["a"].count("poison") >= 2
+    assert sorted(t for batch in committed for t in batch) == sorted(t for _, t in rows)
