@@ -28,9 +28,11 @@ from itertools import chain
 from typing import Any, Generic, TypeVar, Union
 from uuid import UUID, uuid5
 
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaMessage
-from faststream.message import StreamMessage
+from faststream.message import AckStatus, StreamMessage
 from pydantic import TypeAdapter
 from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -346,7 +348,14 @@ def subscribe_units(
         for name, count in per_topic.items():
             CONSUMED.labels(name, "ok").inc(count)
 
+    committer = _OffsetCommitter(runtime.settings.kafka_commit_interval_ms / 1000)
+
     async def handler(events: list[Any], msg: KafkaMessage) -> None:
+        await handle(msg)
+        # Applied and committed in PostgreSQL: the offsets may be committed to Kafka later.
+        committer.take_over(msg)
+
+    async def handle(msg: KafkaMessage) -> None:
         decoded: _Decoded[Any] = getattr(msg, _DECODED)
         for record, exc in decoded.rejected:
             await dead_letter(record, exc, 1)
@@ -438,6 +447,60 @@ def _poll_without_idle_sleep(subscriber: Any) -> None:
             return tuple(chain.from_iterable(fetched.values()))
 
     subscriber.__class__ = PollAgain
+
+
+class _OffsetCommitter:
+    """Commits a batch consumer's offsets in the background, at most every `interval_s`,
+    instead of one synchronous OffsetCommit round trip after every poll (issue 18).
+
+    Safe because every event is claimed in the inbox in the transaction that applies it:
+    offsets committed late (or lost with a crash or a rebalance) only make Kafka hand over
+    events already applied again, which the inbox turns into no-ops. The offsets committed
+    are the batch's own (last record + 1 per partition), taken when it was applied, never
+    the consumer's position, which may already include the next, unapplied poll.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self._interval = interval_s
+        self._pending: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def take_over(self, msg: KafkaMessage) -> None:
+        consumer = getattr(msg, "consumer", None)
+        if self._interval <= 0 or not isinstance(consumer, AIOKafkaConsumer):
+            return  # faststream commits at once (or has nothing to commit: test broker)
+        if consumer is not self._consumer:
+            self._pending = {}  # a restarted consumer: the old one's offsets are not ours
+            self._consumer = consumer
+        for record in msg.raw_message:
+            tp = TopicPartition(record.topic, record.partition)
+            self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)
+        msg.committed = AckStatus.ACKED  # faststream's ack then leaves the commit to us
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._commit_soon(), name="offset-commit")
+
+    async def _commit_soon(self) -> None:
+        failures = 0
+        while self._pending:
+            await asyncio.sleep(self._interval)
+            consumer, offsets, self._pending = self._consumer, self._pending, {}
+            if consumer is None:
+                return
+            try:
+                await consumer.commit(offsets)
+                failures = 0
+            except (CommitFailedError, IllegalStateError) as exc:
+                # Partitions moved to another member: it goes on from the last committed
+                # offsets, and the inbox absorbs what it sees again.
+                log.info("offsets not committed: partitions reassigned", error=type(exc).__name__)
+            except Exception as exc:
+                failures += 1
+                log.warning("offset commit failed; will retry", error=type(exc).__name__)
+                if consumer is self._consumer:
+                    for tp, offset in offsets.items():
+                        self._pending[tp] = max(self._pending.get(tp, 0), offset)
+                await asyncio.sleep(min(0.5 * failures, 5.0))
 
 
 def _document_each_topic(subscriber: Any, models: dict[str, tuple[Any, str]]) -> None:

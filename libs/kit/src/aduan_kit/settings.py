@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     # offset commit) vanish per message, small enough that a transaction holds its row
     # locks for tens of milliseconds, not seconds.
     kafka_batch_max_records: int = Field(default=200, ge=1, le=10_000)
+    # Batch consumers commit their offsets in the background at most this often instead of
+    # after every poll (the inbox makes a late commit safe; aduan_kit.batching). 0: after
+    # every poll, as faststream does.
+    kafka_commit_interval_ms: int = Field(default=200, ge=0, le=10_000)
 
     # A consumer with records waiting whose position has not moved for this long, while
     # PostgreSQL, Redis and Kafka all answer, is stuck (aduan_kit.consumers): restarted in

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Column, MetaData, String, Table, select
 
 from aduan_contracts import encode
@@ -190,6 +191,23 @@ async def test_one_consumer_for_two_topics(isolated: Isolation, runtime: Service
         await eventually(all_applied, "both topics applied", timeout=40)
         await asyncio.sleep(1)  # anything applied twice would show by now
         rows = await _texts(runtime)
+
+        # Offsets are committed in the background (kafka_commit_interval_ms), but they are
+        # committed: a restarted consumer does not start over from the beginning.
+        admin = AIOKafkaAdminClient(bootstrap_servers=isolated.kafka)
+        await admin.start()
+        try:
+
+            async def offsets_committed() -> bool:
+                got = await admin.list_consumer_group_offsets(runtime.settings.consumer_group)
+                return {tp.topic: meta.offset for tp, meta in got.items()} == {
+                    topic_a: len(to_a),
+                    topic_b: len(to_b),
+                }
+
+            await eventually(offsets_committed, "offsets committed", timeout=10)
+        finally:
+            await admin.close()
     finally:
         await runtime.stop()
 
