@@ -228,12 +228,14 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         poll_interval_s: float = 0.05,
         batch_size: int = 500,
+        coalesce_s: float = 0.0,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._producer = producer
         self._poll = poll_interval_s
         self._batch = batch_size
+        self._coalesce = coalesce_s
         self._wake = asyncio.Event()
         # Topics the broker does not know (auto-creation is off). Their rows stay in the
         # outbox, counted and logged, instead of stalling every other topic behind them.
@@ -285,7 +287,16 @@ class OutboxRelay:
             self._unroutable.clear()  # the topic may have been created since: retry them
         async with self._sessions() as session, session.begin():
             # One relay at a time per database keeps per-key order across replicas.
-            got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(4242)"))
+            # The pass's DELETE need not wait for its WAL flush: if PostgreSQL crashed and
+            # lost it, the rows would be published again, which every consumer's inbox
+            # absorbs; the rows' own INSERTs were durable commits. One fsync wait less per
+            # pass, in the same round trip as the lock.
+            got = await session.scalar(
+                text(
+                    "SELECT pg_try_advisory_xact_lock(4242) "
+                    "FROM set_config('synchronous_commit', 'off', true)"
+                )
+            )
             self._lock_busy = not got
             if not got:
                 return 0
@@ -342,6 +353,11 @@ class OutboxRelay:
                 wait = min(backoff, LOCK_BUSY_RETRY_S) if self._lock_busy else backoff
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                if self._wake.is_set() and self._coalesce > 0:
+                    # Woken by a commit: commits that land in the next few milliseconds
+                    # leave in the same pass (one transaction, one produce batch) instead
+                    # of a pass each (issue 18: a pass costs ~4 round trips).
+                    await asyncio.sleep(self._coalesce)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")

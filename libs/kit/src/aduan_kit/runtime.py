@@ -143,7 +143,11 @@ class ServiceRuntime:
             await _until_reachable("producer", start_producer)
             assert self._producer is not None
             self.relay = OutboxRelay(
-                self.sessions, self.outbox_table, self._producer, s.outbox_poll_interval_s
+                self.sessions,
+                self.outbox_table,
+                self._producer,
+                s.outbox_poll_interval_s,
+                coalesce_s=s.outbox_coalesce_ms / 1000,
             )
             self.relay.start()
             # Every commit that queued outbox rows wakes this relay (messaging.py).

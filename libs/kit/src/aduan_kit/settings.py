@@ -56,6 +56,9 @@ class ServiceSettings(BaseSettings):
     # (messaging.py); the poll picks up rows committed elsewhere (another replica, a CLI).
     # 0.05 s here cost each idle service ~20 transactions a second.
     outbox_poll_interval_s: float = 1.0
+    # After a commit wakes the relay it waits this long, so the commits of the next few
+    # milliseconds leave in the same pass (issue 18); it adds as much to each hop.
+    outbox_coalesce_ms: int = Field(default=4, ge=0, le=1000)
     shutdown_grace_s: float = 10.0
     # Connections (idle keep-alive ones included) and requests in progress, at most; beyond
     # either the service answers 503 at once (providers and apps retry) instead of queueing
