@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.partitioner import DefaultPartitioner
@@ -42,6 +41,7 @@ from aduan_contracts.topics import (
     WORKFLOW_COMMANDS,
 )
 from aduan_testing.helpers import eventually
+from aduan_testing.kafka import read_topic
 from aduan_testing.platform import Platform, running_platform
 from aduan_testing.plugin import TEST_PARTITIONS, Isolation
 
@@ -257,7 +257,12 @@ async def test_survivors_take_over_every_partition_and_lose_nothing(
     # twice as two events (a row re-sent after a crash keeps its event id).
     changes = [
         decode(STATUS_CHANGED, value)
-        for value in await read_all(isolated, STATUS_CHANGED.qualified(ns))
+        for value in [
+            r.value
+            for r in await read_topic(
+                isolated.kafka, STATUS_CHANGED.qualified(ns), settle=1.8, timeout=120
+            )
+        ]
     ]
     opened_as: dict[tuple[str, int], set[uuid.UUID]] = {}
     for change in changes:
@@ -277,7 +282,12 @@ async def test_survivors_take_over_every_partition_and_lose_nothing(
     # A message sent is not announced (NotificationDelivered is no longer published, issue
     # 18): the delivery log above is the exactly-once record; the topic carries only
     # deliveries given up on, and none was.
-    announced = await read_all(isolated, NOTIFICATIONS.qualified(ns))
+    announced = [
+        r.value
+        for r in await read_topic(
+            isolated.kafka, NOTIFICATIONS.qualified(ns), settle=1.8, timeout=120
+        )
+    ]
     assert announced == []
 
     # Redeliveries, where the services say so: the inbox caught a repeated event, or a
@@ -307,22 +317,3 @@ def partition_of(report_id: str) -> int:
     """The partition the producers' default partitioner gives a report's key."""
     partitions = list(range(TEST_PARTITIONS))
     return int(DefaultPartitioner()(report_id.encode(), partitions, partitions))
-
-
-async def read_all(iso: Isolation, topic: str) -> list[bytes]:
-    """Every message on `topic` so far (read until it stays quiet)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=iso.kafka, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        quiet = 0
-        while quiet < 6:
-            batch = await consumer.getmany(timeout_ms=300)
-            got = [r.value for records in batch.values() for r in records if r.value]
-            values += got
-            quiet = 0 if got else quiet + 1
-    finally:
-        await consumer.stop()
-    return values

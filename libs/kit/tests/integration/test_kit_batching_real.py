@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import Column, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from aduan_kit.messaging import ensure_topics, messaging_tables
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.settings import ServiceSettings
 from aduan_testing.helpers import eventually
+from aduan_testing.kafka import read_topic
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -44,23 +45,6 @@ def amended(text: str) -> ReportAmended:
         text=text,
         received_at=datetime.now(UTC),
     )
-
-
-async def read_all(bootstrap: str, topic: str, wait_s: float) -> list[object]:
-    """Everything on `topic` after `wait_s` seconds of reading (to see duplicates too)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    got: list[object] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while asyncio.get_running_loop().time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                got.extend(records)
-    finally:
-        await consumer.stop()
-    return got
 
 
 @pytest_asyncio.fixture
@@ -154,7 +138,7 @@ async def test_batch_applies_once_and_isolates_poison(
     # applied on the redelivery.
     assert calls["always fails"] == 3
     assert calls["flaky"] == 2
-    dead = await read_all(isolated.kafka, f"{topic}.dlq", wait_s=3)
+    dead = await read_topic(isolated.kafka, f"{topic}.dlq", timeout=3)
     causes = sorted(dict(r.headers)["dlq_error"].decode() for r in dead)  # type: ignore[attr-defined]
     assert len(causes) == 2, causes  # once each, though the batch was redelivered
     assert causes[0].startswith("RuntimeError: bug in handler")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, func, select
 
 from aduan_contracts import encode
@@ -27,6 +27,7 @@ from aduan_kit.messaging import (
     make_producer,
     messaging_tables,
 )
+from aduan_testing.kafka import read_topic
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -43,23 +44,6 @@ def amended(text: str) -> ReportAmended:
         text=text,
         received_at=datetime.now(UTC),
     )
-
-
-async def read_all(bootstrap: str, topic: str, want: int, timeout: float = 20) -> list[object]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    got: list[object] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(got) < want and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                got.extend(records)
-    finally:
-        await consumer.stop()
-    return got
 
 
 @pytest_asyncio.fixture
@@ -91,7 +75,7 @@ async def test_relay_publishes_committed_rows_only(isolated: Isolation, db: obje
         assert await relay.relay_once() == 0
     finally:
         await producer.stop()
-    records = await read_all(isolated.kafka, topic, want=1)
+    records = await read_topic(isolated.kafka, topic, want=1)
     assert [r.value for r in records] == [encode(committed)]  # type: ignore[attr-defined]
     assert records[0].key == str(committed.report_id).encode()  # type: ignore[attr-defined]
     async with sessions() as s:  # type: ignore[operator]
@@ -147,7 +131,7 @@ async def test_failing_handler_is_redelivered_and_poison_is_dead_lettered(
     assert applied == ["flaky", "last"]
     assert calls["flaky"] == 3  # failed once, retried, then the duplicate was a no-op
     assert calls["always fails"] == 3  # max_attempts, then dead-lettered
-    dead = await read_all(isolated.kafka, f"{topic}.dlq", want=2)
+    dead = await read_topic(isolated.kafka, f"{topic}.dlq", want=2)
     errors = sorted(dict(r.headers)["dlq_error"].decode() for r in dead)  # type: ignore[attr-defined]
     assert len(errors) == 2
     assert errors[0].startswith("RuntimeError: bug in handler")
@@ -175,7 +159,7 @@ async def test_rows_for_an_unknown_topic_stay_and_do_not_hold_back_others(
         assert await relay.relay_once() == 0
     finally:
         await producer.stop()
-    records = await read_all(isolated.kafka, known, want=1)
+    records = await read_topic(isolated.kafka, known, want=1)
     assert [r.value for r in records] == [encode(after)]  # type: ignore[attr-defined]
     async with sessions() as s:  # type: ignore[operator]
         left = (await s.execute(select(OUTBOX.c.topic))).scalars().all()
