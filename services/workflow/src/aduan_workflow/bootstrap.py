@@ -11,11 +11,10 @@ from fastapi import FastAPI
 
 from aduan_contracts.topics import SLA_EVENTS
 from aduan_kit.runtime import ServiceRuntime
-from aduan_workflow.api import api_router
-from aduan_workflow.clocks import SlaScanner
+from aduan_workflow.adapters.tables import OUTBOX
 from aduan_workflow.config import Settings
-from aduan_workflow.handlers import register_handlers
-from aduan_workflow.tables import OUTBOX
+from aduan_workflow.entrypoints import api, consumers
+from aduan_workflow.entrypoints.sla_scanner import SlaScanner
 
 __all__ = ["build"]
 
@@ -23,7 +22,7 @@ __all__ = ["build"]
 def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations="aduan_workflow:migrations", outbox=OUTBOX)
-    register_handlers(runtime, settings)
+    consumers.register(runtime, settings)
     scanner = SlaScanner(
         lambda: runtime.sessions,
         runtime.topic(SLA_EVENTS.name),
@@ -33,7 +32,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     )
     app = runtime.create_app(title="Aduan workflow", version="0.1.0")
     app.state.sla_scanner = scanner
-    app.include_router(api_router(runtime))
+    app.include_router(api.router)
 
     runtime_lifespan = app.router.lifespan_context
 

@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from aduan_contracts.events import CategoryPublished
 from aduan_kit.db import make_engine, make_sessionmaker, migrate
+from aduan_workflow.adapters.tables import CATALOGUE
 from aduan_workflow.config import Settings
 from aduan_workflow.diagram import mermaid, render_into
-from aduan_workflow.tables import CATALOGUE
 
 __all__ = ["area_routing_list", "main", "routing_list"]
 

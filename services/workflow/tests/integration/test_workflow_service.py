@@ -55,12 +55,12 @@ from aduan_contracts.topics import (
 from aduan_contracts.values import Actor, GeoPoint, Location, PhotoRef
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation
-from aduan_workflow import handlers as handlers_module
+from aduan_workflow.adapters.tables import OUTBOX, REPORTS, SLA_CLOCKS, STATUS_HISTORY
 from aduan_workflow.bootstrap import build
 from aduan_workflow.cli import routing_list
-from aduan_workflow.clocks import SCANNER_LOCK_KEY, SlaScanner
 from aduan_workflow.config import Settings
-from aduan_workflow.tables import OUTBOX, REPORTS, SLA_CLOCKS, STATUS_HISTORY
+from aduan_workflow.entrypoints.sla_scanner import SCANNER_LOCK_KEY, SlaScanner
+from aduan_workflow.service import intake as intake_module
 
 pytestmark = pytest.mark.integration
 
@@ -446,7 +446,7 @@ async def test_a_handler_that_fails_once_is_redelivered(
     """The kit's batch consumer, NACK_ON_ERROR policy and middleware on the real broker: an
     outage rolls the batch's transaction back, no offset is committed, Kafka hands the same
     messages again, and the second delivery is applied once, in order."""
-    real_opening = handlers_module.opening
+    real_opening = intake_module.opening
     calls: list[UUID] = []
     failing: set[UUID] = set()
 
@@ -457,7 +457,7 @@ async def test_a_handler_that_fails_once_is_redelivered(
             raise ConnectionRefusedError("database went away for a moment")
         return real_opening(event)
 
-    monkeypatch.setattr(handlers_module, "opening", flaky_opening)
+    monkeypatch.setattr(intake_module, "opening", flaky_opening)
     first = submitted()
     behind = [submitted() for _ in range(3)]
     failing.add(first.event_id)
@@ -488,7 +488,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered(
     """After `kafka_max_attempts` (3) tries (the first in its batch, then alone) the message
     goes to the DLQ with its error, the message behind it is applied, and the partition
     moves on."""
-    real_opening = handlers_module.opening
+    real_opening = intake_module.opening
     calls: list[UUID] = []
     doomed = submitted()
 
@@ -498,7 +498,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered(
             raise RuntimeError("bug in the handler")
         return real_opening(event)
 
-    monkeypatch.setattr(handlers_module, "opening", broken_opening)
+    monkeypatch.setattr(intake_module, "opening", broken_opening)
     after = submitted()
     for event in (doomed, after):
         await service.producer.send_and_wait(
@@ -513,7 +513,11 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered(
     assert headers["dlq_error"] == "RuntimeError: bug in the handler"
     assert headers["dlq_attempts"] == "3"
     assert decode(REPORT_INTAKE, dead.value) == doomed
-    assert calls == [doomed.event_id] * 3 + [after.event_id]
+    # Three tries alone; when `doomed` and `after` came in one poll, the set-based batch
+    # tried it once more first (a failing batch of several cannot tell which event failed,
+    # so that try is not counted as an attempt).
+    assert calls.count(doomed.event_id) in (3, 4)
+    assert calls[-1] == after.event_id and calls.count(after.event_id) == 1
 
 
 async def test_reply_to_a_missing_topic_falls_back_and_does_not_stall(service: Service) -> None:

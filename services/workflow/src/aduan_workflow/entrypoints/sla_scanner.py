@@ -1,5 +1,5 @@
-"""SLA clocks in PostgreSQL: started and stopped in the transaction of each transition, and
-fired by a periodic scanner that queues `SlaReminderDue`/`SlaBreached` in the outbox.
+"""The SLA scanner: fires the clocks (started and stopped with each step by
+`service.recording`) by queueing `SlaReminderDue`/`SlaBreached` in the outbox.
 
 Exactly once: a clock's `reminded_at`/`breached_at` is set in the same transaction that
 queues its event, and the event id is derived from the clock id, so neither a rerun nor a
@@ -13,31 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aduan_contracts.enums import ReportStatus, SlaStage
+from aduan_contracts.enums import SlaStage
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import SlaBreached, SlaReminderDue
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox
-from aduan_workflow.domain.sla import SlaPolicy, clock_changes
-from aduan_workflow.tables import OUTBOX, SLA_CLOCKS
+from aduan_workflow.adapters.tables import OUTBOX, SLA_CLOCKS
 
-__all__ = [
-    "SCANNER_LOCK_KEY",
-    "Deadline",
-    "SlaScanner",
-    "move_clocks",
-    "nearest_deadline",
-    "sla_event_id",
-]
+__all__ = ["SCANNER_LOCK_KEY", "SlaScanner", "sla_event_id"]
 
 log = get_logger(__name__)
 
@@ -50,73 +41,6 @@ _EVENT_NS = uuid5(NAMESPACE_URL, "urn:aduan:workflow:sla")
 def sla_event_id(clock_id: int, kind: Literal["reminder", "breach"]) -> UUID:
     """Stable per clock and kind: a consumer's inbox drops a copy even if one ever escaped."""
     return uuid5(_EVENT_NS, f"{clock_id}:{kind}")
-
-
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    stage: SlaStage
-    due_at: datetime
-
-
-async def move_clocks(
-    session: AsyncSession,
-    policy: SlaPolicy,
-    report_id: UUID,
-    before: ReportStatus | None,
-    after: ReportStatus,
-    at: datetime,
-    category: str | None,
-    agency_id: str | None,
-) -> list[Deadline]:
-    """Stop the clocks of stages the report left and start those of stages it entered;
-    returns the clocks started."""
-    stopped, started = clock_changes(before, after)
-    deadlines: list[Deadline] = []
-    if stopped:
-        await session.execute(
-            SLA_CLOCKS.update()
-            .where(
-                SLA_CLOCKS.c.report_id == report_id,
-                SLA_CLOCKS.c.stage.in_([s.value for s in stopped]),
-                SLA_CLOCKS.c.closed_at.is_(None),
-            )
-            .values(closed_at=at)
-        )
-    for stage in sorted(started):
-        due = policy.due(stage, category, at)
-        # As the database gives it back (UTC), so events read the same either way.
-        deadlines.append(Deadline(stage, due.due_at.astimezone(UTC)))
-        await session.execute(
-            SLA_CLOCKS.insert().values(
-                report_id=report_id,
-                stage=stage.value,
-                category=category,
-                agency_id=agency_id,
-                started_at=at,
-                due_at=due.due_at,
-                remind_at=due.remind_at,
-            )
-        )
-    if not started and after is not before:
-        # The running clocks stay, but the agency on them follows the report.
-        await session.execute(
-            SLA_CLOCKS.update()
-            .where(SLA_CLOCKS.c.report_id == report_id, SLA_CLOCKS.c.closed_at.is_(None))
-            .values(agency_id=agency_id)
-        )
-    return deadlines
-
-
-async def nearest_deadline(session: AsyncSession, report_id: UUID) -> Deadline | None:
-    row = (
-        await session.execute(
-            select(SLA_CLOCKS.c.stage, SLA_CLOCKS.c.due_at)
-            .where(SLA_CLOCKS.c.report_id == report_id, SLA_CLOCKS.c.closed_at.is_(None))
-            .order_by(SLA_CLOCKS.c.due_at, SLA_CLOCKS.c.stage)
-            .limit(1)
-        )
-    ).first()
-    return Deadline(SlaStage(row.stage), row.due_at) if row is not None else None
 
 
 class SlaScanner:

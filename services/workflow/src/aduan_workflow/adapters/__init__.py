@@ -1,0 +1,1 @@
+"""Stores behind Protocols (asyncpg implementations), the schema and outbound clients."""

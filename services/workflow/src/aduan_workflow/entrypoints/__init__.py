@@ -1,0 +1,1 @@
+"""What drives workflow: the HTTP router, the Kafka consumers and the SLA scanner."""

@@ -1,0 +1,1 @@
+"""Use cases: each takes a unit of work (stores + outbox) and the events or command."""
