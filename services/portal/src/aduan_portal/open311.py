@@ -39,6 +39,8 @@ log = get_logger(__name__)
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 MAX_BODY = 64 * 1024
+# Service requests are relayed as <service_requests><request>...</request></service_requests>.
+REQUESTS = ("service_requests", "request")
 # XML's element name for one item of each list the spec's documents hold.
 _ITEM = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
 # Characters XML 1.0 cannot carry at all (a control character in a text would make the
@@ -252,35 +254,43 @@ def open311_router(
         """The same discovery document, under the root a client was given."""
         return await discovery(request, fmt)
 
-    @router.get("/open311/v2/services.{fmt}")
-    async def services(request: Request, fmt: str) -> Response:
-        """GET Service List: the active categories of the catalogue (intake's copy)."""
+    async def forward(
+        request: Request,
+        fmt: str,
+        service: str,
+        path: str,
+        shape: tuple[str, str | None],
+        params: list[tuple[str, str]] | None = None,
+        forward_header: str | None = None,
+    ) -> Response:
+        """A GET answered by `service` in JSON, relayed in the asked format under the
+        `shape` (root element, item element); the jurisdiction is checked here."""
         refused = wrong(fmt, request.query_params.get("jurisdiction_id"))
         if refused is not None:
             return refused
+        extra = (forward_header,) if forward_header else ()
+        upstream = await call(service, "GET", path, headers_of(request, *extra), params)
+        return relay(upstream, fmt, *shape)
+
+    @router.get("/open311/v2/services.{fmt}")
+    async def services(request: Request, fmt: str) -> Response:
+        """GET Service List: the active categories of the catalogue (intake's copy)."""
         params = [("lang", v) for v in request.query_params.getlist("lang")]
-        upstream = await call(
+        return await forward(
+            request,
+            fmt,
             "intake",
-            "GET",
             "/open311/v2/services.json",
-            headers_of(request, "accept-language"),
+            ("services", "service"),
             params,
+            forward_header="accept-language",
         )
-        return relay(upstream, fmt, "services", "service")
 
     @router.get("/open311/v2/services/{service_code}.{fmt}")
     async def service_definition(request: Request, service_code: str, fmt: str) -> Response:
         """GET Service Definition: the attributes a request in that service may carry."""
-        refused = wrong(fmt, request.query_params.get("jurisdiction_id"))
-        if refused is not None:
-            return refused
-        upstream = await call(
-            "intake",
-            "GET",
-            f"/open311/v2/services/{quote(service_code, safe='')}.json",
-            headers_of(request),
-        )
-        return relay(upstream, fmt, "service_definition", None)
+        path = f"/open311/v2/services/{quote(service_code, safe='')}.json"
+        return await forward(request, fmt, "intake", path, ("service_definition", None))
 
     @router.post("/open311/v2/requests.{fmt}", status_code=201)
     async def create_request(request: Request, fmt: str) -> Response:
@@ -315,46 +325,25 @@ def open311_router(
             headers,
             content=urlencode(fields).encode(),
         )
-        return relay(upstream, fmt, "service_requests", "request")
+        return relay(upstream, fmt, *REQUESTS)
 
     @router.get("/open311/v2/requests.{fmt}")
     async def list_requests(request: Request, fmt: str) -> Response:
         """GET Service Requests: public reports only (the gateway's public view)."""
-        refused = wrong(fmt, request.query_params.get("jurisdiction_id"))
-        if refused is not None:
-            return refused
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "jurisdiction_id"]
-        upstream = await call(
-            "gateway", "GET", "/open311/v2/requests.json", headers_of(request), params
-        )
-        return relay(upstream, fmt, "service_requests", "request")
+        path = "/open311/v2/requests.json"
+        return await forward(request, fmt, "gateway", path, REQUESTS, params)
 
     @router.get("/open311/v2/requests/{service_request_id}.{fmt}")
     async def one_request(request: Request, service_request_id: str, fmt: str) -> Response:
         """GET Service Request: one public report, as a list of one."""
-        refused = wrong(fmt, request.query_params.get("jurisdiction_id"))
-        if refused is not None:
-            return refused
-        upstream = await call(
-            "gateway",
-            "GET",
-            f"/open311/v2/requests/{quote(service_request_id, safe='')}.json",
-            headers_of(request),
-        )
-        return relay(upstream, fmt, "service_requests", "request")
+        path = f"/open311/v2/requests/{quote(service_request_id, safe='')}.json"
+        return await forward(request, fmt, "gateway", path, REQUESTS)
 
     @router.get("/open311/v2/tokens/{token}.{fmt}")
     async def token(request: Request, token: str, fmt: str) -> Response:
         """GET service_request_id from a token (the token a POST answered)."""
-        refused = wrong(fmt, request.query_params.get("jurisdiction_id"))
-        if refused is not None:
-            return refused
-        upstream = await call(
-            "gateway",
-            "GET",
-            f"/open311/v2/tokens/{quote(token, safe='')}.json",
-            headers_of(request),
-        )
-        return relay(upstream, fmt, "service_requests", "request")
+        path = f"/open311/v2/tokens/{quote(token, safe='')}.json"
+        return await forward(request, fmt, "gateway", path, REQUESTS)
 
     return router
