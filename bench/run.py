@@ -32,7 +32,9 @@ from bench.load import Accepted, new_histogram, summary
 from bench.observe import LagClient, reconcile, wait_for_stages
 from bench.platform import APPS, Platform
 from bench.procs import ProcessGroup, cpu_delta, cpu_ms, find_pids, per_item
+from bench.profiles import profile_services
 from bench.replay import replay
+from bench.results import RESULTS
 from bench.vegeta import binary as vegeta_binary
 
 __all__ = ["main"]
@@ -441,6 +443,24 @@ def table(result: dict[str, Any]) -> str:
             + ", ".join(f"{w['p99_ms']}/{w['max_lag']}" for w in so.get("windows", [])),
             "",
         ]
+    if result.get("profile"):
+        pr = result["profile"]
+        lines += [
+            f"Profiles (py-spy, 100 Hz, a step of its own at {pr['rate']:g}/s for "
+            f"{pr['seconds']:g} s; collapsed stacks in bench/results/profiles/): share of "
+            "each service's samples by the innermost frame's package, then its heaviest "
+            "Aduan functions (inclusive).",
+            "",
+            "| service | samples | by area | heaviest Aduan functions |",
+            "|---|---|---|---|",
+        ]
+        for name, p in pr["services"].items():
+            areas = ", ".join(f"{a} {v}%" for a, v in p.get("areas_pct", {}).items())
+            own = "; ".join(
+                f"`{f.split(' ')[0]}` {v}%" for f, v in p.get("top_aduan_inclusive_pct", [])[:5]
+            )
+            lines.append(f"| {name} | {p.get('samples', p.get('error', ''))} | {areas} | {own} |")
+        lines.append("")
     if result.get("replay"):
         rp = result["replay"]
         lines.append(
@@ -458,6 +478,28 @@ def table(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+async def profile_step(
+    platform: Platform,
+    load: ComplaintLoad,
+    accepted: list[Accepted],
+    lag: LagClient,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """A step at `--profile-rate` with py-spy sampling every service (bench/profiles.py).
+    py-spy's own CPU is counted in nothing: this step's figures are not the run's."""
+    rate, seconds = args.profile_rate, args.profile_seconds
+    print(f"bench: profile step {rate:g}/s for {seconds:g} s (py-spy)", flush=True)
+    pids = {name: platform.pid(name) for name in APPS if name in platform.procs}
+    profiles, s = await asyncio.gather(
+        profile_services(pids, seconds, RESULTS / "profiles"),
+        step(platform, load, accepted, lag, rate, seconds, 0, args.drain_timeout),
+    )
+    for name, p in profiles.items():
+        areas = ", ".join(f"{a} {v}%" for a, v in list(p.get("areas_pct", {}).items())[:6])
+        print(f"bench: profile {name}: {p.get('samples', 0)} samples; {areas}", flush=True)
+    return {"rate": rate, "seconds": seconds, "accepted": s["accepted"], "services": profiles}
 
 
 async def measure_ceilings(
@@ -599,6 +641,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     args.drain_timeout,
                     window_s=60.0,
                 )
+            if args.profile_rate > 0 and args.profile_seconds > 0:
+                result["profile"] = await profile_step(platform, load, accepted, lag, args)
             result["steps"] = steps
             result["warmup_reports"] = len(warm.accepted)
             result["intake_failures"] = {
@@ -719,6 +763,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=10.0,
         help="idle CPU per process measured after the warm-up (0: skip)",
     )
+    p.add_argument(
+        "--profile-rate",
+        type=float,
+        default=0.0,
+        help="after the steps, a step at this rate with py-spy on every service (0: none)",
+    )
+    p.add_argument("--profile-seconds", type=float, default=20.0)
     p.add_argument("--drain-timeout", type=float, default=600.0)
     p.add_argument("--partitions", type=int, default=None, help="cap partitions per topic")
     p.add_argument("--no-ceilings", dest="ceilings", action="store_false")

@@ -458,3 +458,25 @@ def test_the_real_year_replay_is_an_option_not_a_projection() -> None:
     assert parse(["--replay-full"]).replay == 185_852
     assert parse([]).replay == 20000
     assert parse(["--soak-minutes", "30"]).soak_minutes == 30.0
+
+
+def test_profile_summary_by_area_and_function() -> None:
+    """py-spy's collapsed stacks -> shares by the innermost frame's package, and Aduan's
+    functions by samples below them (lines of one function counted together)."""
+    from bench.profiles import summarise
+
+    collapsed = "\n".join(
+        [
+            "run (asyncio/base_events.py:1) ;apply (aduan_kit/batching.py:10);"
+            "execute (asyncpg/connection.py:5) 6",
+            "run (asyncio/base_events.py:1);apply (aduan_kit/batching.py:12);"
+            "validate (pydantic/main.py:3) 3",
+            "run (asyncio/base_events.py:1);select (selectors.py:9) 1",
+            "garbage line",
+        ]
+    )
+    got = summarise(collapsed)
+    assert got["samples"] == 10
+    assert got["areas_pct"] == {"asyncpg": 60.0, "pydantic": 30.0, "asyncio loop": 10.0}
+    assert got["top_aduan_inclusive_pct"] == [("apply (aduan_kit/batching.py)", 90.0)]
+    assert summarise("")["samples"] == 0
