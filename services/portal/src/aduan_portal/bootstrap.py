@@ -10,7 +10,7 @@ from aduan_portal.api import api_router
 from aduan_portal.catalogue import register_catalogue
 from aduan_portal.config import Settings
 from aduan_portal.console import install_console
-from aduan_portal.handlers import register_handlers
+from aduan_portal.entrypoints.consumers import register_consumers
 
 __all__ = ["build"]
 
@@ -27,7 +27,7 @@ def build(
     settings = settings or Settings()
     # No outbox: the portal only reads; it publishes nothing.
     runtime = ServiceRuntime(settings, migrations="aduan_portal:migrations", outbox=None)
-    register_handlers(runtime)
+    register_consumers(runtime)
     register_catalogue(runtime)
     app = runtime.create_app(title="Aduan portal", version="0.1.0")
     app.include_router(
