@@ -4,13 +4,14 @@ A micro benchmark of workflow alone: starts `python -m aduan_workflow` as an OS 
 the real Kafka and PostgreSQL with its own topic namespace and database, publishes a
 category with an agency and area routes (so most reports are auto-dispatched, the common
 path), warms up, then replays `--reports` ReportSubmitted events onto the intake topic at
-once (a backlog) and waits until every report is open, its dispatch recorded and the
-outbox relayed. Prints workflow's CPU-ms per report and its PostgreSQL backends' (from
-/proc), reports per second and checks (each report opened once, received before
-dispatched). No timing is asserted anywhere.
+once (a backlog) or at `--rate` per second (a live day), and waits until every report
+is open, its dispatch recorded and the outbox relayed. Prints workflow's CPU-ms per report
+and its PostgreSQL backends' (from /proc), reports per second and checks (each report
+opened once, received before dispatched). No timing is asserted anywhere.
 
     uv run --frozen python -m bench.workflow_apply --reports 2000
-    # an older checkout's workflow (e.g. a `git worktree` of the commit before):
+    uv run --frozen python -m bench.workflow_apply --reports 400 --rate 20
+    # an older workflow: `git archive <commit> services/workflow/src | tar -x -C /tmp/wf-before`
     uv run --frozen python -m bench.workflow_apply --pythonpath /tmp/wf-before/services/workflow/src
 """
 
@@ -149,8 +150,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             events = [report(n) for n in range(warm, warm + args.reports)]
             pg0 = postgres_cpu_ms(db.database or "")
             c0, t0 = cpu_ms(proc.pid), time.monotonic()
-            for event in events:
+            for n, event in enumerate(events):
                 await producer.send(intake, encode(event), key=str(event.report_id).encode())
+                if args.rate:
+                    # Steady arrivals (a live day), not a backlog: batches stay small.
+                    await asyncio.sleep(max(0.0, t0 + (n + 1) / args.rate - time.monotonic()))
             await producer.flush()
             await _wait(dsn, warm + args.reports, proc, 600)
             window = time.monotonic() - t0
@@ -182,7 +186,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.reports
     return {
         "code": args.pythonpath or "this checkout",
-        "load": f"{n} ReportSubmitted replayed at once (after {warm} warm-up)",
+        "load": f"{n} ReportSubmitted "
+        + (f"at {args.rate}/s" if args.rate else "replayed at once")
+        + f" (after {warm} warm-up)",
         "opened_once": opened_once,
         "dispatched": dispatched,
         "received_before_dispatched": in_order,
@@ -195,6 +201,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=0, help="per second; 0: all at once")
     parser.add_argument("--settle-s", type=float, default=2.0)
     parser.add_argument("--pythonpath", default="", help="run workflow from this source dir")
     parser.add_argument("--log", default=str(Path(tempfile.gettempdir()) / "bench_workflow.log"))
