@@ -408,6 +408,9 @@ def subscribe_units(
         batch=True,
         max_records=max_records or runtime.settings.kafka_batch_max_records,
         batch_timeout_ms=BATCH_TIMEOUT_MS,
+        # How long the broker holds an idle fetch: a record ends it at once, so this sets
+        # only how often an idle consumer asks (the broker's idle cost), not latency.
+        fetch_max_wait_ms=runtime.settings.kafka_fetch_max_wait_ms,
         decoder=decoder,
         title=title,
         description=description,
