@@ -46,6 +46,7 @@ from aduan_testing.infra import Infra
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
 from bench.notifier_io import cpu_ms, postgres_cpu_ms, spawn
+from bench.profiles import profile_services
 
 __all__ = ["main", "run"]
 
@@ -148,6 +149,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await _wait(dsn, warm, proc, 120)
             await asyncio.sleep(args.settle_s)
             events = [report(n) for n in range(warm, warm + args.reports)]
+            profile = None
+            if args.profile:
+                # Sampled from outside (py-spy, not blocking the process) over the window.
+                seconds = args.reports / args.rate if args.rate else args.profile_s
+                profile = asyncio.create_task(
+                    profile_services({"workflow": proc.pid}, seconds, Path(args.profile))
+                )
             pg0 = postgres_cpu_ms(db.database or "")
             c0, t0 = cpu_ms(proc.pid), time.monotonic()
             for n, event in enumerate(events):
@@ -160,6 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             window = time.monotonic() - t0
             used = cpu_ms(proc.pid) - c0
             pg_used = postgres_cpu_ms(db.database or "") - pg0
+            profiled = (await profile)["workflow"] if profile is not None else None
             conn = await asyncpg.connect(dsn)
             try:
                 opened_once = await conn.fetchval(
@@ -195,7 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "reports_per_s": round(n / window, 1),
         "workflow_cpu_ms_per_report": round(used / n, 3),
         "postgres_cpu_ms_per_report": round(pg_used / n, 3),
-    }
+    } | ({"profile": profiled} if profiled is not None else {})
 
 
 def main() -> None:
@@ -203,6 +212,8 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=0, help="per second; 0: all at once")
     parser.add_argument("--settle-s", type=float, default=2.0)
+    parser.add_argument("--profile", default="", help="py-spy the window; stacks in this dir")
+    parser.add_argument("--profile-s", type=float, default=3.0, help="without --rate")
     parser.add_argument("--pythonpath", default="", help="run workflow from this source dir")
     parser.add_argument("--log", default=str(Path(tempfile.gettempdir()) / "bench_workflow.log"))
     parser.add_argument(
