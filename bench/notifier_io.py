@@ -351,7 +351,7 @@ async def adapters_child(smtp_port: int, http_port: int, n: int) -> dict[str, An
     through the adapters to the sinks, one at a time; this process's CPU per message."""
     import inspect
 
-    from aduan_notifier.adapters import Outgoing, build_adapters
+    from aduan_notifier.adapters.providers import Outgoing, build_adapters
     from aduan_notifier.config import Settings
     from aduan_notifier.domain import Route, Template, Transport, render
 

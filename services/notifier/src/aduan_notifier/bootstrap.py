@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from aduan_kit.runtime import ServiceRuntime
-from aduan_notifier.adapters import build_adapters
-from aduan_notifier.api import api_router
+from aduan_notifier.adapters.providers import build_adapters
 from aduan_notifier.config import Settings
 from aduan_notifier.delivery import DeliveryWorker
-from aduan_notifier.handlers import register_handlers
+from aduan_notifier.entrypoints import consumers
+from aduan_notifier.entrypoints.api import api_router
 from aduan_notifier.tables import OUTBOX
 
 __all__ = ["build"]
@@ -28,7 +28,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     # Each adapter keeps its own connections (an HTTP client per provider, SMTP sessions),
     # made on first use and closed when the worker stops.
     worker = DeliveryWorker(runtime, settings, build_adapters(settings))
-    register_handlers(runtime, settings.portal_base_url, worker.wake, settings.sla_apology_stages)
+    consumers.register(runtime, settings.portal_base_url, worker.wake, settings.sla_apology_stages)
     app = runtime.create_app(title="Aduan notifier", version="0.2.0")
     app.include_router(api_router(runtime))
     app.state.deliveries = worker

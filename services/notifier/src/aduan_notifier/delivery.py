@@ -56,7 +56,13 @@ from aduan_contracts.values import SealedIdentity
 from aduan_kit.crypto import open_identity
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
-from aduan_notifier.adapters import Adapter, DeliveryFailure, Outgoing, Permanent, Transient
+from aduan_notifier.adapters.providers import (
+    Adapter,
+    DeliveryFailure,
+    Outgoing,
+    Permanent,
+    Transient,
+)
 from aduan_notifier.config import Settings
 from aduan_notifier.domain import (
     Contact,

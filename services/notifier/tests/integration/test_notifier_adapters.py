@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from starlette.responses import JSONResponse, Response
 
 from aduan_contracts.enums import Channel
-from aduan_notifier.adapters import (
+from aduan_notifier.adapters.providers import (
     EmailAdapter,
     Outgoing,
     Permanent,

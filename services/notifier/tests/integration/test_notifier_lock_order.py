@@ -1,7 +1,9 @@
-"""Batches hold the per-report locks until they commit, so an intake batch (A, then B) and
-a status batch (B, then A) can deadlock. PostgreSQL aborts one of them (40P01); the kit
-classes that as transient, so the batch is rolled back, rewound and applied again — and
-that converges: both reports end up recorded, nothing parked, nothing twice."""
+"""Batches hold the per-report locks until they commit. A status batch takes its reports'
+locks in one statement, in sorted order; intake takes them event by event, in the batch's
+order. An intake batch whose order is the opposite (B, then A, where A < B) and a status
+batch of both reports can deadlock: PostgreSQL aborts one of them (40P01); the kit classes
+that as transient, so the batch is rolled back, rewound and applied again, and that
+converges: both reports end up recorded, nothing parked, nothing twice."""
 
 from __future__ import annotations
 
@@ -19,10 +21,13 @@ from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker, migrate, transaction
 from aduan_kit.messaging import is_transient
+from aduan_kit.uow import UnitOfWork
+from aduan_notifier.adapters.postgres import PgStatusStore
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
-from aduan_notifier.handlers import Notifier
-from aduan_notifier.tables import DELIVERIES, PENDING
+from aduan_notifier.service.reporters import Notifier
+from aduan_notifier.service.status_changes import handle_status_changes
+from aduan_notifier.tables import DELIVERIES, OUTBOX, PENDING
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -40,13 +45,14 @@ async def test_opposite_lock_orders_deadlock_and_the_retried_batch_converges(
         topic_namespace=isolated.namespace,
         environment="test",
     )
-    _app, runtime = build(settings)
+    _app, _runtime = build(settings)
     await migrate(settings.database_url, "aduan_notifier:migrations")
     engine = make_engine(settings.database_url, pool_size=3)
     sessions = make_sessionmaker(engine)
-    notifier = Notifier(runtime, "https://aduan.example.go.id/")
+    notifier = Notifier("https://aduan.example.go.id/")
     key_id, key = uuid.uuid4(), new_key()
-    a, b = uuid.uuid4(), uuid.uuid4()
+    # a sorts before b: the status batch locks a first, the intake batch b first.
+    a, b = sorted((uuid.uuid4(), uuid.uuid4()), key=str)
 
     def submitted(rid: uuid.UUID, n: int) -> ReportSubmitted:
         # Walk-in reports: the only ones whose status changes park, so the only ones locked.
@@ -75,25 +81,31 @@ async def test_opposite_lock_orders_deadlock_and_the_retried_batch_converges(
             }
         )
 
+    async def status_changes(session: AsyncSession) -> list[str]:
+        store = PgStatusStore(UnitOfWork(session, OUTBOX))
+        return await handle_status_changes(
+            store, [received(a, 1), received(b, 2)], notifier.portal_base_url
+        )
+
     intake_batch: list[Step] = [
-        lambda s: notifier.on_report_submitted(s, submitted(a, 1)),
         lambda s: notifier.on_report_submitted(s, submitted(b, 2)),
+        lambda s: notifier.on_report_submitted(s, submitted(a, 1)),
     ]
-    status_batch: list[Step] = [
-        lambda s: notifier.on_status_changed(s, received(b, 2)),
-        lambda s: notifier.on_status_changed(s, received(a, 1)),
-    ]
-    first_locked = [asyncio.Event(), asyncio.Event()]
+    status_batch: list[Step] = [status_changes]
+    intake_holds_b = asyncio.Event()
 
     async def run_batch(steps: list[Step], me: int, gate: bool) -> None:
-        """One batch, one transaction, as `aduan_kit.batching` applies it; with `gate`,
-        both batches hold their first lock before either takes its second."""
+        """One batch, one transaction, as `aduan_kit.batching` applies it; with `gate`, the
+        status batch starts once intake holds b's lock, and intake goes on to a once the
+        status batch holds a's (and waits for b's)."""
+        if gate and me == 1:
+            await intake_holds_b.wait()
         async with transaction(sessions) as session:
             for i, step in enumerate(steps):
                 await step(session)
-                if gate and i == 0:
-                    first_locked[me].set()
-                    await first_locked[1 - me].wait()
+                if gate and me == 0 and i == 0:
+                    intake_holds_b.set()
+                    await asyncio.sleep(0.5)
 
     try:
         outcomes = await asyncio.gather(

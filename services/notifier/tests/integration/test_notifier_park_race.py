@@ -17,10 +17,13 @@ from aduan_contracts.enums import Channel, ReportStatus, Role
 from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker, migrate, transaction
+from aduan_kit.uow import UnitOfWork
+from aduan_notifier.adapters.postgres import PgStatusStore
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
-from aduan_notifier.handlers import Notifier
-from aduan_notifier.tables import DELIVERIES, PENDING
+from aduan_notifier.service.reporters import Notifier
+from aduan_notifier.service.status_changes import handle_status_changes
+from aduan_notifier.tables import DELIVERIES, OUTBOX, PENDING
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -36,11 +39,11 @@ async def test_status_change_racing_its_intake_event_is_recorded_not_parked(
         topic_namespace=isolated.namespace,
         environment="test",
     )
-    _app, runtime = build(settings)
+    _app, _runtime = build(settings)
     await migrate(settings.database_url, "aduan_notifier:migrations")
     engine = make_engine(settings.database_url, pool_size=2)
     sessions = make_sessionmaker(engine)
-    notifier = Notifier(runtime, "https://aduan.example.go.id/")
+    notifier = Notifier("https://aduan.example.go.id/")
     rid, receipt = uuid.uuid4(), "ADU-7K3M-Q9XZ"
     key_id, key = uuid.uuid4(), new_key()
     change = ReportStatusChanged.model_validate(
@@ -73,7 +76,9 @@ async def test_status_change_racing_its_intake_event_is_recorded_not_parked(
     try:
         async with transaction(sessions) as first:
             # The status change, not committed yet, finds no recipient and parks itself...
-            assert await notifier.on_status_changed(first, change) == "parked until intake"
+            store = PgStatusStore(UnitOfWork(first, OUTBOX))
+            outcomes = await handle_status_changes(store, [change], notifier.portal_base_url)
+            assert outcomes == ["parked until intake"]
             # ...while intake's event is handled in another transaction meanwhile.
             racing = asyncio.create_task(store_recipient())
             await asyncio.sleep(0.5)

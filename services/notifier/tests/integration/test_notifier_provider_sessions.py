@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route as HttpRoute
 
 from aduan_contracts.enums import Channel
-from aduan_notifier.adapters import (
+from aduan_notifier.adapters.providers import (
     EmailAdapter,
     Outgoing,
     Permanent,

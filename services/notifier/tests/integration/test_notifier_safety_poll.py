@@ -15,12 +15,15 @@ from aduan_contracts.enums import Channel, ReportStatus, Role
 from aduan_contracts.events import ReporterKeyIssued, ReportStatusChanged, ReportSubmitted
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker, transaction
+from aduan_kit.uow import UnitOfWork
+from aduan_notifier.adapters.postgres import PgStatusStore
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
 from aduan_notifier.delivery import DeliveryWorker
-from aduan_notifier.handlers import Notifier
+from aduan_notifier.service.reporters import Notifier
+from aduan_notifier.service.status_changes import handle_status_changes
 from aduan_notifier.sinks import HttpSink
-from aduan_notifier.tables import DELIVERIES
+from aduan_notifier.tables import DELIVERIES, OUTBOX
 from aduan_testing.helpers import eventually
 from aduan_testing.plugin import Isolation
 
@@ -48,7 +51,7 @@ async def test_a_row_committed_elsewhere_is_found_by_the_safety_poll(isolated: I
         # "Another replica": its own connections, its own Notifier, no wake to this worker.
         engine = make_engine(settings.database_url, pool_size=1)
         stack.push_async_callback(engine.dispose)
-        elsewhere = Notifier(runtime, "https://aduan.example.go.id")
+        elsewhere = Notifier("https://aduan.example.go.id")
         rid, key_id, key = uuid.uuid4(), uuid.uuid4(), new_key()
         async with transaction(make_sessionmaker(engine)) as session:
             await elsewhere.on_reporter_key(
@@ -70,21 +73,24 @@ async def test_a_row_committed_elsewhere_is_found_by_the_safety_poll(isolated: I
                     ),
                 ),
             )
-            outcome = await elsewhere.on_status_changed(
-                session,
-                ReportStatusChanged.model_validate(
-                    {
-                        "report_id": rid,
-                        "receipt_code": "ADU-7K3M-Q9XZ",
-                        "channel": Channel.APP,
-                        "version": 1,
-                        "from_status": None,
-                        "to_status": ReportStatus.RECEIVED,
-                        "actor": {"id": "workflow", "role": Role.SYSTEM},
-                    }
-                ),
+            outcomes = await handle_status_changes(
+                PgStatusStore(UnitOfWork(session, OUTBOX)),
+                [
+                    ReportStatusChanged.model_validate(
+                        {
+                            "report_id": rid,
+                            "receipt_code": "ADU-7K3M-Q9XZ",
+                            "channel": Channel.APP,
+                            "version": 1,
+                            "from_status": None,
+                            "to_status": ReportStatus.RECEIVED,
+                            "actor": {"id": "workflow", "role": Role.SYSTEM},
+                        }
+                    )
+                ],
+                elsewhere.portal_base_url,
             )
-        assert outcome == "recorded"
+        assert outcomes == ["recorded"]
 
         async def sent() -> bool:
             async with runtime.sessions() as s:

@@ -1,14 +1,15 @@
-"""Kafka subscribers: intake (how to answer), reporter keys, status changes (what to say).
+"""Use cases of the events that are not status changes, one event at a time on the unit
+of work's session: intake (how to answer the reporter, and the status changes parked until
+then), reporter keys (stored, or shredded: the reporter erased), SLA breaches (an apology)
+and officers' questions.
 
-Each claims its inbox in the transaction that applies the message. A status change that
-concerns the reporter becomes one 'pending' row in `deliveries` per (status change,
-channel); the delivery worker (`delivery.py`) sends it, and announces a delivery it gave
-up on through the outbox.
+They are rare next to status changes (`service.status_changes`, set-based per batch), so
+they keep the row-at-a-time SQLAlchemy statements. Each message recorded is one 'pending'
+row in `deliveries` per (event, channel); the delivery worker (`delivery.py`) sends it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -17,64 +18,34 @@ from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel, SlaStage
+from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel
 from aduan_contracts.events import (
-    NotificationFailed,
     ReportAmended,
-    ReporterKeyEvent,
     ReporterKeyIssued,
     ReporterKeyShredded,
     ReporterQuestionAsked,
-    ReportIntakeEvent,
     ReportStatusChanged,
     ReportSubmitted,
     SlaBreached,
-    SlaEvent,
 )
-from aduan_contracts.topics import (
-    NOTIFICATIONS,
-    REPORT_INTAKE,
-    REPORTER_KEYS,
-    REPORTER_QUESTIONS,
-    SLA_EVENTS,
-    STATUS_CHANGED,
-)
-from aduan_kit.batching import subscribe_batches
 from aduan_kit.logging import get_logger
-from aduan_kit.runtime import ServiceRuntime
+from aduan_notifier.adapters.postgres import REPORT_LOCK_SPACE
 from aduan_notifier.domain import (
     STAFF_CHANNELS,
-    Reach,
     Template,
     compose,
     normalize_language,
-    reach,
     render,
-    template_for_event,
 )
-from aduan_notifier.tables import (
-    DELIVERIES,
-    INBOX,
-    OUTBOX,
-    PENDING,
-    RECIPIENTS,
-)
-from aduan_notifier.tables import (
-    REPORTER_KEYS as KEYS,
-)
+from aduan_notifier.tables import DELIVERIES, PENDING, RECIPIENTS
+from aduan_notifier.tables import REPORTER_KEYS as KEYS
 
-__all__ = ["Notifier", "register_handlers"]
+__all__ = ["CHAT_WINDOW_CHANNELS", "Notifier", "lock_report"]
 
 log = get_logger(__name__)
-OUTCOME_LIMIT = 1000
 
 # Channels whose free-form replies are allowed only within 24 hours of the user's message.
 CHAT_WINDOW_CHANNELS = frozenset({Channel.WHATSAPP, Channel.FACEBOOK, Channel.INSTAGRAM})
-
-
-# Advisory-lock space for "one transaction per report at a time" (the outbox relay's lock is
-# a single 64-bit key, a separate space).
-REPORT_LOCK_SPACE = 7201
 
 
 # Locks this transaction already holds (in `session.info`): a batch with several events of
@@ -133,61 +104,11 @@ async def due_now(session: AsyncSession, which: ColumnElement[bool]) -> int:
 
 @dataclass(frozen=True)
 class Notifier:
-    """The application service the subscribers call; tests may call it directly."""
+    """The per-event use cases the consumer's routes call; tests may call them directly."""
 
-    runtime: ServiceRuntime
     portal_base_url: str
-    # Called after a commit that recorded deliveries, so the worker picks them up at once.
-    wake: Callable[[], None] = lambda: None
-
-    @property
-    def notifications_topic(self) -> str:
-        return self.runtime.topic(NOTIFICATIONS.name)
 
     # --- status changes ---------------------------------------------------------------------
-
-    async def on_status_changed(self, session: AsyncSession, event: ReportStatusChanged) -> str:
-        """Apply one status change; returns what happened (for the log)."""
-        if needs_report_lock(event.channel):
-            await lock_report(session, event.report_id)
-        recipient = (
-            await session.execute(
-                select(RECIPIENTS).where(RECIPIENTS.c.report_id == event.report_id)
-            )
-        ).first()
-        decision = reach(
-            staff_entered=event.channel in STAFF_CHANNELS,
-            recipient_known=recipient is not None,
-            has_identity=recipient is not None and recipient.sealed_identity is not None,
-            erased=recipient is not None and recipient.erased_at is not None,
-        )
-        if decision is Reach.WAIT_FOR_INTAKE:
-            await session.execute(
-                insert(PENDING)
-                .values(
-                    status_event_id=event.event_id,
-                    report_id=event.report_id,
-                    event=event.model_dump(mode="json"),
-                )
-                .on_conflict_do_nothing()
-            )
-            return "parked until intake"
-        if decision is Reach.UNREACHABLE:
-            return "unreachable: nothing recorded"
-        outcome = recipient.last_outcome if recipient is not None else None
-        if event.follow_up is not None and recipient is not None:
-            # The agency's account of what it did, for the completion message.
-            outcome = event.follow_up.note[:OUTCOME_LIMIT]
-            await session.execute(
-                update(RECIPIENTS)
-                .where(RECIPIENTS.c.report_id == event.report_id)
-                .values(last_outcome=outcome)
-            )
-        if template_for_event(event.from_status, event.to_status, event.primary_status) is None:
-            return "outcome kept"
-        language = recipient.language if recipient is not None else None
-        recorded = await self._record(session, event, language, outcome)
-        return "recorded" if recorded else "already recorded"
 
     async def _record(
         self,
@@ -438,169 +359,3 @@ class Notifier:
                 )
             )
         return 0
-
-
-def register_handlers(
-    runtime: ServiceRuntime,
-    portal_base_url: str,
-    wake: Callable[[], None] = lambda: None,
-    sla_apology_stages: Collection[SlaStage] = (),
-) -> Notifier:
-    """Five batch subscribers (`aduan_kit.batching`): one transaction, one inbox claim and
-    one offset commit per poll. Each wakes the delivery worker after a commit that recorded
-    something."""
-    notifier = Notifier(runtime, portal_base_url, wake)
-
-    runtime.broker.publisher(
-        notifier.notifications_topic,
-        title="notifier.notifications",
-        description="One NotificationFailed per delivery given up on (every route failed "
-        "or the attempts ran out), keyed by report id, with the same event on the topic's "
-        "dead letters (published by the outbox relay). A message sent is not announced: "
-        "NotificationDelivered had no consumer and is no longer published.",
-        schema=NotificationFailed,
-    )
-
-    def wake_if(recorded: Callable[[object], bool]) -> Callable[[list[object]], None]:
-        def after_commit(results: list[object]) -> None:
-            if any(recorded(r) for r in results):
-                notifier.wake()
-
-        return after_commit
-
-    async def on_intake(session: AsyncSession, event: ReportIntakeEvent) -> int:
-        if not isinstance(event, ReportSubmitted):
-            # An amendment is the reporter writing again: it reopens a chat window, and an
-            # answer to an officer's question by SMS/WhatsApp is acknowledged.
-            return await notifier.on_report_amended(session, event)
-        recorded = await notifier.on_report_submitted(session, event)
-        log.info(
-            "recipient stored",
-            report_id=str(event.report_id),
-            event_id=str(event.event_id),
-            parked_recorded=recorded,
-        )
-        return recorded
-
-    subscribe_batches(
-        runtime,
-        runtime.topic(REPORT_INTAKE.name),
-        model=ReportIntakeEvent,
-        consumer="notifier.on_intake",
-        inbox=INBOX,
-        apply=on_intake,
-        outbox=OUTBOX,
-        after_commit=wake_if(lambda recorded: bool(recorded)),
-        title="notifier.on_intake",
-        description="Keeps channel, language, receipt code and sealed identity per report.",
-    )
-
-    async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> int:
-        due = await notifier.on_reporter_key(session, event)
-        log.info(
-            "reporter key event applied", key_id=str(event.key_id), event_type=event.event_type
-        )
-        return due
-
-    subscribe_batches(
-        runtime,
-        runtime.topic(REPORTER_KEYS.name),
-        model=ReporterKeyEvent,
-        consumer="notifier.on_reporter_key",
-        inbox=INBOX,
-        apply=on_reporter_key,
-        outbox=OUTBOX,
-        after_commit=wake_if(lambda due: bool(due)),
-        title="notifier.on_reporter_key",
-        description="Stores per-reporter keys; deletes them (and the sealed identities) when "
-        "shredded.",
-    )
-
-    def concerns_reporter(event: ReportStatusChanged) -> bool:
-        # Internal steps: nothing to tell, nothing to store, not even an inbox claim; a
-        # follow-up is kept (its note is the outcome the completion message tells).
-        template = template_for_event(event.from_status, event.to_status, event.primary_status)
-        return template is not None or event.follow_up is not None
-
-    async def on_status_changed(session: AsyncSession, event: ReportStatusChanged) -> str:
-        outcome = await notifier.on_status_changed(session, event)
-        log.info(
-            "status change handled",
-            report_id=str(event.report_id),
-            event_id=str(event.event_id),
-            to_status=event.to_status.value,
-            outcome=outcome,
-        )
-        return outcome
-
-    subscribe_batches(
-        runtime,
-        runtime.topic(STATUS_CHANGED.name),
-        model=ReportStatusChanged,
-        consumer="notifier.on_status_changed",
-        inbox=INBOX,
-        apply=on_status_changed,
-        outbox=OUTBOX,
-        wanted=concerns_reporter,
-        after_commit=wake_if(lambda outcome: outcome == "recorded"),
-        title="notifier.on_status_changed",
-        description="Records the reporter's message for each status change that concerns them.",
-    )
-
-    apology_stages = frozenset(sla_apology_stages)
-
-    def apology_due(event: SlaEvent) -> bool:
-        # Reminders are for officers; unconfigured stages stay internal.
-        return isinstance(event, SlaBreached) and event.stage in apology_stages
-
-    async def on_sla_event(session: AsyncSession, event: SlaEvent) -> str:
-        if not isinstance(event, SlaBreached):  # `apology_due` lets only breaches through
-            return "not a breach"
-        outcome = await notifier.on_sla_breached(session, event)
-        log.info(
-            "SLA breach handled",
-            report_id=str(event.report_id),
-            event_id=str(event.event_id),
-            stage=event.stage.value,
-            outcome=outcome,
-        )
-        return outcome
-
-    subscribe_batches(
-        runtime,
-        runtime.topic(SLA_EVENTS.name),
-        model=SlaEvent,
-        consumer="notifier.on_sla_event",
-        inbox=INBOX,
-        apply=on_sla_event,
-        outbox=OUTBOX,
-        wanted=apology_due,
-        after_commit=wake_if(lambda outcome: outcome == "recorded"),
-        title="notifier.on_sla_event",
-        description="Records an apology to the reporter when a configured SLA stage is breached.",
-    )
-
-    async def on_question(session: AsyncSession, event: ReporterQuestionAsked) -> str:
-        outcome = await notifier.on_question_asked(session, event)
-        log.info(
-            "question to the reporter handled",
-            report_id=str(event.report_id),
-            event_id=str(event.event_id),
-            outcome=outcome,
-        )
-        return outcome
-
-    subscribe_batches(
-        runtime,
-        runtime.topic(REPORTER_QUESTIONS.name),
-        model=ReporterQuestionAsked,
-        consumer="notifier.on_question",
-        inbox=INBOX,
-        apply=on_question,
-        outbox=OUTBOX,
-        after_commit=wake_if(lambda outcome: outcome == "recorded"),
-        title="notifier.on_question",
-        description="Records an officer's question for delivery on the reporter's channel.",
-    )
-
-    return notifier

@@ -1,0 +1,73 @@
+"""The stores the notifier's use cases talk to, as small Protocols, and the rows they take.
+
+Every call takes or returns a whole batch: the PostgreSQL implementation
+(`adapters.postgres`) sends each as one set-based statement; the unit tests' in-memory
+fakes implement the same Protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from aduan_contracts.events import ReportStatusChanged
+
+__all__ = ["NewDelivery", "Recipient", "StatusStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What intake told us about a report's reporter (the sealed identity stays in the
+    database: the use cases only need to know whether there is one)."""
+
+    report_id: UUID
+    channel: str
+    language: str
+    receipt_code: str
+    has_identity: bool
+    erased: bool
+    last_outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A message to record as 'pending' once per (status_event_id, channel)."""
+
+    report_id: UUID
+    status_event_id: UUID
+    channel: str
+    template: str
+    language: str
+    receipt_code: str
+    subject: str | None
+    body: str
+    # What a fallback transport re-renders with: the rejection reason, or on completion the
+    # agency's outcome.
+    reason: str | None
+    status_changed_at: datetime
+
+
+class StatusStore(Protocol):
+    """What the status-change use case reads and writes, one call per batch each."""
+
+    async def lock_reports(self, report_ids: Sequence[UUID]) -> None:
+        """Serialize with intake's handling of the same reports (see `handlers.lock_report`),
+        until commit; taken in a fixed order."""
+
+    async def recipients(self, report_ids: Sequence[UUID]) -> dict[UUID, Recipient]:
+        """The known recipients among `report_ids`."""
+        ...
+
+    async def park(self, events: Sequence[ReportStatusChanged]) -> None:
+        """Keep status changes until intake's event says whom to tell (once per event)."""
+
+    async def keep_outcomes(self, outcomes: Mapping[UUID, str]) -> None:
+        """Each report's latest agency outcome (told on completion)."""
+
+    async def record(self, deliveries: Sequence[NewDelivery]) -> set[tuple[UUID, str]]:
+        """Insert the deliveries not recorded yet, in order; returns the (status_event_id,
+        channel) of those inserted now."""
+        ...

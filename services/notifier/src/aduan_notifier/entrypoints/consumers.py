@@ -1,0 +1,203 @@
+"""The notifier's Kafka wiring: ONE consumer (`aduan_kit.batching.subscribe_units`) for its
+five topics, one unit of work per poll (one transaction, one inbox claim for the batch, one
+outbox statement, then the offsets).
+
+Each topic keeps its own route and inbox consumer name (the names the five consumers had
+before, so what they claimed stays claimed). Per poll the routes run in the order below:
+keys before intake (intake checks whether the reporter's key was shredded), intake before
+status changes (a status change then finds the recipient stored in the same batch instead
+of parking). Order across topics is not a guarantee the notifier relies on: a status change
+that overtakes intake parks (staff-entered reports) or is recorded from the event alone.
+"""
+
+# No `from __future__ import annotations` here: faststream resolves handler annotations at
+# registration, and the Annotated unions must stay real objects for it.
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aduan_contracts.enums import SlaStage
+from aduan_contracts.events import (
+    NotificationFailed,
+    ReporterKeyEvent,
+    ReporterQuestionAsked,
+    ReportIntakeEvent,
+    ReportStatusChanged,
+    ReportSubmitted,
+    SlaBreached,
+    SlaEvent,
+)
+from aduan_contracts.topics import (
+    NOTIFICATIONS,
+    REPORT_INTAKE,
+    REPORTER_KEYS,
+    REPORTER_QUESTIONS,
+    SLA_EVENTS,
+    STATUS_CHANGED,
+)
+from aduan_kit.batching import Route, subscribe_units
+from aduan_kit.logging import get_logger
+from aduan_kit.runtime import ServiceRuntime
+from aduan_kit.uow import UnitOfWork
+from aduan_notifier.adapters.postgres import PgStatusStore
+from aduan_notifier.service.reporters import Notifier
+from aduan_notifier.service.status_changes import (
+    PARKED,
+    RECORDED,
+    concerns_reporter,
+    handle_status_changes,
+)
+from aduan_notifier.tables import INBOX, OUTBOX
+
+__all__ = ["CONSUMERS", "recorded_any", "register"]
+
+log = get_logger(__name__)
+
+# The inbox consumer name of each topic's route (unchanged from the five consumers before).
+CONSUMERS = {
+    REPORTER_KEYS.name: "notifier.on_reporter_key",
+    REPORT_INTAKE.name: "notifier.on_intake",
+    STATUS_CHANGED.name: "notifier.on_status_changed",
+    SLA_EVENTS.name: "notifier.on_sla_event",
+    REPORTER_QUESTIONS.name: "notifier.on_question",
+}
+
+
+def recorded_any(results: list[Any]) -> bool:
+    """Whether a committed batch made a delivery due: the counts of intake and key events,
+    the `RECORDED` outcomes of the others."""
+    return any(r == RECORDED if isinstance(r, str) else bool(r) for r in results if r is not None)
+
+
+def register(
+    runtime: ServiceRuntime,
+    portal_base_url: str,
+    wake: Callable[[], None] = lambda: None,
+    sla_apology_stages: Collection[SlaStage] = (),
+) -> Notifier:
+    """The consumer and (for the AsyncAPI document) the publisher on `runtime.broker`. The
+    delivery worker is woken (`wake`) after a batch commit that recorded something."""
+    notifier = Notifier(portal_base_url)
+
+    runtime.broker.publisher(
+        runtime.topic(NOTIFICATIONS.name),
+        title="notifier.notifications",
+        description="One NotificationFailed per delivery given up on (every route failed "
+        "or the attempts ran out), keyed by report id, with the same event on the topic's "
+        "dead letters (published by the outbox relay). A message sent is not announced: "
+        "NotificationDelivered had no consumer and is no longer published.",
+        schema=NotificationFailed,
+    )
+
+    async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> int:
+        due = await notifier.on_reporter_key(session, event)
+        log.info(
+            "reporter key event applied", key_id=str(event.key_id), event_type=event.event_type
+        )
+        return due
+
+    async def on_intake(session: AsyncSession, event: ReportIntakeEvent) -> int:
+        if not isinstance(event, ReportSubmitted):
+            # An amendment is the reporter writing again: it reopens a chat window, and an
+            # answer to an officer's question by SMS/WhatsApp is acknowledged.
+            return await notifier.on_report_amended(session, event)
+        recorded = await notifier.on_report_submitted(session, event)
+        log.info(
+            "recipient stored",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            parked_recorded=recorded,
+        )
+        return recorded
+
+    async def on_status_changes(uow: UnitOfWork, events: list[ReportStatusChanged]) -> list[str]:
+        outcomes = await handle_status_changes(PgStatusStore(uow), events, portal_base_url)
+        # One line a batch: what a report's messages became is in the delivery log.
+        log.info(
+            "status changes handled",
+            events=len(events),
+            recorded=outcomes.count(RECORDED),
+            parked=outcomes.count(PARKED),
+        )
+        return outcomes
+
+    apology_stages = frozenset(sla_apology_stages)
+
+    def apology_due(event: SlaEvent) -> bool:
+        # Reminders are for officers; unconfigured stages stay internal.
+        return isinstance(event, SlaBreached) and event.stage in apology_stages
+
+    async def on_sla_event(session: AsyncSession, event: SlaEvent) -> str:
+        if not isinstance(event, SlaBreached):  # `apology_due` lets only breaches through
+            return "not a breach"
+        outcome = await notifier.on_sla_breached(session, event)
+        log.info(
+            "SLA breach handled",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            stage=event.stage.value,
+            outcome=outcome,
+        )
+        return outcome
+
+    async def on_question(session: AsyncSession, event: ReporterQuestionAsked) -> str:
+        outcome = await notifier.on_question_asked(session, event)
+        log.info(
+            "question to the reporter handled",
+            report_id=str(event.report_id),
+            event_id=str(event.event_id),
+            outcome=outcome,
+        )
+        return outcome
+
+    def topic(name: str) -> str:
+        return runtime.topic(name)
+
+    subscribe_units(
+        runtime,
+        [
+            Route(
+                topic(REPORTER_KEYS.name),
+                ReporterKeyEvent,
+                CONSUMERS[REPORTER_KEYS.name],
+                apply=on_reporter_key,
+            ),
+            Route(
+                topic(REPORT_INTAKE.name),
+                ReportIntakeEvent,
+                CONSUMERS[REPORT_INTAKE.name],
+                apply=on_intake,
+            ),
+            Route(
+                topic(STATUS_CHANGED.name),
+                ReportStatusChanged,
+                CONSUMERS[STATUS_CHANGED.name],
+                apply_many=on_status_changes,
+                wanted=concerns_reporter,
+            ),
+            Route(
+                topic(SLA_EVENTS.name),
+                SlaEvent,
+                CONSUMERS[SLA_EVENTS.name],
+                apply=on_sla_event,
+                wanted=apology_due,
+            ),
+            Route(
+                topic(REPORTER_QUESTIONS.name),
+                ReporterQuestionAsked,
+                CONSUMERS[REPORTER_QUESTIONS.name],
+                apply=on_question,
+            ),
+        ],
+        inbox=INBOX,
+        outbox=OUTBOX,
+        after_commit=lambda results: wake() if recorded_any(results) else None,
+        title="notifier.consumer",
+        description="Reporter keys (stored or shredded), intake (channel, language, receipt "
+        "code and sealed identity per report), status changes (the reporter's message for "
+        "each that concerns them), SLA breaches (an apology at a configured stage) and "
+        "officers' questions (delivered on the reporter's channel).",
+    )
+    return notifier
