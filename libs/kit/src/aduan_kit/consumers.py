@@ -148,6 +148,14 @@ def track_progress(subscriber: Any) -> None:
     subscriber.__class__ = Tracked
 
 
+def _restart_clocks(p: _Progress, now: float) -> None:
+    p.moved_at = dict.fromkeys(p.moved_at, now)
+    if p.busy_since is not None:
+        p.busy_since = now
+    if p.rejoining_since is not None:
+        p.rejoining_since = now
+
+
 class ConsumerWatch:
     """Checks every subscriber of a broker every `interval_s` (see the module docstring).
 
@@ -171,6 +179,8 @@ class ConsumerWatch:
         self._task: asyncio.Task[None] | None = None
         # The last readiness asked found an outage, and none has been found over since.
         self._outage = False
+        # A broker request of the current check failed or timed out.
+        self._blind = False
 
     def failing(self) -> list[str]:
         """Consumers that a restart in place did not heal, one line each, for `/livez`."""
@@ -184,6 +194,7 @@ class ConsumerWatch:
 
     async def check_once(self) -> None:
         now = time.monotonic()
+        self._blind = False
         suspects: list[tuple[Any, _Progress, str]] = []
         for sub in self._subscribers():
             consumer = getattr(sub, "consumer", None)
@@ -195,6 +206,20 @@ class ConsumerWatch:
                 suspects.append((sub, p, reason))
             elif moving:
                 self._moving(sub, p, now)
+        # A check whose own requests to the broker failed ran (partly) during a cut: the
+        # broker may answer again by the time readiness is asked, so the failures count as
+        # an outage themselves (a full chaos run: a check that started 35 s into a 60-s cut
+        # waited out its requests' timeouts, asked readiness 0.4 s after the cut ended and
+        # restarted seven consumers that were only waiting for the broker).
+        if self._blind:
+            self._outage = True
+        elif self._outage and not suspects:
+            # The first check whose requests were all answered after an outage: every
+            # clock starts again now.
+            self._outage = False
+            for sub in self._subscribers():
+                _restart_clocks(progress_of(sub), now)
+            return
         # Readiness is asked only when something looks stuck (it costs three round trips).
         if not suspects:
             return
@@ -208,13 +233,9 @@ class ConsumerWatch:
         # the second one and stayed rejoining for two minutes, until /livez had the process
         # restarted). So every clock starts again after the outage, not during it.
         if not ready or self._outage:
-            self._outage = not ready
+            self._outage = not ready or self._blind
             for _, p, _ in suspects:
-                p.moved_at = dict.fromkeys(p.moved_at, now)
-                if p.busy_since is not None:
-                    p.busy_since = now
-                if p.rejoining_since is not None:
-                    p.rejoining_since = now
+                _restart_clocks(p, now)
             return
         for sub, p, reason in suspects:
             await self._stuck(sub, p, reason, now)
@@ -247,8 +268,10 @@ class ConsumerWatch:
         if not assigned:
             return True, ""
         ends: dict[TopicPartition, int] = {}
-        with contextlib.suppress(Exception):
+        try:
             ends = await asyncio.wait_for(consumer.end_offsets(list(assigned)), REQUEST_TIMEOUT_S)
+        except Exception:
+            self._blind = True
         # A handler call finished since the last check: the loop polls and hands records
         # over. (A consumer retrying a batch seeks back before each poll, so sampling its
         # position every few seconds can see the same offset twice: not evidence of a stall.)
@@ -258,8 +281,10 @@ class ConsumerWatch:
         for tp in assigned:
             p.moved_at.setdefault(tp, now)  # newly assigned: its clock starts now
             position: int | None = None
-            with contextlib.suppress(Exception):
+            try:
                 position = await asyncio.wait_for(consumer.position(tp), REQUEST_TIMEOUT_S)
+            except Exception:
+                self._blind = True
             end = ends.get(tp)
             if position is None or end is None:
                 moving = False  # no evidence either way; the clock runs on

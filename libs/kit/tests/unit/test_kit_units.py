@@ -151,3 +151,67 @@ async def test_consumer_watch_judges_no_evidence_gathered_during_an_outage() -> 
         assert Sub.restarts == 1
     finally:
         consumers.forget([sub])
+
+
+async def test_consumer_watch_takes_its_own_failed_requests_for_an_outage() -> None:
+    # A check that starts during a broker cut waits out its requests' timeouts; the cut may
+    # end before it asks readiness, which then says all is well. The failed requests are
+    # evidence of the outage themselves: the consumer is not restarted then, its clock
+    # starts again, and it is judged a whole bound later if it still does not move.
+    import time
+
+    from aiokafka.structs import TopicPartition
+
+    from aduan_kit import consumers
+
+    tp = TopicPartition("t", 0)
+    cut = [False]
+
+    class Consumer:
+        _subscription = type("S", (), {"reassignment_in_progress": False})()
+
+        def assignment(self) -> set[TopicPartition]:
+            return {tp}
+
+        async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+            if cut[0]:
+                raise TimeoutError
+            return {tp: 10}
+
+        async def position(self, _: TopicPartition) -> int:
+            return 3  # records waiting, never consumed
+
+    class Sub:
+        consumer = Consumer()
+        calls = [object()]
+        group_id = "g"
+        topic_names_for_subscribe = ("t",)
+        restarts = 0
+
+        async def stop(self) -> None:
+            Sub.restarts += 1
+
+        async def start(self) -> None:
+            pass
+
+    sub = Sub()
+
+    async def ready() -> bool:
+        return True  # asked after the cut ended
+
+    watch = consumers.ConsumerWatch(lambda: [sub], ready, stuck_after_s=30, interval_s=10)
+    try:
+        await watch.check_once()  # first sighting: its clock starts
+        p = consumers.progress_of(sub)
+        p.moved_at[tp] -= 45  # 45 s without progress, the last 35 of them in a cut
+        cut[0] = True
+        await watch.check_once()  # its requests fail; readiness (asked late) says fine
+        assert Sub.restarts == 0
+        cut[0] = False
+        await watch.check_once()  # the first check after the cut starts the clock again
+        assert Sub.restarts == 0 and p.moved_at[tp] > time.monotonic() - 1
+        p.moved_at[tp] -= 45  # still not moving a whole bound after the cut
+        await watch.check_once()
+        assert Sub.restarts == 1
+    finally:
+        consumers.forget([sub])
