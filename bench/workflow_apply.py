@@ -147,7 +147,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await producer.send(intake, encode(event), key=str(event.report_id).encode())
             await producer.flush()
             await _wait(dsn, warm, proc, 120)
+            await asyncio.sleep(1.0)
+            # What the process costs with nothing to do (polls, relay, scanner), per second.
+            i0, s0 = cpu_ms(proc.pid), time.monotonic()
             await asyncio.sleep(args.settle_s)
+            idle = (cpu_ms(proc.pid) - i0) / (time.monotonic() - s0)
             events = [report(n) for n in range(warm, warm + args.reports)]
             profile = None
             if args.profile:
@@ -204,6 +208,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "reports_per_s": round(n / window, 1),
         "workflow_cpu_ms_per_report": round(used / n, 3),
         "postgres_cpu_ms_per_report": round(pg_used / n, 3),
+        "workflow_idle_cpu_ms_per_s": round(idle, 2),
     } | ({"profile": profiled} if profiled is not None else {})
 
 
@@ -211,7 +216,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=0, help="per second; 0: all at once")
-    parser.add_argument("--settle-s", type=float, default=2.0)
+    parser.add_argument("--settle-s", type=float, default=3.0, help="idle CPU measured")
     parser.add_argument("--profile", default="", help="py-spy the window; stacks in this dir")
     parser.add_argument("--profile-s", type=float, default=3.0, help="without --rate")
     parser.add_argument("--pythonpath", default="", help="run workflow from this source dir")
