@@ -131,25 +131,52 @@ class _Outcome:
 # data-modifying CTE is atomic. A claim or a group of outcomes costs one statement instead
 # of BEGIN, several statements and COMMIT.
 
-# Claim: due rows -> 'sending' under a lease, attempts + 1; close the attempt a dead worker
-# left open (the provider may have it); open this attempt; and return each row with its
-# recipient and key (and the reporter's latest message on the channel over all their
-# reports: one key per reporter, any of them opens the 24-hour window).
+# Claim and prepare, one statement: due rows -> 'sending' under a lease, attempts + 1; close
+# the attempt a dead worker left open (the provider may have it); open this attempt; and
+# return each row with its recipient and key (and the reporter's latest message on the
+# channel over all their reports: one key per reporter, any of them opens the 24-hour
+# window). A due row still waiting for its recipient (or the key that opens its identity),
+# and young enough to keep waiting, is not claimed: it is put back in the same statement
+# to look again after half its age (50 ms up to `RECIPIENT_POLL_S`), not an attempt.
+# Intake's event or the key normally makes it due at once; the self-wake covers the event
+# committing while this statement ran (neither saw the other). The first row (always one)
+# carries how many rows were due and the soonest put-back's wait; a row without an id means
+# nothing was claimed.
 _CLAIM = text(
     """
     WITH due AS (
-        SELECT id FROM deliveries
-        WHERE (state = 'pending' AND next_attempt_at <= now())
-           OR (state = 'sending' AND lease_until < now())
-        ORDER BY next_attempt_at, id
+        SELECT d.id, d.created_at,
+            d.state = 'pending'
+            AND d.created_at > now() - make_interval(secs => :recipient_wait_s)
+            AND (r.report_id IS NULL OR (
+                r.erased_at IS NULL
+                AND coalesce(jsonb_typeof(r.sealed_identity), 'null') <> 'null'
+                AND NOT EXISTS (SELECT 1 FROM reporter_keys AS k WHERE k.key_id = r.key_id)
+            )) AS waiting
+        FROM deliveries AS d
+        LEFT JOIN recipients AS r ON r.report_id = d.report_id
+        WHERE (d.state = 'pending' AND d.next_attempt_at <= now())
+           OR (d.state = 'sending' AND d.lease_until < now())
+        ORDER BY d.next_attempt_at, d.id
         LIMIT :limit
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF d SKIP LOCKED
+    ),
+    put_back AS (
+        UPDATE deliveries AS d
+        SET next_attempt_at = now() + make_interval(secs => w.wait_s)
+        FROM (
+            SELECT id, least(CAST(:recipient_poll_s AS double precision), greatest(0.05,
+                extract(epoch FROM now() - created_at)::double precision / 2)) AS wait_s
+            FROM due WHERE waiting
+        ) AS w
+        WHERE d.id = w.id
+        RETURNING w.wait_s
     ),
     claimed AS (
         UPDATE deliveries AS d
         SET state = 'sending', attempts = d.attempts + 1,
             lease_until = now() + make_interval(secs => :lease_s)
-        FROM due WHERE d.id = due.id
+        FROM due WHERE d.id = due.id AND NOT due.waiting
         RETURNING d.*
     ),
     abandoned AS (
@@ -160,31 +187,30 @@ _CLAIM = text(
     opened AS (
         INSERT INTO delivery_attempts (delivery_id, attempt)
         SELECT id, attempts FROM claimed
+    ),
+    summary AS (
+        SELECT (SELECT count(*) FROM due) AS due_count, min(wait_s) AS next_wait_s
+        FROM put_back
     )
     SELECT claimed.*,
         r.report_id AS recipient_report_id, r.erased_at, r.sealed_identity, r.last_inbound_at,
         k.key_id AS known_key_id, k.key, k.shredded_at,
         (SELECT max(o.last_inbound_at) FROM recipients AS o
-         WHERE o.key_id = r.key_id AND o.channel = r.channel) AS latest_inbound_at
-    FROM claimed
+         WHERE o.key_id = r.key_id AND o.channel = r.channel) AS latest_inbound_at,
+        summary.due_count, summary.next_wait_s
+    FROM summary
+    LEFT JOIN claimed ON true
     LEFT JOIN recipients AS r ON r.report_id = claimed.report_id
     LEFT JOIN reporter_keys AS k ON k.key_id = r.key_id
     ORDER BY claimed.next_attempt_at, claimed.id
     """
 )
 
-# After the claim, for the rows to send: the transport on their open attempt (written
-# before the provider is called, so an attempt cut off by a crash names it); for the rows
-# still waiting for their recipient: back to 'pending', not an attempt.
-_PREPARE = text(
+# Rare: a claimed row whose recipient turned out not to be there after all (the claim only
+# takes rows it saw ready, or too old to wait): back to 'pending', not an attempt.
+_PUT_BACK = text(
     """
-    WITH routed AS (
-        UPDATE delivery_attempts AS a SET transport = v.transport
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]),
-                    CAST(:transports AS text[])) AS v(id, attempt, transport)
-        WHERE a.delivery_id = v.id AND a.attempt = v.attempt AND a.outcome IS NULL
-    ),
-    unopened AS (
+    WITH unopened AS (
         DELETE FROM delivery_attempts AS a
         USING unnest(CAST(:wait_ids AS bigint[]), CAST(:wait_attempts AS integer[]))
             AS w(id, attempt)
@@ -230,7 +256,8 @@ _WRITE_OUTCOMES = text(
         -- Only an open attempt, or one a later claim marked abandoned (the provider's
         -- answer still tells what happened): the rows `ix_delivery_attempts_open` holds.
         UPDATE delivery_attempts AS a
-        SET outcome = v.outcome, error = v.error, finished_at = now()
+        SET outcome = v.outcome, error = v.error, finished_at = now(),
+            transport = coalesce(v.transport, a.transport)
         FROM v
         WHERE a.delivery_id = v.id AND a.attempt = v.attempt
             AND (a.outcome IS NULL OR a.outcome = 'abandoned')
@@ -381,10 +408,22 @@ class DeliveryWorker:
         s = self.settings
         self.claims += 1
         async with self._autocommit() as conn:
-            found = await conn.execute(_CLAIM, {"limit": limit, "lease_s": s.delivery_lease_s})
-            rows: Sequence[Row[Any]] = found.all()
+            found = await conn.execute(
+                _CLAIM,
+                {
+                    "limit": limit,
+                    "lease_s": s.delivery_lease_s,
+                    "recipient_wait_s": s.recipient_wait_s,
+                    "recipient_poll_s": s.recipient_poll_s,
+                },
+            )
+            result: Sequence[Row[Any]] = found.all()
+            due_count = result[0].due_count if result else 0
+            if result and result[0].next_wait_s is not None:
+                self._due_in(result[0].next_wait_s)
+            rows = [r for r in result if r.id is not None]
             if not rows:
-                return [], False
+                return [], due_count == limit
             sends: list[tuple[Row[Any], Route]] = []
             ended: list[_Outcome] = []
             waiting: list[Row[Any]] = []
@@ -397,13 +436,10 @@ class DeliveryWorker:
                 elif decided.state != "sending":
                     ended.append(decided)
             waits = [self._wait_for_recipient(r) for r in waiting]
-            if sends or waiting:
+            if waiting:
                 await conn.execute(
-                    _PREPARE,
+                    _PUT_BACK,
                     {
-                        "ids": [r.id for r, _ in sends],
-                        "attempts": [r.attempts for r, _ in sends],
-                        "transports": [route.transport.value for _, route in sends],
                         "wait_ids": [r.id for r in waiting],
                         "wait_attempts": [r.attempts for r in waiting],
                         "wait_s": waits,
@@ -413,7 +449,7 @@ class DeliveryWorker:
         if waits:
             self._due_in(min(waits))
         self._report(written)
-        return sends, len(rows) == limit
+        return sends, due_count == limit
 
     def _wait_for_recipient(self, row: Row[Any]) -> float:
         """How long a delivery waits before looking for its recipient (or key) again:
