@@ -8,12 +8,12 @@ replica whose worker is busy or off, and leases left behind by a worker that die
 A claim is one statement (a data-modifying CTE, atomic on its own, run in autocommit: no
 BEGIN/COMMIT round trips): up to `DELIVERY_BATCH_SIZE` due rows (`FOR UPDATE SKIP LOCKED`,
 so several replicas share the work) get state 'sending', a lease, `attempts + 1` and an
-open attempt row, and come back with their recipients and keys. Each row is decided in
-memory (identity opened, routes planned); one more statement writes the chosen transport
-on the attempt rows and puts back the rows whose recipient has not arrived (not an
-attempt). Only then, outside any transaction, are the providers called, concurrently, at
-most `DELIVERY_BATCH_SIZE` at a time. The worker keeps claiming while calls are in
-flight, so one slow provider does not hold up the others.
+open attempt row, and come back with their recipients and keys; due rows still waiting for
+their recipient (or its key) are put back by the same statement, not claimed. Each claimed
+row is decided in memory (identity opened, routes planned); the transport is written on the
+attempt row with its outcome. Then, outside any transaction, the providers are called,
+concurrently, at most `DELIVERY_BATCH_SIZE` at a time. The worker keeps claiming while
+calls are in flight, so one slow provider does not hold up the others.
 
 Outcomes are written fenced on (state 'sending', the attempt number we claimed): a worker
 whose lease ran out and was overtaken cannot record a second outcome. They are written by

@@ -1,9 +1,10 @@
-"""Batches hold the per-report locks until they commit. A status batch takes its reports'
-locks in one statement, in sorted order; intake takes them event by event, in the batch's
-order. An intake batch whose order is the opposite (B, then A, where A < B) and a status
-batch of both reports can deadlock: PostgreSQL aborts one of them (40P01); the kit classes
-that as transient, so the batch is rolled back, rewound and applied again, and that
-converges: both reports end up recorded, nothing parked, nothing twice."""
+"""Batches hold the per-report locks until they commit. Each route of a poll takes its
+reports' locks in one statement, in sorted order, but a poll's intake route and status route
+lock one after the other: a poll with intake of report B and a status change of A, and on
+another replica a poll with intake of A and a status change of B, can deadlock. PostgreSQL
+aborts one of them (40P01); the kit classes that as transient, so the batch is rolled back,
+rewound and applied again, and that converges: both reports end up recorded, nothing
+parked, nothing twice."""
 
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker, migrate, transaction
 from aduan_kit.messaging import is_transient
 from aduan_kit.uow import UnitOfWork
-from aduan_notifier.adapters.postgres import PgStatusStore
+from aduan_notifier.adapters.postgres import PgStore
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
-from aduan_notifier.service.reporters import Notifier
+from aduan_notifier.service.recipients import handle_submitted
 from aduan_notifier.service.status_changes import handle_status_changes
 from aduan_notifier.tables import DELIVERIES, OUTBOX, PENDING
 from aduan_testing.plugin import Isolation
@@ -49,10 +50,9 @@ async def test_opposite_lock_orders_deadlock_and_the_retried_batch_converges(
     await migrate(settings.database_url, "aduan_notifier:migrations")
     engine = make_engine(settings.database_url, pool_size=3)
     sessions = make_sessionmaker(engine)
-    notifier = Notifier("https://aduan.example.go.id/")
+    base = "https://aduan.example.go.id/"
     key_id, key = uuid.uuid4(), new_key()
-    # a sorts before b: the status batch locks a first, the intake batch b first.
-    a, b = sorted((uuid.uuid4(), uuid.uuid4()), key=str)
+    a, b = uuid.uuid4(), uuid.uuid4()
 
     def submitted(rid: uuid.UUID, n: int) -> ReportSubmitted:
         # Walk-in reports: the only ones whose status changes park, so the only ones locked.
@@ -81,31 +81,34 @@ async def test_opposite_lock_orders_deadlock_and_the_retried_batch_converges(
             }
         )
 
-    async def status_changes(session: AsyncSession) -> list[str]:
-        store = PgStatusStore(UnitOfWork(session, OUTBOX))
-        return await handle_status_changes(
-            store, [received(a, 1), received(b, 2)], notifier.portal_base_url
-        )
+    def intake(rid: uuid.UUID, n: int) -> Step:
+        async def step(session: AsyncSession) -> object:
+            store = PgStore(UnitOfWork(session, OUTBOX))
+            return await handle_submitted(store, [submitted(rid, n)], base)
 
-    intake_batch: list[Step] = [
-        lambda s: notifier.on_report_submitted(s, submitted(b, 2)),
-        lambda s: notifier.on_report_submitted(s, submitted(a, 1)),
-    ]
-    status_batch: list[Step] = [status_changes]
-    intake_holds_b = asyncio.Event()
+        return step
+
+    def status(rid: uuid.UUID, n: int) -> Step:
+        async def step(session: AsyncSession) -> object:
+            store = PgStore(UnitOfWork(session, OUTBOX))
+            return await handle_status_changes(store, [received(rid, n)], base)
+
+        return step
+
+    # Two polls on two replicas: intake's route, then the status route, each.
+    intake_batch: list[Step] = [intake(b, 2), status(a, 1)]
+    status_batch: list[Step] = [intake(a, 1), status(b, 2)]
+    first_locked = [asyncio.Event(), asyncio.Event()]
 
     async def run_batch(steps: list[Step], me: int, gate: bool) -> None:
-        """One batch, one transaction, as `aduan_kit.batching` applies it; with `gate`, the
-        status batch starts once intake holds b's lock, and intake goes on to a once the
-        status batch holds a's (and waits for b's)."""
-        if gate and me == 1:
-            await intake_holds_b.wait()
+        """One poll, one transaction, as `aduan_kit.batching` applies it; with `gate`,
+        both hold their first lock before either takes its second."""
         async with transaction(sessions) as session:
             for i, step in enumerate(steps):
                 await step(session)
-                if gate and me == 0 and i == 0:
-                    intake_holds_b.set()
-                    await asyncio.sleep(0.5)
+                if gate and i == 0:
+                    first_locked[me].set()
+                    await first_locked[1 - me].wait()
 
     try:
         outcomes = await asyncio.gather(

@@ -18,10 +18,10 @@ from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker, migrate, transaction
 from aduan_kit.uow import UnitOfWork
-from aduan_notifier.adapters.postgres import PgStatusStore
+from aduan_notifier.adapters.postgres import PgStore
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
-from aduan_notifier.service.reporters import Notifier
+from aduan_notifier.service.recipients import handle_submitted
 from aduan_notifier.service.status_changes import handle_status_changes
 from aduan_notifier.tables import DELIVERIES, OUTBOX, PENDING
 from aduan_testing.plugin import Isolation
@@ -43,7 +43,7 @@ async def test_status_change_racing_its_intake_event_is_recorded_not_parked(
     await migrate(settings.database_url, "aduan_notifier:migrations")
     engine = make_engine(settings.database_url, pool_size=2)
     sessions = make_sessionmaker(engine)
-    notifier = Notifier("https://aduan.example.go.id/")
+    base = "https://aduan.example.go.id/"
     rid, receipt = uuid.uuid4(), "ADU-7K3M-Q9XZ"
     key_id, key = uuid.uuid4(), new_key()
     change = ReportStatusChanged.model_validate(
@@ -71,13 +71,13 @@ async def test_status_change_racing_its_intake_event_is_recorded_not_parked(
 
     async def store_recipient() -> int:
         async with transaction(sessions) as session:
-            return await notifier.on_report_submitted(session, intake)
+            return sum(await handle_submitted(PgStore(UnitOfWork(session, OUTBOX)), [intake], base))
 
     try:
         async with transaction(sessions) as first:
             # The status change, not committed yet, finds no recipient and parks itself...
-            store = PgStatusStore(UnitOfWork(first, OUTBOX))
-            outcomes = await handle_status_changes(store, [change], notifier.portal_base_url)
+            store = PgStore(UnitOfWork(first, OUTBOX))
+            outcomes = await handle_status_changes(store, [change], base)
             assert outcomes == ["parked until intake"]
             # ...while intake's event is handled in another transaction meanwhile.
             racing = asyncio.create_task(store_recipient())

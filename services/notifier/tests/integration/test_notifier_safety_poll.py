@@ -16,11 +16,11 @@ from aduan_contracts.events import ReporterKeyIssued, ReportStatusChanged, Repor
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker, transaction
 from aduan_kit.uow import UnitOfWork
-from aduan_notifier.adapters.postgres import PgStatusStore
+from aduan_notifier.adapters.postgres import PgStore
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
 from aduan_notifier.delivery import DeliveryWorker
-from aduan_notifier.service.reporters import Notifier
+from aduan_notifier.service.recipients import handle_key_events, handle_submitted
 from aduan_notifier.service.status_changes import handle_status_changes
 from aduan_notifier.sinks import HttpSink
 from aduan_notifier.tables import DELIVERIES, OUTBOX
@@ -51,30 +51,34 @@ async def test_a_row_committed_elsewhere_is_found_by_the_safety_poll(isolated: I
         # "Another replica": its own connections, its own Notifier, no wake to this worker.
         engine = make_engine(settings.database_url, pool_size=1)
         stack.push_async_callback(engine.dispose)
-        elsewhere = Notifier("https://aduan.example.go.id")
+        base = "https://aduan.example.go.id"
         rid, key_id, key = uuid.uuid4(), uuid.uuid4(), new_key()
         async with transaction(make_sessionmaker(engine)) as session:
-            await elsewhere.on_reporter_key(
-                session, ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode())
+            store = PgStore(UnitOfWork(session, OUTBOX))
+            await handle_key_events(
+                store, [ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode())]
             )
-            await elsewhere.on_report_submitted(
-                session,
-                ReportSubmitted(
-                    report_id=rid,
-                    receipt_code="ADU-7K3M-Q9XZ",
-                    channel=Channel.APP,
-                    channel_message_id=uuid.uuid4().hex,
-                    text="Sampah menumpuk",
-                    received_at=datetime.now(UTC),
-                    reporter=seal_identity(
-                        {"name": None, "contact": None, "handle": "device-elsewhere"},
-                        key_id,
-                        key,
-                    ),
-                ),
+            await handle_submitted(
+                store,
+                [
+                    ReportSubmitted(
+                        report_id=rid,
+                        receipt_code="ADU-7K3M-Q9XZ",
+                        channel=Channel.APP,
+                        channel_message_id=uuid.uuid4().hex,
+                        text="Sampah menumpuk",
+                        received_at=datetime.now(UTC),
+                        reporter=seal_identity(
+                            {"name": None, "contact": None, "handle": "device-elsewhere"},
+                            key_id,
+                            key,
+                        ),
+                    )
+                ],
+                base,
             )
             outcomes = await handle_status_changes(
-                PgStatusStore(UnitOfWork(session, OUTBOX)),
+                store,
                 [
                     ReportStatusChanged.model_validate(
                         {
@@ -88,7 +92,7 @@ async def test_a_row_committed_elsewhere_is_found_by_the_safety_poll(isolated: I
                         }
                     )
                 ],
-                elsewhere.portal_base_url,
+                base,
             )
         assert outcomes == ["recorded"]
 

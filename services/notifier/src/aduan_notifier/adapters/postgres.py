@@ -12,9 +12,9 @@ from uuid import UUID
 
 from aduan_contracts.events import ReportStatusChanged
 from aduan_kit.uow import UnitOfWork
-from aduan_notifier.adapters.stores import NewDelivery, Recipient
+from aduan_notifier.adapters.stores import NewDelivery, NewRecipient, Recipient
 
-__all__ = ["REPORT_LOCK_SPACE", "PgStatusStore"]
+__all__ = ["REPORT_LOCK_SPACE", "PgStatusStore", "PgStore"]
 
 # Advisory-lock space for "one transaction per report at a time" (the outbox relay's lock is
 # a single 64-bit key, a separate space). The same as `handlers.lock_report`'s.
@@ -58,8 +58,67 @@ _RECORD = (
 )
 
 
-class PgStatusStore:
-    """`StatusStore` on the unit of work's transaction."""
+_SHREDDED = (
+    "SELECT key_id FROM reporter_keys WHERE key_id = ANY($1::uuid[]) AND shredded_at IS NOT NULL"
+)
+
+# A missing identity as JSON null, as the rows SQLAlchemy wrote before (JSONB default).
+_ADD_RECIPIENTS = (
+    "INSERT INTO recipients (report_id, channel, language, receipt_code, key_id, "
+    "sealed_identity, erased_at, last_inbound_at) "
+    "SELECT r, c, l, rc, k, coalesce(si, 'null')::jsonb, CASE WHEN e THEN now() END, li "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], "
+    "$7::boolean[], $8::timestamptz[]) AS u(r, c, l, rc, k, si, e, li) "
+    "ON CONFLICT DO NOTHING"
+)
+
+# Put back to wait for the recipient or key: never attempted, due only later.
+_DUE_NOW = (
+    "UPDATE deliveries SET next_attempt_at = now() "
+    "WHERE report_id = ANY($1::uuid[]) AND state = 'pending' AND attempts = 0 "
+    "AND next_attempt_at > now() RETURNING report_id"
+)
+
+_DUE_NOW_FOR_KEYS = (
+    "UPDATE deliveries SET next_attempt_at = now() "
+    "WHERE report_id IN (SELECT report_id FROM recipients WHERE key_id = ANY($1::uuid[])) "
+    "AND state = 'pending' AND attempts = 0 AND next_attempt_at > now() RETURNING id"
+)
+
+_UNPARK = (
+    "DELETE FROM pending_notifications WHERE report_id = ANY($1::uuid[]) RETURNING event::text"
+)
+
+# A tombstone wins: a replayed "issued" must not revive a shredded key.
+_ADD_KEYS = (
+    "INSERT INTO reporter_keys (key_id, key) SELECT * FROM unnest($1::uuid[], $2::text[]) "
+    "ON CONFLICT DO NOTHING"
+)
+
+_SHRED_KEYS = (
+    "INSERT INTO reporter_keys (key_id, key, shredded_at) "
+    "SELECT k, NULL, now() FROM unnest($1::uuid[]) AS u(k) "
+    "ON CONFLICT (key_id) DO UPDATE SET key = NULL, shredded_at = now()"
+)
+
+# The sealed copies are unreadable now anyway; dropping them and marking the reporter
+# erased also stops every future message to them.
+_ERASE = (
+    "UPDATE recipients SET sealed_identity = 'null'::jsonb, erased_at = now() "
+    "WHERE key_id = ANY($1::uuid[]) RETURNING report_id"
+)
+
+# A message already handed to a provider cannot be called back; nothing else goes out.
+_SKIP = (
+    "UPDATE deliveries SET state = 'skipped', last_error = 'reporter erased', "
+    "finished_at = now(), lease_until = NULL "
+    "WHERE report_id = ANY($1::uuid[]) AND state IN ('pending', 'sending')"
+)
+
+
+class PgStore:
+    """The notifier's stores (`StatusStore`, `IntakeStore`, `KeyStore`) on the unit of
+    work's transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
@@ -123,3 +182,68 @@ class PgStatusStore:
             [d.status_changed_at for d in deliveries],
         )
         return {(r["status_event_id"], r["channel"]) for r in rows}
+
+    async def shredded(self, key_ids: Sequence[UUID]) -> set[UUID]:
+        if not key_ids:
+            return set()
+        conn = await self.uow.connection()
+        return {r["key_id"] for r in await conn.fetch(_SHREDDED, list(set(key_ids)))}
+
+    async def add_recipients(self, recipients: Sequence[NewRecipient]) -> None:
+        if not recipients:
+            return
+        conn = await self.uow.connection()
+        await conn.execute(
+            _ADD_RECIPIENTS,
+            [r.report_id for r in recipients],
+            [r.channel for r in recipients],
+            [r.language for r in recipients],
+            [r.receipt_code for r in recipients],
+            [r.key_id for r in recipients],
+            [r.sealed_identity for r in recipients],
+            [r.erased for r in recipients],
+            [r.last_inbound_at for r in recipients],
+        )
+
+    async def due_now(self, report_ids: Sequence[UUID]) -> list[UUID]:
+        if not report_ids:
+            return []
+        conn = await self.uow.connection()
+        return [r["report_id"] for r in await conn.fetch(_DUE_NOW, list(set(report_ids)))]
+
+    async def unpark(self, report_ids: Sequence[UUID]) -> list[ReportStatusChanged]:
+        if not report_ids:
+            return []
+        conn = await self.uow.connection()
+        rows = await conn.fetch(_UNPARK, list(set(report_ids)))
+        return [ReportStatusChanged.model_validate_json(r["event"]) for r in rows]
+
+    async def add_keys(self, keys: Mapping[UUID, str]) -> None:
+        if not keys:
+            return
+        conn = await self.uow.connection()
+        await conn.execute(_ADD_KEYS, list(keys), list(keys.values()))
+
+    async def due_now_for_keys(self, key_ids: Sequence[UUID]) -> int:
+        if not key_ids:
+            return 0
+        conn = await self.uow.connection()
+        return len(await conn.fetch(_DUE_NOW_FOR_KEYS, list(set(key_ids))))
+
+    async def shred(self, key_ids: Sequence[UUID]) -> list[UUID]:
+        if not key_ids:
+            return []
+        conn = await self.uow.connection()
+        unique = list(dict.fromkeys(key_ids))
+        await conn.execute(_SHRED_KEYS, unique)
+        return [r["report_id"] for r in await conn.fetch(_ERASE, unique)]
+
+    async def skip_deliveries(self, report_ids: Sequence[UUID]) -> None:
+        if not report_ids:
+            return
+        conn = await self.uow.connection()
+        await conn.execute(_SKIP, list(set(report_ids)))
+
+
+# The name the status-change tests and callers knew.
+PgStatusStore = PgStore

@@ -15,7 +15,14 @@ from uuid import UUID
 
 from aduan_contracts.events import ReportStatusChanged
 
-__all__ = ["NewDelivery", "Recipient", "StatusStore"]
+__all__ = [
+    "IntakeStore",
+    "KeyStore",
+    "NewDelivery",
+    "NewRecipient",
+    "Recipient",
+    "StatusStore",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +78,64 @@ class StatusStore(Protocol):
         """Insert the deliveries not recorded yet, in order; returns the (status_event_id,
         channel) of those inserted now."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecipient:
+    """How to answer a report's reporter, from intake's ReportSubmitted."""
+
+    report_id: UUID
+    channel: str
+    language: str
+    receipt_code: str
+    key_id: UUID | None
+    # The sealed identity as JSON text (opened only by the delivery worker), or None.
+    sealed_identity: str | None
+    erased: bool
+    last_inbound_at: datetime | None
+
+
+class IntakeStore(Protocol):
+    """What storing a batch of recipients reads and writes, one call per batch each."""
+
+    async def lock_reports(self, report_ids: Sequence[UUID]) -> None:
+        """As `StatusStore.lock_reports`."""
+
+    async def shredded(self, key_ids: Sequence[UUID]) -> set[UUID]:
+        """The keys among `key_ids` that were shredded."""
+        ...
+
+    async def add_recipients(self, recipients: Sequence[NewRecipient]) -> None:
+        """Store each recipient unless its report has one already."""
+
+    async def due_now(self, report_ids: Sequence[UUID]) -> list[UUID]:
+        """Deliveries of these reports put back to wait for their recipient (never attempted,
+        due later) become due now; returns their report ids (one per delivery)."""
+        ...
+
+    async def unpark(self, report_ids: Sequence[UUID]) -> list[ReportStatusChanged]:
+        """Remove and return the status changes parked for these reports."""
+        ...
+
+    async def record(self, deliveries: Sequence[NewDelivery]) -> set[tuple[UUID, str]]:
+        """As `StatusStore.record`."""
+        ...
+
+
+class KeyStore(Protocol):
+    """What a batch of reporter-key events writes, one call per batch each."""
+
+    async def add_keys(self, keys: Mapping[UUID, str]) -> None:
+        """Store issued keys; a key already there (or its tombstone) is kept."""
+
+    async def due_now_for_keys(self, key_ids: Sequence[UUID]) -> int:
+        """Deliveries waiting for these keys become due now; returns how many."""
+        ...
+
+    async def shred(self, key_ids: Sequence[UUID]) -> list[UUID]:
+        """Tombstone the keys and erase their reporters (sealed identities dropped);
+        returns the reports erased."""
+        ...
+
+    async def skip_deliveries(self, report_ids: Sequence[UUID]) -> None:
+        """Nothing still waiting for these reports goes out (erased reporters)."""

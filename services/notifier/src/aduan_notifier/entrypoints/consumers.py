@@ -41,7 +41,8 @@ from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.uow import UnitOfWork
-from aduan_notifier.adapters.postgres import PgStatusStore
+from aduan_notifier.adapters.postgres import PgStore
+from aduan_notifier.service.recipients import handle_key_events, handle_submitted
 from aduan_notifier.service.reporters import Notifier
 from aduan_notifier.service.status_changes import (
     PARKED,
@@ -91,29 +92,26 @@ def register(
         schema=NotificationFailed,
     )
 
-    async def on_reporter_key(session: AsyncSession, event: ReporterKeyEvent) -> int:
-        due = await notifier.on_reporter_key(session, event)
-        log.info(
-            "reporter key event applied", key_id=str(event.key_id), event_type=event.event_type
-        )
+    async def on_reporter_keys(uow: UnitOfWork, events: list[ReporterKeyEvent]) -> list[int]:
+        due = await handle_key_events(PgStore(uow), events)
+        log.info("reporter key events applied", events=len(events), due=sum(due))
         return due
 
-    async def on_intake(session: AsyncSession, event: ReportIntakeEvent) -> int:
-        if not isinstance(event, ReportSubmitted):
-            # An amendment is the reporter writing again: it reopens a chat window, and an
-            # answer to an officer's question by SMS/WhatsApp is acknowledged.
-            return await notifier.on_report_amended(session, event)
-        recorded = await notifier.on_report_submitted(session, event)
-        log.info(
-            "recipient stored",
-            report_id=str(event.report_id),
-            event_id=str(event.event_id),
-            parked_recorded=recorded,
-        )
-        return recorded
+    async def on_intake(uow: UnitOfWork, events: list[ReportIntakeEvent]) -> list[int]:
+        # Reports first (set-based), then the reporters writing again, in order: an
+        # amendment follows its report on the same partition, so it finds the recipient.
+        submitted = [e for e in events if isinstance(e, ReportSubmitted)]
+        results = await handle_submitted(PgStore(uow), submitted, portal_base_url)
+        log.info("recipients stored", events=len(submitted), due_or_recorded=sum(results))
+        for event in events:
+            if not isinstance(event, ReportSubmitted):
+                # A chat window reopens; an answer to an officer's question by SMS or
+                # WhatsApp is acknowledged.
+                results.append(await notifier.on_report_amended(uow.session, event))
+        return results
 
     async def on_status_changes(uow: UnitOfWork, events: list[ReportStatusChanged]) -> list[str]:
-        outcomes = await handle_status_changes(PgStatusStore(uow), events, portal_base_url)
+        outcomes = await handle_status_changes(PgStore(uow), events, portal_base_url)
         # One line a batch: what a report's messages became is in the delivery log.
         log.info(
             "status changes handled",
@@ -162,13 +160,13 @@ def register(
                 topic(REPORTER_KEYS.name),
                 ReporterKeyEvent,
                 CONSUMERS[REPORTER_KEYS.name],
-                apply=on_reporter_key,
+                apply_many=on_reporter_keys,
             ),
             Route(
                 topic(REPORT_INTAKE.name),
                 ReportIntakeEvent,
                 CONSUMERS[REPORT_INTAKE.name],
-                apply=on_intake,
+                apply_many=on_intake,
             ),
             Route(
                 topic(STATUS_CHANGED.name),

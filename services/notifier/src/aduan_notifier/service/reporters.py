@@ -1,10 +1,10 @@
-"""Use cases of the events that are not status changes, one event at a time on the unit
-of work's session: intake (how to answer the reporter, and the status changes parked until
-then), reporter keys (stored, or shredded: the reporter erased), SLA breaches (an apology)
-and officers' questions.
+"""Use cases of the rare events, one event at a time on the unit of work's session: a
+reporter writing again (a chat window reopens; an answer by SMS/WhatsApp acknowledged), SLA
+breaches (an apology) and officers' questions.
 
-They are rare next to status changes (`service.status_changes`, set-based per batch), so
-they keep the row-at-a-time SQLAlchemy statements. Each message recorded is one 'pending'
+They are rare next to status changes, reports and keys (`service.status_changes`,
+`service.recipients`: set-based per batch), so they keep row-at-a-time SQLAlchemy
+statements. Each message recorded is one 'pending'
 row in `deliveries` per (event, channel); the delivery worker (`delivery.py`) sends it.
 """
 
@@ -14,92 +14,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel
 from aduan_contracts.events import (
     ReportAmended,
-    ReporterKeyIssued,
-    ReporterKeyShredded,
     ReporterQuestionAsked,
-    ReportStatusChanged,
-    ReportSubmitted,
     SlaBreached,
 )
 from aduan_kit.logging import get_logger
-from aduan_notifier.adapters.postgres import REPORT_LOCK_SPACE
 from aduan_notifier.domain import (
-    STAFF_CHANNELS,
     Template,
-    compose,
     normalize_language,
     render,
 )
-from aduan_notifier.tables import DELIVERIES, PENDING, RECIPIENTS
-from aduan_notifier.tables import REPORTER_KEYS as KEYS
+from aduan_notifier.service.recipients import CHAT_WINDOW_CHANNELS
+from aduan_notifier.tables import DELIVERIES, RECIPIENTS
 
-__all__ = ["CHAT_WINDOW_CHANNELS", "Notifier", "lock_report"]
+__all__ = ["Notifier"]
 
 log = get_logger(__name__)
-
-# Channels whose free-form replies are allowed only within 24 hours of the user's message.
-CHAT_WINDOW_CHANNELS = frozenset({Channel.WHATSAPP, Channel.FACEBOOK, Channel.INSTAGRAM})
-
-
-# Locks this transaction already holds (in `session.info`): a batch with several events of
-# one report asks PostgreSQL once.
-_HELD = "aduan_notifier_report_locks"
-
-
-async def lock_report(session: AsyncSession, report_id: UUID) -> None:
-    """Serialize this transaction with any other touching the same report's recipient.
-
-    A status change that finds no recipient parks itself; intake, storing the recipient,
-    resolves what is parked. The two arrive on different topics, so different consumers
-    (or replicas) run them at once: each would miss the other's uncommitted row and the
-    message would stay parked forever. Held until commit (the whole batch, for a batch
-    consumer).
-
-    Two batches can take the locks of the same reports in opposite orders (an intake batch
-    A, B and a status batch B, A): PostgreSQL then aborts one with a deadlock (40P01), which
-    the kit treats as transient: that batch is rolled back, rewound and applied again once
-    the other committed (`test_notifier_lock_order.py`). Only staff-entered reports park,
-    so only they take the lock (see `needs_report_lock`), which keeps this rare."""
-    held: set[UUID] = session.info.setdefault(_HELD, set())
-    if report_id in held:
-        return
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:space, hashtext(:report))"),
-        {"space": REPORT_LOCK_SPACE, "report": str(report_id)},
-    )
-    held.add(report_id)
-
-
-def needs_report_lock(channel: Channel) -> bool:
-    """Only a staff-entered report's status change can park (`Reach.WAIT_FOR_INTAKE`), and
-    intake's event and the status events of a report carry the same channel: for every
-    other report there is nothing parked to race with, and no lock to take."""
-    return channel in STAFF_CHANNELS
-
-
-async def due_now(session: AsyncSession, which: ColumnElement[bool]) -> int:
-    """Deliveries put back to wait for their recipient or its key (never attempted, due
-    only after `RECIPIENT_POLL_S`) that the event being applied lets go: due now. Returns
-    how many, so that the commit wakes the worker."""
-    found = await session.execute(
-        update(DELIVERIES)
-        .where(
-            which,
-            DELIVERIES.c.state == "pending",
-            DELIVERIES.c.attempts == 0,
-            DELIVERIES.c.next_attempt_at > func.now(),
-        )
-        .values(next_attempt_at=func.now())
-        .returning(DELIVERIES.c.id)
-    )
-    return len(found.all())
 
 
 @dataclass(frozen=True)
@@ -109,43 +45,6 @@ class Notifier:
     portal_base_url: str
 
     # --- status changes ---------------------------------------------------------------------
-
-    async def _record(
-        self,
-        session: AsyncSession,
-        event: ReportStatusChanged,
-        language: str | None,
-        outcome: str | None = None,
-    ) -> bool:
-        """Record the message once per (status change, channel) as 'pending'; the delivery
-        worker sends it after this transaction committed, and announces the outcome."""
-        message = compose(event, language, self.portal_base_url, outcome)
-        if message is None:
-            return False
-        inserted = (
-            await session.execute(
-                insert(DELIVERIES)
-                .values(
-                    report_id=event.report_id,
-                    status_event_id=event.event_id,
-                    channel=event.channel.value,
-                    template=message.template.value,
-                    language=message.language,
-                    receipt_code=event.receipt_code,
-                    subject=message.subject,
-                    body=message.body,
-                    # What a fallback transport re-renders with: the rejection reason, or
-                    # on completion the agency's outcome.
-                    reason=event.reason if message.template is not Template.COMPLETED else outcome,
-                    status_changed_at=event.occurred_at,
-                    state="pending",
-                    attempts=0,
-                )
-                .on_conflict_do_nothing(index_elements=["status_event_id", "channel"])
-                .returning(DELIVERIES.c.id)
-            )
-        ).first()
-        return inserted is not None
 
     # --- SLA breaches ------------------------------------------------------------------------
 
@@ -224,56 +123,6 @@ class Notifier:
 
     # --- intake ------------------------------------------------------------------------------
 
-    async def on_report_submitted(self, session: AsyncSession, event: ReportSubmitted) -> int:
-        """Remember how to answer the reporter; resolve parked status changes and what
-        waits for the recipient. Returns how many deliveries became due (the worker is
-        woken when any did)."""
-        if needs_report_lock(event.channel):
-            await lock_report(session, event.report_id)
-        sealed = event.reporter
-        erased = False
-        if sealed is not None:
-            shredded = await session.scalar(
-                select(KEYS.c.shredded_at).where(KEYS.c.key_id == sealed.key_id)
-            )
-            erased = shredded is not None
-        await session.execute(
-            insert(RECIPIENTS)
-            .values(
-                report_id=event.report_id,
-                channel=event.channel.value,
-                language=event.language,
-                receipt_code=event.receipt_code,
-                key_id=sealed.key_id if sealed is not None else None,
-                # Kept sealed: opening it is the channel adapters' job, not this skeleton's.
-                sealed_identity=sealed.model_dump(mode="json")
-                if sealed is not None and not erased
-                else None,
-                erased_at=func.now() if erased else None,
-                last_inbound_at=(
-                    event.received_at if event.channel in CHAT_WINDOW_CHANNELS else None
-                ),
-            )
-            .on_conflict_do_nothing()
-        )
-        # A delivery recorded before this event (the status change overtook it) waits for
-        # the recipient; it is due now. Counted as recorded, so the commit wakes the worker.
-        waiting = await due_now(session, DELIVERIES.c.report_id == event.report_id)
-        parked = (
-            await session.execute(
-                delete(PENDING).where(PENDING.c.report_id == event.report_id).returning(PENDING)
-            )
-        ).all()
-        recorded = waiting
-        if sealed is not None and not erased:
-            events = sorted(
-                (ReportStatusChanged.model_validate(row.event) for row in parked),
-                key=lambda e: e.version,
-            )
-            for status_event in events:
-                recorded += await self._record(session, status_event, event.language)
-        return recorded
-
     async def on_report_amended(self, session: AsyncSession, event: ReportAmended) -> int:
         """A reporter wrote again: on a chat channel the 24-hour window reopens; an answer
         by SMS or WhatsApp to an officer's question is acknowledged (once per message), so
@@ -302,60 +151,3 @@ class Notifier:
             )
         )
         return recorded
-
-    # --- reporter keys -----------------------------------------------------------------------
-
-    async def on_reporter_key(
-        self, session: AsyncSession, event: ReporterKeyIssued | ReporterKeyShredded
-    ) -> int:
-        """Store or shred a key; returns how many deliveries waiting for it became due."""
-        if isinstance(event, ReporterKeyIssued):
-            # A tombstone (shredded) row wins: a replayed "issued" must not revive a key.
-            await session.execute(
-                insert(KEYS).values(key_id=event.key_id, key=event.key).on_conflict_do_nothing()
-            )
-            return await due_now(
-                session,
-                DELIVERIES.c.report_id.in_(
-                    select(RECIPIENTS.c.report_id).where(RECIPIENTS.c.key_id == event.key_id)
-                ),
-            )
-        await session.execute(
-            insert(KEYS)
-            .values(key_id=event.key_id, key=None, shredded_at=func.now())
-            .on_conflict_do_update(
-                index_elements=[KEYS.c.key_id],
-                set_={"key": None, "shredded_at": func.now()},
-            )
-        )
-        # The sealed copies are unreadable now anyway; dropping them and marking the
-        # reporter erased also stops every future message to them.
-        erased = (
-            (
-                await session.execute(
-                    update(RECIPIENTS)
-                    .where(RECIPIENTS.c.key_id == event.key_id)
-                    .values(sealed_identity=None, erased_at=func.now())
-                    .returning(RECIPIENTS.c.report_id)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if erased:
-            # Nothing still waiting goes out; a message already handed to a provider
-            # cannot be called back.
-            await session.execute(
-                update(DELIVERIES)
-                .where(
-                    DELIVERIES.c.report_id.in_(erased),
-                    DELIVERIES.c.state.in_(("pending", "sending")),
-                )
-                .values(
-                    state="skipped",
-                    last_error="reporter erased",
-                    finished_at=func.now(),
-                    lease_until=None,
-                )
-            )
-        return 0
