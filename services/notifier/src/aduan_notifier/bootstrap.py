@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from aduan_kit.runtime import ServiceRuntime
 from aduan_notifier.adapters.providers import build_adapters
 from aduan_notifier.config import Settings
-from aduan_notifier.delivery import DeliveryWorker
 from aduan_notifier.entrypoints import consumers
 from aduan_notifier.entrypoints.api import api_router
+from aduan_notifier.entrypoints.delivery import DeliveryWorker
 from aduan_notifier.tables import OUTBOX
 
 __all__ = ["build"]

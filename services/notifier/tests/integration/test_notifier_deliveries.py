@@ -48,7 +48,7 @@ from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
-from aduan_notifier.delivery import DeliveryWorker
+from aduan_notifier.entrypoints.delivery import DeliveryWorker
 from aduan_notifier.sinks import HttpSink, MailSink, Recorded
 from aduan_notifier.tables import DELIVERIES, DELIVERY_ATTEMPTS, PENDING, RECIPIENTS
 from aduan_notifier.tables import REPORTER_KEYS as KEYS

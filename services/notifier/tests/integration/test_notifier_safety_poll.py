@@ -19,7 +19,7 @@ from aduan_kit.uow import UnitOfWork
 from aduan_notifier.adapters.postgres import PgStore
 from aduan_notifier.bootstrap import build
 from aduan_notifier.config import Settings
-from aduan_notifier.delivery import DeliveryWorker
+from aduan_notifier.entrypoints.delivery import DeliveryWorker
 from aduan_notifier.service.recipients import handle_key_events, handle_submitted
 from aduan_notifier.service.status_changes import handle_status_changes
 from aduan_notifier.sinks import HttpSink

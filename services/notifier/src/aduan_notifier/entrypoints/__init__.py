@@ -1,2 +1,2 @@
-"""How the world reaches the notifier: its one Kafka consumer (`consumers`) and its
-operators' HTTP routes (`api`)."""
+"""How the notifier is driven: its one Kafka consumer (`consumers`), its operators' HTTP
+routes (`api`) and the delivery worker (`delivery`: woken after commits, claims and sends)."""

@@ -5,7 +5,7 @@ breaches (an apology) and officers' questions.
 They are rare next to status changes, reports and keys (`service.status_changes`,
 `service.recipients`: set-based per batch), so they keep row-at-a-time SQLAlchemy
 statements. Each message recorded is one 'pending'
-row in `deliveries` per (event, channel); the delivery worker (`delivery.py`) sends it.
+row in `deliveries` per (event, channel); the delivery worker (`entrypoints/delivery.py`) sends it.
 """
 
 from __future__ import annotations
