@@ -38,10 +38,10 @@ __all__ = ["PgCatalogue", "PgClocks", "PgHistory", "PgReports", "PgUnit"]
 
 
 _INSERT_REPORTS = (
-    "INSERT INTO reports (id, receipt_code, channel, status, version, category, received_at, "
-    "updated_at) "
-    "SELECT u.*, $8::timestamptz FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
-    "$5::int[], $6::text[], $7::timestamptz[]) AS u "
+    "INSERT INTO reports (id, receipt_code, channel, status, version, agency_id, category, "
+    "received_at, updated_at) "
+    "SELECT u.*, $9::timestamptz FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+    "$5::int[], $6::text[], $7::text[], $8::timestamptz[]) AS u "
     # The inbox stops the same event; this stops the same report arriving again under a new
     # event id (e.g. intake re-publishing after a crash).
     "ON CONFLICT (id) DO NOTHING RETURNING id"
@@ -90,11 +90,12 @@ _STOP_CLOCKS = (
 )
 _START_CLOCKS = (
     "INSERT INTO sla_clocks (report_id, stage, category, agency_id, started_at, due_at, "
-    "remind_at) "
-    "SELECT report_id, stage, category, agency_id, started_at, due_at, remind_at "
+    "remind_at, closed_at) "
+    "SELECT report_id, stage, category, agency_id, started_at, due_at, remind_at, closed_at "
     "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], "
-    "$6::timestamptz[], $7::timestamptz[]) WITH ORDINALITY "
-    "AS u(report_id, stage, category, agency_id, started_at, due_at, remind_at, n) ORDER BY n"
+    "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[]) WITH ORDINALITY "
+    "AS u(report_id, stage, category, agency_id, started_at, due_at, remind_at, closed_at, n) "
+    "ORDER BY n"
 )
 _REASSIGN_CLOCKS = (
     "UPDATE sla_clocks AS c SET agency_id = u.agency_id "
@@ -152,6 +153,7 @@ class PgReports(_Store):
             [r.channel.value for r in reports],
             [r.status.value for r in reports],
             [r.version for r in reports],
+            [r.agency_id for r in reports],
             [r.category for r in reports],
             [r.received_at for r in reports],
             at,
@@ -253,6 +255,7 @@ class PgClocks(_Store):
             [c.started_at for c in clocks],
             [c.due_at for c in clocks],
             [c.remind_at for c in clocks],
+            [c.closed_at for c in clocks],
         )
 
     async def reassign(self, agencies: Sequence[tuple[UUID, str | None]]) -> None:

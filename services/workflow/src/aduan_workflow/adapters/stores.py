@@ -75,6 +75,9 @@ class ClockStart:
     started_at: datetime
     due_at: datetime
     remind_at: datetime
+    # Set when the clock stopped within the same unit of work (triage of an auto-routed
+    # report): written once, already closed.
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,8 @@ class ClockStop:
 
 class ReportStore(Protocol):
     async def add_new(self, reports: Sequence[Report], at: datetime) -> set[UUID]:
-        """Insert the reports not stored yet; the ids actually inserted."""
+        """Insert the reports not stored yet (status, version and agency as given: a report
+        routed in the same unit of work is stored dispatched); the ids actually inserted."""
         ...
 
     async def add_locations(self, points: Sequence[tuple[UUID, GeoPoint]]) -> None: ...

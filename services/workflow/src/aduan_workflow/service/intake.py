@@ -1,15 +1,16 @@
 """New reports open cases, a batch at a time (the hot path: every complaint passes here).
 
 `open_reports(unit, rules, events)` takes one poll's new intake events and stores them
-with one statement per table for the whole batch: the reports (a report already open is
-skipped), their points, the opening steps, their SLA clocks; then the catalogue is read
-once for the categories present and every report a rule routes is dispatched together
-(state, history, clocks again set-based). The events go to the outbox in the order a
-report's history has them: received before dispatched.
+with one statement per table for the whole batch. The catalogue is read once for the
+categories present and each report's route decided first, so a routed report is inserted
+already dispatched (a report already open is skipped: `add_new` returns only the ids it
+inserted), and its two steps, received then dispatched, go into the history, the SLA
+clocks (its triage clock written once, already closed) and the outbox together, in that
+order.
 
 A citizen's "me too" (`follows`, rare) is merged one report at a time after that, since it
-locks and reads another report; when it cannot be merged, the report is routed like any
-other.
+locks and reads another report; when it cannot be merged, the report is routed then like
+any other.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aduan_workflow.domain.lifecycle import (
     SYSTEM_ACTOR,
     Report,
     Transition,
+    apply,
     check_merge_target,
     decide,
     opening,
@@ -35,7 +37,7 @@ from aduan_workflow.domain.lifecycle import (
 from aduan_workflow.domain.routing import choose_route
 from aduan_workflow.service.recording import Clocks, Move, Rules, Step, move, opened, record
 
-__all__ = ["auto_route", "follow", "open_reports", "wanted"]
+__all__ = ["auto_route", "follow", "open_reports", "plan_routes", "wanted"]
 
 log = get_logger(__name__)
 
@@ -65,7 +67,19 @@ async def open_reports(unit: Unit, rules: Rules, events: Sequence[ReportIntakeEv
         fresh[report.id] = (event, report)
     if not fresh:
         return []
-    stored = await unit.reports.add_new([report for _, report in fresh.values()], now)
+    # Routed before anything is written: a routed report is stored dispatched at once, and
+    # its two steps (received, then dispatched) are recorded together, one statement per
+    # table for the whole batch.
+    routes = await plan_routes(
+        unit, rules, [(e, r) for e, r in fresh.values() if e.follows is None]
+    )
+    stored = await unit.reports.add_new(
+        [
+            apply(report, routes[report.id].transition) if report.id in routes else report
+            for _, report in fresh.values()
+        ],
+        now,
+    )
     todo = []
     for event, report in fresh.values():
         if report.id in stored:
@@ -85,21 +99,29 @@ async def open_reports(unit: Unit, rules: Rules, events: Sequence[ReportIntakeEv
             if event.location is not None and event.location.point is not None
         ]
     )
-    known: Clocks = {}
-    await record(
-        unit,
-        rules,
-        [
+    steps = []
+    for event, report in todo:
+        steps.append(
             Step(report, opened(report, now), None, event.correlation_id, str(event.event_id))
-            for event, report in todo
-        ],
-        known,
-    )
-    await auto_route(unit, rules, [(e, r) for e, r in todo if e.follows is None], known)
+        )
+        if (routed := routes.get(report.id)) is not None:
+            step = routed.transition
+            steps.append(
+                Step(
+                    apply(report, step),
+                    step,
+                    step.from_status,
+                    routed.correlation_id,
+                    routed.causation_id,
+                    routed.route,
+                )
+            )
+    known: Clocks = {}
+    await record(unit, rules, steps, known)
     for event, report in todo:
         if event.follows is not None and not await follow(unit, rules, report, event, known):
             await auto_route(unit, rules, [(event, report)], known)
-    log.info("reports opened", count=len(todo))
+    log.info("reports opened", count=len(todo), routed=len(steps) - len(todo))
     return [report.id for _, report in todo]
 
 
@@ -109,17 +131,27 @@ async def auto_route(
     reports: Sequence[tuple[ReportSubmitted, Report]],
     known: Clocks,
 ) -> None:
+    """Dispatch reports already stored (as opened) that a rule routes (`plan_routes`)."""
+    routes = await plan_routes(unit, rules, reports)
+    # Opened in this unit of work: nothing can have been merged into them yet.
+    await move(unit, rules, list(routes.values()), known, fan_out=False)
+
+
+async def plan_routes(
+    unit: Unit, rules: Rules, reports: Sequence[tuple[ReportSubmitted, Report]]
+) -> dict[UUID, Move]:
     """Dispatch at once each report whose category is active in the catalogue and routes
     somewhere (SPEC: auto-routing): the most specific area route holding the report's area
     (issue 19), else the category's agency; otherwise it waits in the ticket-admin's triage
     queue, where the ticket-admin may also dispatch it elsewhere (their override).
-    `reports` were opened in this unit of work (as opened: status received)."""
+    `reports` are as opened (status received). The dispatches decided, by report id; the
+    catalogue is read once for the categories present."""
     categorised = [(e, r) for e, r in reports if r.category is not None]
     if not categorised:
-        return
+        return {}
     catalogue = await unit.catalogue.categories({r.category for _, r in categorised if r.category})
     now = utcnow()
-    moves = []
+    moves: dict[UUID, Move] = {}
     for event, report in categorised:
         assert report.category is not None
         route = choose_route(
@@ -149,9 +181,8 @@ async def auto_route(
         )
         step = decide(report, command, now, rules.reopen_window)
         if isinstance(step, Transition):
-            moves.append(Move(report, step, event.correlation_id, str(event.event_id), rule))
-    # Opened in this unit of work: nothing can have been merged into them yet.
-    await move(unit, rules, moves, known, fan_out=False)
+            moves[report.id] = Move(report, step, event.correlation_id, str(event.event_id), rule)
+    return moves
 
 
 async def follow(

@@ -9,7 +9,7 @@ step is the Python that builds its rows and its event.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -108,15 +108,22 @@ def _nearest(running: dict[SlaStage, Deadline]) -> Deadline | None:
 async def record(
     unit: Unit, rules: Rules, steps: Sequence[Step], known: Clocks | None = None
 ) -> None:
-    """History, clocks and the announcement of each step (at most one per report).
-    `known` holds the clocks of reports opened in this unit of work and is kept up to date;
-    a new report's clocks are added to it."""
+    """History, clocks and the announcement of each step, in order. `known` holds the
+    clocks of reports opened in this unit of work and is kept up to date (a new report's
+    clocks are added to it); such a report may take several steps in one call (opened,
+    then dispatched: a clock started and stopped within the call is written once, closed).
+    Any other report takes at most one step per call."""
     known = {} if known is None else known
-    assert len({s.report.id for s in steps}) == len(steps), "one step per report per call"
+    opened_here = set(known) | {s.report.id for s in steps if s.from_status is None}
+    others = [s.report.id for s in steps if s.report.id not in opened_here]
+    assert len(set(others)) == len(others), "one step per report not opened here"
     history: list[HistoryRow] = []
     stops: list[ClockStop] = []
     starts: list[ClockStart] = []
+    # Clocks started in this call and still running: (report, stage) -> index in `starts`.
+    pending: dict[tuple[UUID, SlaStage], int] = {}
     reassigned: list[tuple[UUID, str | None]] = []
+    deadlines: list[Deadline | None] = []
     for s in steps:
         report, step = s.report, s.transition
         # Append-only: status_history is only ever inserted into.
@@ -140,11 +147,16 @@ async def record(
             known[report.id] = {}
         running = known.get(report.id)
         for stage in sorted(stopped):
-            stops.append(ClockStop(report.id, stage, at))
+            index = pending.pop((report.id, stage), None)
+            if index is None:
+                stops.append(ClockStop(report.id, stage, at))
+            else:
+                starts[index] = replace(starts[index], closed_at=at)
             if running is not None:
                 running.pop(stage, None)
         for stage in sorted(started):
             due = rules.policy.due(stage, report.category, at)
+            pending[(report.id, stage)] = len(starts)
             starts.append(
                 ClockStart(
                     report_id=report.id,
@@ -162,14 +174,19 @@ async def record(
         if not started and report.status is not s.from_status:
             # The running clocks stay, but the agency on them follows the report.
             reassigned.append((report.id, report.agency_id))
+            for (rid, _), index in pending.items():
+                if rid == report.id:
+                    starts[index] = replace(starts[index], agency_id=report.agency_id)
+        deadlines.append(_nearest(running) if running is not None else None)
     await unit.history.append(history)
     await unit.clocks.stop(stops)
     await unit.clocks.start(starts)
     await unit.clocks.reassign(reassigned)
     asked = await unit.clocks.nearest([s.report.id for s in steps if s.report.id not in known])
-    for s in steps:
+    for s, deadline in zip(steps, deadlines, strict=True):
         report, step = s.report, s.transition
-        deadline = _nearest(known[report.id]) if report.id in known else asked.get(report.id)
+        if report.id not in known:
+            deadline = asked.get(report.id)
         unit.publish(
             STATUS_CHANGED,
             ReportStatusChanged(
