@@ -8,6 +8,7 @@ values travel as arrays and are expanded with `unnest`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from aduan_contracts.events import ReportStatusChanged
@@ -116,9 +117,15 @@ _SKIP = (
 )
 
 
+_TOUCH_INBOUND = (
+    "UPDATE recipients AS r SET last_inbound_at = greatest(coalesce(r.last_inbound_at, u.at), "
+    "u.at) FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) WHERE r.report_id = u.id"
+)
+
+
 class PgStore:
-    """The notifier's stores (`StatusStore`, `IntakeStore`, `KeyStore`) on the unit of
-    work's transaction."""
+    """The notifier's stores (`StatusStore`, `IntakeStore`, `KeyStore`, `NoticeStore`) on
+    the unit of work's transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
@@ -243,6 +250,12 @@ class PgStore:
             return
         conn = await self.uow.connection()
         await conn.execute(_SKIP, list(set(report_ids)))
+
+    async def touch_inbound(self, latest: Mapping[UUID, datetime]) -> None:
+        if not latest:
+            return
+        conn = await self.uow.connection()
+        await conn.execute(_TOUCH_INBOUND, list(latest), list(latest.values()))
 
 
 # The name the status-change tests and callers knew.

@@ -20,6 +20,7 @@ __all__ = [
     "KeyStore",
     "NewDelivery",
     "NewRecipient",
+    "NoticeStore",
     "Recipient",
     "StatusStore",
 ]
@@ -139,3 +140,19 @@ class KeyStore(Protocol):
 
     async def skip_deliveries(self, report_ids: Sequence[UUID]) -> None:
         """Nothing still waiting for these reports goes out (erased reporters)."""
+
+
+class NoticeStore(Protocol):
+    """What the messages that are not status changes read and write, one call per batch."""
+
+    async def recipients(self, report_ids: Sequence[UUID]) -> dict[UUID, Recipient]:
+        """As `StatusStore.recipients`."""
+        ...
+
+    async def record(self, deliveries: Sequence[NewDelivery]) -> set[tuple[UUID, str]]:
+        """As `StatusStore.record`."""
+        ...
+
+    async def touch_inbound(self, latest: Mapping[UUID, datetime]) -> None:
+        """Each report's reporter wrote at this time: the chat window reopens (a later time
+        already stored is kept)."""

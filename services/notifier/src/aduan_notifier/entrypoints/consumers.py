@@ -16,8 +16,6 @@ that overtakes intake parks (staff-entered reports) or is recorded from the even
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from aduan_contracts.enums import SlaStage
 from aduan_contracts.events import (
     NotificationFailed,
@@ -42,8 +40,12 @@ from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.uow import UnitOfWork
 from aduan_notifier.adapters.postgres import PgStore
+from aduan_notifier.service.notices import (
+    handle_amendments,
+    handle_questions,
+    handle_sla_breaches,
+)
 from aduan_notifier.service.recipients import handle_key_events, handle_submitted
-from aduan_notifier.service.reporters import Notifier
 from aduan_notifier.service.status_changes import (
     PARKED,
     RECORDED,
@@ -77,11 +79,9 @@ def register(
     portal_base_url: str,
     wake: Callable[[], None] = lambda: None,
     sla_apology_stages: Collection[SlaStage] = (),
-) -> Notifier:
+) -> None:
     """The consumer and (for the AsyncAPI document) the publisher on `runtime.broker`. The
     delivery worker is woken (`wake`) after a batch commit that recorded something."""
-    notifier = Notifier(portal_base_url)
-
     runtime.broker.publisher(
         runtime.topic(NOTIFICATIONS.name),
         title="notifier.notifications",
@@ -103,12 +103,10 @@ def register(
         submitted = [e for e in events if isinstance(e, ReportSubmitted)]
         results = await handle_submitted(PgStore(uow), submitted, portal_base_url)
         log.info("recipients stored", events=len(submitted), due_or_recorded=sum(results))
-        for event in events:
-            if not isinstance(event, ReportSubmitted):
-                # A chat window reopens; an answer to an officer's question by SMS or
-                # WhatsApp is acknowledged.
-                results.append(await notifier.on_report_amended(uow.session, event))
-        return results
+        # A chat window reopens; an answer to an officer's question by SMS or WhatsApp is
+        # acknowledged.
+        amended = [e for e in events if not isinstance(e, ReportSubmitted)]
+        return results + await handle_amendments(PgStore(uow), amended, portal_base_url)
 
     async def on_status_changes(uow: UnitOfWork, events: list[ReportStatusChanged]) -> list[str]:
         outcomes = await handle_status_changes(PgStore(uow), events, portal_base_url)
@@ -127,28 +125,17 @@ def register(
         # Reminders are for officers; unconfigured stages stay internal.
         return isinstance(event, SlaBreached) and event.stage in apology_stages
 
-    async def on_sla_event(session: AsyncSession, event: SlaEvent) -> str:
-        if not isinstance(event, SlaBreached):  # `apology_due` lets only breaches through
-            return "not a breach"
-        outcome = await notifier.on_sla_breached(session, event)
-        log.info(
-            "SLA breach handled",
-            report_id=str(event.report_id),
-            event_id=str(event.event_id),
-            stage=event.stage.value,
-            outcome=outcome,
-        )
-        return outcome
+    async def on_sla_breaches(uow: UnitOfWork, events: list[SlaEvent]) -> list[str]:
+        # `apology_due` lets only breaches through.
+        breaches = [e for e in events if isinstance(e, SlaBreached)]
+        outcomes = await handle_sla_breaches(PgStore(uow), breaches, portal_base_url)
+        log.info("SLA breaches handled", events=len(breaches), recorded=outcomes.count(RECORDED))
+        return outcomes
 
-    async def on_question(session: AsyncSession, event: ReporterQuestionAsked) -> str:
-        outcome = await notifier.on_question_asked(session, event)
-        log.info(
-            "question to the reporter handled",
-            report_id=str(event.report_id),
-            event_id=str(event.event_id),
-            outcome=outcome,
-        )
-        return outcome
+    async def on_questions(uow: UnitOfWork, events: list[ReporterQuestionAsked]) -> list[str]:
+        outcomes = await handle_questions(PgStore(uow), events, portal_base_url)
+        log.info("questions handled", events=len(events), recorded=outcomes.count(RECORDED))
+        return outcomes
 
     def topic(name: str) -> str:
         return runtime.topic(name)
@@ -179,14 +166,14 @@ def register(
                 topic(SLA_EVENTS.name),
                 SlaEvent,
                 CONSUMERS[SLA_EVENTS.name],
-                apply=on_sla_event,
+                apply_many=on_sla_breaches,
                 wanted=apology_due,
             ),
             Route(
                 topic(REPORTER_QUESTIONS.name),
                 ReporterQuestionAsked,
                 CONSUMERS[REPORTER_QUESTIONS.name],
-                apply=on_question,
+                apply_many=on_questions,
             ),
         ],
         inbox=INBOX,
@@ -198,4 +185,3 @@ def register(
         "each that concerns them), SLA breaches (an apology at a configured stage) and "
         "officers' questions (delivered on the reporter's channel).",
     )
-    return notifier
