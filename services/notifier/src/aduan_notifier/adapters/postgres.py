@@ -18,7 +18,7 @@ from aduan_notifier.adapters.stores import NewDelivery, NewRecipient, Recipient
 __all__ = ["REPORT_LOCK_SPACE", "PgStatusStore", "PgStore"]
 
 # Advisory-lock space for "one transaction per report at a time" (the outbox relay's lock is
-# a single 64-bit key, a separate space). The same as `handlers.lock_report`'s.
+# a single 64-bit key, a separate space). Taken by status changes and by reports.
 REPORT_LOCK_SPACE = 7201
 
 # The locks in the order of the sorted subquery (an aggregate over an ordered subquery takes

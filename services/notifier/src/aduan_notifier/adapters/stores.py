@@ -62,8 +62,9 @@ class StatusStore(Protocol):
     """What the status-change use case reads and writes, one call per batch each."""
 
     async def lock_reports(self, report_ids: Sequence[UUID]) -> None:
-        """Serialize with intake's handling of the same reports (see `handlers.lock_report`),
-        until commit; taken in a fixed order."""
+        """Serialize with intake's handling of the same reports until commit (a parked
+        status change must be seen by intake; docs/notifier.md, "The per-report lock");
+        taken in sorted order."""
 
     async def recipients(self, report_ids: Sequence[UUID]) -> dict[UUID, Recipient]:
         """The known recipients among `report_ids`."""

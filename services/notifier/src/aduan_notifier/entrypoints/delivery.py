@@ -1,6 +1,6 @@
 """The delivery worker: sends 'pending' deliveries, with retries, fallback and leases.
 
-Woken, not polling. The subscribers wake it after a commit that recorded a delivery; it
+Woken, not polling. The consumer wakes it after a commit that recorded a delivery; it
 wakes itself when a retry it scheduled comes due; and a slow safety poll
 (`DELIVERY_POLL_INTERVAL_S`) finds what nobody woke it for: rows recorded by another
 replica whose worker is busy or off, and leases left behind by a worker that died.
