@@ -909,3 +909,68 @@ async def test_reopen_within_the_window_and_poison_commands(service: Service) ->
     assert changes[5].reason == "lubangnya muncul lagi"
     assert changes[5].sla_stage is SlaStage.FOLLOW_UP
     assert changes[5].due_at is not None and changes[5].due_at > changes[5].occurred_at
+
+
+async def test_a_backlog_is_opened_set_based_on_postgresql(service: Service) -> None:
+    """Many reports in few polls (the asyncpg stores' statements on real PostgreSQL): every
+    new report opened once, a routed one stored dispatched with its triage clock closed at
+    the dispatch and its two steps announced in order with their deadlines; a report sent
+    again under a new event id, in the same backlog, is not opened twice."""
+    await publish_category(service, "trotoar", 1, "dbm")
+    events = [
+        submitted(
+            category_hint="trotoar" if n % 2 else None,
+            location=Location(point=GeoPoint(lat=-6.2, lon=106.8)) if n % 3 else None,
+        )
+        for n in range(30)
+    ]
+    again = events[1].model_copy(update={"event_id": uuid4()})
+    for event in [*events, again]:
+        # Not awaited one by one: the service finds a backlog and takes it in few polls.
+        await service.producer.send(
+            service.topic(REPORT_INTAKE.name),
+            value=encode(event),
+            key=str(event.report_id).encode(),
+        )
+    await service.producer.flush()
+    await service.drained(REPORT_INTAKE)
+
+    policy = Settings().sla_policy()  # the fixture's: default targets and calendar
+    records = await service.read(STATUS_CHANGED.name, lambda rs: len(rs) >= 45)
+    changes: dict[UUID, list[ReportStatusChanged]] = {}
+    for record in records:
+        change = decode(STATUS_CHANGED, record.value)
+        changes.setdefault(change.report_id, []).append(change)
+    async with service.runtime.sessions() as s:
+        reports = {r.id: r for r in (await s.execute(select(REPORTS))).all()}
+        clocks = (await s.execute(select(SLA_CLOCKS).order_by(SLA_CLOCKS.c.id))).all()
+        points = await s.scalar(text("SELECT count(*) FROM report_locations"))
+    assert points == sum(1 for n in range(30) if n % 3)
+    for n, event in enumerate(events):
+        got = changes[event.report_id]
+        opened = got[0]
+        assert (opened.version, opened.to_status, opened.sla_stage) == (1, S.RECEIVED, "triage")
+        triage = policy.due(SlaStage.TRIAGE, event.category_hint, event.received_at)
+        assert opened.due_at == triage.due_at
+        mine = [c for c in clocks if c.report_id == event.report_id]
+        row = reports[event.report_id]
+        if n % 2 == 0:
+            assert len(got) == 1
+            assert (row.status, row.version, row.agency_id) == ("received", 1, None)
+            assert [(c.stage, c.closed_at) for c in mine] == [("triage", None)]
+            continue
+        assert len(got) == 2  # events[1] too, though sent twice
+        dispatched = got[1]
+        assert (dispatched.version, dispatched.to_status, dispatched.agency_id) == (
+            2,
+            S.DISPATCHED,
+            "dbm",
+        )
+        assert (row.status, row.version, row.agency_id) == ("dispatched", 2, "dbm")
+        assert [c.stage for c in mine] == ["triage", "dispatch", "follow_up"]
+        assert mine[0].closed_at == dispatched.occurred_at
+        running = sorted(mine[1:], key=lambda c: (c.due_at, c.stage))
+        assert all(c.closed_at is None and c.agency_id == "dbm" for c in running)
+        assert (dispatched.sla_stage, dispatched.due_at) == (running[0].stage, running[0].due_at)
+        history = await history_rows(service, event.report_id)
+        assert [(h.version, h.to_status) for h in history] == [(1, "received"), (2, "dispatched")]
