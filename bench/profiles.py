@@ -65,7 +65,7 @@ def _function(frame: str) -> str:
     return _LINE.sub(")", frame)
 
 
-def summarise(collapsed: str, top: int = 12) -> dict[str, Any]:
+def summarise(collapsed: str, top: int = 15) -> dict[str, Any]:
     """Areas and top frames of one process's collapsed stacks (`a;b;c 12` lines)."""
     self_samples: Counter[str] = Counter()
     own_inclusive: Counter[str] = Counter()

@@ -456,9 +456,13 @@ def table(result: dict[str, Any]) -> str:
         ]
         for name, p in pr["services"].items():
             areas = ", ".join(f"{a} {v}%" for a, v in p.get("areas_pct", {}).items())
-            own = "; ".join(
-                f"`{f.split(' ')[0]}` {v}%" for f, v in p.get("top_aduan_inclusive_pct", [])[:5]
-            )
+            # The process's entry frames hold every sample of the main thread: not news.
+            heaviest = [
+                (f, v)
+                for f, v in p.get("top_aduan_inclusive_pct", [])
+                if f.split(" ")[0] not in ("<module>", "main", "serve")
+            ]
+            own = "; ".join(f"`{f.split(' ')[0]}` {v}%" for f, v in heaviest[:5])
             lines.append(f"| {name} | {p.get('samples', p.get('error', ''))} | {areas} | {own} |")
         lines.append("")
     if result.get("replay"):
