@@ -103,10 +103,12 @@ class Route(Generic[E]):
             raise TypeError(f"route {self.topic}: give exactly one of apply, apply_many")
 
     async def run(self, uow: UnitOfWork, events: list[Any], culprit: list[Any]) -> list[Any]:
-        """`culprit` is left holding the event being applied when one fails (when that can
-        be told: one at a time, or a batch of one), so its try counts as an attempt."""
+        """`culprit` is left holding the events that may have failed: the one being
+        applied (one at a time), or every event a set-based use case was given (any of
+        them may be the cause). Their try in the batch counts as their first attempt, so a
+        poison event is tried `max_attempts` times in all, as its dead letter says."""
         if self.apply_many is not None:
-            culprit[:] = events[:1] if len(events) == 1 else []
+            culprit[:] = events
             return list(await self.apply_many(uow, events))
         assert self.apply is not None
         results = []
@@ -386,7 +388,7 @@ def subscribe_units(
             try:
                 for record, event in todo:
                     if _position(record) not in given_up:
-                        tried = bool(culprit) and culprit[0] is event
+                        tried = any(c is event for c in culprit)
                         results += await apply_one(record, event, 2 if tried else 1)
             except Exception:
                 # An outage midway: what was applied alone is committed; report it.
