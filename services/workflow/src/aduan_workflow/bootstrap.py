@@ -28,7 +28,6 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
         runtime.topic(SLA_EVENTS.name),
         settings.sla_scan_interval_s,
         settings.sla_scan_batch,
-        runtime.wake_relay,
     )
     app = runtime.create_app(title="Aduan workflow", version="0.1.0")
     app.state.sla_scanner = scanner

@@ -842,7 +842,6 @@ async def test_the_running_service_scans_periodically(service: Service) -> None:
         service.topic(SLA_EVENTS.name),
         interval_s=0.2,
         batch=10,
-        wake_relay=service.runtime.wake_relay,
     )
     scanner.start()
     try:

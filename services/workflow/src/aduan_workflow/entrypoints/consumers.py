@@ -135,7 +135,6 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
             outcome=reply.event_type,
             code=getattr(reply, "code", None),
         )
-        runtime.wake_relay()
 
     # The gateway's category catalogue -> workflow's copy (routing reads it per batch).
     subscribe_catalogue(

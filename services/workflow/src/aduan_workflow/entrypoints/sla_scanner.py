@@ -53,14 +53,12 @@ class SlaScanner:
         topic: str,
         interval_s: float,
         batch: int,
-        wake_relay: Callable[[], None],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._topic = topic
         self._interval = interval_s
         self._batch = batch
-        self._wake_relay = wake_relay
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -147,8 +145,8 @@ class SlaScanner:
                     .values(reminded_at=now)
                 )
         if breaches or reminders:
+            # The commit wakes the relay (runtime sessions: aduan_kit.messaging).
             log.info("sla clocks fired", reminders=len(reminders), breaches=len(breaches))
-            self._wake_relay()
         return len(reminders), len(breaches)
 
     async def run(self) -> None:
