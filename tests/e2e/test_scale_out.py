@@ -49,15 +49,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 REPORTS = 60
 RATE_PER_S = 5.0
-# What each service subscribes to in its group (handlers.py of each; the category catalogue
-# is read by every replica without a group, so it is not shared out).
+# What each service subscribes to in its group (entrypoints/consumers.py of each; the
+# category catalogue is read by every replica without a group, so it is not shared out).
 SUBSCRIBED = {
     "workflow": (REPORT_INTAKE, WORKFLOW_COMMANDS),
     "notifier": (REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED, SLA_EVENTS, REPORTER_QUESTIONS),
 }
-# Consumers per process: workflow's intake and commands; the notifier's one for its five
-# topics (issue 18).
-CONSUMERS = {"workflow": 2, "notifier": 1}
+# Consumers per process: one per service for all its topics (issue 18, D20).
+CONSUMERS = {"workflow": 1, "notifier": 1}
 KILLED = ("workflow-2", "notifier-2")
 
 Owners = dict[str, set[tuple[str, int]]]  # member id -> (topic, partition) it holds

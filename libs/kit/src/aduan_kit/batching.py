@@ -89,6 +89,11 @@ class Route(Generic[E]):
       this topic in order (redeliveries already removed); returns a list of results;
     - `apply(session, event)`: one event at a time (the older style).
     `wanted(event)` False skips an event without claiming it (steps a service ignores).
+    `prepare(deliveries)`, with `apply_many` only, is awaited before the batch's
+    transaction opens with the poll's `(event, headers)` pairs of this topic and returns
+    one item per pair, which `apply_many` then gets instead of the event (for what a use
+    case needs from the message's headers, or from a slow dependency that no row lock
+    should wait on: workflow resolves its commands' reply topics there).
     """
 
     topic: str
@@ -97,10 +102,13 @@ class Route(Generic[E]):
     apply: Callable[[AsyncSession, Any], Awaitable[Any]] | None = None
     apply_many: Callable[[UnitOfWork, list[Any]], Awaitable[list[Any]]] | None = None
     wanted: Callable[[Any], bool] | None = None
+    prepare: Callable[[list[tuple[Any, dict[str, str]]]], Awaitable[list[Any]]] | None = None
 
     def __post_init__(self) -> None:
         if (self.apply is None) == (self.apply_many is None):
             raise TypeError(f"route {self.topic}: give exactly one of apply, apply_many")
+        if self.prepare is not None and self.apply_many is None:
+            raise TypeError(f"route {self.topic}: prepare goes with apply_many")
 
     async def run(self, uow: UnitOfWork, events: list[Any], culprit: list[Any]) -> list[Any]:
         """`culprit` is left holding the events that may have failed: the one being
@@ -283,7 +291,7 @@ def subscribe_units(
             return set(found.all())
 
     async def apply_batch(
-        events: list[tuple[ConsumerRecord[Any, Any], Any]], culprit: list[Any]
+        events: list[tuple[ConsumerRecord[Any, Any], Any]], items: list[Any], culprit: list[Any]
     ) -> list[Any]:
         """All of `events` in one unit of work: one inbox claim, each route's new events to
         its use case, one outbox statement, one commit. On failure `culprit` holds the
@@ -295,11 +303,11 @@ def subscribe_units(
             pairs = [(by_topic[r.topic].consumer, e.event_id) for r, e in events]
             fresh = await claim_pairs(uow, inbox, pairs)
             todo: dict[str, list[Any]] = {}
-            for (record, event), pair in zip(events, pairs, strict=True):
+            for (record, _), item, pair in zip(events, items, pairs, strict=True):
                 if pair not in fresh:
                     continue  # a redelivery, or the same event twice in one batch
                 fresh.discard(pair)
-                todo.setdefault(record.topic, []).append(event)
+                todo.setdefault(record.topic, []).append(item)
             for route in routes:
                 if route.topic in todo:
                     results += await route.run(uow, todo[route.topic], culprit)
@@ -308,7 +316,7 @@ def subscribe_units(
         return results
 
     async def apply_one(
-        record: ConsumerRecord[Any, Any], event: Any, first_attempt: int
+        record: ConsumerRecord[Any, Any], event: Any, item: Any, first_attempt: int
     ) -> list[Any]:
         """One event in its own transaction, retried; dead-lettered when it keeps failing."""
         route = by_topic[record.topic]
@@ -320,7 +328,7 @@ def subscribe_units(
                     uow = UnitOfWork(session, outbox, topic_of)
                     if not await claim_pairs(uow, inbox, [(route.consumer, event.event_id)]):
                         return []
-                    results = await route.run(uow, [event], [])
+                    results = await route.run(uow, [item], [])
                     await uow.flush()
                     return results
             except Exception as exc:
@@ -357,6 +365,24 @@ def subscribe_units(
         # Applied and committed in PostgreSQL: the offsets may be committed to Kafka later.
         committer.take_over(msg)
 
+    async def prepared(todo: list[tuple[ConsumerRecord[Any, Any], Any]]) -> list[Any]:
+        """What each route's use case gets per event: the event, or its `prepare`'s item
+        (awaited here, before any transaction)."""
+        items = [event for _, event in todo]
+        for route in routes:
+            if route.prepare is None:
+                continue
+            where = [i for i, (r, _) in enumerate(todo) if r.topic == route.topic]
+            if not where:
+                continue
+            pairs = [(todo[i][1], _headers(todo[i][0])) for i in where]
+            made = await route.prepare(pairs)
+            if len(made) != len(where):
+                raise RuntimeError(f"route {route.topic}: prepare must return one item per event")
+            for i, item in zip(where, made, strict=True):
+                items[i] = item
+        return items
+
     async def handle(msg: KafkaMessage) -> None:
         decoded: _Decoded[Any] = getattr(msg, _DECODED)
         for record, exc in decoded.rejected:
@@ -371,9 +397,10 @@ def subscribe_units(
             todo.append((record, event))
         if not todo:
             return
+        items = await prepared(todo)
         culprit: list[Any] = []
         try:
-            results = await apply_batch(todo, culprit)
+            results = await apply_batch(todo, items, culprit)
         except Exception as exc:
             if not isinstance(exc, PERMANENT) and is_transient(exc):
                 raise  # rewound by NACK_ON_ERROR; the middleware backs off first
@@ -386,10 +413,10 @@ def subscribe_units(
             results = []
             given_up = await already_dead([record for record, _ in todo])
             try:
-                for record, event in todo:
+                for (record, event), item in zip(todo, items, strict=True):
                     if _position(record) not in given_up:
-                        tried = any(c is event for c in culprit)
-                        results += await apply_one(record, event, 2 if tried else 1)
+                        tried = any(c is item for c in culprit)
+                        results += await apply_one(record, event, item, 2 if tried else 1)
             except Exception:
                 # An outage midway: what was applied alone is committed; report it.
                 if after_commit is not None and results:
@@ -413,6 +440,9 @@ def subscribe_units(
         # How long the broker holds an idle fetch: a record ends it at once, so this sets
         # only how often an idle consumer asks (the broker's idle cost), not latency.
         fetch_max_wait_ms=runtime.settings.kafka_fetch_max_wait_ms,
+        # Never faststream's own reply to a `reply_to` header (it would send the handler's
+        # None, before the commit): a use case replies through the outbox.
+        no_reply=True,
         decoder=decoder,
         title=title,
         description=description,
@@ -452,6 +482,10 @@ def _poll_without_idle_sleep(subscriber: Any) -> None:
             return tuple(chain.from_iterable(fetched.values()))
 
     subscriber.__class__ = PollAgain
+
+
+def _headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+    return {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())}
 
 
 class _OffsetCommitter:

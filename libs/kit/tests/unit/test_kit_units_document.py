@@ -60,3 +60,14 @@ def test_a_topic_with_two_routes_is_refused() -> None:
     route = Route("a.v1", ReportAmended, "doc.a", apply_many=_nothing)
     with pytest.raises(ValueError, match="two routes"):
         subscribe_units(runtime, [route, route], inbox=INBOX, title="t", description="d")
+
+
+def test_prepare_goes_with_a_set_based_use_case() -> None:
+    async def prepare(pairs: list[Any]) -> list[Any]:
+        return pairs
+
+    async def one(session: Any, event: Any) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="prepare goes with apply_many"):
+        Route("a.v1", ReportAmended, "doc.a", apply=one, prepare=prepare)

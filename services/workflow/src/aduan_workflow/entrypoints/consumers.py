@@ -3,10 +3,12 @@
 - Intake events: one unit of work per poll (`aduan_kit.batching.subscribe_units`): one
   transaction, one inbox claim for the batch, `service.intake.open_reports` with the new
   events, one outbox statement, then the offset commit.
-- Commands: one message at a time, because the reply goes to the topic in the message's
-  `reply_to` header, and a batch use case is given the events only, not their headers
-  (see docs/service-conventions.md). Each is still a unit of work of its own: inbox claim,
-  the command, its status changes and its reply in one transaction.
+- Commands: a route of the same consumer. Its `prepare` reads each command's `reply_to`
+  header and resolves the reply topic against the broker's topic list before the batch's
+  transaction opens (no row lock waits on Kafka); in the transaction the commands are
+  applied in report order (a report's own commands keep their order; two replicas' batches
+  lock reports in the same order, so they do not deadlock), each with its status changes
+  and its reply.
 - The category catalogue: `aduan_kit.catalogue` (no consumer group; the whole compacted
   topic at every start).
 """
@@ -15,8 +17,6 @@
 # registration, and the Annotated unions must stay real objects for it.
 
 from typing import Any
-
-from faststream.kafka import KafkaMessage
 
 from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import (
@@ -33,11 +33,11 @@ from aduan_contracts.topics import (
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
-from aduan_kit.batching import Route, claim_pairs, subscribe_units
+from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.catalogue import subscribe_catalogue
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
-from aduan_kit.uow import UnitOfWork, unit_of_work
+from aduan_kit.uow import UnitOfWork
 from aduan_workflow.adapters.postgres import PgUnit
 from aduan_workflow.adapters.reply_topics import ReplyTopics
 from aduan_workflow.adapters.tables import CATALOGUE, INBOX, OUTBOX
@@ -90,6 +90,31 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
     async def open_reports(uow: UnitOfWork, events: list[Any]) -> list[Any]:
         return await intake.open_reports(PgUnit(uow), rules, events)
 
+    async def reply_topics_of(
+        deliveries: list[tuple[WorkflowCommand, dict[str, str]]],
+    ) -> list[tuple[WorkflowCommand, str]]:
+        return [
+            (command, await reply_topics.resolve(headers.get("reply_to", "")))
+            for command, headers in deliveries
+        ]
+
+    async def apply_commands(
+        uow: UnitOfWork, commands: list[tuple[WorkflowCommand, str]]
+    ) -> list[Any]:
+        replies = []
+        # Stable: a report's commands keep their order.
+        for command, reply_topic in sorted(commands, key=lambda c: c[0].report_id):
+            reply = await handle_command(PgUnit(uow), rules, command, reply_topic)
+            replies.append(reply)
+            log.info(
+                "command handled",
+                report_id=str(command.report_id),
+                command=command.command_type,
+                outcome=reply.event_type,
+                code=getattr(reply, "code", None),
+            )
+        return replies
+
     subscribe_units(
         runtime,
         [
@@ -99,42 +124,22 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
                 INTAKE_CONSUMER,
                 apply_many=open_reports,
                 wanted=intake.wanted,
-            )
+            ),
+            Route(
+                runtime.topic(WORKFLOW_COMMANDS.name),
+                WorkflowCommand,
+                COMMANDS_CONSUMER,
+                apply_many=apply_commands,
+                prepare=reply_topics_of,
+            ),
         ],
         inbox=INBOX,
         outbox=OUTBOX,
-        title="workflow.on-report-intake",
-        description="Opens a case (status received) for every new report; "
-        "auto-dispatches it when a routing rule knows its category.",
+        title="workflow.consumer",
+        description="Opens a case (status received) for every new report and auto-dispatches "
+        "it when a routing rule knows its category; applies officers' and reporters' commands "
+        "and replies CommandAccepted/CommandRefused on the `reply_to` header's topic.",
     )
-
-    @broker.subscriber(
-        runtime.topic(WORKFLOW_COMMANDS.name),
-        group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        # The reply goes through the outbox (same transaction as the change); faststream's
-        # own reply would be sent before the commit, and once more per redelivery.
-        no_reply=True,
-        title="workflow.on-command",
-        description="Applies an officer's or reporter's command and replies "
-        "CommandAccepted/CommandRefused on the `reply_to` topic.",
-    )
-    async def on_workflow_command(command: WorkflowCommand, msg: KafkaMessage) -> None:
-        # Before the transaction, so no row lock waits on the broker's topic list.
-        reply_topic = await reply_topics.resolve(msg.reply_to)
-        async with unit_of_work(runtime.sessions, OUTBOX, runtime.topic) as uow:
-            if not await claim_pairs(uow, INBOX, [(COMMANDS_CONSUMER, command.event_id)]):
-                # Redelivery: its reply was queued with the first delivery.
-                log.info("command already applied", event_id=str(command.event_id))
-                return
-            reply = await handle_command(PgUnit(uow), rules, command, reply_topic)
-        log.info(
-            "command handled",
-            report_id=str(command.report_id),
-            command=command.command_type,
-            outcome=reply.event_type,
-            code=getattr(reply, "code", None),
-        )
 
     # The gateway's category catalogue -> workflow's copy (routing reads it per batch).
     subscribe_catalogue(
