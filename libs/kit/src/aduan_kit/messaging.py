@@ -37,10 +37,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    delete,
     event,
     func,
-    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -51,6 +49,7 @@ from sqlalchemy.orm import Session
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
+from aduan_kit.db import driver_connection
 from aduan_kit.logging import correlation_id, get_logger
 
 __all__ = [
@@ -218,6 +217,21 @@ class _PutBack(Exception):
 LOCK_BUSY_RETRY_S = 0.05
 
 
+# The relay's statements (constant: asyncpg prepares each once per connection). The
+# outbox is `messaging_tables`' "outbox" in every service.
+_LOCK = "SELECT pg_try_advisory_xact_lock(4242) FROM set_config('synchronous_commit', 'off', true)"
+_TAKE = (
+    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE topic <> ALL($2::text[]) "
+    "ORDER BY id LIMIT $1) RETURNING id, topic, key, payload, headers"
+)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A jsonb column as the raw connection returns it: decoded when SQLAlchemy's codec
+    is installed on the connection, text otherwise."""
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in id order, then deletes them."""
 
@@ -231,6 +245,8 @@ class OutboxRelay:
         coalesce_s: float = 0.0,
     ) -> None:
         self._sessions = sessions
+        # The relay's statements name the table (constant SQL); every service's outbox is it.
+        assert outbox.name == "outbox", outbox.name
         self._outbox = outbox
         self._producer = producer
         self._poll = poll_interval_s
@@ -286,51 +302,42 @@ class OutboxRelay:
             self._unroutable_checked = time.monotonic()
             self._unroutable.clear()  # the topic may have been created since: retry them
         async with self._sessions() as session, session.begin():
+            # Constant statements on the transaction's asyncpg connection: prepared once per
+            # connection, nothing compiled per pass (issue 18: a pass runs after most commits).
+            conn = await driver_connection(session)
             # One relay at a time per database keeps per-key order across replicas.
             # The pass's DELETE need not wait for its WAL flush: if PostgreSQL crashed and
             # lost it, the rows would be published again, which every consumer's inbox
             # absorbs; the rows' own INSERTs were durable commits. One fsync wait less per
             # pass, in the same round trip as the lock.
-            got = await session.scalar(
-                text(
-                    "SELECT pg_try_advisory_xact_lock(4242) "
-                    "FROM set_config('synchronous_commit', 'off', true)"
-                )
-            )
+            got = await conn.fetchval(_LOCK)
             self._lock_busy = not got
             if not got:
                 return 0
             # Taken and deleted in one statement (the rows come back if publishing fails:
             # the transaction rolls back), one round trip fewer than SELECT then DELETE.
-            oldest = select(self._outbox.c.id).order_by(self._outbox.c.id).limit(self._batch)
-            if self._unroutable:
-                oldest = oldest.where(self._outbox.c.topic.not_in(self._unroutable))
-            taken = await session.execute(
-                delete(self._outbox)
-                .where(self._outbox.c.id.in_(oldest.scalar_subquery()))
-                .returning(*self._outbox.c)
-            )
-            rows = sorted(taken.all(), key=lambda r: r.id)
+            taken = await conn.fetch(_TAKE, self._batch, sorted(self._unroutable))
+            rows = sorted(taken, key=lambda r: r["id"])
             if not rows:
                 OUTBOX_BACKLOG.set(0)
                 return 0
-            if not all([await self._routable(topic) for topic in {r.topic for r in rows}]):
+            if not all([await self._routable(topic) for topic in {r["topic"] for r in rows}]):
                 # A topic the broker does not know: put everything back (roll back) and
                 # look again without it, so the rows of other topics leave right away.
                 raise _PutBack
             OUTBOX_BACKLOG.set(len(rows))
             futures = [
                 await self._producer.send(
-                    row.topic,
-                    value=row.payload,
-                    key=row.key,
-                    headers=[(k, str(v).encode()) for k, v in row.headers.items()],
+                    row["topic"],
+                    value=row["payload"],
+                    key=row["key"],
+                    headers=[(k, str(v).encode()) for k, v in _json(row["headers"]).items()],
                 )
                 for row in rows
             ]
             await asyncio.gather(*futures)
             for row in rows:
-                RELAYED.labels(row.topic).inc()
+                RELAYED.labels(row["topic"]).inc()
             return len(rows)
 
     async def run(self) -> None:

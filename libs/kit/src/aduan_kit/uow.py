@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -32,28 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import TopicSpec
+from aduan_kit.db import driver_connection
 from aduan_kit.messaging import OUTBOX_ADDED
 
 __all__ = ["UnitOfWork", "driver_connection", "unit_of_work"]
-
-
-async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under `session`, inside the session's transaction.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a raw
-    statement sent before any SQLAlchemy one would run in autocommit, outside the
-    transaction (a crash would keep half a batch). So the adapter's transaction is started
-    here when it has not been yet; it then commits or rolls back with the session.
-    """
-    conn = await session.connection()
-    fairy = await conn.get_raw_connection()
-    adapted: Any = fairy.dbapi_connection
-    if getattr(adapted, "_transaction", None) is None and not adapted.autocommit:
-        await adapted._start_transaction()
-    driver: asyncpg.Connection = fairy.driver_connection
-    if not driver.is_in_transaction():  # pragma: no cover - a changed SQLAlchemy adapter
-        raise RuntimeError("the session's connection is not in a transaction")
-    return driver
 
 
 class UnitOfWork:
