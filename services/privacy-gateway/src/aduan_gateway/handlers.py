@@ -52,7 +52,7 @@ from aduan_gateway.readmodel import (
     store_key,
 )
 from aduan_gateway.tables import INBOX, OUTBOX
-from aduan_kit.batching import subscribe_batches
+from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox
 from aduan_kit.runtime import ServiceRuntime
@@ -176,56 +176,45 @@ def register_handlers(runtime: ServiceRuntime) -> None:
             new=new,
         )
 
-    # One transaction, one inbox claim and one offset commit per poll (aduan_kit.batching);
-    # the inbox consumer names are the ones the per-message subscribers used, so events
-    # they already applied stay applied once. Dead letters go through the outbox. The relay
-    # needs no wake here: a commit that queued outbox rows wakes it (aduan_kit.messaging).
-    subscribe_batches(
+    def topic(name: str) -> str:
+        return runtime.topic(name)
+
+    # ONE consumer for the four topics (issue 18): per poll one transaction, one inbox claim
+    # for every event and one offset commit (aduan_kit.batching.subscribe_units), so the
+    # read-model writers' lock is taken once per poll instead of once per topic's batch.
+    # The inbox consumer names are the ones the per-topic subscribers used, so events they
+    # already applied stay applied once. Keys come first: a report whose key arrives in
+    # the same poll is projected once, already redacted (the key's refresh of earlier
+    # reports still runs). Dead letters go through the outbox; a commit that queued outbox
+    # rows wakes the relay itself (aduan_kit.messaging).
+    subscribe_units(
         runtime,
-        runtime.topic(REPORT_INTAKE.name),
-        model=ReportIntakeEvent,
-        consumer="gateway.on_intake",
+        [
+            Route(
+                topic(REPORTER_KEYS.name),
+                ReporterKeyEvent,
+                "gateway.on_reporter_key",
+                apply=on_reporter_key,
+            ),
+            Route(
+                topic(REPORT_INTAKE.name), ReportIntakeEvent, "gateway.on_intake", apply=on_intake
+            ),
+            Route(
+                topic(STATUS_CHANGED.name),
+                ReportStatusChanged,
+                "gateway.on_status_changed",
+                apply=on_status_changed,
+            ),
+            Route(topic(SLA_EVENTS.name), SlaEvent, "gateway.on_sla", apply=on_sla),
+        ],
         inbox=INBOX,
         outbox=OUTBOX,
-        apply=on_intake,
         serialize_with=READ_MODEL_WRITERS_LOCK,
-        title="gateway.on-intake",
-        description="Report content for the read model; public reports are projected.",
-    )
-    subscribe_batches(
-        runtime,
-        runtime.topic(STATUS_CHANGED.name),
-        model=ReportStatusChanged,
-        consumer="gateway.on_status_changed",
-        inbox=INBOX,
-        outbox=OUTBOX,
-        apply=on_status_changed,
-        serialize_with=READ_MODEL_WRITERS_LOCK,
-        title="gateway.on-status-changed",
-        description="Lifecycle transitions for the read model; public reports are projected.",
-    )
-    subscribe_batches(
-        runtime,
-        runtime.topic(REPORTER_KEYS.name),
-        model=ReporterKeyEvent,
-        consumer="gateway.on_reporter_key",
-        inbox=INBOX,
-        outbox=OUTBOX,
-        apply=on_reporter_key,
-        serialize_with=READ_MODEL_WRITERS_LOCK,
-        title="gateway.on-reporter-key",
-        description="Per-reporter keys, kept to open identities for administrators' audited "
-        "reads and reporter self-service; a shredded key is deleted with every sealed copy.",
-    )
-    subscribe_batches(
-        runtime,
-        runtime.topic(SLA_EVENTS.name),
-        model=SlaEvent,
-        consumer="gateway.on_sla",
-        inbox=INBOX,
-        outbox=OUTBOX,
-        apply=on_sla,
-        title="gateway.on-sla",
-        description="SLA reminders and breaches, flagged up the unit line (issue 19): the "
-        "parent of the unit the report sits at, and the validator bureau for a breach.",
+        title="gateway.read-model",
+        description="The read model, one consumer for its topics: report content (public "
+        "reports are projected, reporter messages kept for the conversation), lifecycle "
+        "transitions, per-reporter keys (kept to open identities for administrators' audited "
+        "reads and reporter self-service; a shredded key is deleted with every sealed copy) "
+        "and SLA reminders and breaches, flagged up the unit line (the parent of the unit the "
+        "report sits at, and the validator bureau for a breach).",
     )

@@ -44,7 +44,7 @@ from aduan_contracts.topics import REPORT_INTAKE, STATUS_CHANGED
 from aduan_contracts.values import PhotoRef
 from aduan_gateway.config import Settings
 from aduan_gateway.tables import INBOX, OUTBOX, REPORTS, TIMELINE
-from aduan_kit.batching import subscribe_batches
+from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.blobs import BlobNotFound, FilesystemBlobStore
 from aduan_kit.blur import SIZES, PhotoUnreadable, blur_photo
 from aduan_kit.db import make_engine
@@ -242,35 +242,36 @@ def register_photo_worker(runtime: ServiceRuntime, blobs: FilesystemBlobStore) -
         return apply
 
     intake_topic = runtime.topic(REPORT_INTAKE.name)
-    subscribe_batches(
+    status_topic = runtime.topic(STATUS_CHANGED.name)
+    # One consumer for both topics (issue 18); the inbox consumer names are the ones the
+    # two per-topic subscribers used. No order between the topics matters: derivatives are
+    # stored by the photo's hash.
+    subscribe_units(
         runtime,
-        intake_topic,
-        model=ReportIntakeEvent,
-        consumer="gateway.photos.on_intake",
+        [
+            Route(
+                intake_topic,
+                ReportIntakeEvent,
+                "gateway.photos.on_intake",
+                apply=apply_for(intake_topic),
+                wanted=lambda e: bool(_photos(e)),
+            ),
+            Route(
+                status_topic,
+                ReportStatusChanged,
+                "gateway.photos.on_status_changed",
+                apply=apply_for(status_topic),
+                wanted=lambda e: bool(_photos(e)),
+            ),
+        ],
         inbox=INBOX,
         outbox=OUTBOX,
-        apply=apply_for(intake_topic),
-        wanted=lambda e: bool(_photos(e)),
         group_id=group,
         # A photo takes up to a few seconds: small batches keep a transaction short.
         max_records=4,
-        title="gateway.photos.on-intake",
-        description="Citizens' photos: blurred copies (faces, plates) and thumbnails.",
-    )
-    status_topic = runtime.topic(STATUS_CHANGED.name)
-    subscribe_batches(
-        runtime,
-        status_topic,
-        model=ReportStatusChanged,
-        consumer="gateway.photos.on_status_changed",
-        inbox=INBOX,
-        outbox=OUTBOX,
-        apply=apply_for(status_topic),
-        wanted=lambda e: bool(_photos(e)),
-        group_id=group,
-        max_records=4,
-        title="gateway.photos.on-follow-up",
-        description="Follow-up (TL) photos: blurred copies (faces, plates) and thumbnails.",
+        title="gateway.photos",
+        description="Citizens' photos (with a report) and follow-up (TL) photos (with a "
+        "status change): blurred copies (faces, plates) and thumbnails.",
     )
     return derivatives
 
