@@ -92,6 +92,45 @@ def test_consumer_progress_belongs_to_the_live_subscriber_not_to_its_id() -> Non
         consumers._REGISTRY.pop(id(new), None)
 
 
+class _StuckSubscriber:
+    """A subscriber whose one partition has records waiting that are never consumed; its
+    broker requests fail while `cut[0]` is set. Counts the restarts in place."""
+
+    group_id = "g"
+    topic_names_for_subscribe = ("t",)
+
+    def __init__(self) -> None:
+        from aiokafka.structs import TopicPartition
+
+        self.tp = tp = TopicPartition("t", 0)
+        self.cut = [False]
+        self.restarts = 0
+        self.calls = [object()]
+        cut = self.cut
+
+        class Consumer:
+            _subscription = type("S", (), {"reassignment_in_progress": False})()
+
+            def assignment(self) -> set[TopicPartition]:
+                return {tp}
+
+            async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+                if cut[0]:
+                    raise TimeoutError
+                return {tp: 10}
+
+            async def position(self, _: TopicPartition) -> int:
+                return 3  # records waiting, never consumed
+
+        self.consumer = Consumer()
+
+    async def stop(self) -> None:
+        self.restarts += 1
+
+    async def start(self) -> None:
+        pass
+
+
 async def test_consumer_watch_judges_no_evidence_gathered_during_an_outage() -> None:
     # A check during a broker cut sees no progress (its requests fail); when the cut ends
     # before readiness is asked, that stale evidence must not restart the consumer in
@@ -99,38 +138,10 @@ async def test_consumer_watch_judges_no_evidence_gathered_during_an_outage() -> 
     # whole bound later is judged (and restarted) as before.
     import time
 
-    from aiokafka.structs import TopicPartition
-
     from aduan_kit import consumers
 
-    tp = TopicPartition("t", 0)
-
-    class Consumer:
-        _subscription = type("S", (), {"reassignment_in_progress": False})()
-
-        def assignment(self) -> set[TopicPartition]:
-            return {tp}
-
-        async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-            return {tp: 10}
-
-        async def position(self, _: TopicPartition) -> int:
-            return 3  # records waiting, never consumed
-
-    class Sub:
-        consumer = Consumer()
-        calls = [object()]
-        group_id = "g"
-        topic_names_for_subscribe = ("t",)
-        restarts = 0
-
-        async def stop(self) -> None:
-            Sub.restarts += 1
-
-        async def start(self) -> None:
-            pass
-
-    sub = Sub()
+    sub = _StuckSubscriber()
+    tp = sub.tp
     readiness = [False, True, True, True]
 
     async def ready() -> bool:
@@ -142,13 +153,13 @@ async def test_consumer_watch_judges_no_evidence_gathered_during_an_outage() -> 
         p = consumers.progress_of(sub)
         p.moved_at[tp] -= 45  # 45 s without progress, across an outage
         await watch.check_once()  # not ready: an outage, nobody judged
-        assert Sub.restarts == 0
+        assert sub.restarts == 0
         p.moved_at[tp] -= 45
         await watch.check_once()  # ready again, but the evidence spans the outage's end
-        assert Sub.restarts == 0 and p.moved_at[tp] > time.monotonic() - 1
+        assert sub.restarts == 0 and p.moved_at[tp] > time.monotonic() - 1
         p.moved_at[tp] -= 45  # still not moving a whole bound after the outage
         await watch.check_once()
-        assert Sub.restarts == 1
+        assert sub.restarts == 1
     finally:
         consumers.forget([sub])
 
@@ -160,41 +171,10 @@ async def test_consumer_watch_takes_its_own_failed_requests_for_an_outage() -> N
     # starts again, and it is judged a whole bound later if it still does not move.
     import time
 
-    from aiokafka.structs import TopicPartition
-
     from aduan_kit import consumers
 
-    tp = TopicPartition("t", 0)
-    cut = [False]
-
-    class Consumer:
-        _subscription = type("S", (), {"reassignment_in_progress": False})()
-
-        def assignment(self) -> set[TopicPartition]:
-            return {tp}
-
-        async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-            if cut[0]:
-                raise TimeoutError
-            return {tp: 10}
-
-        async def position(self, _: TopicPartition) -> int:
-            return 3  # records waiting, never consumed
-
-    class Sub:
-        consumer = Consumer()
-        calls = [object()]
-        group_id = "g"
-        topic_names_for_subscribe = ("t",)
-        restarts = 0
-
-        async def stop(self) -> None:
-            Sub.restarts += 1
-
-        async def start(self) -> None:
-            pass
-
-    sub = Sub()
+    sub = _StuckSubscriber()
+    tp = sub.tp
 
     async def ready() -> bool:
         return True  # asked after the cut ended
@@ -204,14 +184,14 @@ async def test_consumer_watch_takes_its_own_failed_requests_for_an_outage() -> N
         await watch.check_once()  # first sighting: its clock starts
         p = consumers.progress_of(sub)
         p.moved_at[tp] -= 45  # 45 s without progress, the last 35 of them in a cut
-        cut[0] = True
+        sub.cut[0] = True
         await watch.check_once()  # its requests fail; readiness (asked late) says fine
-        assert Sub.restarts == 0
-        cut[0] = False
+        assert sub.restarts == 0
+        sub.cut[0] = False
         await watch.check_once()  # the first check after the cut starts the clock again
-        assert Sub.restarts == 0 and p.moved_at[tp] > time.monotonic() - 1
+        assert sub.restarts == 0 and p.moved_at[tp] > time.monotonic() - 1
         p.moved_at[tp] -= 45  # still not moving a whole bound after the cut
         await watch.check_once()
-        assert Sub.restarts == 1
+        assert sub.restarts == 1
     finally:
         consumers.forget([sub])
