@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,12 +21,12 @@ from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.topics import TopicSpec
 from aduan_kit.batching import subscribe_batches
-from aduan_kit.db import ensure_database, make_engine
+from aduan_kit.db import make_engine
 from aduan_kit.messaging import ensure_topics, messaging_tables
 from aduan_kit.runtime import ServiceRuntime
-from aduan_kit.settings import ServiceSettings
 from aduan_testing.helpers import eventually
 from aduan_testing.kafka import read_topic
+from aduan_testing.kitruntime import amended, runtime_on
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -37,34 +36,9 @@ OUTBOX, INBOX = messaging_tables(METADATA)
 APPLIED = Table("applied", METADATA, Column("text", String(100), nullable=False))
 
 
-def amended(text: str) -> ReportAmended:
-    return ReportAmended(
-        report_id=uuid.uuid4(),
-        channel="email",
-        channel_message_id=uuid.uuid4().hex,
-        text=text,
-        received_at=datetime.now(UTC),
-    )
-
-
 @pytest_asyncio.fixture
 async def runtime(isolated: Isolation) -> AsyncIterator[ServiceRuntime]:
-    url = isolated.database("kitbatch")
-    await ensure_database(url)
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(METADATA.create_all)
-    await engine.dispose()
-    settings = ServiceSettings(
-        service_name="kitbatch",
-        environment="test",
-        kafka_bootstrap_servers=isolated.kafka,
-        topic_namespace=isolated.namespace,
-        database_url=url,
-        redis_url=isolated.redis_url,
-        kafka_max_attempts=3,
-    )
-    yield ServiceRuntime(settings, migrations=None, outbox=OUTBOX)
+    yield await runtime_on(isolated, "kitbatch", METADATA, OUTBOX, kafka_max_attempts=3)
 
 
 async def test_batch_applies_once_and_isolates_poison(

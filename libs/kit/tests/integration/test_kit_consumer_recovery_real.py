@@ -20,7 +20,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.settings import ServiceSettings
 from aduan_testing.chaosinfra import ChaosBroker, TcpProxy
 from aduan_testing.helpers import eventually
+from aduan_testing.kitruntime import amended
 from aduan_testing.plugin import Isolation
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -61,16 +61,6 @@ APPLIED = Table(
     Column("consumer", String(20), nullable=False),
     Column("text", String(100), nullable=False),
 )
-
-
-def amended(text: str) -> ReportAmended:
-    return ReportAmended(
-        report_id=uuid.uuid4(),
-        channel="email",
-        channel_message_id=uuid.uuid4().hex,
-        text=text,
-        received_at=datetime.now(UTC),
-    )
 
 
 @dataclass

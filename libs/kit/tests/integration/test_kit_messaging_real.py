@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
@@ -28,22 +27,13 @@ from aduan_kit.messaging import (
     messaging_tables,
 )
 from aduan_testing.kafka import read_topic
+from aduan_testing.kitruntime import amended
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
 
 METADATA = MetaData()
 OUTBOX, INBOX = messaging_tables(METADATA)
-
-
-def amended(text: str) -> ReportAmended:
-    return ReportAmended(
-        report_id=uuid.uuid4(),
-        channel="email",
-        channel_message_id=uuid.uuid4().hex,
-        text=text,
-        received_at=datetime.now(UTC),
-    )
 
 
 @pytest_asyncio.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
@@ -25,13 +24,13 @@ from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.topics import TopicSpec
 from aduan_kit.batching import Route, subscribe_units
-from aduan_kit.db import ensure_database, make_engine, make_sessionmaker
+from aduan_kit.db import make_engine, make_sessionmaker
 from aduan_kit.messaging import ensure_topics, messaging_tables
 from aduan_kit.runtime import ServiceRuntime
-from aduan_kit.settings import ServiceSettings
 from aduan_kit.uow import UnitOfWork, unit_of_work
 from aduan_testing.helpers import eventually
 from aduan_testing.kafka import read_topic
+from aduan_testing.kitruntime import amended, runtime_on
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -46,34 +45,9 @@ APPLIED = Table(
 )
 
 
-def amended(text: str) -> ReportAmended:
-    return ReportAmended(
-        report_id=uuid.uuid4(),
-        channel="email",
-        channel_message_id=uuid.uuid4().hex,
-        text=text,
-        received_at=datetime.now(UTC),
-    )
-
-
 @pytest_asyncio.fixture
 async def runtime(isolated: Isolation) -> AsyncIterator[ServiceRuntime]:
-    url = isolated.database("kitunits")
-    await ensure_database(url)
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(METADATA.create_all)
-    await engine.dispose()
-    settings = ServiceSettings(
-        service_name="kitunits",
-        environment="test",
-        kafka_bootstrap_servers=isolated.kafka,
-        topic_namespace=isolated.namespace,
-        database_url=url,
-        redis_url=isolated.redis_url,
-        kafka_max_attempts=2,
-    )
-    yield ServiceRuntime(settings, migrations=None, outbox=OUTBOX)
+    yield await runtime_on(isolated, "kitunits", METADATA, OUTBOX, kafka_max_attempts=2)
 
 
 async def _texts(runtime: ServiceRuntime) -> list[tuple[str, str]]:
