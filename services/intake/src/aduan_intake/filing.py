@@ -9,15 +9,17 @@ goes out only after the commit, and the outbox makes the event as durable as the
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+import asyncpg
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
@@ -25,7 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel
-from aduan_contracts.events import ReportAmended
+from aduan_contracts.events import ReportAmended, ReporterKeyIssued
 from aduan_contracts.values import (
     PhotoRef,
     SealedContent,
@@ -39,13 +41,14 @@ from aduan_intake.domain import (
     contact_digest,
     new_receipt_code,
 )
-from aduan_intake.keyring import get_or_create_key
+from aduan_intake.keyring import ReporterKey, get_or_create_key
 from aduan_intake.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, REPORTER_KEYS, SUBMISSIONS
-from aduan_kit.crypto import seal_content, seal_identity
+from aduan_kit.crypto import new_key, seal_content, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
 from aduan_kit.redaction import identity_terms, scrub_officer_text
+from aduan_kit.uow import UnitOfWork
 
 __all__ = ["ANSWERING_CHANNELS", "Filed", "Filer", "SubmissionConflict", "wants_new_report"]
 
@@ -88,10 +91,6 @@ class SubmissionConflict(Exception):
     """The channel message id was already used for a *different* report."""
 
 
-class _ReceiptTaken(Exception):
-    """The random receipt code is another report's (40 bits: rare); nothing was written."""
-
-
 # A filing waiting for its group: the report, its correlation id, its answer.
 _Queued = tuple[NormalizedReport, str | None, "asyncio.Future[Filed]"]
 
@@ -101,6 +100,83 @@ def _fail(group: list[_Queued], exc: BaseException) -> None:
     for _, _, done in group:
         if not done.done():
             done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+
+
+# One statement per table for a whole group (asyncpg prepares each constant once per
+# connection). No conflict target on the claim: a receipt code or report id someone else
+# holds is skipped too (and told apart by `_EARLIER`), so no statement of a filing fails
+# and a group's transaction needs no savepoint per filing.
+_CLAIM = (
+    "INSERT INTO submissions (channel, channel_message_id, report_id, receipt_code, fingerprint)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::bytea[])"
+    " ON CONFLICT DO NOTHING RETURNING report_id"
+)
+_EARLIER = (
+    "SELECT s.channel, s.channel_message_id, s.report_id, s.receipt_code, s.fingerprint"
+    " FROM submissions s JOIN unnest($1::text[], $2::text[]) AS m(channel, mid)"
+    " ON s.channel = m.channel AND s.channel_message_id = m.mid"
+)
+_NOTE_KEY = (
+    "UPDATE submissions s SET key_id = n.key_id"
+    " FROM unnest($1::uuid[], $2::uuid[]) AS n(report_id, key_id) WHERE s.report_id = n.report_id"
+)
+# A NULL digest never conflicts (nobody to recognise later: always a fresh key).
+_NEW_KEYS = (
+    "INSERT INTO reporter_keys (key_id, contact_digest, key)"
+    " SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::bytea[])"
+    " ON CONFLICT (contact_digest) DO NOTHING RETURNING key_id"
+)
+_LIVE_KEYS = (
+    "SELECT contact_digest, key_id, key FROM reporter_keys"
+    " WHERE contact_digest = ANY($1::bytea[]) AND shredded_at IS NULL"
+)
+
+
+def _deadlocked(exc: BaseException) -> bool:
+    """PostgreSQL aborted the transaction to break a deadlock (SQLAlchemy wraps asyncpg's
+    error; a statement on the raw connection raises it as it is)."""
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state == "40P01" or "deadlock" in str(exc)
+
+
+def _new_reporter_key() -> ReporterKey:
+    return ReporterKey(uuid4(), new_key(), issued=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filing:
+    """One filing of a group, with what is decided before the transaction."""
+
+    report: NormalizedReport
+    cid: str | None
+    fingerprint: bytes
+    # The reporter's contact digest (their key is reused), None when the identity has no
+    # contact to recognise them by; `sealable` False when there is no identity at all.
+    digest: bytes | None
+    sealable: bool
+    report_id: UUID
+    receipt_code: str
+
+    @classmethod
+    def of(cls, filer: Filer, report: NormalizedReport, cid: str | None) -> _Filing:
+        sealable = report.reporter is not None and not report.reporter.is_empty
+        reuse = report.reporter.reuse_key(report.channel) if sealable and report.reporter else None
+        return cls(
+            report=report,
+            cid=cid,
+            fingerprint=filer.fingerprint(report),
+            digest=contact_digest(filer.pepper, reuse) if reuse else None,
+            sealable=sealable,
+            report_id=uuid4(),
+            receipt_code=new_receipt_code(),
+        )
+
+    @property
+    def message(self) -> tuple[str, str]:
+        return (self.report.channel.value, self.report.channel_message_id)
+
+    def renumbered(self) -> _Filing:
+        return replace(self, report_id=uuid4(), receipt_code=new_receipt_code())
 
 
 class Filer:
@@ -136,7 +212,7 @@ class Filer:
         self._writer_tasks: set[asyncio.Task[None]] = set()
         self.groups_committed = 0  # tests and measurements read it
         self._answer_window = answer_window
-        self._pepper = pepper
+        self.pepper = pepper
         self._intake_topic = intake_topic
         self._keys_topic = keys_topic
         self._wake_relay = wake_relay
@@ -170,7 +246,7 @@ class Filer:
 
     def fingerprint(self, report: NormalizedReport) -> bytes:
         return hmac.new(
-            self._pepper.encode(), f"{report.channel}\0{report.text}".encode(), hashlib.sha256
+            self.pepper.encode(), f"{report.channel}\0{report.text}".encode(), hashlib.sha256
         ).digest()
 
     async def file(self, report: NormalizedReport) -> Filed:
@@ -187,16 +263,6 @@ class Filer:
             duplicate=filed.duplicate,
         )
         return filed
-
-    async def _file_alone(self, report: NormalizedReport) -> Filed:
-        """The filing in a transaction of its own."""
-        for _ in range(_RECEIPT_ATTEMPTS):
-            try:
-                return await self._file_once(report)
-            except _ReceiptTaken:
-                # 40 random bits make this rare, but it must not surface as an error.
-                log.warning("receipt code collision; retrying with a new code")
-        raise RuntimeError("no free receipt code after several attempts")
 
     # --- group commit -------------------------------------------------------------------------
 
@@ -252,11 +318,12 @@ class Filer:
         results: list[Filed | Exception] = []
         try:
             async with self._session() as session:
-                for report, cid, _ in group:
-                    results.append(await self._file_in_group(session, report, cid))
+                uow = UnitOfWork(session, OUTBOX)
+                results = await self._file_set(uow, [(report, cid) for report, cid, _ in group])
+                await uow.flush()
             self.groups_committed += 1
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "40P01" and "deadlock" not in str(exc):
+        except (DBAPIError, asyncpg.PostgresError) as exc:
+            if not _deadlocked(exc):
                 _fail(group, exc)
                 return
             # Two groups took the same two messages in opposite orders (two deliveries of
@@ -287,73 +354,160 @@ class Filer:
             else:
                 done.set_result(result)
 
-    async def _file_in_group(
-        self, session: AsyncSession, report: NormalizedReport, cid: str | None
-    ) -> Filed | Exception:
-        """One filing of a group. Its refusal (id reused for other text) is its own,
-        returned, not raised: it wrote nothing, so the group goes on. Anything else raised
-        fails the whole group (rolled back, nobody answered 2xx): a filing half written
-        must never commit."""
-        for _ in range(_RECEIPT_ATTEMPTS):
-            try:
-                return await self._file_in(session, report, cid)
-            except _ReceiptTaken:
-                log.warning("receipt code collision; retrying with a new code")
-            except SubmissionConflict as exc:
-                return exc
-        return RuntimeError("no free receipt code after several attempts")
-
-    async def _file_once(self, report: NormalizedReport) -> Filed:
+    async def _file_alone(self, report: NormalizedReport) -> Filed:
+        """The filing in a transaction of its own (a group of one)."""
         async with self._session() as session:
-            return await self._file_in(session, report, correlation_id.get())
+            uow = UnitOfWork(session, OUTBOX)
+            (result,) = await self._file_set(uow, [(report, correlation_id.get())])
+            await uow.flush()
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    async def _file_in(
-        self, session: AsyncSession, report: NormalizedReport, cid: str | None
-    ) -> Filed:
-        """One filing's statements, in the caller's transaction (its own, or a group's)."""
-        fingerprint = self.fingerprint(report)
-        report_id, receipt_code = uuid4(), new_receipt_code()
-        # A concurrent delivery of the same message blocks here until the first one
-        # commits (or rolls back); then DO NOTHING returns no row and we read the winner.
-        claimed = (
-            await session.execute(
-                insert(SUBMISSIONS)
-                .values(
-                    channel=report.channel.value,
-                    channel_message_id=report.channel_message_id,
-                    report_id=report_id,
-                    receipt_code=receipt_code,
-                    fingerprint=fingerprint,
-                )
-                # No conflict target: a receipt code taken by another report is skipped
-                # too (and told apart below), so no statement of a filing ever fails and a
-                # group's transaction needs no savepoint per filing.
-                .on_conflict_do_nothing()
-                .returning(SUBMISSIONS.c.report_id)
+    async def _file_set(
+        self, uow: UnitOfWork, items: list[tuple[NormalizedReport, str | None]]
+    ) -> list[Filed | Exception]:
+        """Files a group's reports in the caller's transaction with one statement per table
+        (issue 18): claim the submissions, get or create the reporters' keys, note each
+        report's key, queue the events. A filing's refusal (its message id used for other
+        text) is returned in its place, not raised: it wrote nothing, so the group goes
+        on. Anything raised fails the whole group (rolled back, nobody answered 2xx)."""
+        conn = await uow.connection()
+        filings = [_Filing.of(self, report, cid) for report, cid in items]
+        results: list[Filed | Exception | None] = [None] * len(filings)
+        # Claimed in (channel, message id) order: two groups holding deliveries of the same
+        # messages take their row locks in the same order and never deadlock on them.
+        todo = sorted(range(len(filings)), key=lambda i: filings[i].message)
+        claimed: list[int] = []
+        for _ in range(_RECEIPT_ATTEMPTS):
+            rows = await conn.fetch(
+                _CLAIM,
+                [filings[i].report.channel.value for i in todo],
+                [filings[i].report.channel_message_id for i in todo],
+                [filings[i].report_id for i in todo],
+                [filings[i].receipt_code for i in todo],
+                [filings[i].fingerprint for i in todo],
             )
-        ).first()
-        if claimed is None:
-            return await self._earlier(session, report, fingerprint)
-
-        sealed: SealedIdentity | None = None
-        original: SealedContent | None = None
-        if report.reporter is not None and not report.reporter.is_empty:
-            reuse = report.reporter.reuse_key(report.channel)
-            digest = contact_digest(self._pepper, reuse) if reuse else None
-            key = await get_or_create_key(session, digest, self._keys_topic, cid)
-            sealed = seal_identity(report.reporter.as_dict(), key.key_id, key.key)
-            # The text as typed, for the reporter's own view; the event's text is
-            # scrubbed, so erasing the key leaves nothing of theirs in the topic.
-            original = seal_content(report.title, report.text, key.key_id, key.key)
-            if digest is not None:
-                await session.execute(
-                    update(SUBMISSIONS)
-                    .where(SUBMISSIONS.c.report_id == report_id)
-                    .values(key_id=key.key_id)
+            won = {row[0] for row in rows}
+            claimed += [i for i in todo if filings[i].report_id in won]
+            lost = [i for i in todo if filings[i].report_id not in won]
+            todo = []
+            if lost:
+                # Skipped by ON CONFLICT: an earlier delivery of the same message (in this
+                # group or before it) or, rarely, a receipt code or id someone else holds.
+                earlier = {
+                    (row[0], row[1]): row
+                    for row in await conn.fetch(
+                        _EARLIER,
+                        [filings[i].report.channel.value for i in lost],
+                        [filings[i].report.channel_message_id for i in lost],
+                    )
+                }
+                for i in lost:
+                    row = earlier.get(filings[i].message)
+                    if row is None:
+                        # 40 random bits make this rare, but it must not surface as an error.
+                        log.warning("receipt code collision; retrying with a new code")
+                        filings[i] = filings[i].renumbered()
+                        todo.append(i)
+                    elif not hmac.compare_digest(row[4], filings[i].fingerprint):
+                        results[i] = SubmissionConflict()
+                    else:
+                        results[i] = Filed(row[2], row[3], duplicate=True)
+            if not todo:
+                break
+        for i in todo:
+            results[i] = RuntimeError("no free receipt code after several attempts")
+        claimed.sort()  # the events go out in arrival order
+        keys = await self._keys_for(uow, conn, [filings[i] for i in claimed])
+        noted = [i for i in claimed if filings[i].digest is not None]
+        if noted:
+            await conn.execute(
+                _NOTE_KEY,
+                [filings[i].report_id for i in noted],
+                [keys[filings[i].report_id].key_id for i in noted],
+            )
+        for i in claimed:
+            filing = filings[i]
+            key = keys.get(filing.report_id)
+            sealed: SealedIdentity | None = None
+            original: SealedContent | None = None
+            if key is not None:
+                assert filing.report.reporter is not None
+                sealed = seal_identity(filing.report.reporter.as_dict(), key.key_id, key.key)
+                # The text as typed, for the reporter's own view; the event's text is
+                # scrubbed, so erasing the key leaves nothing of theirs in the topic.
+                original = seal_content(
+                    filing.report.title, filing.report.text, key.key_id, key.key
                 )
-        event = report.to_event(report_id, receipt_code, sealed, cid, original)
-        await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
-        return Filed(report_id, receipt_code, duplicate=False)
+            event = filing.report.to_event(
+                filing.report_id, filing.receipt_code, sealed, filing.cid, original
+            )
+            uow.publish(self._intake_topic, event, key=filing.report_id)
+            results[i] = Filed(filing.report_id, filing.receipt_code, duplicate=False)
+        return [r if r is not None else RuntimeError("not filed") for r in results]
+
+    async def _keys_for(
+        self, uow: UnitOfWork, conn: asyncpg.Connection, filings: list[_Filing]
+    ) -> dict[UUID, ReporterKey]:
+        """Each sealed filing's key by report id: the live key of its contact, or a new one
+        (announced on the outbox before the reports that use it). One new key per contact
+        however many of its filings the group holds; a filing without a contact to
+        recognise (digest None) always gets a fresh key."""
+        sealed = [f for f in filings if f.sealable]
+        if not sealed:
+            return {}
+        first: dict[bytes, _Filing] = {}  # its correlation id goes on the key's announcement
+        for f in sealed:
+            if f.digest is not None:
+                first.setdefault(f.digest, f)
+        fresh = {f.report_id: _new_reporter_key() for f in sealed if f.digest is None}
+        batch: list[tuple[bytes | None, ReporterKey, str | None]] = [
+            (None, fresh[f.report_id], f.cid) for f in sealed if f.digest is None
+        ]
+        found: dict[bytes, ReporterKey] = {}
+        # Proposed in digest order, for the same reason as the claims' order.
+        wanted = sorted(first)
+        for _ in range(3):
+            batch += [(d, _new_reporter_key(), first[d].cid) for d in wanted]
+            made = {
+                row[0]
+                for row in await conn.fetch(
+                    _NEW_KEYS,
+                    [key.key_id for _, key, _ in batch],
+                    [digest for digest, _, _ in batch],
+                    [key.key for _, key, _ in batch],
+                )
+            }
+            for digest, key, cid in batch:
+                if key.key_id not in made:
+                    continue  # the contact has a key already: read below
+                issued = ReporterKeyIssued(
+                    key_id=key.key_id,
+                    key=base64.b64encode(key.key).decode(),
+                    **({"correlation_id": cid} if cid else {}),
+                )
+                uow.publish(self._keys_topic, issued, key=key.key_id)
+                if digest is not None:
+                    found[digest] = key
+            batch = []
+            wanted = [d for d in wanted if d not in found]
+            if not wanted:
+                break
+            # A concurrent shred can clear the row between our conflict and this read; the
+            # next round then makes a fresh key, which is what an erased reporter should get.
+            for row in await conn.fetch(_LIVE_KEYS, wanted):
+                if row[2] is not None:
+                    found[row[0]] = ReporterKey(row[1], row[2], issued=False)
+            wanted = [d for d in wanted if d not in found]
+            if not wanted:
+                break
+        else:
+            raise RuntimeError("could not get or create a reporter key")
+        return {
+            f.report_id: found[f.digest] if f.digest is not None else fresh[f.report_id]
+            for f in sealed
+        }
 
     async def file_or_answer(self, report: NormalizedReport) -> Filed:
         """File a message from a one-to-one channel, or add it to a report as the answer to
@@ -394,7 +548,7 @@ class Filer:
         reuse = report.reporter.reuse_key(report.channel)
         if reuse is None:
             return None
-        digest = contact_digest(self._pepper, reuse)
+        digest = contact_digest(self.pepper, reuse)
         mid = report.channel_message_id
         async with self._session(begin=False) as session:
             # Where an earlier delivery of this very message went decides, not today's
@@ -513,7 +667,7 @@ class Filer:
         sealed with the sender's key (the one their reports share), so erasing them
         reaches it too."""
         fingerprint = hmac.new(
-            self._pepper.encode(), f"{channel}\0amend\0{text}".encode(), hashlib.sha256
+            self.pepper.encode(), f"{channel}\0amend\0{text}".encode(), hashlib.sha256
         ).digest()
         async with self._session() as session:
             claimed = (
@@ -551,7 +705,7 @@ class Filer:
             if sender is not None and not sender.is_empty:
                 reuse = sender.reuse_key(channel)
                 if reuse is not None:
-                    digest = contact_digest(self._pepper, reuse)
+                    digest = contact_digest(self.pepper, reuse)
                     key = await get_or_create_key(session, digest, self._keys_topic, cid)
                     original = seal_content(None, text, key.key_id, key.key)
                 terms = identity_terms(sender.as_dict())
@@ -606,24 +760,3 @@ class Filer:
             )
             .values(answered_at=received_at)
         )
-
-    async def _earlier(
-        self, session: AsyncSession, report: NormalizedReport, fingerprint: bytes
-    ) -> Filed:
-        row = (
-            await session.execute(
-                select(
-                    SUBMISSIONS.c.report_id,
-                    SUBMISSIONS.c.receipt_code,
-                    SUBMISSIONS.c.fingerprint,
-                ).where(
-                    SUBMISSIONS.c.channel == report.channel.value,
-                    SUBMISSIONS.c.channel_message_id == report.channel_message_id,
-                )
-            )
-        ).first()
-        if row is None:
-            raise _ReceiptTaken  # not this message: its receipt code was someone else's
-        if not hmac.compare_digest(row.fingerprint, fingerprint):
-            raise SubmissionConflict
-        return Filed(row.report_id, row.receipt_code, duplicate=True)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, make_url, select
 
 from aduan_contracts import decode
-from aduan_contracts.topics import REPORT_INTAKE
+from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
 from aduan_intake.tables import SUBMISSIONS
 
 pytestmark = pytest.mark.integration
@@ -111,3 +111,89 @@ async def test_duplicates_and_a_refused_filing_in_one_group_leave_the_others_fil
     assert stored == {same: 1, **{f["submission_id"]: 1 for f in others}}
     published = await topics.read(REPORT_INTAKE.name, 1 + len(others))
     assert len(published) == 1 + len(others)
+
+
+async def test_one_key_per_contact_in_a_group_and_the_same_key_when_they_return(
+    intake: Any, topics: Any
+) -> None:
+    """A group holding several filings of one reporter issues ONE key for them (a key per
+    filing would split their reports: a reply from their phone would find only some), and
+    their next complaint, in a later group, is sealed with that same key."""
+    returning = "warga.sering@example.id"
+    burst = [
+        *(
+            {"text": f"{TEXT} <{i}>", "submission_id": str(uuid.uuid4()), "contact": returning}
+            for i in range(5)
+        ),
+        *(
+            {
+                "text": f"{TEXT} <<{i}>>",
+                "submission_id": str(uuid.uuid4()),
+                "contact": f"warga{i}@example.id",
+            }
+            for i in range(5)
+        ),
+    ]
+    later = {"text": f"{TEXT} lagi", "submission_id": str(uuid.uuid4()), "contact": returning}
+    async with intake(rate_limit_posts=100_000, smtp_enabled=False) as run:
+        filer = run.app.state.channels.filer
+        groups = filer.groups_committed
+        answers = await asyncio.gather(
+            *(run.client.post("/v1/channels/web", data=f, headers=JSON) for f in burst)
+        )
+        shared = filer.groups_committed - groups < len(burst)
+        again = await run.client.post("/v1/channels/web", data=later, headers=JSON)
+        dsn = make_url(run.settings.database_url).set(drivername="postgresql")
+        conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+        try:
+            keys = await conn.fetchval("SELECT count(*) FROM reporter_keys")
+            noted = {
+                r["channel_message_id"]: r["key_id"]
+                for r in await conn.fetch("SELECT channel_message_id, key_id FROM submissions")
+            }
+        finally:
+            await conn.close()
+    assert [a.status_code for a in answers] == [201] * len(burst)
+    assert again.status_code == 201
+    assert shared  # the burst really went through shared transactions
+    assert keys == 6  # one for the returning reporter, one for each of the five others
+    events = [decode(REPORT_INTAKE, r.value) for r in await topics.read(REPORT_INTAKE.name, 11)]
+    sealed_with = {e.channel_message_id: e.reporter.key_id for e in events if e.reporter}
+    assert len(sealed_with) == 11
+    theirs = {sealed_with[f["submission_id"]] for f in [*burst[:5], later]}
+    assert len(theirs) == 1  # all six of theirs under one key
+    others = {sealed_with[f["submission_id"]] for f in burst[5:]}
+    assert len(others) == 5 and not others & theirs
+    # The key each report was sealed with is the one intake noted for replies.
+    assert all(noted[mid] == key for mid, key in sealed_with.items())
+    issued = await topics.read(REPORTER_KEYS.name, 6)
+    assert len(issued) == 6 and await topics.count(REPORTER_KEYS.name) == 6
+
+
+async def test_a_receipt_code_someone_else_holds_is_replaced_not_refused(
+    intake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 40-bit receipt code is random: when it is already another report's, the filing
+    gets a fresh code (nothing of the first try stays) instead of an error."""
+    import aduan_intake.filing as filing
+
+    first = {"text": TEXT, "submission_id": str(uuid.uuid4())}
+    second = {"text": f"{TEXT} (2)", "submission_id": str(uuid.uuid4())}
+    async with intake(rate_limit_posts=100_000, smtp_enabled=False) as run:
+        taken = (await run.client.post("/v1/channels/web", data=first, headers=JSON)).json()
+        codes = iter([taken["receipt_code"]])
+        real = filing.new_receipt_code
+        monkeypatch.setattr(filing, "new_receipt_code", lambda: next(codes, None) or real())
+        answer = await run.client.post("/v1/channels/web", data=second, headers=JSON)
+        async with run.runtime.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(SUBMISSIONS.c.channel_message_id, SUBMISSIONS.c.receipt_code)
+                )
+            ).all()
+    assert answer.status_code == 201
+    assert answer.json()["receipt_code"] != taken["receipt_code"]
+    assert dict(rows) == {
+        first["submission_id"]: taken["receipt_code"],
+        second["submission_id"]: answer.json()["receipt_code"],
+    }

@@ -58,7 +58,8 @@ async def test_no_wait_refuses_at_once() -> None:
 
 
 class _NoConnection:
-    """A session whose first statement finds the pool empty, as SQLAlchemy raises it."""
+    """A session that finds the pool empty when it first needs a connection (its first
+    statement, or the raw connection a set-based filing asks for), as SQLAlchemy raises it."""
 
     async def __aenter__(self) -> _NoConnection:
         return self
@@ -71,6 +72,9 @@ class _NoConnection:
         yield
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        raise PoolTimeout("QueuePool limit of size 20 overflow 10 reached")
+
+    async def connection(self, *args: Any, **kwargs: Any) -> Any:
         raise PoolTimeout("QueuePool limit of size 20 overflow 10 reached")
 
 
