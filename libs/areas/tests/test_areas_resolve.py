@@ -173,3 +173,20 @@ def test_kelurahan_named_like_everyday_words() -> None:
     assert sentence is not None and sentence.area.name == "Cideng"
     vague = resolve("lampu baru sudah mati lagi")
     assert vague is None or vague.confidence < 0.3
+
+
+def test_remembered_comparisons_give_the_same_answer_and_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The words already compared with the index are remembered (complaints repeat the same
+    words): the second reading answers the same, and the memo never outgrows its bound."""
+    import aduan_areas._resolve as resolving
+
+    text = "Lampu jalan mati di dekat Kebon Sirh, Gambirr, Jakarta Pusat"
+    first = resolve(text)
+    again = resolve(text)
+    assert first is not None and again == first
+    assert (first.area.code, first.how) == (GAMBIR, "address")  # misspelt, still found
+    monkeypatch.setattr(resolving, "_CLOSE_MEMO_MAX", 3)
+    resolve("Sampah menumpuk di trotoar depan pasar tradisional dekat stasiun kereta")
+    assert len(resolving.name_index("31").close) <= 3

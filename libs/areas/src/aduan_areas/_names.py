@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._codes import normalize_code
 from ._registry import Area, ancestors, areas, label, short_name
@@ -64,6 +64,12 @@ class NameIndex:
     entries: tuple[Entry, ...]
     fuzzy_keys: tuple[str, ...]
     by_postal_code: dict[str, tuple[Area, ...]]
+    # Words and word pairs already compared with `fuzzy_keys` -> the close keys found
+    # (aduan_areas._resolve._fuzzy). Complaints repeat the same everyday words ("lampu",
+    # "jalan", "sekolah"), and the comparison was most of resolving a text's place (issue 18).
+    close: dict[str, tuple[tuple[str, float], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def _regency_keys(area: Area) -> set[str]:

@@ -200,6 +200,28 @@ def _read(text: str, index: NameIndex) -> _Reading:
     )
 
 
+# Bounds the memo of compared words per index: past it, the memo starts again (a flood of
+# random words must not grow a long-running intake without end).
+_CLOSE_MEMO_MAX = 100_000
+
+
+def _close_keys(key: str, index: NameIndex) -> tuple[tuple[str, float], ...]:
+    """The index keys close to ``key`` with their scores (0-100, best first, within 2 points
+    of the best), remembered."""
+    known = index.close.get(key)
+    if known is not None:
+        return known
+    found = process.extract(
+        key, index.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=8
+    )
+    top = found[0][1] if found else 0.0
+    close = tuple((k, s) for k, s, _ in found if s >= top - 2)
+    if len(index.close) >= _CLOSE_MEMO_MAX:
+        index.close.clear()
+    index.close[key] = close
+    return close
+
+
 def _fuzzy(
     tokens: list[tuple[str, bool, int]],
     start: int,
@@ -216,15 +238,12 @@ def _fuzzy(
         key = "".join(t[0] for t in tokens[start:end])
         if len(key) < 5 or key in _COMMON_WORDS:
             continue
-        found = process.extract(
-            key, index.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=8
-        )
-        if not found:
+        close = _close_keys(key, index)
+        if not close:
             continue
-        top = found[0][1]
-        close = [(k, s / 100) for k, s, _ in found if s >= top - 2]
+        top = close[0][1]
         if best is None or top > best[0] or (top == best[0] and end > best[1]):
-            best = (top, end, close)
+            best = (top, end, [(k, score / 100) for k, score in close])
     if best is None:
         return None
     _, end, close = best
