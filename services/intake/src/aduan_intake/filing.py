@@ -42,9 +42,9 @@ from aduan_intake.domain import (
     new_receipt_code,
 )
 from aduan_intake.keyring import ReporterKey, get_or_create_key
-from aduan_intake.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, REPORTER_KEYS, SUBMISSIONS
+from aduan_intake.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, SUBMISSIONS
 from aduan_kit.crypto import new_key, seal_content, seal_identity
-from aduan_kit.db import transaction
+from aduan_kit.db import driver_connection, transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
 from aduan_kit.redaction import identity_terms, scrub_officer_text
@@ -125,6 +125,23 @@ _NEW_KEYS = (
     "INSERT INTO reporter_keys (key_id, contact_digest, key)"
     " SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::bytea[])"
     " ON CONFLICT (contact_digest) DO NOTHING RETURNING key_id"
+)
+# What a message from a one-to-one channel is (`Filer._question_for`), in one round trip:
+# kind 1, already added to a report; kind 2, already filed as one; else kind 3, the
+# questions open to this contact within the window, the one asked last first.
+_ANSWERING = (
+    "SELECT 1 AS kind, a.report_id, s.receipt_code, NULL::uuid AS question_id,"
+    " NULL::timestamptz AS asked_at FROM amendments a"
+    " LEFT JOIN submissions s ON s.report_id = a.report_id"
+    " WHERE a.channel = $1 AND a.channel_message_id = $2"
+    " UNION ALL SELECT 2, report_id, receipt_code, NULL, NULL FROM submissions"
+    " WHERE channel = $1 AND channel_message_id = $2"
+    " UNION ALL SELECT 3, s.report_id, s.receipt_code, q.question_id, q.asked_at"
+    " FROM reporter_keys k JOIN submissions s ON s.key_id = k.key_id"
+    " JOIN open_questions q ON q.report_id = s.report_id"
+    " WHERE k.contact_digest = $3 AND q.answered_at IS NULL"
+    " AND q.asked_at >= $4 AND q.asked_at <= $5"
+    " ORDER BY kind, asked_at DESC, question_id"
 )
 _LIVE_KEYS = (
     "SELECT contact_digest, key_id, key FROM reporter_keys"
@@ -549,45 +566,25 @@ class Filer:
         if reuse is None:
             return None
         digest = contact_digest(self.pepper, reuse)
-        mid = report.channel_message_id
         async with self._session(begin=False) as session:
-            # Where an earlier delivery of this very message went decides, not today's
-            # questions: the same message is never filed twice.
-            for table in (AMENDMENTS, SUBMISSIONS):
-                seen = await session.scalar(
-                    select(table.c.report_id).where(
-                        table.c.channel == report.channel.value,
-                        table.c.channel_message_id == mid,
-                    )
-                )
-                if seen is not None:
-                    if table is SUBMISSIONS:
-                        return None
-                    # Answered already: `amend` answers this delivery as the duplicate.
-                    code = await session.scalar(
-                        select(SUBMISSIONS.c.receipt_code).where(SUBMISSIONS.c.report_id == seen)
-                    )
-                    return (seen, code or "", None)
-            rows = (
-                await session.execute(
-                    select(
-                        SUBMISSIONS.c.report_id,
-                        SUBMISSIONS.c.receipt_code,
-                        OPEN_QUESTIONS.c.question_id,
-                    )
-                    .join(REPORTER_KEYS, REPORTER_KEYS.c.key_id == SUBMISSIONS.c.key_id)
-                    .join(OPEN_QUESTIONS, OPEN_QUESTIONS.c.report_id == SUBMISSIONS.c.report_id)
-                    .where(
-                        REPORTER_KEYS.c.contact_digest == digest,
-                        OPEN_QUESTIONS.c.answered_at.is_(None),
-                        OPEN_QUESTIONS.c.asked_at >= report.received_at - self._answer_window,
-                        # A reply cannot come before its question; the provider's clock
-                        # (WhatsApp stamps whole seconds) may run a little behind ours.
-                        OPEN_QUESTIONS.c.asked_at <= report.received_at + _CLOCK_SKEW,
-                    )
-                    .order_by(OPEN_QUESTIONS.c.asked_at.desc(), OPEN_QUESTIONS.c.question_id)
-                )
-            ).all()
+            conn = await driver_connection(session)
+            rows = await conn.fetch(
+                _ANSWERING,
+                report.channel.value,
+                report.channel_message_id,
+                digest,
+                report.received_at - self._answer_window,
+                # A reply cannot come before its question; the provider's clock (WhatsApp
+                # stamps whole seconds) may run a little behind ours.
+                report.received_at + _CLOCK_SKEW,
+            )
+        # Where an earlier delivery of this very message went decides, not today's
+        # questions: the same message is never filed twice.
+        if rows and rows[0]["kind"] == 1:
+            # Answered already: `amend` answers this delivery as the duplicate.
+            return (rows[0]["report_id"], rows[0]["receipt_code"] or "", None)
+        if rows and rows[0]["kind"] == 2:
+            return None  # filed as a report of its own
         if not rows:
             return None
         quoted = {
@@ -595,8 +592,8 @@ class Filer:
             for raw in _RECEIPT_IN_TEXT.findall(report.text)
             if (code := normalize_receipt_code(raw)) is not None
         }
-        chosen = next((row for row in rows if row.receipt_code in quoted), rows[0])
-        return chosen.report_id, chosen.receipt_code, chosen.question_id
+        chosen = next((row for row in rows if row["receipt_code"] in quoted), rows[0])
+        return chosen["report_id"], chosen["receipt_code"], chosen["question_id"]
 
     async def question_asked(self, question_id: UUID, report_id: UUID, asked_at: datetime) -> None:
         """Remember an officer's question until its answer arrives (idempotent)."""
