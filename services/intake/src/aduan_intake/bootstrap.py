@@ -62,7 +62,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         group_max=settings.filing_group_max,
         group_concurrency=min(settings.filing_group_concurrency, settings.filing_limit),
     )
-    register_handlers(runtime, filer)
+    register_handlers(runtime)
     # The one category catalogue (the gateway's), read from its compacted topic; warmed
     # from intake's stored copy first, so a restart during a broker outage knows it.
     catalogue = Catalogue()

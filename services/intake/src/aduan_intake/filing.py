@@ -595,15 +595,6 @@ class Filer:
         chosen = next((row for row in rows if row["receipt_code"] in quoted), rows[0])
         return chosen["report_id"], chosen["receipt_code"], chosen["question_id"]
 
-    async def question_asked(self, question_id: UUID, report_id: UUID, asked_at: datetime) -> None:
-        """Remember an officer's question until its answer arrives (idempotent)."""
-        async with transaction(self._sessions()) as session:
-            await session.execute(
-                insert(OPEN_QUESTIONS)
-                .values(question_id=question_id, report_id=report_id, asked_at=asked_at)
-                .on_conflict_do_nothing(index_elements=[OPEN_QUESTIONS.c.question_id])
-            )
-
     async def known(self, channel: Channel, channel_message_id: str) -> bool:
         """Whether this message was already filed or added to a report: lets an adapter
         skip fetching a redelivered message's media (the duplicate answer needs no photos,
