@@ -488,6 +488,11 @@ def _headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
     return {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())}
 
 
+# Failed commits of the same offsets tried before they are dropped (about 10 s in all).
+_COMMIT_TRIES = 6
+_COMMIT_BACKOFF_S = 0.5
+
+
 class _OffsetCommitter:
     """Commits a batch consumer's offsets in the background, at most every `interval_s`,
     instead of one synchronous OffsetCommit round trip after every poll (issue 18).
@@ -535,11 +540,18 @@ class _OffsetCommitter:
                 log.info("offsets not committed: partitions reassigned", error=type(exc).__name__)
             except Exception as exc:
                 failures += 1
+                if failures >= _COMMIT_TRIES or getattr(consumer, "_closed", False):
+                    # A stopped consumer, or a broker away for long: these offsets are
+                    # dropped, not retried for ever. The next batch's commit covers them
+                    # (a partition's committed offset is its latest), and until then a
+                    # restart only redelivers what the inbox already holds.
+                    log.warning("offset commit given up", error=type(exc).__name__)
+                    return
                 log.warning("offset commit failed; will retry", error=type(exc).__name__)
                 if consumer is self._consumer:
                     for tp, offset in offsets.items():
                         self._pending[tp] = max(self._pending.get(tp, 0), offset)
-                await asyncio.sleep(min(0.5 * failures, 5.0))
+                await asyncio.sleep(min(_COMMIT_BACKOFF_S * failures, 5.0))
 
 
 def _document_each_topic(subscriber: Any, models: dict[str, tuple[Any, str]]) -> None:

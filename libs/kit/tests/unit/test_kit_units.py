@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
+from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
 
+from aduan_kit import batching
 from aduan_kit.crypto import new_key, open_identity, seal_identity
 from aduan_kit.logging import configure_logging, correlation_id, get_logger
 from aduan_kit.settings import ServiceSettings
@@ -195,3 +199,39 @@ async def test_consumer_watch_takes_its_own_failed_requests_for_an_outage() -> N
         assert sub.restarts == 1
     finally:
         consumers.forget([sub])
+
+
+class _UnreachableBroker:
+    """A consumer whose offset commits fail (the broker is away), counting the tries."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+        self._closed = False
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.tries += 1
+        raise KafkaConnectionError("broker away")
+
+
+async def test_failed_offset_commits_are_given_up_after_a_few_tries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A consumer stopped in a long-lived process (or a broker away for long) must not be
+    retried for ever: its offsets are dropped after a few tries (the inbox absorbs the
+    redelivery), and a stopped consumer is not retried at all."""
+    from aiokafka.structs import TopicPartition
+
+    monkeypatch.setattr(batching, "_COMMIT_BACKOFF_S", 0.001)
+    away = _UnreachableBroker()
+    committer = batching._OffsetCommitter(0.001)
+    committer._consumer = away  # type: ignore[assignment]
+    committer._pending = {TopicPartition("t", 0): 5}
+    await asyncio.wait_for(committer._commit_soon(), timeout=5)
+    assert away.tries == batching._COMMIT_TRIES
+
+    stopped = _UnreachableBroker()
+    stopped._closed = True
+    committer._consumer = stopped  # type: ignore[assignment]
+    committer._pending = {TopicPartition("t", 0): 6}
+    await asyncio.wait_for(committer._commit_soon(), timeout=5)
+    assert stopped.tries == 1
