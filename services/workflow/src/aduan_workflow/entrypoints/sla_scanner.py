@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import SlaStage
@@ -74,80 +74,78 @@ class SlaScanner:
                 return None
             # A clock overdue without a reminder gets only the breach: a reminder after the
             # deadline would tell nobody anything.
-            breaches = (
-                await session.execute(
-                    select(SLA_CLOCKS)
-                    .where(
-                        SLA_CLOCKS.c.closed_at.is_(None),
-                        SLA_CLOCKS.c.breached_at.is_(None),
-                        SLA_CLOCKS.c.due_at <= now,
-                    )
-                    .order_by(SLA_CLOCKS.c.due_at)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in breaches:
-                await add_to_outbox(
-                    session,
-                    OUTBOX,
-                    self._topic,
-                    SlaBreached(
-                        event_id=sla_event_id(row.id, "breach"),
-                        occurred_at=now,
-                        report_id=row.report_id,
-                        stage=SlaStage(row.stage),
-                        due_at=row.due_at,
-                        agency_id=row.agency_id,
-                    ),
-                    key=row.report_id,
-                )
-            if breaches:
-                await session.execute(
-                    SLA_CLOCKS.update()
-                    .where(SLA_CLOCKS.c.id.in_([r.id for r in breaches]))
-                    .values(breached_at=now)
-                )
-            reminders = (
-                await session.execute(
-                    select(SLA_CLOCKS)
-                    .where(
-                        SLA_CLOCKS.c.closed_at.is_(None),
-                        SLA_CLOCKS.c.reminded_at.is_(None),
-                        SLA_CLOCKS.c.breached_at.is_(None),
-                        SLA_CLOCKS.c.remind_at <= now,
-                        SLA_CLOCKS.c.due_at > now,
-                    )
-                    .order_by(SLA_CLOCKS.c.remind_at)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in reminders:
-                await add_to_outbox(
-                    session,
-                    OUTBOX,
-                    self._topic,
-                    SlaReminderDue(
-                        event_id=sla_event_id(row.id, "reminder"),
-                        occurred_at=now,
-                        report_id=row.report_id,
-                        stage=SlaStage(row.stage),
-                        due_at=row.due_at,
-                        agency_id=row.agency_id,
-                    ),
-                    key=row.report_id,
-                )
-            if reminders:
-                await session.execute(
-                    SLA_CLOCKS.update()
-                    .where(SLA_CLOCKS.c.id.in_([r.id for r in reminders]))
-                    .values(reminded_at=now)
-                )
+            breaches = await self._fire(
+                session,
+                "breach",
+                [SLA_CLOCKS.c.due_at <= now],
+                SLA_CLOCKS.c.due_at,
+                SLA_CLOCKS.c.breached_at,
+                now,
+            )
+            reminders = await self._fire(
+                session,
+                "reminder",
+                [
+                    SLA_CLOCKS.c.reminded_at.is_(None),
+                    SLA_CLOCKS.c.remind_at <= now,
+                    SLA_CLOCKS.c.due_at > now,
+                ],
+                SLA_CLOCKS.c.remind_at,
+                SLA_CLOCKS.c.reminded_at,
+                now,
+            )
         if breaches or reminders:
             # The commit wakes the relay (runtime sessions: aduan_kit.messaging).
-            log.info("sla clocks fired", reminders=len(reminders), breaches=len(breaches))
-        return len(reminders), len(breaches)
+            log.info("sla clocks fired", reminders=reminders, breaches=breaches)
+        return reminders, breaches
+
+    async def _fire(
+        self,
+        session: AsyncSession,
+        kind: Literal["reminder", "breach"],
+        due: list[ColumnElement[bool]],
+        order: ColumnElement[datetime],
+        fired: ColumnElement[datetime | None],
+        now: datetime,
+    ) -> int:
+        """Queue the event of up to `batch` open, unbreached clocks that are `due` (in
+        `order`) and mark them `fired` in the same transaction; how many."""
+        rows = (
+            await session.execute(
+                select(SLA_CLOCKS)
+                .where(
+                    SLA_CLOCKS.c.closed_at.is_(None),
+                    SLA_CLOCKS.c.breached_at.is_(None),
+                    *due,
+                )
+                .order_by(order)
+                .limit(self._batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        event = SlaBreached if kind == "breach" else SlaReminderDue
+        for row in rows:
+            await add_to_outbox(
+                session,
+                OUTBOX,
+                self._topic,
+                event(
+                    event_id=sla_event_id(row.id, kind),
+                    occurred_at=now,
+                    report_id=row.report_id,
+                    stage=SlaStage(row.stage),
+                    due_at=row.due_at,
+                    agency_id=row.agency_id,
+                ),
+                key=row.report_id,
+            )
+        if rows:
+            await session.execute(
+                SLA_CLOCKS.update()
+                .where(SLA_CLOCKS.c.id.in_([r.id for r in rows]))
+                .values({fired: now})
+            )
+        return len(rows)
 
     async def run(self) -> None:
         while not self._stop.is_set():
