@@ -238,12 +238,12 @@ def _fuzzy(
         key = "".join(t[0] for t in tokens[start:end])
         if len(key) < 5 or key in _COMMON_WORDS:
             continue
-        close = _close_keys(key, index)
-        if not close:
+        near = _close_keys(key, index)
+        if not near:
             continue
-        top = close[0][1]
+        top = near[0][1]
         if best is None or top > best[0] or (top == best[0] and end > best[1]):
-            best = (top, end, [(k, score / 100) for k, score in close])
+            best = (top, end, [(k, score / 100) for k, score in near])
     if best is None:
         return None
     _, end, close = best
