@@ -33,7 +33,7 @@ from aduan_testing.helpers import free_port
 from aduan_testing.infra import Infra
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
-from bench.notifier_io import cpu_ms, spawn
+from bench.single import cpu_ms, spawn
 
 SECRET = "bench-gateway-reads-" + "x" * 32
 AGENCY = "dbm"

@@ -17,8 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ from aduan_testing.helpers import free_port
 from aduan_testing.infra import Infra
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
-from bench.notifier_io import cpu_ms, postgres_cpu_ms, spawn
+from bench.single import cpu_ms, postgres_cpu_ms, spawn, stop, wait_healthy
 
 __all__ = ["main", "run"]
 
@@ -68,15 +66,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=args.concurrency, keepalive_expiry=4.0)
         try:
             async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-                for _ in range(600):
-                    if proc.poll() is not None:
-                        raise SystemExit(f"intake exited; see {args.log}")
-                    try:
-                        if (await client.get("/health")).is_success:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
+                await wait_healthy(client, proc, "intake", args.log)
                 await asyncio.sleep(args.warmup_s)
                 forms = [
                     {
@@ -115,11 +105,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 await conn.close()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     n = len(work)
     return {
         "settings": args.env or ["(defaults)"],

@@ -56,39 +56,13 @@ from aduan_testing.helpers import free_port
 from aduan_testing.infra import Infra
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
-from bench.procs import backend_database
+from bench.single import cpu_ms, postgres_cpu_ms, spawn, stop, wait_healthy
 
 __all__ = ["main", "run"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 # A quarter of the reports each: which channel, and what the reporter left to be reached.
 _MIX = (Channel.WEB, Channel.APP, Channel.SMS, Channel.WHATSAPP)
-
-
-def cpu_ms(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000.0 / _TICK
-
-
-def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(cmd, env=env, stdout=out, stderr=out)
-
-
-def postgres_cpu_ms(database: str, exclude: frozenset[int] = frozenset()) -> float:
-    """CPU of the live PostgreSQL backends connected to `database` (the notifier's pool:
-    its connections live through the run), from their process titles."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in exclude:
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().decode(errors="replace")
-            if backend_database(title) == database:
-                total += cpu_ms(int(entry.name))
-        except OSError:
-            continue  # ended meanwhile
-    return total
 
 
 class CountingMailSink(MailSink):
@@ -195,16 +169,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         owned = [t.qualified(iso.namespace) for t in ALL_TOPICS if t.owner == "notifier"]
         owned += [f"{name}.dlq" for name in owned]
         try:
-            async with httpx.AsyncClient(timeout=5) as client:
-                for _ in range(600):
-                    if proc.poll() is not None:
-                        raise SystemExit(f"notifier exited; see {log}")
-                    try:
-                        if (await client.get(f"http://127.0.0.1:{port}/health")).is_success:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+                await wait_healthy(client, proc, "notifier", log)
             await asyncio.sleep(args.warmup_s)
 
             c0, t0 = cpu_ms(proc.pid), time.monotonic()
@@ -260,11 +226,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await conn.close()
         finally:
             await producer.stop()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             await sink.stop()
             controller.stop()
     seq = {

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,8 +44,8 @@ from aduan_testing.helpers import free_port
 from aduan_testing.infra import Infra
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
-from bench.notifier_io import cpu_ms, postgres_cpu_ms, spawn
 from bench.profiles import profile_services
+from bench.single import cpu_ms, postgres_cpu_ms, spawn, stop, wait_healthy
 
 __all__ = ["main", "run"]
 
@@ -119,15 +118,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         intake = f"{iso.namespace}.{REPORT_INTAKE.name}"
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                for _ in range(600):
-                    if proc.poll() is not None:
-                        raise SystemExit(f"workflow exited; see {args.log}")
-                    try:
-                        if (await client.get("/health")).is_success:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
+                await wait_healthy(client, proc, "workflow", args.log)
             category = CategoryPublished(
                 code="jalan",
                 version=1,
@@ -191,11 +182,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await conn.close()
         finally:
             await producer.stop()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     n = args.reports
     return {
         "code": args.pythonpath or "this checkout",
