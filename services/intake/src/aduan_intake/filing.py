@@ -143,6 +143,10 @@ _ANSWERING = (
     " AND q.asked_at >= $4 AND q.asked_at <= $5"
     " ORDER BY kind, asked_at DESC, question_id"
 )
+_KNOWN = (
+    "SELECT EXISTS (SELECT 1 FROM submissions WHERE channel = $1 AND channel_message_id = $2)"
+    " OR EXISTS (SELECT 1 FROM amendments WHERE channel = $1 AND channel_message_id = $2)"
+)
 _LIVE_KEYS = (
     "SELECT contact_digest, key_id, key FROM reporter_keys"
     " WHERE contact_digest = ANY($1::bytea[]) AND shredded_at IS NULL"
@@ -600,16 +604,9 @@ class Filer:
         skip fetching a redelivered message's media (the duplicate answer needs no photos,
         since the fingerprint covers channel and text only)."""
         async with self._session(begin=False) as session:
-            for table in (SUBMISSIONS, AMENDMENTS):
-                found = await session.scalar(
-                    select(table.c.report_id).where(
-                        table.c.channel == channel.value,
-                        table.c.channel_message_id == channel_message_id,
-                    )
-                )
-                if found is not None:
-                    return True
-        return False
+            conn = await driver_connection(session)
+            found: bool = await conn.fetchval(_KNOWN, channel.value, channel_message_id)
+        return found
 
     async def report_for_message(
         self, channel: Channel, channel_message_id: str

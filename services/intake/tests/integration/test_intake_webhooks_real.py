@@ -122,6 +122,12 @@ async def test_whatsapp_text_image_duplicates_signatures_and_malformed(
         first = await c.post("/v1/channels/whatsapp", content=text_body, headers=hub(text_body))
         again = await c.post("/v1/channels/whatsapp", content=text_body, headers=hub(text_body))
         image = await c.post("/v1/channels/whatsapp", content=image_body, headers=hub(image_body))
+        fetched = len(provider.seen)
+        # Meta delivers the image again: answered as the duplicate, its media not fetched again.
+        image_again = await c.post(
+            "/v1/channels/whatsapp", content=image_body, headers=hub(image_body)
+        )
+        fetched_again = len(provider.seen) - fetched
         status = await c.post(
             "/v1/channels/whatsapp", content=status_body, headers=hub(status_body)
         )
@@ -147,6 +153,11 @@ async def test_whatsapp_text_image_duplicates_signatures_and_malformed(
     assert again.json()["filed"][0]["receipt_code"] == first.json()["filed"][0]["receipt_code"]
     assert image.status_code == 200, image.text
     assert len(image.json()["filed"]) == 1
+    assert [f["duplicate"] for f in image_again.json()["filed"]] == [True]
+    assert (
+        image_again.json()["filed"][0]["receipt_code"] == image.json()["filed"][0]["receipt_code"]
+    )
+    assert fetched_again == 0
     reasons = {i["reason"] for i in image.json()["ignored"]}
     assert any("no complaint text" in r for r in reasons)  # the bare location pin
     assert any("sticker" in r for r in reasons)
