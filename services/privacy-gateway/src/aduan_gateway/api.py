@@ -478,7 +478,7 @@ def api_router() -> APIRouter:
             code = normalize_receipt_code(receipt_code)
             if code is None:
                 raise HTTPException(
-                    status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
                     "receipt_code is not a receipt code (ADU-XXXX-XXXX, Crockford base32)",
                 )
             f = dataclasses.replace(f, receipt_code=code)

@@ -380,7 +380,7 @@ def actions_router() -> APIRouter:
                 category = await get_category(session, body.category)
             if category is None or not category.active:
                 raise HTTPException(
-                    status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
                     detail="category is not an active category of the catalogue"
                     if category is None
                     else "category is retired: it takes no new reports",
