@@ -14,11 +14,9 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
     Select,
     bindparam,
-    case,
     exists,
     func,
     literal_column,
-    null,
     or_,
     select,
     text,
@@ -29,7 +27,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
-from aduan_contracts.events import ReportStatusChanged, ReportSubmitted
+from aduan_contracts.events import ReportStatusChanged
 from aduan_contracts.values import (
     AREA_CODE_PATTERN,
     FollowUp,
@@ -56,12 +54,9 @@ __all__ = [
     "SET_TEXTS",
     "Reader",
     "ReportFilter",
-    "Written",
     "access_log_rows",
     "append_access_log",
     "append_entries",
-    "apply_content",
-    "apply_status",
     "delete_key",
     "duplicate_candidates",
     "erase_identity",
@@ -73,7 +68,6 @@ __all__ = [
     "load_report",
     "lock_keys",
     "moderate",
-    "refresh_public_text",
     "reports_of_key",
     "select_with_key",
     "store_key",
@@ -97,136 +91,8 @@ _KEYS_LOCK = 727276
 READ_MODEL_WRITERS_LOCK = 727277
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What an upsert left in the row: enough to tell whether the report may be projected
-    at all (public and complete) without reading it back."""
-
-    privacy: Privacy
-    complete: bool
-
-    @property
-    def projectable(self) -> bool:
-        return self.privacy is Privacy.PUBLIC and self.complete
-
-
-def _bind(column: str) -> Any:
-    return bindparam(column, type_=REPORTS.c[column].type)
-
-
-# The upserts are built once, with bound parameters: building `insert(...).excluded` per
-# event made SQLAlchemy rebuild the alias's columns and cache key every time (~8 % of the
-# gateway's CPU under load).
-_CONTENT_COLUMNS = (
-    "receipt_code",
-    "channel",
-    "privacy",
-    "title",
-    "text",
-    "language",
-    "category_hint",
-    "location",
-    "photos",
-    "received_at",
-    "reporter_key_id",
-    "public_title",
-    "public_text",
-    "officer_title",
-    "officer_text",
-)
-_content = insert(REPORTS).values(
-    report_id=_bind("report_id"),
-    has_content=True,
-    updated_at=func.now(),
-    # A reporter erased before this copy arrived (a replay) gets no sealed identity back:
-    # decided in the statement, not by a read before it.
-    sealed_identity=case(
-        (
-            exists().where(
-                REPORTER_KEYS.c.key_id == _bind("reporter_key_id"),
-                REPORTER_KEYS.c.shredded_at.is_not(None),
-            ),
-            null(),
-        ),
-        else_=_bind("sealed_identity"),
-    ),
-    sealed_original=case(
-        (
-            exists().where(
-                REPORTER_KEYS.c.key_id == _bind("reporter_key_id"),
-                REPORTER_KEYS.c.shredded_at.is_not(None),
-            ),
-            null(),
-        ),
-        else_=_bind("sealed_original"),
-    ),
-    **{c: _bind(c) for c in _CONTENT_COLUMNS},
-)
-_WRITTEN = (REPORTS.c.privacy, REPORTS.c.has_content, REPORTS.c.status, REPORTS.c.received_at)
-_CONTENT_UPSERT = _content.on_conflict_do_update(
-    index_elements=[REPORTS.c.report_id],
-    set_={
-        k: _content.excluded[k]
-        for k in (
-            *_CONTENT_COLUMNS,
-            "has_content",
-            "sealed_identity",
-            "sealed_original",
-            "updated_at",
-        )
-    },
-    # Content is written once: a second submission for the same id changes nothing.
-    where=REPORTS.c.has_content.is_(False),
-).returning(*_WRITTEN)
-
-_STATUS_COLUMNS = ("status", "status_version", "category", "agency_id", "due_at")
-_status = insert(REPORTS).values(
-    report_id=_bind("report_id"),
-    channel=_bind("channel"),
-    receipt_code=_bind("receipt_code"),
-    updated_at=func.now(),
-    **{c: _bind(c) for c in _STATUS_COLUMNS},
-)
-_STATUS_UPSERT = _status.on_conflict_do_update(
-    index_elements=[REPORTS.c.report_id],
-    set_={k: _status.excluded[k] for k in (*_STATUS_COLUMNS, "updated_at")},
-    where=REPORTS.c.status_version < _status.excluded.status_version,
-).returning(*_WRITTEN)
-
-_TIMELINE_COLUMNS = (
-    "report_id",
-    "version",
-    "status",
-    "agency_id",
-    "actor_role",
-    "actor_agency",
-    "actor_display_name",
-    "reason",
-    "follow_up_note",
-    "follow_up",
-    "extra",
-    "occurred_at",
-)
-_TIMELINE_INSERT = (
-    insert(TIMELINE)
-    .values(**{c: bindparam(c, type_=TIMELINE.c[c].type) for c in _TIMELINE_COLUMNS})
-    .on_conflict_do_nothing(constraint="uq_timeline_report_version")
-    .returning(TIMELINE.c.version)
-)
-
-
-def _written(row: Any) -> Written:
-    return Written(
-        privacy=Privacy(row.privacy),
-        complete=bool(row.has_content and row.status is not None and row.received_at is not None),
-    )
-
-
 _LOCK_KEYS = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_KEYS_LOCK)
 _LOCK_KEYS_SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=_KEYS_LOCK)
-_KEY_STATE = select(REPORTER_KEYS.c.key, REPORTER_KEYS.c.shredded_at).where(
-    REPORTER_KEYS.c.key_id == bindparam("key_id")
-)
 
 
 async def lock_keys(session: AsyncSession, exclusive: bool) -> None:
@@ -247,133 +113,6 @@ async def lock_keys(session: AsyncSession, exclusive: bool) -> None:
         return
     await session.execute(_LOCK_KEYS if exclusive else _LOCK_KEYS_SHARED)
     session.info["aduan_gateway.keys_lock"] = "exclusive" if exclusive else "shared"
-
-
-@dataclass(frozen=True, slots=True)
-class _ContentTexts:
-    """What a submission's content is stored as: the title and text columns, and the
-    officer and public redactions (None while the reporter's key has not arrived)."""
-
-    title: str | None
-    text: str
-    officer: PublicText | None
-    public: PublicText | None
-    erased: bool = False  # the reporter was erased before this copy arrived (a replay)
-
-
-async def _content_texts(session: AsyncSession, event: ReportSubmitted) -> _ContentTexts:
-    """The texts of a submission as they will be stored. The redactions start from the
-    text as typed (`sealed_original`, opened with the reporter's key) when there is one,
-    else from the event's text (events from before it was scrubbed carry it as typed)."""
-    if event.reporter is None:
-        return _ContentTexts(
-            event.title,
-            event.text,
-            officer_text(event.title, event.text, ()),
-            public_text(event.title, event.text, ()),
-        )
-    await lock_keys(session, exclusive=False)
-    state = (await session.execute(_KEY_STATE, {"key_id": event.reporter.key_id})).first()
-    if state is None:
-        # The key has not arrived: the reporter's values cannot be hidden yet (the key's
-        # arrival computes both redactions).
-        return _ContentTexts(event.title, event.text, None, None)
-    if state.key is None:
-        # Shredded (a replay after erasure): nothing can be opened; what is stored is the
-        # event's text at the erased level, for every role.
-        title = scrub_erased(event.title) if event.title else None
-        body = scrub_erased(event.text)
-        return _ContentTexts(
-            title, body, officer_text(title, body, ()), public_text(title, body, ()), True
-        )
-    terms = _open_terms(event.reporter, state.key)
-    title, body = _original(event.sealed_original, state.key) or (event.title, event.text)
-    return _ContentTexts(
-        event.title,
-        event.text,
-        officer_text(title, body, terms),
-        public_text(title, body, terms),
-    )
-
-
-async def apply_content(session: AsyncSession, event: ReportSubmitted) -> Written | None:
-    """Store a report's content and its public (redacted) text; what was written when it
-    was new (a status may already be there), None when the content was already stored."""
-    texts = await _content_texts(session, event)
-    public, officer = texts.public, texts.officer
-    params: dict[str, Any] = {
-        "report_id": event.report_id,
-        "receipt_code": event.receipt_code,
-        "channel": event.channel.value,
-        "privacy": event.privacy.value,
-        "title": texts.title,
-        "text": texts.text,
-        "language": event.language,
-        "category_hint": event.category_hint,
-        "location": event.location.model_dump(mode="json") if event.location else None,
-        "photos": [
-            _without_metadata(p) if texts.erased else p
-            for p in (p.model_dump(mode="json") for p in event.photos)
-        ],
-        "received_at": event.received_at,
-        "sealed_identity": event.reporter.model_dump(mode="json") if event.reporter else None,
-        "reporter_key_id": event.reporter.key_id if event.reporter else None,
-        "public_title": public.title if public is not None else None,
-        "public_text": public.text if public is not None else None,
-        "officer_title": officer.title if officer is not None else None,
-        "officer_text": officer.text if officer is not None else None,
-        "sealed_original": (
-            event.sealed_original.model_dump(mode="json") if event.sealed_original else None
-        ),
-    }
-    row = (await session.execute(_CONTENT_UPSERT, params)).first()
-    return _written(row) if row is not None else None
-
-
-async def apply_status(session: AsyncSession, event: ReportStatusChanged) -> Written | bool:
-    """Record a transition; the current status moves only forward (by version), because
-    the status and content topics, and redeliveries, may arrive in any order.
-
-    Returns what was written when the current status moved; True when only the timeline
-    gained an (older) entry; False when nothing visible changed."""
-    row = (
-        await session.execute(
-            _STATUS_UPSERT,
-            {
-                "report_id": event.report_id,
-                "channel": event.channel.value,
-                "receipt_code": event.receipt_code,
-                "status": event.to_status.value,
-                "status_version": event.version,
-                # Workflow's events carry the report's category and agency after the step.
-                "category": event.category,
-                "agency_id": event.agency_id,
-                "due_at": event.due_at,
-            },
-        )
-    ).first()
-    added = (
-        await session.execute(
-            _TIMELINE_INSERT,
-            {
-                "report_id": event.report_id,
-                "version": event.version,
-                "status": event.to_status.value,
-                "agency_id": event.agency_id,
-                "actor_role": event.actor.role.value,
-                "actor_agency": event.actor.agency_id,
-                "actor_display_name": event.actor.display_name,
-                "reason": event.reason,
-                "follow_up_note": event.follow_up.note if event.follow_up else None,
-                "follow_up": event.follow_up.model_dump(mode="json") if event.follow_up else None,
-                "extra": _extra(event),
-                "occurred_at": event.occurred_at,
-            },
-        )
-    ).first() is not None
-    if row is not None:
-        return _written(row)
-    return added
 
 
 def _public_select() -> Select[Any]:
@@ -808,21 +547,6 @@ SET_TEXTS = (
         officer_text=bindparam("officer_text"),
     )
 )
-
-
-async def refresh_public_text(session: AsyncSession, key_id: UUID) -> list[UUID]:
-    """Recompute the stored public and officer text of every report of a reporter (their
-    key has just arrived, so their values can now be hidden); returns all their reports.
-    The caller holds `lock_keys` exclusively, so no report of theirs is being written."""
-    rows = (
-        (await session.execute(_select().where(REPORTS.c.reporter_key_id == key_id)))
-        .mappings()
-        .all()
-    )
-    updates = [{"rid": r["report_id"], **text_columns(r)} for r in rows if r["has_content"]]
-    if updates:
-        await session.execute(SET_TEXTS, updates)
-    return [r["report_id"] for r in rows]
 
 
 async def moderate(

@@ -41,11 +41,12 @@ from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.domain.redaction import HIDDEN
-from aduan_gateway.readmodel import apply_content, lock_keys, refresh_public_text, store_key
-from aduan_gateway.tables import REPORTS
+from aduan_gateway.projector import apply_contents, apply_keys
+from aduan_gateway.tables import OUTBOX, REPORTS
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import ensure_database, migrate
 from aduan_kit.runtime import ServiceRuntime
+from aduan_kit.uow import UnitOfWork
 from aduan_testing.helpers import eventually
 from aduan_testing.plugin import Isolation
 
@@ -322,13 +323,14 @@ async def test_a_report_written_while_its_key_arrives_is_redacted(gw: Gw) -> Non
     key_id, key = uuid4(), new_key()
     report = _submitted(key_id, key)
     async with gw.runtime.sessions() as keys_tx:
-        await lock_keys(keys_tx, exclusive=True)
-        await store_key(keys_tx, key_id, key)
-        assert await refresh_public_text(keys_tx, key_id) == []  # nothing of theirs yet
+        keys = UnitOfWork(keys_tx, OUTBOX, gw.runtime.topic)
+        assert await apply_keys(keys, [_key_issued(key_id, key)]) == []  # nothing of theirs yet
 
         async def write_content() -> None:
             async with gw.runtime.sessions() as content_tx:
-                await apply_content(content_tx, report)
+                content = UnitOfWork(content_tx, OUTBOX, gw.runtime.topic)
+                await apply_contents(content, [report])
+                await content.flush()
                 await content_tx.commit()
 
         writing = asyncio.create_task(write_content())
