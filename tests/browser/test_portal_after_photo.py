@@ -20,7 +20,6 @@ import skimage.data as samples
 from PIL import Image
 from playwright.async_api import Browser, Page, ViewportSize
 
-from aduan_gateway.auth import issue_access_token
 from aduan_testing.browser import shot
 from aduan_testing.helpers import eventually
 from aduan_testing.platform import Platform
@@ -44,16 +43,11 @@ def after_photo() -> bytes:
     return out.getvalue()
 
 
-def bearer(p: Platform, sub: str, role: str, agency: str | None = None) -> dict[str, str]:
-    token = issue_access_token(p.jwt_secret, sub, role, agency_id=agency, name=sub)
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def complete_with_after_photo(p: Platform, photo: bytes) -> tuple[str, str, str]:
     """File a public report, move it to completed with a follow-up carrying `photo`;
     its id, receipt code and the after-photo's hash."""
-    validator = bearer(p, "val-after", "validator")
-    ticket = bearer(p, "tiket-after", "ticket-admin")
+    validator = p.bearer("val-after", "validator")
+    ticket = p.bearer("tiket-after", "ticket-admin")
     async with httpx.AsyncClient(base_url=p.urls["gateway"], timeout=20) as gw:
         filed = await gw.post(
             f"{p.urls['intake']}/v1/channels/web",
@@ -86,7 +80,7 @@ async def complete_with_after_photo(p: Platform, photo: bytes) -> tuple[str, str
         if v["status"] != "dispatched":
             await act("dispatch", ticket, agency_id="dinas-bina-marga")
         v = await eventually(lambda: view("dispatched"), "dispatched", timeout=60)
-        crew = bearer(p, "crew-after", "agency-officer", v["agency_id"])
+        crew = p.bearer("crew-after", "agency-officer", v["agency_id"])
         await act("accept", crew)
         r = await gw.post(
             f"/v1/reports/{rid}/follow-ups",

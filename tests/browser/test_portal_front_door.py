@@ -16,7 +16,6 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from aduan_gateway.auth import issue_access_token
 from aduan_testing.browser import DESKTOP, PHONE, assert_labelled, jpeg, new_context, shot
 from aduan_testing.platform import Platform
 
@@ -234,10 +233,7 @@ async def test_reporter_sees_reason_and_outcome_rates_and_reopens(
     gw, portal = platform.urls["gateway"], platform.urls["portal"]
     email = f"pelapor.{uuid.uuid4().hex[:6]}@example.org"
 
-    def bearer(sub: str, role: str, agency: str | None = None) -> dict[str, str]:
-        token = issue_access_token(platform.jwt_secret, sub, role, agency_id=agency, name=sub)
-        return {"Authorization": f"Bearer {token}"}
-
+    bearer = platform.bearer
     ticket, validator = bearer("t-1", "ticket-admin"), bearer("v-1", "validator")
     crew = bearer("bm-1", "agency-officer", "dinas-bina-marga")
     reason = "Jalan ini milik pengelola kawasan swasta, bukan jalan kota."

@@ -23,7 +23,6 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from aduan_gateway.auth import issue_access_token
 from aduan_testing.helpers import eventually
 from aduan_testing.platform import Platform, running_platform
 from aduan_testing.plugin import Isolation
@@ -42,11 +41,6 @@ MAIL_ANSWER = "Lubangnya tepat di depan halte, sebelah kiri."
 async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platform]:
     async with running_platform(isolated, tmp_path) as plat:
         yield plat
-
-
-def bearer(p: Platform, sub: str, role: str, agency: str | None = None) -> dict[str, str]:
-    token = issue_access_token(p.jwt_secret, sub, role, agency_id=agency, name=f"Petugas {sub}")
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def file(client: httpx.AsyncClient, p: Platform, contact: str, public: bool) -> Any:
@@ -92,8 +86,10 @@ def plain(msg: EmailMessage) -> str:
 
 async def test_question_answered_on_the_portal_and_by_email_reply(platform: Platform) -> None:
     p, u = platform, platform.urls
-    validator = bearer(p, "val-1", "validator")
-    other_agency = bearer(p, "dlh-1", "agency-officer", "dinas-lingkungan-hidup")
+    validator = p.bearer("val-1", "validator", name="Petugas val-1")
+    other_agency = p.bearer(
+        "dlh-1", "agency-officer", "dinas-lingkungan-hidup", name="Petugas dlh-1"
+    )
     async with httpx.AsyncClient(timeout=15) as client:
         by_mail = await file(client, p, EMAIL, public=True)
         by_sms = await file(client, p, PHONE, public=False)

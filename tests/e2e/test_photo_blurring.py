@@ -34,7 +34,6 @@ import pytest_asyncio
 import skimage.data as samples
 from PIL import Image
 
-from aduan_gateway.auth import issue_access_token
 from aduan_testing.helpers import eventually, free_port
 from aduan_testing.infra import repo_root
 from aduan_testing.platform import Platform, running_platform
@@ -69,11 +68,6 @@ def street_photo(seed: int) -> bytes:
     out = io.BytesIO()
     Image.fromarray(img).save(out, format="JPEG", quality=92)
     return out.getvalue()
-
-
-def bearer(p: Platform, sub: str, role: str, agency: str | None = None) -> dict[str, str]:
-    token = issue_access_token(p.jwt_secret, sub, role, agency_id=agency, name=sub)
-    return {"Authorization": f"Bearer {token}"}
 
 
 def sha(data: bytes) -> str:
@@ -119,10 +113,10 @@ async def test_photos_are_served_blurred_and_the_original_only_through_the_audit
     platform: Platform,
 ) -> None:
     p, u = platform, platform.urls
-    ticket = bearer(p, "tiket-1", "ticket-admin")
-    crew = bearer(p, "binamarga-1", "agency-officer", "dinas-bina-marga")
-    validator = bearer(p, "val-1", "validator")
-    admin = bearer(p, "admin-1", "administrator")
+    ticket = p.bearer("tiket-1", "ticket-admin")
+    crew = p.bearer("binamarga-1", "agency-officer", "dinas-bina-marga")
+    validator = p.bearer("val-1", "validator")
+    admin = p.bearer("admin-1", "administrator")
     citizen_photo = street_photo(1)
     after_photo = street_photo(2)
     blobs = Path(p.env["ADUAN_GATEWAY_BLOB_ROOT"])

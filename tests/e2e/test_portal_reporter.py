@@ -18,7 +18,6 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from aduan_gateway.auth import issue_access_token
 from aduan_testing.helpers import eventually
 from aduan_testing.platform import Platform, running_platform
 from aduan_testing.plugin import Isolation
@@ -41,11 +40,6 @@ def jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (40, 30), (30, 160, 60)).save(out, format="JPEG")
     return out.getvalue()
-
-
-def bearer(p: Platform, sub: str, role: str, agency: str | None = None) -> dict[str, str]:
-    token = issue_access_token(p.jwt_secret, sub, role, agency_id=agency, name=sub)
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def file(client: httpx.AsyncClient, p: Platform, text: str) -> tuple[str, str]:
@@ -75,9 +69,9 @@ async def test_reporter_sees_outcome_rates_reopens_exports_and_erases(
     platform: Platform,
 ) -> None:
     p, u = platform, platform.urls
-    ticket = bearer(p, "tiket-1", "ticket-admin")
-    crew = bearer(p, "binamarga-1", "agency-officer", "dinas-bina-marga")
-    validator = bearer(p, "val-1", "validator")
+    ticket = p.bearer("tiket-1", "ticket-admin")
+    crew = p.bearer("binamarga-1", "agency-officer", "dinas-bina-marga")
+    validator = p.bearer("val-1", "validator")
     async with httpx.AsyncClient(timeout=20) as api:
         rid, receipt = await file(api, p, "Lubang besar di Jl. Cikini Raya dekat stasiun.")
         rejected_id, rejected_receipt = await file(

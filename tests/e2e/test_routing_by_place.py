@@ -126,12 +126,7 @@ async def test_a_kelurahan_rule_wins_and_an_overdue_report_is_flagged_to_the_kec
 ) -> None:
     p, u = platform, platform.urls
 
-    def bearer(sub: str, role: str, agency: str | None = None, head: bool = False) -> Any:
-        token = issue_access_token(
-            p.jwt_secret, sub, role, agency_id=agency, name=sub, unit_head=head
-        )
-        return {"Authorization": f"Bearer {token}"}
-
+    bearer = p.bearer
     admin = bearer("adm-1", "administrator")
     validator = bearer("val-1", "validator")
     kelurahan = bearer("kel-1", "agency-officer", "kelurahan-gambir")

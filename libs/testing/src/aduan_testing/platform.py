@@ -75,6 +75,26 @@ class Platform:
     # the first instance of each service.
     instance_urls: dict[str, str] = field(default_factory=dict)
 
+    def bearer(
+        self,
+        sub: str,
+        role: str,
+        agency: str | None = None,
+        *,
+        head: bool = False,
+        name: str | None = None,
+    ) -> dict[str, str]:
+        """An officer's Authorization header for this platform's gateway (signed with its
+        secret; `name` defaults to `sub`). The gateway's own token minting is imported
+        here, not at the top: aduan_testing does not depend on the gateway package, and
+        every suite that runs a platform has it installed."""
+        from aduan_gateway.auth import issue_access_token
+
+        token = issue_access_token(
+            self.jwt_secret, sub, role, agency_id=agency, name=name or sub, unit_head=head
+        )
+        return {"Authorization": f"Bearer {token}"}
+
     def log_text(self) -> str:
         """Every process's log so far (for "no personal data in logs" checks)."""
         return "\n".join(p.read_text(errors="replace") for p in self.logs.values())
