@@ -434,6 +434,10 @@ def is_transient(exc: BaseException) -> bool:
         package = type(current).__module__.split(".")[0]
         if type(current).__name__ in _OUTAGE_NAMES.get(package, frozenset()):
             return True
+        # asyncpg (and SQLAlchemy's adapter translating it) on a connection whose server
+        # went away; other InterfaceErrors are misuse, a bug, not an outage.
+        if type(current).__name__ == "InterfaceError" and "connection is closed" in str(current):
+            return True
         current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
     return False
 

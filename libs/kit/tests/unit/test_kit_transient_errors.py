@@ -3,6 +3,7 @@ dead-lettering a valid message during an outage) and which it counts toward the 
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -40,6 +41,9 @@ def wrapped(inner: BaseException) -> DBAPIError:
         wrapped(FakePgError("40P01")),  # deadlock detected
         wrapped(ConnectionRefusedError()),
         DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
+        # A raw statement (or BEGIN) on a pooled connection whose server went away.
+        asyncpg.exceptions.InterfaceError("connection is closed"),
+        wrapped(asyncpg.exceptions.InterfaceError("connection is closed")),
     ],
 )
 def test_outages_are_transient(exc: BaseException) -> None:
@@ -54,6 +58,8 @@ def test_outages_are_transient(exc: BaseException) -> None:
         FileNotFoundError("a missing file is about the message, not an outage"),
         IntegrityError("INSERT", {}, FakePgError("23505")),  # unique violation
         wrapped(FakePgError("22P02")),  # invalid text representation
+        # Misuse of a connection is a bug, not an outage.
+        asyncpg.exceptions.InterfaceError("cannot perform operation: another one is in progress"),
     ],
 )
 def test_message_and_code_errors_are_not_transient(exc: BaseException) -> None:
