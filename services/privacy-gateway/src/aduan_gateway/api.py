@@ -60,6 +60,7 @@ from aduan_gateway.readmodel import (
     get_key,
     list_public,
     list_reports,
+    load_officer_report,
     load_public,
     load_report,
 )
@@ -563,7 +564,8 @@ def api_router() -> APIRouter:
             return mine
         require_role(user, OFFICER_ROLES, "read officer views")
         async with sessions() as session:
-            record = await load_report(session, report_id)
+            # Opens nothing: officer views read the stored officer text and reasons.
+            record = await load_officer_report(session, report_id)
             view = (
                 await officer_read(session, user, record, settings, grants)
                 if record is not None

@@ -53,6 +53,8 @@ from aduan_gateway.readmodel import (
     delete_key,
     erase_identity,
     load_public,
+    officer_reason,
+    reporter_terms,
     text_columns,
 )
 from aduan_kit.logging import get_logger
@@ -116,8 +118,9 @@ _CONTENT_UPSERT = (
 # The reports a batch of status changes touches, locked: what is projected after the
 # write is what the row holds then (a moderation that commits meanwhile waits, or is seen).
 _LOAD_FOR_UPDATE = (
-    "SELECT " + _R + " FROM reports r WHERE r.report_id = ANY($1::uuid[]) "  # noqa: S608 (constants)
-    "ORDER BY r.report_id FOR UPDATE"
+    "SELECT " + _R + ", k.key AS reporter_key FROM reports r "  # noqa: S608 (constants)
+    "LEFT JOIN reporter_keys k ON k.key_id = r.reporter_key_id "
+    "WHERE r.report_id = ANY($1::uuid[]) ORDER BY r.report_id FOR UPDATE OF r"
 )
 _TIMELINES = (
     "SELECT report_id, version, status, agency_id, actor_role, actor_agency, "
@@ -142,14 +145,17 @@ _STATUS_UPSERT = (
 )
 _TIMELINE_INSERT = (
     "INSERT INTO timeline (report_id, version, status, agency_id, actor_role, actor_agency, "
-    "actor_display_name, reason, follow_up_note, follow_up, extra, occurred_at) "
+    "actor_display_name, reason, follow_up_note, follow_up, extra, occurred_at, "
+    "officer_reason) "
     "SELECT u.report_id, u.version, u.status, u.agency_id, u.actor_role, u.actor_agency, "
     "u.actor_display_name, u.reason, u.follow_up_note, u.follow_up::jsonb, u.extra::jsonb, "
-    "u.occurred_at "
+    "u.occurred_at, u.officer_reason "
     "FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], "
-    "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) "
+    "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], "
+    "$13::text[]) "
     "AS u(report_id, version, status, agency_id, actor_role, actor_agency, "
-    "actor_display_name, reason, follow_up_note, follow_up, extra, occurred_at) "
+    "actor_display_name, reason, follow_up_note, follow_up, extra, occurred_at, "
+    "officer_reason) "
     "ON CONFLICT ON CONSTRAINT uq_timeline_report_version DO NOTHING"
 )
 
@@ -172,6 +178,18 @@ _SET_TEXTS = (
     "WHERE r.report_id = u.report_id"
 )
 
+# The officer copies of a report's timeline reasons, scrubbed again once the reporter's
+# values are known (their content or key arrived after the entries).
+_REASONS = (
+    "SELECT report_id, version, reason FROM timeline "
+    "WHERE report_id = ANY($1::uuid[]) AND reason IS NOT NULL"
+)
+_SET_REASONS = (
+    "UPDATE timeline AS t SET officer_reason = u.officer_reason "
+    "FROM unnest($1::uuid[], $2::int[], $3::text[]) AS u(report_id, version, officer_reason) "
+    "WHERE t.report_id = u.report_id AND t.version = u.version"
+)
+
 _HELD = "aduan_gateway.keys_lock"
 
 
@@ -183,6 +201,22 @@ async def lock_keys_on(uow: UnitOfWork, exclusive: bool) -> None:
     conn = await uow.connection()
     await conn.execute(_LOCK_EXCLUSIVE if exclusive else _LOCK_SHARED)
     uow.session.info[_HELD] = "exclusive" if exclusive else "shared"
+
+
+async def _rescrub_reasons(conn: asyncpg.Connection, terms: dict[UUID, tuple[str, ...]]) -> None:
+    """Store the officer copy of these reports' timeline reasons, scrubbed with their
+    reporter's values (`terms`), so officers' reads open no identity."""
+    wanted = {rid: t for rid, t in terms.items() if t}
+    if not wanted:
+        return
+    rows = await conn.fetch(_REASONS, list(wanted))
+    if rows:
+        await conn.execute(
+            _SET_REASONS,
+            [r["report_id"] for r in rows],
+            [r["version"] for r in rows],
+            [officer_reason(r["reason"], wanted[r["report_id"]]) for r in rows],
+        )
 
 
 def _row(record: asyncpg.Record) -> dict[str, Any]:
@@ -237,9 +271,9 @@ def _json(value: Any) -> str | None:
 
 def _texts(
     event: ReportSubmitted, state: tuple[bytes | None] | None
-) -> tuple[str | None, str, Any, Any, bool]:
-    """(title, text, officer, public, erased) as `readmodel._content_texts` stores them;
-    `state` is the reporter's key row ((key,), key None when shredded) or None."""
+) -> tuple[str | None, str, Any, Any, bool, tuple[str, ...]]:
+    """(title, text, officer, public, erased, the reporter's terms) as stored; `state` is
+    the reporter's key row ((key,), key None when shredded) or None."""
     if event.reporter is None:
         return (
             event.title,
@@ -247,17 +281,18 @@ def _texts(
             officer_text(event.title, event.text, ()),
             public_text(event.title, event.text, ()),
             False,
+            (),
         )
     if state is None:
         # The key has not arrived: the reporter's values cannot be hidden yet (the key's
         # arrival computes both redactions).
-        return event.title, event.text, None, None, False
+        return event.title, event.text, None, None, False, ()
     key = state[0]
     if key is None:
         # Shredded (a replay after erasure): the event's text at the erased level.
         title = scrub_erased(event.title) if event.title else None
         body = scrub_erased(event.text)
-        return title, body, officer_text(title, body, ()), public_text(title, body, ()), True
+        return title, body, officer_text(title, body, ()), public_text(title, body, ()), True, ()
     terms = _open_terms(event.reporter, key)
     title, body = _original(event.sealed_original, key) or (event.title, event.text)
     return (
@@ -266,6 +301,7 @@ def _texts(
         officer_text(title, body, terms),
         public_text(title, body, terms),
         False,
+        terms,
     )
 
 
@@ -285,9 +321,10 @@ async def apply_contents(uow: UnitOfWork, events: Sequence[ReportSubmitted]) -> 
         await lock_keys_on(uow, exclusive=False)
         states = {r["key_id"]: (r["key"],) for r in await conn.fetch(_KEY_STATES, list(key_ids))}
     cols: list[list[Any]] = [[] for _ in range(18)]
+    terms: dict[UUID, tuple[str, ...]] = {}
     for event in firsts.values():
         state = states.get(event.reporter.key_id) if event.reporter is not None else None
-        title, body, officer, public, erased = _texts(event, state)
+        title, body, officer, public, erased, terms[event.report_id] = _texts(event, state)
         photos = [p.model_dump(mode="json") for p in event.photos]
         values = (
             event.report_id,
@@ -316,6 +353,11 @@ async def apply_contents(uow: UnitOfWork, events: Sequence[ReportSubmitted]) -> 
         for column, value in zip(cols, values, strict=True):
             column.append(value)
     written = {r["report_id"]: _row(r) for r in await conn.fetch(_CONTENT_UPSERT, *cols)}
+    # Steps that came before their content were stored with reasons scrubbed by pattern
+    # only: now the reporter's values are known.
+    await _rescrub_reasons(
+        conn, {rid: terms[rid] for rid, row in written.items() if row["status"] is not None}
+    )
     projectable = [rid for rid, row in written.items() if _projectable(row)]
     timelines = await _timelines(conn, projectable)
     published: list[PublicEvent] = []
@@ -422,6 +464,8 @@ async def apply_statuses(
     timelines = await _timelines(conn, ids)
     moved_ids: dict[UUID, None] = {}
     added: list[ReportStatusChanged] = []
+    reasons: list[str | None] = []
+    terms: dict[UUID, tuple[str, ...]] = {}
     published: list[PublicEvent] = []
     for event in events:
         rid = event.report_id
@@ -442,6 +486,10 @@ async def apply_statuses(
         if new_entry:
             timeline[event.version] = _timeline_of(event)
             added.append(event)
+            if event.reason and rid not in terms:
+                # Opened only for a step with a reason (a return, a rejection): rare.
+                terms[rid] = reporter_terms(row)
+            reasons.append(officer_reason(event.reason, terms.get(rid, ())))
         if not (moved or new_entry):
             continue  # nothing visible changed
         out = _project(row, timeline, event.correlation_id, str(event.event_id))
@@ -476,6 +524,7 @@ async def apply_statuses(
             [e.follow_up.model_dump_json() if e.follow_up else None for e in added],
             [_json(_extra(e)) for e in added],
             [e.occurred_at for e in added],
+            reasons,
         )
     log.info("report statuses stored", events=len(events), moved=len(moved_ids), added=len(added))
     return published
@@ -513,6 +562,9 @@ async def _keys_issued(uow: UnitOfWork, events: Sequence[ReporterKeyIssued]) -> 
             [u["officer_title"] for u in updates],
             [u["officer_text"] for u in updates],
         )
+    await _rescrub_reasons(
+        conn, {r["report_id"]: reporter_terms(r) for r in rows if r["sealed_identity"]}
+    )
     timelines = await _timelines(conn, [r["report_id"] for r in rows if _projectable(r)])
     published: list[PublicEvent] = []
     for event in events:
@@ -532,6 +584,12 @@ async def _key_shredded(uow: UnitOfWork, event: ReporterKeyEvent) -> list[Public
     """An erasure (rare): the reporter's reports scrubbed while the key can still open
     them, then the key destroyed, and each report projected again."""
     session = uow.session
+    # The officer copies of their reasons first, while the key still opens the identity.
+    conn = await uow.connection()
+    rows = [_row(r) for r in await conn.fetch(_REPORTS_OF_KEYS, [event.key_id])]
+    await _rescrub_reasons(
+        conn, {r["report_id"]: reporter_terms(r) for r in rows if r["sealed_identity"]}
+    )
     # Scrub the name from stored text first: it needs the key to open it.
     touched = await erase_identity(session, event.key_id)
     await erase_reporter_messages(session, touched)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from aduan_contracts.values import (
 )
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
 from aduan_gateway.domain.model import EscalationRecord, PublicText, ReportRecord, TimelineRecord
-from aduan_gateway.domain.redaction import identity_terms, scrub_erased
+from aduan_gateway.domain.redaction import identity_terms, scrub_erased, scrub_officer_text
 from aduan_gateway.domain.views import officer_text, public_text
 from aduan_gateway.tables import (
     ACCESS_LOG,
@@ -49,6 +50,7 @@ from aduan_gateway.tables import (
     TIMELINE,
 )
 from aduan_kit.crypto import open_content, open_identity
+from aduan_kit.db import driver_connection
 
 __all__ = [
     "SET_TEXTS",
@@ -64,10 +66,13 @@ __all__ = [
     "get_key",
     "list_public",
     "list_reports",
+    "load_officer_report",
     "load_public",
     "load_report",
     "lock_keys",
     "moderate",
+    "officer_reason",
+    "reporter_terms",
     "reports_of_key",
     "select_with_key",
     "store_key",
@@ -181,6 +186,79 @@ async def load_report(
     record = _record(row, timeline)
     found = await load_escalations(session, [report_id])
     return dataclasses.replace(record, escalations=found.get(report_id, ()))
+
+
+# An officer's read of one report in one statement on the asyncpg connection (prepared
+# once per connection): the row, its timeline and its escalations as JSON, and whether the
+# reporter's key row exists (not the key: nothing is opened). Timeline reasons are the
+# stored officer copies (scrubbed with the reporter's values when stored); a reason without
+# one (the reporter's values not known yet) is scrubbed by pattern by the views, as before.
+_LOAD_OFFICER = (
+    "SELECT r.report_id, r.receipt_code, r.channel, r.privacy, r.has_content, r.title, "
+    "r.text, r.category, r.category_hint, r.agency_id, r.location::text AS location, "
+    "r.photos::text AS photos, r.received_at, r.status, r.status_version, "
+    "r.sealed_identity::text AS sealed_identity, r.reporter_key_id, r.public_title, "
+    "r.public_text, r.officer_title, r.officer_text, r.public_hidden, r.due_at, "
+    "k.key_id AS key_row, "
+    "(SELECT json_agg(json_build_object('version', t.version, 'status', t.status, "
+    "'agency_id', t.agency_id, 'actor_role', t.actor_role, 'actor_agency', t.actor_agency, "
+    "'actor_display_name', t.actor_display_name, "
+    "'reason', COALESCE(t.officer_reason, t.reason), 'follow_up_note', t.follow_up_note, "
+    "'follow_up', t.follow_up, 'extra', t.extra, 'occurred_at', t.occurred_at) "
+    "ORDER BY t.version) FROM timeline t WHERE t.report_id = r.report_id)::text AS timeline, "
+    "(SELECT json_agg(e ORDER BY e.at, e.kind DESC) FROM escalations e "
+    "WHERE e.report_id = r.report_id)::text AS escalations "
+    "FROM reports r LEFT JOIN reporter_keys k ON k.key_id = r.reporter_key_id "
+    "WHERE r.report_id = $1"
+)
+
+
+async def load_officer_report(reader: Reader, report_id: UUID) -> ReportRecord | None:
+    """A report as officer views read it, opening nothing: the stored officer text and
+    reasons, no reporter terms (`load_report` opens the identity, for what an officer is
+    about to write and the reporter's own view)."""
+    if isinstance(reader, AsyncSession):
+        conn = await driver_connection(reader)
+    else:
+        conn = (await reader.get_raw_connection()).driver_connection
+    found = await conn.fetchrow(_LOAD_OFFICER, report_id)
+    if found is None:
+        return None
+    row = dict(found)
+    for column in ("location", "photos", "sealed_identity"):
+        if row[column] is not None:
+            row[column] = json.loads(row[column])
+    timeline = tuple(_timeline_record(t) for t in json.loads(row["timeline"] or "[]"))
+    escalations = tuple(
+        EscalationRecord(
+            kind=e["kind"],
+            stage=e["stage"],
+            due_at=_utc(e["due_at"]),
+            from_unit=e["from_unit"],
+            to_unit=e["to_unit"],
+            after_version=e["after_version"],
+            note=e["note"],
+            at=_utc(e["at"]),
+        )
+        for e in json.loads(row["escalations"] or "[]")
+    )
+    return dataclasses.replace(_record(row, timeline), escalations=escalations)
+
+
+def _utc(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def officer_reason(reason: str | None, terms: tuple[str, ...]) -> str | None:
+    """A timeline reason as officers read it (a return or a rejection may quote the
+    reporter), stored so that reads need not open the identity."""
+    return scrub_officer_text(reason, terms) if reason else None
+
+
+def reporter_terms(row: Any) -> tuple[str, ...]:
+    """The reporter's values to hide, from a row with `sealed_identity` and `reporter_key`
+    (opens the identity; () without a key or an identity)."""
+    return _terms(row)
 
 
 async def load_escalations(

@@ -149,6 +149,11 @@ TIMELINE = Table(
     Column("actor_agency", String(64), nullable=True),
     Column("actor_display_name", String(200), nullable=True),
     Column("reason", Text, nullable=True),
+    # The reason as every officer reads it (scrubbed with the reporter's values, and phone
+    # numbers, e-mails, NIKs), computed when the entry, the report's content or the
+    # reporter's key arrives, so an officer's read opens no identity (issue 18). NULL while
+    # the reporter's values are not known yet: reads then scrub the reason by pattern.
+    Column("officer_reason", Text, nullable=True),
     Column("follow_up_note", Text, nullable=True),
     # The whole follow-up (TL): id, note, after-photos, officer, evidence check.
     Column("follow_up", JSONB(none_as_null=True), nullable=True),

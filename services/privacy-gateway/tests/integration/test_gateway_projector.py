@@ -17,6 +17,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import aduan_gateway.readmodel
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
     PublicReportPublished,
@@ -30,7 +31,7 @@ from aduan_contracts.values import Actor, GeoPoint, Location
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.domain.redaction import HIDDEN
 from aduan_gateway.projector import apply_contents, apply_keys, apply_statuses
-from aduan_gateway.readmodel import load_public
+from aduan_gateway.readmodel import load_officer_report, load_public, load_report
 from aduan_gateway.tables import OUTBOX
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, migrate
@@ -238,3 +239,54 @@ async def test_events_built_in_memory_are_the_read_back_ones(
     erased = await _batch(sessions, apply_keys, [ReporterKeyShredded(key_id=key_a[0])])
     assert [e.report_id for e in erased] == [keyed.report_id]
     _same(erased[0], await _read_back(sessions, keyed.report_id, erased[0]))
+
+
+async def test_reasons_are_stored_scrubbed_and_officer_reads_open_nothing(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reason quoting the reporter, stored before their content and key arrived: hidden
+    by pattern at first (their name is not known yet), by name once the key arrives; an
+    officer's read (`load_officer_report`) then opens no identity and shows no name."""
+    key_id, key = uuid4(), new_key()
+    report = _submitted(key_id, key)
+    quoting = _step(report, 2, ReportStatus.REJECTED).model_copy(
+        update={"reason": f"Pelapor {NAME} ({CONTACT}) menarik laporannya."}
+    )
+    # Steps first (the intake topic lagging), then the content, then the key.
+    await _batch(sessions, apply_statuses, [_step(report, 1, ReportStatus.RECEIVED), quoting])
+
+    async def stored() -> str:
+        async with sessions() as session:
+            value = (
+                await session.execute(
+                    text(
+                        "SELECT officer_reason FROM timeline WHERE report_id = :r AND version = 2"
+                    ),
+                    {"r": report.report_id},
+                )
+            ).scalar_one()
+        assert isinstance(value, str)
+        return value
+
+    assert CONTACT not in await stored()  # by pattern
+    await _batch(sessions, apply_contents, [report])
+    await _batch(sessions, apply_keys, [_issued(key_id, key)])
+    scrubbed = await stored()
+    assert "Budi" not in scrubbed and "Santoso" not in scrubbed and CONTACT not in scrubbed
+    assert HIDDEN in scrubbed and scrubbed.endswith("menarik laporannya.")
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise RuntimeError("an officer's read opened a sealed identity")
+
+    monkeypatch.setattr(aduan_gateway.readmodel, "open_identity", refuse)
+    monkeypatch.setattr(aduan_gateway.readmodel, "open_content", refuse)
+    async with sessions() as session:
+        record = await load_officer_report(session, report.report_id)
+    assert record is not None and record.reporter_terms == ()
+    assert [t.reason for t in record.timeline] == [None, scrubbed]
+    assert not record.identity_pending and record.officer_text is not None
+    assert "Budi" not in (record.officer_text.text or "")
+    # The patch bites: the read that opens the identity fails.
+    async with sessions() as session:
+        with pytest.raises(RuntimeError, match="opened a sealed identity"):
+            await load_report(session, report.report_id)

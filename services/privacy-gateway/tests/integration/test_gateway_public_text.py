@@ -42,6 +42,7 @@ from aduan_gateway.config import Settings
 from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.domain.redaction import HIDDEN
 from aduan_gateway.projector import apply_contents, apply_keys
+from aduan_gateway.readmodel import load_report
 from aduan_gateway.tables import OUTBOX, REPORTS
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import ensure_database, migrate
@@ -186,13 +187,19 @@ async def test_public_reads_open_no_identity(gw: Gw, monkeypatch: pytest.MonkeyP
         assert r.status_code == 200 and rid in r.text and _no_name(r.text), (path, r.text)
     assert opened == []
 
-    # The patch bites: a validator's read still opens the identity per read (to hide the
-    # name from agency views), so it fails here; the public reads above did not.
+    # An officer's read opens nothing either (issue 18: the stored officer text and
+    # reasons), and shows no name.
     token = issue_access_token(gw.settings.jwt_secret, "val-1", Role.VALIDATOR, ttl_s=600)
-    with pytest.raises(RuntimeError, match="opened a sealed identity"):
-        await gw.client.get(
-            f"/v1/reports/{report.report_id}", headers={"Authorization": f"Bearer {token}"}
-        )
+    r = await gw.client.get(
+        f"/v1/reports/{report.report_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 200 and _no_name(r.text), r.text
+    assert opened == []
+    # The patch bites: what opens the identity (the reporter's own view, what an officer
+    # is about to write) fails here.
+    async with gw.runtime.sessions() as session:
+        with pytest.raises(RuntimeError, match="opened a sealed identity"):
+            await load_report(session, report.report_id)
     assert opened
 
 
