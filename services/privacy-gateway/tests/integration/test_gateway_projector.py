@@ -5,6 +5,7 @@ the public holds the reporter's identity."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -290,3 +293,58 @@ async def test_reasons_are_stored_scrubbed_and_officer_reads_open_nothing(
     async with sessions() as session:
         with pytest.raises(RuntimeError, match="opened a sealed identity"):
             await load_report(session, report.report_id)
+
+
+async def test_the_migration_stores_the_officer_reasons_of_existing_steps(
+    isolated: Isolation,
+) -> None:
+    """Revision 0019 fills the officer copy of every reason there is: by the reporter's
+    values where the key is held, by pattern where it is not; none where no reason."""
+    url = isolated.database("gwreason")
+    await ensure_database(url)
+    config = Config()
+    config.set_main_option("script_location", "aduan_gateway:migrations")
+    config.attributes["database_url"] = url
+    await asyncio.to_thread(command.upgrade, config, "0018")
+    key_id, key = uuid4(), new_key()
+    keyed, pending = uuid4(), uuid4()
+    sealed = seal_identity({"name": NAME, "contact": CONTACT}, key_id, key).model_dump_json()
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO reporter_keys (key_id, key) VALUES (:k, :key)"),
+                {"k": key_id, "key": key},
+            )
+            for rid, kid in ((keyed, key_id), (pending, uuid4())):
+                await conn.execute(
+                    text(
+                        "INSERT INTO reports (report_id, channel, privacy, has_content, "
+                        "sealed_identity, reporter_key_id) "
+                        "VALUES (:r, 'web', 'public', true, CAST(:s AS jsonb), :k)"
+                    ),
+                    {"r": rid, "s": sealed, "k": kid},
+                )
+                for version, reason in ((1, None), (2, f"Kata {NAME}: hubungi {CONTACT}")):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO timeline (report_id, version, status, actor_role, "
+                            "reason, occurred_at) VALUES (:r, :v, 'received', 'system', :why, "
+                            "now())"
+                        ),
+                        {"r": rid, "v": version, "why": reason},
+                    )
+        await migrate(url, "aduan_gateway:migrations")
+        async with engine.connect() as conn:
+            got = {
+                (r.report_id, r.version): r.officer_reason
+                for r in await conn.execute(
+                    text("SELECT report_id, version, officer_reason FROM timeline")
+                )
+            }
+    finally:
+        await engine.dispose()
+    assert got[(keyed, 1)] is None and got[(pending, 1)] is None
+    assert got[(keyed, 2)] == f"Kata {HIDDEN}: hubungi {HIDDEN}"
+    # The key never arrived: the name cannot be known, the contact is hidden by pattern.
+    assert got[(pending, 2)] == f"Kata {NAME}: hubungi {HIDDEN}"
