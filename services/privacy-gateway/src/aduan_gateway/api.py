@@ -526,7 +526,10 @@ def api_router() -> APIRouter:
             forbidden("looking up by receipt code is for ticket-admins, validators and admins")
         views: list[OfficerReportView] = []
         async with sessions() as session:
-            records = await list_reports(session, limit, offset, f, agency_id=scope, sort=sort)
+            # Opens nothing: officer views read the stored officer text and reasons.
+            records = await list_reports(
+                session, limit, offset, f, agency_id=scope, sort=sort, opened=False
+            )
             for record in records:
                 view = await officer_read(session, user, record, settings, grants)
                 if view is not None:

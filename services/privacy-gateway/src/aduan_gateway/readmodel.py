@@ -138,6 +138,14 @@ def _select() -> Select[Any]:
     )
 
 
+def _officer_select() -> Select[Any]:
+    """Reports as officer views read them: whether the reporter's key row exists (an
+    identity still pending), not the key, so nothing can be opened."""
+    return select(REPORTS, REPORTER_KEYS.c.key_id.label("key_row")).select_from(
+        REPORTS.outerjoin(REPORTER_KEYS, REPORTER_KEYS.c.key_id == REPORTS.c.reporter_key_id)
+    )
+
+
 def select_with_key() -> Select[Any]:
     """Reports with their reporter's key joined, as `text_columns` takes them (for the
     migrations that compute the stored texts of existing rows)."""
@@ -412,7 +420,17 @@ _TIMELINES_OF_PAGE = (
 )
 
 
-async def _records(session: Reader, query: Select[Any], public: bool = False) -> list[ReportRecord]:
+def _officer_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """A timeline row with its reason as officers read it (the stored officer copy; by
+    pattern in the views where there is none yet)."""
+    if row.get("officer_reason") is None:
+        return row
+    return {**row, "reason": row["officer_reason"]}
+
+
+async def _records(
+    session: Reader, query: Select[Any], public: bool = False, officer: bool = False
+) -> list[ReportRecord]:
     # The page first, then its timelines in one statement: a timeline selected with each
     # row would be built for every row an OFFSET skips too (page 100 of a 100,000-report
     # queue built 5,000 of them; bench/queues.py).
@@ -427,7 +445,12 @@ async def _records(session: Reader, query: Select[Any], public: bool = False) ->
     return [
         dataclasses.replace(
             _record(
-                r, tuple(_timeline_record(t) for t in timelines.get(r["report_id"]) or ()), public
+                r,
+                tuple(
+                    _timeline_record(_officer_entry(t) if officer else t)
+                    for t in timelines.get(r["report_id"]) or ()
+                ),
+                public,
             ),
             escalations=escalations.get(r["report_id"], ()),
         )
@@ -468,11 +491,14 @@ async def list_reports(
     agency_id: str | frozenset[str] | None = None,
     reporter_key_id: UUID | None = None,
     sort: str = "newest",
+    *,
+    opened: bool = True,
 ) -> list[ReportRecord]:
     """Complete reports within a scope: an agency's (one unit, or a set of units: those
     assigned to them and those escalated to them, issue 19), a reporter's, or (neither)
-    all; newest first, or by due date (`sort="due"`)."""
-    query = _filtered(_select().where(*_complete()), f)
+    all; newest first, or by due date (`sort="due"`). `opened=False` for officer views:
+    nothing is opened (the stored officer text and reasons, no reporter terms)."""
+    query = _filtered((_select() if opened else _officer_select()).where(*_complete()), f)
     if isinstance(agency_id, str):
         query = query.where(REPORTS.c.agency_id == agency_id)
     elif agency_id is not None:
@@ -496,7 +522,7 @@ async def list_reports(
         )
     else:
         query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
-    return await _records(session, query.limit(limit).offset(offset))
+    return await _records(session, query.limit(limit).offset(offset), officer=not opened)
 
 
 async def find_by_receipt(session: AsyncSession, receipt_code: str) -> ReportRecord | None:

@@ -190,10 +190,11 @@ async def test_public_reads_open_no_identity(gw: Gw, monkeypatch: pytest.MonkeyP
     # An officer's read opens nothing either (issue 18: the stored officer text and
     # reasons), and shows no name.
     token = issue_access_token(gw.settings.jwt_secret, "val-1", Role.VALIDATOR, ttl_s=600)
-    r = await gw.client.get(
-        f"/v1/reports/{report.report_id}", headers={"Authorization": f"Bearer {token}"}
-    )
+    auth = {"Authorization": f"Bearer {token}"}
+    r = await gw.client.get(f"/v1/reports/{report.report_id}", headers=auth)
     assert r.status_code == 200 and _no_name(r.text), r.text
+    r = await gw.client.get("/v1/reports?limit=100", headers=auth)
+    assert r.status_code == 200 and rid in r.text and _no_name(r.text), r.text
     assert opened == []
     # The patch bites: what opens the identity (the reporter's own view, what an officer
     # is about to write) fails here.
