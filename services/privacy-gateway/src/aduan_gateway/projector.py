@@ -19,13 +19,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.events import (
     PublicReportPublished,
     PublicReportWithdrawn,
@@ -41,10 +39,10 @@ from aduan_gateway.conversation import erase_reporter_messages, record_reporter_
 from aduan_gateway.domain.model import TimelineRecord
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.domain.redaction import scrub_erased
+from aduan_gateway.domain.steps import apply_step, step_extra
 from aduan_gateway.domain.views import officer_text, public_text
 from aduan_gateway.readmodel import (
     _KEYS_LOCK,
-    _extra,
     _open_terms,
     _original,
     _record,
@@ -403,56 +401,6 @@ async def apply_intake(uow: UnitOfWork, events: Sequence[ReportIntakeEvent]) -> 
 # --- status (status-changed) ----------------------------------------------------------------
 
 
-def _new_row(event: ReportStatusChanged) -> dict[str, Any]:
-    """A report row as the status upsert creates it (its content has not arrived)."""
-    return {
-        "report_id": event.report_id,
-        "receipt_code": event.receipt_code,
-        "channel": event.channel.value,
-        "privacy": "private",
-        "has_content": False,
-        "title": None,
-        "text": None,
-        "language": None,
-        "category": None,
-        "category_hint": None,
-        "agency_id": None,
-        "location": None,
-        "photos": [],
-        "received_at": None,
-        "status": None,
-        "status_version": 0,
-        "sealed_identity": None,
-        "reporter_key_id": None,
-        "public_title": None,
-        "public_text": None,
-        "officer_title": None,
-        "officer_text": None,
-        "sealed_original": None,
-        "public_hidden": False,
-        "moderated_title": None,
-        "moderated_text": None,
-        "due_at": None,
-    }
-
-
-def _timeline_of(event: ReportStatusChanged) -> TimelineRecord:
-    """The timeline entry as it reads back from the table (times in UTC)."""
-    return TimelineRecord(
-        version=event.version,
-        status=ReportStatus(event.to_status.value),
-        occurred_at=event.occurred_at.astimezone(UTC),
-        actor_role=Role(event.actor.role.value),
-        agency_id=event.agency_id,
-        actor_agency=event.actor.agency_id,
-        actor_display_name=event.actor.display_name,
-        reason=event.reason,
-        follow_up_note=event.follow_up.note if event.follow_up else None,
-        follow_up=event.follow_up,
-        extra=_extra(event) or {},
-    )
-
-
 async def apply_statuses(
     uow: UnitOfWork, events: Sequence[ReportStatusChanged]
 ) -> list[PublicEvent]:
@@ -469,22 +417,11 @@ async def apply_statuses(
     published: list[PublicEvent] = []
     for event in events:
         rid = event.report_id
-        row = rows.get(rid)
-        moved = row is None or event.version > row["status_version"]
-        if row is None:
-            row = rows[rid] = _new_row(event)
+        moved, new_entry = apply_step(rows, timelines, event)
+        row, timeline = rows[rid], timelines[rid]
         if moved:
-            row["status"] = event.to_status.value
-            row["status_version"] = event.version
-            # Workflow's events carry the report's category and agency after the step.
-            row["category"] = event.category
-            row["agency_id"] = event.agency_id
-            row["due_at"] = event.due_at
             moved_ids[rid] = None
-        timeline = timelines[rid]
-        new_entry = event.version not in timeline
         if new_entry:
-            timeline[event.version] = _timeline_of(event)
             added.append(event)
             if event.reason and rid not in terms:
                 # Opened only for a step with a reason (a return, a rejection): rare.
@@ -522,7 +459,7 @@ async def apply_statuses(
             [e.reason for e in added],
             [e.follow_up.note if e.follow_up else None for e in added],
             [e.follow_up.model_dump_json() if e.follow_up else None for e in added],
-            [_json(_extra(e)) for e in added],
+            [_json(step_extra(e)) for e in added],
             [e.occurred_at for e in added],
             reasons,
         )

@@ -28,7 +28,6 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
-from aduan_contracts.events import ReportStatusChanged
 from aduan_contracts.values import (
     AREA_CODE_PATTERN,
     FollowUp,
@@ -914,14 +913,3 @@ def _record(row: Any, timeline: tuple[TimelineRecord, ...], public: bool = False
         reporter_key_id=row["reporter_key_id"],
         timeline=timeline,
     )
-
-
-# Fields workflow may add to ReportStatusChanged later (additive contract changes): read
-# when present, so SLA badges and evidence show up without a gateway release.
-_EXTRA_FIELDS = ("due_at", "sla_stage", "field_result", "evidence", "route")
-
-
-def _extra(event: ReportStatusChanged) -> dict[str, Any] | None:
-    dumped = event.model_dump(mode="json")
-    extra = {k: dumped[k] for k in _EXTRA_FIELDS if dumped.get(k) is not None}
-    return extra or None
