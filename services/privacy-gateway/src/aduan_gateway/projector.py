@@ -115,8 +115,20 @@ _CONTENT_UPSERT = (
 
 # The reports a batch of status changes touches, locked: what is projected after the
 # write is what the row holds then (a moderation that commits meanwhile waits, or is seen).
+# Each report's timeline comes with it, as JSON (one round trip instead of two).
+_TIMELINE_JSON = (
+    "(SELECT json_agg(json_build_object('version', t.version, 'status', t.status, "
+    "'agency_id', t.agency_id, 'actor_role', t.actor_role, 'actor_agency', t.actor_agency, "
+    "'actor_display_name', t.actor_display_name, 'reason', t.reason, "
+    "'follow_up_note', t.follow_up_note, 'follow_up', t.follow_up, 'extra', t.extra, "
+    "'occurred_at', t.occurred_at)) FROM timeline t WHERE t.report_id = r.report_id)::text"
+)
 _LOAD_FOR_UPDATE = (
-    "SELECT " + _R + ", k.key AS reporter_key FROM reports r "  # noqa: S608 (constants)
+    "SELECT "
+    + _R
+    + ", k.key AS reporter_key, "  # noqa: S608 (constants)
+    + _TIMELINE_JSON
+    + " AS timeline FROM reports r "
     "LEFT JOIN reporter_keys k ON k.key_id = r.reporter_key_id "
     "WHERE r.report_id = ANY($1::uuid[]) ORDER BY r.report_id FOR UPDATE OF r"
 )
@@ -408,8 +420,12 @@ async def apply_statuses(
     publish the public event after each one that changed something visible."""
     conn = await uow.connection()
     ids = sorted({e.report_id for e in events})
-    rows = {r["report_id"]: _row(r) for r in await conn.fetch(_LOAD_FOR_UPDATE, ids)}
-    timelines = await _timelines(conn, ids)
+    rows: dict[UUID, dict[str, Any]] = {}
+    timelines: dict[UUID, dict[int, TimelineRecord]] = {}
+    for found in await conn.fetch(_LOAD_FOR_UPDATE, ids):
+        row = rows[found["report_id"]] = _row(found)
+        entries = (_timeline_record(t) for t in json.loads(row.pop("timeline") or "[]"))
+        timelines[row["report_id"]] = {t.version: t for t in entries}
     moved_ids: dict[UUID, None] = {}
     added: list[ReportStatusChanged] = []
     reasons: list[str | None] = []
