@@ -124,9 +124,9 @@ _TIMELINE_JSON = (
     "'occurred_at', t.occurred_at)) FROM timeline t WHERE t.report_id = r.report_id)::text"
 )
 _LOAD_FOR_UPDATE = (
-    "SELECT "
+    "SELECT "  # noqa: S608 (constant fragments, no data)
     + _R
-    + ", k.key AS reporter_key, "  # noqa: S608 (constants)
+    + ", k.key AS reporter_key, "
     + _TIMELINE_JSON
     + " AS timeline FROM reports r "
     "LEFT JOIN reporter_keys k ON k.key_id = r.reporter_key_id "
