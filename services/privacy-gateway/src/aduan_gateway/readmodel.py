@@ -692,9 +692,21 @@ async def reports_of_key(session: AsyncSession, key_id: UUID) -> list[UUID]:
 
 
 # Built once: the access log is appended on every officer read.
-_LOCK_ACCESS_LOG = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_ACCESS_LOG_LOCK)
-_LAST_HASH = select(ACCESS_LOG.c.hash).order_by(ACCESS_LOG.c.id.desc()).limit(1)
-_INSERT_ACCESS = ACCESS_LOG.insert()
+# Constant statements on the transaction's asyncpg connection (prepared once per connection):
+# the lock and the last hash are two statements on purpose, since a statement's snapshot is
+# taken when it starts, so a hash read in the statement that waits for the lock could miss
+# the row the previous holder committed meanwhile.
+_LOCK_ACCESS_LOG = "SELECT pg_advisory_xact_lock($1)"
+_LAST_HASH = "SELECT hash FROM access_log ORDER BY id DESC LIMIT 1"
+# Ids are drawn in the ORDER BY's order, which is the chain's.
+_INSERT_ACCESS = (
+    "INSERT INTO access_log (at, subject, role, agency_id, report_id, fields, prev_hash, hash)"
+    " SELECT u.at, u.subject, u.role, u.agency_id, u.report_id, u.fields::jsonb, u.prev_hash,"
+    " u.hash FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::uuid[],"
+    " $6::text[], $7::text[], $8::text[])"
+    " WITH ORDINALITY AS u(at, subject, role, agency_id, report_id, fields, prev_hash, hash, n)"
+    " ORDER BY u.n"
+)
 
 
 async def append_entries(session: AsyncSession, entries: Sequence[AccessEntry]) -> list[str]:
@@ -702,30 +714,33 @@ async def append_entries(session: AsyncSession, entries: Sequence[AccessEntry]) 
 
     The advisory lock (held to the end of the caller's transaction) keeps the chain linear
     across replicas: the last hash is read under it, so no two writers link to the same
-    row. Rows get ascending ids in the order given, which is the chain's order.
+    row. Rows get ascending ids in the order given, which is the chain's order. Three
+    statements on the raw connection however many entries (issue 18: through SQLAlchemy
+    this was about a fifth of an officer read's CPU).
     """
     if not entries:
         return []
-    await session.execute(_LOCK_ACCESS_LOG)
-    prev_hash: str | None = await session.scalar(_LAST_HASH)
-    rows: list[dict[str, Any]] = []
+    conn = await driver_connection(session)
+    await conn.execute(_LOCK_ACCESS_LOG, _ACCESS_LOG_LOCK)
+    prev_hash: str | None = await conn.fetchval(_LAST_HASH)
+    hashes: list[str] = []
+    previous: list[str | None] = []
     for entry in entries:
-        digest = chain_hash(prev_hash, entry)
-        rows.append(
-            {
-                "at": entry.at,
-                "subject": entry.subject,
-                "role": entry.role,
-                "agency_id": entry.agency_id,
-                "report_id": entry.report_id,
-                "fields": list(entry.fields),
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
-        prev_hash = digest
-    await session.execute(_INSERT_ACCESS, rows)
-    return [r["hash"] for r in rows]
+        previous.append(prev_hash)
+        prev_hash = chain_hash(prev_hash, entry)
+        hashes.append(prev_hash)
+    await conn.execute(
+        _INSERT_ACCESS,
+        [e.at for e in entries],
+        [e.subject for e in entries],
+        [e.role for e in entries],
+        [e.agency_id for e in entries],
+        [e.report_id for e in entries],
+        [json.dumps(list(e.fields)) for e in entries],
+        previous,
+        hashes,
+    )
+    return hashes
 
 
 async def append_access_log(
