@@ -213,6 +213,10 @@ def subscribe_catalogue(
         runtime.topic(CATEGORIES.name),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK_FIRST,
+        # As the units consumers (aduan_kit.batching): an idle fetch is held by the broker
+        # this long (a record ends it at once), so an idle reader asks once a second, not
+        # twice (aiokafka's 500 ms): only the broker's idle cost, never a category's delay.
+        fetch_max_wait_ms=runtime.settings.kafka_fetch_max_wait_ms,
         title=title,
         description=description,
     )
