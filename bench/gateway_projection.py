@@ -17,8 +17,6 @@ import asyncio
 import base64
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +42,7 @@ from aduan_testing.infra import Infra
 from aduan_testing.kafka import read_topic
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
-from bench.single import cpu_ms, spawn, wait_healthy
+from bench.single import cpu_ms, spawn, stop, wait_healthy
 
 SECRET = "bench-gateway-projection-" + "x" * 32
 STEPS = (ReportStatus.RECEIVED, ReportStatus.COORDINATION, ReportStatus.DISPATCHED)
@@ -163,11 +161,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         finally:
             await producer.stop()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     return {
         "gateway": str(Path(aduan_gateway.__file__).parent),
         "complaints": args.complaints,

@@ -12,8 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from aduan_testing.helpers import free_port
 from aduan_testing.infra import Infra
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
-from bench.single import cpu_ms, spawn
+from bench.single import cpu_ms, spawn, stop, wait_healthy
 
 SECRET = "bench-gateway-reads-" + "x" * 32
 AGENCY = "dbm"
@@ -85,15 +83,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                for _ in range(600):
-                    if proc.poll() is not None:
-                        raise SystemExit(f"gateway exited; see {args.log}")
-                    try:
-                        if (await client.get("/health")).is_success:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
+                await wait_healthy(client, proc, "gateway", args.log)
                 report_id = uuid.uuid4()
                 await _seed(dsn, report_id)
                 token = issue_access_token(
@@ -116,11 +106,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 window = time.monotonic() - t0
                 used = cpu_ms(proc.pid) - c0 - idle * window
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     return {
         "reads": args.reads,
         "reads_per_s": round(args.reads / window, 1),
