@@ -162,6 +162,13 @@ async def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(
             spec.qualified(isolated.namespace), value=encode(message), key=str(key).encode()
         )
 
+    async def trickle(spec: TopicSpec, messages: list[Any], pause_s: float) -> None:
+        """Send one at a time, in order (a report's own messages stay in order)."""
+        for message in messages:
+            await send(spec, message, message.report_id)
+            await producer.flush()
+            await asyncio.sleep(pause_s)
+
     reports = [
         ReportSubmitted(
             report_id=uuid4(),
@@ -195,12 +202,14 @@ async def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(
                 return len({c.report_id for c in items if c.version == 1})
 
             # --- kill 1: in the middle of the intake stream, which goes on meanwhile ------
-            for report in reports[:25]:
-                await send(REPORT_INTAKE, report, report.report_id)
-            await producer.flush()
+            # The stream trickles in (a record every 20 ms) while workflow is killed: sent at
+            # once, the 25 reports were one poll's work for a set-based workflow, opened in
+            # one commit, so the kill could land after all of them (CI, 2026-12-04 17:20).
+            streaming = asyncio.create_task(trickle(REPORT_INTAKE, reports[:25], 0.02))
             await changes.wait(lambda items: opened(items) >= 5)
             workflow.kill()
             at_first_kill = opened(changes.items)
+            await streaming
             assert at_first_kill < 25, "the kill came too late to interrupt a backlog"
             for report in reports[25:]:
                 await send(REPORT_INTAKE, report, report.report_id)
@@ -210,16 +219,14 @@ async def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(
 
             # --- kill 2: in the middle of the command stream ------------------------------
             # Same key per report, so each report's commands stay in order on one partition.
-            for cmd in commands[:100]:
-                await send(WORKFLOW_COMMANDS, cmd, cmd.report_id)
-            await producer.flush()
-
             def answered(items: list[Any]) -> int:
                 return len({v.command_id for v in items})
 
+            streaming = asyncio.create_task(trickle(WORKFLOW_COMMANDS, commands[:100], 0.005))
             await verdicts.wait(lambda items: answered(items) >= 20)
             workflow.kill()
             at_second_kill = answered(verdicts.items)
+            await streaming
             assert at_second_kill < 100, "the kill came too late to interrupt a backlog"
             for cmd in commands[100:]:
                 await send(WORKFLOW_COMMANDS, cmd, cmd.report_id)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from aduan_contracts.events import ReportAmended
 from aduan_kit import db as kit_db
 from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, transaction
-from aduan_kit.messaging import OUTBOX_WAKE, add_to_outbox, is_transient, messaging_tables
+from aduan_kit.messaging import OUTBOX_WAKE, add_to_outbox, messaging_tables
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -101,17 +101,14 @@ async def test_a_dead_pooled_connection_is_replaced(
             second = await conn.scalar(text("SELECT pg_backend_pid()"))
         assert second != first
 
-        # Used a moment ago: handed out unchecked, so the first statement meets the dead
-        # connection (a transient error the callers retry); the pool is then invalidated
-        # and the next checkout works.
+        # Used a moment ago, so not pinged; but the server ended it and asyncpg saw the
+        # socket close: the checkout replaces it (and every connection pooled before it)
+        # without a round trip, and nothing fails. (A connection whose loss the driver has
+        # not seen yet, a silent network cut, still fails its first statement with a
+        # transient error the callers retry: tests/unit/test_kit_transient_errors.py.)
         monkeypatch.setattr(kit_db, "PING_AFTER_IDLE_S", 60.0)
         await _terminate(url, second)
         await asyncio.sleep(0.1)
-        with pytest.raises(DBAPIError) as failed:
-            async with engine.connect() as conn:
-                await conn.scalar(text("SELECT 1"))
-        assert failed.value.connection_invalidated
-        assert is_transient(failed.value)  # consumers retry it instead of dead-lettering
         async with engine.connect() as conn:
             third = await conn.scalar(text("SELECT pg_backend_pid()"))
         assert third not in (first, second)
