@@ -43,11 +43,12 @@ def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     SQLAlchemy's `pool_pre_ping` pings on *every* checkout, and the asyncpg dialect's ping
     is three round trips (BEGIN, `;`, ROLLBACK): profiling under load found it to be
     ~15 % of the notifier's CPU and as many extra statements on PostgreSQL as the work
-    itself. A connection used less than `PING_AFTER_IDLE_S` ago is handed out unchecked;
-    if the server went away meanwhile, the first statement fails with a disconnect error,
-    SQLAlchemy invalidates the whole pool, and the caller's usual retry of a transient
-    database error (consumers, relay) runs on fresh connections. After an idle spell (a
-    restart overnight) the check still happens, so no request meets a dead connection.
+    itself. A connection used less than `PING_AFTER_IDLE_S` ago is handed out without a
+    ping, but one the driver already knows is closed (the server restarted) is replaced at
+    checkout with every connection pooled before it (`_ping_if_idle`); one whose loss it
+    has not seen yet fails its first statement with a transient error, and the caller's
+    usual retry (consumers, relay, a 503 for a request) runs on fresh connections. After
+    an idle spell (a restart overnight) the ping still happens.
     """
     engine = create_async_engine(
         url,
