@@ -214,6 +214,29 @@ async def login_csrf_role_gating_and_logout(platform: Platform) -> None:
         assert first.status_code == 303
         assert first.headers["location"] == "/console/login?reason=required"
 
+        # A link to a report (an e-mail, a bookmark): the login page keeps where it led,
+        # and signing in there lands on it, not on the queue.
+        wanted = f"/console/reports/{uuid.uuid4()}"
+        deep = await browser.get(wanted)
+        assert deep.status_code == 303
+        assert deep.headers["location"] == (
+            f"/console/login?reason=required&next={wanted.replace('/', '%2F')}"
+        )
+        form = await browser.get(deep.headers["location"])
+        assert f'name="next" value="{wanted}"' in form.text
+        landed = await browser.post(
+            "/console/login",
+            data={
+                "csrf_token": csrf(form.text),
+                "username": "petugas-uji",
+                "password": PASSWORD,
+                "next": wanted,
+            },
+        )
+        assert landed.status_code == 303 and landed.headers["location"] == wanted
+        await browser.post("/console/logout", data={"csrf_token": csrf(form.text)})
+        browser.cookies.clear()
+
         # A login POST without the login form's token is refused before the gateway is asked.
         await browser.get("/console/login")
         forged = await browser.post(
@@ -270,7 +293,8 @@ async def login_csrf_role_gating_and_logout(platform: Platform) -> None:
         browser.cookies.set(COOKIE_NAME, old_cookie, domain="portal.test", path="/console")
         again = await browser.get("/console/agency")
         assert again.status_code == 303
-        assert again.headers["location"] == "/console/login?reason=expired"
+        # Signing in again leads back to the page that was asked for.
+        assert again.headers["location"] == "/console/login?reason=expired&next=%2Fconsole%2Fagency"
 
 
 async def expired_access_token_is_refreshed_and_a_dead_session_goes_to_login(

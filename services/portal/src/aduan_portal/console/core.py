@@ -463,7 +463,12 @@ async def signed_in(request: Request, *roles: str) -> Console:
     sid = request.cookies.get(COOKIE_NAME)
     session = await state.store.load(sid)
     if session is None:
-        raise LoginRequired("expired" if sid else "required")
+        # Back to the page asked for once signed in (a link to a report in an e-mail, a
+        # bookmark), not to the queue; a form's action has its own way back
+        # (report.`_console_for_form`). `safe_next` keeps it a console path.
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        wanted = here if request.method == "GET" and here.rstrip("/") != "/console" else None
+        raise LoginRequired("expired" if sid else "required", wanted)
     c = Console(request, session, state.store, state.gateway, state.names)
     if roles:
         c.require(*roles)
