@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -17,19 +16,10 @@ from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.topics import TopicSpec
 from aduan_kit.messaging import ensure_topics, make_broker
+from aduan_testing.kitruntime import amended
 from aduan_testing.plugin import Isolation
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-def amended(text: str) -> ReportAmended:
-    return ReportAmended(
-        report_id=uuid.uuid4(),
-        channel="email",
-        channel_message_id=uuid.uuid4().hex,
-        text=text,
-        received_at=datetime.now(UTC),
-    )
 
 
 async def test_outage_retries_past_max_attempts_and_never_dead_letters(

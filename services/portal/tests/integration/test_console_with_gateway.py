@@ -150,14 +150,20 @@ def csrf(html: str) -> str:
 
 
 async def login(
-    client: httpx.AsyncClient, username: str, password: str = PASSWORD
+    client: httpx.AsyncClient,
+    username: str,
+    password: str = PASSWORD,
+    page_url: str = "/console/login",
 ) -> httpx.Response:
-    page = await client.get("/console/login")
+    """Sign in through the login form at `page_url` (its hidden fields, `next` among them,
+    are posted as the browser would)."""
+    page = await client.get(page_url)
     assert page.status_code == 200
-    return await client.post(
-        "/console/login",
-        data={"csrf_token": csrf(page.text), "username": username, "password": password},
-    )
+    data = {"csrf_token": csrf(page.text), "username": username, "password": password}
+    kept = re.search(r'name="next" value="([^"]*)"', page.text)
+    if kept:
+        data["next"] = kept.group(1)
+    return await client.post("/console/login", data=data)
 
 
 async def settled(client: httpx.AsyncClient, report_id: uuid.UUID) -> str:
@@ -222,20 +228,9 @@ async def login_csrf_role_gating_and_logout(platform: Platform) -> None:
         assert deep.headers["location"] == (
             f"/console/login?reason=required&next={wanted.replace('/', '%2F')}"
         )
-        form = await browser.get(deep.headers["location"])
-        assert f'name="next" value="{wanted}"' in form.text
-        landed = await browser.post(
-            "/console/login",
-            data={
-                "csrf_token": csrf(form.text),
-                "username": "petugas-uji",
-                "password": PASSWORD,
-                "next": wanted,
-            },
-        )
+        landed = await login(browser, "petugas-uji", page_url=deep.headers["location"])
         assert landed.status_code == 303 and landed.headers["location"] == wanted
-        await browser.post("/console/logout", data={"csrf_token": csrf(form.text)})
-        browser.cookies.clear()
+        browser.cookies.clear()  # signed out again for what follows
 
         # A login POST without the login form's token is refused before the gateway is asked.
         await browser.get("/console/login")
