@@ -354,6 +354,16 @@ def table(result: dict[str, Any]) -> str:
             "| rate /s | " + " | ".join(procs) + " | total | generator | harness |",
             "|---|" + "---|" * (len(procs) + 3),
         ]
+        warm = result.get("warmup")
+        if warm:
+            # Measured, not counted: a fresh broker's JIT compiles during it.
+            lines.append(
+                f"| warm-up, {warm['rate']:g}/s for {warm['seconds']:g} s (not counted) | "
+                + " | ".join(
+                    _fmt(round(warm["cpu_ms_per_report_by_process"].get(p, 0.0), 2)) for p in procs
+                )
+                + f" | {_fmt(warm['cpu_ms_per_report'])} | | |"
+            )
         idle_row = result.get("idle_cpu_ms_per_s")
         if idle_row:
             lines.append(
@@ -680,7 +690,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.profile_rate > 0 and args.profile_seconds > 0:
                 result["profile"] = await profile_step(platform, load, accepted, lag, args)
             result["steps"] = steps
-            result["warmup_reports"] = len(warm.accepted)
+            # Every complaint sent before the measured steps (both warm-ups).
+            result["warmup_reports"] = len(warm.accepted) + result.get("warmup", {}).get(
+                "accepted", 0
+            )
             result["intake_failures"] = {
                 k: v for s in steps for k, v in s["failures"].items()
             } | warm.failures

@@ -38,6 +38,7 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
         "--read-rate", "8", "--read-seconds", "3", "--replay", "100", "--partitions", "2",
         "--ceiling-seconds", "1", "--ceiling-messages", "1000",
         "--drain-timeout", "120", "--services", SERVICES, "--idle-seconds", "2",
+        "--warmup-seconds", "3", "--warmup-rate", "4",
         "--generator-rate", "200", "--soak-minutes", "0.1", "--soak-rate", "4",
         "--scale", "smoke (make test)", "--output", str(out),
     ]  # fmt: skip
@@ -82,6 +83,10 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
     soak = result["soak"]  # 6 s at 4/s: one per-minute window
     assert soak["accepted"] == soak["sent"] == 24, soak
     assert [w["complaints"] for w in soak["windows"]] == [24]
+
+    warm = result["warmup"]  # measured apart, counted in the reconciliation
+    assert warm["accepted"] == 12 and warm["cpu_ms_per_report"] > 0, warm
+    assert "warm-up, 4/s for 3 s (not counted)" in proc.stdout
 
     rec = result["reconciliation"]
     assert rec["accepted"] == result["warmup_reports"] + soak["accepted"] + sum(
