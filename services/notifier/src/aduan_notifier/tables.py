@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
+from aduan_kit.keystore import reporter_keys_table
 from aduan_kit.messaging import messaging_tables
 
 __all__ = [
@@ -60,14 +61,7 @@ RECIPIENTS = Table(
 
 # Per-reporter data keys. A shredded key stays as a tombstone (key NULL) so that a replayed
 # "issued" event, or an identity sealed under it that arrives later, is recognised as erased.
-REPORTER_KEYS = Table(
-    "reporter_keys",
-    METADATA,
-    Column("key_id", PgUUID(as_uuid=True), primary_key=True),
-    Column("key", Text, nullable=True),
-    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("shredded_at", DateTime(timezone=True), nullable=True),
-)
+REPORTER_KEYS = reporter_keys_table(METADATA)  # aduan_kit.keystore: the same in the gateway
 
 # Status changes of staff-entered reports (walk-in, letter, call centre) that arrived before
 # the intake event that says whether the reporter left a contact. Resolved (delivered or

@@ -30,7 +30,7 @@ class FakeStore:
     """`IntakeStore` and `KeyStore` in memory; counts the calls."""
 
     recipients: dict[UUID, NewRecipient] = field(default_factory=dict)
-    keys: dict[UUID, str | None] = field(default_factory=dict)
+    keys: dict[UUID, bytes | None] = field(default_factory=dict)
     waiting: list[UUID] = field(default_factory=list)  # report ids of put-back deliveries
     parked: list[ReportStatusChanged] = field(default_factory=list)
     deliveries: dict[tuple[UUID, str], NewDelivery] = field(default_factory=dict)
@@ -74,7 +74,7 @@ class FakeStore:
                 inserted.add((d.status_event_id, d.channel))
         return inserted
 
-    async def add_keys(self, keys: Mapping[UUID, str]) -> None:
+    async def add_keys(self, keys: Mapping[UUID, bytes]) -> None:
         self._count("add_keys")
         for k, v in keys.items():
             self.keys.setdefault(k, v)
@@ -181,7 +181,7 @@ async def test_keys_issued_make_due_and_shredded_erase_with_a_tombstone_that_win
     key = base64.b64encode(new_key()).decode()
 
     assert await handle_key_events(store, [ReporterKeyIssued(key_id=key_id, key=key)]) == [1]
-    assert store.keys[key_id] == key
+    assert store.keys[key_id] == base64.b64decode(key)  # stored as the key's bytes
 
     shred = ReporterKeyShredded(key_id=key_id)
     replayed = ReporterKeyIssued(key_id=key_id, key=key)

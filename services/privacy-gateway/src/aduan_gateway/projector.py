@@ -16,7 +16,6 @@ The SQL strings are constants: asyncpg prepares each once per connection.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -48,13 +47,13 @@ from aduan_gateway.readmodel import (
     _record,
     _timeline_record,
     _without_metadata,
-    delete_key,
     erase_identity,
     load_public,
     officer_reason,
     reporter_terms,
     text_columns,
 )
+from aduan_kit.keystore import add_keys, key_bytes, key_states, shred_keys
 from aduan_kit.logging import get_logger
 from aduan_kit.uow import UnitOfWork
 
@@ -81,7 +80,6 @@ _R = _COLUMNS.format(t="r")
 _LOCK_SHARED = f"SELECT pg_advisory_xact_lock_shared({_KEYS_LOCK})"
 _LOCK_EXCLUSIVE = f"SELECT pg_advisory_xact_lock({_KEYS_LOCK})"
 
-_KEY_STATES = "SELECT key_id, key FROM reporter_keys WHERE key_id = ANY($1::uuid[])"
 
 # Content is written once: a second submission for the same id changes nothing (the WHERE).
 _CONTENT_UPSERT = (
@@ -169,11 +167,6 @@ _TIMELINE_INSERT = (
     "ON CONFLICT ON CONSTRAINT uq_timeline_report_version DO NOTHING"
 )
 
-# Do nothing on conflict: a redelivered issue must never bring back a shredded key.
-_STORE_KEYS = (
-    "INSERT INTO reporter_keys (key_id, key) SELECT * FROM unnest($1::uuid[], $2::bytea[]) "
-    "ON CONFLICT DO NOTHING"
-)
 _REPORTS_OF_KEYS = (
     "SELECT " + _R + ", k.key AS reporter_key, k.key_id AS key_row FROM reports r "  # noqa: S608
     "LEFT JOIN reporter_keys k ON k.key_id = r.reporter_key_id "
@@ -329,7 +322,7 @@ async def apply_contents(uow: UnitOfWork, events: Sequence[ReportSubmitted]) -> 
         # Shared: key arrivals and erasures (exclusive) see every report written before
         # them, and none is written meanwhile (`readmodel.lock_keys`).
         await lock_keys_on(uow, exclusive=False)
-        states = {r["key_id"]: (r["key"],) for r in await conn.fetch(_KEY_STATES, list(key_ids))}
+        states = {k: (key,) for k, key in (await key_states(conn, key_ids)).items()}
     cols: list[list[Any]] = [[] for _ in range(18)]
     terms: dict[UUID, tuple[str, ...]] = {}
     for event in firsts.values():
@@ -491,11 +484,7 @@ async def _keys_issued(uow: UnitOfWork, events: Sequence[ReporterKeyIssued]) -> 
     reports now that the reporter's values can be hidden (one statement), and project
     each report again, per event, as the per-event consumer did."""
     conn = await uow.connection()
-    await conn.execute(
-        _STORE_KEYS,
-        [e.key_id for e in events],
-        [base64.b64decode(e.key) for e in events],
-    )
+    await add_keys(conn, {e.key_id: key_bytes(e) for e in events})
     key_ids = list(dict.fromkeys(e.key_id for e in events))
     by_key: dict[UUID, list[dict[str, Any]]] = {k: [] for k in key_ids}
     rows = [_row(r) for r in await conn.fetch(_REPORTS_OF_KEYS, key_ids)]
@@ -546,7 +535,7 @@ async def _key_shredded(uow: UnitOfWork, event: ReporterKeyEvent) -> list[Public
     # Scrub the name from stored text first: it needs the key to open it.
     touched = await erase_identity(session, event.key_id)
     await erase_reporter_messages(session, touched)
-    await delete_key(session, event.key_id)
+    await shred_keys(conn, [event.key_id])
     log.info("reporter key shredded", key_id=str(event.key_id), reports=len(touched))
     published: list[PublicEvent] = []
     for report_id in touched:

@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -58,7 +58,6 @@ __all__ = [
     "access_log_rows",
     "append_access_log",
     "append_entries",
-    "delete_key",
     "duplicate_candidates",
     "erase_identity",
     "find_by_receipt",
@@ -74,7 +73,6 @@ __all__ = [
     "reporter_terms",
     "reports_of_key",
     "select_with_key",
-    "store_key",
     "text_columns",
     "verify_access_log",
 ]
@@ -552,28 +550,11 @@ async def duplicate_candidates(
     return await _records(session, query)
 
 
-async def store_key(session: AsyncSession, key_id: UUID, key: bytes) -> None:
-    # Do nothing on conflict: a redelivered issue must never bring back a shredded key.
-    await session.execute(
-        insert(REPORTER_KEYS).values(key_id=key_id, key=key).on_conflict_do_nothing()
-    )
-
-
 async def get_key(session: Reader, key_id: UUID) -> bytes | None:
     key: bytes | None = await session.scalar(
         select(REPORTER_KEYS.c.key).where(REPORTER_KEYS.c.key_id == key_id)
     )
     return key
-
-
-async def delete_key(session: AsyncSession, key_id: UUID) -> None:
-    """Destroy the key bytes; the row stays as the record that this reporter was erased."""
-    stmt = insert(REPORTER_KEYS).values(key_id=key_id, key=None, shredded_at=func.now())
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[REPORTER_KEYS.c.key_id], set_={"key": None, "shredded_at": func.now()}
-        )
-    )
 
 
 def _without_metadata(photo: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -23,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
+from aduan_kit.keystore import reporter_keys_table
 from aduan_kit.messaging import messaging_tables
 
 __all__ = [
@@ -249,15 +249,7 @@ PHOTO_GRANTS = Table(
 # The gateway's copy of intake's per-reporter keys (from the compacted keys topic); the key
 # bytes are deleted when intake announces the key shredded, which makes every sealed copy
 # unreadable here.
-REPORTER_KEYS = Table(
-    "reporter_keys",
-    METADATA,
-    Column("key_id", PgUUID(as_uuid=True), primary_key=True),
-    # NULL once shredded: the row stays so a report replayed later is known to be erased.
-    Column("key", LargeBinary, nullable=True),
-    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("shredded_at", DateTime(timezone=True), nullable=True),
-)
+REPORTER_KEYS = reporter_keys_table(METADATA)  # aduan_kit.keystore: the same in the notifier
 
 
 # --- category catalogue -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from aduan_contracts.events import ReportStatusChanged
+from aduan_kit.keystore import add_keys, shred_keys, shredded_among
 from aduan_kit.uow import UnitOfWork
 from aduan_notifier.adapters.stores import NewDelivery, NewRecipient, Recipient
 
@@ -59,10 +60,6 @@ _RECORD = (
 )
 
 
-_SHREDDED = (
-    "SELECT key_id FROM reporter_keys WHERE key_id = ANY($1::uuid[]) AND shredded_at IS NOT NULL"
-)
-
 # A missing identity as JSON null, as the rows SQLAlchemy wrote before (JSONB default).
 _ADD_RECIPIENTS = (
     "INSERT INTO recipients (report_id, channel, language, receipt_code, key_id, "
@@ -88,18 +85,6 @@ _DUE_NOW_FOR_KEYS = (
 
 _UNPARK = (
     "DELETE FROM pending_notifications WHERE report_id = ANY($1::uuid[]) RETURNING event::text"
-)
-
-# A tombstone wins: a replayed "issued" must not revive a shredded key.
-_ADD_KEYS = (
-    "INSERT INTO reporter_keys (key_id, key) SELECT * FROM unnest($1::uuid[], $2::text[]) "
-    "ON CONFLICT DO NOTHING"
-)
-
-_SHRED_KEYS = (
-    "INSERT INTO reporter_keys (key_id, key, shredded_at) "
-    "SELECT k, NULL, now() FROM unnest($1::uuid[]) AS u(k) "
-    "ON CONFLICT (key_id) DO UPDATE SET key = NULL, shredded_at = now()"
 )
 
 # The sealed copies are unreadable now anyway; dropping them and marking the reporter
@@ -193,8 +178,7 @@ class PgStore:
     async def shredded(self, key_ids: Sequence[UUID]) -> set[UUID]:
         if not key_ids:
             return set()
-        conn = await self.uow.connection()
-        return {r["key_id"] for r in await conn.fetch(_SHREDDED, list(set(key_ids)))}
+        return await shredded_among(await self.uow.connection(), key_ids)
 
     async def add_recipients(self, recipients: Sequence[NewRecipient]) -> None:
         if not recipients:
@@ -225,11 +209,9 @@ class PgStore:
         rows = await conn.fetch(_UNPARK, list(set(report_ids)))
         return [ReportStatusChanged.model_validate_json(r["event"]) for r in rows]
 
-    async def add_keys(self, keys: Mapping[UUID, str]) -> None:
-        if not keys:
-            return
-        conn = await self.uow.connection()
-        await conn.execute(_ADD_KEYS, list(keys), list(keys.values()))
+    async def add_keys(self, keys: Mapping[UUID, bytes]) -> None:
+        if keys:
+            await add_keys(await self.uow.connection(), keys)
 
     async def due_now_for_keys(self, key_ids: Sequence[UUID]) -> int:
         if not key_ids:
@@ -242,7 +224,7 @@ class PgStore:
             return []
         conn = await self.uow.connection()
         unique = list(dict.fromkeys(key_ids))
-        await conn.execute(_SHRED_KEYS, unique)
+        await shred_keys(conn, unique)
         return [r["report_id"] for r in await conn.fetch(_ERASE, unique)]
 
     async def skip_deliveries(self, report_ids: Sequence[UUID]) -> None:

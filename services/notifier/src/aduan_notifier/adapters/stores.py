@@ -127,7 +127,7 @@ class IntakeStore(Protocol):
 class KeyStore(Protocol):
     """What a batch of reporter-key events writes, one call per batch each."""
 
-    async def add_keys(self, keys: Mapping[UUID, str]) -> None:
+    async def add_keys(self, keys: Mapping[UUID, bytes]) -> None:
         """Store issued keys; a key already there (or its tombstone) is kept."""
 
     async def due_now_for_keys(self, key_ids: Sequence[UUID]) -> int:

@@ -30,7 +30,6 @@ webhook, e-mail Message-ID). See docs/notifier.md, "At the provider boundary".
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import heapq
 import json
@@ -522,7 +521,7 @@ class DeliveryWorker:
         if recipient.key is None or recipient.shredded_at is not None:
             raise _Skip("reporter erased")
         try:
-            identity = open_identity(sealed, base64.b64decode(recipient.key))
+            identity = open_identity(sealed, bytes(recipient.key))
         except InvalidTag:
             # Sealed under another key or altered: no retry can open it.
             raise _Skip("identity cannot be opened") from None

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from aduan_contracts.enums import Channel
 from aduan_contracts.events import ReporterKeyEvent, ReporterKeyIssued, ReportSubmitted
+from aduan_kit.keystore import key_bytes
 from aduan_notifier.adapters.stores import IntakeStore, KeyStore, NewDelivery, NewRecipient
 from aduan_notifier.domain import STAFF_CHANNELS, Template, compose
 
@@ -100,7 +101,7 @@ async def handle_key_events(store: KeyStore, events: Sequence[ReporterKeyEvent])
     it became due (the sum is what matters: the worker is woken when any did)."""
     if not events:
         return []
-    issued = {e.key_id: e.key for e in events if isinstance(e, ReporterKeyIssued)}
+    issued = {e.key_id: key_bytes(e) for e in events if isinstance(e, ReporterKeyIssued)}
     shredded = [e.key_id for e in events if not isinstance(e, ReporterKeyIssued)]
     # Issued before shredded: a key shredded in the same batch ends shredded either way (a
     # tombstone is never overwritten by an issue).
