@@ -6,9 +6,8 @@ from __future__ import annotations
 import base64
 from uuid import uuid4
 
-import asyncpg
 import pytest
-from sqlalchemy import MetaData, make_url
+from sqlalchemy import MetaData
 
 from aduan_contracts.events import ReporterKeyIssued
 from aduan_kit.crypto import new_key
@@ -21,14 +20,10 @@ from aduan_kit.keystore import (
     shred_keys,
     shredded_among,
 )
+from aduan_testing.helpers import connect_raw
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
-
-
-async def _connect(url: str) -> asyncpg.Connection:
-    raw = make_url(url).set(drivername="postgresql")
-    return await asyncpg.connect(raw.render_as_string(hide_password=False))
 
 
 async def test_a_shredded_key_never_comes_back(isolated: Isolation) -> None:
@@ -40,7 +35,7 @@ async def test_a_shredded_key_never_comes_back(isolated: Isolation) -> None:
     async with engine.begin() as c:
         await c.run_sync(metadata.create_all)
     await engine.dispose()
-    conn = await _connect(url)
+    conn = await connect_raw(url)
     try:
         kept, erased, early = uuid4(), uuid4(), uuid4()
         issued = ReporterKeyIssued(key_id=kept, key=base64.b64encode(new_key()).decode())

@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy import make_url
 
-__all__ = ["eventually", "free_port"]
+__all__ = ["connect_raw", "eventually", "free_port"]
 
 
 _HANDED_OUT: set[int] = set()
@@ -67,3 +69,10 @@ async def eventually(
             last = exc
         await asyncio.sleep(every)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+async def connect_raw(url: str) -> asyncpg.Connection:
+    """A plain asyncpg connection to a service database given by its SQLAlchemy URL
+    (`postgresql+asyncpg://...`), for tests that write or read rows as they are stored."""
+    raw = make_url(url).set(drivername="postgresql")
+    return await asyncpg.connect(raw.render_as_string(hide_password=False))

@@ -7,23 +7,17 @@ import asyncio
 import base64
 from uuid import uuid4
 
-import asyncpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import make_url
 
 from aduan_kit.crypto import new_key
 from aduan_kit.db import ensure_database
 from aduan_kit.keystore import key_states, shredded_among
+from aduan_testing.helpers import connect_raw
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
-
-
-async def _connect(url: str) -> asyncpg.Connection:
-    raw = make_url(url).set(drivername="postgresql")
-    return await asyncpg.connect(raw.render_as_string(hide_password=False))
 
 
 async def test_the_notifier_keys_become_bytes_and_tombstones_stay(isolated: Isolation) -> None:
@@ -34,7 +28,7 @@ async def test_the_notifier_keys_become_bytes_and_tombstones_stay(isolated: Isol
     config.attributes["database_url"] = url
     await asyncio.to_thread(command.upgrade, config, "0004")
     kept, erased, key = uuid4(), uuid4(), new_key()
-    conn = await _connect(url)
+    conn = await connect_raw(url)
     try:
         # As the notifier stored them before: base64 text; a tombstone's key NULL.
         await conn.execute(
