@@ -56,7 +56,6 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         pepper=settings.contact_pepper,
         intake_topic=runtime.topic(REPORT_INTAKE.name),
         keys_topic=runtime.topic(REPORTER_KEYS.name),
-        wake_relay=runtime.wake_relay,
         answer_window=timedelta(days=settings.answer_window_days),
         admission=admission,
         group_max=settings.filing_group_max,

@@ -9,7 +9,6 @@ goes out only after the commit, and the outbox makes the event as durable as the
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import re
@@ -27,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import ANSWER_BY_REPLY_CHANNELS, Channel
-from aduan_contracts.events import ReportAmended, ReporterKeyIssued
+from aduan_contracts.events import ReportAmended
 from aduan_contracts.values import (
     PhotoRef,
     SealedContent,
@@ -41,12 +40,11 @@ from aduan_intake.domain import (
     contact_digest,
     new_receipt_code,
 )
-from aduan_intake.keyring import ReporterKey, get_or_create_key
+from aduan_intake.keyring import keys_for
 from aduan_intake.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, SUBMISSIONS
-from aduan_kit.crypto import new_key, seal_content, seal_identity
+from aduan_kit.crypto import seal_content, seal_identity
 from aduan_kit.db import driver_connection, transaction
 from aduan_kit.logging import correlation_id, get_logger
-from aduan_kit.messaging import add_to_outbox
 from aduan_kit.redaction import identity_terms, scrub_officer_text
 from aduan_kit.uow import UnitOfWork
 
@@ -120,12 +118,6 @@ _NOTE_KEY = (
     "UPDATE submissions s SET key_id = n.key_id"
     " FROM unnest($1::uuid[], $2::uuid[]) AS n(report_id, key_id) WHERE s.report_id = n.report_id"
 )
-# A NULL digest never conflicts (nobody to recognise later: always a fresh key).
-_NEW_KEYS = (
-    "INSERT INTO reporter_keys (key_id, contact_digest, key)"
-    " SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::bytea[])"
-    " ON CONFLICT (contact_digest) DO NOTHING RETURNING key_id"
-)
 # What a message from a one-to-one channel is (`Filer._question_for`), in one round trip:
 # kind 1, already added to a report; kind 2, already filed as one; else kind 3, the
 # questions open to this contact within the window, the one asked last first.
@@ -147,10 +139,6 @@ _KNOWN = (
     "SELECT EXISTS (SELECT 1 FROM submissions WHERE channel = $1 AND channel_message_id = $2)"
     " OR EXISTS (SELECT 1 FROM amendments WHERE channel = $1 AND channel_message_id = $2)"
 )
-_LIVE_KEYS = (
-    "SELECT contact_digest, key_id, key FROM reporter_keys"
-    " WHERE contact_digest = ANY($1::bytea[]) AND shredded_at IS NULL"
-)
 
 
 def _deadlocked(exc: BaseException) -> bool:
@@ -158,10 +146,6 @@ def _deadlocked(exc: BaseException) -> bool:
     error; a statement on the raw connection raises it as it is)."""
     state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
     return state == "40P01" or "deadlock" in str(exc)
-
-
-def _new_reporter_key() -> ReporterKey:
-    return ReporterKey(uuid4(), new_key(), issued=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +193,6 @@ class Filer:
         pepper: str,
         intake_topic: str,
         keys_topic: str,
-        wake_relay: Callable[[], None],
         answer_window: timedelta = timedelta(days=14),
         admission: Admission | None = None,
         group_max: int = 1,
@@ -236,7 +219,6 @@ class Filer:
         self.pepper = pepper
         self._intake_topic = intake_topic
         self._keys_topic = keys_topic
-        self._wake_relay = wake_relay
 
     @asynccontextmanager
     async def _session(self, begin: bool = True) -> AsyncIterator[AsyncSession]:
@@ -275,8 +257,6 @@ class Filer:
             filed = await self._file_grouped(report)
         else:
             filed = await self._file_alone(report)
-        if not filed.duplicate:
-            self._wake_relay()
         log.info(
             "report filed",
             report_id=str(filed.report_id),
@@ -440,7 +420,16 @@ class Filer:
         for i in todo:
             results[i] = RuntimeError("no free receipt code after several attempts")
         claimed.sort()  # the events go out in arrival order
-        keys = await self._keys_for(uow, conn, [filings[i] for i in claimed])
+        sealable = [i for i in claimed if filings[i].sealable]
+        keys = dict(
+            zip(
+                (filings[i].report_id for i in sealable),
+                await keys_for(
+                    uow, self._keys_topic, [(filings[i].digest, filings[i].cid) for i in sealable]
+                ),
+                strict=True,
+            )
+        )
         noted = [i for i in claimed if filings[i].digest is not None]
         if noted:
             await conn.execute(
@@ -467,68 +456,6 @@ class Filer:
             uow.publish(self._intake_topic, event, key=filing.report_id)
             results[i] = Filed(filing.report_id, filing.receipt_code, duplicate=False)
         return [r if r is not None else RuntimeError("not filed") for r in results]
-
-    async def _keys_for(
-        self, uow: UnitOfWork, conn: asyncpg.Connection, filings: list[_Filing]
-    ) -> dict[UUID, ReporterKey]:
-        """Each sealed filing's key by report id: the live key of its contact, or a new one
-        (announced on the outbox before the reports that use it). One new key per contact
-        however many of its filings the group holds; a filing without a contact to
-        recognise (digest None) always gets a fresh key."""
-        sealed = [f for f in filings if f.sealable]
-        if not sealed:
-            return {}
-        first: dict[bytes, _Filing] = {}  # its correlation id goes on the key's announcement
-        for f in sealed:
-            if f.digest is not None:
-                first.setdefault(f.digest, f)
-        fresh = {f.report_id: _new_reporter_key() for f in sealed if f.digest is None}
-        batch: list[tuple[bytes | None, ReporterKey, str | None]] = [
-            (None, fresh[f.report_id], f.cid) for f in sealed if f.digest is None
-        ]
-        found: dict[bytes, ReporterKey] = {}
-        # Proposed in digest order, for the same reason as the claims' order.
-        wanted = sorted(first)
-        for _ in range(3):
-            batch += [(d, _new_reporter_key(), first[d].cid) for d in wanted]
-            made = {
-                row[0]
-                for row in await conn.fetch(
-                    _NEW_KEYS,
-                    [key.key_id for _, key, _ in batch],
-                    [digest for digest, _, _ in batch],
-                    [key.key for _, key, _ in batch],
-                )
-            }
-            for digest, key, cid in batch:
-                if key.key_id not in made:
-                    continue  # the contact has a key already: read below
-                issued = ReporterKeyIssued(
-                    key_id=key.key_id,
-                    key=base64.b64encode(key.key).decode(),
-                    **({"correlation_id": cid} if cid else {}),
-                )
-                uow.publish(self._keys_topic, issued, key=key.key_id)
-                if digest is not None:
-                    found[digest] = key
-            batch = []
-            wanted = [d for d in wanted if d not in found]
-            if not wanted:
-                break
-            # A concurrent shred can clear the row between our conflict and this read; the
-            # next round then makes a fresh key, which is what an erased reporter should get.
-            for row in await conn.fetch(_LIVE_KEYS, wanted):
-                if row[2] is not None:
-                    found[row[0]] = ReporterKey(row[1], row[2], issued=False)
-            wanted = [d for d in wanted if d not in found]
-            if not wanted:
-                break
-        else:
-            raise RuntimeError("could not get or create a reporter key")
-        return {
-            f.report_id: found[f.digest] if f.digest is not None else fresh[f.report_id]
-            for f in sealed
-        }
 
     async def file_or_answer(self, report: NormalizedReport) -> Filed:
         """File a message from a one-to-one channel, or add it to a report as the answer to
@@ -655,6 +582,7 @@ class Filer:
             self.pepper.encode(), f"{channel}\0amend\0{text}".encode(), hashlib.sha256
         ).digest()
         async with self._session() as session:
+            uow = UnitOfWork(session, OUTBOX)
             claimed = (
                 await session.execute(
                     insert(AMENDMENTS)
@@ -690,8 +618,10 @@ class Filer:
             if sender is not None and not sender.is_empty:
                 reuse = sender.reuse_key(channel)
                 if reuse is not None:
-                    digest = contact_digest(self.pepper, reuse)
-                    key = await get_or_create_key(session, digest, self._keys_topic, cid)
+                    # The same way a filing gets its key (one contact, one live key).
+                    [key] = await keys_for(
+                        uow, self._keys_topic, [(contact_digest(self.pepper, reuse), cid)]
+                    )
                     original = seal_content(None, text, key.key_id, key.key)
                 terms = identity_terms(sender.as_dict())
             event = ReportAmended(
@@ -705,9 +635,11 @@ class Filer:
                 in_reply_to=in_reply_to,
                 **({"correlation_id": cid} if cid else {}),
             )
-            await add_to_outbox(session, OUTBOX, self._intake_topic, event, key=report_id)
+            # After the key's announcement, if one was issued (the outbox keeps call order).
+            uow.publish(self._intake_topic, event, key=report_id)
             await self._close_question(session, report_id, in_reply_to, received_at)
-        self._wake_relay()
+            # The commit wakes the relay (the unit of work marks the session).
+            await uow.flush()
         log.info("report amended", report_id=str(report_id), channel=channel.value)
         return Filed(report_id, receipt_code, duplicate=False, amended=True)
 

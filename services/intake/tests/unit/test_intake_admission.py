@@ -84,7 +84,6 @@ async def test_an_empty_pool_is_answered_as_overload_not_an_error() -> None:
         pepper="p" * 32,
         intake_topic="t",
         keys_topic="k",
-        wake_relay=lambda: None,
         admission=Admission(limit=4, wait_s=0, retry_after_s=5),
     )
     report = NormalizedReport(
