@@ -217,8 +217,8 @@ def test_every_http_channel_payload_is_signed_the_way_intake_checks_it() -> None
 
     from pydantic import SecretStr
 
-    from aduan_intake.channels.common import verify_hub_signature
-    from aduan_intake.channels.sms import twilio_signature
+    from aduan_intake.entrypoints.channels.common import verify_hub_signature
+    from aduan_intake.entrypoints.channels.sms import twilio_signature
 
     s = _secrets()
     rng = random.Random(1)
@@ -293,7 +293,7 @@ def test_a_hit_keeps_the_url_it_went_to() -> None:
 
 
 def test_email_payload_parses_as_a_complaint_and_is_dot_stuffed() -> None:
-    from aduan_intake.channels.email import parse_email
+    from aduan_intake.entrypoints.channels.email import parse_email
 
     mail = payloads.email("run1", 5, random.Random(4))
     parsed = parse_email(mail.data, datetime.now(UTC))

@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 
 from aduan_gateway.auth import issue_access_token
-from aduan_intake.channels.sms import twilio_signature
+from aduan_intake.entrypoints.channels.sms import twilio_signature
 from aduan_testing.helpers import eventually
 from aduan_testing.platform import Platform, running_platform
 from aduan_testing.plugin import Isolation

@@ -48,9 +48,9 @@ from aduan_gateway.domain.views import (
 )
 from aduan_gateway.tables import ACCESS_LOG, AGENCIES, USERS
 from aduan_gateway.tables import REPORTER_KEYS as GATEWAY_KEYS
+from aduan_intake.adapters.tables import REPORTER_KEYS as INTAKE_KEYS
 from aduan_intake.bootstrap import build as build_intake
 from aduan_intake.config import Settings as IntakeSettings
-from aduan_intake.tables import REPORTER_KEYS as INTAKE_KEYS
 from aduan_kit.crypto import open_identity
 from aduan_notifier.bootstrap import build as build_notifier
 from aduan_notifier.config import Settings as NotifierSettings

@@ -13,19 +13,19 @@ from faststream.specification import AsyncAPI
 
 from aduan_areas import Boundaries, use_boundaries
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
+from aduan_intake.adapters.catalogue import CatalogueWarmup, catalogue_router, register_catalogue
+from aduan_intake.adapters.photos import PhotoStore
+from aduan_intake.adapters.ratelimit import FixedWindowLimiter
+from aduan_intake.adapters.tables import OUTBOX
 from aduan_intake.admission import Admission, Overloaded, PostsInProgress, overloaded_response
-from aduan_intake.api import api_router
 from aduan_intake.background import IntakeRuntime
-from aduan_intake.catalogue import CatalogueWarmup, catalogue_router, register_catalogue
-from aduan_intake.channels import ChannelContext
-from aduan_intake.channels.email import SmtpListener
-from aduan_intake.channels.lapor import LaporPuller
 from aduan_intake.config import Settings
-from aduan_intake.filing import Filer
-from aduan_intake.handlers import register_handlers
-from aduan_intake.photos import PhotoStore
-from aduan_intake.ratelimit import FixedWindowLimiter
-from aduan_intake.tables import OUTBOX
+from aduan_intake.entrypoints.api import api_router
+from aduan_intake.entrypoints.channels import ChannelContext
+from aduan_intake.entrypoints.channels.email import SmtpListener
+from aduan_intake.entrypoints.channels.lapor import LaporPuller
+from aduan_intake.entrypoints.consumers import register_handlers
+from aduan_intake.service.filing import Filer
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.catalogue import Catalogue
 from aduan_kit.runtime import ServiceRuntime

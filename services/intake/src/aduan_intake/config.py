@@ -121,7 +121,7 @@ class Settings(ServiceSettings):
     # --- Open311 GeoReport v2 ------------------------------------------------------------
     open311_api_keys: list[SecretStr] = Field(default_factory=list)
     # Categories are not configured here: they are the gateway's catalogue, read from the
-    # topic gateway.categories.v1 (aduan_intake.catalogue).
+    # topic gateway.categories.v1 (aduan_intake.adapters.catalogue).
 
     # How long after an officer's question the reporter's next SMS or WhatsApp message is
     # taken as the answer (the answer link in the question works for as long as it is open).
@@ -144,7 +144,7 @@ class Settings(ServiceSettings):
     max_posts_in_progress: int | None = Field(default=None, ge=1)
     # What a refused sender is told to wait (`Retry-After`, seconds).
     overload_retry_after_s: int = Field(default=2, ge=1, le=3600)
-    # Group commit (aduan_intake.filing): filings that arrive while others are being
+    # Group commit (aduan_intake.service.filing): filings that arrive while others are being
     # written share the next transaction, at most this many (1: each its own); none is
     # answered before its group committed. At most `filing_group_concurrency` groups are
     # written at once (never more than `filing_max_in_flight`).

@@ -1,8 +1,8 @@
-"""An amendment gets its reporter key the way a filing does (`aduan_intake.keyring.keys_for`,
-issue 18's fold-in), on real PostgreSQL and Kafka: the same contact's amendment is sealed
-with the key of their filed report and issues nothing; once that key is shredded (erasure),
-their next amendment gets a fresh key, announced before the amendment; an amendment from
-a sender without a contact to recognise them by is not sealed at all."""
+"""An amendment gets its reporter key the way a filing does
+(`aduan_intake.adapters.keyring.keys_for`, issue 18's fold-in), on real PostgreSQL and
+Kafka: the same contact's amendment is sealed with the key of their filed report and issues
+nothing; once that key is shredded (erasure), their next amendment gets a fresh key; an
+amendment from a sender without a contact to recognise them by is not sealed at all."""
 
 from __future__ import annotations
 

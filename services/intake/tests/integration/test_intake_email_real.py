@@ -19,7 +19,7 @@ from aduan_contracts import decode
 from aduan_contracts.enums import Channel
 from aduan_contracts.events import ReportAmended, ReportSubmitted
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
-from aduan_intake.channels.email import SmtpListener
+from aduan_intake.entrypoints.channels.email import SmtpListener
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.crypto import open_content, open_identity
 from aduan_kit.redaction import HIDDEN

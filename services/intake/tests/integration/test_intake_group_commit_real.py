@@ -1,4 +1,4 @@
-"""Group commit on real PostgreSQL and Kafka (aduan_intake.filing): concurrent filings share
+"""Group commit on real PostgreSQL and Kafka (aduan_intake.service.filing): concurrent filings share
 transactions, each is stored and published exactly once, and none is answered before the
 transaction holding it committed; a refused filing (id reused for other text) does not undo
 the others in its group."""
@@ -16,7 +16,7 @@ from sqlalchemy import func, make_url, select
 
 from aduan_contracts import decode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
-from aduan_intake.tables import SUBMISSIONS
+from aduan_intake.adapters.tables import SUBMISSIONS
 
 pytestmark = pytest.mark.integration
 
@@ -175,7 +175,7 @@ async def test_a_receipt_code_someone_else_holds_is_replaced_not_refused(
 ) -> None:
     """The 40-bit receipt code is random: when it is already another report's, the filing
     gets a fresh code (nothing of the first try stays) instead of an error."""
-    import aduan_intake.filing as filing
+    import aduan_intake.service.filing as filing
 
     first = {"text": TEXT, "submission_id": str(uuid.uuid4())}
     second = {"text": f"{TEXT} (2)", "submission_id": str(uuid.uuid4())}

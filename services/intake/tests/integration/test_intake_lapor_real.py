@@ -20,8 +20,8 @@ from aduan_contracts import decode
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import ReportAmended, ReportSubmitted
 from aduan_contracts.topics import REPORT_INTAKE
-from aduan_intake.channels.lapor import LaporPuller
-from aduan_intake.tables import SYNC_CURSORS
+from aduan_intake.adapters.tables import SYNC_CURSORS
+from aduan_intake.entrypoints.channels.lapor import LaporPuller
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ TOKEN = "lapor-api-token-for-tests"
 
 def lapor_server(provider: Any, records: list[dict[str, Any]]) -> None:
     """Two records per page; `updated_since` filters, `cursor` pages (as the docstring of
-    aduan_intake.channels.lapor describes the API)."""
+    aduan_intake.entrypoints.channels.lapor describes the API)."""
 
     async def reports(request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":

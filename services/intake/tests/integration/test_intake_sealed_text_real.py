@@ -23,7 +23,7 @@ from aduan_contracts.events import (
 )
 from aduan_contracts.topics import ERASURE_REQUESTS, REPORT_INTAKE, REPORTER_KEYS
 from aduan_contracts.values import Actor
-from aduan_intake.tables import REPORTER_KEYS as KEYS_TABLE
+from aduan_intake.adapters.tables import REPORTER_KEYS as KEYS_TABLE
 from aduan_kit.crypto import new_key, open_content
 from aduan_testing.plugin import Isolation
 

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 
 from aduan_contracts import decode
 from aduan_contracts.topics import REPORT_INTAKE
-from aduan_intake.channels.email import SmtpListener
-from aduan_intake.tables import SUBMISSIONS
+from aduan_intake.adapters.tables import SUBMISSIONS
+from aduan_intake.entrypoints.channels.email import SmtpListener
 
 pytestmark = pytest.mark.integration
 

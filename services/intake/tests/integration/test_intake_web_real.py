@@ -27,10 +27,10 @@ from aduan_contracts.events import (
 )
 from aduan_contracts.topics import ERASURE_REQUESTS, REPORT_INTAKE, REPORTER_KEYS
 from aduan_contracts.values import Actor
+from aduan_intake.adapters.tables import REPORTER_KEYS as KEYS_TABLE
+from aduan_intake.adapters.tables import SUBMISSIONS
 from aduan_intake.bootstrap import build
 from aduan_intake.config import Settings
-from aduan_intake.tables import REPORTER_KEYS as KEYS_TABLE
-from aduan_intake.tables import SUBMISSIONS
 from aduan_kit.crypto import open_identity
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation

@@ -27,8 +27,8 @@ from aduan_contracts import decode
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import ReportSubmitted
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
+from aduan_intake.adapters.tables import SUBMISSIONS
 from aduan_intake.bootstrap import build
-from aduan_intake.tables import SUBMISSIONS
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.crypto import open_identity
 

@@ -20,17 +20,22 @@ from pydantic import SecretStr
 
 from aduan_contracts.enums import Channel, Privacy, Role
 from aduan_contracts.events import CategoryPublished
-from aduan_intake.channels.common import Ignored, Inbound, key_matches, verify_hub_signature
-from aduan_intake.channels.email import html_to_text, parse_email
-from aduan_intake.channels.instagram import normalize_instagram
-from aduan_intake.channels.lapor import normalize_lapor_record
-from aduan_intake.channels.messenger import normalize_messaging
-from aduan_intake.channels.open311 import normalize_open311
-from aduan_intake.channels.sms import normalize_sms, twilio_signature
-from aduan_intake.channels.staff import AuthFailure, officer_from_token
-from aduan_intake.channels.whatsapp import normalize_whatsapp
-from aduan_intake.channels.x import crc_response_token, normalize_x
 from aduan_intake.domain import InvalidField, NormalizedReport
+from aduan_intake.entrypoints.channels.common import (
+    Ignored,
+    Inbound,
+    key_matches,
+    verify_hub_signature,
+)
+from aduan_intake.entrypoints.channels.email import html_to_text, parse_email
+from aduan_intake.entrypoints.channels.instagram import normalize_instagram
+from aduan_intake.entrypoints.channels.lapor import normalize_lapor_record
+from aduan_intake.entrypoints.channels.messenger import normalize_messaging
+from aduan_intake.entrypoints.channels.open311 import normalize_open311
+from aduan_intake.entrypoints.channels.sms import normalize_sms, twilio_signature
+from aduan_intake.entrypoints.channels.staff import AuthFailure, officer_from_token
+from aduan_intake.entrypoints.channels.whatsapp import normalize_whatsapp
+from aduan_intake.entrypoints.channels.x import crc_response_token, normalize_x
 from aduan_kit.catalogue import Catalogue
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

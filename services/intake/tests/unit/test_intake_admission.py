@@ -16,7 +16,7 @@ from aduan_contracts.enums import Channel
 from aduan_intake.admission import Admission, Overloaded
 from aduan_intake.config import Settings
 from aduan_intake.domain import NormalizedReport
-from aduan_intake.filing import Filer
+from aduan_intake.service.filing import Filer
 
 
 async def test_a_filing_past_the_bound_waits_briefly_then_is_refused() -> None:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from aduan_contracts.values import GeoPoint, Location
-from aduan_intake.channels.web import normalize_web_form
 from aduan_intake.domain import InvalidField, NormalizedReport
 from aduan_intake.domain.area import TEXT_DISCOUNT, place
+from aduan_intake.entrypoints.channels.web import normalize_web_form
 
 NOW = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 GAMBIR = "31.71.01.1001"  # Kelurahan Gambir, Kec. Gambir, Kota Jakarta Pusat

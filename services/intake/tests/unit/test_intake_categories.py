@@ -15,12 +15,12 @@ import pytest
 from aduan_contracts.enums import Role
 from aduan_contracts.events import CategoryPublished
 from aduan_contracts.values import Actor
-from aduan_intake.catalogue import checked_category, known_category
-from aduan_intake.channels.app import AppReport, normalize_app_report
-from aduan_intake.channels.lapor import normalize_lapor_record
-from aduan_intake.channels.staff import StaffReport, normalize_staff_report
-from aduan_intake.channels.web import normalize_web_form, render_form
+from aduan_intake.adapters.catalogue import checked_category, known_category
 from aduan_intake.domain import InvalidField
+from aduan_intake.entrypoints.channels.app import AppReport, normalize_app_report
+from aduan_intake.entrypoints.channels.lapor import normalize_lapor_record
+from aduan_intake.entrypoints.channels.staff import StaffReport, normalize_staff_report
+from aduan_intake.entrypoints.channels.web import normalize_web_form, render_form
 from aduan_kit.catalogue import Catalogue, CategoryRefused
 
 NOW = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)

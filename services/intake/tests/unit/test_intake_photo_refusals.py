@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from aduan_intake.photos import PhotoError, PhotoStore
+from aduan_intake.adapters.photos import PhotoError, PhotoStore
 from aduan_kit.blobs import FilesystemBlobStore
 
 MAX_BYTES = 200_000

@@ -13,12 +13,12 @@ import pytest
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import CategoryPublished
+from aduan_intake.adapters.ratelimit import FixedWindowLimiter
 from aduan_intake.bootstrap import asyncapi_document, build
-from aduan_intake.channels.common import prefers_json
-from aduan_intake.channels.web import normalize_web_form, render_form, render_receipt
 from aduan_intake.config import Settings
 from aduan_intake.domain import InvalidField
-from aduan_intake.ratelimit import FixedWindowLimiter
+from aduan_intake.entrypoints.channels.common import prefers_json
+from aduan_intake.entrypoints.channels.web import normalize_web_form, render_form, render_receipt
 from aduan_kit.catalogue import Catalogue
 
 NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
@@ -266,7 +266,7 @@ def test_rate_limit_address_behind_the_portal() -> None:
     front cannot move them to another bucket; anyone else counts as their own address."""
     from starlette.requests import Request as StarletteRequest
 
-    from aduan_intake.channels.common import sender_address
+    from aduan_intake.entrypoints.channels.common import sender_address
 
     def request(peer: str, forwarded: str | None) -> StarletteRequest:
         headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []

@@ -32,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.values import GeoPoint, Location
-from aduan_intake.catalogue import known_category
-from aduan_intake.channels.common import ChannelContext
+from aduan_intake.adapters.catalogue import known_category
+from aduan_intake.adapters.tables import SYNC_CURSORS
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.filing import SubmissionConflict
-from aduan_intake.tables import SYNC_CURSORS
+from aduan_intake.entrypoints.channels.common import ChannelContext
+from aduan_intake.service.filing import SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger

@@ -19,8 +19,8 @@ from aduan_contracts.topics import (
     REPORTER_KEYS,
     REPORTER_QUESTIONS,
 )
-from aduan_intake.keyring import shred_key
-from aduan_intake.tables import INBOX, OUTBOX
+from aduan_intake.adapters.keyring import shred_key
+from aduan_intake.adapters.tables import INBOX, OUTBOX
 from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from aduan_intake.channels import (
+from aduan_intake.entrypoints.channels import (
     ChannelContext,
     app,
     instagram,

@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Channel, Privacy
-from aduan_intake.catalogue import checked_category
-from aduan_intake.channels.common import (
+from aduan_intake.adapters.catalogue import checked_category
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.domain.contact import normalize_contact
+from aduan_intake.entrypoints.channels.common import (
     AUTHENTICATED_FILING_ERRORS,
     ChannelContext,
     FiledReceipt,
@@ -28,15 +30,13 @@ from aduan_intake.channels.common import (
     rate_limited,
     sender_address,
 )
-from aduan_intake.channels.structured import (
+from aduan_intake.entrypoints.channels.structured import (
     Refused,
     StructuredLocation,
     read_structured,
     store_uploads,
 )
-from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
-from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.filing import SubmissionConflict
+from aduan_intake.service.filing import SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 
 __all__ = ["AppReport", "normalize_app_report", "router"]

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import SecretStr
 
-from aduan_intake.channels.common import (
+from aduan_intake.domain import InvalidField
+from aduan_intake.entrypoints.channels.common import (
     BodyTooLarge,
     ChannelContext,
     Ignored,
@@ -28,7 +29,6 @@ from aduan_intake.channels.common import (
     too_large,
     verify_hub_signature,
 )
-from aduan_intake.domain import InvalidField
 from aduan_kit.logging import get_logger
 
 __all__ = ["mount_meta_webhook"]

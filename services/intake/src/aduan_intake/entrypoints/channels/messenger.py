@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter
 
 from aduan_contracts.enums import Channel
-from aduan_intake.channels.common import ChannelContext, Ignored, Inbound, Media
-from aduan_intake.channels.meta import mount_meta_webhook
+from aduan_intake.adapters.photos import PhotoError
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
-from aduan_intake.photos import PhotoError
+from aduan_intake.entrypoints.channels.common import ChannelContext, Ignored, Inbound, Media
+from aduan_intake.entrypoints.channels.meta import mount_meta_webhook
 
 __all__ = ["meta_fetcher", "normalize_messaging", "router"]
 

@@ -21,8 +21,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from aduan_contracts.enums import Channel, Privacy, Role
 from aduan_contracts.values import Actor
-from aduan_intake.catalogue import checked_category
-from aduan_intake.channels.common import (
+from aduan_intake.adapters.catalogue import checked_category
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.domain.contact import normalize_contact
+from aduan_intake.entrypoints.channels.common import (
     AUTHENTICATED_FILING_ERRORS,
     ChannelContext,
     FiledReceipt,
@@ -30,15 +32,13 @@ from aduan_intake.channels.common import (
     problem,
     rate_limited,
 )
-from aduan_intake.channels.structured import (
+from aduan_intake.entrypoints.channels.structured import (
     Refused,
     StructuredLocation,
     read_structured,
     store_uploads,
 )
-from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
-from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.filing import SubmissionConflict
+from aduan_intake.service.filing import SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 
 __all__ = ["StaffReport", "normalize_staff_report", "officer_from_token", "router"]

@@ -29,7 +29,8 @@ from pydantic import BaseModel
 
 from aduan_contracts.enums import Channel
 from aduan_contracts.values import GeoPoint, Location
-from aduan_intake.channels.common import (
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.entrypoints.channels.common import (
     BodyTooLarge,
     ChannelContext,
     Ignored,
@@ -43,8 +44,7 @@ from aduan_intake.channels.common import (
     read_body,
     too_large,
 )
-from aduan_intake.channels.messenger import as_list, as_map
-from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.entrypoints.channels.messenger import as_list, as_map
 
 __all__ = ["crc_response_token", "normalize_x", "router", "x_signature"]
 

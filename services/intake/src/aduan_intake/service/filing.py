@@ -33,6 +33,8 @@ from aduan_contracts.values import (
     SealedIdentity,
     normalize_receipt_code,
 )
+from aduan_intake.adapters.keyring import keys_for
+from aduan_intake.adapters.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, SUBMISSIONS
 from aduan_intake.admission import Admission, pool_timeout, shed_queue
 from aduan_intake.domain import (
     NormalizedReport,
@@ -40,8 +42,6 @@ from aduan_intake.domain import (
     contact_digest,
     new_receipt_code,
 )
-from aduan_intake.keyring import keys_for
-from aduan_intake.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, SUBMISSIONS
 from aduan_kit.crypto import seal_content, seal_identity
 from aduan_kit.db import driver_connection, transaction
 from aduan_kit.logging import correlation_id, get_logger

@@ -29,12 +29,12 @@ from typing import Any, Literal
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from aduan_contracts.enums import Channel
+from aduan_intake.adapters.photos import ACCEPTED_TYPES, PhotoError
 from aduan_intake.admission import Overloaded
-from aduan_intake.channels.common import ChannelContext
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.filing import Filed, SubmissionConflict
-from aduan_intake.photos import ACCEPTED_TYPES, PhotoError
+from aduan_intake.entrypoints.channels.common import ChannelContext
+from aduan_intake.service.filing import Filed, SubmissionConflict
 from aduan_kit.logging import get_logger
 
 __all__ = ["ParsedEmail", "SmtpListener", "html_to_text", "parse_email"]

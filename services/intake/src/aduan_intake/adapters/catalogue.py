@@ -19,8 +19,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from aduan_intake.adapters.tables import CATALOGUE
 from aduan_intake.domain import InvalidField
-from aduan_intake.tables import CATALOGUE
 from aduan_kit.catalogue import Catalogue, CategoryRefused, subscribe_catalogue, warm
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime

@@ -26,8 +26,11 @@ from aduan_contracts.values import (
     Location,
     normalize_receipt_code,
 )
-from aduan_intake.catalogue import checked_category
-from aduan_intake.channels.common import (
+from aduan_intake.adapters.catalogue import checked_category
+from aduan_intake.adapters.photos import PhotoError
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.domain.contact import normalize_contact
+from aduan_intake.entrypoints.channels.common import (
     BodyTooLarge,
     ChannelContext,
     FieldError,
@@ -41,10 +44,7 @@ from aduan_intake.channels.common import (
     sender_address,
     too_large,
 )
-from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
-from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.filing import SubmissionConflict
-from aduan_intake.photos import PhotoError
+from aduan_intake.service.filing import SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 
 __all__ = ["normalize_web_form", "render_form", "render_receipt", "router"]

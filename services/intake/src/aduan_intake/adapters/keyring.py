@@ -17,7 +17,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.events import ReporterKeyIssued, ReporterKeyShredded
-from aduan_intake.tables import OUTBOX, REPORTER_KEYS
+from aduan_intake.adapters.tables import OUTBOX, REPORTER_KEYS
 from aduan_kit.crypto import new_key
 from aduan_kit.messaging import add_to_outbox
 from aduan_kit.uow import UnitOfWork

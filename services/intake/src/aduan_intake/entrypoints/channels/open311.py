@@ -41,16 +41,16 @@ from pydantic import BaseModel, ValidationError
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import CategoryPublished
 from aduan_contracts.values import GeoPoint, Location
-from aduan_intake.channels.common import (
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.domain.contact import normalize_contact
+from aduan_intake.entrypoints.channels.common import (
     BodyTooLarge,
     ChannelContext,
     key_matches,
     read_body,
     sender_address,
 )
-from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
-from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.filing import SubmissionConflict
+from aduan_intake.service.filing import SubmissionConflict
 from aduan_kit.catalogue import Catalogue, CategoryRefused
 
 __all__ = ["PRIVACY_ATTRIBUTE", "normalize_open311", "router", "service_definition"]

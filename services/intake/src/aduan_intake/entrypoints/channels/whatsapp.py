@@ -22,11 +22,11 @@ from fastapi import APIRouter
 
 from aduan_contracts.enums import Channel
 from aduan_contracts.values import GeoPoint, Location
-from aduan_intake.channels.common import ChannelContext, Ignored, Inbound, Media
-from aduan_intake.channels.meta import mount_meta_webhook
+from aduan_intake.adapters.photos import PhotoError
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.photos import PhotoError
+from aduan_intake.entrypoints.channels.common import ChannelContext, Ignored, Inbound, Media
+from aduan_intake.entrypoints.channels.meta import mount_meta_webhook
 from aduan_kit.logging import get_logger
 
 __all__ = ["normalize_whatsapp", "router"]

@@ -17,16 +17,16 @@ from typing import Any
 from fastapi import APIRouter
 
 from aduan_contracts.enums import Channel
-from aduan_intake.channels.common import ChannelContext, Ignored, Inbound
-from aduan_intake.channels.messenger import (
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.entrypoints.channels.common import ChannelContext, Ignored, Inbound
+from aduan_intake.entrypoints.channels.messenger import (
     NO_TEXT,
     as_list,
     as_map,
     messaging_event,
     meta_fetcher,
 )
-from aduan_intake.channels.meta import mount_meta_webhook
-from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.entrypoints.channels.meta import mount_meta_webhook
 
 __all__ = ["normalize_instagram", "router"]
 

@@ -14,7 +14,9 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aduan_contracts.values import GeoPoint, Location, PhotoRef
-from aduan_intake.channels.common import (
+from aduan_intake.adapters.photos import PhotoError
+from aduan_intake.domain import NormalizedReport
+from aduan_intake.entrypoints.channels.common import (
     BodyTooLarge,
     ChannelContext,
     FieldError,
@@ -22,8 +24,6 @@ from aduan_intake.channels.common import (
     read_body,
     too_large,
 )
-from aduan_intake.domain import NormalizedReport
-from aduan_intake.photos import PhotoError
 
 __all__ = ["Refused", "StructuredLocation", "Upload", "read_structured", "store_uploads"]
 

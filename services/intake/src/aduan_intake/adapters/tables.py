@@ -30,7 +30,7 @@ __all__ = [
 
 METADATA = MetaData()
 OUTBOX, INBOX = messaging_tables(METADATA)
-# Intake's copy of the gateway's category catalogue (aduan_intake.catalogue).
+# Intake's copy of the gateway's category catalogue (aduan_intake.adapters.catalogue).
 CATALOGUE = catalogue_table(METADATA)
 
 # One row per filed inbound message: the primary key (channel, channel_message_id) is what
@@ -78,7 +78,7 @@ AMENDMENTS = Table(
 
 # Officers' questions to reporters (from the gateway's topic) until an answer arrives: a
 # reporter who replies to the question's SMS or WhatsApp message answers it, instead of
-# filing a new complaint (`aduan_intake.filing.Filer.file_or_answer`).
+# filing a new complaint (`aduan_intake.service.filing.Filer.file_or_answer`).
 OPEN_QUESTIONS = Table(
     "open_questions",
     METADATA,

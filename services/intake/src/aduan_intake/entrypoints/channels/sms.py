@@ -21,7 +21,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from aduan_contracts.enums import Channel
-from aduan_intake.channels.common import (
+from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
+from aduan_intake.domain.contact import normalize_contact
+from aduan_intake.entrypoints.channels.common import (
     BodyTooLarge,
     ChannelContext,
     ProblemBody,
@@ -31,9 +33,7 @@ from aduan_intake.channels.common import (
     read_body,
     too_large,
 )
-from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
-from aduan_intake.domain.contact import normalize_contact
-from aduan_intake.filing import SubmissionConflict
+from aduan_intake.service.filing import SubmissionConflict
 
 __all__ = ["normalize_sms", "router", "twilio_signature"]
 

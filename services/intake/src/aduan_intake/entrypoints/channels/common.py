@@ -18,11 +18,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, SecretStr
 
 from aduan_contracts.values import PhotoRef
+from aduan_intake.adapters.photos import PhotoError, PhotoStore
+from aduan_intake.adapters.ratelimit import FixedWindowLimiter
 from aduan_intake.config import Settings
 from aduan_intake.domain import InvalidField, NormalizedReport
-from aduan_intake.filing import Filed, Filer, SubmissionConflict
-from aduan_intake.photos import PhotoError, PhotoStore
-from aduan_intake.ratelimit import FixedWindowLimiter
+from aduan_intake.service.filing import Filed, Filer, SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 from aduan_kit.logging import get_logger
 
@@ -63,7 +63,7 @@ class ChannelContext:
     photos: PhotoStore
     # Outbound HTTP to providers (media downloads); closed by the runtime on stop.
     http: httpx.AsyncClient
-    # The category catalogue as intake knows it (aduan_intake.catalogue): which codes a
+    # The category catalogue as intake knows it (aduan_intake.adapters.catalogue): which codes a
     # structured channel may file under. Kept current from the gateway's topic.
     catalogue: Catalogue = field(default_factory=Catalogue)
 

@@ -1,0 +1,1 @@
+"""Use cases: filing (group commit), amending, answering an officer's question."""
