@@ -19,22 +19,15 @@ from aduan_contracts.topics import (
     REPORTER_KEYS,
     REPORTER_QUESTIONS,
 )
-from aduan_intake.adapters.keyring import shred_key
+from aduan_intake.adapters.postgres import PgQuestions
 from aduan_intake.adapters.tables import INBOX, OUTBOX
+from aduan_intake.service.erasure import erase_reporter
+from aduan_intake.service.questions import remember_questions
 from aduan_kit.batching import Route, subscribe_units
-from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.uow import UnitOfWork
 
 __all__ = ["register_handlers"]
-
-log = get_logger(__name__)
-
-_REMEMBER_QUESTIONS = (
-    "INSERT INTO open_questions (question_id, report_id, asked_at)"
-    " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])"
-    " ON CONFLICT (question_id) DO NOTHING"
-)
 
 
 def register_handlers(runtime: ServiceRuntime) -> None:
@@ -62,38 +55,12 @@ def register_handlers(runtime: ServiceRuntime) -> None:
     )
 
     async def on_erasure_requested(session: AsyncSession, event: ReporterErasureRequested) -> bool:
-        known = await shred_key(
-            session,
-            event.key_id,
-            runtime.topic(REPORTER_KEYS.name),
-            correlation_id=event.correlation_id,
-            causation_id=str(event.event_id),
-        )
-        if known:
-            log.info("reporter key shredded", key_id=str(event.key_id))
-        else:
-            log.warning("erasure for a key intake never issued", key_id=str(event.key_id))
-        return known
+        return await erase_reporter(session, event, runtime.topic(REPORTER_KEYS.name))
 
     async def on_reporter_questions(
         uow: UnitOfWork, events: list[ReporterQuestionAsked]
     ) -> list[None]:
-        # Idempotent by the question id as well as by the inbox.
-        conn = await uow.connection()
-        await conn.execute(
-            _REMEMBER_QUESTIONS,
-            [e.question_id for e in events],
-            [e.report_id for e in events],
-            [e.asked_at for e in events],
-        )
-        # One line a question (officers ask a few a day): an operator follows one by its id.
-        for e in events:
-            log.info(
-                "open question remembered",
-                question_id=str(e.question_id),
-                report_id=str(e.report_id),
-            )
-        return [None] * len(events)
+        return await remember_questions(PgQuestions(await uow.connection()), events)
 
     subscribe_units(
         runtime,

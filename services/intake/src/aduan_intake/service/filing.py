@@ -33,7 +33,8 @@ from aduan_contracts.values import (
     SealedIdentity,
     normalize_receipt_code,
 )
-from aduan_intake.adapters.keyring import keys_for
+from aduan_intake.adapters.postgres import PgFilings
+from aduan_intake.adapters.stores import FilingStore, Outbox
 from aduan_intake.adapters.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, SUBMISSIONS
 from aduan_intake.admission import Admission, pool_timeout, shed_queue
 from aduan_intake.domain import (
@@ -42,6 +43,7 @@ from aduan_intake.domain import (
     contact_digest,
     new_receipt_code,
 )
+from aduan_intake.service.keys import keys_for
 from aduan_kit.crypto import seal_content, seal_identity
 from aduan_kit.db import driver_connection, transaction
 from aduan_kit.logging import correlation_id, get_logger
@@ -100,24 +102,6 @@ def _fail(group: list[_Queued], exc: BaseException) -> None:
             done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
 
 
-# One statement per table for a whole group (asyncpg prepares each constant once per
-# connection). No conflict target on the claim: a receipt code or report id someone else
-# holds is skipped too (and told apart by `_EARLIER`), so no statement of a filing fails
-# and a group's transaction needs no savepoint per filing.
-_CLAIM = (
-    "INSERT INTO submissions (channel, channel_message_id, report_id, receipt_code, fingerprint)"
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::bytea[])"
-    " ON CONFLICT DO NOTHING RETURNING report_id"
-)
-_EARLIER = (
-    "SELECT s.channel, s.channel_message_id, s.report_id, s.receipt_code, s.fingerprint"
-    " FROM submissions s JOIN unnest($1::text[], $2::text[]) AS m(channel, mid)"
-    " ON s.channel = m.channel AND s.channel_message_id = m.mid"
-)
-_NOTE_KEY = (
-    "UPDATE submissions s SET key_id = n.key_id"
-    " FROM unnest($1::uuid[], $2::uuid[]) AS n(report_id, key_id) WHERE s.report_id = n.report_id"
-)
 # What a message from a one-to-one channel is (`Filer._question_for`), in one round trip:
 # kind 1, already added to a report; kind 2, already filed as one; else kind 3, the
 # questions open to this contact within the window, the one asked last first.
@@ -320,7 +304,11 @@ class Filer:
         try:
             async with self._session() as session:
                 uow = UnitOfWork(session, OUTBOX)
-                results = await self._file_set(uow, [(report, cid) for report, cid, _ in group])
+                results = await self.file_set(
+                    PgFilings(await uow.connection()),
+                    uow,
+                    [(report, cid) for report, cid, _ in group],
+                )
                 await uow.flush()
             self.groups_committed += 1
         except (DBAPIError, asyncpg.PostgresError) as exc:
@@ -359,21 +347,25 @@ class Filer:
         """The filing in a transaction of its own (a group of one)."""
         async with self._session() as session:
             uow = UnitOfWork(session, OUTBOX)
-            (result,) = await self._file_set(uow, [(report, correlation_id.get())])
+            (result,) = await self.file_set(
+                PgFilings(await uow.connection()), uow, [(report, correlation_id.get())]
+            )
             await uow.flush()
         if isinstance(result, Exception):
             raise result
         return result
 
-    async def _file_set(
-        self, uow: UnitOfWork, items: list[tuple[NormalizedReport, str | None]]
+    async def file_set(
+        self,
+        store: FilingStore,
+        outbox: Outbox,
+        items: list[tuple[NormalizedReport, str | None]],
     ) -> list[Filed | Exception]:
         """Files a group's reports in the caller's transaction with one statement per table
         (issue 18): claim the submissions, get or create the reporters' keys, note each
         report's key, queue the events. A filing's refusal (its message id used for other
         text) is returned in its place, not raised: it wrote nothing, so the group goes
         on. Anything raised fails the whole group (rolled back, nobody answered 2xx)."""
-        conn = await uow.connection()
         filings = [_Filing.of(self, report, cid) for report, cid in items]
         results: list[Filed | Exception | None] = [None] * len(filings)
         # Claimed in (channel, message id) order: two groups holding deliveries of the same
@@ -381,29 +373,23 @@ class Filer:
         todo = sorted(range(len(filings)), key=lambda i: filings[i].message)
         claimed: list[int] = []
         for _ in range(_RECEIPT_ATTEMPTS):
-            rows = await conn.fetch(
-                _CLAIM,
+            won = await store.claim(
                 [filings[i].report.channel.value for i in todo],
                 [filings[i].report.channel_message_id for i in todo],
                 [filings[i].report_id for i in todo],
                 [filings[i].receipt_code for i in todo],
                 [filings[i].fingerprint for i in todo],
             )
-            won = {row[0] for row in rows}
             claimed += [i for i in todo if filings[i].report_id in won]
             lost = [i for i in todo if filings[i].report_id not in won]
             todo = []
             if lost:
                 # Skipped by ON CONFLICT: an earlier delivery of the same message (in this
                 # group or before it) or, rarely, a receipt code or id someone else holds.
-                earlier = {
-                    (row[0], row[1]): row
-                    for row in await conn.fetch(
-                        _EARLIER,
-                        [filings[i].report.channel.value for i in lost],
-                        [filings[i].report.channel_message_id for i in lost],
-                    )
-                }
+                earlier = await store.earlier(
+                    [filings[i].report.channel.value for i in lost],
+                    [filings[i].report.channel_message_id for i in lost],
+                )
                 for i in lost:
                     row = earlier.get(filings[i].message)
                     if row is None:
@@ -411,10 +397,10 @@ class Filer:
                         log.warning("receipt code collision; retrying with a new code")
                         filings[i] = filings[i].renumbered()
                         todo.append(i)
-                    elif not hmac.compare_digest(row[4], filings[i].fingerprint):
+                    elif not hmac.compare_digest(row.fingerprint, filings[i].fingerprint):
                         results[i] = SubmissionConflict()
                     else:
-                        results[i] = Filed(row[2], row[3], duplicate=True)
+                        results[i] = Filed(row.report_id, row.receipt_code, duplicate=True)
             if not todo:
                 break
         for i in todo:
@@ -425,15 +411,17 @@ class Filer:
             zip(
                 (filings[i].report_id for i in sealable),
                 await keys_for(
-                    uow, self._keys_topic, [(filings[i].digest, filings[i].cid) for i in sealable]
+                    store,
+                    outbox,
+                    self._keys_topic,
+                    [(filings[i].digest, filings[i].cid) for i in sealable],
                 ),
                 strict=True,
             )
         )
         noted = [i for i in claimed if filings[i].digest is not None]
         if noted:
-            await conn.execute(
-                _NOTE_KEY,
+            await store.note_keys(
                 [filings[i].report_id for i in noted],
                 [keys[filings[i].report_id].key_id for i in noted],
             )
@@ -453,7 +441,7 @@ class Filer:
             event = filing.report.to_event(
                 filing.report_id, filing.receipt_code, sealed, filing.cid, original
             )
-            uow.publish(self._intake_topic, event, key=filing.report_id)
+            outbox.publish(self._intake_topic, event, key=filing.report_id)
             results[i] = Filed(filing.report_id, filing.receipt_code, duplicate=False)
         return [r if r is not None else RuntimeError("not filed") for r in results]
 
@@ -620,7 +608,10 @@ class Filer:
                 if reuse is not None:
                     # The same way a filing gets its key (one contact, one live key).
                     [key] = await keys_for(
-                        uow, self._keys_topic, [(contact_digest(self.pepper, reuse), cid)]
+                        PgFilings(await uow.connection()),
+                        uow,
+                        self._keys_topic,
+                        [(contact_digest(self.pepper, reuse), cid)],
                     )
                     original = seal_content(None, text, key.key_id, key.key)
                 terms = identity_terms(sender.as_dict())

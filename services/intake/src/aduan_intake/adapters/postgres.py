@@ -1,0 +1,103 @@
+"""The filing stores on PostgreSQL: constant SQL on a unit of work's asyncpg connection
+(prepared once per connection), one statement per table for a whole group of filings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from aduan_intake.adapters.stores import Earlier, ReporterKey
+
+__all__ = ["PgFilings", "PgQuestions"]
+
+# No conflict target on the claim: a receipt code or report id someone else holds is
+# skipped too (and told apart by `_EARLIER`), so no statement of a filing fails and a
+# group's transaction needs no savepoint per filing.
+_CLAIM = (
+    "INSERT INTO submissions (channel, channel_message_id, report_id, receipt_code, fingerprint)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::bytea[])"
+    " ON CONFLICT DO NOTHING RETURNING report_id"
+)
+_EARLIER = (
+    "SELECT s.channel, s.channel_message_id, s.report_id, s.receipt_code, s.fingerprint"
+    " FROM submissions s JOIN unnest($1::text[], $2::text[]) AS m(channel, mid)"
+    " ON s.channel = m.channel AND s.channel_message_id = m.mid"
+)
+_NOTE_KEY = (
+    "UPDATE submissions s SET key_id = n.key_id"
+    " FROM unnest($1::uuid[], $2::uuid[]) AS n(report_id, key_id) WHERE s.report_id = n.report_id"
+)
+# A NULL digest never conflicts (nobody to recognise later: always a fresh key).
+_NEW_KEYS = (
+    "INSERT INTO reporter_keys (key_id, contact_digest, key)"
+    " SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::bytea[])"
+    " ON CONFLICT (contact_digest) DO NOTHING RETURNING key_id"
+)
+_LIVE_KEYS = (
+    "SELECT contact_digest, key_id, key FROM reporter_keys"
+    " WHERE contact_digest = ANY($1::bytea[]) AND shredded_at IS NULL"
+)
+_REMEMBER_QUESTIONS = (
+    "INSERT INTO open_questions (question_id, report_id, asked_at)"
+    " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])"
+    " ON CONFLICT (question_id) DO NOTHING"
+)
+
+
+class PgFilings:
+    """`FilingStore` and `KeyStore` on one transaction's connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def claim(
+        self,
+        channels: Sequence[str],
+        message_ids: Sequence[str],
+        report_ids: Sequence[UUID],
+        receipt_codes: Sequence[str],
+        fingerprints: Sequence[bytes],
+    ) -> set[UUID]:
+        rows = await self._conn.fetch(
+            _CLAIM, channels, message_ids, report_ids, receipt_codes, fingerprints
+        )
+        return {row[0] for row in rows}
+
+    async def earlier(
+        self, channels: Sequence[str], message_ids: Sequence[str]
+    ) -> dict[tuple[str, str], Earlier]:
+        return {
+            (row[0], row[1]): Earlier(row[2], row[3], row[4])
+            for row in await self._conn.fetch(_EARLIER, channels, message_ids)
+        }
+
+    async def note_keys(self, report_ids: Sequence[UUID], key_ids: Sequence[UUID]) -> None:
+        if report_ids:
+            await self._conn.execute(_NOTE_KEY, report_ids, key_ids)
+
+    async def add_keys(
+        self, key_ids: Sequence[UUID], digests: Sequence[bytes | None], keys: Sequence[bytes]
+    ) -> set[UUID]:
+        return {row[0] for row in await self._conn.fetch(_NEW_KEYS, key_ids, digests, keys)}
+
+    async def live_keys(self, digests: Sequence[bytes]) -> dict[bytes, ReporterKey]:
+        return {
+            row[0]: ReporterKey(row[1], row[2], issued=False)
+            for row in await self._conn.fetch(_LIVE_KEYS, digests)
+            if row[2] is not None
+        }
+
+
+class PgQuestions:
+    """`QuestionStore` on one transaction's connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def remember_questions(
+        self, question_ids: Sequence[UUID], report_ids: Sequence[UUID], asked_at: Sequence[datetime]
+    ) -> None:
+        await self._conn.execute(_REMEMBER_QUESTIONS, question_ids, report_ids, asked_at)
