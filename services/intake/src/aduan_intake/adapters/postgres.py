@@ -1,5 +1,7 @@
 """The filing stores on PostgreSQL: constant SQL on a unit of work's asyncpg connection
-(prepared once per connection), one statement per table for a whole group of filings."""
+(prepared once per connection), one statement per table for a whole group of filings, and
+the one-round-trip reads of where a reply goes (`answering`) and whether a message is
+known already (`known`)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,27 @@ _LIVE_KEYS = (
     "SELECT contact_digest, key_id, key FROM reporter_keys"
     " WHERE contact_digest = ANY($1::bytea[]) AND shredded_at IS NULL"
 )
+# What a message from a one-to-one channel is (`Filer._question_for`), in one round trip:
+# kind 1, already added to a report; kind 2, already filed as one; else kind 3, the
+# questions open to this contact within the window, the one asked last first.
+_ANSWERING = (
+    "SELECT 1 AS kind, a.report_id, s.receipt_code, NULL::uuid AS question_id,"
+    " NULL::timestamptz AS asked_at FROM amendments a"
+    " LEFT JOIN submissions s ON s.report_id = a.report_id"
+    " WHERE a.channel = $1 AND a.channel_message_id = $2"
+    " UNION ALL SELECT 2, report_id, receipt_code, NULL, NULL FROM submissions"
+    " WHERE channel = $1 AND channel_message_id = $2"
+    " UNION ALL SELECT 3, s.report_id, s.receipt_code, q.question_id, q.asked_at"
+    " FROM reporter_keys k JOIN submissions s ON s.key_id = k.key_id"
+    " JOIN open_questions q ON q.report_id = s.report_id"
+    " WHERE k.contact_digest = $3 AND q.answered_at IS NULL"
+    " AND q.asked_at >= $4 AND q.asked_at <= $5"
+    " ORDER BY kind, asked_at DESC, question_id"
+)
+_KNOWN = (
+    "SELECT EXISTS (SELECT 1 FROM submissions WHERE channel = $1 AND channel_message_id = $2)"
+    " OR EXISTS (SELECT 1 FROM amendments WHERE channel = $1 AND channel_message_id = $2)"
+)
 _REMEMBER_QUESTIONS = (
     "INSERT INTO open_questions (question_id, report_id, asked_at)"
     " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])"
@@ -77,6 +100,20 @@ class PgFilings:
     async def note_keys(self, report_ids: Sequence[UUID], key_ids: Sequence[UUID]) -> None:
         if report_ids:
             await self._conn.execute(_NOTE_KEY, report_ids, key_ids)
+
+    async def answering(
+        self, channel: str, message_id: str, digest: bytes, since: datetime, until: datetime
+    ) -> list[asyncpg.Record]:
+        """Where this message went already, else the contact's open questions (`_ANSWERING`)."""
+        rows: list[asyncpg.Record] = await self._conn.fetch(
+            _ANSWERING, channel, message_id, digest, since, until
+        )
+        return rows
+
+    async def known(self, channel: str, message_id: str) -> bool:
+        """Whether the message was filed or added to a report already."""
+        found: bool = await self._conn.fetchval(_KNOWN, channel, message_id)
+        return found
 
     async def add_keys(
         self, key_ids: Sequence[UUID], digests: Sequence[bytes | None], keys: Sequence[bytes]

@@ -102,29 +102,6 @@ def _fail(group: list[_Queued], exc: BaseException) -> None:
             done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
 
 
-# What a message from a one-to-one channel is (`Filer._question_for`), in one round trip:
-# kind 1, already added to a report; kind 2, already filed as one; else kind 3, the
-# questions open to this contact within the window, the one asked last first.
-_ANSWERING = (
-    "SELECT 1 AS kind, a.report_id, s.receipt_code, NULL::uuid AS question_id,"
-    " NULL::timestamptz AS asked_at FROM amendments a"
-    " LEFT JOIN submissions s ON s.report_id = a.report_id"
-    " WHERE a.channel = $1 AND a.channel_message_id = $2"
-    " UNION ALL SELECT 2, report_id, receipt_code, NULL, NULL FROM submissions"
-    " WHERE channel = $1 AND channel_message_id = $2"
-    " UNION ALL SELECT 3, s.report_id, s.receipt_code, q.question_id, q.asked_at"
-    " FROM reporter_keys k JOIN submissions s ON s.key_id = k.key_id"
-    " JOIN open_questions q ON q.report_id = s.report_id"
-    " WHERE k.contact_digest = $3 AND q.answered_at IS NULL"
-    " AND q.asked_at >= $4 AND q.asked_at <= $5"
-    " ORDER BY kind, asked_at DESC, question_id"
-)
-_KNOWN = (
-    "SELECT EXISTS (SELECT 1 FROM submissions WHERE channel = $1 AND channel_message_id = $2)"
-    " OR EXISTS (SELECT 1 FROM amendments WHERE channel = $1 AND channel_message_id = $2)"
-)
-
-
 def _deadlocked(exc: BaseException) -> bool:
     """PostgreSQL aborted the transaction to break a deadlock (SQLAlchemy wraps asyncpg's
     error; a statement on the raw connection raises it as it is)."""
@@ -486,9 +463,7 @@ class Filer:
             return None
         digest = contact_digest(self.pepper, reuse)
         async with self._session(begin=False) as session:
-            conn = await driver_connection(session)
-            rows = await conn.fetch(
-                _ANSWERING,
+            rows = await PgFilings(await driver_connection(session)).answering(
                 report.channel.value,
                 report.channel_message_id,
                 digest,
@@ -519,9 +494,9 @@ class Filer:
         skip fetching a redelivered message's media (the duplicate answer needs no photos,
         since the fingerprint covers channel and text only)."""
         async with self._session(begin=False) as session:
-            conn = await driver_connection(session)
-            found: bool = await conn.fetchval(_KNOWN, channel.value, channel_message_id)
-        return found
+            return await PgFilings(await driver_connection(session)).known(
+                channel.value, channel_message_id
+            )
 
     async def report_for_message(
         self, channel: Channel, channel_message_id: str
