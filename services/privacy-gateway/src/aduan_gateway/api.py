@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.values import PhotoRef, normalize_receipt_code
@@ -192,6 +192,17 @@ async def officer_read(
     )
     view = officer_view(record, user.role, user.scope, settings.pseudonym_secret, granted=granted)
     return view
+
+
+_REPORT_VIEW: TypeAdapter[ReportView] = TypeAdapter(ReportView)
+
+
+def _json(view: ReportView) -> Response:
+    """The view as FastAPI would encode it for `response_model=ReportView` (same adapter,
+    by alias), without FastAPI first validating again the model the handler just built:
+    that second pass was ~5 % of an officer read's CPU (issue 18). The route keeps its
+    `response_model`, so the OpenAPI document is unchanged."""
+    return Response(_REPORT_VIEW.dump_json(view, by_alias=True), media_type="application/json")
 
 
 _JAKARTA = timezone(timedelta(hours=7))
@@ -556,7 +567,7 @@ def api_router() -> APIRouter:
         settings: SettingsDep,
         grants: GrantsDep,
         access_log: AccessLogDep,
-    ) -> ReportView:
+    ) -> Response:
         """One report with its timeline; what is shown depends on the role (audited)."""
         if user.role is Role.REPORTER:
             async with sessions() as session:
@@ -564,7 +575,7 @@ def api_router() -> APIRouter:
             mine = reporter_view(record) if record is not None and owns(user, record) else None
             if mine is None:
                 not_found()
-            return mine
+            return _json(mine)
         require_role(user, OFFICER_ROLES, "read officer views")
         async with sessions() as session:
             # Opens nothing: officer views read the stored officer text and reasons.
@@ -580,7 +591,7 @@ def api_router() -> APIRouter:
             user.subject, user.role, user.agency_id, [Read(report_id, returned_fields(view))]
         )
         log.info("officer read", report_id=str(report_id), role=user.role.value)
-        return view
+        return _json(view)
 
     @router.get(
         "/v1/reports/{report_id}/photos/{sha256}",

@@ -107,6 +107,11 @@ def issue_access_token(
 
 
 def decode_access_token(secret: str, token: str) -> Principal:
+    return _decode_access_token(secret, token)[0]
+
+
+def _decode_access_token(secret: str, token: str) -> tuple[Principal, int]:
+    """The token's principal and its `exp` (seconds since the epoch)."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=_ALGORITHMS, options={"require": ["sub", "role", "exp"]}
@@ -120,7 +125,7 @@ def decode_access_token(secret: str, token: str) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise AuthError("token invalid") from exc
     try:
-        return Principal(
+        principal = Principal(
             subject=claims["sub"],
             role=claims["role"],
             agency_id=claims.get("agency_id"),
@@ -130,6 +135,34 @@ def decode_access_token(secret: str, token: str) -> Principal:
         )
     except ValidationError as exc:
         raise AuthError("token claims invalid") from exc
+    return principal, int(claims["exp"])
+
+
+# Verified HS256 tokens, briefly: an officer's client sends the same token with every read,
+# and checking its signature and building its Principal was ~7 % of a read's CPU (py-spy,
+# issue 18). Only tokens that verified are kept, keyed by secret and token; an entry is used
+# until the token's own `exp` (so expiry is as exact as without the cache) and at most
+# TOKEN_CACHE_S. Our access tokens have no revocation list (they are short-lived by design,
+# see the module docstring; refresh tokens are the revocable part), so nothing a cache could
+# miss: a logout revokes the refresh token, which never passes through here.
+TOKEN_CACHE_S = 60.0
+TOKEN_CACHE_SIZE = 4096
+_token_cache: dict[tuple[str, str], tuple[Principal, float]] = {}
+
+
+def _verified(secret: str, token: str) -> Principal:
+    now = time.time()
+    hit = _token_cache.get((secret, token))
+    if hit is not None:
+        if now < hit[1]:
+            return hit[0]
+        del _token_cache[(secret, token)]
+    principal, exp = _decode_access_token(secret, token)
+    if len(_token_cache) >= TOKEN_CACHE_SIZE:
+        # Crude but bounded: many distinct tokens in a minute only cost re-verification.
+        _token_cache.clear()
+    _token_cache[(secret, token)] = (principal, min(float(exp), now + TOKEN_CACHE_S))
+    return principal
 
 
 _OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
@@ -220,7 +253,7 @@ async def optional_user(
         if settings.oidc_jwks_url:
             # PyJWKClient fetches keys synchronously on a cache miss: off the event loop.
             return await asyncio.to_thread(decode_any, settings, credentials.credentials)
-        return decode_any(settings, credentials.credentials)
+        return _verified(settings.jwt_secret, credentials.credentials)
     except AuthError as exc:
         raise _unauthorized(exc.reason) from exc
 

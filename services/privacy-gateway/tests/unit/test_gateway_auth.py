@@ -75,3 +75,26 @@ def test_settings_refuse_dev_secrets_in_production() -> None:
     assert ok.service_name == "gateway"
     assert ok.port == 8000
     assert Settings().jwt_secret  # development default allowed
+
+
+def test_token_cache_keeps_expiry_exact_and_never_caches_a_refusal() -> None:
+    """The per-token cache (auth._verified) answers from memory only until the token's own
+    `exp`: a token used just before it expires is refused just after, as without the
+    cache. A bad token is refused every time, and the secret is part of the key."""
+    from aduan_gateway import auth
+
+    auth._token_cache.clear()
+    token = issue_access_token(SECRET, "u1", Role.AGENCY_OFFICER, agency_id="dbm", ttl_s=1)
+    exp = jwt.decode(token, SECRET, algorithms=["HS256"])["exp"]
+    assert auth._verified(SECRET, token).subject == "u1"
+    assert auth._token_cache[(SECRET, token)][1] == exp  # kept no longer than the token
+    assert auth._verified(SECRET, token).subject == "u1"  # from the cache
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    with pytest.raises(AuthError, match="expired"):
+        auth._verified(SECRET, token)
+    assert (SECRET, token) not in auth._token_cache
+    fresh = issue_access_token(SECRET, "u1", Role.AGENCY_OFFICER, agency_id="dbm")
+    auth._verified(SECRET, fresh)
+    with pytest.raises(AuthError, match="signature"):
+        auth._verified("another-secret-also-long-enough-for-hs256!", fresh)
+    assert list(auth._token_cache) == [(SECRET, fresh)]
