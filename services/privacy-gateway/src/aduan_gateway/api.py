@@ -24,6 +24,7 @@ from aduan_gateway.deps import (
     AccessLogDep,
     BlobsDep,
     GrantsDep,
+    OfficerReadDep,
     ReadSessionsDep,
     SessionsDep,
     SettingsDep,
@@ -560,15 +561,10 @@ def api_router() -> APIRouter:
         responses=_AUTH_ERRORS,
         tags=["reports"],
     )
-    async def get_report(
-        report_id: UUID,
-        user: CurrentUser,
-        sessions: ReadSessionsDep,
-        settings: SettingsDep,
-        grants: GrantsDep,
-        access_log: AccessLogDep,
-    ) -> Response:
+    async def get_report(report_id: UUID, user: CurrentUser, parts: OfficerReadDep) -> Response:
         """One report with its timeline; what is shown depends on the role (audited)."""
+        sessions, settings, grants = parts.sessions, parts.settings, parts.grants
+        access_log = parts.access_log
         if user.role is Role.REPORTER:
             async with sessions() as session:
                 record = await load_report(session, report_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
 from fastapi import Depends, HTTPException, Request, status
@@ -25,6 +26,8 @@ __all__ = [
     "BlobsDep",
     "BusDep",
     "GrantsDep",
+    "OfficerReadDep",
+    "OfficerReadParts",
     "ReadSessionsDep",
     "RuntimeDep",
     "SessionsDep",
@@ -97,7 +100,29 @@ async def _unit_tree(request: Request) -> UnitTree:
     return await cache.get()
 
 
+@dataclass(frozen=True, slots=True)
+class OfficerReadParts:
+    """What a hot read route needs, as ONE dependency: FastAPI solves every dependency of
+    a route per request (a cache key, a call, a scope check each), and the four separate
+    ones of `GET /v1/reports/{id}` were a visible part of its profile (issue 18)."""
+
+    sessions: Callable[[], AsyncConnection]
+    settings: Settings
+    grants: GrantCache
+    access_log: AccessLog
+
+
+async def _officer_read_parts(request: Request) -> OfficerReadParts:
+    return OfficerReadParts(
+        await _read_sessions(request),
+        await _settings(request),
+        await _grants(request),
+        await _access_log(request),
+    )
+
+
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+OfficerReadDep = Annotated[OfficerReadParts, Depends(_officer_read_parts)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 # Connections without a transaction, for routes that only read (see bootstrap).
 ReadSessionsDep = Annotated[Callable[[], AsyncConnection], Depends(_read_sessions)]
