@@ -99,10 +99,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 i0, s0 = cpu_ms(proc.pid), time.monotonic()
                 await asyncio.sleep(args.settle_s)
                 idle = (cpu_ms(proc.pid) - i0) / (time.monotonic() - s0)
+                latencies: list[float] = []
                 c0, t0 = cpu_ms(proc.pid), time.monotonic()
                 for _ in range(args.reads):
+                    started = time.perf_counter()
                     r = await client.get(url, headers=headers)
                     r.raise_for_status()
+                    latencies.append(time.perf_counter() - started)
                 window = time.monotonic() - t0
                 used = cpu_ms(proc.pid) - c0 - idle * window
         finally:
@@ -111,9 +114,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "reads": args.reads,
         "reads_per_s": round(args.reads / window, 1),
         "gateway_cpu_ms_per_read": round(used / args.reads, 3),
+        # One client, one read at a time: the latency of a lone read, not under load.
+        "p50_ms": round(_quantile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(_quantile(latencies, 0.99) * 1000, 2),
         "gateway_idle_cpu_ms_per_s": round(idle, 2),
         "name_shown_to_officer": "Budi" in json.dumps(shown),
     }
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:
