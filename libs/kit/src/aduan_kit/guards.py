@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aduan_kit.logging import get_logger
 
-__all__ = ["PRE_READ_BYTES", "RejectNulBytes", "nul_reason"]
+__all__ = ["PRE_READ_BYTES", "RejectNulBytes", "needs_body_check", "nul_reason", "refuse_nul"]
 
 log = get_logger(__name__)
 
@@ -202,7 +202,7 @@ def _field_name(disposition: bytes) -> str | None:
 
 def _scanner_for(scope: Scope) -> _BodyScanner | None:
     """How to look at this request's body, from its Content-Type; None: not text."""
-    if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+    if scope.get("method") in _BODILESS:
         return None
     ctype = ""
     for name, value in scope.get("headers", ()):
@@ -245,6 +245,21 @@ def _where(reason: str | None) -> str:
     # The part of the reason naming the place (never a value): "the query string
     # parameter 'area'".
     return (reason or "").split(" contains")[0]
+
+
+async def refuse_nul(send: Send, reason: str) -> None:
+    """The 400 for a NUL in the path, query or headers (`nul_reason`), logged."""
+    log.info("request refused: NUL byte", where=_where(reason))
+    await _refuse(send, reason)
+
+
+def needs_body_check(scope: Scope) -> bool:
+    """Whether the request may have a body `RejectNulBytes` must read and check (the
+    methods `_scanner_for` skips have none)."""
+    return scope.get("method") not in _BODILESS
+
+
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class RejectNulBytes:

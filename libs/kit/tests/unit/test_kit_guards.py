@@ -167,3 +167,18 @@ async def test_bodies_beyond_the_pre_read_are_checked_as_the_route_reads_them() 
     assert REACHED == []
     ok = await call("POST", "/upload", files=[files[0], ("text", (None, b"jalan"))])
     assert ok.status_code == 200 and ok.json()["photo_bytes"] == len(photo)
+
+
+async def test_a_refusal_still_carries_the_correlation_id() -> None:
+    """create_app runs the guard inside CorrelationMiddleware's one layer: the 400 for a
+    NUL, on a read (checked inline) and on a body (RejectNulBytes), echoes the caller's
+    X-Correlation-ID like any answer."""
+    REACHED.clear()
+    cid = {"X-Correlation-ID": "trace-nul-1"}
+    r = await call("GET", "/items/a?q=x%00y", headers=cid)
+    assert r.status_code == 400 and r.headers["x-correlation-id"] == "trace-nul-1"
+    r = await call("POST", "/json", json={"a": "x\u0000y"}, headers=cid)
+    assert r.status_code == 400 and r.headers["x-correlation-id"] == "trace-nul-1"
+    assert REACHED == []
+    ok = await call("GET", "/items/a", headers=cid)
+    assert ok.status_code == 200 and ok.headers["x-correlation-id"] == "trace-nul-1"
