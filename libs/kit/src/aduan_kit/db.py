@@ -128,15 +128,17 @@ async def ensure_database(url: str) -> None:
         await conn.close()
 
 
-async def migrate(url: str, migrations_package: str) -> None:
-    """Upgrade the database to the newest revision of `migrations_package` (e.g.
-    `aduan_workflow:migrations`). Safe to run from several processes at once."""
+async def migrate(url: str, migrations_package: str, revision: str = "head") -> None:
+    """Upgrade the database to `revision` (the newest by default) of `migrations_package`
+    (e.g. `aduan_workflow:migrations`). Safe to run from several processes at once. A
+    migration's test upgrades to the revision before it, writes rows as they were, then
+    upgrades to the newest."""
     await ensure_database(url)
     config = Config()
     config.set_main_option("script_location", migrations_package)
     config.attributes["database_url"] = url
     # Alembic's env.py runs its own event loop; keep it off the service's loop.
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await asyncio.to_thread(command.upgrade, config, revision)
 
 
 def run_alembic_env(target_metadata: Any = None) -> None:

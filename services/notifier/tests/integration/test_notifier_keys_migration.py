@@ -3,16 +3,13 @@ its base64 text keys become bytes, and tombstones stay tombstones."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from uuid import uuid4
 
 import pytest
-from alembic import command
-from alembic.config import Config
 
 from aduan_kit.crypto import new_key
-from aduan_kit.db import ensure_database
+from aduan_kit.db import migrate
 from aduan_kit.keystore import key_states, shredded_among
 from aduan_testing.helpers import connect_raw
 from aduan_testing.plugin import Isolation
@@ -22,11 +19,7 @@ pytestmark = pytest.mark.integration
 
 async def test_the_notifier_keys_become_bytes_and_tombstones_stay(isolated: Isolation) -> None:
     url = isolated.database("ntkeys")
-    await ensure_database(url)
-    config = Config()
-    config.set_main_option("script_location", "aduan_notifier:migrations")
-    config.attributes["database_url"] = url
-    await asyncio.to_thread(command.upgrade, config, "0004")
+    await migrate(url, "aduan_notifier:migrations", "0004")
     kept, erased, key = uuid4(), uuid4(), new_key()
     conn = await connect_raw(url)
     try:
@@ -40,7 +33,7 @@ async def test_the_notifier_keys_become_bytes_and_tombstones_stay(isolated: Isol
             "INSERT INTO reporter_keys (key_id, key, shredded_at) VALUES ($1, NULL, now())",
             erased,
         )
-        await asyncio.to_thread(command.upgrade, config, "head")
+        await migrate(url, "aduan_notifier:migrations")
         assert await key_states(conn, [kept, erased]) == {kept: key, erased: None}
         assert await shredded_among(conn, [kept, erased]) == {erased}
         # The columns are the store's own now.

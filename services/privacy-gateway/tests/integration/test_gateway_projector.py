@@ -5,7 +5,6 @@ the public holds the reporter's identity."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,8 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -301,11 +298,7 @@ async def test_the_migration_stores_the_officer_reasons_of_existing_steps(
     """Revision 0019 fills the officer copy of every reason there is: by the reporter's
     values where the key is held, by pattern where it is not; none where no reason."""
     url = isolated.database("gwreason")
-    await ensure_database(url)
-    config = Config()
-    config.set_main_option("script_location", "aduan_gateway:migrations")
-    config.attributes["database_url"] = url
-    await asyncio.to_thread(command.upgrade, config, "0018")
+    await migrate(url, "aduan_gateway:migrations", "0018")
     key_id, key = uuid4(), new_key()
     keyed, pending = uuid4(), uuid4()
     sealed = seal_identity({"name": NAME, "contact": CONTACT}, key_id, key).model_dump_json()

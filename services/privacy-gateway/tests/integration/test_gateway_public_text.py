@@ -18,8 +18,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from alembic import command
-from alembic.config import Config
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -45,7 +43,7 @@ from aduan_gateway.projector import apply_contents, apply_keys
 from aduan_gateway.readmodel import load_report
 from aduan_gateway.tables import OUTBOX, REPORTS
 from aduan_kit.crypto import new_key, seal_identity
-from aduan_kit.db import ensure_database, migrate
+from aduan_kit.db import migrate
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.uow import UnitOfWork
 from aduan_testing.helpers import eventually
@@ -260,11 +258,7 @@ async def test_stored_public_text_follows_a_late_key_and_the_erasure(gw: Gw) -> 
 
 async def test_the_migration_computes_public_text_of_existing_rows(isolated: Isolation) -> None:
     url = isolated.database("gwmigr")
-    await ensure_database(url)
-    config = Config()
-    config.set_main_option("script_location", "aduan_gateway:migrations")
-    config.attributes["database_url"] = url
-    await asyncio.to_thread(command.upgrade, config, "0004")
+    await migrate(url, "aduan_gateway:migrations", "0004")
 
     keyed, pending, erased = uuid4(), uuid4(), uuid4()
     key = new_key()
