@@ -36,6 +36,7 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
         sys.executable, "-m", "bench.run",
         "--rates", "4,8", "--step-seconds", "5", "--keep-going",
         "--read-rate", "8", "--read-seconds", "3", "--replay", "100", "--partitions", "2",
+        "--read-load-rate", "40", "--read-load-seconds", "2",
         "--ceiling-seconds", "1", "--ceiling-messages", "1000",
         "--drain-timeout", "120", "--services", SERVICES, "--idle-seconds", "2",
         "--warmup-seconds", "3", "--warmup-rate", "4",
@@ -75,6 +76,9 @@ def test_bench_smoke_prints_figures_and_loses_nothing(infra: Infra, tmp_path: Pa
     assert alone["reads"] == 24 and alone["latency_ms"]["count"] == 24, alone
     assert not [code for code in alone["statuses"] if code.startswith("5")], alone
     assert alone["gateway_cpu_ms_per_read"] > 0
+    load = result["reads_load"]  # the read target's phase, at its own rate
+    assert load["rate"] == 40 and load["reads"] == 80 == load["latency_ms"]["count"], load
+    assert not [code for code in load["statuses"] if code.startswith("5")], load
     for s in steps:  # the reads' share taken out per process, never below zero
         out = s["cpu_ms_per_report_without_reads"]
         assert 0 <= out["total"] <= s["cpu_ms_per_report"] + 0.01, s
