@@ -22,7 +22,8 @@ unit of work:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Generic, TypeVar, Union
@@ -49,7 +50,7 @@ from aduan_kit.messaging import (
     queue_raw,
 )
 from aduan_kit.runtime import ServiceRuntime
-from aduan_kit.uow import UnitOfWork
+from aduan_kit.uow import UnitOfWork, raw_unit_of_work
 
 __all__ = ["BATCH_TIMEOUT_MS", "Route", "claim_pairs", "subscribe_batches", "subscribe_units"]
 
@@ -196,6 +197,7 @@ def subscribe_units(
     group_id: str | None = None,
     max_records: int | None = None,
     serialize_with: int | None = None,
+    orm_session: bool = False,
 ) -> None:
     """One Kafka consumer for every route's topic; one unit of work per poll.
 
@@ -205,6 +207,10 @@ def subscribe_units(
     and then the offset commit. `after_commit` gets the use cases' results once the batch
     committed (to wake a worker, say). `serialize_with` names a PostgreSQL advisory lock
     taken first in every batch transaction, for writers that must take turns.
+
+    The units of work are raw transactions (`aduan_kit.uow.raw_unit_of_work`: no ORM
+    session, the turn's lock sent with the BEGIN) unless a route is in the one-at-a-time
+    style or `orm_session` says the use cases use `uow.session`.
     """
     if not routes:
         raise ValueError("subscribe_units needs at least one route")
@@ -236,6 +242,25 @@ def subscribe_units(
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": serialize_with}
             )
+
+    # Set-based use cases only need the raw connection: their units of work are raw
+    # transactions (no ORM session; the turn's lock goes with the BEGIN). A route in the
+    # older one-at-a-time style gets a session, so the consumer keeps the session path.
+    raw = not orm_session and all(r.apply_many is not None for r in routes)
+
+    @asynccontextmanager
+    async def unit() -> AsyncIterator[UnitOfWork]:
+        if raw:
+            async with raw_unit_of_work(
+                runtime.engine, outbox, topic_of, wake=runtime.wake_relay, lock=serialize_with
+            ) as uow:
+                yield uow
+            return
+        async with transaction(runtime.sessions) as session:
+            await take_turn(session)
+            uow = UnitOfWork(session, outbox, topic_of)
+            yield uow
+            await uow.flush()
 
     # Positions this process dead-lettered lately, so a batch rewound after an outage skips
     # them without another try (after a restart the inbox check in the fallback does).
@@ -297,9 +322,7 @@ def subscribe_units(
         its use case, one outbox statement, one commit. On failure `culprit` holds the
         event being applied, when known."""
         results: list[Any] = []
-        async with transaction(runtime.sessions) as session:
-            await take_turn(session)
-            uow = UnitOfWork(session, outbox, topic_of)
+        async with unit() as uow:
             pairs = [(by_topic[r.topic].consumer, e.event_id) for r, e in events]
             fresh = await claim_pairs(uow, inbox, pairs)
             todo: dict[str, list[Any]] = {}
@@ -312,7 +335,6 @@ def subscribe_units(
                 if route.topic in todo:
                     results += await route.run(uow, todo[route.topic], culprit)
             culprit.clear()
-            await uow.flush()
         return results
 
     async def apply_one(
@@ -323,14 +345,11 @@ def subscribe_units(
         for attempt in range(min(first_attempt, max_attempts), max_attempts + 1):
             token = correlation_id.set(event.correlation_id)
             try:
-                async with transaction(runtime.sessions) as session:
-                    await take_turn(session)
-                    uow = UnitOfWork(session, outbox, topic_of)
+                async with unit() as uow:
                     if not await claim_pairs(uow, inbox, [(route.consumer, event.event_id)]):
                         return []
                     results = await route.run(uow, [item], [])
-                    await uow.flush()
-                    return results
+                return results
             except Exception as exc:
                 if not isinstance(exc, PERMANENT) and is_transient(exc):
                     raise  # the batch is rewound and retried after a backoff

@@ -21,12 +21,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.util import greenlet_spawn
 
 __all__ = [
     "ensure_database",
     "make_engine",
     "make_sessionmaker",
     "migrate",
+    "raw_transaction",
     "run_alembic_env",
     "transaction",
 ]
@@ -180,3 +182,47 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     if not driver.is_in_transaction():  # pragma: no cover - a changed SQLAlchemy adapter
         raise RuntimeError("the session's connection is not in a transaction")
     return driver
+
+
+@asynccontextmanager
+async def raw_transaction(
+    engine: AsyncEngine, lock: int | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction on a pooled asyncpg connection, without SQLAlchemy's session: BEGIN,
+    yield the connection, COMMIT (ROLLBACK on error). `lock` names a transaction-level
+    advisory lock taken in the same message as the BEGIN (one round trip, not two: the
+    writers that take turns take it in every transaction).
+
+    The connection comes from the engine's pool, so its checkout checks (db.py) and its
+    codecs are the sessions' own. One whose state is unknown after a failure (the
+    ROLLBACK failed too: the server went away, or the task was cancelled mid-statement)
+    is invalidated, never handed out again.
+    """
+    fairy = await engine.raw_connection()
+    try:
+        driver: asyncpg.Connection = fairy.driver_connection
+        # The statement text is a constant per lock key, so the server sees few shapes;
+        # the key is an int (never text from outside).
+        await driver.execute(
+            "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
+        )
+        try:
+            yield driver
+        except BaseException:
+            try:
+                await driver.execute("ROLLBACK")
+            except BaseException:
+                fairy.invalidate()
+            raise
+        try:
+            await driver.execute("COMMIT")
+        except BaseException:
+            # Commit's outcome unknown (the connection broke): the caller retries, and the
+            # inbox makes a second application of a committed batch a no-op.
+            fairy.invalidate()
+            raise
+    finally:
+        with contextlib.suppress(Exception):
+            # Back to the pool; SQLAlchemy's reset-on-return rollback is a no-op here (its
+            # adapter started no transaction), so no round trip.
+            await greenlet_spawn(fairy.close)

@@ -14,6 +14,12 @@ of work gives a use case three things, all in one PostgreSQL transaction:
 
 Consumers get one from `aduan_kit.batching` (one per poll); HTTP paths open one with
 `unit_of_work(sessions, outbox, topic=runtime.topic)`.
+
+`raw_unit_of_work(engine, ...)` is the same without the ORM session: the transaction is
+the pooled asyncpg connection's own (BEGIN and COMMIT sent by us), for consumers whose use
+cases are all set-based. Through the session a transaction cost about 135 us more client
+CPU than the same statements on asyncpg alone (425 against 290 us, issue 18's third
+step), and every consumer poll and relay pass is one.
 """
 
 from __future__ import annotations
@@ -26,15 +32,15 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import TopicSpec
-from aduan_kit.db import driver_connection
+from aduan_kit.db import driver_connection, raw_transaction
 from aduan_kit.messaging import OUTBOX_ADDED
 
-__all__ = ["UnitOfWork", "driver_connection", "unit_of_work"]
+__all__ = ["UnitOfWork", "driver_connection", "raw_transaction", "raw_unit_of_work", "unit_of_work"]
 
 
 class UnitOfWork:
@@ -42,18 +48,34 @@ class UnitOfWork:
 
     def __init__(
         self,
-        session: AsyncSession,
+        session: AsyncSession | None,
         outbox: Table | None,
         topic: Callable[[str], str] = lambda name: name,
+        *,
+        driver: asyncpg.Connection | None = None,
     ) -> None:
-        self.session = session
+        if (session is None) == (driver is None):
+            raise TypeError("a unit of work has a session or a raw connection, not both")
+        self._session = session
         self._outbox = outbox
         self._topic = topic
-        self._driver: asyncpg.Connection | None = None
+        self._driver: asyncpg.Connection | None = driver
+        # Outbox rows were written (a raw unit of work wakes the relay after its commit;
+        # a session's commit does it through its `info`, see messaging.py).
+        self.published = False
         self._topics: list[str] = []
         self._keys: list[bytes | None] = []
         self._payloads: list[bytes] = []
         self._headers: list[str] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session of this transaction (a raw unit of work has none)."""
+        if self._session is None:
+            raise RuntimeError(
+                "this unit of work is a raw transaction: use `await uow.connection()`"
+            )
+        return self._session
 
     async def connection(self) -> asyncpg.Connection:
         """The transaction's asyncpg connection (prepared statements cached on it)."""
@@ -113,8 +135,10 @@ class UnitOfWork:
             self._headers,
         )
         self._topics, self._keys, self._payloads, self._headers = [], [], [], []
-        # The relay is woken when this transaction commits (messaging's after-commit hook).
-        self.session.info[OUTBOX_ADDED] = True
+        self.published = True
+        if self._session is not None:
+            # The relay is woken when this transaction commits (messaging's after-commit hook).
+            self._session.info[OUTBOX_ADDED] = True
 
 
 @asynccontextmanager
@@ -128,3 +152,23 @@ async def unit_of_work(
         uow = UnitOfWork(session, outbox, topic)
         yield uow
         await uow.flush()
+
+
+@asynccontextmanager
+async def raw_unit_of_work(
+    engine: AsyncEngine,
+    outbox: Table | None,
+    topic: Callable[[str], str] = lambda name: name,
+    *,
+    wake: Callable[[], None] | None = None,
+    lock: int | None = None,
+) -> AsyncIterator[UnitOfWork]:
+    """`unit_of_work` on a raw transaction (see `raw_transaction`): the use cases get
+    `await uow.connection()` only. `wake` (the relay's) is called once it has committed
+    outbox rows."""
+    async with raw_transaction(engine, lock) as driver:
+        uow = UnitOfWork(None, outbox, topic, driver=driver)
+        yield uow
+        await uow.flush()
+    if uow.published and wake is not None:
+        wake()

@@ -3,6 +3,9 @@
 - A raw asyncpg statement sent through `uow.connection()` belongs to the session's
   transaction: it rolls back with it, even when it is the first statement sent.
 - `uow.publish` rows reach the outbox in one statement, in call order, only on commit.
+- A raw unit of work (no ORM session) is one transaction all the same: rolled back whole on
+  error, its outbox rows written and the relay woken only once it committed; its advisory
+  lock makes writers take turns; a connection the server killed is not handed out again.
 - `subscribe_units`: one consumer reads two topics; each route's use case gets only its
   topic's new events, in order; a redelivered or repeated event is not handed over again;
   a failing event is dead-lettered with its cause while the rest of its batch is applied.
@@ -11,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,7 +22,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import Column, MetaData, String, Table, select, text
 
 from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
@@ -27,7 +31,7 @@ from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.db import make_engine, make_sessionmaker
 from aduan_kit.messaging import ensure_topics, messaging_tables
 from aduan_kit.runtime import ServiceRuntime
-from aduan_kit.uow import UnitOfWork, unit_of_work
+from aduan_kit.uow import UnitOfWork, raw_unit_of_work, unit_of_work
 from aduan_testing.helpers import eventually
 from aduan_testing.kafka import read_topic
 from aduan_testing.kitruntime import amended, runtime_on
@@ -106,6 +110,69 @@ async def test_outbox_rows_in_call_order(isolated: Isolation, runtime: ServiceRu
         "correlation_id": events[0].correlation_id,
         "event_type": "ReportAmended",
     }
+
+
+async def test_raw_unit_of_work_is_one_transaction(
+    isolated: Isolation, runtime: ServiceRuntime
+) -> None:
+    engine = make_engine(runtime.settings.database_url, pool_size=2)
+    sessions = make_sessionmaker(engine)
+    woken: list[int] = []
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            async with raw_unit_of_work(engine, OUTBOX, wake=lambda: woken.append(1)) as uow:
+                conn = await uow.connection()
+                await conn.execute("INSERT INTO applied (route, text) VALUES ('raw', 'gone')")
+                uow.publish("kit.t", amended("never"), key="k")
+                raise RuntimeError("boom")
+        assert woken == []  # rolled back: nothing for the relay
+        with pytest.raises(RuntimeError, match="raw transaction"):
+            async with raw_unit_of_work(engine, OUTBOX) as uow:
+                uow.session  # noqa: B018 - a use case that needs a session is told so
+        event = amended("kept")
+        async with raw_unit_of_work(engine, OUTBOX, wake=lambda: woken.append(1)) as uow:
+            conn = await uow.connection()
+            await conn.execute("INSERT INTO applied (route, text) VALUES ('raw', 'kept')")
+            uow.publish("kit.t", event, key=event.report_id)
+            assert woken == []  # not before the commit
+        assert woken == [1]
+        async with sessions() as s:
+            payloads = list((await s.scalars(select(OUTBOX.c.payload))).all())
+            texts = (await s.execute(select(APPLIED.c.route, APPLIED.c.text))).all()
+        assert [tuple(t) for t in texts] == [("raw", "kept")]
+        assert payloads == [encode(event)]
+
+        # The lock goes with the BEGIN: a second writer waits for the first's commit.
+        order: list[str] = []
+
+        async def writer(name: str, hold_s: float) -> None:
+            async with raw_unit_of_work(engine, None, lock=7101) as uow:
+                order.append(f"{name} in")
+                await asyncio.sleep(hold_s)
+                await (await uow.connection()).execute("SELECT 1")
+                order.append(f"{name} out")
+
+        first = asyncio.create_task(writer("a", 0.4))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await writer("b", 0)
+        await first
+        assert order == ["a in", "a out", "b in", "b out"]
+        assert time.monotonic() - started > 0.2
+
+        # A connection the server ended is never handed out again.
+        async with raw_unit_of_work(engine, None) as uow:
+            killed = (await uow.connection()).get_server_pid()
+        async with sessions() as s:
+            await s.execute(text("SELECT pg_terminate_backend(:p)"), {"p": killed})
+        await asyncio.sleep(0.3)
+        for _ in range(4):
+            async with raw_unit_of_work(engine, None) as uow:
+                conn = await uow.connection()
+                assert conn.get_server_pid() != killed
+                assert await conn.fetchval("SELECT 5") == 5
+    finally:
+        await engine.dispose()
 
 
 async def test_one_consumer_for_two_topics(isolated: Isolation, runtime: ServiceRuntime) -> None:

@@ -137,6 +137,9 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         inbox=INBOX,
         outbox=OUTBOX,
         serialize_with=READ_MODEL_WRITERS_LOCK,
+        # The projector and the escalations still use `uow.session` (the ORM) for a few
+        # steps; once they are set-based this consumer can take raw transactions too.
+        orm_session=True,
         title="gateway.read-model",
         description="The read model, one consumer for its topics: report content (public "
         "reports are projected, reporter messages kept for the conversation), lifecycle "
