@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from uuid import UUID
 
 import asyncpg
@@ -38,9 +38,16 @@ from aduan_contracts.envelope import Envelope
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import TopicSpec
 from aduan_kit.db import driver_connection, raw_transaction
-from aduan_kit.messaging import OUTBOX_ADDED
+from aduan_kit.messaging import OUTBOX_ADDED, OUTBOX_WAKE
 
-__all__ = ["UnitOfWork", "driver_connection", "raw_transaction", "raw_unit_of_work", "unit_of_work"]
+__all__ = [
+    "UnitOfWork",
+    "driver_connection",
+    "raw_transaction",
+    "raw_unit_of_work",
+    "raw_units",
+    "unit_of_work",
+]
 
 
 class UnitOfWork:
@@ -172,3 +179,14 @@ async def raw_unit_of_work(
         await uow.flush()
     if uow.published and wake is not None:
         wake()
+
+
+def raw_units(
+    sessions: async_sessionmaker[AsyncSession],
+    outbox: Table | None,
+    topic: Callable[[str], str] = lambda name: name,
+) -> AbstractAsyncContextManager[UnitOfWork]:
+    """`raw_unit_of_work` on the engine `sessions` are bound to, waking the relay the
+    runtime configured on them (read now: the relay starts after the sessionmaker)."""
+    wake = sessions.kw.get("info", {}).get(OUTBOX_WAKE)
+    return raw_unit_of_work(sessions.kw["bind"], outbox, topic, wake=wake)

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -57,9 +57,20 @@ async def test_no_wait_refuses_at_once() -> None:
                 pass
 
 
+class _EmptyPool:
+    """An engine whose pool is empty: checking a raw connection out times out, as
+    SQLAlchemy raises it (a filing's unit of work is a raw transaction)."""
+
+    async def raw_connection(self) -> Any:
+        raise PoolTimeout("QueuePool limit of size 20 overflow 10 reached")
+
+
 class _NoConnection:
     """A session that finds the pool empty when it first needs a connection (its first
     statement, or the raw connection a set-based filing asks for), as SQLAlchemy raises it."""
+
+    # What a sessionmaker keeps of its configuration: the engine it binds to.
+    kw: ClassVar[dict[str, Any]] = {"bind": _EmptyPool()}
 
     async def __aenter__(self) -> _NoConnection:
         return self

@@ -9,6 +9,7 @@ goes out only after the commit, and the outbox makes the event as durable as the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import re
@@ -48,7 +49,7 @@ from aduan_kit.crypto import seal_content, seal_identity
 from aduan_kit.db import driver_connection, transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.redaction import identity_terms, scrub_officer_text
-from aduan_kit.uow import UnitOfWork
+from aduan_kit.uow import UnitOfWork, raw_units
 
 __all__ = ["ANSWERING_CHANNELS", "Filed", "Filer", "SubmissionConflict", "wants_new_report"]
 
@@ -208,6 +209,20 @@ class Filer:
             retry = self.admission.retry_after_s if self.admission else 1
             raise pool_timeout(retry) from exc
 
+    @asynccontextmanager
+    async def _unit(self) -> AsyncIterator[UnitOfWork]:
+        """A raw unit of work (no ORM session: the filings' statements are set-based) for
+        a filing path, inside the admission bound like `_session`."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.admission is not None:
+                await stack.enter_async_context(self.admission.slot())
+            try:
+                async with raw_units(self._sessions(), OUTBOX) as uow:
+                    yield uow
+            except PoolTimeout as exc:
+                retry = self.admission.retry_after_s if self.admission else 1
+                raise pool_timeout(retry) from exc
+
     def fingerprint(self, report: NormalizedReport) -> bytes:
         return hmac.new(
             self.pepper.encode(), f"{report.channel}\0{report.text}".encode(), hashlib.sha256
@@ -279,14 +294,12 @@ class Filer:
     async def _commit_group(self, group: list[_Queued]) -> None:
         results: list[Filed | Exception] = []
         try:
-            async with self._session() as session:
-                uow = UnitOfWork(session, OUTBOX)
+            async with self._unit() as uow:
                 results = await self.file_set(
                     PgFilings(await uow.connection()),
                     uow,
                     [(report, cid) for report, cid, _ in group],
                 )
-                await uow.flush()
             self.groups_committed += 1
         except (DBAPIError, asyncpg.PostgresError) as exc:
             if not _deadlocked(exc):
@@ -322,12 +335,10 @@ class Filer:
 
     async def _file_alone(self, report: NormalizedReport) -> Filed:
         """The filing in a transaction of its own (a group of one)."""
-        async with self._session() as session:
-            uow = UnitOfWork(session, OUTBOX)
+        async with self._unit() as uow:
             (result,) = await self.file_set(
                 PgFilings(await uow.connection()), uow, [(report, correlation_id.get())]
             )
-            await uow.flush()
         if isinstance(result, Exception):
             raise result
         return result
