@@ -186,12 +186,13 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
 
 @asynccontextmanager
 async def raw_transaction(
-    engine: AsyncEngine, lock: int | None = None
+    engine: AsyncEngine, lock: int | None = None, setup: str = ""
 ) -> AsyncIterator[asyncpg.Connection]:
     """A transaction on a pooled asyncpg connection, without SQLAlchemy's session: BEGIN,
     yield the connection, COMMIT (ROLLBACK on error). `lock` names a transaction-level
     advisory lock taken in the same message as the BEGIN (one round trip, not two: the
-    writers that take turns take it in every transaction).
+    writers that take turns take it in every transaction). `setup`, a constant statement
+    without parameters (`SET LOCAL ...`), goes in that message too.
 
     The connection comes from the engine's pool, so its checkout checks (db.py) and its
     codecs are the sessions' own. One whose state is unknown after a failure (the
@@ -203,9 +204,8 @@ async def raw_transaction(
         driver: asyncpg.Connection = fairy.driver_connection
         # The statement text is a constant per lock key, so the server sees few shapes;
         # the key is an int (never text from outside).
-        await driver.execute(
-            "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
-        )
+        begin = "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
+        await driver.execute(f"{begin}; {setup}" if setup else begin)
         try:
             yield driver
         except BaseException:

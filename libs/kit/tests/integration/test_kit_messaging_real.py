@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, func, select, text
 
 from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
@@ -154,3 +154,54 @@ async def test_rows_for_an_unknown_topic_stay_and_do_not_hold_back_others(
     async with sessions() as s:  # type: ignore[operator]
         left = (await s.execute(select(OUTBOX.c.topic))).scalars().all()
     assert left == [unknown]
+
+
+async def test_relays_on_one_outbox_take_turns_and_publish_each_row_once(
+    isolated: Isolation, db: object
+) -> None:
+    """The relay tries its lock and takes its rows in one statement: while another
+    replica holds the lock it takes nothing (and says it was busy, so it looks again
+    soon); relays racing over one outbox publish every row once, in id order per key."""
+    sessions = db
+    topic = f"{isolated.namespace}.{REPORT_INTAKE.name}"
+    await ensure_topics(isolated.kafka, isolated.namespace, [REPORT_INTAKE])
+    keys = [str(uuid.uuid4()) for _ in range(4)]
+    events = [amended(f"e{i:03d}") for i in range(120)]
+    for chunk in range(0, len(events), 10):
+        async with transaction(sessions) as s:  # type: ignore[arg-type]
+            for n, event in enumerate(events[chunk : chunk + 10], start=chunk):
+                await add_to_outbox(s, OUTBOX, topic, event, key=keys[n % len(keys)])
+    producer = make_producer(isolated.kafka, "kit-test")
+    await producer.start()
+    try:
+        relays = [
+            OutboxRelay(sessions, OUTBOX, producer, batch_size=7)  # type: ignore[arg-type]
+            for _ in range(3)
+        ]
+        # Another replica's pass holds the lock: nothing is taken, the relay knows why.
+        async with transaction(sessions) as holder:  # type: ignore[arg-type]
+            await holder.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+            assert await relays[0].relay_once() == 0
+            assert relays[0]._lock_busy
+        async with sessions() as s:  # type: ignore[operator]
+            assert await s.scalar(select(func.count()).select_from(OUTBOX)) == len(events)
+
+        async def drain(relay: OutboxRelay) -> int:
+            sent = 0
+            for _ in range(200):
+                n = await relay.relay_once()
+                sent += n
+                if not n and not relay._lock_busy:
+                    return sent
+            return sent
+
+        sent = await asyncio.gather(*(drain(r) for r in relays))
+    finally:
+        await producer.stop()
+    assert sum(sent) == len(events), sent
+    records = await read_topic(isolated.kafka, topic, want=len(events))
+    values = [r.value for r in records]  # type: ignore[attr-defined]
+    assert sorted(values) == sorted(encode(e) for e in events)  # each once
+    for key in keys:  # per key, the order they were queued in
+        mine = [r.value for r in records if r.key == key.encode()]  # type: ignore[attr-defined]
+        assert mine == [encode(e) for n, e in enumerate(events) if keys[n % len(keys)] == key]
