@@ -29,6 +29,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -110,6 +111,17 @@ async def _records(kafka: str, topics: list[str]) -> int:
         await consumer.stop()
 
 
+def _profile(pid: int, path: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the notifier at 100 Hz from outside until SIGINT (collapsed stacks,
+    the format of bench/results/profiles/); its own CPU is not the notifier's."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [spy, "record", "-r", "100", "-f", "raw", "-o", path, "--pid", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 async def _auto_explain(url: str) -> None:
     """Every statement of the notifier's sessions logged with its plan (PostgreSQL's
     auto_explain, loaded per session for this database only) to find sequential scans."""
@@ -184,6 +196,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             watch = await asyncpg.connect(dsn)
             mine = frozenset({int(await watch.fetchval("SELECT pg_backend_pid()"))})
             pg0 = postgres_cpu_ms(db.database or "", mine)
+            spy = _profile(proc.pid, args.profile) if args.profile else None
             c0, t0 = cpu_ms(proc.pid), time.monotonic()
             for n in range(total):
                 due = t0 + n / args.rate
@@ -209,6 +222,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(0.05)
                 window = time.monotonic() - t0
                 used = cpu_ms(proc.pid) - c0
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                    spy.wait(timeout=30)
                 pg_used = postgres_cpu_ms(db.database or "", mine) - pg0
                 # Let the relay publish what the last outcomes queued before counting.
                 await asyncio.sleep(1.0)
@@ -422,6 +438,9 @@ def main() -> None:
         "--auto-explain",
         action="store_true",
         help="log every statement's plan in PostgreSQL's log (auto_explain; slows the run)",
+    )
+    parser.add_argument(
+        "--profile", default="", help="a py-spy profile of the notifier over the load (path)"
     )
     parser.add_argument("--log", default=str(Path(tempfile.gettempdir()) / "bench_notifier_io.log"))
     parser.add_argument(
