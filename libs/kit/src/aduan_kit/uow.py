@@ -11,6 +11,14 @@ of work gives a use case three things, all in one PostgreSQL transaction:
 - `publish(topic, event, key)`: buffered in memory and written to the outbox in ONE
   statement when the unit of work flushes (before its commit), in call order, so the
   relay sends them in that order. Nothing is published unless the transaction commits.
+- `await write(table, sql, *args)`: a write nothing in this unit of work reads back,
+  held and sent with the other held writes and the outbox rows as ONE statement (each a
+  data-modifying CTE). A round trip was worth a quarter of a consumer's CPU in socket
+  writes alone (issue 18, py-spy --native), and a poll's history, clocks and outbox rows
+  were three of them. Held writes go out before anything else touches the connection
+  (`connection()` sends them first), so every read sees them; a second write to a table
+  already held sends the held ones first (sibling CTEs share one snapshot: an UPDATE
+  would not see a sibling's INSERT).
 
 Consumers get one from `aduan_kit.batching` (one per poll); HTTP paths open one with
 `unit_of_work(sessions, outbox, topic=runtime.topic)`.
@@ -25,6 +33,7 @@ step), and every consumer poll and relay pass is one.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from uuid import UUID
@@ -48,6 +57,19 @@ __all__ = [
     "raw_units",
     "unit_of_work",
 ]
+
+
+_OUTBOX_INSERT = (
+    "INSERT INTO outbox (topic, key, payload, headers) "
+    "SELECT t, k, p, h::jsonb FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
+    "$4::text[]) WITH ORDINALITY AS u(t, k, p, h, n) ORDER BY n"
+)
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def _shifted(sql: str, by: int) -> str:
+    """`sql` with its parameters renumbered from `$1 + by`."""
+    return _PARAM.sub(lambda m: f"${int(m.group(1)) + by}", sql) if by else sql
 
 
 class UnitOfWork:
@@ -74,6 +96,8 @@ class UnitOfWork:
         self._keys: list[bytes | None] = []
         self._payloads: list[bytes] = []
         self._headers: list[str] = []
+        # Held writes: (table, sql, args), in call order.
+        self._held: list[tuple[str, str, tuple[object, ...]]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -85,10 +109,46 @@ class UnitOfWork:
         return self._session
 
     async def connection(self) -> asyncpg.Connection:
-        """The transaction's asyncpg connection (prepared statements cached on it)."""
+        """The transaction's asyncpg connection (prepared statements cached on it), with
+        the held writes sent first, so whatever runs on it next sees them."""
+        conn = await self._connection()
+        if self._held:
+            await self._send_held(conn, [])
+        return conn
+
+    async def _connection(self) -> asyncpg.Connection:
         if self._driver is None:
             self._driver = await driver_connection(self.session)
         return self._driver
+
+    async def write(self, table: str, sql: str, *args: object) -> None:
+        """Hold a write (INSERT, UPDATE or DELETE on `table`, `$n` parameters, no
+        RETURNING anyone reads, no `$` in its literals) until the next statement or the
+        flush, and send it in the same statement as the other held writes."""
+        if any(held_table == table for held_table, _, _ in self._held):
+            await self._send_held(await self._connection(), [])
+        self._held.append((table, sql, args))
+
+    async def _send_held(
+        self, conn: asyncpg.Connection, last: list[tuple[str, tuple[object, ...]]]
+    ) -> None:
+        """The held writes and then `last` (sql, args) as one statement."""
+        parts = [(sql, args) for _, sql, args in self._held] + last
+        self._held = []
+        if not parts:
+            return
+        if len(parts) == 1:
+            await conn.execute(parts[0][0], *parts[0][1])
+            return
+        ctes: list[str] = []
+        values: list[object] = []
+        for n, (sql, args) in enumerate(parts):
+            ctes.append(f"w{n} AS ({_shifted(sql, len(values))})")
+            values.extend(args)
+        # Every data-modifying CTE runs to completion whether or not the query reads it.
+        # The text depends only on which writes were held: a few shapes, each prepared
+        # once per connection.
+        await conn.execute(f"WITH {', '.join(ctes)} SELECT 1", *values)
 
     def publish(
         self,
@@ -125,23 +185,19 @@ class UnitOfWork:
         return len(self._topics)
 
     async def flush(self) -> None:
-        """Write the queued events to the outbox in one statement, in the order queued
-        (the outbox's id sequence follows the ORDER BY; the relay sends by id)."""
+        """Send the held writes and the queued events' outbox rows, in one statement; the
+        rows in the order queued (the outbox's id sequence follows the ORDER BY; the relay
+        sends by id)."""
         if not self._topics:
+            if self._held:
+                await self._send_held(await self._connection(), [])
             return
         # messaging_tables names it so in every service; the SQL is a constant (prepared once).
         assert self._outbox is not None and self._outbox.name == "outbox"
-        conn = await self.connection()
-        await conn.execute(
-            "INSERT INTO outbox (topic, key, payload, headers) "
-            "SELECT t, k, p, h::jsonb FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
-            "$4::text[]) WITH ORDINALITY AS u(t, k, p, h, n) ORDER BY n",
-            self._topics,
-            self._keys,
-            self._payloads,
-            self._headers,
-        )
+        conn = await self._connection()
+        rows = (self._topics, self._keys, self._payloads, self._headers)
         self._topics, self._keys, self._payloads, self._headers = [], [], [], []
+        await self._send_held(conn, [(_OUTBOX_INSERT, rows)])
         self.published = True
         if self._session is not None:
             # The relay is woken when this transaction commits (messaging's after-commit hook).

@@ -175,6 +175,45 @@ async def test_raw_unit_of_work_is_one_transaction(
         await engine.dispose()
 
 
+async def test_held_writes_go_out_with_the_outbox_rows_and_before_any_read(
+    isolated: Isolation, runtime: ServiceRuntime
+) -> None:
+    """`uow.write` holds a write until the next statement or the flush and sends the held
+    ones (and the outbox rows) as one statement: nothing is lost or reordered by it."""
+    insert = "INSERT INTO applied (route, text) SELECT $1, t FROM unnest($2::text[]) AS t"
+    engine = make_engine(runtime.settings.database_url, pool_size=2)
+    sessions = make_sessionmaker(engine)
+    try:
+        event = amended("with the writes")
+        async with raw_unit_of_work(engine, OUTBOX) as uow:
+            await uow.write("applied", insert, "a", ["one", "two"])
+            # A second write to the same table: the first goes out before it, so the
+            # UPDATE sees its rows (sibling CTEs would share one snapshot).
+            await uow.write(
+                "applied", "UPDATE applied SET text = text || '!' WHERE route = $1", "a"
+            )
+            await uow.write("outbox", "DELETE FROM outbox WHERE topic = $1", "none")
+            conn = await uow.connection()  # a read: the held writes go out first
+            assert await conn.fetchval("SELECT count(*) FROM applied WHERE text LIKE '%!'") == 2
+            await uow.write("applied", insert, "b", ["three"])
+            uow.publish("kit.t", event, key=event.report_id)
+        with pytest.raises(RuntimeError, match="boom"):
+            async with raw_unit_of_work(engine, OUTBOX) as uow:
+                await uow.write("applied", insert, "c", ["never"])
+                await uow.connection()  # sent, then rolled back with the transaction
+                await uow.write("applied", insert, "c", ["never either"])
+                raise RuntimeError("boom")
+        async with sessions() as s:
+            texts = sorted(
+                tuple(r) for r in await s.execute(select(APPLIED.c.route, APPLIED.c.text))
+            )
+            payloads = list((await s.scalars(select(OUTBOX.c.payload))).all())
+        assert texts == [("a", "one!"), ("a", "two!"), ("b", "three")]
+        assert payloads == [encode(event)]
+    finally:
+        await engine.dispose()
+
+
 async def test_one_consumer_for_two_topics(isolated: Isolation, runtime: ServiceRuntime) -> None:
     specs = [
         TopicSpec(f"kit.units-{name}-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)

@@ -134,6 +134,11 @@ def _report(row: asyncpg.Record) -> Report:
 
 
 class _Store:
+    """A table's statements in a unit of work. Pure writes (history, clocks, locations)
+    are held by the unit of work and sent with the outbox rows in one statement
+    (`UnitOfWork.write`); anything that reads goes through `_conn()`, which sends the
+    held writes first."""
+
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
@@ -163,8 +168,8 @@ class PgReports(_Store):
     async def add_locations(self, points: Sequence[tuple[UUID, GeoPoint]]) -> None:
         if not points:
             return
-        conn = await self._conn()
-        await conn.execute(
+        await self._uow.write(
+            "report_locations",
             _INSERT_LOCATIONS,
             [rid for rid, _ in points],
             [p.lat for _, p in points],
@@ -213,8 +218,8 @@ class PgHistory(_Store):
     async def append(self, rows: Sequence[HistoryRow]) -> None:
         if not rows:
             return
-        conn = await self._conn()
-        await conn.execute(
+        await self._uow.write(
+            "status_history",
             _INSERT_HISTORY,
             [r.report_id for r in rows],
             [r.version for r in rows],
@@ -234,8 +239,8 @@ class PgClocks(_Store):
     async def stop(self, stops: Sequence[ClockStop]) -> None:
         if not stops:
             return
-        conn = await self._conn()
-        await conn.execute(
+        await self._uow.write(
+            "sla_clocks",
             _STOP_CLOCKS,
             [s.report_id for s in stops],
             [s.stage.value for s in stops],
@@ -245,8 +250,8 @@ class PgClocks(_Store):
     async def start(self, clocks: Sequence[ClockStart]) -> None:
         if not clocks:
             return
-        conn = await self._conn()
-        await conn.execute(
+        await self._uow.write(
+            "sla_clocks",
             _START_CLOCKS,
             [c.report_id for c in clocks],
             [c.stage.value for c in clocks],
@@ -261,8 +266,9 @@ class PgClocks(_Store):
     async def reassign(self, agencies: Sequence[tuple[UUID, str | None]]) -> None:
         if not agencies:
             return
-        conn = await self._conn()
-        await conn.execute(_REASSIGN_CLOCKS, [rid for rid, _ in agencies], [a for _, a in agencies])
+        await self._uow.write(
+            "sla_clocks", _REASSIGN_CLOCKS, [rid for rid, _ in agencies], [a for _, a in agencies]
+        )
 
     async def nearest(self, report_ids: Collection[UUID]) -> dict[UUID, Deadline]:
         if not report_ids:
