@@ -344,7 +344,8 @@ async def adapters_child(smtp_port: int, http_port: int, n: int) -> dict[str, An
         }
     )
     client = None
-    if inspect.signature(build_adapters).parameters["client"].default is inspect.Parameter.empty:
+    client_param = inspect.signature(build_adapters).parameters.get("client")
+    if client_param is not None and client_param.default is inspect.Parameter.empty:
         # The older notifier: one client made by its composition root, passed in.
         client = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
         adapters = build_adapters(settings, client)

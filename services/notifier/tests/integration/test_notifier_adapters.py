@@ -114,9 +114,12 @@ def outgoing(
 
 
 async def send(settings: Settings, out: Outgoing) -> str | None:
-    async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
-        adapter = build_adapters(settings, client)[out.route.transport]
+    # The adapter's own connection pool, as the worker runs it, closed with it.
+    adapter = build_adapters(settings)[out.route.transport]
+    try:
         return await adapter.send(out)
+    finally:
+        await adapter.close()
 
 
 # --- request shapes -------------------------------------------------------------------------------

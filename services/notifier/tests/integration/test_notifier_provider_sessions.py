@@ -30,6 +30,7 @@ from aduan_notifier.adapters.providers import (
     Permanent,
     Transient,
     build_adapters,
+    environment_proxy,
     mime_bytes,
 )
 from aduan_notifier.config import Settings
@@ -234,11 +235,27 @@ async def test_each_provider_keeps_its_own_connection_and_closes_it_at_shutdown(
             for adapter, address in ((sms, "+6281234567890"), (push, "device-1")):
                 route = Route(adapter.transport, address)
                 await adapter.send(Outgoing(route, message, f"key-{n}", CODE))
-        clients = [a._client for a in (sms, push)]  # type: ignore[attr-defined]
+        pools = [a._transport for a in (sms, push)]  # type: ignore[attr-defined]
+        assert all(len(p._pool.connections) == 1 for p in pools)
         for adapter in adapters.values():
             await adapter.close()
     # Six messages, two connections: one per provider, each reused.
     assert len(ports) == 6
     assert len(set(ports[0::2])) == 1 and len(set(ports[1::2])) == 1
     assert ports[0] != ports[1]
-    assert all(isinstance(c, httpx.AsyncClient) and c.is_closed for c in clients)
+    assert all(isinstance(p, httpx.AsyncHTTPTransport) for p in pools)
+    assert all(not p._pool.connections for p in pools)  # closed at shutdown
+
+
+def test_the_environment_proxy_is_kept_for_each_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx's client honoured HTTPS_PROXY / NO_PROXY; the adapters' own pools must too."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "sms.local")
+    assert environment_proxy("https://graph.facebook.com/v21.0/1/messages") == (
+        "http://egress.internal:3128"
+    )
+    assert environment_proxy("https://sms.local/send") is None
+    assert environment_proxy("http://127.0.0.1:8090/push") is None
