@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from aduan_intake.adapters.stores import Earlier, ReporterKey
+from aduan_kit.uow import UnitOfWork
 
 __all__ = ["PgFilings", "PgQuestions"]
 
@@ -71,10 +72,23 @@ _REMEMBER_QUESTIONS = (
 
 
 class PgFilings:
-    """`FilingStore` and `KeyStore` on one transaction's connection."""
+    """`FilingStore` and `KeyStore` on one transaction's connection, or on a unit of work
+    (`on`): then the pure write (`note_keys`) is held and goes out with the outbox rows
+    in one statement (`UnitOfWork.write`), and every read sends held writes first."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: asyncpg.Connection | None, uow: UnitOfWork | None = None) -> None:
+        self._given = conn
+        self._uow = uow
+
+    @classmethod
+    def on(cls, uow: UnitOfWork) -> PgFilings:
+        return cls(None, uow)
+
+    async def _c(self) -> asyncpg.Connection:
+        if self._uow is not None:
+            return await self._uow.connection()
+        assert self._given is not None
+        return self._given
 
     async def claim(
         self,
@@ -84,7 +98,7 @@ class PgFilings:
         receipt_codes: Sequence[str],
         fingerprints: Sequence[bytes],
     ) -> set[UUID]:
-        rows = await self._conn.fetch(
+        rows = await (await self._c()).fetch(
             _CLAIM, channels, message_ids, report_ids, receipt_codes, fingerprints
         )
         return {row[0] for row in rows}
@@ -94,36 +108,40 @@ class PgFilings:
     ) -> dict[tuple[str, str], Earlier]:
         return {
             (row[0], row[1]): Earlier(row[2], row[3], row[4])
-            for row in await self._conn.fetch(_EARLIER, channels, message_ids)
+            for row in await (await self._c()).fetch(_EARLIER, channels, message_ids)
         }
 
     async def note_keys(self, report_ids: Sequence[UUID], key_ids: Sequence[UUID]) -> None:
-        if report_ids:
-            await self._conn.execute(_NOTE_KEY, report_ids, key_ids)
+        if not report_ids:
+            return
+        if self._uow is not None:
+            await self._uow.write("submissions", _NOTE_KEY, report_ids, key_ids)
+        else:
+            await (await self._c()).execute(_NOTE_KEY, report_ids, key_ids)
 
     async def answering(
         self, channel: str, message_id: str, digest: bytes, since: datetime, until: datetime
     ) -> list[asyncpg.Record]:
         """Where this message went already, else the contact's open questions (`_ANSWERING`)."""
-        rows: list[asyncpg.Record] = await self._conn.fetch(
+        rows: list[asyncpg.Record] = await (await self._c()).fetch(
             _ANSWERING, channel, message_id, digest, since, until
         )
         return rows
 
     async def known(self, channel: str, message_id: str) -> bool:
         """Whether the message was filed or added to a report already."""
-        found: bool = await self._conn.fetchval(_KNOWN, channel, message_id)
+        found: bool = await (await self._c()).fetchval(_KNOWN, channel, message_id)
         return found
 
     async def add_keys(
         self, key_ids: Sequence[UUID], digests: Sequence[bytes | None], keys: Sequence[bytes]
     ) -> set[UUID]:
-        return {row[0] for row in await self._conn.fetch(_NEW_KEYS, key_ids, digests, keys)}
+        return {row[0] for row in await (await self._c()).fetch(_NEW_KEYS, key_ids, digests, keys)}
 
     async def live_keys(self, digests: Sequence[bytes]) -> dict[bytes, ReporterKey]:
         return {
             row[0]: ReporterKey(row[1], row[2], issued=False)
-            for row in await self._conn.fetch(_LIVE_KEYS, digests)
+            for row in await (await self._c()).fetch(_LIVE_KEYS, digests)
             if row[2] is not None
         }
 

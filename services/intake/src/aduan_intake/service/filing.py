@@ -296,7 +296,7 @@ class Filer:
         try:
             async with self._unit() as uow:
                 results = await self.file_set(
-                    PgFilings(await uow.connection()),
+                    PgFilings.on(uow),
                     uow,
                     [(report, cid) for report, cid, _ in group],
                 )
@@ -337,7 +337,7 @@ class Filer:
         """The filing in a transaction of its own (a group of one)."""
         async with self._unit() as uow:
             (result,) = await self.file_set(
-                PgFilings(await uow.connection()), uow, [(report, correlation_id.get())]
+                PgFilings.on(uow), uow, [(report, correlation_id.get())]
             )
         if isinstance(result, Exception):
             raise result
@@ -594,7 +594,7 @@ class Filer:
                 if reuse is not None:
                     # The same way a filing gets its key (one contact, one live key).
                     [key] = await keys_for(
-                        PgFilings(await uow.connection()),
+                        PgFilings.on(uow),
                         uow,
                         self._keys_topic,
                         [(contact_digest(self.pepper, reuse), cid)],
