@@ -53,17 +53,15 @@ class FakeStore:
         for r in recipients:
             self.recipients.setdefault(r.report_id, r)
 
-    async def due_now(self, report_ids: Sequence[UUID]) -> list[UUID]:
-        self._count("due_now")
+    async def resolve(
+        self, report_ids: Sequence[UUID]
+    ) -> tuple[list[UUID], list[ReportStatusChanged]]:
+        self._count("resolve")
         due = [r for r in self.waiting if r in report_ids]
         self.waiting = [r for r in self.waiting if r not in report_ids]
-        return due
-
-    async def unpark(self, report_ids: Sequence[UUID]) -> list[ReportStatusChanged]:
-        self._count("unpark")
         found = [e for e in self.parked if e.report_id in report_ids]
         self.parked = [e for e in self.parked if e.report_id not in report_ids]
-        return found
+        return due, found
 
     async def record(self, deliveries: Sequence[NewDelivery]) -> set[tuple[UUID, str]]:
         self._count("record")

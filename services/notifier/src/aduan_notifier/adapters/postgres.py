@@ -70,21 +70,24 @@ _ADD_RECIPIENTS = (
     "ON CONFLICT DO NOTHING"
 )
 
-# Put back to wait for the recipient or key: never attempted, due only later.
-_DUE_NOW = (
-    "UPDATE deliveries SET next_attempt_at = now() "
-    "WHERE report_id = ANY($1::uuid[]) AND state = 'pending' AND attempts = 0 "
-    "AND next_attempt_at > now() RETURNING report_id"
-)
-
 _DUE_NOW_FOR_KEYS = (
     "UPDATE deliveries SET next_attempt_at = now() "
     "WHERE report_id IN (SELECT report_id FROM recipients WHERE key_id = ANY($1::uuid[])) "
     "AND state = 'pending' AND attempts = 0 AND next_attempt_at > now() RETURNING id"
 )
 
-_UNPARK = (
-    "DELETE FROM pending_notifications WHERE report_id = ANY($1::uuid[]) RETURNING event::text"
+# What waited for these recipients, one round trip: the deliveries put back to wait for
+# the recipient or key (never attempted, due only later) made due now, and the parked
+# status changes taken out. Both data-modifying CTEs
+# run once whatever the outer query reads.
+_RESOLVE = (
+    "WITH due AS (UPDATE deliveries SET next_attempt_at = now() "
+    "WHERE report_id = ANY($1::uuid[]) AND state = 'pending' AND attempts = 0 "
+    "AND next_attempt_at > now() RETURNING report_id), "
+    "parked AS (DELETE FROM pending_notifications WHERE report_id = ANY($1::uuid[]) "
+    "RETURNING event::text AS event) "
+    "SELECT report_id, NULL::text AS event FROM due "
+    "UNION ALL SELECT NULL::uuid, event FROM parked"
 )
 
 # The sealed copies are unreadable now anyway; dropping them and marking the reporter
@@ -196,18 +199,20 @@ class PgStore:
             [r.last_inbound_at for r in recipients],
         )
 
-    async def due_now(self, report_ids: Sequence[UUID]) -> list[UUID]:
+    async def resolve(
+        self, report_ids: Sequence[UUID]
+    ) -> tuple[list[UUID], list[ReportStatusChanged]]:
         if not report_ids:
-            return []
+            return [], []
         conn = await self.uow.connection()
-        return [r["report_id"] for r in await conn.fetch(_DUE_NOW, list(set(report_ids)))]
-
-    async def unpark(self, report_ids: Sequence[UUID]) -> list[ReportStatusChanged]:
-        if not report_ids:
-            return []
-        conn = await self.uow.connection()
-        rows = await conn.fetch(_UNPARK, list(set(report_ids)))
-        return [ReportStatusChanged.model_validate_json(r["event"]) for r in rows]
+        rows = await conn.fetch(_RESOLVE, list(set(report_ids)))
+        due = [r["report_id"] for r in rows if r["event"] is None]
+        parked = [
+            ReportStatusChanged.model_validate_json(r["event"])
+            for r in rows
+            if r["event"] is not None
+        ]
+        return due, parked
 
     async def add_keys(self, keys: Mapping[UUID, bytes]) -> None:
         if keys:

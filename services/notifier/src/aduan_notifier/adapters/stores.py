@@ -110,13 +110,12 @@ class IntakeStore(Protocol):
     async def add_recipients(self, recipients: Sequence[NewRecipient]) -> None:
         """Store each recipient unless its report has one already."""
 
-    async def due_now(self, report_ids: Sequence[UUID]) -> list[UUID]:
-        """Deliveries of these reports put back to wait for their recipient (never attempted,
-        due later) become due now; returns their report ids (one per delivery)."""
-        ...
-
-    async def unpark(self, report_ids: Sequence[UUID]) -> list[ReportStatusChanged]:
-        """Remove and return the status changes parked for these reports."""
+    async def resolve(
+        self, report_ids: Sequence[UUID]
+    ) -> tuple[list[UUID], list[ReportStatusChanged]]:
+        """What waited for these reports' recipients, in one call: deliveries put back to
+        wait (never attempted, due later) become due now, their report ids returned (one
+        per delivery); and the status changes parked for them are removed and returned."""
         ...
 
     async def record(self, deliveries: Sequence[NewDelivery]) -> set[tuple[UUID, str]]:

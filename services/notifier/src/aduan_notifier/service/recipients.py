@@ -60,9 +60,9 @@ async def handle_submitted(
     # Deliveries recorded before this event (the status change overtook it) wait for the
     # recipient: due now. Counted, so that the commit wakes the worker.
     counts: dict[UUID, int] = {}
-    for report_id in await store.due_now(list(first)):
+    due, parked = await store.resolve(list(first))
+    for report_id in due:
         counts[report_id] = counts.get(report_id, 0) + 1
-    parked = await store.unpark(list(first))
     deliveries: list[NewDelivery] = []
     for status_event in sorted(parked, key=lambda e: (str(e.report_id), e.version)):
         submitted = first[status_event.report_id]
