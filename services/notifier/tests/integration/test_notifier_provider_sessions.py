@@ -259,3 +259,27 @@ def test_the_environment_proxy_is_kept_for_each_provider(monkeypatch: pytest.Mon
     )
     assert environment_proxy("https://sms.local/send") is None
     assert environment_proxy("http://127.0.0.1:8090/push") is None
+
+
+async def test_requests_are_written_as_the_client_wrote_them() -> None:
+    """The adapters build the request themselves now: the same body bytes (compact JSON,
+    non-ASCII kept; form encoding), content type and timeouts httpx's client sent."""
+    s = settings(free_port(), sms_url="http://127.0.0.1:1/sms", push_url="http://127.0.0.1:1/p")
+    adapters = build_adapters(s)
+    message = render(Template.RECEIVED, Channel.APP, "id", CODE, PORTAL)
+    out = Outgoing(Route(Transport.PUSH, "perangkat-ü"), message, "key-1", CODE)
+    push = adapters[Transport.PUSH]
+    req = push.request(out)  # type: ignore[attr-defined]
+    built = push.encode(req)  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        want = client.build_request("POST", req.url, json=req.json)
+    assert built.content == want.content and "ü" in built.content.decode()
+    assert built.headers["content-type"] == "application/json"
+    assert built.headers["idempotency-key"] == "key-1"
+    assert built.extensions["timeout"] == want.extensions["timeout"]
+    form = dataclasses.replace(req, json=None, data={"to": "+62 81", "message": "a&b=ü"})
+    built = push.encode(form)  # type: ignore[attr-defined]
+    assert built.content == httpx.Request("POST", req.url, data=form.data).content
+    assert built.headers["content-type"] == "application/x-www-form-urlencoded"
+    for adapter in adapters.values():
+        await adapter.close()
