@@ -28,6 +28,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "migrate",
+    "pooled_connection",
     "raw_transaction",
     "run_alembic_env",
     "transaction",
@@ -185,23 +186,47 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
 
 
 @asynccontextmanager
+async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg connection, outside any transaction (each statement
+    is its own, no BEGIN or COMMIT round trip), without SQLAlchemy's session or Core.
+
+    It comes from the engine's pool, so its checkout checks (`_ping_if_idle`) and codecs
+    are the sessions' own. A failure other than the server refusing a statement (a broken
+    connection, a task cancelled mid-statement) leaves its state unknown: it is
+    invalidated, never handed out again.
+    """
+    fairy = await engine.raw_connection()
+    driver: asyncpg.Connection = fairy.driver_connection
+    try:
+        yield driver
+    except asyncpg.PostgresError:
+        raise  # the server refused a statement: the connection itself is fine
+    except BaseException:
+        fairy.invalidate()
+        raise
+    finally:
+        if driver.is_closed() and fairy.is_valid:
+            fairy.invalidate()  # closed by its user (`terminate`) or by the server
+        with contextlib.suppress(Exception):
+            # Back to the pool; SQLAlchemy's reset-on-return rollback is a no-op here (its
+            # adapter started no transaction), so no round trip.
+            await greenlet_spawn(fairy.close)
+
+
+@asynccontextmanager
 async def raw_transaction(
     engine: AsyncEngine, lock: int | None = None, setup: str = ""
 ) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction on a pooled asyncpg connection, without SQLAlchemy's session: BEGIN,
-    yield the connection, COMMIT (ROLLBACK on error). `lock` names a transaction-level
-    advisory lock taken in the same message as the BEGIN (one round trip, not two: the
-    writers that take turns take it in every transaction). `setup`, a constant statement
-    without parameters (`SET LOCAL ...`), goes in that message too.
-
-    The connection comes from the engine's pool, so its checkout checks (db.py) and its
-    codecs are the sessions' own. One whose state is unknown after a failure (the
-    ROLLBACK failed too: the server went away, or the task was cancelled mid-statement)
-    is invalidated, never handed out again.
+    """A transaction on a `pooled_connection`: BEGIN, yield the connection, COMMIT
+    (ROLLBACK on error). `lock` names a transaction-level advisory lock taken in the same
+    message as the BEGIN (one round trip, not two: the writers that take turns take it in
+    every transaction). `setup`, a constant statement without parameters (`SET LOCAL
+    ...`), goes in that message too. When the ROLLBACK fails as well (the server went
+    away, or the task was cancelled mid-statement) the connection is closed, so the pool
+    never hands it out again; a failed COMMIT (outcome unknown: the caller retries, and
+    the inbox makes a second application of a committed batch a no-op) likewise.
     """
-    fairy = await engine.raw_connection()
-    try:
-        driver: asyncpg.Connection = fairy.driver_connection
+    async with pooled_connection(engine) as driver:
         # The statement text is a constant per lock key, so the server sees few shapes;
         # the key is an int (never text from outside).
         begin = "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
@@ -212,17 +237,12 @@ async def raw_transaction(
             try:
                 await driver.execute("ROLLBACK")
             except BaseException:
-                fairy.invalidate()
+                driver.terminate()
             raise
         try:
             await driver.execute("COMMIT")
+        except asyncpg.PostgresError:
+            raise  # refused (a deferred check): rolled back, the connection is fine
         except BaseException:
-            # Commit's outcome unknown (the connection broke): the caller retries, and the
-            # inbox makes a second application of a committed batch a no-op.
-            fairy.invalidate()
+            driver.terminate()
             raise
-    finally:
-        with contextlib.suppress(Exception):
-            # Back to the pool; SQLAlchemy's reset-on-return rollback is a no-op here (its
-            # adapter started no transaction), so no round trip.
-            await greenlet_spawn(fairy.close)

@@ -35,7 +35,7 @@ import heapq
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +44,6 @@ import asyncpg
 from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
-from sqlalchemy.util import greenlet_spawn
 
 from aduan_contracts import encode
 from aduan_contracts.enums import Channel
@@ -52,6 +51,7 @@ from aduan_contracts.events import NotificationFailed
 from aduan_contracts.topics import NOTIFICATIONS, dead_letter
 from aduan_contracts.values import SealedIdentity
 from aduan_kit.crypto import open_identity
+from aduan_kit.db import pooled_connection
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_notifier.adapters.providers import (
@@ -453,24 +453,11 @@ class DeliveryWorker:
         age: float = (datetime.now(UTC) - row.created_at).total_seconds()
         return min(self.settings.recipient_poll_s, max(0.05, age / 2))
 
-    @contextlib.asynccontextmanager
-    async def _autocommit(self) -> AsyncIterator[asyncpg.Connection]:
-        """The asyncpg connection of a pooled one (the sessions' pool: its checkout checks
-        and codecs), used outside any transaction: every statement is its own (no BEGIN and
-        COMMIT round trips), and each statement this worker runs is atomic on its own."""
-        fairy = await self.runtime.engine.raw_connection()
-        try:
-            yield fairy.driver_connection
-        except asyncpg.PostgresError:
-            raise  # the server refused a statement: the connection itself is fine
-        except BaseException:
-            # Broken, or cancelled mid-statement: its state is unknown, never reuse it.
-            fairy.invalidate()
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                # Back to the pool; no transaction was begun, so no reset round trip.
-                await greenlet_spawn(fairy.close)
+    def _autocommit(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        """The asyncpg connection of a pooled one, used outside any transaction: every
+        statement is its own (no BEGIN and COMMIT round trips), and each statement this
+        worker runs is atomic on its own (`aduan_kit.db.pooled_connection`)."""
+        return pooled_connection(self.runtime.engine)
 
     def _decide(self, row: _Row, recipient: _Row | None) -> Route | _Outcome | None:
         """The route to send `row` on; or how it ends without a message; or None: its
