@@ -1,8 +1,10 @@
 """The console's client for the privacy gateway's HTTP API (httpx, server-side).
 
 The console never reads a database or a topic for officers: every page is what the gateway
-answers for the signed-in officer's token. Responses are parsed into the portal's own
-models (tolerant of fields the gateway adds later); refusals become `GatewayError` with
+answers for the signed-in officer's token. Responses are parsed with the gateway's own
+response models (aduan_contracts.http_gateway, tolerant of fields the gateway adds later;
+the console's names for them below), and the report views with the portal's models here
+(not shared yet); refusals become `GatewayError` with
 the gateway's reason kept verbatim so the console can show it.
 """
 
@@ -14,6 +16,23 @@ from uuid import UUID
 
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+
+from aduan_contracts.http_gateway import (
+    AccessLogEntry,
+    AccountView,
+    ActionResult,
+    AgencyView,
+    AreaRouteView,
+    AssignmentView,
+    CategoryView,
+    ConversationView,
+    DuplicateView,
+    GrantView,
+    NoteView,
+    OfficerView,
+    TokenPair,
+    UnitView,
+)
 
 __all__ = [
     "AccessLogEntry",
@@ -40,21 +59,25 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 
+# The console's names for the shared response models (one definition: the contract's).
+AdminUser = AccountView
+Agency = AgencyView
+AreaRoute = AreaRouteView
+Assignment = AssignmentView
+Category = CategoryView
+Conversation = ConversationView
+Duplicate = DuplicateView
+Grant = GrantView
+Note = NoteView
+Officer = OfficerView
+Unit = UnitView
+
 
 class _In(BaseModel):
     """What the gateway sends; unknown fields are ignored so an additive gateway change
     does not break the console."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class TokenPair(_In):
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    user_id: str
-    role: str
-    agency_id: str | None = None
 
 
 class Point(_In):
@@ -196,156 +219,6 @@ class ReportPage(_In):
     items: tuple[OfficerReport, ...]
     limit: int
     offset: int
-
-
-class ActionResult(_In):
-    report_id: UUID
-    status: str
-    status_label: str
-    version: int
-
-
-class Duplicate(_In):
-    report_id: UUID
-    title: str | None = None
-    category: str | None = None
-    status: str
-    status_label: str
-    month: str
-    area: str | None = None
-    distance_m: float | None = None
-    received_at: datetime | None = None
-
-
-class Assignment(_In):
-    """Who in the agency works on a report (none: all fields but the id empty)."""
-
-    report_id: UUID
-    assignee_id: str | None = None
-    assignee_name: str | None = None
-    assigned_by: str | None = None
-    assigned_at: datetime | None = None
-
-
-class ConversationEntry(_In):
-    """One step of the conversation with the reporter ("ask the reporter"): an officer's
-    question or what the reporter wrote back."""
-
-    kind: str
-    id: UUID
-    text: str
-    at: datetime | None = None
-    on: str
-    asked_by_name: str | None = None
-    asked_by_role: str | None = None
-    answered: bool | None = None
-    channel: str | None = None
-    question_id: UUID | None = None
-
-
-class Conversation(_In):
-    can_ask: bool
-    why_not_code: str | None = None
-    entries: tuple[ConversationEntry, ...] = ()
-
-
-class Note(_In):
-    """An internal note on a report (officers only)."""
-
-    note_id: UUID
-    author_id: str
-    author_name: str | None = None
-    author_role: str
-    author_agency: str | None = None
-    text: str
-    created_at: datetime
-
-
-class Officer(_In):
-    """An officer of the report's agency, as a validator picks a photo grantee."""
-
-    user_id: str
-    username: str
-    display_name: str | None = None
-
-
-class Grant(_In):
-    grant_id: UUID
-    report_id: UUID
-    grantee: str
-    granted_by: str
-    reason: str | None = None
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None = None
-    revoked_by: str | None = None
-    active: bool
-
-
-class AreaRoute(_In):
-    """A category's route by place (issue 19): reports inside `area_code` go to `unit_id`
-    (a unit of an agency), or, for routes made before units, to `agency_id`."""
-
-    area_code: str
-    agency_id: str | None = None
-    unit_id: str | None = None
-
-
-class Unit(_In):
-    """An agency unit (issue 19): a unit is an agency (`unit_id` == `agency_id`), a node of
-    the hierarchy (dinas, suku dinas, kecamatan, kelurahan), the areas it covers, and how
-    many officers (and heads) belong to it. The gateway lists units in tree order."""
-
-    unit_id: str
-    name: str
-    kind: str = "other"
-    parent_id: str | None = None
-    agency_id: str | None = None
-    area_codes: tuple[str, ...] = ()
-    area_labels: tuple[str, ...] = ()
-    depth: int = 0
-    path: tuple[str, ...] = ()
-    officer_count: int = 0
-    head_count: int = 0
-
-
-class Category(_In):
-    code: str
-    name_id: str
-    name_en: str
-    agency_id: str | None = None
-    description_id: str = ""
-    description_en: str = ""
-    keywords: tuple[str, ...] = ()
-    group: str | None = None
-    active: bool = True
-    area_routes: tuple[AreaRoute, ...] = ()
-
-
-class AdminUser(_In):
-    user_id: str
-    username: str
-    display_name: str | None = None
-    role: str
-    agency_id: str | None = None
-    active: bool = True
-    unit_id: str | None = None
-    unit_head: bool = False
-
-
-class Agency(_In):
-    agency_id: str
-    name: str
-
-
-class AccessLogEntry(_In):
-    id: int
-    at: datetime
-    subject: str
-    role: str
-    agency_id: str | None = None
-    report_id: UUID
-    fields: tuple[str, ...]
 
 
 class GatewayFailure(Exception):

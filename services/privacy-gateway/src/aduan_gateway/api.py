@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
+from aduan_contracts.http_gateway import AccessLogEntry, GrantView
 from aduan_contracts.values import PhotoRef, normalize_receipt_code
 from aduan_gateway.accesslog import Read
 from aduan_gateway.auth import CurrentUser, Principal
@@ -123,34 +124,6 @@ class OpenPhotosRequest(BaseModel):
         description="why the validator must see the citizen's photos (kept in the access log)",
     )
     hours: int = Field(default=1, ge=1, le=24, description="how long they stay open")
-
-
-class GrantView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    grant_id: UUID
-    report_id: UUID
-    grantee: str
-    granted_by: str
-    reason: str | None
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    revoked_by: str | None
-    active: bool
-
-
-class AccessLogEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    at: datetime
-    subject: str
-    role: str
-    agency_id: str | None
-    report_id: UUID
-    fields: tuple[str, ...]
-    hash: str
 
 
 class ReporterIdentityView(BaseModel):

@@ -33,8 +33,9 @@ from aduan_contracts.commands import (
     ValidateFollowUp,
     WorkflowCommand,
 )
-from aduan_contracts.enums import ReportStatus, Role
+from aduan_contracts.enums import Role
 from aduan_contracts.events import CommandAccepted
+from aduan_contracts.http_gateway import ActionResult
 from aduan_contracts.values import Actor, PhotoRef
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.categories import get_category
@@ -61,18 +62,6 @@ _Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[Any]])
 
 Reason = Annotated[str, Field(min_length=3, max_length=2000)]
 Note = Annotated[str | None, Field(default=None, max_length=2000)]
-
-
-class ActionResult(BaseModel):
-    """Workflow accepted the action: the report's new status and version."""
-
-    model_config = ConfigDict(frozen=True)
-
-    report_id: UUID
-    command_id: UUID
-    status: ReportStatus
-    status_label: str
-    version: int
 
 
 class _Body(BaseModel):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import Role
+from aduan_contracts.http_gateway import TokenPair
 from aduan_contracts.values import normalize_receipt_code
 from aduan_gateway.api_console import client_address
 from aduan_gateway.auth import CurrentUser, issue_access_token
@@ -51,19 +52,6 @@ class LoginBody(BaseModel):
 class RefreshBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     refresh_token: str = Field(min_length=16, max_length=256)
-
-
-class TokenPair(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
-    expires_in: int
-    user_id: str
-    role: Role
-    agency_id: str | None
-    unit_id: str | None = Field(default=None, description="== agency_id (issue 19)")
-    unit_head: bool = Field(default=False, description="reads the unit's sub-units too")
 
 
 class ReporterSessionBody(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -17,6 +17,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import aduan_areas
 from aduan_contracts.enums import Privacy, ReportStatus, Role
+from aduan_contracts.http_gateway import (
+    AccountView,
+    AgencyView,
+    AreaRouteView,
+    AssignmentView,
+    CategoryView,
+    DuplicateView,
+    NoteView,
+    OfficerView,
+)
 from aduan_contracts.topics import CATEGORIES, PUBLIC_REPORTS
 from aduan_contracts.values import Actor, GeoPoint, normalize_receipt_code
 from aduan_gateway.accesslog import Read
@@ -134,69 +144,23 @@ class TrackView(BaseModel):
     )
 
 
-class DuplicateView(BaseModel):
-    """A report that may be the same problem as the one being triaged."""
-
-    model_config = ConfigDict(frozen=True)
-
-    report_id: UUID
-    title: str | None
-    category: str | None
-    status: ReportStatus
-    status_label: str
-    month: str
-    area: str | None
-    distance_m: float | None
-    received_at: datetime
-
-
-class AreaRouteView(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    area_code: str = Field(max_length=20, description="a Kemendagri code, e.g. 31.71.01")
-    agency_id: str = Field(min_length=1, max_length=64)
-    unit_id: str | None = Field(
-        default=None, max_length=64, description="== agency_id (issue 19); ignored on input"
+def category_view(c: Category) -> CategoryView:
+    return CategoryView(
+        code=c.code,
+        name_id=c.name_id,
+        name_en=c.name_en,
+        agency_id=c.agency_id,
+        description_id=c.description_id,
+        description_en=c.description_en,
+        keywords=c.keywords,
+        group=c.group,
+        active=c.active,
+        area_routes=tuple(
+            AreaRouteView(area_code=r.area_code, agency_id=r.agency_id, unit_id=r.agency_id)
+            for r in c.area_routes
+        ),
+        version=c.version,
     )
-
-
-class CategoryView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    code: str
-    name_id: str
-    name_en: str
-    agency_id: str | None
-    description_id: str = ""
-    description_en: str = ""
-    keywords: tuple[str, ...] = ()
-    group: str | None = None
-    active: bool = Field(
-        default=True, description="false: retired (refused for new reports, names old ones)"
-    )
-    area_routes: tuple[AreaRouteView, ...] = Field(
-        default=(), description="routing by place: area code -> agency, most specific wins"
-    )
-    version: int = 0
-
-    @classmethod
-    def of(cls, c: Category) -> CategoryView:
-        return cls(
-            code=c.code,
-            name_id=c.name_id,
-            name_en=c.name_en,
-            agency_id=c.agency_id,
-            description_id=c.description_id,
-            description_en=c.description_en,
-            keywords=c.keywords,
-            group=c.group,
-            active=c.active,
-            area_routes=tuple(
-                AreaRouteView(area_code=r.area_code, agency_id=r.agency_id, unit_id=r.agency_id)
-                for r in c.area_routes
-            ),
-            version=c.version,
-        )
 
 
 class CategoryBody(BaseModel):
@@ -215,19 +179,6 @@ class CategoryBody(BaseModel):
         max_length=500,
         description="all of the category's routes by place; absent: keep the current ones",
     )
-
-
-class AccountView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str
-    username: str
-    display_name: str | None
-    role: Role
-    agency_id: str | None
-    active: bool
-    unit_id: str | None = Field(default=None, description="== agency_id (issue 19)")
-    unit_head: bool = False
 
 
 class ActiveBody(BaseModel):
@@ -259,33 +210,10 @@ class ModerationView(BaseModel):
     public_text: str | None
 
 
-class AgencyView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    agency_id: str
-    name: str
-
-
 class NoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=3, max_length=4000, description="the note (officers only)")
-
-
-class NoteView(BaseModel):
-    """An internal note: who wrote it (name, role, agency) and when; never shown to the
-    reporter or the public."""
-
-    model_config = ConfigDict(frozen=True)
-
-    note_id: UUID
-    report_id: UUID
-    author_id: str
-    author_name: str | None
-    author_role: Role
-    author_agency: str | None
-    text: str
-    created_at: datetime
 
 
 _NOTES_FIELDS = ("notes",)
@@ -300,16 +228,6 @@ class AssigneeRequest(BaseModel):
         max_length=128,
         description="user id of an active officer of the report's agency; null: nobody",
     )
-
-
-class AssignmentView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    report_id: UUID
-    assignee_id: str | None
-    assignee_name: str | None
-    assigned_by: str | None
-    assigned_at: datetime | None
 
 
 class StageFigureView(BaseModel):
@@ -350,16 +268,6 @@ class DashboardView(BaseModel):
     escalations: EscalationCounts = Field(
         default_factory=lambda: EscalationCounts(reminders=0, breaches=0)
     )
-
-
-class OfficerView(BaseModel):
-    """An agency officer a validator may grant photo access to: who, not how to reach them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str
-    username: str
-    display_name: str | None
 
 
 # What listing a report's officers reads of the report, for the access log (rule 7).
@@ -625,7 +533,7 @@ def console_router() -> APIRouter:
         Services read it from the topic gateway.categories.v1; this is for people."""
         async with sessions() as session:
             found = await list_categories(session)
-        return [CategoryView.of(c) for c in found]
+        return [category_view(c) for c in found]
 
     @router.put(
         "/v1/admin/categories/{code}",
@@ -676,7 +584,7 @@ def console_router() -> APIRouter:
         assert stored is not None
         runtime.wake_relay()
         log.info("category saved", category=code, version=stored.version)
-        return CategoryView.of(stored)
+        return category_view(stored)
 
     @router.delete(
         "/v1/admin/categories/{code}",

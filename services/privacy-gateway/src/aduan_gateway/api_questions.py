@@ -12,7 +12,7 @@ question answered (`record_reporter_message`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.events import ReporterQuestionAsked
+from aduan_contracts.http_gateway import ConversationEntry, ConversationView
 from aduan_contracts.topics import REPORTER_QUESTIONS
 from aduan_gateway.accesslog import Read
 from aduan_gateway.api_console import report_scope, throttle_lookup
@@ -64,29 +65,6 @@ class QuestionRequest(BaseModel):
     )
 
 
-class ConversationEntry(BaseModel):
-    """One step of the conversation with the reporter: an officer's question, or what the
-    reporter wrote (an answer, or a message of their own)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["question", "message"]
-    id: UUID
-    text: str
-    at: datetime | None = Field(
-        description="when it was asked or received; for agency officers a reporter's "
-        "message carries its day only (`on`)"
-    )
-    on: str = Field(description="the day, YYYY-MM-DD (Asia/Jakarta)")
-    asked_by_name: str | None = None
-    asked_by_role: Role | None = None
-    answered: bool | None = None
-    channel: str | None = None
-    question_id: UUID | None = Field(
-        default=None, description="for a message: the question it answers"
-    )
-
-
 class PublicQuestionView(BaseModel):
     """What the reporter sees of a question: never who asked."""
 
@@ -98,19 +76,6 @@ class PublicQuestionView(BaseModel):
     asked_on: str
     answered: bool
     can_answer: bool
-
-
-class ConversationView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    can_ask: bool
-    why_not: str | None = Field(
-        default=None, description="why no question can be asked now, in plain words"
-    )
-    why_not_code: Literal["no_contact", "closed", "too_many"] | None = Field(
-        default=None, description="the same as a code, for clients' own language"
-    )
-    entries: tuple[ConversationEntry, ...]
 
 
 _WHY_NOT = {

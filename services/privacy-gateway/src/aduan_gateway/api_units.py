@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import aduan_areas
 from aduan_contracts.enums import Role
+from aduan_contracts.http_gateway import UnitView
 from aduan_gateway.auth import CurrentUser
 from aduan_gateway.deps import SessionsDep, require_role
 from aduan_gateway.domain.views import FULL_ACCESS_ROLES, OFFICER_ROLES
@@ -37,22 +38,6 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, invalid or expired token"},
     403: {"description": "the role may not do this"},
 }
-
-
-class UnitView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    unit_id: str
-    agency_id: str = Field(description="the same as unit_id: a unit is an agency")
-    name: str
-    kind: str
-    parent_id: str | None
-    area_codes: list[str]
-    area_labels: list[str] = Field(description="the areas' names, e.g. Kota Jakarta Pusat")
-    depth: int = Field(description="0 for a root unit")
-    path: list[str] = Field(description="unit ids from the root down to this unit")
-    officer_count: int = Field(description="active agency officers of this very unit")
-    head_count: int = Field(description="of whom unit heads")
 
 
 class UnitBody(BaseModel):
