@@ -1,6 +1,6 @@
 """The console's queues at city scale: the gateway's read model filled with N reports (100,000
 by default, about half a year of Jakarta's CRM) and each queue the console asks for, timed
-through the gateway's own query code (`aduan_gateway.readmodel.list_reports`), first page
+through the gateway's own query code (`aduan_gateway.adapters.readmodel.list_reports`), first page
 and a deep page, with the plan PostgreSQL chose.
 
     uv run --frozen python -m bench.queues [--reports 100000] [--keep]
@@ -25,7 +25,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from aduan_contracts.enums import ReportStatus
-from aduan_gateway.readmodel import ReportFilter, list_reports
+from aduan_gateway.adapters.readmodel import ReportFilter, list_reports
 from aduan_kit.db import migrate
 
 DEFAULT_URL = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan_bench_queues"

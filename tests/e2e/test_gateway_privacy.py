@@ -33,6 +33,8 @@ from aduan_contracts.enums import Role
 from aduan_contracts.serialization import decode
 from aduan_contracts.topics import PUBLIC_REPORTS, REPORT_INTAKE, REPORTER_KEYS, TopicSpec
 from aduan_contracts.values import SealedIdentity
+from aduan_gateway.adapters.tables import ACCESS_LOG, AGENCIES, USERS
+from aduan_gateway.adapters.tables import REPORTER_KEYS as GATEWAY_KEYS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build as build_gateway
 from aduan_gateway.config import Settings as GatewaySettings
@@ -46,8 +48,6 @@ from aduan_gateway.domain.views import (
     ReporterReportView,
     ReporterTimelineEntry,
 )
-from aduan_gateway.tables import ACCESS_LOG, AGENCIES, USERS
-from aduan_gateway.tables import REPORTER_KEYS as GATEWAY_KEYS
 from aduan_intake.adapters.tables import REPORTER_KEYS as INTAKE_KEYS
 from aduan_intake.bootstrap import build as build_intake
 from aduan_intake.config import Settings as IntakeSettings

@@ -28,10 +28,10 @@ from aduan_contracts.enums import Channel, Privacy, Role
 from aduan_contracts.events import ReportSubmitted
 from aduan_contracts.topics import REPORT_INTAKE
 from aduan_contracts.values import GeoPoint, Location
+from aduan_gateway.adapters.identity import create_agency, create_user
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build as build_gateway
 from aduan_gateway.config import Settings as GatewaySettings
-from aduan_gateway.identity import create_agency, create_user
 from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
 from aduan_portal.bootstrap import build as build_portal

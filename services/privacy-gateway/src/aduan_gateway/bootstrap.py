@@ -11,24 +11,24 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aduan_contracts.topics import CATEGORIES as CATEGORIES_TOPIC
-from aduan_gateway.accesslog import AccessLog, AccessLogUnavailable
-from aduan_gateway.api import api_router
-from aduan_gateway.api_actions import actions_router
-from aduan_gateway.api_auth import auth_router
-from aduan_gateway.api_console import console_router
-from aduan_gateway.api_open import open_router
-from aduan_gateway.api_questions import questions_router
-from aduan_gateway.api_reporter import reporter_router
-from aduan_gateway.api_routing import routing_router
-from aduan_gateway.api_templates import templates_router
-from aduan_gateway.api_units import units_router
-from aduan_gateway.categories import republish_categories
-from aduan_gateway.commands import CommandBus
+from aduan_gateway.adapters.accesslog import AccessLog, AccessLogUnavailable
+from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.config import Settings
-from aduan_gateway.handlers import register_handlers
+from aduan_gateway.entrypoints.api import api_router
+from aduan_gateway.entrypoints.api_actions import actions_router
+from aduan_gateway.entrypoints.api_auth import auth_router
+from aduan_gateway.entrypoints.api_console import console_router
+from aduan_gateway.entrypoints.api_open import open_router
+from aduan_gateway.entrypoints.api_questions import questions_router
+from aduan_gateway.entrypoints.api_reporter import reporter_router
+from aduan_gateway.entrypoints.api_routing import routing_router
+from aduan_gateway.entrypoints.api_templates import templates_router
+from aduan_gateway.entrypoints.api_units import units_router
+from aduan_gateway.entrypoints.handlers import register_handlers
 from aduan_gateway.photos import Derivatives, register_photo_worker
-from aduan_gateway.tables import OUTBOX
-from aduan_gateway.units import UnitTreeCache
+from aduan_gateway.service.categories import republish_categories
+from aduan_gateway.service.commands import CommandBus
+from aduan_gateway.service.units import UnitTreeCache
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger

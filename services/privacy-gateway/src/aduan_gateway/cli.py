@@ -31,11 +31,11 @@ from collections.abc import Sequence
 
 from aduan_contracts.enums import Role
 from aduan_contracts.topics import CATEGORIES
+from aduan_gateway.adapters.identity import IdentityError, create_agency, create_user
+from aduan_gateway.adapters.readmodel import verify_access_log
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.config import Settings
 from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV, seed_demo
-from aduan_gateway.identity import IdentityError, create_agency, create_user
-from aduan_gateway.readmodel import verify_access_log
 from aduan_kit.db import make_engine, make_sessionmaker, migrate, transaction
 
 

@@ -41,7 +41,7 @@ class Settings(ServiceSettings):
     refresh_ttl_s: int = Field(default=14 * 24 * 3600, ge=60)
     # Reporter self-service tokens are shorter still: they open a person's own data.
     reporter_token_ttl_s: int = Field(default=600, ge=30, le=3600)
-    # Sign-in throttling (aduan_gateway.throttle): only failures count; past the free ones
+    # Sign-in throttling (aduan_gateway.adapters.throttle): only failures count; past the free ones
     # the failing subject waits, from `throttle_base_s` doubling up to the cap.
     # Reporter proof (receipt code + contact): wrong contacts on one receipt code before every
     # address that fails on it waits (the reporter, from an address without failures, is

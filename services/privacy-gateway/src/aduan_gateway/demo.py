@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.enums import Role
 from aduan_contracts.values import Actor
-from aduan_gateway.categories import AreaRoute, Category, put_category
-from aduan_gateway.identity import create_agency, create_user
-from aduan_gateway.tables import AGENCIES, CATEGORIES, USERS
+from aduan_gateway.adapters.identity import create_agency, create_user
+from aduan_gateway.adapters.tables import AGENCIES, CATEGORIES, USERS
+from aduan_gateway.service.categories import AreaRoute, Category, put_category
 
 __all__ = [
     "DEMO_AGENCIES",
@@ -245,7 +245,7 @@ async def seed_demo(session: AsyncSession, categories_topic: str) -> list[str]:
             created.append(f"user {username} ({role.value}{', unit head' if unit_head else ''})")
     # Reply templates for the console's forms (marked DEMO); imported here because the
     # templates' module is the HTTP side, which the CLI need not load otherwise.
-    from aduan_gateway.api_templates import seed_demo_reply_templates
+    from aduan_gateway.entrypoints.api_templates import seed_demo_reply_templates
 
     created += await seed_demo_reply_templates(session)
     return created

@@ -42,8 +42,8 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, STATUS_CHANGED
 from aduan_contracts.values import PhotoRef
+from aduan_gateway.adapters.tables import INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_gateway.config import Settings
-from aduan_gateway.tables import INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.blobs import BlobNotFound, FilesystemBlobStore
 from aduan_kit.blur import SIZES, PhotoUnreadable, blur_photo

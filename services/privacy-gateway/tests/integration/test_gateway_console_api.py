@@ -42,14 +42,8 @@ from aduan_contracts.topics import (
     STATUS_CHANGED,
 )
 from aduan_contracts.values import Actor, GeoPoint, Location, SealedIdentity
-from aduan_gateway.auth import issue_access_token
-from aduan_gateway.bootstrap import build
-from aduan_gateway.cli import main as cli_main
-from aduan_gateway.config import Settings
-from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV
-from aduan_gateway.domain.projection import public_id_of
-from aduan_gateway.identity import create_agency, create_user, set_active
-from aduan_gateway.tables import (
+from aduan_gateway.adapters.identity import create_agency, create_user, set_active
+from aduan_gateway.adapters.tables import (
     ACCESS_LOG,
     AGENCIES,
     CATEGORIES,
@@ -58,6 +52,12 @@ from aduan_gateway.tables import (
     REPORTS,
     USERS,
 )
+from aduan_gateway.auth import issue_access_token
+from aduan_gateway.bootstrap import build
+from aduan_gateway.cli import main as cli_main
+from aduan_gateway.config import Settings
+from aduan_gateway.demo import DEMO_PASSWORD, SEED_ALLOWED_ENV
+from aduan_gateway.domain.projection import public_id_of
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime

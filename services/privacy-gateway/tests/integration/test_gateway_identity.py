@@ -24,11 +24,11 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select, text
 
 from aduan_contracts.enums import Role
+from aduan_gateway.adapters.readmodel import append_access_log
+from aduan_gateway.adapters.tables import REFRESH_TOKENS, USERS
 from aduan_gateway.auth import decode_access_token, issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
-from aduan_gateway.readmodel import append_access_log
-from aduan_gateway.tables import REFRESH_TOKENS, USERS
 from aduan_kit.db import transaction
 from aduan_testing.plugin import Isolation
 

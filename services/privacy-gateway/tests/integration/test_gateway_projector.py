@@ -1,4 +1,4 @@
-"""The set-based projection (aduan_gateway.projector) against a real PostgreSQL: the public
+"""The set-based projection (aduan_gateway.service.projector) against a real PostgreSQL: the public
 events it builds in memory are the ones reading each report back gave (`load_public` +
 `public_event`), event by event inside one batch, and nothing it publishes or stores for
 the public holds the reporter's identity."""
@@ -17,7 +17,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import aduan_gateway.readmodel
+import aduan_gateway.adapters.readmodel
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
     PublicReportPublished,
@@ -28,11 +28,11 @@ from aduan_contracts.events import (
     ReportSubmitted,
 )
 from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_gateway.adapters.readmodel import load_officer_report, load_public, load_report
+from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.domain.redaction import HIDDEN
-from aduan_gateway.projector import apply_contents, apply_keys, apply_statuses
-from aduan_gateway.readmodel import load_officer_report, load_public, load_report
-from aduan_gateway.tables import OUTBOX
+from aduan_gateway.service.projector import apply_contents, apply_keys, apply_statuses
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, migrate
 from aduan_kit.uow import UnitOfWork
@@ -278,8 +278,8 @@ async def test_reasons_are_stored_scrubbed_and_officer_reads_open_nothing(
     def refuse(*_: Any, **__: Any) -> None:
         raise RuntimeError("an officer's read opened a sealed identity")
 
-    monkeypatch.setattr(aduan_gateway.readmodel, "open_identity", refuse)
-    monkeypatch.setattr(aduan_gateway.readmodel, "open_content", refuse)
+    monkeypatch.setattr(aduan_gateway.adapters.readmodel, "open_identity", refuse)
+    monkeypatch.setattr(aduan_gateway.adapters.readmodel, "open_content", refuse)
     async with sessions() as session:
         record = await load_officer_report(session, report.report_id)
     assert record is not None and record.reporter_terms == ()

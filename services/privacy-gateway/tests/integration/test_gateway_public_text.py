@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-import aduan_gateway.readmodel
+import aduan_gateway.adapters.readmodel
 import aduan_kit.crypto
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
@@ -34,14 +34,14 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_gateway.adapters.readmodel import load_report
+from aduan_gateway.adapters.tables import OUTBOX, REPORTS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.domain.redaction import HIDDEN
-from aduan_gateway.projector import apply_contents, apply_keys
-from aduan_gateway.readmodel import load_report
-from aduan_gateway.tables import OUTBOX, REPORTS
+from aduan_gateway.service.projector import apply_contents, apply_keys
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import migrate
 from aduan_kit.runtime import ServiceRuntime
@@ -159,7 +159,7 @@ async def test_public_reads_open_no_identity(gw: Gw, monkeypatch: pytest.MonkeyP
         raise RuntimeError("a public read opened a sealed identity")
 
     # Both the name the read model calls and the kit's own: any path that decrypts fails.
-    monkeypatch.setattr(aduan_gateway.readmodel, "open_identity", refuse)
+    monkeypatch.setattr(aduan_gateway.adapters.readmodel, "open_identity", refuse)
     monkeypatch.setattr(aduan_kit.crypto, "open_identity", refuse)
     rid = str(report.report_id)
     reads = {

@@ -30,13 +30,13 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
-from aduan_gateway.accesslog import AccessLog, Read
+from aduan_gateway.adapters.accesslog import AccessLog, Read
+from aduan_gateway.adapters.readmodel import verify_access_log
+from aduan_gateway.adapters.tables import ACCESS_LOG, INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
-from aduan_gateway.readmodel import verify_access_log
-from aduan_gateway.tables import ACCESS_LOG, INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import make_engine, make_sessionmaker
 from aduan_kit.runtime import ServiceRuntime

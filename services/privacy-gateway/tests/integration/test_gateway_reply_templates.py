@@ -13,15 +13,15 @@ import pytest
 import pytest_asyncio
 
 from aduan_contracts.enums import Role
-from aduan_gateway.api_templates import (
+from aduan_gateway.auth import issue_access_token
+from aduan_gateway.bootstrap import build
+from aduan_gateway.config import Settings
+from aduan_gateway.entrypoints.api_templates import (
     DEMO_REPLY_TEMPLATES,
     ReplyTemplateBody,
     seed_demo_reply_templates,
     template_problems,
 )
-from aduan_gateway.auth import issue_access_token
-from aduan_gateway.bootstrap import build
-from aduan_gateway.config import Settings
 from aduan_kit.db import transaction
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation

@@ -33,10 +33,10 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import decode, encode
 from aduan_contracts.topics import PUBLIC_REPORTS, REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location, PhotoRef
+from aduan_gateway.adapters.tables import OUTBOX, REPORTS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
-from aduan_gateway.tables import OUTBOX, REPORTS
 from aduan_kit.crypto import new_key, seal_content, seal_identity
 from aduan_kit.redaction import identity_terms, scrub_officer_text
 from aduan_testing.helpers import eventually

@@ -37,14 +37,14 @@ from aduan_contracts.topics import (
     WORKFLOW_COMMANDS,
 )
 from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_gateway.adapters.tables import ACCESS_LOG, OUTBOX, REPORTS
+from aduan_gateway.adapters.tables import REPORTER_KEYS as GW_KEYS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
 from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.domain.redaction import PUBLIC_LABEL, pseudonym
-from aduan_gateway.tables import ACCESS_LOG, OUTBOX, REPORTS
-from aduan_gateway.tables import REPORTER_KEYS as GW_KEYS
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.runtime import ServiceRuntime
 from aduan_testing.plugin import Isolation

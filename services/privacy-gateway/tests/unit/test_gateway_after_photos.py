@@ -9,8 +9,8 @@ from uuid import uuid4
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.values import Actor, FollowUp, PhotoRef
-from aduan_gateway.api import _after_photos
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
+from aduan_gateway.entrypoints.api import _after_photos
 
 AT = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 CREW = Actor(id="crew-1", role=Role.AGENCY_OFFICER, agency_id="dbm")

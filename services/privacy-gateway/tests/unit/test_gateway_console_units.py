@@ -9,9 +9,9 @@ import pytest
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.values import GeoPoint, Location
-from aduan_gateway.api_console import distance_m, rank_duplicates
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
 from aduan_gateway.domain.views import coarse_point, officer_view, sla_state
+from aduan_gateway.entrypoints.api_console import distance_m, rank_duplicates
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SECRET = "pseudonym-secret-for-unit-tests-0123456789"

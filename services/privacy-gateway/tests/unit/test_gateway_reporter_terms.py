@@ -11,13 +11,13 @@ from uuid import uuid4
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import CommandAccepted, CommandRefused
 from aduan_contracts.serialization import encode
-from aduan_gateway.api_auth import normalize_contact
 from aduan_gateway.bootstrap import build
-from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import HIDDEN, identity_terms, scrub_text
 from aduan_gateway.domain.views import AgencyReportView, officer_view, public_view
+from aduan_gateway.entrypoints.api_auth import normalize_contact
+from aduan_gateway.service.commands import CommandBus
 
 IDENTITY = {"name": "Siti Rahmawati", "contact": "+6281234567890", "handle": "@sitirahma"}
 

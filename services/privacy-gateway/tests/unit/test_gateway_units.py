@@ -19,8 +19,8 @@ from aduan_gateway.domain.views import (
     photos_allowed,
     visible_to_officer,
 )
-from aduan_gateway.escalation import escalation_note
-from aduan_gateway.units import Unit, UnitError, UnitTree, check_parent, clean_area_codes
+from aduan_gateway.service.escalation import escalation_note
+from aduan_gateway.service.units import Unit, UnitError, UnitTree, check_parent, clean_area_codes
 
 SECRET = "pseudonym-secret-for-unit-tests-0123456789"
 AT = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import ACCESS_LOG, REPORTS, TIMELINE
+from aduan_gateway.adapters.tables import ACCESS_LOG, REPORTS, TIMELINE
 from aduan_kit.messaging import create_messaging_tables
 
 revision = "0001"

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import AGENCIES, PHOTO_GRANTS, REFRESH_TOKENS, REPORTER_KEYS, USERS
+from aduan_gateway.adapters.tables import (
+    AGENCIES,
+    PHOTO_GRANTS,
+    REFRESH_TOKENS,
+    REPORTER_KEYS,
+    USERS,
+)
 
 revision = "0002"
 down_revision = "0001"

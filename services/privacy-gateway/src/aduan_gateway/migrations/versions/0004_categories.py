@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import CATEGORIES
+from aduan_gateway.adapters.tables import CATEGORIES
 
 revision = "0004"
 down_revision = "0003"

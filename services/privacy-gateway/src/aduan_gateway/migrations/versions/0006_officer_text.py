@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.readmodel import SET_TEXTS, select_with_key, text_columns
-from aduan_gateway.tables import REPORTS
+from aduan_gateway.adapters.readmodel import SET_TEXTS, select_with_key, text_columns
+from aduan_gateway.adapters.tables import REPORTS
 
 revision = "0006"
 down_revision = "0005"

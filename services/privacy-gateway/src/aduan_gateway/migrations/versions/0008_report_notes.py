@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import NOTES
+from aduan_gateway.adapters.tables import NOTES
 
 revision = "0008"
 down_revision = "0007"

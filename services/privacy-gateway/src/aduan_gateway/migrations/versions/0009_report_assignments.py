@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import ASSIGNMENTS
+from aduan_gateway.adapters.tables import ASSIGNMENTS
 
 revision = "0009"
 down_revision = "0008"

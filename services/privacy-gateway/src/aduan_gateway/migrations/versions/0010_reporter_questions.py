@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import QUESTIONS, REPORTER_MESSAGES
+from aduan_gateway.adapters.tables import QUESTIONS, REPORTER_MESSAGES
 
 revision = "0010"
 down_revision = "0009"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import RATINGS
+from aduan_gateway.adapters.tables import RATINGS
 
 revision = "0011"
 down_revision = "0010"

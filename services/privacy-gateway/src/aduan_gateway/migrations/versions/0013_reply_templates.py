@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.tables import REPLY_TEMPLATES
+from aduan_gateway.adapters.tables import REPLY_TEMPLATES
 
 revision = "0013"
 down_revision = "0012"

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import aduan_areas
 from aduan_contracts.enums import Role
-from aduan_gateway.tables import AGENCIES, USERS
+from aduan_gateway.adapters.tables import AGENCIES, USERS
 
 __all__ = [
     "KINDS",

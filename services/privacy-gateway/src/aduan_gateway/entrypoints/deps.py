@@ -10,13 +10,13 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Role
-from aduan_gateway.accesslog import AccessLog
+from aduan_gateway.adapters.accesslog import AccessLog
 from aduan_gateway.auth import Principal
-from aduan_gateway.commands import CommandBus
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord
-from aduan_gateway.grants import GrantCache
-from aduan_gateway.units import UnitTree, UnitTreeCache
+from aduan_gateway.service.commands import CommandBus
+from aduan_gateway.service.grants import GrantCache
+from aduan_gateway.service.units import UnitTree, UnitTreeCache
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.runtime import ServiceRuntime
 

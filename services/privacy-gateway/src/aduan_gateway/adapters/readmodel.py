@@ -36,11 +36,7 @@ from aduan_contracts.values import (
     SealedContent,
     SealedIdentity,
 )
-from aduan_gateway.domain.audit import AccessEntry, chain_hash
-from aduan_gateway.domain.model import EscalationRecord, PublicText, ReportRecord, TimelineRecord
-from aduan_gateway.domain.redaction import identity_terms, scrub_erased, scrub_officer_text
-from aduan_gateway.domain.views import officer_text, public_text
-from aduan_gateway.tables import (
+from aduan_gateway.adapters.tables import (
     ACCESS_LOG,
     ASSIGNMENTS,
     ESCALATIONS,
@@ -48,6 +44,10 @@ from aduan_gateway.tables import (
     REPORTS,
     TIMELINE,
 )
+from aduan_gateway.domain.audit import AccessEntry, chain_hash
+from aduan_gateway.domain.model import EscalationRecord, PublicText, ReportRecord, TimelineRecord
+from aduan_gateway.domain.redaction import identity_terms, scrub_erased, scrub_officer_text
+from aduan_gateway.domain.views import officer_text, public_text
 from aduan_kit.crypto import open_content, open_identity
 from aduan_kit.db import driver_connection
 

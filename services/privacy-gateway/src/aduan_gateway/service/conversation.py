@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.events import ReportAmended
+from aduan_gateway.adapters.tables import QUESTIONS, REPORTER_MESSAGES
 from aduan_gateway.domain.redaction import scrub_erased
-from aduan_gateway.tables import QUESTIONS, REPORTER_MESSAGES
 
 __all__ = [
     "erase_reporter_messages",

@@ -21,7 +21,7 @@ from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import CommandAccepted, CommandRefused, CommandReply
 from aduan_contracts.serialization import decode
 from aduan_contracts.topics import COMMAND_REPLIES, WORKFLOW_COMMANDS
-from aduan_gateway.tables import OUTBOX
+from aduan_gateway.adapters.tables import OUTBOX
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.events import SlaBreached, SlaReminderDue
-from aduan_gateway.tables import ESCALATIONS, REPORTS
-from aduan_gateway.units import UnitTree, load_tree
+from aduan_gateway.adapters.tables import ESCALATIONS, REPORTS
+from aduan_gateway.service.units import UnitTree, load_tree
 
 __all__ = ["escalation_note", "project_escalation"]
 

@@ -22,10 +22,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.enums import Role
+from aduan_gateway.adapters.tables import REPLY_TEMPLATES
 from aduan_gateway.auth import CurrentUser, Principal
-from aduan_gateway.deps import SessionsDep, require_role
 from aduan_gateway.domain.views import OFFICER_ROLES
-from aduan_gateway.tables import REPLY_TEMPLATES
+from aduan_gateway.entrypoints.deps import SessionsDep, require_role
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 

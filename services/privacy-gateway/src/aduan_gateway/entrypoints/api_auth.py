@@ -13,12 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aduan_contracts.enums import Role
 from aduan_contracts.http_gateway import TokenPair
 from aduan_contracts.values import normalize_receipt_code
-from aduan_gateway.api_console import client_address
-from aduan_gateway.auth import CurrentUser, issue_access_token
-from aduan_gateway.config import Settings
-from aduan_gateway.deps import RuntimeDep, SessionsDep, SettingsDep, require_role
-from aduan_gateway.domain.redaction import pseudonym
-from aduan_gateway.identity import (
+from aduan_gateway.adapters.identity import (
     IdentityError,
     create_agency,
     create_user,
@@ -27,8 +22,13 @@ from aduan_gateway.identity import (
     revoke,
     revoke_family,
 )
-from aduan_gateway.readmodel import find_by_receipt, get_key
-from aduan_gateway.throttle import Backoff, Throttle
+from aduan_gateway.adapters.readmodel import find_by_receipt, get_key
+from aduan_gateway.adapters.throttle import Backoff, Throttle
+from aduan_gateway.auth import CurrentUser, issue_access_token
+from aduan_gateway.config import Settings
+from aduan_gateway.domain.redaction import pseudonym
+from aduan_gateway.entrypoints.api_console import client_address
+from aduan_gateway.entrypoints.deps import RuntimeDep, SessionsDep, SettingsDep, require_role
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger

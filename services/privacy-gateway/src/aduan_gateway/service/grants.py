@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from aduan_gateway.tables import PHOTO_GRANTS
+from aduan_gateway.adapters.tables import PHOTO_GRANTS
 
 __all__ = ["Grant", "GrantCache", "create_grant", "list_grants", "revoke_grant"]
 

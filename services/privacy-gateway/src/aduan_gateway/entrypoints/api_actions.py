@@ -37,10 +37,10 @@ from aduan_contracts.enums import Role
 from aduan_contracts.events import CommandAccepted
 from aduan_contracts.http_gateway import ActionResult
 from aduan_contracts.values import Actor, PhotoRef
+from aduan_gateway.adapters.readmodel import load_report
 from aduan_gateway.auth import CurrentUser, Principal
-from aduan_gateway.categories import get_category
-from aduan_gateway.commands import CommandTimeout
-from aduan_gateway.deps import (
+from aduan_gateway.domain.views import visible_to_officer
+from aduan_gateway.entrypoints.deps import (
     BlobsDep,
     BusDep,
     SessionsDep,
@@ -49,8 +49,8 @@ from aduan_gateway.deps import (
     not_found,
     owns,
 )
-from aduan_gateway.domain.views import visible_to_officer
-from aduan_gateway.readmodel import load_report
+from aduan_gateway.service.categories import get_category
+from aduan_gateway.service.commands import CommandTimeout
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.photos import PhotoRejected, clean_photo, photo_ref
 

@@ -34,12 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aduan_contracts.enums import ReportStatus
 from aduan_contracts.values import AREA_CODE_PATTERN, normalize_receipt_code
-from aduan_gateway.api_console import throttle_lookup
-from aduan_gateway.categories import list_categories
-from aduan_gateway.deps import RuntimeDep, SessionsDep, SettingsDep
+from aduan_gateway.adapters.identity import list_agencies
+from aduan_gateway.adapters.readmodel import ReportFilter, find_by_receipt, list_public, load_public
 from aduan_gateway.domain.views import PublicReportView, public_view
-from aduan_gateway.identity import list_agencies
-from aduan_gateway.readmodel import ReportFilter, find_by_receipt, list_public, load_public
+from aduan_gateway.entrypoints.api_console import throttle_lookup
+from aduan_gateway.entrypoints.deps import RuntimeDep, SessionsDep, SettingsDep
+from aduan_gateway.service.categories import list_categories
 from aduan_kit.csvsafe import write_csv
 
 __all__ = ["EXPORT_COLUMNS", "Open311Request", "open_router"]

@@ -29,8 +29,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Role
+from aduan_gateway.adapters.readmodel import append_entries
 from aduan_gateway.domain.audit import AccessEntry
-from aduan_gateway.readmodel import append_entries
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 

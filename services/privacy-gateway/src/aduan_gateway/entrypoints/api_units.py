@@ -14,9 +14,9 @@ import aduan_areas
 from aduan_contracts.enums import Role
 from aduan_contracts.http_gateway import UnitView
 from aduan_gateway.auth import CurrentUser
-from aduan_gateway.deps import SessionsDep, require_role
 from aduan_gateway.domain.views import FULL_ACCESS_ROLES, OFFICER_ROLES
-from aduan_gateway.units import (
+from aduan_gateway.entrypoints.deps import SessionsDep, require_role
+from aduan_gateway.service.units import (
     KINDS,
     Unit,
     UnitError,

@@ -23,9 +23,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.enums import Role
+from aduan_gateway.adapters.tables import AGENCIES, REFRESH_TOKENS, USERS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.config import Settings
-from aduan_gateway.tables import AGENCIES, REFRESH_TOKENS, USERS
 
 __all__ = [
     "STAFF_ROLES",

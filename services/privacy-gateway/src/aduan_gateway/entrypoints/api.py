@@ -17,25 +17,21 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.http_gateway import AccessLogEntry, GrantView
 from aduan_contracts.values import PhotoRef, normalize_receipt_code
-from aduan_gateway.accesslog import Read
+from aduan_gateway.adapters.accesslog import Read
+from aduan_gateway.adapters.identity import find_account
+from aduan_gateway.adapters.readmodel import (
+    Reader,
+    ReportFilter,
+    access_log_rows,
+    get_key,
+    list_public,
+    list_reports,
+    load_officer_report,
+    load_public,
+    load_report,
+)
 from aduan_gateway.auth import CurrentUser, Principal
 from aduan_gateway.config import Settings
-from aduan_gateway.deps import (
-    NOT_FOUND,
-    AccessLogDep,
-    BlobsDep,
-    GrantsDep,
-    OfficerReadDep,
-    ReadSessionsDep,
-    SessionsDep,
-    SettingsDep,
-    UnitTreeDep,
-    forbidden,
-    not_found,
-    owns,
-    require_role,
-    unit_filter,
-)
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.views import (
     FULL_ACCESS_ROLES,
@@ -52,20 +48,24 @@ from aduan_gateway.domain.views import (
     reporter_view,
     visible_to_officer,
 )
-from aduan_gateway.grants import GrantCache, create_grant, list_grants, revoke_grant
-from aduan_gateway.identity import find_account
-from aduan_gateway.photos import PREPARING, Derivatives, Size
-from aduan_gateway.readmodel import (
-    Reader,
-    ReportFilter,
-    access_log_rows,
-    get_key,
-    list_public,
-    list_reports,
-    load_officer_report,
-    load_public,
-    load_report,
+from aduan_gateway.entrypoints.deps import (
+    NOT_FOUND,
+    AccessLogDep,
+    BlobsDep,
+    GrantsDep,
+    OfficerReadDep,
+    ReadSessionsDep,
+    SessionsDep,
+    SettingsDep,
+    UnitTreeDep,
+    forbidden,
+    not_found,
+    owns,
+    require_role,
+    unit_filter,
 )
+from aduan_gateway.photos import PREPARING, Derivatives, Size
+from aduan_gateway.service.grants import GrantCache, create_grant, list_grants, revoke_grant
 from aduan_kit.blobs import BlobNotFound
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction

@@ -21,14 +21,14 @@ from aduan_contracts.enums import Role
 from aduan_contracts.topics import CATEGORIES
 from aduan_contracts.values import Actor
 from aduan_gateway.auth import CurrentUser, Principal
-from aduan_gateway.categories import (
+from aduan_gateway.entrypoints.deps import RuntimeDep, SessionsDep, require_role
+from aduan_gateway.service.categories import (
     CategoryError,
     area_route,
     get_category,
     list_categories,
     put_category,
 )
-from aduan_gateway.deps import RuntimeDep, SessionsDep, require_role
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 

@@ -24,7 +24,7 @@ import aduan_areas
 from aduan_contracts.envelope import utcnow
 from aduan_contracts.events import AreaRoute, CategoryPublished
 from aduan_contracts.values import Actor
-from aduan_gateway.tables import AGENCIES, CATEGORIES, OUTBOX
+from aduan_gateway.adapters.tables import AGENCIES, CATEGORIES, OUTBOX
 from aduan_kit.messaging import add_to_outbox
 
 __all__ = [

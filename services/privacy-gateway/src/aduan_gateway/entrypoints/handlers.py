@@ -27,10 +27,10 @@ from aduan_contracts.topics import (
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
-from aduan_gateway.escalation import project_escalation
-from aduan_gateway.projector import apply_intake, apply_keys, apply_statuses
-from aduan_gateway.readmodel import READ_MODEL_WRITERS_LOCK
-from aduan_gateway.tables import INBOX, OUTBOX
+from aduan_gateway.adapters.readmodel import READ_MODEL_WRITERS_LOCK
+from aduan_gateway.adapters.tables import INBOX, OUTBOX
+from aduan_gateway.service.escalation import project_escalation
+from aduan_gateway.service.projector import apply_intake, apply_keys, apply_statuses
 from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
@@ -104,7 +104,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
     # ONE consumer for the four topics (issue 18): per poll one transaction, one inbox claim
     # for every event and one offset commit (aduan_kit.batching.subscribe_units), so the
     # read-model writers' lock is taken once per poll instead of once per topic's batch.
-    # Each topic's events are applied set-based (aduan_gateway.projector): one statement
+    # Each topic's events are applied set-based (aduan_gateway.service.projector): one statement
     # per table per poll, public events built in memory from what was written.
     # The inbox consumer names are the ones the per-topic subscribers used, so events they
     # already applied stay applied once. Keys come first: a report whose key arrives in

@@ -15,8 +15,22 @@ from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.events import ReporterErasureRequested
 from aduan_contracts.topics import ERASURE_REQUESTS
 from aduan_contracts.values import Actor
+from aduan_gateway.adapters.readmodel import (
+    ReportFilter,
+    access_log_rows,
+    get_key,
+    list_reports,
+    load_report,
+)
+from aduan_gateway.adapters.tables import OUTBOX, RATINGS
 from aduan_gateway.auth import CurrentUser, Principal
-from aduan_gateway.deps import (
+from aduan_gateway.domain.views import (
+    OFFICER_ROLES,
+    ReporterReportView,
+    reporter_view,
+    visible_to_officer,
+)
+from aduan_gateway.entrypoints.deps import (
     RuntimeDep,
     SessionsDep,
     forbidden,
@@ -24,20 +38,6 @@ from aduan_gateway.deps import (
     owns,
     require_role,
 )
-from aduan_gateway.domain.views import (
-    OFFICER_ROLES,
-    ReporterReportView,
-    reporter_view,
-    visible_to_officer,
-)
-from aduan_gateway.readmodel import (
-    ReportFilter,
-    access_log_rows,
-    get_key,
-    list_reports,
-    load_report,
-)
-from aduan_gateway.tables import OUTBOX, RATINGS
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger

@@ -29,29 +29,27 @@ from aduan_contracts.http_gateway import (
 )
 from aduan_contracts.topics import CATEGORIES, PUBLIC_REPORTS
 from aduan_contracts.values import Actor, GeoPoint, normalize_receipt_code
-from aduan_gateway.accesslog import Read
+from aduan_gateway.adapters.accesslog import Read
+from aduan_gateway.adapters.identity import (
+    Account,
+    IdentityError,
+    find_account,
+    list_agencies,
+    list_agency_officers,
+    list_users,
+    set_active,
+    set_unit,
+)
+from aduan_gateway.adapters.readmodel import (
+    READ_MODEL_WRITERS_LOCK,
+    duplicate_candidates,
+    find_by_receipt,
+    load_public,
+    load_report,
+    moderate,
+)
+from aduan_gateway.adapters.tables import ASSIGNMENTS, NOTES, OUTBOX, USERS
 from aduan_gateway.auth import CurrentUser, Principal
-from aduan_gateway.categories import (
-    Category,
-    CategoryError,
-    area_route,
-    get_category,
-    list_categories,
-    put_category,
-    retire_category,
-)
-from aduan_gateway.conversation import open_question_count
-from aduan_gateway.dashboard import dashboard
-from aduan_gateway.deps import (
-    NOT_FOUND,
-    AccessLogDep,
-    RuntimeDep,
-    SessionsDep,
-    SettingsDep,
-    UnitTreeDep,
-    require_role,
-    unit_filter,
-)
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.projection import public_event, public_id_of
 from aduan_gateway.domain.redaction import coarse_area, coarse_month
@@ -62,25 +60,27 @@ from aduan_gateway.domain.views import (
     public_view,
     visible_to_officer,
 )
-from aduan_gateway.identity import (
-    Account,
-    IdentityError,
-    find_account,
-    list_agencies,
-    list_agency_officers,
-    list_users,
-    set_active,
-    set_unit,
+from aduan_gateway.entrypoints.deps import (
+    NOT_FOUND,
+    AccessLogDep,
+    RuntimeDep,
+    SessionsDep,
+    SettingsDep,
+    UnitTreeDep,
+    require_role,
+    unit_filter,
 )
-from aduan_gateway.readmodel import (
-    READ_MODEL_WRITERS_LOCK,
-    duplicate_candidates,
-    find_by_receipt,
-    load_public,
-    load_report,
-    moderate,
+from aduan_gateway.service.categories import (
+    Category,
+    CategoryError,
+    area_route,
+    get_category,
+    list_categories,
+    put_category,
+    retire_category,
 )
-from aduan_gateway.tables import ASSIGNMENTS, NOTES, OUTBOX, USERS
+from aduan_gateway.service.conversation import open_question_count
+from aduan_gateway.service.dashboard import dashboard
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox

@@ -34,13 +34,7 @@ from aduan_contracts.events import (
     ReportSubmitted,
 )
 from aduan_contracts.topics import PUBLIC_REPORTS
-from aduan_gateway.conversation import erase_reporter_messages, record_reporter_message
-from aduan_gateway.domain.model import TimelineRecord
-from aduan_gateway.domain.projection import public_event
-from aduan_gateway.domain.redaction import scrub_erased
-from aduan_gateway.domain.steps import apply_step, step_extra
-from aduan_gateway.domain.views import officer_text, public_text
-from aduan_gateway.readmodel import (
+from aduan_gateway.adapters.readmodel import (
     _KEYS_LOCK,
     _open_terms,
     _original,
@@ -53,6 +47,12 @@ from aduan_gateway.readmodel import (
     reporter_terms,
     text_columns,
 )
+from aduan_gateway.domain.model import TimelineRecord
+from aduan_gateway.domain.projection import public_event
+from aduan_gateway.domain.redaction import scrub_erased
+from aduan_gateway.domain.steps import apply_step, step_extra
+from aduan_gateway.domain.views import officer_text, public_text
+from aduan_gateway.service.conversation import erase_reporter_messages, record_reporter_message
 from aduan_kit.keystore import add_keys, key_bytes, key_states, shred_keys
 from aduan_kit.logging import get_logger
 from aduan_kit.uow import UnitOfWork

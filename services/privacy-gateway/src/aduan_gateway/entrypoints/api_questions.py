@@ -23,16 +23,22 @@ from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.events import ReporterQuestionAsked
 from aduan_contracts.http_gateway import ConversationEntry, ConversationView
 from aduan_contracts.topics import REPORTER_QUESTIONS
-from aduan_gateway.accesslog import Read
-from aduan_gateway.api_console import report_scope, throttle_lookup
+from aduan_gateway.adapters.accesslog import Read
+from aduan_gateway.adapters.readmodel import load_report
+from aduan_gateway.adapters.tables import OUTBOX, QUESTIONS, REPORTER_MESSAGES
 from aduan_gateway.auth import CurrentUser
-from aduan_gateway.conversation import local_day as _day
-from aduan_gateway.conversation import open_question_count, question_for_reporter
-from aduan_gateway.deps import NOT_FOUND, AccessLogDep, RuntimeDep, SessionsDep, SettingsDep
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.views import FULL_ACCESS_ROLES
-from aduan_gateway.readmodel import load_report
-from aduan_gateway.tables import OUTBOX, QUESTIONS, REPORTER_MESSAGES
+from aduan_gateway.entrypoints.api_console import report_scope, throttle_lookup
+from aduan_gateway.entrypoints.deps import (
+    NOT_FOUND,
+    AccessLogDep,
+    RuntimeDep,
+    SessionsDep,
+    SettingsDep,
+)
+from aduan_gateway.service.conversation import local_day as _day
+from aduan_gateway.service.conversation import open_question_count, question_for_reporter
 from aduan_kit.db import transaction
 from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.messaging import add_to_outbox
