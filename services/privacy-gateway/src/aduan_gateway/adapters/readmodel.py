@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
     Select,
@@ -52,12 +53,14 @@ from aduan_kit.crypto import open_content, open_identity
 from aduan_kit.db import driver_connection
 
 __all__ = [
+    "ACCESS_LOG_LOCK",
     "SET_TEXTS",
     "Reader",
     "ReportFilter",
     "access_log_rows",
     "append_access_log",
     "append_entries",
+    "chain_entries",
     "duplicate_candidates",
     "erase_identity",
     "find_by_receipt",
@@ -82,7 +85,7 @@ __all__ = [
 Reader = AsyncSession | AsyncConnection
 
 # Serializes access-log appends so the hash chain stays linear across replicas.
-_ACCESS_LOG_LOCK = 727275
+ACCESS_LOG_LOCK = 727275
 # Orders content writes (shared) against key arrivals and erasures (exclusive): see
 # `lock_keys`.
 _KEYS_LOCK = 727276
@@ -691,18 +694,27 @@ _INSERT_ACCESS = (
 
 
 async def append_entries(session: AsyncSession, entries: Sequence[AccessEntry]) -> list[str]:
-    """Chain `entries`, in order, onto the access log; returns their hashes.
-
-    The advisory lock (held to the end of the caller's transaction) keeps the chain linear
-    across replicas: the last hash is read under it, so no two writers link to the same
-    row. Rows get ascending ids in the order given, which is the chain's order. Three
-    statements on the raw connection however many entries (issue 18: through SQLAlchemy
-    this was about a fifth of an officer read's CPU).
-    """
+    """Chain `entries`, in order, onto the access log in the session's transaction;
+    returns their hashes (see `chain_entries`)."""
     if not entries:
         return []
     conn = await driver_connection(session)
-    await conn.execute(_LOCK_ACCESS_LOG, _ACCESS_LOG_LOCK)
+    await conn.execute(_LOCK_ACCESS_LOG, ACCESS_LOG_LOCK)
+    return await chain_entries(conn, entries)
+
+
+async def chain_entries(conn: asyncpg.Connection, entries: Sequence[AccessEntry]) -> list[str]:
+    """Chain `entries`, in order, onto the access log on `conn`, whose transaction holds
+    the `ACCESS_LOG_LOCK` advisory lock; returns their hashes.
+
+    The lock (held to the end of the transaction) keeps the chain linear across replicas:
+    the last hash is read under it, so no two writers link to the same row. Rows get
+    ascending ids in the order given, which is the chain's order. Two statements however
+    many entries (issue 18: through SQLAlchemy this was about a fifth of an officer read's
+    CPU; the batching writer takes the lock with its BEGIN, `aduan_kit.db.raw_transaction`).
+    """
+    if not entries:
+        return []
     prev_hash: str | None = await conn.fetchval(_LAST_HASH)
     hashes: list[str] = []
     previous: list[str | None] = []
