@@ -291,14 +291,17 @@ def api_router() -> APIRouter:
         category: Annotated[str | None, Query(max_length=100)] = None,
         agency_id: Annotated[str | None, Query(max_length=64)] = None,
         area: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> PublicReportPage:
+    ) -> Response:
         """List public reports (redacted), newest first."""
         async with sessions() as session:
             records = await list_public(
                 session, limit, offset, _filter(status_, category, agency_id, area, None)
             )
         views = [v for v in (public_view(r) for r in records) if v is not None]
-        return PublicReportPage(items=tuple(views), limit=limit, offset=offset)
+        # Encoded once, as for an officer read (`_json`): the citizens' list is a third of
+        # the read mix.
+        page = PublicReportPage(items=tuple(views), limit=limit, offset=offset)
+        return Response(page.model_dump_json(by_alias=True), media_type="application/json")
 
     @router.get(
         "/v1/public/reports/{report_id}",
@@ -306,14 +309,14 @@ def api_router() -> APIRouter:
         responses={404: {"description": NOT_FOUND}},
         tags=["public"],
     )
-    async def get_public_report(report_id: UUID, sessions: ReadSessionsDep) -> PublicReportView:
+    async def get_public_report(report_id: UUID, sessions: ReadSessionsDep) -> Response:
         """Read one public report (redacted); private and unknown reports are both 404."""
         async with sessions() as session:
             record = await load_public(session, report_id)
         view = public_view(record) if record is not None else None
         if view is None:
             not_found()
-        return view
+        return Response(view.model_dump_json(by_alias=True), media_type="application/json")
 
     @router.get(
         "/v1/public/reports/{report_id}/after-photos",
