@@ -179,6 +179,11 @@ def _json(view: ReportView) -> Response:
     return Response(_REPORT_VIEW.dump_json(view, by_alias=True), media_type="application/json")
 
 
+def _page(page: ReportPage) -> Response:
+    """A page encoded once (see `_json`); the route keeps `response_model=ReportPage`."""
+    return Response(page.model_dump_json(by_alias=True), media_type="application/json")
+
+
 _JAKARTA = timezone(timedelta(hours=7))
 
 
@@ -446,7 +451,7 @@ def api_router() -> APIRouter:
             date | None,
             Query(description="filed on or before this day (Jakarta); full-access roles only"),
         ] = None,
-    ) -> ReportPage:
+    ) -> Response:
         """List and search reports within the caller's scope: an agency officer their
         agency's, a reporter their own, validators and admins all (each read audited)."""
         f = _filter(status_, category, agency_id, area, q, privacy)
@@ -496,12 +501,12 @@ def api_router() -> APIRouter:
             items: list[ReportView] = [
                 v for v in (reporter_view(r) for r in records) if v is not None
             ]
-            return ReportPage(items=tuple(items), limit=limit, offset=offset)
+            return _page(ReportPage(items=tuple(items), limit=limit, offset=offset))
         require_role(user, OFFICER_ROLES, "list reports")
         scope = None
         if user.role is Role.AGENCY_OFFICER:
             if user.agency_id is None:
-                return ReportPage(items=(), limit=limit, offset=offset)
+                return _page(ReportPage(items=(), limit=limit, offset=offset))
             # Their unit (a head's: and every sub-unit), and what was escalated to them.
             scope = user.scope
         # Searching free text of reports an agency may only see scrubbed would let it probe
@@ -529,7 +534,7 @@ def api_router() -> APIRouter:
             user.agency_id,
             [Read(v.report_id, returned_fields(v)) for v in views],
         )
-        return ReportPage(items=tuple(views), limit=limit, offset=offset)
+        return _page(ReportPage(items=tuple(views), limit=limit, offset=offset))
 
     @router.get(
         "/v1/reports/{report_id}",
