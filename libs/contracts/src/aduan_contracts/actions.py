@@ -2,7 +2,7 @@
 
 Workflow decides with it (`aduan_workflow.domain.lifecycle.RULES` is built from this
 table), the gateway checks the caller's role with it before forwarding a command
-(`aduan_gateway.api_actions`), and the officer console shows each action's form to the
+(`aduan_gateway.entrypoints.api_actions`), and the officer console shows each action's form to the
 role that may send it (`aduan_portal.console.report`). Before, the same facts were written
 three times and could drift apart.
 
