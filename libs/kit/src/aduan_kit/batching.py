@@ -197,7 +197,7 @@ def subscribe_units(
     group_id: str | None = None,
     max_records: int | None = None,
     serialize_with: int | None = None,
-    orm_session: bool = False,
+    orm_session: bool | Callable[[Any], bool] = False,
 ) -> None:
     """One Kafka consumer for every route's topic; one unit of work per poll.
 
@@ -210,7 +210,9 @@ def subscribe_units(
 
     The units of work are raw transactions (`aduan_kit.uow.raw_unit_of_work`: no ORM
     session, the turn's lock sent with the BEGIN) unless a route is in the one-at-a-time
-    style or `orm_session` says the use cases use `uow.session`.
+    style or `orm_session` says the use cases use `uow.session`: True for every batch, or
+    a predicate on an event, true for any event of the batch (the rare steps that still
+    use the ORM get a session, the hot path does not).
     """
     if not routes:
         raise ValueError("subscribe_units needs at least one route")
@@ -246,11 +248,12 @@ def subscribe_units(
     # Set-based use cases only need the raw connection: their units of work are raw
     # transactions (no ORM session; the turn's lock goes with the BEGIN). A route in the
     # older one-at-a-time style gets a session, so the consumer keeps the session path.
-    raw = not orm_session and all(r.apply_many is not None for r in routes)
+    raw = orm_session is not True and all(r.apply_many is not None for r in routes)
+    needs_session = orm_session if callable(orm_session) else None
 
     @asynccontextmanager
-    async def unit() -> AsyncIterator[UnitOfWork]:
-        if raw:
+    async def unit(events: Sequence[Any]) -> AsyncIterator[UnitOfWork]:
+        if raw and not (needs_session is not None and any(map(needs_session, events))):
             async with raw_unit_of_work(
                 runtime.engine, outbox, topic_of, wake=runtime.wake_relay, lock=serialize_with
             ) as uow:
@@ -322,7 +325,7 @@ def subscribe_units(
         its use case, one outbox statement, one commit. On failure `culprit` holds the
         event being applied, when known."""
         results: list[Any] = []
-        async with unit() as uow:
+        async with unit([e for _, e in events]) as uow:
             pairs = [(by_topic[r.topic].consumer, e.event_id) for r, e in events]
             fresh = await claim_pairs(uow, inbox, pairs)
             todo: dict[str, list[Any]] = {}
@@ -345,7 +348,7 @@ def subscribe_units(
         for attempt in range(min(first_attempt, max_attempts), max_attempts + 1):
             token = correlation_id.set(event.correlation_id)
             try:
-                async with unit() as uow:
+                async with unit([event]) as uow:
                     if not await claim_pairs(uow, inbox, [(route.consumer, event.event_id)]):
                         return []
                     results = await route.run(uow, [item], [])

@@ -92,6 +92,8 @@ class UnitOfWork:
         # Outbox rows were written (a raw unit of work wakes the relay after its commit;
         # a session's commit does it through its `info`, see messaging.py).
         self.published = False
+        # What a use case remembers for the rest of this transaction (a lock it holds).
+        self.info: dict[str, object] = {}
         self._topics: list[str] = []
         self._keys: list[bytes | None] = []
         self._payloads: list[bytes] = []

@@ -7,8 +7,10 @@ from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import (
     CategoryPublished,
     PublicReportEvent,
+    ReportAmended,
     ReporterErasureRequested,
     ReporterKeyEvent,
+    ReporterKeyShredded,
     ReporterQuestionAsked,
     ReportIntakeEvent,
     ReportStatusChanged,
@@ -39,6 +41,11 @@ from aduan_kit.uow import UnitOfWork
 __all__ = ["register_handlers"]
 
 log = get_logger(__name__)
+
+
+def _needs_session(event: object) -> bool:
+    """The read model's steps that still use the ORM session (see `subscribe_units`)."""
+    return isinstance(event, ReportAmended | ReporterKeyShredded | SlaBreached | SlaReminderDue)
 
 
 def register_handlers(runtime: ServiceRuntime) -> None:
@@ -137,9 +144,10 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         inbox=INBOX,
         outbox=OUTBOX,
         serialize_with=READ_MODEL_WRITERS_LOCK,
-        # The projector and the escalations still use `uow.session` (the ORM) for a few
-        # steps; once they are set-based this consumer can take raw transactions too.
-        orm_session=True,
+        # A reporter's message, an erasure and an SLA escalation (rare) still use
+        # `uow.session` (the ORM): a batch holding one gets a session; the hot path
+        # (submissions, keys issued, status changes) takes raw transactions.
+        orm_session=_needs_session,
         title="gateway.read-model",
         description="The read model, one consumer for its topics: report content (public "
         "reports are projected, reporter messages kept for the conversation), lifecycle "

@@ -198,12 +198,12 @@ _HELD = "aduan_gateway.keys_lock"
 
 async def lock_keys_on(uow: UnitOfWork, exclusive: bool) -> None:
     """`readmodel.lock_keys` on the unit of work's connection (same flag, same lock)."""
-    held = uow.session.info.get(_HELD)
+    held = uow.info.get(_HELD)
     if held == "exclusive" or (held == "shared" and not exclusive):
         return
     conn = await uow.connection()
     await conn.execute(_LOCK_EXCLUSIVE if exclusive else _LOCK_SHARED)
-    uow.session.info[_HELD] = "exclusive" if exclusive else "shared"
+    uow.info[_HELD] = "exclusive" if exclusive else "shared"
 
 
 async def _rescrub_reasons(conn: asyncpg.Connection, terms: dict[UUID, tuple[str, ...]]) -> None:
