@@ -304,3 +304,55 @@ async def test_one_consumer_for_two_topics(isolated: Isolation, runtime: Service
     dead = await read_topic(isolated.kafka, f"{topic_a}.dlq", want=1, timeout=10)
     assert [dict(r.headers)["dlq_attempts"] for r in dead] == [b"2"]
     assert sorted(t for batch in committed for t in batch) == sorted(t for _, t in rows)
+
+
+async def test_a_batch_gets_a_session_only_when_an_event_needs_one(
+    isolated: Isolation, runtime: ServiceRuntime
+) -> None:
+    """`orm_session` as a predicate: a batch holding an event it is true for gets a unit of
+    work with a session; the others are raw transactions (no session to use)."""
+    spec = TopicSpec(f"kit.units-s-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
+    await ensure_topics(isolated.kafka, isolated.namespace, [spec])
+    topic = spec.qualified(isolated.namespace)
+    seen: dict[str, bool] = {}
+
+    async def apply_many(uow: UnitOfWork, events: list[ReportAmended]) -> list[str]:
+        try:
+            uow.session  # noqa: B018 - whether this unit of work has one
+            has_session = True
+        except RuntimeError:
+            has_session = False
+        for e in events:
+            seen[e.text] = has_session
+        conn = await uow.connection()
+        await conn.execute(
+            "INSERT INTO applied (route, text) SELECT 's', t FROM unnest($1::text[]) AS t",
+            [e.text for e in events],
+        )
+        return [e.text for e in events]
+
+    subscribe_units(
+        runtime,
+        [Route(topic, ReportAmended, "kit.units.s", apply_many=apply_many)],
+        inbox=INBOX,
+        title="kit.units.s",
+        description="test",
+        orm_session=lambda e: e.text.startswith("orm"),
+    )
+    await runtime.start()
+    try:
+        producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+        await producer.start()
+        try:
+            for text_ in ("plain-1", "orm-1", "plain-2"):
+                await producer.send_and_wait(topic, encode(amended(text_)), key=b"k")
+
+                async def applied(t: str = text_) -> bool:
+                    return t in seen
+
+                await eventually(applied, f"{text_} applied", timeout=30)
+        finally:
+            await producer.stop()
+    finally:
+        await runtime.stop()
+    assert seen == {"plain-1": False, "orm-1": True, "plain-2": False}
