@@ -249,11 +249,13 @@ def subscribe_units(
     # transactions (no ORM session; the turn's lock goes with the BEGIN). A route in the
     # older one-at-a-time style gets a session, so the consumer keeps the session path.
     raw = orm_session is not True and all(r.apply_many is not None for r in routes)
-    needs_session = orm_session if callable(orm_session) else None
+    needs_session: Callable[[Any], bool] = (
+        orm_session if callable(orm_session) else lambda _event: False
+    )
 
     @asynccontextmanager
     async def unit(events: Sequence[Any]) -> AsyncIterator[UnitOfWork]:
-        if raw and not (needs_session is not None and any(map(needs_session, events))):
+        if raw and not any(map(needs_session, events)):
             async with raw_unit_of_work(
                 runtime.engine, outbox, topic_of, wake=runtime.wake_relay, lock=serialize_with
             ) as uow:

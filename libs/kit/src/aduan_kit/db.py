@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.util import greenlet_spawn
 
 __all__ = [
+    "engine_of",
     "ensure_database",
     "make_engine",
     "make_sessionmaker",
@@ -102,6 +103,12 @@ def _closed(dbapi_connection: Any) -> bool:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine `sessions` are bound to (for raw connections from the same pool)."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine
 
 
 @asynccontextmanager

@@ -43,13 +43,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
-from aduan_kit.db import raw_transaction
+from aduan_kit.db import engine_of, raw_transaction
 from aduan_kit.logging import correlation_id, get_logger
 
 __all__ = [
@@ -258,10 +258,9 @@ class OutboxRelay:
         batch_size: int = 500,
         coalesce_s: float = 0.0,
     ) -> None:
-        self._sessions = sessions
         # Its passes are raw transactions on the sessions' engine (db.raw_transaction):
         # a pass runs after most commits, and the ORM session added ~135 us to each.
-        self._engine: AsyncEngine = sessions.kw["bind"]
+        self._engine = engine_of(sessions)
         # The relay's statements name the table (constant SQL); every service's outbox is it.
         assert outbox.name == "outbox", outbox.name
         self._outbox = outbox

@@ -46,13 +46,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import TopicSpec
-from aduan_kit.db import driver_connection, raw_transaction
+from aduan_kit.db import driver_connection, engine_of, raw_transaction
 from aduan_kit.messaging import OUTBOX_ADDED, OUTBOX_WAKE
 
 __all__ = [
     "UnitOfWork",
     "driver_connection",
-    "raw_transaction",
     "raw_unit_of_work",
     "raw_units",
     "unit_of_work",
@@ -190,16 +189,17 @@ class UnitOfWork:
         """Send the held writes and the queued events' outbox rows, in one statement; the
         rows in the order queued (the outbox's id sequence follows the ORDER BY; the relay
         sends by id)."""
-        if not self._topics:
-            if self._held:
-                await self._send_held(await self._connection(), [])
+        if not self._topics and not self._held:
             return
-        # messaging_tables names it so in every service; the SQL is a constant (prepared once).
-        assert self._outbox is not None and self._outbox.name == "outbox"
-        conn = await self._connection()
-        rows = (self._topics, self._keys, self._payloads, self._headers)
-        self._topics, self._keys, self._payloads, self._headers = [], [], [], []
-        await self._send_held(conn, [(_OUTBOX_INSERT, rows)])
+        rows: list[tuple[str, tuple[object, ...]]] = []
+        if self._topics:
+            # messaging_tables names it so in every service; the SQL is a constant.
+            assert self._outbox is not None and self._outbox.name == "outbox"
+            rows.append((_OUTBOX_INSERT, (self._topics, self._keys, self._payloads, self._headers)))
+            self._topics, self._keys, self._payloads, self._headers = [], [], [], []
+        await self._send_held(await self._connection(), rows)
+        if not rows:
+            return
         self.published = True
         if self._session is not None:
             # The relay is woken when this transaction commits (messaging's after-commit hook).
@@ -247,4 +247,4 @@ def raw_units(
     """`raw_unit_of_work` on the engine `sessions` are bound to, waking the relay the
     runtime configured on them (read now: the relay starts after the sessionmaker)."""
     wake = sessions.kw.get("info", {}).get(OUTBOX_WAKE)
-    return raw_unit_of_work(sessions.kw["bind"], outbox, topic, wake=wake)
+    return raw_unit_of_work(engine_of(sessions), outbox, topic, wake=wake)

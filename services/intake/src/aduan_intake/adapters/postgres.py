@@ -84,7 +84,7 @@ class PgFilings:
     def on(cls, uow: UnitOfWork) -> PgFilings:
         return cls(None, uow)
 
-    async def _c(self) -> asyncpg.Connection:
+    async def _connection(self) -> asyncpg.Connection:
         if self._uow is not None:
             return await self._uow.connection()
         assert self._given is not None
@@ -98,7 +98,7 @@ class PgFilings:
         receipt_codes: Sequence[str],
         fingerprints: Sequence[bytes],
     ) -> set[UUID]:
-        rows = await (await self._c()).fetch(
+        rows = await (await self._connection()).fetch(
             _CLAIM, channels, message_ids, report_ids, receipt_codes, fingerprints
         )
         return {row[0] for row in rows}
@@ -108,7 +108,7 @@ class PgFilings:
     ) -> dict[tuple[str, str], Earlier]:
         return {
             (row[0], row[1]): Earlier(row[2], row[3], row[4])
-            for row in await (await self._c()).fetch(_EARLIER, channels, message_ids)
+            for row in await (await self._connection()).fetch(_EARLIER, channels, message_ids)
         }
 
     async def note_keys(self, report_ids: Sequence[UUID], key_ids: Sequence[UUID]) -> None:
@@ -117,31 +117,34 @@ class PgFilings:
         if self._uow is not None:
             await self._uow.write("submissions", _NOTE_KEY, report_ids, key_ids)
         else:
-            await (await self._c()).execute(_NOTE_KEY, report_ids, key_ids)
+            await (await self._connection()).execute(_NOTE_KEY, report_ids, key_ids)
 
     async def answering(
         self, channel: str, message_id: str, digest: bytes, since: datetime, until: datetime
     ) -> list[asyncpg.Record]:
         """Where this message went already, else the contact's open questions (`_ANSWERING`)."""
-        rows: list[asyncpg.Record] = await (await self._c()).fetch(
+        rows: list[asyncpg.Record] = await (await self._connection()).fetch(
             _ANSWERING, channel, message_id, digest, since, until
         )
         return rows
 
     async def known(self, channel: str, message_id: str) -> bool:
         """Whether the message was filed or added to a report already."""
-        found: bool = await (await self._c()).fetchval(_KNOWN, channel, message_id)
+        found: bool = await (await self._connection()).fetchval(_KNOWN, channel, message_id)
         return found
 
     async def add_keys(
         self, key_ids: Sequence[UUID], digests: Sequence[bytes | None], keys: Sequence[bytes]
     ) -> set[UUID]:
-        return {row[0] for row in await (await self._c()).fetch(_NEW_KEYS, key_ids, digests, keys)}
+        return {
+            row[0]
+            for row in await (await self._connection()).fetch(_NEW_KEYS, key_ids, digests, keys)
+        }
 
     async def live_keys(self, digests: Sequence[bytes]) -> dict[bytes, ReporterKey]:
         return {
             row[0]: ReporterKey(row[1], row[2], issued=False)
-            for row in await (await self._c()).fetch(_LIVE_KEYS, digests)
+            for row in await (await self._connection()).fetch(_LIVE_KEYS, digests)
             if row[2] is not None
         }
 

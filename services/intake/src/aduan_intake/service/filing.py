@@ -183,45 +183,39 @@ class Filer:
         self._keys_topic = keys_topic
 
     @asynccontextmanager
-    async def _session(self, begin: bool = True) -> AsyncIterator[AsyncSession]:
-        """A session for a filing path (HTTP, SMTP, LAPOR!), inside the admission bound:
-        `Overloaded` when intake cannot take it promptly, raised before anything is
-        written. Kafka consumers use the runtime's sessions directly: they must not be shed."""
-        if self.admission is None:
-            async with self._open(begin) as session:
-                yield session
-            return
-        async with self.admission.slot(), self._open(begin) as session:
-            yield session
+    async def _admitted(self) -> AsyncIterator[None]:
+        """A filing path (HTTP, SMTP, LAPOR!) inside the admission bound: `Overloaded` when
+        intake cannot take it promptly, raised before anything is written. Kafka consumers
+        use the runtime's sessions directly: they must not be shed."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.admission is not None:
+                await stack.enter_async_context(self.admission.slot())
+            try:
+                yield
+            except PoolTimeout as exc:
+                # Something outside the bound held every pooled connection: still a quick
+                # "come back later", never a 500 (the transaction never began).
+                retry = self.admission.retry_after_s if self.admission else 1
+                raise pool_timeout(retry) from exc
 
     @asynccontextmanager
-    async def _open(self, begin: bool) -> AsyncIterator[AsyncSession]:
-        try:
+    async def _session(self, begin: bool = True) -> AsyncIterator[AsyncSession]:
+        """A session for a filing path (`_admitted`), in a transaction unless `begin` is
+        False."""
+        async with self._admitted():
             if begin:
                 async with transaction(self._sessions()) as session:
                     yield session
             else:
                 async with self._sessions()() as session:
                     yield session
-        except PoolTimeout as exc:
-            # Something outside the bound held every pooled connection: still a quick
-            # "come back later", never a 500 (the transaction never began).
-            retry = self.admission.retry_after_s if self.admission else 1
-            raise pool_timeout(retry) from exc
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[UnitOfWork]:
         """A raw unit of work (no ORM session: the filings' statements are set-based) for
-        a filing path, inside the admission bound like `_session`."""
-        async with contextlib.AsyncExitStack() as stack:
-            if self.admission is not None:
-                await stack.enter_async_context(self.admission.slot())
-            try:
-                async with raw_units(self._sessions(), OUTBOX) as uow:
-                    yield uow
-            except PoolTimeout as exc:
-                retry = self.admission.retry_after_s if self.admission else 1
-                raise pool_timeout(retry) from exc
+        a filing path (`_admitted`)."""
+        async with self._admitted(), raw_units(self._sessions(), OUTBOX) as uow:
+            yield uow
 
     def fingerprint(self, report: NormalizedReport) -> bytes:
         return hmac.new(

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Role
 from aduan_gateway.adapters.readmodel import ACCESS_LOG_LOCK, chain_entries
 from aduan_gateway.domain.audit import AccessEntry
-from aduan_kit.db import raw_transaction
+from aduan_kit.db import engine_of, raw_transaction
 from aduan_kit.logging import get_logger
 
 __all__ = ["MAX_BATCH_ENTRIES", "AccessLog", "AccessLogUnavailable", "Read"]
@@ -70,8 +70,7 @@ class AccessLog:
     """The process's access-log writer (started and stopped with the gateway)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._engine: AsyncEngine = sessions.kw["bind"]
+        self._engine = engine_of(sessions)
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
