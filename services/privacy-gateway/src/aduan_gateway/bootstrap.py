@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aduan_contracts.topics import CATEGORIES as CATEGORIES_TOPIC
 from aduan_gateway.adapters.accesslog import AccessLog, AccessLogUnavailable
+from aduan_gateway.adapters.publicviews import PublicViews, ViewFills
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.config import Settings
 from aduan_gateway.entrypoints.api import api_router
@@ -40,14 +41,15 @@ log = get_logger(__name__)
 
 
 class Gateway:
-    """The parts the gateway starts beyond the shared runtime (the reply reader and the
-    access-log writer)."""
+    """The parts the gateway starts beyond the shared runtime (the reply reader, the
+    access-log writer and the public views' store)."""
 
     def __init__(self, runtime: ServiceRuntime, bus: CommandBus) -> None:
         self.runtime = runtime
         self.bus = bus
         self.access_log: AccessLog | None = None
         self.read_sessions: Callable[[], AsyncConnection] | None = None
+        self.public_views: PublicViews | None = None
 
     async def start(self) -> None:
         await self.runtime.start()
@@ -60,6 +62,9 @@ class Gateway:
         ).connect
         self.access_log = AccessLog(self.runtime.sessions)
         self.access_log.start()
+        fills = ViewFills(self.runtime.engine)
+        fills.start()
+        self.public_views = PublicViews(self.read_sessions, fills)
         await self.bus.start()
         # Every category again on the compacted topic (same versions: readers that have
         # them change nothing), so a reader never depends on a change having happened
@@ -74,6 +79,8 @@ class Gateway:
         if self.access_log is not None:
             # Before the engine goes: requests still waiting get their entries written.
             await self.access_log.stop()
+        if self.public_views is not None:
+            await self.public_views.fills.stop()
         await self.runtime.stop()
 
 

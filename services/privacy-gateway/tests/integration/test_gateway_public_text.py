@@ -8,6 +8,7 @@ import asyncio
 import base64
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
@@ -19,7 +20,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from sqlalchemy.engine import make_url
 
 import aduan_gateway.adapters.readmodel
@@ -34,13 +35,16 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
-from aduan_gateway.adapters.readmodel import load_report
+from aduan_gateway.adapters.publicviews import VIEW_FORMAT, page_json
+from aduan_gateway.adapters.readmodel import load_public, load_report
 from aduan_gateway.adapters.tables import OUTBOX, REPORTS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.projection import public_id_of
 from aduan_gateway.domain.redaction import HIDDEN
+from aduan_gateway.domain.views import public_view
+from aduan_gateway.entrypoints.api import PublicReportPage
 from aduan_gateway.service.projector import apply_contents, apply_keys
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import migrate
@@ -65,6 +69,7 @@ class Gw:
     ) -> None:
         self.iso, self.runtime, self.client, self.settings = iso, runtime, client, settings
         self.producer: AIOKafkaProducer | None = None
+        self.app_state: Any = None
 
     async def send(self, topic: str, event: BaseModel, key: UUID) -> None:
         assert self.producer is not None
@@ -97,6 +102,7 @@ async def gw(isolated: Isolation) -> AsyncIterator[Gw]:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             gw = Gw(isolated, runtime, client, settings)
             gw.producer = producer
+            gw.app_state = app.state.gateway
             yield gw
     finally:
         await producer.stop()
@@ -391,3 +397,179 @@ async def test_open_data_is_cut_by_area_code(gw: Gw) -> None:
     assert features[0]["properties"]["area_code"] == "31.71.06.1001"
     refused = await gw.client.get("/v1/public/export.csv", params={"area": "Menteng"})
     assert refused.status_code == 422 and "area" in refused.text
+
+
+# --- stored public views (issue 18: adapters/publicviews.py) ------------------------------
+
+
+async def _stored(gw: Gw, report_id: UUID) -> tuple[str | None, str | None]:
+    row = await gw.row(report_id)
+    return row["public_view"], row["public_view_format"]
+
+
+async def _until_stored(gw: Gw, report_id: UUID) -> str:
+    async def stored() -> bool:
+        view, form = await _stored(gw, report_id)
+        return view is not None and form == VIEW_FORMAT
+
+    await eventually(stored, "the public view stored")
+    view, _ = await _stored(gw, report_id)
+    assert view is not None
+    return view
+
+
+async def _sql(gw: Gw, statement: str, *args: Any) -> None:
+    dsn = make_url(gw.settings.database_url).set(drivername="postgresql")
+    conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    try:
+        await conn.execute(statement, *args)
+    finally:
+        await conn.close()
+
+
+async def _public_report(gw: Gw) -> ReportSubmitted:
+    key_id, key = uuid4(), new_key()
+    report = _submitted(key_id, key)
+    await gw.send(REPORTER_KEYS.name, _key_issued(key_id, key), key_id)
+    await gw.send(REPORT_INTAKE.name, report, report.report_id)
+    await gw.send(STATUS_CHANGED.name, _received(report), report.report_id)
+    url = f"/v1/public/reports/{report.report_id}"
+
+    async def shown() -> bool:
+        return (await gw.client.get(url)).status_code == 200
+
+    await eventually(shown, "the report shown publicly")
+    return report
+
+
+async def test_public_reads_answer_the_stored_view_as_built(gw: Gw) -> None:
+    report = await _public_report(gw)
+    url = f"/v1/public/reports/{report.report_id}"
+    first = await gw.client.get(url)
+    stored = await _until_stored(gw, report.report_id)
+    # What is stored is what the view gives for the row (nothing else, nothing more).
+    async with gw.runtime.sessions() as session:
+        record = await load_public(session, report.report_id)
+    assert record is not None
+    built = public_view(record)
+    assert built is not None
+    assert stored == built.model_dump_json(by_alias=True) == first.text
+    assert _no_name(stored) and HIDDEN in stored
+    # Answered from the store: the same bytes, in the list too, as a page would encode.
+    again = await gw.client.get(url)
+    assert again.status_code == 200 and again.text == stored
+    page = await gw.client.get("/v1/public/reports?limit=5")
+    assert page.json()["items"] == [json.loads(stored)]
+    assert page.content == page_json([stored.encode()], 5, 0)
+    assert (
+        page.content
+        == PublicReportPage(items=(built,), limit=5, offset=0)
+        .model_dump_json(by_alias=True)
+        .encode()
+    )
+
+
+async def test_a_change_to_the_report_or_its_timeline_empties_the_stored_view(gw: Gw) -> None:
+    report = await _public_report(gw)
+    url = f"/v1/public/reports/{report.report_id}"
+    await gw.client.get(url)
+    await _until_stored(gw, report.report_id)
+
+    # A transition through the projector: the timeline grows, the row changes.
+    moved = _received(report).model_copy(
+        update={
+            "version": 2,
+            "from_status": ReportStatus.RECEIVED,
+            "to_status": ReportStatus.DISPATCHED,
+            "agency_id": "dbm",
+        }
+    )
+    await gw.send(STATUS_CHANGED.name, moved, report.report_id)
+
+    async def dispatched() -> bool:
+        body = (await gw.client.get(url)).json()
+        return body["status"] == "dispatched" and len(body["timeline"]) == 2
+
+    await eventually(dispatched, "the public view follows the transition")
+    assert json.loads(await _until_stored(gw, report.report_id))["status"] == "dispatched"
+
+    # A timeline row changed by itself (no write to the report row) empties it too.
+    await _sql(
+        gw,
+        "UPDATE timeline SET agency_id = 'dsda' WHERE report_id = $1 AND version = 2",
+        report.report_id,
+    )
+    assert await _stored(gw, report.report_id) == (None, None)
+    body = (await gw.client.get(url)).json()
+    assert body["timeline"][-1]["agency_id"] == "dsda"
+    await _until_stored(gw, report.report_id)
+
+    # Any write to the row, by whoever makes it.
+    await _sql(
+        gw, "UPDATE reports SET category = 'drainase' WHERE report_id = $1", report.report_id
+    )
+    assert await _stored(gw, report.report_id) == (None, None)
+    assert (await gw.client.get(url)).json()["category"] == "drainase"
+
+
+async def test_a_hidden_report_vanishes_at_once_whatever_is_stored(gw: Gw) -> None:
+    report = await _public_report(gw)
+    url = f"/v1/public/reports/{report.report_id}"
+    await gw.client.get(url)
+    await _until_stored(gw, report.report_id)
+    # Hidden by a write the trigger sees, and then the stored view put back by hand: the
+    # conditions on the row decide, not what is stored.
+    await _sql(gw, "UPDATE reports SET public_hidden = true WHERE report_id = $1", report.report_id)
+    await _sql(
+        gw,
+        "UPDATE reports SET public_view = '{}', public_view_format = $2 WHERE report_id = $1",
+        report.report_id,
+        VIEW_FORMAT,
+    )
+    assert (await gw.client.get(url)).status_code == 404
+    assert (await gw.client.get("/v1/public/reports?limit=100")).json()["items"] == []
+
+
+async def test_a_view_of_another_format_or_row_version_is_never_answered(gw: Gw) -> None:
+    report = await _public_report(gw)
+    url = f"/v1/public/reports/{report.report_id}"
+    # Another format (an older gateway's): built again, not answered.
+    await _sql(
+        gw,
+        'UPDATE reports SET public_view = \'{"report_id": "old"}\', '
+        "public_view_format = 'older' WHERE report_id = $1",
+        report.report_id,
+    )
+    r = await gw.client.get(url)
+    assert r.json()["report_id"] == str(report.report_id)
+    await _until_stored(gw, report.report_id)
+
+    # A view built from a row version that has changed since is not stored.
+    await _sql(gw, "UPDATE reports SET category = 'jalan' WHERE report_id = $1", report.report_id)
+    views = gw.app_state.public_views
+    dsn = make_url(gw.settings.database_url).set(drivername="postgresql")
+    conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    try:
+        stamp = await conn.fetchval(
+            "SELECT xmin::text FROM reports WHERE report_id = $1", report.report_id
+        )
+        await conn.execute(
+            "UPDATE reports SET category = 'drainase' WHERE report_id = $1", report.report_id
+        )
+    finally:
+        await conn.close()
+    # The guard itself, on the fill's statement: the old version's view is refused, the
+    # current version's is stored.
+    assert await views.fills.store({report.report_id: ('{"stale": true}', stamp)}) == 0
+    assert await _stored(gw, report.report_id) == (None, None)
+    assert (await gw.client.get(url)).json()["category"] == "drainase"
+    current = await _until_stored(gw, report.report_id)
+    await _sql(gw, "UPDATE reports SET public_view = NULL WHERE report_id = $1", report.report_id)
+    row = await gw.row(report.report_id)
+    async with gw.runtime.sessions() as session:
+        fresh = await session.scalar(
+            select(literal_column("xmin::text")).where(REPORTS.c.report_id == report.report_id)
+        )
+    assert row["public_view"] is None
+    assert await views.fills.store({report.report_id: (current, fresh)}) == 1
+    assert await _stored(gw, report.report_id) == (current, VIEW_FORMAT)

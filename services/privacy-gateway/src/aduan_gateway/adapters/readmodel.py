@@ -69,10 +69,13 @@ __all__ = [
     "list_reports",
     "load_officer_report",
     "load_public",
+    "load_public_many",
     "load_report",
     "lock_keys",
     "moderate",
     "officer_reason",
+    "public_conditions",
+    "public_page",
     "reporter_terms",
     "reports_of_key",
     "select_with_key",
@@ -181,6 +184,12 @@ async def load_public(session: Reader, report_id: UUID) -> ReportRecord | None:
         return None
     timeline = tuple(_timeline_record(t) for t in row["timeline_rows"] or ())
     return _record(row, timeline, public=True)
+
+
+async def load_public_many(session: Reader, ids: Sequence[UUID]) -> dict[UUID, ReportRecord]:
+    """Reports as `load_public` reads them, several in two statements."""
+    query = _public_select().where(REPORTS.c.report_id.in_(ids))
+    return {r.report_id: r for r in await _records(session, query, public=True)}
 
 
 async def load_report(
@@ -471,16 +480,30 @@ async def list_public(
 ) -> list[ReportRecord]:
     """Public, complete, not rejected reports whose public text is known, newest first
     (with the stored public text; no identity is opened)."""
-    query = _public_select().where(
+    query = public_page(_public_select(), limit, offset, f)
+    return await _records(session, query, public=True)
+
+
+def public_conditions() -> tuple[Any, ...]:
+    """What makes a report one the public may see (`views.public_view` is None for every
+    other: private, incomplete, rejected, hidden, or its public text not computable yet)."""
+    return (
         REPORTS.c.privacy == Privacy.PUBLIC.value,
         *_complete(),
         REPORTS.c.status != ReportStatus.REJECTED.value,
         REPORTS.c.public_text.is_not(None),
         REPORTS.c.public_hidden.is_(False),
     )
-    query = _filtered(query, f or ReportFilter(privacy=None))
+
+
+def public_page(
+    query: Select[Any], limit: int, offset: int, f: ReportFilter | None = None
+) -> Select[Any]:
+    """`query` narrowed to one page of public reports, newest first (`list_public`'s, and
+    the stored public views' of adapters/publicviews.py)."""
+    query = _filtered(query.where(*public_conditions()), f or ReportFilter(privacy=None))
     query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
-    return await _records(session, query.limit(limit).offset(offset), public=True)
+    return query.limit(limit).offset(offset)
 
 
 async def list_reports(

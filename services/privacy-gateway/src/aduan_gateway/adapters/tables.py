@@ -101,6 +101,11 @@ REPORTS = Table(
     # runs), for queues sorted by due date at any size (indexed; the timeline keeps each
     # step's own).
     Column("due_at", DateTime(timezone=True), nullable=True),
+    # The report's public view as the JSON the public is answered with, and the view
+    # format it was made by (adapters/publicviews.py): a cache, filled by public reads and
+    # emptied by triggers (migration 0020) whenever the row or its timeline changes.
+    Column("public_view", Text, nullable=True),
+    Column("public_view_format", Text, nullable=True),
     Index("ix_reports_public_list", "privacy", "received_at"),
     Index("ix_reports_due", "due_at"),
     Index("ix_reports_receipt_code", "receipt_code"),

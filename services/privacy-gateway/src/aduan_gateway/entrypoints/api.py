@@ -24,7 +24,6 @@ from aduan_gateway.adapters.readmodel import (
     ReportFilter,
     access_log_rows,
     get_key,
-    list_public,
     list_reports,
     load_officer_report,
     load_public,
@@ -54,6 +53,7 @@ from aduan_gateway.entrypoints.deps import (
     BlobsDep,
     GrantsDep,
     OfficerReadDep,
+    PublicViewsDep,
     ReadSessionsDep,
     SessionsDep,
     SettingsDep,
@@ -289,7 +289,7 @@ def api_router() -> APIRouter:
 
     @router.get("/v1/public/reports", response_model=PublicReportPage, tags=["public"])
     async def list_public_reports(
-        sessions: ReadSessionsDep,
+        views: PublicViewsDep,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
         status_: Annotated[ReportStatus | None, Query(alias="status")] = None,
@@ -298,15 +298,10 @@ def api_router() -> APIRouter:
         area: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
         """List public reports (redacted), newest first."""
-        async with sessions() as session:
-            records = await list_public(
-                session, limit, offset, _filter(status_, category, agency_id, area, None)
-            )
-        views = [v for v in (public_view(r) for r in records) if v is not None]
-        # Encoded once, as for an officer read (`_json`): the citizens' list is a third of
-        # the read mix.
-        page = PublicReportPage(items=tuple(views), limit=limit, offset=offset)
-        return Response(page.model_dump_json(by_alias=True), media_type="application/json")
+        # The stored views (adapters/publicviews.py): the citizens' list is a third of the
+        # read mix, and building its 20 views was most of a read's CPU (issue 18).
+        f = _filter(status_, category, agency_id, area, None)
+        return Response(await views.page(limit, offset, f), media_type="application/json")
 
     @router.get(
         "/v1/public/reports/{report_id}",
@@ -314,14 +309,12 @@ def api_router() -> APIRouter:
         responses={404: {"description": NOT_FOUND}},
         tags=["public"],
     )
-    async def get_public_report(report_id: UUID, sessions: ReadSessionsDep) -> Response:
+    async def get_public_report(report_id: UUID, views: PublicViewsDep) -> Response:
         """Read one public report (redacted); private and unknown reports are both 404."""
-        async with sessions() as session:
-            record = await load_public(session, report_id)
-        view = public_view(record) if record is not None else None
-        if view is None:
+        body = await views.report(report_id)
+        if body is None:
             not_found()
-        return Response(view.model_dump_json(by_alias=True), media_type="application/json")
+        return Response(body, media_type="application/json")
 
     @router.get(
         "/v1/public/reports/{report_id}/after-photos",

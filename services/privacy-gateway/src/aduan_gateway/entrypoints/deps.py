@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from aduan_contracts.enums import Role
 from aduan_gateway.adapters.accesslog import AccessLog
+from aduan_gateway.adapters.publicviews import PublicViews
 from aduan_gateway.auth import Principal
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord
@@ -28,6 +29,7 @@ __all__ = [
     "GrantsDep",
     "OfficerReadDep",
     "OfficerReadParts",
+    "PublicViewsDep",
     "ReadSessionsDep",
     "RuntimeDep",
     "SessionsDep",
@@ -90,6 +92,12 @@ async def _access_log(request: Request) -> AccessLog:
     return access_log
 
 
+async def _public_views(request: Request) -> PublicViews:
+    views: PublicViews | None = request.app.state.gateway.public_views
+    assert views is not None, "gateway not started"
+    return views
+
+
 async def _grants(request: Request) -> GrantCache:
     runtime = _runtime_of(request)
     return GrantCache(runtime.redis, runtime.settings.redis_prefix)
@@ -131,6 +139,7 @@ BusDep = Annotated[CommandBus, Depends(_bus)]
 BlobsDep = Annotated[FilesystemBlobStore, Depends(_blobs)]
 GrantsDep = Annotated[GrantCache, Depends(_grants)]
 AccessLogDep = Annotated[AccessLog, Depends(_access_log)]
+PublicViewsDep = Annotated[PublicViews, Depends(_public_views)]
 UnitTreeDep = Annotated[UnitTree, Depends(_unit_tree)]
 
 
