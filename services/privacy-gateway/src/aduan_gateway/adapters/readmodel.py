@@ -452,16 +452,14 @@ async def _records(
         timelines = dict(page.all())
     escalations = {} if public or not rows else await load_escalations(session, ids)
     return [
-        dataclasses.replace(
-            _record(
-                r,
-                tuple(
-                    _timeline_record(_officer_entry(t) if officer else t)
-                    for t in timelines.get(r["report_id"]) or ()
-                ),
-                public,
+        _record(
+            r,
+            tuple(
+                _timeline_record(_officer_entry(t) if officer else t)
+                for t in timelines.get(r["report_id"]) or ()
             ),
-            escalations=escalations.get(r["report_id"], ()),
+            public,
+            escalations.get(r["report_id"], ()),
         )
         for r in rows
     ]
@@ -889,7 +887,12 @@ def _terms(row: Any) -> tuple[str, ...]:
     return _open_terms(SealedIdentity.model_validate(row["sealed_identity"]), key)
 
 
-def _record(row: Any, timeline: tuple[TimelineRecord, ...], public: bool = False) -> ReportRecord:
+def _record(
+    row: Any,
+    timeline: tuple[TimelineRecord, ...],
+    public: bool = False,
+    escalations: tuple[EscalationRecord, ...] = (),
+) -> ReportRecord:
     """A record from a row. `public`: read without the reporter's key (`_public_select`),
     so no terms; the stored public text decides, and without it the report is pending."""
     stored = (
@@ -943,4 +946,5 @@ def _record(row: Any, timeline: tuple[TimelineRecord, ...], public: bool = False
         ),
         reporter_key_id=row["reporter_key_id"],
         timeline=timeline,
+        escalations=escalations,
     )

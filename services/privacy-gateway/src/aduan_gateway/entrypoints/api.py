@@ -138,13 +138,19 @@ class ReporterIdentityView(BaseModel):
 
 
 def returned_fields(view: BaseModel) -> tuple[str, ...]:
-    """Names of the fields a view actually carried, for the access log (rule 7)."""
+    """Names of the fields a view actually carried, for the access log (rule 7): those
+    neither None nor empty, and of the location the parts that are set. Read off the
+    view's attributes: dumping the whole view (its timeline too) for the names was a tenth
+    of an officer list's CPU (issue 18)."""
     fields: list[str] = []
-    for name, value in view.model_dump().items():
-        if value in (None, (), [], ""):
+    for name in type(view).model_fields:
+        value = getattr(view, name)
+        if value is None or (isinstance(value, str | tuple | list) and not value):
             continue
-        if name == "location" and isinstance(value, dict):
-            fields += [f"location.{k}" for k, v in value.items() if v is not None]
+        if name == "location" and isinstance(value, BaseModel):
+            fields += [
+                f"location.{k}" for k in type(value).model_fields if getattr(value, k) is not None
+            ]
         else:
             fields.append(name)
     return tuple(sorted(fields))
