@@ -401,6 +401,13 @@ def test_proc_accounting_per_process_per_complaint() -> None:
     delta = cpu_delta(before, after)
     # workflow restarted (its counter went down): its new total is what it used; sinks new.
     assert delta == {"intake": 600.0, "workflow": 40.0, "kafka": 300.0, "sinks": 30.0}
+    # Backends compared one by one: one closed in between (a pool shrinking) is not a
+    # restart of them all; a new one counts from 0.
+    backends = cpu_delta(
+        {"postgres": 0.0, "postgres@11": 5000.0, "postgres@12": 7000.0},
+        {"postgres": 0.0, "postgres@11": 5100.0, "postgres@13": 40.0},
+    )
+    assert backends == {"postgres": 140.0}
     per = per_item(delta, 10)
     assert per["intake"] == 60.0 and per["sinks"] == 3.0 and per["total"] == 97.0
     assert per_item(delta, 0) == {}
