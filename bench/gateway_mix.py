@@ -125,8 +125,9 @@ async def _seed(dsn: str, n: int, seed: int) -> list[uuid.UUID]:
     return ids
 
 
-def _picker(ids: list[uuid.UUID], seed: int) -> Any:
-    """The read mix of bench/load.py's ReadLoad."""
+def _picker(ids: list[uuid.UUID], seed: int, kinds: frozenset[str] = frozenset()) -> Any:
+    """The read mix of bench/load.py's ReadLoad (only `kinds` of it, when given: each
+    kind's own cost)."""
     rng = random.Random(seed)
     tokens = {
         "validator": issue_access_token(SECRET, "bench-val", Role.VALIDATOR, ttl_s=7200),
@@ -137,6 +138,13 @@ def _picker(ids: list[uuid.UUID], seed: int) -> Any:
     }
 
     def pick() -> tuple[str, str, dict[str, str]]:
+        while kinds:
+            got = one()
+            if got[0] in kinds or got[0].rsplit("-", 1)[-1] in kinds:
+                return got
+        return one()
+
+    def one() -> tuple[str, str, dict[str, str]]:
         rid = rng.choice(ids)
         x = rng.random()
         if x < 0.3:
@@ -203,7 +211,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await wait_healthy(client, proc, "gateway", args.log)
                 ids = await _seed(dsn, args.reports, args.seed)
                 # Warm: every code path once, and the pool at its working size.
-                await _loop(client, _picker(ids, args.seed + 1), args.warm, args.concurrency)
+                kinds = frozenset(k for k in args.kinds.split(",") if k)
+                warm = _picker(ids, args.seed + 1, kinds)
+                await _loop(client, warm, args.warm, args.concurrency)
                 await asyncio.sleep(1.0)
                 i0, s0 = cpu_ms(proc.pid), time.monotonic()
                 await asyncio.sleep(args.settle_s)
@@ -220,7 +230,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(1.0)
                 c0, t0 = cpu_ms(proc.pid), time.monotonic()
                 latencies, statuses = await _loop(
-                    client, _picker(ids, args.seed + 2), args.reads, args.concurrency
+                    client, _picker(ids, args.seed + 2, kinds), args.reads, args.concurrency
                 )
                 window = time.monotonic() - t0
                 used = cpu_ms(proc.pid) - c0 - idle * window
@@ -256,6 +266,12 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=1000)
     parser.add_argument("--settle-s", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--kinds",
+        default="",
+        help="only these kinds, comma-separated (public-list, validator-get, or a suffix: "
+        "get, list)",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway")
     parser.add_argument("--profile-out", default=tempfile.gettempdir() + "/gateway-mix.txt")
     parser.add_argument("--log", default=tempfile.gettempdir() + "/bench-gateway-mix.log")

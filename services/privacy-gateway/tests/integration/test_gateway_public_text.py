@@ -467,6 +467,11 @@ async def test_public_reads_answer_the_stored_view_as_built(gw: Gw) -> None:
         .model_dump_json(by_alias=True)
         .encode()
     )
+    # A filtered page (built by SQLAlchemy, not the prepared default) answers the same.
+    filtered = await gw.client.get("/v1/public/reports?limit=5&category=jalan")
+    assert filtered.content == page.content
+    other = await gw.client.get("/v1/public/reports?limit=5&category=sampah")
+    assert other.json()["items"] == []
 
 
 async def test_a_change_to_the_report_or_its_timeline_empties_the_stored_view(gw: Gw) -> None:
