@@ -68,6 +68,7 @@ __all__ = [
     "list_public",
     "list_reports",
     "load_officer_report",
+    "load_officer_reports",
     "load_public",
     "load_public_many",
     "load_report",
@@ -137,14 +138,6 @@ def _select() -> Select[Any]:
         REPORTER_KEYS.c.key.label("reporter_key"),
         REPORTER_KEYS.c.key_id.label("key_row"),
     ).select_from(
-        REPORTS.outerjoin(REPORTER_KEYS, REPORTER_KEYS.c.key_id == REPORTS.c.reporter_key_id)
-    )
-
-
-def _officer_select() -> Select[Any]:
-    """Reports as officer views read them: whether the reporter's key row exists (an
-    identity still pending), not the key, so nothing can be opened."""
-    return select(REPORTS, REPORTER_KEYS.c.key_id.label("key_row")).select_from(
         REPORTS.outerjoin(REPORTER_KEYS, REPORTER_KEYS.c.key_id == REPORTS.c.reporter_key_id)
     )
 
@@ -228,19 +221,37 @@ _LOAD_OFFICER = (
     "FROM reports r LEFT JOIN reporter_keys k ON k.key_id = r.reporter_key_id "
     "WHERE r.report_id = $1"
 )
+# A page of them (officer lists): the same columns, for the ids a list query chose.
+_LOAD_OFFICERS = _LOAD_OFFICER.replace("WHERE r.report_id = $1", "WHERE r.report_id = ANY($1)")
+
+
+async def _driver(reader: Reader) -> asyncpg.Connection:
+    if isinstance(reader, AsyncSession):
+        return await driver_connection(reader)
+    conn = (await reader.get_raw_connection()).driver_connection
+    assert conn is not None
+    return conn
 
 
 async def load_officer_report(reader: Reader, report_id: UUID) -> ReportRecord | None:
     """A report as officer views read it, opening nothing: the stored officer text and
     reasons, no reporter terms (`load_report` opens the identity, for what an officer is
     about to write and the reporter's own view)."""
-    if isinstance(reader, AsyncSession):
-        conn = await driver_connection(reader)
-    else:
-        conn = (await reader.get_raw_connection()).driver_connection
-    found = await conn.fetchrow(_LOAD_OFFICER, report_id)
-    if found is None:
-        return None
+    found = await (await _driver(reader)).fetchrow(_LOAD_OFFICER, report_id)
+    return None if found is None else _officer_record(found)
+
+
+async def load_officer_reports(reader: Reader, ids: Sequence[UUID]) -> list[ReportRecord]:
+    """Reports as `load_officer_report` reads them, in the order of `ids` (one statement;
+    an id no longer there is left out)."""
+    if not ids:
+        return []
+    found = await (await _driver(reader)).fetch(_LOAD_OFFICERS, list(ids))
+    by_id = {r["report_id"]: _officer_record(r) for r in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _officer_record(found: asyncpg.Record) -> ReportRecord:
     row = dict(found)
     for column in ("location", "photos", "sealed_identity"):
         if row[column] is not None:
@@ -259,7 +270,7 @@ async def load_officer_report(reader: Reader, report_id: UUID) -> ReportRecord |
         )
         for e in json.loads(row["escalations"] or "[]")
     )
-    return dataclasses.replace(_record(row, timeline), escalations=escalations)
+    return _record(row, timeline, escalations=escalations)
 
 
 def _utc(value: str) -> datetime:
@@ -429,17 +440,7 @@ _TIMELINES_OF_PAGE = (
 )
 
 
-def _officer_entry(row: dict[str, Any]) -> dict[str, Any]:
-    """A timeline row with its reason as officers read it (the stored officer copy; by
-    pattern in the views where there is none yet)."""
-    if row.get("officer_reason") is None:
-        return row
-    return {**row, "reason": row["officer_reason"]}
-
-
-async def _records(
-    session: Reader, query: Select[Any], public: bool = False, officer: bool = False
-) -> list[ReportRecord]:
+async def _records(session: Reader, query: Select[Any], public: bool = False) -> list[ReportRecord]:
     # The page first, then its timelines in one statement: a timeline selected with each
     # row would be built for every row an OFFSET skips too (page 100 of a 100,000-report
     # queue built 5,000 of them; bench/queues.py).
@@ -454,10 +455,7 @@ async def _records(
     return [
         _record(
             r,
-            tuple(
-                _timeline_record(_officer_entry(t) if officer else t)
-                for t in timelines.get(r["report_id"]) or ()
-            ),
+            tuple(_timeline_record(t) for t in timelines.get(r["report_id"]) or ()),
             public,
             escalations.get(r["report_id"], ()),
         )
@@ -519,7 +517,11 @@ async def list_reports(
     assigned to them and those escalated to them, issue 19), a reporter's, or (neither)
     all; newest first, or by due date (`sort="due"`). `opened=False` for officer views:
     nothing is opened (the stored officer text and reasons, no reporter terms)."""
-    query = _filtered((_select() if opened else _officer_select()).where(*_complete()), f)
+    # Officer lists choose the page's ids here and read the rows in one prepared statement
+    # with their timelines and escalations (`load_officer_reports`): three statements
+    # through SQLAlchemy and its row processing were most of a list's CPU (issue 18).
+    base = _select() if opened else select(REPORTS.c.report_id)
+    query = _filtered(base.where(*_complete()), f)
     if isinstance(agency_id, str):
         query = query.where(REPORTS.c.agency_id == agency_id)
     elif agency_id is not None:
@@ -543,7 +545,11 @@ async def list_reports(
         )
     else:
         query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
-    return await _records(session, query.limit(limit).offset(offset), officer=not opened)
+    query = query.limit(limit).offset(offset)
+    if not opened:
+        ids = (await session.execute(query)).scalars().all()
+        return await load_officer_reports(session, ids)
+    return await _records(session, query)
 
 
 async def find_by_receipt(session: AsyncSession, receipt_code: str) -> ReportRecord | None:

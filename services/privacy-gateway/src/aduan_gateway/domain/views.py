@@ -605,11 +605,12 @@ def officer_view(
         else escalated_to(record, agency_id),
     }
     if full:
+        # The agency's entry widened: its fields taken as they are (`dict(model)` is
+        # shallow; a `model_dump()` turned every nested model into a dict only to validate
+        # it back, a fifth of an officer list's view building, issue 18).
         entries: list[Any] = [
             FullTimelineEntry(
-                **_agency_entry(
-                    t, label, photos_ok, role, record.reporter_terms, tl_ok
-                ).model_dump(),
+                **dict(_agency_entry(t, label, photos_ok, role, record.reporter_terms, tl_ok)),
                 occurred_at=t.occurred_at,
                 field_result=t.extra.get("field_result"),
             )
@@ -617,7 +618,7 @@ def officer_view(
         ]
         escalation_entries: list[Any] = [
             FullTimelineEntry(
-                **_escalation_entry(e, record).model_dump(),
+                **dict(_escalation_entry(e, record)),
                 occurred_at=e.at,
                 field_result=None,
             )
