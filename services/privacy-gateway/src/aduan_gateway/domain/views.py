@@ -605,12 +605,13 @@ def officer_view(
         else escalated_to(record, agency_id),
     }
     if full:
-        # The agency's entry widened: its fields taken as they are (`dict(model)` is
-        # shallow; a `model_dump()` turned every nested model into a dict only to validate
-        # it back, a fifth of an officer list's view building, issue 18).
+        # The agency's entry widened: its fields taken as they are (the instance's
+        # `__dict__`; a `model_dump()` turned every nested model into a dict only to
+        # validate it back, and `dict(model)` first looks for a `keys` attribute, which
+        # pydantic answers through its slow missing-attribute path; issue 18).
         entries: list[Any] = [
             FullTimelineEntry(
-                **dict(_agency_entry(t, label, photos_ok, role, record.reporter_terms, tl_ok)),
+                **_agency_entry(t, label, photos_ok, role, record.reporter_terms, tl_ok).__dict__,
                 occurred_at=t.occurred_at,
                 field_result=t.extra.get("field_result"),
             )
@@ -618,7 +619,7 @@ def officer_view(
         ]
         escalation_entries: list[Any] = [
             FullTimelineEntry(
-                **dict(_escalation_entry(e, record)),
+                **_escalation_entry(e, record).__dict__,
                 occurred_at=e.at,
                 field_result=None,
             )
