@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any
 
 import httpx
 import pytest
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.events import CategoryPublished
-from aduan_intake.adapters.ratelimit import FixedWindowLimiter
 from aduan_intake.bootstrap import asyncapi_document, build
 from aduan_intake.config import Settings
 from aduan_intake.domain import InvalidField
@@ -201,63 +198,6 @@ def test_asyncapi_documents_what_intake_publishes_and_consumes() -> None:
         "ReporterErasureRequested",
     ):
         assert needle in doc
-
-
-class _FakePipeline:
-    def __init__(self, store: dict[str, int]) -> None:
-        self.store = store
-        self.ops: list[tuple[str, str]] = []
-
-    async def __aenter__(self) -> _FakePipeline:
-        return self
-
-    async def __aexit__(
-        self, *exc: type[BaseException] | BaseException | TracebackType | None
-    ) -> None:
-        return None
-
-    def incr(self, key: str) -> None:
-        self.ops.append(("incr", key))
-
-    def expire(self, key: str, seconds: int) -> None:
-        self.ops.append(("expire", key))
-
-    async def execute(self) -> list[Any]:
-        out: list[Any] = []
-        for op, key in self.ops:
-            if op == "incr":
-                self.store[key] = self.store.get(key, 0) + 1
-                out.append(self.store[key])
-            else:
-                out.append(True)
-        return out
-
-
-class _FakeRedis:
-    def __init__(self) -> None:
-        self.store: dict[str, int] = {}
-
-    def pipeline(self, transaction: bool = True) -> _FakePipeline:
-        return _FakePipeline(self.store)
-
-
-async def test_fixed_window_counts_per_sender_and_says_when_to_retry() -> None:
-    redis, now = _FakeRedis(), [1000.0]
-    limiter = FixedWindowLimiter(
-        lambda: redis,  # type: ignore[arg-type,return-value]
-        "p:",
-        limit=2,
-        window_s=60,
-        secret="s" * 32,
-        clock=lambda: now[0],
-    )
-    verdicts = [await limiter.hit("web", "10.0.0.1") for _ in range(3)]
-    assert [v.allowed for v in verdicts] == [True, True, False]
-    assert verdicts[2].retry_after_s == 20  # the window [960, 1020) ends in 20 s
-    assert (await limiter.hit("web", "10.0.0.2")).allowed
-    assert all("10.0.0" not in key for key in redis.store)  # addresses are not stored
-    now[0] = 1020.0
-    assert (await limiter.hit("web", "10.0.0.1")).allowed
 
 
 def test_rate_limit_address_behind_the_portal() -> None:
