@@ -230,6 +230,28 @@ async def test_two_replicas_writing_at_once_keep_one_chain(gw: Gw) -> None:
         assert await verify_access_log(session) == (120, None)
 
 
+async def test_a_writer_links_to_the_real_end_after_another_replica_appended(gw: Gw) -> None:
+    """A writer's next batch links to the chain's end as it is under the lock, not to
+    the last hash it wrote itself: another replica may have appended in between."""
+    mine: AccessLog = gw.app.state.gateway.access_log
+    engine = make_engine(gw.settings.database_url)
+    other = AccessLog(make_sessionmaker(engine))
+    other.start()
+    try:
+        await mine.record("a-1", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+        await mine.record("a-2", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+        await other.record("b-1", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+        await mine.record("a-3", Role.VALIDATOR, None, [Read(uuid4(), ("t",)), Read(uuid4(), ())])
+    finally:
+        await other.stop()
+        await engine.dispose()
+    rows = await log_rows(gw)
+    assert [r["subject"] for r in rows] == ["a-1", "a-2", "b-1", "a-3", "a-3"]
+    assert all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, len(rows)))
+    async with gw.runtime.sessions() as session:
+        assert await verify_access_log(session) == (5, None)
+
+
 async def test_a_read_that_cannot_be_logged_returns_no_data(gw: Gw) -> None:
     (report_id,) = await seed_reports(gw, 1)
     headers = gw.token(Role.VALIDATOR, "val-a")
