@@ -4,7 +4,8 @@ Sender addresses are personal data, so the Redis key carries an HMAC of the addr
 the address itself.
 
 One command per post: a server-side script counts and, on the window's first hit, sets
-the expiry (EVALSHA; the script is sent again if the server lost it). The MULTI / INCR /
+the expiry (redis-py's `register_script`: EVALSHA, the script loaded again if the server
+lost it). The MULTI / INCR /
 EXPIRE / EXEC pipeline it replaces was four commands, and redis-py's pipeline machinery
 around them was 8 % of intake's CPU on a filing (issue 18).
 """
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
 from aduan_kit.logging import get_logger
 
@@ -41,7 +43,6 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
-_HIT_SHA = hashlib.sha1(_HIT.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class FixedWindowLimiter:
         self.window_s = window_s
         self._secret = secret.encode()
         self._clock = clock
+        self._script: AsyncScript | None = None  # registered on the first hit
 
     def key(self, scope: str, sender: str, window: int) -> str:
         who = hmac.new(self._secret, sender.encode(), hashlib.sha256).hexdigest()[:32]
@@ -79,13 +81,9 @@ class FixedWindowLimiter:
         key = self.key(scope, sender, window)
         try:
             redis = self._redis()
-            ttl = self.window_s + 1
-            try:
-                count = await redis.evalsha(_HIT_SHA, 1, key, ttl)
-            except NoScriptError:
-                # First use on this server, or after a restart / SCRIPT FLUSH: EVAL
-                # sends the body and the server keeps it for the next EVALSHA.
-                count = await redis.eval(_HIT, 1, key, ttl)
+            if self._script is None:
+                self._script = redis.register_script(_HIT)
+            count = await self._script(keys=[key], args=[self.window_s + 1], client=redis)
         except (RedisError, OSError) as exc:
             # Fail open: losing a citizen's complaint because the cache blinked is worse
             # than letting a burst through for a moment. The counter makes it visible.
