@@ -483,28 +483,43 @@ def subscribe_units(
         _document_one_message(subscriber)
     else:
         _document_each_topic(subscriber, {r.topic: (r.model, r.consumer) for r in routes})
-    _poll_without_idle_sleep(subscriber)
+    _poll_without_idle_sleep(subscriber, runtime.settings.kafka_poll_pace_ms / 1000)
 
 
-def _poll_without_idle_sleep(subscriber: Any) -> None:
+def _poll_without_idle_sleep(subscriber: Any, pace_s: float = 0.0) -> None:
     """faststream's batch poll sleeps `batch_timeout_ms` after every empty poll, on top of
     the poll's own wait; a record arriving during that sleep waits for it. With a short
     timeout that costs an idle service dozens of polls a second (measured: +4 to +7 CPU-ms/s
     per subscriber at 20 ms); with a long one it adds its length to the first record after
     a quiet spell. Polling again at once (aiokafka's `getmany` returns as soon as a record
     is fetched) gives both: two polls a second when idle, no added latency. The sleep stays
-    only for a poll that came back empty early, so a consumer never spins."""
+    only for a poll that came back empty early, so a consumer never spins.
+
+    `pace_s` (issue 18): after a poll that brought records, the next one starts no sooner
+    than `pace_s` after it. A poll's cost is mostly fixed (a transaction's round trips, a
+    relay pass, a fetch, an offset commit), and at a few hundred events a second that
+    arrive one by one every event paid all of it. Waiting here costs no request: aiokafka
+    fetches a partition again only once its buffered records are taken, so what arrives
+    meanwhile comes in one fetch and is applied in one transaction. A busy consumer (a
+    poll longer than the pace) never waits; a quiet one's first record never waits either."""
     base = type(subscriber)
+    busy_since: float | None = None  # when the last poll that brought records started
 
     class PollAgain(base):  # type: ignore[valid-type, misc]
         __slots__ = ()
 
         async def get_msg(self, consumer: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
+            nonlocal busy_since
             loop = asyncio.get_running_loop()
+            if busy_since is not None:
+                wait = busy_since + pace_s - loop.time()
+                if wait > 0.001:
+                    await asyncio.sleep(wait)
             started = loop.time()
             fetched = await consumer.getmany(
                 timeout_ms=self.batch_timeout_ms, max_records=self.max_records
             )
+            busy_since = started if fetched and pace_s > 0 else None
             if not fetched:
                 left = self.batch_timeout_ms / 1000 - (loop.time() - started)
                 if left > 0.01:

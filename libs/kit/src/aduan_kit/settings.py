@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
     # An idle batch consumer's fetch waits this long at the broker (a record answers it at
     # once): one request a second per consumer instead of two (aiokafka's 500 ms).
     kafka_fetch_max_wait_ms: int = Field(default=1000, ge=10, le=30_000)
+    # After a poll that brought records, a batch consumer polls again no sooner than this
+    # (aduan_kit.batching): what arrives meanwhile shares one fetch, one transaction and
+    # one relay pass. It adds at most this much to a record's latency per hop, and only
+    # while records keep coming. 0: poll again at once.
+    kafka_poll_pace_ms: int = Field(default=0, ge=0, le=1_000)
 
     # A consumer with records waiting whose position has not moved for this long, while
     # PostgreSQL, Redis and Kafka all answer, is stuck (aduan_kit.consumers): restarted in
