@@ -157,15 +157,20 @@ def _backends_ms(postmaster: int, prefix: str) -> dict[int, float]:
     return total
 
 
-def _postgres_tree_ms(postmaster: int) -> float:
-    """The postmaster's own and reaped children's CPU plus its live children's."""
-    total = cpu_ms(postmaster)
+def _children(parent: int) -> list[int]:
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             stat = _stat(int(entry.name))
-            if stat is not None and int(stat[1]) == postmaster:
-                total += cpu_ms(int(entry.name))
-    return total
+            if stat is not None and int(stat[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _tree_ms(parent: int) -> float:
+    """A process's own and reaped children's CPU plus its live children's (a postmaster
+    and its backends; uvicorn's supervisor and its workers)."""
+    return cpu_ms(parent) + sum(cpu_ms(child) for child in _children(parent))
 
 
 @dataclass
@@ -173,7 +178,8 @@ class ProcessGroup:
     """Named processes whose CPU and memory a benchmark step reports."""
 
     pids: dict[str, list[int]] = field(default_factory=dict)
-    trees: set[str] = field(default_factory=set)  # names whose children count (postgres)
+    # names whose children count (a postmaster; a service run as several HTTP workers)
+    trees: set[str] = field(default_factory=set)
     # name -> database prefix: only the backends serving those databases count (a shared
     # PostgreSQL also serves other people's tests; their CPU is not ours).
     backends: dict[str, str] = field(default_factory=dict)
@@ -195,13 +201,16 @@ class ProcessGroup:
                     for pid, ms in _backends_ms(p, self.backends[name]).items():
                         out[f"{name}@{pid}"] = ms
             elif name in self.trees:
-                out[name] = sum(_postgres_tree_ms(p) for p in pids)
+                out[name] = sum(_tree_ms(p) for p in pids)
             else:
                 out[name] = sum(cpu_ms(p) for p in pids)
         return out
 
     def peak_rss_mb(self) -> dict[str, float]:
-        return {
-            name: round(sum(rss_kb(p)[1] for p in pids) / 1024, 1)
-            for name, pids in self.pids.items()
-        }
+        out = {}
+        for name, pids in self.pids.items():
+            every = [*pids]
+            if name in self.trees and name not in self.backends:
+                every += [child for p in pids for child in _children(p)]
+            out[name] = round(sum(rss_kb(p)[1] for p in every) / 1024, 1)
+        return out

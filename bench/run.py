@@ -63,7 +63,8 @@ def process_group(platform: Platform) -> ProcessGroup:
     group = ProcessGroup()
     for name in ("sinks", *APPS):
         if name in platform.procs:
-            group.add(name, [platform.pid(name)])
+            # With its children: the gateway runs as uvicorn's supervisor and two workers.
+            group.add(name, [platform.pid(name)], tree=True)
     group.add("kafka", platform.kafka_pids or find_pids("kafka"))
     # Only the backends serving this run's databases: the harness's own short read-only
     # connections and other people's tests on a shared server are not counted.

@@ -400,15 +400,21 @@ class CorrelationMiddleware:
             ).observe(time.perf_counter() - started)
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run under uvicorn; SIGTERM/SIGINT trigger the lifespan's orderly shutdown."""
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-        limit_concurrency=settings.http_limit_concurrency,
-        timeout_keep_alive=settings.http_keep_alive_s,
-    )
+def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
+    """Run under uvicorn; SIGTERM/SIGINT trigger the lifespan's orderly shutdown.
+
+    `app` may be the import path of a factory ("package.module:function" building the
+    app): then `settings.http_workers` processes serve the port, each built by the factory
+    in its own interpreter (uvicorn's supervisor restarts one that dies)."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+        "limit_concurrency": settings.http_limit_concurrency,
+        "timeout_keep_alive": settings.http_keep_alive_s,
+    }
+    if isinstance(app, str):
+        options |= {"factory": True, "workers": settings.http_workers}
+    uvicorn.run(app, **options)

@@ -77,6 +77,11 @@ class ServiceSettings(BaseSettings):
     # that request gets a reset instead of an answer. Longer than the usual 60 s idle
     # timeout of load balancers and client pools, so the client always closes first.
     http_keep_alive_s: int = Field(default=75, ge=1)
+    # HTTP worker processes on one port (uvicorn's supervisor; only for a service whose
+    # entry point passes a factory to `serve`). One per container: in Kubernetes scale
+    # with replicas. More on a single host lets a service's reads use every core; each
+    # worker is a whole replica (its own consumers, pool and /metrics counters).
+    http_workers: int = Field(default=1, ge=1, le=16)
 
     @model_validator(mode="after")
     def _defaults_from_name(self) -> ServiceSettings:

@@ -84,6 +84,13 @@ class Gateway:
         await self.runtime.stop()
 
 
+def create_app() -> FastAPI:
+    """The app from the environment's settings: uvicorn's factory (`python -m aduan_gateway`),
+    called once in each worker process."""
+    app, _ = build()
+    return app
+
+
 def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations="aduan_gateway:migrations", outbox=OUTBOX)
