@@ -110,6 +110,7 @@ async def profile_services(
         procs[name] = await asyncio.create_subprocess_exec(
             spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
             "--rate", str(rate_hz), "--format", "raw", "--nonblocking",
+            "--subprocesses",  # the gateway's HTTP workers are its supervisor's children
             "--output", str(outdir / f"{name}.txt"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip

@@ -15,6 +15,10 @@ export ADUAN_SINKS_DIR="${ADUAN_SINKS_DIR:-$RUN/sinks}"
 # The gateway's photo worker (faces and plates blurred) runs as its own process, `photos`
 # below, as the gateway-photos Deployment does: not inside the gateway's API process.
 export ADUAN_GATEWAY_PHOTO_WORKER_IN_PROCESS="${ADUAN_GATEWAY_PHOTO_WORKER_IN_PROCESS:-false}"
+# The gateway answers on one port from two worker processes (uvicorn's supervisor), so its
+# reads use both cores of a small host: 500 reads/s had a p99 of 267-495 ms from one
+# process, 18 ms from two (docs/performance.md). In Kubernetes: one worker, more replicas.
+export ADUAN_GATEWAY_HTTP_WORKERS="${ADUAN_GATEWAY_HTTP_WORKERS:-2}"
 # A local Open311 key, so an app developer can file through the root on a laptop exactly as
 # docs/open311.md shows (a real installation lists its own keys; never this one).
 export ADUAN_INTAKE_OPEN311_API_KEYS="${ADUAN_INTAKE_OPEN311_API_KEYS:-[\"demo-open311-key\"]}"
