@@ -4,6 +4,7 @@ privacy gateway, shown by the portal, and acknowledged to the reporter by the no
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,12 +29,44 @@ REPORTER_EMAIL = "siti.rahma@example.org"
 @pytest_asyncio.fixture
 async def platform(isolated: Isolation, tmp_path: Path) -> AsyncIterator[Platform]:
     # The shared launcher also checks that every service shuts down cleanly on SIGTERM.
-    async with running_platform(isolated, tmp_path) as plat:
+    # The gateway runs as `make up` runs it: two HTTP worker processes on one port.
+    two = {"ADUAN_GATEWAY_HTTP_WORKERS": "2"}
+    async with running_platform(isolated, tmp_path, extra_env=two) as plat:
+        workers = [c for c in _children(plat.procs["gateway"].pid) if _is_worker(c)]
         yield plat
+    # No worker outlives the gateway's SIGTERM (one would keep answering on its port).
+    for _ in range(50):
+        if not any(_is_worker(w) for w in workers):
+            break
+        await asyncio.sleep(0.1)
+    assert not any(_is_worker(w) for w in workers), "a gateway worker outlived its supervisor"
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 async def test_one_report_through_all_five_services(platform: Platform) -> None:
     u = platform.urls
+    gateway = platform.procs["gateway"].pid
+    assert len([c for c in _children(gateway) if _is_worker(c)]) == 2, "two gateway workers"
     async with httpx.AsyncClient(timeout=10) as client:
         # --- intake: the public web form ------------------------------------------------
         form = {
@@ -149,6 +182,10 @@ async def test_one_report_through_all_five_services(platform: Platform) -> None:
             assert (await client.get(f"{url}/health")).status_code == 200, name
             metrics = await client.get(f"{url}/metrics")
             assert metrics.status_code == 200 and "aduan_" in metrics.text, name
+
+    # The gateway's workers stop with it (the launcher checks its clean shutdown after).
+    workers = [c for c in _children(gateway) if _is_worker(c)]
+    assert len(workers) == 2, "both gateway workers still serve after the whole flow"
 
     # No personal data in any service's logs.
     logs = platform.log_text()
