@@ -77,6 +77,9 @@ def summarise(collapsed: str, top: int = 15) -> dict[str, Any]:
             continue
         count = int(count_text)
         frames = [_function(f) for f in stack.split(";")]
+        if frames[0].startswith("process "):
+            # `--subprocesses` names the process first (`process 123:"python -m ..."`).
+            frames = frames[1:] or frames
         total += count
         inner = frames[-1]
         self_samples[inner] += count

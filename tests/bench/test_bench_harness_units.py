@@ -487,3 +487,22 @@ def test_profile_summary_by_area_and_function() -> None:
     assert got["areas_pct"] == {"asyncpg": 60.0, "pydantic": 30.0, "asyncio loop": 10.0}
     assert got["top_aduan_inclusive_pct"] == [("apply (aduan_kit/batching.py)", 90.0)]
     assert summarise("")["samples"] == 0
+
+
+def test_profile_summary_leaves_out_the_process_frame() -> None:
+    """With `--subprocesses` (the gateway's workers) py-spy puts the process first in every
+    stack: a line naming `aduan_gateway` would otherwise count as 100 % Aduan code."""
+    from bench.profiles import summarise
+
+    collapsed = "\n".join(
+        [
+            'process 11:"python -m aduan_gateway";run (asyncio/base_events.py:1);'
+            "apply (aduan_kit/batching.py:10);execute (asyncpg/connection.py:5) 3",
+            'process 12:"python -m aduan_gateway";run (asyncio/base_events.py:1);'
+            "select (selectors.py:9) 1",
+        ]
+    )
+    got = summarise(collapsed)
+    assert got["samples"] == 4
+    assert got["areas_pct"] == {"asyncpg": 75.0, "asyncio loop": 25.0}
+    assert got["top_aduan_inclusive_pct"] == [("apply (aduan_kit/batching.py)", 75.0)]
