@@ -3,8 +3,13 @@ the app's lifespan starts the runtime and then the command-reply reader."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
@@ -84,17 +89,46 @@ class Gateway:
         await self.runtime.stop()
 
 
+# Held for the process's life by the worker that runs the read model's consumer.
+_consumer_lock: IO[str] | None = None
+
+
+def _take_consumer_lock(port: int) -> bool:
+    """Whether this worker is the one of its supervisor's workers that consumes: an
+    exclusive lock on a file named after the port, released by the kernel when the
+    process ends, so the worker uvicorn starts in place of a dead one takes it over."""
+    global _consumer_lock
+    handle = (Path(tempfile.gettempdir()) / f"aduan-gateway-{port}.consumer.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return False
+    _consumer_lock = handle
+    return True
+
+
 def create_app() -> FastAPI:
     """The app from the environment's settings: uvicorn's factory (`python -m aduan_gateway`),
-    called once in each worker process."""
-    app, _ = build()
+    called once in each worker process.
+
+    With several workers only one runs the read model's consumer (and the photo worker, if
+    in process): the read model's writers take one lock per poll anyway
+    (`READ_MODEL_WRITERS_LOCK`), so a second consumer would only halve each poll's batch and
+    add its idle polling (measured: +1 CPU-ms per complaint at 10-40/s). Every worker
+    answers every request: the read model is in PostgreSQL."""
+    settings = Settings()
+    consumes = settings.http_workers <= 1 or _take_consumer_lock(settings.port)
+    app, _ = build(settings, consumers=consumes)
     return app
 
 
-def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+def build(
+    settings: Settings | None = None, *, consumers: bool = True
+) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations="aduan_gateway:migrations", outbox=OUTBOX)
-    register_handlers(runtime)
+    register_handlers(runtime, read_model=consumers)
     app = runtime.create_app(
         title="Aduan privacy gateway",
         version="0.2.0",
@@ -105,6 +139,13 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        # After the runtime's start (the logs are JSON from there on).
+        log.info(
+            "gateway worker started",
+            pid=os.getpid(),
+            consumes=consumers,
+            workers=settings.http_workers,
+        )
         try:
             yield
         finally:
@@ -130,7 +171,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     app.state.blobs = FilesystemBlobStore(settings.blob_root)
     app.state.derivatives = (
         register_photo_worker(runtime, app.state.blobs)
-        if settings.photo_worker_in_process
+        if settings.photo_worker_in_process and consumers
         else Derivatives(app.state.blobs)
     )
     for router in (

@@ -48,7 +48,9 @@ def _needs_session(event: object) -> bool:
     return isinstance(event, ReportAmended | ReporterKeyShredded | SlaBreached | SlaReminderDue)
 
 
-def register_handlers(runtime: ServiceRuntime) -> None:
+def register_handlers(runtime: ServiceRuntime, *, read_model: bool = True) -> None:
+    """The gateway's publishers (for the AsyncAPI document) and, with `read_model`, the read
+    model's consumer (off in the HTTP workers that only answer: see `bootstrap.create_app`)."""
     broker = runtime.broker
     public_topic = runtime.topic(PUBLIC_REPORTS.name)
 
@@ -108,6 +110,8 @@ def register_handlers(runtime: ServiceRuntime) -> None:
     def topic(name: str) -> str:
         return runtime.topic(name)
 
+    if not read_model:
+        return
     # ONE consumer for the four topics (issue 18): per poll one transaction, one inbox claim
     # for every event and one offset commit (aduan_kit.batching.subscribe_units), so the
     # read-model writers' lock is taken once per poll instead of once per topic's batch.
