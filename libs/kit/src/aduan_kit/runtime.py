@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -83,6 +85,7 @@ class ServiceRuntime:
             interval_s=settings.kafka_check_interval_s,
         )
         self.started = False
+        self._self_check: asyncio.Task[None] | None = None
         # Set first thing in stop(): handlers that wait out an outage in a loop (the
         # catalogue reader) leave at once instead of holding shutdown for its whole grace.
         self.stopping = asyncio.Event()
@@ -157,11 +160,22 @@ class ServiceRuntime:
         await _until_reachable("consumers", self.broker.start, undo=self.broker.stop)
         self.consumer_watch.start()
         self.started = True
+        if s.http_workers > 1:
+            self._self_check = asyncio.create_task(
+                end_when_dead(
+                    self.dead_parts,
+                    interval_s=s.kafka_check_interval_s,
+                    end=lambda: os.kill(os.getpid(), signal.SIGTERM),
+                ),
+                name="end-when-dead",
+            )
         log.info("service started", port=s.port)
 
     async def stop(self) -> None:
         log.info("service stopping")
         self.stopping.set()
+        if self._self_check is not None:
+            self._self_check.cancel()
         await self.consumer_watch.stop()
         # Consumers first (finish in-flight handlers), then drain the outbox, then clients.
         await self.broker.stop()
@@ -407,6 +421,35 @@ class CorrelationMiddleware:
             HTTP_LATENCY.labels(
                 scope["method"], getattr(route, "path", "unmatched"), str(status)
             ).observe(time.perf_counter() - started)
+
+
+# Failed checks in a row before a worker ends itself: as the supervisors' liveness rule
+# (deploy/scripts/services.sh, the manifests' probes).
+DEAD_CHECKS = 3
+
+
+async def end_when_dead(
+    dead_parts: Callable[[], list[str]],
+    *,
+    interval_s: float,
+    end: Callable[[], None],
+    checks: int = DEAD_CHECKS,
+) -> None:
+    """End this worker once its background loops have been dead for `checks` checks in a
+    row (`dead_parts`, what /livez reports). Only with several HTTP workers on one port:
+    a supervisor's probe then reaches whichever worker the kernel picks, so its "N
+    failures in a row" rule may not see the one worker whose consumer died; ending it
+    (SIGTERM to itself: the lifespan's orderly shutdown) lets uvicorn's supervisor start
+    another, which takes the consumer over (aduan_gateway.bootstrap)."""
+    failures = 0
+    while True:
+        await asyncio.sleep(interval_s)
+        dead = dead_parts()
+        failures = failures + 1 if dead else 0
+        if failures >= checks:
+            log.error("background loops dead; ending this worker", dead=dead)
+            end()
+            return
 
 
 def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
