@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import signal
 import time
@@ -160,7 +161,8 @@ class ServiceRuntime:
         await _until_reachable("consumers", self.broker.start, undo=self.broker.stop)
         self.consumer_watch.start()
         self.started = True
-        if s.http_workers > 1:
+        if s.http_workers > 1 and multiprocessing.parent_process() is not None:
+            # One of uvicorn's workers (a process started by the supervisor in `serve`).
             self._self_check = asyncio.create_task(
                 end_when_dead(
                     self.dead_parts,
