@@ -58,7 +58,7 @@ async def _file_public(client: httpx.AsyncClient, intake: str, title: str) -> st
     return str(r.json()["report_id"])
 
 
-async def _public_everywhere(client: httpx.AsyncClient, gateway: str, report_id: str) -> bool:
+async def _public_everywhere(gateway: str, report_id: str) -> bool:
     """The public view answered the same by every worker (a dozen tries reach both)."""
     bodies = set()
     for _ in range(12):
@@ -81,9 +81,7 @@ async def test_one_worker_consumes_and_its_replacement_takes_over(platform: Plat
 
     async with httpx.AsyncClient(timeout=10) as client:
         before = await _file_public(client, u["intake"], "Lampu jalan mati di Jl. Kwitang")
-        await eventually(
-            lambda: _public_everywhere(client, u["gateway"], before), "projected, both answer"
-        )
+        await eventually(lambda: _public_everywhere(u["gateway"], before), "projected, both answer")
 
         # The consuming worker dies (an out-of-memory kill, say): uvicorn starts another.
         os.kill(consumer_pid, signal.SIGKILL)
@@ -94,7 +92,7 @@ async def test_one_worker_consumes_and_its_replacement_takes_over(platform: Plat
 
         later = await _file_public(client, u["intake"], "Lampu jalan mati di Jl. Kramat")
         await eventually(
-            lambda: _public_everywhere(client, u["gateway"], later), "projected after the kill"
+            lambda: _public_everywhere(u["gateway"], later), "projected after the kill"
         )
 
 

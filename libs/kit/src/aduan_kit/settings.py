@@ -80,7 +80,8 @@ class ServiceSettings(BaseSettings):
     # HTTP worker processes on one port (uvicorn's supervisor; only for a service whose
     # entry point passes a factory to `serve`). One per container: in Kubernetes scale
     # with replicas. More on a single host lets a service's reads use every core; each
-    # worker is a whole replica (its own consumers, pool and /metrics counters).
+    # worker has its own pool and /metrics counters (the gateway lets one of them consume:
+    # aduan_gateway.bootstrap.create_app).
     http_workers: int = Field(default=1, ge=1, le=16)
 
     @model_validator(mode="after")

@@ -5,9 +5,8 @@ the address itself.
 
 One command per post: a server-side script counts and, on the window's first hit, sets
 the expiry (redis-py's `register_script`: EVALSHA, the script loaded again if the server
-lost it). The MULTI / INCR /
-EXPIRE / EXEC pipeline it replaces was four commands, and redis-py's pipeline machinery
-around them was 8 % of intake's CPU on a filing (issue 18).
+lost it). The MULTI / INCR / EXPIRE / EXEC pipeline it replaces was four commands, and
+redis-py's pipeline machinery around them was 8 % of intake's CPU on a filing (issue 18).
 """
 
 from __future__ import annotations
