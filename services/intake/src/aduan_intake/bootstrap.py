@@ -15,7 +15,7 @@ from aduan_areas import Boundaries, use_boundaries
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS
 from aduan_intake.adapters.catalogue import CatalogueWarmup, catalogue_router, register_catalogue
 from aduan_intake.adapters.photos import PhotoStore
-from aduan_intake.adapters.ratelimit import FixedWindowLimiter
+from aduan_intake.adapters.ratelimit import SlidingWindowLimiter
 from aduan_intake.adapters.tables import OUTBOX
 from aduan_intake.admission import Admission, Overloaded, PostsInProgress, overloaded_response
 from aduan_intake.background import IntakeRuntime
@@ -67,7 +67,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
     catalogue = Catalogue()
     register_catalogue(runtime, catalogue)
     runtime.background.append(CatalogueWarmup(runtime, catalogue))
-    limiter = FixedWindowLimiter(
+    limiter = SlidingWindowLimiter(
         redis=lambda: runtime.redis,
         prefix=settings.redis_prefix,
         limit=settings.rate_limit_posts,

@@ -272,7 +272,8 @@ async def test_a_flooding_sender_is_told_to_wait(isolated: Isolation) -> None:
         redis_keys = [k async for k in runtime.redis.scan_iter(match=f"{isolated.redis_prefix}*")]
     assert [r.status_code for r in allowed] == [201, 422, 201]
     assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Until the burst has slid out of the last 60 s: within two windows.
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2 * 60
     assert refused.json()["error"] == "rate_limited"
     assert "3" in refused.json()["reason"]
     assert neighbour.status_code == 201  # the limit is per sender

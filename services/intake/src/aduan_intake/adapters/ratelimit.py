@@ -1,4 +1,5 @@
-"""Per-sender rate limit in Redis: a fixed window (INCR + EXPIRE), shared by every replica.
+"""Per-sender rate limit in Redis: a sliding window (two fixed-window counters, the older
+weighted by its overlap), shared by every replica.
 
 Sender addresses are personal data, so the Redis key carries an HMAC of the address, not
 the address itself.
@@ -25,7 +26,7 @@ from redis.exceptions import RedisError
 
 from aduan_kit.logging import get_logger
 
-__all__ = ["FixedWindowLimiter", "Verdict"]
+__all__ = ["SlidingWindowLimiter", "Verdict"]
 
 log = get_logger(__name__)
 
@@ -35,12 +36,15 @@ UNCHECKED = Counter(
 )
 
 
-# The count after this hit; the expiry is set on the window's first hit only (a key is per
-# window, so it never needs extending), atomically with the count.
+# The count in this window after this hit, and the previous window's count. A key lives two
+# windows (it is read as the previous window in the next one); the expiry is set on its
+# first hit only, atomically with the count. Both keys carry the sender's hash in braces so
+# a Redis Cluster keeps them in one slot.
 _HIT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+local previous = redis.call('GET', KEYS[2])
+return {count, tonumber(previous) or 0}
 """
 
 
@@ -48,10 +52,18 @@ return count
 class Verdict:
     allowed: bool
     retry_after_s: int
-    count: int
+    count: int  # posts in the current window, this one included (refused ones count too)
 
 
-class FixedWindowLimiter:
+class SlidingWindowLimiter:
+    """At most `limit` posts in any `window_s` seconds (approximately): the previous
+    window's count weighted by how much of it still overlaps the sliding window, plus the
+    current window's count.
+
+    A fixed window let a burst of twice the limit through across a window's edge (the
+    limit's posts at second 59, the limit's again at second 60); a sliding estimate does
+    not. Refused posts count too, so a sender who keeps hammering stays refused."""
+
     def __init__(
         self,
         redis: Callable[[], Redis],
@@ -71,25 +83,42 @@ class FixedWindowLimiter:
 
     def key(self, scope: str, sender: str, window: int) -> str:
         who = hmac.new(self._secret, sender.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{self._prefix}ratelimit:{scope}:{who}:{window}"
+        return f"{self._prefix}ratelimit:{scope}:{{{who}}}:{window}"
 
     async def hit(self, scope: str, sender: str) -> Verdict:
         now = self._clock()
         window = int(now // self.window_s)
-        retry_after = max(1, math.ceil((window + 1) * self.window_s - now))
-        key = self.key(scope, sender, window)
+        keys = [self.key(scope, sender, window), self.key(scope, sender, window - 1)]
         try:
             redis = self._redis()
             if self._script is None:
                 self._script = redis.register_script(_HIT)
-            count = await self._script(keys=[key], args=[self.window_s + 1], client=redis)
+            count, previous = await self._script(
+                keys=keys, args=[2 * self.window_s + 1], client=redis
+            )
         except (RedisError, OSError) as exc:
             # Fail open: losing a citizen's complaint because the cache blinked is worse
             # than letting a burst through for a moment. The counter makes it visible.
             UNCHECKED.inc()
             log.warning("rate limit unchecked: redis failed", error=type(exc).__name__)
             return Verdict(allowed=True, retry_after_s=0, count=0)
-        allowed = int(count) <= self.limit
-        if not allowed:
-            LIMITED.labels(scope).inc()
-        return Verdict(allowed=allowed, retry_after_s=retry_after, count=int(count))
+        count, previous = int(count), int(previous)
+        elapsed = now - window * self.window_s
+        estimate = previous * (1 - elapsed / self.window_s) + count
+        if estimate <= self.limit:
+            return Verdict(allowed=True, retry_after_s=0, count=count)
+        LIMITED.labels(scope).inc()
+        return Verdict(
+            allowed=False, retry_after_s=self._retry_after(count, previous, elapsed), count=count
+        )
+
+    def _retry_after(self, count: int, previous: int, elapsed: float) -> int:
+        """Seconds until one more post would be allowed if the sender sends nothing before."""
+        w, room = self.window_s, self.limit - count - 1
+        if room >= 0 and previous > 0:
+            # Later in this window, once enough of the previous one has slid out.
+            wait = w * (1 - room / previous) - elapsed
+        else:
+            # In the next window, once enough of this one has slid out.
+            wait = (w - elapsed) + w * max(0.0, 1 - (self.limit - 1) / count)
+        return max(1, math.ceil(wait - 1e-6))  # 40.000000001 s is 40 s

@@ -19,7 +19,7 @@ from pydantic import BaseModel, SecretStr
 
 from aduan_contracts.values import PhotoRef
 from aduan_intake.adapters.photos import PhotoError, PhotoStore
-from aduan_intake.adapters.ratelimit import FixedWindowLimiter
+from aduan_intake.adapters.ratelimit import SlidingWindowLimiter
 from aduan_intake.config import Settings
 from aduan_intake.domain import InvalidField, NormalizedReport
 from aduan_intake.service.filing import Filed, Filer, SubmissionConflict
@@ -59,7 +59,7 @@ class ChannelContext:
 
     settings: Settings
     filer: Filer
-    limiter: FixedWindowLimiter
+    limiter: SlidingWindowLimiter
     photos: PhotoStore
     # Outbound HTTP to providers (media downloads); closed by the runtime on stop.
     http: httpx.AsyncClient
