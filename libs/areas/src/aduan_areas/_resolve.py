@@ -146,7 +146,7 @@ def _read(text: str, index: NameIndex) -> _Reading:
     # every span word by word was 40 % of resolving a complaint's text).
     reach: dict[int, int] = {}
 
-    def span_ok(start: int, end: int) -> bool:
+    def reach_of(start: int) -> int:
         r = reach.get(start)
         if r is None:
             first = tokens[start]
@@ -162,7 +162,10 @@ def _read(text: str, index: NameIndex) -> _Reading:
                     break
                 r += 1
             reach[start] = r
-        return end <= r
+        return r
+
+    def span_ok(start: int, end: int) -> bool:
+        return end <= reach_of(start)
 
     while i < n:
         word, street, _ = tokens[i]
@@ -171,10 +174,10 @@ def _read(text: str, index: NameIndex) -> _Reading:
             i += 1
             continue
         exact: _Match | None = None
-        span_ok(i, i)  # works out reach[i]
         # The longest name first: the keys of tokens[i:end], built word by word.
-        keys = list(accumulate(t[0] for t in tokens[i : reach[i]]))
-        for end in range(reach[i], i, -1):
+        longest = reach_of(i)
+        keys = list(accumulate(t[0] for t in tokens[i:longest]))
+        for end in range(longest, i, -1):
             key = keys[end - i - 1]
             found = index.by_key.get(key)
             if found:
