@@ -22,7 +22,7 @@ from aduan_contracts.topics import (
 from aduan_intake.adapters.postgres import PgQuestions
 from aduan_intake.adapters.tables import INBOX, OUTBOX
 from aduan_intake.service.erasure import erase_reporter
-from aduan_intake.service.questions import remember_questions
+from aduan_intake.service.questions import Remembered, log_remembered, remember_questions
 from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.uow import UnitOfWork
@@ -59,7 +59,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
 
     async def on_reporter_questions(
         uow: UnitOfWork, events: list[ReporterQuestionAsked]
-    ) -> list[None]:
+    ) -> list[Remembered]:
         return await remember_questions(PgQuestions(await uow.connection()), events)
 
     subscribe_units(
@@ -81,6 +81,7 @@ def register_handlers(runtime: ServiceRuntime) -> None:
         ],
         inbox=INBOX,
         outbox=OUTBOX,
+        after_commit=log_remembered,
         title="intake.consumer",
         description="Erasure requests (shreds the reporter's key so every sealed copy of "
         "their identity, the Kafka log included, becomes unreadable) and officers' questions "
