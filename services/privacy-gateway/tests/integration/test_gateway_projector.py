@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import aduan_gateway.adapters.readmodel
-from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.enums import Channel, Privacy, ReportStatus
 from aduan_contracts.events import (
     PublicReportPublished,
     PublicReportWithdrawn,
@@ -27,7 +27,8 @@ from aduan_contracts.events import (
     ReportStatusChanged,
     ReportSubmitted,
 )
-from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_contracts.values import GeoPoint, Location
+from aduan_gateway.adapters.projection_pg import PgProjectionUnit
 from aduan_gateway.adapters.readmodel import load_officer_report, load_public, load_report
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.domain.projection import public_event
@@ -36,6 +37,7 @@ from aduan_gateway.service.projector import apply_contents, apply_keys, apply_st
 from aduan_kit.crypto import new_key, seal_identity
 from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, migrate
 from aduan_kit.uow import UnitOfWork
+from aduan_testing.events import status_step
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -93,19 +95,9 @@ def _step(
     to: ReportStatus,
     agency: str | None = "dinas-bina-marga",
 ) -> ReportStatusChanged:
-    return ReportStatusChanged(
-        report_id=report.report_id,
-        receipt_code=report.receipt_code,
-        channel=report.channel,
-        version=version,
-        from_status=None,
-        to_status=to,
-        actor=Actor(id="workflow", role=Role.SYSTEM),
-        category="jalan",
-        agency_id=agency,
-        # In another offset than UTC: the month and hours must come out as read back.
-        occurred_at=(RECEIVED + timedelta(days=version * 20)).astimezone(JAKARTA),
-    )
+    # In another offset than UTC: the month and hours must come out as read back.
+    at = (RECEIVED + timedelta(days=version * 20)).astimezone(JAKARTA)
+    return status_step(report, version, to, at, agency_id=agency)
 
 
 def _issued(key_id: UUID, key: bytes) -> ReporterKeyIssued:
@@ -118,7 +110,7 @@ async def _batch(
     """One poll's unit of work: the use case, then flush and commit."""
     async with sessions() as session, session.begin():
         uow = UnitOfWork(session, OUTBOX)
-        published: list[Public] = await apply(uow, list(events))
+        published: list[Public] = await apply(PgProjectionUnit(uow), list(events))
         await uow.flush()
     return published
 

@@ -35,6 +35,7 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
+from aduan_gateway.adapters.projection_pg import PgProjectionUnit
 from aduan_gateway.adapters.publicviews import VIEW_FORMAT, page_json
 from aduan_gateway.adapters.readmodel import load_public, load_report
 from aduan_gateway.adapters.tables import OUTBOX, REPORTS
@@ -331,13 +332,13 @@ async def test_a_report_written_while_its_key_arrives_is_redacted(gw: Gw) -> Non
     key_id, key = uuid4(), new_key()
     report = _submitted(key_id, key)
     async with gw.runtime.sessions() as keys_tx:
-        keys = UnitOfWork(keys_tx, OUTBOX, gw.runtime.topic)
+        keys = PgProjectionUnit(UnitOfWork(keys_tx, OUTBOX, gw.runtime.topic))
         assert await apply_keys(keys, [_key_issued(key_id, key)]) == []  # nothing of theirs yet
 
         async def write_content() -> None:
             async with gw.runtime.sessions() as content_tx:
                 content = UnitOfWork(content_tx, OUTBOX, gw.runtime.topic)
-                await apply_contents(content, [report])
+                await apply_contents(PgProjectionUnit(content), [report])
                 await content.flush()
                 await content_tx.commit()
 

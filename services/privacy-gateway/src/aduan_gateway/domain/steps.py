@@ -14,7 +14,7 @@ from aduan_contracts.enums import ReportStatus, Role
 from aduan_contracts.events import ReportStatusChanged
 from aduan_gateway.domain.model import TimelineRecord
 
-__all__ = ["EXTRA_FIELDS", "apply_step", "new_row", "step_extra", "timeline_entry"]
+__all__ = ["EXTRA_FIELDS", "apply_step", "empty_row", "new_row", "step_extra", "timeline_entry"]
 
 # Fields workflow may add to ReportStatusChanged later (additive contract changes): read
 # when present, so SLA badges and evidence show up without a gateway release.
@@ -31,10 +31,15 @@ def step_extra(event: ReportStatusChanged) -> dict[str, Any] | None:
 def new_row(event: ReportStatusChanged) -> dict[str, Any]:
     """A report row as a step creates it before its content arrived (the columns'
     defaults; the step's own values are applied by `apply_step`)."""
+    return empty_row(event.report_id, event.channel.value, event.receipt_code)
+
+
+def empty_row(report_id: Any, channel: str, receipt_code: str | None) -> dict[str, Any]:
+    """A `reports` row with the columns' defaults: what a step or a store creates first."""
     return {
-        "report_id": event.report_id,
-        "receipt_code": event.receipt_code,
-        "channel": event.channel.value,
+        "report_id": report_id,
+        "receipt_code": receipt_code,
+        "channel": channel,
         "privacy": "private",
         "has_content": False,
         "title": None,

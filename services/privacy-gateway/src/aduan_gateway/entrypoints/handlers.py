@@ -3,6 +3,8 @@ public projection of public reports in the same transaction (inbox -> state -> o
 
 from __future__ import annotations
 
+from typing import Any
+
 from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import (
     CategoryPublished,
@@ -29,10 +31,11 @@ from aduan_contracts.topics import (
     STATUS_CHANGED,
     WORKFLOW_COMMANDS,
 )
+from aduan_gateway.adapters.projection_pg import PgProjectionUnit
 from aduan_gateway.adapters.readmodel import READ_MODEL_WRITERS_LOCK
 from aduan_gateway.adapters.tables import INBOX, OUTBOX
+from aduan_gateway.service import projector
 from aduan_gateway.service.escalation import project_escalation
-from aduan_gateway.service.projector import apply_intake, apply_keys, apply_statuses
 from aduan_kit.batching import Route, subscribe_units
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
@@ -109,6 +112,16 @@ def register_handlers(runtime: ServiceRuntime, *, read_model: bool = True) -> No
 
     def topic(name: str) -> str:
         return runtime.topic(name)
+
+    # The projector's use cases get the kit's unit of work wrapped in their store.
+    async def apply_keys(uow: UnitOfWork, events: list[ReporterKeyEvent]) -> list[Any]:
+        return await projector.apply_keys(PgProjectionUnit(uow), events)
+
+    async def apply_intake(uow: UnitOfWork, events: list[ReportIntakeEvent]) -> list[Any]:
+        return await projector.apply_intake(PgProjectionUnit(uow), events)
+
+    async def apply_statuses(uow: UnitOfWork, events: list[ReportStatusChanged]) -> list[Any]:
+        return await projector.apply_statuses(PgProjectionUnit(uow), events)
 
     if not read_model:
         return
