@@ -140,6 +140,12 @@ max_connections = 300
 shared_buffers = 256MB
 fsync = on
 CONF
+  # ADUAN_PG_STAT_STATEMENTS=1: count every statement's calls and time (a bench's
+  # breakdown of PostgreSQL's CPU by statement, docs/performance.md); off by default.
+  if [[ "${ADUAN_PG_STAT_STATEMENTS:-0}" == "1" ]]; then
+    printf "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n" \
+      >>"${PG_DATA}/aduan.conf"
+  fi
   chown postgres:postgres "${PG_DATA}/aduan.conf"
 }
 

@@ -579,3 +579,43 @@ async def test_a_view_of_another_format_or_row_version_is_never_answered(gw: Gw)
     assert row["public_view"] is None
     assert await views.fills.store({report.report_id: (current, fresh)}) == 1
     assert await _stored(gw, report.report_id) == (current, VIEW_FORMAT)
+
+
+async def test_a_timeline_change_gives_the_row_a_new_version_once(gw: Gw) -> None:
+    """The row's version is what a fill checks: a timeline change must give the report a
+    new one even when its view is empty, but a row this transaction already wrote (the
+    projector upserts the status just before adding the step) is not written again."""
+    report = await _public_report(gw)
+    assert await _stored(gw, report.report_id) == (None, None)  # no read yet: nothing stored
+    dsn = make_url(gw.settings.database_url).set(drivername="postgresql")
+    conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    step = (
+        "INSERT INTO timeline (report_id, version, status, actor_role, occurred_at, extra) "
+        "VALUES ($1, $2, 'dispatched', 'system', now(), '{}')"
+    )
+    try:
+        read = await conn.fetchval(
+            "SELECT xmin::text FROM reports WHERE report_id = $1", report.report_id
+        )
+        # A step joining the timeline alone, the row untouched otherwise.
+        await conn.execute(step, report.report_id, 7)
+        views = gw.app_state.public_views
+        assert await views.fills.store({report.report_id: ('{"stale": true}', read)}) == 0
+        assert await _stored(gw, report.report_id) == (None, None)
+
+        # The row written first in the same transaction: one update of it, not two.
+        # (The counter also holds earlier transactions' counts not yet reported, never
+        # during one: its difference across the transaction is the transaction's.)
+        count = "SELECT pg_stat_get_xact_tuples_updated('reports'::regclass)"
+        async with conn.transaction():
+            before = await conn.fetchval(count)
+            await conn.execute(
+                "UPDATE reports SET status = 'dispatched' WHERE report_id = $1", report.report_id
+            )
+            await conn.execute(step, report.report_id, 8)
+            updated = await conn.fetchval(count) - before
+        assert updated == 1
+    finally:
+        await conn.close()
+    timeline = (await gw.client.get(f"/v1/public/reports/{report.report_id}")).json()["timeline"]
+    assert len(timeline) == 3

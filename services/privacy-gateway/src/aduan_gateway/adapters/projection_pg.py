@@ -149,7 +149,11 @@ _SET_TEXTS = (
     "officer_title = u.officer_title, officer_text = u.officer_text "
     "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) "
     "AS u(report_id, public_title, public_text, officer_title, officer_text) "
-    "WHERE r.report_id = u.report_id"
+    "WHERE r.report_id = u.report_id "
+    # A text scrubbed again to what it was (the reporter's values were not in it) is not
+    # written: a row's update writes all its indexes and its text's trigram entries again.
+    "AND (r.public_title, r.public_text, r.officer_title, r.officer_text) IS DISTINCT FROM "
+    "(u.public_title, u.public_text, u.officer_title, u.officer_text)"
 )
 
 # The officer copies of a report's timeline reasons, scrubbed again once the reporter's
@@ -161,7 +165,8 @@ _REASONS = (
 _SET_REASONS = (
     "UPDATE timeline AS t SET officer_reason = u.officer_reason "
     "FROM unnest($1::uuid[], $2::int[], $3::text[]) AS u(report_id, version, officer_reason) "
-    "WHERE t.report_id = u.report_id AND t.version = u.version"
+    "WHERE t.report_id = u.report_id AND t.version = u.version "
+    "AND t.officer_reason IS DISTINCT FROM u.officer_reason"
 )
 
 # Which keys lock this transaction holds (`lock_keys`): in the unit of work's `info`.
