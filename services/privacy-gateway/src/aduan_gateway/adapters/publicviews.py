@@ -11,6 +11,8 @@ is a function of its row and its timeline only, so it is stored on the row once 
   batch of them in one transaction, off the request's path.
 - The database empties the stored view whenever the row or its timeline changes (triggers,
   migration 0020), whoever changes it: the projector, moderation, an erasure, a migration.
+  A timeline change gives its report a new row version too, unless the same transaction
+  already wrote the row (migration 0021: the projector's status upsert comes first).
 - A fill stores a view only if the row is still the version the view was built from
   (`xmin`, read with it): a view built before a change committed is never stored after it.
   Rows a writer holds are skipped, not waited for (it is changing them anyway).
