@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.topics import TopicSpec
-from aduan_gateway.adapters.readmodel import _KEYS_LOCK, _timeline_record
+from aduan_gateway.adapters.readmodel import _KEYS_LOCK
 from aduan_gateway.adapters.stores import (
     ContentRow,
     OfficerReason,
@@ -29,6 +29,7 @@ from aduan_gateway.adapters.stores import (
     TimelineRow,
     Timelines,
 )
+from aduan_gateway.domain.rows import timeline_record
 from aduan_kit.keystore import add_keys, key_states, shred_keys
 from aduan_kit.uow import UnitOfWork
 
@@ -246,7 +247,7 @@ class PgProjection:
         timelines: Timelines = {}
         for found in await conn.fetch(_LOAD_FOR_UPDATE, list(report_ids)):
             row = rows[found["report_id"]] = _row(found)
-            entries = (_timeline_record(t) for t in json.loads(row.pop("timeline") or "[]"))
+            entries = (timeline_record(t) for t in json.loads(row.pop("timeline") or "[]"))
             timelines[row["report_id"]] = {t.version: t for t in entries}
         return rows, timelines
 
@@ -260,7 +261,7 @@ class PgProjection:
             for column in ("follow_up", "extra"):
                 if row[column] is not None:
                     row[column] = json.loads(row[column])
-            out[row["report_id"]][row["version"]] = _timeline_record(row)
+            out[row["report_id"]][row["version"]] = timeline_record(row)
         return out
 
     async def set_statuses(self, rows: Sequence[StatusRow]) -> None:

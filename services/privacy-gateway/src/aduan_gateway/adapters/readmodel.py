@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
     Select,
     bindparam,
@@ -28,14 +27,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
+from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.values import (
     AREA_CODE_PATTERN,
-    FollowUp,
-    Location,
-    PhotoRef,
-    SealedContent,
-    SealedIdentity,
 )
 from aduan_gateway.adapters.tables import (
     ACCESS_LOG,
@@ -46,10 +40,20 @@ from aduan_gateway.adapters.tables import (
     TIMELINE,
 )
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
-from aduan_gateway.domain.model import EscalationRecord, PublicText, ReportRecord, TimelineRecord
-from aduan_gateway.domain.redaction import identity_terms, scrub_erased, scrub_officer_text
+from aduan_gateway.domain.model import EscalationRecord, ReportRecord
+from aduan_gateway.domain.redaction import scrub_erased
+from aduan_gateway.domain.rows import (
+    moderated,
+    officer_reason,
+    reporter_terms,
+    row_original,
+    row_record,
+    row_terms,
+    text_columns,
+    timeline_record,
+    without_metadata,
+)
 from aduan_gateway.domain.views import officer_text, public_text
-from aduan_kit.crypto import open_content, open_identity
 from aduan_kit.db import driver_connection
 
 __all__ = [
@@ -175,8 +179,8 @@ async def load_public(session: Reader, report_id: UUID) -> ReportRecord | None:
     row = (await session.execute(_LOAD_PUBLIC, {"report_id": report_id})).mappings().first()
     if row is None:
         return None
-    timeline = tuple(_timeline_record(t) for t in row["timeline_rows"] or ())
-    return _record(row, timeline, public=True)
+    timeline = tuple(timeline_record(t) for t in row["timeline_rows"] or ())
+    return row_record(row, timeline, public=True)
 
 
 async def load_public_many(session: Reader, ids: Sequence[UUID]) -> dict[UUID, ReportRecord]:
@@ -192,8 +196,8 @@ async def load_report(
     row = (await session.execute(query, {"report_id": report_id})).mappings().first()
     if row is None:
         return None
-    timeline = tuple(_timeline_record(t) for t in row["timeline_rows"] or ())
-    record = _record(row, timeline)
+    timeline = tuple(timeline_record(t) for t in row["timeline_rows"] or ())
+    record = row_record(row, timeline)
     found = await load_escalations(session, [report_id])
     return dataclasses.replace(record, escalations=found.get(report_id, ()))
 
@@ -256,7 +260,7 @@ def _officer_record(found: asyncpg.Record) -> ReportRecord:
     for column in ("location", "photos", "sealed_identity"):
         if row[column] is not None:
             row[column] = json.loads(row[column])
-    timeline = tuple(_timeline_record(t) for t in json.loads(row["timeline"] or "[]"))
+    timeline = tuple(timeline_record(t) for t in json.loads(row["timeline"] or "[]"))
     escalations = tuple(
         EscalationRecord(
             kind=e["kind"],
@@ -270,23 +274,11 @@ def _officer_record(found: asyncpg.Record) -> ReportRecord:
         )
         for e in json.loads(row["escalations"] or "[]")
     )
-    return _record(row, timeline, escalations=escalations)
+    return row_record(row, timeline, escalations=escalations)
 
 
 def _utc(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
-
-
-def officer_reason(reason: str | None, terms: tuple[str, ...]) -> str | None:
-    """A timeline reason as officers read it (a return or a rejection may quote the
-    reporter), stored so that reads need not open the identity."""
-    return scrub_officer_text(reason, terms) if reason else None
-
-
-def reporter_terms(row: Any) -> tuple[str, ...]:
-    """The reporter's values to hide, from a row with `sealed_identity` and `reporter_key`
-    (opens the identity; () without a key or an identity)."""
-    return _terms(row)
 
 
 async def load_escalations(
@@ -453,9 +445,9 @@ async def _records(session: Reader, query: Select[Any], public: bool = False) ->
         timelines = dict(page.all())
     escalations = {} if public or not rows else await load_escalations(session, ids)
     return [
-        _record(
+        row_record(
             r,
-            tuple(_timeline_record(t) for t in timelines.get(r["report_id"]) or ()),
+            tuple(timeline_record(t) for t in timelines.get(r["report_id"]) or ()),
             public,
             escalations.get(r["report_id"], ()),
         )
@@ -587,10 +579,6 @@ async def get_key(session: Reader, key_id: UUID) -> bytes | None:
     return key
 
 
-def _without_metadata(photo: dict[str, Any]) -> dict[str, Any]:
-    return {**photo, "point": None, "taken_at": None}
-
-
 async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
     """Erase a reporter from every report of theirs, while the key can still open the
     identity: the stored title and text become the erased-level scrub of the text as typed
@@ -605,50 +593,30 @@ async def erase_identity(session: AsyncSession, key_id: UUID) -> list[UUID]:
     )
     changed: list[UUID] = []
     for row in rows:
-        terms = _terms(row)
+        terms = row_terms(row)
         values: dict[str, Any] = {
             "sealed_identity": None,
             "sealed_original": None,
             # Where the reporter stood and when (read from the photos' EXIF at intake) is
             # theirs too: no role sees it after erasure.
-            "photos": [_without_metadata(p) for p in row["photos"] or ()],
+            "photos": [without_metadata(p) for p in row["photos"] or ()],
             "updated_at": func.now(),
         }
         if row["has_content"]:
-            title, body = _row_original(row)
+            title, body = row_original(row)
             title = scrub_erased(title, terms) if title else None
             body = scrub_erased(body or "", terms)
             values["title"], values["text"] = title, body
             # No sealed identity is left, so nothing is pending.
             officer = officer_text(title, body, ())
             values["officer_title"], values["officer_text"] = officer.title, officer.text
-            public = _moderated(row) or public_text(title, body, terms)
+            public = moderated(row) or public_text(title, body, terms)
             values["public_title"], values["public_text"] = public.title, public.text
         await session.execute(
             update(REPORTS).where(REPORTS.c.report_id == row["report_id"]).values(**values)
         )
         changed.append(row["report_id"])
     return changed
-
-
-def text_columns(row: Any) -> dict[str, str | None]:
-    """The stored public and officer title and text of a report row read with `_select`
-    (its reporter's key joined): all None while the reporter's values cannot be hidden yet
-    (a sealed identity and no key) or while there is no content."""
-    if not row["has_content"] or (
-        row["sealed_identity"] is not None and row.get("key_row") is None
-    ):
-        return dict.fromkeys(("public_title", "public_text", "officer_title", "officer_text"))
-    terms = _terms(row)
-    title, body = _row_original(row)
-    public = _moderated(row) or public_text(title, body, terms)
-    officer = officer_text(title, body, terms)
-    return {
-        "public_title": public.title,
-        "public_text": public.text,
-        "officer_title": officer.title,
-        "officer_text": officer.text,
-    }
 
 
 SET_TEXTS = (
@@ -689,7 +657,7 @@ async def moderate(
         values["public_hidden"] = hidden
     if text is not None:
         values["moderated_title"], values["moderated_text"] = title, text
-        corrected = public_text(title, text, _terms(row))
+        corrected = public_text(title, text, row_terms(row))
         values["public_title"], values["public_text"] = corrected.title, corrected.text
     await session.execute(update(REPORTS).where(REPORTS.c.report_id == report_id).values(**values))
     return True
@@ -824,133 +792,3 @@ async def verify_access_log(session: AsyncSession) -> tuple[int, int | None]:
         previous = row["hash"]
         checked += 1
     return checked, None
-
-
-def _timeline_record(r: Any) -> TimelineRecord:
-    """A timeline row, from the table or from its JSON form (`_LOAD_ONE`), where the time
-    is an ISO 8601 string with its offset."""
-    occurred_at = r["occurred_at"]
-    if isinstance(occurred_at, str):
-        # In UTC, as asyncpg returns a timestamptz column: the JSON carries the session's
-        # offset, and views derive months from the datetime.
-        occurred_at = datetime.fromisoformat(occurred_at).astimezone(UTC)
-    return TimelineRecord(
-        version=r["version"],
-        status=ReportStatus(r["status"]),
-        occurred_at=occurred_at,
-        actor_role=Role(r["actor_role"]),
-        agency_id=r["agency_id"],
-        actor_agency=r["actor_agency"],
-        actor_display_name=r["actor_display_name"],
-        reason=r["reason"],
-        follow_up_note=r["follow_up_note"],
-        follow_up=FollowUp.model_validate(r["follow_up"]) if r["follow_up"] else None,
-        extra=r["extra"] or {},
-    )
-
-
-def _open_terms(sealed: SealedIdentity, key: bytes) -> tuple[str, ...]:
-    try:
-        identity = open_identity(sealed, key)
-    except (InvalidTag, ValueError):
-        return ()
-    return identity_terms(identity)
-
-
-def _original(sealed: SealedIdentity | None, key: bytes) -> tuple[str | None, str] | None:
-    """The title and text as typed, when they were sealed and the key opens them."""
-    if sealed is None:
-        return None
-    try:
-        return open_content(sealed, key)
-    except (InvalidTag, ValueError, KeyError):
-        return None
-
-
-def _row_original(row: Any) -> tuple[str | None, str]:
-    """A row's title and text as typed when its sealed copy can be opened, else the stored
-    columns (scrubbed for submissions that carried a sealed original)."""
-    key = row.get("reporter_key")
-    sealed = row.get("sealed_original")
-    if key is not None and sealed is not None:
-        opened = _original(SealedContent.model_validate(sealed), key)
-        if opened is not None:
-            return opened
-    return row["title"], row["text"] or ""
-
-
-def _moderated(row: Any) -> PublicText | None:
-    """A ticket-admin's correction of the public title and text, scrubbed as public."""
-    if row.get("moderated_text") is None:
-        return None
-    return public_text(row["moderated_title"], row["moderated_text"], ())
-
-
-def _terms(row: Any) -> tuple[str, ...]:
-    key = row.get("reporter_key")
-    if key is None or row["sealed_identity"] is None:
-        return ()
-    return _open_terms(SealedIdentity.model_validate(row["sealed_identity"]), key)
-
-
-def _record(
-    row: Any,
-    timeline: tuple[TimelineRecord, ...],
-    public: bool = False,
-    escalations: tuple[EscalationRecord, ...] = (),
-) -> ReportRecord:
-    """A record from a row. `public`: read without the reporter's key (`_public_select`),
-    so no terms; the stored public text decides, and without it the report is pending."""
-    stored = (
-        PublicText(title=row["public_title"], text=row["public_text"])
-        if row["public_text"] is not None
-        else None
-    )
-    officer = (
-        PublicText(title=row["officer_title"], text=row["officer_text"])
-        if row.get("officer_text") is not None
-        else None
-    )
-    title, body = row["title"], row["text"]
-    if public:
-        terms: tuple[str, ...] = ()
-        pending = stored is None
-    else:
-        terms = _terms(row)
-        # Sealed identity but no key yet (the keys topic may lag the intake topic): the
-        # reporter's name cannot be hidden in text yet, so views fail closed.
-        pending = row["sealed_identity"] is not None and row.get("key_row") is None
-        # The text as typed, for the reporter's own view only (officer views read the
-        # stored officer text).
-        if row["has_content"] and row.get("sealed_original") is not None:
-            title, body = _row_original(row)
-    return ReportRecord(
-        reporter_terms=terms,
-        identity_pending=pending,
-        public_text=stored,
-        officer_text=officer,
-        public_hidden=bool(row.get("public_hidden")),
-        report_id=row["report_id"],
-        channel=Channel(row["channel"]),
-        receipt_code=row["receipt_code"],
-        privacy=Privacy(row["privacy"]),
-        has_content=row["has_content"],
-        title=title,
-        text=body,
-        category=row["category"],
-        category_hint=row["category_hint"],
-        agency_id=row["agency_id"],
-        location=Location.model_validate(row["location"]) if row["location"] else None,
-        photos=tuple(PhotoRef.model_validate(p) for p in row["photos"] or ()),
-        received_at=row["received_at"],
-        status=ReportStatus(row["status"]) if row["status"] else None,
-        status_version=row["status_version"],
-        sealed_identity=(
-            SealedIdentity.model_validate(row["sealed_identity"])
-            if row["sealed_identity"]
-            else None
-        ),
-        reporter_key_id=row["reporter_key_id"],
-        timeline=timeline,
-        escalations=escalations,
-    )

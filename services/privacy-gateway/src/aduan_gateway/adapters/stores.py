@@ -38,7 +38,7 @@ __all__ = [
     "Timelines",
 ]
 
-# A `reports` row as the projection reads it: every column `readmodel._record` reads, jsonb
+# A `reports` row as the projection reads it: every column `domain.rows.row_record` reads, jsonb
 # columns parsed (location, photos, sealed_identity, sealed_original). Read with the
 # reporter's key joined, it also has `reporter_key` (None: no key, or shredded) and, from
 # `reports_of_keys`, `key_row` (the key's id when its row exists).

@@ -35,17 +35,7 @@ from aduan_contracts.events import (
     ReportSubmitted,
 )
 from aduan_contracts.topics import PUBLIC_REPORTS
-from aduan_gateway.adapters.readmodel import (
-    _open_terms,
-    _original,
-    _record,
-    _without_metadata,
-    erase_identity,
-    load_public,
-    officer_reason,
-    reporter_terms,
-    text_columns,
-)
+from aduan_gateway.adapters.readmodel import erase_identity, load_public
 from aduan_gateway.adapters.stores import (
     ContentRow,
     OfficerReason,
@@ -59,6 +49,15 @@ from aduan_gateway.adapters.stores import (
 from aduan_gateway.domain.model import TimelineRecord
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.domain.redaction import scrub_erased
+from aduan_gateway.domain.rows import (
+    officer_reason,
+    open_terms,
+    opened_original,
+    reporter_terms,
+    row_record,
+    text_columns,
+    without_metadata,
+)
 from aduan_gateway.domain.steps import apply_step, step_extra
 from aduan_gateway.domain.views import officer_text, public_text
 from aduan_gateway.service.conversation import erase_reporter_messages, record_reporter_message
@@ -100,7 +99,7 @@ def _project(
     causation_id: str,
 ) -> PublicEvent | None:
     """What `load_public` + `public_event` gave for this state of the row."""
-    record = _record(row, tuple(timeline[v] for v in sorted(timeline)), public=True)
+    record = row_record(row, tuple(timeline[v] for v in sorted(timeline)), public=True)
     return public_event(record, correlation_id, causation_id)
 
 
@@ -144,8 +143,8 @@ def _texts(
         title = scrub_erased(event.title) if event.title else None
         body = scrub_erased(event.text)
         return title, body, officer_text(title, body, ()), public_text(title, body, ()), True, ()
-    terms = _open_terms(event.reporter, key)
-    title, body = _original(event.sealed_original, key) or (event.title, event.text)
+    terms = open_terms(event.reporter, key)
+    title, body = opened_original(event.sealed_original, key) or (event.title, event.text)
     return (
         event.title,
         event.text,
@@ -190,7 +189,7 @@ async def apply_contents(
                 language=event.language,
                 category_hint=event.category_hint,
                 location=_json(event.location.model_dump(mode="json") if event.location else None),
-                photos=json.dumps([_without_metadata(p) for p in photos] if erased else photos),
+                photos=json.dumps([without_metadata(p) for p in photos] if erased else photos),
                 received_at=event.received_at,
                 reporter_key_id=event.reporter.key_id if event.reporter else None,
                 public_title=public.title if public is not None else None,

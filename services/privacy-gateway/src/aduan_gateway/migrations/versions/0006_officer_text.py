@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from alembic import op
 
-from aduan_gateway.adapters.readmodel import SET_TEXTS, select_with_key, text_columns
+from aduan_gateway.adapters.readmodel import SET_TEXTS, select_with_key
 from aduan_gateway.adapters.tables import REPORTS
+from aduan_gateway.domain.rows import text_columns
 
 revision = "0006"
 down_revision = "0005"

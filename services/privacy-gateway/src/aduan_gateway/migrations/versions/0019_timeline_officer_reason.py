@@ -11,8 +11,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import and_, bindparam, select, update
 
-from aduan_gateway.adapters.readmodel import officer_reason, reporter_terms
 from aduan_gateway.adapters.tables import REPORTER_KEYS, REPORTS, TIMELINE
+from aduan_gateway.domain.rows import officer_reason, reporter_terms
 
 revision = "0019"
 down_revision = "0018"
