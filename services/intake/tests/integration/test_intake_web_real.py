@@ -33,6 +33,7 @@ from aduan_intake.bootstrap import build
 from aduan_intake.config import Settings
 from aduan_kit.crypto import open_identity
 from aduan_kit.runtime import ServiceRuntime
+from aduan_testing.kafka import read_topic
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -67,22 +68,6 @@ async def running(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, 
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
-
-
-async def read_topic(bootstrap: str, topic: str, want: int, timeout: float = 20) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    got: list[Any] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(got) < want and asyncio.get_running_loop().time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                got.extend(records)
-    finally:
-        await consumer.stop()
-    return got
 
 
 async def count_messages(bootstrap: str, topic: str) -> int:
@@ -290,7 +275,9 @@ async def test_erasure_shreds_the_key_once_and_a_returning_reporter_gets_a_new_o
             "/v1/channels/web", data={"text": TEXT, "contact": "+62 811 000 111"}, headers=JSON
         )
         assert first.status_code == 201
-        issued = decode(REPORTER_KEYS, (await read_topic(isolated.kafka, keys_topic, 1))[0].value)
+        issued = decode(
+            REPORTER_KEYS, (await read_topic(isolated.kafka, keys_topic, want=1))[0].value
+        )
         request = ReporterErasureRequested(
             key_id=issued.key_id, requested_by=Actor(id="admin-1", role=Role.ADMINISTRATOR)
         )

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
@@ -53,6 +53,7 @@ from aduan_notifier.sinks import HttpSink, MailSink, Recorded
 from aduan_notifier.tables import DELIVERIES, DELIVERY_ATTEMPTS, PENDING, RECIPIENTS
 from aduan_notifier.tables import REPORTER_KEYS as KEYS
 from aduan_testing.helpers import eventually, free_port
+from aduan_testing.kafka import read_topic
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -189,25 +190,6 @@ async def world(isolated: Isolation) -> AsyncIterator[World]:
         yield w
 
 
-async def read_topic(bootstrap: str, topic: str, settle: float = 2.0) -> list[Any]:
-    """Everything on `topic`, reading until nothing new arrived for `settle` seconds."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    got: list[Any] = []
-    try:
-        quiet_since = asyncio.get_running_loop().time()
-        while asyncio.get_running_loop().time() - quiet_since < settle:
-            batch = await consumer.getmany(timeout_ms=300)
-            for records in batch.values():
-                got.extend(records)
-                quiet_since = asyncio.get_running_loop().time()
-    finally:
-        await consumer.stop()
-    return got
-
-
 def code() -> str:
     # Hex digits are all valid in the receipt code's Crockford alphabet.
     return f"ADU-{uuid.uuid4().hex[:4].upper()}-{uuid.uuid4().hex[:4].upper()}"
@@ -322,7 +304,7 @@ async def test_same_status_change_twice_sends_once(world: World) -> None:
 
     # A message sent is not announced (NotificationDelivered had no consumer, issue 18):
     # the row above is its record; only a delivery given up on goes on the topic.
-    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}")
+    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}", settle=2.0)
     assert [r for r in records if r.key == str(rid).encode()] == []
 
 
@@ -466,7 +448,7 @@ async def test_4xx_lands_in_the_dead_letter_topic_and_the_failures_view(world: W
     mine = [f for f in failures if f["report_id"] == str(rid)]
     assert len(mine) == 1 and mine[0]["error"] == "sms: HTTP 400, code 21211"
 
-    dlq = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}.dlq")
+    dlq = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}.dlq", settle=2.0)
     ours = [r for r in dlq if r.key == str(rid).encode()]
     assert len(ours) == 1
     headers = {k: v.decode() for k, v in ours[0].headers}
@@ -475,7 +457,7 @@ async def test_4xx_lands_in_the_dead_letter_topic_and_the_failures_view(world: W
     dead = decode(NOTIFICATIONS, ours[0].value)
     assert isinstance(dead, NotificationFailed) and dead.status_event_id == event.event_id
 
-    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}", 0.5)
+    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}", settle=0.5)
     announced = [decode(NOTIFICATIONS, r.value) for r in records if r.key == str(rid).encode()]
     assert [type(e).__name__ for e in announced] == ["NotificationFailed"]
 
@@ -796,7 +778,7 @@ async def test_a_burst_is_claimed_and_recorded_in_groups(world: World) -> None:
     assert w.worker.writes - writes < burst / 2
     assert w.worker.claims - claims <= burst
     # Sent messages are not announced: nothing on the topic for any of them.
-    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}")
+    records = await read_topic(w.iso.kafka, f"{w.iso.namespace}.{NOTIFICATIONS.name}", settle=2.0)
     keys = {str(rid).encode() for rid, _ in reports}
     assert [r for r in records if r.key in keys] == []
 
