@@ -17,7 +17,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import aduan_gateway.adapters.readmodel
+import aduan_gateway.domain.rows
 from aduan_contracts.enums import Channel, Privacy, ReportStatus
 from aduan_contracts.events import (
     PublicReportPublished,
@@ -270,8 +270,8 @@ async def test_reasons_are_stored_scrubbed_and_officer_reads_open_nothing(
     def refuse(*_: Any, **__: Any) -> None:
         raise RuntimeError("an officer's read opened a sealed identity")
 
-    monkeypatch.setattr(aduan_gateway.adapters.readmodel, "open_identity", refuse)
-    monkeypatch.setattr(aduan_gateway.adapters.readmodel, "open_content", refuse)
+    monkeypatch.setattr(aduan_gateway.domain.rows, "open_identity", refuse)
+    monkeypatch.setattr(aduan_gateway.domain.rows, "open_content", refuse)
     async with sessions() as session:
         record = await load_officer_report(session, report.report_id)
     assert record is not None and record.reporter_terms == ()

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy import literal_column, select
 from sqlalchemy.engine import make_url
 
-import aduan_gateway.adapters.readmodel
+import aduan_gateway.domain.rows
 import aduan_kit.crypto
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
@@ -166,7 +166,7 @@ async def test_public_reads_open_no_identity(gw: Gw, monkeypatch: pytest.MonkeyP
         raise RuntimeError("a public read opened a sealed identity")
 
     # Both the name the read model calls and the kit's own: any path that decrypts fails.
-    monkeypatch.setattr(aduan_gateway.adapters.readmodel, "open_identity", refuse)
+    monkeypatch.setattr(aduan_gateway.domain.rows, "open_identity", refuse)
     monkeypatch.setattr(aduan_kit.crypto, "open_identity", refuse)
     rid = str(report.report_id)
     reads = {
