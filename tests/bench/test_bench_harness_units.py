@@ -506,3 +506,27 @@ def test_profile_summary_leaves_out_the_process_frame() -> None:
     assert got["samples"] == 4
     assert got["areas_pct"] == {"asyncpg": 75.0, "asyncio loop": 25.0}
     assert got["top_aduan_inclusive_pct"] == [("apply (aduan_kit/batching.py)", 75.0)]
+
+
+def test_pg_statements_groups_by_service_and_ranks_by_time() -> None:
+    """`bench.pg_statements report`: a database's statements count for its service (the
+    bench's `<prefix>_<service>` and make up's `aduan_<service>` alike), totals per service
+    largest first and scaled by --per, statements largest first, each on one line."""
+    from bench.pg_statements import Statement, render, service_of
+
+    assert service_of("bench0099e8a3_gateway") == "gateway"
+    assert service_of("aduan_notifier") == "notifier"
+    assert service_of("postgres") == "postgres"
+    statements = [
+        Statement("intake", 10, 10, 50.0, "INSERT INTO submissions\n  SELECT 1"),
+        Statement("gateway", 4, 8, 300.0, "UPDATE reports SET a = $1 WHERE b | c"),
+        Statement("gateway", 2, 2, 100.0, "SELECT " + "x, " * 100),
+    ]
+    out = render(statements, top=2, per=10, width=40).splitlines()
+    assert out[2] == "| gateway | 0.600 | 40.000 |"
+    assert out[3] == "| intake | 1.000 | 5.000 |"
+    listed = [line for line in out if line.startswith("| gateway |") and "`" in line]
+    assert len(listed) == 2 and "intake" not in "".join(o for o in out[6:])
+    assert listed[0].startswith("| gateway | 4 | 8 | 300 | 75.000 |")
+    assert "WHERE b ¦ c" in listed[0]  # a pipe would break the table
+    assert listed[1].endswith("…` |") and "\n" not in listed[1]
