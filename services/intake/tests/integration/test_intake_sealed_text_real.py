@@ -25,9 +25,10 @@ from aduan_contracts.topics import ERASURE_REQUESTS, REPORT_INTAKE, REPORTER_KEY
 from aduan_contracts.values import Actor
 from aduan_intake.adapters.tables import REPORTER_KEYS as KEYS_TABLE
 from aduan_kit.crypto import new_key, open_content
+from aduan_testing.kafka import read_topic
 from aduan_testing.plugin import Isolation
 
-from .test_intake_web_real import JSON, read_topic, running, settings_for
+from .test_intake_web_real import JSON, running, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,9 @@ async def test_the_event_carries_scrubbed_text_and_the_original_sealed(
         )
         assert answer.status_code == 201, answer.text
         [record] = await read_topic(isolated.kafka, intake_topic, want=1)
-        issued = decode(REPORTER_KEYS, (await read_topic(isolated.kafka, keys_topic, 1))[0].value)
+        issued = decode(
+            REPORTER_KEYS, (await read_topic(isolated.kafka, keys_topic, want=1))[0].value
+        )
         assert isinstance(issued, ReporterKeyIssued)
 
         # What anyone reading the topic gets: no value of the reporter in any format.
