@@ -35,8 +35,8 @@ from aduan_kit.uow import UnitOfWork
 
 __all__ = ["PgProjection", "PgProjectionUnit"]
 
-# A report row as the projection needs it (every column `_record` reads). jsonb comes as
-# text and is parsed here, whatever codecs the connection has.
+# A report row as the projection needs it (every column `domain.rows.row_record` reads).
+# jsonb comes as text and is parsed here, whatever codecs the connection has.
 _JSON_COLUMNS = ("location", "photos", "sealed_identity", "sealed_original")
 _COLUMNS = (
     "{t}.report_id, {t}.receipt_code, {t}.channel, {t}.privacy, {t}.has_content, {t}.title, "
