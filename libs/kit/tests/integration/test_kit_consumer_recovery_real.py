@@ -273,9 +273,13 @@ async def service(isolated: Isolation) -> AsyncIterator[Service]:
         await stop()
 
 
-async def wedge(subscriber: Any) -> Any:
+async def wedge(subscriber: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Leave `subscriber`'s Kafka client as a broken one would: member of the group,
-    partitions assigned, fetching nothing, saying nothing."""
+    partitions assigned, fetching nothing, saying nothing.
+
+    Pausing alone does not hold: a rebalance of the shared group (its members still
+    joining) hands the partitions back unpaused. So this client's polls also give nothing;
+    a member made to replace it polls as usual."""
 
     async def assigned() -> Any:
         consumer = subscriber.consumer
@@ -283,14 +287,25 @@ async def wedge(subscriber: Any) -> Any:
 
     consumer = await eventually(assigned, "partitions assigned", 30)
     consumer.pause(*consumer.assignment())
+    get_msg = type(subscriber).get_msg
+
+    async def silent(self: Any, polled: Any) -> Any:
+        if polled is consumer:
+            await asyncio.sleep(0.1)
+            return None
+        return await get_msg(self, polled)
+
+    monkeypatch.setattr(type(subscriber), "get_msg", silent)
     return consumer
 
 
-async def test_a_wedged_consumer_is_restarted_in_place_and_catches_up(service: Service) -> None:
+async def test_a_wedged_consumer_is_restarted_in_place_and_catches_up(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sub = service.subscriber("one")
     name = consumer_name(sub)
     restarts = counter("aduan_consumer_restarts_total", name)
-    wedged = await wedge(sub)
+    wedged = await wedge(sub, monkeypatch)
     await produce(
         service.runtime.settings.kafka_bootstrap_servers, [service.topics["one"]], 20, 100
     )
@@ -315,7 +330,7 @@ async def test_a_consumer_still_stuck_after_its_restart_fails_livez(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sub = service.subscriber("batch")
-    first = await wedge(sub)
+    first = await wedge(sub, monkeypatch)
 
     async def polls_nothing(self: Any, consumer: Any) -> tuple[Any, ...]:
         await asyncio.sleep(0.1)
@@ -344,7 +359,9 @@ async def test_a_consumer_still_stuck_after_its_restart_fails_livez(
     assert (await service.applied()).get("batch", (0, 0))[0] < 5
 
 
-async def test_a_consumer_waiting_on_an_outage_is_not_judged(service: Service) -> None:
+async def test_a_consumer_waiting_on_an_outage_is_not_judged(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
     watch = service.runtime.consumer_watch
     down = True
 
@@ -353,7 +370,7 @@ async def test_a_consumer_waiting_on_an_outage_is_not_judged(service: Service) -
 
     watch._ready = ready
     sub = service.subscriber("one")
-    wedged = await wedge(sub)
+    wedged = await wedge(sub, monkeypatch)
     await produce(service.runtime.settings.kafka_bootstrap_servers, [service.topics["one"]], 5, 100)
     await asyncio.sleep(3 * watch.stuck_after_s)
     assert sub.consumer is wedged

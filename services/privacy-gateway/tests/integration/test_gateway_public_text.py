@@ -586,20 +586,29 @@ async def test_a_timeline_change_gives_the_row_a_new_version_once(gw: Gw) -> Non
     new one even when its view is empty, but a row this transaction already wrote (the
     projector upserts the status just before adding the step) is not written again."""
     report = await _public_report(gw)
-    assert await _stored(gw, report.report_id) == (None, None)  # no read yet: nothing stored
+    # The read that showed the report stores its view (after the answer, so wait for it):
+    # from here on nothing else writes the row but this test.
+    await _until_stored(gw, report.report_id)
     dsn = make_url(gw.settings.database_url).set(drivername="postgresql")
     conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
     step = (
         "INSERT INTO timeline (report_id, version, status, actor_role, occurred_at, extra) "
         "VALUES ($1, $2, 'dispatched', 'system', now(), '{}')"
     )
+    version = "SELECT xmin::text FROM reports WHERE report_id = $1"
+    views = gw.app_state.public_views
     try:
-        read = await conn.fetchval(
-            "SELECT xmin::text FROM reports WHERE report_id = $1", report.report_id
-        )
-        # A step joining the timeline alone, the row untouched otherwise.
+        # A step joining the timeline of a row with a stored view: the view goes stale.
+        read = await conn.fetchval(version, report.report_id)
+        await conn.execute(step, report.report_id, 6)
+        assert await _stored(gw, report.report_id) == (None, None)
+        assert await views.fills.store({report.report_id: ('{"stale": true}', read)}) == 0
+
+        # A step joining the timeline of a row with no stored view, the row untouched
+        # otherwise: it still gets a new version, so a fill built before is refused.
+        read = await conn.fetchval(version, report.report_id)
         await conn.execute(step, report.report_id, 7)
-        views = gw.app_state.public_views
+        assert await conn.fetchval(version, report.report_id) != read
         assert await views.fills.store({report.report_id: ('{"stale": true}', read)}) == 0
         assert await _stored(gw, report.report_id) == (None, None)
 
@@ -618,4 +627,4 @@ async def test_a_timeline_change_gives_the_row_a_new_version_once(gw: Gw) -> Non
     finally:
         await conn.close()
     timeline = (await gw.client.get(f"/v1/public/reports/{report.report_id}")).json()["timeline"]
-    assert len(timeline) == 3
+    assert len(timeline) == 4
