@@ -172,7 +172,10 @@ async def test_whatsapp_free_form_inside_the_window(provider: Provider) -> None:
         "type": "text",
         "text": {
             "preview_url": False,
-            "body": f"We have received your report, code {CODE}. Track: {PORTAL}/track/{CODE}",
+            "body": (
+                f"We have received your report, code {CODE}. "
+                f"Track: {PORTAL}/track/{CODE}?lang=en"  # the English page for English words
+            ),
         },
     }
 

@@ -338,7 +338,8 @@ async def test_email_round_trip_in_the_reporters_language_and_sla_apology(world:
     plain = msg.get_body(("plain",)).get_content()
     rich = msg.get_body(("html",)).get_content()
     assert "forwarded to the responsible agency" in plain
-    assert f'<a href="{PORTAL}/track/{receipt}">' in rich
+    # An English reporter is sent to the English tracking page.
+    assert f'<a href="{PORTAL}/track/{receipt}?lang=en">' in rich
     assert REPORT_TEXT not in plain and REPORT_TEXT not in rich
 
     # An SLA breach earns an apology only for the configured stages (here: follow_up).

@@ -26,6 +26,7 @@ from aduan_portal.domain import (
     Language,
     PublicReport,
     bar_chart,
+    city_date,
     month_name,
     shown_status_label,
     trend_chart,
@@ -118,6 +119,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["month_name"] = month_name
+    env.filters["city_date"] = city_date
     env.globals["status_label"] = shown_status_label
     return env
 

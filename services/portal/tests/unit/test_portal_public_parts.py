@@ -155,3 +155,54 @@ def test_area_box_suggestions_are_shipped_with_the_portal() -> None:
     labels = {e["label"] for e in entries}
     assert "Gambir, Kec. Gambir, Kota Jakarta Pusat" in labels
     assert all({"code", "name", "label"} <= set(e) for e in entries)
+
+
+def test_the_reporters_own_timeline_gives_days_as_the_city_knew_them() -> None:
+    """Filed at 02:03 WIB on 6 December (19:03 UTC on the 5th): the reporter knows it as
+    the 6th, as the console's officers see it."""
+    tracked = TrackedReport.model_validate(
+        {
+            "receipt_code": "ADU-7K3M-9Q2P",
+            "status": "completed",
+            "status_label": "Selesai",
+            "status_label_en": "Resolved",
+            "month": "2026-12",
+            "public_id": None,
+            "timeline": [{"status": "received", "label": "Menunggu", "month": "2026-12"}],
+        }
+    )
+    own = {
+        "report_id": str(uuid.uuid4()),
+        "title": "Jalan berlubang",
+        "category": "jalan",
+        "location": None,
+        "text": "Lubang besar di depan rumah nomor 12.",
+        "status": "in_progress",
+        "status_version": 3,
+        "rating": None,
+        "timeline": [
+            {
+                "status": "received",
+                "label": "Menunggu",
+                "occurred_at": "2026-12-05T19:03:00Z",
+                "reason": None,
+                "follow_up": None,
+            },
+            {
+                "status": "in_progress",
+                "label": "Dalam Proses",
+                "occurred_at": "2026-12-06T16:59:59+00:00",
+                "reason": None,
+                "follow_up": None,
+            },
+        ],
+    }
+    for lang, day in (("id", "6 Desember 2026"), ("en", "6 December 2026")):
+        html = render_track(lang, "ADU-7K3M-9Q2P", tracked, reporter=own, csrf="x")
+        mine = html[html.index('id="mine-timeline"') :]
+        assert mine.count(day) == 2, mine[:600]
+        assert "5 Desember" not in mine and "5 December" not in mine
+    # 17:00 UTC is already the next day in Jakarta.
+    own["timeline"][1]["occurred_at"] = "2026-12-06T17:00:00+00:00"
+    html = render_track("en", "ADU-7K3M-9Q2P", tracked, reporter=own, csrf="x")
+    assert "7 December 2026" in html

@@ -167,7 +167,7 @@ _WORDS: dict[Language, dict[str, str]] = {
         "reason": "Reason",
         "outcome": "What the agency did",
         "answer": "Answer",
-        "answer_reply": "Reply to this message or answer at",
+        "answer_reply": "Reply here or answer at",
         "answer_long": "Reply to this e-mail or answer at",
         "footer": "This message was sent automatically by Aduan. Do not share your report code "
         "with anyone.",
@@ -193,14 +193,20 @@ def normalize_language(value: str | None) -> Language:
     return "en" if value == "en" else "id"
 
 
-def tracking_url(portal_base_url: str, receipt_code: str) -> str:
-    return f"{portal_base_url.rstrip('/')}/track/{receipt_code}"
+def _in(language: Language) -> str:
+    """The portal is Indonesian unless asked: a reporter told in English is sent to the
+    English page (the message and the page it links to speak the same language)."""
+    return "?lang=en" if language == "en" else ""
 
 
-def question_url(portal_base_url: str, question_id: UUID) -> str:
+def tracking_url(portal_base_url: str, receipt_code: str, language: Language = "id") -> str:
+    return f"{portal_base_url.rstrip('/')}/track/{receipt_code}{_in(language)}"
+
+
+def question_url(portal_base_url: str, question_id: UUID, language: Language = "id") -> str:
     """Where the reporter reads and answers a question: the id is the capability (random,
     sent only to them), so the receipt code alone shows no officer's text."""
-    return f"{portal_base_url.rstrip('/')}/q/{question_id.hex}"
+    return f"{portal_base_url.rstrip('/')}/q/{question_id.hex}{_in(language)}"
 
 
 def render(
@@ -219,9 +225,9 @@ def render(
     family = family or family_of(channel)
     words = _WORDS[language]
     subject, sentence = (s.format(code=receipt_code) for s in _TEXTS[template][language])
-    url = tracking_url(portal_base_url, receipt_code)
+    url = tracking_url(portal_base_url, receipt_code, language)
     answer_url = (
-        question_url(portal_base_url, question_id)
+        question_url(portal_base_url, question_id, language)
         if template is Template.QUESTION and question_id is not None
         else url
     )

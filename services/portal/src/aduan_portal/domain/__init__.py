@@ -3,7 +3,14 @@
 
 from aduan_portal.domain.charts import bar_chart, trend_chart
 from aduan_portal.domain.filters import GRID, MONTH, Filters, parse_filters, snap
-from aduan_portal.domain.i18n import LANGUAGES, Language, month_name, pick_language, ui_strings
+from aduan_portal.domain.i18n import (
+    LANGUAGES,
+    Language,
+    city_date,
+    month_name,
+    pick_language,
+    ui_strings,
+)
 from aduan_portal.domain.model import PublicReport, PublicTimelineStep, shown_status_label
 
 __all__ = [
@@ -15,6 +22,7 @@ __all__ = [
     "PublicReport",
     "PublicTimelineStep",
     "bar_chart",
+    "city_date",
     "month_name",
     "parse_filters",
     "pick_language",

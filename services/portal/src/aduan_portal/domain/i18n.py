@@ -6,6 +6,7 @@ it; status labels come from the contract's status vocabulary.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 __all__ = ["LANGUAGES", "Language", "month_name", "pick_language", "ui_strings"]
@@ -538,6 +539,25 @@ def pick_language(requested: str | None) -> Language:
 
 def ui_strings(lang: Language) -> dict[str, str]:
     return {key: texts[lang] for key, texts in _STRINGS.items()}
+
+
+# The city's clock (Jakarta, WIB, UTC+7): a citizen who filed at 02:00 on 6 December knows
+# the report by that day, not by UTC's 5 December. The console and the public months use
+# the same zone.
+CITY_ZONE = timezone(timedelta(hours=7), "WIB")
+
+
+def city_date(moment: str, lang: Language) -> str:
+    """An ISO timestamp -> the day it was in the city: `6 Desember 2026` / `6 December
+    2026`; anything unexpected is shown as it came."""
+    try:
+        when = datetime.fromisoformat(moment)
+    except (TypeError, ValueError):
+        return moment
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # the gateway's timestamps are UTC
+    local = when.astimezone(CITY_ZONE)
+    return f"{local.day} {_MONTHS[lang][local.month - 1]} {local.year}"
 
 
 def month_name(month: str, lang: Language) -> str:
