@@ -27,6 +27,7 @@ from aduan_portal.domain import (
     PublicReport,
     bar_chart,
     city_date,
+    hidden_marks,
     month_name,
     shown_status_label,
     trend_chart,
@@ -120,6 +121,7 @@ def _environment() -> Environment:
     )
     env.filters["month_name"] = month_name
     env.filters["city_date"] = city_date
+    env.filters["hidden_marks"] = hidden_marks
     env.globals["status_label"] = shown_status_label
     return env
 

@@ -77,6 +77,18 @@ def test_english_switch_translates_ui_and_status_but_not_content() -> None:
     assert 'href="/reports/P-7K3M9Q"' in html
 
 
+def test_what_the_gateway_hid_is_said_in_the_pages_language() -> None:
+    hid = report(
+        title="Laporan [disembunyikan]",
+        text="Nama saya [disembunyikan], lubang besar di depan sekolah.",
+    )
+    english = render_report(hid, "en") + render_index([hid], "en")
+    assert "[disembunyikan]" not in english
+    assert "Nama saya [hidden], lubang besar" in english and "Laporan [hidden]" in english
+    indonesian = render_report(hid, "id")
+    assert "Nama saya [disembunyikan], lubang besar" in indonesian and "[hidden]" not in indonesian
+
+
 def test_index_lists_reports_with_status_and_no_officers_label() -> None:
     reports = [
         report(),

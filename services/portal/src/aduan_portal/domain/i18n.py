@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
+from aduan_kit.redaction import HIDDEN
+
 __all__ = ["LANGUAGES", "Language", "month_name", "pick_language", "ui_strings"]
 
 Language = Literal["id", "en"]
@@ -545,6 +547,17 @@ def ui_strings(lang: Language) -> dict[str, str]:
 # the report by that day, not by UTC's 5 December. The console and the public months use
 # the same zone.
 CITY_ZONE = timezone(timedelta(hours=7), "WIB")
+
+
+# What the gateway puts where a name or a contact was (`aduan_kit.redaction.HIDDEN`), in the
+# page's language: a reader of the English page is told in English that something was hidden.
+_HIDDEN: dict[Language, str] = {"id": HIDDEN, "en": "[hidden]"}
+
+
+def hidden_marks(text: str, lang: Language) -> str:
+    """A report's public text with its "hidden" marks in the page's language (the text
+    itself is the reporter's, never translated)."""
+    return text.replace(HIDDEN, _HIDDEN[lang]) if lang != "id" and text else text
 
 
 def city_date(moment: str, lang: Language) -> str:
