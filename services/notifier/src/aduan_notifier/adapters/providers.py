@@ -30,8 +30,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import aiohttp
 import aiosmtplib
-import httpx
+from yarl import URL
 
 from aduan_notifier.config import Settings
 from aduan_notifier.domain import Message, Route, Transport, email_html
@@ -48,9 +49,10 @@ __all__ = [
 ]
 
 
-# httpx logs every request URL at INFO; X's URL carries the reporter's user id. Our own
-# log lines say what was sent, without addresses.
-logging.getLogger("httpx").setLevel(logging.WARNING)
+# No client library may log request URLs (X's URL carries the reporter's user id); our own
+# log lines say what was sent, without addresses. aiohttp's client logs none at INFO; kept
+# at WARNING so that a future version's debug lines stay off too.
+logging.getLogger("aiohttp.client").setLevel(logging.WARNING)
 
 
 class DeliveryFailure(Exception):
@@ -305,8 +307,8 @@ class EmailAdapter:
 # --- HTTP providers ---------------------------------------------------------------------------
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(value: str | None) -> float | None:
+    """A `Retry-After` header (seconds or an HTTP date) as seconds from now."""
     if not value:
         return None
     try:
@@ -320,18 +322,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, (parsed - datetime.now(UTC)).total_seconds())
 
 
-def _provider_code(response: httpx.Response) -> str:
+def _provider_code(body: bytes) -> str:
     """A provider's error code (never its message, which may quote the recipient)."""
     try:
-        body = response.json()
+        parsed = json.loads(body)
     except ValueError:
         return ""
-    if isinstance(body, dict):
-        err = body.get("error")
+    if isinstance(parsed, dict):
+        err = parsed.get("error")
         if isinstance(err, dict) and isinstance(err.get("code"), int | str):
             return f", code {str(err['code'])[:20]}"
-        if isinstance(body.get("title"), str):  # X API problem details
-            return f", {body['title'][:60]}"
+        if isinstance(parsed.get("title"), str):  # X API problem details
+            return f", {parsed['title'][:60]}"
     return ""
 
 
@@ -356,50 +358,56 @@ def environment_proxy(url: str) -> str | None:
     return proxies.get(parts.scheme) or proxies.get("all")
 
 
-def provider_transport(settings: Settings, url: str = "") -> httpx.AsyncHTTPTransport:
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A request as it goes on the wire: the URL with its query, headers, body bytes."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes
+
+
+def provider_session(settings: Settings) -> aiohttp.ClientSession:
     """One provider's long-lived connection pool: its own keep-alive connections (reused
     across messages for `http_keepalive_s`), so one slow provider does not take the pool of
-    the others.
+    the others. Made on first use (an aiohttp session belongs to the running loop).
 
-    The adapters speak to the transport (httpx's connection pool), not through an
-    `AsyncClient`: a message is one POST with its headers and body known, and the client's
-    layers around the same pool (merging URLs and headers, cookies, auth and redirect
-    hooks, building the request twice) were a third of each provider call's CPU in the
-    profile. Redirects are not followed (the transport never does): a provider redirecting
-    a message POST is a misconfiguration, and the 3xx is its answer."""
-    concurrent = settings.delivery_batch_size
-    return httpx.AsyncHTTPTransport(
-        proxy=environment_proxy(url),
-        limits=httpx.Limits(
-            max_connections=concurrent,
-            max_keepalive_connections=concurrent,
-            keepalive_expiry=settings.http_keepalive_s,
+    aiohttp, not httpx: a message is one POST with its headers and body known, and
+    httpcore's pool and anyio streams cost 0.72-0.83 CPU-ms a request on this machine
+    against aiohttp's 0.17 (the same keep-alive POST and JSON answer, `docs/performance.md`,
+    issue 18 ninth step); provider calls were 28 % of the notifier's CPU. The session adds
+    nothing of its own: no cookies kept, no compressed answers asked for (they are small),
+    redirects not followed (a provider redirecting a message POST is misconfigured, and
+    the 3xx is its answer)."""
+    t = settings.http_timeout_s
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=settings.delivery_batch_size, keepalive_timeout=settings.http_keepalive_s
         ),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None, connect=t, sock_connect=t, sock_read=t),
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding", "User-Agent"),
     )
 
 
 class HttpAdapter:
     """Shared HTTP plumbing; subclasses only build the provider's request and read its id.
 
-    Each adapter owns its connection pool (`provider_transport`), made with it and closed
-    by `close()` at shutdown; a transport passed in (tests) stays the caller's to close."""
+    Each adapter owns its connection pool (`provider_session`), made on its first message
+    and closed by `close()` at shutdown."""
 
     transport: Transport
     name: str
     url_setting: str = ""  # the setting holding the provider's URL (its proxy is chosen by it)
 
-    def __init__(
-        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None, url: str = ""
-    ) -> None:
+    def __init__(self, settings: Settings, url: str = "") -> None:
         self._s = settings
-        self._owns_transport = transport is None
         url = url or (getattr(settings, self.url_setting) if self.url_setting else "")
-        self._transport: httpx.AsyncBaseTransport = (
-            transport if transport is not None else provider_transport(settings, url)
-        )
-        # Every call's timeouts, as httpx's client would pass them to its transport.
-        t = settings.http_timeout_s
-        self._timeouts = {"timeout": {"connect": t, "read": t, "write": t, "pool": t}}
+        # The proxy the environment names for this provider (HTTPS_PROXY minus NO_PROXY).
+        self._proxy = environment_proxy(url)
+        self._session: aiohttp.ClientSession | None = None
 
     def request(self, out: Outgoing) -> HttpRequest:
         raise NotImplementedError
@@ -407,7 +415,7 @@ class HttpAdapter:
     def message_id(self, body: Any) -> str | None:
         return None
 
-    def encode(self, req: HttpRequest) -> httpx.Request:
+    def encode(self, req: HttpRequest) -> Encoded:
         """The request as it goes on the wire: the body written to bytes once, here."""
         headers = _DEFAULT_HEADERS | req.headers
         if req.data is not None:
@@ -420,42 +428,56 @@ class HttpAdapter:
             headers["Content-Type"] = "application/json"
         else:
             content = b""
-        url = httpx.URL(req.url, params=req.params) if req.params else httpx.URL(req.url)
-        return httpx.Request(
-            req.method, url, headers=headers, content=content, extensions=self._timeouts
-        )
+        url = req.url
+        if req.params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(req.params)
+        return Encoded(req.method, url, headers, content)
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = provider_session(self._s)
+        return self._session
 
     async def send(self, out: Outgoing) -> str | None:
-        request = self.encode(self.request(out))
+        req = self.encode(self.request(out))
         try:
-            response = await self._transport.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException:
+            async with self._client().request(
+                req.method,
+                URL(req.url, encoded=True),
+                data=req.content,
+                headers=req.headers,
+                allow_redirects=False,
+                proxy=self._proxy,
+            ) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                body = await response.read()
+        except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
             raise Transient(f"{self.name}: timeout") from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientConnectorError:
+            # Named as before the switch from httpx: operators' queries on the deliveries'
+            # last error keep working.
+            raise Transient(f"{self.name}: ConnectError") from None
+        except (aiohttp.ClientError, OSError) as exc:
             raise Transient(f"{self.name}: {type(exc).__name__}") from None
-        status = response.status_code
         if status in (408, 425, 429) or status >= 500:
             raise Transient(
-                f"{self.name}: HTTP {status}{_provider_code(response)}", _retry_after(response)
+                f"{self.name}: HTTP {status}{_provider_code(body)}", _retry_after(retry_after)
             )
         if status >= 400:
-            raise Permanent(f"{self.name}: HTTP {status}{_provider_code(response)}")
+            raise Permanent(f"{self.name}: HTTP {status}{_provider_code(body)}")
         try:
-            return self.message_id(response.json())
+            return self.message_id(json.loads(body))
         except ValueError:
             return None
 
     async def close(self) -> None:
-        if self._owns_transport:
-            await self._transport.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
-# What httpx's client sent besides the request's own headers (no Accept-Encoding: the
-# answers are small, and a compressed one would cost a decoder).
+# Sent with every request besides its own headers (what httpx's client sent before; no
+# Accept-Encoding: the answers are small, and a compressed one would cost a decoder).
 _DEFAULT_HEADERS = {"Accept": "*/*", "User-Agent": "aduan-notifier"}
 
 
@@ -548,7 +570,6 @@ class MetaDmAdapter(HttpAdapter):
     def __init__(
         self,
         settings: Settings,
-        pool: httpx.AsyncBaseTransport | None,
         transport: Transport,
         base_url: str,
         version: str,
@@ -556,7 +577,7 @@ class MetaDmAdapter(HttpAdapter):
         token: str,
         tag: str,
     ) -> None:
-        super().__init__(settings, pool, base_url)
+        super().__init__(settings, base_url)
         self.transport = transport
         self.name = transport.value
         self._url = f"{base_url}/{version}/{account_id}/messages"
@@ -632,23 +653,20 @@ class PushAdapter(HttpAdapter):
         return None
 
 
-def build_adapters(
-    settings: Settings, pool: httpx.AsyncBaseTransport | None = None
-) -> dict[Transport, Adapter]:
+def build_adapters(settings: Settings) -> dict[Transport, Adapter]:
     """The configured adapters; one whose address is empty is off. Each HTTP adapter makes
-    its own keep-alive connection pool unless `pool` is given (tests: one for all, theirs)."""
+    its own keep-alive connection pool."""
     s = settings
     adapters: dict[Transport, Adapter] = {}
     if s.smtp_host:
         adapters[Transport.EMAIL] = EmailAdapter(s)
     if s.sms_url:
-        adapters[Transport.SMS] = SmsAdapter(s, pool)
+        adapters[Transport.SMS] = SmsAdapter(s)
     if s.whatsapp_base_url and s.whatsapp_phone_number_id:
-        adapters[Transport.WHATSAPP] = WhatsAppAdapter(s, pool)
+        adapters[Transport.WHATSAPP] = WhatsAppAdapter(s)
     if s.messenger_base_url and s.messenger_page_id:
         adapters[Transport.MESSENGER] = MetaDmAdapter(
             s,
-            pool,
             Transport.MESSENGER,
             s.messenger_base_url,
             s.messenger_api_version,
@@ -659,7 +677,6 @@ def build_adapters(
     if s.instagram_base_url and s.instagram_account_id:
         adapters[Transport.INSTAGRAM] = MetaDmAdapter(
             s,
-            pool,
             Transport.INSTAGRAM,
             s.instagram_base_url,
             s.instagram_api_version,
@@ -668,7 +685,7 @@ def build_adapters(
             s.instagram_message_tag,
         )
     if s.x_base_url:
-        adapters[Transport.X_DM] = XDmAdapter(s, pool)
+        adapters[Transport.X_DM] = XDmAdapter(s)
     if s.push_url:
-        adapters[Transport.PUSH] = PushAdapter(s, pool)
+        adapters[Transport.PUSH] = PushAdapter(s)
     return adapters
