@@ -348,7 +348,7 @@ async def adapters_child(smtp_port: int, http_port: int, n: int) -> dict[str, An
     if client_param is not None and client_param.default is inspect.Parameter.empty:
         # The older notifier: one client made by its composition root, passed in.
         client = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
-        adapters = build_adapters(settings, client)  # type: ignore[call-arg,arg-type]  # its signature
+        adapters = build_adapters(settings, client)  # type: ignore[call-arg]  # its signature
     else:
         adapters = build_adapters(settings)
     figures: dict[str, Any] = {}
