@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from aduan_portal.console_session import (
     SessionStore,
     csrf_matches,
 )
+from aduan_portal.domain.i18n import CITY_ZONE
 from aduan_portal.gateway_client import (
     Agency,
     GatewayClient,
@@ -94,7 +95,7 @@ LANG_COOKIE = "aduan_console_lang"
 # Refresh the gateway access token this long before it expires.
 REFRESH_MARGIN_S = 30
 PAGE_SIZE = 50
-WIB = timezone(timedelta(hours=7), "WIB")
+WIB = CITY_ZONE  # the city's clock: one definition for the console and the public pages
 STAFF_ROLES = ("ticket-admin", "agency-officer", "validator", "administrator")
 FULL_ACCESS = ("ticket-admin", "validator", "administrator")
 

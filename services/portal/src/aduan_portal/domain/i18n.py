@@ -11,7 +11,16 @@ from typing import Literal
 
 from aduan_kit.redaction import HIDDEN
 
-__all__ = ["LANGUAGES", "Language", "month_name", "pick_language", "ui_strings"]
+__all__ = [
+    "CITY_ZONE",
+    "LANGUAGES",
+    "Language",
+    "city_date",
+    "hidden_marks",
+    "month_name",
+    "pick_language",
+    "ui_strings",
+]
 
 Language = Literal["id", "en"]
 LANGUAGES: tuple[Language, ...] = ("id", "en")
