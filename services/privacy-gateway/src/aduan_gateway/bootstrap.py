@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aduan_contracts.topics import CATEGORIES as CATEGORIES_TOPIC
 from aduan_gateway.adapters.accesslog import AccessLog, AccessLogUnavailable
 from aduan_gateway.adapters.publicviews import PublicViews, ViewFills
+from aduan_gateway.adapters.readmodel import officer_record
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.config import Settings
 from aduan_gateway.entrypoints.api import api_router
@@ -34,6 +35,7 @@ from aduan_gateway.entrypoints.handlers import register_handlers
 from aduan_gateway.photos import Derivatives, register_photo_worker
 from aduan_gateway.service.categories import republish_categories
 from aduan_gateway.service.commands import CommandBus
+from aduan_gateway.service.officerviews import OfficerViews
 from aduan_gateway.service.units import UnitTreeCache
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.db import transaction
@@ -49,12 +51,14 @@ class Gateway:
     """The parts the gateway starts beyond the shared runtime (the reply reader, the
     access-log writer and the public views' store)."""
 
-    def __init__(self, runtime: ServiceRuntime, bus: CommandBus) -> None:
+    def __init__(self, runtime: ServiceRuntime, bus: CommandBus, settings: Settings) -> None:
         self.runtime = runtime
+        self.settings = settings
         self.bus = bus
         self.access_log: AccessLog | None = None
         self.read_sessions: Callable[[], AsyncConnection] | None = None
         self.public_views: PublicViews | None = None
+        self.officer_views: OfficerViews | None = None
 
     async def start(self) -> None:
         await self.runtime.start()
@@ -70,6 +74,7 @@ class Gateway:
         fills = ViewFills(self.runtime.engine)
         fills.start()
         self.public_views = PublicViews(self.read_sessions, fills)
+        self.officer_views = OfficerViews(self.settings.pseudonym_secret, officer_record)
         await self.bus.start()
         # Every category again on the compacted topic (same versions: readers that have
         # them change nothing), so a reader never depends on a change having happened
@@ -134,7 +139,7 @@ def build(
         version="0.2.0",
         description="The only way report data leaves Aduan: role-based, redacted, audited.",
     )
-    gateway = Gateway(runtime, CommandBus(runtime, settings.command_timeout_s))
+    gateway = Gateway(runtime, CommandBus(runtime, settings.command_timeout_s), settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

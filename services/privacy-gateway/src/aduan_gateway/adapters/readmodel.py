@@ -73,12 +73,16 @@ __all__ = [
     "list_reports",
     "load_officer_report",
     "load_officer_reports",
+    "load_officer_row",
+    "load_officer_rows",
     "load_public",
     "load_public_many",
     "load_report",
     "lock_keys",
     "moderate",
+    "officer_page_ids",
     "officer_reason",
+    "officer_record",
     "public_conditions",
     "public_page",
     "reporter_terms",
@@ -242,20 +246,34 @@ async def load_officer_report(reader: Reader, report_id: UUID) -> ReportRecord |
     reasons, no reporter terms (`load_report` opens the identity, for what an officer is
     about to write and the reporter's own view)."""
     found = await (await _driver(reader)).fetchrow(_LOAD_OFFICER, report_id)
-    return None if found is None else _officer_record(found)
+    return None if found is None else officer_record(found)
 
 
 async def load_officer_reports(reader: Reader, ids: Sequence[UUID]) -> list[ReportRecord]:
     """Reports as `load_officer_report` reads them, in the order of `ids` (one statement;
     an id no longer there is left out)."""
+    return [officer_record(r) for r in await load_officer_rows(reader, ids)]
+
+
+async def load_officer_row(reader: Reader, report_id: UUID) -> asyncpg.Record | None:
+    """The row `load_officer_report` makes its record from (`officer_record`), as read:
+    officer views are kept per row (service/officerviews.py)."""
+    found: asyncpg.Record | None = await (await _driver(reader)).fetchrow(_LOAD_OFFICER, report_id)
+    return found
+
+
+async def load_officer_rows(reader: Reader, ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """The rows of `load_officer_reports`, in the order of `ids` (one statement; an id no
+    longer there is left out)."""
     if not ids:
         return []
     found = await (await _driver(reader)).fetch(_LOAD_OFFICERS, list(ids))
-    by_id = {r["report_id"]: _officer_record(r) for r in found}
+    by_id = {r["report_id"]: r for r in found}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _officer_record(found: asyncpg.Record) -> ReportRecord:
+def officer_record(found: asyncpg.Record) -> ReportRecord:
+    """The record an officer view is made from, from a row of `load_officer_row(s)`."""
     row = dict(found)
     for column in ("location", "photos", "sealed_identity"):
         if row[column] is not None:
@@ -509,10 +527,38 @@ async def list_reports(
     assigned to them and those escalated to them, issue 19), a reporter's, or (neither)
     all; newest first, or by due date (`sort="due"`). `opened=False` for officer views:
     nothing is opened (the stored officer text and reasons, no reporter terms)."""
-    # Officer lists choose the page's ids here and read the rows in one prepared statement
-    # with their timelines and escalations (`load_officer_reports`): three statements
-    # through SQLAlchemy and its row processing were most of a list's CPU (issue 18).
-    base = _select() if opened else select(REPORTS.c.report_id)
+    if not opened:
+        ids = await officer_page_ids(session, limit, offset, f, agency_id, sort)
+        return await load_officer_reports(session, ids)
+    query = await _scoped(session, _select(), f, agency_id, reporter_key_id, sort)
+    return await _records(session, query.limit(limit).offset(offset))
+
+
+async def officer_page_ids(
+    session: Reader,
+    limit: int,
+    offset: int,
+    f: ReportFilter,
+    agency_id: str | frozenset[str] | None = None,
+    sort: str = "newest",
+) -> list[UUID]:
+    """The ids of one page of `list_reports(..., opened=False)`, in order: officer lists
+    choose the page's ids here and read the rows in one prepared statement with their
+    timelines and escalations (`load_officer_rows`): three statements through SQLAlchemy
+    and its row processing were most of a list's CPU (issue 18)."""
+    query = await _scoped(session, select(REPORTS.c.report_id), f, agency_id, None, sort)
+    return list((await session.execute(query.limit(limit).offset(offset))).scalars().all())
+
+
+async def _scoped(
+    session: Reader,
+    base: Select[Any],
+    f: ReportFilter,
+    agency_id: str | frozenset[str] | None,
+    reporter_key_id: UUID | None,
+    sort: str,
+) -> Select[Any]:
+    """`base` narrowed to complete reports of the filter and scope, in the list's order."""
     query = _filtered(base.where(*_complete()), f)
     if isinstance(agency_id, str):
         query = query.where(REPORTS.c.agency_id == agency_id)
@@ -537,11 +583,7 @@ async def list_reports(
         )
     else:
         query = query.order_by(REPORTS.c.received_at.desc(), REPORTS.c.report_id)
-    query = query.limit(limit).offset(offset)
-    if not opened:
-        ids = (await session.execute(query)).scalars().all()
-        return await load_officer_reports(session, ids)
-    return await _records(session, query)
+    return query
 
 
 async def find_by_receipt(session: AsyncSession, receipt_code: str) -> ReportRecord | None:

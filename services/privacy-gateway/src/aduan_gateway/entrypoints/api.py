@@ -20,28 +20,26 @@ from aduan_contracts.values import PhotoRef, normalize_receipt_code
 from aduan_gateway.adapters.accesslog import Read
 from aduan_gateway.adapters.identity import find_account
 from aduan_gateway.adapters.readmodel import (
-    Reader,
     ReportFilter,
     access_log_rows,
     get_key,
     list_reports,
-    load_officer_report,
+    load_officer_row,
+    load_officer_rows,
     load_public,
     load_report,
+    officer_page_ids,
 )
 from aduan_gateway.auth import CurrentUser, Principal
-from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.views import (
     FULL_ACCESS_ROLES,
     OFFICER_ROLES,
     AgencyReportView,
     FullReportView,
-    OfficerReportView,
     PublicReportView,
     ReporterReportView,
     follow_up_photos_allowed,
-    officer_view,
     photos_allowed,
     public_view,
     reporter_view,
@@ -53,6 +51,7 @@ from aduan_gateway.entrypoints.deps import (
     BlobsDep,
     GrantsDep,
     OfficerReadDep,
+    OfficerViewsDep,
     PublicViewsDep,
     ReadSessionsDep,
     SessionsDep,
@@ -65,7 +64,8 @@ from aduan_gateway.entrypoints.deps import (
     unit_filter,
 )
 from aduan_gateway.photos import PREPARING, Derivatives, Size
-from aduan_gateway.service.grants import GrantCache, create_grant, list_grants, revoke_grant
+from aduan_gateway.service.grants import create_grant, list_grants, revoke_grant
+from aduan_gateway.service.officerviews import OfficerRead, returned_fields
 from aduan_kit.blobs import BlobNotFound
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
@@ -78,7 +78,6 @@ __all__ = [
     "GrantView",
     "PublicReportPage",
     "api_router",
-    "officer_read",
     "returned_fields",
 ]
 
@@ -137,43 +136,6 @@ class ReporterIdentityView(BaseModel):
     handle: str | None
 
 
-def returned_fields(view: BaseModel) -> tuple[str, ...]:
-    """Names of the fields a view actually carried, for the access log (rule 7): those
-    neither None nor empty, and of the location the parts that are set. Read off the
-    view's attributes: dumping the whole view (its timeline too) for the names was a tenth
-    of an officer list's CPU (issue 18)."""
-    fields: list[str] = []
-    for name in type(view).model_fields:
-        value = getattr(view, name)
-        if value is None or (isinstance(value, str | tuple | list) and not value):
-            continue
-        if name == "location" and isinstance(value, BaseModel):
-            fields += [
-                f"location.{k}" for k in type(value).model_fields if getattr(value, k) is not None
-            ]
-        else:
-            fields.append(name)
-    return tuple(sorted(fields))
-
-
-async def officer_read(
-    session: Reader,
-    user: Principal,
-    record: ReportRecord,
-    settings: Settings,
-    grants: GrantCache,
-) -> OfficerReportView | None:
-    """The officer's view of one report; None when they may not see it. The caller logs
-    it (`Read(record.report_id, returned_fields(view))`) before returning it."""
-    if not visible_to_officer(record, user.role, user.scope):
-        return None
-    granted = bool(record.all_photos) and await grants.allowed(
-        session, record.report_id, user.subject
-    )
-    view = officer_view(record, user.role, user.scope, settings.pseudonym_secret, granted=granted)
-    return view
-
-
 _REPORT_VIEW: TypeAdapter[ReportView] = TypeAdapter(ReportView)
 
 
@@ -183,6 +145,17 @@ def _json(view: ReportView) -> Response:
     that second pass was ~5 % of an officer read's CPU (issue 18). The route keeps its
     `response_model`, so the OpenAPI document is unchanged."""
     return Response(_REPORT_VIEW.dump_json(view, by_alias=True), media_type="application/json")
+
+
+def _officer_page(reads: list[OfficerRead], limit: int, offset: int) -> Response:
+    """`ReportPage` of these views as `_page` encodes it, from each view's kept JSON (the
+    officer views of unchanged rows are not encoded again: service/officerviews.py)."""
+    body = b'{"items":[%s],"limit":%d,"offset":%d}' % (
+        b",".join(r.json for r in reads),
+        limit,
+        offset,
+    )
+    return Response(body, media_type="application/json")
 
 
 def _page(page: ReportPage) -> Response:
@@ -392,9 +365,9 @@ def api_router() -> APIRouter:
         user: CurrentUser,
         tree: UnitTreeDep,
         sessions: ReadSessionsDep,
-        settings: SettingsDep,
         grants: GrantsDep,
         access_log: AccessLogDep,
+        officer_views: OfficerViewsDep,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
         status_: Annotated[ReportStatus | None, Query(alias="status")] = None,
@@ -516,24 +489,23 @@ def api_router() -> APIRouter:
         # looking reports up by one would tell them which report a code belongs to.
         if f.receipt_code is not None and user.role is Role.AGENCY_OFFICER:
             forbidden("looking up by receipt code is for ticket-admins, validators and admins")
-        views: list[OfficerReportView] = []
+        reads: list[OfficerRead] = []
         async with sessions() as session:
             # Opens nothing: officer views read the stored officer text and reasons.
-            records = await list_reports(
-                session, limit, offset, f, agency_id=scope, sort=sort, opened=False
-            )
-            for record in records:
-                view = await officer_read(session, user, record, settings, grants)
-                if view is not None:
-                    views.append(view)
+            ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
+
+            async def granted(report_id: UUID) -> bool:
+                return await grants.allowed(session, report_id, user.subject)
+
+            for row in await load_officer_rows(session, ids):
+                read = await officer_views.read(row, user.role, user.scope, granted)
+                if read is not None:
+                    reads.append(read)
         # Logged (committed) before the page is returned; one batch for the whole page.
         await access_log.record(
-            user.subject,
-            user.role,
-            user.agency_id,
-            [Read(v.report_id, returned_fields(v)) for v in views],
+            user.subject, user.role, user.agency_id, [Read(r.report_id, r.fields) for r in reads]
         )
-        return _page(ReportPage(items=tuple(views), limit=limit, offset=offset))
+        return _officer_page(reads, limit, offset)
 
     @router.get(
         "/v1/reports/{report_id}",
@@ -543,7 +515,7 @@ def api_router() -> APIRouter:
     )
     async def get_report(report_id: UUID, user: CurrentUser, parts: OfficerReadDep) -> Response:
         """One report with its timeline; what is shown depends on the role (audited)."""
-        sessions, settings, grants = parts.sessions, parts.settings, parts.grants
+        sessions, grants = parts.sessions, parts.grants
         access_log = parts.access_log
         if user.role is Role.REPORTER:
             async with sessions() as session:
@@ -555,19 +527,23 @@ def api_router() -> APIRouter:
         require_role(user, OFFICER_ROLES, "read officer views")
         async with sessions() as session:
             # Opens nothing: officer views read the stored officer text and reasons.
-            record = await load_officer_report(session, report_id)
-            view = (
-                await officer_read(session, user, record, settings, grants)
-                if record is not None
+            row = await load_officer_row(session, report_id)
+
+            async def granted(report_id: UUID) -> bool:
+                return await grants.allowed(session, report_id, user.subject)
+
+            read = (
+                await parts.views.read(row, user.role, user.scope, granted)
+                if row is not None
                 else None
             )
-        if view is None:
+        if read is None:
             not_found()
         await access_log.record(
-            user.subject, user.role, user.agency_id, [Read(report_id, returned_fields(view))]
+            user.subject, user.role, user.agency_id, [Read(report_id, read.fields)]
         )
         log.info("officer read", report_id=str(report_id), role=user.role.value)
-        return _json(view)
+        return Response(read.json, media_type="application/json")
 
     @router.get(
         "/v1/reports/{report_id}/photos/{sha256}",

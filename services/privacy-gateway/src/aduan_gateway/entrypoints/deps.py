@@ -17,6 +17,7 @@ from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.service.commands import CommandBus
 from aduan_gateway.service.grants import GrantCache
+from aduan_gateway.service.officerviews import OfficerViews
 from aduan_gateway.service.units import UnitTree, UnitTreeCache
 from aduan_kit.blobs import FilesystemBlobStore
 from aduan_kit.runtime import ServiceRuntime
@@ -29,6 +30,7 @@ __all__ = [
     "GrantsDep",
     "OfficerReadDep",
     "OfficerReadParts",
+    "OfficerViewsDep",
     "PublicViewsDep",
     "ReadSessionsDep",
     "RuntimeDep",
@@ -118,6 +120,13 @@ class OfficerReadParts:
     settings: Settings
     grants: GrantCache
     access_log: AccessLog
+    views: OfficerViews
+
+
+async def _officer_views(request: Request) -> OfficerViews:
+    views: OfficerViews | None = request.app.state.gateway.officer_views
+    assert views is not None, "gateway not started"
+    return views
 
 
 async def _officer_read_parts(request: Request) -> OfficerReadParts:
@@ -126,11 +135,13 @@ async def _officer_read_parts(request: Request) -> OfficerReadParts:
         await _settings(request),
         await _grants(request),
         await _access_log(request),
+        await _officer_views(request),
     )
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 OfficerReadDep = Annotated[OfficerReadParts, Depends(_officer_read_parts)]
+OfficerViewsDep = Annotated[OfficerViews, Depends(_officer_views)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 # Connections without a transaction, for routes that only read (see bootstrap).
 ReadSessionsDep = Annotated[Callable[[], AsyncConnection], Depends(_read_sessions)]
