@@ -29,6 +29,9 @@ class Settings(ServiceSettings):
     service_name: str = "gateway"
     port: int = 8000
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan_gateway"
+    # Downstream of intake: polls again no sooner than 40 ms after a poll that brought
+    # records (issue 18, tenth step; see aduan_workflow.config).
+    kafka_poll_pace_ms: int = Field(default=40, ge=0, le=1_000)
 
     jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
     # Where development secrets left at their placeholders are kept (shared with intake,
