@@ -16,7 +16,8 @@ It is not an invalidation scheme: nothing needs to be told of a change, since ev
 still reads the row. The clock: an entry is used only until the SLA badge could next
 change (the running deadline minus `DUE_SOON`, then the deadline itself).
 
-Per process, bounded (least recently used out first); a second worker keeps its own.
+Per process, bounded (least recently used out first: 2,048 rows and views, ~15-20 KB
+each, so at most ~40 MB); a second worker keeps its own.
 """
 
 from __future__ import annotations
@@ -68,11 +69,11 @@ def returned_fields(view: BaseModel) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class OfficerRead:
-    """One officer view, with what the access log records of it and its JSON (as the
-    route's `response_model` encodes it, by alias)."""
+    """One officer view as kept: its JSON (as the route's `response_model` encodes it, by
+    alias) and what the access log records of it. Not the view object itself: its nested
+    models were most of an entry's memory, and the routes answer the bytes."""
 
     report_id: UUID
-    view: OfficerReportView
     fields: tuple[str, ...]
     json: bytes
     # When the SLA badge may next change (None: it cannot any more).
@@ -104,7 +105,7 @@ class OfficerViews:
         self,
         pseudonym_secret: str,
         to_record: Callable[[Any], ReportRecord],
-        max_entries: int = 4096,
+        max_entries: int = 2048,
     ) -> None:
         self._secret = pseudonym_secret
         self._to_record = to_record
@@ -153,7 +154,6 @@ class OfficerViews:
         self.built += 1
         read = OfficerRead(
             record.report_id,
-            view,
             returned_fields(view),
             _OFFICER_VIEW.dump_json(view, by_alias=True),
             _valid_until(record, role, now),
