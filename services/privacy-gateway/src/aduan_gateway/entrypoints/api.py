@@ -65,7 +65,7 @@ from aduan_gateway.entrypoints.deps import (
 )
 from aduan_gateway.photos import PREPARING, Derivatives, Size
 from aduan_gateway.service.grants import create_grant, list_grants, revoke_grant
-from aduan_gateway.service.officerviews import OfficerRead, returned_fields
+from aduan_gateway.service.officerviews import OfficerRead
 from aduan_kit.blobs import BlobNotFound
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
@@ -78,7 +78,6 @@ __all__ = [
     "GrantView",
     "PublicReportPage",
     "api_router",
-    "returned_fields",
 ]
 
 log = get_logger(__name__)
@@ -493,10 +492,7 @@ def api_router() -> APIRouter:
         async with sessions() as session:
             # Opens nothing: officer views read the stored officer text and reasons.
             ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
-
-            async def granted(report_id: UUID) -> bool:
-                return await grants.allowed(session, report_id, user.subject)
-
+            granted = grants.holder(session, user.subject)
             for row in await load_officer_rows(session, ids):
                 read = await officer_views.read(row, user.role, user.scope, granted)
                 if read is not None:
@@ -528,12 +524,10 @@ def api_router() -> APIRouter:
         async with sessions() as session:
             # Opens nothing: officer views read the stored officer text and reasons.
             row = await load_officer_row(session, report_id)
-
-            async def granted(report_id: UUID) -> bool:
-                return await grants.allowed(session, report_id, user.subject)
-
             read = (
-                await parts.views.read(row, user.role, user.scope, granted)
+                await parts.views.read(
+                    row, user.role, user.scope, grants.holder(session, user.subject)
+                )
                 if row is not None
                 else None
             )

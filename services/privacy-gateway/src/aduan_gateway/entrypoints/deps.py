@@ -113,11 +113,10 @@ async def _unit_tree(request: Request) -> UnitTree:
 @dataclass(frozen=True, slots=True)
 class OfficerReadParts:
     """What a hot read route needs, as ONE dependency: FastAPI solves every dependency of
-    a route per request (a cache key, a call, a scope check each), and the four separate
+    a route per request (a cache key, a call, a scope check each), and the separate
     ones of `GET /v1/reports/{id}` were a visible part of its profile (issue 18)."""
 
     sessions: Callable[[], AsyncConnection]
-    settings: Settings
     grants: GrantCache
     access_log: AccessLog
     views: OfficerViews
@@ -132,7 +131,6 @@ async def _officer_views(request: Request) -> OfficerViews:
 async def _officer_read_parts(request: Request) -> OfficerReadParts:
     return OfficerReadParts(
         await _read_sessions(request),
-        await _settings(request),
         await _grants(request),
         await _access_log(request),
         await _officer_views(request),

@@ -10,6 +10,7 @@ so a lost or flushed cache can only slow a read, never widen access.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -141,6 +142,16 @@ class GrantCache:
             return False
         await self.remember(report_id, grantee, expiry)
         return True
+
+    def holder(
+        self, session: AsyncSession | AsyncConnection, grantee: str
+    ) -> Callable[[UUID], Awaitable[bool]]:
+        """`allowed` for one reader on one connection, as `OfficerViews.read` asks it."""
+
+        async def holds(report_id: UUID) -> bool:
+            return await self.allowed(session, report_id, grantee)
+
+        return holds
 
     async def refresh_after_revoke(
         self, session: AsyncSession, report_id: UUID, grantee: str
