@@ -145,3 +145,48 @@ def test_a_map_point_names_its_kelurahan_where_the_operator_gave_boundaries() ->
         assert away is not None and away.area_code is None  # nothing guessed
     finally:
         use_boundaries(None)
+
+
+@pytest.mark.parametrize(
+    ("location", "code", "how"),
+    [
+        # The area field names it: read once, as without a point.
+        (Location(point=GeoPoint(lat=-6.1754, lon=106.8272), area="Kel. Gambir"), GAMBIR, "name"),
+        # The area field names nothing, the address does: each read once.
+        (
+            Location(
+                point=GeoPoint(lat=-6.1754, lon=106.8272),
+                area="dekat sekolah",
+                address="Jl. Kebon Sirih No. 12, Gambirr, Jakarta Pusat",
+            ),
+            GAMBIR,
+            "address",
+        ),
+    ],
+)
+def test_a_point_without_boundaries_reads_each_field_once(
+    monkeypatch: pytest.MonkeyPatch, location: Location, code: str, how: str
+) -> None:
+    """Issue 18: a report with a map point read its first field twice (once beside the
+    point, once on its own) though, without boundaries, both readings are the same."""
+    import aduan_intake.domain.area as area_module
+
+    read: list[str | None] = []
+    real = area_module.resolve
+
+    def counting(text: str | None = None, **kwargs: object) -> object:
+        read.append(text)
+        return real(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(area_module, "resolve", counting)
+    got = place(location, None, "Jalan berlubang")
+    assert got is not None and (got.area_code, got.area_how) == (code, how)
+    assert len(read) == len(set(read)), read  # no text resolved twice
+    monkeypatch.setattr(area_module, "resolve", real)
+    without_point = place(location.model_copy(update={"point": None}), None, "Jalan berlubang")
+    assert without_point is not None
+    assert (got.area_code, got.area_how, got.area_confidence) == (
+        without_point.area_code,
+        without_point.area_how,
+        without_point.area_confidence,
+    )

@@ -141,9 +141,7 @@ async def test_other_filters_still_take_the_general_query(engine: AsyncEngine) -
     ids = await _seed(engine)
     async with engine.begin() as conn:
         await conn.execute(
-            REPORTS.update()
-            .where(REPORTS.c.report_id.in_(ids[:50]))
-            .values(category="jalan-rusak")
+            REPORTS.update().where(REPORTS.c.report_id.in_(ids[:50])).values(category="jalan-rusak")
         )
     f = ReportFilter(category="jalan-rusak")
     async with engine.connect() as conn:

@@ -30,18 +30,22 @@ def place(location: Location | None, title: str | None, text: str) -> Location |
     found = resolve(kelurahan_code=chosen) if chosen else None
     how: AreaHow | None = "code" if found is not None else None
     confidence = found.confidence if found is not None else None
+    fields = [f for f in (location.area, location.address) if f] if location is not None else []
     if found is None and location is not None and location.point is not None:
         # Only where an operator gave kelurahan boundaries (aduan_areas.use_boundaries);
         # the area/address fields settle a point that fell near a border.
         near = resolve(
-            location.area or location.address,
-            point=(location.point.lat, location.point.lon),
+            fields[0] if fields else None, point=(location.point.lat, location.point.lon)
         )
-        if near is not None and near.how == "point":
-            found, how, confidence = near, "point", near.confidence
-    if found is None and location is not None:
-        for field in (location.area, location.address):
-            if field and (found := resolve(field)) is not None:
+        if near is not None:
+            # A point's area; or, no polygon holding it (or no boundaries at all), what the
+            # first field names: what the loop below would find for it, read once, not twice.
+            found, how, confidence = near, near.how, near.confidence
+        else:
+            fields = fields[1:]  # the first field names nothing: no need to read it again
+    if found is None:
+        for field in fields:
+            if (found := resolve(field)) is not None:
                 how, confidence = found.how, found.confidence
                 break
     if found is None:
