@@ -56,8 +56,17 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     """JSON lines on stdout for the service and for the libraries it uses (uvicorn, aiokafka)."""
+
+    def add_service(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", service)
+        return event
+
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        # On every line, as a constant: bound as a context variable it reached only the
+        # tasks started after this call, so the lines of request handlers (uvicorn's tasks)
+        # went out without it ("officer read", "report filed").
+        add_service,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_correlation,
@@ -93,7 +102,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # uvicorn's access log carries query strings (receipt codes); keep it off.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    structlog.contextvars.bind_contextvars(service=service)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import uuid
@@ -55,6 +56,31 @@ def test_logs_are_json_with_correlation_id_and_no_personal_fields(
     assert record["report_id"] == "r-1"
     assert "6281234567890" not in line and "Budi" not in line
     logging.getLogger().handlers.clear()
+
+
+def test_every_line_names_its_service_and_lines_below_the_level_are_dropped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A request handler's task can run in a context made before logging was configured
+    (uvicorn's): its lines name the service too. A line below the level never appears."""
+    earlier = contextvars.copy_context()
+    configure_logging("gateway", "INFO")
+    try:
+        earlier.run(get_logger("t").info, "officer read", report_id="r-1")
+        get_logger("t").debug("polled", records=3)
+        get_logger("t").warning("slow", report_id="r-2")
+        lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+        assert [(r["event"], r["service"], r["level"]) for r in lines] == [
+            ("officer read", "gateway", "info"),
+            ("slow", "gateway", "warning"),
+        ]
+        configure_logging("gateway", "WARNING")
+        get_logger("t").info("officer read", report_id="r-3")
+        get_logger("t").error("failed", report_id="r-4")
+        lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+        assert [r["event"] for r in lines] == ["failed"]
+    finally:
+        logging.getLogger().handlers.clear()
 
 
 def test_production_refuses_the_development_database_password() -> None:
