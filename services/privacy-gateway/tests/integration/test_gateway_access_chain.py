@@ -1,7 +1,9 @@
-"""The access log's chain written by PostgreSQL in one statement (`chain_entries`, issue 18)
-must be the chain the auditor's check (`domain.audit.chain_hash`, `verify_access_log`)
-computes: the same hashes, linked in order, the rows' columns as the entries said, across
-batches, for text that is not ASCII, an agency or none, a time with no microseconds."""
+"""The access log's chain as `chain_entries` writes it, batch after batch, must be the chain
+the auditor's check (`domain.audit.chain_hash`, `verify_access_log`) computes from nothing:
+the same hashes, linked in order, the rows' columns as the entries said, for text that is
+not ASCII, an agency or none, a time with no microseconds; and an edited row breaks it at
+that row. (Issue 18 tried having PostgreSQL hash the chain in one statement: cheaper for the
+gateway, dearer for PostgreSQL, not kept; docs/performance.md, eleventh step.)"""
 
 from __future__ import annotations
 
@@ -98,8 +100,7 @@ async def test_the_database_writes_the_chain_the_auditor_computes(engine: AsyncE
 
 
 async def test_a_changed_row_breaks_the_chain_from_there(engine: AsyncEngine) -> None:
-    """The check still catches a row altered after it was written (the hashes are
-    PostgreSQL's now; the check is not)."""
+    """The check catches a row altered after it was written, at that row."""
     sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
     await _chain(engine, _entries(6, 0))
     async with sessions() as session:
