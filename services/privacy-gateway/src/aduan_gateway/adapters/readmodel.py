@@ -39,7 +39,7 @@ from aduan_gateway.adapters.tables import (
     REPORTS,
     TIMELINE,
 )
-from aduan_gateway.domain.audit import AccessEntry, chain_hash
+from aduan_gateway.domain.audit import AccessEntry, chain_hash, fields_json
 from aduan_gateway.domain.model import EscalationRecord, ReportRecord
 from aduan_gateway.domain.redaction import scrub_erased
 from aduan_gateway.domain.rows import (
@@ -854,7 +854,7 @@ async def chain_entries(conn: asyncpg.Connection, entries: Sequence[AccessEntry]
         [e.role for e in entries],
         [e.agency_id for e in entries],
         [e.report_id for e in entries],
-        [json.dumps(list(e.fields)) for e in entries],
+        [fields_json(e.fields) for e in entries],
         previous,
         hashes,
     )
