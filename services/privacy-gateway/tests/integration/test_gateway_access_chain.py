@@ -7,12 +7,10 @@ gateway, dearer for PostgreSQL, not kept; docs/performance.md, eleventh step.)""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,24 +21,11 @@ from aduan_gateway.adapters.readmodel import (
 )
 from aduan_gateway.adapters.tables import ACCESS_LOG
 from aduan_gateway.domain.audit import AccessEntry, chain_hash
-from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, migrate, raw_transaction
-from aduan_testing.plugin import Isolation
+from aduan_kit.db import make_sessionmaker, raw_transaction
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
-
-
-@pytest_asyncio.fixture
-async def engine(isolated: Isolation) -> AsyncIterator[AsyncEngine]:
-    url = isolated.database("gwchain")
-    await ensure_database(url)
-    await migrate(url, "aduan_gateway:migrations")
-    engine = make_engine(url, pool_size=2)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def _entries(n: int, start: int) -> list[AccessEntry]:

@@ -7,12 +7,10 @@ same paging, escalations to a unit included, incomplete reports left out."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,8 +18,6 @@ from aduan_contracts.enums import ReportStatus
 from aduan_gateway.adapters import readmodel
 from aduan_gateway.adapters.readmodel import ReportFilter, officer_page_ids
 from aduan_gateway.adapters.tables import ESCALATIONS, REPORTS
-from aduan_kit.db import ensure_database, make_engine, migrate
-from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +29,6 @@ STATUSES = (
     ReportStatus.REJECTED,
 )
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-
-
-@pytest_asyncio.fixture
-async def engine(isolated: Isolation) -> AsyncIterator[AsyncEngine]:
-    url = isolated.database("gwqueue")
-    await ensure_database(url)
-    await migrate(url, "aduan_gateway:migrations")
-    engine = make_engine(url, pool_size=2)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def _seed(engine: AsyncEngine) -> list[UUID]:
