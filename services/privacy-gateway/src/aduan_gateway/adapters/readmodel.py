@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy import (
     Select,
+    and_,
     bindparam,
     exists,
     func,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -564,8 +566,12 @@ _STATUS_FILTERS = {s: ReportFilter(status=s) for s in ReportStatus}
 # and compiling them through SQLAlchemy was the largest part of an officer's list once its
 # views were kept (issue 18). The same conditions and order as `_scoped` (a test compares
 # both on the same rows); every other filter goes through `_scoped`.
-_COMPLETE_SQL = (
-    "has_content IS true AND status IS NOT NULL AND received_at IS NOT NULL"  # = _complete()
+# `_complete()` itself, compiled once (constants only), as publicviews does for its own.
+_COMPLETE_SQL = str(
+    and_(*_complete()).compile(
+        dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
+        compile_kwargs={"literal_binds": True},
+    )
 )
 _ORDER_SQL = {
     "newest": "received_at DESC, report_id",
