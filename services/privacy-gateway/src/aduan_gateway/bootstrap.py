@@ -21,7 +21,7 @@ from aduan_gateway.adapters.publicviews import PublicViews, ViewFills
 from aduan_gateway.adapters.readmodel import officer_record
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.config import Settings
-from aduan_gateway.entrypoints.api import api_router
+from aduan_gateway.entrypoints.api import api_router, direct_public_routes
 from aduan_gateway.entrypoints.api_actions import actions_router
 from aduan_gateway.entrypoints.api_auth import auth_router
 from aduan_gateway.entrypoints.api_console import console_router
@@ -192,4 +192,5 @@ def build(
         units_router(),
     ):
         app.include_router(router)
+    direct_public_routes(runtime.direct, lambda: gateway.public_views)
     return app, runtime

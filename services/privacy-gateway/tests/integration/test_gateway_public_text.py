@@ -628,3 +628,71 @@ async def test_a_timeline_change_gives_the_row_a_new_version_once(gw: Gw) -> Non
         await conn.close()
     timeline = (await gw.client.get(f"/v1/public/reports/{report.report_id}")).json()["timeline"]
     assert len(timeline) == 4
+
+
+# --- the citizens' reads answered directly (issue 18: aduan_kit.direct) -------------------
+
+
+async def test_direct_public_reads_answer_as_fastapi_does(gw: Gw) -> None:
+    """The two public routes answered before FastAPI's layers give, for every request,
+    FastAPI's own answer (status, headers, bytes), and leave to it what they do not take."""
+    shown = await _public_report(gw)
+    private = _submitted(uuid4(), new_key(), Privacy.PRIVATE)
+    await gw.send(REPORT_INTAKE.name, private, private.report_id)
+    await gw.send(STATUS_CHANGED.name, _received(private), private.report_id)
+
+    async def recorded() -> bool:
+        row = await gw.row(private.report_id)
+        return row is not None and row["status"] is not None
+
+    await eventually(recorded, "the private report in the read model")
+    sid, pid = str(shown.report_id), str(private.report_id)
+    direct = gw.runtime.direct
+    taken = [
+        f"/v1/public/reports/{sid}",
+        f"/v1/public/reports/{sid.upper()}",
+        f"/v1/public/reports/{sid}?foo=1",  # a parameter the route has not: ignored by both
+        f"/v1/public/reports/{pid}",  # private: 404 as unknown
+        f"/v1/public/reports/{uuid4()}",
+        "/v1/public/reports",
+        "/v1/public/reports?limit=1",
+        "/v1/public/reports?limit=100&offset=0",
+        "/v1/public/reports?offset=1",
+        "/v1/public/reports?limit=007",
+    ]
+    declined = [
+        f"/v1/public/reports/{sid.replace('-', '')}",  # another spelling: FastAPI's to parse
+        "/v1/public/reports/not-a-uuid",
+        "/v1/public/reports?limit=0",
+        "/v1/public/reports?limit=101",
+        "/v1/public/reports?limit=",
+        "/v1/public/reports?limit=%C2%B2",  # a digit to str.isdigit, not to FastAPI
+        "/v1/public/reports?limit=-1",
+        "/v1/public/reports?offset=100001",
+        "/v1/public/reports?limit=5&limit=6",
+        "/v1/public/reports?limit=5&category=jalan",
+        "/v1/public/reports?status=received",
+        "/v1/public/reports?foo=1",
+    ]
+    for path in taken + declined:
+        before = direct.answered
+        fast = await gw.client.get(path)
+        took = direct.answered - before
+        direct.enabled = False
+        try:
+            slow = await gw.client.get(path)
+        finally:
+            direct.enabled = True
+        assert took == (1 if path in taken else 0), path
+        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), path
+        headers = [(k, v) for k, v in fast.headers.items() if k != "x-correlation-id"]
+        assert headers == [(k, v) for k, v in slow.headers.items() if k != "x-correlation-id"]
+        assert fast.headers["x-correlation-id"], path
+    # What the public sees, whichever path answered.
+    assert (await gw.client.get(f"/v1/public/reports/{pid}")).status_code == 404
+    items = (await gw.client.get("/v1/public/reports?limit=100")).json()["items"]
+    assert [i["report_id"] for i in items] == [sid]
+    assert (await gw.client.get("/v1/public/reports?limit=0")).status_code == 422
+    # The correlation id a caller gives is echoed, as on every route.
+    r = await gw.client.get(f"/v1/public/reports/{sid}", headers={"X-Correlation-ID": "abc-1"})
+    assert r.headers["x-correlation-id"] == "abc-1"
