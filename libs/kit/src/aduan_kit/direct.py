@@ -37,6 +37,8 @@ class DirectAnswer:
     status: int
     body: bytes
     media_type: bytes = b"application/json"
+    # Sent before the length and type, where Starlette puts a response's own headers.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 # (the request's scope, the path's one parameter or None) -> the answer, or None to decline
@@ -101,6 +103,7 @@ class DirectRoutes:
                 "type": "http.response.start",
                 "status": answer.status,
                 "headers": [
+                    *answer.headers,
                     (b"content-length", str(len(answer.body)).encode()),
                     (b"content-type", answer.media_type),
                 ],

@@ -33,12 +33,14 @@ __all__ = [
     "CurrentUser",
     "OptionalUser",
     "Principal",
+    "bearer_principal",
     "current_user",
     "decode_access_token",
     "decode_any",
     "decode_oidc_token",
     "issue_access_token",
     "optional_user",
+    "scoped",
 ]
 
 ALGORITHM = "HS256"
@@ -261,14 +263,35 @@ async def optional_user(
 async def with_units(request: Request, principal: Principal) -> Principal:
     """The principal with its unit scope resolved from the (cached) unit tree: an
     agency officer's unit, and a head's sub-units (issue 19, D19)."""
+    return await scoped(getattr(request.app.state, "units", None), principal)
+
+
+async def scoped(cache: Any, principal: Principal) -> Principal:
+    """`with_units` given the app's unit-tree cache (None: none kept)."""
     if principal.role is not Role.AGENCY_OFFICER or principal.agency_id is None:
         return principal
-    cache = getattr(request.app.state, "units", None)
     if cache is None:
         return principal.model_copy(update={"units": frozenset({principal.agency_id})})
     tree = await cache.get()
     units = tree.scope(principal.role, principal.agency_id, principal.unit_head)
     return principal.model_copy(update={"units": units})
+
+
+def bearer_principal(settings: Settings, authorization: bytes | None) -> Principal | None:
+    """The caller of a direct route (aduan_kit.direct) from the `Authorization` header as
+    `optional_user` reads it, or None for anything it would not simply accept (no header,
+    another scheme, a token that fails, an OIDC provider's token): the route then declines
+    and FastAPI's dependencies give their own answer (a 401 with its reason)."""
+    if authorization is None or settings.oidc_jwks_url:
+        return None
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    token = token.strip()  # as FastAPI's HTTPBearer reads it
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return _verified(settings.jwt_secret, token)
+    except AuthError:
+        return None
 
 
 async def current_user(

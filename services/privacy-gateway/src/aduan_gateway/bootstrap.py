@@ -21,7 +21,12 @@ from aduan_gateway.adapters.publicviews import PublicViews, ViewFills
 from aduan_gateway.adapters.readmodel import officer_record
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.config import Settings
-from aduan_gateway.entrypoints.api import api_router, direct_public_routes
+from aduan_gateway.entrypoints.api import (
+    ACCESS_LOG_UNAVAILABLE,
+    api_router,
+    direct_officer_routes,
+    direct_public_routes,
+)
 from aduan_gateway.entrypoints.api_actions import actions_router
 from aduan_gateway.entrypoints.api_auth import auth_router
 from aduan_gateway.entrypoints.api_console import console_router
@@ -31,10 +36,12 @@ from aduan_gateway.entrypoints.api_reporter import reporter_router
 from aduan_gateway.entrypoints.api_routing import routing_router
 from aduan_gateway.entrypoints.api_templates import templates_router
 from aduan_gateway.entrypoints.api_units import units_router
+from aduan_gateway.entrypoints.deps import OfficerReadParts
 from aduan_gateway.entrypoints.handlers import register_handlers
 from aduan_gateway.photos import Derivatives, register_photo_worker
 from aduan_gateway.service.categories import republish_categories
 from aduan_gateway.service.commands import CommandBus
+from aduan_gateway.service.grants import GrantCache
 from aduan_gateway.service.officerviews import OfficerViews
 from aduan_gateway.service.units import UnitTreeCache
 from aduan_kit.blobs import FilesystemBlobStore
@@ -83,6 +90,17 @@ class Gateway:
             count = await republish_categories(session, self.runtime.topic(CATEGORIES_TOPIC.name))
         self.runtime.wake_relay()
         log.info("categories republished", count=count)
+
+    def officer_read_parts(self) -> OfficerReadParts | None:
+        """What an officer's read needs (None before the gateway started)."""
+        if self.read_sessions is None or self.access_log is None or self.officer_views is None:
+            return None
+        return OfficerReadParts(
+            self.read_sessions,
+            GrantCache(self.runtime.redis, self.runtime.settings.redis_prefix),
+            self.access_log,
+            self.officer_views,
+        )
 
     async def stop(self) -> None:
         await self.bus.stop()
@@ -163,7 +181,7 @@ def build(
         # The read was not logged, so its data is withheld (rule 7): a retryable 503.
         return JSONResponse(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            content={"detail": "the access log is unavailable; nothing was returned"},
+            content={"detail": ACCESS_LOG_UNAVAILABLE},
             headers={"Retry-After": "1"},
         )
 
@@ -193,4 +211,5 @@ def build(
     ):
         app.include_router(router)
     direct_public_routes(runtime.direct, lambda: gateway.public_views)
+    direct_officer_routes(runtime.direct, gateway.officer_read_parts, settings, app.state.units)
     return app, runtime

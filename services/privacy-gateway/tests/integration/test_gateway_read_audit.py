@@ -410,3 +410,82 @@ async def test_a_replayed_submission_after_erasure_gets_no_identity_back(gw: Gw)
     assert row["has_content"] is True
     assert row["sealed_identity"] is None  # the erased identity does not come back
     assert row["reporter_key_id"] == key_id
+
+
+async def test_direct_officer_reads_answer_and_log_as_fastapi_does(gw: Gw) -> None:
+    """`GET /v1/reports/{id}` answered before FastAPI's layers (aduan_kit.direct) gives the
+    route's own answer for every caller, logs each read it answers once, and leaves to the
+    route what it does not take (reporters, missing or bad tokens, roles that may not
+    read)."""
+    ours, other = await seed_reports(gw, 2)
+    async with gw.runtime.sessions() as session, session.begin():
+        await session.execute(
+            REPORTS.update().where(REPORTS.c.report_id == other).values(agency_id="dsda")
+        )
+    direct = gw.runtime.direct
+    validator = gw.token(Role.VALIDATOR, "val-d")
+    officer = gw.token(Role.AGENCY_OFFICER, "off-d", "dbm")
+    expired = issue_access_token(gw.settings.jwt_secret, "val-d", Role.VALIDATOR, ttl_s=-10)
+    cases: list[tuple[str, dict[str, str], bool]] = [
+        (f"/v1/reports/{ours}", validator, True),
+        (f"/v1/reports/{str(ours).upper()}", validator, True),
+        (f"/v1/reports/{ours}", officer, True),
+        (f"/v1/reports/{other}", officer, True),  # another unit's: 404, as unknown
+        (f"/v1/reports/{uuid4()}", validator, True),
+        (
+            f"/v1/reports/{ours}",
+            {"Authorization": f"bearer  {validator['Authorization'][7:]} "},
+            True,
+        ),
+        (f"/v1/reports/{ours}", {}, False),  # 401 missing token
+        (f"/v1/reports/{ours}", {"Authorization": "Bearer nonsense"}, False),
+        (f"/v1/reports/{ours}", {"Authorization": f"Bearer {expired}"}, False),
+        (f"/v1/reports/{ours}", {"Authorization": "Basic dXNlcjpwdw=="}, False),
+        (f"/v1/reports/{ours}", gw.token(Role.REPORTER, "rep-d"), False),
+        (f"/v1/reports/{ours}", gw.token(Role.SYSTEM, "sys-d"), False),  # 403
+        ("/v1/reports/not-a-uuid", validator, False),
+    ]
+    for path, headers, taken in cases:
+        logged = len(await log_rows(gw))
+        before = direct.answered
+        fast = await gw.client.get(path, headers=headers)
+        took = direct.answered - before
+        after_fast = len(await log_rows(gw))
+        direct.enabled = False
+        try:
+            slow = await gw.client.get(path, headers=headers)
+        finally:
+            direct.enabled = True
+        assert took == int(taken), (path, headers)
+        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), path
+        strip = "x-correlation-id"
+        assert [h for h in fast.headers.items() if h[0] != strip] == [
+            h for h in slow.headers.items() if h[0] != strip
+        ]
+        # Each answer with data was logged once, whichever path gave it.
+        expected = 1 if fast.status_code == 200 else 0
+        assert after_fast - logged == expected, path
+        assert len(await log_rows(gw)) - after_fast == expected, path
+    assert (await gw.client.get(f"/v1/reports/{ours}", headers=officer)).status_code == 200
+    assert (await gw.client.get(f"/v1/reports/{other}", headers=officer)).status_code == 404
+
+    # A read that cannot be logged: the same 503 (Retry-After included), no data.
+    async with gw.runtime.sessions() as session, session.begin():
+        await session.execute(text("ALTER TABLE access_log RENAME TO access_log_away"))
+    try:
+        before = direct.answered
+        fast = await gw.client.get(f"/v1/reports/{ours}", headers=validator)
+        assert direct.answered == before + 1
+        direct.enabled = False
+        slow = await gw.client.get(f"/v1/reports/{ours}", headers=validator)
+        direct.enabled = True
+    finally:
+        async with gw.runtime.sessions() as session, session.begin():
+            await session.execute(text("ALTER TABLE access_log_away RENAME TO access_log"))
+    assert fast.status_code == slow.status_code == 503
+    assert fast.content == slow.content and fast.headers["retry-after"] == "1"
+    assert [h for h in fast.headers.items() if h[0] != "x-correlation-id"] == [
+        h for h in slow.headers.items() if h[0] != "x-correlation-id"
+    ]
+    async with gw.runtime.sessions() as session:
+        assert (await verify_access_log(session))[1] is None

@@ -129,12 +129,9 @@ async def _officer_views(request: Request) -> OfficerViews:
 
 
 async def _officer_read_parts(request: Request) -> OfficerReadParts:
-    return OfficerReadParts(
-        await _read_sessions(request),
-        await _grants(request),
-        await _access_log(request),
-        await _officer_views(request),
-    )
+    parts: OfficerReadParts | None = request.app.state.gateway.officer_read_parts()
+    assert parts is not None, "gateway not started"
+    return parts
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
