@@ -29,7 +29,14 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Scope, Send
 
-__all__ = ["DirectAnswer", "DirectRoute", "DirectRoutes", "query_ints"]
+__all__ = [
+    "DirectAnswer",
+    "DirectRoute",
+    "DirectRoutes",
+    "bounded_int",
+    "query_ints",
+    "query_values",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,23 +121,43 @@ class DirectRoutes:
         return True
 
 
+def query_values(scope: Scope, names: frozenset[str]) -> dict[str, str] | None:
+    """The query's parameters as Starlette reads them, or None when one is not in `names`
+    or is given twice (the handler then declines: FastAPI's answer is the one given)."""
+    raw: bytes = scope["query_string"]
+    values: dict[str, str] = {}
+    if not raw:
+        return values
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        if name not in names or name in values:
+            return None
+        values[name] = value
+    return values
+
+
+def bounded_int(value: str | None, default: int, lowest: int, highest: int) -> int | None:
+    """A query integer FastAPI would take as this (`default` when absent), or None for
+    anything else: not plain digits, out of bounds."""
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if lowest <= number <= highest else None
+
+
 def query_ints(scope: Scope, bounds: dict[str, tuple[int, int, int]]) -> dict[str, int] | None:
     """The query's integer parameters, each `name: (default, lowest, highest)`, or None
     when the query holds anything else: another parameter, one given twice, a value that
     is not plain digits or is out of bounds (FastAPI's own answer, a 422 or otherwise, is
     then the one given)."""
-    values = {name: default for name, (default, _, _) in bounds.items()}
-    raw: bytes = scope["query_string"]
-    if not raw:
-        return values
-    seen: set[str] = set()
-    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-        if name not in bounds or name in seen or not (value.isascii() and value.isdigit()):
+    given = query_values(scope, frozenset(bounds))
+    if given is None:
+        return None
+    out: dict[str, int] = {}
+    for name, (default, lowest, highest) in bounds.items():
+        number = bounded_int(given.get(name), default, lowest, highest)
+        if number is None:
             return None
-        seen.add(name)
-        number = int(value)
-        _, lowest, highest = bounds[name]
-        if not lowest <= number <= highest:
-            return None
-        values[name] = number
-    return values
+        out[name] = number
+    return out

@@ -489,3 +489,75 @@ async def test_direct_officer_reads_answer_and_log_as_fastapi_does(gw: Gw) -> No
     ]
     async with gw.runtime.sessions() as session:
         assert (await verify_access_log(session))[1] is None
+
+
+async def test_direct_officer_lists_answer_and_log_as_fastapi_does(gw: Gw) -> None:
+    """The console's queues (`GET /v1/reports`: a page, one status, newest or nearest
+    deadline first) answered directly give the route's pages and log each listed report
+    once; every other filter, and callers the route treats apart, go to the route."""
+    ids = await seed_reports(gw, 9)
+    async with gw.runtime.sessions() as session, session.begin():
+        for i, rid in enumerate(ids):
+            await session.execute(
+                REPORTS.update()
+                .where(REPORTS.c.report_id == rid)
+                .values(
+                    agency_id="dsda" if i % 3 == 0 else "dbm",
+                    status="in_progress" if i % 2 else "dispatched",
+                    due_at=RECEIVED + timedelta(days=9 - i),
+                )
+            )
+    direct = gw.runtime.direct
+    validator = gw.token(Role.VALIDATOR, "val-l")
+    officer = gw.token(Role.AGENCY_OFFICER, "off-l", "dbm")
+    admin = gw.token(Role.TICKET_ADMIN, "tix-l")
+    taken = [
+        ("/v1/reports", validator),
+        ("/v1/reports?limit=3", validator),
+        ("/v1/reports?limit=3&offset=3", validator),
+        ("/v1/reports?status=in_progress", validator),
+        ("/v1/reports?sort=due&limit=4", validator),
+        ("/v1/reports?sort=newest&status=dispatched", admin),
+        ("/v1/reports", officer),
+        ("/v1/reports?sort=due", officer),
+        ("/v1/reports?status=in_progress&sort=due&limit=2&offset=1", officer),
+        ("/v1/reports?status=completed", officer),  # an empty page
+    ]
+    declined = [
+        ("/v1/reports?status=nonsense", validator),  # 422
+        ("/v1/reports?sort=oldest", validator),  # 422
+        ("/v1/reports?limit=0", validator),  # 422
+        ("/v1/reports?limit=3&limit=4", validator),
+        ("/v1/reports?unit=dbm", officer),
+        ("/v1/reports?escalated=true", officer),
+        ("/v1/reports?q=jalan", validator),
+        ("/v1/reports?q=jalan", officer),  # 403
+        ("/v1/reports", {}),  # 401
+        ("/v1/reports", gw.token(Role.AGENCY_OFFICER, "off-none")),  # no agency: empty
+        ("/v1/reports", gw.token(Role.SYSTEM, "sys-l")),  # 403
+    ]
+    for path, headers in taken + declined:
+        logged = len(await log_rows(gw))
+        before = direct.answered
+        fast = await gw.client.get(path, headers=headers)
+        took = direct.answered - before
+        after_fast = len(await log_rows(gw))
+        direct.enabled = False
+        try:
+            slow = await gw.client.get(path, headers=headers)
+        finally:
+            direct.enabled = True
+        assert took == int((path, headers) in taken), path
+        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), path
+        assert [h for h in fast.headers.items() if h[0] != "x-correlation-id"] == [
+            h for h in slow.headers.items() if h[0] != "x-correlation-id"
+        ], path
+        listed = len(fast.json()["items"]) if fast.status_code == 200 else 0
+        assert after_fast - logged == listed, path
+        assert len(await log_rows(gw)) - after_fast == listed, path
+    # What the officer's queue holds: their agency's reports only, nearest deadline first.
+    page = (await gw.client.get("/v1/reports?sort=due", headers=officer)).json()["items"]
+    ours = [rid for i, rid in enumerate(ids) if i % 3 != 0]
+    assert [i["report_id"] for i in page] == [str(r) for r in reversed(ours)]
+    async with gw.runtime.sessions() as session:
+        assert (await verify_access_log(session))[1] is None

@@ -55,7 +55,6 @@ from aduan_gateway.entrypoints.deps import (
     GrantsDep,
     OfficerReadDep,
     OfficerReadParts,
-    OfficerViewsDep,
     PublicViewsDep,
     ReadSessionsDep,
     SessionsDep,
@@ -74,7 +73,7 @@ from aduan_gateway.service.units import UnitTreeCache
 from aduan_kit.blobs import BlobNotFound
 from aduan_kit.crypto import open_identity
 from aduan_kit.db import transaction
-from aduan_kit.direct import DirectAnswer, DirectRoutes, query_ints
+from aduan_kit.direct import DirectAnswer, DirectRoutes, bounded_int, query_ints, query_values
 from aduan_kit.logging import get_logger
 
 __all__ = [
@@ -155,15 +154,14 @@ def _json(view: ReportView) -> Response:
     return Response(_REPORT_VIEW.dump_json(view, by_alias=True), media_type="application/json")
 
 
-def _officer_page(reads: list[OfficerRead], limit: int, offset: int) -> Response:
+def _officer_page(reads: list[OfficerRead], limit: int, offset: int) -> bytes:
     """`ReportPage` of these views as `_page` encodes it, from each view's kept JSON (the
     officer views of unchanged rows are not encoded again: service/officerviews.py)."""
-    body = b'{"items":[%s],"limit":%d,"offset":%d}' % (
+    return b'{"items":[%s],"limit":%d,"offset":%d}' % (
         b",".join(r.json for r in reads),
         limit,
         offset,
     )
-    return Response(body, media_type="application/json")
 
 
 def _page(page: ReportPage) -> Response:
@@ -340,6 +338,40 @@ async def _officer_read(parts: OfficerReadParts, user: Principal, report_id: UUI
     return read.json
 
 
+async def _officer_list(
+    parts: OfficerReadParts,
+    user: Principal,
+    limit: int,
+    offset: int,
+    f: ReportFilter,
+    sort: Literal["newest", "due"],
+) -> bytes:
+    """A page of officer views in the caller's scope (an officer role, with an agency if an
+    agency officer) as `ReportPage` JSON, each read logged before it is given out.
+    Raises `AccessLogUnavailable` when the page could not be logged (nothing is given)."""
+    # An agency officer's unit (a head's: and every sub-unit), and what was escalated to
+    # them; the full-access roles are not scoped.
+    scope = user.scope if user.role is Role.AGENCY_OFFICER else None
+    reads: list[OfficerRead] = []
+    async with parts.sessions() as session:
+        # Opens nothing: officer views read the stored officer text and reasons.
+        ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
+        granted = parts.grants.holder(session, user.subject)
+        for row in await load_officer_rows(session, ids):
+            read = await parts.views.read(row, user.role, user.scope, granted)
+            if read is not None:
+                reads.append(read)
+    # Logged (committed) before the page is returned; one batch for the whole page.
+    await parts.access_log.record(
+        user.subject, user.role, user.agency_id, [Read(r.report_id, r.fields) for r in reads]
+    )
+    return _officer_page(reads, limit, offset)
+
+
+_LIST_PARAMS = frozenset({"limit", "offset", "status", "sort"})
+_STATUSES = {s.value: s for s in ReportStatus}
+
+
 def direct_officer_routes(
     direct: DirectRoutes,
     parts: Callable[[], OfficerReadParts | None],
@@ -351,17 +383,52 @@ def direct_officer_routes(
     only for a plain officer token and a well-formed id; a reporter, a missing or bad
     token, a role that may not read, an OIDC provider's token go to the route below."""
 
+    async def officer(scope: Any) -> Principal | None:
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        principal = bearer_principal(settings, header)
+        if principal is None or principal.role not in OFFICER_ROLES:
+            return None
+        if principal.role is Role.AGENCY_OFFICER and principal.agency_id is None:
+            return None  # the route answers an empty page; too rare to repeat here
+        return await scoped(units, principal)
+
+    @direct.get("/v1/reports")
+    async def officer_list(scope: Any, _: str | None) -> DirectAnswer | None:
+        """The console's queues as it asks for them: a page, one status at most, newest
+        or nearest deadline first; any other filter goes to the route."""
+        given, have = query_values(scope, _LIST_PARAMS), parts()
+        if given is None or have is None:
+            return None
+        limit = bounded_int(given.get("limit"), 20, 1, 100)
+        offset = bounded_int(given.get("offset"), 0, 0, 100_000)
+        raw_status = given.get("status")
+        wanted = _STATUSES.get(raw_status) if raw_status is not None else None
+        sort = given.get("sort", "newest")
+        if limit is None or offset is None or (raw_status is not None and wanted is None):
+            return None
+        if sort not in ("newest", "due"):
+            return None
+        user = await officer(scope)
+        if user is None:
+            return None
+        f = _filter(wanted, None, None, None, None)
+        order: Literal["newest", "due"] = "due" if sort == "due" else "newest"
+        try:
+            body = await _officer_list(have, user, limit, offset, f, order)
+        except AccessLogUnavailable:
+            return _ACCESS_LOG_UNAVAILABLE_ANSWER
+        return DirectAnswer(200, body)
+
     @direct.get("/v1/reports/{report_id}")
     async def officer_report(scope: Any, raw_id: str | None) -> DirectAnswer | None:
         report_id, have = _canonical_id(raw_id), parts()
         if report_id is None or have is None:
             return None
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        principal = bearer_principal(settings, header)
-        if principal is None or principal.role not in OFFICER_ROLES:
+        user = await officer(scope)
+        if user is None:
             return None
         try:
-            body = await _officer_read(have, await scoped(units, principal), report_id)
+            body = await _officer_read(have, user, report_id)
         except AccessLogUnavailable:
             return _ACCESS_LOG_UNAVAILABLE_ANSWER
         return DirectAnswer(404, _NOT_FOUND_BODY) if body is None else DirectAnswer(200, body)
@@ -470,10 +537,7 @@ def api_router() -> APIRouter:
     async def list_my_reports(
         user: CurrentUser,
         tree: UnitTreeDep,
-        sessions: ReadSessionsDep,
-        grants: GrantsDep,
-        access_log: AccessLogDep,
-        officer_views: OfficerViewsDep,
+        parts: OfficerReadDep,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
         status_: Annotated[ReportStatus | None, Query(alias="status")] = None,
@@ -572,7 +636,7 @@ def api_router() -> APIRouter:
         if user.role is Role.REPORTER:
             if user.reporter_key_id is None:
                 forbidden("reporter token without a reporter key")
-            async with sessions() as session:
+            async with parts.sessions() as session:
                 records = await list_reports(
                     session, limit, offset, f, reporter_key_id=user.reporter_key_id
                 )
@@ -581,12 +645,8 @@ def api_router() -> APIRouter:
             ]
             return _page(ReportPage(items=tuple(items), limit=limit, offset=offset))
         require_role(user, OFFICER_ROLES, "list reports")
-        scope = None
-        if user.role is Role.AGENCY_OFFICER:
-            if user.agency_id is None:
-                return _page(ReportPage(items=(), limit=limit, offset=offset))
-            # Their unit (a head's: and every sub-unit), and what was escalated to them.
-            scope = user.scope
+        if user.role is Role.AGENCY_OFFICER and user.agency_id is None:
+            return _page(ReportPage(items=(), limit=limit, offset=offset))
         # Searching free text of reports an agency may only see scrubbed would let it probe
         # for hidden words (a phone number, a name): full-access roles only.
         if q and user.role not in FULL_ACCESS_ROLES:
@@ -595,20 +655,8 @@ def api_router() -> APIRouter:
         # looking reports up by one would tell them which report a code belongs to.
         if f.receipt_code is not None and user.role is Role.AGENCY_OFFICER:
             forbidden("looking up by receipt code is for ticket-admins, validators and admins")
-        reads: list[OfficerRead] = []
-        async with sessions() as session:
-            # Opens nothing: officer views read the stored officer text and reasons.
-            ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
-            granted = grants.holder(session, user.subject)
-            for row in await load_officer_rows(session, ids):
-                read = await officer_views.read(row, user.role, user.scope, granted)
-                if read is not None:
-                    reads.append(read)
-        # Logged (committed) before the page is returned; one batch for the whole page.
-        await access_log.record(
-            user.subject, user.role, user.agency_id, [Read(r.report_id, r.fields) for r in reads]
-        )
-        return _officer_page(reads, limit, offset)
+        body = await _officer_list(parts, user, limit, offset, f, sort)
+        return Response(body, media_type="application/json")
 
     @router.get(
         "/v1/reports/{report_id}",
