@@ -412,6 +412,31 @@ async def test_a_replayed_submission_after_erasure_gets_no_identity_back(gw: Gw)
     assert row["reporter_key_id"] == key_id
 
 
+async def both_paths(
+    gw: Gw, path: str, headers: dict[str, str]
+) -> tuple[httpx.Response, bool, list[int]]:
+    """The request sent with the direct routes (aduan_kit.direct) on, then off: both
+    answers must be the same (status, bytes, headers but the correlation id). Returns the
+    answer, whether a direct route took it, and how many access-log entries each wrote."""
+    direct = gw.runtime.direct
+    logged = [len(await log_rows(gw))]
+    before = direct.answered
+    fast = await gw.client.get(path, headers=headers)
+    took = direct.answered > before
+    logged.append(len(await log_rows(gw)))
+    direct.enabled = False
+    try:
+        slow = await gw.client.get(path, headers=headers)
+    finally:
+        direct.enabled = True
+    logged.append(len(await log_rows(gw)))
+    assert (fast.status_code, fast.content) == (slow.status_code, slow.content), path
+    assert [h for h in fast.headers.items() if h[0] != "x-correlation-id"] == [
+        h for h in slow.headers.items() if h[0] != "x-correlation-id"
+    ], path
+    return fast, took, [logged[1] - logged[0], logged[2] - logged[1]]
+
+
 async def test_direct_officer_reads_answer_and_log_as_fastapi_does(gw: Gw) -> None:
     """`GET /v1/reports/{id}` answered before FastAPI's layers (aduan_kit.direct) gives the
     route's own answer for every caller, logs each read it answers once, and leaves to the
@@ -446,26 +471,10 @@ async def test_direct_officer_reads_answer_and_log_as_fastapi_does(gw: Gw) -> No
         ("/v1/reports/not-a-uuid", validator, False),
     ]
     for path, headers, taken in cases:
-        logged = len(await log_rows(gw))
-        before = direct.answered
-        fast = await gw.client.get(path, headers=headers)
-        took = direct.answered - before
-        after_fast = len(await log_rows(gw))
-        direct.enabled = False
-        try:
-            slow = await gw.client.get(path, headers=headers)
-        finally:
-            direct.enabled = True
-        assert took == int(taken), (path, headers)
-        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), path
-        strip = "x-correlation-id"
-        assert [h for h in fast.headers.items() if h[0] != strip] == [
-            h for h in slow.headers.items() if h[0] != strip
-        ]
+        answer, took, logged = await both_paths(gw, path, headers)
+        assert took == taken, (path, headers)
         # Each answer with data was logged once, whichever path gave it.
-        expected = 1 if fast.status_code == 200 else 0
-        assert after_fast - logged == expected, path
-        assert len(await log_rows(gw)) - after_fast == expected, path
+        assert logged == [1 if answer.status_code == 200 else 0] * 2, path
     assert (await gw.client.get(f"/v1/reports/{ours}", headers=officer)).status_code == 200
     assert (await gw.client.get(f"/v1/reports/{other}", headers=officer)).status_code == 404
 
@@ -507,7 +516,6 @@ async def test_direct_officer_lists_answer_and_log_as_fastapi_does(gw: Gw) -> No
                     due_at=RECEIVED + timedelta(days=9 - i),
                 )
             )
-    direct = gw.runtime.direct
     validator = gw.token(Role.VALIDATOR, "val-l")
     officer = gw.token(Role.AGENCY_OFFICER, "off-l", "dbm")
     admin = gw.token(Role.TICKET_ADMIN, "tix-l")
@@ -537,24 +545,10 @@ async def test_direct_officer_lists_answer_and_log_as_fastapi_does(gw: Gw) -> No
         ("/v1/reports", gw.token(Role.SYSTEM, "sys-l")),  # 403
     ]
     for path, headers in taken + declined:
-        logged = len(await log_rows(gw))
-        before = direct.answered
-        fast = await gw.client.get(path, headers=headers)
-        took = direct.answered - before
-        after_fast = len(await log_rows(gw))
-        direct.enabled = False
-        try:
-            slow = await gw.client.get(path, headers=headers)
-        finally:
-            direct.enabled = True
-        assert took == int((path, headers) in taken), path
-        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), path
-        assert [h for h in fast.headers.items() if h[0] != "x-correlation-id"] == [
-            h for h in slow.headers.items() if h[0] != "x-correlation-id"
-        ], path
-        listed = len(fast.json()["items"]) if fast.status_code == 200 else 0
-        assert after_fast - logged == listed, path
-        assert len(await log_rows(gw)) - after_fast == listed, path
+        answer, took, logged = await both_paths(gw, path, headers)
+        assert took == ((path, headers) in taken), path
+        listed = len(answer.json()["items"]) if answer.status_code == 200 else 0
+        assert logged == [listed, listed], path
     # What the officer's queue holds: their agency's reports only, nearest deadline first.
     page = (await gw.client.get("/v1/reports?sort=due", headers=officer)).json()["items"]
     ours = [rid for i, rid in enumerate(ids) if i % 3 != 0]
