@@ -19,6 +19,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.events import (
@@ -250,6 +251,24 @@ async def test_a_writer_links_to_the_real_end_after_another_replica_appended(gw:
     assert all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, len(rows)))
     async with gw.runtime.sessions() as session:
         assert await verify_access_log(session) == (5, None)
+    # a-1 read the end under the lock (nothing known at start), a-2 linked to a-1 in one
+    # statement, a-3's link to a-2 was refused (b-1 follows it) and went the long way.
+    assert mine.batches == {"linked": 1, "locked": 2}
+    assert other.batches == {"linked": 0, "locked": 1}
+    # The database itself refuses a second successor of an entry (a fork).
+    async with gw.runtime.sessions() as session:
+        with pytest.raises(IntegrityError, match="uq_access_log_prev_hash"):
+            await session.execute(
+                ACCESS_LOG.insert().values(
+                    at=rows[0]["at"],
+                    subject="fork",
+                    role="validator",
+                    report_id=uuid4(),
+                    fields=[],
+                    prev_hash=rows[0]["hash"],
+                    hash="f" * 64,
+                )
+            )
 
 
 async def test_a_read_that_cannot_be_logged_returns_no_data(gw: Gw) -> None:

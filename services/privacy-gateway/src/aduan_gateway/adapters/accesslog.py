@@ -29,9 +29,9 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Role
-from aduan_gateway.adapters.readmodel import ACCESS_LOG_LOCK, chain_entries
+from aduan_gateway.adapters.readmodel import ACCESS_LOG_LOCK, append_after, chain_entries
 from aduan_gateway.domain.audit import AccessEntry
-from aduan_kit.db import engine_of, raw_transaction
+from aduan_kit.db import engine_of, pooled_connection, raw_transaction
 from aduan_kit.logging import get_logger
 
 __all__ = ["MAX_BATCH_ENTRIES", "AccessLog", "AccessLogUnavailable", "Read"]
@@ -75,6 +75,11 @@ class AccessLog:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # The hash of the last entry this writer committed (None: not known, as at start
+        # or after a failure). While it is still the chain's end, the next batch is one
+        # statement (`append_after`); once another writer appended, the long way.
+        self._end: str | None = None
+        self.batches = {"linked": 0, "locked": 0}  # how each batch was appended
 
     def start(self) -> None:
         self._closed = False
@@ -143,13 +148,25 @@ class AccessLog:
             for r in p.reads
         ]
         try:
-            # A raw transaction with the chain's lock in its BEGIN: no ORM session, one
-            # round trip fewer (issue 18: this write was the largest part of a read).
-            async with raw_transaction(self._engine, lock=ACCESS_LOG_LOCK) as conn:
-                hashes = await chain_entries(conn, entries)
+            hashes: list[str] | None = None
+            if self._end is not None:
+                # Linked to our own last entry in one statement (issue 18: the batch's
+                # BEGIN, end-of-chain read and COMMIT were most of an officer read's log).
+                async with pooled_connection(self._engine) as conn:
+                    hashes = await append_after(conn, entries, self._end)
+                self.batches["linked"] += hashes is not None
+            if hashes is None:
+                # A raw transaction with the chain's lock in its BEGIN, the end read under
+                # it: no ORM session, one round trip fewer than a lock statement.
+                async with raw_transaction(self._engine, lock=ACCESS_LOG_LOCK) as conn:
+                    hashes = await chain_entries(conn, entries)
+                self.batches["locked"] += 1
+            self._end = hashes[-1]
         except Exception as exc:
             # Every waiting request fails: none of their data is returned. The next batch
-            # starts afresh (a database that is back writes it normally).
+            # starts afresh (a database that is back writes it normally), and reads the
+            # chain's end again (a commit whose answer was lost may have written it).
+            self._end = None
             log.error("access log write failed", entries=len(entries), error=type(exc).__name__)
             failed = AccessLogUnavailable("the access log could not be written")
             for p in batch:

@@ -65,6 +65,7 @@ __all__ = [
     "ReportFilter",
     "access_log_rows",
     "append_access_log",
+    "append_after",
     "append_entries",
     "chain_entries",
     "duplicate_candidates",
@@ -814,14 +815,30 @@ async def reports_of_key(session: AsyncSession, key_id: UUID) -> list[UUID]:
 _LOCK_ACCESS_LOG = "SELECT pg_advisory_xact_lock($1)"
 _LAST_HASH = "SELECT hash FROM access_log ORDER BY id DESC LIMIT 1"
 # Ids are drawn in the ORDER BY's order, which is the chain's.
-_INSERT_ACCESS = (
+_INSERT_INTO = (
     "INSERT INTO access_log (at, subject, role, agency_id, report_id, fields, prev_hash, hash)"
     " SELECT u.at, u.subject, u.role, u.agency_id, u.report_id, u.fields::jsonb, u.prev_hash,"
-    " u.hash FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::uuid[],"
+    " u.hash FROM "
+)
+_ENTRIES = (
+    "unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::uuid[],"
     " $6::text[], $7::text[], $8::text[])"
     " WITH ORDINALITY AS u(at, subject, role, agency_id, report_id, fields, prev_hash, hash, n)"
     " ORDER BY u.n"
 )
+_INSERT_ACCESS = _INSERT_INTO + _ENTRIES
+# The same rows in ONE autocommit statement, linked to a hash the writer already knows
+# (the end of its own last batch), without reading the chain's end: `uq_access_log_prev_hash`
+# refuses them if that hash has a successor by now (another writer appended), and the
+# writer then appends the long way, under the lock (`chain_entries`). The lock is taken in
+# the statement too, so this never overtakes a writer that read the end under it.
+_APPEND_LINKED = (
+    f"WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock({int(ACCESS_LOG_LOCK)})) "
+    + _INSERT_INTO
+    + "l, "
+    + _ENTRIES
+)
+PREV_HASH_UNIQUE = "uq_access_log_prev_hash"
 
 
 async def append_entries(session: AsyncSession, entries: Sequence[AccessEntry]) -> list[str]:
@@ -846,7 +863,28 @@ async def chain_entries(conn: asyncpg.Connection, entries: Sequence[AccessEntry]
     """
     if not entries:
         return []
-    prev_hash: str | None = await conn.fetchval(_LAST_HASH)
+    return await _insert_linked(conn, _INSERT_ACCESS, entries, await conn.fetchval(_LAST_HASH))
+
+
+async def append_after(
+    conn: asyncpg.Connection, entries: Sequence[AccessEntry], end: str
+) -> list[str] | None:
+    """Chain `entries` after `end`, a hash this writer knows was the chain's end, in one
+    statement outside any transaction; their hashes, or None when `end` is not the end any
+    more (nothing written: the caller appends with `chain_entries` under the lock). Never
+    for an empty chain: two first entries would both link to nothing, and NULLs are not
+    unique."""
+    try:
+        return await _insert_linked(conn, _APPEND_LINKED, entries, end)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != PREV_HASH_UNIQUE:
+            raise
+        return None
+
+
+async def _insert_linked(
+    conn: asyncpg.Connection, statement: str, entries: Sequence[AccessEntry], prev_hash: str | None
+) -> list[str]:
     hashes: list[str] = []
     previous: list[str | None] = []
     for entry in entries:
@@ -854,7 +892,7 @@ async def chain_entries(conn: asyncpg.Connection, entries: Sequence[AccessEntry]
         prev_hash = chain_hash(prev_hash, entry)
         hashes.append(prev_hash)
     await conn.execute(
-        _INSERT_ACCESS,
+        statement,
         [e.at for e in entries],
         [e.subject for e in entries],
         [e.role for e in entries],

@@ -186,6 +186,9 @@ ACCESS_LOG = Table(
     Index("ix_access_log_report", "report_id"),
     # "What did this officer read?" (an administrator looking into a complaint), newest first.
     Index("ix_access_log_subject", "subject", "id"),
+    # One successor per entry: a writer linking to an entry that already has one (it did
+    # not see the other's append) is refused instead of forking the chain (issue 18).
+    Index("uq_access_log_prev_hash", "prev_hash", unique=True),
 )
 
 # --- identity -------------------------------------------------------------------------------
