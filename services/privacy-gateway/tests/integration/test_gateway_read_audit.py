@@ -31,7 +31,7 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
-from aduan_gateway.adapters.accesslog import AccessLog, Read
+from aduan_gateway.adapters.accesslog import SKIP_AFTER_REFUSAL, AccessLog, Read
 from aduan_gateway.adapters.readmodel import verify_access_log
 from aduan_gateway.adapters.tables import ACCESS_LOG, INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_gateway.auth import issue_access_token
@@ -255,6 +255,13 @@ async def test_a_writer_links_to_the_real_end_after_another_replica_appended(gw:
     # statement, a-3's link to a-2 was refused (b-1 follows it) and went the long way.
     assert mine.batches == {"linked": 1, "locked": 2}
     assert other.batches == {"linked": 0, "locked": 1}
+    # After a refusal, a few batches go the long way before linking is tried again.
+    for i in range(SKIP_AFTER_REFUSAL + 1):
+        await mine.record(f"a-{4 + i}", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+    assert mine.batches == {"linked": 2, "locked": 2 + SKIP_AFTER_REFUSAL}
+    rows = await log_rows(gw)
+    async with gw.runtime.sessions() as session:
+        assert await verify_access_log(session) == (len(rows), None)
     # The database itself refuses a second successor of an entry (a fork).
     async with gw.runtime.sessions() as session:
         with pytest.raises(IntegrityError, match="uq_access_log_prev_hash"):

@@ -34,13 +34,21 @@ from aduan_gateway.domain.audit import AccessEntry
 from aduan_kit.db import engine_of, pooled_connection, raw_transaction
 from aduan_kit.logging import get_logger
 
-__all__ = ["MAX_BATCH_ENTRIES", "AccessLog", "AccessLogUnavailable", "Read"]
+__all__ = [
+    "MAX_BATCH_ENTRIES",
+    "SKIP_AFTER_REFUSAL",
+    "AccessLog",
+    "AccessLogUnavailable",
+    "Read",
+]
 
 log = get_logger(__name__)
 
 # Entries per transaction. A batch this large is ~1 ms of hashing and one executemany; the
 # cap only keeps a backlog (after a database stall) from becoming one huge transaction.
 MAX_BATCH_ENTRIES = 2000
+# After a linked append was refused, batches written the long way before linking again.
+SKIP_AFTER_REFUSAL = 8
 
 
 class AccessLogUnavailable(Exception):
@@ -80,6 +88,10 @@ class AccessLog:
         # statement (`append_after`); once another writer appended, the long way.
         self._end: str | None = None
         self.batches = {"linked": 0, "locked": 0}  # how each batch was appended
+        # Batches to append the long way before linking is tried again: after a refusal
+        # another writer (the gateway's other worker) is appending too, and a refused
+        # statement would only add a round trip to most batches.
+        self._skip_linking = 0
 
     def start(self) -> None:
         self._closed = False
@@ -149,12 +161,17 @@ class AccessLog:
         ]
         try:
             hashes: list[str] | None = None
-            if self._end is not None:
+            if self._skip_linking:
+                self._skip_linking -= 1
+            elif self._end is not None:
                 # Linked to our own last entry in one statement (issue 18: the batch's
                 # BEGIN, end-of-chain read and COMMIT were most of an officer read's log).
                 async with pooled_connection(self._engine) as conn:
                     hashes = await append_after(conn, entries, self._end)
-                self.batches["linked"] += hashes is not None
+                if hashes is None:
+                    self._skip_linking = SKIP_AFTER_REFUSAL
+                else:
+                    self.batches["linked"] += 1
             if hashes is None:
                 # A raw transaction with the chain's lock in its BEGIN, the end read under
                 # it: no ORM session, one round trip fewer than a lock statement.
