@@ -378,10 +378,11 @@ def direct_officer_routes(
     settings: Settings,
     units: UnitTreeCache,
 ) -> None:
-    """An officer's read of one report (a third of the read load, and the console's most
-    frequent request), answered before FastAPI's layers with the route's own answers:
-    only for a plain officer token and a well-formed id; a reporter, a missing or bad
-    token, a role that may not read, an OIDC provider's token go to the route below."""
+    """An officer's read of one report (a third of the read load) and the console's
+    queues, answered before FastAPI's layers with their routes' own answers: only for a
+    plain officer token, a well-formed id, the queue's own parameters; a reporter, a
+    missing or bad token, a role that may not read, an OIDC provider's token, any other
+    filter go to the routes."""
 
     async def officer(scope: Any) -> Principal | None:
         header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
