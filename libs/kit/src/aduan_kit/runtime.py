@@ -398,11 +398,9 @@ class CorrelationMiddleware:
         token = correlation_id.set(cid)
         started = time.perf_counter()
         try:
-            if self.guarded is None:
-                await self.app(scope, receive, send_with_id)
-            elif (reason := nul_reason(scope)) is not None:
+            if self.guarded is not None and (reason := nul_reason(scope)) is not None:
                 await refuse_nul(send_with_id, reason)
-            elif needs_body_check(scope):
+            elif self.guarded is not None and needs_body_check(scope):
                 await self.guarded(scope, receive, send_with_id)
             elif not (
                 self.direct is not None

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,7 +22,7 @@ from aduan_gateway.adapters.readmodel import officer_record
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.config import Settings
 from aduan_gateway.entrypoints.api import (
-    ACCESS_LOG_UNAVAILABLE,
+    access_log_unavailable,
     api_router,
     direct_officer_routes,
     direct_public_routes,
@@ -91,15 +91,15 @@ class Gateway:
         self.runtime.wake_relay()
         log.info("categories republished", count=count)
 
+    def grants(self) -> GrantCache:
+        return GrantCache(self.runtime.redis, self.runtime.settings.redis_prefix)
+
     def officer_read_parts(self) -> OfficerReadParts | None:
         """What an officer's read needs (None before the gateway started)."""
         if self.read_sessions is None or self.access_log is None or self.officer_views is None:
             return None
         return OfficerReadParts(
-            self.read_sessions,
-            GrantCache(self.runtime.redis, self.runtime.settings.redis_prefix),
-            self.access_log,
-            self.officer_views,
+            self.read_sessions, self.grants(), self.access_log, self.officer_views
         )
 
     async def stop(self) -> None:
@@ -177,13 +177,8 @@ def build(
     app.router.lifespan_context = lifespan
 
     @app.exception_handler(AccessLogUnavailable)
-    async def access_log_unavailable(_: Request, exc: AccessLogUnavailable) -> JSONResponse:
-        # The read was not logged, so its data is withheld (rule 7): a retryable 503.
-        return JSONResponse(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            content={"detail": ACCESS_LOG_UNAVAILABLE},
-            headers={"Retry-After": "1"},
-        )
+    async def unlogged(_: Request, exc: AccessLogUnavailable) -> JSONResponse:
+        return access_log_unavailable()
 
     app.state.settings = settings
     app.state.gateway = gateway

@@ -77,12 +77,12 @@ from aduan_kit.direct import DirectAnswer, DirectRoutes, bounded_int, query_ints
 from aduan_kit.logging import get_logger
 
 __all__ = [
-    "ACCESS_LOG_UNAVAILABLE",
     "NOT_FOUND",
     "AccessLogEntry",
     "AfterPhoto",
     "GrantView",
     "PublicReportPage",
+    "access_log_unavailable",
     "api_router",
     "direct_officer_routes",
     "direct_public_routes",
@@ -267,14 +267,26 @@ async def _blurred(derivatives: Derivatives, sha256: str, size: Size, cache: str
     return Response(content=data, media_type=media_type, headers={"Cache-Control": cache})
 
 
+def access_log_unavailable() -> JSONResponse:
+    """The answer to a read that could not be logged: its data is withheld (rule 7), a
+    retryable 503 (bootstrap's handler of AccessLogUnavailable; the direct routes)."""
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "the access log is unavailable; nothing was returned"},
+        headers={"Retry-After": "1"},
+    )
+
+
 # FastAPI's answers to `not_found()` (its HTTPException handler's JSON) and to an unlogged
-# read (bootstrap's handler of AccessLogUnavailable), for the direct routes.
+# read, as the direct routes send them.
 _NOT_FOUND_BODY = bytes(JSONResponse({"detail": NOT_FOUND}).body)
-ACCESS_LOG_UNAVAILABLE = "the access log is unavailable; nothing was returned"
+_UNLOGGED = access_log_unavailable()
 _ACCESS_LOG_UNAVAILABLE_ANSWER = DirectAnswer(
-    503,
-    bytes(JSONResponse({"detail": ACCESS_LOG_UNAVAILABLE}).body),
-    headers=((b"retry-after", b"1"),),
+    _UNLOGGED.status_code,
+    bytes(_UNLOGGED.body),
+    headers=tuple(
+        (k, v) for k, v in _UNLOGGED.raw_headers if k not in (b"content-length", b"content-type")
+    ),
 )
 
 

@@ -101,8 +101,8 @@ async def _public_views(request: Request) -> PublicViews:
 
 
 async def _grants(request: Request) -> GrantCache:
-    runtime = _runtime_of(request)
-    return GrantCache(runtime.redis, runtime.settings.redis_prefix)
+    grants: GrantCache = request.app.state.gateway.grants()
+    return grants
 
 
 async def _unit_tree(request: Request) -> UnitTree:
