@@ -6,17 +6,21 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
+from uuid import UUID
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aduan_contracts.topics import CATEGORIES as CATEGORIES_TOPIC
 from aduan_gateway.adapters.accesslog import AccessLog, AccessLogUnavailable
+from aduan_gateway.adapters.publiccache import PublicCache
 from aduan_gateway.adapters.publicviews import PublicViews, ViewFills
 from aduan_gateway.adapters.readmodel import officer_record
 from aduan_gateway.adapters.tables import OUTBOX
@@ -65,6 +69,7 @@ class Gateway:
         self.access_log: AccessLog | None = None
         self.read_sessions: Callable[[], AsyncConnection] | None = None
         self.public_views: PublicViews | None = None
+        self.public_cache: PublicCache | None = None
         self.officer_views: OfficerViews | None = None
 
     async def start(self) -> None:
@@ -80,7 +85,11 @@ class Gateway:
         self.access_log.start()
         fills = ViewFills(self.runtime.engine)
         fills.start()
-        self.public_views = PublicViews(self.read_sessions, fills)
+        self.public_cache = PublicCache(
+            self._listen_connection, max_reports=self.settings.public_cache_reports
+        )
+        self.public_cache.start()
+        self.public_views = PublicViews(self.read_sessions, fills, self.public_cache)
         self.officer_views = OfficerViews(self.settings.pseudonym_secret, officer_record)
         await self.bus.start()
         # Every category again on the compacted topic (same versions: readers that have
@@ -90,6 +99,15 @@ class Gateway:
             count = await republish_categories(session, self.runtime.topic(CATEGORIES_TOPIC.name))
         self.runtime.wake_relay()
         log.info("categories republished", count=count)
+
+    async def _listen_connection(self) -> asyncpg.Connection:
+        """A connection of its own for the public cache's change notices (never pooled:
+        it listens for the process's life)."""
+        url = make_url(self.settings.database_url).set(drivername="postgresql")
+        return await asyncpg.connect(
+            url.render_as_string(hide_password=False),
+            server_settings={"application_name": "aduan-gateway-public-cache"},
+        )
 
     def grants(self) -> GrantCache:
         return GrantCache(self.runtime.redis, self.runtime.settings.redis_prefix)
@@ -109,6 +127,8 @@ class Gateway:
             await self.access_log.stop()
         if self.public_views is not None:
             await self.public_views.fills.stop()
+        if self.public_cache is not None:
+            await self.public_cache.stop()
         await self.runtime.stop()
 
 
@@ -151,7 +171,12 @@ def build(
 ) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations="aduan_gateway:migrations", outbox=OUTBOX)
-    register_handlers(runtime, read_model=consumers)
+
+    def changed(report_ids: Iterable[UUID] | None) -> None:
+        if gateway.public_cache is not None:
+            gateway.public_cache.changed(report_ids)
+
+    register_handlers(runtime, read_model=consumers, changed=changed)
     app = runtime.create_app(
         title="Aduan privacy gateway",
         version="0.2.0",

@@ -86,6 +86,10 @@ class Settings(ServiceSettings):
     # behalf and passes the citizen's address); anyone else is limited by their own.
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
+    # Public reports' answers each process keeps in memory (adapters/publiccache.py; about
+    # 1-2 KB each), evicted by the database's change notices; 0 turns the cache off.
+    public_cache_reports: int = Field(default=10_000, ge=0, le=1_000_000)
+
     # How long the caller waits for workflow's verdict on a command before a 504.
     command_timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_grant_hours: int = Field(default=72, ge=1, le=24 * 30)

@@ -36,6 +36,7 @@ from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
 from aduan_gateway.adapters.projection_pg import PgProjectionUnit
+from aduan_gateway.adapters.publiccache import MISS
 from aduan_gateway.adapters.publicviews import VIEW_FORMAT, page_json
 from aduan_gateway.adapters.readmodel import load_public, load_report
 from aduan_gateway.adapters.tables import OUTBOX, REPORTS
@@ -96,6 +97,8 @@ async def gw(isolated: Isolation) -> AsyncIterator[Gw]:
     )
     app, runtime = build(settings)
     await app.state.gateway.start()
+    # The public cache in use from the first read (adapters/publiccache.py).
+    assert await app.state.gateway.public_cache.wait_listening(10)
     producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
     await producer.start()
     try:
@@ -420,10 +423,24 @@ async def _until_stored(gw: Gw, report_id: UUID) -> str:
 
 
 async def _sql(gw: Gw, statement: str, *args: Any) -> None:
+    """A change by hand, behind the gateway's back (an operator's fix), and then the
+    database's notice of it heard by the gateway's public cache: from then on every read
+    must answer the change (a read in between may still answer what it kept)."""
+    cache = gw.app_state.public_cache
+    heard = cache.notices
+    await _exec(gw, statement, *args)
+
+    async def noticed() -> bool:
+        return cache.notices > heard
+
+    await eventually(noticed, "the change's notice heard")
+
+
+async def _exec(gw: Gw, statement: str, *args: Any) -> Any:
     dsn = make_url(gw.settings.database_url).set(drivername="postgresql")
     conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
     try:
-        await conn.execute(statement, *args)
+        return await conn.fetch(statement, *args)
     finally:
         await conn.close()
 
@@ -696,3 +713,119 @@ async def test_direct_public_reads_answer_as_fastapi_does(gw: Gw) -> None:
     # The correlation id a caller gives is echoed, as on every route.
     r = await gw.client.get(f"/v1/public/reports/{sid}", headers={"X-Correlation-ID": "abc-1"})
     assert r.headers["x-correlation-id"] == "abc-1"
+
+
+# --- the public cache (issue 18: adapters/publiccache.py, migration 0023) -----------------
+
+
+async def test_public_reads_come_from_memory_until_the_report_changes(gw: Gw) -> None:
+    report = await _public_report(gw)
+    url = f"/v1/public/reports/{report.report_id}"
+    await gw.client.get(url)
+    await _until_stored(gw, report.report_id)
+    cache = gw.app_state.public_cache
+    heard = cache.notices
+    first = await gw.client.get(url)
+    hits = cache.hits
+    again = await gw.client.get(url)
+    assert cache.hits == hits + 1 and again.content == first.content
+    # Storing the view (a fill) changed nothing the public sees and announced nothing.
+    assert cache.notices == heard
+
+    # Changed by anyone (here by hand): the notice evicts it, the next read answers it.
+    await _sql(
+        gw, "UPDATE reports SET category = 'drainase' WHERE report_id = $1", report.report_id
+    )
+    changed = await gw.client.get(url)
+    assert changed.json()["category"] == "drainase"
+    assert (await gw.client.get(url)).content == changed.content  # and kept again
+    await _sql(gw, "UPDATE reports SET public_hidden = true WHERE report_id = $1", report.report_id)
+    assert (await gw.client.get(url)).status_code == 404
+    # A timeline row changed alone (its trigger writes the report row, which announces it).
+    await _sql(
+        gw, "UPDATE reports SET public_hidden = false WHERE report_id = $1", report.report_id
+    )
+    assert (await gw.client.get(url)).status_code == 200
+    await _sql(
+        gw,
+        "UPDATE timeline SET status = 'dispatched' WHERE report_id = $1 AND version = 1",
+        report.report_id,
+    )
+    assert (await gw.client.get(url)).json()["timeline"][0]["status"] == "dispatched"
+
+    # "Not public" is kept too: an unknown id asked twice is one database read.
+    unknown = f"/v1/public/reports/{uuid4()}"
+    assert (await gw.client.get(unknown)).status_code == 404
+    hits = cache.hits
+    assert (await gw.client.get(unknown)).status_code == 404
+    assert cache.hits == hits + 1
+
+
+async def test_the_citizens_list_follows_new_and_hidden_reports(gw: Gw) -> None:
+    cache = gw.app_state.public_cache
+    first = await _public_report(gw)
+    page = await gw.client.get("/v1/public/reports?limit=100")
+    assert [i["report_id"] for i in page.json()["items"]] == [str(first.report_id)]
+    hits = cache.hits
+    assert (await gw.client.get("/v1/public/reports?limit=100")).content == page.content
+    assert cache.hits == hits + 1
+
+    # A new public report through the projector (this process's own write).
+    second = await _public_report(gw)
+    listed = (await gw.client.get("/v1/public/reports?limit=100")).json()["items"]
+    assert {i["report_id"] for i in listed} == {str(first.report_id), str(second.report_id)}
+    # Hidden by hand: gone from the list at its notice.
+    await _sql(gw, "UPDATE reports SET public_hidden = true WHERE report_id = $1", first.report_id)
+    listed = (await gw.client.get("/v1/public/reports?limit=100")).json()["items"]
+    assert [i["report_id"] for i in listed] == [str(second.report_id)]
+
+
+async def test_moderation_is_seen_by_its_own_process_at_once(gw: Gw) -> None:
+    report = await _public_report(gw)
+    url = f"/v1/public/reports/{report.report_id}"
+    await gw.client.get(url)
+    await gw.client.get(url)
+    token = issue_access_token(gw.settings.jwt_secret, "ta-1", Role.TICKET_ADMIN, ttl_s=600)
+    hidden = await gw.client.post(
+        f"/v1/reports/{report.report_id}/moderation",
+        json={"hidden": True},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert hidden.status_code == 200, hidden.text
+    # No wait for the notice: the process that hid it evicted it after its commit.
+    assert (await gw.client.get(url)).status_code == 404
+    assert (await gw.client.get("/v1/public/reports?limit=100")).json()["items"] == []
+
+
+async def test_no_answer_from_memory_while_the_notices_are_away(gw: Gw) -> None:
+    report = await _public_report(gw)
+    url = f"/v1/public/reports/{report.report_id}"
+    await gw.client.get(url)
+    await gw.client.get(url)
+    cache = gw.app_state.public_cache
+    assert cache.report(report.report_id) is not MISS
+    # The notices' connection ended from the database's side (a restart ends it too).
+    database = make_url(gw.settings.database_url).database
+    ended = await _exec(
+        gw,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'aduan-gateway-public-cache' AND datname = $1",
+        database,
+    )
+    assert [r[0] for r in ended] == [True]
+
+    async def stopped() -> bool:
+        return not cache.live
+
+    await eventually(stopped, "the cache stopped", every=0.01)
+    # A change whose notice nobody may hear: the next read answers it all the same (from
+    # the database while not listening, from an emptied memory once listening again).
+    await _exec(
+        gw, "UPDATE reports SET category = 'drainase' WHERE report_id = $1", report.report_id
+    )
+    assert (await gw.client.get(url)).json()["category"] == "drainase"
+    assert await cache.wait_listening(10)
+    assert (await gw.client.get(url)).json()["category"] == "drainase"
+    hits = cache.hits
+    assert (await gw.client.get(url)).json()["category"] == "drainase"
+    assert cache.hits == hits + 1

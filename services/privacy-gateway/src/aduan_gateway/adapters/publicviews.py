@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import Label
 
 from aduan_contracts.enums import ReportStatus
+from aduan_gateway.adapters.publiccache import MISS, PublicCache
 from aduan_gateway.adapters.readmodel import (
     ReportFilter,
     load_public_many,
@@ -157,8 +158,11 @@ class ViewFills:
         ids = sorted(batch)
         try:
             # Asynchronous commit: a fill lost in a crash is built again by the next read.
+            # Marked as a fill: it changes nothing the public sees, so the reports'
+            # triggers announce no change to the public caches (migration 0023).
             async with raw_transaction(
-                self._engine, setup="SET LOCAL synchronous_commit TO off"
+                self._engine,
+                setup="SET LOCAL synchronous_commit TO off; SET LOCAL aduan.view_fill TO on",
             ) as conn:
                 status = await conn.execute(
                     _FILL,
@@ -176,14 +180,33 @@ class ViewFills:
 
 
 class PublicViews:
-    """The public list and report, answered from the stored views where they are current."""
+    """The public list and report, answered from this process's memory where it holds them
+    (`PublicCache`), else from the stored views where they are current."""
 
-    def __init__(self, connect: Callable[[], AsyncConnection], fills: ViewFills) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], AsyncConnection],
+        fills: ViewFills,
+        cache: PublicCache | None = None,
+    ) -> None:
         self._connect = connect
         self.fills = fills
+        self.cache = cache
 
     async def report(self, report_id: UUID) -> bytes | None:
         """One public report's view as JSON; None when the public may not see it."""
+        cache = self.cache
+        if cache is None:
+            return await self._report(report_id)
+        kept = cache.report(report_id)
+        if kept is not MISS:
+            return kept  # type: ignore[no-any-return]
+        began = cache.begin()
+        answer = await self._report(report_id)
+        cache.keep_report(began, report_id, answer)
+        return answer
+
+    async def _report(self, report_id: UUID) -> bytes | None:
         async with self._connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
@@ -197,6 +220,19 @@ class PublicViews:
 
     async def page(self, limit: int, offset: int, f: ReportFilter | None = None) -> bytes:
         """A page of public reports, newest first, as `PublicReportPage` JSON."""
+        unfiltered = f is None or f == _UNFILTERED
+        cache = self.cache if unfiltered else None
+        if cache is None:
+            return await self._page(limit, offset, f)
+        kept = cache.page(limit, offset)
+        if kept is not None:
+            return kept
+        began = cache.begin()
+        body = await self._page(limit, offset, f)
+        cache.keep_page(began, limit, offset, body)
+        return body
+
+    async def _page(self, limit: int, offset: int, f: ReportFilter | None) -> bytes:
         async with self._connect() as conn:
             if f is None or f == _UNFILTERED:
                 driver = (await conn.get_raw_connection()).driver_connection

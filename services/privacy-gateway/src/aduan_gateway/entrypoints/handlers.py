@@ -3,7 +3,9 @@ public projection of public reports in the same transaction (inbox -> state -> o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
+from uuid import UUID
 
 from aduan_contracts.commands import WorkflowCommand
 from aduan_contracts.events import (
@@ -51,9 +53,16 @@ def _needs_session(event: object) -> bool:
     return isinstance(event, ReportAmended | ReporterKeyShredded | SlaBreached | SlaReminderDue)
 
 
-def register_handlers(runtime: ServiceRuntime, *, read_model: bool = True) -> None:
+def register_handlers(
+    runtime: ServiceRuntime,
+    *,
+    read_model: bool = True,
+    changed: Callable[[Iterable[UUID] | None], None] | None = None,
+) -> None:
     """The gateway's publishers (for the AsyncAPI document) and, with `read_model`, the read
-    model's consumer (off in the HTTP workers that only answer: see `bootstrap.create_app`)."""
+    model's consumer (off in the HTTP workers that only answer: see `bootstrap.create_app`).
+    `changed` is told, right after each poll's commit, which reports it may have changed
+    (None: any), so this process's public cache is never behind its own writes."""
     broker = runtime.broker
     public_topic = runtime.topic(PUBLIC_REPORTS.name)
 
@@ -97,6 +106,7 @@ def register_handlers(runtime: ServiceRuntime, *, read_model: bool = True) -> No
     )
 
     async def on_sla(uow: UnitOfWork, events: list[SlaReminderDue | SlaBreached]) -> list[bool]:
+        _touch(events)
         results = []
         for event in events:
             new = await project_escalation(uow.session, event)
@@ -113,15 +123,45 @@ def register_handlers(runtime: ServiceRuntime, *, read_model: bool = True) -> No
     def topic(name: str) -> str:
         return runtime.topic(name)
 
+    # The reports a poll touched: its events' and the public events it published (a key's
+    # arrival can make a report public), or every report after an erasure (its reports
+    # are found by key). A rolled-back poll's ids stay for the next: a spare eviction.
+    touched: set[UUID] = set()
+    touched_all = False
+
+    def _touch(items: Iterable[Any]) -> None:
+        nonlocal touched_all
+        for item in items:
+            if isinstance(item, ReporterKeyShredded):
+                touched_all = True
+            elif (report_id := getattr(item, "report_id", None)) is not None:
+                touched.add(report_id)
+
+    def after_commit(_: list[Any]) -> None:
+        nonlocal touched_all
+        if changed is not None and (touched or touched_all):
+            changed(None if touched_all else set(touched))
+        touched.clear()
+        touched_all = False
+
     # The projector's use cases get the kit's unit of work wrapped in their store.
     async def apply_keys(uow: UnitOfWork, events: list[ReporterKeyEvent]) -> list[Any]:
-        return await projector.apply_keys(PgProjectionUnit(uow), events)
+        _touch(events)
+        results = await projector.apply_keys(PgProjectionUnit(uow), events)
+        _touch(results)
+        return results
 
     async def apply_intake(uow: UnitOfWork, events: list[ReportIntakeEvent]) -> list[Any]:
-        return await projector.apply_intake(PgProjectionUnit(uow), events)
+        _touch(events)
+        results = await projector.apply_intake(PgProjectionUnit(uow), events)
+        _touch(results)
+        return results
 
     async def apply_statuses(uow: UnitOfWork, events: list[ReportStatusChanged]) -> list[Any]:
-        return await projector.apply_statuses(PgProjectionUnit(uow), events)
+        _touch(events)
+        results = await projector.apply_statuses(PgProjectionUnit(uow), events)
+        _touch(results)
+        return results
 
     if not read_model:
         return
@@ -160,6 +200,7 @@ def register_handlers(runtime: ServiceRuntime, *, read_model: bool = True) -> No
         ],
         inbox=INBOX,
         outbox=OUTBOX,
+        after_commit=after_commit,
         serialize_with=READ_MODEL_WRITERS_LOCK,
         # A reporter's message, an erasure and an SLA escalation (rare) still use
         # `uow.session` (the ORM): a batch holding one gets a session; the hot path

@@ -1,0 +1,227 @@
+"""The public views a gateway process answered, kept in its memory (issue 18).
+
+A citizen's read of a stored view (adapters/publicviews.py) was one prepared statement,
+and that round trip (the socket writes, the protocol, the pool's checkout) was most of
+the read's CPU: `bench.gateway_mix --kinds public-get` put asyncpg and SQLAlchemy at two
+thirds of the gateway's samples. What the public sees of a report changes only when its
+row does, and PostgreSQL announces every such change (migration 0023: a notice with the
+ids on `aduan_reports_changed`, sent at commit to every listening connection), so each
+process keeps what it answered and throws a report out when its notice arrives:
+
+- One report's answer (its view, or "not public": private, hidden, rejected and unknown
+  ids are all a 404), at most `max_reports` of them, least recently used out first.
+- The citizens' unfiltered list pages, thrown out by any notice (a new, changed or hidden
+  report can move every page).
+
+Only while the notices can be trusted: the listening connection is checked every
+`check_s`, and from the moment it is lost until it listens again nothing is kept or
+answered from memory (a notice sent meanwhile would be missed); everything kept before is
+dropped. A read that began before a notice for its report (or, for a page, before any
+notice) does not keep what it read: it may have read the row before the change committed
+(`begin` hands out the position reads compare against).
+
+A change is thus seen by every process within one notice's delivery after its commit
+(milliseconds; the process that made the change evicts at once, `changed`), as a read
+that started just before the commit would have seen it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from prometheus_client import Gauge
+
+from aduan_kit.logging import get_logger
+
+__all__ = ["CHANNEL", "MISS", "PublicCache"]
+
+log = get_logger(__name__)
+
+CHANNEL = "aduan_reports_changed"  # migration 0023
+# "Not in memory", as distinct from a kept None ("not public").
+MISS: Any = object()
+# Evictions remembered by report, for reads that began before them; beyond this many the
+# memory starts again (reads under way then keep nothing, which is only a lost fill).
+_MAX_EVICTED = 50_000
+# For operators: 0 while the process answers every public read from the database.
+LISTENING = Gauge(
+    "aduan_gateway_public_cache_listening",
+    "1 while this process's public cache hears the reports' change notices",
+)
+
+
+class PublicCache:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        max_reports: int = 10_000,
+        max_pages: int = 64,
+        check_s: float = 5.0,
+    ) -> None:
+        self._connect = connect
+        self._max_reports = max_reports
+        self._max_pages = max_pages
+        self._check_s = check_s
+        self._reports: OrderedDict[UUID, bytes | None] = OrderedDict()
+        self._pages: dict[tuple[int, int], bytes] = {}
+        # Positions: every notice (and every loss or gain of the connection) moves `_seq`;
+        # `_evicted` holds the position of each report's last notice; reads that began
+        # before `_floor` keep nothing.
+        self._seq = 0
+        self._floor = 0
+        self._evicted: dict[UUID, int] = {}
+        self.live = False
+        self._task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self.hits = 0
+        self.notices = 0
+
+    # --- reads ------------------------------------------------------------------------
+
+    def begin(self) -> int:
+        """The position to hand back with what a read found."""
+        return self._seq
+
+    def report(self, report_id: UUID) -> Any:
+        """The kept answer for a report: its view's JSON, None (not public), or `MISS`."""
+        if not self.live:
+            return MISS
+        found = self._reports.get(report_id, MISS)
+        if found is not MISS:
+            self._reports.move_to_end(report_id)
+            self.hits += 1
+        return found
+
+    def keep_report(self, began: int, report_id: UUID, answer: bytes | None) -> None:
+        if (
+            not self.live
+            or self._max_reports <= 0
+            or began < self._floor
+            or self._evicted.get(report_id, 0) > began
+        ):
+            return
+        self._reports[report_id] = answer
+        self._reports.move_to_end(report_id)
+        while len(self._reports) > self._max_reports:
+            self._reports.popitem(last=False)
+
+    def page(self, limit: int, offset: int) -> bytes | None:
+        if not self.live:
+            return None
+        found = self._pages.get((limit, offset))
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def keep_page(self, began: int, limit: int, offset: int, body: bytes) -> None:
+        if not self.live or began != self._seq or self._max_reports <= 0:
+            return
+        if len(self._pages) >= self._max_pages:
+            self._pages.clear()
+        self._pages[(limit, offset)] = body
+
+    # --- changes ----------------------------------------------------------------------
+
+    def changed(self, report_ids: Iterable[UUID] | None) -> None:
+        """These reports changed (None: any may have): out of memory, and reads under way
+        keep nothing of them. Called by the notices, and by this process's own writers
+        right after their commit (their notice comes a moment later)."""
+        self._seq += 1
+        self._pages.clear()
+        if report_ids is None:
+            self._drop_all()
+            return
+        for report_id in report_ids:
+            self._reports.pop(report_id, None)
+            self._evicted[report_id] = self._seq
+        if len(self._evicted) > _MAX_EVICTED:
+            self._drop_all()
+
+    def _drop_all(self) -> None:
+        self._reports.clear()
+        self._pages.clear()
+        self._evicted.clear()
+        self._floor = self._seq
+
+    def _notice(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self.notices += 1
+        try:
+            ids = [UUID(part) for part in payload.split(",")]
+        except ValueError:
+            log.warning("unreadable reports-changed notice; every kept view dropped")
+            self.changed(None)
+            return
+        self.changed(ids)
+
+    def _set_live(self, live: bool) -> None:
+        # Either way nothing read before now may be kept: on a loss, notices may be missed
+        # from here; on a gain, they may have been missed until here.
+        self._seq += 1
+        self._drop_all()
+        self.live = live
+        LISTENING.set(1 if live else 0)
+        if live:
+            self._listening.set()
+        else:
+            self._listening.clear()
+
+    # --- the listening connection ---------------------------------------------------------
+
+    def _lost(self, lost: asyncio.Event) -> None:
+        # At once, not when the listening task next runs: a read in between must not be
+        # answered from memory.
+        self._set_live(False)
+        lost.set()
+
+    def start(self) -> None:
+        if self._max_reports > 0:
+            self._task = asyncio.create_task(self._listen(), name="public-cache-notices")
+
+    async def wait_listening(self, within_s: float) -> bool:
+        """Whether the notices are trusted within `within_s` seconds (tests, start-up)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), within_s)
+        return self.live
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._set_live(False)
+
+    async def _listen(self) -> None:
+        backoff = 0.5
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await self._connect()
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: self._lost(lost))
+                await conn.add_listener(CHANNEL, self._notice)
+                self._set_live(True)
+                backoff = 0.5
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), self._check_s)
+                    if not lost.is_set():
+                        # A connection that hangs without closing counts as lost too.
+                        await asyncio.wait_for(conn.fetchval("SELECT 1"), self._check_s)
+                log.warning("public cache stopped: its notices' connection was lost")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("public cache stopped; retrying", error=type(exc).__name__)
+            finally:
+                self._set_live(False)
+                if conn is not None:
+                    conn.terminate()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
