@@ -741,11 +741,11 @@ async def test_public_reads_come_from_memory_until_the_report_changes(gw: Gw) ->
     assert (await gw.client.get(url)).content == changed.content  # and kept again
     await _sql(gw, "UPDATE reports SET public_hidden = true WHERE report_id = $1", report.report_id)
     assert (await gw.client.get(url)).status_code == 404
-    # A timeline row changed alone (its trigger writes the report row, which announces it).
     await _sql(
         gw, "UPDATE reports SET public_hidden = false WHERE report_id = $1", report.report_id
     )
     assert (await gw.client.get(url)).status_code == 200
+    # A timeline row changed alone (its trigger writes the report row, which announces it).
     await _sql(
         gw,
         "UPDATE timeline SET status = 'dispatched' WHERE report_id = $1 AND version = 1",
