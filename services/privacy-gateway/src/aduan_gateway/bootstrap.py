@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aduan_contracts.topics import CATEGORIES as CATEGORIES_TOPIC
 from aduan_gateway.adapters.accesslog import AccessLog, AccessLogUnavailable
-from aduan_gateway.adapters.publiccache import PublicCache
 from aduan_gateway.adapters.publicviews import PublicViews, ViewFills
 from aduan_gateway.adapters.readmodel import officer_record
+from aduan_gateway.adapters.reportcache import ReportCache
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.config import Settings
 from aduan_gateway.entrypoints.api import (
@@ -69,7 +69,7 @@ class Gateway:
         self.access_log: AccessLog | None = None
         self.read_sessions: Callable[[], AsyncConnection] | None = None
         self.public_views: PublicViews | None = None
-        self.public_cache: PublicCache | None = None
+        self.report_cache: ReportCache | None = None
         self.officer_views: OfficerViews | None = None
 
     async def start(self) -> None:
@@ -85,11 +85,13 @@ class Gateway:
         self.access_log.start()
         fills = ViewFills(self.runtime.engine)
         fills.start()
-        self.public_cache = PublicCache(
-            self._listen_connection, max_reports=self.settings.public_cache_reports
+        self.report_cache = ReportCache(
+            self._listen_connection,
+            max_public=self.settings.report_cache_public,
+            max_officer=self.settings.report_cache_officer,
         )
-        self.public_cache.start()
-        self.public_views = PublicViews(self.read_sessions, fills, self.public_cache)
+        self.report_cache.start()
+        self.public_views = PublicViews(self.read_sessions, fills, self.report_cache)
         self.officer_views = OfficerViews(self.settings.pseudonym_secret, officer_record)
         await self.bus.start()
         # Every category again on the compacted topic (same versions: readers that have
@@ -101,12 +103,12 @@ class Gateway:
         log.info("categories republished", count=count)
 
     async def _listen_connection(self) -> asyncpg.Connection:
-        """A connection of its own for the public cache's change notices (never pooled:
+        """A connection of its own for the report cache's change notices (never pooled:
         it listens for the process's life)."""
         url = make_url(self.settings.database_url).set(drivername="postgresql")
         return await asyncpg.connect(
             url.render_as_string(hide_password=False),
-            server_settings={"application_name": "aduan-gateway-public-cache"},
+            server_settings={"application_name": "aduan-gateway-report-cache"},
         )
 
     def grants(self) -> GrantCache:
@@ -117,7 +119,11 @@ class Gateway:
         if self.read_sessions is None or self.access_log is None or self.officer_views is None:
             return None
         return OfficerReadParts(
-            self.read_sessions, self.grants(), self.access_log, self.officer_views
+            self.read_sessions,
+            self.grants(),
+            self.access_log,
+            self.officer_views,
+            self.report_cache,
         )
 
     async def stop(self) -> None:
@@ -127,8 +133,8 @@ class Gateway:
             await self.access_log.stop()
         if self.public_views is not None:
             await self.public_views.fills.stop()
-        if self.public_cache is not None:
-            await self.public_cache.stop()
+        if self.report_cache is not None:
+            await self.report_cache.stop()
         await self.runtime.stop()
 
 
@@ -173,8 +179,8 @@ def build(
     runtime = ServiceRuntime(settings, migrations="aduan_gateway:migrations", outbox=OUTBOX)
 
     def changed(report_ids: Iterable[UUID] | None) -> None:
-        if gateway.public_cache is not None:
-            gateway.public_cache.changed(report_ids)
+        if gateway.report_cache is not None:
+            gateway.report_cache.changed(report_ids)
 
     register_handlers(runtime, read_model=consumers, changed=changed)
     app = runtime.create_app(

@@ -86,9 +86,11 @@ class Settings(ServiceSettings):
     # behalf and passes the citizen's address); anyone else is limited by their own.
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
-    # Public reports' answers each process keeps in memory (adapters/publiccache.py; about
-    # 1-2 KB each), evicted by the database's change notices; 0 turns the cache off.
-    public_cache_reports: int = Field(default=10_000, ge=0, le=1_000_000)
+    # What each process keeps in memory of reports it read (adapters/reportcache.py),
+    # evicted by the database's change notices: public answers (1-2 KB each) and the rows
+    # officers' views are made from (2-5 KB each). 0 and 0 turn the cache off.
+    report_cache_public: int = Field(default=10_000, ge=0, le=1_000_000)
+    report_cache_officer: int = Field(default=4_096, ge=0, le=1_000_000)
 
     # How long the caller waits for workflow's verdict on a command before a 504.
     command_timeout_s: float = Field(default=10.0, gt=0, le=120)

@@ -36,9 +36,9 @@ from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
 from aduan_gateway.adapters.projection_pg import PgProjectionUnit
-from aduan_gateway.adapters.publiccache import MISS
 from aduan_gateway.adapters.publicviews import VIEW_FORMAT, page_json
 from aduan_gateway.adapters.readmodel import load_public, load_report
+from aduan_gateway.adapters.reportcache import MISS
 from aduan_gateway.adapters.tables import OUTBOX, REPORTS
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
@@ -97,8 +97,8 @@ async def gw(isolated: Isolation) -> AsyncIterator[Gw]:
     )
     app, runtime = build(settings)
     await app.state.gateway.start()
-    # The public cache in use from the first read (adapters/publiccache.py).
-    assert await app.state.gateway.public_cache.wait_listening(10)
+    # The report cache in use from the first read (adapters/reportcache.py).
+    assert await app.state.gateway.report_cache.wait_listening(10)
     producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
     await producer.start()
     try:
@@ -424,9 +424,9 @@ async def _until_stored(gw: Gw, report_id: UUID) -> str:
 
 async def _sql(gw: Gw, statement: str, *args: Any) -> None:
     """A change by hand, behind the gateway's back (an operator's fix), and then the
-    database's notice of it heard by the gateway's public cache: from then on every read
+    database's notice of it heard by the gateway's report cache: from then on every read
     must answer the change (a read in between may still answer what it kept)."""
-    cache = gw.app_state.public_cache
+    cache = gw.app_state.report_cache
     heard = cache.notices
     await _exec(gw, statement, *args)
 
@@ -715,7 +715,7 @@ async def test_direct_public_reads_answer_as_fastapi_does(gw: Gw) -> None:
     assert r.headers["x-correlation-id"] == "abc-1"
 
 
-# --- the public cache (issue 18: adapters/publiccache.py, migration 0023) -----------------
+# --- the public cache (issue 18: adapters/reportcache.py, migration 0023) -----------------
 
 
 async def test_public_reads_come_from_memory_until_the_report_changes(gw: Gw) -> None:
@@ -723,7 +723,7 @@ async def test_public_reads_come_from_memory_until_the_report_changes(gw: Gw) ->
     url = f"/v1/public/reports/{report.report_id}"
     await gw.client.get(url)
     await _until_stored(gw, report.report_id)
-    cache = gw.app_state.public_cache
+    cache = gw.app_state.report_cache
     heard = cache.notices
     first = await gw.client.get(url)
     hits = cache.hits
@@ -762,7 +762,7 @@ async def test_public_reads_come_from_memory_until_the_report_changes(gw: Gw) ->
 
 
 async def test_the_citizens_list_follows_new_and_hidden_reports(gw: Gw) -> None:
-    cache = gw.app_state.public_cache
+    cache = gw.app_state.report_cache
     first = await _public_report(gw)
     page = await gw.client.get("/v1/public/reports?limit=100")
     assert [i["report_id"] for i in page.json()["items"]] == [str(first.report_id)]
@@ -802,14 +802,14 @@ async def test_no_answer_from_memory_while_the_notices_are_away(gw: Gw) -> None:
     url = f"/v1/public/reports/{report.report_id}"
     await gw.client.get(url)
     await gw.client.get(url)
-    cache = gw.app_state.public_cache
-    assert cache.report(report.report_id) is not MISS
+    cache = gw.app_state.report_cache
+    assert cache.public(report.report_id) is not MISS
     # The notices' connection ended from the database's side (a restart ends it too).
     database = make_url(gw.settings.database_url).database
     ended = await _exec(
         gw,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE application_name = 'aduan-gateway-public-cache' AND datname = $1",
+        "WHERE application_name = 'aduan-gateway-report-cache' AND datname = $1",
         database,
     )
     assert [r[0] for r in ended] == [True]

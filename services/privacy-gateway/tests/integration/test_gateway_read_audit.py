@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
 from aduan_gateway.adapters.accesslog import SKIP_AFTER_REFUSAL, AccessLog, Read
 from aduan_gateway.adapters.readmodel import verify_access_log
+from aduan_gateway.adapters.reportcache import MISS
 from aduan_gateway.adapters.tables import ACCESS_LOG, INBOX, OUTBOX, REPORTS, TIMELINE
 from aduan_gateway.auth import issue_access_token
 from aduan_gateway.bootstrap import build
@@ -581,3 +583,118 @@ async def test_direct_officer_lists_answer_and_log_as_fastapi_does(gw: Gw) -> No
     assert [i["report_id"] for i in page] == [str(r) for r in reversed(ours)]
     async with gw.runtime.sessions() as session:
         assert (await verify_access_log(session))[1] is None
+
+
+# --- officer reads from the report cache (issue 18: adapters/reportcache.py) -------------
+
+
+async def _changed_by_hand(gw: Gw, statement: str, *args: Any) -> None:
+    """A change behind the gateway's back, then the database's notice of it heard."""
+    cache = gw.app.state.gateway.report_cache
+    heard = cache.notices
+    async with gw.runtime.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute(statement, *args)
+
+    async def noticed() -> bool:
+        return bool(cache.notices > heard)
+
+    await eventually(noticed, "the change's notice heard")
+
+
+async def test_officer_reads_from_memory_follow_every_change_and_are_each_logged(
+    gw: Gw,
+) -> None:
+    cache = gw.app.state.gateway.report_cache
+    assert await cache.wait_listening(10)
+    _, private = await seed_reports(gw, 2)
+    validator = gw.token(Role.VALIDATOR, "val-m")
+    dbm = gw.token(Role.AGENCY_OFFICER, "dbm-m", "dbm")
+    url = f"/v1/reports/{private}"
+
+    first = await gw.client.get(url, headers=validator)
+    hits = cache.hits
+    again = await gw.client.get(url, headers=validator)
+    assert again.status_code == 200 and again.content == first.content
+    assert cache.hits == hits + 1
+    # Every read is logged before it is given out, from memory or not.
+    logged = [r for r in await log_rows(gw) if r["subject"] == "val-m"]
+    assert [r["report_id"] for r in logged] == [private, private]
+
+    # Moved to another agency by hand: the old agency's officer loses it at the notice.
+    assert (await gw.client.get(url, headers=dbm)).status_code == 200
+    await _changed_by_hand(
+        gw, "UPDATE reports SET agency_id = 'dsda' WHERE report_id = $1", private
+    )
+    assert (await gw.client.get(url, headers=dbm)).status_code == 404
+    listed = (await gw.client.get("/v1/reports?limit=100", headers=dbm)).json()["items"]
+    assert str(private) not in {i["report_id"] for i in listed}
+    await _changed_by_hand(gw, "UPDATE reports SET agency_id = 'dbm' WHERE report_id = $1", private)
+    assert (await gw.client.get(url, headers=dbm)).status_code == 200
+
+    # An escalation (its own table) shows at its notice.
+    await _changed_by_hand(
+        gw,
+        "INSERT INTO escalations (report_id, kind, stage, due_at, from_unit, to_unit, "
+        "after_version, note, at) VALUES ($1, 'breach', 'follow_up', now(), 'dbm', "
+        "'validators', 2, 'overdue at dbm', now())",
+        private,
+    )
+    escalations = (await gw.client.get(url, headers=validator)).json()["escalations"]
+    assert [e["kind"] for e in escalations] == ["breach"]
+
+    # Photos of a private report: the grant is asked on every read, not kept with the row.
+    photo = {
+        "sha256": "e" * 64,
+        "content_type": "image/jpeg",
+        "size_bytes": 100,
+        "taken_at": None,
+        "point": None,
+    }
+    await _changed_by_hand(
+        gw,
+        "UPDATE reports SET photos = jsonb_build_array($2::jsonb) WHERE report_id = $1",
+        private,
+        json.dumps(photo),
+    )
+    assert (await gw.client.get(url, headers=dbm)).json()["photos_locked"] is True
+    grant = uuid4()
+    async with gw.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO photo_grants (grant_id, report_id, grantee, granted_by, expires_at) "
+                "VALUES (:g, :r, 'dbm-m', 'val-m', now() + interval '1 hour')"
+            ),
+            {"g": grant, "r": private},
+        )
+    hits = cache.hits
+    opened = (await gw.client.get(url, headers=dbm)).json()
+    assert cache.hits == hits + 1  # the row from memory, the grant asked
+    assert opened["photos_locked"] is False and [p["sha256"] for p in opened["photos"]] == [
+        "e" * 64
+    ]
+    async with gw.runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE photo_grants SET revoked_at = now() WHERE grant_id = :g"), {"g": grant}
+        )
+    await gw.app.state.gateway.grants().forget(private, "dbm-m")
+    assert (await gw.client.get(url, headers=dbm)).json()["photos_locked"] is True
+
+
+async def test_a_reporter_key_arriving_announces_its_reports(gw: Gw) -> None:
+    """Whether a report's reporter key is known is part of its officer row (`key_row`):
+    the key's arrival is announced as a change of the reports that name it."""
+    cache = gw.app.state.gateway.report_cache
+    assert await cache.wait_listening(10)
+    [rid] = await seed_reports(gw, 1)
+    key_id = uuid4()
+    await _changed_by_hand(
+        gw, "UPDATE reports SET reporter_key_id = $2 WHERE report_id = $1", rid, key_id
+    )
+    validator = gw.token(Role.VALIDATOR, "val-k")
+    await gw.client.get(f"/v1/reports/{rid}", headers=validator)
+    assert cache.officer_row(rid) is not MISS
+    await _changed_by_hand(
+        gw, "INSERT INTO reporter_keys (key_id, key) VALUES ($1, $2)", key_id, b"k" * 32
+    )
+    assert cache.officer_row(rid) is MISS

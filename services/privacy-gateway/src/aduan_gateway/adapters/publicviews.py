@@ -38,13 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import Label
 
 from aduan_contracts.enums import ReportStatus
-from aduan_gateway.adapters.publiccache import MISS, PublicCache
 from aduan_gateway.adapters.readmodel import (
     ReportFilter,
     load_public_many,
     public_conditions,
     public_page,
 )
+from aduan_gateway.adapters.reportcache import MISS, ReportCache
 from aduan_gateway.adapters.tables import REPORTS
 from aduan_gateway.domain.views import PublicReportView, public_view
 from aduan_kit.db import raw_transaction
@@ -181,13 +181,13 @@ class ViewFills:
 
 class PublicViews:
     """The public list and report, answered from this process's memory where it holds them
-    (`PublicCache`), else from the stored views where they are current."""
+    (`ReportCache`), else from the stored views where they are current."""
 
     def __init__(
         self,
         connect: Callable[[], AsyncConnection],
         fills: ViewFills,
-        cache: PublicCache | None = None,
+        cache: ReportCache | None = None,
     ) -> None:
         self._connect = connect
         self.fills = fills
@@ -198,12 +198,12 @@ class PublicViews:
         cache = self.cache
         if cache is None:
             return await self._report(report_id)
-        kept = cache.report(report_id)
+        kept = cache.public(report_id)
         if kept is not MISS:
             return kept  # type: ignore[no-any-return]
         began = cache.begin()
         answer = await self._report(report_id)
-        cache.keep_report(began, report_id, answer)
+        cache.keep_public(began, report_id, answer)
         return answer
 
     async def _report(self, report_id: UUID) -> bytes | None:

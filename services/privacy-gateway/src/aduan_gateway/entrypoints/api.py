@@ -32,6 +32,7 @@ from aduan_gateway.adapters.readmodel import (
     load_report,
     officer_page_ids,
 )
+from aduan_gateway.adapters.reportcache import MISS
 from aduan_gateway.auth import CurrentUser, Principal, bearer_principal, scoped
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord
@@ -331,16 +332,20 @@ async def _officer_read(parts: OfficerReadParts, user: Principal, report_id: UUI
     """An officer's view of one report as JSON, its fields logged before it is given out;
     None when the report is unknown or outside the caller's scope (both a 404).
     Raises `AccessLogUnavailable` when the read could not be logged (nothing is given)."""
-    async with parts.sessions() as session:
-        # Opens nothing: officer views read the stored officer text and reasons.
-        row = await load_officer_row(session, report_id)
-        read = (
-            await parts.views.read(
-                row, user.role, user.scope, parts.grants.holder(session, user.subject)
-            )
-            if row is not None
-            else None
-        )
+    kept = parts.rows
+    row = kept.officer_row(report_id) if kept is not None else MISS
+    if row is MISS:
+        began = kept.begin() if kept is not None else 0
+        async with parts.sessions() as session:
+            # Opens nothing: officer views read the stored officer text and reasons.
+            row = await load_officer_row(session, report_id)
+        if kept is not None:
+            kept.keep_officer_row(began, report_id, row)
+    if row is None:
+        return None
+    # Who may read it is decided here, every read (role, scope, a photo grant asked).
+    granted = parts.grants.holder_on(parts.sessions, user.subject)
+    read = await parts.views.read(row, user.role, user.scope, granted)
     if read is None:
         return None
     await parts.access_log.record(
@@ -365,11 +370,24 @@ async def _officer_list(
     # them; the full-access roles are not scoped.
     scope = user.scope if user.role is Role.AGENCY_OFFICER else None
     reads: list[OfficerRead] = []
+    kept = parts.rows
     async with parts.sessions() as session:
         # Opens nothing: officer views read the stored officer text and reasons.
         ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
+        # The rows kept in memory (still current: adapters/reportcache.py), the rest read.
+        rows = {i: kept.officer_row(i) for i in ids} if kept is not None else {}
+        missing = [i for i in ids if rows.get(i, MISS) is MISS]
+        if missing:
+            began = kept.begin() if kept is not None else 0
+            for row in await load_officer_rows(session, missing):
+                rows[row["report_id"]] = row
+                if kept is not None:
+                    kept.keep_officer_row(began, row["report_id"], row)
         granted = parts.grants.holder(session, user.subject)
-        for row in await load_officer_rows(session, ids):
+        for report_id in ids:
+            # A report gone between the two statements is left out, as before.
+            if (row := rows.get(report_id, MISS)) is MISS or row is None:
+                continue
             read = await parts.views.read(row, user.role, user.scope, granted)
             if read is not None:
                 reads.append(read)

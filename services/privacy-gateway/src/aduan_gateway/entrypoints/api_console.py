@@ -517,9 +517,9 @@ def console_router() -> APIRouter:
             event = public_event(after, correlation_id.get() or str(uuid4()))
             if event is not None:
                 await add_to_outbox(session, OUTBOX, topic, event, key=report_id)
-        # This process's public cache at once (the database's notice tells every process,
+        # This process's report cache at once (the database's notice tells every process,
         # this one a moment later): the ticket-admin who hid it sees it gone.
-        if (cache := request.app.state.gateway.public_cache) is not None:
+        if (cache := request.app.state.gateway.report_cache) is not None:
             cache.changed([report_id])
         runtime.wake_relay()
         log.info("public report moderated", report_id=str(report_id), fields=fields)

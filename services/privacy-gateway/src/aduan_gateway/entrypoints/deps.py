@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from aduan_contracts.enums import Role
 from aduan_gateway.adapters.accesslog import AccessLog
 from aduan_gateway.adapters.publicviews import PublicViews
+from aduan_gateway.adapters.reportcache import ReportCache
 from aduan_gateway.auth import Principal
 from aduan_gateway.config import Settings
 from aduan_gateway.domain.model import ReportRecord
@@ -120,6 +121,9 @@ class OfficerReadParts:
     grants: GrantCache
     access_log: AccessLog
     views: OfficerViews
+    # The rows views are made from, kept while the database's notices say they are
+    # current (adapters/reportcache.py); None: every read asks the database.
+    rows: ReportCache | None = None
 
 
 async def _officer_views(request: Request) -> OfficerViews:

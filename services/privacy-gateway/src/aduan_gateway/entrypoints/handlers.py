@@ -62,7 +62,7 @@ def register_handlers(
     """The gateway's publishers (for the AsyncAPI document) and, with `read_model`, the read
     model's consumer (off in the HTTP workers that only answer: see `bootstrap.create_app`).
     `changed` is told, right after each poll's commit, which reports it may have changed
-    (None: any), so this process's public cache is never behind its own writes."""
+    (None: any), so this process's report cache is never behind its own writes."""
     broker = runtime.broker
     public_topic = runtime.topic(PUBLIC_REPORTS.name)
 

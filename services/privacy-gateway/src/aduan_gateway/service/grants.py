@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -134,14 +135,36 @@ class GrantCache:
     async def allowed(
         self, session: AsyncSession | AsyncConnection, report_id: UUID, grantee: str
     ) -> bool:
+        return await self._cached(report_id, grantee) or await self._stored(
+            session, report_id, grantee
+        )
+
+    async def _cached(self, report_id: UUID, grantee: str) -> bool:
         cached = await self._redis.get(self._key(report_id, grantee))
-        if cached is not None and float(cached) > time.time():
-            return True
+        return cached is not None and float(cached) > time.time()
+
+    async def _stored(
+        self, session: AsyncSession | AsyncConnection, report_id: UUID, grantee: str
+    ) -> bool:
         expiry = await _active_expiry(session, report_id, grantee)
         if expiry is None:
             return False
         await self.remember(report_id, grantee, expiry)
         return True
+
+    def holder_on(
+        self, connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]], grantee: str
+    ) -> Callable[[UUID], Awaitable[bool]]:
+        """`holder` for a read that has no connection open (its row came from memory):
+        Redis first, a connection from `connect` only when Redis does not know."""
+
+        async def holds(report_id: UUID) -> bool:
+            if await self._cached(report_id, grantee):
+                return True
+            async with connect() as conn:
+                return await self._stored(conn, report_id, grantee)
+
+        return holds
 
     def holder(
         self, session: AsyncSession | AsyncConnection, grantee: str

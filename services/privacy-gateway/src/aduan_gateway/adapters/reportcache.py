@@ -1,15 +1,23 @@
-"""The public views a gateway process answered, kept in its memory (issue 18).
+"""What a gateway process read of reports, kept in its memory (issue 18).
 
 A citizen's read of a stored view (adapters/publicviews.py) was one prepared statement,
 and that round trip (the socket writes, the protocol, the pool's checkout) was most of
 the read's CPU: `bench.gateway_mix --kinds public-get` put asyncpg and SQLAlchemy at two
-thirds of the gateway's samples. What the public sees of a report changes only when its
-row does, and PostgreSQL announces every such change (migration 0023: a notice with the
-ids on `aduan_reports_changed`, sent at commit to every listening connection), so each
-process keeps what it answered and throws a report out when its notice arrives:
+thirds of the gateway's samples; an officer's read spent a fifth of its CPU reading the
+row its view is made from. What the public sees of a report, and the row an officer's
+view is made from, change only when the report's row, its timeline, its escalations or
+its reporter's key change, and PostgreSQL announces every such change (migration 0023: a
+notice with the report ids on `aduan_reports_changed`, sent at commit to every listening
+connection), so each process keeps what it read and throws a report out when its notice
+arrives:
 
-- One report's answer (its view, or "not public": private, hidden, rejected and unknown
-  ids are all a 404), at most `max_reports` of them, least recently used out first.
+- The public answer for a report (its view's JSON, or "not public": private, hidden,
+  rejected and unknown ids are all a 404), at most `max_public`, least recently read out
+  first.
+- The row an officer's view of a report is made from (`readmodel.load_officer_row`, None
+  for an unknown id), at most `max_officer`. Who may read it is still decided on every
+  read (the role, the scope, a photo grant asked each time: service/officerviews.py), and
+  every read is still logged before it is given out.
 - The citizens' unfiltered list pages, thrown out by any notice (a new, changed or hidden
   report can move every page).
 
@@ -39,7 +47,7 @@ from prometheus_client import Gauge
 
 from aduan_kit.logging import get_logger
 
-__all__ = ["CHANNEL", "MISS", "PublicCache"]
+__all__ = ["CHANNEL", "MISS", "ReportCache"]
 
 log = get_logger(__name__)
 
@@ -51,24 +59,27 @@ MISS: Any = object()
 _MAX_EVICTED = 50_000
 # For operators: 0 while the process answers every public read from the database.
 LISTENING = Gauge(
-    "aduan_gateway_public_cache_listening",
-    "1 while this process's public cache hears the reports' change notices",
+    "aduan_gateway_report_cache_listening",
+    "1 while this process's report cache hears the reports' change notices",
 )
 
 
-class PublicCache:
+class ReportCache:
     def __init__(
         self,
         connect: Callable[[], Awaitable[asyncpg.Connection]],
-        max_reports: int = 10_000,
+        max_public: int = 10_000,
+        max_officer: int = 4_096,
         max_pages: int = 64,
         check_s: float = 5.0,
     ) -> None:
         self._connect = connect
-        self._max_reports = max_reports
+        self._max_public = max_public
+        self._max_officer = max_officer
         self._max_pages = max_pages
         self._check_s = check_s
-        self._reports: OrderedDict[UUID, bytes | None] = OrderedDict()
+        self._public: OrderedDict[UUID, bytes | None] = OrderedDict()
+        self._officer: OrderedDict[UUID, Any] = OrderedDict()
         self._pages: dict[tuple[int, int], bytes] = {}
         # Positions: every notice (and every loss or gain of the connection) moves `_seq`;
         # `_evicted` holds the position of each report's last notice; reads that began
@@ -82,34 +93,53 @@ class PublicCache:
         self.hits = 0
         self.notices = 0
 
+    @property
+    def enabled(self) -> bool:
+        return self._max_public > 0 or self._max_officer > 0
+
     # --- reads ------------------------------------------------------------------------
 
     def begin(self) -> int:
         """The position to hand back with what a read found."""
         return self._seq
 
-    def report(self, report_id: UUID) -> Any:
-        """The kept answer for a report: its view's JSON, None (not public), or `MISS`."""
+    def public(self, report_id: UUID) -> Any:
+        """The kept public answer: the view's JSON, None (not public), or `MISS`."""
+        return self._get(self._public, report_id)
+
+    def keep_public(self, began: int, report_id: UUID, answer: bytes | None) -> None:
+        self._keep(self._public, self._max_public, began, report_id, answer)
+
+    def officer_row(self, report_id: UUID) -> Any:
+        """The kept row of an officer's view: the row, None (no such report), or `MISS`."""
+        return self._get(self._officer, report_id)
+
+    def keep_officer_row(self, began: int, report_id: UUID, row: Any) -> None:
+        self._keep(self._officer, self._max_officer, began, report_id, row)
+
+    def _get(self, kept: OrderedDict[UUID, Any], report_id: UUID) -> Any:
         if not self.live:
             return MISS
-        found = self._reports.get(report_id, MISS)
+        found = kept.get(report_id, MISS)
         if found is not MISS:
-            self._reports.move_to_end(report_id)
+            kept.move_to_end(report_id)
             self.hits += 1
         return found
 
-    def keep_report(self, began: int, report_id: UUID, answer: bytes | None) -> None:
+    def _keep(
+        self, kept: OrderedDict[UUID, Any], bound: int, began: int, report_id: UUID, value: Any
+    ) -> None:
         if (
             not self.live
-            or self._max_reports <= 0
+            or bound <= 0
             or began < self._floor
             or self._evicted.get(report_id, 0) > began
         ):
             return
-        self._reports[report_id] = answer
-        self._reports.move_to_end(report_id)
-        while len(self._reports) > self._max_reports:
-            self._reports.popitem(last=False)
+        kept[report_id] = value
+        kept.move_to_end(report_id)
+        while len(kept) > bound:
+            kept.popitem(last=False)
 
     def page(self, limit: int, offset: int) -> bytes | None:
         if not self.live:
@@ -120,7 +150,7 @@ class PublicCache:
         return found
 
     def keep_page(self, began: int, limit: int, offset: int, body: bytes) -> None:
-        if not self.live or began != self._seq or self._max_reports <= 0:
+        if not self.live or began != self._seq or self._max_public <= 0:
             return
         if len(self._pages) >= self._max_pages:
             self._pages.clear()
@@ -138,13 +168,15 @@ class PublicCache:
             self._drop_all()
             return
         for report_id in report_ids:
-            self._reports.pop(report_id, None)
+            self._public.pop(report_id, None)
+            self._officer.pop(report_id, None)
             self._evicted[report_id] = self._seq
         if len(self._evicted) > _MAX_EVICTED:
             self._drop_all()
 
     def _drop_all(self) -> None:
-        self._reports.clear()
+        self._public.clear()
+        self._officer.clear()
         self._pages.clear()
         self._evicted.clear()
         self._floor = self._seq
@@ -154,7 +186,7 @@ class PublicCache:
         try:
             ids = [UUID(part) for part in payload.split(",")]
         except ValueError:
-            log.warning("unreadable reports-changed notice; every kept view dropped")
+            log.warning("unreadable reports-changed notice; everything kept dropped")
             self.changed(None)
             return
         self.changed(ids)
@@ -180,8 +212,8 @@ class PublicCache:
         lost.set()
 
     def start(self) -> None:
-        if self._max_reports > 0:
-            self._task = asyncio.create_task(self._listen(), name="public-cache-notices")
+        if self.enabled:
+            self._task = asyncio.create_task(self._listen(), name="report-cache-notices")
 
     async def wait_listening(self, within_s: float) -> bool:
         """Whether the notices are trusted within `within_s` seconds (tests, start-up)."""
@@ -214,11 +246,11 @@ class PublicCache:
                     if not lost.is_set():
                         # A connection that hangs without closing counts as lost too.
                         await asyncio.wait_for(conn.fetchval("SELECT 1"), self._check_s)
-                log.warning("public cache stopped: its notices' connection was lost")
+                log.warning("report cache stopped: its notices' connection was lost")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("public cache stopped; retrying", error=type(exc).__name__)
+                log.warning("report cache stopped; retrying", error=type(exc).__name__)
             finally:
                 self._set_live(False)
                 if conn is not None:

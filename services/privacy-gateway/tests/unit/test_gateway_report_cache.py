@@ -1,4 +1,4 @@
-"""The public cache's rules (adapters/publiccache.py) with a stand-in for its listening
+"""The report cache's rules (adapters/reportcache.py) with a stand-in for its listening
 connection: nothing kept or answered unless the notices are trusted, and nothing kept that
 a read may have read before a change (the real notices: tests/integration, "public cache")."""
 
@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 import pytest_asyncio
 
-from aduan_gateway.adapters.publiccache import CHANNEL, MISS, PublicCache
+from aduan_gateway.adapters.reportcache import CHANNEL, MISS, ReportCache
 
 
 class FakeListen:
@@ -66,32 +66,32 @@ async def harness() -> AsyncIterator[Harness]:
     yield Harness()
 
 
-async def _started(harness: Harness, **kwargs: Any) -> PublicCache:
-    cache = PublicCache(harness.connect, **kwargs)
+async def _started(harness: Harness, **kwargs: Any) -> ReportCache:
+    cache = ReportCache(harness.connect, **kwargs)
     cache.start()
     assert await cache.wait_listening(2)
     return cache
 
 
 async def test_nothing_is_kept_or_answered_before_the_notices_are_heard(harness: Harness) -> None:
-    cache = PublicCache(harness.connect)
+    cache = ReportCache(harness.connect)
     rid = uuid4()
-    cache.keep_report(cache.begin(), rid, b"{}")
+    cache.keep_public(cache.begin(), rid, b"{}")
     cache.keep_page(cache.begin(), 20, 0, b"page")
-    assert cache.report(rid) is MISS and cache.page(20, 0) is None
+    assert cache.public(rid) is MISS and cache.page(20, 0) is None
     cache.start()
     assert await cache.wait_listening(2)
     # What was offered before listening is not there; what is read now is kept.
-    assert cache.report(rid) is MISS
+    assert cache.public(rid) is MISS
     began = cache.begin()
-    cache.keep_report(began, rid, b'{"a":1}')
-    cache.keep_report(began, other := uuid4(), None)  # "not public" is an answer too
+    cache.keep_public(began, rid, b'{"a":1}')
+    cache.keep_public(began, other := uuid4(), None)  # "not public" is an answer too
     cache.keep_page(began, 20, 0, b"page")
-    assert cache.report(rid) == b'{"a":1}' and cache.report(other) is None
+    assert cache.public(rid) == b'{"a":1}' and cache.public(other) is None
     assert cache.page(20, 0) == b"page" and cache.page(20, 20) is None
     assert cache.hits == 3
     await cache.stop()
-    assert cache.report(rid) is MISS and not cache.live
+    assert cache.public(rid) is MISS and not cache.live
 
 
 async def test_a_notice_evicts_its_reports_and_every_page(harness: Harness) -> None:
@@ -99,18 +99,18 @@ async def test_a_notice_evicts_its_reports_and_every_page(harness: Harness) -> N
     conn = harness.connections[0]
     a, b = uuid4(), uuid4()
     began = cache.begin()
-    cache.keep_report(began, a, b"a")
-    cache.keep_report(began, b, b"b")
+    cache.keep_public(began, a, b"a")
+    cache.keep_public(began, b, b"b")
     cache.keep_page(began, 20, 0, b"page")
     conn.notify(a)
-    assert cache.report(a) is MISS and cache.report(b) == b"b"
+    assert cache.public(a) is MISS and cache.public(b) == b"b"
     assert cache.page(20, 0) is None
     # Several ids in one notice (a statement that touched many rows).
     c = uuid4()
     began = cache.begin()
-    cache.keep_report(began, c, b"c")
+    cache.keep_public(began, c, b"c")
     conn.notify(b, c)
-    assert cache.report(b) is MISS and cache.report(c) is MISS
+    assert cache.public(b) is MISS and cache.public(c) is MISS
     await cache.stop()
 
 
@@ -122,34 +122,34 @@ async def test_a_read_that_began_before_a_notice_keeps_nothing_of_it(harness: Ha
     changed, untouched = uuid4(), uuid4()
     began = cache.begin()
     conn.notify(changed)
-    cache.keep_report(began, changed, b"old")
-    cache.keep_report(began, untouched, b"fine")
+    cache.keep_public(began, changed, b"old")
+    cache.keep_public(began, untouched, b"fine")
     cache.keep_page(began, 20, 0, b"old page")  # any notice: a page may have moved
-    assert cache.report(changed) is MISS
-    assert cache.report(untouched) == b"fine"
+    assert cache.public(changed) is MISS
+    assert cache.public(untouched) == b"fine"
     assert cache.page(20, 0) is None
     # A read that began after the notice keeps what it read.
     began = cache.begin()
-    cache.keep_report(began, changed, b"new")
+    cache.keep_public(began, changed, b"new")
     cache.keep_page(began, 20, 0, b"new page")
-    assert cache.report(changed) == b"new" and cache.page(20, 0) == b"new page"
+    assert cache.public(changed) == b"new" and cache.page(20, 0) == b"new page"
     # The process's own writers say so right after their commit (None: any report).
     began = cache.begin()
     cache.changed(None)
-    cache.keep_report(began, untouched, b"stale")
-    assert cache.report(changed) is MISS and cache.report(untouched) is MISS
+    cache.keep_public(began, untouched, b"stale")
+    assert cache.public(changed) is MISS and cache.public(untouched) is MISS
     await cache.stop()
 
 
 async def test_the_least_recently_read_leave_first(harness: Harness) -> None:
-    cache = await _started(harness, max_reports=2)
+    cache = await _started(harness, max_public=2)
     a, b, c = uuid4(), uuid4(), uuid4()
-    cache.keep_report(cache.begin(), a, b"a")
-    cache.keep_report(cache.begin(), b, b"b")
-    assert cache.report(a) == b"a"  # a is now the most recent
-    cache.keep_report(cache.begin(), c, b"c")
-    assert cache.report(b) is MISS
-    assert cache.report(a) == b"a" and cache.report(c) == b"c"
+    cache.keep_public(cache.begin(), a, b"a")
+    cache.keep_public(cache.begin(), b, b"b")
+    assert cache.public(a) == b"a"  # a is now the most recent
+    cache.keep_public(cache.begin(), c, b"c")
+    assert cache.public(b) is MISS
+    assert cache.public(a) == b"a" and cache.public(c) == b"c"
     await cache.stop()
 
 
@@ -159,24 +159,24 @@ async def test_a_lost_connection_drops_everything_until_it_listens_again(
     cache = await _started(harness)
     first = harness.connections[0]
     rid = uuid4()
-    cache.keep_report(cache.begin(), rid, b"kept")
+    cache.keep_public(cache.begin(), rid, b"kept")
     began_before = cache.begin()
     harness.refuse = True  # the database is away for a moment
     first.lose()
     # From the loss on nothing is answered from memory or kept: notices may be missed.
     assert not cache.live
-    assert cache.report(rid) is MISS
-    cache.keep_report(cache.begin(), rid, b"while away")
-    assert cache.report(rid) is MISS
+    assert cache.public(rid) is MISS
+    cache.keep_public(cache.begin(), rid, b"while away")
+    assert cache.public(rid) is MISS
     harness.refuse = False
     assert await cache.wait_listening(5)
     assert len(harness.connections) == 2 and first.terminated
     # Reads that began before it listened again keep nothing (they may have read a row
     # whose notice was missed); reads from now on are kept.
-    cache.keep_report(began_before, rid, b"old")
-    assert cache.report(rid) is MISS
-    cache.keep_report(cache.begin(), rid, b"fresh")
-    assert cache.report(rid) == b"fresh"
+    cache.keep_public(began_before, rid, b"old")
+    assert cache.public(rid) is MISS
+    cache.keep_public(cache.begin(), rid, b"fresh")
+    assert cache.public(rid) == b"fresh"
     await cache.stop()
 
 
@@ -193,17 +193,17 @@ async def test_a_connection_that_hangs_counts_as_lost(harness: Harness) -> None:
         made.append(conn)
         return conn
 
-    cache = PublicCache(connect, check_s=0.05)
+    cache = ReportCache(connect, check_s=0.05)
     cache.start()
     assert await cache.wait_listening(2)
     rid = uuid4()
-    cache.keep_report(cache.begin(), rid, b"kept")
+    cache.keep_public(cache.begin(), rid, b"kept")
     for _ in range(100):
         if len(made) == 2 and cache.live:
             break
         await asyncio.sleep(0.05)
     assert made[0].terminated and len(made) == 2 and cache.live
-    assert cache.report(rid) is MISS
+    assert cache.public(rid) is MISS
     await cache.stop()
 
 
@@ -211,20 +211,44 @@ async def test_an_unreadable_notice_drops_everything(harness: Harness) -> None:
     cache = await _started(harness)
     rid = uuid4()
     began = cache.begin()
-    cache.keep_report(began, rid, b"kept")
+    cache.keep_public(began, rid, b"kept")
     harness.connections[0].notify(payload="not-an-id")
-    assert cache.report(rid) is MISS
-    cache.keep_report(began, rid, b"stale")
-    assert cache.report(rid) is MISS
+    assert cache.public(rid) is MISS
+    cache.keep_public(began, rid, b"stale")
+    assert cache.public(rid) is MISS
     await cache.stop()
 
 
 @pytest.mark.parametrize("size", [0])
 async def test_size_zero_turns_it_off(harness: Harness, size: int) -> None:
-    cache = PublicCache(harness.connect, max_reports=size)
+    cache = ReportCache(harness.connect, max_public=size, max_officer=size)
     cache.start()
     assert not await cache.wait_listening(0.1)
     assert harness.connections == []
-    cache.keep_report(cache.begin(), rid := uuid4(), b"x")
-    assert cache.report(rid) is MISS
+    cache.keep_public(cache.begin(), rid := uuid4(), b"x")
+    assert cache.public(rid) is MISS
+    await cache.stop()
+
+
+async def test_officer_rows_are_kept_and_evicted_with_their_report(harness: Harness) -> None:
+    cache = await _started(harness, max_officer=2)
+    conn = harness.connections[0]
+    a, b, c = uuid4(), uuid4(), uuid4()
+    began = cache.begin()
+    cache.keep_officer_row(began, a, {"report_id": a})
+    cache.keep_officer_row(began, b, None)  # no such report: a 404 too
+    cache.keep_public(began, a, b"public a")
+    assert cache.officer_row(a) == {"report_id": a} and cache.officer_row(b) is None
+    conn.notify(a)
+    # One notice: the report's public answer and its officer row both go.
+    assert cache.officer_row(a) is MISS and cache.public(a) is MISS
+    assert cache.officer_row(b) is None
+    cache.keep_officer_row(cache.begin(), a, {"report_id": a})
+    cache.keep_officer_row(cache.begin(), c, {"report_id": c})
+    assert cache.officer_row(b) is MISS  # the least recently read of three, bound two
+    # A read that began before the notice keeps nothing, as for public answers.
+    began = cache.begin()
+    conn.notify(c)
+    cache.keep_officer_row(began, c, {"report_id": c, "stale": True})
+    assert cache.officer_row(c) is MISS
     await cache.stop()
