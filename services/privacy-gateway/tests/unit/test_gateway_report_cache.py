@@ -252,3 +252,23 @@ async def test_officer_rows_are_kept_and_evicted_with_their_report(harness: Harn
     cache.keep_officer_row(began, c, {"report_id": c, "stale": True})
     assert cache.officer_row(c) is MISS
     await cache.stop()
+
+
+async def test_forgetting_old_evictions_keeps_what_is_current(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("aduan_gateway.adapters.reportcache._MAX_EVICTED", 3)
+    cache = await _started(harness)
+    conn = harness.connections[0]
+    kept = uuid4()
+    cache.keep_public(cache.begin(), kept, b"kept")
+    began = cache.begin()
+    conn.notify(uuid4(), uuid4(), uuid4(), uuid4())  # one more than it remembers
+    # What is kept stays (it is current); a read under way keeps nothing of any report,
+    # since which reports changed during it is forgotten.
+    assert cache.public(kept) == b"kept"
+    cache.keep_public(began, other := uuid4(), b"other")
+    assert cache.public(other) is MISS
+    cache.keep_public(cache.begin(), other, b"other")
+    assert cache.public(other) == b"other"
+    await cache.stop()

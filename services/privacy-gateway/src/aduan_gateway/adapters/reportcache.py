@@ -54,8 +54,8 @@ log = get_logger(__name__)
 CHANNEL = "aduan_reports_changed"  # migration 0023
 # "Not in memory", as distinct from a kept None ("not public").
 MISS: Any = object()
-# Evictions remembered by report, for reads that began before them; beyond this many the
-# memory starts again (reads under way then keep nothing, which is only a lost fill).
+# Evictions remembered by report, for reads that began before them; beyond this many they
+# are forgotten and reads under way keep nothing (only a lost fill; what is kept stays).
 _MAX_EVICTED = 50_000
 # For operators: 0 while the process answers every public read from the database.
 LISTENING = Gauge(
@@ -172,7 +172,10 @@ class ReportCache:
             self._officer.pop(report_id, None)
             self._evicted[report_id] = self._seq
         if len(self._evicted) > _MAX_EVICTED:
-            self._drop_all()
+            # A few minutes of a busy city's changes: what is kept is current (every
+            # eviction was applied); only reads under way lose their fill.
+            self._evicted.clear()
+            self._floor = self._seq
 
     def _drop_all(self) -> None:
         self._public.clear()
