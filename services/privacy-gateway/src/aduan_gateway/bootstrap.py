@@ -116,7 +116,12 @@ class Gateway:
 
     def officer_read_parts(self) -> OfficerReadParts | None:
         """What an officer's read needs (None before the gateway started)."""
-        if self.read_sessions is None or self.access_log is None or self.officer_views is None:
+        if (
+            self.read_sessions is None
+            or self.access_log is None
+            or self.officer_views is None
+            or self.report_cache is None
+        ):
             return None
         return OfficerReadParts(
             self.read_sessions,

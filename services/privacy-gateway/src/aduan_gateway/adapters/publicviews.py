@@ -187,7 +187,7 @@ class PublicViews:
         self,
         connect: Callable[[], AsyncConnection],
         fills: ViewFills,
-        cache: ReportCache | None = None,
+        cache: ReportCache,
     ) -> None:
         self._connect = connect
         self.fills = fills
@@ -196,8 +196,6 @@ class PublicViews:
     async def report(self, report_id: UUID) -> bytes | None:
         """One public report's view as JSON; None when the public may not see it."""
         cache = self.cache
-        if cache is None:
-            return await self._report(report_id)
         kept = cache.public(report_id)
         if kept is not MISS:
             return kept  # type: ignore[no-any-return]
@@ -220,10 +218,9 @@ class PublicViews:
 
     async def page(self, limit: int, offset: int, f: ReportFilter | None = None) -> bytes:
         """A page of public reports, newest first, as `PublicReportPage` JSON."""
-        unfiltered = f is None or f == _UNFILTERED
-        cache = self.cache if unfiltered else None
-        if cache is None:
+        if not (f is None or f == _UNFILTERED):
             return await self._page(limit, offset, f)
+        cache = self.cache
         kept = cache.page(limit, offset)
         if kept is not None:
             return kept

@@ -333,14 +333,13 @@ async def _officer_read(parts: OfficerReadParts, user: Principal, report_id: UUI
     None when the report is unknown or outside the caller's scope (both a 404).
     Raises `AccessLogUnavailable` when the read could not be logged (nothing is given)."""
     kept = parts.rows
-    row = kept.officer_row(report_id) if kept is not None else MISS
+    row = kept.officer_row(report_id)
     if row is MISS:
-        began = kept.begin() if kept is not None else 0
+        began = kept.begin()
         async with parts.sessions() as session:
             # Opens nothing: officer views read the stored officer text and reasons.
             row = await load_officer_row(session, report_id)
-        if kept is not None:
-            kept.keep_officer_row(began, report_id, row)
+        kept.keep_officer_row(began, report_id, row)
     if row is None:
         return None
     # Who may read it is decided here, every read (role, scope, a photo grant asked).
@@ -375,14 +374,13 @@ async def _officer_list(
         # Opens nothing: officer views read the stored officer text and reasons.
         ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
         # The rows kept in memory (still current: adapters/reportcache.py), the rest read.
-        rows = {i: kept.officer_row(i) for i in ids} if kept is not None else {}
-        missing = [i for i in ids if rows.get(i, MISS) is MISS]
+        rows = {i: kept.officer_row(i) for i in ids}
+        missing = [i for i in ids if rows[i] is MISS]
         if missing:
-            began = kept.begin() if kept is not None else 0
+            began = kept.begin()
             for row in await load_officer_rows(session, missing):
                 rows[row["report_id"]] = row
-                if kept is not None:
-                    kept.keep_officer_row(began, row["report_id"], row)
+                kept.keep_officer_row(began, row["report_id"], row)
         granted = parts.grants.holder(session, user.subject)
         for report_id in ids:
             # A report gone between the two statements is left out, as before.

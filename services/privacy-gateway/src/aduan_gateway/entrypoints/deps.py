@@ -122,8 +122,8 @@ class OfficerReadParts:
     access_log: AccessLog
     views: OfficerViews
     # The rows views are made from, kept while the database's notices say they are
-    # current (adapters/reportcache.py); None: every read asks the database.
-    rows: ReportCache | None = None
+    # current (adapters/reportcache.py; turned off, it keeps nothing).
+    rows: ReportCache
 
 
 async def _officer_views(request: Request) -> OfficerViews:
