@@ -14,7 +14,7 @@ from aduan_contracts.events import ReportSubmitted
 from aduan_contracts.values import Actor, Location, PhotoRef, SealedContent, SealedIdentity
 from aduan_intake.domain.area import place
 from aduan_intake.domain.errors import InvalidField
-from aduan_kit.redaction import identity_terms, scrub_officer_text
+from aduan_kit.redaction import identity_terms, prepare_terms, scrub_officer_text
 
 __all__ = ["NormalizedReport", "ReporterIdentity"]
 
@@ -136,7 +136,10 @@ class NormalizedReport(BaseModel):
         numbers, e-mails and NIKs (what every officer role may read); the text as typed only
         in `sealed_original` (see `ReportSubmitted`)."""
         extra: dict[str, Any] = {"correlation_id": correlation_id} if correlation_id else {}
-        terms = identity_terms(self.reporter.as_dict()) if self.reporter is not None else ()
+        # Made ready once for the title and the text (each value parsed once).
+        terms = prepare_terms(
+            identity_terms(self.reporter.as_dict()) if self.reporter is not None else ()
+        )
         return ReportSubmitted(
             report_id=report_id,
             receipt_code=receipt_code,

@@ -15,7 +15,7 @@ from aduan_contracts.enums import Channel, Privacy, ReportStatus, Role
 from aduan_contracts.values import FollowUp, Location, PhotoRef, SealedContent, SealedIdentity
 from aduan_gateway.domain.model import EscalationRecord, PublicText, ReportRecord, TimelineRecord
 from aduan_gateway.domain.redaction import identity_terms, scrub_officer_text
-from aduan_gateway.domain.views import officer_text, public_text
+from aduan_gateway.domain.views import officer_text, public_of, public_text
 from aduan_kit.crypto import open_content, open_identity
 
 __all__ = [
@@ -103,8 +103,8 @@ def text_columns(row: Any) -> dict[str, str | None]:
         return dict.fromkeys(("public_title", "public_text", "officer_title", "officer_text"))
     terms = row_terms(row)
     title, body = row_original(row)
-    public = moderated(row) or public_text(title, body, terms)
     officer = officer_text(title, body, terms)
+    public = moderated(row) or public_of(officer)
     return {
         "public_title": public.title,
         "public_text": public.text,

@@ -33,13 +33,15 @@ from aduan_gateway.domain.model import (
 )
 from aduan_gateway.domain.redaction import (
     HIDDEN,
+    Terms,
     coarse_area,
     coarse_month,
     confidentiality_label,
+    prepare_terms,
     pseudonym,
     public_area_code,
+    public_from_officer,
     scrub_officer_text,
-    scrub_text,
 )
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "officer_texts",
     "officer_view",
     "photos_allowed",
+    "public_of",
     "public_text",
     "public_view",
     "reporter_pseudonym",
@@ -305,22 +308,31 @@ class ReporterReportView(_View):
 # --- rules ----------------------------------------------------------------------------------
 
 
-def officer_text(title: str | None, text: str | None, terms: tuple[str, ...]) -> PublicText:
+def officer_text(title: str | None, text: str | None, terms: tuple[str, ...] | Terms) -> PublicText:
     """The title and text every officer role reads (SPEC Revision 2): the reporter's own
     values (`terms`, in any format) and every phone number, e-mail and NIK hidden. Computed
-    by the consumers with the public text, and stored."""
+    by the consumers with the public text (`public_of`), and stored."""
+    terms = prepare_terms(terms)  # once for the title and the text
     return PublicText(
         title=scrub_officer_text(title, terms) if title else None,
         text=scrub_officer_text(text or "", terms),
     )
 
 
-def public_text(title: str | None, text: str | None, terms: tuple[str, ...]) -> PublicText:
+def public_of(officer: PublicText) -> PublicText:
+    """The public title and text made from the officer level's (`officer_text`): what
+    `public_text` gives for the same title, text and terms, without hiding the reporter's
+    values a second time."""
+    return PublicText(
+        title=public_from_officer(officer.title) if officer.title else None,
+        text=public_from_officer(officer.text),
+    )
+
+
+def public_text(title: str | None, text: str | None, terms: tuple[str, ...] | Terms) -> PublicText:
     """The public title and text: the reporter's `terms` and every contact, ID number and
     plate hidden. Computed by the consumers when content, key or erasure change, and stored."""
-    return PublicText(
-        title=scrub_text(title, terms) if title else None, text=scrub_text(text or "", terms)
-    )
+    return public_of(officer_text(title, text, terms))
 
 
 def public_view(record: ReportRecord) -> PublicReportView | None:

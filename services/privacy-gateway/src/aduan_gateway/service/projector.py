@@ -59,7 +59,7 @@ from aduan_gateway.domain.rows import (
     without_metadata,
 )
 from aduan_gateway.domain.steps import apply_step, step_extra
-from aduan_gateway.domain.views import officer_text, public_text
+from aduan_gateway.domain.views import officer_text, public_of
 from aduan_gateway.service.conversation import erase_reporter_messages, record_reporter_message
 from aduan_kit.keystore import key_bytes
 from aduan_kit.logging import get_logger
@@ -125,14 +125,8 @@ def _texts(
     """(title, text, officer, public, erased, the reporter's terms) as stored; `state` is
     the reporter's key row ((key,), key None when shredded) or None."""
     if event.reporter is None:
-        return (
-            event.title,
-            event.text,
-            officer_text(event.title, event.text, ()),
-            public_text(event.title, event.text, ()),
-            False,
-            (),
-        )
+        officer = officer_text(event.title, event.text, ())
+        return event.title, event.text, officer, public_of(officer), False, ()
     if state is None:
         # The key has not arrived: the reporter's values cannot be hidden yet (the key's
         # arrival computes both redactions).
@@ -142,17 +136,14 @@ def _texts(
         # Shredded (a replay after erasure): the event's text at the erased level.
         title = scrub_erased(event.title) if event.title else None
         body = scrub_erased(event.text)
-        return title, body, officer_text(title, body, ()), public_text(title, body, ()), True, ()
+        officer = officer_text(title, body, ())
+        return title, body, officer, public_of(officer), True, ()
     terms = open_terms(event.reporter, key)
     title, body = opened_original(event.sealed_original, key) or (event.title, event.text)
-    return (
-        event.title,
-        event.text,
-        officer_text(title, body, terms),
-        public_text(title, body, terms),
-        False,
-        terms,
-    )
+    # The reporter's values hidden once; the public level is the officer level's plus
+    # plates and house addresses (`public_of`).
+    officer = officer_text(title, body, terms)
+    return event.title, event.text, officer, public_of(officer), False, terms
 
 
 async def apply_contents(
