@@ -3,12 +3,15 @@
 A micro benchmark of intake alone (issue 18): starts `python -m aduan_intake` as an OS
 process on the real Kafka, PostgreSQL and Redis with its own namespace and database, and
 posts `--filings` web-form complaints from `--concurrency` clients at once (closed loop,
-keep-alive connections), each with a contact (a reporter key per filing). Prints intake's
+keep-alive connections), or with `--rate` at that many a second (open loop: each sent at its
+time whatever the answers, as citizens send them), each with a contact (a reporter key per
+filing). Prints intake's
 CPU-ms per filing and its PostgreSQL backends' (from /proc), filings per second and the
 answers; every filing is checked stored once. No timing is asserted anywhere.
 
     uv run --frozen python -m bench.intake_filing                      # group commit (default)
     uv run --frozen python -m bench.intake_filing --env FILING_GROUP_MAX=1   # one per transaction
+    uv run --frozen python -m bench.intake_filing --rate 100 --filings 3000  # open loop
 """
 
 from __future__ import annotations
@@ -90,9 +93,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         statuses[answer.status_code] += 1
                         latencies.setdefault(answer.status_code, []).append(time.monotonic() - sent)
 
+                async def send_at(form: dict[str, str], due: float) -> None:
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    sent = time.monotonic()
+                    answer = await client.post("/v1/channels/web", data=form, headers=_JSON)
+                    statuses[answer.status_code] += 1
+                    # From the intended time: a late send counts against the answer.
+                    latencies.setdefault(answer.status_code, []).append(
+                        time.monotonic() - min(sent, due)
+                    )
+
                 pg0 = postgres_cpu_ms(db.database or "")
                 c0, t0 = cpu_ms(proc.pid), time.monotonic()
-                await asyncio.gather(*(client_loop() for _ in range(args.concurrency)))
+                if args.rate:
+                    start = t0 + 0.05
+                    await asyncio.gather(
+                        *(send_at(form, start + i / args.rate) for i, form in enumerate(work))
+                    )
+                else:
+                    await asyncio.gather(*(client_loop() for _ in range(args.concurrency)))
                 window = time.monotonic() - t0
                 used = cpu_ms(proc.pid) - c0
                 pg_used = postgres_cpu_ms(db.database or "") - pg0
@@ -109,7 +128,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     n = len(work)
     return {
         "settings": args.env or ["(defaults)"],
-        "load": f"{n} web filings with a contact, {args.concurrency} clients at once",
+        "load": f"{n} web filings with a contact, "
+        + (f"{args.rate}/s (open loop)" if args.rate else f"{args.concurrency} clients at once"),
         "answers": dict(statuses),
         # Every accepted filing (and the warm-up's 20) stored once; nothing of a refused one.
         "stored_once": stored == rows == 20 + statuses[201] + statuses[200],
@@ -135,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--filings", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=0.0, help="filings a second, open loop")
     parser.add_argument("--warmup-s", type=float, default=2.0)
     parser.add_argument("--log", default=str(Path(tempfile.gettempdir()) / "bench_intake.log"))
     parser.add_argument(

@@ -63,6 +63,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         admission=admission,
         group_max=settings.filing_group_max,
         group_concurrency=min(settings.filing_group_concurrency, settings.filing_limit),
+        group_linger_s=settings.filing_group_linger_ms / 1000,
     )
     register_handlers(runtime)
     # The one category catalogue (the gateway's), read from its compacted topic; warmed

@@ -197,3 +197,44 @@ async def test_a_receipt_code_someone_else_holds_is_replaced_not_refused(
         first["submission_id"]: taken["receipt_code"],
         second["submission_id"]: answer.json()["receipt_code"],
     }
+
+
+async def _paced(run: Any, forms: list[dict[str, str]], every_s: float) -> tuple[list[int], int]:
+    """Files `forms` one every `every_s` seconds (each sent at its time, as citizens send
+    them); the answers' statuses and how many group transactions committed them."""
+    filer = run.app.state.channels.filer
+    groups = filer.groups_committed
+
+    async def send(i: int, form: dict[str, str]) -> int:
+        await asyncio.sleep(i * every_s)
+        answer = await run.client.post("/v1/channels/web", data=form, headers=JSON)
+        return answer.status_code
+
+    statuses = await asyncio.gather(*(send(i, f) for i, f in enumerate(forms)))
+    return list(statuses), filer.groups_committed - groups
+
+
+async def test_filings_at_a_steady_rate_linger_for_company_and_a_lone_one_does_not(
+    intake: Any, topics: Any
+) -> None:
+    # One filing every 4 ms (250/s): with a 25-ms linger a group waits for the filings
+    # right behind it, so transactions carry several each; without it each filing would
+    # find a free writer and commit alone.
+    steady = [{"text": f"{TEXT} <{i}>", "submission_id": str(uuid.uuid4())} for i in range(40)]
+    sparse = [{"text": f"{TEXT} «{i}»", "submission_id": str(uuid.uuid4())} for i in range(4)]
+    async with intake(
+        rate_limit_posts=100_000, smtp_enabled=False, filing_group_linger_ms=25
+    ) as run:
+        statuses, groups = await _paced(run, steady, 0.004)
+        assert statuses == [201] * len(steady)
+        assert groups <= len(steady) // 2, groups
+        await asyncio.sleep(1.0)  # the moving average of the gaps forgets the burst
+        # One filing every 300 ms: nobody comes within the linger, so nothing waits for
+        # company and each is its own transaction.
+        for form in sparse:
+            statuses, groups = await _paced(run, [form], 0)
+            assert (statuses, groups) == ([201], 1)
+            await asyncio.sleep(0.3)
+    published = await topics.read(REPORT_INTAKE.name, len(steady) + len(sparse))
+    mids = sorted(decode(REPORT_INTAKE, r.value).channel_message_id for r in published)
+    assert mids == sorted(f["submission_id"] for f in steady + sparse)

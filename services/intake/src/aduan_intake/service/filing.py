@@ -159,6 +159,7 @@ class Filer:
         admission: Admission | None = None,
         group_max: int = 1,
         group_concurrency: int = 4,
+        group_linger_s: float = 0.0,
     ) -> None:
         # `sessions` is a getter: the session factory exists only once the runtime started.
         self._sessions = sessions
@@ -176,6 +177,14 @@ class Filer:
         self._queue_wait_s = max(admission.wait_s if admission else 1.0, 0.1)
         self._writers = 0
         self._writer_tasks: set[asyncio.Task[None]] = set()
+        # Linger (`_gather`): a writer that starts while filings arrive closer together than
+        # this waits up to this long for company before its group begins. At a low rate
+        # nothing waits (the average gap between arrivals is longer than the linger).
+        self._linger_s = group_linger_s
+        self._lingering = False  # a writer is gathering its group: arrivals join it
+        self._full = asyncio.Event()  # set when a gathering group reached `group_max`
+        self._last_arrival: float | None = None
+        self._gap_s: float | None = None  # moving average of the gaps between arrivals
         self.groups_committed = 0  # tests and measurements read it
         self._answer_window = answer_window
         self.pepper = pepper
@@ -261,10 +270,21 @@ class Filer:
             # Already more waiting than the groups can take promptly: come back later.
             retry = self.admission.retry_after_s if self.admission else 1
             raise shed_queue(retry)
-        done: asyncio.Future[Filed] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._last_arrival is not None:
+            gap = now - self._last_arrival
+            self._gap_s = gap if self._gap_s is None else self._gap_s + 0.2 * (gap - self._gap_s)
+        self._last_arrival = now
+        done: asyncio.Future[Filed] = loop.create_future()
         queued: _Queued = (report, correlation_id.get(), done)
         self._queue.append(queued)
-        if self._writers < self._group_concurrency:
+        if self._lingering:
+            # A writer is gathering its group: this filing is in it (a second writer would
+            # take it away alone).
+            if len(self._queue) >= self._group_max:
+                self._full.set()
+        elif self._writers < self._group_concurrency:
             self._writers += 1
             task = asyncio.create_task(self._write_groups(), name="intake-group-commit")
             self._writer_tasks.add(task)
@@ -284,8 +304,33 @@ class Filer:
         # Taken into a group already: its answer comes with that group's commit.
         return await asyncio.shield(done)
 
+    async def _gather(self) -> None:
+        """Wait for company before the first group, when filings are arriving closer together
+        than the linger: one transaction (BEGIN, four statements, COMMIT and a relay pass)
+        then carries several filings instead of one each, which is most of what a filing
+        costs intake and PostgreSQL at a steady rate (issue 18). Ends early once the group
+        is full."""
+        if (
+            self._linger_s <= 0
+            or self._gap_s is None
+            or self._gap_s >= self._linger_s
+            or len(self._queue) >= self._group_max
+        ):
+            return
+        self._lingering = True
+        self._full.clear()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._linger_s):
+                    await self._full.wait()
+        finally:
+            self._lingering = False
+
     async def _write_groups(self) -> None:
         try:
+            # Only before the first group: filings queued while a group was written waited
+            # for it already.
+            await self._gather()
             while self._queue:
                 group = self._queue[: self._group_max]
                 del self._queue[: self._group_max]
