@@ -46,6 +46,10 @@ class Settings(ServiceSettings):
     delivery_poll_interval_s: float = Field(default=5.0, gt=0)
     # Claimed per transaction, and the most provider calls in flight at once.
     delivery_batch_size: int = Field(default=20, ge=1, le=500)
+    # Outcomes wait up to this long for the other calls in flight to finish, so that one
+    # statement records several (0: each write takes what is ready). Nobody waits on an
+    # outcome but its own delivery task; a lone delivery never waits.
+    delivery_outcome_linger_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
     # A claimed delivery whose worker died is taken over once its lease ran out.
     delivery_lease_s: float = Field(default=60.0, gt=0)
     delivery_max_attempts: int = Field(default=8, ge=1, le=50)

@@ -784,6 +784,51 @@ async def test_a_burst_is_claimed_and_recorded_in_groups(world: World) -> None:
     assert [r for r in records if r.key in keys] == []
 
 
+async def test_outcomes_finishing_a_few_ms_apart_share_one_write(world: World) -> None:
+    """The provider answers a burst one call every 3 ms: each outcome is ready alone, and
+    without the linger each would be its own statement. While other calls are in flight an
+    outcome waits (DELIVERY_OUTCOME_LINGER_MS, 20 by default) for theirs."""
+    w = world
+    burst = 10
+    release = asyncio.Event()
+    held: list[Recorded] = []
+
+    async def answer_staggered(rec: Recorded) -> Response | None:
+        if "device-stagger-" in rec.body and not release.is_set():
+            held.append(rec)
+            mine = len(held)
+            if mine == burst:
+                release.set()
+            await release.wait()
+            await asyncio.sleep(0.003 * mine)
+        return await w.respond(rec)
+
+    w.http.responder = answer_staggered
+    reports = [
+        await file_report(w, Channel.APP, handle=f"device-stagger-{n}") for n in range(burst)
+    ]
+    for rid, _ in reports:
+        await eventually(
+            lambda rid=rid: w.scalar(
+                select(RECIPIENTS.c.report_id).where(RECIPIENTS.c.report_id == rid)
+            ),
+            "the recipient rows",
+        )
+    writes = w.worker.writes
+    for rid, receipt in reports:
+        await w.publish(
+            STATUS_CHANGED.name,
+            status(rid, receipt, Channel.APP, 1, None, ReportStatus.RECEIVED),
+            rid,
+        )
+    for rid, _ in reports:
+        [item] = await w.finished(rid)
+        assert item["state"] == "sent" and item["attempts"] == 1
+    assert len(held) == burst
+    # Answers spread over 30 ms, recorded in a few statements, not one each.
+    assert w.worker.writes - writes <= 3, w.worker.writes - writes
+
+
 async def waits_long(w: World, rid: uuid.UUID) -> None:
     """Until the delivery was claimed, found nobody to open and was put back for
     RECIPIENT_POLL_S. A young delivery looks again after half its age; it is made old
