@@ -100,3 +100,9 @@ def test_a_plate_and_a_house_are_public_level_only() -> None:
     officer = scrub_officer_text(text, prepare_terms(terms))
     assert officer == f"{HIDDEN} parkir B 1234 XYZ di Jl. Kenanga No. 12, hp {HIDDEN}"
     assert public_from_officer(officer) == f"{HIDDEN} parkir {HIDDEN} di {HIDDEN}, hp {HIDDEN}"
+
+
+def test_prepared_values_never_show_in_a_log_line_or_a_traceback() -> None:
+    prepared = prepare_terms(identity_terms({"name": "Budi Santoso", "phone": "0812 6365 3679"}))
+    shown = f"{prepared!r} {prepared!s}"
+    assert "Budi" not in shown and "6365" not in shown and "values" in shown
