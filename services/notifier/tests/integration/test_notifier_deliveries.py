@@ -739,22 +739,30 @@ async def test_worker_is_woken_by_the_commit_and_does_not_poll_while_idle(world:
     assert push.at - published < SAFETY_POLL_S / 4
 
 
-async def test_a_burst_is_claimed_and_recorded_in_groups(world: World) -> None:
-    w = world
-    burst = 12
+def held_provider(w: World, marker: str, burst: int, stagger_s: float = 0.0) -> list[Recorded]:
+    """The provider holds every call carrying `marker` until all `burst` arrived (so all
+    are in flight at once), then answers them, the n-th after n x `stagger_s`; returns the
+    calls held."""
     release = asyncio.Event()
     held: list[Recorded] = []
 
-    async def hold_until_all_arrived(rec: Recorded) -> Response | None:
-        if "device-burst-" in rec.body and not release.is_set():
+    async def respond(rec: Recorded) -> Response | None:
+        if marker in rec.body and not release.is_set():
             held.append(rec)
-            if len(held) == burst:
+            mine = len(held)
+            if mine == burst:
                 release.set()
             await release.wait()
+            await asyncio.sleep(stagger_s * mine)
         return await w.respond(rec)
 
-    w.http.responder = hold_until_all_arrived
-    reports = [await file_report(w, Channel.APP, handle=f"device-burst-{n}") for n in range(burst)]
+    w.http.responder = respond
+    return held
+
+
+async def app_reports(w: World, marker: str, count: int) -> list[tuple[uuid.UUID, str]]:
+    """`count` app reports whose devices carry `marker`, their recipients recorded."""
+    reports = [await file_report(w, Channel.APP, handle=f"{marker}{n}") for n in range(count)]
     for rid, _ in reports:
         await eventually(
             lambda rid=rid: w.scalar(
@@ -762,8 +770,11 @@ async def test_a_burst_is_claimed_and_recorded_in_groups(world: World) -> None:
             ),
             "the recipient rows",
         )
-    claims = w.worker.claims
-    writes = w.worker.writes
+    return reports
+
+
+async def all_received_and_sent(w: World, reports: list[tuple[uuid.UUID, str]]) -> None:
+    """Each report's `received` step published; returns once each was sent, first try."""
     for rid, receipt in reports:
         await w.publish(
             STATUS_CHANGED.name,
@@ -773,6 +784,16 @@ async def test_a_burst_is_claimed_and_recorded_in_groups(world: World) -> None:
     for rid, _ in reports:
         [item] = await w.finished(rid)
         assert item["state"] == "sent" and item["attempts"] == 1
+
+
+async def test_a_burst_is_claimed_and_recorded_in_groups(world: World) -> None:
+    w = world
+    burst = 12
+    held = held_provider(w, "device-burst-", burst)
+    reports = await app_reports(w, "device-burst-", burst)
+    claims = w.worker.claims
+    writes = w.worker.writes
+    await all_received_and_sent(w, reports)
     # Every call was in flight at once (the provider answered none before all arrived),
     # and their outcomes, ready together, went out in far fewer transactions than calls.
     assert len(held) == burst
@@ -790,40 +811,10 @@ async def test_outcomes_finishing_a_few_ms_apart_share_one_write(world: World) -
     outcome waits (DELIVERY_OUTCOME_LINGER_MS, 20 by default) for theirs."""
     w = world
     burst = 10
-    release = asyncio.Event()
-    held: list[Recorded] = []
-
-    async def answer_staggered(rec: Recorded) -> Response | None:
-        if "device-stagger-" in rec.body and not release.is_set():
-            held.append(rec)
-            mine = len(held)
-            if mine == burst:
-                release.set()
-            await release.wait()
-            await asyncio.sleep(0.003 * mine)
-        return await w.respond(rec)
-
-    w.http.responder = answer_staggered
-    reports = [
-        await file_report(w, Channel.APP, handle=f"device-stagger-{n}") for n in range(burst)
-    ]
-    for rid, _ in reports:
-        await eventually(
-            lambda rid=rid: w.scalar(
-                select(RECIPIENTS.c.report_id).where(RECIPIENTS.c.report_id == rid)
-            ),
-            "the recipient rows",
-        )
+    held = held_provider(w, "device-stagger-", burst, stagger_s=0.003)
+    reports = await app_reports(w, "device-stagger-", burst)
     writes = w.worker.writes
-    for rid, receipt in reports:
-        await w.publish(
-            STATUS_CHANGED.name,
-            status(rid, receipt, Channel.APP, 1, None, ReportStatus.RECEIVED),
-            rid,
-        )
-    for rid, _ in reports:
-        [item] = await w.finished(rid)
-        assert item["state"] == "sent" and item["attempts"] == 1
+    await all_received_and_sent(w, reports)
     assert len(held) == burst
     # Answers spread over 30 ms, recorded in a few statements, not one each.
     assert w.worker.writes - writes <= 3, w.worker.writes - writes

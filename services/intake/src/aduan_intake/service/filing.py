@@ -182,7 +182,7 @@ class Filer:
         # nothing waits (the average gap between arrivals is longer than the linger).
         self._linger_s = group_linger_s
         self._lingering = False  # a writer is gathering its group: arrivals join it
-        self._full = asyncio.Event()  # set when a gathering group reached `group_max`
+        self._arrived = asyncio.Event()  # a filing joined the gathering group
         self._last_arrival: float | None = None
         self._gap_s: float | None = None  # moving average of the gaps between arrivals
         self.groups_committed = 0  # tests and measurements read it
@@ -280,11 +280,12 @@ class Filer:
         queued: _Queued = (report, correlation_id.get(), done)
         self._queue.append(queued)
         if self._lingering:
-            # A writer is gathering its group: this filing is in it (a second writer would
-            # take it away alone).
-            if len(self._queue) >= self._group_max:
-                self._full.set()
-        elif self._writers < self._group_concurrency:
+            self._arrived.set()
+        # While a writer gathers its group, this filing is in it (a second writer would take
+        # it away alone); what does not fit in that group (a burst) gets writers of its own.
+        if (
+            not self._lingering or len(self._queue) > self._group_max
+        ) and self._writers < self._group_concurrency:
             self._writers += 1
             task = asyncio.create_task(self._write_groups(), name="intake-group-commit")
             self._writer_tasks.add(task)
@@ -308,21 +309,34 @@ class Filer:
         """Wait for company before the first group, when filings are arriving closer together
         than the linger: one transaction (BEGIN, four statements, COMMIT and a relay pass)
         then carries several filings instead of one each, which is most of what a filing
-        costs intake and PostgreSQL at a steady rate (issue 18). Ends early once the group
-        is full."""
+        costs intake and PostgreSQL at a steady rate (issue 18). The wait ends when the
+        group is full, at the linger, or as soon as nobody came within twice the usual gap
+        (a burst that has all arrived: clients waiting for their answers send no more)."""
+        gap = self._gap_s
         if (
             self._linger_s <= 0
-            or self._gap_s is None
-            or self._gap_s >= self._linger_s
+            or gap is None
+            or gap >= self._linger_s
             or len(self._queue) >= self._group_max
+            # Other groups are being written: the filings arriving meanwhile gather behind
+            # them anyway.
+            or self._writers > 1
         ):
             return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._linger_s
         self._lingering = True
-        self._full.clear()
         try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._linger_s):
-                    await self._full.wait()
+            while len(self._queue) < self._group_max:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                self._arrived.clear()
+                try:
+                    async with asyncio.timeout(min(remaining, 2 * gap)):
+                        await self._arrived.wait()
+                except TimeoutError:
+                    break
         finally:
             self._lingering = False
 
