@@ -43,6 +43,7 @@ from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
 
 from aduan_kit.logging import get_logger
+from aduan_kit.tasks import cancel_and_wait
 
 __all__ = ["ConsumerWatch", "track_progress"]
 
@@ -357,9 +358,6 @@ class ConsumerWatch:
         self._task = asyncio.create_task(self.run(), name="consumer-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         forget(self._subscribers())

@@ -54,6 +54,7 @@ from aduan_kit.crypto import open_identity
 from aduan_kit.db import pooled_connection
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
+from aduan_kit.tasks import cancel_and_wait
 from aduan_notifier.adapters.providers import (
     Adapter,
     DeliveryFailure,
@@ -328,9 +329,7 @@ class DeliveryWorker:
             try:
                 await asyncio.wait_for(self._task, timeout=self.settings.shutdown_grace_s)
             except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                await cancel_and_wait(self._task)
         if self._inflight:
             _, late = await asyncio.wait(
                 set(self._inflight), timeout=max(0.0, deadline - time.monotonic())

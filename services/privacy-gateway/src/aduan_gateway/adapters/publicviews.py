@@ -25,7 +25,6 @@ at once whatever is stored.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -49,6 +48,7 @@ from aduan_gateway.adapters.tables import REPORTS
 from aduan_gateway.domain.views import PublicReportView, public_view
 from aduan_kit.db import raw_transaction
 from aduan_kit.logging import get_logger
+from aduan_kit.tasks import cancel_and_wait
 
 __all__ = ["VIEW_FORMAT", "PublicViews", "ViewFills", "page_json"]
 
@@ -130,11 +130,8 @@ class ViewFills:
         self._task = asyncio.create_task(self._run(), name="public-view-fills")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     def offer(self, report_id: UUID, view: str, stamp: str) -> None:
         if self._task is None or len(self._queue) >= MAX_QUEUED:

@@ -46,6 +46,7 @@ import asyncpg
 from prometheus_client import Gauge
 
 from aduan_kit.logging import get_logger
+from aduan_kit.tasks import cancel_and_wait
 
 __all__ = ["CHANNEL", "MISS", "ReportCache"]
 
@@ -225,11 +226,8 @@ class ReportCache:
         return self.live
 
     async def stop(self) -> None:
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         self._set_live(False)
 
     async def _listen(self) -> None:

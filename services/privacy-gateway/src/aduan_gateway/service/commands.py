@@ -11,7 +11,6 @@ verdicts (faststream has no Kafka RPC on a real broker, see docs/privacy.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,6 +25,7 @@ from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox
 from aduan_kit.runtime import ServiceRuntime
+from aduan_kit.tasks import cancel_and_wait
 
 __all__ = ["CommandBus", "CommandTimeout"]
 
@@ -75,10 +75,7 @@ class CommandBus:
         self._task = asyncio.create_task(self._read(), name="command-replies")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._consumer:
             await self._consumer.stop()
         for future in self._pending.values():

@@ -41,6 +41,7 @@ from aduan_intake.service.filing import SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
+from aduan_kit.tasks import cancel_and_wait
 
 __all__ = ["LaporPuller", "PullResult", "normalize_lapor_record"]
 
@@ -285,8 +286,5 @@ class LaporPuller:
         self._task = asyncio.create_task(self._loop(), name="lapor-pull")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)

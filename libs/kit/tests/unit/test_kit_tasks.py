@@ -1,0 +1,41 @@
+"""`cancel_and_wait`: what every part's `stop()` does with its background loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aduan_kit.tasks import cancel_and_wait
+
+
+async def test_a_running_loop_is_ended_and_its_cleanup_has_run() -> None:
+    cleaned: list[str] = []
+
+    async def loop() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.append("closed")
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)
+    assert task.done() and task.cancelled() and cleaned == ["closed"]
+
+
+async def test_an_error_on_the_way_out_is_not_swallowed() -> None:
+    async def loop() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            raise RuntimeError("the connection would not close")
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="would not close"):
+        await cancel_and_wait(task)
+
+
+async def test_nothing_started_is_nothing_to_stop() -> None:
+    await cancel_and_wait(None)
