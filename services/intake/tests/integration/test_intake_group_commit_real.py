@@ -217,17 +217,20 @@ async def _paced(run: Any, forms: list[dict[str, str]], every_s: float) -> tuple
 async def test_filings_at_a_steady_rate_linger_for_company_and_a_lone_one_does_not(
     intake: Any, topics: Any
 ) -> None:
-    # One filing every 4 ms (250/s): with a 25-ms linger a group waits for the filings
+    # One filing every 10 ms (100/s): with a 50-ms linger a group waits for the filings
     # right behind it, so transactions carry several each; without it each filing would
-    # find a free writer and commit alone.
+    # find a free writer and commit alone. (The linger ends early once nobody came within
+    # twice the usual gap: 20 ms here leaves room for a busy machine's scheduling.)
     steady = [{"text": f"{TEXT} <{i}>", "submission_id": str(uuid.uuid4())} for i in range(40)]
     sparse = [{"text": f"{TEXT} «{i}»", "submission_id": str(uuid.uuid4())} for i in range(4)]
     async with intake(
-        rate_limit_posts=100_000, smtp_enabled=False, filing_group_linger_ms=25
+        rate_limit_posts=100_000, smtp_enabled=False, filing_group_linger_ms=50
     ) as run:
-        statuses, groups = await _paced(run, steady, 0.004)
+        statuses, groups = await _paced(run, steady, 0.010)
         assert statuses == [201] * len(steady)
-        assert groups <= len(steady) // 2, groups
+        # Without the linger: 40 groups for 40 filings; with it, 8-16 on a quiet machine and
+        # up to ~21 with every core busy (a late loop ends some waits early).
+        assert groups < len(steady) * 3 // 4, groups
         await asyncio.sleep(1.0)  # the moving average of the gaps forgets the burst
         # One filing every 300 ms: nobody comes within the linger, so nothing waits for
         # company and each is its own transaction.
