@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 __all__ = ["cancel_and_wait"]
@@ -16,5 +15,10 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     if task is None:
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # Waited for with `asyncio.wait`, which raises nothing of the task's: a cancellation
+    # of the caller itself (a stop that is given up on) still reaches the caller, where
+    # suppressing CancelledError around `await task` swallowed it too.
+    await asyncio.wait({task})
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        raise error

@@ -39,3 +39,38 @@ async def test_an_error_on_the_way_out_is_not_swallowed() -> None:
 
 async def test_nothing_started_is_nothing_to_stop() -> None:
     await cancel_and_wait(None)
+
+
+async def test_a_caller_given_up_on_is_cancelled_not_left_waiting() -> None:
+    """A stop that takes too long is cancelled by whoever waits for it (a shutdown's
+    grace period): the cancellation must reach it, not be taken for the loop's own."""
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await release.wait()
+                return
+            except asyncio.CancelledError:
+                continue  # a loop that (wrongly) does not end when cancelled
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(cancel_and_wait(task), 0.2)
+    assert not task.done()
+    release.set()
+    await task
+
+
+async def test_a_loop_that_ends_by_itself_on_cancel_is_not_an_error() -> None:
+    async def quiet() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return  # ends normally
+
+    task = asyncio.create_task(quiet())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)
+    assert task.done() and not task.cancelled()

@@ -684,6 +684,57 @@ async def test_officer_reads_from_memory_follow_every_change_and_are_each_logged
     assert (await gw.client.get(url, headers=dbm)).json()["photos_locked"] is True
 
 
+async def test_officer_queues_from_memory_follow_every_change_and_are_each_logged(
+    gw: Gw,
+) -> None:
+    """A queue's page of ids is kept until any change is announced: a report that enters,
+    leaves or moves in a queue shows at the next read, and every page read is logged."""
+    cache = gw.app.state.gateway.report_cache
+    assert await cache.wait_listening(10)
+    first, second, third = await seed_reports(gw, 3)
+    await _changed_by_hand(gw, "UPDATE reports SET title = title WHERE report_id = $1", first)
+    dbm = gw.token(Role.AGENCY_OFFICER, "dbm-q", "dbm")
+    validator = gw.token(Role.VALIDATOR, "val-q")
+
+    async def queue(path: str, headers: dict[str, str]) -> list[UUID]:
+        answer = await gw.client.get(path, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [UUID(i["report_id"]) for i in answer.json()["items"]]
+
+    newest = [third, second, first]
+    assert await queue("/v1/reports", dbm) == newest
+    hits = cache.hits
+    assert await queue("/v1/reports", dbm) == newest
+    assert cache.hits == hits + 1 + 3  # the page's ids and its three rows
+    dispatched = "/v1/reports?status=dispatched"
+    assert await queue(dispatched, validator) == newest
+
+    # A new report enters the queue: at its notice, the next read has it first.
+    [fourth] = await seed_reports(gw, 1)
+    await _changed_by_hand(
+        gw, "UPDATE reports SET received_at = now() WHERE report_id = $1", fourth
+    )
+    assert await queue("/v1/reports", dbm) == [fourth, *newest]
+    # One moves to another agency: out of this agency's queue, still in the validator's.
+    await _changed_by_hand(gw, "UPDATE reports SET agency_id = 'dsda' WHERE report_id = $1", second)
+    assert await queue("/v1/reports", dbm) == [fourth, third, first]
+    assert await queue(dispatched, validator) == [fourth, third, second, first]
+    # One changes status: out of the status's queue.
+    await _changed_by_hand(
+        gw, "UPDATE reports SET status = 'in_progress' WHERE report_id = $1", third
+    )
+    assert await queue(dispatched, validator) == [fourth, second, first]
+    # A deadline moves a report up the "due" queue.
+    await _changed_by_hand(
+        gw, "UPDATE reports SET due_at = now() - interval '1 hour' WHERE report_id = $1", first
+    )
+    assert (await queue("/v1/reports?sort=due", dbm))[0] == first
+
+    # Every page read from memory was logged, one entry per report given out.
+    logged = [r for r in await log_rows(gw) if r["subject"] == "dbm-q"]
+    assert len(logged) == 3 + 3 + 4 + 3 + 3
+
+
 async def test_a_reporter_key_arriving_announces_its_reports(gw: Gw) -> None:
     """Whether a report's reporter key is known is part of its officer row (`key_row`):
     the key's arrival is announced as a change of the reports that name it."""

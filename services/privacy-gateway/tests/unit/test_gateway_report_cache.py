@@ -254,6 +254,56 @@ async def test_officer_rows_are_kept_and_evicted_with_their_report(harness: Harn
     await cache.stop()
 
 
+async def test_queue_pages_are_kept_until_any_change(harness: Harness) -> None:
+    """An officers' queue page of ids: any notice may move a report into or out of it,
+    so any notice drops every page, and a read that began before one keeps nothing."""
+    cache = await _started(harness, max_queue_pages=2)
+    conn = harness.connections[0]
+    ids = [uuid4(), uuid4()]
+    dbm, due = (20, 0, None, "dbm", "newest"), (20, 0, None, "dbm", "due")
+    cache.keep_queue_page(cache.begin(), dbm, ids)
+    assert cache.queue_page(dbm) == ids and cache.queue_page(due) is None
+    assert cache.hits == 1
+    conn.notify(uuid4())  # a report in no kept page: every page goes all the same
+    assert cache.queue_page(dbm) is None
+    began = cache.begin()
+    conn.notify(uuid4())
+    cache.keep_queue_page(began, dbm, ids)  # read before that change: not kept
+    assert cache.queue_page(dbm) is None
+    began = cache.begin()
+    cache.changed(None)  # the process's own writer, after its commit
+    cache.keep_queue_page(began, dbm, ids)
+    assert cache.queue_page(dbm) is None
+    # Bounded: a third page empties the two kept.
+    for key in (dbm, due, (20, 20, None, "dbm", "newest")):
+        cache.keep_queue_page(cache.begin(), key, ids)
+    assert cache.queue_page(dbm) is None and cache.queue_page((20, 20, None, "dbm", "newest"))
+    # Nothing kept while the notices are away.
+    conn.lose()
+    assert cache.queue_page((20, 20, None, "dbm", "newest")) is None
+    cache.keep_queue_page(cache.begin(), dbm, ids)
+    assert cache.queue_page(dbm) is None
+    await cache.stop()
+
+
+async def test_a_stop_right_after_a_loss_ends_the_listener(harness: Harness) -> None:
+    """The listener's wait ends at the loss and the stop's cancellation comes in the same
+    turn of the loop: the cancellation must end it (Python 3.11's `wait_for` returned
+    the wait's result instead, and the loop, which has no other exit, ran on)."""
+    cache = await _started(harness, check_s=3600)
+    harness.connections[0].lose()
+    await asyncio.wait_for(cache.stop(), 5)
+    assert not cache.live
+
+
+async def test_queue_pages_are_off_with_the_officer_rows(harness: Harness) -> None:
+    cache = await _started(harness, max_officer=0)
+    key = (20, 0, None, None, "newest")
+    cache.keep_queue_page(cache.begin(), key, [uuid4()])
+    assert cache.queue_page(key) is None
+    await cache.stop()
+
+
 async def test_forgetting_old_evictions_keeps_what_is_current(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,6 +88,7 @@ __all__ = [
     "officer_record",
     "public_conditions",
     "public_page",
+    "queue_page_key",
     "reporter_terms",
     "reports_of_key",
     "select_with_key",
@@ -553,6 +554,21 @@ async def officer_page_ids(
         return await _queue_page_ids(session, limit, offset, f.status, agency_id, sort)
     query = await _scoped(session, select(REPORTS.c.report_id), f, agency_id, None, sort)
     return list((await session.execute(query.limit(limit).offset(offset))).scalars().all())
+
+
+def queue_page_key(
+    limit: int,
+    offset: int,
+    f: ReportFilter,
+    agency_id: str | frozenset[str] | None,
+    sort: str,
+) -> Hashable | None:
+    """What names one page of a queue as the console asks for it (the ids
+    `officer_page_ids` gives depend on nothing else, and on no table but `reports` and
+    `escalations`), for keeping the ids in memory; None for any other filter."""
+    if f != _queue_filter(f.status) or sort not in _ORDER_SQL:
+        return None
+    return (limit, offset, f.status, agency_id, sort)
 
 
 def _queue_filter(status: ReportStatus | None) -> ReportFilter:

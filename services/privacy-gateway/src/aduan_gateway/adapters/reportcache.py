@@ -20,6 +20,10 @@ arrives:
   every read is still logged before it is given out.
 - The citizens' unfiltered list pages, thrown out by any notice (a new, changed or hidden
   report can move every page).
+- The ids of the officers' queue pages (one status or none, in one scope and order:
+  `readmodel.queue_page_key`), thrown out by any notice likewise: the page's statement
+  reads only `reports` and `escalations`, whose every change is announced. The views are
+  still made per caller from the rows above, and every read is still logged.
 
 Only while the notices can be trusted: the listening connection is checked every
 `check_s`, and from the moment it is lost until it listens again nothing is kept or
@@ -38,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -73,6 +77,7 @@ class ReportCache:
         max_officer: int = 4_096,
         max_pages: int = 64,
         check_s: float = 5.0,
+        max_queue_pages: int = 1024,
     ) -> None:
         self._connect = connect
         self._max_public = max_public
@@ -82,6 +87,8 @@ class ReportCache:
         self._public: OrderedDict[UUID, bytes | None] = OrderedDict()
         self._officer: OrderedDict[UUID, Any] = OrderedDict()
         self._pages: dict[tuple[int, int], bytes] = {}
+        self._max_queue_pages = max_queue_pages
+        self._queue_pages: dict[Hashable, list[UUID]] = {}
         # Positions: every notice (and every loss or gain of the connection) moves `_seq`;
         # `_evicted` holds the position of each report's last notice; reads that began
         # before `_floor` keep nothing.
@@ -157,6 +164,24 @@ class ReportCache:
             self._pages.clear()
         self._pages[(limit, offset)] = body
 
+    def queue_page(self, key: Hashable) -> list[UUID] | None:
+        """The kept ids of an officers' queue page (`readmodel.queue_page_key`), or None."""
+        if not self.live:
+            return None
+        found = self._queue_pages.get(key)
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def keep_queue_page(self, began: int, key: Hashable, ids: list[UUID]) -> None:
+        # As a public page: only if no notice at all came since the read began (any
+        # report may have entered or left the queue); off with the officer rows.
+        if not self.live or began != self._seq or self._max_officer <= 0:
+            return
+        if len(self._queue_pages) >= self._max_queue_pages:
+            self._queue_pages.clear()
+        self._queue_pages[key] = ids
+
     # --- changes ----------------------------------------------------------------------
 
     def changed(self, report_ids: Iterable[UUID] | None) -> None:
@@ -165,6 +190,7 @@ class ReportCache:
         right after their commit (their notice comes a moment later)."""
         self._seq += 1
         self._pages.clear()
+        self._queue_pages.clear()
         if report_ids is None:
             self._drop_all()
             return
@@ -182,6 +208,7 @@ class ReportCache:
         self._public.clear()
         self._officer.clear()
         self._pages.clear()
+        self._queue_pages.clear()
         self._evicted.clear()
         self._floor = self._seq
 
@@ -242,11 +269,17 @@ class ReportCache:
                 self._set_live(True)
                 backoff = 0.5
                 while not lost.is_set():
+                    # `asyncio.timeout`, not `wait_for`: on Python 3.11 a `wait_for` whose
+                    # wait had just ended returns instead of raising the task's
+                    # cancellation, and this loop, which has no other way out, then kept
+                    # `stop()` waiting forever (a loss right before a shutdown did it).
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self._check_s)
+                        async with asyncio.timeout(self._check_s):
+                            await lost.wait()
                     if not lost.is_set():
                         # A connection that hangs without closing counts as lost too.
-                        await asyncio.wait_for(conn.fetchval("SELECT 1"), self._check_s)
+                        async with asyncio.timeout(self._check_s):
+                            await conn.fetchval("SELECT 1")
                 log.warning("report cache stopped: its notices' connection was lost")
             except asyncio.CancelledError:
                 raise

@@ -31,6 +31,7 @@ from aduan_gateway.adapters.readmodel import (
     load_public,
     load_report,
     officer_page_ids,
+    queue_page_key,
 )
 from aduan_gateway.adapters.reportcache import MISS
 from aduan_gateway.auth import CurrentUser, Principal, bearer_principal, scoped
@@ -368,27 +369,36 @@ async def _officer_list(
     # An agency officer's unit (a head's: and every sub-unit), and what was escalated to
     # them; the full-access roles are not scoped.
     scope = user.scope if user.role is Role.AGENCY_OFFICER else None
-    reads: list[OfficerRead] = []
     kept = parts.rows
-    async with parts.sessions() as session:
-        # Opens nothing: officer views read the stored officer text and reasons.
-        ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
-        # The rows kept in memory (still current: adapters/reportcache.py), the rest read.
-        rows = {i: kept.officer_row(i) for i in ids}
-        missing = [i for i in ids if rows[i] is MISS]
-        if missing:
-            began = kept.begin()
-            for row in await load_officer_rows(session, missing):
-                rows[row["report_id"]] = row
-                kept.keep_officer_row(began, row["report_id"], row)
-        granted = parts.grants.holder(session, user.subject)
-        for report_id in ids:
-            # A report gone between the two statements is left out, as before.
-            if (row := rows.get(report_id, MISS)) is MISS or row is None:
-                continue
-            read = await parts.views.read(row, user.role, user.scope, granted)
-            if read is not None:
-                reads.append(read)
+    # A queue's page of ids and the rows, from memory while nothing changed since they
+    # were read (adapters/reportcache.py); a connection only for what is not there.
+    key = queue_page_key(limit, offset, f, scope, sort)
+    ids = kept.queue_page(key) if key is not None else None
+    rows = {} if ids is None else {i: kept.officer_row(i) for i in ids}
+    if ids is None or any(row is MISS for row in rows.values()):
+        async with parts.sessions() as session:
+            if ids is None:
+                began = kept.begin()
+                ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
+                if key is not None:
+                    kept.keep_queue_page(began, key, ids)
+                rows = {i: kept.officer_row(i) for i in ids}
+            missing = [i for i in ids if rows[i] is MISS]
+            if missing:
+                began = kept.begin()
+                for row in await load_officer_rows(session, missing):
+                    rows[row["report_id"]] = row
+                    kept.keep_officer_row(began, row["report_id"], row)
+    # Redis first, a connection only when it does not know (asked per report, per read).
+    granted = parts.grants.holder_on(parts.sessions, user.subject)
+    reads: list[OfficerRead] = []
+    for report_id in ids:
+        # A report gone between the two statements is left out, as before.
+        if (row := rows.get(report_id, MISS)) is MISS or row is None:
+            continue
+        read = await parts.views.read(row, user.role, user.scope, granted)
+        if read is not None:
+            reads.append(read)
     # Logged (committed) before the page is returned; one batch for the whole page.
     await parts.access_log.record(
         user.subject, user.role, user.agency_id, [Read(r.report_id, r.fields) for r in reads]
