@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 
 from aduan_gateway.adapters.reportcache import CHANNEL, MISS, ReportCache
 
@@ -254,6 +255,10 @@ async def test_officer_rows_are_kept_and_evicted_with_their_report(harness: Harn
     await cache.stop()
 
 
+def _metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(f"aduan_gateway_report_cache_{name}", labels) or 0.0
+
+
 async def test_queue_pages_are_kept_until_any_change(harness: Harness) -> None:
     """An officers' queue page of ids: any notice may move a report into or out of it,
     so any notice drops every page, and a read that began before one keeps nothing."""
@@ -261,10 +266,14 @@ async def test_queue_pages_are_kept_until_any_change(harness: Harness) -> None:
     conn = harness.connections[0]
     ids = [uuid4(), uuid4()]
     dbm, due = (20, 0, None, "dbm", "newest"), (20, 0, None, "dbm", "due")
+    hits, notices = _metric("hits_total", kept="queue_page"), _metric("notices_total")
     cache.keep_queue_page(cache.begin(), dbm, ids)
     assert cache.queue_page(dbm) == ids and cache.queue_page(due) is None
     assert cache.hits == 1
     conn.notify(uuid4())  # a report in no kept page: every page goes all the same
+    # What an operator sizing it sees.
+    assert _metric("hits_total", kept="queue_page") == hits + 1
+    assert _metric("notices_total") == notices + 1
     assert cache.queue_page(dbm) is None
     began = cache.begin()
     conn.notify(uuid4())

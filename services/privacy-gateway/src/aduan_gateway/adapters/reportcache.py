@@ -47,7 +47,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from aduan_kit.logging import get_logger
 from aduan_kit.tasks import cancel_and_wait
@@ -67,6 +67,22 @@ LISTENING = Gauge(
     "aduan_gateway_report_cache_listening",
     "1 while this process's report cache hears the reports' change notices",
 )
+# For sizing it (ADUAN_GATEWAY_REPORT_CACHE_*): what was answered from memory, by kind,
+# against the reads (the route latency histograms count them), and how often changes
+# emptied the pages.
+HITS = Counter(
+    "aduan_gateway_report_cache_hits_total",
+    "Reads answered from this process's memory, by what was kept",
+    ["kept"],
+)
+NOTICES = Counter(
+    "aduan_gateway_report_cache_notices_total",
+    "Change notices this process heard (each empties every kept page)",
+)
+_PUBLIC_HIT = HITS.labels("public")
+_OFFICER_HIT = HITS.labels("officer_row")
+_PAGE_HIT = HITS.labels("public_page")
+_QUEUE_HIT = HITS.labels("queue_page")
 
 
 class ReportCache:
@@ -113,25 +129,26 @@ class ReportCache:
 
     def public(self, report_id: UUID) -> Any:
         """The kept public answer: the view's JSON, None (not public), or `MISS`."""
-        return self._get(self._public, report_id)
+        return self._get(self._public, report_id, _PUBLIC_HIT)
 
     def keep_public(self, began: int, report_id: UUID, answer: bytes | None) -> None:
         self._keep(self._public, self._max_public, began, report_id, answer)
 
     def officer_row(self, report_id: UUID) -> Any:
         """The kept row of an officer's view: the row, None (no such report), or `MISS`."""
-        return self._get(self._officer, report_id)
+        return self._get(self._officer, report_id, _OFFICER_HIT)
 
     def keep_officer_row(self, began: int, report_id: UUID, row: Any) -> None:
         self._keep(self._officer, self._max_officer, began, report_id, row)
 
-    def _get(self, kept: OrderedDict[UUID, Any], report_id: UUID) -> Any:
+    def _get(self, kept: OrderedDict[UUID, Any], report_id: UUID, counted: Any) -> Any:
         if not self.live:
             return MISS
         found = kept.get(report_id, MISS)
         if found is not MISS:
             kept.move_to_end(report_id)
             self.hits += 1
+            counted.inc()
         return found
 
     def _keep(
@@ -155,6 +172,7 @@ class ReportCache:
         found = self._pages.get((limit, offset))
         if found is not None:
             self.hits += 1
+            _PAGE_HIT.inc()
         return found
 
     def keep_page(self, began: int, limit: int, offset: int, body: bytes) -> None:
@@ -171,6 +189,7 @@ class ReportCache:
         found = self._queue_pages.get(key)
         if found is not None:
             self.hits += 1
+            _QUEUE_HIT.inc()
         return found
 
     def keep_queue_page(self, began: int, key: Hashable, ids: list[UUID]) -> None:
@@ -214,6 +233,7 @@ class ReportCache:
 
     def _notice(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         self.notices += 1
+        NOTICES.inc()
         try:
             ids = [UUID(part) for part in payload.split(",")]
         except ValueError:
