@@ -32,7 +32,7 @@ from aduan_contracts.events import (
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import REPORT_INTAKE, REPORTER_KEYS, STATUS_CHANGED
 from aduan_contracts.values import Actor, GeoPoint, Location
-from aduan_gateway.adapters.accesslog import SKIP_AFTER_REFUSAL, AccessLog, Read
+from aduan_gateway.adapters.accesslog import CONTENDED_BATCHES, AccessLog, Read
 from aduan_gateway.adapters.readmodel import verify_access_log
 from aduan_gateway.adapters.reportcache import MISS
 from aduan_gateway.adapters.tables import ACCESS_LOG, INBOX, OUTBOX, REPORTS, TIMELINE
@@ -234,8 +234,9 @@ async def test_two_replicas_writing_at_once_keep_one_chain(gw: Gw) -> None:
 
 
 async def test_a_writer_links_to_the_real_end_after_another_replica_appended(gw: Gw) -> None:
-    """A writer's next batch links to the chain's end as it is under the lock, not to
-    the last hash it wrote itself: another replica may have appended in between."""
+    """A writer's next batch links to the chain's end as it is now (read, or under the
+    lock), not to the last hash it wrote itself: another replica may have appended in
+    between."""
     mine: AccessLog = gw.app.state.gateway.access_log
     engine = make_engine(gw.settings.database_url)
     other = AccessLog(make_sessionmaker(engine))
@@ -253,15 +254,29 @@ async def test_a_writer_links_to_the_real_end_after_another_replica_appended(gw:
     assert all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, len(rows)))
     async with gw.runtime.sessions() as session:
         assert await verify_access_log(session) == (5, None)
-    # a-1 read the end under the lock (nothing known at start), a-2 linked to a-1 in one
-    # statement, a-3's link to a-2 was refused (b-1 follows it) and went the long way.
-    assert mine.batches == {"linked": 1, "locked": 2}
-    assert other.batches == {"linked": 0, "locked": 1}
-    # After a refusal, a few batches go the long way before linking is tried again.
-    for i in range(SKIP_AFTER_REFUSAL + 1):
-        await mine.record(f"a-{4 + i}", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
-    assert mine.batches == {"linked": 2, "locked": 2 + SKIP_AFTER_REFUSAL}
+    # a-1 found the chain empty and appended under the lock; a-2 linked to a-1 in one
+    # statement; b-1 (nothing known at its start) read the end and linked to it; a-3's
+    # link to a-2 was refused (b-1 follows it), so it read the end and linked to b-1.
+    assert mine.batches == {"linked": 2, "locked": 1} and mine.refused == 1
+    assert other.batches == {"linked": 1, "locked": 0} and other.refused == 0
+    # While another writer is seen appending, a batch reads the end before linking: the
+    # other's next entry costs this writer no refused statement.
+    other = AccessLog(make_sessionmaker(engine := make_engine(gw.settings.database_url)))
+    other.start()
+    try:
+        await other.record("b-2", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+        await mine.record("a-4", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+    finally:
+        await other.stop()
+        await engine.dispose()
+    assert mine.batches == {"linked": 3, "locked": 1} and mine.refused == 1
+    # Then it trusts its own last hash again (one statement a batch).
+    for i in range(CONTENDED_BATCHES):
+        await mine.record(f"a-{5 + i}", Role.VALIDATOR, None, [Read(uuid4(), ("t",))])
+    assert mine.batches == {"linked": 3 + CONTENDED_BATCHES, "locked": 1}
+    assert mine.refused == 1
     rows = await log_rows(gw)
+    assert [r["subject"] for r in rows[:7]] == ["a-1", "a-2", "b-1", "a-3", "a-3", "b-2", "a-4"]
     async with gw.runtime.sessions() as session:
         assert await verify_access_log(session) == (len(rows), None)
     # The database itself refuses a second successor of an entry (a fork).
@@ -733,6 +748,52 @@ async def test_officer_queues_from_memory_follow_every_change_and_are_each_logge
     # Every page read from memory was logged, one entry per report given out.
     logged = [r for r in await log_rows(gw) if r["subject"] == "dbm-q"]
     assert len(logged) == 3 + 3 + 4 + 3 + 3
+
+    # A private report's photos in a page from memory: the grant is asked on every read
+    # (given and revoked in the database, no report changes, nothing announced).
+    _, private = await seed_reports(gw, 2)
+    photo = {
+        "sha256": "f" * 64,
+        "content_type": "image/jpeg",
+        "size_bytes": 100,
+        "taken_at": None,
+        "point": None,
+    }
+    await _changed_by_hand(
+        gw,
+        "UPDATE reports SET photos = jsonb_build_array($2::jsonb), received_at = now() "
+        "WHERE report_id = $1",
+        private,
+        json.dumps(photo),
+    )
+
+    async def top() -> dict[str, Any]:
+        answer = await gw.client.get("/v1/reports?limit=1", headers=dbm)
+        [item] = answer.json()["items"]
+        assert item["report_id"] == str(private)
+        return dict(item)
+
+    assert (await top())["photos_locked"] is True
+    grant = uuid4()
+    async with gw.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO photo_grants (grant_id, report_id, grantee, granted_by, expires_at) "
+                "VALUES (:g, :r, 'dbm-q', 'val-q', now() + interval '1 hour')"
+            ),
+            {"g": grant, "r": private},
+        )
+    hits = cache.hits
+    opened = await top()
+    assert cache.hits == hits + 2  # the page and the row from memory, the grant asked
+    assert opened["photos_locked"] is False
+    assert [p["sha256"] for p in opened["photos"]] == ["f" * 64]
+    async with gw.runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE photo_grants SET revoked_at = now() WHERE grant_id = :g"), {"g": grant}
+        )
+    await gw.app.state.gateway.grants().forget(private, "dbm-q")
+    assert (await top())["photos_locked"] is True
 
 
 async def test_a_reporter_key_arriving_announces_its_reports(gw: Gw) -> None:

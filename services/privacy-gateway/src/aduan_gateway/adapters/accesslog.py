@@ -29,14 +29,19 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aduan_contracts.enums import Role
-from aduan_gateway.adapters.readmodel import ACCESS_LOG_LOCK, append_after, chain_entries
+from aduan_gateway.adapters.readmodel import (
+    ACCESS_LOG_LOCK,
+    append_after,
+    chain_end,
+    chain_entries,
+)
 from aduan_gateway.domain.audit import AccessEntry
 from aduan_kit.db import engine_of, pooled_connection, raw_transaction
 from aduan_kit.logging import get_logger
 
 __all__ = [
+    "CONTENDED_BATCHES",
     "MAX_BATCH_ENTRIES",
-    "SKIP_AFTER_REFUSAL",
     "AccessLog",
     "AccessLogUnavailable",
     "Read",
@@ -47,8 +52,9 @@ log = get_logger(__name__)
 # Entries per transaction. A batch this large is ~1 ms of hashing and one executemany; the
 # cap only keeps a backlog (after a database stall) from becoming one huge transaction.
 MAX_BATCH_ENTRIES = 2000
-# After a linked append was refused, batches written the long way before linking again.
-SKIP_AFTER_REFUSAL = 8
+# After a linked append was refused (another writer appends too), batches that read the
+# chain's end before linking to it, rather than trusting the writer's own last hash.
+CONTENDED_BATCHES = 8
 
 
 class AccessLogUnavailable(Exception):
@@ -88,10 +94,11 @@ class AccessLog:
         # statement (`append_after`); once another writer appended, the long way.
         self._end: str | None = None
         self.batches = {"linked": 0, "locked": 0}  # how each batch was appended
-        # Batches to append the long way before linking is tried again: after a refusal
-        # another writer (the gateway's other worker) is appending too, and a refused
-        # statement would only add a round trip to most batches.
-        self._skip_linking = 0
+        # Batches left that read the chain's end before linking: after a refusal another
+        # writer (the gateway's other worker) is appending too, so our own last hash is
+        # usually stale and linking to it would only add a refused statement.
+        self._contended = 0
+        self.refused = 0  # links refused because the end had moved
 
     def start(self) -> None:
         self._closed = False
@@ -160,24 +167,7 @@ class AccessLog:
             for r in p.reads
         ]
         try:
-            hashes: list[str] | None = None
-            if self._skip_linking:
-                self._skip_linking -= 1
-            elif self._end is not None:
-                # Linked to our own last entry in one statement (issue 18: the batch's
-                # BEGIN, end-of-chain read and COMMIT were most of an officer read's log).
-                async with pooled_connection(self._engine) as conn:
-                    hashes = await append_after(conn, entries, self._end)
-                if hashes is None:
-                    self._skip_linking = SKIP_AFTER_REFUSAL
-                else:
-                    self.batches["linked"] += 1
-            if hashes is None:
-                # A raw transaction with the chain's lock in its BEGIN, the end read under
-                # it: no ORM session, one round trip fewer than a lock statement.
-                async with raw_transaction(self._engine, lock=ACCESS_LOG_LOCK) as conn:
-                    hashes = await chain_entries(conn, entries)
-                self.batches["locked"] += 1
+            hashes = await self._append(entries)
             self._end = hashes[-1]
         except Exception as exc:
             # Every waiting request fails: none of their data is returned. The next batch
@@ -195,3 +185,35 @@ class AccessLog:
             if not p.done.done():
                 p.done.set_result(hashes[start : start + len(p.reads)])
             start += len(p.reads)
+
+    async def _append(self, entries: list[AccessEntry]) -> list[str]:
+        """The batch onto the chain, the cheapest way that is safe: one statement linked to
+        the hash this writer wrote last while no other writer is seen appending (issue 18:
+        a BEGIN, the end's read and a COMMIT were most of an officer read's log); the end
+        read first, then the link, while one is (two workers take turns, so their own last
+        hashes are stale); under the lock when the chain is empty or the end moved between
+        the read and the link. `uq_access_log_prev_hash` refuses any link to an end that
+        has a successor by then, so the chain stays linear whichever way is taken."""
+        async with pooled_connection(self._engine) as conn:
+            if self._end is not None and not self._contended:
+                hashes = await append_after(conn, entries, self._end)
+                if hashes is not None:
+                    self.batches["linked"] += 1
+                    return hashes
+                self.refused += 1
+                self._contended = CONTENDED_BATCHES
+            else:
+                self._contended = max(0, self._contended - 1)
+            end = await chain_end(conn)
+            if end is not None:
+                hashes = await append_after(conn, entries, end)
+                if hashes is not None:
+                    self.batches["linked"] += 1
+                    return hashes
+                self.refused += 1
+        # A raw transaction with the chain's lock in its BEGIN, the end read under it: no
+        # ORM session, one round trip fewer than a lock statement.
+        async with raw_transaction(self._engine, lock=ACCESS_LOG_LOCK) as conn:
+            hashes = await chain_entries(conn, entries)
+        self.batches["locked"] += 1
+        return hashes

@@ -67,6 +67,7 @@ __all__ = [
     "append_access_log",
     "append_after",
     "append_entries",
+    "chain_end",
     "chain_entries",
     "duplicate_candidates",
     "erase_identity",
@@ -880,6 +881,13 @@ async def chain_entries(conn: asyncpg.Connection, entries: Sequence[AccessEntry]
     if not entries:
         return []
     return await _insert_linked(conn, _INSERT_ACCESS, entries, await conn.fetchval(_LAST_HASH))
+
+
+async def chain_end(conn: asyncpg.Connection) -> str | None:
+    """The chain's last hash as committed now, read without the lock (None: no entry yet).
+    Only for `append_after`, whose link is refused if the end has moved since."""
+    end: str | None = await conn.fetchval(_LAST_HASH)
+    return end
 
 
 async def append_after(

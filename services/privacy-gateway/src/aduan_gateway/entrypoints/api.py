@@ -5,8 +5,9 @@ appends of concurrent requests into one transaction)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -14,6 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aduan_contracts.enums import Privacy, ReportStatus, Role
 from aduan_contracts.http_gateway import AccessLogEntry, GrantView
@@ -370,35 +372,47 @@ async def _officer_list(
     # them; the full-access roles are not scoped.
     scope = user.scope if user.role is Role.AGENCY_OFFICER else None
     kept = parts.rows
-    # A queue's page of ids and the rows, from memory while nothing changed since they
-    # were read (adapters/reportcache.py); a connection only for what is not there.
-    key = queue_page_key(limit, offset, f, scope, sort)
-    ids = kept.queue_page(key) if key is not None else None
-    rows = {} if ids is None else {i: kept.officer_row(i) for i in ids}
-    if ids is None or any(row is MISS for row in rows.values()):
-        async with parts.sessions() as session:
-            if ids is None:
-                began = kept.begin()
-                ids = await officer_page_ids(session, limit, offset, f, agency_id=scope, sort=sort)
-                if key is not None:
-                    kept.keep_queue_page(began, key, ids)
-                rows = {i: kept.officer_row(i) for i in ids}
-            missing = [i for i in ids if rows[i] is MISS]
-            if missing:
-                began = kept.begin()
-                for row in await load_officer_rows(session, missing):
-                    rows[row["report_id"]] = row
-                    kept.keep_officer_row(began, row["report_id"], row)
-    # Redis first, a connection only when it does not know (asked per report, per read).
-    granted = parts.grants.holder_on(parts.sessions, user.subject)
     reads: list[OfficerRead] = []
-    for report_id in ids:
-        # A report gone between the two statements is left out, as before.
-        if (row := rows.get(report_id, MISS)) is MISS or row is None:
-            continue
-        read = await parts.views.read(row, user.role, user.scope, granted)
-        if read is not None:
-            reads.append(read)
+    async with contextlib.AsyncExitStack() as stack:
+        # One connection for the whole list, opened only if something is not in memory.
+        opened: list[AsyncConnection] = []
+
+        async def connection() -> AsyncConnection:
+            if not opened:
+                opened.append(await stack.enter_async_context(parts.sessions()))
+            return opened[0]
+
+        @contextlib.asynccontextmanager
+        async def shared() -> AsyncIterator[AsyncConnection]:
+            yield await connection()
+
+        # A queue's page of ids and its rows, from memory while nothing changed since they
+        # were read (adapters/reportcache.py).
+        key = queue_page_key(limit, offset, f, scope, sort)
+        ids = kept.queue_page(key) if key is not None else None
+        if ids is None:
+            began = kept.begin()
+            ids = await officer_page_ids(
+                await connection(), limit, offset, f, agency_id=scope, sort=sort
+            )
+            if key is not None:
+                kept.keep_queue_page(began, key, ids)
+        rows = {i: kept.officer_row(i) for i in ids}
+        missing = [i for i in ids if rows[i] is MISS]
+        if missing:
+            began = kept.begin()
+            for row in await load_officer_rows(await connection(), missing):
+                rows[row["report_id"]] = row
+                kept.keep_officer_row(began, row["report_id"], row)
+        # A photo grant: Redis first, the list's connection when Redis does not know.
+        granted = parts.grants.holder_on(shared, user.subject)
+        for report_id in ids:
+            # A report gone between the two statements is left out, as before.
+            if (row := rows.get(report_id, MISS)) is MISS or row is None:
+                continue
+            read = await parts.views.read(row, user.role, user.scope, granted)
+            if read is not None:
+                reads.append(read)
     # Logged (committed) before the page is returned; one batch for the whole page.
     await parts.access_log.record(
         user.subject, user.role, user.agency_id, [Read(r.report_id, r.fields) for r in reads]
