@@ -617,6 +617,41 @@ async def _changed_by_hand(gw: Gw, statement: str, *args: Any) -> None:
     await eventually(noticed, "the change's notice heard")
 
 
+def _photo(sha256: str) -> str:
+    return json.dumps(
+        {
+            "sha256": sha256,
+            "content_type": "image/jpeg",
+            "size_bytes": 100,
+            "taken_at": None,
+            "point": None,
+        }
+    )
+
+
+async def _grant_by_hand(gw: Gw, report_id: UUID, grantee: str, granted_by: str) -> UUID:
+    """A photo grant written straight to the table: no report changes, nothing announced,
+    and Redis does not know it (the read must ask the database)."""
+    grant = uuid4()
+    async with gw.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO photo_grants (grant_id, report_id, grantee, granted_by, expires_at) "
+                "VALUES (:g, :r, :grantee, :by, now() + interval '1 hour')"
+            ),
+            {"g": grant, "r": report_id, "grantee": grantee, "by": granted_by},
+        )
+    return grant
+
+
+async def _revoke_by_hand(gw: Gw, grant: UUID, report_id: UUID, grantee: str) -> None:
+    async with gw.runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE photo_grants SET revoked_at = now() WHERE grant_id = :g"), {"g": grant}
+        )
+    await gw.app.state.gateway.grants().forget(report_id, grantee)
+
+
 async def test_officer_reads_from_memory_follow_every_change_and_are_each_logged(
     gw: Gw,
 ) -> None:
@@ -662,40 +697,21 @@ async def test_officer_reads_from_memory_follow_every_change_and_are_each_logged
     assert [e["kind"] for e in escalations] == ["breach"]
 
     # Photos of a private report: the grant is asked on every read, not kept with the row.
-    photo = {
-        "sha256": "e" * 64,
-        "content_type": "image/jpeg",
-        "size_bytes": 100,
-        "taken_at": None,
-        "point": None,
-    }
     await _changed_by_hand(
         gw,
         "UPDATE reports SET photos = jsonb_build_array($2::jsonb) WHERE report_id = $1",
         private,
-        json.dumps(photo),
+        _photo("e" * 64),
     )
     assert (await gw.client.get(url, headers=dbm)).json()["photos_locked"] is True
-    grant = uuid4()
-    async with gw.runtime.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO photo_grants (grant_id, report_id, grantee, granted_by, expires_at) "
-                "VALUES (:g, :r, 'dbm-m', 'val-m', now() + interval '1 hour')"
-            ),
-            {"g": grant, "r": private},
-        )
+    grant = await _grant_by_hand(gw, private, "dbm-m", "val-m")
     hits = cache.hits
     opened = (await gw.client.get(url, headers=dbm)).json()
     assert cache.hits == hits + 1  # the row from memory, the grant asked
     assert opened["photos_locked"] is False and [p["sha256"] for p in opened["photos"]] == [
         "e" * 64
     ]
-    async with gw.runtime.engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE photo_grants SET revoked_at = now() WHERE grant_id = :g"), {"g": grant}
-        )
-    await gw.app.state.gateway.grants().forget(private, "dbm-m")
+    await _revoke_by_hand(gw, grant, private, "dbm-m")
     assert (await gw.client.get(url, headers=dbm)).json()["photos_locked"] is True
 
 
@@ -752,19 +768,12 @@ async def test_officer_queues_from_memory_follow_every_change_and_are_each_logge
     # A private report's photos in a page from memory: the grant is asked on every read
     # (given and revoked in the database, no report changes, nothing announced).
     _, private = await seed_reports(gw, 2)
-    photo = {
-        "sha256": "f" * 64,
-        "content_type": "image/jpeg",
-        "size_bytes": 100,
-        "taken_at": None,
-        "point": None,
-    }
     await _changed_by_hand(
         gw,
         "UPDATE reports SET photos = jsonb_build_array($2::jsonb), received_at = now() "
         "WHERE report_id = $1",
         private,
-        json.dumps(photo),
+        _photo("f" * 64),
     )
 
     async def top() -> dict[str, Any]:
@@ -774,25 +783,13 @@ async def test_officer_queues_from_memory_follow_every_change_and_are_each_logge
         return dict(item)
 
     assert (await top())["photos_locked"] is True
-    grant = uuid4()
-    async with gw.runtime.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO photo_grants (grant_id, report_id, grantee, granted_by, expires_at) "
-                "VALUES (:g, :r, 'dbm-q', 'val-q', now() + interval '1 hour')"
-            ),
-            {"g": grant, "r": private},
-        )
+    grant = await _grant_by_hand(gw, private, "dbm-q", "val-q")
     hits = cache.hits
     opened = await top()
     assert cache.hits == hits + 2  # the page and the row from memory, the grant asked
     assert opened["photos_locked"] is False
     assert [p["sha256"] for p in opened["photos"]] == ["f" * 64]
-    async with gw.runtime.engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE photo_grants SET revoked_at = now() WHERE grant_id = :g"), {"g": grant}
-        )
-    await gw.app.state.gateway.grants().forget(private, "dbm-q")
+    await _revoke_by_hand(gw, grant, private, "dbm-q")
     assert (await top())["photos_locked"] is True
 
 
