@@ -91,7 +91,7 @@ class AccessLog:
         self._closed = False
         # The hash of the last entry this writer committed (None: not known, as at start
         # or after a failure). While it is still the chain's end, the next batch is one
-        # statement (`append_after`); once another writer appended, the long way.
+        # statement (`append_after`); once another writer appended, see `_append`.
         self._end: str | None = None
         self.batches = {"linked": 0, "locked": 0}  # how each batch was appended
         # Batches left that read the chain's end before linking: after a refusal another
