@@ -13,7 +13,9 @@ advisory lock, the last hash read under it, one chained row per entry, in queue 
 resolves every waiting request only after that transaction committed. So the guarantee is
 unchanged — no view is returned before its entries are durable in an intact chain, and a
 request whose entries could not be written gets a 503 instead of the data — but the lock is
-taken once per batch, for a few milliseconds, however many readers are waiting.
+taken once per batch, for a few milliseconds, however many readers are waiting. (Since
+issue 18 a batch is usually one statement linked to a known end of the chain, the lock
+taken inside it, and the transaction above only when that cannot be done: `_append`.)
 """
 
 from __future__ import annotations
