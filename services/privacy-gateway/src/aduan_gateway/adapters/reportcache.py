@@ -43,7 +43,7 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -57,6 +57,7 @@ __all__ = ["CHANNEL", "MISS", "ReportCache"]
 log = get_logger(__name__)
 
 CHANNEL = "aduan_reports_changed"  # migration 0023
+_V = TypeVar("_V")
 # "Not in memory", as distinct from a kept None ("not public").
 MISS: Any = object()
 # Evictions remembered by report, for reads that began before them; beyond this many they
@@ -167,39 +168,42 @@ class ReportCache:
             kept.popitem(last=False)
 
     def page(self, limit: int, offset: int) -> bytes | None:
-        if not self.live:
-            return None
-        found = self._pages.get((limit, offset))
-        if found is not None:
-            self.hits += 1
-            _PAGE_HIT.inc()
-        return found
+        return self._page(self._pages, (limit, offset), _PAGE_HIT)
 
     def keep_page(self, began: int, limit: int, offset: int, body: bytes) -> None:
-        if not self.live or began != self._seq or self._max_public <= 0:
-            return
-        if len(self._pages) >= self._max_pages:
-            self._pages.clear()
-        self._pages[(limit, offset)] = body
+        self._keep_page(
+            self._pages, self._max_pages, self._max_public > 0, began, (limit, offset), body
+        )
 
     def queue_page(self, key: Hashable) -> list[UUID] | None:
         """The kept ids of an officers' queue page (`readmodel.queue_page_key`), or None."""
-        if not self.live:
-            return None
-        found = self._queue_pages.get(key)
-        if found is not None:
-            self.hits += 1
-            _QUEUE_HIT.inc()
-        return found
+        return self._page(self._queue_pages, key, _QUEUE_HIT)
 
     def keep_queue_page(self, began: int, key: Hashable, ids: list[UUID]) -> None:
-        # As a public page: only if no notice at all came since the read began (any
-        # report may have entered or left the queue); off with the officer rows.
-        if not self.live or began != self._seq or self._max_officer <= 0:
+        # Off with the officer rows.
+        self._keep_page(
+            self._queue_pages, self._max_queue_pages, self._max_officer > 0, began, key, ids
+        )
+
+    def _page(self, pages: dict[Any, _V], key: Hashable, counted: Any) -> _V | None:
+        if not self.live:
+            return None
+        found = pages.get(key)
+        if found is not None:
+            self.hits += 1
+            counted.inc()
+        return found
+
+    def _keep_page(
+        self, pages: dict[Any, _V], bound: int, on: bool, began: int, key: Hashable, value: _V
+    ) -> None:
+        # Only if no notice at all came since the read began: any change may move a report
+        # into, out of or within any page. Bounded crudely: a full store is emptied.
+        if not self.live or not on or began != self._seq:
             return
-        if len(self._queue_pages) >= self._max_queue_pages:
-            self._queue_pages.clear()
-        self._queue_pages[key] = ids
+        if len(pages) >= bound:
+            pages.clear()
+        pages[key] = value
 
     # --- changes ----------------------------------------------------------------------
 
