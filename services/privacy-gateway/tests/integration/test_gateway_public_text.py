@@ -492,6 +492,125 @@ async def test_public_reads_answer_the_stored_view_as_built(gw: Gw) -> None:
     assert other.json()["items"] == []
 
 
+async def _built(gw: Gw, report_id: UUID) -> str | None:
+    """The view a public read builds from the row and the timeline as they are now."""
+    async with gw.runtime.sessions() as session:
+        record = await load_public(session, report_id)
+    view = public_view(record) if record is not None else None
+    return None if view is None else view.model_dump_json(by_alias=True)
+
+
+async def test_the_projector_stores_the_view_a_read_would_build(gw: Gw) -> None:
+    """A status written by the projector carries the report's public view, the bytes a
+    public read would have built from the row and the timeline, with no read to make it;
+    each later step replaces it, and where the public may not see the report none is
+    stored (adapters/projection_pg.py, migration 0024)."""
+    fills = gw.app_state.public_views.fills
+    filled = fills.stored
+    key_id, key = uuid4(), new_key()
+    report = _submitted(key_id, key)
+    await gw.send(REPORTER_KEYS.name, _key_issued(key_id, key), key_id)
+    await gw.send(REPORT_INTAKE.name, report, report.report_id)
+
+    async def redacted() -> bool:
+        row = await gw.row(report.report_id)
+        return row is not None and row["public_text"] is not None
+
+    await eventually(redacted, "the content stored with its key")
+    await gw.send(STATUS_CHANGED.name, _received(report), report.report_id)
+    stored = await _until_stored(gw, report.report_id)
+    assert stored == await _built(gw, report.report_id)
+    assert _no_name(stored) and json.loads(stored)["status"] == "received"
+    url = f"/v1/public/reports/{report.report_id}"
+    r = await gw.client.get(url)
+    assert r.status_code == 200 and r.text == stored
+
+    # The next step: the stored view follows it (two steps on the timeline).
+    dispatched = _received(report).model_copy(
+        update={
+            "version": 2,
+            "from_status": ReportStatus.RECEIVED,
+            "to_status": ReportStatus.DISPATCHED,
+            "agency_id": "dbm",
+        }
+    )
+    await gw.send(STATUS_CHANGED.name, dispatched, report.report_id)
+
+    async def moved() -> bool:
+        view, form = await _stored(gw, report.report_id)
+        return form == VIEW_FORMAT and view is not None and '"dispatched"' in view
+
+    await eventually(moved, "the stored view of the second step")
+    stored = (await _stored(gw, report.report_id))[0]
+    assert stored is not None and len(json.loads(stored)["timeline"]) == 2
+    assert stored == await _built(gw, report.report_id)
+    # Nothing was left for a read to build and write back.
+    assert fills.stored == filled
+
+    # A rejection: the public may not see it, nothing is stored, the read is a 404.
+    rejected = _received(report).model_copy(  # a new event id: not a copy of the last
+        update={
+            "agency_id": "dbm",
+            "version": 3,
+            "from_status": ReportStatus.DISPATCHED,
+            "to_status": ReportStatus.REJECTED,
+            "reason": "Bukan wewenang kota.",
+        }
+    )
+    await gw.send(STATUS_CHANGED.name, rejected, report.report_id)
+
+    async def gone() -> bool:
+        row = await gw.row(report.report_id)
+        return row["status"] == "rejected"
+
+    await eventually(gone, "the rejection written")
+    assert await _stored(gw, report.report_id) == (None, None)
+    assert (await gw.client.get(url)).status_code == 404
+
+    # A private report's status stores no view.
+    private = _submitted(uuid4(), new_key(), Privacy.PRIVATE)
+    await gw.send(REPORT_INTAKE.name, private, private.report_id)
+    await gw.send(STATUS_CHANGED.name, _received(private), private.report_id)
+
+    async def written() -> bool:
+        row = await gw.row(private.report_id)
+        return row is not None and row["status"] == "received" and row["has_content"]
+
+    await eventually(written, "the private report written")
+    assert await _stored(gw, private.report_id) == (None, None)
+
+
+async def test_a_view_written_with_the_row_stays_when_its_steps_join(gw: Gw) -> None:
+    """The timeline's trigger leaves a row its own transaction wrote (that writer decided
+    the view: the projector made it with the steps it adds), and still empties the view of
+    a row it did not write."""
+    report = await _public_report(gw)
+    stored = await _until_stored(gw, report.report_id)
+    dsn = make_url(gw.settings.database_url).set(drivername="postgresql")
+    conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    step = (
+        "INSERT INTO timeline (report_id, version, status, actor_role, occurred_at, extra) "
+        "VALUES ($1, $2, 'dispatched', 'system', now(), '{}')"
+    )
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "UPDATE reports SET status = 'dispatched', public_view = $2, "
+                "public_view_format = $3 WHERE report_id = $1",
+                report.report_id,
+                stored.replace('"received"', '"dispatched"'),
+                VIEW_FORMAT,
+            )
+            await conn.execute(step, report.report_id, 2)
+        view, form = await _stored(gw, report.report_id)
+        assert form == VIEW_FORMAT and view is not None and '"dispatched"' in view
+        # A step alone (this transaction did not write the row): emptied.
+        await conn.execute(step, report.report_id, 3)
+        assert await _stored(gw, report.report_id) == (None, None)
+    finally:
+        await conn.close()
+
+
 async def test_a_change_to_the_report_or_its_timeline_empties_the_stored_view(gw: Gw) -> None:
     report = await _public_report(gw)
     url = f"/v1/public/reports/{report.report_id}"

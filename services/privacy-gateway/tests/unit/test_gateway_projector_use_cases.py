@@ -106,6 +106,8 @@ class FakeProjection:
         # The officer copies of timeline reasons, by (report, version).
         self.officer_reasons: dict[tuple[UUID, int], str | None] = {}
         self.keys: dict[UUID, bytes | None] = {}
+        # The public view each report's status was last written with.
+        self.views: dict[UUID, str | None] = {}
         self.lock: str | None = None
         self.calls: Counter[str] = Counter()
 
@@ -193,6 +195,7 @@ class FakeProjection:
             row["category"] = status.category
             row["agency_id"] = status.agency_id
             row["due_at"] = status.due_at
+            self.views[status.report_id] = status.public_view
 
     async def add_timeline(self, rows: Sequence[TimelineRow]) -> None:
         self.calls["add_timeline"] += 1
@@ -387,6 +390,35 @@ async def test_a_status_change_republishes_with_the_new_status() -> None:
         2,
         "dinas-bina-marga",
     )
+
+
+async def test_a_status_is_written_with_the_public_view_of_its_state() -> None:
+    """The view stored with a status is the final state's (a batch of two steps writes
+    the second's), the same the public event was made from; a rejection and a private
+    report store none."""
+    unit = FakeUnit()
+    report = _submitted()
+    await apply_contents(unit, [report])
+    await apply_statuses(
+        unit,
+        [_step(report, 1, ReportStatus.RECEIVED), _step(report, 2, ReportStatus.DISPATCHED)],
+    )
+    *_, last = unit.take()
+    assert isinstance(last, PublicReportPublished)
+    stored = unit.fake.views[report.report_id]
+    assert stored is not None
+    view = json.loads(stored)
+    assert view["status"] == "dispatched"
+    assert [t["status"] for t in view["timeline"]] == ["received", "dispatched"]
+    assert (view["title"], view["text"], view["month"]) == (last.title, last.text, last.month)
+
+    await apply_statuses(unit, [_step(report, 3, ReportStatus.REJECTED, reason="spam")])
+    assert unit.fake.views[report.report_id] is None
+
+    private = _submitted(privacy=Privacy.PRIVATE)
+    await apply_contents(unit, [private])
+    await apply_statuses(unit, [_step(private, 1, ReportStatus.RECEIVED)])
+    assert unit.fake.views[private.report_id] is None
 
 
 async def test_a_rejection_withdraws_the_report() -> None:

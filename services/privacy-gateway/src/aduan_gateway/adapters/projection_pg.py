@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aduan_contracts.topics import TopicSpec
+from aduan_gateway.adapters.publicviews import VIEW_FORMAT
 from aduan_gateway.adapters.readmodel import _KEYS_LOCK
 from aduan_gateway.adapters.stores import (
     ContentRow,
@@ -110,17 +111,24 @@ _TIMELINES = (
 )
 # The status moves only forward (by version): the status and content topics, and
 # redeliveries, arrive in any order. One row per report (its batch's last step).
+# The public view made from the state written goes with it ($10: `VIEW_FORMAT` for the
+# rows that have one). Writing it is what keeps it: the rows' trigger empties a view an
+# update does not change, and the timeline's trigger leaves rows this transaction wrote
+# (migration 0024); a row not written here (an older step joining its timeline) has its
+# view emptied, and a public read builds it (adapters/publicviews.py).
 _STATUS_UPSERT = (
     "INSERT INTO reports AS r (report_id, channel, receipt_code, status, status_version, "
-    "category, agency_id, due_at, updated_at) "
+    "category, agency_id, due_at, updated_at, public_view, public_view_format) "
     "SELECT u.report_id, u.channel, u.receipt_code, u.status, u.status_version, u.category, "
-    "u.agency_id, u.due_at, now() "
+    "u.agency_id, u.due_at, now(), u.public_view, "
+    "CASE WHEN u.public_view IS NOT NULL THEN $10::text END "
     "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], "
-    "$7::text[], $8::timestamptz[]) AS u(report_id, channel, receipt_code, status, "
-    "status_version, category, agency_id, due_at) "
+    "$7::text[], $8::timestamptz[], $9::text[]) AS u(report_id, channel, receipt_code, status, "
+    "status_version, category, agency_id, due_at, public_view) "
     "ON CONFLICT (report_id) DO UPDATE SET status = EXCLUDED.status, "
     "status_version = EXCLUDED.status_version, category = EXCLUDED.category, "
-    "agency_id = EXCLUDED.agency_id, due_at = EXCLUDED.due_at, updated_at = EXCLUDED.updated_at "
+    "agency_id = EXCLUDED.agency_id, due_at = EXCLUDED.due_at, updated_at = EXCLUDED.updated_at, "
+    "public_view = EXCLUDED.public_view, public_view_format = EXCLUDED.public_view_format "
     "WHERE r.status_version < EXCLUDED.status_version"
 )
 _TIMELINE_INSERT = (
@@ -278,6 +286,8 @@ class PgProjection:
             [r.category for r in rows],
             [r.agency_id for r in rows],
             [r.due_at for r in rows],
+            [r.public_view for r in rows],
+            VIEW_FORMAT,
         )
 
     async def add_timeline(self, rows: Sequence[TimelineRow]) -> None:

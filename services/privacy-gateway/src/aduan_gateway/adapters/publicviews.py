@@ -6,7 +6,11 @@ of the read mix and most of its gateway CPU (`bench/gateway_mix.py`). A report's
 is a function of its row and its timeline only, so it is stored on the row once made
 (`reports.public_view`) and answered as stored while neither changes:
 
-- A read takes the stored JSON when its format is this code's (`VIEW_FORMAT`); otherwise it
+- The projector stores the view it made with each status it writes (the view the portal's
+  event is made from, of the state written: adapters/projection_pg.py, migration 0024), so
+  a report's view is usually there before anyone reads it.
+- A read takes the stored JSON when its format is this code's (`VIEW_FORMAT`); otherwise
+  (another writer changed the row, an older step joined its timeline, a new format) it
   builds the view as before, answers with it, and offers it to `ViewFills`, which stores a
   batch of them in one transaction, off the request's path.
 - The database empties the stored view whenever the row or its timeline changes (triggers,

@@ -85,6 +85,9 @@ class StatusRow:
     category: str | None
     agency_id: str | None
     due_at: datetime | None
+    # The report's public view at this state as JSON (None: the public may not see it, or
+    # its view is not known here); stored with the status, in this code's view format.
+    public_view: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

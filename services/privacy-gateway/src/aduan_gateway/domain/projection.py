@@ -17,9 +17,9 @@ from aduan_contracts.events import (
 )
 from aduan_gateway.domain.model import ReportRecord
 from aduan_gateway.domain.redaction import public_area_code
-from aduan_gateway.domain.views import public_view
+from aduan_gateway.domain.views import PublicReportView, public_view
 
-__all__ = ["public_event", "public_id_of"]
+__all__ = ["public_event", "public_id_of", "public_projection"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -40,19 +40,29 @@ def public_event(
     record: ReportRecord, correlation_id: str, causation_id: str | None = None
 ) -> PublicReportPublished | PublicReportWithdrawn | None:
     """The event to publish after `record` changed, or None when nothing may be published."""
+    return public_projection(record, correlation_id, causation_id)[0]
+
+
+def public_projection(
+    record: ReportRecord, correlation_id: str, causation_id: str | None = None
+) -> tuple[PublicReportPublished | PublicReportWithdrawn | None, PublicReportView | None]:
+    """`public_event` and the public view it was made from (None when the public may not
+    see the report), computed once: the projector stores the view on the row it writes
+    (adapters/publicviews.py)."""
     if record.privacy is not Privacy.PUBLIC or not record.complete:
-        return None
+        return None, None
     # Rejected, or hidden by a ticket-admin (moderation): the portal drops it.
     if record.status is ReportStatus.REJECTED or record.public_hidden:
-        return PublicReportWithdrawn(
+        withdrawn = PublicReportWithdrawn(
             report_id=record.report_id,
             public_id=public_id_of(record.report_id),
             correlation_id=correlation_id,
             causation_id=causation_id,
         )
+        return withdrawn, None
     view = public_view(record)
-    if view is None:  # pragma: no cover - guarded above; kept so a rule change fails safe
-        return None
+    if view is None:  # the reporter's key has not arrived (`public_view`)
+        return None, None
     return PublicReportPublished(
         report_id=view.report_id,
         public_id=public_id_of(view.report_id),
@@ -77,7 +87,7 @@ def public_event(
         coarse_point=view.coarse_point,
         correlation_id=correlation_id,
         causation_id=causation_id,
-    )
+    ), view
 
 
 def _completed_hours(record: ReportRecord) -> float | None:

@@ -47,7 +47,7 @@ from aduan_gateway.adapters.stores import (
     TimelineRow,
 )
 from aduan_gateway.domain.model import TimelineRecord
-from aduan_gateway.domain.projection import public_event
+from aduan_gateway.domain.projection import public_event, public_projection
 from aduan_gateway.domain.redaction import scrub_erased
 from aduan_gateway.domain.rows import (
     officer_reason,
@@ -59,7 +59,7 @@ from aduan_gateway.domain.rows import (
     without_metadata,
 )
 from aduan_gateway.domain.steps import apply_step, step_extra
-from aduan_gateway.domain.views import officer_text, public_of
+from aduan_gateway.domain.views import PublicReportView, officer_text, public_of
 from aduan_gateway.service.conversation import erase_reporter_messages, record_reporter_message
 from aduan_kit.keystore import key_bytes
 from aduan_kit.logging import get_logger
@@ -99,8 +99,19 @@ def _project(
     causation_id: str,
 ) -> PublicEvent | None:
     """What `load_public` + `public_event` gave for this state of the row."""
+    return _project_with_view(row, timeline, correlation_id, causation_id)[0]
+
+
+def _project_with_view(
+    row: ReportRow,
+    timeline: dict[int, TimelineRecord],
+    correlation_id: str,
+    causation_id: str,
+) -> tuple[PublicEvent | None, PublicReportView | None]:
+    """`_project` and the public view of this state of the row (what a public read built
+    from it: `load_public_many` + `public_view`), made once."""
     record = row_record(row, tuple(timeline[v] for v in sorted(timeline)), public=True)
-    return public_event(record, correlation_id, causation_id)
+    return public_projection(record, correlation_id, causation_id)
 
 
 def _projectable(row: ReportRow) -> bool:
@@ -114,6 +125,11 @@ def _projectable(row: ReportRow) -> bool:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
+
+
+def _view_json(view: PublicReportView | None) -> str | None:
+    """A public view as the public is answered with it (`PublicViews` answers it as stored)."""
+    return None if view is None else view.model_dump_json(by_alias=True)
 
 
 # --- content (report-intake) ----------------------------------------------------------------
@@ -261,6 +277,11 @@ async def apply_statuses(
     added: list[TimelineRow] = []
     terms: dict[UUID, tuple[str, ...]] = {}
     published: list[PublicEvent] = []
+    # Each report's public view at its latest projected state: stored with its status, so
+    # a public read finds it made instead of building it from the row and the timeline and
+    # writing it back (adapters/publicviews.py). The state only moves on an event that is
+    # projected below, so the last view of a report is its final state's.
+    views: dict[UUID, PublicReportView | None] = {}
     for event in events:
         rid = event.report_id
         moved, new_entry = apply_step(rows, timelines, event)
@@ -289,7 +310,9 @@ async def apply_statuses(
             )
         if not (moved or new_entry):
             continue  # nothing visible changed
-        out = _project(row, timeline, event.correlation_id, str(event.event_id))
+        out, views[rid] = _project_with_view(
+            row, timeline, event.correlation_id, str(event.event_id)
+        )
         if out is not None:
             unit.publish(PUBLIC_REPORTS, out, key=rid)
             published.append(out)
@@ -305,6 +328,7 @@ async def apply_statuses(
                     category=r["category"],
                     agency_id=r["agency_id"],
                     due_at=r["due_at"],
+                    public_view=_view_json(views.get(r["report_id"])),
                 )
                 for r in (rows[rid] for rid in moved_ids)
             ]
