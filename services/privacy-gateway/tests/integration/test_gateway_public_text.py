@@ -141,6 +141,18 @@ def _received(report: ReportSubmitted) -> ReportStatusChanged:
     )
 
 
+def _dispatched(report: ReportSubmitted) -> ReportStatusChanged:
+    """The second step (to Bina Marga), under an event id of its own."""
+    return _received(report).model_copy(
+        update={
+            "version": 2,
+            "from_status": ReportStatus.RECEIVED,
+            "to_status": ReportStatus.DISPATCHED,
+            "agency_id": "dbm",
+        }
+    )
+
+
 def _key_issued(key_id: UUID, key: bytes) -> ReporterKeyIssued:
     return ReporterKeyIssued(key_id=key_id, key=base64.b64encode(key).decode())
 
@@ -526,14 +538,7 @@ async def test_the_projector_stores_the_view_a_read_would_build(gw: Gw) -> None:
     assert r.status_code == 200 and r.text == stored
 
     # The next step: the stored view follows it (two steps on the timeline).
-    dispatched = _received(report).model_copy(
-        update={
-            "version": 2,
-            "from_status": ReportStatus.RECEIVED,
-            "to_status": ReportStatus.DISPATCHED,
-            "agency_id": "dbm",
-        }
-    )
+    dispatched = _dispatched(report)
     await gw.send(STATUS_CHANGED.name, dispatched, report.report_id)
 
     async def moved() -> bool:
@@ -548,9 +553,8 @@ async def test_the_projector_stores_the_view_a_read_would_build(gw: Gw) -> None:
     assert fills.stored == filled
 
     # A rejection: the public may not see it, nothing is stored, the read is a 404.
-    rejected = _received(report).model_copy(  # a new event id: not a copy of the last
+    rejected = _dispatched(report).model_copy(
         update={
-            "agency_id": "dbm",
             "version": 3,
             "from_status": ReportStatus.DISPATCHED,
             "to_status": ReportStatus.REJECTED,
@@ -618,14 +622,7 @@ async def test_a_change_to_the_report_or_its_timeline_empties_the_stored_view(gw
     await _until_stored(gw, report.report_id)
 
     # A transition through the projector: the timeline grows, the row changes.
-    moved = _received(report).model_copy(
-        update={
-            "version": 2,
-            "from_status": ReportStatus.RECEIVED,
-            "to_status": ReportStatus.DISPATCHED,
-            "agency_id": "dbm",
-        }
-    )
+    moved = _dispatched(report)
     await gw.send(STATUS_CHANGED.name, moved, report.report_id)
 
     async def dispatched() -> bool:
