@@ -2,7 +2,8 @@
 topics; complaints fed at a steady rate as the platform sends them (per complaint: the
 reporter's key, the public submission and three workflow steps, 5 events); the process's
 CPU from /proc from the first event until every event is applied (in the inbox) and the
-outbox is empty (every public event sent), less its idle rate, divided by the events.
+outbox is empty (every public event sent), less its idle rate, divided by the events; the
+same for the PostgreSQL backends serving its database.
 
     uv run --frozen python -m bench.gateway_projection --complaints 300 --rate 20
 
@@ -42,7 +43,7 @@ from aduan_testing.infra import Infra
 from aduan_testing.kafka import read_topic
 from aduan_testing.platform import service_env
 from aduan_testing.plugin import isolation
-from bench.single import cpu_ms, spawn, stop, wait_healthy
+from bench.single import cpu_ms, postgres_cpu_ms, spawn, stop, wait_healthy
 
 SECRET = "bench-gateway-projection-" + "x" * 32
 STEPS = (ReportStatus.RECEIVED, ReportStatus.COORDINATION, ReportStatus.DISPATCHED)
@@ -129,10 +130,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             complaints = [_complaint(i) for i in range(args.complaints)]
             total = 5 * args.complaints
             await asyncio.sleep(2.0)
-            i0, s0 = cpu_ms(proc.pid), time.monotonic()
+            database = make_url(dsn).database or ""
+            i0, p0, s0 = cpu_ms(proc.pid), postgres_cpu_ms(database), time.monotonic()
             await asyncio.sleep(args.settle_s)
-            idle = (cpu_ms(proc.pid) - i0) / (time.monotonic() - s0)
-            c0, t0 = cpu_ms(proc.pid), time.monotonic()
+            settled = time.monotonic() - s0
+            idle = (cpu_ms(proc.pid) - i0) / settled
+            pg_idle = (postgres_cpu_ms(database) - p0) / settled
+            c0, q0, t0 = cpu_ms(proc.pid), postgres_cpu_ms(database), time.monotonic()
             # Each complaint's events spread over its interval: key and content first,
             # then the steps (as intake and workflow send them, a few ms apart).
             gap = 1.0 / args.rate
@@ -154,6 +158,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.05)
             window = time.monotonic() - t0
             used = cpu_ms(proc.pid) - c0 - idle * window
+            # The gateway's own PostgreSQL backends (its pool's connections; this bench's
+            # counting connections are short-lived and gone by now).
+            pg_used = postgres_cpu_ms(database) - q0 - pg_idle * window
             public = len(
                 await read_topic(
                     iso.kafka, f"{iso.namespace}.{PUBLIC_REPORTS.name}", settle=2.0, timeout=60
@@ -173,6 +180,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "gateway_cpu_ms_per_event": round(used / max(inbox, 1), 3),
         "gateway_cpu_ms_per_complaint": round(used / max(inbox, 1) * 5, 3),
         "gateway_idle_cpu_ms_per_s": round(idle, 2),
+        "postgres_cpu_ms_per_event": round(pg_used / max(inbox, 1), 3),
+        "postgres_cpu_ms_per_complaint": round(pg_used / max(inbox, 1) * 5, 3),
     }
 
 

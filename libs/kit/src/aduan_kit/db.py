@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.util import greenlet_spawn
 
 __all__ = [
+    "GENERIC_PLANS",
     "engine_of",
     "ensure_database",
     "make_engine",
@@ -35,6 +36,21 @@ __all__ = [
     "transaction",
 ]
 
+
+# Sent with the BEGIN of every set-based unit of work (`aduan_kit.uow.raw_unit_of_work`):
+# its statements' plans are made once per connection and kept. Their parameters are arrays
+# (`= ANY($1)`, `unnest($1, ...)`) whose length changes from batch to batch; PostgreSQL
+# plans such a prepared statement again for each call's values unless the plan for any
+# values looks no costlier, and with an unknown array counted as ten elements it never
+# does: the gateway's row reads spent twice their execution's CPU being planned, every
+# call (issue 18, seventeenth step; docs/performance.md). A kept plan is made at the
+# statement's first call on a connection, which may be right after a start, when the
+# tables are empty and a sequential scan is the cheapest way through them; kept, it would
+# then scan the grown table on every call until an ANALYZE. `enable_seqscan = off` makes
+# the planner take the index wherever one serves (a scan with no index to use still
+# runs); these statements look rows up by key. LOCAL: both end with the transaction, so
+# whatever else runs on the pooled connection keeps the server's defaults.
+GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off"
 
 # A pooled connection idle longer than this is checked before use (see `make_engine`).
 PING_AFTER_IDLE_S = 5.0

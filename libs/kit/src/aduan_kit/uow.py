@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from aduan_contracts.envelope import Envelope
 from aduan_contracts.serialization import encode
 from aduan_contracts.topics import TopicSpec
-from aduan_kit.db import driver_connection, engine_of, raw_transaction
+from aduan_kit.db import GENERIC_PLANS, driver_connection, engine_of, raw_transaction
 from aduan_kit.messaging import OUTBOX_ADDED, OUTBOX_WAKE
 
 __all__ = [
@@ -230,8 +230,9 @@ async def raw_unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     """`unit_of_work` on a raw transaction (see `raw_transaction`): the use cases get
     `await uow.connection()` only. `wake` (the relay's) is called once it has committed
-    outbox rows."""
-    async with raw_transaction(engine, lock) as driver:
+    outbox rows. Its statements are set-based and run on their kept plans
+    (`aduan_kit.db.GENERIC_PLANS`, sent with the BEGIN)."""
+    async with raw_transaction(engine, lock, setup=GENERIC_PLANS) as driver:
         uow = UnitOfWork(None, outbox, topic, driver=driver)
         yield uow
         await uow.flush()

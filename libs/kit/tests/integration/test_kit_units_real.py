@@ -5,7 +5,8 @@
 - `uow.publish` rows reach the outbox in one statement, in call order, only on commit.
 - A raw unit of work (no ORM session) is one transaction all the same: rolled back whole on
   error, its outbox rows written and the relay woken only once it committed; its advisory
-  lock makes writers take turns; a connection the server killed is not handed out again.
+  lock makes writers take turns; a connection the server killed is not handed out again;
+  its statements are planned once per connection, not on every call.
 - `subscribe_units`: one consumer reads two topics; each route's use case gets only its
   topic's new events, in order; a redelivered or repeated event is not handed over again;
   a failing event is dead-lettered with its cause while the rest of its batch is applied.
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
@@ -28,7 +30,7 @@ from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.topics import TopicSpec
 from aduan_kit.batching import Route, subscribe_units
-from aduan_kit.db import make_engine, make_sessionmaker
+from aduan_kit.db import make_engine, make_sessionmaker, pooled_connection, raw_transaction
 from aduan_kit.messaging import ensure_topics, messaging_tables
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.uow import UnitOfWork, raw_unit_of_work, unit_of_work
@@ -171,6 +173,97 @@ async def test_raw_unit_of_work_is_one_transaction(
                 conn = await uow.connection()
                 assert conn.get_server_pid() != killed
                 assert await conn.fetchval("SELECT 5") == 5
+    finally:
+        await engine.dispose()
+
+
+# A set-based statement as the consumers' use cases send them: an array parameter whose
+# length changes from batch to batch.
+_BY_TEXTS = "SELECT route, text FROM applied WHERE text = ANY($1::text[]) ORDER BY text"
+
+
+async def _plans(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL used so far for `_BY_TEXTS` on this connection."""
+    row = await conn.fetchrow(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+        _BY_TEXTS,
+    )
+    assert row is not None
+    return row["generic_plans"], row["custom_plans"]
+
+
+async def test_a_unit_of_works_statements_are_planned_once_not_per_call(
+    isolated: Isolation, runtime: ServiceRuntime
+) -> None:
+    """Issue 18, seventeenth step: PostgreSQL planned such a statement again on every call
+    (an unknown array looks costlier than the call's short one), which cost more than
+    running it. In a unit of work the kept plan is used, and the answers are the same."""
+    engine = make_engine(runtime.settings.database_url, pool_size=1)
+    # Indexed and large enough that an index probe per element is the plan, as on the
+    # services' tables; each call asks for one to three of them, as a poll's batch does.
+    texts = [f"t{i}" for i in range(2000)]
+    asked = [texts[i : i + 1 + i % 3] for i in range(0, 24, 3)]
+    try:
+        async with raw_unit_of_work(engine, None) as uow:
+            conn = await uow.connection()
+            await conn.execute(
+                "INSERT INTO applied (route, text) SELECT 'r', t FROM unnest($1::text[]) AS t",
+                texts,
+            )
+            await conn.execute("CREATE INDEX ix_applied_text ON applied (text)")
+        async with pooled_connection(engine) as conn:
+            await conn.execute("ANALYZE applied")
+        # The same statement outside a unit of work (the server's default), for contrast:
+        # planned for each call's values, every time.
+        async with raw_transaction(engine) as conn:
+            for some in asked:
+                found = await conn.fetch(_BY_TEXTS, some)
+                assert [r["text"] for r in found] == sorted(some)
+            before = await _plans(conn)
+            assert before == (0, len(asked))
+        async with raw_unit_of_work(engine, None) as uow:
+            conn = await uow.connection()
+            for some in asked:
+                found = await conn.fetch(_BY_TEXTS, some)
+                assert [r["text"] for r in found] == sorted(some)
+            generic, custom = await _plans(conn)
+            # The same pooled connection (a pool of one), so the counts go on from there.
+            assert (generic, custom) == (len(asked), len(asked))
+        # LOCAL: the next user of the connection has the server's default again.
+        async with pooled_connection(engine) as conn:
+            assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_plan_kept_from_an_empty_table_still_uses_the_index(
+    isolated: Isolation, runtime: ServiceRuntime
+) -> None:
+    """A service's first poll after a start may find its tables empty: the kept plan made
+    then must not be a sequential scan that every later call repeats on the grown table."""
+    engine = make_engine(runtime.settings.database_url, pool_size=1)
+    try:
+        async with pooled_connection(engine) as conn:
+            await conn.execute("CREATE INDEX ix_applied_text ON applied (text)")
+        async with raw_unit_of_work(engine, None) as uow:
+            conn = await uow.connection()
+            assert await conn.fetch(_BY_TEXTS, ["t1"]) == []  # planned here: table empty
+            await conn.execute(
+                "INSERT INTO applied (route, text)"
+                " SELECT 'r', 't' || n FROM generate_series(1, 5000) AS n"
+            )
+        async with raw_unit_of_work(engine, None) as uow:
+            conn = await uow.connection()
+            found = await conn.fetch(_BY_TEXTS, ["t7", "t4001"])
+            assert [r["text"] for r in found] == ["t4001", "t7"]
+            name = await conn.fetchval(
+                "SELECT name FROM pg_prepared_statements WHERE statement = $1", _BY_TEXTS
+            )
+            # The kept plan, as this and every later call of the statement runs it.
+            plan = "\n".join(
+                r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE {name}('{{t7,t4001}}')")
+            )
+            assert "ix_applied_text" in plan and "Seq Scan" not in plan, plan
     finally:
         await engine.dispose()
 
