@@ -42,7 +42,7 @@ __all__ = [
 # (`= ANY($1)`, `unnest($1, ...)`) whose length changes from batch to batch; PostgreSQL
 # plans such a prepared statement again for each call's values unless the plan for any
 # values looks no costlier, and with an unknown array counted as ten elements it never
-# does: the gateway's row reads spent twice their execution's CPU being planned, every
+# does: the gateway's row reads spent as much backend CPU being planned as running, every
 # call (issue 18, seventeenth step; docs/performance.md). A kept plan is made at the
 # statement's first call on a connection, which may be right after a start, when the
 # tables are empty and a sequential scan is the cheapest way through them; kept, it would

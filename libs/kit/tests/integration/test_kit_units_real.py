@@ -196,7 +196,7 @@ async def test_a_unit_of_works_statements_are_planned_once_not_per_call(
     isolated: Isolation, runtime: ServiceRuntime
 ) -> None:
     """Issue 18, seventeenth step: PostgreSQL planned such a statement again on every call
-    (an unknown array looks costlier than the call's short one), which cost more than
+    (an unknown array looks costlier than the call's short one), which cost as much as
     running it. In a unit of work the kept plan is used, and the answers are the same."""
     engine = make_engine(runtime.settings.database_url, pool_size=1)
     # Indexed and large enough that an index probe per element is the plan, as on the
