@@ -182,13 +182,20 @@ async def test_raw_unit_of_work_is_one_transaction(
 _BY_TEXTS = "SELECT route, text FROM applied WHERE text = ANY($1::text[]) ORDER BY text"
 
 
-async def _plans(conn: asyncpg.Connection) -> tuple[int, int]:
-    """(generic, custom) plans PostgreSQL used so far for `_BY_TEXTS` on this connection."""
+async def _prepared(conn: asyncpg.Connection) -> asyncpg.Record:
+    """`_BY_TEXTS` as prepared on this connection: its name, and the generic and custom
+    plans PostgreSQL used for it so far."""
     row = await conn.fetchrow(
-        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+        "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
         _BY_TEXTS,
     )
     assert row is not None
+    return row
+
+
+async def _plans(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL used so far for `_BY_TEXTS` on this connection."""
+    row = await _prepared(conn)
     return row["generic_plans"], row["custom_plans"]
 
 
@@ -256,9 +263,7 @@ async def test_a_plan_kept_from_an_empty_table_still_uses_the_index(
             conn = await uow.connection()
             found = await conn.fetch(_BY_TEXTS, ["t7", "t4001"])
             assert [r["text"] for r in found] == ["t4001", "t7"]
-            name = await conn.fetchval(
-                "SELECT name FROM pg_prepared_statements WHERE statement = $1", _BY_TEXTS
-            )
+            name = (await _prepared(conn))["name"]
             # The kept plan, as this and every later call of the statement runs it.
             plan = "\n".join(
                 r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE {name}('{{t7,t4001}}')")
