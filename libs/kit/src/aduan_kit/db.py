@@ -25,6 +25,7 @@ from sqlalchemy.util import greenlet_spawn
 
 __all__ = [
     "GENERIC_PLANS",
+    "KEPT_PLANS",
     "engine_of",
     "ensure_database",
     "make_engine",
@@ -50,15 +51,23 @@ __all__ = [
 # the planner take the index wherever one serves (a scan with no index to use still
 # runs); these statements look rows up by key. LOCAL: both end with the transaction, so
 # whatever else runs on the pooled connection keeps the server's defaults.
-GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off"
+KEPT_PLANS: dict[str, str] = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}
+GENERIC_PLANS = "; ".join(f"SET LOCAL {name} = {value}" for name, value in KEPT_PLANS.items())
 
 # A pooled connection idle longer than this is checked before use (see `make_engine`).
 PING_AFTER_IDLE_S = 5.0
 _LAST_USED = "aduan_last_used"
 
 
-def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
+def make_engine(
+    url: str, pool_size: int = 20, server_settings: dict[str, str] | None = None
+) -> AsyncEngine:
     """Pooled engine whose connections are checked after an idle spell, not on every use.
+
+    `server_settings` are set on each of its connections when it opens (asyncpg sends them
+    with the startup message: no round trip), for an engine whose every statement wants
+    them, such as `KEPT_PLANS` for a worker that runs keyed statements outside any
+    transaction, where `GENERIC_PLANS` (SET LOCAL) cannot go.
 
     SQLAlchemy's `pool_pre_ping` pings on *every* checkout, and the asyncpg dialect's ping
     is three round trips (BEGIN, `;`, ROLLBACK): profiling under load found it to be
@@ -78,6 +87,7 @@ def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
         # this SQLAlchemy puts them into every database error's message, which the consumers
         # log (a deadlock in the gateway logged a complaint's text).
         hide_parameters=True,
+        connect_args={"server_settings": dict(server_settings)} if server_settings else {},
     )
     event.listen(engine.sync_engine, "checkin", _stamp_last_used)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)

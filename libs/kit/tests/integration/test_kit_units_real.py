@@ -30,7 +30,13 @@ from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
 from aduan_contracts.topics import TopicSpec
 from aduan_kit.batching import Route, subscribe_units
-from aduan_kit.db import make_engine, make_sessionmaker, pooled_connection, raw_transaction
+from aduan_kit.db import (
+    KEPT_PLANS,
+    make_engine,
+    make_sessionmaker,
+    pooled_connection,
+    raw_transaction,
+)
 from aduan_kit.messaging import ensure_topics, messaging_tables
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.uow import UnitOfWork, raw_unit_of_work, unit_of_work
@@ -241,6 +247,27 @@ async def test_a_unit_of_works_statements_are_planned_once_not_per_call(
             assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
     finally:
         await engine.dispose()
+
+
+async def test_an_engines_server_settings_hold_on_each_of_its_connections(
+    isolated: Isolation, runtime: ServiceRuntime
+) -> None:
+    """`make_engine(server_settings=KEPT_PLANS)` (the notifier's delivery worker, whose
+    statements run outside any transaction): every connection it opens has them, on the
+    first statement and after reuse; an engine without them keeps the server's defaults."""
+    kept = make_engine(runtime.settings.database_url, pool_size=2, server_settings=KEPT_PLANS)
+    plain = make_engine(runtime.settings.database_url, pool_size=1)
+    show = "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')"
+    try:
+        for _ in range(2):
+            async with pooled_connection(kept) as a, pooled_connection(kept) as b:
+                for conn in (a, b):
+                    assert tuple(await conn.fetchrow(show)) == ("force_generic_plan", "off")
+        async with pooled_connection(plain) as conn:
+            assert tuple(await conn.fetchrow(show)) == ("auto", "on")
+    finally:
+        await kept.dispose()
+        await plain.dispose()
 
 
 async def test_a_plan_kept_from_an_empty_table_still_uses_the_index(

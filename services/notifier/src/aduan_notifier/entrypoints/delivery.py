@@ -44,6 +44,7 @@ import asyncpg
 from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aduan_contracts import encode
 from aduan_contracts.enums import Channel
@@ -51,7 +52,7 @@ from aduan_contracts.events import NotificationFailed
 from aduan_contracts.topics import NOTIFICATIONS, dead_letter
 from aduan_contracts.values import SealedIdentity
 from aduan_kit.crypto import open_identity
-from aduan_kit.db import pooled_connection
+from aduan_kit.db import KEPT_PLANS, make_engine, pooled_connection
 from aduan_kit.logging import get_logger
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.tasks import cancel_and_wait
@@ -286,6 +287,8 @@ class DeliveryWorker:
         self.runtime = runtime
         self.settings = settings
         self.adapters = adapters
+        # The worker's own connections (`_autocommit`), opened on first use.
+        self._engine: AsyncEngine | None = None
         self._event = asyncio.Event()
         self._woken = False
         self._slot = asyncio.Event()  # an in-flight delivery finished
@@ -340,6 +343,9 @@ class DeliveryWorker:
                 await asyncio.wait(late)
         for adapter in self.adapters.values():
             await adapter.close()
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
 
     async def _run(self) -> None:
         s = self.settings
@@ -455,8 +461,23 @@ class DeliveryWorker:
     def _autocommit(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
         """The asyncpg connection of a pooled one, used outside any transaction: every
         statement is its own (no BEGIN and COMMIT round trips), and each statement this
-        worker runs is atomic on its own (`aduan_kit.db.pooled_connection`)."""
-        return pooled_connection(self.runtime.engine)
+        worker runs is atomic on its own (`aduan_kit.db.pooled_connection`).
+
+        They come from a small pool of the worker's own (a claim and an outcome write at
+        most run at once) whose connections keep every statement's plan and take the index
+        wherever one serves (`aduan_kit.db.KEPT_PLANS`, set when a connection opens: no
+        round trip). With the server's defaults these statements, outside any transaction
+        where `GENERIC_PLANS` could go, were planned while `deliveries` and
+        `delivery_attempts` were young and kept sequential scans of them as they grew:
+        a bench run from empty databases read 6.4 million `deliveries` rows by sequential
+        scan for 4,610 complaints, the claim 5 ms a call (issue 18, eighteenth step;
+        docs/performance.md). Every statement here looks rows up by key or by the due
+        index, whatever the table's size."""
+        if self._engine is None:
+            self._engine = make_engine(
+                self.runtime.settings.database_url, pool_size=2, server_settings=KEPT_PLANS
+            )
+        return pooled_connection(self._engine)
 
     def _decide(self, row: _Row, recipient: _Row | None) -> Route | _Outcome | None:
         """The route to send `row` on; or how it ends without a message; or None: its
