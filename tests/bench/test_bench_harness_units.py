@@ -40,6 +40,7 @@ from bench.procs import (
     backend_database,
     cpu_delta,
     cpu_ms,
+    jit_cpu_ms,
     parse_stat,
     per_item,
     rss_kb,
@@ -112,6 +113,8 @@ def test_proc_readings_and_histogram_summary() -> None:
     current, peak = rss_kb(os.getpid())
     assert 0 < current <= peak
     assert cpu_ms(2**22 + 12345) == 0.0  # a pid that does not exist
+    # No JIT compiler threads in a Python process, none in a process that is gone.
+    assert jit_cpu_ms([os.getpid(), 2**22 + 12345]) == 0.0
 
     h = new_histogram()
     for ms in (1, 2, 3, 100):
