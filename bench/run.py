@@ -57,6 +57,11 @@ def infra() -> tuple[str, str, str]:
     )
 
 
+def kafka_pids(platform: Platform) -> list[int]:
+    """The broker's JVM: the run's own, or whatever Kafka runs on the machine."""
+    return platform.kafka_pids or find_pids("kafka")
+
+
 def process_group(platform: Platform) -> ProcessGroup:
     """Every process a complaint costs CPU in: the five services, the provider sinks the
     notifier delivers to, Kafka, PostgreSQL (postmaster and backends), Redis."""
@@ -65,7 +70,7 @@ def process_group(platform: Platform) -> ProcessGroup:
         if name in platform.procs:
             # With its children: the gateway runs as uvicorn's supervisor and two workers.
             group.add(name, [platform.pid(name)], tree=True)
-    group.add("kafka", platform.kafka_pids or find_pids("kafka"))
+    group.add("kafka", kafka_pids(platform))
     # Only the backends serving this run's databases: the harness's own short read-only
     # connections and other people's tests on a shared server are not counted.
     group.add("postgres", find_pids("postgres"), databases=f"{platform.tag}_")
@@ -131,8 +136,8 @@ async def step(
     reads beside it."""
     procs = process_group(platform)
     cpu_before = procs.cpu()
-    kafka_pids = platform.kafka_pids or find_pids("kafka")
-    jit_before = jit_cpu_ms(kafka_pids)
+    broker = kafka_pids(platform)
+    jit_before = jit_cpu_ms(broker)
     harness_before = cpu_ms(os.getpid(), children=False)
     groups = [f"{platform.namespace}.workflow", f"{platform.namespace}.notifier"]
     lag_samples: list[tuple[float, int]] = []
@@ -166,7 +171,7 @@ async def step(
     await sampler
     cpu = cpu_delta(cpu_before, procs.cpu())
     # Counted in Kafka's figure, and shown apart: what a fresh broker's JIT still compiled.
-    kafka_jit_cpu = round(jit_cpu_ms(kafka_pids) - jit_before, 1)
+    kafka_jit_cpu = round(jit_cpu_ms(broker) - jit_before, 1)
     # The generators and the observer share the machine: shown, not counted per report.
     harness_cpu = round(cpu_ms(os.getpid(), children=False) - harness_before, 1)
     generator_cpu = round(offered.generator_cpu_ms + (read or {}).get("generator_cpu_ms", 0), 1)
