@@ -58,7 +58,7 @@ fmt: deps ## format the code
 	uv run --frozen ruff format libs services tests bench deploy
 	uv run --frozen ruff check --fix libs services tests bench deploy
 
-BENCH_RATES ?= 10,20,40,80,160,320,640
+BENCH_RATES ?= 10,20,40,80,100,160,250,320,640
 BENCH_STEP_S ?= 30
 BENCH_READ_RATE ?= 20
 BENCH_READ_S ?= 20
@@ -69,15 +69,16 @@ BENCH_OVERLOAD ?= 400
 BENCH_OVERLOAD_S ?= 10
 BENCH_PROFILE ?= 40
 BENCH_PROFILE_S ?= 20
+BENCH_BROKER_WARMUP_S ?= 60
 BENCH_ARGS ?=
 CHAOS_RATE ?= auto
 CHAOS_REPEAT ?= 1
 CHAOS_ARGS ?=
 
-bench: deps ## open-loop step-up (vegeta), reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY: 185852 for the real year, BENCH_SOAK_MIN, BENCH_OVERLOAD: a short step past the sustained rate, BENCH_PROFILE: a py-spy step at that rate (0: none), BENCH_OWN_BROKER)
+bench: deps ## open-loop step-up (vegeta), reads, ceilings, replay -> bench/results/ (BENCH_RATES, BENCH_STEP_S, BENCH_READ_RATE, BENCH_READ_S, BENCH_REPLAY: 185852 for the real year, BENCH_SOAK_MIN, BENCH_OVERLOAD: a short step past the sustained rate, BENCH_PROFILE: a py-spy step at that rate (0: none), BENCH_OWN_BROKER, BENCH_BROKER_WARMUP_S: records through its fresh broker first, so its JIT has compiled)
 	@deploy/scripts/infra.sh up
 	@deploy/scripts/wrk.sh >/dev/null
-	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) --soak-minutes $(BENCH_SOAK_MIN) --overload-rate $(BENCH_OVERLOAD) --overload-seconds $(BENCH_OVERLOAD_S) --profile-rate $(BENCH_PROFILE) --profile-seconds $(BENCH_PROFILE_S) $(if $(filter 1,$(BENCH_OWN_BROKER)),--own-broker) $(BENCH_ARGS)
+	uv run --frozen python -m bench.run --rates $(BENCH_RATES) --step-seconds $(BENCH_STEP_S) --read-rate $(BENCH_READ_RATE) --read-seconds $(BENCH_READ_S) --replay $(BENCH_REPLAY) --soak-minutes $(BENCH_SOAK_MIN) --overload-rate $(BENCH_OVERLOAD) --overload-seconds $(BENCH_OVERLOAD_S) --profile-rate $(BENCH_PROFILE) --profile-seconds $(BENCH_PROFILE_S) $(if $(filter 1,$(BENCH_OWN_BROKER)),--own-broker --broker-warmup-seconds $(BENCH_BROKER_WARMUP_S)) $(BENCH_ARGS)
 
 chaos: deps ## faults at a fixed load on its own broker and PostgreSQL -> bench/results/chaos-* (CHAOS_RATE: auto = what the last bench sustained, else 8; CHAOS_REPEAT: worst of N; CHAOS_ARGS=--faults ...); run it alone
 	@deploy/scripts/infra.sh up
