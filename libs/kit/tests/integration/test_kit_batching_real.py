@@ -168,6 +168,80 @@ async def test_batch_is_one_transaction(isolated: Isolation, runtime: ServiceRun
     assert len(sessions) <= 30, f"{len(sessions)} transactions for 300 messages"
 
 
+async def test_a_paced_consumer_gathers_steady_arrivals_into_few_transactions(
+    isolated: Isolation,
+) -> None:
+    """Records arriving one by one (every 50 ms, as complaints do at 20/s): a consumer paced
+    at 1 s takes what arrived meanwhile in one poll and one transaction, one a second
+    instead of one per record, each applied once, and no record waits much longer than the
+    pace (what arrived during a pace is in the next batch, not the one after it).
+    (Unpaced it fails with ~80 transactions; taking only aiokafka's buffer after the pace,
+    the burst's second record went alone and each batch came a pace late: 7 transactions.)"""
+    pace_s = 1.0
+    runtime = await runtime_on(
+        isolated, "kitpace", METADATA, OUTBOX, kafka_poll_pace_ms=int(pace_s * 1000)
+    )
+    spec = TopicSpec(f"kit.pace-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
+    await ensure_topics(isolated.kafka, isolated.namespace, [spec])
+    topic = spec.qualified(isolated.namespace)
+    loop = asyncio.get_running_loop()
+    committed: list[tuple[float, list[str]]] = []
+
+    async def apply(session: AsyncSession, event: ReportAmended) -> str:
+        await session.execute(APPLIED.insert().values(text=event.text))
+        return event.text
+
+    subscribe_batches(
+        runtime,
+        topic,
+        model=ReportAmended,
+        consumer="kit.pace",
+        inbox=INBOX,
+        apply=apply,
+        title="kit.pace",
+        description="test",
+        after_commit=lambda texts: committed.append((loop.time(), texts)),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    sent_at: dict[str, float] = {}
+    await producer.start()
+    await runtime.start()
+    try:
+        # The group joined and the consumer quiet before the steady arrivals begin.
+        await producer.send_and_wait(topic, encode(amended("warm-up")))
+
+        async def warmed_up() -> bool:
+            return bool(committed)
+
+        await eventually(warmed_up, "the warm-up applied", timeout=40)
+        await asyncio.sleep(pace_s + 0.5)
+        committed.clear()
+        started = loop.time()
+        for i in range(80):
+            sent_at[f"m{i}"] = loop.time()
+            await producer.send_and_wait(topic, encode(amended(f"m{i}")))
+            await asyncio.sleep(0.05)
+        sending_s = loop.time() - started
+
+        async def all_applied() -> bool:
+            return sum(len(texts) for _, texts in committed) >= 80
+
+        await eventually(all_applied, "80 records applied", timeout=40)
+        await asyncio.sleep(pace_s)  # anything applied twice would show by now
+    finally:
+        await producer.stop()
+        await runtime.stop()
+    applied = [text for _, texts in committed for text in texts]
+    assert sorted(applied) == sorted(sent_at)
+    # One poll a pace while records keep coming, and the first one at once: whatever the
+    # machine's speed (sending takes longer on a slow one).
+    assert len(committed) <= sending_s / pace_s + 2, (
+        f"{len(committed)} transactions in {sending_s:.1f} s"
+    )
+    waited = max(at - sent_at[text] for at, texts in committed for text in texts)
+    assert waited < 1.5 * pace_s, f"a record waited {waited:.2f} s (pace {pace_s} s)"
+
+
 @pytest.mark.parametrize("serialized", [True, False])
 async def test_serialized_consumers_take_turns_instead_of_deadlocking(
     isolated: Isolation, runtime: ServiceRuntime, serialized: bool

@@ -28,9 +28,9 @@ class Settings(ServiceSettings):
     service_name: str = "notifier"
     port: int = 8003
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan_notifier"
-    # Downstream of intake: polls again no sooner than 40 ms after a poll that brought
-    # records (issue 18, tenth step; see aduan_workflow.config).
-    kafka_poll_pace_ms: int = Field(default=40, ge=0, le=1_000)
+    # Downstream of intake: polls again no sooner than 120 ms after a poll that brought
+    # records (issue 18, tenth and nineteenth steps; see aduan_workflow.config).
+    kafka_poll_pace_ms: int = Field(default=120, ge=0, le=1_000)
     # Where reporters track their report: `{portal_base_url}/track/{receipt_code}`.
     portal_base_url: str = "http://127.0.0.1:8080"
 

@@ -17,6 +17,10 @@ class Settings(ServiceSettings):
     port: int = 8080
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan_portal"
     page_size: int = Field(default=50, ge=1, le=500)
+    # The public reports the gateway publishes feed the portal's map and lists: like the
+    # gateway's read model, off the reporter's path, so its polls are paced at 200 ms under
+    # load (issue 18, nineteenth step; aduan_kit.batching); a lone record never waits.
+    kafka_poll_pace_ms: int = Field(default=200, ge=0, le=1_000)
 
     # --- officer console (aduan_portal.console) and "track my report" ----------------------
     # The privacy gateway's HTTP API: the console's only source of report data.

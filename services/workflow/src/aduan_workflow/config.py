@@ -31,13 +31,16 @@ class Settings(ServiceSettings):
     service_name: str = "workflow"
     port: int = 8002
     database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/aduan_workflow"
-    # A consumer downstream of intake polls again no sooner than 40 ms after a poll that
-    # brought records (issue 18, tenth step; `aduan_kit.batching`): what arrives meanwhile
-    # shares one fetch, one transaction and one relay pass. A quiet consumer's first record
-    # never waits; at 100 complaints/s it cost ~60-90 ms at the median end to end and saved
-    # ~10 % of the platform's CPU (docs/performance.md). Intake, which answers people on
+    # A consumer downstream of intake polls again no sooner than 120 ms after a poll that
+    # brought records (issue 18, tenth and nineteenth steps; `aduan_kit.batching`): what
+    # arrives meanwhile shares one fetch, one transaction and one relay pass. A quiet
+    # consumer's first record never waits. Since a paced poll also takes what reached the
+    # broker during the pace (nineteenth step), 120 ms here and in the notifier cost no more
+    # end to end than 40 ms did before (p50 ~180-210 ms, p99 330-430 ms at 100/s on a slow
+    # machine) and saved ~20 % of the platform's CPU (docs/performance.md). The gateway and
+    # the portal, off the reporter's path, pace at 200 ms; intake, which answers people on
     # HTTP, keeps the kit's 0.
-    kafka_poll_pace_ms: int = Field(default=40, ge=0, le=1_000)
+    kafka_poll_pace_ms: int = Field(default=120, ge=0, le=1_000)
 
     reopen_window_days: int = Field(
         default=7, ge=0, le=365, description="how long a reporter may reopen a completed report"
