@@ -127,6 +127,10 @@ def questions_router() -> APIRouter:
         record = await report_scope(sessions, user, report_id)
         full = user.role in FULL_ACCESS_ROLES
         async with sessions() as session:
+            # Both reads from one snapshot: an answer is stored with its question's mark in
+            # one transaction, and one committed between two READ COMMITTED statements
+            # showed the message beside a question still unanswered.
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             questions = (
                 await session.execute(select(QUESTIONS).where(QUESTIONS.c.report_id == report_id))
             ).all()
