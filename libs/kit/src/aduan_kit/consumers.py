@@ -12,10 +12,14 @@ Judged every `interval_s`, a consumer is stuck when, for longer than `stuck_afte
 - an assigned partition has records beyond the consumer's position (a fresh `ListOffsets`
   request, not the cached high-water mark), its position has not moved and no handler
   call has finished; or
+- an assigned partition has had no position at all (only the fetch loop sets one; read
+  from the client's state, so a dead client is not taken for a silent broker); or
 - it has been rejoining its group (no assignment yet) for twice that long (a rebalance may
   legitimately wait up to aiokafka's 30 s rebalance timeout for a slow member; the chaos
   run saw a JoinGroup cut off mid-flight leave a consumer rejoining for minutes); or
-- one handler call has been running.
+- one handler call has been running; or
+- its client's fetch loop has ended (aiokafka runs every fetch in one task, and an error
+  it does not expect ends that task for good: `_fetch_loop_ended`); this needs no clock.
 ...and PostgreSQL, Redis and Kafka all answer: during an outage a consumer is *meant* to
 wait, and restarting every replica would help nobody. A consumer that keeps retrying a
 batch finishes handler calls, so it is alive, not stuck (it logs each failed try). A consumer with
@@ -79,6 +83,42 @@ CHECK_INTERVAL_S = 10.0
 RESTART_TIMEOUT_S = 30.0
 # Each broker request of a check gets this long; no answer is no evidence of progress.
 REQUEST_TIMEOUT_S = 5.0
+
+
+def _fetch_loop_ended(consumer: Any) -> str:
+    """Why a started aiokafka consumer's fetch loop is no longer running ("" while it runs).
+
+    aiokafka makes every fetch, and sets every newly assigned partition's position, in one
+    task per consumer; an error it does not expect ends that task for good and nothing
+    else notices: the client stays in its group, polls return nothing and no position is
+    ever set again. Seen in a full chaos run (two broker cuts 5 s apart): writing to a
+    connection the cut had closed raised uvloop's `RuntimeError` ("the handler is
+    closed"), which aiokafka handles only as an `OSError`; workflow consumed nothing for
+    nine minutes until the next fault happened to restart it."""
+    if getattr(consumer, "_closed", True):
+        return ""  # stopped (or never started): its loop is meant to be gone
+    task = getattr(getattr(consumer, "_fetcher", None), "error_future", None)
+    if not isinstance(task, asyncio.Future) or not task.done():
+        return ""
+    if task.cancelled():
+        return "its fetch loop was cancelled"
+    exc = task.exception()
+    cause = (exc.__cause__ or exc) if exc is not None else None
+    return f"its fetch loop ended ({type(cause).__name__ if cause else 'returned'})"
+
+
+def _position_now(consumer: Any, tp: TopicPartition) -> int | None:
+    """The partition's position if the client has one. aiokafka's `position()` waits for an
+    unset one, which only the fetch loop sets: with that loop gone it waits forever, and a
+    check that took the wait for a broker that does not answer mistook a dead client for
+    an outage on every check (the chaos run above)."""
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:  # no subscription or assignment (rejoining, stopped)
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return int(state.position)
 
 
 def consumer_name(subscriber: Any) -> str:
@@ -147,6 +187,22 @@ def track_progress(subscriber: Any) -> None:
                 progress.finished += 1
 
     subscriber.__class__ = Tracked
+
+
+async def _stop(sub: Any) -> None:
+    """Stop a subscriber's Kafka client, even one whose fetch loop died: aiokafka's `stop`
+    raises that loop's error again before it closes the client's connections, and
+    faststream then keeps the half-stopped client as the subscriber's."""
+    consumer = sub.consumer
+    try:
+        await sub.stop()
+    except Exception as exc:
+        if consumer is None or not getattr(consumer, "_closed", False):
+            raise  # it failed before it began closing: not this case
+        log.warning("stopping a consumer whose fetch loop ended", error=type(exc).__name__)
+        with contextlib.suppress(Exception):
+            await consumer._client.close()
+        sub.consumer = None
 
 
 def _restart_clocks(p: _Progress, now: float) -> None:
@@ -256,6 +312,9 @@ class ConsumerWatch:
                 LAG.remove(name, f"{tp.topic}:{tp.partition}")
         if p.busy_since is not None and now - p.busy_since > self.stuck_after_s:
             return False, f"a handler has been running for {now - p.busy_since:.0f} s"
+        # A client whose fetch loop ended never fetches again: no waiting for a clock.
+        if ended := _fetch_loop_ended(consumer):
+            return False, ended
         # aiokafka's poll waits, without a timeout, for a rejoin to finish: a consumer whose
         # rejoin never completes polls nothing and logs nothing. With no partitions and no
         # rejoin under way (more replicas than partitions), there is nothing to judge.
@@ -279,13 +338,14 @@ class ConsumerWatch:
         active = p.finished != p.finished_seen
         p.finished_seen = p.finished
         moving = True
+        unset: set[TopicPartition] = set()
         for tp in assigned:
             p.moved_at.setdefault(tp, now)  # newly assigned: its clock starts now
-            position: int | None = None
-            try:
-                position = await asyncio.wait_for(consumer.position(tp), REQUEST_TIMEOUT_S)
-            except Exception:
-                self._blind = True
+            # Read, not awaited: an unset position is the client's own state, not the
+            # broker's silence, so it does not count as an outage (see `_position_now`).
+            position = _position_now(consumer, tp)
+            if position is None:
+                unset.add(tp)
             end = ends.get(tp)
             if position is None or end is None:
                 moving = False  # no evidence either way; the clock runs on
@@ -302,6 +362,10 @@ class ConsumerWatch:
         if not late:
             return moving, ""
         tp = late[0]
+        if tp in unset:
+            return False, (
+                f"no position on {tp.topic}:{tp.partition} for {now - p.moved_at[tp]:.0f} s"
+            )
         return False, (
             f"no progress on {tp.topic}:{tp.partition} for {now - p.moved_at[tp]:.0f} s "
             "with records waiting"
@@ -333,7 +397,7 @@ class ConsumerWatch:
         log.error("consumer stuck; restarting it in place", consumer=name, reason=reason)
         RESTARTS.labels(name).inc()
         try:
-            await asyncio.wait_for(sub.stop(), RESTART_TIMEOUT_S)
+            await asyncio.wait_for(_stop(sub), RESTART_TIMEOUT_S)
             await asyncio.wait_for(sub.start(), RESTART_TIMEOUT_S)
         except Exception as exc:
             log.error("consumer restart in place failed", consumer=name, error=type(exc).__name__)

@@ -209,6 +209,32 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
+def send_loop_ended(producer: AIOKafkaProducer) -> str:
+    """Why a started producer's send loop is no longer running ("" while it runs).
+
+    aiokafka sends every batch from one task per producer; an error it does not expect
+    (uvloop's `RuntimeError` on a connection a broker cut had closed, which it handles
+    only as an `OSError`) ends that task for good. The batches then waiting fail, but
+    every later send is queued for a loop that is gone and never completes."""
+    if getattr(producer, "_closed", True):
+        return ""
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    if not isinstance(task, asyncio.Future) or not task.done():
+        return ""
+    if task.cancelled():
+        return "its send loop was cancelled"
+    exc = task.exception()
+    cause = (exc.__cause__ or exc) if exc is not None else None
+    return f"its send loop ended ({type(cause).__name__ if cause else 'returned'})"
+
+
+# How long a relay pass waits for the broker to acknowledge what it sent. A reachable
+# broker answers in milliseconds and an unreachable one fails the batches after the
+# producer's request timeout (15 s); this bounds only a producer that can no longer answer
+# at all, so that a pass never holds its transaction (and the relay lock) for ever.
+DELIVERY_TIMEOUT_S = 60.0
+
+
 class _PutBack(Exception):
     """Rolls a relay pass back: its rows stay in the outbox."""
 
@@ -282,8 +308,13 @@ class OutboxRelay:
 
     @property
     def running(self) -> bool:
-        """False once its task ended other than by `stop` (liveness, runtime.py)."""
-        return self._stopping or (self._task is not None and not self._task.done())
+        """False once its task ended other than by `stop`, or its producer's send loop
+        ended (liveness, runtime.py: only a new process helps then)."""
+        if self._stopping:
+            return True
+        return (
+            self._task is not None and not self._task.done() and not send_loop_ended(self._producer)
+        )
 
     def wake(self) -> None:
         """Called after a commit that added rows, so they leave without waiting a poll."""
@@ -342,7 +373,9 @@ class OutboxRelay:
                 )
                 for row in rows
             ]
-            await asyncio.gather(*futures)
+            # Bounded: a producer whose send loop died never completes these (see
+            # `send_loop_ended`); the pass then fails and its rows stay in the outbox.
+            await asyncio.wait_for(asyncio.gather(*futures), DELIVERY_TIMEOUT_S)
             for row in rows:
                 RELAYED.labels(row["topic"]).inc()
             return len(rows)

@@ -43,6 +43,7 @@ from aduan_kit.messaging import (
     claim_inbox,
     ensure_topics,
     messaging_tables,
+    send_loop_ended,
 )
 from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.settings import ServiceSettings
@@ -336,6 +337,98 @@ async def test_a_wedged_consumer_is_restarted_in_place_and_catches_up(
     assert (await livez(service.runtime)).status_code == 200
     # The other consumers of the group were never touched.
     assert counter("aduan_consumer_restarts_total", consumer_name(service.subscriber("relay"))) == 0
+
+
+async def test_a_consumer_whose_fetch_loop_died_is_restarted_in_place(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka fetches, and sets a newly assigned partition's position, in one task per
+    client; an error it does not expect ends that task for good. A full chaos run had
+    uvloop's RuntimeError (writing to a connection a broker cut had closed) end it in
+    workflow, and a rebalance then left the client with partitions and no positions: the
+    watch took its unanswered position waits for an outage on every check and workflow
+    consumed nothing for nine minutes. Here the same error ends the loop, the group
+    rebalances (another member restarts), and the messages that arrive must still be
+    applied, by a new client."""
+    sub = service.subscriber("batch")
+    name = consumer_name(sub)
+    restarts = counter("aduan_consumer_restarts_total", name)
+
+    async def assigned() -> Any:
+        consumer = sub.consumer
+        return consumer if consumer is not None and consumer.assignment() else None
+
+    consumer = await eventually(assigned, "partitions assigned", 30)
+    client = consumer._client
+    send = client.send
+
+    async def closed_transport(node_id: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(request).__name__.startswith("FetchRequest"):
+            raise RuntimeError(
+                "unable to perform operation on <TCPTransport closed=True reading=False>; "
+                "the handler is closed"
+            )
+        return await send(node_id, request, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send", closed_transport)
+
+    async def loop_ended() -> bool:
+        return consumer._fetcher.error_future.done()
+
+    await eventually(loop_ended, "the fetch loop ended", 30)
+    monkeypatch.setattr(client, "send", send)  # the connection is fine again; the loop is not
+    other = service.subscriber("relay")
+    await other.stop()
+    await other.start()  # the group rebalances: the dead client's partitions need positions
+    await produce(
+        service.runtime.settings.kafka_bootstrap_servers, [service.topics["batch"]], 10, 100
+    )
+
+    async def caught_up() -> bool:
+        return (await service.applied()).get("batch") == (10, 10)
+
+    await eventually(caught_up, "the dead client's messages applied", 90)
+    assert sub.consumer is not consumer  # a new member took over
+    assert counter("aduan_consumer_restarts_total", name) == restarts + 1
+    assert (await livez(service.runtime)).status_code == 200
+
+
+async def test_a_relay_whose_producer_send_loop_died_fails_livez(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The producer's side of the same aiokafka failure: its send loop ends on the error it
+    does not expect, and every later send is queued for nobody. The outbox would then fill
+    while /livez said alive; it must say which part died, so the process is restarted."""
+    relay = service.runtime.relay
+    assert relay is not None
+    producer = relay._producer
+    client = producer.client
+    send = client.send
+
+    async def closed_transport(node_id: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(request).__name__.startswith("ProduceRequest"):
+            raise RuntimeError(
+                "unable to perform operation on <TCPTransport closed=True reading=False>; "
+                "the handler is closed"
+            )
+        return await send(node_id, request, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send", closed_transport)
+    assert send_loop_ended(producer) == ""
+    assert (await livez(service.runtime)).status_code == 200
+    # A message for the "relay" consumer: applying it puts a row in the outbox, and the
+    # relay's pass sends it (what ends the loop here).
+    await produce(
+        service.runtime.settings.kafka_bootstrap_servers, [service.topics["relay"]], 1, 100
+    )
+
+    async def reported() -> httpx.Response | None:
+        response = await livez(service.runtime)
+        return response if response.status_code == 503 else None
+
+    response = await eventually(reported, "/livez failing", 60)
+    assert "outbox relay" in response.json()["dead"]
+    assert send_loop_ended(producer) == "its send loop ended (RuntimeError)"
 
 
 async def test_a_consumer_still_stuck_after_its_restart_fails_livez(

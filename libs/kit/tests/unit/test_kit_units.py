@@ -138,8 +138,24 @@ class _StuckSubscriber:
         self.calls = [object()]
         cut = self.cut
 
+        class State:  # aiokafka's per-partition state, as the watch reads it
+            has_valid_position = True
+            position = 3  # records waiting, never consumed
+
+        class Assignment:
+            def state_value(self, _: TopicPartition) -> State:
+                return State()
+
         class Consumer:
-            _subscription = type("S", (), {"reassignment_in_progress": False})()
+            _closed = False
+            _subscription = type(
+                "S",
+                (),
+                {
+                    "reassignment_in_progress": False,
+                    "subscription": type("Sub", (), {"assignment": Assignment()})(),
+                },
+            )()
 
             def assignment(self) -> set[TopicPartition]:
                 return {tp}
@@ -148,9 +164,6 @@ class _StuckSubscriber:
                 if cut[0]:
                     raise TimeoutError
                 return {tp: 10}
-
-            async def position(self, _: TopicPartition) -> int:
-                return 3  # records waiting, never consumed
 
         self.consumer = Consumer()
 
@@ -190,6 +203,7 @@ async def test_consumer_watch_judges_no_evidence_gathered_during_an_outage() -> 
         p.moved_at[tp] -= 45  # still not moving a whole bound after the outage
         await watch.check_once()
         assert sub.restarts == 1
+        assert p.reason.startswith("no progress on t:0 for "), p.reason
     finally:
         consumers.forget([sub])
 
