@@ -19,7 +19,7 @@ Judged every `interval_s`, a consumer is stuck when, for longer than `stuck_afte
   run saw a JoinGroup cut off mid-flight leave a consumer rejoining for minutes); or
 - one handler call has been running; or
 - its client's fetch loop has ended (aiokafka runs every fetch in one task, and an error
-  it does not expect ends that task for good: `_fetch_loop_ended`); this needs no clock.
+  it does not expect ends that task for good: `fetch_loop_ended`); this needs no clock.
 ...and PostgreSQL, Redis and Kafka all answer: during an outage a consumer is *meant* to
 wait, and restarting every replica would help nobody. A consumer that keeps retrying a
 batch finishes handler calls, so it is alive, not stuck (it logs each failed try). A consumer with
@@ -49,7 +49,7 @@ from prometheus_client import Counter, Gauge
 from aduan_kit.logging import get_logger
 from aduan_kit.tasks import cancel_and_wait
 
-__all__ = ["ConsumerWatch", "track_progress"]
+__all__ = ["ConsumerWatch", "fetch_loop_ended", "position_now", "track_progress"]
 
 log = get_logger(__name__)
 
@@ -85,7 +85,7 @@ RESTART_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 5.0
 
 
-def _fetch_loop_ended(consumer: Any) -> str:
+def fetch_loop_ended(consumer: Any) -> str:
     """Why a started aiokafka consumer's fetch loop is no longer running ("" while it runs).
 
     aiokafka makes every fetch, and sets every newly assigned partition's position, in one
@@ -107,7 +107,7 @@ def _fetch_loop_ended(consumer: Any) -> str:
     return f"its fetch loop ended ({type(cause).__name__ if cause else 'returned'})"
 
 
-def _position_now(consumer: Any, tp: TopicPartition) -> int | None:
+def position_now(consumer: Any, tp: TopicPartition) -> int | None:
     """The partition's position if the client has one. aiokafka's `position()` waits for an
     unset one, which only the fetch loop sets: with that loop gone it waits forever, and a
     check that took the wait for a broker that does not answer mistook a dead client for
@@ -313,7 +313,7 @@ class ConsumerWatch:
         if p.busy_since is not None and now - p.busy_since > self.stuck_after_s:
             return False, f"a handler has been running for {now - p.busy_since:.0f} s"
         # A client whose fetch loop ended never fetches again: no waiting for a clock.
-        if ended := _fetch_loop_ended(consumer):
+        if ended := fetch_loop_ended(consumer):
             return False, ended
         # aiokafka's poll waits, without a timeout, for a rejoin to finish: a consumer whose
         # rejoin never completes polls nothing and logs nothing. With no partitions and no
@@ -342,8 +342,8 @@ class ConsumerWatch:
         for tp in assigned:
             p.moved_at.setdefault(tp, now)  # newly assigned: its clock starts now
             # Read, not awaited: an unset position is the client's own state, not the
-            # broker's silence, so it does not count as an outage (see `_position_now`).
-            position = _position_now(consumer, tp)
+            # broker's silence, so it does not count as an outage (see `position_now`).
+            position = position_now(consumer, tp)
             if position is None:
                 unset.add(tp)
             end = ends.get(tp)

@@ -11,9 +11,11 @@ verdicts (faststream has no Kafka RPC on a real broker, see docs/privacy.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from aduan_contracts.commands import WorkflowCommand
@@ -21,6 +23,7 @@ from aduan_contracts.events import CommandAccepted, CommandRefused, CommandReply
 from aduan_contracts.serialization import decode
 from aduan_contracts.topics import COMMAND_REPLIES, WORKFLOW_COMMANDS
 from aduan_gateway.adapters.tables import OUTBOX
+from aduan_kit.consumers import fetch_loop_ended, position_now
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox
@@ -53,6 +56,12 @@ class CommandBus:
         return self._runtime.topic(WORKFLOW_COMMANDS.name)
 
     async def start(self) -> None:
+        self._consumer = await self._open({})
+        self._task = asyncio.create_task(self._read(), name="command-replies")
+
+    async def _open(self, positions: dict[TopicPartition, int]) -> AIOKafkaConsumer:
+        """A client on every partition of the replies topic, at `positions` where given and
+        at the end elsewhere."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._runtime.settings.kafka_bootstrap_servers,
             group_id=None,
@@ -66,18 +75,40 @@ class CommandBus:
             partitions = consumer.partitions_for_topic(self.replies_topic) or set()
         tps = [TopicPartition(self.replies_topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
+        at_end = [tp for tp in tps if tp not in positions]
+        if at_end:  # (with none, aiokafka would seek every partition)
+            await consumer.seek_to_end(*at_end)
+        for tp in tps:
+            if tp in positions:
+                consumer.seek(tp, positions[tp])
         # Resolve the end offsets now, before any command is sent: a reply can then only
         # land after our position, never be skipped.
         for tp in tps:
             await consumer.position(tp)
-        self._consumer = consumer
-        self._task = asyncio.create_task(self._read(), name="command-replies")
+        return consumer
+
+    async def _reopen(self, why: str) -> None:
+        """Replace a client whose fetch loop died (aduan_kit.consumers.fetch_loop_ended:
+        it would fetch nothing again, and every officer's action would time out) by one
+        that goes on from where it was, so no reply that came meanwhile is skipped."""
+        old = self._consumer
+        assert old is not None
+        positions = {
+            tp: pos for tp in old.assignment() if (pos := position_now(old, tp)) is not None
+        }
+        log.error("command replies client replaced", reason=why)
+        with contextlib.suppress(Exception):  # its stop raises the dead loop's error
+            await old.stop()
+        with contextlib.suppress(Exception):
+            await old._client.close()
+        self._consumer = await self._open(positions)
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         if self._consumer:
-            await self._consumer.stop()
+            # A client whose fetch loop died raises its error again here (nothing to flush).
+            with contextlib.suppress(KafkaError):
+                await self._consumer.stop()
         for future in self._pending.values():
             if not future.done():
                 future.cancel()
@@ -86,6 +117,8 @@ class CommandBus:
         assert self._consumer is not None
         while True:
             try:
+                if why := fetch_loop_ended(self._consumer):
+                    await self._reopen(why)
                 batch = await self._consumer.getmany(timeout_ms=500)
             except asyncio.CancelledError:
                 raise
