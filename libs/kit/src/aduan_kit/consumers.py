@@ -47,7 +47,7 @@ from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
 
 from aduan_kit.logging import get_logger
-from aduan_kit.tasks import cancel_and_wait
+from aduan_kit.tasks import cancel_and_wait, why_ended
 
 __all__ = ["ConsumerWatch", "fetch_loop_ended", "position_now", "track_progress"]
 
@@ -97,14 +97,9 @@ def fetch_loop_ended(consumer: Any) -> str:
     nine minutes until the next fault happened to restart it."""
     if getattr(consumer, "_closed", True):
         return ""  # stopped (or never started): its loop is meant to be gone
-    task = getattr(getattr(consumer, "_fetcher", None), "error_future", None)
-    if not isinstance(task, asyncio.Future) or not task.done():
-        return ""
-    if task.cancelled():
-        return "its fetch loop was cancelled"
-    exc = task.exception()
-    cause = (exc.__cause__ or exc) if exc is not None else None
-    return f"its fetch loop ended ({type(cause).__name__ if cause else 'returned'})"
+    return why_ended(
+        getattr(getattr(consumer, "_fetcher", None), "error_future", None), "fetch loop"
+    )
 
 
 def position_now(consumer: Any, tp: TopicPartition) -> int | None:

@@ -51,6 +51,7 @@ from aduan_contracts.serialization import encode
 from aduan_contracts.topics import ALL_TOPICS, TopicSpec, dead_letter
 from aduan_kit.db import engine_of, raw_transaction
 from aduan_kit.logging import correlation_id, get_logger
+from aduan_kit.tasks import why_ended
 
 __all__ = [
     "OutboxRelay",
@@ -218,14 +219,7 @@ def send_loop_ended(producer: AIOKafkaProducer) -> str:
     every later send is queued for a loop that is gone and never completes."""
     if getattr(producer, "_closed", True):
         return ""
-    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
-    if not isinstance(task, asyncio.Future) or not task.done():
-        return ""
-    if task.cancelled():
-        return "its send loop was cancelled"
-    exc = task.exception()
-    cause = (exc.__cause__ or exc) if exc is not None else None
-    return f"its send loop ended ({type(cause).__name__ if cause else 'returned'})"
+    return why_ended(getattr(getattr(producer, "_sender", None), "sender_task", None), "send loop")
 
 
 # How long a relay pass waits for the broker to acknowledge what it sent. A reachable

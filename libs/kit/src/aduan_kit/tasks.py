@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["cancel_and_wait"]
+__all__ = ["cancel_and_wait", "why_ended"]
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -22,3 +22,16 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     error = None if task.cancelled() else task.exception()
     if error is not None:
         raise error
+
+
+def why_ended(task: Any, loop: str) -> str:
+    """Why a library's background `task` (a future) is no longer running, naming it
+    `loop` ("" while it runs, or if it is not a future): for clients whose loops an
+    unexpected error ends for good (aduan_kit.consumers, aduan_kit.messaging)."""
+    if not isinstance(task, asyncio.Future) or not task.done():
+        return ""
+    if task.cancelled():
+        return f"its {loop} was cancelled"
+    exc = task.exception()
+    cause = (exc.__cause__ or exc) if exc is not None else None
+    return f"its {loop} ended ({type(cause).__name__ if cause else 'returned'})"

@@ -49,6 +49,7 @@ from aduan_kit.runtime import ServiceRuntime
 from aduan_kit.settings import ServiceSettings
 from aduan_testing.chaosinfra import ChaosBroker, TcpProxy
 from aduan_testing.helpers import eventually
+from aduan_testing.kafka import break_requests
 from aduan_testing.kitruntime import amended
 from aduan_testing.plugin import Isolation
 
@@ -359,24 +360,13 @@ async def test_a_consumer_whose_fetch_loop_died_is_restarted_in_place(
         return consumer if consumer is not None and consumer.assignment() else None
 
     consumer = await eventually(assigned, "partitions assigned", 30)
-    client = consumer._client
-    send = client.send
-
-    async def closed_transport(node_id: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(request).__name__.startswith("FetchRequest"):
-            raise RuntimeError(
-                "unable to perform operation on <TCPTransport closed=True reading=False>; "
-                "the handler is closed"
-            )
-        return await send(node_id, request, *args, **kwargs)
-
-    monkeypatch.setattr(client, "send", closed_transport)
+    mend = break_requests(monkeypatch, consumer._client, "FetchRequest")
 
     async def loop_ended() -> bool:
         return consumer._fetcher.error_future.done()
 
     await eventually(loop_ended, "the fetch loop ended", 30)
-    monkeypatch.setattr(client, "send", send)  # the connection is fine again; the loop is not
+    mend()  # the connection is fine again; the loop is not
     other = service.subscriber("relay")
     await other.stop()
     await other.start()  # the group rebalances: the dead client's partitions need positions
@@ -402,18 +392,7 @@ async def test_a_relay_whose_producer_send_loop_died_fails_livez(
     relay = service.runtime.relay
     assert relay is not None
     producer = relay._producer
-    client = producer.client
-    send = client.send
-
-    async def closed_transport(node_id: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(request).__name__.startswith("ProduceRequest"):
-            raise RuntimeError(
-                "unable to perform operation on <TCPTransport closed=True reading=False>; "
-                "the handler is closed"
-            )
-        return await send(node_id, request, *args, **kwargs)
-
-    monkeypatch.setattr(client, "send", closed_transport)
+    break_requests(monkeypatch, producer.client, "ProduceRequest")
     assert send_loop_ended(producer) == ""
     assert (await livez(service.runtime)).status_code == 200
     # A message for the "relay" consumer: applying it puts a row in the outbox, and the

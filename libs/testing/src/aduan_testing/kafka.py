@@ -1,13 +1,15 @@
-"""Reading what services published, in tests (one helper instead of a copy per suite)."""
+"""Kafka in tests: reading what services published, and breaking a client the way a broker
+cut under uvloop does (one helper each instead of a copy per suite)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-__all__ = ["read_topic"]
+__all__ = ["break_requests", "read_topic"]
 
 
 async def read_topic(
@@ -46,3 +48,23 @@ async def read_topic(
     finally:
         await consumer.stop()
     return got
+
+
+def break_requests(monkeypatch: Any, client: Any, request: str) -> Callable[[], None]:
+    """Make aiokafka `client`'s requests of kind `request` ("FetchRequest", "ProduceRequest")
+    fail as a write to a connection a broker cut has closed fails under uvloop: with a
+    `RuntimeError`, which aiokafka handles only as an `OSError`, so the loop sending them
+    ends for good (seen in a full chaos run). Returns what mends the connection (the loop
+    stays dead)."""
+    send = client.send
+
+    async def closed_transport(node_id: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(req).__name__.startswith(request):
+            raise RuntimeError(
+                "unable to perform operation on <TCPTransport closed=True reading=False>; "
+                "the handler is closed"
+            )
+        return await send(node_id, req, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send", closed_transport)
+    return lambda: monkeypatch.setattr(client, "send", send)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -19,6 +18,7 @@ from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.service.commands import CommandBus
 from aduan_kit.messaging import ensure_topics
 from aduan_testing.helpers import eventually
+from aduan_testing.kafka import break_requests
 from aduan_testing.kitruntime import runtime_on
 from aduan_testing.plugin import Isolation
 
@@ -44,24 +44,13 @@ async def test_replies_are_read_after_the_clients_fetch_loop_died(
     try:
         consumer = bus._consumer
         assert consumer is not None
-        client = consumer._client
-        send = client.send
-
-        async def closed_transport(node_id: Any, request: Any, *a: Any, **kw: Any) -> Any:
-            if type(request).__name__.startswith("FetchRequest"):
-                raise RuntimeError(
-                    "unable to perform operation on <TCPTransport closed=True "
-                    "reading=False>; the handler is closed"
-                )
-            return await send(node_id, request, *a, **kw)
-
         # A reply sent as the loop dies, before the client is replaced (it is, within the
         # replies reader's next half-second poll), must not be skipped: the new client goes
         # on from the old one's position, not from the end.
         first, second = uuid.uuid4(), uuid.uuid4()
         futures = {c: loop.create_future() for c in (first, second)}
         bus._pending.update(futures)
-        monkeypatch.setattr(client, "send", closed_transport)
+        break_requests(monkeypatch, consumer._client, "FetchRequest")
         await producer.send_and_wait(bus.replies_topic, encode(accepted(first)))
 
         async def replaced() -> bool:
