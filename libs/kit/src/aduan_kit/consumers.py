@@ -49,7 +49,7 @@ from prometheus_client import Counter, Gauge
 from aduan_kit.logging import get_logger
 from aduan_kit.tasks import cancel_and_wait, why_ended
 
-__all__ = ["ConsumerWatch", "fetch_loop_ended", "position_now", "track_progress"]
+__all__ = ["ConsumerWatch", "fetch_loop_ended", "position_now", "stop_client", "track_progress"]
 
 log = get_logger(__name__)
 
@@ -184,19 +184,32 @@ def track_progress(subscriber: Any) -> None:
     subscriber.__class__ = Tracked
 
 
+async def stop_client(consumer: Any) -> None:
+    """Stop an aiokafka consumer, even one whose fetch loop died: its `stop` raises that
+    loop's error again before it closes the client's connections, which are then closed
+    here. Also finishes a stop that already failed that way."""
+    if not consumer._closed:
+        try:
+            await consumer.stop()
+            return
+        except Exception as exc:
+            if not consumer._closed:
+                raise  # it failed before it began closing: not this case
+            log.warning("stopping a Kafka client whose fetch loop ended", error=type(exc).__name__)
+    with contextlib.suppress(Exception):
+        await consumer._client.close()
+
+
 async def _stop(sub: Any) -> None:
-    """Stop a subscriber's Kafka client, even one whose fetch loop died: aiokafka's `stop`
-    raises that loop's error again before it closes the client's connections, and
-    faststream then keeps the half-stopped client as the subscriber's."""
+    """Stop a subscriber's Kafka client, even one whose fetch loop died (`stop_client`);
+    faststream would otherwise keep the half-stopped client as the subscriber's."""
     consumer = sub.consumer
     try:
         await sub.stop()
-    except Exception as exc:
+    except Exception:
         if consumer is None or not getattr(consumer, "_closed", False):
-            raise  # it failed before it began closing: not this case
-        log.warning("stopping a consumer whose fetch loop ended", error=type(exc).__name__)
-        with contextlib.suppress(Exception):
-            await consumer._client.close()
+            raise
+        await stop_client(consumer)
         sub.consumer = None
 
 

@@ -168,20 +168,15 @@ async def test_batch_is_one_transaction(isolated: Isolation, runtime: ServiceRun
     assert len(sessions) <= 30, f"{len(sessions)} transactions for 300 messages"
 
 
-async def test_a_paced_consumer_gathers_steady_arrivals_into_few_transactions(
-    isolated: Isolation,
-) -> None:
-    """Records arriving one by one (every 50 ms, as complaints do at 20/s): a consumer paced
-    at 1 s takes what arrived meanwhile in one poll and one transaction, one a second
-    instead of one per record, each applied once, and no record waits much longer than the
-    pace (what arrived during a pace is in the next batch, not the one after it).
-    (Unpaced it fails with ~80 transactions; taking only aiokafka's buffer after the pace,
-    the burst's second record went alone and each batch came a pace late: 7 transactions.)"""
-    pace_s = 1.0
+async def paced_consumer(
+    isolated: Isolation, name: str, pace_s: float, **settings: Any
+) -> tuple[ServiceRuntime, str, list[tuple[float, list[str]]]]:
+    """A runtime (not started) with one batch consumer paced at `pace_s` on a new
+    one-partition topic; each committed batch is noted as (loop time, texts applied)."""
     runtime = await runtime_on(
-        isolated, "kitpace", METADATA, OUTBOX, kafka_poll_pace_ms=int(pace_s * 1000)
+        isolated, f"kit{name}", METADATA, OUTBOX, kafka_poll_pace_ms=int(pace_s * 1000), **settings
     )
-    spec = TopicSpec(f"kit.pace-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
+    spec = TopicSpec(f"kit.{name}-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
     await ensure_topics(isolated.kafka, isolated.namespace, [spec])
     topic = spec.qualified(isolated.namespace)
     loop = asyncio.get_running_loop()
@@ -195,13 +190,28 @@ async def test_a_paced_consumer_gathers_steady_arrivals_into_few_transactions(
         runtime,
         topic,
         model=ReportAmended,
-        consumer="kit.pace",
+        consumer=f"kit.{name}",
         inbox=INBOX,
         apply=apply,
-        title="kit.pace",
+        title=f"kit.{name}",
         description="test",
         after_commit=lambda texts: committed.append((loop.time(), texts)),
     )
+    return runtime, topic, committed
+
+
+async def test_a_paced_consumer_gathers_steady_arrivals_into_few_transactions(
+    isolated: Isolation,
+) -> None:
+    """Records arriving one by one (every 50 ms, as complaints do at 20/s): a consumer paced
+    at 1 s takes what arrived meanwhile in one poll and one transaction, one a second
+    instead of one per record, each applied once, and no record waits much longer than the
+    pace (what arrived during a pace is in the next batch, not the one after it).
+    (Unpaced it fails with ~80 transactions; taking only aiokafka's buffer after the pace,
+    the burst's second record went alone and each batch came a pace late: 7 transactions.)"""
+    pace_s = 1.0
+    runtime, topic, committed = await paced_consumer(isolated, "pace", pace_s)
+    loop = asyncio.get_running_loop()
     producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
     sent_at: dict[str, float] = {}
     await producer.start()
@@ -248,34 +258,8 @@ async def test_a_paced_consumer_does_not_pace_a_backlog(isolated: Isolation) -> 
     trickle in) holds nothing back. 100 records waiting, 10 a poll, paced at 1 s: paced,
     the last batch would come 9 s after the first (it did before full polls went on)."""
     pace_s = 1.0
-    runtime = await runtime_on(
-        isolated,
-        "kitbacklog",
-        METADATA,
-        OUTBOX,
-        kafka_poll_pace_ms=int(pace_s * 1000),
-        kafka_batch_max_records=10,
-    )
-    spec = TopicSpec(f"kit.backlog-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
-    await ensure_topics(isolated.kafka, isolated.namespace, [spec])
-    topic = spec.qualified(isolated.namespace)
-    loop = asyncio.get_running_loop()
-    committed: list[tuple[float, list[str]]] = []
-
-    async def apply(session: AsyncSession, event: ReportAmended) -> str:
-        await session.execute(APPLIED.insert().values(text=event.text))
-        return event.text
-
-    subscribe_batches(
-        runtime,
-        topic,
-        model=ReportAmended,
-        consumer="kit.backlog",
-        inbox=INBOX,
-        apply=apply,
-        title="kit.backlog",
-        description="test",
-        after_commit=lambda texts: committed.append((loop.time(), texts)),
+    runtime, topic, committed = await paced_consumer(
+        isolated, "backlog", pace_s, kafka_batch_max_records=10
     )
     producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka, linger_ms=5)
     await producer.start()

@@ -275,6 +275,16 @@ async def service(isolated: Isolation) -> AsyncIterator[Service]:
         await stop()
 
 
+async def assigned_client(subscriber: Any) -> Any:
+    """`subscriber`'s Kafka client once it has partitions."""
+
+    async def assigned() -> Any:
+        consumer = subscriber.consumer
+        return consumer if consumer is not None and consumer.assignment() else None
+
+    return await eventually(assigned, "partitions assigned", 30)
+
+
 async def wedge(subscriber: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Leave `subscriber`'s Kafka client as a broken one would: member of the group,
     partitions assigned, fetching nothing, saying nothing.
@@ -283,11 +293,7 @@ async def wedge(subscriber: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     joining) hands the partitions back unpaused. So this client's polls also give nothing;
     a member made to replace it polls as usual."""
 
-    async def assigned() -> Any:
-        consumer = subscriber.consumer
-        return consumer if consumer is not None and consumer.assignment() else None
-
-    consumer = await eventually(assigned, "partitions assigned", 30)
+    consumer = await assigned_client(subscriber)
     consumer.pause(*consumer.assignment())
     get_msg = type(subscriber).get_msg
 
@@ -355,11 +361,7 @@ async def test_a_consumer_whose_fetch_loop_died_is_restarted_in_place(
     name = consumer_name(sub)
     restarts = counter("aduan_consumer_restarts_total", name)
 
-    async def assigned() -> Any:
-        consumer = sub.consumer
-        return consumer if consumer is not None and consumer.assignment() else None
-
-    consumer = await eventually(assigned, "partitions assigned", 30)
+    consumer = await assigned_client(sub)
     mend = break_requests(monkeypatch, consumer._client, "FetchRequest")
 
     async def loop_ended() -> bool:

@@ -15,7 +15,6 @@ import contextlib
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from aduan_contracts.commands import WorkflowCommand
@@ -23,7 +22,7 @@ from aduan_contracts.events import CommandAccepted, CommandRefused, CommandReply
 from aduan_contracts.serialization import decode
 from aduan_contracts.topics import COMMAND_REPLIES, WORKFLOW_COMMANDS
 from aduan_gateway.adapters.tables import OUTBOX
-from aduan_kit.consumers import fetch_loop_ended, position_now
+from aduan_kit.consumers import fetch_loop_ended, position_now, stop_client
 from aduan_kit.db import transaction
 from aduan_kit.logging import get_logger
 from aduan_kit.messaging import add_to_outbox
@@ -97,18 +96,14 @@ class CommandBus:
             tp: pos for tp in old.assignment() if (pos := position_now(old, tp)) is not None
         }
         log.error("command replies client replaced", reason=why)
-        with contextlib.suppress(Exception):  # its stop raises the dead loop's error
-            await old.stop()
-        with contextlib.suppress(Exception):
-            await old._client.close()
+        with contextlib.suppress(Exception):  # a new client is opened whatever happens here
+            await stop_client(old)
         self._consumer = await self._open(positions)
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         if self._consumer:
-            # A client whose fetch loop died raises its error again here (nothing to flush).
-            with contextlib.suppress(KafkaError):
-                await self._consumer.stop()
+            await stop_client(self._consumer)  # (also one whose fetch loop died)
         for future in self._pending.values():
             if not future.done():
                 future.cancel()
