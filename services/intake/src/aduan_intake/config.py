@@ -152,8 +152,9 @@ class Settings(ServiceSettings):
     filing_group_concurrency: int = Field(default=4, ge=1, le=100)
     # While filings arrive closer together than this (a moving average of the gaps), a
     # group waits up to this long for company before its transaction begins (0: never).
-    # At a steady 100/s, 20 ms puts two or three filings in a transaction instead of one.
-    filing_group_linger_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
+    # At a steady 100/s, 40 ms puts four or five filings in a transaction instead of one
+    # (20 ms, the default until issue 18's twenty-first step: two or three; docs/intake.md).
+    filing_group_linger_ms: float = Field(default=40.0, ge=0.0, le=1000.0)
 
     @property
     def filing_limit(self) -> int:
