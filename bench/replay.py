@@ -39,7 +39,7 @@ async def _totals(platform: Platform) -> tuple[int, int]:
     opened = await _fetch(platform.dsn("workflow"), "SELECT count(*) AS n FROM reports")
     recorded = await _fetch(
         platform.dsn("notifier"),
-        "SELECT count(DISTINCT report_id) AS n FROM deliveries WHERE template = 'received'",
+        "SELECT count(DISTINCT report_id) AS n FROM deliveries WHERE template IN ('received', 'received_dispatched')",
     )
     return int(opened[0]["n"]), int(recorded[0]["n"])
 
@@ -105,7 +105,7 @@ async def replay(platform: Platform, reports: int, timeout: float) -> dict[str, 
         await _fetch(
             platform.dsn("notifier"),
             "SELECT count(DISTINCT report_id) AS n FROM deliveries "
-            "WHERE template = 'received' AND report_id = ANY($1::uuid[])",
+            "WHERE template IN ('received', 'received_dispatched') AND report_id = ANY($1::uuid[])",
             id_list,
         )
     )[0]["n"]
@@ -122,7 +122,7 @@ async def replay(platform: Platform, reports: int, timeout: float) -> dict[str, 
         await _fetch(
             platform.dsn("notifier"),
             "SELECT count(*) AS n FROM (SELECT report_id FROM deliveries "
-            "WHERE template = 'received' AND report_id = ANY($1::uuid[]) "
+            "WHERE template IN ('received', 'received_dispatched') AND report_id = ANY($1::uuid[]) "
             "GROUP BY 1 HAVING count(*) > 1) d",
             id_list,
         )

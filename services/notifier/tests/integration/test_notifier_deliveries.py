@@ -308,6 +308,51 @@ async def test_same_status_change_twice_sends_once(world: World) -> None:
     assert [r for r in records if r.key == str(rid).encode()] == []
 
 
+async def test_a_report_routed_as_it_was_opened_is_told_once(world: World) -> None:
+    """Workflow's auto-routing records `received` and `dispatched` together: the reporter
+    gets one SMS saying both (receipt code, tracking link, forwarded), and the dispatch is
+    recorded once as told with the receipt, never sent, also when redelivered."""
+    w = world
+    rid, receipt = await file_report(w, Channel.SMS, contact=PHONE)
+    opened = status(rid, receipt, Channel.SMS, 1, None, ReportStatus.RECEIVED)
+    routed = status(rid, receipt, Channel.SMS, 2, ReportStatus.RECEIVED, ReportStatus.DISPATCHED)
+    # One produce batch, as workflow's relay sends the two rows of one transaction.
+    topic = f"{w.iso.namespace}.{STATUS_CHANGED.name}"
+    sent = [
+        await w.producer.send(topic, encode(event), key=str(rid).encode())
+        for event in (opened, routed)
+    ]
+    await asyncio.gather(*sent)
+
+    items = await w.finished(rid, count=2)
+    by_template = {i["template"]: i for i in items}
+    assert set(by_template) == {"received_dispatched", "dispatched"}
+    assert by_template["received_dispatched"]["state"] == "sent"
+    told = by_template["dispatched"]
+    assert (told["state"], told["attempts"], told["last_error"]) == (
+        "skipped",
+        0,
+        "told with the receipt",
+    )
+    [sms] = w.requests_for(PHONE_E164)
+    assert sms.json["message"] == (
+        f"Aduan: Laporan {receipt} sudah kami terima dan diteruskan ke instansi yang berwenang. "
+        f"Pantau: {PORTAL}/track/{receipt}"
+    )
+
+    # The dispatch redelivered (same event id): still one row each, still one SMS.
+    await w.publish(STATUS_CHANGED.name, routed, rid)
+    marker, marker_code = await file_report(w, Channel.SMS, contact="081299990001")
+    await w.publish(
+        STATUS_CHANGED.name,
+        status(marker, marker_code, Channel.SMS, 1, None, ReportStatus.RECEIVED),
+        rid,
+    )
+    await w.finished(marker)
+    assert len(await w.deliveries(rid)) == 2
+    assert len(w.requests_for(PHONE_E164)) == 1
+
+
 async def test_email_round_trip_in_the_reporters_language_and_sla_apology(world: World) -> None:
     w = world
     address = "siti.rahma@example.org"

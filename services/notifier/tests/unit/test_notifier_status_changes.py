@@ -29,6 +29,7 @@ class FakeStatusStore:
 
     known: dict[UUID, Recipient] = field(default_factory=dict)
     deliveries: dict[tuple[UUID, str], NewDelivery] = field(default_factory=dict)
+    states: dict[tuple[UUID, str], str] = field(default_factory=dict)
     parked: dict[UUID, ReportStatusChanged] = field(default_factory=dict)
     locked: list[UUID] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
@@ -65,12 +66,16 @@ class FakeStatusStore:
                 )
 
     async def record(self, deliveries: Sequence[NewDelivery]) -> set[tuple[UUID, str]]:
+        """As the PostgreSQL store: the deliveries told with another come after the others,
+        'skipped' when that other one was inserted by this call, else 'pending'."""
         self._count("record")
         inserted = set()
-        for d in deliveries:
+        for d in sorted(deliveries, key=lambda d: d.told_with is not None):
             key = (d.status_event_id, d.channel)
             if key not in self.deliveries:
                 self.deliveries[key] = d
+                told = d.told_with is not None and (d.told_with, d.channel) in inserted
+                self.states[key] = "skipped" if told else "pending"
                 inserted.add(key)
         return inserted
 
@@ -123,7 +128,8 @@ async def test_a_batch_records_each_message_once_with_one_call_per_store() -> No
 
     outcomes = await handle_status_changes(store, events, BASE)
 
-    assert outcomes == ["recorded", "recorded", "recorded"]
+    # a's dispatch came with its opening: its receipt says both (below).
+    assert outcomes == ["recorded", "recorded", "told with the receipt"]
     assert store.calls == {
         "lock_reports": 1,
         "recipients": 1,
@@ -132,10 +138,11 @@ async def test_a_batch_records_each_message_once_with_one_call_per_store() -> No
         "record": 1,
     }
     assert [(d.report_id, d.template, d.channel) for d in store.deliveries.values()] == [
-        (a, "received", "sms"),
+        (a, "received_dispatched", "sms"),
         (b, "received", "web"),
         (a, "dispatched", "sms"),
     ]
+    assert list(store.states.values()) == ["pending", "pending", "skipped"]
     # The reporter's language when intake told it; the default (Indonesian) before.
     assert store.deliveries[(events[1].event_id, "web")].language == "en"
     assert store.deliveries[(events[0].event_id, "sms")].language == "id"
@@ -203,3 +210,70 @@ async def test_an_empty_batch_touches_nothing() -> None:
     store = FakeStatusStore()
     assert await handle_status_changes(store, [], BASE) == []
     assert store.calls == {}
+
+
+async def test_a_report_routed_as_it_was_opened_gets_one_message_saying_both() -> None:
+    """Workflow records `received` and `dispatched` together for an auto-routed report:
+    the reporter gets one SMS (receipt code, tracking link, "forwarded"), not two in the
+    same second; the dispatch is recorded once, skipped, so a redelivery never sends it."""
+    store = FakeStatusStore()
+    rid = uuid.uuid4()
+    store.known[rid] = recipient(rid, Channel.SMS, language="id")
+    opened = change(rid, None, S.RECEIVED)
+    routed = change(rid, S.RECEIVED, S.DISPATCHED)
+
+    assert await handle_status_changes(store, [opened, routed], BASE) == [
+        "recorded",
+        "told with the receipt",
+    ]
+    receipt = store.deliveries[(opened.event_id, "sms")]
+    assert receipt.template == "received_dispatched"
+    assert receipt.body == (
+        "Aduan: Laporan ADU-7K3M-9QXZ sudah kami terima dan diteruskan ke instansi yang "
+        "berwenang. Pantau: https://aduan.example.go.id/track/ADU-7K3M-9QXZ"
+    )
+    dispatch = store.deliveries[(routed.event_id, "sms")]
+    assert (dispatch.template, dispatch.told_with) == ("dispatched", opened.event_id)
+    assert store.states == {
+        (opened.event_id, "sms"): "pending",
+        (routed.event_id, "sms"): "skipped",
+    }
+
+    # Redelivered (inbox bypassed): nothing new is recorded, nothing more is sent.
+    assert await handle_status_changes(store, [opened, routed], BASE) == [
+        "already recorded",
+        "already recorded",
+    ]
+
+
+async def test_a_dispatch_after_a_receipt_already_recorded_is_said_on_its_own() -> None:
+    """Only a receipt recorded with it tells a dispatch: a later dispatch (another batch),
+    or one whose receipt was recorded before with its own words, gets its own message."""
+    store = FakeStatusStore()
+    rid = uuid.uuid4()
+    opened = change(rid, None, S.RECEIVED)
+    routed = change(rid, S.RECEIVED, S.DISPATCHED)
+    assert await handle_status_changes(store, [opened], BASE) == ["recorded"]
+    assert await handle_status_changes(store, [routed], BASE) == ["recorded"]
+    assert [d.template for d in store.deliveries.values()] == ["received", "dispatched"]
+    assert set(store.states.values()) == {"pending"}
+
+    # Both in one batch again, but the receipt was recorded before (plain): the dispatch
+    # is still said, on its own.
+    other = FakeStatusStore()
+    again = change(rid, S.RECEIVED, S.DISPATCHED)
+    await handle_status_changes(other, [opened], BASE)
+    assert await handle_status_changes(other, [opened, again], BASE) == [
+        "already recorded",
+        "recorded",
+    ]
+    assert other.deliveries[(opened.event_id, "sms")].template == "received"
+    assert other.states[(again.event_id, "sms")] == "pending"
+
+
+async def test_only_the_same_reports_dispatch_on_the_same_channel_is_folded() -> None:
+    store = FakeStatusStore()
+    a, b = uuid.uuid4(), uuid.uuid4()
+    events = [change(a, None, S.RECEIVED), change(b, S.RECEIVED, S.DISPATCHED)]
+    assert await handle_status_changes(store, events, BASE) == ["recorded", "recorded"]
+    assert [d.template for d in store.deliveries.values()] == ["received", "dispatched"]

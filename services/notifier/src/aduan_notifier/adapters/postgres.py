@@ -14,7 +14,7 @@ from uuid import UUID
 from aduan_contracts.events import ReportStatusChanged
 from aduan_kit.keystore import add_keys, shred_keys, shredded_among
 from aduan_kit.uow import UnitOfWork
-from aduan_notifier.adapters.stores import NewDelivery, NewRecipient, Recipient
+from aduan_notifier.adapters.stores import TOLD_WITH_RECEIPT, NewDelivery, NewRecipient, Recipient
 
 __all__ = ["REPORT_LOCK_SPACE", "PgStatusStore", "PgStore"]
 
@@ -49,14 +49,28 @@ _OUTCOMES = (
 )
 
 # In the batch's order (ids, and so the worker's claim order, follow it).
+# A delivery told with another (`NewDelivery.told_with`, $11) is recorded after the others,
+# 'skipped' ($12 the cause) if that other one was inserted by this very statement, else
+# 'pending' (its message was recorded earlier with its own words: this one must still be
+# said).
 _RECORD = (
-    "INSERT INTO deliveries (report_id, status_event_id, channel, template, language, "
+    "WITH u AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], "
+    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], "
+    "$11::uuid[]) WITH ORDINALITY AS u(r, s, c, t, l, rc, sub, b, re, at, w, n)), "
+    "own AS (INSERT INTO deliveries (report_id, status_event_id, channel, template, language, "
     "receipt_code, subject, body, reason, status_changed_at, state, attempts) "
-    "SELECT r, s, c, t, l, rc, sub, b, re, at, 'pending', 0 FROM unnest("
-    "$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-    "$8::text[], $9::text[], $10::timestamptz[]) WITH ORDINALITY "
-    "AS u(r, s, c, t, l, rc, sub, b, re, at, n) ORDER BY n "
-    "ON CONFLICT (status_event_id, channel) DO NOTHING RETURNING status_event_id, channel"
+    "SELECT r, s, c, t, l, rc, sub, b, re, at, 'pending', 0 FROM u WHERE w IS NULL ORDER BY n "
+    "ON CONFLICT (status_event_id, channel) DO NOTHING RETURNING status_event_id, channel), "
+    "told AS (SELECT u.*, EXISTS (SELECT 1 FROM own WHERE own.status_event_id = u.w "
+    "AND own.channel = u.c) AS skip FROM u WHERE w IS NOT NULL), "
+    "folded AS (INSERT INTO deliveries (report_id, status_event_id, channel, template, "
+    "language, receipt_code, subject, body, reason, status_changed_at, state, attempts, "
+    "last_error, finished_at) "
+    "SELECT r, s, c, t, l, rc, sub, b, re, at, CASE WHEN skip THEN 'skipped' ELSE 'pending' END, "
+    "0, CASE WHEN skip THEN $12::text END, CASE WHEN skip THEN now() END "
+    "FROM told ORDER BY n "
+    "ON CONFLICT (status_event_id, channel) DO NOTHING RETURNING status_event_id, channel) "
+    "SELECT status_event_id, channel FROM own UNION ALL SELECT status_event_id, channel FROM folded"
 )
 
 
@@ -175,6 +189,8 @@ class PgStore:
             [d.body for d in deliveries],
             [d.reason for d in deliveries],
             [d.status_changed_at for d in deliveries],
+            [d.told_with for d in deliveries],
+            TOLD_WITH_RECEIPT,
         )
         return {(r["status_event_id"], r["channel"]) for r in rows}
 

@@ -16,6 +16,7 @@ from uuid import UUID
 from aduan_contracts.events import ReportStatusChanged
 
 __all__ = [
+    "TOLD_WITH_RECEIPT",
     "IntakeStore",
     "KeyStore",
     "NewDelivery",
@@ -40,6 +41,11 @@ class Recipient:
     last_outcome: str | None
 
 
+# Why a status change's delivery was recorded 'skipped' at once: the receipt, recorded with
+# it, already says it (`Template.RECEIVED_DISPATCHED`).
+TOLD_WITH_RECEIPT = "told with the receipt"
+
+
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
     """A message to record as 'pending' once per (status_event_id, channel)."""
@@ -56,6 +62,11 @@ class NewDelivery:
     # agency's outcome.
     reason: str | None
     status_changed_at: datetime
+    # The status change whose message (recorded in the same call) already tells this one
+    # (`Template.RECEIVED_DISPATCHED`): recorded 'skipped', never sent, when that message
+    # is recorded by the same call; otherwise (it was recorded before, with its own words)
+    # 'pending' like any other, so the reporter is told either way.
+    told_with: UUID | None = None
 
 
 class StatusStore(Protocol):
@@ -78,7 +89,7 @@ class StatusStore(Protocol):
 
     async def record(self, deliveries: Sequence[NewDelivery]) -> set[tuple[UUID, str]]:
         """Insert the deliveries not recorded yet, in order; returns the (status_event_id,
-        channel) of those inserted now."""
+        channel) of those inserted now (a `told_with` one too, 'skipped' or not)."""
         ...
 
 

@@ -12,6 +12,9 @@ __all__ = ["Reach", "Template", "reach", "template_for"]
 class Template(StrEnum):
     RECEIVED = "received"
     DISPATCHED = "dispatched"
+    # A report routed as it was opened (workflow's auto-routing records `received` and
+    # `dispatched` together): one message says both, not two in the same second.
+    RECEIVED_DISPATCHED = "received_dispatched"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     FOLLOWUP_REJECTED = "followup_rejected"

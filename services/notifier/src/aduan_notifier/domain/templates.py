@@ -35,6 +35,9 @@ Language = Literal["id", "en"]
 
 REASON_LIMIT = 500
 
+# The first message a reporter gets: it carries the tracking link in every shape.
+_FIRST = frozenset({Template.RECEIVED, Template.RECEIVED_DISPATCHED})
+
 # (template) -> language -> (e-mail subject, status sentence). `{code}` is the receipt code.
 _TEXTS: dict[Template, dict[Language, tuple[str, str]]] = {
     Template.RECEIVED: {
@@ -49,6 +52,16 @@ _TEXTS: dict[Template, dict[Language, tuple[str, str]]] = {
         "en": (
             "Report {code} forwarded",
             "Report {code} has been forwarded to the responsible agency.",
+        ),
+    },
+    Template.RECEIVED_DISPATCHED: {
+        "id": (
+            "Laporan {code} diterima dan diteruskan",
+            "Laporan {code} sudah kami terima dan diteruskan ke instansi yang berwenang.",
+        ),
+        "en": (
+            "Report {code} received and forwarded",
+            "Report {code} received and forwarded to the responsible agency.",
         ),
     },
     Template.IN_PROGRESS: {
@@ -241,7 +254,7 @@ def render(
     )
     link = (
         f" {words['track']}: {url}"
-        if template is Template.RECEIVED
+        if template in _FIRST
         else f" {words['answer_reply' if by_reply else 'answer']}: {answer_url}"
         if template is Template.QUESTION
         else ""

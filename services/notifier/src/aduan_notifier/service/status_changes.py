@@ -8,21 +8,36 @@ the message, composed for the event's own channel in the reporter's language, is
 
 The batch is applied as it would be one event after another (a follow-up earlier in the
 batch is the outcome a later completion tells), with one store call per kind of write.
+
+A report routed as it was opened has `received` and `dispatched` recorded together by
+workflow, so both arrive in one batch: the reporter gets one message saying both
+(`Template.RECEIVED_DISPATCHED`, with the receipt's tracking link), and the dispatch's
+delivery is recorded 'skipped' ("told with the receipt"), so a redelivery of it is still
+recorded once and never sent. Two SMS a second apart said less than one, and cost the city
+twice (and, at 100/s, a provider call and a delivery claim each).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from uuid import UUID
 
 from aduan_contracts.events import ReportStatusChanged
-from aduan_notifier.adapters.stores import NewDelivery, Recipient, StatusStore
+from aduan_notifier.adapters.stores import (
+    TOLD_WITH_RECEIPT,
+    NewDelivery,
+    Recipient,
+    StatusStore,
+)
 from aduan_notifier.domain import (
     STAFF_CHANNELS,
     Reach,
     Template,
     compose,
+    normalize_language,
     reach,
+    render,
     template_for_event,
 )
 
@@ -63,6 +78,8 @@ async def handle_status_changes(
     outcomes: dict[UUID, str] = {}
     parked: list[ReportStatusChanged] = []
     planned: list[tuple[int, NewDelivery]] = []
+    # A receipt planned in this batch, by (report, channel): its place in `planned`.
+    receipts: dict[tuple[UUID, str], int] = {}
     results: list[str] = []
     for i, event in enumerate(events):
         recipient: Recipient | None = known.get(event.report_id)
@@ -93,28 +110,53 @@ async def handle_status_changes(
             results.append(OUTCOME_KEPT)
             continue
         results.append(ALREADY_RECORDED)  # until the store says it inserted it
-        planned.append(
-            (
-                i,
-                NewDelivery(
-                    report_id=event.report_id,
-                    status_event_id=event.event_id,
-                    channel=event.channel.value,
-                    template=message.template.value,
-                    language=message.language,
-                    receipt_code=event.receipt_code,
-                    subject=message.subject,
-                    body=message.body,
-                    reason=event.reason if message.template is not Template.COMPLETED else outcome,
-                    status_changed_at=event.occurred_at,
+        delivery = NewDelivery(
+            report_id=event.report_id,
+            status_event_id=event.event_id,
+            channel=event.channel.value,
+            template=message.template.value,
+            language=message.language,
+            receipt_code=event.receipt_code,
+            subject=message.subject,
+            body=message.body,
+            reason=event.reason if message.template is not Template.COMPLETED else outcome,
+            status_changed_at=event.occurred_at,
+        )
+        where = (event.report_id, event.channel.value)
+        if message.template is Template.RECEIVED:
+            receipts[where] = len(planned)
+        elif message.template is Template.DISPATCHED and where in receipts:
+            # Routed as it was opened: the receipt says both (once per report).
+            at = receipts.pop(where)
+            j, receipt = planned[at]
+            both = render(
+                Template.RECEIVED_DISPATCHED,
+                event.channel,
+                normalize_language(receipt.language),
+                receipt.receipt_code,
+                portal_base_url,
+            )
+            planned[at] = (
+                j,
+                replace(
+                    receipt,
+                    template=both.template.value,
+                    subject=both.subject,
+                    body=both.body,
                 ),
             )
-        )
+            delivery = replace(delivery, told_with=receipt.status_event_id)
+        planned.append((i, delivery))
     await store.park(parked)
     await store.keep_outcomes(outcomes)
     inserted = await store.record([d for _, d in planned])
+    now_recorded = set(inserted)  # `inserted` is used up below (a key answers once)
     for i, delivery in planned:
-        if (delivery.status_event_id, delivery.channel) in inserted:
-            results[i] = RECORDED
-            inserted.discard((delivery.status_event_id, delivery.channel))
+        key = (delivery.status_event_id, delivery.channel)
+        if key not in inserted:
+            continue
+        inserted.discard(key)
+        told = delivery.told_with is not None and (delivery.told_with, delivery.channel)
+        # Skipped by the store when its receipt was recorded by the same call (else pending).
+        results[i] = TOLD_WITH_RECEIPT if told in now_recorded else RECORDED
     return results
