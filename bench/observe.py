@@ -71,7 +71,8 @@ async def stages(platform: Platform, receipts: list[str]) -> dict[str, Stages]:
     nf = await _fetch(
         platform.dsn("notifier"),
         """SELECT receipt_code, min(created_at) AS recorded, min(finished_at) AS sent
-           FROM deliveries WHERE template IN ('received', 'received_dispatched') AND receipt_code = ANY($1::text[])
+           FROM deliveries WHERE template IN ('received', 'received_dispatched')
+             AND receipt_code = ANY($1::text[])
            GROUP BY receipt_code""",
         receipts,
     )
@@ -199,7 +200,8 @@ async def reconcile(platform: Platform, accepted: Iterable[Accepted]) -> Reconci
         platform.dsn("notifier"),
         """SELECT report_id::text AS rid, count(*) AS n,
                   count(*) FILTER (WHERE state = 'sent') AS sent
-           FROM deliveries WHERE template IN ('received', 'received_dispatched') AND report_id = ANY($1::uuid[])
+           FROM deliveries WHERE template IN ('received', 'received_dispatched')
+             AND report_id = ANY($1::uuid[])
            GROUP BY report_id""",
         ids,
     )

@@ -39,7 +39,8 @@ async def _totals(platform: Platform) -> tuple[int, int]:
     opened = await _fetch(platform.dsn("workflow"), "SELECT count(*) AS n FROM reports")
     recorded = await _fetch(
         platform.dsn("notifier"),
-        "SELECT count(DISTINCT report_id) AS n FROM deliveries WHERE template IN ('received', 'received_dispatched')",
+        "SELECT count(DISTINCT report_id) AS n FROM deliveries"
+        " WHERE template IN ('received', 'received_dispatched')",
     )
     return int(opened[0]["n"]), int(recorded[0]["n"])
 
