@@ -49,6 +49,7 @@ from aduan_notifier.service.recipients import handle_key_events, handle_submitte
 from aduan_notifier.service.status_changes import (
     PARKED,
     RECORDED,
+    TOLD_WITH_RECEIPT,
     concerns_reporter,
     handle_status_changes,
 )
@@ -115,6 +116,7 @@ def register(
             "status changes handled",
             events=len(events),
             recorded=outcomes.count(RECORDED),
+            told_with_receipt=outcomes.count(TOLD_WITH_RECEIPT),
             parked=outcomes.count(PARKED),
         )
         return outcomes

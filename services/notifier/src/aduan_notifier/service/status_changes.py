@@ -45,6 +45,7 @@ __all__ = [
     "OUTCOME_LIMIT",
     "PARKED",
     "RECORDED",
+    "TOLD_WITH_RECEIPT",
     "concerns_reporter",
     "handle_status_changes",
 ]
