@@ -16,7 +16,8 @@ from aduan_contracts.enums import Channel
 from aduan_contracts.events import ReporterKeyEvent, ReporterKeyIssued, ReportSubmitted
 from aduan_kit.keystore import key_bytes
 from aduan_notifier.adapters.stores import IntakeStore, KeyStore, NewDelivery, NewRecipient
-from aduan_notifier.domain import STAFF_CHANNELS, Template, compose
+from aduan_notifier.domain import STAFF_CHANNELS, compose
+from aduan_notifier.service.status_changes import delivery_of
 
 __all__ = ["CHAT_WINDOW_CHANNELS", "handle_key_events", "handle_submitted"]
 
@@ -71,20 +72,7 @@ async def handle_submitted(
         message = compose(status_event, submitted.language, portal_base_url)
         if message is None:
             continue
-        deliveries.append(
-            NewDelivery(
-                report_id=status_event.report_id,
-                status_event_id=status_event.event_id,
-                channel=status_event.channel.value,
-                template=message.template.value,
-                language=message.language,
-                receipt_code=status_event.receipt_code,
-                subject=message.subject,
-                body=message.body,
-                reason=status_event.reason if message.template is not Template.COMPLETED else None,
-                status_changed_at=status_event.occurred_at,
-            )
-        )
+        deliveries.append(delivery_of(status_event, message))
     recorded = await store.record(deliveries)
     for delivery in deliveries:
         if (delivery.status_event_id, delivery.channel) in recorded:

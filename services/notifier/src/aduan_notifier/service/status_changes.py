@@ -32,6 +32,7 @@ from aduan_notifier.adapters.stores import (
 )
 from aduan_notifier.domain import (
     STAFF_CHANNELS,
+    Message,
     Reach,
     Template,
     compose,
@@ -47,6 +48,7 @@ __all__ = [
     "RECORDED",
     "TOLD_WITH_RECEIPT",
     "concerns_reporter",
+    "delivery_of",
     "handle_status_changes",
 ]
 
@@ -64,6 +66,25 @@ def concerns_reporter(event: ReportStatusChanged) -> bool:
     follow-up is kept (its note is the outcome the completion message tells)."""
     template = template_for_event(event.from_status, event.to_status, event.primary_status)
     return template is not None or event.follow_up is not None
+
+
+def delivery_of(
+    event: ReportStatusChanged, message: Message, outcome: str | None = None
+) -> NewDelivery:
+    """The row recording `message` about `event`: what a fallback transport re-renders
+    with is the event's reason, or on completion the agency's `outcome`."""
+    return NewDelivery(
+        report_id=event.report_id,
+        status_event_id=event.event_id,
+        channel=event.channel.value,
+        template=message.template.value,
+        language=message.language,
+        receipt_code=event.receipt_code,
+        subject=message.subject,
+        body=message.body,
+        reason=event.reason if message.template is not Template.COMPLETED else outcome,
+        status_changed_at=event.occurred_at,
+    )
 
 
 async def handle_status_changes(
@@ -111,18 +132,7 @@ async def handle_status_changes(
             results.append(OUTCOME_KEPT)
             continue
         results.append(ALREADY_RECORDED)  # until the store says it inserted it
-        delivery = NewDelivery(
-            report_id=event.report_id,
-            status_event_id=event.event_id,
-            channel=event.channel.value,
-            template=message.template.value,
-            language=message.language,
-            receipt_code=event.receipt_code,
-            subject=message.subject,
-            body=message.body,
-            reason=event.reason if message.template is not Template.COMPLETED else outcome,
-            status_changed_at=event.occurred_at,
-        )
+        delivery = delivery_of(event, message, outcome)
         where = (event.report_id, event.channel.value)
         if message.template is Template.RECEIVED:
             receipts[where] = len(planned)
