@@ -48,6 +48,7 @@ from aduan_testing.browser import (
     shot,
     wait_status,
 )
+from aduan_testing.helpers import eventually
 from aduan_testing.platform import Platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -122,15 +123,24 @@ async def gateway_login(platform: Platform, username: str) -> dict[str, Any]:
 
 async def as_validator(platform: Platform, report_id: str) -> dict[str, Any]:
     """The report as the gateway holds it for a full-access role (the truth to compare the
-    console against)."""
+    console against). A report filed a moment ago reaches the gateway's read model through
+    Kafka after intake's answer (the gateway polls at most every 200 ms under load), so a
+    404 is "not yet" for a while, as it is for an officer; any other answer fails at once."""
     token = (await gateway_login(platform, "demo-validator"))["access_token"]
     async with httpx.AsyncClient(timeout=15) as client:
-        r = await client.get(
-            f"{platform.urls['gateway']}/v1/reports/{report_id}",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    assert r.status_code == 200, r.text
-    return dict(r.json())
+
+        async def held() -> dict[str, Any] | None:
+            r = await client.get(
+                f"{platform.urls['gateway']}/v1/reports/{report_id}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if r.status_code == 404:
+                return None
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        found: dict[str, Any] = await eventually(held, f"the gateway to hold {report_id}")
+    return found
 
 
 async def expire_session_on_server(platform: Platform, context: BrowserContext) -> None:
