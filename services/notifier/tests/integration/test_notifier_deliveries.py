@@ -266,6 +266,19 @@ async def file_report(
     return rid, receipt
 
 
+async def handled_before(w: World, rid: uuid.UUID, marker_contact: str) -> None:
+    """Wait until what was published on `rid`'s partition so far was handled: a marker
+    report's status change published after it on the same partition (key `rid`) is
+    delivered, so anything before it was handled (or ignored) already."""
+    marker, marker_code = await file_report(w, Channel.SMS, contact=marker_contact)
+    await w.publish(
+        STATUS_CHANGED.name,
+        status(marker, marker_code, Channel.SMS, 1, None, ReportStatus.RECEIVED),
+        rid,
+    )
+    await w.finished(marker)
+
+
 # --- exactly once, on the reporter's channel ------------------------------------------------------
 
 
@@ -279,14 +292,7 @@ async def test_same_status_change_twice_sends_once(world: World) -> None:
 
     [item] = await w.finished(rid)
     assert metric("aduan_notifier_sent_total", "sms") == sent_before + 1
-    # A later event on the same partition proves the duplicate was handled (and ignored).
-    marker, marker_code = await file_report(w, Channel.SMS, contact="081299990000")
-    await w.publish(
-        STATUS_CHANGED.name,
-        status(marker, marker_code, Channel.SMS, 1, None, ReportStatus.RECEIVED),
-        rid,
-    )
-    await w.finished(marker)
+    await handled_before(w, rid, "081299990000")
     assert len(await w.deliveries(rid)) == 1
     assert item["state"] == "sent" and item["attempts"] == 1 and item["transport"] == "sms"
     assert item["template"] == "received" and item["receipt_code"] == receipt
@@ -342,13 +348,7 @@ async def test_a_report_routed_as_it_was_opened_is_told_once(world: World) -> No
 
     # The dispatch redelivered (same event id): still one row each, still one SMS.
     await w.publish(STATUS_CHANGED.name, routed, rid)
-    marker, marker_code = await file_report(w, Channel.SMS, contact="081299990001")
-    await w.publish(
-        STATUS_CHANGED.name,
-        status(marker, marker_code, Channel.SMS, 1, None, ReportStatus.RECEIVED),
-        rid,
-    )
-    await w.finished(marker)
+    await handled_before(w, rid, "081299990001")
     assert len(await w.deliveries(rid)) == 2
     assert len(w.requests_for(PHONE_E164)) == 1
 

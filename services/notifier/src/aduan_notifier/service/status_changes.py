@@ -167,7 +167,10 @@ async def handle_status_changes(
         if key not in inserted:
             continue
         inserted.discard(key)
-        told = delivery.told_with is not None and (delivery.told_with, delivery.channel)
         # Skipped by the store when its receipt was recorded by the same call (else pending).
-        results[i] = TOLD_WITH_RECEIPT if told in now_recorded else RECORDED
+        skipped = (
+            delivery.told_with is not None
+            and (delivery.told_with, delivery.channel) in now_recorded
+        )
+        results[i] = TOLD_WITH_RECEIPT if skipped else RECORDED
     return results
