@@ -1,4 +1,4 @@
-"""Direct routes: a few hot GET routes answered in front of FastAPI's layers (issue 18).
+"""Direct routes: a few hot routes answered in front of FastAPI's layers (issue 18).
 
 A public report read costs ~0.3 CPU-ms of a database round trip and the server's HTTP
 parsing, and ~0.4 ms more of FastAPI's layers around it (exception and exit-stack
@@ -19,18 +19,36 @@ They run inside `CorrelationMiddleware`, so the correlation id, the NUL guard, t
 latency histogram (labelled with the route's template) and the 503 on an unreachable
 database stay as for every other route; an exception a handler raises reaches the same
 outer error handling as one raised by a FastAPI route.
+
+Direct POST endpoints (`DirectRoutes.take_posts`) are the other kind: a FastAPI route whose
+endpoint takes only the request and returns a `Response` (intake's channel filings) has
+nothing for FastAPI's routing, dependency solving and response validation to do, so the
+same endpoint function is called straight from behind the NUL guard, and its response sent
+as FastAPI would send it. Its answer is the route's by construction (one function); an
+exception it raises goes to the app's own exception handlers (`Overloaded` → 503 with
+Retry-After, `HTTPException` → its status), as FastAPI's exception middleware would send
+it, and anything else to the same outer handling. Measured on `bench.intake_filing`: the
+layers skipped were ~0.3 CPU-ms of a filing's ~3.5 (docs/performance.md, twenty-second
+step).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import Scope, Send
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 __all__ = [
     "DirectAnswer",
+    "DirectEndpoint",
     "DirectRoute",
     "DirectRoutes",
     "bounded_int",
@@ -58,13 +76,60 @@ class DirectRoute:
     handler: Handler
 
 
+class DirectEndpoint:
+    """A FastAPI POST route served by calling its endpoint directly."""
+
+    __slots__ = ("answered", "app", "endpoint", "route")
+
+    def __init__(
+        self, app: FastAPI, route: APIRoute, endpoint: Callable[[Request], Awaitable[Response]]
+    ) -> None:
+        self.app = app  # whose exception handlers answer what the endpoint raises
+        self.route = route  # the histogram's label (`route.path`), as FastAPI's router sets
+        self.endpoint = endpoint
+        self.answered = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.answered += 1
+        scope["route"] = self.route
+        request = Request(scope, receive, send)
+        try:
+            response = await self.endpoint(request)
+        except Exception as exc:
+            handler = _handler_for(self.app.exception_handlers, exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+
+def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
+    # Starlette's own look-up: the nearest class in the exception's MRO with a handler.
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None
+
+
+def _api_routes(routes: list[Any]) -> Iterator[Any]:
+    """Every API route with its full path: FastAPI 0.16x keeps an included router as one
+    entry whose `effective_route_contexts()` are its routes as mounted (prefixes joined)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "effective_route_contexts"):
+            yield from route.effective_route_contexts()
+
+
 class DirectRoutes:
     """GET routes of a fixed path or of a path ending in one parameter
-    (`/v1/public/reports/{report_id}`), matched by a dictionary look-up."""
+    (`/v1/public/reports/{report_id}`), matched by a dictionary look-up; and POST routes
+    whose endpoint is called straight (`take_posts`)."""
 
     def __init__(self) -> None:
         self._exact: dict[str, DirectRoute] = {}
         self._by_prefix: dict[str, DirectRoute] = {}
+        self._posts: dict[str, DirectEndpoint] = {}
         # Off: every request goes to FastAPI (the tests compare both answers).
         self.enabled = True
         self.answered = 0
@@ -86,6 +151,46 @@ class DirectRoutes:
             return handler
 
         return register
+
+    def take_posts(self, app: FastAPI, *paths: str) -> None:
+        """Serve the app's POST routes at `paths` by calling their endpoints directly.
+        Each must be declared, of a fixed path, and take nothing but the request (no
+        parameter, dependency or body model FastAPI would parse or validate): anything
+        else is refused here, at start-up, not answered differently at run time."""
+        for path in paths:
+            found = [
+                r for r in _api_routes(app.router.routes) if r.path == path and "POST" in r.methods
+            ]
+            if len(found) != 1:
+                raise ValueError(f"no single POST route {path!r} to take")
+            route = found[0]
+            dependant = route.dependant
+            takes = list(inspect.signature(route.endpoint).parameters)
+            if (
+                "{" in path
+                or takes != [dependant.request_param_name]
+                or route.dependencies
+                or dependant.dependencies
+                or dependant.path_params
+                or dependant.query_params
+                or dependant.header_params
+                or dependant.cookie_params
+                or dependant.body_params
+                or getattr(route, "max_body_size", None) is not None
+            ):
+                raise ValueError(f"{path!r}: its endpoint must take only the request")
+            if path in self._posts:
+                raise ValueError(f"direct route declared twice: {path!r}")
+            # FastAPI labels a request with the route as declared (its router's prefix,
+            # not an including router's): the same label either way.
+            label = getattr(route, "original_route", route)
+            self._posts[path] = DirectEndpoint(app, label, route.endpoint)
+
+    def post_endpoint(self, scope: Scope) -> DirectEndpoint | None:
+        """The direct endpoint for this POST request, or None (FastAPI answers)."""
+        if not self.enabled or scope["method"] != "POST":
+            return None
+        return self._posts.get(scope["path"])
 
     async def answer(self, scope: Scope, send: Send) -> bool:
         """Answer a GET request if one of the routes takes it; False when none did (the

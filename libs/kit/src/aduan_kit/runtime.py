@@ -401,7 +401,10 @@ class CorrelationMiddleware:
             if self.guarded is not None and (reason := nul_reason(scope)) is not None:
                 await refuse_nul(send_with_id, reason)
             elif self.guarded is not None and needs_body_check(scope):
-                await self.guarded(scope, receive, send_with_id)
+                endpoint = self.direct.post_endpoint(scope) if self.direct else None
+                # A direct endpoint sits behind the same NUL guard as FastAPI's routes.
+                guarded = self.guarded if endpoint is None else RejectNulBytes(endpoint)
+                await guarded(scope, receive, send_with_id)
             elif not (
                 self.direct is not None
                 and scope["method"] == "GET"

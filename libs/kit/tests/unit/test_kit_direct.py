@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import REGISTRY
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 
 from aduan_kit.direct import DirectAnswer, DirectRoutes, query_ints
@@ -110,3 +112,119 @@ def test_only_a_last_whole_segment_may_be_a_parameter() -> None:
 def test_query_ints(query: bytes, expected: dict[str, int] | None) -> None:
     bounds = {"limit": (20, 1, 100), "offset": (0, 0, 10)}
     assert query_ints({"query_string": query}, bounds) == expected
+
+
+# --- direct POST endpoints (DirectRoutes.take_posts) -------------------------------------
+
+
+class Busy(Exception):
+    """What a service's own exception handler answers (intake's `Overloaded`)."""
+
+
+def filing_app(direct: DirectRoutes) -> FastAPI:
+    """An app whose POST endpoints take only the request, under an including router's
+    prefix (as intake's channels are mounted), and one that takes a parsed body."""
+    api = FastAPI()
+    api.add_middleware(CorrelationMiddleware, guard_nul_bytes=True, direct=direct)
+
+    @api.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> Response:
+        return JSONResponse({"busy": True}, status_code=503, headers={"Retry-After": "2"})
+
+    channel = APIRouter(prefix="/forms")
+
+    @channel.post("", status_code=201)
+    async def submit(request: Request) -> Response:
+        body = await request.body()
+        if body == b"busy":
+            raise Busy
+        if body == b"teapot":
+            raise HTTPException(418, "short and stout")
+        if body == b"bug":
+            raise RuntimeError("a bug, not an outage")
+        if body == b"db-down":
+            raise OperationalError("INSERT", {}, ConnectionRefusedError(111, "refused"))
+        route = request.scope["route"].path
+        return JSONResponse({"got": body.decode(), "route": route}, status_code=201)
+
+    class Item(BaseModel):
+        name: str
+
+    @channel.post("/typed")
+    async def typed(item: Item) -> dict[str, str]:
+        return {"name": item.name}
+
+    @channel.post("/both")
+    async def both(request: Request, x: int = 0) -> Response:
+        return Response(str(x))
+
+    outer = APIRouter()
+    outer.include_router(channel, prefix="/v1")
+    api.include_router(outer)
+    return api
+
+
+def posted(route: str, status: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "aduan_http_request_seconds_count", {"method": "POST", "route": route, "status": status}
+    )
+    return value or 0.0
+
+
+async def answers(client: httpx.AsyncClient, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    r = await client.post(
+        "/v1/forms", content=body, headers={"content-type": "text/plain", "x-correlation-id": "c1"}
+    )
+    return r.status_code, dict(r.headers), r.content
+
+
+async def test_a_direct_post_gives_fastapis_answer_for_every_outcome() -> None:
+    """The same status, headers and bytes with the endpoint called directly as through
+    FastAPI: a plain answer, the app's own exception handler, an HTTPException, an outage
+    (503); a bug is raised either way; a NUL byte in the body is refused before it runs."""
+    direct = DirectRoutes()
+    api = filing_app(direct)
+    direct.take_posts(api, "/v1/forms")
+    (endpoint,) = direct._posts.values()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api), base_url="http://svc"
+    ) as client:
+        seen: dict[bool, list[tuple[int, dict[str, str], bytes]]] = {}
+        for on in (True, False):
+            direct.enabled = on
+            before = endpoint.answered
+            seen[on] = [
+                await answers(client, b) for b in (b"hello", b"busy", b"teapot", b"db-down")
+            ]
+            with pytest.raises(RuntimeError, match="a bug"):
+                await answers(client, b"bug")
+            refused = await answers(client, b"nul\x00here")
+            assert refused[0] == 400 and b"NUL" in refused[2]
+            assert endpoint.answered - before == (5 if on else 0)
+        assert seen[True] == seen[False]
+        statuses = [s for s, _, _ in seen[True]]
+        assert statuses == [201, 503, 418, 503]
+        assert seen[True][0][2] == b'{"got":"hello","route":"/forms"}'
+        assert seen[True][1][1]["retry-after"] == "2"
+        assert seen[True][0][1]["x-correlation-id"] == "c1"
+        # Timed under the route as FastAPI labels it (its own router's template).
+        direct.enabled = True
+        before = posted("/forms", "201")
+        await answers(client, b"again")
+        assert posted("/forms", "201") == before + 1
+        # Other methods and paths are not taken.
+        assert (await client.get("/v1/forms")).status_code == 405
+
+
+def test_only_an_endpoint_that_takes_nothing_but_the_request_is_taken() -> None:
+    direct = DirectRoutes()
+    api = filing_app(direct)
+    with pytest.raises(ValueError, match="only the request"):
+        direct.take_posts(api, "/v1/forms/typed")
+    with pytest.raises(ValueError, match="only the request"):
+        direct.take_posts(api, "/v1/forms/both")
+    with pytest.raises(ValueError, match="no single POST route"):
+        direct.take_posts(api, "/v1/nowhere")
+    direct.take_posts(api, "/v1/forms")
+    with pytest.raises(ValueError, match="twice"):
+        direct.take_posts(api, "/v1/forms")

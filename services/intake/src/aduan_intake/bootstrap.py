@@ -108,6 +108,10 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
 
     app.include_router(api_router(ctx))
     app.include_router(catalogue_router(catalogue))
+    # Each channel's filing endpoint takes only the request and answers with its own
+    # response: called straight, not through FastAPI's routing and dependency layers
+    # (aduan_kit.direct; ~0.3 CPU-ms of a filing). Same function, same answer.
+    runtime.direct.take_posts(app, *FILING_ROUTES)
 
     @app.get("/docs/asyncapi.json", tags=["operations"], include_in_schema=False)
     async def asyncapi_json() -> Any:
@@ -115,6 +119,20 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         return asyncapi_document(runtime)
 
     return app, runtime
+
+
+# The routes every channel's complaints are filed through (the hot path of intake).
+FILING_ROUTES = (
+    "/v1/channels/web",
+    "/v1/channels/app/reports",
+    "/v1/channels/sms",
+    "/v1/channels/whatsapp",
+    "/v1/channels/facebook",
+    "/v1/channels/instagram",
+    "/v1/channels/x",
+    "/v1/channels/staff/reports",
+    "/open311/v2/requests.json",
+)
 
 
 def asyncapi_document(runtime: ServiceRuntime) -> Any:

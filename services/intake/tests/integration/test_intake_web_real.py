@@ -29,7 +29,7 @@ from aduan_contracts.topics import ERASURE_REQUESTS, REPORT_INTAKE, REPORTER_KEY
 from aduan_contracts.values import Actor
 from aduan_intake.adapters.tables import REPORTER_KEYS as KEYS_TABLE
 from aduan_intake.adapters.tables import SUBMISSIONS
-from aduan_intake.bootstrap import build
+from aduan_intake.bootstrap import FILING_ROUTES, build
 from aduan_intake.config import Settings
 from aduan_kit.crypto import open_identity
 from aduan_kit.runtime import ServiceRuntime
@@ -315,3 +315,53 @@ async def test_erasure_shreds_the_key_once_and_a_returning_reporter_gets_a_new_o
     assert [type(e).__name__ for e in others] == ["ReporterKeyIssued"]
     await asyncio.sleep(1)  # give a wrongly re-applied duplicate the time to show up
     assert await count_messages(isolated.kafka, keys_topic) == 3
+
+
+def comparable(answer: httpx.Response) -> tuple[int, bytes, list[tuple[str, str]]]:
+    headers = [(k, v) for k, v in answer.headers.items() if k not in ("date", "x-correlation-id")]
+    return answer.status_code, answer.content, headers
+
+
+async def test_every_filing_route_answers_alike_called_directly_or_through_fastapi(
+    isolated: Isolation,
+) -> None:
+    """The channels' filing endpoints are called straight from behind the NUL guard
+    (aduan_kit.direct, FILING_ROUTES): the answers are FastAPI's, byte for byte, for a
+    filing, its duplicate, a refusal of each route, and a body with a NUL byte."""
+    async with running(settings_for(isolated, rate_limit_posts=1000)) as (client, runtime):
+        direct = runtime.direct
+        endpoints = {
+            path: direct.post_endpoint({"method": "POST", "path": path}) for path in FILING_ROUTES
+        }
+        assert all(endpoints.values())
+
+        async def each_route() -> list[tuple[int, bytes, list[tuple[str, str]]]]:
+            # No key, signature or token, or a form that is not one: refused by each.
+            return [
+                comparable(await client.post(path, data={"text": "pendek"}, headers=JSON))
+                for path in FILING_ROUTES
+            ] + [
+                comparable(await client.post("/v1/channels/web", json={"text": TEXT})),
+                comparable(await client.post("/v1/channels/web", data={"text": f"{TEXT}\x00"})),
+            ]
+
+        taken = sum(e.answered for e in endpoints.values() if e)
+        direct_answers = await each_route()
+        assert sum(e.answered for e in endpoints.values() if e) == taken + len(FILING_ROUTES) + 1
+        direct.enabled = False
+        fastapi_answers = await each_route()
+        assert fastapi_answers == direct_answers
+        assert {status for status, _, _ in direct_answers} <= {400, 401, 403, 415, 422}
+        assert direct_answers[-1][0] == 400  # the NUL guard stands in front of both
+
+        # A filing through FastAPI, its duplicate through the direct call, then again.
+        form = {"text": TEXT, "submission_id": str(uuid.uuid4())}
+        first = await client.post("/v1/channels/web", data=form, headers=JSON)
+        direct.enabled = True
+        again = await client.post("/v1/channels/web", data=form, headers=JSON)
+        direct.enabled = False
+        third = await client.post("/v1/channels/web", data=form, headers=JSON)
+    assert first.status_code == 201
+    assert comparable(again) == comparable(third)
+    assert again.status_code == 200
+    assert again.json()["receipt_code"] == first.json()["receipt_code"]
