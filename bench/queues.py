@@ -91,11 +91,11 @@ async def fill(url: str, reports: int) -> None:
         have = await conn.fetchval("SELECT count(*) FROM reports")
         if have == reports:
             return
-        await conn.execute("TRUNCATE reports, timeline")
+        await conn.execute("TRUNCATE reports, timeline, report_search")
         started = time.perf_counter()
         await conn.execute(FILL, reports, list(CATEGORIES), list(AGENCIES), list(AREAS))
         await conn.execute(TIMELINE)
-        await conn.execute("ANALYZE reports; ANALYZE timeline")
+        await conn.execute("ANALYZE reports; ANALYZE timeline; ANALYZE report_search")
         print(f"filled {reports:,} reports in {time.perf_counter() - started:.1f} s")
     finally:
         await conn.close()

@@ -29,7 +29,13 @@ from aduan_contracts.events import (
 )
 from aduan_contracts.values import GeoPoint, Location
 from aduan_gateway.adapters.projection_pg import PgProjectionUnit
-from aduan_gateway.adapters.readmodel import load_officer_report, load_public, load_report
+from aduan_gateway.adapters.readmodel import (
+    ReportFilter,
+    list_reports,
+    load_officer_report,
+    load_public,
+    load_report,
+)
 from aduan_gateway.adapters.tables import OUTBOX
 from aduan_gateway.domain.projection import public_event
 from aduan_gateway.domain.redaction import HIDDEN
@@ -333,3 +339,72 @@ async def test_the_migration_stores_the_officer_reasons_of_existing_steps(
     assert got[(keyed, 2)] == f"Kata {HIDDEN}: hubungi {HIDDEN}"
     # The key never arrived: the name cannot be known, the contact is hidden by pattern.
     assert got[(pending, 2)] == f"Kata {NAME}: hubungi {HIDDEN}"
+
+
+async def _searched(sessions: async_sessionmaker[AsyncSession], needle: str) -> list[UUID]:
+    async with sessions() as session:
+        found = await list_reports(session, 50, 0, ReportFilter(search=needle))
+    return [r.report_id for r in found]
+
+
+async def _search_rows(sessions: async_sessionmaker[AsyncSession]) -> dict[UUID, tuple[Any, ...]]:
+    """report_id -> (officer title, officer text, the row version's xmin)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            text("SELECT report_id, officer_title, officer_text, xmin::text FROM report_search")
+        )
+    return {r[0]: tuple(r[1:]) for r in rows.all()}
+
+
+async def test_the_search_follows_the_officer_text_and_a_status_change_leaves_it_alone(
+    isolated: Isolation,
+) -> None:
+    """Revision 0025: the trigram-indexed copy of the officer text is filled from the
+    existing reports, then kept equal to every report's officer title and text whoever
+    writes them (content, the key's arrival), and never rewritten by a status change."""
+    url = isolated.database("gwsearch")
+    await migrate(url, "aduan_gateway:migrations", "0024")
+    older = uuid4()
+    engine = make_engine(url, pool_size=2)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO reports (report_id, channel, privacy, has_content, status, "
+                    "status_version, received_at, officer_title, officer_text) VALUES (:r, "
+                    "'web', 'public', true, 'received', 1, now(), "
+                    "'Pohon tumbang', 'Pohon tumbang menutup jalan di Kemang')"
+                ),
+                {"r": older},
+            )
+        await migrate(url, "aduan_gateway:migrations")
+        sessions = make_sessionmaker(engine)
+        assert await _searched(sessions, "menutup jalan") == [older]
+
+        key_id, key = uuid4(), new_key()
+        report = _submitted(key_id, key)
+        await _batch(sessions, apply_contents, [report])
+        # The reporter's key has not arrived: no officer text yet, nothing to search.
+        assert report.report_id not in await _search_rows(sessions)
+        await _batch(sessions, apply_keys, [_issued(key_id, key)])
+        async with sessions() as session:
+            officer = await session.execute(
+                text("SELECT officer_title, officer_text FROM reports WHERE report_id = :r"),
+                {"r": report.report_id},
+            )
+            title, body = officer.one()
+        written = await _search_rows(sessions)
+        assert written[report.report_id][:2] == (title, body)
+        assert HIDDEN in body and NAME not in body
+
+        await _batch(
+            sessions,
+            apply_statuses,
+            [_step(report, 1, ReportStatus.RECEIVED), _step(report, 2, ReportStatus.DISPATCHED)],
+        )
+        # The report's row has a new version; its search row is the very same version.
+        assert await _search_rows(sessions) == written
+        assert await _searched(sessions, "jalan berlubang") == [report.report_id]
+        assert await _searched(sessions, "Budi") == []  # the reporter's name is not there
+    finally:
+        await engine.dispose()

@@ -37,6 +37,7 @@ from aduan_gateway.adapters.tables import (
     ACCESS_LOG,
     ASSIGNMENTS,
     ESCALATIONS,
+    REPORT_SEARCH,
     REPORTER_KEYS,
     REPORTS,
     TIMELINE,
@@ -434,10 +435,15 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         # Over the officer text, as officers read it: a reporter's phone number, e-mail or
         # NIK finds nothing (neither before nor after their erasure).
+        # Through `report_search`, where the trigram indexes are (migration 0025).
         query = query.where(
-            or_(
-                REPORTS.c.officer_text.ilike(needle, escape="\\"),
-                REPORTS.c.officer_title.ilike(needle, escape="\\"),
+            REPORTS.c.report_id.in_(
+                select(REPORT_SEARCH.c.report_id).where(
+                    or_(
+                        REPORT_SEARCH.c.officer_text.ilike(needle, escape="\\"),
+                        REPORT_SEARCH.c.officer_title.ilike(needle, escape="\\"),
+                    )
+                )
             )
         )
     return query

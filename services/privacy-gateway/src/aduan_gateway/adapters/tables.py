@@ -43,6 +43,7 @@ __all__ = [
     "REPORTER_KEYS",
     "REPORTER_MESSAGES",
     "REPORTS",
+    "REPORT_SEARCH",
     "TIMELINE",
     "USERS",
 ]
@@ -113,8 +114,8 @@ REPORTS = Table(
 )
 
 # One per order a console queue asks for, so the first pages come straight off an index at
-# any size (bench/queues.py; the trigram indexes for text search are created by migration
-# 0015, after pg_trgm, since revision 0001 builds this table from this definition).
+# any size (bench/queues.py; the text search's trigram indexes are on REPORT_SEARCH, migration
+# 0025).
 Index("ix_reports_received", REPORTS.c.received_at.desc(), REPORTS.c.report_id)
 Index(
     "ix_reports_agency_received",
@@ -141,6 +142,22 @@ Index(
     REPORTS.c.status,
     REPORTS.c.received_at.desc(),
     REPORTS.c.report_id,
+)
+
+# The officer title and text once more, for the ticket-admin's substring search: its
+# trigram indexes live here, written when the text is (a trigger on `reports`, migration
+# 0025), not with every status change of the report's row.
+REPORT_SEARCH = Table(
+    "report_search",
+    METADATA,
+    Column(
+        "report_id",
+        PgUUID(as_uuid=True),
+        ForeignKey("reports.report_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("officer_title", Text, nullable=True),
+    Column("officer_text", Text, nullable=True),
 )
 
 TIMELINE = Table(
