@@ -42,6 +42,8 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -99,12 +101,18 @@ class DirectEndpoint:
             handler = _handler_for(self.app.exception_handlers, exc)
             if handler is None:
                 raise
-            response = await handler(request, exc)
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
         await response(scope, receive, send)
 
 
 def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
-    # Starlette's own look-up: the nearest class in the exception's MRO with a handler.
+    # Starlette's own look-up: a handler for an HTTPException's status code first, then
+    # the nearest class in the exception's MRO with one.
+    if isinstance(exc, HTTPException) and exc.status_code in handlers:
+        return handlers[exc.status_code]
     for cls in type(exc).__mro__:
         if cls in handlers:
             return handlers[cls]

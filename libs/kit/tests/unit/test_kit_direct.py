@@ -131,6 +131,10 @@ def filing_app(direct: DirectRoutes) -> FastAPI:
     async def busy(request: Request, exc: Busy) -> Response:
         return JSONResponse({"busy": True}, status_code=503, headers={"Retry-After": "2"})
 
+    @api.exception_handler(409)
+    def conflict(request: Request, exc: Exception) -> Response:  # a plain function, by code
+        return Response(b"already taken", status_code=409, media_type="text/plain")
+
     channel = APIRouter(prefix="/forms")
 
     @channel.post("", status_code=201)
@@ -140,6 +144,8 @@ def filing_app(direct: DirectRoutes) -> FastAPI:
             raise Busy
         if body == b"teapot":
             raise HTTPException(418, "short and stout")
+        if body == b"conflict":
+            raise HTTPException(409, "the default handler's words")
         if body == b"bug":
             raise RuntimeError("a bug, not an outage")
         if body == b"db-down":
@@ -180,8 +186,9 @@ async def answers(client: httpx.AsyncClient, body: bytes) -> tuple[int, dict[str
 
 async def test_a_direct_post_gives_fastapis_answer_for_every_outcome() -> None:
     """The same status, headers and bytes with the endpoint called directly as through
-    FastAPI: a plain answer, the app's own exception handler, an HTTPException, an outage
-    (503); a bug is raised either way; a NUL byte in the body is refused before it runs."""
+    FastAPI: a plain answer, the app's own exception handler, an HTTPException, one with a
+    handler for its status code, an outage (503); a bug is raised either way; a NUL byte in
+    the body is refused before it runs."""
     direct = DirectRoutes()
     api = filing_app(direct)
     direct.take_posts(api, "/v1/forms")
@@ -194,16 +201,18 @@ async def test_a_direct_post_gives_fastapis_answer_for_every_outcome() -> None:
             direct.enabled = on
             before = endpoint.answered
             seen[on] = [
-                await answers(client, b) for b in (b"hello", b"busy", b"teapot", b"db-down")
+                await answers(client, b)
+                for b in (b"hello", b"busy", b"teapot", b"conflict", b"db-down")
             ]
             with pytest.raises(RuntimeError, match="a bug"):
                 await answers(client, b"bug")
             refused = await answers(client, b"nul\x00here")
             assert refused[0] == 400 and b"NUL" in refused[2]
-            assert endpoint.answered - before == (5 if on else 0)
+            assert endpoint.answered - before == (6 if on else 0)
         assert seen[True] == seen[False]
         statuses = [s for s, _, _ in seen[True]]
-        assert statuses == [201, 503, 418, 503]
+        assert statuses == [201, 503, 418, 409, 503]
+        assert seen[True][3][2] == b"already taken"  # the app's handler for its code
         assert seen[True][0][2] == b'{"got":"hello","route":"/forms"}'
         assert seen[True][1][1]["retry-after"] == "2"
         assert seen[True][0][1]["x-correlation-id"] == "c1"
