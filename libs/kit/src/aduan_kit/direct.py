@@ -93,6 +93,11 @@ class DirectEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.answered += 1
+        # What FastAPI's router puts in the scope on its way to the endpoint (url_for,
+        # path_params and the latency histogram's label read them).
+        scope["router"] = self.app.router
+        scope["endpoint"] = self.endpoint
+        scope["path_params"] = {}
         scope["route"] = self.route
         request = Request(scope, receive, send)
         try:

@@ -151,7 +151,8 @@ def filing_app(direct: DirectRoutes) -> FastAPI:
         if body == b"db-down":
             raise OperationalError("INSERT", {}, ConnectionRefusedError(111, "refused"))
         route = request.scope["route"].path
-        return JSONResponse({"got": body.decode(), "route": route}, status_code=201)
+        link = str(request.url_for("typed"))  # the router's, as FastAPI's path has it
+        return JSONResponse({"got": body.decode(), "route": route, "link": link}, status_code=201)
 
     class Item(BaseModel):
         name: str
@@ -213,7 +214,9 @@ async def test_a_direct_post_gives_fastapis_answer_for_every_outcome() -> None:
         statuses = [s for s, _, _ in seen[True]]
         assert statuses == [201, 503, 418, 409, 503]
         assert seen[True][3][2] == b"already taken"  # the app's handler for its code
-        assert seen[True][0][2] == b'{"got":"hello","route":"/forms"}'
+        assert seen[True][0][2] == (
+            b'{"got":"hello","route":"/forms","link":"http://svc/v1/forms/typed"}'
+        )
         assert seen[True][1][1]["retry-after"] == "2"
         assert seen[True][0][1]["x-correlation-id"] == "c1"
         # Timed under the route as FastAPI labels it (its own router's template).
