@@ -471,6 +471,7 @@ def subscribe_units(
         # How long the broker holds an idle fetch: a record ends it at once, so this sets
         # only how often an idle consumer asks (the broker's idle cost), not latency.
         fetch_max_wait_ms=runtime.settings.kafka_fetch_max_wait_ms,
+        consumer_timeout_ms=runtime.settings.kafka_consumer_timeout_ms,
         # Never faststream's own reply to a `reply_to` header (it would send the handler's
         # None, before the commit): a use case replies through the outbox.
         no_reply=True,

@@ -217,6 +217,7 @@ def subscribe_catalogue(
         # this long (a record ends it at once), so an idle reader asks once a second, not
         # twice (aiokafka's 500 ms): only the broker's idle cost, never a category's delay.
         fetch_max_wait_ms=runtime.settings.kafka_fetch_max_wait_ms,
+        consumer_timeout_ms=runtime.settings.kafka_consumer_timeout_ms,
         title=title,
         description=description,
     )

@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
     # An idle batch consumer's fetch waits this long at the broker (a record answers it at
     # once): one request a second per consumer instead of two (aiokafka's 500 ms).
     kafka_fetch_max_wait_ms: int = Field(default=1000, ge=10, le=30_000)
+    # How often a consumer's background fetch routine wakes with nothing to do (aiokafka's
+    # `consumer_timeout_ms`, 200 by default): a fetch's answer, a record taken, a
+    # rebalance, a metadata update or a partition's backoff wake it anyway, so this is
+    # only the idle tick's rate, five a second per consumer at aiokafka's default.
+    kafka_consumer_timeout_ms: int = Field(default=1000, ge=10, le=10_000)
     # After a poll that brought records, a batch consumer polls again no sooner than this
     # (aduan_kit.batching): what arrives meanwhile shares one fetch, one transaction and
     # one relay pass. It adds at most this much to a record's latency per hop, and only
