@@ -28,7 +28,7 @@ as FastAPI would send it. Its answer is the route's by construction (one functio
 exception it raises goes to the app's own exception handlers (`Overloaded` → 503 with
 Retry-After, `HTTPException` → its status), as FastAPI's exception middleware would send
 it, and anything else to the same outer handling. Measured on `bench.intake_filing`: the
-layers skipped were ~0.3 CPU-ms of a filing's ~3.5 (docs/performance.md, twenty-second
+layers skipped were ~0.25 CPU-ms of a filing's ~3.3 (docs/performance.md, twenty-second
 step).
 """
 

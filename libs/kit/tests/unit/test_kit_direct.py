@@ -193,7 +193,8 @@ async def test_a_direct_post_gives_fastapis_answer_for_every_outcome() -> None:
     direct = DirectRoutes()
     api = filing_app(direct)
     direct.take_posts(api, "/v1/forms")
-    (endpoint,) = direct._posts.values()
+    endpoint = direct.post_endpoint({"method": "POST", "path": "/v1/forms"})
+    assert endpoint is not None
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=api), base_url="http://svc"
     ) as client:

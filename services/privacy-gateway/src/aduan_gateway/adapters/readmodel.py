@@ -434,8 +434,8 @@ def _filtered(query: Select[Any], f: ReportFilter) -> Select[Any]:
         # Escaped so a caller's % and _ are literal: search is substring, not a pattern.
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         # Over the officer text, as officers read it: a reporter's phone number, e-mail or
-        # NIK finds nothing (neither before nor after their erasure).
-        # Through `report_search`, where the trigram indexes are (migration 0025).
+        # NIK finds nothing (neither before nor after their erasure). Read through
+        # `report_search`, where the trigram indexes are (migration 0025).
         query = query.where(
             REPORTS.c.report_id.in_(
                 select(REPORT_SEARCH.c.report_id).where(
