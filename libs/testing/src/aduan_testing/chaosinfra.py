@@ -163,8 +163,8 @@ class ChaosBroker:
         return [
             "java",
             *self.heap.split(),
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
+            # The operator's JVM flags, as deploy/scripts/kafka.sh takes them.
+            *os.environ.get("ADUAN_KAFKA_JVM_OPTS", "-XX:+UseG1GC -XX:MaxGCPauseMillis=20").split(),
             "-Djava.awt.headless=true",
             f"-Djava.io.tmpdir={tmp}",
             f"-Dlog4j2.configurationFile={self.log4j}",

@@ -88,7 +88,9 @@ class SlidingWindowLimiter:
     async def hit(self, scope: str, sender: str) -> Verdict:
         now = self._clock()
         window = int(now // self.window_s)
-        keys = [self.key(scope, sender, window), self.key(scope, sender, window - 1)]
+        # Both windows' keys from one HMAC of the sender.
+        base = self.key(scope, sender, window)
+        keys = [base, f"{base.rpartition(':')[0]}:{window - 1}"]
         try:
             redis = self._redis()
             if self._script is None:
