@@ -266,6 +266,55 @@ async def test_a_flooding_sender_is_told_to_wait(isolated: Isolation) -> None:
     assert all(b"203.0.113.7" not in key for key in redis_keys)
 
 
+# What Chromium sends with a form's POST.
+BROWSER = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+    "image/webp,*/*;q=0.8"
+}
+
+
+async def test_a_browser_that_is_refused_gets_a_page_saying_why_in_both_languages(
+    isolated: Isolation,
+) -> None:
+    settings = settings_for(
+        isolated, rate_limit_posts=3, rate_limit_window_s=60, trust_forwarded_for=True
+    )
+    who = {"X-Forwarded-For": "203.0.113.9", **BROWSER}
+    sid = str(uuid.uuid4())
+    async with running(settings) as (client, _):
+        short = await client.post("/v1/channels/web", data={"text": "pendek"}, headers=who)
+        filed = await client.post(
+            "/v1/channels/web", data={"text": TEXT, "submission_id": sid}, headers=who
+        )
+        # Back, the text changed, sent again from the same form.
+        reused = await client.post(
+            "/v1/channels/web", data={"text": f"{TEXT} Lagi.", "submission_id": sid}, headers=who
+        )
+        limited = await client.post("/v1/channels/web", data={"text": TEXT}, headers=who)
+        script = await client.post(
+            "/v1/channels/web", data={"text": "pendek"}, headers={"X-Forwarded-For": "198.51.100.4"}
+        )
+    for page in (short, reused, limited):
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["cache-control"] == "no-store"
+        assert 'href="/v1/channels/web"' in page.text  # the way back to a new form
+        assert "Kembali" in page.text and "Back" in page.text
+        assert "{" not in page.text.split("<main>")[1]  # no JSON for a person to read
+    assert short.status_code == 422
+    assert "Isi aduan" in short.text and "must be at least 10 characters" in short.text
+    assert filed.status_code == 201 and "Aduan diterima" in filed.text
+    assert reused.status_code == 409
+    assert "Formulir sudah terpakai" in reused.text and "open a new form" in reused.text
+    assert limited.status_code == 429
+    wait = limited.headers["Retry-After"]
+    assert 1 <= int(wait) <= 120
+    assert f"kirim lagi dalam {wait} detik" in limited.text
+    assert f"send it again in {wait} seconds" in limited.text
+    # A script that asks for nothing in particular keeps the JSON refusal.
+    assert script.status_code == 422
+    assert script.json()["field"] == "text"
+
+
 async def test_erasure_shreds_the_key_once_and_a_returning_reporter_gets_a_new_one(
     isolated: Isolation,
 ) -> None:

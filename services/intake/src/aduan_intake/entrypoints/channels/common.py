@@ -235,6 +235,15 @@ def _quality(accept: str, media: str) -> float:
     return best[1]
 
 
+def asks_for_html(accept: str | None) -> bool:
+    """True when the client ranks HTML above JSON (a browser: `text/html,...,*/*;q=0.8`).
+    A tie (`*/*`, no header) is not: a script that sent no Accept keeps the JSON refusal
+    it always got."""
+    if not accept:
+        return False
+    return _quality(accept, "text/html") > _quality(accept, "application/json")
+
+
 def prefers_json(accept: str | None) -> bool:
     """True when the client ranks JSON above HTML; a tie (`*/*`, no header) means a
     browser-like client, which gets the HTML page."""

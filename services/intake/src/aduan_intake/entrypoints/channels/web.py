@@ -7,6 +7,7 @@ retry or a proxy replay of the same post files one report and shows the same rec
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import uuid
@@ -28,6 +29,7 @@ from aduan_contracts.values import (
 )
 from aduan_intake.adapters.catalogue import checked_category
 from aduan_intake.adapters.photos import PhotoError
+from aduan_intake.admission import Overloaded, overloaded_response
 from aduan_intake.domain import InvalidField, NormalizedReport, ReporterIdentity
 from aduan_intake.domain.contact import normalize_contact
 from aduan_intake.entrypoints.channels.common import (
@@ -36,6 +38,7 @@ from aduan_intake.entrypoints.channels.common import (
     FieldError,
     FiledReceipt,
     ProblemBody,
+    asks_for_html,
     field_error,
     prefers_json,
     problem,
@@ -294,6 +297,114 @@ def render_receipt(receipt_code: str, duplicate: bool) -> str:
     return _page(f"Aduan diterima {receipt_code}", body)
 
 
+# What a browser's person reads when the form is refused (the JSON `error` code → Indonesian
+# and English); the form is bilingual, so is this page. Field names as the form labels them.
+_FIELD_LABELS = {
+    "text": ("Isi aduan", "Complaint"),
+    "title": ("Judul", "Title"),
+    "category": ("Kategori", "Category"),
+    "address": ("Alamat", "Address"),
+    "area": ("Kelurahan / kecamatan", "Area"),
+    "lat": ("Garis lintang", "Latitude"),
+    "lon": ("Garis bujur", "Longitude"),
+    "photos": ("Foto", "Photos"),
+    "name": ("Nama", "Name"),
+    "contact": ("Nomor telepon atau e-mail", "Phone number or e-mail"),
+    "language": ("Bahasa balasan", "Reply language"),
+    "public": ("Tampilkan di portal publik", "Show on the public portal"),
+    "submission_id": ("Formulir", "Form"),
+}
+_BACK = (
+    "<p>Tekan tombol <strong>Kembali</strong> di peramban untuk memperbaiki isian Anda, atau "
+    '<a href="{form}">buka formulir baru</a>. <small lang="en">Press your browser\'s '
+    '<strong>Back</strong> button to correct what you typed, or <a href="{form}">open a new '
+    "form</a>.</small></p>"
+)
+
+
+def render_refusal(
+    status: int,
+    error: str,
+    reason: str,
+    retry_after_s: str | None,
+    field: str | None,
+    form: str = "/v1/channels/web",
+) -> str:
+    """The page a browser gets instead of the JSON refusal: what went wrong in both
+    languages, what to do, and the way back to the form. Nothing was filed."""
+    wait = html.escape(retry_after_s or "")
+    if error == "rate_limited":
+        heading = ("Terlalu banyak kiriman", "Too many submissions")
+        say = (
+            f"Terlalu banyak aduan dikirim dari alamat internet ini dalam waktu singkat. "
+            f"Silakan kirim lagi dalam {wait} detik.",
+            f"Too many complaints were sent from this internet address in a short time. "
+            f"Please send it again in {wait} seconds.",
+        )
+    elif status == 503:
+        heading = ("Sedang sibuk", "Busy right now")
+        say = (
+            f"Layanan sedang menerima terlalu banyak aduan sekaligus; aduan Anda belum tercatat. "
+            f"Silakan kirim lagi dalam {wait} detik (aduan yang sama tidak akan tercatat "
+            "dua kali).",
+            f"The service is taking too many complaints at once; yours was not filed. Please "
+            f"send it again in {wait} seconds (the same complaint is never filed twice).",
+        )
+    elif error == "invalid_field" and field:
+        label_id, label_en = _FIELD_LABELS.get(field, (field, field))
+        heading = ("Isian belum benar", "Something to correct")
+        say = (
+            f"Isian <strong>{html.escape(label_id)}</strong> belum benar.",
+            f"<strong>{html.escape(label_en)}</strong>: {html.escape(reason)}.",
+        )
+    elif error == "submission_id_reused":
+        heading = ("Formulir sudah terpakai", "Form already used")
+        say = (
+            "Aduan dari formulir ini sudah terkirim dengan isi yang berbeda. Untuk aduan baru, "
+            "buka formulir baru.",
+            "A complaint was already sent from this form with different content. For a new "
+            "complaint, open a new form.",
+        )
+    elif error == "body_too_large" or error == "invalid_photo":
+        heading = ("Foto tidak dapat diterima", "Photo not accepted")
+        say = (
+            "Foto atau kiriman terlalu besar atau bukan JPEG, PNG atau WebP.",
+            f"{html.escape(reason[:1].upper() + reason[1:])}.",
+        )
+    else:
+        heading = ("Aduan belum terkirim", "Complaint not sent")
+        say = ("Formulir tidak dapat dibaca.", f"{html.escape(reason)}.")
+    body = (
+        f'<h1>{heading[0]} <small lang="en">{heading[1]}</small></h1>\n'
+        f'<p role="alert">{say[0]} <small lang="en">{say[1]}</small></p>\n'
+        + _BACK.format(form=html.escape(form))
+    )
+    return _page(heading[0], body)
+
+
+def for_browser(request: Request, answer: Response) -> Response:
+    """A refusal as a page when a browser posted the form (it asked for HTML first); the
+    same status and Retry-After. Anything else goes out as it is."""
+    if answer.status_code < 400 or not asks_for_html(request.headers.get("accept")):
+        return answer
+    try:
+        problem_body = json.loads(bytes(answer.body))
+    except ValueError:
+        return answer
+    headers = {"Cache-Control": "no-store"}
+    retry = answer.headers.get("retry-after")
+    if retry:
+        headers["Retry-After"] = retry
+    page = render_refusal(
+        answer.status_code,
+        str(problem_body.get("error", "")),
+        str(problem_body.get("reason", "")),
+        retry,
+        problem_body.get("field"),
+    )
+    return HTMLResponse(page, status_code=answer.status_code, headers=headers)
+
+
 # --- HTTP -----------------------------------------------------------------------------------
 
 
@@ -326,7 +437,15 @@ def router(ctx: ChannelContext) -> APIRouter:
         },
     )
     async def submit_web_form(request: Request) -> Response:
-        """File a complaint posted from the web form (urlencoded or multipart)."""
+        """File a complaint posted from the web form (urlencoded or multipart). A browser
+        that is refused gets a page saying why in Indonesian and English, not the JSON."""
+        try:
+            answer = await file_web_form(request)
+        except Overloaded as exc:
+            answer = overloaded_response(request, exc)
+        return for_browser(request, answer)
+
+    async def file_web_form(request: Request) -> Response:
         verdict = await ctx.limiter.hit(
             "web", sender_address(request, settings.trust_forwarded_for, settings.trusted_proxies)
         )
