@@ -163,7 +163,8 @@ class ChaosBroker:
         return [
             "java",
             *self.heap.split(),
-            # The operator's JVM flags, as deploy/scripts/kafka.sh takes them.
+            # The GC flags, or what ADUAN_KAFKA_JVM_OPTS puts in their place (a bench that
+            # tries other flags; deploy/scripts/kafka.sh has more of its own and ignores it).
             *os.environ.get("ADUAN_KAFKA_JVM_OPTS", "-XX:+UseG1GC -XX:MaxGCPauseMillis=20").split(),
             "-Djava.awt.headless=true",
             f"-Djava.io.tmpdir={tmp}",

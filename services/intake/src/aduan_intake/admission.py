@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Request
@@ -103,11 +103,19 @@ class PostsInProgress:
     Only POSTs (filings, webhooks, answers) count: health checks, metrics, pages and the
     providers' verification GETs always pass."""
 
-    def __init__(self, app: ASGIApp, limit: int, retry_after_s: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        retry_after_s: int,
+        page_for: Callable[[Scope, int], bytes | None] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.retry_after = str(retry_after_s).encode()
         self.in_progress = 0
+        # A page instead of the JSON for a browser's post (the web form's), or None.
+        self.page_for = page_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -115,6 +123,22 @@ class PostsInProgress:
             return
         if self.in_progress >= self.limit:
             SHED.labels("posts").inc()
+            page = self.page_for(scope, int(self.retry_after)) if self.page_for else None
+            if page is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [
+                            (b"content-type", b"text/html; charset=utf-8"),
+                            (b"content-length", str(len(page)).encode()),
+                            (b"retry-after", self.retry_after),
+                            (b"cache-control", b"no-store"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": page})
+                return
             body = json.dumps(
                 {
                     "error": "overloaded",

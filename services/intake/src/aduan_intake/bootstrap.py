@@ -24,6 +24,7 @@ from aduan_intake.entrypoints.api import api_router
 from aduan_intake.entrypoints.channels import ChannelContext
 from aduan_intake.entrypoints.channels.email import SmtpListener
 from aduan_intake.entrypoints.channels.lapor import LaporPuller
+from aduan_intake.entrypoints.channels.web import busy_page
 from aduan_intake.entrypoints.consumers import register_handlers
 from aduan_intake.service.filing import Filer
 from aduan_kit.blobs import FilesystemBlobStore
@@ -98,6 +99,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, IntakeRuntime]:
         PostsInProgress,
         limit=settings.max_posts_in_progress or 4 * settings.filing_limit,
         retry_after_s=settings.overload_retry_after_s,
+        page_for=busy_page,
     )
     app.state.channels = ctx
 

@@ -297,14 +297,17 @@ async def test_a_browser_that_is_refused_gets_a_page_saying_why_in_both_language
     for page in (short, reused, limited):
         assert page.headers["content-type"].startswith("text/html")
         assert page.headers["cache-control"] == "no-store"
-        assert 'href="/v1/channels/web"' in page.text  # the way back to a new form
-        assert "Kembali" in page.text and "Back" in page.text
         assert "{" not in page.text.split("<main>")[1]  # no JSON for a person to read
+    for page in (short, limited):  # back to what they typed, to correct it or send it later
+        assert "Kembali" in page.text and "Back" in page.text
+    for page in (short, reused):
+        assert 'href="/v1/channels/web"' in page.text  # a new form
     assert short.status_code == 422
-    assert "Isi aduan" in short.text and "must be at least 10 characters" in short.text
+    assert "Isi aduan</strong>: minimal 10 karakter" in short.text
+    assert "Must be at least 10 characters" in short.text
     assert filed.status_code == 201 and "Aduan diterima" in filed.text
     assert reused.status_code == 409
-    assert "Formulir sudah terpakai" in reused.text and "open a new form" in reused.text
+    assert "Formulir sudah terpakai" in reused.text and "Open a new form" in reused.text
     assert limited.status_code == 429
     wait = limited.headers["Retry-After"]
     assert 1 <= int(wait) <= 120

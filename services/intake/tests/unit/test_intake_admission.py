@@ -151,3 +151,42 @@ async def test_posts_past_the_limit_are_refused_at_the_door_and_gets_pass() -> N
     assert refused.json()["error"] == "overloaded"
     assert page.status_code == 200 and after.status_code == 200
     assert reached == ["POST", "GET", "POST"]  # the refused POST never reached the app
+
+
+async def test_a_browser_turned_away_at_the_door_gets_the_busy_page() -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from aduan_intake.admission import PostsInProgress
+    from aduan_intake.entrypoints.channels.web import busy_page
+
+    release, arrived = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: Request) -> PlainTextResponse:
+        arrived.set()
+        await release.wait()
+        return PlainTextResponse("ok")
+
+    app = PostsInProgress(
+        Starlette(routes=[Route("/v1/channels/web", slow, methods=["POST"])]),
+        limit=1,
+        retry_after_s=4,
+        page_for=busy_page,
+    )
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        first = asyncio.create_task(client.post("/v1/channels/web", content=b"a"))
+        await asyncio.wait_for(arrived.wait(), 5)
+        page = await client.post("/v1/channels/web", content=b"b", headers=browser)
+        script = await client.post("/v1/channels/web", content=b"c")
+        release.set()
+        await first
+    assert page.status_code == 503 and page.headers["retry-after"] == "4"
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Sedang sibuk" in page.text and "send it again in 4 seconds" in page.text
+    assert "{" not in page.text.split("<main>")[1]
+    assert script.status_code == 503 and script.json()["error"] == "overloaded"

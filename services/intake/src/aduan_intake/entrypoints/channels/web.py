@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from aduan_contracts.enums import Channel, Privacy
 from aduan_contracts.values import (
@@ -305,6 +306,7 @@ _FIELD_LABELS = {
     "category": ("Kategori", "Category"),
     "address": ("Alamat", "Address"),
     "area": ("Kelurahan / kecamatan", "Area"),
+    "area_code": ("Kelurahan / kecamatan", "Area"),
     "lat": ("Garis lintang", "Latitude"),
     "lon": ("Garis bujur", "Longitude"),
     "photos": ("Foto", "Photos"),
@@ -312,14 +314,51 @@ _FIELD_LABELS = {
     "contact": ("Nomor telepon atau e-mail", "Phone number or e-mail"),
     "language": ("Bahasa balasan", "Reply language"),
     "public": ("Tampilkan di portal publik", "Show on the public portal"),
+    "follows": ("Aduan yang sama", "Same complaint"),
     "submission_id": ("Formulir", "Form"),
 }
-_BACK = (
-    "<p>Tekan tombol <strong>Kembali</strong> di peramban untuk memperbaiki isian Anda, atau "
-    '<a href="{form}">buka formulir baru</a>. <small lang="en">Press your browser\'s '
-    '<strong>Back</strong> button to correct what you typed, or <a href="{form}">open a new '
-    "form</a>.</small></p>"
+_GENERIC_FIELD = ("Isian formulir", "A form field")
+# The validation reasons the form's fields give, in Indonesian; others get a plain request
+# to check the field (the English line keeps the exact reason).
+_REASONS_ID = (
+    (re.compile(r"is required"), "wajib diisi"),
+    (re.compile(r"must be at least (\d+) characters"), r"minimal \1 karakter"),
+    (re.compile(r"must be at most (\d+) characters"), r"maksimal \1 karakter"),
 )
+_FIX = (
+    "Tekan tombol <strong>Kembali</strong> di peramban untuk memperbaiki isian Anda (yang sudah "
+    'Anda ketik tetap ada), atau <a href="{form}">buka formulir baru</a>. <small lang="en">'
+    "Press your browser's <strong>Back</strong> button to correct it (what you typed is kept), "
+    'or <a href="{form}">open a new form</a>.</small>'
+)
+_LATER = (
+    "Tekan tombol <strong>Kembali</strong> di peramban (yang sudah Anda ketik tetap ada) dan "
+    'kirim lagi setelah itu. <small lang="en">Press your browser\'s <strong>Back</strong> '
+    "button (what you typed is kept) and send it again then.</small>"
+)
+_NEW_FORM = (
+    '<a href="{form}">Buka formulir baru</a> dan salin isi aduan Anda ke sana. <small lang="en">'
+    '<a href="{form}">Open a new form</a> and copy your complaint into it.</small>'
+)
+
+
+def _wait_words(retry_after_s: str | None) -> tuple[str, str]:
+    """'42 detik' / '42 seconds'; whole minutes past two."""
+    try:
+        seconds = max(1, int(retry_after_s or "1"))
+    except ValueError:
+        seconds = 60
+    if seconds <= 120:
+        return f"{seconds} detik", f"{seconds} seconds"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} menit", f"{minutes} minutes"
+
+
+def _sentence(reason: str) -> str:
+    reason = re.sub(
+        r"(\d{6,}) bytes", lambda m: f"{int(m.group(1)) / 1_048_576:.0f} MB", reason.strip()
+    )
+    return html.escape(reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else "."))
 
 
 def render_refusal(
@@ -331,53 +370,66 @@ def render_refusal(
     form: str = "/v1/channels/web",
 ) -> str:
     """The page a browser gets instead of the JSON refusal: what went wrong in both
-    languages, what to do, and the way back to the form. Nothing was filed."""
-    wait = html.escape(retry_after_s or "")
+    languages, what to do next, and the way back to the form. Nothing was filed."""
+    wait_id, wait_en = _wait_words(retry_after_s)
+    then = _LATER
     if error == "rate_limited":
         heading = ("Terlalu banyak kiriman", "Too many submissions")
         say = (
-            f"Terlalu banyak aduan dikirim dari alamat internet ini dalam waktu singkat. "
-            f"Silakan kirim lagi dalam {wait} detik.",
-            f"Too many complaints were sent from this internet address in a short time. "
-            f"Please send it again in {wait} seconds.",
+            "Terlalu banyak aduan dikirim dari jaringan internet ini dalam waktu singkat "
+            "(jaringan yang sama bisa dipakai banyak orang). "
+            f"Silakan kirim lagi dalam {wait_id}.",
+            "Too many complaints were sent from this internet connection in a short time "
+            f"(many people may share it). Please send it again in {wait_en}.",
         )
     elif status == 503:
         heading = ("Sedang sibuk", "Busy right now")
         say = (
-            f"Layanan sedang menerima terlalu banyak aduan sekaligus; aduan Anda belum tercatat. "
-            f"Silakan kirim lagi dalam {wait} detik (aduan yang sama tidak akan tercatat "
-            "dua kali).",
-            f"The service is taking too many complaints at once; yours was not filed. Please "
-            f"send it again in {wait} seconds (the same complaint is never filed twice).",
+            "Layanan sedang menerima terlalu banyak aduan sekaligus; aduan Anda belum tercatat. "
+            f"Silakan kirim lagi dalam {wait_id} (aduan yang sama tidak akan tercatat dua kali).",
+            "The service is taking too many complaints at once; yours was not filed. Please "
+            f"send it again in {wait_en} (the same complaint is never filed twice).",
         )
-    elif error == "invalid_field" and field:
-        label_id, label_en = _FIELD_LABELS.get(field, (field, field))
+    elif error == "invalid_field":
+        label_id, label_en = _FIELD_LABELS.get(field or "", _GENERIC_FIELD)
+        said_id = next(
+            (m.expand(id_) for rx, id_ in _REASONS_ID if (m := rx.fullmatch(reason))), None
+        )
         heading = ("Isian belum benar", "Something to correct")
         say = (
-            f"Isian <strong>{html.escape(label_id)}</strong> belum benar.",
-            f"<strong>{html.escape(label_en)}</strong>: {html.escape(reason)}.",
+            f"<strong>{html.escape(label_id)}</strong>: "
+            + (f"{html.escape(said_id)}." if said_id else "mohon periksa kembali isian ini."),
+            f"<strong>{html.escape(label_en)}</strong>: {_sentence(reason)}",
         )
+        then = _FIX
     elif error == "submission_id_reused":
         heading = ("Formulir sudah terpakai", "Form already used")
         say = (
-            "Aduan dari formulir ini sudah terkirim dengan isi yang berbeda. Untuk aduan baru, "
-            "buka formulir baru.",
-            "A complaint was already sent from this form with different content. For a new "
-            "complaint, open a new form.",
+            "Aduan dari formulir ini sudah terkirim dengan isi yang berbeda; satu formulir "
+            "untuk satu aduan.",
+            "A complaint was already sent from this form with different content; one form "
+            "for one complaint.",
         )
-    elif error == "body_too_large" or error == "invalid_photo":
+        then = _NEW_FORM
+    elif error in ("body_too_large", "invalid_photo"):
         heading = ("Foto tidak dapat diterima", "Photo not accepted")
         say = (
-            "Foto atau kiriman terlalu besar atau bukan JPEG, PNG atau WebP.",
-            f"{html.escape(reason[:1].upper() + reason[1:])}.",
+            "Foto terlalu besar, terlalu banyak, atau bukan gambar JPEG, PNG atau WebP yang "
+            "dapat dibaca.",
+            _sentence(reason),
         )
+        then = _FIX
     else:
         heading = ("Aduan belum terkirim", "Complaint not sent")
-        say = ("Formulir tidak dapat dibaca.", f"{html.escape(reason)}.")
+        say = (
+            "Formulir tidak dapat dibaca. Silakan kirim lagi dari formulir.",
+            "The form could not be read. Please send it again from the form.",
+        )
+        then = _NEW_FORM
     body = (
         f'<h1>{heading[0]} <small lang="en">{heading[1]}</small></h1>\n'
         f'<p role="alert">{say[0]} <small lang="en">{say[1]}</small></p>\n'
-        + _BACK.format(form=html.escape(form))
+        f"<p>{then.format(form=html.escape(form))}</p>"
     )
     return _page(heading[0], body)
 
@@ -391,6 +443,8 @@ def for_browser(request: Request, answer: Response) -> Response:
         problem_body = json.loads(bytes(answer.body))
     except ValueError:
         return answer
+    if not isinstance(problem_body, dict):
+        return answer
     headers = {"Cache-Control": "no-store"}
     retry = answer.headers.get("retry-after")
     if retry:
@@ -403,6 +457,17 @@ def for_browser(request: Request, answer: Response) -> Response:
         problem_body.get("field"),
     )
     return HTMLResponse(page, status_code=answer.status_code, headers=headers)
+
+
+def busy_page(scope: Scope, retry_after_s: int) -> bytes | None:
+    """For intake's door (`PostsInProgress`): the busy page for a browser's post of the web
+    form, None for anything else (which gets the JSON)."""
+    if scope.get("path") != "/v1/channels/web":
+        return None
+    accept = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept"), None)
+    if not asks_for_html(accept):
+        return None
+    return render_refusal(503, "overloaded", "", str(retry_after_s), None).encode()
 
 
 # --- HTTP -----------------------------------------------------------------------------------
