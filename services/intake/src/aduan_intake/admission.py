@@ -125,33 +125,22 @@ class PostsInProgress:
             SHED.labels("posts").inc()
             page = self.page_for(scope, int(self.retry_after)) if self.page_for else None
             if page is not None:
-                await send(
+                content_type, body = b"text/html; charset=utf-8", page
+            else:
+                content_type = b"application/json"
+                body = json.dumps(
                     {
-                        "type": "http.response.start",
-                        "status": 503,
-                        "headers": [
-                            (b"content-type", b"text/html; charset=utf-8"),
-                            (b"content-length", str(len(page)).encode()),
-                            (b"retry-after", self.retry_after),
-                            (b"cache-control", b"no-store"),
-                        ],
+                        "error": "overloaded",
+                        "reason": "intake is taking too many requests at once and did not read "
+                        f"this one; send it again in {self.retry_after.decode()} s",
                     }
-                )
-                await send({"type": "http.response.body", "body": page})
-                return
-            body = json.dumps(
-                {
-                    "error": "overloaded",
-                    "reason": "intake is taking too many requests at once and did not read "
-                    f"this one; send it again in {self.retry_after.decode()} s",
-                }
-            ).encode()
+                ).encode()
             await send(
                 {
                     "type": "http.response.start",
                     "status": 503,
                     "headers": [
-                        (b"content-type", b"application/json"),
+                        (b"content-type", content_type),
                         (b"content-length", str(len(body)).encode()),
                         (b"retry-after", self.retry_after),
                         (b"cache-control", b"no-store"),
