@@ -629,11 +629,16 @@ def table(result: dict[str, Any]) -> str:
             lines.append(f"Not back under target within the wait after '{r['fault']}':")
             for svc, info in r["stall"].items():
                 lines.append(f"- {svc}: {json.dumps(info)[:600]}")
+    baseline = result.get("baseline_p99_ms")
+    before = (
+        f"the p99 end to end was {baseline} ms at this rate"
+        if baseline is not None
+        else f"no p99 end to end (the first fault came within {BASELINE_MARGIN_S + 2:g} s)"
+    )
     lines += [
         "",
         f"Target p99 for recovery: {result['target_p99_ms']:g} ms; before the first fault "
-        f"the p99 end to end was {result.get('baseline_p99_ms')} ms at this rate "
-        f"({result.get('rate_source', 'given')}).",
+        f"{before} ({result.get('rate_source', 'given')}).",
         "",
         f"Reconciliation: missing {rec['missing']}; applied twice {rec['applied_twice']}.",
         "",

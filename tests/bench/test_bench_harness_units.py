@@ -210,6 +210,16 @@ def test_the_chaos_baseline_leaves_out_reports_the_first_fault_caught_in_flight(
     # Had the fault come 2 s later, those few would be inside the window, and the p99
     # (what one run printed as 8.4 s).
     assert (baseline_p99_ms(accepted, stages, 0.0, 12.0) or 0) > 8_000
+    # A first fault within the warm-up and the margin leaves no window: said, not "None ms".
+    assert baseline_p99_ms(accepted, stages, 0.0, 3.5) is None
+    from bench.chaos import table
+    from bench.results import RESULTS
+
+    last = json.loads((RESULTS / "chaos-latest.json").read_text())
+    said = [
+        ln for ln in table(last | {"baseline_p99_ms": None}).splitlines() if "first fault" in ln
+    ]
+    assert said and "None" not in said[0] and "no p99 end to end" in said[0]
 
 
 def test_chaos_rate_auto_is_what_the_last_bench_sustained(tmp_path: Path) -> None:
