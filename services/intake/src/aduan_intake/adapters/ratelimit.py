@@ -81,16 +81,17 @@ class SlidingWindowLimiter:
         self._clock = clock
         self._script: AsyncScript | None = None  # registered on the first hit
 
-    def key(self, scope: str, sender: str, window: int) -> str:
-        who = hmac.new(self._secret, sender.encode(), hashlib.sha256).hexdigest()[:32]
+    def _who(self, sender: str) -> str:
+        return hmac.new(self._secret, sender.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _key(self, scope: str, who: str, window: int) -> str:
         return f"{self._prefix}ratelimit:{scope}:{{{who}}}:{window}"
 
     async def hit(self, scope: str, sender: str) -> Verdict:
         now = self._clock()
         window = int(now // self.window_s)
-        # Both windows' keys from one HMAC of the sender.
-        base = self.key(scope, sender, window)
-        keys = [base, f"{base.rpartition(':')[0]}:{window - 1}"]
+        who = self._who(sender)  # once for both windows' keys
+        keys = [self._key(scope, who, window), self._key(scope, who, window - 1)]
         try:
             redis = self._redis()
             if self._script is None:

@@ -18,6 +18,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -52,6 +53,9 @@ from aduan_intake.service.filing import SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 
 __all__ = ["normalize_web_form", "render_form", "render_receipt", "router"]
+
+# Where the form is served and posted (its page, the refusal pages' links, the door's check).
+FORM_PATH = "/v1/channels/web"
 
 TEXT_MIN, TEXT_MAX = 10, 5000
 PUBLIC_VALUES = frozenset({"on", "true", "1"})
@@ -220,7 +224,7 @@ def _category_options(catalogue: Catalogue) -> str:
 
 
 def render_form(
-    submission_id: str, action: str = "/v1/channels/web", catalogue: Catalogue | None = None
+    submission_id: str, action: str = FORM_PATH, catalogue: Catalogue | None = None
 ) -> str:
     sid = html.escape(submission_id)
     options = _category_options(catalogue or Catalogue())
@@ -367,7 +371,6 @@ def render_refusal(
     reason: str,
     retry_after_s: str | None,
     field: str | None,
-    form: str = "/v1/channels/web",
 ) -> str:
     """The page a browser gets instead of the JSON refusal: what went wrong in both
     languages, what to do next, and the way back to the form. Nothing was filed."""
@@ -429,7 +432,7 @@ def render_refusal(
     body = (
         f'<h1>{heading[0]} <small lang="en">{heading[1]}</small></h1>\n'
         f'<p role="alert">{say[0]} <small lang="en">{say[1]}</small></p>\n'
-        f"<p>{then.format(form=html.escape(form))}</p>"
+        f"<p>{then.format(form=FORM_PATH)}</p>"
     )
     return _page(heading[0], body)
 
@@ -462,10 +465,7 @@ def for_browser(request: Request, answer: Response) -> Response:
 def busy_page(scope: Scope, retry_after_s: int) -> bytes | None:
     """For intake's door (`PostsInProgress`): the busy page for a browser's post of the web
     form, None for anything else (which gets the JSON)."""
-    if scope.get("path") != "/v1/channels/web":
-        return None
-    accept = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept"), None)
-    if not asks_for_html(accept):
+    if scope.get("path") != FORM_PATH or not asks_for_html(Headers(scope=scope).get("accept")):
         return None
     return render_refusal(503, "overloaded", "", str(retry_after_s), None).encode()
 
@@ -474,7 +474,7 @@ def busy_page(scope: Scope, retry_after_s: int) -> bytes | None:
 
 
 def router(ctx: ChannelContext) -> APIRouter:
-    api = APIRouter(prefix="/v1/channels/web", tags=["channel: web form"])
+    api = APIRouter(prefix=FORM_PATH, tags=["channel: web form"])
     settings = ctx.settings
 
     @api.get("", response_class=HTMLResponse)
