@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +31,8 @@ from redis.asyncio import Redis
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from aduan_kit.consumers import ConsumerWatch, track_progress
 from aduan_kit.db import make_engine, make_sessionmaker, migrate
@@ -44,6 +47,7 @@ from aduan_kit.messaging import (
     make_broker,
     make_producer,
 )
+from aduan_kit.server import QuietServer, QuietWorkersConfig
 from aduan_kit.settings import ServiceSettings
 
 __all__ = ["ServiceRuntime", "serve"]
@@ -471,7 +475,8 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
 
     `app` may be the import path of a factory ("package.module:function" building the
     app): then `settings.http_workers` processes serve the port, each built by the factory
-    in its own interpreter (uvicorn's supervisor restarts one that dies)."""
+    in its own interpreter (uvicorn's supervisor restarts one that dies). Every server is a
+    `QuietServer` (aduan_kit.server: a tick a second, not ten)."""
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -481,6 +486,20 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
         "limit_concurrency": settings.http_limit_concurrency,
         "timeout_keep_alive": settings.http_keep_alive_s,
     }
-    if isinstance(app, str):
-        options |= {"factory": True, "workers": settings.http_workers}
-    uvicorn.run(app, **options)
+    if isinstance(app, str) and settings.http_workers > 1:
+        # As `uvicorn.run` does for workers, with each worker's server a `QuietServer`.
+        workers = QuietWorkersConfig(
+            app,
+            factory=True,
+            workers=settings.http_workers,
+            timeout_worker_healthcheck=settings.http_worker_timeout_s,
+            **options,
+        )
+        Multiprocess(workers, sockets=[workers.bind_socket()]).run()
+        return
+    config = uvicorn.Config(app, factory=isinstance(app, str), **options)
+    server = QuietServer(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)  # as `uvicorn.run`: the supervisor sees a failed start

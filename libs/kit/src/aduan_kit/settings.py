@@ -88,6 +88,13 @@ class ServiceSettings(BaseSettings):
     # worker has its own pool and /metrics counters (the gateway lets one of them consume:
     # aduan_gateway.bootstrap.create_app).
     http_workers: int = Field(default=1, ge=1, le=16)
+    # How long uvicorn's supervisor waits for a worker to answer its health ping (every
+    # 0.5 s) before it kills the worker and starts another. A worker answers only once its
+    # interpreter has imported the service, which took 4.5-5.8 s on a slow two-core host:
+    # with uvicorn's 5 s a dead worker's replacement was killed before it could answer, and
+    # the next, and so on (found by tests/e2e/test_gateway_workers.py). A hung worker is
+    # still replaced, after this long.
+    http_worker_timeout_s: int = Field(default=60, ge=5)
 
     @model_validator(mode="after")
     def _defaults_from_name(self) -> ServiceSettings:

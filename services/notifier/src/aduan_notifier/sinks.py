@@ -41,6 +41,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from aduan_kit.server import QuietServer
+
 __all__ = ["HttpSink", "MailSink", "Recorded", "main"]
 
 
@@ -155,7 +157,7 @@ class HttpSink:
         self.requests: list[Recorded] = []
         self._ids: dict[str, str] = {}
         self._counter = itertools.count(1)
-        self._server: uvicorn.Server | None = None
+        self._server: QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.arrived = asyncio.Event()
         if directory:
@@ -268,7 +270,7 @@ class HttpSink:
         config = uvicorn.Config(
             self.app, log_config=None, access_log=False, lifespan="off", timeout_keep_alive=5
         )
-        self._server = uvicorn.Server(config)
+        self._server = QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
             await asyncio.sleep(0.02)
@@ -303,9 +305,11 @@ def main() -> None:
         flush=True,
     )
     try:
-        uvicorn.run(
-            sink.app, host=args.host, port=args.http_port, log_config=None, access_log=False
-        )
+        QuietServer(
+            uvicorn.Config(
+                sink.app, host=args.host, port=args.http_port, log_config=None, access_log=False
+            )
+        ).run()
     finally:
         controller.stop()
 
