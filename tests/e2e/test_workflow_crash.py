@@ -202,11 +202,17 @@ async def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(
                 return len({c.report_id for c in items if c.version == 1})
 
             # --- kill 1: in the middle of the intake stream, which goes on meanwhile ------
-            # The stream trickles in (a record every 20 ms) while workflow is killed: sent at
+            # The stream trickles in (a record every 50 ms) while workflow is killed: sent at
             # once, the 25 reports were one poll's work for a set-based workflow, opened in
             # one commit, so the kill could land after all of them (CI, 2026-12-04 17:20).
-            streaming = asyncio.create_task(trickle(REPORT_INTAKE, reports[:25], 0.02))
+            # The first five go in, and are opened, before the rest trickle: /health answers
+            # before the consumer group has its partitions (a join takes seconds on a slow
+            # machine), and a trickle started then could end before the first poll, leaving
+            # all 25 one backlog opened before the kill (CI, 2026-12-07 19:00: 25 of 25).
+            await trickle(REPORT_INTAKE, reports[:5], 0.0)
             await changes.wait(lambda items: opened(items) >= 5)
+            streaming = asyncio.create_task(trickle(REPORT_INTAKE, reports[5:25], 0.05))
+            await changes.wait(lambda items: opened(items) >= 10)
             workflow.kill()
             at_first_kill = opened(changes.items)
             await streaming
