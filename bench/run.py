@@ -693,6 +693,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     args.step_seconds,
                     args.read_rate,
                     args.drain_timeout,
+                    window_s=args.window_seconds,
                 )
                 steps.append(s)
                 e = s["latency_ms"]["recorded"]
@@ -706,6 +707,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"{s['reads']['latency_ms'].get('p99_ms')} ms, sustained {s['sustained']}",
                     flush=True,
                 )
+                if s.get("windows"):
+                    print(
+                        f"bench: {rate:g}/s per {args.window_seconds:g} s, e2e p99 ms/max lag: "
+                        + ", ".join(f"{w['p99_ms']}/{w['max_lag']}" for w in s["windows"]),
+                        flush=True,
+                    )
                 if not s["sustained"] and not args.keep_going and rate >= CPU_TARGET_RATE:
                     break
             sustained = [s["rate"] for s in steps if s["sustained"]]
@@ -949,6 +956,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "has compiled before anything is measured (bench/run.py: warm_broker)",
     )
     p.add_argument("--keep-going", action="store_true", help="run every rate even after a miss")
+    p.add_argument(
+        "--window-seconds",
+        type=float,
+        default=0.0,
+        help="each step's end-to-end p99 and largest lag per window of this many seconds "
+        "(a stall that recurs shows as a few windows far above the rest); 0: none",
+    )
     p.add_argument("--keep", action="store_true", help="keep databases and topics")
     p.add_argument("--scale", default="full", help="label written with the figures")
     p.add_argument(

@@ -469,7 +469,8 @@ def subscribe_units(
         max_records=max_records or runtime.settings.kafka_batch_max_records,
         batch_timeout_ms=BATCH_TIMEOUT_MS,
         # How long the broker holds an idle fetch: a record ends it at once, so this sets
-        # only how often an idle consumer asks (the broker's idle cost), not latency.
+        # how often an idle consumer asks (the broker's idle cost), and not latency as long
+        # as no fetch leaves out partitions with records waiting (`_hold_fetches_for_taking`).
         fetch_max_wait_ms=runtime.settings.kafka_fetch_max_wait_ms,
         consumer_timeout_ms=runtime.settings.kafka_consumer_timeout_ms,
         # Never faststream's own reply to a `reply_to` header (it would send the handler's
@@ -484,7 +485,11 @@ def subscribe_units(
         _document_one_message(subscriber)
     else:
         _document_each_topic(subscriber, {r.topic: (r.model, r.consumer) for r in routes})
-    _poll_without_idle_sleep(subscriber, runtime.settings.kafka_poll_pace_ms / 1000)
+    _poll_without_idle_sleep(
+        subscriber,
+        runtime.settings.kafka_poll_pace_ms / 1000,
+        runtime.settings.kafka_prefetch_backoff_ms / 1000,
+    )
 
 
 # How long a paced poll waits for the fetch its own taking of the buffer sent (a local
@@ -492,7 +497,29 @@ def subscribe_units(
 _FRESH_FETCH_MS = 20
 
 
-def _poll_without_idle_sleep(subscriber: Any, pace_s: float = 0.0) -> None:
+def _hold_fetches_for_taking(consumer: Any, backoff_s: float) -> None:
+    """Records fetched and not yet taken keep aiokafka from fetching their broker's other
+    partitions for `backoff_s` instead of 100 ms (`settings.kafka_prefetch_backoff_ms`).
+
+    Found in `bench.run` at 160/s (2026-12-07): end-to-end p99 1.2-1.4 s in one 2-s window
+    of three, workflow's stage alone p99 1.1 s, at 100/s 0.3 s. aiokafka keeps one fetch in
+    flight per broker and leaves out of it the partitions with records still buffered; once
+    those records are 100 ms old it fetches the rest alone. Workflow's pace is 120 ms and
+    its commands' partitions are quiet, so that fetch waited the whole
+    `fetch_max_wait_ms` (1 s) at the broker, and the intake partitions taken meanwhile could
+    not be fetched until it came back. A batch consumer takes every partition's records each
+    poll, so waiting for that loses nothing: the next fetch, sent when they are taken, asks
+    for every partition at once. (aiokafka takes the setting only from its own code, not the
+    consumer's arguments; the attribute is checked, so an upgrade that renames it is seen in
+    `test_a_paced_consumer_is_not_held_up_by_a_quiet_partition`, not silently ignored.)"""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if getattr(fetcher, "_prefetch_backoff", backoff_s) != backoff_s:
+        fetcher._prefetch_backoff = backoff_s  # type: ignore[union-attr]
+
+
+def _poll_without_idle_sleep(
+    subscriber: Any, pace_s: float = 0.0, prefetch_backoff_s: float = 0.1
+) -> None:
     """faststream's batch poll sleeps `batch_timeout_ms` after every empty poll, on top of
     the poll's own wait; a record arriving during that sleep waits for it. With a short
     timeout that costs an idle service dozens of polls a second (measured: +4 to +7 CPU-ms/s
@@ -529,6 +556,8 @@ def _poll_without_idle_sleep(subscriber: Any, pace_s: float = 0.0) -> None:
 
         async def get_msg(self, consumer: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
             nonlocal busy_since
+            # Each poll: a consumer restarted in place (aduan_kit.consumers) has a new fetcher.
+            _hold_fetches_for_taking(consumer, prefetch_backoff_s)
             loop = asyncio.get_running_loop()
             wait = 0.0 if busy_since is None else busy_since + pace_s - loop.time()
             if wait > 0.001:

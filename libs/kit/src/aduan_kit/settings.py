@@ -40,6 +40,15 @@ class ServiceSettings(BaseSettings):
     # An idle batch consumer's fetch waits this long at the broker (a record answers it at
     # once): one request a second per consumer instead of two (aiokafka's 500 ms).
     kafka_fetch_max_wait_ms: int = Field(default=1000, ge=10, le=30_000)
+    # How long records a batch consumer has fetched but not yet taken hold back the next
+    # fetch from their broker (aiokafka's `prefetch_backoff`, 100 ms). After that aiokafka
+    # fetches the node's other partitions without them; if those are quiet the fetch waits
+    # out `kafka_fetch_max_wait_ms` at the broker, and the partitions just taken cannot be
+    # fetched until it returns (one fetch in flight per broker): up to a second added to a
+    # record's path whenever a pace or a batch outlasted 100 ms. Longer than any pace plus a
+    # batch's work, so a batch consumer (which takes every partition's records each poll)
+    # fetches again only once it took them, all partitions in one request (aduan_kit.batching).
+    kafka_prefetch_backoff_ms: int = Field(default=5000, ge=100, le=60_000)
     # How often a consumer's background fetch routine wakes with nothing to do (aiokafka's
     # `consumer_timeout_ms`, 200 by default): a fetch's answer, a record taken, a
     # rebalance, a metadata update or a partition's backoff wake it anyway, so this is
