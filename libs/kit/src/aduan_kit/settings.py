@@ -47,7 +47,8 @@ class ServiceSettings(BaseSettings):
     # fetched until it returns (one fetch in flight per broker): up to a second added to a
     # record's path whenever a pace or a batch outlasted 100 ms. Longer than any pace plus a
     # batch's work, so a batch consumer (which takes every partition's records each poll)
-    # fetches again only once it took them, all partitions in one request (aduan_kit.batching).
+    # fetches again only once it took them, all partitions in one request. Not after a full
+    # poll (a backlog): then aiokafka's 100 ms, whose prefetch keeps it fed (aduan_kit.batching).
     kafka_prefetch_backoff_ms: int = Field(default=5000, ge=100, le=60_000)
     # How often a consumer's background fetch routine wakes with nothing to do (aiokafka's
     # `consumer_timeout_ms`, 200 by default): a fetch's answer, a record taken, a
