@@ -202,6 +202,55 @@ async def paced_consumer(
     return runtime, topic, committed
 
 
+async def steady_arrivals(
+    isolated: Isolation,
+    runtime: ServiceRuntime,
+    topic: str,
+    committed: list[tuple[float, list[str]]],
+    count: int,
+    gap_s: float,
+    quiet_s: float,
+    partition: int | None = None,
+) -> tuple[dict[str, float], float]:
+    """Start the runtime, let it apply a warm-up record and stay quiet for `quiet_s`, then
+    send `count` records one by one `gap_s` apart and wait until all are applied (and a
+    little more, so anything applied twice shows). Returns when each was sent (loop time)
+    and how long the sending took; `committed` then holds only the steady records' batches."""
+    loop = asyncio.get_running_loop()
+    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
+    sent_at: dict[str, float] = {}
+    await producer.start()
+    await runtime.start()
+    try:
+        # The group joined and the consumer quiet before the steady arrivals begin.
+        await producer.send_and_wait(topic, encode(amended("warm-up")), partition=partition)
+
+        async def warmed_up() -> bool:
+            return bool(committed)
+
+        await eventually(warmed_up, "the warm-up applied", timeout=40)
+        await asyncio.sleep(quiet_s)
+        committed.clear()
+        started = loop.time()
+        for i in range(count):
+            sent_at[f"m{i}"] = loop.time()
+            await producer.send_and_wait(topic, encode(amended(f"m{i}")), partition=partition)
+            await asyncio.sleep(gap_s)
+        sending_s = loop.time() - started
+
+        async def all_applied() -> bool:
+            return sum(len(texts) for _, texts in committed) >= count
+
+        await eventually(all_applied, f"{count} records applied", timeout=40)
+        await asyncio.sleep(0.5)  # anything applied twice would show by now
+    finally:
+        await producer.stop()
+        await runtime.stop()
+    applied = [text for _, texts in committed for text in texts]
+    assert sorted(applied) == sorted(sent_at)
+    return sent_at, sending_s
+
+
 async def test_a_paced_consumer_gathers_steady_arrivals_into_few_transactions(
     isolated: Isolation,
 ) -> None:
@@ -213,38 +262,9 @@ async def test_a_paced_consumer_gathers_steady_arrivals_into_few_transactions(
     the burst's second record went alone and each batch came a pace late: 7 transactions.)"""
     pace_s = 1.0
     runtime, topic, committed = await paced_consumer(isolated, "pace", pace_s)
-    loop = asyncio.get_running_loop()
-    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
-    sent_at: dict[str, float] = {}
-    await producer.start()
-    await runtime.start()
-    try:
-        # The group joined and the consumer quiet before the steady arrivals begin.
-        await producer.send_and_wait(topic, encode(amended("warm-up")))
-
-        async def warmed_up() -> bool:
-            return bool(committed)
-
-        await eventually(warmed_up, "the warm-up applied", timeout=40)
-        await asyncio.sleep(pace_s + 0.5)
-        committed.clear()
-        started = loop.time()
-        for i in range(80):
-            sent_at[f"m{i}"] = loop.time()
-            await producer.send_and_wait(topic, encode(amended(f"m{i}")))
-            await asyncio.sleep(0.05)
-        sending_s = loop.time() - started
-
-        async def all_applied() -> bool:
-            return sum(len(texts) for _, texts in committed) >= 80
-
-        await eventually(all_applied, "80 records applied", timeout=40)
-        await asyncio.sleep(pace_s)  # anything applied twice would show by now
-    finally:
-        await producer.stop()
-        await runtime.stop()
-    applied = [text for _, texts in committed for text in texts]
-    assert sorted(applied) == sorted(sent_at)
+    sent_at, sending_s = await steady_arrivals(
+        isolated, runtime, topic, committed, 80, 0.05, quiet_s=pace_s + 0.5
+    )
     # One poll a pace while records keep coming, and the first one at once: whatever the
     # machine's speed (sending takes longer on a slow one).
     assert len(committed) <= sending_s / pace_s + 2, (
@@ -262,39 +282,15 @@ async def test_a_paced_consumer_is_not_held_up_by_a_quiet_partition(
     than the pace. aiokafka fetches a broker's other partitions alone once buffered records
     are 100 ms old; a quiet partition's fetch then waits out `fetch_max_wait_ms` at the
     broker (3 s here), and the busy partition, taken meanwhile, waits behind it (before
-    `kafka_prefetch_backoff_ms`: records waited 2.9-3.2 s; `bench.run` at 160/s read an
-    end-to-end p99 of 1.2 s with the services' 1-s wait)."""
+    `kafka_prefetch_backoff_ms`: a record waited 3.17 s, the median 1.66 s; `bench.run` at
+    160/s read an end-to-end p99 of 1.2 s with the services' 1-s wait)."""
     pace_s = 0.3
     runtime, topic, committed = await paced_consumer(
         isolated, "quiet", pace_s, partitions=2, kafka_fetch_max_wait_ms=3000
     )
-    loop = asyncio.get_running_loop()
-    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka)
-    sent_at: dict[str, float] = {}
-    await producer.start()
-    await runtime.start()
-    try:
-        await producer.send_and_wait(topic, encode(amended("warm-up")), partition=0)
-
-        async def warmed_up() -> bool:
-            return bool(committed)
-
-        await eventually(warmed_up, "the warm-up applied", timeout=40)
-        committed.clear()
-        for i in range(150):
-            sent_at[f"m{i}"] = loop.time()
-            await producer.send_and_wait(topic, encode(amended(f"m{i}")), partition=0)
-            await asyncio.sleep(0.02)
-
-        async def all_applied() -> bool:
-            return sum(len(texts) for _, texts in committed) >= 150
-
-        await eventually(all_applied, "150 records applied", timeout=40)
-    finally:
-        await producer.stop()
-        await runtime.stop()
-    applied = [text for _, texts in committed for text in texts]
-    assert sorted(applied) == sorted(sent_at)
+    sent_at, _ = await steady_arrivals(
+        isolated, runtime, topic, committed, 150, 0.02, quiet_s=0.0, partition=0
+    )
     waits = sorted(at - sent_at[text] for at, texts in committed for text in texts)
     assert waits[-1] < pace_s + 0.7, (
         f"a record waited {waits[-1]:.2f} s (pace {pace_s} s; median {waits[75]:.2f} s)"
