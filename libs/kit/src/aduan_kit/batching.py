@@ -514,8 +514,9 @@ def _hold_fetches_for_taking(consumer: Any, backoff_s: float) -> None:
     not be fetched until it came back. A batch consumer takes every partition's records each
     poll, so waiting for that loses nothing: the next fetch, sent when they are taken, asks
     for every partition at once. (aiokafka takes the setting only from its own code, not the
-    consumer's arguments; the attribute is checked, so an upgrade that renames it is seen in
-    `test_a_paced_consumer_is_not_held_up_by_a_quiet_partition`, not silently ignored.)"""
+    consumer's arguments. An upgrade that renames the attribute breaks nothing here, the
+    consumer just gets aiokafka's 100 ms again, and
+    `test_a_paced_consumer_is_not_held_up_by_a_quiet_partition` fails.)"""
     fetcher = getattr(consumer, "_fetcher", None)
     if getattr(fetcher, "_prefetch_backoff", backoff_s) != backoff_s:
         fetcher._prefetch_backoff = backoff_s  # type: ignore[union-attr]
