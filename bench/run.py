@@ -128,6 +128,11 @@ def windows(
     return out
 
 
+def window_figures(ws: list[dict[str, Any]]) -> str:
+    """`windows()` as one line: each window's end-to-end p99 (ms) / largest lag."""
+    return ", ".join(f"{w['p99_ms']}/{w['max_lag']}" for w in ws)
+
+
 async def step(
     platform: Platform,
     load: ComplaintLoad,
@@ -484,7 +489,7 @@ def table(result: dict[str, Any]) -> str:
             f"{so['accepted']}/{so['sent']}, e2e p99 {e.get('p99_ms')} ms, max "
             f"{e.get('max_ms')} ms, lag growing {so['lag_growing']}, sustained "
             f"{so['sustained']}. Per minute (p99 ms / max lag): "
-            + ", ".join(f"{w['p99_ms']}/{w['max_lag']}" for w in so.get("windows", [])),
+            + window_figures(so.get("windows", [])),
             "",
         ]
     if result.get("profile"):
@@ -710,7 +715,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if s.get("windows"):
                     print(
                         f"bench: {rate:g}/s per {args.window_seconds:g} s, e2e p99 ms/max lag: "
-                        + ", ".join(f"{w['p99_ms']}/{w['max_lag']}" for w in s["windows"]),
+                        + window_figures(s["windows"]),
                         flush=True,
                     )
                 if not s["sustained"] and not args.keep_going and rate >= CPU_TARGET_RATE:

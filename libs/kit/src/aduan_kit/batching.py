@@ -523,7 +523,7 @@ def _hold_fetches_for_taking(consumer: Any, backoff_s: float) -> None:
 
 
 def _poll_without_idle_sleep(
-    subscriber: Any, pace_s: float = 0.0, prefetch_backoff_s: float = 0.1
+    subscriber: Any, pace_s: float = 0.0, prefetch_backoff_s: float = _AIOKAFKA_PREFETCH_BACKOFF_S
 ) -> None:
     """faststream's batch poll sleeps `batch_timeout_ms` after every empty poll, on top of
     the poll's own wait; a record arriving during that sleep waits for it. With a short
