@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -61,6 +61,10 @@ HTTP_LATENCY = Histogram(
 
 class ServiceRuntime:
     """Holds a service's infrastructure clients; built from settings, started in lifespan."""
+
+    # True in a service whose every Redis call has a deadline of its own: its client then
+    # has no socket timeout (see `start`).
+    redis_calls_bounded_by_caller: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -135,7 +139,13 @@ class ServiceRuntime:
             await _until_reachable("migrations", lambda: migrate(s.database_url, migrations))
         self._engine = make_engine(s.database_url, s.database_pool_size)
         self._sessions = make_sessionmaker(self._engine)
-        self._redis = Redis.from_url(s.redis_url, decode_responses=False)
+        # redis-py's socket timeout wraps every command's write in `asyncio.wait_for`,
+        # a task per command on Python 3.11 (a third of a command's client CPU); a service
+        # whose every Redis call has its own deadline goes without it.
+        if self.redis_calls_bounded_by_caller:
+            self._redis = Redis.from_url(s.redis_url, decode_responses=False, socket_timeout=None)
+        else:
+            self._redis = Redis.from_url(s.redis_url, decode_responses=False)
         if s.environment != "production":
             # Production topics come from deploy/ (with replication); locally, make sure.
             await _until_reachable(

@@ -21,6 +21,10 @@ class Background(Protocol):
 
 
 class IntakeRuntime(ServiceRuntime):
+    # Intake's one use of Redis, the rate limit, bounds each call itself (adapters/
+    # ratelimit.py), as the readiness check does.
+    redis_calls_bounded_by_caller = True
+
     def __init__(
         self, settings: ServiceSettings, migrations: str | None, outbox: Table | None = None
     ) -> None:

@@ -1,10 +1,12 @@
 """The per-sender rate limit on real Redis (adapters/ratelimit.py): the server-side script
 counts per sender and window, sets the window's expiry, keeps no address, works again
-after the server has forgotten the script, and lets no burst through across a window's
-edge."""
+after the server has forgotten the script, lets no burst through across a window's edge,
+and lets the post through when Redis is unreachable or silent."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -93,3 +95,31 @@ async def test_an_unreachable_redis_lets_the_post_through() -> None:
         assert verdict.allowed and verdict.count == 0
     finally:
         await redis.aclose()
+
+
+async def test_a_redis_that_never_answers_lets_the_post_through_at_the_deadline() -> None:
+    # Intake's client has no socket timeout (IntakeRuntime): the limiter's own deadline is
+    # all that keeps a citizen from waiting on a Redis that accepts and then says nothing.
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=None)
+    limiter = SlidingWindowLimiter(
+        lambda: redis, "p:", limit=1, window_s=60, secret="s" * 32, timeout_s=0.5
+    )
+    try:
+        started = time.monotonic()
+        verdict = await asyncio.wait_for(limiter.hit("web", "10.0.0.1"), 10)
+        waited = time.monotonic() - started
+        assert verdict.allowed and verdict.count == 0
+        assert 0.4 < waited < 3, waited
+        assert accepted, "the client never reached the silent server"
+    finally:
+        await redis.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
