@@ -5,6 +5,7 @@ pooled connection is checked only after an idle spell, yet a dead one is still r
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 from unittest.mock import MagicMock
@@ -14,10 +15,14 @@ import pytest
 from sqlalchemy import MetaData, make_url, text
 from sqlalchemy.exc import DBAPIError
 
+from aduan_contracts import encode
 from aduan_contracts.events import ReportAmended
+from aduan_contracts.topics import TopicSpec
 from aduan_kit import db as kit_db
 from aduan_kit.db import ensure_database, make_engine, make_sessionmaker, transaction
-from aduan_kit.messaging import OUTBOX_WAKE, add_to_outbox, messaging_tables
+from aduan_kit.messaging import OUTBOX_WAKE, add_to_outbox, ensure_topics, messaging_tables
+from aduan_testing.kafka import read_topic
+from aduan_testing.kitruntime import runtime_on
 from aduan_testing.plugin import Isolation
 
 pytestmark = pytest.mark.integration
@@ -137,3 +142,30 @@ async def test_database_errors_do_not_carry_statement_parameters(isolated: Isola
         assert "hidden" in str(caught.value)  # SQLAlchemy's placeholder for the values
     finally:
         await engine.dispose()
+
+
+async def test_a_commit_on_the_runtimes_sessions_wakes_its_relay(isolated: Isolation) -> None:
+    """What the services' request handlers rely on (an officer's command, a category saved,
+    an erasure asked for): a record queued with `add_to_outbox` in a transaction on
+    `runtime.sessions` is on its topic at once, not at the relay's next poll, with no
+    `wake_relay()` call of their own."""
+    spec = TopicSpec(f"kit.wake-{uuid.uuid4().hex[:6]}.v1", object, owner="kit", partitions=1)
+    await ensure_topics(isolated.kafka, isolated.namespace, [spec])
+    topic = spec.qualified(isolated.namespace)
+    runtime = await runtime_on(
+        isolated, "kitwake", METADATA, OUTBOX, outbox_poll_interval_s=30.0, kafka_max_attempts=2
+    )
+    await runtime.start()
+    try:
+        # The relay's first pass (at start) has run and it now sleeps its 30-s poll.
+        await asyncio.sleep(1.0)
+        event = amended()
+        queued = time.monotonic()
+        async with transaction(runtime.sessions) as s:
+            await add_to_outbox(s, OUTBOX, topic, event, key=event.report_id)
+        [record] = await read_topic(isolated.kafka, topic, want=1, timeout=15.0)
+        took = time.monotonic() - queued
+    finally:
+        await runtime.stop()
+    assert record.value == encode(event)
+    assert took < 5.0, f"the record left after {took:.1f} s: the commit did not wake the relay"

@@ -99,7 +99,6 @@ class Gateway:
         # after it first started, nor on the topic having survived (docs/decisions.md).
         async with transaction(self.runtime.sessions) as session:
             count = await republish_categories(session, self.runtime.topic(CATEGORIES_TOPIC.name))
-        self.runtime.wake_relay()
         log.info("categories republished", count=count)
 
     async def _listen_connection(self) -> asyncpg.Connection:

@@ -521,7 +521,6 @@ def console_router() -> APIRouter:
         # this one a moment later): the ticket-admin who hid it sees it gone.
         if (cache := request.app.state.gateway.report_cache) is not None:
             cache.changed([report_id])
-        runtime.wake_relay()
         log.info("public report moderated", report_id=str(report_id), fields=fields)
         return ModerationView(
             report_id=report_id,
@@ -587,7 +586,6 @@ def console_router() -> APIRouter:
         except CategoryError as exc:
             raise HTTPException(status_code=exc.status, detail=exc.reason) from None
         assert stored is not None
-        runtime.wake_relay()
         log.info("category saved", category=code, version=stored.version)
         return category_view(stored)
 
@@ -614,7 +612,6 @@ def console_router() -> APIRouter:
             )
         if not known:
             raise HTTPException(status_code=404, detail="no such category")
-        runtime.wake_relay()
         log.info("category retired", category=code)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 

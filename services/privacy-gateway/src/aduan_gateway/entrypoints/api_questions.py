@@ -232,7 +232,6 @@ def questions_router() -> APIRouter:
                 **({"correlation_id": cid} if (cid := correlation_id.get()) else {}),
             )
             await add_to_outbox(session, OUTBOX, topic, event, key=report_id)
-        runtime.wake_relay()
         log.info("question to the reporter recorded", report_id=str(report_id))
         return ConversationEntry(
             kind="question",

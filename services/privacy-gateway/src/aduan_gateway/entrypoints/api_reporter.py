@@ -107,7 +107,6 @@ async def _request_erasure(runtime: ServiceRuntime, key_id: UUID, by: Principal)
         await add_to_outbox(
             session, OUTBOX, runtime.topic(ERASURE_REQUESTS.name), event, key=key_id
         )
-    runtime.wake_relay()
 
 
 _ERASURE_DETAIL = (

@@ -151,7 +151,6 @@ def routing_router() -> APIRouter:
                 )
         except CategoryError as exc:
             raise HTTPException(status_code=exc.status, detail=exc.reason) from None
-        runtime.wake_relay()
         log.info(
             "routing rule saved",
             category=category,
@@ -197,7 +196,6 @@ def routing_router() -> APIRouter:
                 _actor(user),
                 current.with_routes(tuple(r for r in current.area_routes if r.area_code != code)),
             )
-        runtime.wake_relay()
         log.info("routing rule removed", category=category, area=code)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -152,7 +152,6 @@ class CommandBus:
                     key=command.report_id,
                     headers={"reply_to": self.replies_topic},
                 )
-            self._runtime.wake_relay()
             try:
                 return await asyncio.wait_for(future, timeout=self._timeout)
             except TimeoutError:
