@@ -108,6 +108,20 @@ async def test_file_on_the_portal_once_whatever_the_browser_does(platform: Platf
         assert "Lampu jalan mati" in ack.text and "Gambir" in ack.text
         assert "Dewi Lestari" not in ack.text and "dewi.lestari" not in ack.text
 
+        # "Track" tapped at once, before the gateway has the report: never "there is no
+        # report with this code" for a code just given out, but the report or "being
+        # recorded" (that page reloads itself); a code nobody was given is still unknown.
+        at_once = await browser.get(f"/track/{receipt}")
+        assert at_once.status_code == 200, at_once.text[:2000]
+        assert "Tidak ada laporan dengan kode" not in at_once.text
+        if 'id="track-pending"' in at_once.text:
+            assert '<meta http-equiv="refresh" content="3">' in at_once.text
+            assert "sedang dicatat" in at_once.text
+        else:
+            assert 'id="tracked-heading"' in at_once.text
+        nobody = await browser.get("/track/ADU-ZZZZ-ZZZ9")
+        assert nobody.status_code == 404 and "Tidak ada laporan dengan kode" in nobody.text
+
         # Back + send again (the form reloaded from the server carries the cookie's id):
         # the same receipt, marked as already sent.
         reloaded = await browser.get("/lapor")

@@ -31,7 +31,7 @@ from aduan_portal.domain import (
     ui_strings,
 )
 from aduan_portal.domain.opendata import to_csv, to_geojson
-from aduan_portal.filing import filing_router
+from aduan_portal.filing import filing_router, recently_issued
 from aduan_portal.intake_client import IntakeClient
 from aduan_portal.open311 import open311_router
 from aduan_portal.public_gateway import RECEIPT_CODE, PublicGateway, PublicQuestion
@@ -307,6 +307,13 @@ def api_router(
             )
             return html(body, status_code=status, headers=_HTML_NO_STORE)
         if outcome.kind == "unknown":
+            if await recently_issued(runtime, settings, code):
+                # Filed here a moment ago and not in the read model yet: a citizen who
+                # taps "track" at once must not read "there is no report with this code".
+                return html(
+                    render_track(language, code, pending=t["track_pending"]),
+                    headers=_HTML_NO_STORE,
+                )
             return html(render_track(language, code, message=t["track_unknown"]), status_code=404)
         if outcome.kind == "limited":
             return html(

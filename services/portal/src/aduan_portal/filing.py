@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from redis.exceptions import RedisError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,13 +39,17 @@ from aduan_portal.intake_client import FileOutcome, IntakeClient, Photo
 from aduan_portal.public_gateway import RECEIPT_CODE
 from aduan_portal.rendering import VENDOR_LEAFLET, map_config, render_filed, render_filing
 
-__all__ = ["SUBMISSION_COOKIE", "filing_router"]
+__all__ = ["SUBMISSION_COOKIE", "filing_router", "recently_issued"]
 
 log = get_logger(__name__)
 
 SUBMISSION_COOKIE = "aduan_submission"
 _COOKIE_AGE_S = 3600
 _ACK_TTL_S = 3600
+# How long a receipt code this portal just gave out reads as "being recorded" on the
+# tracking page rather than "no such report": the report reaches the gateway's read model
+# within a second or two (longer in an outage, which the citizen should then hear of).
+_ISSUED_TTL_S = 600
 _AREA_CODE = re.compile(AREA_CODE_PATTERN)
 TEXT_MIN, TEXT_MAX = 10, 5000  # intake's limits, checked here first to answer in words
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
@@ -278,9 +283,10 @@ def filing_router(
                 "again": outcome.kind == "duplicate",
                 "follows": bool(fields["follows"]),
             }
-            await runtime.redis.set(
-                f"{settings.redis_prefix}ack:{nonce}", json.dumps(summary), ex=_ACK_TTL_S
-            )
+            async with runtime.redis.pipeline(transaction=False) as pipe:
+                pipe.set(f"{settings.redis_prefix}ack:{nonce}", json.dumps(summary), ex=_ACK_TTL_S)
+                pipe.set(_issued_key(settings, outcome.receipt_code), b"1", ex=_ISSUED_TTL_S)
+                await pipe.execute()
             params = f"k={nonce}" + (f"&lang={language}" if language != "id" else "")
             response = RedirectResponse(
                 f"/lapor/diterima/{outcome.receipt_code}?{params}", status_code=303
@@ -321,3 +327,17 @@ def filing_router(
         return html(render_filed(language, code, summary), headers=no_store)
 
     return router
+
+
+def _issued_key(settings: Settings, receipt_code: str) -> str:
+    return f"{settings.redis_prefix}issued:{receipt_code}"
+
+
+async def recently_issued(runtime: ServiceRuntime, settings: Settings, receipt_code: str) -> bool:
+    """Whether this portal gave out `receipt_code` in the last few minutes (so a tracking
+    page that does not find it yet says it is being recorded). False if Redis fails: the
+    page then says what the gateway said."""
+    try:
+        return bool(await runtime.redis.exists(_issued_key(settings, receipt_code)))
+    except (RedisError, OSError):
+        return False

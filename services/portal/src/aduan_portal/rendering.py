@@ -340,9 +340,11 @@ def render_track(
     typed: str = "",
     category_names: Mapping[str, str] | None = None,
     after_photos: Sequence[Any] = (),
+    pending: str | None = None,
 ) -> str:
     """`report` is a `public_gateway.TrackedReport` or None; `after_photos` the blurred
-    after-photos of a completed public report (`after_photos.py`)."""
+    after-photos of a completed public report (`after_photos.py`); `pending` says a code
+    just given out is being recorded (the page then reloads itself)."""
     path = f"/track/{code}" if report is not None else "/track"
     # A merged report records every move of its primary as "merged" again: the citizen
     # sees one step per change they can tell apart.
@@ -364,6 +366,7 @@ def render_track(
             typed=typed,
             category_names=category_names or {},
             message=message,
+            pending=pending,
             after_photos=after_photos,
             after=after_texts(lang),
             **_common(lang, path, "track"),

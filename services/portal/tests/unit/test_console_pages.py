@@ -237,6 +237,31 @@ def test_queue_rows_carry_sla_badges_and_stable_ids() -> None:
     assert "Due soon" in html
 
 
+def test_a_triage_checkbox_is_named_by_the_reports_words_not_its_id() -> None:
+    # Most complaints come without a title (the portal's form, SMS, WhatsApp): a screen
+    # reader said "Pilih 3b341b75-a96b-..." for each of them.
+    untitled = report(title=None, text="Sampah menumpuk di pinggir kali dekat Jalan Kenari")
+    html = render_console(
+        "queue.html",
+        "id",
+        session("ticket_admin"),
+        "/console/triage",
+        queue=QUEUES["triage"],
+        title="Triase",
+        reports=[untitled, report()],
+        page=1,
+        has_next=False,
+        error=None,
+        filters=QueueFilters.from_query({}, QUEUES["triage"], "ticket_admin"),
+        bulk_agencies=[("satpol-pp", "Satpol PP")],
+    )
+    labels = re.findall(r'id="pick-[^"]+" aria-label="([^"]+)"', html)
+    assert labels == [
+        "Pilih Sampah menumpuk di pinggir kali dekat Jalan Kenari",
+        "Pilih Jalan berlubang",
+    ]
+
+
 def test_the_validation_queue_says_the_evidence_check_in_the_console_language() -> None:
 
     html = render_console(

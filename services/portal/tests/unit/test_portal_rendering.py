@@ -6,7 +6,7 @@ import uuid
 
 from aduan_contracts.enums import Channel, ReportStatus
 from aduan_contracts.events import PublicReportPublished, PublicTimelineEntry
-from aduan_portal.domain import Filters, PublicReport, month_name, pick_language
+from aduan_portal.domain import Filters, PublicReport, month_name, pick_language, ui_strings
 from aduan_portal.readmodel import Stats
 from aduan_portal.rendering import (
     IndexExtras,
@@ -14,6 +14,7 @@ from aduan_portal.rendering import (
     render_not_found,
     render_report,
     render_stats,
+    render_track,
 )
 
 CONFIDENTIAL = "Publik — detail laporan dan data pelapor tidak boleh disebarluaskan"
@@ -186,3 +187,13 @@ def test_a_filtered_list_offers_to_clear_the_filters_in_words() -> None:
         html = render_index([report()], lang, filters=Filters(category="jalan-rusak"))
         assert f">{words}</a>" in html
         assert "built-in method" not in html
+
+
+def test_a_code_being_recorded_says_so_and_reloads_in_both_languages() -> None:
+    for lang, words in (("id", "sedang dicatat"), ("en", "recording it")):
+        page = render_track(lang, "ADU-7K3M-9Q2P", pending=ui_strings(lang)["track_pending"])
+        assert '<meta http-equiv="refresh" content="3">' in page
+        assert 'id="track-pending" class="notice" role="status"' in page and words in page
+        assert 'role="alert"' not in page  # not an error: nothing is wrong
+    unknown = render_track("id", "ADU-7K3M-9Q2P", message=ui_strings("id")["track_unknown"])
+    assert 'http-equiv="refresh"' not in unknown and 'id="track-pending"' not in unknown

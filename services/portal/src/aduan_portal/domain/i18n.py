@@ -146,6 +146,12 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "id": "Tidak ada laporan dengan kode tanda terima ini. Periksa kembali kodenya.",
         "en": "There is no report with this receipt code. Please check the code.",
     },
+    "track_pending": {
+        "id": "Laporan Anda sudah kami terima dan sedang dicatat. Halaman ini dimuat ulang "
+        "sendiri dalam beberapa detik.",
+        "en": "We have your report and are recording it. This page reloads itself in a few "
+        "seconds.",
+    },
     "track_limited": {
         "id": "Terlalu banyak permintaan. Silakan coba lagi beberapa menit lagi.",
         "en": "Too many requests. Please try again in a few minutes.",
