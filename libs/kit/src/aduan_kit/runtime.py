@@ -139,9 +139,9 @@ class ServiceRuntime:
             await _until_reachable("migrations", lambda: migrate(s.database_url, migrations))
         self._engine = make_engine(s.database_url, s.database_pool_size)
         self._sessions = make_sessionmaker(self._engine)
-        # redis-py's socket timeout wraps every command's write in `asyncio.wait_for`,
-        # a task per command on Python 3.11 (a third of a command's client CPU); a service
-        # whose every Redis call has its own deadline goes without it.
+        # redis-py enforces its socket timeout around every command's write (`wait_for`, a
+        # task on Python 3.11) and read: a quarter or more of a command's client CPU. A
+        # service whose every Redis call has its own deadline goes without it.
         if self.redis_calls_bounded_by_caller:
             self._redis = Redis.from_url(s.redis_url, decode_responses=False, socket_timeout=None)
         else:

@@ -10,9 +10,10 @@ lost it). The MULTI / INCR / EXPIRE / EXEC pipeline it replaces was four command
 redis-py's pipeline machinery around them was 8 % of intake's CPU on a filing (issue 18).
 
 Each hit has its own deadline (`timeout_s`, then the post is let through): intake's Redis
-client has no socket timeout of its own (`IntakeRuntime`), because redis-py implements
-that timeout with `asyncio.wait_for` around every write, which on Python 3.11 starts a
-task per command: a third of what the command cost the client (0.136 -> 0.090 CPU-ms).
+client has no socket timeout of its own (`IntakeRuntime`), because redis-py enforces that
+timeout around every command's write (`asyncio.wait_for`, a task on Python 3.11) and read
+(a timeout context): 0.07 -> 0.05 client CPU-ms a command (docs/performance.md, issue 18's
+twenty-sixth step).
 """
 
 from __future__ import annotations
