@@ -241,3 +241,48 @@ async def test_filings_at_a_steady_rate_linger_for_company_and_a_lone_one_does_n
     published = await topics.read(REPORT_INTAKE.name, len(steady) + len(sparse))
     mids = sorted(decode(REPORT_INTAKE, r.value).channel_message_id for r in published)
     assert mids == sorted(f["submission_id"] for f in steady + sparse)
+
+
+async def test_a_group_asks_redis_once_for_its_senders_and_drops_those_over_the_limit(
+    intake: Any, topics: Any
+) -> None:
+    # The rate limit's verdicts come with the group (issue 18): one script call for the
+    # whole group's senders; a sender past the limit is answered 429 and nothing of that
+    # post is written, while the rest of the group is filed.
+    flooder = {"X-Forwarded-For": "203.0.113.50", **JSON}
+    burst = [
+        (flooder, {"text": f"{TEXT} <{i}>", "submission_id": str(uuid.uuid4())}) for i in range(5)
+    ] + [
+        (
+            {"X-Forwarded-For": f"198.51.100.{i}", **JSON},
+            {"text": f"{TEXT} [{i}]", "submission_id": str(uuid.uuid4())},
+        )
+        for i in range(10)
+    ]
+    async with intake(rate_limit_posts=3, trust_forwarded_for=True, smtp_enabled=False) as run:
+        limiter = run.app.state.channels.limiter
+        filer = run.app.state.channels.filer
+        calls, groups = limiter.calls, filer.groups_committed
+        answers = await asyncio.gather(
+            *(run.client.post("/v1/channels/web", data=f, headers=h) for h, f in burst)
+        )
+        calls, groups = limiter.calls - calls, filer.groups_committed - groups
+        async with run.runtime.sessions() as session:
+            stored = set(
+                (await session.execute(select(SUBMISSIONS.c.channel_message_id))).scalars()
+            )
+    codes = [a.status_code for a in answers]
+    assert sorted(codes[:5]) == [201, 201, 201, 429, 429]
+    assert codes[5:] == [201] * 10
+    for answer in answers[:5]:
+        if answer.status_code == 429:
+            assert answer.json()["error"] == "rate_limited"
+            assert 1 <= int(answer.headers["Retry-After"]) <= 120
+    filed = {
+        f["submission_id"] for (_, f), a in zip(burst, answers, strict=True) if a.status_code == 201
+    }
+    assert stored == filed  # the refused posts wrote nothing
+    assert await topics.count(REPORT_INTAKE.name) == 13
+    # Fewer calls than posts: the posts of a group were counted together.
+    # (One more at most: a post refused here without Redis is counted by the next call.)
+    assert 1 <= calls <= groups + 1 < len(burst)

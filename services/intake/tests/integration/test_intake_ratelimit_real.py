@@ -56,7 +56,17 @@ async def test_counts_per_sender_and_says_when_to_retry(isolated: Isolation) -> 
 
         # A server that lost its scripts (restart, SCRIPT FLUSH) is sent the script again.
         await redis.script_flush()
-        assert (await limiter.hit("web", "10.0.0.1")).count == 4
+        assert (await limiter.hit("web", "10.0.0.2")).count == 2
+
+        # Refused again here without asking Redis (until the time it named), and counted
+        # all the same with the next call: the fourth post is in the shared count.
+        calls = limiter.calls
+        again = limiter.later("web", "10.0.0.1")
+        assert again.refused is not None and again.refused.retry_after_s == 60
+        assert limiter.calls == calls
+        await asyncio.sleep(limiter.max_delay_s + 0.3)
+        assert limiter.calls == calls + 1
+        assert sorted([await redis.get(k) for k in keys]) == [b"2", b"4"]  # .2's, .1's
 
         now[0] = 1059.0  # the retry time given above, less a second: still refused
         assert not (await limiter.hit("web", "10.0.0.1")).allowed
@@ -123,3 +133,28 @@ async def test_a_redis_that_never_answers_lets_the_post_through_at_the_deadline(
         for writer in accepted:
             writer.close()
         server.close()
+
+
+async def test_posts_queued_together_are_counted_in_one_call(isolated: Isolation) -> None:
+    # Intake's filing groups ask for their posts' verdicts together (issue 18): one script
+    # call counts every hit queued by then, each sender's (twice for one of them) apart.
+    redis = Redis.from_url(isolated.redis_url)
+    now = [1000.0]
+    limiter = limiter_at(isolated, redis, now, limit=2)
+    try:
+        senders = ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.3", "10.0.0.1"]
+        pending = [limiter.later("web", s) for s in senders]
+        assert limiter.calls == 0  # nothing sent until a verdict is asked for
+        verdicts = [await p.verdict() for p in reversed(pending)][::-1]
+        assert limiter.calls == 1
+        assert [v.count for v in verdicts] == [1, 1, 2, 1, 3]
+        assert [v.allowed for v in verdicts] == [True, True, True, True, False]
+        assert verdicts[4].retry_after_s == 60
+
+        # A hit nobody asks about (a post refused for its content) is counted all the same.
+        limiter.later("web", "10.0.0.3")
+        await asyncio.sleep(limiter.max_delay_s + 0.3)
+        assert limiter.calls == 2
+        assert (await limiter.hit("web", "10.0.0.3")).count == 3
+    finally:
+        await forget(isolated, redis)

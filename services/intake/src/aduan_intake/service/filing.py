@@ -35,6 +35,7 @@ from aduan_contracts.values import (
     normalize_receipt_code,
 )
 from aduan_intake.adapters.postgres import PgFilings
+from aduan_intake.adapters.ratelimit import PendingHit, Verdict
 from aduan_intake.adapters.stores import FilingStore, Outbox
 from aduan_intake.adapters.tables import AMENDMENTS, OPEN_QUESTIONS, OUTBOX, SUBMISSIONS
 from aduan_intake.admission import Admission, pool_timeout, shed_queue
@@ -51,7 +52,14 @@ from aduan_kit.logging import correlation_id, get_logger
 from aduan_kit.redaction import identity_terms, scrub_officer_text
 from aduan_kit.uow import UnitOfWork, raw_units
 
-__all__ = ["ANSWERING_CHANNELS", "Filed", "Filer", "SubmissionConflict", "wants_new_report"]
+__all__ = [
+    "ANSWERING_CHANNELS",
+    "Filed",
+    "Filer",
+    "RateLimited",
+    "SubmissionConflict",
+    "wants_new_report",
+]
 
 log = get_logger(__name__)
 
@@ -92,13 +100,22 @@ class SubmissionConflict(Exception):
     """The channel message id was already used for a *different* report."""
 
 
-# A filing waiting for its group: the report, its correlation id, its answer.
-_Queued = tuple[NormalizedReport, str | None, "asyncio.Future[Filed]"]
+class RateLimited(Exception):
+    """The sender posted more than the rate limit allows: nothing of this post was written."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(f"rate limited; retry in {verdict.retry_after_s} s")
+        self.verdict = verdict
+
+
+# A filing waiting for its group: the report, its correlation id, its answer, its post's
+# rate-limit hit (None: checked already, or not limited).
+_Queued = tuple[NormalizedReport, str | None, "asyncio.Future[Filed]", PendingHit | None]
 
 
 def _fail(group: list[_Queued], exc: BaseException) -> None:
     """The group's transaction did not commit: no filing of it is answered 2xx."""
-    for _, _, done in group:
+    for _, _, done, _ in group:
         if not done.done():
             done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
 
@@ -239,11 +256,15 @@ class Filer:
             self.pepper.encode(), f"{report.channel}\0{report.text}".encode(), hashlib.sha256
         ).digest()
 
-    async def file(self, report: NormalizedReport) -> Filed:
+    async def file(self, report: NormalizedReport, gate: PendingHit | None = None) -> Filed:
+        """File the report; `gate`, the post's rate-limit hit queued when its request
+        began, is asked for its verdict only when the filing's group is about to be
+        written, with the rest of the group's (one Redis call for the group): refused,
+        the filing raises `RateLimited` and writes nothing."""
         if self._group_max > 1:
-            filed = await self._file_grouped(report)
+            filed = await self._file_grouped(report, gate)
         else:
-            filed = await self._file_alone(report)
+            filed = await self._file_alone(report, gate)
         log.info(
             "report filed",
             report_id=str(filed.report_id),
@@ -254,7 +275,7 @@ class Filer:
 
     # --- group commit -------------------------------------------------------------------------
 
-    async def _file_grouped(self, report: NormalizedReport) -> Filed:
+    async def _file_grouped(self, report: NormalizedReport, gate: PendingHit | None) -> Filed:
         """The filing in a transaction shared with the filings that arrived meanwhile
         (group commit): answered only after that transaction committed.
 
@@ -277,7 +298,7 @@ class Filer:
             self._gap_s = gap if self._gap_s is None else self._gap_s + 0.2 * (gap - self._gap_s)
         self._last_arrival = now
         done: asyncio.Future[Filed] = loop.create_future()
-        queued: _Queued = (report, correlation_id.get(), done)
+        queued: _Queued = (report, correlation_id.get(), done, gate)
         self._queue.append(queued)
         if self._lingering:
             self._arrived.set()
@@ -353,13 +374,16 @@ class Filer:
             self._writers -= 1
 
     async def _commit_group(self, group: list[_Queued]) -> None:
+        group = await self._past_gates(group)
+        if not group:
+            return
         results: list[Filed | Exception] = []
         try:
             async with self._unit() as uow:
                 results = await self.file_set(
                     PgFilings.on(uow),
                     uow,
-                    [(report, cid) for report, cid, _ in group],
+                    [(report, cid) for report, cid, _, _ in group],
                 )
             self.groups_committed += 1
         except (DBAPIError, asyncpg.PostgresError) as exc:
@@ -369,7 +393,7 @@ class Filer:
             # Two groups took the same two messages in opposite orders (two deliveries of
             # both at once): PostgreSQL aborted this one; file them one at a time instead.
             log.warning("group commit deadlocked; filing one at a time", filings=len(group))
-            for report, cid, done in group:
+            for report, cid, done, _ in group:
                 token = correlation_id.set(cid)
                 try:
                     if not done.done():
@@ -386,7 +410,7 @@ class Filer:
                 raise
             return
         # Committed: now, and only now, each filing gets its answer.
-        for (_, _, done), result in zip(group, results, strict=True):
+        for (_, _, done, _), result in zip(group, results, strict=True):
             if done.done():
                 continue
             if isinstance(result, BaseException):
@@ -394,8 +418,29 @@ class Filer:
             else:
                 done.set_result(result)
 
-    async def _file_alone(self, report: NormalizedReport) -> Filed:
+    @staticmethod
+    async def _past_gates(group: list[_Queued]) -> list[_Queued]:
+        """The group without its rate-limited filings, which are answered `RateLimited`.
+        The first verdict asked for fetches every queued post's (one Redis call); the
+        limiter answers every one, letting the post through if Redis fails."""
+        kept: list[_Queued] = []
+        for queued in group:
+            gate, done = queued[3], queued[2]
+            if gate is not None:
+                verdict = await gate.verdict()
+                if not verdict.allowed:
+                    if not done.done():
+                        done.set_exception(RateLimited(verdict))
+                    continue
+            kept.append(queued)
+        return kept
+
+    async def _file_alone(self, report: NormalizedReport, gate: PendingHit | None = None) -> Filed:
         """The filing in a transaction of its own (a group of one)."""
+        if gate is not None:
+            verdict = await gate.verdict()
+            if not verdict.allowed:
+                raise RateLimited(verdict)
         async with self._unit() as uow:
             (result,) = await self.file_set(
                 PgFilings.on(uow), uow, [(report, correlation_id.get())]
@@ -494,7 +539,9 @@ class Filer:
             results[i] = Filed(filing.report_id, filing.receipt_code, duplicate=False)
         return [r if r is not None else RuntimeError("not filed") for r in results]
 
-    async def file_or_answer(self, report: NormalizedReport) -> Filed:
+    async def file_or_answer(
+        self, report: NormalizedReport, gate: PendingHit | None = None
+    ) -> Filed:
         """File a message from a one-to-one channel, or add it to a report as the answer to
         an officer's open question to this reporter (SPEC Revision 2, "ask the reporter").
 
@@ -505,13 +552,17 @@ class Filer:
         last within the answer window is answered, or the one whose receipt code the
         message quotes."""
         if report.channel not in ANSWERING_CHANNELS or report.reporter is None:
-            return await self.file(report)
+            return await self.file(report, gate)
         fresh = wants_new_report(report.text)
         if fresh is not None:
-            return await self.file(report.model_copy(update={"text": fresh}))
+            return await self.file(report.model_copy(update={"text": fresh}), gate)
         target = await self._question_for(report)
         if target is None:
-            return await self.file(report)
+            return await self.file(report, gate)
+        if gate is not None:
+            verdict = await gate.verdict()
+            if not verdict.allowed:
+                raise RateLimited(verdict)
         report_id, receipt_code, question_id = target
         filed = await self.amend(
             report_id,

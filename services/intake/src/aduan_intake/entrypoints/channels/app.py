@@ -27,7 +27,6 @@ from aduan_intake.entrypoints.channels.common import (
     field_error,
     key_matches,
     problem,
-    rate_limited,
     sender_address,
 )
 from aduan_intake.entrypoints.channels.structured import (
@@ -36,7 +35,7 @@ from aduan_intake.entrypoints.channels.structured import (
     read_structured,
     store_uploads,
 )
-from aduan_intake.service.filing import SubmissionConflict
+from aduan_intake.service.filing import RateLimited, SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 
 __all__ = ["AppReport", "normalize_app_report", "router"]
@@ -126,11 +125,10 @@ def router(ctx: ChannelContext) -> APIRouter:
             return problem(401, "missing_app_key", "send the app's key in X-App-Key")
         if not key_matches(key, settings.app_keys):
             return problem(403, "unknown_app_key", "X-App-Key is not a known app key")
-        verdict = await ctx.limiter.hit(
-            "app", sender_address(request, settings.trust_forwarded_for)
-        )
-        if not verdict.allowed:
-            return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
+        # Counted now, answered with the filing's group (or before its photos are stored).
+        gate = ctx.limiter.later("app", sender_address(request, settings.trust_forwarded_for))
+        if gate.refused:
+            return ctx.too_many(gate.refused)
         parsed = await read_structured(request, ctx, AppReport)
         if isinstance(parsed, Refused):
             return parsed.response
@@ -141,11 +139,13 @@ def router(ctx: ChannelContext) -> APIRouter:
             )
         except InvalidField as exc:
             return field_error(exc)
-        stored = await store_uploads(ctx, report, uploads)
+        stored = await store_uploads(ctx, report, uploads, gate)
         if isinstance(stored, Refused):
             return stored.response
         try:
-            filed = await ctx.filer.file(stored)
+            filed = await ctx.filer.file(stored, gate)
+        except RateLimited as exc:
+            return ctx.too_many(exc.verdict)
         except SubmissionConflict:
             return problem(
                 409, "client_report_id_reused", "this client_report_id was used for another report"

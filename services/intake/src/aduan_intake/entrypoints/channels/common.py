@@ -19,10 +19,10 @@ from pydantic import BaseModel, SecretStr
 
 from aduan_contracts.values import PhotoRef
 from aduan_intake.adapters.photos import PhotoError, PhotoStore
-from aduan_intake.adapters.ratelimit import SlidingWindowLimiter
+from aduan_intake.adapters.ratelimit import SlidingWindowLimiter, Verdict
 from aduan_intake.config import Settings
 from aduan_intake.domain import InvalidField, NormalizedReport
-from aduan_intake.service.filing import Filed, Filer, SubmissionConflict
+from aduan_intake.service.filing import Filed, Filer, RateLimited, SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 from aduan_kit.logging import get_logger
 
@@ -66,6 +66,10 @@ class ChannelContext:
     # The category catalogue as intake knows it (aduan_intake.adapters.catalogue): which codes a
     # structured channel may file under. Kept current from the gateway's topic.
     catalogue: Catalogue = field(default_factory=Catalogue)
+
+    def too_many(self, verdict: Verdict) -> JSONResponse:
+        """The 429 for a post the rate limit refused."""
+        return rate_limited(verdict.retry_after_s, self.limiter.limit, self.limiter.window_s)
 
 
 class FiledReceipt(BaseModel):
@@ -352,8 +356,9 @@ async def file_inbound(
             continue
         report = item.report
         mid = report.channel_message_id
-        verdict = await ctx.limiter.hit(report.channel.value, item.sender)
-        if not verdict.allowed:
+        # Counted with the other posts of its filing group; media waits for the verdict.
+        gate = ctx.limiter.later(report.channel.value, item.sender)
+        if gate.refused or (item.media and not (await gate.verdict()).allowed):
             ignored.append(Ignored(message_id=mid, reason="rate_limited"))
             continue
         if item.media and not await ctx.filer.known(report.channel, mid):
@@ -369,7 +374,10 @@ async def file_inbound(
             report = report.model_copy(update={"photos": tuple(photos)})
         try:
             # WhatsApp: an answer to an officer's open question goes onto that report.
-            result = await ctx.filer.file_or_answer(report)
+            result = await ctx.filer.file_or_answer(report, gate)
+        except RateLimited:
+            ignored.append(Ignored(message_id=mid, reason="rate_limited"))
+            continue
         except SubmissionConflict:
             ignored.append(Ignored(message_id=mid, reason="message id reused for other content"))
             continue

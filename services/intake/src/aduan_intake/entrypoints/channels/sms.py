@@ -29,11 +29,10 @@ from aduan_intake.entrypoints.channels.common import (
     ProblemBody,
     field_error,
     problem,
-    rate_limited,
     read_body,
     too_large,
 )
-from aduan_intake.service.filing import SubmissionConflict
+from aduan_intake.service.filing import RateLimited, SubmissionConflict
 
 __all__ = ["normalize_sms", "router", "twilio_signature"]
 
@@ -123,12 +122,15 @@ def router(ctx: ChannelContext) -> APIRouter:
         except InvalidField as exc:
             return field_error(exc)
         sender = report.reporter.contact if report.reporter and report.reporter.contact else ""
-        verdict = await ctx.limiter.hit("sms", sender)
-        if not verdict.allowed:
-            return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
+        # Counted now, answered with the filing's group.
+        gate = ctx.limiter.later("sms", sender)
+        if gate.refused:
+            return ctx.too_many(gate.refused)
         try:
             # An answer to an officer's open question goes onto that report.
-            filed = await ctx.filer.file_or_answer(report)
+            filed = await ctx.filer.file_or_answer(report, gate)
+        except RateLimited as exc:
+            return ctx.too_many(exc.verdict)
         except SubmissionConflict:
             return problem(409, "message_id_reused", "this MessageSid was used for another text")
         return Response(

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aduan_contracts.values import GeoPoint, Location, PhotoRef
 from aduan_intake.adapters.photos import PhotoError
+from aduan_intake.adapters.ratelimit import PendingHit
 from aduan_intake.domain import NormalizedReport
 from aduan_intake.entrypoints.channels.common import (
     BodyTooLarge,
@@ -115,10 +116,19 @@ async def read_structured(
 
 
 async def store_uploads(
-    ctx: ChannelContext, report: NormalizedReport, uploads: list[Upload]
+    ctx: ChannelContext,
+    report: NormalizedReport,
+    uploads: list[Upload],
+    gate: PendingHit | None = None,
 ) -> NormalizedReport | Refused:
-    """Clean and store the photos, unless this message was filed already (a retry)."""
-    if not uploads or await ctx.filer.known(report.channel, report.channel_message_id):
+    """Clean and store the photos, unless this message was filed already (a retry) or
+    the post's rate-limit hit (`gate`) is refused: photos are the costly part of a post,
+    so their post's verdict is fetched first, not with its filing group."""
+    if not uploads:
+        return report
+    if gate is not None and not (verdict := await gate.verdict()).allowed:
+        return Refused(ctx.too_many(verdict))
+    if await ctx.filer.known(report.channel, report.channel_message_id):
         return report
     photos: list[PhotoRef] = []
     try:

@@ -49,7 +49,7 @@ from aduan_intake.entrypoints.channels.common import (
     sender_address,
     too_large,
 )
-from aduan_intake.service.filing import SubmissionConflict
+from aduan_intake.service.filing import RateLimited, SubmissionConflict
 from aduan_kit.catalogue import Catalogue
 
 __all__ = ["normalize_web_form", "render_form", "render_receipt", "router"]
@@ -511,11 +511,13 @@ def router(ctx: ChannelContext) -> APIRouter:
         return for_browser(request, answer)
 
     async def file_web_form(request: Request) -> Response:
-        verdict = await ctx.limiter.hit(
+        # Counted now, answered with the filing's group (or before its photos are stored):
+        # a sender already refused is refused here, before the body is read.
+        gate = ctx.limiter.later(
             "web", sender_address(request, settings.trust_forwarded_for, settings.trusted_proxies)
         )
-        if not verdict.allowed:
-            return rate_limited(verdict.retry_after_s, ctx.limiter.limit, ctx.limiter.window_s)
+        if gate.refused:
+            return ctx.too_many(gate.refused)
 
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in FORM_TYPES:
@@ -558,6 +560,8 @@ def router(ctx: ChannelContext) -> APIRouter:
             )
         except InvalidField as exc:
             return field_error(exc)
+        if uploads and not (verdict := await gate.verdict()).allowed:
+            return ctx.too_many(verdict)
         if uploads and not await ctx.filer.known(report.channel, report.channel_message_id):
             try:
                 photos = [await ctx.photos.store(data, "web", ctype) for ctype, data in uploads]
@@ -566,7 +570,9 @@ def router(ctx: ChannelContext) -> APIRouter:
             report = report.model_copy(update={"photos": tuple(photos)})
 
         try:
-            filed = await ctx.filer.file(report)
+            filed = await ctx.filer.file(report, gate)
+        except RateLimited as exc:
+            return ctx.too_many(exc.verdict)
         except SubmissionConflict:
             return problem(
                 409,
