@@ -374,17 +374,28 @@ class Filer:
             self._writers -= 1
 
     async def _commit_group(self, group: list[_Queued]) -> None:
-        group = await self._past_gates(group)
-        if not group:
-            return
+        # The rate limit's verdicts are fetched while the transaction begins, not before it:
+        # a Redis round trip in front of every group's BEGIN lengthened each group's turn,
+        # and with at most `group_concurrency` groups at once, that is what a burst waits
+        # for. The rest of this method tells a filing refused by the limit by its answer,
+        # already set (`done.done()`).
+        passing = (
+            asyncio.ensure_future(self._past_gates(group))
+            if any(gate is not None for *_, gate in group)
+            else None
+        )
         results: list[Filed | Exception] = []
+        filed = group
         try:
             async with self._unit() as uow:
-                results = await self.file_set(
-                    PgFilings.on(uow),
-                    uow,
-                    [(report, cid) for report, cid, _, _ in group],
-                )
+                if passing is not None:
+                    filed = await passing
+                if filed:
+                    results = await self.file_set(
+                        PgFilings.on(uow),
+                        uow,
+                        [(report, cid) for report, cid, _, _ in filed],
+                    )
             self.groups_committed += 1
         except (DBAPIError, asyncpg.PostgresError) as exc:
             if not _deadlocked(exc):
@@ -410,7 +421,7 @@ class Filer:
                 raise
             return
         # Committed: now, and only now, each filing gets its answer.
-        for (_, _, done, _), result in zip(group, results, strict=True):
+        for (_, _, done, _), result in zip(filed, results, strict=True):
             if done.done():
                 continue
             if isinstance(result, BaseException):
