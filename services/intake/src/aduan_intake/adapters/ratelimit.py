@@ -173,6 +173,7 @@ class SlidingWindowLimiter:
         loop = asyncio.get_running_loop()
         now = self._clock()
         who = self._who(sender)
+        window = int(now // self.window_s)
         answer: asyncio.Future[Verdict] = loop.create_future()
         until = self._refused.get((scope, who))
         if until is not None and until > now:
@@ -180,11 +181,11 @@ class SlidingWindowLimiter:
             answer.set_result(
                 Verdict(allowed=False, retry_after_s=max(1, math.ceil(until - now - 1e-6)), count=0)
             )
-            self._queue.append(_Hit(scope, who, now, int(now // self.window_s), None))
+            self._queue.append(_Hit(scope, who, now, window, None))  # counted all the same
         else:
             if until is not None:
                 del self._refused[(scope, who)]
-            self._queue.append(_Hit(scope, who, now, int(now // self.window_s), answer))
+            self._queue.append(_Hit(scope, who, now, window, answer))
         if self._timer is None:
             self._timer = loop.call_later(self.max_delay_s, self._on_timer)
         return PendingHit(self, answer)

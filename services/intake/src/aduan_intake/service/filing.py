@@ -108,6 +108,12 @@ class RateLimited(Exception):
         self.verdict = verdict
 
 
+async def _passed(gate: PendingHit | None) -> None:
+    """Raises `RateLimited` if the post's hit is refused (fetching its verdict if needed)."""
+    if gate is not None and not (verdict := await gate.verdict()).allowed:
+        raise RateLimited(verdict)
+
+
 # A filing waiting for its group: the report, its correlation id, its answer, its post's
 # rate-limit hit (None: checked already, or not limited).
 _Queued = tuple[NormalizedReport, str | None, "asyncio.Future[Filed]", PendingHit | None]
@@ -258,8 +264,8 @@ class Filer:
 
     async def file(self, report: NormalizedReport, gate: PendingHit | None = None) -> Filed:
         """File the report; `gate`, the post's rate-limit hit queued when its request
-        began, is asked for its verdict only when the filing's group is about to be
-        written, with the rest of the group's (one Redis call for the group): refused,
+        began, is asked for its verdict while the filing's group transaction begins,
+        with the rest of the group's (one Redis call for the group): refused,
         the filing raises `RateLimited` and writes nothing."""
         if self._group_max > 1:
             filed = await self._file_grouped(report, gate)
@@ -448,10 +454,7 @@ class Filer:
 
     async def _file_alone(self, report: NormalizedReport, gate: PendingHit | None = None) -> Filed:
         """The filing in a transaction of its own (a group of one)."""
-        if gate is not None:
-            verdict = await gate.verdict()
-            if not verdict.allowed:
-                raise RateLimited(verdict)
+        await _passed(gate)
         async with self._unit() as uow:
             (result,) = await self.file_set(
                 PgFilings.on(uow), uow, [(report, correlation_id.get())]
@@ -570,10 +573,7 @@ class Filer:
         target = await self._question_for(report)
         if target is None:
             return await self.file(report, gate)
-        if gate is not None:
-            verdict = await gate.verdict()
-            if not verdict.allowed:
-                raise RateLimited(verdict)
+        await _passed(gate)
         report_id, receipt_code, question_id = target
         filed = await self.amend(
             report_id,
